@@ -1,0 +1,197 @@
+/**
+ * The message record: one layout from the producer's send request to the CommitLog file
+ * and back to the reader, so the broker copies records instead of re-encoding them.
+ * Big-endian, as RocketMQ's CommitLog.
+ *
+ *  offset size field
+ *   0     4   TOTALSIZE         whole record, header included
+ *   4     4   MAGICCODE         MESSAGE_MAGIC, or BLANK_MAGIC for a segment's filler
+ *   8     4   CRC               zlib.crc32 of bytes [12, TOTALSIZE): header and body, so a torn tail fails it
+ *  12     4   QUEUEID
+ *  16     4   FLAG
+ *  20     8   QUEUEOFFSET       set by the broker
+ *  28     8   PHYSICALOFFSET    set by the broker: the record's CommitLog offset
+ *  36     4   SYSFLAG           SysFlag.COMPRESSED when the body is deflated
+ *  40     8   BORNTIMESTAMP     producer's clock, ms
+ *  48     8   STORETIMESTAMP    set by the broker, ms
+ *  56     4   RECONSUMETIMES
+ *  60     4   BODYLENGTH        then BODY
+ *   .     1   TOPICLENGTH       then TOPIC (ASCII)
+ *   .     2   PROPERTIESLENGTH  then PROPERTIES (UTF-8, see properties.ts)
+ */
+import { crc32, inflateSync } from 'node:zlib';
+import { CirrusError } from '../errors';
+import { KEY_SEPARATOR, MessageConst, SysFlag, type MessageExt } from '../message';
+import { readInt64, writeInt64 } from './int64';
+import { decodeProperties } from './properties';
+
+export const MESSAGE_MAGIC = 0xdaa320a7 | 0;
+export const BLANK_MAGIC = 0xcbd43194 | 0;
+
+export const Field = {
+  TOTALSIZE: 0,
+  MAGICCODE: 4,
+  CRC: 8,
+  QUEUEID: 12,
+  FLAG: 16,
+  QUEUEOFFSET: 20,
+  PHYSICALOFFSET: 28,
+  SYSFLAG: 36,
+  BORNTIMESTAMP: 40,
+  STORETIMESTAMP: 48,
+  RECONSUMETIMES: 56,
+  BODYLENGTH: 60,
+  BODY: 64,
+} as const;
+
+/** The smallest record: a BLANK filler needs only TOTALSIZE and MAGICCODE. */
+export const MIN_BLANK_SIZE = 8;
+export const MAX_PROPERTIES_LENGTH = 0xffff;
+
+export function recordSize(bodyLength: number, topicLength: number, propertiesLength: number): number {
+  return Field.BODY + bodyLength + 1 + topicLength + 2 + propertiesLength;
+}
+
+export interface RecordInput {
+  queueId: number;
+  sysFlag: number;
+  bornTimestamp: number;
+  reconsumeTimes: number;
+  body: Uint8Array;
+  /** ASCII: validated topic names are. */
+  topic: string;
+  properties: string;
+}
+
+/** Writes a record whose broker fields (offsets, store time, CRC) are still zero. Returns its size. */
+export function encodeRecord(buf: Buffer, pos: number, r: RecordInput): number {
+  const topicLength = r.topic.length;
+  const propertiesLength = Buffer.byteLength(r.properties);
+  if (propertiesLength > MAX_PROPERTIES_LENGTH) {
+    throw new CirrusError('INVALID_MESSAGE', `encoded properties exceed ${MAX_PROPERTIES_LENGTH} bytes`);
+  }
+  const size = recordSize(r.body.length, topicLength, propertiesLength);
+  buf.writeInt32BE(size, pos);
+  buf.writeInt32BE(MESSAGE_MAGIC, pos + Field.MAGICCODE);
+  buf.fill(0, pos + Field.CRC, pos + Field.SYSFLAG);
+  buf.writeInt32BE(r.queueId, pos + Field.QUEUEID);
+  buf.writeInt32BE(r.sysFlag, pos + Field.SYSFLAG);
+  writeInt64(buf, r.bornTimestamp, pos + Field.BORNTIMESTAMP);
+  writeInt64(buf, 0, pos + Field.STORETIMESTAMP);
+  buf.writeInt32BE(r.reconsumeTimes, pos + Field.RECONSUMETIMES);
+  buf.writeInt32BE(r.body.length, pos + Field.BODYLENGTH);
+  buf.set(r.body, pos + Field.BODY);
+  let p = pos + Field.BODY + r.body.length;
+  buf.writeUInt8(topicLength, p);
+  buf.write(r.topic, p + 1, 'latin1');
+  p += 1 + topicLength;
+  buf.writeUInt16BE(propertiesLength, p);
+  buf.write(r.properties, p + 2, 'utf8');
+  return size;
+}
+
+/** Where the variable-length parts of a record sit. */
+export interface RecordShape {
+  size: number;
+  bodyLength: number;
+  topicStart: number;
+  topicLength: number;
+  propertiesStart: number;
+  propertiesLength: number;
+}
+
+/**
+ * Checks that the lengths inside the record at `pos` agree with each other and fit in
+ * `[pos, end)`; never reads outside. Returns undefined for anything that is not a
+ * well-formed message record, so callers decide between "bad request" and "torn tail".
+ */
+export function readRecordShape(buf: Buffer, pos: number, end: number): RecordShape | undefined {
+  if (end - pos < Field.BODY + 3) return undefined;
+  const size = buf.readInt32BE(pos);
+  if (size < Field.BODY + 3 || size > end - pos) return undefined;
+  if (buf.readInt32BE(pos + Field.MAGICCODE) !== MESSAGE_MAGIC) return undefined;
+  const bodyLength = buf.readInt32BE(pos + Field.BODYLENGTH);
+  if (bodyLength < 0 || Field.BODY + bodyLength + 3 > size) return undefined;
+  const topicAt = pos + Field.BODY + bodyLength;
+  const topicLength = buf.readUInt8(topicAt);
+  if (Field.BODY + bodyLength + 1 + topicLength + 2 > size) return undefined;
+  const propsAt = topicAt + 1 + topicLength;
+  const propertiesLength = buf.readUInt16BE(propsAt);
+  if (recordSize(bodyLength, topicLength, propertiesLength) !== size) return undefined;
+  return { size, bodyLength, topicStart: topicAt + 1, topicLength, propertiesStart: propsAt + 2, propertiesLength };
+}
+
+export function computeRecordCrc(buf: Buffer, pos: number, size: number): number {
+  return crc32(buf.subarray(pos + Field.QUEUEID, pos + size));
+}
+
+export function hasValidCrc(buf: Buffer, pos: number, size: number): boolean {
+  return buf.readUInt32BE(pos + Field.CRC) === computeRecordCrc(buf, pos, size);
+}
+
+/** Fills in the broker's fields and seals the record with its CRC. */
+export function stampRecord(
+  buf: Buffer,
+  pos: number,
+  size: number,
+  queueId: number,
+  queueOffset: number,
+  physicalOffset: number,
+  storeTimestamp: number,
+): void {
+  buf.writeInt32BE(queueId, pos + Field.QUEUEID);
+  writeInt64(buf, queueOffset, pos + Field.QUEUEOFFSET);
+  writeInt64(buf, physicalOffset, pos + Field.PHYSICALOFFSET);
+  writeInt64(buf, storeTimestamp, pos + Field.STORETIMESTAMP);
+  buf.writeUInt32BE(computeRecordCrc(buf, pos, size), pos + Field.CRC);
+}
+
+export function writeBlankRecord(buf: Buffer, pos: number, size: number): void {
+  buf.writeInt32BE(size, pos);
+  buf.writeInt32BE(BLANK_MAGIC, pos + Field.MAGICCODE);
+}
+
+export function readQueueOffset(buf: Buffer, pos: number): number {
+  return readInt64(buf, pos + Field.QUEUEOFFSET);
+}
+
+/** Decodes a stored record; the body comes back decompressed. */
+export function decodeRecord(buf: Buffer, pos: number, shape: RecordShape): MessageExt {
+  const sysFlag = buf.readInt32BE(pos + Field.SYSFLAG);
+  let body = Buffer.from(buf.subarray(pos + Field.BODY, pos + Field.BODY + shape.bodyLength));
+  if (sysFlag & SysFlag.COMPRESSED) body = inflateSync(body);
+  const properties = decodeProperties(
+    buf.toString('utf8', shape.propertiesStart, shape.propertiesStart + shape.propertiesLength),
+  );
+  const keys = properties[MessageConst.KEYS];
+  return {
+    topic: buf.toString('latin1', shape.topicStart, shape.topicStart + shape.topicLength),
+    queueId: buf.readInt32BE(pos + Field.QUEUEID),
+    queueOffset: readInt64(buf, pos + Field.QUEUEOFFSET),
+    commitLogOffset: readInt64(buf, pos + Field.PHYSICALOFFSET),
+    sysFlag,
+    bornTimestamp: readInt64(buf, pos + Field.BORNTIMESTAMP),
+    storeTimestamp: readInt64(buf, pos + Field.STORETIMESTAMP),
+    reconsumeTimes: buf.readInt32BE(pos + Field.RECONSUMETIMES),
+    body,
+    properties,
+    messageId: properties[MessageConst.UNIQ_KEY] ?? '',
+    tags: properties[MessageConst.TAGS],
+    keys: keys ? keys.split(KEY_SEPARATOR) : [],
+  };
+}
+
+/** Decodes a run of records, as a broker's read answer carries them. */
+export function decodeRecords(buf: Buffer): MessageExt[] {
+  const out: MessageExt[] = [];
+  let pos = 0;
+  while (pos < buf.length) {
+    const shape = readRecordShape(buf, pos, buf.length);
+    if (!shape || !hasValidCrc(buf, pos, shape.size)) {
+      throw new CirrusError('INTERNAL', `corrupt record at byte ${pos} of a read answer`);
+    }
+    out.push(decodeRecord(buf, pos, shape));
+    pos += shape.size;
+  }
+  return out;
+}

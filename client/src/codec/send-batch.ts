@@ -1,0 +1,90 @@
+/**
+ * The send request a producer makes to a broker: one compact binary body per batch, all of
+ * it for one queue, the records already in CommitLog layout (record.ts) so the broker only
+ * stamps offsets and copies.
+ *
+ *  offset size field
+ *   0     4   magic   SEND_BATCH_MAGIC ("CMQS")
+ *   4     2   version 1
+ *   6     2   topic length
+ *   8     4   queueId
+ *  12     4   record count
+ *  16     .   topic (ASCII), then the records back to back
+ */
+import { CirrusError } from '../errors';
+import { encodeRecord, recordSize, readRecordShape, type RecordShape } from './record';
+
+export const SEND_BATCH_MAGIC = 0x434d5153;
+export const SEND_BATCH_VERSION = 1;
+const HEADER = 16;
+
+/** A message ready for the wire: id assigned, body compressed if worth it, properties encoded. */
+export interface PreparedMessage {
+  messageId: string;
+  body: Uint8Array;
+  sysFlag: number;
+  bornTimestamp: number;
+  properties: string;
+  propertiesLength: number;
+}
+
+export function encodeSendBatch(topic: string, queueId: number, messages: readonly PreparedMessage[]): Buffer {
+  let size = HEADER + topic.length;
+  for (const m of messages) size += recordSize(m.body.length, topic.length, m.propertiesLength);
+  const buf = Buffer.allocUnsafe(size);
+  buf.writeUInt32BE(SEND_BATCH_MAGIC, 0);
+  buf.writeUInt16BE(SEND_BATCH_VERSION, 4);
+  buf.writeUInt16BE(topic.length, 6);
+  buf.writeInt32BE(queueId, 8);
+  buf.writeUInt32BE(messages.length, 12);
+  buf.write(topic, HEADER, 'latin1');
+  let pos = HEADER + topic.length;
+  for (const m of messages) {
+    pos += encodeRecord(buf, pos, {
+      queueId,
+      sysFlag: m.sysFlag,
+      bornTimestamp: m.bornTimestamp,
+      reconsumeTimes: 0,
+      body: m.body,
+      topic,
+      properties: m.properties,
+    });
+  }
+  return buf;
+}
+
+export interface SendBatch {
+  topic: string;
+  queueId: number;
+  /** Positions of the records within the request body, checked for shape. */
+  records: { pos: number; shape: RecordShape }[];
+  body: Buffer;
+}
+
+/** Parses and checks a send request; a malformed one is a BAD_REQUEST, never a crash. */
+export function decodeSendBatch(body: Buffer, maxRecords: number): SendBatch {
+  if (body.length < HEADER) throw new CirrusError('BAD_REQUEST', 'send batch shorter than its header');
+  if (body.readUInt32BE(0) !== SEND_BATCH_MAGIC) throw new CirrusError('BAD_REQUEST', 'not a send batch (bad magic)');
+  const version = body.readUInt16BE(4);
+  if (version !== SEND_BATCH_VERSION) throw new CirrusError('BAD_REQUEST', `unsupported send batch version ${version}`);
+  const topicLength = body.readUInt16BE(6);
+  const queueId = body.readInt32BE(8);
+  const count = body.readUInt32BE(12);
+  if (count === 0) throw new CirrusError('EMPTY_BATCH', 'send batch has no records');
+  if (count > maxRecords) throw new CirrusError('TOO_MANY_MESSAGES', `send batch has more than ${maxRecords} records`);
+  if (HEADER + topicLength > body.length) throw new CirrusError('BAD_REQUEST', 'topic runs past the body');
+  const topic = body.toString('latin1', HEADER, HEADER + topicLength);
+  const records: SendBatch['records'] = [];
+  let pos = HEADER + topicLength;
+  for (let i = 0; i < count; i++) {
+    const shape = readRecordShape(body, pos, body.length);
+    if (!shape) throw new CirrusError('BAD_REQUEST', `record ${i} of the send batch is malformed`);
+    if (shape.topicLength !== topicLength || body.compare(body, HEADER, HEADER + topicLength, shape.topicStart, shape.topicStart + topicLength) !== 0) {
+      throw new CirrusError('BAD_REQUEST', `record ${i} names another topic than the batch`);
+    }
+    records.push({ pos, shape });
+    pos += shape.size;
+  }
+  if (pos !== body.length) throw new CirrusError('BAD_REQUEST', 'bytes left over after the last record');
+  return { topic, queueId, records, body };
+}

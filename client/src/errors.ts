@@ -1,0 +1,78 @@
+/**
+ * Every error CirrusMQ raises or answers with. One code per failure kind; the HTTP status
+ * says whether the caller (4xx) or the service (5xx) is at fault, and `retriable` says
+ * whether the same call may succeed later (RocketMQ's producer retries only those).
+ */
+export const ErrorCodes = {
+  // caller at fault
+  BAD_REQUEST: { status: 400, retriable: false },
+  INVALID_JSON: { status: 400, retriable: false },
+  INVALID_TOPIC: { status: 400, retriable: false },
+  RESERVED_TOPIC: { status: 400, retriable: false },
+  INVALID_MESSAGE: { status: 400, retriable: false },
+  EMPTY_BATCH: { status: 400, retriable: false },
+  TOO_MANY_MESSAGES: { status: 400, retriable: false },
+  INVALID_PARAMETER: { status: 400, retriable: false },
+  INVALID_QUEUE: { status: 400, retriable: false },
+  NOT_FOUND: { status: 404, retriable: false },
+  TOPIC_NOT_FOUND: { status: 404, retriable: false },
+  BROKER_NOT_FOUND: { status: 404, retriable: false },
+  QUEUE_NOT_FOUND: { status: 404, retriable: false },
+  TOPIC_EXISTS: { status: 409, retriable: false },
+  PAYLOAD_TOO_LARGE: { status: 413, retriable: false },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, retriable: false },
+  // service at fault, or not ready
+  NO_ROUTE: { status: 503, retriable: true },
+  NO_LIVE_BROKER: { status: 503, retriable: true },
+  BROKER_UNAVAILABLE: { status: 503, retriable: true },
+  SERVICE_NOT_AVAILABLE: { status: 503, retriable: true },
+  NAMESERVER_UNAVAILABLE: { status: 503, retriable: true },
+  TIMEOUT: { status: 504, retriable: true },
+  INTERNAL: { status: 500, retriable: false },
+} as const satisfies Record<string, { status: number; retriable: boolean }>;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class CirrusError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly retriable: boolean;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; status?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'CirrusError';
+    this.code = code;
+    this.status = options?.status ?? ErrorCodes[code].status;
+    this.retriable = ErrorCodes[code].retriable;
+  }
+
+  toJSON(): ErrorBody {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ErrorCodes, code);
+}
+
+/** Rebuilds a CirrusError from a JSON error answer of another CirrusMQ process. */
+export function errorFromBody(status: number, body: unknown): CirrusError {
+  const err = (body as Partial<ErrorBody> | undefined)?.error;
+  if (err && isErrorCode(err.code)) return new CirrusError(err.code, err.message, { status });
+  if (status >= 500) return new CirrusError('SERVICE_NOT_AVAILABLE', `HTTP ${status}`, { status });
+  return new CirrusError('BAD_REQUEST', `HTTP ${status}`, { status });
+}
+
+/** Any thrown value as a CirrusError: network errors are retriable, the rest internal. */
+export function toCirrusError(e: unknown): CirrusError {
+  if (e instanceof CirrusError) return e;
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'EHOSTUNREACH' || code === 'UND_ERR_SOCKET') {
+    return new CirrusError('BROKER_UNAVAILABLE', `connection failed: ${code}`, { cause: e });
+  }
+  return new CirrusError('INTERNAL', e instanceof Error ? e.message : String(e), { cause: e });
+}

@@ -1,0 +1,103 @@
+/** RocketMQ's limits (Validators, TopicValidator), checked before anything leaves a client. */
+import { CirrusError } from './errors';
+import { MessageConst, type Message } from './message';
+
+export const Limits = {
+  TOPIC_MAX_LENGTH: 127,
+  MAX_BODY_BYTES: 4 * 1024 * 1024,
+  MAX_PROPERTIES_BYTES: 16 * 1024,
+  MAX_BATCH_MESSAGES: 1000,
+  MAX_BATCH_BYTES: 4 * 1024 * 1024,
+  MAX_QUEUES_PER_BROKER: 1024,
+  MAX_READ_BATCH: 1024,
+  TAG_MAX_LENGTH: 255,
+} as const;
+
+const TOPIC_PATTERN = /^[%|a-zA-Z0-9_-]+$/;
+export const RESERVED_TOPIC_PREFIXES = ['%RETRY%', '%DLQ%', 'rmq_sys_'] as const;
+const RESERVED_PROPERTIES = new Set<string>(Object.values(MessageConst));
+/** Property separators of the wire format (see codec/properties.ts). */
+const SEPARATORS = /[\u0001\u0002]/;
+
+export function validateTopic(topic: unknown): string {
+  if (typeof topic !== 'string' || topic.length === 0) {
+    throw new CirrusError('INVALID_TOPIC', 'topic must be a non-empty string');
+  }
+  if (topic.length > Limits.TOPIC_MAX_LENGTH) {
+    throw new CirrusError('INVALID_TOPIC', `topic is longer than ${Limits.TOPIC_MAX_LENGTH} characters`);
+  }
+  if (!TOPIC_PATTERN.test(topic)) {
+    throw new CirrusError('INVALID_TOPIC', `topic "${topic}" has characters outside ${TOPIC_PATTERN.source}`);
+  }
+  return topic;
+}
+
+/** A topic that users may create and send to: valid and not reserved for the system. */
+export function validateUserTopic(topic: unknown): string {
+  const t = validateTopic(topic);
+  const prefix = RESERVED_TOPIC_PREFIXES.find((p) => t.startsWith(p));
+  if (prefix) throw new CirrusError('RESERVED_TOPIC', `topic prefix "${prefix}" is reserved`);
+  return t;
+}
+
+export function validateQueueCount(queues: unknown): number {
+  if (!Number.isInteger(queues) || (queues as number) < 1 || (queues as number) > Limits.MAX_QUEUES_PER_BROKER) {
+    throw new CirrusError('INVALID_PARAMETER', `queues must be an integer from 1 to ${Limits.MAX_QUEUES_PER_BROKER}`);
+  }
+  return queues as number;
+}
+
+export function validateMessage(msg: Message): void {
+  validateUserTopic(msg.topic);
+  if (!(msg.body instanceof Uint8Array) || msg.body.length === 0) {
+    throw new CirrusError('INVALID_MESSAGE', 'body must not be empty');
+  }
+  if (msg.body.length > Limits.MAX_BODY_BYTES) {
+    throw new CirrusError('PAYLOAD_TOO_LARGE', `body is larger than ${Limits.MAX_BODY_BYTES} bytes`);
+  }
+  if (msg.tags !== undefined) {
+    if (typeof msg.tags !== 'string' || msg.tags.length === 0 || msg.tags.length > Limits.TAG_MAX_LENGTH) {
+      throw new CirrusError('INVALID_MESSAGE', `tags must be a string of 1 to ${Limits.TAG_MAX_LENGTH} characters`);
+    }
+    if (msg.tags.includes('||') || SEPARATORS.test(msg.tags)) {
+      throw new CirrusError('INVALID_MESSAGE', 'tags must not contain "||" or control separators');
+    }
+  }
+  if (msg.keys !== undefined) {
+    if (!Array.isArray(msg.keys) || msg.keys.some((k) => typeof k !== 'string' || k.length === 0 || SEPARATORS.test(k))) {
+      throw new CirrusError('INVALID_MESSAGE', 'keys must be an array of non-empty strings');
+    }
+  }
+  if (msg.shardingKey !== undefined && (typeof msg.shardingKey !== 'string' || msg.shardingKey.length === 0)) {
+    throw new CirrusError('INVALID_MESSAGE', 'shardingKey must be a non-empty string');
+  }
+  if (msg.properties !== undefined) validateProperties(msg.properties);
+}
+
+function validateProperties(properties: unknown): void {
+  if (typeof properties !== 'object' || properties === null || Array.isArray(properties)) {
+    throw new CirrusError('INVALID_MESSAGE', 'properties must be an object of strings');
+  }
+  let bytes = 0;
+  for (const [name, value] of Object.entries(properties)) {
+    if (typeof value !== 'string') throw new CirrusError('INVALID_MESSAGE', `property "${name}" must be a string`);
+    if (name.length === 0 || SEPARATORS.test(name) || SEPARATORS.test(value)) {
+      throw new CirrusError('INVALID_MESSAGE', `property "${name}" has an empty name or a control separator`);
+    }
+    if (RESERVED_PROPERTIES.has(name)) throw new CirrusError('INVALID_MESSAGE', `property "${name}" is reserved`);
+    bytes += Buffer.byteLength(name) + Buffer.byteLength(value) + 2;
+  }
+  if (bytes > Limits.MAX_PROPERTIES_BYTES) {
+    throw new CirrusError('INVALID_MESSAGE', `properties are larger than ${Limits.MAX_PROPERTIES_BYTES} bytes`);
+  }
+}
+
+/** Parses a non-negative integer query parameter; `fallback` when absent. */
+export function parseNonNegativeInt(name: string, raw: string | undefined, fallback?: number): number {
+  if (raw === undefined || raw === '') {
+    if (fallback !== undefined) return fallback;
+    throw new CirrusError('INVALID_PARAMETER', `${name} is required`);
+  }
+  if (!/^\d{1,15}$/.test(raw)) throw new CirrusError('INVALID_PARAMETER', `${name} must be a non-negative integer`);
+  return Number(raw);
+}
