@@ -8,6 +8,8 @@ export const Limits = {
   MAX_PROPERTIES_BYTES: 16 * 1024,
   MAX_BATCH_MESSAGES: 1000,
   MAX_BATCH_BYTES: 4 * 1024 * 1024,
+  /** A broker's send request: a 4 MiB batch plus each record's header and properties. */
+  MAX_SEND_REQUEST_BYTES: 5 * 1024 * 1024,
   MAX_QUEUES_PER_BROKER: 1024,
   MAX_READ_BATCH: 1024,
   TAG_MAX_LENGTH: 255,

@@ -11,6 +11,8 @@ import type {
 } from './types';
 
 export interface NameServerApi {
+  /** Calls made so far, where the implementation counts them. */
+  readonly calls?: number;
   registerBroker(reg: BrokerRegistration): Promise<RegisterBrokerResult>;
   unregisterBroker(clusterName: string, brokerName: string, brokerId: number): Promise<void>;
   getRouteInfoByTopic(topic: string): Promise<TopicRouteData>;

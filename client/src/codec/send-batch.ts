@@ -53,6 +53,11 @@ export function encodeSendBatch(topic: string, queueId: number, messages: readon
   return buf;
 }
 
+/** Points an encoded batch at another queue, for a retry; the broker stamps each record's queueId. */
+export function setSendBatchQueueId(buf: Buffer, queueId: number): void {
+  buf.writeInt32BE(queueId, 8);
+}
+
 export interface SendBatch {
   topic: string;
   queueId: number;

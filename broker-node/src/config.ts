@@ -1,0 +1,100 @@
+/**
+ * The broker's settings: the only reader of process.env in broker-node. Every variable has
+ * a default that runs a broker on a laptop; a bad value stops the start with a message
+ * naming the variable, instead of a broker that misbehaves later.
+ */
+import path from 'node:path';
+import { CirrusError } from '../../client/src/errors';
+import { isLogLevel, type LogLevel } from '../../client/src/logger';
+
+export interface BrokerConfig {
+  readonly clusterName: string;
+  readonly brokerName: string;
+  /** 0 = master, as RocketMQ. */
+  readonly brokerId: number;
+  /** The host advertised to the NameServer; the broker listens on all interfaces. */
+  readonly brokerHost: string;
+  /** 0 picks a free port (tests); the advertised address then uses the real one. */
+  readonly brokerPort: number;
+  readonly namesrvAddr: string;
+  /** Absolute. */
+  readonly storeDir: string;
+  readonly commitLogSegmentBytes: number;
+  readonly consumeQueueUnitsPerFile: number;
+  readonly flushIntervalMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatTimeoutMs: number;
+  readonly logLevel: LogLevel;
+}
+
+const GiB = 1024 * 1024 * 1024;
+/** Small segments are for tests; below this a segment would roll every few messages. */
+export const MIN_SEGMENT_BYTES = 64 * 1024;
+/** Positions inside a segment stay well inside a JS number and a single fs call. */
+export const MAX_SEGMENT_BYTES = 2 * GiB;
+
+type Env = Record<string, string | undefined>;
+
+export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
+  const problems: string[] = [];
+  const str = (name: string, fallback: string, pattern?: RegExp): string => {
+    const raw = env[name];
+    const v = raw === undefined || raw === '' ? fallback : raw.trim();
+    if (pattern && !pattern.test(v)) problems.push(`${name} must match ${pattern.source}, got "${v}"`);
+    return v;
+  };
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const v = Number(raw.trim());
+    if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(v) || v < min || v > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return v;
+  };
+
+  const NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+  const clusterName = str('CIRRUSMQ_CLUSTER', 'DefaultCluster', NAME);
+  const brokerName = str('CIRRUSMQ_BROKER_NAME', 'broker-a', NAME);
+  const brokerId = int('CIRRUSMQ_BROKER_ID', 0, 0, 1024);
+  const brokerHost = str('CIRRUSMQ_BROKER_HOST', '127.0.0.1', /^[a-zA-Z0-9.:\-[\]]+$/);
+  const brokerPort = int('CIRRUSMQ_BROKER_PORT', 10911, 0, 65535);
+  const namesrvAddr = str('CIRRUSMQ_NAMESRV_ADDR', '127.0.0.1:9876', /^(https?:\/\/)?[a-zA-Z0-9.\-[\]:]+(:\d+)?\/?$/);
+  const storeDir = path.resolve(str('CIRRUSMQ_STORE_DIR', path.join('.cirrusmq-data', brokerName)));
+  const commitLogSegmentBytes = int('CIRRUSMQ_COMMITLOG_SEGMENT_BYTES', GiB, MIN_SEGMENT_BYTES, MAX_SEGMENT_BYTES);
+  const consumeQueueUnitsPerFile = int('CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE', 300_000, 16, 50_000_000);
+  const flushIntervalMs = int('CIRRUSMQ_FLUSH_INTERVAL_MS', 500, 1, 60_000);
+  const heartbeatIntervalMs = int('CIRRUSMQ_HEARTBEAT_INTERVAL_MS', 30_000, 100, 3_600_000);
+  const heartbeatTimeoutMs = int('CIRRUSMQ_HEARTBEAT_TIMEOUT_MS', 120_000, 1_000, 86_400_000);
+  const logLevel = str('CIRRUSMQ_LOG_LEVEL', 'info');
+  if (!isLogLevel(logLevel)) problems.push(`CIRRUSMQ_LOG_LEVEL must be one of debug, info, warn, error, got "${logLevel}"`);
+  if (heartbeatTimeoutMs <= heartbeatIntervalMs) {
+    problems.push(
+      `CIRRUSMQ_HEARTBEAT_TIMEOUT_MS (${heartbeatTimeoutMs}) must exceed CIRRUSMQ_HEARTBEAT_INTERVAL_MS (${heartbeatIntervalMs}), or the broker expires between heartbeats`,
+    );
+  }
+  if (problems.length > 0) throw new CirrusError('INVALID_PARAMETER', `invalid broker configuration: ${problems.join('; ')}`);
+
+  return {
+    clusterName,
+    brokerName,
+    brokerId,
+    brokerHost,
+    brokerPort,
+    namesrvAddr,
+    storeDir,
+    commitLogSegmentBytes,
+    consumeQueueUnitsPerFile,
+    flushIntervalMs,
+    heartbeatIntervalMs,
+    heartbeatTimeoutMs,
+    logLevel: logLevel as LogLevel,
+  };
+}
+
+/** The address producers and the NameServer use to reach this broker. */
+export function brokerAddr(config: Pick<BrokerConfig, 'brokerHost'>, port: number): string {
+  const host = config.brokerHost.includes(':') && !config.brokerHost.startsWith('[') ? `[${config.brokerHost}]` : config.brokerHost;
+  return `${host}:${port}`;
+}

@@ -1,0 +1,11 @@
+/**
+ * SelectMessageQueueByHash: messages with one sharding key always land in one queue, so they
+ * stay in order. The hash is Java's String.hashCode, as RocketMQ's selector uses.
+ */
+import { javaHashCode } from '../codec/tag-hash';
+import type { MessageQueue } from '../message';
+
+export function selectQueueByHash(queues: readonly MessageQueue[], shardingKey: string): MessageQueue {
+  const h = Math.abs(javaHashCode(shardingKey)) % queues.length;
+  return queues[h]!;
+}

@@ -1,0 +1,17 @@
+import { BrokerClients } from '../../../client/src/api/broker-client';
+import { NameServerClient } from '../../../client/src/api/nameserver-client';
+import { createLogger } from '../../../client/src/logger';
+import { Producer } from '../../../client/src/producer/producer';
+import type { GatewayConfig } from './config';
+import type { GatewayDeps } from './deps';
+
+export function createGatewayDeps(config: GatewayConfig): GatewayDeps {
+  const nameServer = new NameServerClient(config.nameServerAddr);
+  const producer = new Producer({
+    nameServer,
+    sendTimeoutMs: config.sendTimeoutMs,
+    routeTtlMs: config.routeTtlMs,
+    retryTimesWhenSendFailed: config.retryTimesWhenSendFailed,
+  });
+  return { nameServer, producer, brokers: new BrokerClients(), logger: createLogger({ service: 'gateway' }, config.logLevel) };
+}

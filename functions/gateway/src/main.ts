@@ -1,0 +1,24 @@
+/** The gateway as a local process (npm start). */
+import { serve } from '@hono/node-server';
+import { createGatewayApp } from './app';
+import { loadGatewayConfig } from './config';
+import { createGatewayDeps } from './create-deps';
+
+const config = loadGatewayConfig();
+const deps = createGatewayDeps(config);
+const server = serve({ fetch: createGatewayApp(deps).fetch, hostname: config.host, port: config.port }, (info) => {
+  deps.logger.info('gateway listening', { host: config.host, port: info.port, nameServer: config.nameServerAddr });
+});
+
+function shutdown(signal: string): void {
+  deps.logger.info('gateway stopping', { signal });
+  server.close(() => {
+    deps.producer.shutdown();
+    deps.brokers.close();
+    process.exit(0);
+  });
+  // Keep-alive sockets can hold close() open; do not wait on them for long.
+  setTimeout(() => process.exit(0), 2_000).unref();
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));

@@ -1,0 +1,188 @@
+/** The OpenAPI 3.1 document of the gateway's v1 API, served at GET /openapi.json. */
+import { Limits } from '../../../client/src/validation';
+
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+});
+const json = (schema: object, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const topicParam = { name: 'topic', in: 'path', required: true, schema: { type: 'string', pattern: '^[%|a-zA-Z0-9_-]+$', maxLength: Limits.TOPIC_MAX_LENGTH } };
+
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'CirrusMQ gateway',
+    version: '1',
+    description: 'Produce and read RocketMQ-style messages over HTTP. Errors are {"error":{"code","message"}}.',
+  },
+  paths: {
+    '/healthz': { get: { summary: 'Liveness', responses: { 200: json({ type: 'object', properties: { status: { const: 'ok' } } }) } } },
+    '/v1/topics': {
+      get: { summary: 'List topics', responses: { 200: json({ type: 'object', properties: { topics: { type: 'array', items: ref('TopicInfo') } } }) } },
+      post: {
+        summary: 'Create a topic on every live broker',
+        requestBody: { required: true, content: { 'application/json': { schema: ref('CreateTopic') } } },
+        responses: {
+          201: json(ref('TopicInfo'), 'Created'),
+          200: json(ref('TopicInfo'), 'Existed already with the same queues'),
+          400: errorResponse('Invalid topic name, reserved prefix or queue count'),
+          409: errorResponse('TOPIC_EXISTS: exists with another queue count'),
+          415: errorResponse('Not JSON'),
+          503: errorResponse('NO_LIVE_BROKER'),
+        },
+      },
+    },
+    '/v1/topics/{topic}': {
+      parameters: [topicParam],
+      get: { summary: 'Describe a topic', responses: { 200: json(ref('TopicInfo')), 404: errorResponse('TOPIC_NOT_FOUND') } },
+      delete: { summary: 'Delete a topic', responses: { 204: { description: 'Deleted' }, 404: errorResponse('TOPIC_NOT_FOUND') } },
+    },
+    '/v1/topics/{topic}/route': {
+      parameters: [topicParam],
+      get: { summary: 'TopicRouteData (live brokers only)', responses: { 200: json(ref('TopicRouteData')), 404: errorResponse('TOPIC_NOT_FOUND') } },
+    },
+    '/v1/topics/{topic}/messages': {
+      parameters: [topicParam],
+      post: {
+        summary: 'Send messages',
+        description: `Up to ${Limits.MAX_BATCH_MESSAGES} messages and ${Limits.MAX_BATCH_BYTES} bytes a request. Messages without a shardingKey go to one queue chosen round-robin; messages with one go to the queue its hash picks, in order.`,
+        parameters: [{ name: 'mode', in: 'query', schema: { enum: ['sync', 'oneway'], default: 'sync' } }],
+        requestBody: { required: true, content: { 'application/json': { schema: ref('SendRequest') } } },
+        responses: {
+          200: json({ type: 'object', properties: { results: { type: 'array', items: ref('SendResult') } } }, 'One result per message, in order'),
+          202: json({ type: 'object', properties: { accepted: { type: 'integer' } } }, 'mode=oneway: accepted, not awaited'),
+          400: errorResponse('INVALID_JSON, INVALID_MESSAGE, EMPTY_BATCH, TOO_MANY_MESSAGES, INVALID_TOPIC, RESERVED_TOPIC'),
+          404: errorResponse('TOPIC_NOT_FOUND'),
+          413: errorResponse('PAYLOAD_TOO_LARGE'),
+          415: errorResponse('UNSUPPORTED_MEDIA_TYPE'),
+          503: errorResponse('NO_ROUTE: no live broker serves the topic (retriable)'),
+        },
+      },
+      get: {
+        summary: 'Read a queue from an offset',
+        parameters: [
+          { name: 'broker', in: 'query', required: true, schema: { type: 'string' } },
+          { name: 'queueId', in: 'query', required: true, schema: { type: 'integer', minimum: 0 } },
+          { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
+          { name: 'max', in: 'query', schema: { type: 'integer', minimum: 1, maximum: Limits.MAX_READ_BATCH, default: 32 } },
+        ],
+        responses: {
+          200: json(ref('ReadResult')),
+          400: errorResponse('INVALID_PARAMETER'),
+          404: errorResponse('TOPIC_NOT_FOUND, BROKER_NOT_FOUND, QUEUE_NOT_FOUND'),
+          503: errorResponse('BROKER_UNAVAILABLE'),
+        },
+      },
+    },
+    '/v1/cluster': {
+      get: { summary: 'Brokers, their last heartbeat and liveness', responses: { 200: json({ type: 'object', properties: { brokers: { type: 'array', items: ref('Broker') } } }) } },
+    },
+  },
+  components: {
+    schemas: {
+      Error: {
+        type: 'object',
+        required: ['error'],
+        properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+      },
+      CreateTopic: {
+        type: 'object',
+        required: ['topic', 'queues'],
+        properties: { topic: topicParam.schema, queues: { type: 'integer', minimum: 1, maximum: Limits.MAX_QUEUES_PER_BROKER, description: 'Queues per broker' }, cluster: { type: 'string' } },
+      },
+      QueueData: {
+        type: 'object',
+        properties: { brokerName: { type: 'string' }, readQueueNums: { type: 'integer' }, writeQueueNums: { type: 'integer' }, perm: { type: 'integer' } },
+      },
+      TopicInfo: {
+        type: 'object',
+        properties: { topic: { type: 'string' }, queues: { type: 'integer' }, createdAt: { type: 'integer' }, brokers: { type: 'array', items: ref('QueueData') } },
+      },
+      TopicRouteData: {
+        type: 'object',
+        properties: {
+          topic: { type: 'string' },
+          queueDatas: { type: 'array', items: ref('QueueData') },
+          brokerDatas: {
+            type: 'array',
+            items: { type: 'object', properties: { cluster: { type: 'string' }, brokerName: { type: 'string' }, brokerAddrs: { type: 'object', additionalProperties: { type: 'string' } } } },
+          },
+          filterServerTable: { type: 'object' },
+        },
+      },
+      SendRequest: {
+        type: 'object',
+        required: ['messages'],
+        properties: {
+          messages: {
+            type: 'array',
+            minItems: 1,
+            maxItems: Limits.MAX_BATCH_MESSAGES,
+            items: {
+              type: 'object',
+              required: ['body'],
+              properties: {
+                body: { type: 'string' },
+                bodyEncoding: { enum: ['utf8', 'base64'], default: 'utf8' },
+                tags: { type: 'string' },
+                keys: { type: 'array', items: { type: 'string' } },
+                properties: { type: 'object', additionalProperties: { type: 'string' } },
+                shardingKey: { type: 'string' },
+              },
+            },
+          },
+        },
+      },
+      SendResult: {
+        type: 'object',
+        properties: {
+          status: { enum: ['SEND_OK', 'FLUSH_DISK_TIMEOUT', 'FAILED'] },
+          messageId: { type: 'string' },
+          broker: { type: 'string' },
+          queueId: { type: 'integer' },
+          queueOffset: { type: 'integer' },
+          error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+        },
+      },
+      ReadResult: {
+        type: 'object',
+        properties: {
+          messages: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                messageId: { type: 'string' },
+                queueOffset: { type: 'integer' },
+                body: { type: 'string' },
+                bodyEncoding: { enum: ['utf8', 'base64'] },
+                tags: { type: 'string' },
+                keys: { type: 'array', items: { type: 'string' } },
+                properties: { type: 'object', additionalProperties: { type: 'string' } },
+                bornTimestamp: { type: 'integer' },
+                storeTimestamp: { type: 'integer' },
+              },
+            },
+          },
+          nextOffset: { type: 'integer' },
+          minOffset: { type: 'integer' },
+          maxOffset: { type: 'integer' },
+        },
+      },
+      Broker: {
+        type: 'object',
+        properties: {
+          cluster: { type: 'string' },
+          brokerName: { type: 'string' },
+          brokerId: { type: 'integer' },
+          addr: { type: 'string' },
+          lastHeartbeatMs: { type: 'integer' },
+          startedAt: { type: 'integer' },
+          expiresAtMs: { type: 'integer' },
+          alive: { type: 'boolean' },
+        },
+      },
+    },
+  },
+} as const;

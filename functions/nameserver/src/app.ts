@@ -1,0 +1,82 @@
+/**
+ * The NameServer's HTTP API, built once and served two ways: handler.ts (Lambda) and
+ * main.ts (a local process). Tests call app.request(). Logic lives in the RouteTable;
+ * this file only checks input and shapes answers.
+ */
+import { Hono } from 'hono';
+import { CirrusError } from '../../../client/src/errors';
+import type { Logger } from '../../../client/src/logger';
+import { validateTopic } from '../../../client/src/validation';
+import { errorResponse, readJsonObject } from './http-errors';
+import type { RouteTable } from './route-table/route-table';
+import { validateBrokerId, validateCreateTopic, validateName, validateRegistration } from './validate-request';
+
+export function createNameServerApp(routeTable: RouteTable, logger: Logger): Hono {
+  const app = new Hono();
+
+  app.use(async (c, next) => {
+    const started = performance.now();
+    await next();
+    logger.debug('request', {
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    });
+  });
+  app.onError((err, c) => errorResponse(c, err, logger));
+  app.notFound((c) => errorResponse(c, new CirrusError('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`)));
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  // Brokers: register at start and again as the heartbeat.
+  app.post('/v1/brokers', async (c) => {
+    const reg = validateRegistration(await readJsonObject(c));
+    return c.json(await routeTable.registerBroker(reg));
+  });
+
+  app.delete('/v1/brokers/:cluster/:brokerName/:brokerId', async (c) => {
+    await routeTable.unregisterBroker(
+      validateName('cluster', c.req.param('cluster')),
+      validateName('brokerName', c.req.param('brokerName')),
+      validateBrokerId(c.req.param('brokerId')),
+    );
+    return c.body(null, 204);
+  });
+
+  app.get('/v1/cluster', async (c) => c.json({ brokers: await routeTable.listBrokers() }));
+
+  // Topics.
+  app.post('/v1/topics', async (c) => {
+    const req = validateCreateTopic(await readJsonObject(c));
+    const { created, topic } = await routeTable.createTopic(req);
+    return c.json(topic, created ? 201 : 200);
+  });
+
+  app.get('/v1/topics', async (c) => c.json({ topics: await routeTable.listTopics() }));
+
+  // Reads accept reserved prefixes (%RETRY%, %DLQ%): brokers and consumers look them up.
+  app.get('/v1/topics/:topic', async (c) => {
+    const topic = validateTopic(c.req.param('topic'));
+    return c.json((await routeTable.getTopic(topic)) ?? notFound(topic));
+  });
+
+  app.delete('/v1/topics/:topic', async (c) => {
+    const topic = validateTopic(c.req.param('topic'));
+    if (!(await routeTable.deleteTopic(topic))) notFound(topic);
+    return c.body(null, 204);
+  });
+
+  // A topic with no live broker answers 200 with empty queueDatas: the config exists, and
+  // the caller (producer, gateway) turns "nowhere to send" into its own 503.
+  app.get('/v1/topics/:topic/route', async (c) => {
+    const topic = validateTopic(c.req.param('topic'));
+    return c.json((await routeTable.getTopicRoute(topic)) ?? notFound(topic));
+  });
+
+  return app;
+}
+
+function notFound(topic: string): never {
+  throw new CirrusError('TOPIC_NOT_FOUND', `topic "${topic}" does not exist`);
+}

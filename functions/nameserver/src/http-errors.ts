@@ -1,0 +1,45 @@
+/**
+ * Error answers and JSON bodies for Hono apps. Framework-thin on purpose (a Context in, a
+ * Response or a value out), so the gateway can share them: every CirrusMQ HTTP service
+ * answers failures as {"error":{"code","message"}} with the CirrusError's status.
+ */
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { CirrusError } from '../../../client/src/errors';
+import type { Logger } from '../../../client/src/logger';
+
+/** The JSON error answer for any thrown value; unexpected ones are logged and hidden as 500. */
+export function errorResponse(c: Context, err: unknown, logger?: Logger): Response {
+  if (err instanceof CirrusError) {
+    return c.json(err.toJSON(), err.status as ContentfulStatusCode);
+  }
+  logger?.error('unhandled error', { method: c.req.method, path: c.req.path, err });
+  // The message of an unexpected error may leak internals (table names, stack hints).
+  return c.json(new CirrusError('INTERNAL', 'internal error').toJSON(), 500);
+}
+
+/**
+ * The request body as parsed JSON. 415 unless the content type is JSON (application/json
+ * or a +json type), 400 INVALID_JSON when it does not parse.
+ */
+export async function readJsonBody(c: Context): Promise<unknown> {
+  const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json' && !/^application\/[a-z0-9.+-]+\+json$/.test(type)) {
+    throw new CirrusError('UNSUPPORTED_MEDIA_TYPE', `expected content-type application/json, got "${type || 'none'}"`);
+  }
+  const text = await c.req.text();
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new CirrusError('INVALID_JSON', `request body is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** readJsonBody, and the result must be a JSON object. */
+export async function readJsonObject(c: Context): Promise<Record<string, unknown>> {
+  const body = await readJsonBody(c);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new CirrusError('BAD_REQUEST', 'request body must be a JSON object');
+  }
+  return body as Record<string, unknown>;
+}

@@ -1,0 +1,44 @@
+/**
+ * The NameServer as a local process (`npm start`, tests, development):
+ *   node --import tsx functions/nameserver/src/main.ts
+ * Same app as the Lambda, served by @hono/node-server. With the dynamodb backend the table
+ * is created first when missing, so an emulator needs no setup.
+ */
+import { serve } from '@hono/node-server';
+import { createLogger } from '../../../client/src/logger';
+import { createNameServerApp } from './app';
+import { loadConfig } from './config';
+import { createRouteTable } from './route-table/create-route-table';
+
+const config = loadConfig();
+const logger = createLogger({ service: 'nameserver' }, config.logLevel);
+const routeTable = await createRouteTable(config, { ensureTable: true });
+const app = createNameServerApp(routeTable, logger);
+
+const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
+  logger.info('nameserver listening', { host: config.host, port: info.port, backend: config.backend });
+});
+server.on('error', (err) => {
+  logger.error('nameserver server error', { err });
+  process.exit(1);
+});
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info('nameserver stopping', { signal });
+  // Idle keep-alive sockets would hold close() open; a stuck request must not block exit.
+  const force = setTimeout(() => process.exit(0), 5_000);
+  force.unref();
+  try {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await routeTable.close();
+  } catch (err) {
+    logger.error('nameserver shutdown failed', { err });
+  }
+  process.exit(0);
+}
+
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,26 @@
+/**
+ * Key names of the NameServer table, shared by the store and ensure-table. DESIGN.md's
+ * table plus one inverted index: gsi1 (partition key = sk, sort key = pk, all attributes)
+ * answers "which topics are on broker X" (sk = BROKER#X, pk begins_with TOPIC#) and
+ * "list every topic" (sk = CONFIG) without a Scan.
+ */
+export const TableKeys = {
+  PK: 'pk',
+  SK: 'sk',
+  GSI1: 'gsi1',
+  /** DynamoDB's TTL attribute, epoch seconds. */
+  TTL: 'expiresAt',
+} as const;
+
+export const Keys = {
+  clusterPk: (cluster: string) => `CLUSTER#${cluster}`,
+  brokerSk: (brokerName: string, brokerId: number) => `BROKER#${brokerName}#${brokerId}`,
+  topicPk: (topic: string) => `TOPIC#${topic}`,
+  topicBrokerSk: (brokerName: string) => `BROKER#${brokerName}`,
+  CONFIG_SK: 'CONFIG',
+  /** The cluster registry: one item per cluster ever seen, so brokers can be listed without a Scan. */
+  CLUSTERS_PK: 'CLUSTERS',
+  clusterRegistrySk: (cluster: string) => `CLUSTER#${cluster}`,
+  TOPIC_PREFIX: 'TOPIC#',
+  CLUSTER_PREFIX: 'CLUSTER#',
+} as const;

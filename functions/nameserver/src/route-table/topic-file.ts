@@ -1,0 +1,65 @@
+/**
+ * The embedded store's durable half: topic config in one JSON file. Written whole to a
+ * temp file, fsynced, then renamed over the old one, so a crash leaves either the old or
+ * the new file, never a torn one.
+ */
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import path from 'node:path';
+import type { TopicBrokerRecord, TopicConfigRecord } from './route-records';
+
+export interface StoredTopic {
+  config: TopicConfigRecord;
+  onBrokers: TopicBrokerRecord[];
+}
+
+interface FileShape {
+  version: 1;
+  topics: Array<TopicConfigRecord & { brokers: Array<Omit<TopicBrokerRecord, 'topic'>> }>;
+}
+
+export function topicFilePath(dataDir: string): string {
+  return path.join(dataDir, 'nameserver', 'topics.json');
+}
+
+export async function loadTopicFile(file: string): Promise<StoredTopic[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  let parsed: FileShape;
+  try {
+    parsed = JSON.parse(text) as FileShape;
+  } catch (e) {
+    throw new Error(`topic config file ${file} is not valid JSON: ${(e as Error).message}`, { cause: e });
+  }
+  if (parsed?.version !== 1 || !Array.isArray(parsed.topics)) {
+    throw new Error(`topic config file ${file} has an unknown layout (expected version 1)`);
+  }
+  return parsed.topics.map(({ brokers, ...config }) => ({
+    config,
+    onBrokers: brokers.map((b) => ({ ...b, topic: config.topic })),
+  }));
+}
+
+export async function saveTopicFile(file: string, topics: readonly StoredTopic[]): Promise<void> {
+  const shape: FileShape = {
+    version: 1,
+    topics: topics.map(({ config, onBrokers }) => ({
+      ...config,
+      brokers: onBrokers.map(({ topic: _topic, ...rest }) => rest),
+    })),
+  };
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(JSON.stringify(shape, null, 2) + '\n');
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, file);
+}
