@@ -121,7 +121,8 @@ export class Producer {
   /**
    * The gateway's call. Messages without a sharding key travel as one batch to one
    * round-robin queue; each sharding key's messages travel to their hashed queue, in order.
-   * An unknown topic or one without a live broker throws before anything is sent.
+   * An unknown topic or one without a live broker throws before anything is sent; so does a
+   * batch of which no message could be sent. A partial failure is reported per message.
    */
   async sendPrepared(batch: PreparedBatch): Promise<SendOutcome[]> {
     const { topic, prepared, groups } = batch;
@@ -139,6 +140,9 @@ export class Producer {
         }
       }),
     );
+    // Nothing sent is a failed request, not a list of failures: the caller gets the error
+    // (503 with a retriable code when no broker took the messages).
+    if (outcomes.every((o) => o.status === 'FAILED')) throw (outcomes[0] as SendFailure).error;
     return outcomes;
   }
 
@@ -176,7 +180,9 @@ export class Producer {
   }
 
   private async publishInfo(topic: string): Promise<TopicPublishInfo> {
-    const info = await this.routes.get(topic);
+    let info = await this.routes.get(topic);
+    // An empty route may be stale: ask again (rate-limited by the cache) before giving up.
+    if (!info.ok()) info = await this.routes.refresh(topic);
     if (!info.ok()) throw new CirrusError('NO_ROUTE', `topic ${topic} has no live broker to write to`);
     return info;
   }

@@ -9,7 +9,7 @@ import type { Logger } from '../../../client/src/logger';
 import { validateTopic } from '../../../client/src/validation';
 import { errorResponse, readJsonObject } from './http-errors';
 import type { RouteTable } from './route-table/route-table';
-import { validateBrokerId, validateCreateTopic, validateName, validateRegistration } from './validate-request';
+import { parseBrokerIdParam, validateCreateTopic, validateName, validateRegistration } from './validate-request';
 
 export function createNameServerApp(routeTable: RouteTable, logger: Logger): Hono {
   const app = new Hono();
@@ -39,7 +39,7 @@ export function createNameServerApp(routeTable: RouteTable, logger: Logger): Hon
     await routeTable.unregisterBroker(
       validateName('cluster', c.req.param('cluster')),
       validateName('brokerName', c.req.param('brokerName')),
-      validateBrokerId(c.req.param('brokerId')),
+      parseBrokerIdParam(c.req.param('brokerId')),
     );
     return c.body(null, 204);
   });

@@ -20,10 +20,9 @@ export function validateName(field: string, value: unknown): string {
   return value;
 }
 
-export function validateBrokerId(raw: unknown): number {
-  if (typeof raw === 'string') return parseNonNegativeInt('brokerId', raw);
-  if (!Number.isSafeInteger(raw) || (raw as number) < 0) throw invalid('brokerId must be an integer >= 0');
-  return raw as number;
+/** brokerId from a URL path segment. */
+export function parseBrokerIdParam(raw: string | undefined): number {
+  return parseNonNegativeInt('brokerId', raw);
 }
 
 export function validateAddress(field: string, value: unknown): string {
@@ -40,7 +39,7 @@ export function validateRegistration(body: Record<string, unknown>): BrokerRegis
   return {
     clusterName: validateName('clusterName', body.clusterName),
     brokerName: validateName('brokerName', body.brokerName),
-    brokerId: validateBrokerId(body.brokerId),
+    brokerId: nonNegativeInt('brokerId', body.brokerId),
     brokerAddr: validateAddress('brokerAddr', body.brokerAddr),
     haServerAddr: body.haServerAddr === undefined ? undefined : validateAddress('haServerAddr', body.haServerAddr),
     startedAt: nonNegativeInt('startedAt', body.startedAt),

@@ -1,0 +1,195 @@
+/**
+ * A ConsumeQueue: the index of one topic-queue into the CommitLog, under
+ * {storeDir}/consumequeue/{topic}/{queueId}/, in files of unitsPerFile units named by their
+ * 20-digit start byte offset. Unit i (the message at queue offset i) is at byte i * 20:
+ *
+ *  offset size field              (big-endian)
+ *   0     8   commitLogOffset     where the record starts in the CommitLog
+ *   8     4   size                the record's TOTALSIZE; 0 = never written
+ *  12     8   tagsCode            tagsHashCode(TAGS), sign-extended to 64 bits
+ *
+ * Every unit can be rebuilt from the CommitLog (dispatcher.ts), so this is an index, not data.
+ */
+import path from 'node:path';
+import { readInt64, writeInt64 } from '../../../client/src/codec/int64';
+import { MappedFileQueue } from './mapped-file-queue';
+
+export const CQ_STORE_UNIT_SIZE = 20;
+export const CqUnit = { OFFSET: 0, SIZE: 8, TAGS_CODE: 12 } as const;
+
+/** Units read per step when scanning a file for its end. */
+const SCAN_UNITS = 64 * 1024;
+
+export function writeCqUnit(buf: Buffer, pos: number, commitLogOffset: number, size: number, tagsCode: number): void {
+  writeInt64(buf, commitLogOffset, pos + CqUnit.OFFSET);
+  buf.writeInt32BE(size, pos + CqUnit.SIZE);
+  writeInt64(buf, tagsCode, pos + CqUnit.TAGS_CODE);
+}
+
+export interface CqUnitView {
+  commitLogOffset: number;
+  size: number;
+  tagsCode: number;
+}
+
+export function readCqUnit(buf: Buffer, pos: number): CqUnitView {
+  return {
+    commitLogOffset: readInt64(buf, pos + CqUnit.OFFSET),
+    size: buf.readInt32BE(pos + CqUnit.SIZE),
+    tagsCode: readInt64(buf, pos + CqUnit.TAGS_CODE),
+  };
+}
+
+/** What an append of units did: written, or skipped (already there), or refused (a hole). */
+export type PutUnitsResult = { status: 'OK'; written: number; duplicates: number } | { status: 'GAP'; expected: number };
+
+export class ConsumeQueue {
+  readonly mappedFileQueue: MappedFileQueue;
+  private readonly unit = Buffer.alloc(CQ_STORE_UNIT_SIZE);
+
+  constructor(
+    readonly topic: string,
+    readonly queueId: number,
+    rootDir: string,
+    readonly unitsPerFile: number,
+  ) {
+    this.mappedFileQueue = new MappedFileQueue(path.join(rootDir, topic, String(queueId)), unitsPerFile * CQ_STORE_UNIT_SIZE);
+  }
+
+  load(): void {
+    this.mappedFileQueue.load();
+  }
+
+  /** Finds the last written unit (non-zero size) in the last file, or the one before it if the last is empty. */
+  recover(): void {
+    const files = this.mappedFileQueue.mappedFiles;
+    if (files.length === 0) return;
+    let idx = files.length - 1;
+    let end = this.scanFileEnd(idx);
+    if (end === 0 && idx > 0) {
+      idx--;
+      end = this.scanFileEnd(idx);
+    }
+    this.mappedFileQueue.truncateDirtyFiles(files[idx]!.fileFromOffset + end);
+  }
+
+  /** Byte position after the last unit of a run of non-zero units from the file's start. */
+  private scanFileEnd(idx: number): number {
+    const file = this.mappedFileQueue.mappedFiles[idx]!;
+    const chunk = Buffer.allocUnsafe(Math.min(SCAN_UNITS * CQ_STORE_UNIT_SIZE, file.fileSize));
+    let pos = 0;
+    const limit = file.fileSize - (file.fileSize % CQ_STORE_UNIT_SIZE);
+    while (pos < limit) {
+      const n = file.readInto(pos, chunk, 0, Math.min(chunk.length, limit - pos));
+      for (let p = 0; p + CQ_STORE_UNIT_SIZE <= n; p += CQ_STORE_UNIT_SIZE) {
+        if (chunk.readInt32BE(p + CqUnit.SIZE) <= 0) return pos + p;
+      }
+      if (n < chunk.length) return pos + n - (n % CQ_STORE_UNIT_SIZE);
+      pos += n;
+    }
+    return limit;
+  }
+
+  /**
+   * Drops units whose record ends past `commitLogMaxOffset` (the CommitLog lost its tail).
+   * Units point at increasing CommitLog offsets, so a binary search finds the first bad one.
+   */
+  truncateDirtyLogicFiles(commitLogMaxOffset: number): void {
+    let lo = this.getMinOffsetInQueue();
+    let hi = this.getMaxOffsetInQueue();
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const u = this.readUnit(mid);
+      if (u && u.size > 0 && u.commitLogOffset + u.size <= commitLogMaxOffset) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < this.getMaxOffsetInQueue()) this.mappedFileQueue.truncateDirtyFiles(lo * CQ_STORE_UNIT_SIZE);
+  }
+
+  /** Queue offset (in units) of the first unit kept. */
+  getMinOffsetInQueue(): number {
+    return this.mappedFileQueue.getMinOffset() / CQ_STORE_UNIT_SIZE;
+  }
+
+  /** The next queue offset: one past the last unit. */
+  getMaxOffsetInQueue(): number {
+    return Math.floor(this.mappedFileQueue.getMaxOffset() / CQ_STORE_UNIT_SIZE);
+  }
+
+  /** Where the last unit's record ends in the CommitLog (0 when empty): the reput starts past it. */
+  getMaxPhysicOffset(): number {
+    const max = this.getMaxOffsetInQueue();
+    if (max <= this.getMinOffsetInQueue()) return 0;
+    const u = this.readUnit(max - 1);
+    return u ? u.commitLogOffset + u.size : 0;
+  }
+
+  readUnit(index: number): CqUnitView | undefined {
+    const buf = this.getIndexBuffer(index, 1);
+    return buf && buf.length === CQ_STORE_UNIT_SIZE ? readCqUnit(buf, 0) : undefined;
+  }
+
+  /** Appends one unit at queue offset `cqOffset`; see putMessagePositionInfos. */
+  putMessagePositionInfo(commitLogOffset: number, size: number, tagsCode: number, cqOffset: number): PutUnitsResult {
+    writeCqUnit(this.unit, 0, commitLogOffset, size, tagsCode);
+    return this.putMessagePositionInfos(this.unit, 0, 1, cqOffset);
+  }
+
+  /**
+   * Appends `count` ready units from `units[start...]`, the first at queue offset `cqOffset`.
+   * Units already present (cqOffset below the next index: a reput over indexed records)
+   * are skipped; a unit past the next index would leave a hole, so it is refused.
+   */
+  putMessagePositionInfos(units: Buffer, start: number, count: number, cqOffset: number): PutUnitsResult {
+    const next = this.getMaxOffsetInQueue();
+    if (cqOffset > next) return { status: 'GAP', expected: next };
+    const duplicates = Math.min(count, next - cqOffset);
+    let pos = start + duplicates * CQ_STORE_UNIT_SIZE;
+    let left = (count - duplicates) * CQ_STORE_UNIT_SIZE;
+    while (left > 0) {
+      const file = this.mappedFileQueue.getLastMappedFileOrCreate(0);
+      const usable = file.remaining - (file.remaining % CQ_STORE_UNIT_SIZE);
+      if (usable === 0) {
+        file.seal();
+        continue;
+      }
+      const n = Math.min(left, usable);
+      file.appendSync(units, n, pos);
+      if (file.remaining < CQ_STORE_UNIT_SIZE) file.seal();
+      pos += n;
+      left -= n;
+    }
+    return { status: 'OK', written: count - duplicates, duplicates };
+  }
+
+  /**
+   * Up to `maxUnits` units from queue offset `startIndex`, all from one file (the caller
+   * loops to cross files); undefined when `startIndex` is not stored.
+   */
+  getIndexBuffer(startIndex: number, maxUnits: number): Buffer | undefined {
+    const byteOffset = startIndex * CQ_STORE_UNIT_SIZE;
+    const file = this.mappedFileQueue.findMappedFileByOffset(byteOffset);
+    if (!file) return undefined;
+    const position = byteOffset - file.fileFromOffset;
+    const available = Math.floor((file.wrotePosition - position) / CQ_STORE_UNIT_SIZE);
+    const n = Math.min(maxUnits, available);
+    if (n <= 0) return undefined;
+    return file.read(position, n * CQ_STORE_UNIT_SIZE);
+  }
+
+  flush(): void {
+    this.mappedFileQueue.flush();
+  }
+
+  flushAsync(): Promise<void> {
+    return this.mappedFileQueue.flushAsync();
+  }
+
+  shutdown(): void {
+    this.mappedFileQueue.shutdown();
+  }
+
+  destroy(): void {
+    this.mappedFileQueue.destroy();
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * RocketMQ's ReputMessageService and CommitLogDispatcher: the append writes only the
+ * CommitLog; this turns the records into DispatchRequests for the indexes (the ConsumeQueue
+ * now, the key index later). It runs
+ *   - right after each append, over the bytes just written (still in the write buffer),
+ *     so a read right after a send sees the message;
+ *   - at startup, from the reput offset to the CommitLog's end, reading the log from disk,
+ *     so every index can be rebuilt from the log.
+ */
+import { Field, type RecordShape } from '../../../client/src/codec/record';
+import { readInt64 } from '../../../client/src/codec/int64';
+import { decodeProperties } from '../../../client/src/codec/properties';
+import { tagsHashCode } from '../../../client/src/codec/tag-hash';
+import { readRecordShape } from '../../../client/src/codec/record';
+import { MessageConst } from '../../../client/src/message';
+import type { Logger } from '../../../client/src/logger';
+import type { AppendResult, CommitLog } from './commit-log';
+import { CQ_STORE_UNIT_SIZE, writeCqUnit, type ConsumeQueue } from './consume-queue';
+
+export interface DispatchRequest {
+  topic: string;
+  queueId: number;
+  commitLogOffset: number;
+  size: number;
+  tagsCode: number;
+  queueOffset: number;
+  storeTimestamp: number;
+  /** The KEYS property as stored (space-separated), for the key index. */
+  keys: string | undefined;
+  uniqKey: string | undefined;
+}
+
+/** One index built from the CommitLog. `flush` ends a run of dispatches (an append, a reput step). */
+export interface CommitLogDispatcher {
+  dispatch(request: DispatchRequest): void;
+  flush(): void;
+}
+
+/** Reads the DispatchRequest out of a stamped record. */
+export function toDispatchRequest(buf: Buffer, pos: number, shape: RecordShape): DispatchRequest {
+  const props = decodeProperties(buf.toString('utf8', shape.propertiesStart, shape.propertiesStart + shape.propertiesLength));
+  return {
+    topic: buf.toString('latin1', shape.topicStart, shape.topicStart + shape.topicLength),
+    queueId: buf.readInt32BE(pos + Field.QUEUEID),
+    commitLogOffset: readInt64(buf, pos + Field.PHYSICALOFFSET),
+    size: shape.size,
+    tagsCode: tagsHashCode(props[MessageConst.TAGS]),
+    queueOffset: readInt64(buf, pos + Field.QUEUEOFFSET),
+    storeTimestamp: readInt64(buf, pos + Field.STORETIMESTAMP),
+    keys: props[MessageConst.KEYS],
+    uniqKey: props[MessageConst.UNIQ_KEY],
+  };
+}
+
+/**
+ * Builds ConsumeQueue units. Consecutive requests for the same topic-queue (a whole send
+ * batch is one queue) are staged and written with one write, not one per message.
+ */
+export class CommitLogDispatcherBuildConsumeQueue implements CommitLogDispatcher {
+  private staging: Buffer = Buffer.allocUnsafe(1024 * CQ_STORE_UNIT_SIZE);
+  private stagedUnits = 0;
+  private cq: ConsumeQueue | undefined;
+  private firstQueueOffset = 0;
+
+  constructor(
+    private readonly findConsumeQueue: (topic: string, queueId: number) => ConsumeQueue,
+    private readonly logger: Logger,
+  ) {}
+
+  dispatch(req: DispatchRequest): void {
+    const cq = this.cq;
+    const continues = cq !== undefined && cq.topic === req.topic && cq.queueId === req.queueId && this.firstQueueOffset + this.stagedUnits === req.queueOffset;
+    if (!continues || this.stagedUnits * CQ_STORE_UNIT_SIZE >= this.staging.length) {
+      this.flush();
+      this.cq = this.findConsumeQueue(req.topic, req.queueId);
+      this.firstQueueOffset = req.queueOffset;
+    }
+    writeCqUnit(this.staging, this.stagedUnits * CQ_STORE_UNIT_SIZE, req.commitLogOffset, req.size, req.tagsCode);
+    this.stagedUnits++;
+  }
+
+  flush(): void {
+    const cq = this.cq;
+    if (!cq || this.stagedUnits === 0) return;
+    const result = cq.putMessagePositionInfos(this.staging, 0, this.stagedUnits, this.firstQueueOffset);
+    if (result.status === 'GAP') {
+      // A hole in the index: the units are left out rather than filed under wrong offsets.
+      this.logger.error('consumequeue: queue offset gap, units not indexed', {
+        topic: cq.topic,
+        queueId: cq.queueId,
+        expected: result.expected,
+        got: this.firstQueueOffset,
+        units: this.stagedUnits,
+      });
+    }
+    this.stagedUnits = 0;
+    this.cq = undefined;
+  }
+}
+
+export class Dispatcher {
+  constructor(
+    private readonly dispatchers: readonly CommitLogDispatcher[],
+    private readonly logger: Logger,
+  ) {}
+
+  private dispatchRecord(buf: Buffer, pos: number, shape: RecordShape): void {
+    const req = toDispatchRequest(buf, pos, shape);
+    for (const d of this.dispatchers) d.dispatch(req);
+  }
+
+  private flush(): void {
+    for (const d of this.dispatchers) d.flush();
+  }
+
+  /** Indexes an append from the write buffer it was written from. */
+  dispatchAppend(result: AppendResult): void {
+    const buf = result.buffer;
+    for (const part of result.parts) {
+      let pos = part.bufStart;
+      while (pos < part.recordsEnd) {
+        const shape = readRecordShape(buf, pos, part.recordsEnd)!;
+        this.dispatchRecord(buf, pos, shape);
+        pos += shape.size;
+      }
+    }
+    this.flush();
+  }
+
+  /**
+   * Startup reput: indexes the CommitLog from `fromOffset` to its end, reading from disk in
+   * bounded windows. Returns the offset reached.
+   */
+  reput(commitLog: CommitLog, fromOffset: number): number {
+    let records = 0;
+    const reached = commitLog.scanFrom(fromOffset, (buf, pos, shape) => {
+      this.dispatchRecord(buf, pos, shape);
+      if (++records % 1024 === 0) this.flush();
+    });
+    this.flush();
+    if (records > 0) this.logger.info('reput: indexed records from the commitlog', { fromOffset, toOffset: reached, records });
+    return reached;
+  }
+}

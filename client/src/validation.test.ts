@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { CirrusError } from './errors';
+import { parseNonNegativeInt, validateMessage, validateUserTopic } from './validation';
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return (e as CirrusError).code;
+  }
+  return undefined;
+}
+const body = Buffer.from('x');
+
+describe('validation', () => {
+  it("applies RocketMQ's topic rules", () => {
+    expect(validateUserTopic('orders_1-%|A')).toBe('orders_1-%|A');
+    expect(codeOf(() => validateUserTopic('a'.repeat(127)))).toBeUndefined();
+    expect(codeOf(() => validateUserTopic('a'.repeat(128)))).toBe('INVALID_TOPIC');
+    expect(codeOf(() => validateUserTopic('has space'))).toBe('INVALID_TOPIC');
+    expect(codeOf(() => validateUserTopic(''))).toBe('INVALID_TOPIC');
+    expect(codeOf(() => validateUserTopic(42))).toBe('INVALID_TOPIC');
+    for (const t of ['%RETRY%g', '%DLQ%g', 'rmq_sys_x']) expect(codeOf(() => validateUserTopic(t))).toBe('RESERVED_TOPIC');
+  });
+
+  it('checks bodies, tags, keys and properties', () => {
+    expect(codeOf(() => validateMessage({ topic: 't', body }))).toBeUndefined();
+    expect(codeOf(() => validateMessage({ topic: 't', body: Buffer.alloc(0) }))).toBe('INVALID_MESSAGE');
+    expect(codeOf(() => validateMessage({ topic: 't', body: Buffer.alloc(4 * 1024 * 1024 + 1) }))).toBe('PAYLOAD_TOO_LARGE');
+    expect(codeOf(() => validateMessage({ topic: 't', body, tags: 'a||b' }))).toBe('INVALID_MESSAGE');
+    expect(codeOf(() => validateMessage({ topic: 't', body, keys: ['ok', ''] }))).toBe('INVALID_MESSAGE');
+    expect(codeOf(() => validateMessage({ topic: 't', body, properties: { TAGS: 'x' } }))).toBe('INVALID_MESSAGE');
+    expect(codeOf(() => validateMessage({ topic: 't', body, properties: { a: 'x'.repeat(16 * 1024) } }))).toBe('INVALID_MESSAGE');
+    expect(codeOf(() => validateMessage({ topic: 't', body, properties: { a: 'b\u0001' } }))).toBe('INVALID_MESSAGE');
+  });
+
+  it('parses non-negative integers only', () => {
+    expect(parseNonNegativeInt('offset', '12')).toBe(12);
+    expect(parseNonNegativeInt('offset', undefined, 0)).toBe(0);
+    for (const bad of ['-1', 'abc', '1.5', '1e3', ' 1']) expect(codeOf(() => parseNonNegativeInt('offset', bad))).toBe('INVALID_PARAMETER');
+    expect(codeOf(() => parseNonNegativeInt('queueId', undefined))).toBe('INVALID_PARAMETER');
+  });
+});
