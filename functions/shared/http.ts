@@ -1,45 +1,61 @@
 /**
- * The HTTP edge shared by the NameServer and the gateway (both Hono apps): every error
- * leaves as {"error":{"code","message"}} with the status its code carries, and JSON bodies
- * are read with the checks the API promises (415 for another content type, 400 for bad JSON).
+ * The HTTP edge shared by the NameServer and the gateway (both Hono apps): every failure
+ * leaves as {"error":{"code","message"}} with the CirrusError's status, and JSON bodies are
+ * read with the checks the API promises (415 for another content type, 400 for bad JSON).
  */
 import type { Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { CirrusError } from '../../client/src/errors';
 import type { Logger } from '../../client/src/logger';
 
-export function errorResponse(c: Context, err: CirrusError): Response {
-  return c.json(err.toJSON(), err.status as ContentfulStatusCode);
+/** The JSON error answer for any thrown value; unexpected ones are logged and hidden as 500. */
+export function errorResponse(c: Context, err: unknown, logger?: Logger): Response {
+  if (err instanceof CirrusError) {
+    return c.json(err.toJSON(), err.status as ContentfulStatusCode);
+  }
+  logger?.error('unhandled error', { method: c.req.method, path: c.req.path, err });
+  // The message of an unexpected error may leak internals (table names, stack hints).
+  return c.json(new CirrusError('INTERNAL', 'internal error').toJSON(), 500);
 }
 
-/** Installs the not-found and error handlers; unexpected errors are logged and answer 500. */
-export function installErrorHandlers(app: Hono, logger: Logger): void {
-  app.notFound((c) => errorResponse(c, new CirrusError('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`)));
-  app.onError((e, c) => {
-    if (e instanceof CirrusError) {
-      if (e.status >= 500) logger.warn('request failed', { method: c.req.method, path: c.req.path, code: e.code, err: e.message });
-      return errorResponse(c, e);
-    }
-    logger.error('unexpected error', { method: c.req.method, path: c.req.path, err: e });
-    return errorResponse(c, new CirrusError('INTERNAL', 'internal error'));
-  });
-}
-
-/** Reads a JSON object body: 415 unless the content type is JSON, 400 unless it parses to an object. */
-export async function readJsonObject(c: Context): Promise<Record<string, unknown>> {
-  const type = c.req.header('content-type') ?? '';
-  if (!/^application\/json\b/i.test(type)) {
-    throw new CirrusError('UNSUPPORTED_MEDIA_TYPE', `content-type must be application/json, got "${type || 'none'}"`);
+/**
+ * The request body as parsed JSON. 415 unless the content type is JSON (application/json
+ * or a +json type), 400 INVALID_JSON when it does not parse.
+ */
+export async function readJsonBody(c: Context): Promise<unknown> {
+  const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json' && !/^application\/[a-z0-9.+-]+\+json$/.test(type)) {
+    throw new CirrusError('UNSUPPORTED_MEDIA_TYPE', `expected content-type application/json, got "${type || 'none'}"`);
   }
   const text = await c.req.text();
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new CirrusError('INVALID_JSON', 'request body is not valid JSON');
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new CirrusError('INVALID_JSON', `request body is not valid JSON: ${(e as Error).message}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new CirrusError('INVALID_JSON', 'request body must be a JSON object');
+}
+
+/** readJsonBody, and the result must be a JSON object. */
+export async function readJsonObject(c: Context): Promise<Record<string, unknown>> {
+  const body = await readJsonBody(c);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new CirrusError('BAD_REQUEST', 'request body must be a JSON object');
   }
-  return parsed as Record<string, unknown>;
+  return body as Record<string, unknown>;
+}
+
+/** Request logs at debug level, JSON errors for everything thrown, and NOT_FOUND for unknown routes. */
+export function installHttpBasics(app: Hono, logger: Logger): void {
+  app.use(async (c, next) => {
+    const started = performance.now();
+    await next();
+    logger.debug('request', {
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    });
+  });
+  app.onError((err, c) => errorResponse(c, err, logger));
+  app.notFound((c) => errorResponse(c, new CirrusError('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`)));
 }

@@ -34,7 +34,7 @@ async function storedState(): Promise<string> {
 const send = '/v1/topics/orders/messages';
 const cases: [string, string, string, unknown, Record<string, string> | undefined, number, string][] = [
   ['malformed JSON', 'POST', send, '{"messages": [', undefined, 400, 'INVALID_JSON'],
-  ['JSON that is not an object', 'POST', send, '[1,2]', undefined, 400, 'INVALID_JSON'],
+  ['JSON that is not an object', 'POST', send, '[1,2]', undefined, 400, 'BAD_REQUEST'],
   ['wrong content type', 'POST', send, 'hello', { 'content-type': 'text/plain' }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
   ['no messages field', 'POST', send, { msgs: [] }, undefined, 400, 'INVALID_MESSAGE'],
   ['an empty batch', 'POST', send, { messages: [] }, undefined, 400, 'EMPTY_BATCH'],

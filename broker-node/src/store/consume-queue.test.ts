@@ -21,7 +21,7 @@ function openCq(unitsPerFile = 4): ConsumeQueue {
 describe('ConsumeQueue', () => {
   it('stores 20-byte big-endian units with a sign-extended tag hash code', () => {
     const cq = openCq();
-    const tagsCode = tagsHashCode('TagA-with-a-long-name'); // negative as a Java int
+    const tagsCode = tagsHashCode('TagA-x'); // negative as a Java int
     expect(tagsCode).toBeLessThan(0);
     expect(cq.putMessagePositionInfo(1234, 99, tagsCode, 0)).toEqual({ status: 'OK', written: 1, duplicates: 0 });
     const buf = cq.getIndexBuffer(0, 10)!;

@@ -1,6 +1,6 @@
 /** The gateway's HTTP API (v1), built once and served as a Lambda handler or a local server. */
 import { Hono } from 'hono';
-import { installErrorHandlers } from '../../shared/http';
+import { installHttpBasics } from '../../shared/http';
 import type { GatewayDeps } from './deps';
 import { openApiDocument } from './openapi';
 import { messageRoutes } from './routes/messages';
@@ -8,7 +8,7 @@ import { topicRoutes } from './routes/topics';
 
 export function createGatewayApp(deps: GatewayDeps): Hono {
   const app = new Hono();
-  installErrorHandlers(app, deps.logger);
+  installHttpBasics(app, deps.logger);
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/openapi.json', (c) => c.json(openApiDocument));
   topicRoutes(app, deps);

@@ -7,25 +7,14 @@ import { Hono } from 'hono';
 import { CirrusError } from '../../../client/src/errors';
 import type { Logger } from '../../../client/src/logger';
 import { validateTopic } from '../../../client/src/validation';
-import { errorResponse, readJsonObject } from './http-errors';
+import { installHttpBasics, readJsonObject } from '../../shared/http';
 import type { RouteTable } from './route-table/route-table';
 import { parseBrokerIdParam, validateCreateTopic, validateName, validateRegistration } from './validate-request';
 
 export function createNameServerApp(routeTable: RouteTable, logger: Logger): Hono {
   const app = new Hono();
 
-  app.use(async (c, next) => {
-    const started = performance.now();
-    await next();
-    logger.debug('request', {
-      method: c.req.method,
-      path: c.req.path,
-      status: c.res.status,
-      ms: Math.round((performance.now() - started) * 10) / 10,
-    });
-  });
-  app.onError((err, c) => errorResponse(c, err, logger));
-  app.notFound((c) => errorResponse(c, new CirrusError('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`)));
+  installHttpBasics(app, logger);
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
