@@ -11,6 +11,9 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
   installHttpBasics(app, deps.logger);
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/openapi.json', (c) => c.json(openApiDocument));
+  app.get('/metrics', (c) =>
+    c.text(deps.metrics.render(deps.producer.nameServerCalls), 200, { 'content-type': 'text/plain; version=0.0.4' }),
+  );
   topicRoutes(app, deps);
   messageRoutes(app, deps);
   return app;

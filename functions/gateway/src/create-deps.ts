@@ -4,6 +4,7 @@ import { createLogger } from '../../../client/src/logger';
 import { Producer } from '../../../client/src/producer/producer';
 import type { GatewayConfig } from './config';
 import type { GatewayDeps } from './deps';
+import { GatewayMetrics } from './metrics';
 
 export function createGatewayDeps(config: GatewayConfig): GatewayDeps {
   const nameServer = new NameServerClient(config.nameServerAddr);
@@ -13,5 +14,11 @@ export function createGatewayDeps(config: GatewayConfig): GatewayDeps {
     routeTtlMs: config.routeTtlMs,
     retryTimesWhenSendFailed: config.retryTimesWhenSendFailed,
   });
-  return { nameServer, producer, brokers: new BrokerClients(), logger: createLogger({ service: 'gateway' }, config.logLevel) };
+  return {
+    nameServer,
+    producer,
+    brokers: new BrokerClients(),
+    logger: createLogger({ service: 'gateway' }, config.logLevel),
+    metrics: new GatewayMetrics(),
+  };
 }

@@ -11,7 +11,7 @@ import { messageToJson, parseMessages } from '../message-json';
 
 const DEFAULT_READ_MAX = 32;
 
-export function messageRoutes(app: Hono, { producer, brokers, logger }: GatewayDeps): void {
+export function messageRoutes(app: Hono, { producer, brokers, logger, metrics }: GatewayDeps): void {
   app.post(
     '/v1/topics/:topic/messages',
     bodyLimit({
@@ -28,7 +28,15 @@ export function messageRoutes(app: Hono, { producer, brokers, logger }: GatewayD
         producer.sendPrepared(batch).catch((e) => logger.warn('oneway send failed', { topic, err: e }));
         return c.json({ accepted: batch.prepared.length }, 202);
       }
-      const outcomes = await producer.sendPrepared(batch);
+      metrics.sendRequests++;
+      let outcomes;
+      try {
+        outcomes = await producer.sendPrepared(batch);
+      } catch (e) {
+        metrics.messagesFailed += batch.prepared.length;
+        throw e;
+      }
+      for (const o of outcomes) o.status === 'FAILED' ? metrics.messagesFailed++ : metrics.messagesSent++;
       return c.json({ results: outcomes.map(resultJson) });
     },
   );

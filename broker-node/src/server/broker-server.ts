@@ -1,0 +1,59 @@
+/**
+ * The broker's HTTP server: plain node:http (no framework on the hot path), a tiny router,
+ * and one error policy: a CirrusError answers {"error":{code,message}} with its status;
+ * anything else is a 500 INTERNAL, logged, and the server keeps serving.
+ *
+ *   POST /v1/send       send-message-processor.ts
+ *   GET  /v1/messages   pull-message-processor.ts
+ *   GET  /healthz, GET /metrics
+ */
+import http from 'node:http';
+import { CirrusError } from '../../../client/src/errors';
+import { healthProcessor, metricsProcessor } from './admin-processor';
+import type { BrokerServerContext } from './context';
+import { sendError } from './http-util';
+import { pullMessageProcessor } from './pull-message-processor';
+import { Router } from './router';
+import { sendMessageProcessor } from './send-message-processor';
+
+export function createBrokerRouter(ctx: BrokerServerContext): Router {
+  return new Router()
+    .on('POST', '/v1/send', sendMessageProcessor(ctx))
+    .on('GET', '/v1/messages', pullMessageProcessor(ctx))
+    .on('GET', '/healthz', healthProcessor(ctx))
+    .on('GET', '/metrics', metricsProcessor(ctx));
+}
+
+export function createBrokerServer(ctx: BrokerServerContext): http.Server {
+  const router = createBrokerRouter(ctx);
+  const server = http.createServer((req, res) => {
+    const fail = (e: unknown) => {
+      let err: CirrusError;
+      if (e instanceof CirrusError) {
+        err = e;
+      } else {
+        ctx.logger.error('request failed', { err: e, method: req.method, url: req.url, stack: e instanceof Error ? e.stack : undefined });
+        err = new CirrusError('INTERNAL', 'internal error');
+      }
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      // A request body left unread (refused early) would poison a keep-alive connection.
+      const unread = !req.complete;
+      sendError(res, err, unread ? { connection: 'close' } : {});
+    };
+    try {
+      const { handler, query } = router.match(req.method, req.url);
+      const done = handler(req, res, query);
+      if (done) done.catch(fail);
+    } catch (e) {
+      fail(e);
+    }
+  });
+  server.on('clientError', (err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    else socket.destroy(err);
+  });
+  return server;
+}

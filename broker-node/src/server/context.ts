@@ -1,0 +1,13 @@
+/** What the server's processors need from the broker. */
+import type { Logger } from '../../../client/src/logger';
+import type { MessageStore } from '../store/message-store';
+import type { TopicConfigManager } from '../topic-config-manager';
+
+export interface BrokerServerContext {
+  brokerName: string;
+  store: MessageStore;
+  topicConfigManager: Pick<TopicConfigManager, 'checkWritable' | 'checkReadable'>;
+  logger: Logger;
+  /** False once shutdown began: sends answer 503 so producers go to another broker. */
+  acceptingWrites(): boolean;
+}

@@ -1,0 +1,40 @@
+/**
+ * GET /v1/messages?topic=&queueId=&offset=&max= (RocketMQ's PullMessageProcessor): raw
+ * stored records from one queue, from a queue offset. The body is the records back to back
+ * (decodeRecords reads them); the positions are in headers:
+ *
+ *   x-next-offset    the offset to read from next (= maxOffset when offset is past the end)
+ *   x-min-offset     the queue's first offset kept
+ *   x-max-offset     one past the queue's last offset
+ *   x-message-count  records in the body
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ContentTypes, PullHeaders } from '../../../client/src/api/types';
+import { CirrusError } from '../../../client/src/errors';
+import { Limits, parseNonNegativeInt, validateTopic } from '../../../client/src/validation';
+import type { BrokerServerContext } from './context';
+
+export const DEFAULT_PULL_BATCH = 32;
+
+export function pullMessageProcessor(ctx: BrokerServerContext) {
+  return async (_req: IncomingMessage, res: ServerResponse, query: string): Promise<void> => {
+    const params = new URLSearchParams(query);
+    const topic = validateTopic(params.get('topic') ?? '');
+    const queueId = parseNonNegativeInt('queueId', params.get('queueId') ?? undefined);
+    const offset = parseNonNegativeInt('offset', params.get('offset') ?? undefined);
+    const max = Math.min(parseNonNegativeInt('max', params.get('max') ?? undefined, DEFAULT_PULL_BATCH), Limits.MAX_READ_BATCH);
+    if (max === 0) throw new CirrusError('INVALID_PARAMETER', 'max must be at least 1');
+    await ctx.topicConfigManager.checkReadable(topic, queueId);
+    if (!ctx.store.isOpen()) throw new CirrusError('SERVICE_NOT_AVAILABLE', `broker ${ctx.brokerName} is shutting down`);
+    const got = ctx.store.getMessage(topic, queueId, offset, max);
+    res.writeHead(200, {
+      'content-type': ContentTypes.RECORDS,
+      'content-length': got.records.length,
+      [PullHeaders.NEXT_OFFSET]: String(got.nextOffset),
+      [PullHeaders.MIN_OFFSET]: String(got.minOffset),
+      [PullHeaders.MAX_OFFSET]: String(got.maxOffset),
+      [PullHeaders.COUNT]: String(got.count),
+    });
+    res.end(got.records);
+  };
+}

@@ -1,0 +1,43 @@
+/**
+ * POST /v1/send (RocketMQ's SendMessageProcessor): one binary send batch for one queue
+ * (client/src/codec/send-batch.ts), stored with one CommitLog write.
+ *
+ *   request:  content-type application/vnd.cirrusmq.send-batch, body = the batch
+ *   answer:   200 BrokerSendResponse JSON {status, brokerName, queueId, queueOffset, count, commitLogOffset}
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ContentTypes, type BrokerSendResponse } from '../../../client/src/api/types';
+import { decodeSendBatch } from '../../../client/src/codec/send-batch';
+import { CirrusError } from '../../../client/src/errors';
+import { Limits, validateTopic } from '../../../client/src/validation';
+import type { BrokerServerContext } from './context';
+import { mediaType, readBody, sendJson } from './http-util';
+
+/** The batch limit plus room for the batch header and record headers. */
+export const MAX_SEND_BODY_BYTES = Limits.MAX_BATCH_BYTES + 64 * 1024;
+
+export function sendMessageProcessor(ctx: BrokerServerContext) {
+  const notAvailable = () => new CirrusError('SERVICE_NOT_AVAILABLE', `broker ${ctx.brokerName} is shutting down`);
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (!ctx.acceptingWrites()) throw notAvailable();
+    if (mediaType(req) !== ContentTypes.SEND_BATCH) {
+      throw new CirrusError('UNSUPPORTED_MEDIA_TYPE', `send expects content-type ${ContentTypes.SEND_BATCH}`);
+    }
+    const body = await readBody(req, MAX_SEND_BODY_BYTES);
+    const batch = decodeSendBatch(body, Limits.MAX_BATCH_MESSAGES);
+    validateTopic(batch.topic);
+    await ctx.topicConfigManager.checkWritable(batch.topic, batch.queueId);
+    // The store may have closed while the topic lookup was awaited.
+    if (!ctx.acceptingWrites()) throw notAvailable();
+    const put = ctx.store.putMessages(batch);
+    const answer: BrokerSendResponse = {
+      status: 'SEND_OK',
+      brokerName: ctx.brokerName,
+      queueId: batch.queueId,
+      queueOffset: put.queueOffset,
+      count: put.count,
+      commitLogOffset: put.commitLogOffset,
+    };
+    sendJson(res, 200, answer);
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * The topics this broker serves (RocketMQ's TopicConfigManager). The NameServer holds the
+ * durable config; the broker learns it from each registration answer (heartbeat) and, for
+ * a topic created since, asks getTopic on demand: concurrent lookups of one topic share one
+ * call, and a miss is remembered for a second so a stream of bad sends does not hammer the
+ * NameServer.
+ */
+import type { NameServerApi } from '../../client/src/api/nameserver-client';
+import type { RegisterBrokerResult, TopicConfig, TopicInfo } from '../../client/src/api/types';
+import { CirrusError } from '../../client/src/errors';
+
+export const MISS_TTL_MS = 1_000;
+
+export class TopicConfigManager {
+  private readonly topicConfigTable = new Map<string, TopicConfig>();
+  private readonly inflight = new Map<string, Promise<TopicConfig | undefined>>();
+  /** topic -> time (ms) until which "not found" is answered without asking. */
+  private readonly misses = new Map<string, number>();
+
+  constructor(
+    private readonly brokerName: string,
+    private readonly nameServer: Pick<NameServerApi, 'getTopic'>,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Replaces the table with the topics of a registration answer (deleted topics drop out). */
+  updateFromRegistration(result: RegisterBrokerResult): void {
+    this.topicConfigTable.clear();
+    for (const t of result.topics) this.topicConfigTable.set(t.topic, t);
+    this.misses.clear();
+  }
+
+  selectTopicConfig(topic: string): TopicConfig | undefined {
+    return this.topicConfigTable.get(topic);
+  }
+
+  /** The topic's config on this broker, loading it from the NameServer if unknown. */
+  async getTopicConfig(topic: string): Promise<TopicConfig> {
+    const known = this.topicConfigTable.get(topic);
+    if (known) return known;
+    const missUntil = this.misses.get(topic);
+    if (missUntil !== undefined && missUntil > this.now()) throw notFound(topic, this.brokerName);
+    let lookup = this.inflight.get(topic);
+    if (!lookup) {
+      lookup = this.load(topic).finally(() => this.inflight.delete(topic));
+      this.inflight.set(topic, lookup);
+    }
+    const config = await lookup;
+    if (!config) throw notFound(topic, this.brokerName);
+    return config;
+  }
+
+  private async load(topic: string): Promise<TopicConfig | undefined> {
+    let info: TopicInfo;
+    try {
+      info = await this.nameServer.getTopic(topic);
+    } catch (e) {
+      if (e instanceof CirrusError && e.code === 'TOPIC_NOT_FOUND') return this.miss(topic);
+      throw e; // NameServer down: retriable, not remembered
+    }
+    const q = info.brokers.find((b) => b.brokerName === this.brokerName);
+    if (!q) return this.miss(topic);
+    const config: TopicConfig = { topic, readQueueNums: q.readQueueNums, writeQueueNums: q.writeQueueNums, perm: q.perm, order: false };
+    this.topicConfigTable.set(topic, config);
+    this.misses.delete(topic);
+    return config;
+  }
+
+  private miss(topic: string): undefined {
+    this.misses.set(topic, this.now() + MISS_TTL_MS);
+    return undefined;
+  }
+
+  /** For a send: the topic exists here and queueId < writeQueueNums. */
+  async checkWritable(topic: string, queueId: number): Promise<TopicConfig> {
+    const config = await this.getTopicConfig(topic);
+    if (!Number.isInteger(queueId) || queueId < 0 || queueId >= config.writeQueueNums) {
+      throw new CirrusError('INVALID_QUEUE', `queueId ${queueId} is not a write queue of ${topic} on ${this.brokerName} (writeQueueNums ${config.writeQueueNums})`);
+    }
+    return config;
+  }
+
+  /** For a read: the topic exists here and queueId < readQueueNums. */
+  async checkReadable(topic: string, queueId: number): Promise<TopicConfig> {
+    const config = await this.getTopicConfig(topic);
+    if (!Number.isInteger(queueId) || queueId < 0 || queueId >= config.readQueueNums) {
+      throw new CirrusError('QUEUE_NOT_FOUND', `queueId ${queueId} is not a read queue of ${topic} on ${this.brokerName} (readQueueNums ${config.readQueueNums})`);
+    }
+    return config;
+  }
+}
+
+function notFound(topic: string, brokerName: string): CirrusError {
+  return new CirrusError('TOPIC_NOT_FOUND', `topic ${topic} does not exist on broker ${brokerName}`);
+}
