@@ -13,8 +13,8 @@ import { Limits, validateTopic } from '../../../client/src/validation';
 import type { BrokerServerContext } from './context';
 import { mediaType, readBody, sendJson } from './http-util';
 
-/** The batch limit plus room for the batch header and record headers. */
-export const MAX_SEND_BODY_BYTES = Limits.MAX_BATCH_BYTES + 64 * 1024;
+/** A 4 MiB batch plus each record's header and properties (see Limits). */
+export const MAX_SEND_BODY_BYTES = Limits.MAX_SEND_REQUEST_BYTES;
 
 export function sendMessageProcessor(ctx: BrokerServerContext) {
   const notAvailable = () => new CirrusError('SERVICE_NOT_AVAILABLE', `broker ${ctx.brokerName} is shutting down`);

@@ -1,0 +1,93 @@
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ContentTypes } from '../../client/src/api/types';
+import { createLogger, silentLogger } from '../../client/src/logger';
+import { BrokerController } from './broker-controller';
+import { loadBrokerConfig } from './config';
+import { FakeNameServer } from './testing/fake-nameserver';
+import { removeDir, sendBody, tempDir } from './testing/fixtures';
+
+let dir: string;
+beforeEach(() => {
+  dir = tempDir();
+});
+afterEach(() => removeDir(dir));
+
+function post(port: number, body: Buffer): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, method: 'POST', path: '/v1/send', headers: { 'content-type': ContentTypes.SEND_BATCH, 'content-length': body.length } },
+      (res) => {
+        let s = '';
+        res.on('data', (c) => (s += c));
+        res.on('end', () => resolve({ status: res.statusCode!, body: s }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('BrokerController', () => {
+  it('starts, registers its real address, serves, and on shutdown unregisters and keeps the data', async () => {
+    const ns = new FakeNameServer();
+    ns.addTopic('TopicA', 2);
+    const config = loadBrokerConfig({ CIRRUSMQ_BROKER_PORT: '0', CIRRUSMQ_STORE_DIR: dir, CIRRUSMQ_HEARTBEAT_INTERVAL_MS: '100', CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: '65536' });
+    const lines: string[] = [];
+    const b = new BrokerController(config, { nameServer: ns, logger: createLogger({}, 'info', (l) => lines.push(l)) });
+    await b.start();
+    expect(b.port).toBeGreaterThan(0);
+    expect(ns.registrations[0]).toMatchObject({ clusterName: 'DefaultCluster', brokerName: 'broker-a', brokerId: 0, brokerAddr: `127.0.0.1:${b.port}`, heartbeatTimeoutMs: 120_000 });
+    expect(lines.some((l) => l.includes('"msg":"broker listening"') && l.includes(`"port":${b.port}`))).toBe(true);
+    const r = await post(b.port, sendBody('TopicA', 1, ['a', 'b']));
+    expect(r.status).toBe(200);
+    expect(ns.getTopicCalls).toBe(0); // known from the registration answer
+    await b.shutdown();
+    expect(ns.unregistrations.length).toBe(1);
+    await expect(post(b.port, sendBody('TopicA', 1, ['c']))).rejects.toThrow();
+
+    const again = new BrokerController(config, { nameServer: ns, logger: silentLogger });
+    await again.start();
+    expect(again.store.getMessage('TopicA', 1, 0, 10).count).toBe(2);
+    await again.shutdown();
+  });
+
+  it('can be shut down while still retrying registration', async () => {
+    const ns = new FakeNameServer();
+    ns.failRegistrations = 1_000;
+    const config = loadBrokerConfig({ CIRRUSMQ_BROKER_PORT: '0', CIRRUSMQ_STORE_DIR: dir });
+    const b = new BrokerController(config, { nameServer: ns, logger: silentLogger });
+    const started = b.start();
+    await new Promise((r) => setTimeout(r, 50));
+    await b.shutdown();
+    await started;
+    expect(ns.unregistrations.length).toBe(0);
+  });
+});
+
+describe('main.ts', () => {
+  it('runs as node --import tsx, logs JSON lines, and exits 0 on SIGTERM', async () => {
+    const root = path.resolve(import.meta.dirname, '../..');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'broker-node/src/main.ts'], {
+      cwd: root,
+      env: { ...process.env, CIRRUSMQ_BROKER_PORT: '0', CIRRUSMQ_STORE_DIR: dir, CIRRUSMQ_NAMESRV_ADDR: '127.0.0.1:1', CIRRUSMQ_BROKER_NAME: 'broker-main' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (out += c));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const deadline = Date.now() + 20_000;
+    while (!out.includes('broker listening') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const line = out.split('\n').find((l) => l.includes('broker listening'))!;
+    const entry = JSON.parse(line) as { brokerName: string; port: number };
+    expect(entry.brokerName).toBe('broker-main');
+    const health = await fetch(`http://127.0.0.1:${entry.port}/healthz`).then((r) => r.json());
+    expect(health).toEqual({ status: 'ok', brokerName: 'broker-main' });
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(out).toContain('"msg":"broker stopped"');
+  });
+});

@@ -1,0 +1,145 @@
+/**
+ * BrokerController: wires the message store, the topic configs, the HTTP server and the
+ * NameServer registration, and runs the start and shutdown sequences.
+ *
+ *   start:    open + recover the store -> listen -> register (retry until the NameServer answers) -> heartbeat
+ *   shutdown: refuse sends (503) -> flush -> unregister -> close the server -> close the store
+ */
+import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import { NameServerClient, type NameServerApi } from '../../client/src/api/nameserver-client';
+import type { BrokerRegistration } from '../../client/src/api/types';
+import type { Logger } from '../../client/src/logger';
+import { BrokerOuterAPI } from './broker-outer-api';
+import { brokerAddr, type BrokerConfig } from './config';
+import { createBrokerServer } from './server/broker-server';
+import { DefaultMessageStore } from './store/message-store';
+import { TopicConfigManager } from './topic-config-manager';
+
+export interface BrokerControllerDeps {
+  /** Defaults to a NameServerClient on config.namesrvAddr. */
+  nameServer?: Pick<NameServerApi, 'registerBroker' | 'unregisterBroker' | 'getTopic'>;
+  logger: Logger;
+}
+
+/** Requests in flight get this long to finish at shutdown before their connections are cut. */
+const DRAIN_TIMEOUT_MS = 5_000;
+
+export class BrokerController {
+  readonly store: DefaultMessageStore;
+  readonly topicConfigManager: TopicConfigManager;
+  private readonly nameServer: NonNullable<BrokerControllerDeps['nameServer']>;
+  private readonly ownsNameServer: NameServerClient | undefined;
+  private readonly logger: Logger;
+  private server: http.Server | undefined;
+  private outerAPI: BrokerOuterAPI | undefined;
+  private acceptingWrites = false;
+  private startedAt = 0;
+  private shuttingDown: Promise<void> | undefined;
+  /** The port actually bound (config.brokerPort, or the one picked for port 0). */
+  port = 0;
+
+  constructor(
+    readonly config: BrokerConfig,
+    deps: BrokerControllerDeps,
+  ) {
+    this.logger = deps.logger;
+    if (deps.nameServer) {
+      this.nameServer = deps.nameServer;
+    } else {
+      this.ownsNameServer = new NameServerClient(config.namesrvAddr);
+      this.nameServer = this.ownsNameServer;
+    }
+    this.store = new DefaultMessageStore(
+      {
+        storeDir: config.storeDir,
+        commitLogSegmentBytes: config.commitLogSegmentBytes,
+        consumeQueueUnitsPerFile: config.consumeQueueUnitsPerFile,
+        flushIntervalMs: config.flushIntervalMs,
+      },
+      this.logger.child({ component: 'store' }),
+    );
+    this.topicConfigManager = new TopicConfigManager(config.brokerName, this.nameServer);
+  }
+
+  get brokerAddr(): string {
+    return brokerAddr(this.config, this.port);
+  }
+
+  /** Resolves once the broker serves and is registered with the NameServer. */
+  async start(): Promise<void> {
+    this.startedAt = Date.now();
+    this.store.load();
+    this.acceptingWrites = true;
+    const server = createBrokerServer({
+      brokerName: this.config.brokerName,
+      store: this.store,
+      topicConfigManager: this.topicConfigManager,
+      logger: this.logger,
+      acceptingWrites: () => this.acceptingWrites,
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.config.brokerPort, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.port = (server.address() as AddressInfo).port;
+    this.logger.info('broker listening', { brokerName: this.config.brokerName, port: this.port, brokerAddr: this.brokerAddr });
+
+    this.outerAPI = new BrokerOuterAPI(
+      this.nameServer,
+      () => this.registration(),
+      (result) => this.topicConfigManager.updateFromRegistration(result),
+      { heartbeatIntervalMs: this.config.heartbeatIntervalMs },
+      this.logger.child({ component: 'registration' }),
+    );
+    try {
+      await this.outerAPI.start();
+    } catch (e) {
+      // Aborted by a shutdown during the retries: not a start failure.
+      if (this.shuttingDown) return;
+      throw e;
+    }
+  }
+
+  private registration(): BrokerRegistration {
+    return {
+      clusterName: this.config.clusterName,
+      brokerName: this.config.brokerName,
+      brokerId: this.config.brokerId,
+      brokerAddr: this.brokerAddr,
+      startedAt: this.startedAt,
+      heartbeatTimeoutMs: this.config.heartbeatTimeoutMs,
+    };
+  }
+
+  shutdown(): Promise<void> {
+    this.shuttingDown ??= this.doShutdown();
+    return this.shuttingDown;
+  }
+
+  private async doShutdown(): Promise<void> {
+    this.logger.info('broker shutting down');
+    this.acceptingWrites = false;
+    if (this.store.isOpen()) this.store.flush();
+    await this.outerAPI?.shutdown();
+    await this.closeServer();
+    await this.store.shutdown();
+    this.ownsNameServer?.close();
+    this.logger.info('broker stopped');
+  }
+
+  private async closeServer(): Promise<void> {
+    const server = this.server;
+    if (!server?.listening) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const timer = setTimeout(() => server.closeAllConnections(), DRAIN_TIMEOUT_MS);
+    timer.unref();
+    await closed;
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,55 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { brokerAddr, loadBrokerConfig } from './config';
+
+describe('loadBrokerConfig', () => {
+  it('has defaults that run a broker on a laptop', () => {
+    const c = loadBrokerConfig({});
+    expect(c).toEqual({
+      clusterName: 'DefaultCluster',
+      brokerName: 'broker-a',
+      brokerId: 0,
+      brokerHost: '127.0.0.1',
+      brokerPort: 10911,
+      namesrvAddr: '127.0.0.1:9876',
+      storeDir: path.resolve('.cirrusmq-data/broker-a'),
+      commitLogSegmentBytes: 1024 * 1024 * 1024,
+      consumeQueueUnitsPerFile: 300_000,
+      flushIntervalMs: 500,
+      heartbeatIntervalMs: 30_000,
+      heartbeatTimeoutMs: 120_000,
+      logLevel: 'info',
+    });
+    expect(brokerAddr(c, 10911)).toBe('127.0.0.1:10911');
+  });
+
+  it('reads every variable', () => {
+    const c = loadBrokerConfig({
+      CIRRUSMQ_CLUSTER: 'C1',
+      CIRRUSMQ_BROKER_NAME: 'broker-b',
+      CIRRUSMQ_BROKER_ID: '1',
+      CIRRUSMQ_BROKER_HOST: '10.0.0.7',
+      CIRRUSMQ_BROKER_PORT: '0',
+      CIRRUSMQ_NAMESRV_ADDR: 'http://ns.local:9876',
+      CIRRUSMQ_STORE_DIR: '/tmp/x',
+      CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: '65536',
+      CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE: '1000',
+      CIRRUSMQ_FLUSH_INTERVAL_MS: '10',
+      CIRRUSMQ_HEARTBEAT_INTERVAL_MS: '1000',
+      CIRRUSMQ_HEARTBEAT_TIMEOUT_MS: '5000',
+      CIRRUSMQ_LOG_LEVEL: 'debug',
+    });
+    expect(c).toMatchObject({ clusterName: 'C1', brokerName: 'broker-b', brokerId: 1, brokerPort: 0, storeDir: '/tmp/x', commitLogSegmentBytes: 65536, logLevel: 'debug' });
+    expect(loadBrokerConfig({ CIRRUSMQ_BROKER_NAME: 'b2' }).storeDir).toBe(path.resolve('.cirrusmq-data/b2'));
+    expect(brokerAddr({ brokerHost: '::1' }, 1)).toBe('[::1]:1');
+  });
+
+  it('names every bad variable in one error', () => {
+    expect(() =>
+      loadBrokerConfig({ CIRRUSMQ_BROKER_PORT: 'abc', CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: '100', CIRRUSMQ_LOG_LEVEL: 'loud', CIRRUSMQ_BROKER_NAME: 'a b' }),
+    ).toThrow(/CIRRUSMQ_BROKER_PORT.*CIRRUSMQ_COMMITLOG_SEGMENT_BYTES.*CIRRUSMQ_LOG_LEVEL/s);
+    expect(() => loadBrokerConfig({ CIRRUSMQ_BROKER_NAME: 'a b' })).toThrow(/CIRRUSMQ_BROKER_NAME/);
+    expect(() => loadBrokerConfig({ CIRRUSMQ_BROKER_PORT: '70000' })).toThrow(/from 0 to 65535/);
+    expect(() => loadBrokerConfig({ CIRRUSMQ_HEARTBEAT_INTERVAL_MS: '200000' })).toThrow(/must exceed/);
+  });
+});
