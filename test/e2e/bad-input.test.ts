@@ -3,6 +3,7 @@
  * code, nothing stored changes, and the service keeps serving. A topic whose brokers are all
  * gone answers 503 with a retriable code at once.
  */
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../infra/local/local-cluster';
 import { api, startTestCluster } from '../support/cluster';
@@ -32,6 +33,27 @@ async function storedState(): Promise<string> {
 }
 
 const send = '/v1/topics/orders/messages';
+
+/**
+ * POSTs with node:http and takes the answer even if the server answers before reading the
+ * whole body and then closes the connection (as it does for 413); fetch reports that as a
+ * socket error instead.
+ */
+function postEarlyAnswer(url: string, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    const req = http.request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      answered = true;
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', (e) => {
+      if (!answered) reject(e); // after the answer arrived, a reset is expected
+    });
+    req.end(body);
+  });
+}
 const cases: [string, string, string, unknown, Record<string, string> | undefined, number, string][] = [
   ['malformed JSON', 'POST', send, '{"messages": [', undefined, 400, 'INVALID_JSON'],
   ['JSON that is not an object', 'POST', send, '[1,2]', undefined, 400, 'BAD_REQUEST'],
@@ -77,9 +99,9 @@ describe('bad input through the gateway', () => {
   it('refuses a body over 4 MiB with 413 and keeps serving', async () => {
     const before = await storedState();
     const huge = JSON.stringify({ messages: [{ body: 'x'.repeat(4 * 1024 * 1024 + 10) }] });
-    const res = await api(gw, 'POST', send, huge);
+    const res = await postEarlyAnswer(`${gw}${send}`, huge);
     expect(res.status).toBe(413);
-    expect(res.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(JSON.parse(res.body).error.code).toBe('PAYLOAD_TOO_LARGE');
     expect(await storedState()).toBe(before);
     const ok = await api(gw, 'POST', send, { messages: [{ body: 'still serving' }] });
     expect(ok.body.results[0].status).toBe('SEND_OK');
@@ -99,9 +121,14 @@ describe('bad input through the gateway', () => {
     expect(res.status).toBe(503);
     expect(['NO_ROUTE', 'BROKER_UNAVAILABLE']).toContain(res.body.error.code);
     expect(Date.now() - started).toBeLessThan(3_000);
-    // now that the NameServer knows, the answer is NO_ROUTE straight from the route
-    const again = await api(gw, 'POST', send, { messages: [{ body: 'nowhere to go' }] });
-    expect(again.status).toBe(503);
-    expect(again.body.error.code).toBe('NO_ROUTE');
+    // once the route is refreshed, the answer comes from the route itself: NO_ROUTE
+    let code = '';
+    for (let i = 0; i < 20 && code !== 'NO_ROUTE'; i++) {
+      const again = await api(gw, 'POST', send, { messages: [{ body: 'nowhere to go' }] });
+      expect(again.status).toBe(503);
+      code = again.body.error.code;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(code).toBe('NO_ROUTE');
   });
 });

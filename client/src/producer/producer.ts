@@ -7,6 +7,7 @@ import { BrokerClients } from '../api/broker-client';
 import { NameServerClient, type NameServerApi } from '../api/nameserver-client';
 import { encodeSendBatch, setSendBatchQueueId, type PreparedMessage } from '../codec/send-batch';
 import { CirrusError, toCirrusError } from '../errors';
+import { silentLogger, type Logger } from '../logger';
 import type { Message, MessageQueue, SendResult } from '../message';
 import { BrokerFaultTolerance } from '../route/broker-fault-tolerance';
 import { RouteCache } from '../route/route-cache';
@@ -29,6 +30,8 @@ export interface ProducerOptions {
   /** How long a broker that refused a send is avoided (10 s). */
   brokerIsolationMs?: number;
   maxSocketsPerBroker?: number;
+  /** Where retries are reported (warn); silent by default. */
+  logger?: Logger;
 }
 
 /** A message that could not be sent, in a per-message result list. */
@@ -55,6 +58,7 @@ export class Producer {
   private readonly retries: number;
   private readonly sendTimeoutMs: number;
   private readonly compressOverBytes: number;
+  private readonly logger: Logger;
 
   constructor(options: ProducerOptions) {
     this.ownsNameServer = typeof options.nameServer === 'string';
@@ -65,6 +69,7 @@ export class Producer {
     this.retries = options.retryTimesWhenSendFailed ?? 2;
     this.sendTimeoutMs = options.sendTimeoutMs ?? 3_000;
     this.compressOverBytes = options.compressOverBytes ?? DEFAULT_COMPRESS_OVER_BYTES;
+    this.logger = options.logger ?? silentLogger;
   }
 
   /** Sends one message and waits for the broker's answer. */
@@ -217,6 +222,7 @@ export class Producer {
       } catch (e) {
         lastError = toCirrusError(e);
         if (!lastError.retriable) throw lastError;
+        this.logger.warn('send failed', { topic, broker: mq.brokerName, queueId: mq.queueId, attempt, code: lastError.code, err: lastError.message });
         lastBrokerName = mq.brokerName;
         this.faults.markFailed(mq.brokerName);
         info = await this.routes.refresh(topic).catch(() => info);

@@ -33,7 +33,7 @@ export class RouteCache {
 
   constructor(private readonly nameServer: NameServerApi, options: RouteCacheOptions = {}) {
     this.ttlMs = options.ttlMs ?? 30_000;
-    this.minRefreshIntervalMs = options.minRefreshIntervalMs ?? 500;
+    this.minRefreshIntervalMs = options.minRefreshIntervalMs ?? 100;
     this.notFoundTtlMs = options.notFoundTtlMs ?? 1_000;
     this.now = options.now ?? Date.now;
   }

@@ -7,8 +7,10 @@ import type { GatewayDeps } from './deps';
 import { GatewayMetrics } from './metrics';
 
 export function createGatewayDeps(config: GatewayConfig): GatewayDeps {
+  const logger = createLogger({ service: 'gateway' }, config.logLevel);
   const nameServer = new NameServerClient(config.nameServerAddr);
   const producer = new Producer({
+    logger,
     nameServer,
     sendTimeoutMs: config.sendTimeoutMs,
     routeTtlMs: config.routeTtlMs,
@@ -18,7 +20,7 @@ export function createGatewayDeps(config: GatewayConfig): GatewayDeps {
     nameServer,
     producer,
     brokers: new BrokerClients(),
-    logger: createLogger({ service: 'gateway' }, config.logLevel),
+    logger,
     metrics: new GatewayMetrics(),
   };
 }
