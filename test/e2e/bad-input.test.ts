@@ -6,7 +6,7 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../infra/local/local-cluster';
-import { api, startTestCluster } from '../support/cluster';
+import { api, startTestCluster, stopTestCluster } from '../support/cluster';
 
 let cluster: LocalCluster;
 let gw: string;
@@ -18,7 +18,7 @@ beforeAll(async () => {
   expect(seed.body.results[0].status).toBe('SEND_OK');
 });
 afterAll(async () => {
-  await cluster?.stop();
+  await stopTestCluster(cluster);
 });
 
 async function storedState(): Promise<string> {

@@ -5,14 +5,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../infra/local/local-cluster';
-import { api, startTestCluster } from '../support/cluster';
+import { api, startTestCluster, stopTestCluster } from '../support/cluster';
 
 let cluster: LocalCluster;
 beforeAll(async () => {
   cluster = await startTestCluster();
 });
 afterAll(async () => {
-  await cluster?.stop();
+  await stopTestCluster(cluster);
 });
 
 interface Acked {

@@ -59,3 +59,10 @@ export async function api(base: string, method: string, urlPath: string, body?: 
   }
   return { status: res.status, body: json };
 }
+
+/** Stops the cluster and removes its data folder (kept when CIRRUSMQ_KEEP_TEST_DATA=1, to read the logs). */
+export async function stopTestCluster(cluster: LocalCluster | undefined): Promise<void> {
+  if (!cluster) return;
+  await cluster.stop();
+  if (process.env.CIRRUSMQ_KEEP_TEST_DATA !== '1') fs.rmSync(cluster.config.dataDir, { recursive: true, force: true });
+}
