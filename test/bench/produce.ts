@@ -2,8 +2,9 @@
  * npm run bench:produce [-- --seconds 10 --runs 3]
  *
  * 1 KB messages in batches of 32, 16 requests in flight, for a fixed time:
- *   (a) through the gateway over HTTP, (b) direct to the brokers with the SDK Producer,
- *   (c) NATS JetStream (file store) as the peer, in the same run.
+ *   (a) through the gateway over HTTP (wrk as the client when installed, else a Node client),
+ *   (b) direct to the brokers with the SDK Producer (RocketMQ's defaults, then with autoBatch),
+ *   (c) NATS JetStream (file store) as the peer, with a lean client, in the same run.
  * Prints msgs/s, p50/p99 latency per batch, the ratios, the gateway's RSS and the NameServer
  * calls made while warm. With --runs N each scenario runs N times, interleaved, and the
  * medians are reported.
@@ -17,6 +18,7 @@ import { Producer } from '../../client/src/producer/producer';
 import { startTestCluster } from '../support/cluster';
 import { hasNatsServer, NatsPeer } from './nats-peer';
 import { fmt, median, runLoad, type LoadResult } from './stats';
+import { hasWrk, wrkPost } from './wrk';
 
 const { values } = parseArgs({
   options: {
@@ -55,20 +57,29 @@ const nats = hasNatsServer() ? await NatsPeer.start() : undefined;
 if (!nats) log('nats-server not found (apt-get install nats-server): the JetStream peer is skipped');
 
 const gatewayHttp = new HttpClient(cluster.gatewayUrl, { maxSockets: IN_FLIGHT });
-const producer = new Producer({ nameServer: `${cluster.config.host}:${cluster.config.nameServerPort}` });
+const nameServerAddr = `${cluster.config.host}:${cluster.config.nameServerPort}`;
+const producer = new Producer({ nameServer: nameServerAddr });
+const batchingProducer = new Producer({ nameServer: nameServerAddr, autoBatch: true });
+const useWrk = hasWrk();
+log(`gateway load from ${useWrk ? 'wrk (C)' : 'a Node client (apt-get install wrk for a cheaper one)'}`);
 
 try {
   const created = await gatewayHttp.json<{ topic: string }>('POST', '/v1/topics', { topic: 'bench', queues: 4 });
   log(`topic ${created.topic} created: 4 queues on each of ${cluster.config.brokers.length} brokers`);
 
   const requestBody = JSON.stringify({ messages: Array.from({ length: BATCH }, () => ({ body: body.toString('utf8'), tags: 'TagA' })) });
-  const viaGateway = async () => {
+  const viaGatewayNode = async () => {
     const res = await gatewayHttp.request({ method: 'POST', path: '/v1/topics/bench/messages', body: requestBody });
     if (res.status !== 200) throw new Error(`gateway answered ${res.status}`);
   };
+  const loadGateway = (ms: number) =>
+    useWrk ? wrkPost(`${cluster.gatewayUrl}/v1/topics/bench/messages`, requestBody, IN_FLIGHT, ms, BATCH) : runLoad(IN_FLIGHT, ms, BATCH, viaGatewayNode);
   const messages = Array.from({ length: BATCH }, () => ({ topic: 'bench', body, tags: 'TagA' }));
   const direct = async () => {
     await producer.sendBatch(messages);
+  };
+  const directBatching = async () => {
+    await batchingProducer.sendBatch(messages);
   };
   const natsBodies = Array.from({ length: BATCH }, () => body);
   const viaNats = async () => {
@@ -76,23 +87,26 @@ try {
   };
 
   // Warm up: routes cached, connections open, JIT done.
-  await runLoad(IN_FLIGHT, WARMUP_MS, BATCH, viaGateway);
+  await loadGateway(WARMUP_MS);
   await runLoad(IN_FLIGHT, WARMUP_MS, BATCH, direct);
+  await runLoad(IN_FLIGHT, WARMUP_MS, BATCH, directBatching);
   if (nats) await runLoad(IN_FLIGHT, WARMUP_MS, BATCH, viaNats);
 
-  const results: Record<'gateway' | 'direct' | 'jetstream', LoadResult[]> = { gateway: [], direct: [], jetstream: [] };
+  const results: Record<'gateway' | 'direct' | 'directBatching' | 'jetstream', LoadResult[]> = { gateway: [], direct: [], directBatching: [], jetstream: [] };
   const gatewayNsCalls: number[] = [];
   const gatewayRss: number[] = [];
   const directCallsBefore = producer.nameServerCalls;
   for (let run = 1; run <= runs; run++) {
     const before = await gatewayMetrics();
-    results.gateway.push(await runLoad(IN_FLIGHT, durationMs, BATCH, viaGateway));
+    results.gateway.push(await loadGateway(durationMs));
     const after = await gatewayMetrics();
     gatewayNsCalls.push(after.nameServerCalls - before.nameServerCalls);
     gatewayRss.push(after.rss);
     results.direct.push(await runLoad(IN_FLIGHT, durationMs, BATCH, direct));
+    results.directBatching.push(await runLoad(IN_FLIGHT, durationMs, BATCH, directBatching));
     if (nats) results.jetstream.push(await runLoad(IN_FLIGHT, durationMs, BATCH, viaNats));
-    log(`run ${run}/${runs}: gateway ${fmt(results.gateway.at(-1)!.msgsPerSec)} msg/s, direct ${fmt(results.direct.at(-1)!.msgsPerSec)} msg/s${nats ? `, jetstream ${fmt(results.jetstream.at(-1)!.msgsPerSec)} msg/s` : ''}`);
+    const last = (k: keyof typeof results) => fmt(results[k].at(-1)!.msgsPerSec);
+    log(`run ${run}/${runs}: gateway ${last('gateway')}, direct ${last('direct')}, direct+autoBatch ${last('directBatching')}${nats ? `, jetstream ${last('jetstream')}` : ''} msg/s`);
   }
 
   const summary = (rs: LoadResult[]) => ({
@@ -104,6 +118,7 @@ try {
   });
   const gw = summary(results.gateway);
   const dr = summary(results.direct);
+  const db = summary(results.directBatching);
   const js = nats ? summary(results.jetstream) : undefined;
 
   log('');
@@ -112,17 +127,21 @@ try {
     log(`${name.padEnd(28)} ${fmt(s.msgsPerSec).padStart(10)}  ${fmt(s.p50Ms, 2).padStart(7)}  ${fmt(s.p99Ms, 2).padStart(7)}   ${s.errors}`);
   row('(a) gateway (HTTP)', gw);
   row('(b) direct (SDK Producer)', dr);
+  row('(b2) direct, autoBatch', db);
   if (js) row('(c) NATS JetStream (file)', js);
   log('');
   if (js) log(`gateway / JetStream  ${fmt(gw.msgsPerSec / js.msgsPerSec, 2)}   (target >= 1.0)`);
   log(`gateway / direct     ${fmt(gw.msgsPerSec / dr.msgsPerSec, 2)}   (target >= 0.8)`);
+  log(`gateway / direct+autoBatch ${fmt(gw.msgsPerSec / db.msgsPerSec, 2)}`);
   log(`direct / JetStream   ${js ? fmt(dr.msgsPerSec / js.msgsPerSec, 2) : 'n/a'}`);
   const nsCalls = gatewayNsCalls.reduce((a, b) => a + b, 0);
   log(`gateway NameServer calls while warm: ${nsCalls} for ${fmt(gw.messages)} messages (${fmt((nsCalls / gw.messages) * 10_000, 3)} per 10,000; target <= 1)`);
   log(`direct SDK NameServer calls while warm: ${producer.nameServerCalls - directCallsBefore}`);
+  log(`p50/p99 are per request (a batch of ${BATCH}); gateway latency is wrk's when wrk runs`);
   log(`gateway RSS: ${fmt(median(gatewayRss) / 1024 / 1024, 1)} MiB`);
 } finally {
   producer.shutdown();
+  batchingProducer.shutdown();
   gatewayHttp.close();
   await nats?.stop();
   await cluster.stop();

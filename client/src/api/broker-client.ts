@@ -1,6 +1,6 @@
 /** A broker's HTTP API: binary send batches in, raw records out. */
 import { CirrusError, errorFromBody } from '../errors';
-import { HttpClient, type HttpResponse } from '../http/http-client';
+import { HttpClient, parseJson, type HttpResponse } from '../http/http-client';
 import { decodeRecords } from '../codec/record';
 import type { MessageExt } from '../message';
 import { ContentTypes, PullHeaders, type BrokerSendResponse } from './types';
@@ -44,13 +44,7 @@ export class BrokerClient {
 }
 
 function errorOf(res: HttpResponse): CirrusError {
-  let body: unknown;
-  try {
-    body = JSON.parse(res.body.toString('utf8'));
-  } catch {
-    body = undefined;
-  }
-  return errorFromBody(res.status, body);
+  return errorFromBody(res.status, parseJson(res.body));
 }
 
 /** One client (and so one keep-alive pool) per broker address. */

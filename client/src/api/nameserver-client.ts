@@ -1,6 +1,6 @@
 /** The NameServer's HTTP API, as brokers, the gateway and the CLI call it. */
 import { CirrusError, errorFromBody } from '../errors';
-import { HttpClient, type HttpResponse } from '../http/http-client';
+import { HttpClient, parseJson, type HttpResponse } from '../http/http-client';
 import type {
   BrokerRegistration,
   ClusterBrokerInfo,
@@ -46,7 +46,7 @@ export class NameServerClient implements NameServerApi {
 
   private async call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
     const res = await this.send(method, path, body);
-    const parsed: unknown = res.body.length > 0 ? JSON.parse(res.body.toString('utf8')) : undefined;
+    const parsed = parseJson(res.body);
     if (res.status < 200 || res.status >= 300) throw errorFromBody(res.status, parsed);
     return parsed as T;
   }
@@ -66,7 +66,7 @@ export class NameServerClient implements NameServerApi {
   async createTopic(req: CreateTopicRequest): Promise<{ created: boolean; topic: TopicInfo }> {
     // 201 tells a new topic from an existing one (200), so the status is read too.
     const res = await this.send('POST', '/v1/topics', req);
-    const parsed: unknown = res.body.length > 0 ? JSON.parse(res.body.toString('utf8')) : undefined;
+    const parsed = parseJson(res.body);
     if (res.status !== 200 && res.status !== 201) throw errorFromBody(res.status, parsed);
     return { created: res.status === 201, topic: parsed as TopicInfo };
   }

@@ -1,14 +1,15 @@
 /**
- * A small keep-alive HTTP/1.1 client over node:http. The hot path (a producer's send batch)
- * goes through it, so it does no more than write the body and collect the answer.
+ * A keep-alive HTTP/1.1 client over an undici Pool. The hot path (a producer's send batch)
+ * goes through it: undici costs a fraction of node:http's ClientRequest per call, which on
+ * a 2-core machine is throughput for the brokers.
  */
-import http from 'node:http';
+import { Pool } from 'undici';
 import { CirrusError, errorFromBody, toCirrusError } from '../errors';
 import { ContentTypes } from '../api/types';
 
 export interface HttpResponse {
   status: number;
-  headers: http.IncomingHttpHeaders;
+  headers: Record<string, string | string[] | undefined>;
   body: Buffer;
 }
 
@@ -20,8 +21,11 @@ export interface HttpRequest {
   timeoutMs?: number;
 }
 
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
 export class HttpClient {
-  private readonly agent: http.Agent;
+  private readonly pool: Pool;
+  private readonly defaultTimeoutMs: number;
   readonly host: string;
   readonly port: number;
 
@@ -31,56 +35,48 @@ export class HttpClient {
     this.host = url.hostname;
     this.port = Number(url.port || 80);
     this.defaultTimeoutMs = options.timeoutMs ?? 10_000;
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 64, scheduling: 'lifo' });
+    this.pool = new Pool(url.origin, { connections: options.maxSockets ?? 64, keepAliveTimeout: 30_000 });
   }
 
-  private readonly defaultTimeoutMs: number;
-
-  request(req: HttpRequest): Promise<HttpResponse> {
-    return new Promise((resolve, reject) => {
-      const headers: http.OutgoingHttpHeaders = {};
-      if (req.body !== undefined) {
-        headers['content-type'] = req.contentType ?? ContentTypes.JSON;
-        headers['content-length'] = Buffer.byteLength(req.body);
-      }
-      const r = http.request(
-        { host: this.host, port: this.port, method: req.method, path: req.path, headers, agent: this.agent },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) });
-          });
-          res.on('error', (e) => reject(toCirrusError(e)));
-        },
-      );
-      r.setTimeout(req.timeoutMs ?? this.defaultTimeoutMs, () => {
-        r.destroy(new CirrusError('TIMEOUT', `${req.method} ${this.host}:${this.port}${req.path} timed out`));
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    const timeout = req.timeoutMs ?? this.defaultTimeoutMs;
+    try {
+      const res = await this.pool.request({
+        method: req.method,
+        path: req.path,
+        body: req.body,
+        headers: req.body === undefined ? undefined : { 'content-type': req.contentType ?? ContentTypes.JSON },
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
       });
-      r.on('error', (e) => reject(toCirrusError(e)));
-      r.end(req.body);
-    });
+      const chunks: Buffer[] = [];
+      for await (const chunk of res.body) chunks.push(chunk as Buffer);
+      return { status: res.statusCode, headers: res.headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) };
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code && TIMEOUT_CODES.has(code)) {
+        throw new CirrusError('TIMEOUT', `${req.method} ${this.host}:${this.port}${req.path} timed out after ${timeout} ms`, { cause: e });
+      }
+      throw toCirrusError(e);
+    }
   }
 
   /** A JSON call: a 2xx answer is parsed, anything else becomes the CirrusError it carries. */
   async json<T>(method: HttpRequest['method'], path: string, body?: unknown, timeoutMs?: number): Promise<T> {
-    const res = await this.request({
-      method,
-      path,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      timeoutMs,
-    });
-    const parsed = res.body.length > 0 ? parseJson(res.body) : undefined;
+    const res = await this.request({ method, path, body: body === undefined ? undefined : JSON.stringify(body), timeoutMs });
+    const parsed = parseJson(res.body);
     if (res.status < 200 || res.status >= 300) throw errorFromBody(res.status, parsed);
     return parsed as T;
   }
 
   close(): void {
-    this.agent.destroy();
+    void this.pool.close();
   }
 }
 
-function parseJson(body: Buffer): unknown {
+/** A JSON answer body, or undefined when it is empty or not JSON. */
+export function parseJson(body: Buffer): unknown {
+  if (body.length === 0) return undefined;
   try {
     return JSON.parse(body.toString('utf8'));
   } catch {

@@ -14,6 +14,7 @@ import { RouteCache } from '../route/route-cache';
 import type { TopicPublishInfo } from '../route/topic-publish-info';
 import { Limits, validateUserTopic } from '../validation';
 import { DEFAULT_COMPRESS_OVER_BYTES, prepareMessage } from './prepare-message';
+import { ProduceAccumulator } from './produce-accumulator';
 import { selectQueueByHash } from './select-queue-by-hash';
 
 export interface ProducerOptions {
@@ -30,6 +31,13 @@ export interface ProducerOptions {
   /** How long a broker that refused a send is avoided (10 s). */
   brokerIsolationMs?: number;
   maxSocketsPerBroker?: number;
+  /**
+   * Busy producers merge waiting batches of a topic into one request (RocketMQ 5's
+   * autoBatch). Off by default, as in RocketMQ; the gateway turns it on.
+   */
+  autoBatch?: boolean;
+  /** With autoBatch: requests of one topic in flight before batches start to wait (4). */
+  maxInflightPerTopic?: number;
   /** Where retries are reported (warn); silent by default. */
   logger?: Logger;
 }
@@ -59,6 +67,7 @@ export class Producer {
   private readonly sendTimeoutMs: number;
   private readonly compressOverBytes: number;
   private readonly logger: Logger;
+  private readonly accumulator?: ProduceAccumulator;
 
   constructor(options: ProducerOptions) {
     this.ownsNameServer = typeof options.nameServer === 'string';
@@ -70,6 +79,9 @@ export class Producer {
     this.sendTimeoutMs = options.sendTimeoutMs ?? 3_000;
     this.compressOverBytes = options.compressOverBytes ?? DEFAULT_COMPRESS_OVER_BYTES;
     this.logger = options.logger ?? silentLogger;
+    if (options.autoBatch) {
+      this.accumulator = new ProduceAccumulator((topic, prepared) => this.sendRoundRobin(topic, prepared), options.maxInflightPerTopic ?? 4);
+    }
   }
 
   /** Sends one message and waits for the broker's answer. */
@@ -192,7 +204,11 @@ export class Producer {
     return info;
   }
 
-  private async sendToSomeQueue(topic: string, prepared: PreparedMessage[]): Promise<SendResult[]> {
+  private sendToSomeQueue(topic: string, prepared: PreparedMessage[]): Promise<SendResult[]> {
+    return this.accumulator ? this.accumulator.submit(topic, prepared) : this.sendRoundRobin(topic, prepared);
+  }
+
+  private sendRoundRobin(topic: string, prepared: PreparedMessage[]): Promise<SendResult[]> {
     return this.sendWithRetry(topic, prepared, (info, lastBrokerName) =>
       info.selectOneMessageQueue(lastBrokerName, this.faults.isAvailable),
     );

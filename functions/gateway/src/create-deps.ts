@@ -11,6 +11,8 @@ export function createGatewayDeps(config: GatewayConfig): GatewayDeps {
   const nameServer = new NameServerClient(config.nameServerAddr);
   const producer = new Producer({
     logger,
+    // Many HTTP producers share this one: merge their batches when brokers are busy.
+    autoBatch: true,
     nameServer,
     sendTimeoutMs: config.sendTimeoutMs,
     routeTtlMs: config.routeTtlMs,

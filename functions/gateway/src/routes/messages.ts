@@ -1,45 +1,37 @@
 /** Produce and read over HTTP. Sends go through the embedded direct-to-broker Producer. */
 import type { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { MASTER_ID } from '../../../../client/src/api/types';
 import { CirrusError } from '../../../../client/src/errors';
 import type { SendOutcome } from '../../../../client/src/producer/producer';
 import { Limits, parseNonNegativeInt, validateTopic, validateUserTopic } from '../../../../client/src/validation';
-import { errorResponse, readJsonObject } from '../../../shared/http';
+import { readJsonObject } from '../../../shared/http';
 import type { GatewayDeps } from '../deps';
 import { messageToJson, parseMessages } from '../message-json';
 
 const DEFAULT_READ_MAX = 32;
 
 export function messageRoutes(app: Hono, { producer, brokers, logger, metrics }: GatewayDeps): void {
-  app.post(
-    '/v1/topics/:topic/messages',
-    bodyLimit({
-      maxSize: Limits.MAX_BATCH_BYTES,
-      onError: (c) => errorResponse(c, new CirrusError('PAYLOAD_TOO_LARGE', `request body is larger than ${Limits.MAX_BATCH_BYTES} bytes`)),
-    }),
-    async (c) => {
-      const topic = validateUserTopic(c.req.param('topic'));
-      const mode = c.req.query('mode') ?? 'sync';
-      if (mode !== 'sync' && mode !== 'oneway') throw new CirrusError('INVALID_PARAMETER', 'mode must be "sync" or "oneway"');
-      const body = await readJsonObject(c);
-      const batch = producer.prepareBatch(topic, parseMessages(topic, body.messages));
-      if (mode === 'oneway') {
-        producer.sendPrepared(batch).catch((e) => logger.warn('oneway send failed', { topic, err: e }));
-        return c.json({ accepted: batch.prepared.length }, 202);
-      }
-      metrics.sendRequests++;
-      let outcomes;
-      try {
-        outcomes = await producer.sendPrepared(batch);
-      } catch (e) {
-        metrics.messagesFailed += batch.prepared.length;
-        throw e;
-      }
-      for (const o of outcomes) o.status === 'FAILED' ? metrics.messagesFailed++ : metrics.messagesSent++;
-      return c.json({ results: outcomes.map(resultJson) });
-    },
-  );
+  app.post('/v1/topics/:topic/messages', async (c) => {
+    const topic = validateUserTopic(c.req.param('topic'));
+    const mode = c.req.query('mode') ?? 'sync';
+    if (mode !== 'sync' && mode !== 'oneway') throw new CirrusError('INVALID_PARAMETER', 'mode must be "sync" or "oneway"');
+    const body = await readJsonObject(c, Limits.MAX_BATCH_BYTES);
+    const batch = producer.prepareBatch(topic, parseMessages(topic, body.messages));
+    if (mode === 'oneway') {
+      producer.sendPrepared(batch).catch((e) => logger.warn('oneway send failed', { topic, err: e }));
+      return c.json({ accepted: batch.prepared.length }, 202);
+    }
+    metrics.sendRequests++;
+    let outcomes;
+    try {
+      outcomes = await producer.sendPrepared(batch);
+    } catch (e) {
+      metrics.messagesFailed += batch.prepared.length;
+      throw e;
+    }
+    for (const o of outcomes) o.status === 'FAILED' ? metrics.messagesFailed++ : metrics.messagesSent++;
+    return c.json({ results: outcomes.map(resultJson) });
+  });
 
   app.get('/v1/topics/:topic/messages', async (c) => {
     const topic = validateTopic(c.req.param('topic'));
