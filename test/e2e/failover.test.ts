@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../infra/local/local-cluster';
-import { api, startTestCluster, stopTestCluster } from '../support/cluster';
+import { api, readWholeQueue, startTestCluster, stopTestCluster } from '../support/cluster';
 
 let cluster: LocalCluster;
 beforeAll(async () => {
@@ -72,16 +72,11 @@ describe('broker failover', () => {
     const stored = new Map<string, { messageId: string; body: string }>();
     for (const broker of ['broker-a', 'broker-b']) {
       for (let queueId = 0; queueId < 4; queueId++) {
-        let offset = 0;
-        for (;;) {
-          const res = await api(cluster.gatewayUrl, 'GET', `/v1/topics/payments/messages?broker=${broker}&queueId=${queueId}&offset=${offset}&max=512`);
-          expect(res.status).toBe(200);
-          if (res.body.messages.length === 0) break;
-          for (const m of res.body.messages) {
-            expect(m.queueOffset).toBe(offset++); // contiguous
-            stored.set(`${broker}/${queueId}/${m.queueOffset}`, { messageId: m.messageId, body: m.body });
-          }
-        }
+        const messages = await readWholeQueue(cluster.gatewayUrl, 'payments', broker, queueId, 512);
+        messages.forEach((m, offset) => {
+          expect(m.queueOffset).toBe(offset); // contiguous
+          stored.set(`${broker}/${queueId}/${m.queueOffset}`, { messageId: m.messageId, body: m.body });
+        });
       }
     }
     // Every acknowledged message is where its result said. (A retried attempt may also have

@@ -66,3 +66,15 @@ export async function stopTestCluster(cluster: LocalCluster | undefined): Promis
   await cluster.stop();
   if (process.env.CIRRUSMQ_KEEP_TEST_DATA !== '1') fs.rmSync(cluster.config.dataDir, { recursive: true, force: true });
 }
+
+/** Every message of one queue, read through the gateway from offset 0 in pages. */
+export async function readWholeQueue(gatewayUrl: string, topic: string, broker: string, queueId: number, page = 256): Promise<any[]> {
+  const all: any[] = [];
+  for (;;) {
+    const res = await api(gatewayUrl, 'GET', `/v1/topics/${topic}/messages?broker=${broker}&queueId=${queueId}&offset=${all.length}&max=${page}`);
+    if (res.status !== 200) throw new Error(`read ${broker}/${queueId} answered ${res.status}: ${JSON.stringify(res.body)}`);
+    if (res.body.messages.length === 0) return all;
+    if (res.body.nextOffset !== all.length + res.body.messages.length) throw new Error(`nextOffset ${res.body.nextOffset} after ${all.length} + ${res.body.messages.length}`);
+    all.push(...res.body.messages);
+  }
+}
