@@ -1,6 +1,19 @@
 /** `npm start`: the whole CirrusMQ cluster on this machine, on embedded backends. Ctrl-C stops it. */
+import { exitWithHelpIfAsked } from '../../client/src/help';
 import { loadLocalClusterConfig } from './config';
 import { LocalCluster } from './local-cluster';
+
+exitWithHelpIfAsked(`npm start: the whole CirrusMQ cluster on this machine (NameServer, brokers, gateway)
+
+Environment:
+  CIRRUSMQ_DATA_DIR        data and logs (./.cirrusmq-data)
+  CIRRUSMQ_NAMESRV_PORT    NameServer port (9876)
+  CIRRUSMQ_BROKERS         brokers as name:port,... (broker-a:10911,broker-b:10921)
+  CIRRUSMQ_GATEWAY_PORT    gateway port (8080)
+  CIRRUSMQ_CLUSTER         cluster name (DefaultCluster)
+  AWS_ENDPOINT_URL         run the NameServer on DynamoDB there (LocalStack, moto_server)
+Every process also reads its own variables: see README.md, or run its entry with --help.
+`);
 
 const config = loadLocalClusterConfig();
 const cluster = new LocalCluster(config);
