@@ -56,6 +56,13 @@ export class BrokerController {
         commitLogSegmentBytes: config.commitLogSegmentBytes,
         consumeQueueUnitsPerFile: config.consumeQueueUnitsPerFile,
         flushIntervalMs: config.flushIntervalMs,
+        flushDiskType: config.flushDiskType,
+        syncFlushTimeoutMs: config.syncFlushTimeoutMs,
+        fileReservedTimeMs: config.fileReservedTimeMs,
+        diskBudgetBytes: config.diskBudgetBytes,
+        cleanIntervalMs: config.cleanIntervalMs,
+        indexHashSlotNum: config.indexHashSlotNum,
+        indexNum: config.indexNum,
       },
       this.logger.child({ component: 'store' }),
     );

@@ -15,7 +15,14 @@ describe('loadBrokerConfig', () => {
       storeDir: path.resolve('.cirrusmq-data/broker-a'),
       commitLogSegmentBytes: 1024 * 1024 * 1024,
       consumeQueueUnitsPerFile: 300_000,
+      flushDiskType: 'ASYNC_FLUSH',
       flushIntervalMs: 500,
+      syncFlushTimeoutMs: 5_000,
+      fileReservedTimeMs: 72 * 3_600_000,
+      diskBudgetBytes: 0,
+      cleanIntervalMs: 10_000,
+      indexHashSlotNum: 1_000_000,
+      indexNum: 4_000_000,
       heartbeatIntervalMs: 30_000,
       heartbeatTimeoutMs: 120_000,
       logLevel: 'info',
@@ -34,12 +41,24 @@ describe('loadBrokerConfig', () => {
       CIRRUSMQ_STORE_DIR: '/tmp/x',
       CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: '65536',
       CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE: '1000',
+      CIRRUSMQ_FLUSH_DISK_TYPE: 'SYNC_FLUSH',
       CIRRUSMQ_FLUSH_INTERVAL_MS: '10',
+      CIRRUSMQ_SYNC_FLUSH_TIMEOUT_MS: '250',
       CIRRUSMQ_HEARTBEAT_INTERVAL_MS: '1000',
       CIRRUSMQ_HEARTBEAT_TIMEOUT_MS: '5000',
       CIRRUSMQ_LOG_LEVEL: 'debug',
     });
     expect(c).toMatchObject({ clusterName: 'C1', brokerName: 'broker-b', brokerId: 1, brokerPort: 0, storeDir: '/tmp/x', commitLogSegmentBytes: 65536, logLevel: 'debug' });
+    expect(c).toMatchObject({ flushDiskType: 'SYNC_FLUSH', flushIntervalMs: 10, syncFlushTimeoutMs: 250 });
+    expect(
+      loadBrokerConfig({
+        CIRRUSMQ_FILE_RESERVED_TIME_MS: '60000',
+        CIRRUSMQ_DISK_BUDGET_BYTES: '1073741824',
+        CIRRUSMQ_CLEAN_INTERVAL_MS: '500',
+        CIRRUSMQ_INDEX_HASH_SLOTS: '1024',
+        CIRRUSMQ_INDEX_MAX_ENTRIES: '4096',
+      }),
+    ).toMatchObject({ fileReservedTimeMs: 60_000, diskBudgetBytes: 1_073_741_824, cleanIntervalMs: 500, indexHashSlotNum: 1024, indexNum: 4096 });
     expect(loadBrokerConfig({ CIRRUSMQ_BROKER_NAME: 'b2' }).storeDir).toBe(path.resolve('.cirrusmq-data/b2'));
     expect(brokerAddr({ brokerHost: '::1' }, 1)).toBe('[::1]:1');
   });
@@ -49,6 +68,7 @@ describe('loadBrokerConfig', () => {
       loadBrokerConfig({ CIRRUSMQ_BROKER_PORT: 'abc', CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: '100', CIRRUSMQ_LOG_LEVEL: 'loud', CIRRUSMQ_BROKER_NAME: 'a b' }),
     ).toThrow(/CIRRUSMQ_BROKER_PORT.*CIRRUSMQ_COMMITLOG_SEGMENT_BYTES.*CIRRUSMQ_LOG_LEVEL/s);
     expect(() => loadBrokerConfig({ CIRRUSMQ_BROKER_NAME: 'a b' })).toThrow(/CIRRUSMQ_BROKER_NAME/);
+    expect(() => loadBrokerConfig({ CIRRUSMQ_FLUSH_DISK_TYPE: 'SOMETIMES' })).toThrow(/CIRRUSMQ_FLUSH_DISK_TYPE must be ASYNC_FLUSH or SYNC_FLUSH/);
     expect(() => loadBrokerConfig({ CIRRUSMQ_BROKER_PORT: '70000' })).toThrow(/from 0 to 65535/);
     expect(() => loadBrokerConfig({ CIRRUSMQ_HEARTBEAT_INTERVAL_MS: '200000' })).toThrow(/must exceed/);
   });

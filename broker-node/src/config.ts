@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { CirrusError } from '../../client/src/errors';
 import { isLogLevel, type LogLevel } from '../../client/src/logger';
+import type { FlushDiskType } from './store/flush-service';
 
 export interface BrokerConfig {
   readonly clusterName: string;
@@ -21,11 +22,26 @@ export interface BrokerConfig {
   readonly storeDir: string;
   readonly commitLogSegmentBytes: number;
   readonly consumeQueueUnitsPerFile: number;
+  /** ASYNC_FLUSH: ack after the write, fdatasync every flushIntervalMs; SYNC_FLUSH: ack after a group-commit fdatasync. */
+  readonly flushDiskType: FlushDiskType;
   readonly flushIntervalMs: number;
+  /** SYNC_FLUSH: a send whose fdatasync takes longer answers FLUSH_DISK_TIMEOUT (RocketMQ's syncFlushTimeout). */
+  readonly syncFlushTimeoutMs: number;
+  /** Retention: CommitLog segments whose last write is older than this are deleted (RocketMQ's fileReservedTime). */
+  readonly fileReservedTimeMs: number;
+  /** Retention: the CommitLog's local bytes are kept under this, oldest segments first; 0 = unlimited. */
+  readonly diskBudgetBytes: number;
+  /** How often retention checks. */
+  readonly cleanIntervalMs: number;
+  /** Index files: hash slots (kept in memory x 4 bytes for the file being written) and entries per file. */
+  readonly indexHashSlotNum: number;
+  readonly indexNum: number;
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTimeoutMs: number;
   readonly logLevel: LogLevel;
 }
+
+const FLUSH_DISK_TYPES: readonly string[] = ['ASYNC_FLUSH', 'SYNC_FLUSH'];
 
 const GiB = 1024 * 1024 * 1024;
 /** Small segments are for tests; below this a segment would roll every few messages. */
@@ -64,7 +80,15 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
   const storeDir = path.resolve(str('CIRRUSMQ_STORE_DIR', path.join('.cirrusmq-data', brokerName)));
   const commitLogSegmentBytes = int('CIRRUSMQ_COMMITLOG_SEGMENT_BYTES', GiB, MIN_SEGMENT_BYTES, MAX_SEGMENT_BYTES);
   const consumeQueueUnitsPerFile = int('CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE', 300_000, 16, 50_000_000);
+  const flushDiskType = str('CIRRUSMQ_FLUSH_DISK_TYPE', 'ASYNC_FLUSH');
+  if (!FLUSH_DISK_TYPES.includes(flushDiskType)) problems.push(`CIRRUSMQ_FLUSH_DISK_TYPE must be ASYNC_FLUSH or SYNC_FLUSH, got "${flushDiskType}"`);
   const flushIntervalMs = int('CIRRUSMQ_FLUSH_INTERVAL_MS', 500, 1, 60_000);
+  const syncFlushTimeoutMs = int('CIRRUSMQ_SYNC_FLUSH_TIMEOUT_MS', 5_000, 1, 600_000);
+  const fileReservedTimeMs = int('CIRRUSMQ_FILE_RESERVED_TIME_MS', 72 * 3_600_000, 1, Number.MAX_SAFE_INTEGER);
+  const diskBudgetBytes = int('CIRRUSMQ_DISK_BUDGET_BYTES', 0, 0, Number.MAX_SAFE_INTEGER);
+  const cleanIntervalMs = int('CIRRUSMQ_CLEAN_INTERVAL_MS', 10_000, 10, 86_400_000);
+  const indexHashSlotNum = int('CIRRUSMQ_INDEX_HASH_SLOTS', 1_000_000, 16, 50_000_000);
+  const indexNum = int('CIRRUSMQ_INDEX_MAX_ENTRIES', 4_000_000, 64, 100_000_000);
   const heartbeatIntervalMs = int('CIRRUSMQ_HEARTBEAT_INTERVAL_MS', 30_000, 100, 3_600_000);
   const heartbeatTimeoutMs = int('CIRRUSMQ_HEARTBEAT_TIMEOUT_MS', 120_000, 1_000, 86_400_000);
   const logLevel = str('CIRRUSMQ_LOG_LEVEL', 'info');
@@ -86,7 +110,14 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
     storeDir,
     commitLogSegmentBytes,
     consumeQueueUnitsPerFile,
+    flushDiskType: flushDiskType as FlushDiskType,
     flushIntervalMs,
+    syncFlushTimeoutMs,
+    fileReservedTimeMs,
+    diskBudgetBytes,
+    cleanIntervalMs,
+    indexHashSlotNum,
+    indexNum,
     heartbeatIntervalMs,
     heartbeatTimeoutMs,
     logLevel: logLevel as LogLevel,

@@ -18,6 +18,9 @@ export const ErrorCodes = {
   TOPIC_NOT_FOUND: { status: 404, retriable: false },
   BROKER_NOT_FOUND: { status: 404, retriable: false },
   QUEUE_NOT_FOUND: { status: 404, retriable: false },
+  MESSAGE_NOT_FOUND: { status: 404, retriable: false },
+  /** The read offset was deleted by retention; `details.minOffset` says where the queue starts now. */
+  OFFSET_BELOW_MINIMUM: { status: 404, retriable: false },
   TOPIC_EXISTS: { status: 409, retriable: false },
   PAYLOAD_TOO_LARGE: { status: 413, retriable: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retriable: false },
@@ -37,22 +40,30 @@ export class CirrusError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly retriable: boolean;
+  /** Machine-readable facts about the failure (e.g. minOffset), answered as error.details. */
+  readonly details: ErrorDetails | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; status?: number }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; status?: number; details?: ErrorDetails }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CirrusError';
     this.code = code;
     this.status = options?.status ?? ErrorCodes[code].status;
     this.retriable = ErrorCodes[code].retriable;
+    this.details = options?.details;
   }
 
   toJSON(): ErrorBody {
-    return { error: { code: this.code, message: this.message } };
+    const error: ErrorBody['error'] = { code: this.code, message: this.message };
+    if (this.details) error.details = this.details;
+    return { error };
   }
 }
 
+export type ErrorDetails = Record<string, string | number | boolean>;
+
+/** `details` is optional and only added by errors that carry facts, so older readers keep working. */
 export interface ErrorBody {
-  error: { code: string; message: string };
+  error: { code: string; message: string; details?: ErrorDetails };
 }
 
 export function isErrorCode(code: unknown): code is ErrorCode {
@@ -62,7 +73,10 @@ export function isErrorCode(code: unknown): code is ErrorCode {
 /** Rebuilds a CirrusError from a JSON error answer of another CirrusMQ process. */
 export function errorFromBody(status: number, body: unknown): CirrusError {
   const err = (body as Partial<ErrorBody> | undefined)?.error;
-  if (err && isErrorCode(err.code)) return new CirrusError(err.code, err.message, { status });
+  if (err && isErrorCode(err.code)) {
+    const details = typeof err.details === 'object' && err.details !== null && !Array.isArray(err.details) ? err.details : undefined;
+    return new CirrusError(err.code, err.message, { status, details });
+  }
   if (status >= 500) return new CirrusError('SERVICE_NOT_AVAILABLE', `HTTP ${status}`, { status });
   return new CirrusError('BAD_REQUEST', `HTTP ${status}`, { status });
 }

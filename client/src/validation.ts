@@ -103,3 +103,29 @@ export function parseNonNegativeInt(name: string, raw: string | undefined, fallb
   if (!/^\d{1,15}$/.test(raw)) throw new CirrusError('INVALID_PARAMETER', `${name} must be a non-negative integer`);
   return Number(raw);
 }
+
+/** A message key or id to look up: non-empty, no control separators, no longer than properties allow. */
+export function validateLookupKey(name: string, raw: unknown): string {
+  if (typeof raw !== 'string' || raw.length === 0) throw new CirrusError('INVALID_PARAMETER', `${name} is required`);
+  if (raw.length > Limits.MAX_PROPERTIES_BYTES) throw new CirrusError('INVALID_PARAMETER', `${name} is longer than ${Limits.MAX_PROPERTIES_BYTES} characters`);
+  if (SEPARATORS.test(raw)) throw new CirrusError('INVALID_PARAMETER', `${name} has a control separator`);
+  return raw;
+}
+
+/** A lookup's time range in ms (default: all time) and result count (default 32, at most MAX_READ_BATCH). */
+export function parseLookupRange(raw: { begin?: string | null; end?: string | null; max?: string | null }): { begin: number; end: number; max: number } {
+  const begin = parseTimestamp('begin', raw.begin ?? undefined, 0);
+  const end = parseTimestamp('end', raw.end ?? undefined, Number.MAX_SAFE_INTEGER);
+  const max = parseNonNegativeInt('max', raw.max ?? undefined, 32);
+  if (begin > end) throw new CirrusError('INVALID_PARAMETER', `begin (${begin}) is after end (${end})`);
+  if (max < 1 || max > Limits.MAX_READ_BATCH) throw new CirrusError('INVALID_PARAMETER', `max must be from 1 to ${Limits.MAX_READ_BATCH}`);
+  return { begin, end, max };
+}
+
+/** A time in ms since the epoch, up to Number.MAX_SAFE_INTEGER (the "no limit" a client may send back). */
+function parseTimestamp(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const v = Number(raw);
+  if (!/^\d{1,16}$/.test(raw) || v > Number.MAX_SAFE_INTEGER) throw new CirrusError('INVALID_PARAMETER', `${name} must be a time in ms since the epoch`);
+  return v;
+}

@@ -1,4 +1,4 @@
-/** GET /healthz and GET /metrics (Prometheus text format 0.0.4). */
+/** GET /healthz, GET /metrics (Prometheus text format 0.0.4) and GET /v1/stats (JSON). */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BrokerServerContext } from './context';
 import { sendJson } from './http-util';
@@ -9,25 +9,42 @@ export function healthProcessor(ctx: BrokerServerContext) {
   };
 }
 
+/** GET /v1/stats: the store's figures as JSON (the gateway's /v1/cluster merges them), plus the process RSS. */
+export function statsProcessor(ctx: BrokerServerContext) {
+  return (_req: IncomingMessage, res: ServerResponse): void => {
+    sendJson(res, 200, { brokerName: ctx.brokerName, ...ctx.store.stats(), rssBytes: process.memoryUsage.rss() });
+  };
+}
+
+type MetricType = 'counter' | 'gauge' | 'summary';
+
 export function metricsProcessor(ctx: BrokerServerContext) {
   return (_req: IncomingMessage, res: ServerResponse): void => {
     const s = ctx.store.stats();
     const label = `{broker="${ctx.brokerName}"}`;
-    const lines = [
-      '# HELP cirrusmq_broker_put_messages_total Messages stored since the broker started.',
-      '# TYPE cirrusmq_broker_put_messages_total counter',
-      `cirrusmq_broker_put_messages_total${label} ${s.putMessagesTotal}`,
-      '# HELP cirrusmq_broker_put_bytes_total Record bytes stored since the broker started.',
-      '# TYPE cirrusmq_broker_put_bytes_total counter',
-      `cirrusmq_broker_put_bytes_total${label} ${s.putBytesTotal}`,
-      '# HELP cirrusmq_commitlog_min_offset First CommitLog offset kept.',
-      '# TYPE cirrusmq_commitlog_min_offset gauge',
-      `cirrusmq_commitlog_min_offset${label} ${s.commitLogMinOffset}`,
-      '# HELP cirrusmq_commitlog_max_offset CommitLog offset the next record is written at.',
-      '# TYPE cirrusmq_commitlog_max_offset gauge',
-      `cirrusmq_commitlog_max_offset${label} ${s.commitLogMaxOffset}`,
-      '',
-    ];
+    const lines: string[] = [];
+    const metric = (name: string, type: MetricType, help: string, samples: [labels: string, value: number][]) => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+      for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
+    };
+    const q = (quantile: string) => `{broker="${ctx.brokerName}",quantile="${quantile}"}`;
+    metric('cirrusmq_broker_put_messages_total', 'counter', 'Messages stored since the broker started.', [[label, s.putMessagesTotal]]);
+    metric('cirrusmq_broker_put_bytes_total', 'counter', 'Record bytes stored since the broker started.', [[label, s.putBytesTotal]]);
+    metric('cirrusmq_broker_put_messages_per_second', 'gauge', 'Messages stored per second over the last 10 s.', [[label, s.putMessagesPerSec]]);
+    metric('cirrusmq_broker_put_bytes_per_second', 'gauge', 'Record bytes stored per second over the last 10 s.', [[label, s.putBytesPerSec]]);
+    metric('cirrusmq_commitlog_min_offset', 'gauge', 'First CommitLog offset kept.', [[label, s.commitLogMinOffset]]);
+    metric('cirrusmq_commitlog_max_offset', 'gauge', 'CommitLog offset the next record is written at.', [[label, s.commitLogMaxOffset]]);
+    metric('cirrusmq_commitlog_flushed_offset', 'gauge', 'CommitLog offset up to which everything is on disk.', [[label, s.commitLogFlushedOffset]]);
+    metric('cirrusmq_store_flush_total', 'counter', `CommitLog fdatasyncs (${s.flushDiskType}).`, [[label, s.flushTotal]]);
+    metric('cirrusmq_store_flush_latency_seconds', 'summary', 'CommitLog fdatasync latency over the last 1024 flushes.', [
+      [q('0.5'), s.flushLatencyP50Ms / 1000],
+      [q('0.99'), s.flushLatencyP99Ms / 1000],
+      [q('1'), s.flushLatencyMaxMs / 1000],
+    ]);
+    metric('cirrusmq_store_flush_disk_timeout_total', 'counter', 'Sends answered FLUSH_DISK_TIMEOUT (SYNC_FLUSH).', [[label, s.flushDiskTimeoutTotal]]);
+    metric('cirrusmq_store_checkpoint_physic_offset', 'gauge', 'CommitLog flushed offset in the last checkpoint.', [[label, s.checkpointPhysicOffset]]);
+    metric('process_resident_memory_bytes', 'gauge', 'Resident memory of the broker process.', [[label, process.memoryUsage.rss()]]);
+    lines.push('');
     const body = lines.join('\n');
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) });
     res.end(body);

@@ -5,14 +5,16 @@
  *
  *   POST /v1/send       send-message-processor.ts
  *   GET  /v1/messages   pull-message-processor.ts
- *   GET  /healthz, GET /metrics
+ *   GET  /v1/messages/by-key, GET /v1/messages/by-id/{messageId}   query-message-processor.ts
+ *   GET  /healthz, GET /metrics, GET /v1/stats   admin-processor.ts
  */
 import http from 'node:http';
 import { CirrusError } from '../../../client/src/errors';
-import { healthProcessor, metricsProcessor } from './admin-processor';
+import { healthProcessor, metricsProcessor, statsProcessor } from './admin-processor';
 import type { BrokerServerContext } from './context';
 import { sendError } from './http-util';
 import { pullMessageProcessor } from './pull-message-processor';
+import { VIEW_MESSAGE_PREFIX, queryMessageProcessor, viewMessageByIdProcessor } from './query-message-processor';
 import { Router } from './router';
 import { sendMessageProcessor } from './send-message-processor';
 
@@ -20,8 +22,11 @@ export function createBrokerRouter(ctx: BrokerServerContext): Router {
   return new Router()
     .on('POST', '/v1/send', sendMessageProcessor(ctx))
     .on('GET', '/v1/messages', pullMessageProcessor(ctx))
+    .on('GET', '/v1/messages/by-key', queryMessageProcessor(ctx))
+    .onPrefix('GET', VIEW_MESSAGE_PREFIX, viewMessageByIdProcessor(ctx))
     .on('GET', '/healthz', healthProcessor(ctx))
-    .on('GET', '/metrics', metricsProcessor(ctx));
+    .on('GET', '/metrics', metricsProcessor(ctx))
+    .on('GET', '/v1/stats', statsProcessor(ctx));
 }
 
 export function createBrokerServer(ctx: BrokerServerContext): http.Server {

@@ -9,6 +9,8 @@ export type Handler = (req: IncomingMessage, res: ServerResponse, query: string)
 
 export class Router {
   private readonly routes = new Map<string, Partial<Record<Method, Handler>>>();
+  /** Paths with a trailing parameter ("/v1/messages/by-id/" + id): tried after the exact ones. */
+  private readonly prefixes: { prefix: string; byMethod: Partial<Record<Method, Handler>> }[] = [];
 
   on(method: Method, path: string, handler: Handler): this {
     const byMethod = this.routes.get(path) ?? {};
@@ -17,12 +19,23 @@ export class Router {
     return this;
   }
 
+  /** A route for every path that starts with `prefix` and has more after it; the handler reads the rest from req.url. */
+  onPrefix(method: Method, prefix: string, handler: Handler): this {
+    let entry = this.prefixes.find((p) => p.prefix === prefix);
+    if (!entry) {
+      entry = { prefix, byMethod: {} };
+      this.prefixes.push(entry);
+    }
+    entry.byMethod[method] = handler;
+    return this;
+  }
+
   /** The handler for a request, or a NOT_FOUND (405 when only the method is wrong). */
   match(method: string | undefined, url: string | undefined): { handler: Handler; query: string } {
     const raw = url ?? '/';
     const q = raw.indexOf('?');
     const path = q < 0 ? raw : raw.slice(0, q);
-    const byMethod = this.routes.get(path);
+    const byMethod = this.routes.get(path) ?? this.prefixes.find((p) => path.length > p.prefix.length && path.startsWith(p.prefix))?.byMethod;
     if (!byMethod) throw new CirrusError('NOT_FOUND', `no route for ${method} ${path}`);
     const handler = byMethod[method as Method];
     if (!handler) throw new CirrusError('NOT_FOUND', `method ${method} not allowed on ${path}`, { status: 405 });

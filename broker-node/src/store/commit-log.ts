@@ -23,8 +23,8 @@ import type { SendBatch } from '../../../client/src/codec/send-batch';
 import { CirrusError } from '../../../client/src/errors';
 import type { Logger } from '../../../client/src/logger';
 import { MappedFileQueue } from './mapped-file-queue';
-import type { MappedFile } from './mapped-file';
-import { SegmentScanner, type RecordVisitor } from './segment-scanner';
+import type { DataSync, MappedFile } from './mapped-file';
+import { SegmentScanner, type RecordVisitor, type ScanStatus } from './segment-scanner';
 
 /** The bytes of one segment written by one append: records in [bufStart, recordsEnd), then maybe a BLANK head. */
 export interface AppendPart {
@@ -51,18 +51,39 @@ export interface AppendResult {
 
 const INITIAL_WRITE_BUFFER = 1024 * 1024;
 
+export interface CommitLogOptions {
+  /** fdatasync for flushAsync (tests inject a counting or slow one). */
+  dataSync?: DataSync;
+  /** Zero-fill the next segment ahead of time (allocate-mapped-file-service.ts says why). */
+  preallocate?: boolean;
+}
+
+/** Where a walk over the log stopped, and why. */
+export interface WalkResult {
+  offset: number;
+  status: ScanStatus | 'NO_SEGMENT';
+  reason?: string;
+}
+
 export class CommitLog {
   readonly mappedFileQueue: MappedFileQueue;
   private writeBuffer: Buffer = Buffer.allocUnsafe(INITIAL_WRITE_BUFFER);
   /** Reused per append: parts are few (usually one). */
   private readonly parts: AppendPart[] = [];
+  /** Store time of the last record appended (the checkpoint's physicMsgTimestamp). */
+  lastStoreTimestamp = 0;
 
   constructor(
     storeDir: string,
     readonly segmentBytes: number,
     private readonly logger: Logger,
+    options: CommitLogOptions = {},
   ) {
-    this.mappedFileQueue = new MappedFileQueue(path.join(storeDir, 'commitlog'), segmentBytes);
+    this.mappedFileQueue = new MappedFileQueue(path.join(storeDir, 'commitlog'), segmentBytes, {
+      dataSync: options.dataSync,
+      preallocate: options.preallocate,
+      logger,
+    });
   }
 
   load(): void {
@@ -70,29 +91,48 @@ export class CommitLog {
   }
 
   /**
-   * Finds where the valid log ends and truncates the rest. Basic for now (no checkpoint):
-   * scans the last segment, and the one before when the last holds no valid record.
+   * Finds where the valid log ends after a crash and truncates the torn tail; returns the end.
+   *
+   * `checkpointOffset` is the flushed offset of the last checkpoint: every record before it
+   * was fdatasync'd before the checkpoint was written, so only the records from there on can
+   * be torn, and only those are read and verified (CRC, shape, PHYSICALOFFSET), crossing
+   * BLANK fillers into later segments:
+   *
+   *   | durable, not read ... | verified record | verified | torn/garbled | ...  -> truncated here
+   *                           ^checkpointOffset                         ^end
+   *
+   * No checkpoint (a new store, or one written before checkpoints): the whole log is verified.
+   * A checkpoint past the end of the files (the files lost data under it): the last segment
+   * is verified from its start. When the very first record at the checkpoint fails, the
+   * checkpoint may not sit on a record boundary at all, so its segment is verified from the
+   * start instead; the answer is the same when it does, only slower.
    */
-  recover(): void {
+  recover(checkpointOffset?: number): number {
     const files = this.mappedFileQueue.mappedFiles;
-    if (files.length === 0) return;
-    const scanner = new SegmentScanner();
-    let idx = files.length - 1;
-    let result = scanner.scan(files[idx]!, 0);
-    if (result.position === 0 && result.status !== 'SEGMENT_FULL' && idx > 0) {
-      idx--;
-      result = scanner.scan(files[idx]!, 0);
+    if (files.length === 0) return 0;
+    const last = files.at(-1)!;
+    const filesEnd = last.fileFromOffset + last.fileSize;
+    let start: number;
+    if (checkpointOffset === undefined) {
+      start = this.getMinOffset();
+      this.logger.info('commitlog: no checkpoint, verifying the whole log', { fromOffset: start, segments: files.length });
+    } else if (checkpointOffset > filesEnd) {
+      start = last.fileFromOffset;
+      this.logger.warn('commitlog: checkpoint is past the end of the files, verifying the last segment', { checkpointOffset, filesEnd });
+    } else {
+      start = Math.max(checkpointOffset, this.getMinOffset());
     }
-    const file = files[idx]!;
-    const processOffset = result.status === 'SEGMENT_FULL' ? file.fileFromOffset + file.fileSize : file.fileFromOffset + result.position;
+    let result = this.walk(start);
+    const holder = this.findMappedFileByOffset(start);
+    if (result.status === 'CORRUPT' && result.offset === start && holder && holder.fileFromOffset < start) {
+      this.logger.warn('commitlog: the record at the checkpoint does not verify, verifying its segment from the start', { checkpointOffset: start, reason: result.reason });
+      result = this.walk(holder.fileFromOffset);
+    }
     if (result.status === 'CORRUPT') {
-      this.logger.warn('commitlog: truncating a torn or corrupt tail', {
-        segment: path.basename(file.fileName),
-        offset: processOffset,
-        reason: result.reason,
-      });
+      this.logger.warn('commitlog: truncating a torn or corrupt tail', { offset: result.offset, reason: result.reason, droppedUpTo: filesEnd });
     }
-    this.mappedFileQueue.truncateDirtyFiles(processOffset);
+    this.mappedFileQueue.truncateDirtyFiles(result.offset);
+    return result.offset;
   }
 
   getMinOffset(): number {
@@ -177,6 +217,7 @@ export class CommitLog {
       this.mappedFileQueue.truncateDirtyFiles(rollbackTo);
       throw e;
     }
+    this.lastStoreTimestamp = storeTimestamp;
     return { commitLogOffset, count: records.length, bytes, buffer: buf, parts };
   }
 
@@ -220,26 +261,46 @@ export class CommitLog {
    * the next segment. Returns the offset where the walk stopped.
    */
   scanFrom(fromOffset: number, visit: RecordVisitor): number {
+    const result = this.walk(fromOffset, visit);
+    if (result.status === 'CORRUPT') this.logger.warn('commitlog: scan stopped at a corrupt record', { offset: result.offset, reason: result.reason });
+    return result.offset;
+  }
+
+  /** The walk behind recover and scanFrom: reads segments through a bounded window (segment-scanner.ts). */
+  private walk(fromOffset: number, visit?: RecordVisitor): WalkResult {
     const scanner = new SegmentScanner();
     let offset = Math.max(fromOffset, this.getMinOffset());
     for (;;) {
       const file = this.findMappedFileByOffset(offset);
-      if (!file) return offset;
+      if (!file) return { offset, status: 'NO_SEGMENT' };
       const result = scanner.scan(file, offset - file.fileFromOffset, visit);
-      if (result.status !== 'SEGMENT_FULL') {
-        if (result.status === 'CORRUPT') this.logger.warn('commitlog: scan stopped at a corrupt record', { offset: file.fileFromOffset + result.position, reason: result.reason });
-        return file.fileFromOffset + result.position;
-      }
+      if (result.status !== 'SEGMENT_FULL') return { offset: file.fileFromOffset + result.position, status: result.status, reason: result.reason };
       offset = file.fileFromOffset + file.fileSize;
     }
+  }
+
+  /** Everything before this offset is on disk (fdatasync'd). */
+  getFlushedOffset(): number {
+    return this.mappedFileQueue.getFlushedWhere();
   }
 
   flush(): void {
     this.mappedFileQueue.flush();
   }
 
+  /** fdatasync everything written before the call (shared with a flush in flight when possible). */
   flushAsync(): Promise<void> {
     return this.mappedFileQueue.flushAsync();
+  }
+
+  /** Starts preparing the next segment (after recovery). */
+  prepareNextSegment(): void {
+    this.mappedFileQueue.prepareNext();
+  }
+
+  /** Stops the segment preparation before the files close. */
+  stopAllocating(): Promise<void> {
+    return this.mappedFileQueue.stopAllocating();
   }
 
   shutdown(): void {

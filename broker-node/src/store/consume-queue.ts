@@ -46,6 +46,12 @@ export type PutUnitsResult = { status: 'OK'; written: number; duplicates: number
 export class ConsumeQueue {
   readonly mappedFileQueue: MappedFileQueue;
   private readonly unit = Buffer.alloc(CQ_STORE_UNIT_SIZE);
+  /**
+   * Byte offset of the first unit whose record is still in the CommitLog (RocketMQ's
+   * minLogicOffset). Retention deletes whole files, so units below this may still sit in
+   * the first file; reads below it are refused.
+   */
+  private minLogicOffset = 0;
 
   constructor(
     readonly topic: string,
@@ -106,9 +112,48 @@ export class ConsumeQueue {
     if (lo < this.getMaxOffsetInQueue()) this.mappedFileQueue.truncateDirtyFiles(lo * CQ_STORE_UNIT_SIZE);
   }
 
-  /** Queue offset (in units) of the first unit kept. */
+  /** Queue offset (in units) of the first unit kept whose record is still in the CommitLog. */
   getMinOffsetInQueue(): number {
-    return this.mappedFileQueue.getMinOffset() / CQ_STORE_UNIT_SIZE;
+    const fileMin = this.mappedFileQueue.getMinOffset() / CQ_STORE_UNIT_SIZE;
+    return Math.min(Math.max(fileMin, this.minLogicOffset / CQ_STORE_UNIT_SIZE), this.getMaxOffsetInQueue());
+  }
+
+  /**
+   * Moves the minimum past units whose record starts below `minCommitLogOffset` (the
+   * CommitLog's first offset after retention). Units point at increasing CommitLog offsets,
+   * so a binary search over the kept units finds the first one still in the log.
+   */
+  correctMinOffset(minCommitLogOffset: number): void {
+    let lo = Math.max(this.mappedFileQueue.getMinOffset(), this.minLogicOffset) / CQ_STORE_UNIT_SIZE;
+    let hi = this.getMaxOffsetInQueue();
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const u = this.readUnit(mid);
+      if (u && u.commitLogOffset < minCommitLogOffset) lo = mid + 1;
+      else hi = mid;
+    }
+    this.minLogicOffset = Math.max(this.minLogicOffset, lo * CQ_STORE_UNIT_SIZE);
+  }
+
+  /**
+   * Retention: deletes files whose last unit's record lies wholly below
+   * `minCommitLogOffset`, oldest first, never the last file (it keeps the queue's max
+   * offset), then corrects the minimum. Returns how many files went.
+   */
+  deleteExpiredFile(minCommitLogOffset: number): number {
+    const files = this.mappedFileQueue.mappedFiles;
+    let n = 0;
+    while (n < files.length - 1) {
+      const f = files[n]!;
+      const last = f.read(f.fileSize - CQ_STORE_UNIT_SIZE, CQ_STORE_UNIT_SIZE);
+      if (last.length !== CQ_STORE_UNIT_SIZE) break;
+      const u = readCqUnit(last, 0);
+      if (u.size <= 0 || u.commitLogOffset + u.size > minCommitLogOffset) break;
+      n++;
+    }
+    const deleted = this.mappedFileQueue.deleteFirstFiles(n);
+    this.correctMinOffset(minCommitLogOffset);
+    return deleted;
   }
 
   /** The next queue offset: one past the last unit. */
@@ -119,7 +164,8 @@ export class ConsumeQueue {
   /** Where the last unit's record ends in the CommitLog (0 when empty): the reput starts past it. */
   getMaxPhysicOffset(): number {
     const max = this.getMaxOffsetInQueue();
-    if (max <= this.getMinOffsetInQueue()) return 0;
+    // Against the files, not the retention minimum: a queue whose records all expired still ends somewhere.
+    if (max <= this.mappedFileQueue.getMinOffset() / CQ_STORE_UNIT_SIZE) return 0;
     const u = this.readUnit(max - 1);
     return u ? u.commitLogOffset + u.size : 0;
   }

@@ -30,10 +30,22 @@ export interface DispatchRequest {
   uniqKey: string | undefined;
 }
 
-/** One index built from the CommitLog. `flush` ends a run of dispatches (an append, a reput step). */
+/**
+ * One index built from the CommitLog. `flush` ends a run of dispatches (an append, a reput step).
+ *
+ * Recovery replays the log from the lowest progress of all indexes (the checkpoint's, and
+ * each index's own maxPhysicalOffset()), so `dispatch` may get records an index already
+ * holds: it must skip them (the ConsumeQueue does by queue offset).
+ */
 export interface CommitLogDispatcher {
   dispatch(request: DispatchRequest): void;
   flush(): void;
+  /**
+   * For an index with its own persistence (the key/id index): the CommitLog offset below
+   * which every record is in its files on disk. Recorded in the checkpoint; the replay at
+   * startup begins at or before it.
+   */
+  maxPhysicalOffset?(): number;
 }
 
 /** Reads the DispatchRequest out of a stamped record. */
@@ -99,10 +111,29 @@ export class CommitLogDispatcherBuildConsumeQueue implements CommitLogDispatcher
 }
 
 export class Dispatcher {
+  private readonly dispatchers: CommitLogDispatcher[];
+
   constructor(
-    private readonly dispatchers: readonly CommitLogDispatcher[],
+    dispatchers: readonly CommitLogDispatcher[],
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.dispatchers = [...dispatchers];
+  }
+
+  /** Adds an index; it gets every append from now on, and the startup replay. */
+  register(dispatcher: CommitLogDispatcher): void {
+    this.dispatchers.push(dispatcher);
+  }
+
+  /** The lowest maxPhysicalOffset() of the indexes that report one (undefined when none does). */
+  minReportedOffset(): number | undefined {
+    let min: number | undefined;
+    for (const d of this.dispatchers) {
+      const o = d.maxPhysicalOffset?.();
+      if (o !== undefined && (min === undefined || o < min)) min = o;
+    }
+    return min;
+  }
 
   private dispatchRecord(buf: Buffer, pos: number, shape: RecordShape): void {
     const req = toDispatchRequest(buf, pos, shape);

@@ -1,10 +1,17 @@
 /**
- * When appended bytes reach the disk (RocketMQ's FlushCommitLogService). ASYNC_FLUSH for
- * now: a send is acknowledged after its write (page cache) and a timer fdatasyncs every
- * flushIntervalMs (FlushRealTimeService). SYNC_FLUSH (GroupCommitService: producers that
- * wait share one fdatasync) plugs in here later, behind the same interface.
+ * When appended bytes reach the disk (RocketMQ's FlushCommitLogService), per broker:
+ *
+ *   ASYNC_FLUSH  a send is acknowledged after its write (page cache); this timer fdatasyncs
+ *                the CommitLog every flushIntervalMs (FlushRealTimeService).
+ *   SYNC_FLUSH   a send waits for a group-commit fdatasync (group-commit-service.ts); this
+ *                timer then syncs only the indexes.
+ *
+ * Either way each tick is one flush round (the store's flushRound): CommitLog (ASYNC only),
+ * ConsumeQueues, then the checkpoint that records how far all of them got.
  */
 import type { Logger } from '../../../client/src/logger';
+
+export type FlushDiskType = 'ASYNC_FLUSH' | 'SYNC_FLUSH';
 
 /** Something with bytes to sync: the CommitLog, the ConsumeQueues. */
 export interface Flushable {
@@ -23,7 +30,7 @@ export class FlushRealTimeService implements FlushCommitLogService {
   private stopped = false;
 
   constructor(
-    private readonly targets: readonly Flushable[],
+    private readonly flushRound: () => Promise<void>,
     private readonly intervalMs: number,
     private readonly logger: Logger,
   ) {}
@@ -47,12 +54,10 @@ export class FlushRealTimeService implements FlushCommitLogService {
   }
 
   async flushOnce(): Promise<void> {
-    for (const t of this.targets) {
-      try {
-        await t.flushAsync();
-      } catch (e) {
-        this.logger.error('flush failed', { err: e });
-      }
+    try {
+      await this.flushRound();
+    } catch (e) {
+      this.logger.error('flush failed', { err: e });
     }
   }
 

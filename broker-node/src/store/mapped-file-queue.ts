@@ -9,27 +9,46 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CirrusError } from '../../../client/src/errors';
-import { MappedFile, fileNameToOffset } from './mapped-file';
+import { silentLogger, type Logger } from '../../../client/src/logger';
+import { AllocateMappedFileService } from './allocate-mapped-file-service';
+import { MappedFile, fileNameToOffset, fsDataSync, type DataSync } from './mapped-file';
+
+export interface MappedFileQueueOptions {
+  /** fdatasync for flushAsync (tests inject a counting or slow one). */
+  dataSync?: DataSync;
+  /** Zero-fill the next segment ahead of time (allocate-mapped-file-service.ts); otherwise new segments are sparse. */
+  preallocate?: boolean;
+  logger?: Logger;
+}
 
 export class MappedFileQueue {
   readonly mappedFiles: MappedFile[] = [];
+  readonly allocator: AllocateMappedFileService | undefined;
+  private readonly dataSync: DataSync;
 
   constructor(
     readonly storePath: string,
     /** Size of new segments; existing ones keep the size they were created with. */
     readonly mappedFileSize: number,
-  ) {}
+    options: MappedFileQueueOptions = {},
+  ) {
+    this.dataSync = options.dataSync ?? fsDataSync;
+    if (options.preallocate) {
+      this.allocator = new AllocateMappedFileService(storePath, mappedFileSize, options.logger ?? silentLogger, this.dataSync);
+    }
+  }
 
   /** Opens the existing segments, all counted as full until recovery truncates. */
   load(): void {
     fs.mkdirSync(this.storePath, { recursive: true });
+    this.allocator?.removeLeftovers();
     const names = fs
       .readdirSync(this.storePath)
       .map((name) => ({ name, offset: fileNameToOffset(name) }))
       .filter((f): f is { name: string; offset: number } => f.offset !== undefined)
       .sort((a, b) => a.offset - b.offset);
     for (const { name, offset } of names) {
-      const file = MappedFile.open(path.join(this.storePath, name), offset);
+      const file = MappedFile.open(path.join(this.storePath, name), offset, this.dataSync);
       const prev = this.mappedFiles.at(-1);
       if (prev && prev.fileFromOffset + prev.fileSize !== offset) {
         this.shutdown();
@@ -55,9 +74,16 @@ export class MappedFileQueue {
     const last = this.getLastMappedFile();
     if (last && !last.isFull()) return last;
     const from = last ? last.fileFromOffset + last.fileSize : startOffset;
-    const file = MappedFile.create(this.storePath, from, this.mappedFileSize);
+    const file = this.allocator ? this.allocator.take(from) : MappedFile.create(this.storePath, from, this.mappedFileSize, this.dataSync);
     this.mappedFiles.push(file);
+    this.allocator?.prepare(from + this.mappedFileSize);
     return file;
+  }
+
+  /** Starts preparing the segment that will be needed next (after load and recovery). */
+  prepareNext(startOffset = 0): void {
+    const last = this.getLastMappedFile();
+    this.allocator?.prepare(last ? last.fileFromOffset + last.fileSize : startOffset);
   }
 
   /** The segment holding `offset` (binary search), or undefined outside [min, end of last). */
@@ -116,16 +142,54 @@ export class MappedFileQueue {
     return out;
   }
 
-  flush(): void {
-    for (const f of this.dirtyFiles()) f.flush();
+  /**
+   * The offset up to which everything is on disk (RocketMQ's flushedWhere): the flushed
+   * position of the first segment with unsynced bytes, or the end when none has any.
+   */
+  getFlushedWhere(): number {
+    let where = this.getMaxOffset();
+    for (let i = this.mappedFiles.length - 1; i >= 0; i--) {
+      const f = this.mappedFiles[i]!;
+      if (f.isDirty()) where = f.fileFromOffset + f.flushedPosition;
+      else if (i < this.mappedFiles.length - 1) break;
+    }
+    return where;
   }
 
+  flush(): void {
+    for (const f of this.dirtyFiles().reverse()) f.flush();
+  }
+
+  /**
+   * fdatasync, oldest segment first, until everything written before the call is on disk.
+   * Loops because a segment's flush in flight may have started before the last writes.
+   */
   async flushAsync(): Promise<void> {
-    for (const f of this.dirtyFiles().reverse()) await f.flushAsync();
+    const target = this.getMaxOffset();
+    while (this.getFlushedWhere() < target) {
+      const dirty = this.dirtyFiles().reverse();
+      if (dirty.length === 0) return;
+      for (const f of dirty) await f.flushAsync();
+    }
+  }
+
+  /** Stops preparing segments ahead (before shutdown closes the files). */
+  async stopAllocating(): Promise<void> {
+    await this.allocator?.shutdown();
   }
 
   shutdown(): void {
     for (const f of this.mappedFiles) f.close();
+  }
+
+  /**
+   * Retention: deletes the `count` oldest segments (never the last one, so the log keeps its
+   * end offset). Deleting from the front keeps the rest contiguous. Returns how many went.
+   */
+  deleteFirstFiles(count: number): number {
+    const n = Math.max(0, Math.min(count, this.mappedFiles.length - 1));
+    for (const f of this.mappedFiles.splice(0, n)) f.destroy();
+    return n;
   }
 
   /** Deletes every segment and the directory (a ConsumeQueue being rebuilt). */

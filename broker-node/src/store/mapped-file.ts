@@ -5,11 +5,14 @@
  *
  *   {dir}/00000000000001073741824      <- name = the file's first offset, 20 digits
  *   |<------------- fileSize ------------->|
- *   | written ...   |  zeros (sparse)      |
+ *   | written ...   |  zeros               |
  *   0          wrotePosition           fileSize
  *
- * The file is created at its full size with ftruncate, so it is sparse (no blocks until
- * written) and its unwritten part reads as zeros: recovery stops at the first zero size.
+ * The file always has its full size and its unwritten part reads as zeros, so recovery
+ * stops at the first zero size. Two ways to get there (allocate-mapped-file-service.ts):
+ *   - preallocated: zeros written and synced ahead of time, renamed into place (the default
+ *     for CommitLog segments: appends and fdatasync then touch no block map);
+ *   - sparse: ftruncate to full size now (create(), the fallback, and ConsumeQueue files).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -27,6 +30,15 @@ export function fileNameToOffset(name: string): number | undefined {
   return FILE_NAME.test(name) ? Number(name) : undefined;
 }
 
+/**
+ * fdatasync on the thread pool, so the event loop keeps taking writes while the disk works.
+ * Injectable: tests count calls and slow them down (group commit, FLUSH_DISK_TIMEOUT).
+ */
+export type DataSync = (fd: number) => Promise<void>;
+
+export const fsDataSync: DataSync = (fd) =>
+  new Promise<void>((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+
 export class MappedFile {
   /** Bytes written (appends go here). */
   wrotePosition: number;
@@ -41,14 +53,15 @@ export class MappedFile {
     readonly fileSize: number,
     fd: number,
     position: number,
+    private readonly dataSync: DataSync,
   ) {
     this.fd = fd;
     this.wrotePosition = position;
     this.flushedPosition = position;
   }
 
-  /** A new, empty segment of `fileSize` bytes starting at log offset `fromOffset`. */
-  static create(dir: string, fromOffset: number, fileSize: number): MappedFile {
+  /** A new, empty, sparse segment of `fileSize` bytes starting at log offset `fromOffset`. */
+  static create(dir: string, fromOffset: number, fileSize: number, dataSync: DataSync = fsDataSync): MappedFile {
     const fileName = path.join(dir, offsetToFileName(fromOffset));
     // 'wx+' refuses to reuse a stray file: a leftover would hold another log's bytes.
     const fd = fs.openSync(fileName, 'wx+');
@@ -60,14 +73,28 @@ export class MappedFile {
       throw e;
     }
     syncDirectory(dir);
-    return new MappedFile(fileName, fromOffset, fileSize, fd, 0);
+    return new MappedFile(fileName, fromOffset, fileSize, fd, 0, dataSync);
+  }
+
+  /**
+   * A new, empty segment made from a file already zero-filled and synced to `fileSize`
+   * (`preparedPath`): renamed to its final name, then the directory synced so the name
+   * survives a crash as the data will.
+   */
+  static adopt(preparedPath: string, dir: string, fromOffset: number, fileSize: number, dataSync: DataSync = fsDataSync): MappedFile {
+    const fileName = path.join(dir, offsetToFileName(fromOffset));
+    if (fs.existsSync(fileName)) throw new Error(`${fileName} already exists`);
+    fs.renameSync(preparedPath, fileName);
+    syncDirectory(dir);
+    const fd = fs.openSync(fileName, 'r+');
+    return new MappedFile(fileName, fromOffset, fileSize, fd, 0, dataSync);
   }
 
   /** An existing segment; counted as full until recovery says where its data ends. */
-  static open(fileName: string, fromOffset: number): MappedFile {
+  static open(fileName: string, fromOffset: number, dataSync: DataSync = fsDataSync): MappedFile {
     const fd = fs.openSync(fileName, 'r+');
     const { size } = fs.fstatSync(fd);
-    return new MappedFile(fileName, fromOffset, size, fd, size);
+    return new MappedFile(fileName, fromOffset, size, fd, size, dataSync);
   }
 
   get remaining(): number {
@@ -124,19 +151,26 @@ export class MappedFile {
     this.flushedPosition = Math.max(this.flushedPosition, target);
   }
 
-  /** fdatasync on the thread pool, so the event loop keeps serving while the disk works. */
+  /**
+   * fdatasync on the thread pool, so the event loop keeps serving while the disk works. A
+   * call during a flush in flight shares it: that flush covers only what was written before
+   * it began, so callers that need a position check flushedPosition afterwards.
+   */
   flushAsync(): Promise<void> {
     if (this.flushing) return this.flushing;
     if (!this.isDirty()) return Promise.resolve();
     const target = this.wrotePosition;
-    this.flushing = new Promise<void>((resolve, reject) => {
-      fs.fdatasync(this.fd, (err) => {
+    const fd = this.fd;
+    this.flushing = this.dataSync(fd).then(
+      () => {
         this.flushing = undefined;
-        if (err) return reject(err);
         this.flushedPosition = Math.max(this.flushedPosition, target);
-        resolve();
-      });
-    });
+      },
+      (err: unknown) => {
+        this.flushing = undefined;
+        throw err;
+      },
+    );
     return this.flushing;
   }
 
@@ -161,7 +195,7 @@ export class MappedFile {
 }
 
 /** A new file's name is durable only once its directory is synced. */
-function syncDirectory(dir: string): void {
+export function syncDirectory(dir: string): void {
   let fd = -1;
   try {
     fd = fs.openSync(dir, 'r');

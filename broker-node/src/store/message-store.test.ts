@@ -36,11 +36,11 @@ function bodies(store: DefaultMessageStore, topic: string, queueId: number, offs
   return decodeRecords(store.getMessage(topic, queueId, offset, max).records).map((m) => m.body.toString());
 }
 
-describe('DefaultMessageStore', () => {
-  it('puts a batch and reads it back by queue offset', () => {
+describe('DefaultMessageStore', async () => {
+  it('puts a batch and reads it back by queue offset', async () => {
     const store = openStore();
-    const put = store.putMessages(makeBatch('TopicA', 1, [{ body: 'a', tags: 'TagA' }, 'b', 'c']));
-    expect(put).toEqual({ queueOffset: 0, count: 3, commitLogOffset: 0 });
+    const put = await store.putMessages(makeBatch('TopicA', 1, [{ body: 'a', tags: 'TagA' }, 'b', 'c']));
+    expect(put).toEqual({ status: 'PUT_OK', queueOffset: 0, count: 3, commitLogOffset: 0 });
     const got = store.getMessage('TopicA', 1, 0, 32);
     expect(got).toMatchObject({ count: 3, nextOffset: 3, minOffset: 0, maxOffset: 3 });
     const msgs = decodeRecords(got.records);
@@ -53,35 +53,35 @@ describe('DefaultMessageStore', () => {
     expect(store.getMessage('TopicA', 1, 1, 1)).toMatchObject({ count: 1, nextOffset: 2 });
   });
 
-  it('keeps queue offsets contiguous per topic-queue while the CommitLog interleaves them', () => {
+  it('keeps queue offsets contiguous per topic-queue while the CommitLog interleaves them', async () => {
     const store = openStore();
-    store.putMessages(makeBatch('TopicA', 0, ['a0', 'a1']));
-    store.putMessages(makeBatch('TopicB', 0, ['b0']));
-    expect(store.putMessages(makeBatch('TopicA', 0, ['a2'])).queueOffset).toBe(2);
-    expect(store.putMessages(makeBatch('TopicA', 1, ['x0'])).queueOffset).toBe(0);
-    expect(store.putMessages(makeBatch('TopicB', 0, ['b1', 'b2'])).queueOffset).toBe(1);
+    await store.putMessages(makeBatch('TopicA', 0, ['a0', 'a1']));
+    await store.putMessages(makeBatch('TopicB', 0, ['b0']));
+    expect((await store.putMessages(makeBatch('TopicA', 0, ['a2']))).queueOffset).toBe(2);
+    expect((await store.putMessages(makeBatch('TopicA', 1, ['x0']))).queueOffset).toBe(0);
+    expect((await store.putMessages(makeBatch('TopicB', 0, ['b1', 'b2']))).queueOffset).toBe(1);
     expect(bodies(store, 'TopicA', 0)).toEqual(['a0', 'a1', 'a2']);
     expect(bodies(store, 'TopicB', 0)).toEqual(['b0', 'b1', 'b2']);
     expect(decodeRecords(store.getMessage('TopicB', 0, 0, 10).records).map((m) => m.queueOffset)).toEqual([0, 1, 2]);
     expect(store.stats().putMessagesTotal).toBe(7);
   });
 
-  it('answers empty reads past the end, before the start, and for unknown queues', () => {
+  it('answers empty reads past the end, before the start, and for unknown queues', async () => {
     const store = openStore();
-    store.putMessages(makeBatch('TopicA', 0, ['a', 'b']));
+    await store.putMessages(makeBatch('TopicA', 0, ['a', 'b']));
     expect(store.getMessage('TopicA', 0, 2, 32)).toMatchObject({ count: 0, nextOffset: 2, maxOffset: 2 });
     expect(store.getMessage('TopicA', 0, 99, 32)).toMatchObject({ count: 0, nextOffset: 2, maxOffset: 2 });
     expect(store.getMessage('TopicA', 0, 99, 32).records.length).toBe(0);
     expect(store.getMessage('Nope', 0, 5, 32)).toMatchObject({ count: 0, nextOffset: 0, maxOffset: 0 });
   });
 
-  it('reads across ConsumeQueue files and CommitLog segments', () => {
+  it('reads across ConsumeQueue files and CommitLog segments', async () => {
     const store = openStore({ commitLogSegmentBytes: 1024, consumeQueueUnitsPerFile: 4 });
     const all: string[] = [];
     for (let i = 0; i < 10; i++) {
       const batch = Array.from({ length: 3 }, (_, j) => `m${i}-${j}-${'p'.repeat(50)}`);
       all.push(...batch);
-      store.putMessages(makeBatch('TopicA', 0, batch));
+      await store.putMessages(makeBatch('TopicA', 0, batch));
     }
     expect(store.commitLog.mappedFileQueue.mappedFiles.length).toBeGreaterThan(3);
     expect(bodies(store, 'TopicA', 0)).toEqual(all);
@@ -92,21 +92,25 @@ describe('DefaultMessageStore', () => {
 
   it('continues offsets after a reopen', async () => {
     const store = openStore();
-    store.putMessages(makeBatch('TopicA', 0, ['a', 'b']));
-    store.putMessages(makeBatch('TopicB', 3, ['x']));
+    await store.putMessages(makeBatch('TopicA', 0, ['a', 'b']));
+    await store.putMessages(makeBatch('TopicB', 3, ['x']));
     const end = store.stats().commitLogMaxOffset;
     const again = await reopen();
     expect(again.stats().commitLogMaxOffset).toBe(end);
-    expect(again.putMessages(makeBatch('TopicA', 0, ['c']))).toEqual({ queueOffset: 2, count: 1, commitLogOffset: end });
-    expect(again.putMessages(makeBatch('TopicB', 3, ['y'])).queueOffset).toBe(1);
+    expect(await again.putMessages(makeBatch('TopicA', 0, ['c']))).toEqual({ status: 'PUT_OK', queueOffset: 2, count: 1, commitLogOffset: end });
+    expect((await again.putMessages(makeBatch('TopicB', 3, ['y']))).queueOffset).toBe(1);
     expect(bodies(again, 'TopicA', 0)).toEqual(['a', 'b', 'c']);
   });
 
+  // A crash leaves damage only after the last checkpoint (before it, everything was synced):
+  // these put, checkpoint, put more, then "kill -9" (simulateCrash) and damage the tail.
   it('drops a torn tail record from the log and its ConsumeQueue, and reuses its offsets', async () => {
-    const store = openStore();
-    store.putMessages(makeBatch('TopicA', 0, ['a', 'b', 'c']));
+    const store = openStore({ flushIntervalMs: 60_000 });
+    await store.putMessages(makeBatch('TopicA', 0, ['a', 'b']));
+    await store.flushRound();
+    await store.putMessages(makeBatch('TopicA', 0, ['c']));
     const end = store.stats().commitLogMaxOffset;
-    await store.shutdown();
+    await store.simulateCrash();
     const seg = path.join(dir, 'commitlog', '00000000000000000000');
     const fd = fs.openSync(seg, 'r+');
     fs.writeSync(fd, Buffer.alloc(3), 0, 3, end - 3);
@@ -114,17 +118,19 @@ describe('DefaultMessageStore', () => {
     const again = await reopen();
     expect(bodies(again, 'TopicA', 0)).toEqual(['a', 'b']);
     expect(again.getMessage('TopicA', 0, 0, 10).maxOffset).toBe(2);
-    const put = again.putMessages(makeBatch('TopicA', 0, ['d']));
+    const put = await again.putMessages(makeBatch('TopicA', 0, ['d']));
     expect(put.queueOffset).toBe(2);
     expect(put.commitLogOffset).toBeLessThan(end);
     expect(bodies(again, 'TopicA', 0)).toEqual(['a', 'b', 'd']);
   });
 
   it('drops the last record when its body is garbled (CRC)', async () => {
-    const store = openStore();
-    store.putMessages(makeBatch('TopicA', 0, ['first', 'second']));
+    const store = openStore({ flushIntervalMs: 60_000 });
+    await store.putMessages(makeBatch('TopicA', 0, ['first']));
+    await store.flushRound();
+    await store.putMessages(makeBatch('TopicA', 0, ['second']));
     const second = decodeRecords(store.getMessage('TopicA', 0, 1, 1).records)[0]!;
-    await store.shutdown();
+    await store.simulateCrash();
     const fd = fs.openSync(path.join(dir, 'commitlog', '00000000000000000000'), 'r+');
     fs.writeSync(fd, Buffer.from('?'), 0, 1, second.commitLogOffset + 64 + 1);
     fs.closeSync(fd);
@@ -136,20 +142,20 @@ describe('DefaultMessageStore', () => {
   it('rebuilds the ConsumeQueues from the CommitLog when their files are deleted', async () => {
     const store = openStore({ commitLogSegmentBytes: 1024, consumeQueueUnitsPerFile: 4 });
     for (let i = 0; i < 6; i++) {
-      store.putMessages(makeBatch('TopicA', i % 2, [`a${i}`, `b${i}`]));
-      store.putMessages(makeBatch('TopicB', 0, [`c${i}-${'q'.repeat(100)}`]));
+      await store.putMessages(makeBatch('TopicA', i % 2, [`a${i}`, `b${i}`]));
+      await store.putMessages(makeBatch('TopicB', 0, [`c${i}-${'q'.repeat(100)}`]));
     }
     const expected = { a0: bodies(store, 'TopicA', 0), a1: bodies(store, 'TopicA', 1), b0: bodies(store, 'TopicB', 0) };
     await store.shutdown();
     fs.rmSync(path.join(dir, 'consumequeue'), { recursive: true });
     const again = await reopen({ commitLogSegmentBytes: 1024, consumeQueueUnitsPerFile: 4 });
     expect({ a0: bodies(again, 'TopicA', 0), a1: bodies(again, 'TopicA', 1), b0: bodies(again, 'TopicB', 0) }).toEqual(expected);
-    expect(again.putMessages(makeBatch('TopicA', 1, ['next'])).queueOffset).toBe(6);
+    expect((await again.putMessages(makeBatch('TopicA', 1, ['next']))).queueOffset).toBe(6);
   });
 
   it('reputs only what a ConsumeQueue misses (its tail lost, the log intact)', async () => {
     const store = openStore();
-    store.putMessages(makeBatch('TopicA', 0, ['a', 'b', 'c', 'd']));
+    await store.putMessages(makeBatch('TopicA', 0, ['a', 'b', 'c', 'd']));
     await store.shutdown();
     const cqFile = path.join(dir, 'consumequeue', 'TopicA', '0', '00000000000000000000');
     const fd = fs.openSync(cqFile, 'r+');
@@ -158,16 +164,16 @@ describe('DefaultMessageStore', () => {
     fs.closeSync(fd);
     const again = await reopen();
     expect(bodies(again, 'TopicA', 0)).toEqual(['a', 'b', 'c', 'd']);
-    expect(again.putMessages(makeBatch('TopicA', 0, ['e'])).queueOffset).toBe(4);
+    expect((await again.putMessages(makeBatch('TopicA', 0, ['e']))).queueOffset).toBe(4);
   });
 
   it('flushes on its timer and refuses work after shutdown', async () => {
     const store = openStore({ flushIntervalMs: 5 });
-    store.putMessages(makeBatch('TopicA', 0, ['a']));
+    await store.putMessages(makeBatch('TopicA', 0, ['a']));
     const file = store.commitLog.mappedFileQueue.getLastMappedFile()!;
     await new Promise((r) => setTimeout(r, 50));
     expect(file.flushedPosition).toBe(file.wrotePosition);
     await store.shutdown();
-    expect(() => store.putMessages(makeBatch('TopicA', 0, ['b']))).toThrow(/shut down/);
+    await expect(store.putMessages(makeBatch('TopicA', 0, ['b']))).rejects.toThrow(/shut down/);
   });
 });

@@ -1,7 +1,8 @@
-/** A broker's HTTP API: binary send batches in, raw records out. */
+/** A broker's HTTP API: binary send batches in, raw records out (reads and lookups). */
 import { CirrusError, errorFromBody } from '../errors';
 import { HttpClient, parseJson, type HttpResponse } from '../http/http-client';
 import { decodeRecords } from '../codec/record';
+import { buildSubscriptionData } from '../filter/subscription-data';
 import type { MessageExt } from '../message';
 import { ContentTypes, PullHeaders, type BrokerSendResponse } from './types';
 
@@ -10,6 +11,13 @@ export interface PullResult {
   nextOffset: number;
   minOffset: number;
   maxOffset: number;
+}
+
+/** A lookup by key: a time range in ms (default all time) and how many of the newest matches (default 32). */
+export interface QueryMessageOptions {
+  begin?: number;
+  end?: number;
+  max?: number;
 }
 
 export class BrokerClient {
@@ -26,8 +34,17 @@ export class BrokerClient {
     return JSON.parse(res.body.toString('utf8')) as BrokerSendResponse;
   }
 
-  async pull(topic: string, queueId: number, offset: number, max: number): Promise<PullResult> {
-    const q = `topic=${encodeURIComponent(topic)}&queueId=${queueId}&offset=${offset}&max=${max}`;
+  /**
+   * Reads a queue from `offset`. With a tag `expression` (`TagA || TagB`; `*` or none for
+   * all) the broker skips other tags: an answer may then hold no message while nextOffset
+   * moves on, so read until nextOffset reaches maxOffset. A bad expression throws
+   * INVALID_PARAMETER before any call; an offset deleted by retention throws
+   * OFFSET_BELOW_MINIMUM with details.minOffset.
+   */
+  async pull(topic: string, queueId: number, offset: number, max: number, expression?: string): Promise<PullResult> {
+    let q = `topic=${encodeURIComponent(topic)}&queueId=${queueId}&offset=${offset}&max=${max}`;
+    const sub = buildSubscriptionData(expression);
+    if (!sub.subAll) q += `&tag=${encodeURIComponent(sub.subString)}`;
     const res = await this.http.request({ method: 'GET', path: `/v1/messages?${q}` });
     if (res.status !== 200) throw errorOf(res);
     return {
@@ -36,6 +53,24 @@ export class BrokerClient {
       minOffset: Number(res.headers[PullHeaders.MIN_OFFSET]),
       maxOffset: Number(res.headers[PullHeaders.MAX_OFFSET]),
     };
+  }
+
+  /** Messages of `topic` whose KEYS hold `key`, through the broker's index: the newest `max`, oldest first (RocketMQ's queryMessage). */
+  async queryMessage(topic: string, key: string, options: QueryMessageOptions = {}): Promise<MessageExt[]> {
+    let q = `topic=${encodeURIComponent(topic)}&key=${encodeURIComponent(key)}`;
+    if (options.begin !== undefined) q += `&begin=${options.begin}`;
+    if (options.end !== undefined) q += `&end=${options.end}`;
+    if (options.max !== undefined) q += `&max=${options.max}`;
+    const res = await this.http.request({ method: 'GET', path: `/v1/messages/by-key?${q}` });
+    if (res.status !== 200) throw errorOf(res);
+    return decodeRecords(res.body);
+  }
+
+  /** The stored copies of message `messageId` (UNIQ_KEY) on this broker: usually one, none when it is not here. */
+  async viewMessage(messageId: string): Promise<MessageExt[]> {
+    const res = await this.http.request({ method: 'GET', path: `/v1/messages/by-id/${encodeURIComponent(messageId)}` });
+    if (res.status !== 200) throw errorOf(res);
+    return decodeRecords(res.body);
   }
 
   close(): void {

@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { installHttpBasics } from '../../shared/http';
 import type { GatewayDeps } from './deps';
 import { openApiDocument } from './openapi';
+import { lookupRoutes } from './routes/lookup';
 import { messageRoutes } from './routes/messages';
 import { topicRoutes } from './routes/topics';
 
@@ -16,5 +17,6 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
   );
   topicRoutes(app, deps);
   messageRoutes(app, deps);
+  lookupRoutes(app, deps);
   return app;
 }

@@ -14,7 +14,8 @@ export const openApiDocument = {
   info: {
     title: 'CirrusMQ gateway',
     version: '1',
-    description: 'Produce and read RocketMQ-style messages over HTTP. Errors are {"error":{"code","message"}}.',
+    description:
+      'Produce and read RocketMQ-style messages over HTTP. Errors are {"error":{"code","message"}}, with an optional "details" object of facts some errors carry (OFFSET_BELOW_MINIMUM: details.minOffset).',
   },
   paths: {
     '/healthz': { get: { summary: 'Liveness', responses: { 200: json({ type: 'object', properties: { status: { const: 'ok' } } }) } } },
@@ -66,12 +67,49 @@ export const openApiDocument = {
           { name: 'queueId', in: 'query', required: true, schema: { type: 'integer', minimum: 0 } },
           { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
           { name: 'max', in: 'query', schema: { type: 'integer', minimum: 1, maximum: Limits.MAX_READ_BATCH, default: 32 } },
+          {
+            name: 'tag',
+            in: 'query',
+            description:
+              'Subscription expression: "*" (default) for all, or tags joined by "||" ("TagA || TagB"). Messages of other tags are skipped and still advance nextOffset, so an answer may hold no message while nextOffset moves on: read on until nextOffset reaches maxOffset.',
+            schema: { type: 'string', default: '*', maxLength: 4096 },
+          },
         ],
         responses: {
           200: json(ref('ReadResult')),
-          400: errorResponse('INVALID_PARAMETER'),
-          404: errorResponse('TOPIC_NOT_FOUND, BROKER_NOT_FOUND, QUEUE_NOT_FOUND'),
+          400: errorResponse('INVALID_PARAMETER (bad offset, max or tag expression)'),
+          404: errorResponse('TOPIC_NOT_FOUND, BROKER_NOT_FOUND, QUEUE_NOT_FOUND; OFFSET_BELOW_MINIMUM: the offset was deleted by retention, error.details.minOffset is where the queue starts now'),
           503: errorResponse('BROKER_UNAVAILABLE'),
+        },
+      },
+    },
+    '/v1/topics/{topic}/messages/by-key/{key}': {
+      parameters: [topicParam, { name: 'key', in: 'path', required: true, description: 'One of the keys the messages were sent with (percent-encode "/", "#", "?")', schema: { type: 'string' } }],
+      get: {
+        summary: 'Look up messages by key',
+        description: 'Asks every broker of the topic through its key index. Answers the newest `max` matches stored within [begin, end], oldest first.',
+        parameters: [
+          { name: 'begin', in: 'query', description: 'Earliest storeTimestamp, ms since the epoch', schema: { type: 'integer', minimum: 0, default: 0 } },
+          { name: 'end', in: 'query', description: 'Latest storeTimestamp, ms since the epoch (default: no limit)', schema: { type: 'integer', minimum: 0 } },
+          { name: 'max', in: 'query', schema: { type: 'integer', minimum: 1, maximum: Limits.MAX_READ_BATCH, default: 32 } },
+        ],
+        responses: {
+          200: json(ref('LookupResult')),
+          400: errorResponse('INVALID_TOPIC, INVALID_PARAMETER'),
+          404: errorResponse('TOPIC_NOT_FOUND'),
+          503: errorResponse('NO_ROUTE, BROKER_UNAVAILABLE (every broker failed)'),
+        },
+      },
+    },
+    '/v1/messages/{messageId}': {
+      parameters: [{ name: 'messageId', in: 'path', required: true, description: 'The messageId a send answered (UNIQ_KEY)', schema: { type: 'string' } }],
+      get: {
+        summary: 'Look up a message by id',
+        description: 'Asks every live broker through its index. Usually one message; more when a retried send stored it twice (at-least-once).',
+        responses: {
+          200: json(ref('LookupResult')),
+          404: errorResponse('MESSAGE_NOT_FOUND: no broker holds it'),
+          503: errorResponse('NO_LIVE_BROKER; BROKER_UNAVAILABLE: not on the brokers that answered, and some did not'),
         },
       },
     },
@@ -84,7 +122,17 @@ export const openApiDocument = {
       Error: {
         type: 'object',
         required: ['error'],
-        properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+        properties: {
+          error: {
+            type: 'object',
+            required: ['code', 'message'],
+            properties: {
+              code: { type: 'string' },
+              message: { type: 'string' },
+              details: { type: 'object', description: 'Facts some errors carry, e.g. {"minOffset": 120} for OFFSET_BELOW_MINIMUM', additionalProperties: true },
+            },
+          },
+        },
       },
       CreateTopic: {
         type: 'object',
@@ -168,6 +216,32 @@ export const openApiDocument = {
           nextOffset: { type: 'integer' },
           minOffset: { type: 'integer' },
           maxOffset: { type: 'integer' },
+        },
+      },
+      LookupResult: {
+        type: 'object',
+        properties: {
+          messages: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                messageId: { type: 'string' },
+                topic: { type: 'string' },
+                broker: { type: 'string' },
+                queueId: { type: 'integer' },
+                queueOffset: { type: 'integer' },
+                body: { type: 'string' },
+                bodyEncoding: { enum: ['utf8', 'base64'] },
+                tags: { type: 'string' },
+                keys: { type: 'array', items: { type: 'string' } },
+                properties: { type: 'object', additionalProperties: { type: 'string' } },
+                bornTimestamp: { type: 'integer' },
+                storeTimestamp: { type: 'integer' },
+              },
+            },
+          },
+          unreachableBrokers: { type: 'array', items: { type: 'string' }, description: 'Brokers that failed to answer (left out); absent when all answered' },
         },
       },
       Broker: {

@@ -2,6 +2,7 @@
 import type { Hono } from 'hono';
 import { MASTER_ID } from '../../../../client/src/api/types';
 import { CirrusError } from '../../../../client/src/errors';
+import { buildSubscriptionData } from '../../../../client/src/filter/subscription-data';
 import type { SendOutcome } from '../../../../client/src/producer/producer';
 import { Limits, parseNonNegativeInt, validateTopic, validateUserTopic } from '../../../../client/src/validation';
 import { readJsonObject } from '../../../shared/http';
@@ -41,9 +42,11 @@ export function messageRoutes(app: Hono, { producer, brokers, logger, metrics }:
     const offset = parseNonNegativeInt('offset', c.req.query('offset'), 0);
     const max = parseNonNegativeInt('max', c.req.query('max'), DEFAULT_READ_MAX);
     if (max < 1 || max > Limits.MAX_READ_BATCH) throw new CirrusError('INVALID_PARAMETER', `max must be from 1 to ${Limits.MAX_READ_BATCH}`);
+    // Checked here too, so a bad expression is a 400 without a route lookup or a broker call.
+    const tag = buildSubscriptionData(c.req.query('tag')).subString;
 
     const addr = await readableBrokerAddr(producer, topic, brokerName, queueId);
-    const res = await brokers.get(addr).pull(topic, queueId, offset, max);
+    const res = await brokers.get(addr).pull(topic, queueId, offset, max, tag);
     return c.json({ messages: res.messages.map(messageToJson), nextOffset: res.nextOffset, minOffset: res.minOffset, maxOffset: res.maxOffset });
   });
 }

@@ -1,0 +1,129 @@
+/**
+ * Prepares the next CommitLog segment ahead of time (RocketMQ's AllocateMappedFileService):
+ * while segment N takes appends, segment N+1 is zero-filled in 1 MiB chunks on the thread
+ * pool, fdatasync'd, and parked under a temporary name. Rollover renames it into place.
+ *
+ *   {dir}/00000000001073741824.alloc   zero-filling, or ready (not a segment yet: the name
+ *                                      does not parse, so load() never opens it)
+ *   {dir}/00000000001073741824         after take(): a segment, wrotePosition 0
+ *
+ * Why zeros and not sparse: measured on this machine (ext4, 1 GiB file, 1 MiB writeSync):
+ *   sparse (ftruncate)   ~720 MB/s with fdatasync every 4 MiB, ~7.7 GB/s without
+ *   zero-filled          ~1195 MB/s with fdatasync every 4 MiB, ~13 GB/s without
+ * An fdatasync into a sparse file also commits the block allocation (a journal commit);
+ * into written zeros it is data only. So steady-state appends are faster preallocated,
+ * most of all under SYNC_FLUSH. Zero-filling costs ~0.8 s per GiB, which is why it runs
+ * ahead in the background and not at rollover. If rollover comes before the file is ready
+ * (a burst, or the first segment of a new store) the segment is created sparse at once
+ * instead: the writer never waits for zeros.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../../../client/src/logger';
+import { MappedFile, fsDataSync, offsetToFileName, type DataSync } from './mapped-file';
+
+export const PREPARED_SUFFIX = '.alloc';
+const ZERO_CHUNK = Buffer.alloc(1024 * 1024);
+
+interface Preparation {
+  fromOffset: number;
+  tmpPath: string;
+  ready: boolean;
+  cancelled: boolean;
+  done: Promise<void>;
+}
+
+export class AllocateMappedFileService {
+  private pending: Preparation | undefined;
+  private stopped = false;
+  /** Segments taken preallocated / created sparse because the next one was not ready. */
+  preallocatedTaken = 0;
+  sparseCreated = 0;
+
+  constructor(
+    private readonly dir: string,
+    private readonly fileSize: number,
+    private readonly logger: Logger,
+    /** For the segments' own flushes; the zero-fill always syncs with fs (tests count only log flushes). */
+    private readonly dataSync: DataSync = fsDataSync,
+  ) {}
+
+  /** Deletes leftovers of a preparation a crash interrupted. */
+  removeLeftovers(): void {
+    if (!fs.existsSync(this.dir)) return;
+    for (const name of fs.readdirSync(this.dir)) {
+      if (name.endsWith(PREPARED_SUFFIX)) fs.rmSync(path.join(this.dir, name), { force: true });
+    }
+  }
+
+  /** Starts zero-filling the segment that starts at `fromOffset` (once; a different offset replaces it). */
+  prepare(fromOffset: number): void {
+    if (this.stopped) return;
+    if (this.pending?.fromOffset === fromOffset) return;
+    this.cancelPending();
+    const tmpPath = path.join(this.dir, offsetToFileName(fromOffset) + PREPARED_SUFFIX);
+    const prep: Preparation = { fromOffset, tmpPath, ready: false, cancelled: false, done: Promise.resolve() };
+    prep.done = this.zeroFill(prep).then(
+      () => {
+        if (prep.cancelled) fs.rmSync(tmpPath, { force: true });
+        else prep.ready = true;
+      },
+      (err: unknown) => {
+        fs.rmSync(tmpPath, { force: true });
+        if (!prep.cancelled) this.logger.warn('segment preallocation failed; the next segment will be sparse', { err, segment: path.basename(tmpPath) });
+        if (this.pending === prep) this.pending = undefined;
+      },
+    );
+    this.pending = prep;
+  }
+
+  /** The segment at `fromOffset`: the prepared one when it is ready, otherwise a sparse one now. */
+  take(fromOffset: number): MappedFile {
+    const prep = this.pending;
+    if (prep && prep.fromOffset === fromOffset && prep.ready) {
+      this.pending = undefined;
+      this.preallocatedTaken++;
+      return MappedFile.adopt(prep.tmpPath, this.dir, fromOffset, this.fileSize, this.dataSync);
+    }
+    this.cancelPending();
+    this.sparseCreated++;
+    return MappedFile.create(this.dir, fromOffset, this.fileSize, this.dataSync);
+  }
+
+  /** Resolves when the preparation in flight (if any) has finished: benchmarks start from a steady state. */
+  async whenReady(): Promise<void> {
+    await this.pending?.done;
+  }
+
+  /** Stops preparing; an unused prepared file is deleted (recreated after the restart). */
+  async shutdown(): Promise<void> {
+    this.stopped = true;
+    const prep = this.pending;
+    this.cancelPending();
+    await prep?.done;
+  }
+
+  private cancelPending(): void {
+    const prep = this.pending;
+    if (!prep) return;
+    this.pending = undefined;
+    prep.cancelled = true;
+    if (prep.ready) fs.rmSync(prep.tmpPath, { force: true });
+  }
+
+  /** Writes zeros in 1 MiB chunks with async writes (the event loop keeps serving), then fdatasync. */
+  private async zeroFill(prep: Preparation): Promise<void> {
+    fs.mkdirSync(this.dir, { recursive: true });
+    const fh = await fs.promises.open(prep.tmpPath, 'w');
+    try {
+      for (let pos = 0; pos < this.fileSize && !prep.cancelled; ) {
+        const n = Math.min(ZERO_CHUNK.length, this.fileSize - pos);
+        const { bytesWritten } = await fh.write(ZERO_CHUNK, 0, n, pos);
+        pos += bytesWritten;
+      }
+      if (!prep.cancelled) await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+  }
+}

@@ -1,0 +1,88 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { decodeRecords } from '../../../../client/src/codec/record';
+import { javaHashCode, tagsHashCode } from '../../../../client/src/codec/tag-hash';
+import { buildSubscriptionData } from '../../../../client/src/filter/subscription-data';
+import { silentLogger } from '../../../../client/src/logger';
+import { makeBatch, removeDir, tempDir, type TestMessage } from '../../testing/fixtures';
+import { MAX_FILTER_SCAN_UNITS } from '../get-message';
+import { DefaultMessageStore } from '../message-store';
+import { ExpressionMessageFilter, messageFilterFor } from './message-filter';
+
+let dir: string;
+let store: DefaultMessageStore;
+beforeEach(() => {
+  dir = tempDir();
+  store = new DefaultMessageStore(
+    { storeDir: dir, commitLogSegmentBytes: 8 << 20, consumeQueueUnitsPerFile: 4096, flushIntervalMs: 50, indexHashSlotNum: 1024, indexNum: 64 * 1024 },
+    silentLogger,
+  ).load();
+});
+afterEach(async () => {
+  await store.shutdown();
+  removeDir(dir);
+});
+
+const read = (expression: string | undefined, offset = 0, max = 100) => {
+  const got = store.getMessage('T', 0, offset, max, messageFilterFor(expression));
+  return { ...got, bodies: decodeRecords(got.records).map((m) => m.body.toString()) };
+};
+
+const tagged = (body: string, tags?: string): TestMessage => ({ body, tags });
+
+describe('tag filtering (ExpressionMessageFilter)', () => {
+  beforeEach(async () => {
+    await store.putMessages(makeBatch('T', 0, [tagged('a1', 'TagA'), tagged('b1', 'TagB'), tagged('none'), tagged('aa', 'Aa'), tagged('bb', 'BB'), tagged('a2', 'TagA')]));
+  });
+
+  it('reads only the tags of the expression, and * or nothing reads all', () => {
+    expect(read('TagA')).toMatchObject({ bodies: ['a1', 'a2'], count: 2, nextOffset: 6, maxOffset: 6 });
+    expect(read('TagA || TagB').bodies).toEqual(['a1', 'b1', 'a2']);
+    expect(read('TagZ')).toMatchObject({ bodies: [], count: 0, nextOffset: 6 });
+    expect(read('*').bodies).toEqual(['a1', 'b1', 'none', 'aa', 'bb', 'a2']);
+    expect(read(undefined).bodies).toHaveLength(6);
+    expect(messageFilterFor('*')).toBeUndefined();
+  });
+
+  it('confirms against the stored tag when two tags share a hash code ("Aa" and "BB")', () => {
+    expect(javaHashCode('Aa')).toBe(javaHashCode('BB'));
+    const filter = new ExpressionMessageFilter(buildSubscriptionData('Aa'));
+    // Step 1 cannot tell them apart...
+    expect(filter.isMatchedByConsumeQueue(tagsHashCode('BB'))).toBe(true);
+    // ...step 2 does.
+    expect(read('Aa')).toMatchObject({ bodies: ['aa'], count: 1, nextOffset: 6 });
+    expect(read('BB').bodies).toEqual(['bb']);
+  });
+
+  it('skips other tags by their hash without reading the CommitLog', () => {
+    const spy = vi.spyOn(store.commitLog, 'findMappedFileByOffset');
+    expect(read('TagZ').count).toBe(0);
+    expect(spy).not.toHaveBeenCalled();
+    read('TagB');
+    expect(spy).toHaveBeenCalledTimes(1);
+  });
+
+  it('advances nextOffset past skipped messages, so paging never reads one twice', () => {
+    const first = read('TagA', 0, 1);
+    expect(first).toMatchObject({ bodies: ['a1'], nextOffset: 1 });
+    const second = read('TagA', first.nextOffset, 1);
+    expect(second).toMatchObject({ bodies: ['a2'], nextOffset: 6 });
+    expect(read('TagA', second.nextOffset, 1)).toMatchObject({ count: 0, nextOffset: 6 });
+    // A collision dropped at step 2 still moves the offset on.
+    expect(read('Aa', 4, 10)).toMatchObject({ count: 0, nextOffset: 6 });
+  });
+});
+
+describe('a filtered read over a long run of other tags', () => {
+  it(`stops after ${MAX_FILTER_SCAN_UNITS} units and answers the offset reached`, async () => {
+    const other = Array.from({ length: 1000 }, (_, i) => tagged(`x${i}`, 'Other'));
+    const runs = Math.ceil((MAX_FILTER_SCAN_UNITS + 500) / other.length);
+    for (let i = 0; i < runs; i++) await store.putMessages(makeBatch('T', 0, other));
+    await store.putMessages(makeBatch('T', 0, [tagged('wanted', 'TagA')]));
+    const total = runs * other.length + 1;
+
+    const first = read('TagA');
+    expect(first).toMatchObject({ count: 0, nextOffset: MAX_FILTER_SCAN_UNITS, maxOffset: total });
+    const second = read('TagA', first.nextOffset);
+    expect(second).toMatchObject({ bodies: ['wanted'], nextOffset: total });
+  });
+});

@@ -1,0 +1,76 @@
+/**
+ * Lookup by key and by message id (RocketMQ's QueryMessageService side of the store): the
+ * IndexService yields candidate CommitLog offsets by key hash; each candidate record is read
+ * and confirmed, because a hash is not a key:
+ *
+ *   candidate offset -> record head (TOTALSIZE) -> whole record -> shape, CRC, PHYSICALOFFSET
+ *     -> by key: topic equal and KEYS holds the key;  by id: UNIQ_KEY equal
+ *     -> store time inside [begin, end]
+ *
+ * The checks also drop what the index may hold past a recovery: an offset below the
+ * CommitLog's minimum (retention), past its end, or into the middle of a record rewritten
+ * after a torn tail was cut.
+ */
+import { Field, hasValidCrc, readRecordShape } from '../../../../client/src/codec/record';
+import { readInt64 } from '../../../../client/src/codec/int64';
+import { decodeProperties } from '../../../../client/src/codec/properties';
+import { KEY_SEPARATOR, MessageConst } from '../../../../client/src/message';
+import type { CommitLog } from '../commit-log';
+import { MAX_READ_BYTES } from '../get-message';
+import { buildIdKey, buildKey, type IndexService } from './index-service';
+
+export interface QueryMessageResult {
+  /** Raw stored records, oldest first, back to back (decodeRecords reads them). */
+  records: Buffer;
+  count: number;
+}
+
+/** Candidates read per lookup at most: a slot full of colliding hashes cannot make a lookup read the log for ever. */
+export const MAX_CANDIDATES = 4096;
+
+type Confirm = (topic: string, props: Record<string, string>) => boolean;
+
+/** Up to `maxNum` messages of `topic` with `key` among their KEYS, stored within [begin, end] (ms): the newest ones. */
+export function queryMessageByKey(index: IndexService, commitLog: CommitLog, topic: string, key: string, maxNum: number, begin: number, end: number): QueryMessageResult {
+  const confirm: Confirm = (t, props) => t === topic && (props[MessageConst.KEYS]?.split(KEY_SEPARATOR).includes(key) ?? false);
+  return collect(index, commitLog, buildKey(topic, key), confirm, maxNum, begin, end);
+}
+
+/** The stored copies of message `messageId` (UNIQ_KEY): one, or more when a retried send stored it twice. */
+export function queryMessageById(index: IndexService, commitLog: CommitLog, messageId: string, maxNum: number): QueryMessageResult {
+  const confirm: Confirm = (_t, props) => props[MessageConst.UNIQ_KEY] === messageId;
+  return collect(index, commitLog, buildIdKey(messageId), confirm, maxNum, 0, Number.MAX_SAFE_INTEGER);
+}
+
+function collect(index: IndexService, commitLog: CommitLog, indexKey: string, confirm: Confirm, maxNum: number, begin: number, end: number): QueryMessageResult {
+  const found: { offset: number; record: Buffer }[] = [];
+  let bytes = 0;
+  let candidates = 0;
+  for (const phy of index.candidates(indexKey, begin, end)) {
+    if (found.length >= maxNum || ++candidates > MAX_CANDIDATES) break;
+    const record = readConfirmed(commitLog, phy, confirm, begin, end);
+    if (!record) continue;
+    if (found.length > 0 && bytes + record.length > MAX_READ_BYTES) break;
+    found.push({ offset: phy, record });
+    bytes += record.length;
+  }
+  found.sort((a, b) => a.offset - b.offset);
+  return { records: Buffer.concat(found.map((f) => f.record), bytes), count: found.length };
+}
+
+function readConfirmed(commitLog: CommitLog, phy: number, confirm: Confirm, begin: number, end: number): Buffer | undefined {
+  if (phy < commitLog.getMinOffset() || phy + Field.BODY > commitLog.getMaxOffset()) return undefined;
+  const head = commitLog.getMessage(phy, 4);
+  if (!head) return undefined;
+  const size = head.readInt32BE(0);
+  if (size < Field.BODY + 3 || phy + size > commitLog.getMaxOffset()) return undefined;
+  const buf = commitLog.getMessage(phy, size);
+  if (!buf) return undefined;
+  const shape = readRecordShape(buf, 0, buf.length);
+  if (!shape || readInt64(buf, Field.PHYSICALOFFSET) !== phy || !hasValidCrc(buf, 0, size)) return undefined;
+  const storeTimestamp = readInt64(buf, Field.STORETIMESTAMP);
+  if (storeTimestamp < begin || storeTimestamp > end) return undefined;
+  const topic = buf.toString('latin1', shape.topicStart, shape.topicStart + shape.topicLength);
+  const props = decodeProperties(buf.toString('utf8', shape.propertiesStart, shape.propertiesStart + shape.propertiesLength));
+  return confirm(topic, props) ? buf : undefined;
+}

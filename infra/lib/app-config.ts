@@ -1,0 +1,75 @@
+/**
+ * The CDK app's settings, from context: `cdk deploy -c clusterName=orders -c brokers=a,b,c`
+ * or the "context" block of cdk.json. The only place the app reads context or process.env.
+ *
+ * | context key | default | what |
+ * |---|---|---|
+ * | stackPrefix | CirrusMq | stack names: CirrusMq-Storage, ... |
+ * | clusterName | DefaultCluster | RocketMQ's clusterName |
+ * | brokers | broker-a,broker-b | one ECS service per name |
+ * | vpcId | (new VPC) | deploy into this VPC (lookup: needs credentials at synth) |
+ * | brokerSubnets | public | public (public IP, no NAT) or private |
+ * | natGateways | 0 | NAT gateways of a new VPC |
+ * | clientCidrs | (none) | CIDRs of SDK clients allowed to the brokers and the NameServer |
+ * | brokerImage | (built from broker-node/Dockerfile) | a prebuilt image URI instead |
+ * | durability | s3 | async, sync or s3 |
+ * | retentionDays | 7 | days S3 keeps tiered messages |
+ * | removalPolicy | retain | retain or destroy, for the table and the bucket |
+ * | authorization | iam | iam or none, for the HTTP API |
+ * | alarmEmail | (none) | subscribed to the alarm topic |
+ */
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import type { Node } from 'constructs';
+import type { CirrusMqProps } from './cirrusmq';
+import { PropsError } from './validate';
+
+export function propsFromContext(node: Node, env: Record<string, string | undefined> = process.env): CirrusMqProps {
+  const str = (key: string): string | undefined => {
+    const raw: unknown = node.tryGetContext(key);
+    if (raw === undefined || raw === null || raw === '') return undefined;
+    return String(raw).trim();
+  };
+  const int = (key: string): number | undefined => {
+    const raw = str(key);
+    if (raw === undefined) return undefined;
+    if (!/^\d+$/.test(raw)) throw new PropsError(`context ${key} must be a whole number; got ${JSON.stringify(raw)}`);
+    return Number(raw);
+  };
+  const list = (key: string): string[] | undefined => {
+    const raw: unknown = node.tryGetContext(key);
+    if (raw === undefined || raw === null || raw === '') return undefined;
+    return (Array.isArray(raw) ? raw.map(String) : String(raw).split(',')).map((s) => s.trim()).filter(Boolean);
+  };
+  const oneOf = <T extends string>(key: string, allowed: readonly T[]): T | undefined => {
+    const raw = str(key);
+    if (raw !== undefined && !allowed.includes(raw as T)) {
+      throw new PropsError(`context ${key} must be one of ${allowed.join(', ')}; got ${JSON.stringify(raw)}`);
+    }
+    return raw as T | undefined;
+  };
+
+  const vpcId = str('vpcId');
+  const brokerImage = str('brokerImage');
+  const alarmEmail = str('alarmEmail');
+  return {
+    stackPrefix: str('stackPrefix'),
+    clusterName: str('clusterName'),
+    brokerNames: list('brokers'),
+    // A VPC lookup needs a concrete account and region; otherwise stay environment-agnostic,
+    // so `cdk synth` needs no credentials at all.
+    env: vpcId ? { account: env.CDK_DEFAULT_ACCOUNT, region: env.CDK_DEFAULT_REGION } : undefined,
+    storage: { retentionDays: int('retentionDays'), removalPolicy: oneOf('removalPolicy', ['retain', 'destroy'] as const) },
+    network: {
+      vpcId,
+      brokerSubnets: oneOf('brokerSubnets', ['public', 'private'] as const),
+      natGateways: int('natGateways'),
+      clientCidrs: list('clientCidrs'),
+    },
+    brokers: {
+      durability: oneOf('durability', ['async', 'sync', 's3'] as const),
+      image: brokerImage ? ecs.ContainerImage.fromRegistry(brokerImage) : undefined,
+    },
+    gateway: { authorization: oneOf('authorization', ['iam', 'none'] as const) },
+    monitoring: alarmEmail ? { alarmEmail } : undefined,
+  };
+}

@@ -1,0 +1,264 @@
+/**
+ * npm run bench:store [-- --bytes 1g --batch 32 --queues 8 --producers 64 --segment 1g --only async,sync --rss-gib 4]
+ *
+ * The broker's store in-process (no HTTP): 1 KB messages over 8 queues through
+ * DefaultMessageStore.putMessages in batches of 32, for a fixed byte count of records, and in
+ * the same run the raw disk baseline for the same bytes: records copied into a reused 1 MiB
+ * buffer written with fs.writeSync, without and with fdatasync every 4 MiB.
+ *
+ *   raw                 writeSync, no fdatasync
+ *   raw+fdatasync       writeSync, fdatasync every 4 MiB
+ *   store ASYNC_FLUSH   one put loop (the ack follows the write), vs raw
+ *   store SYNC_FLUSH    --producers concurrent put loops sharing group commits, vs raw+fdatasync
+ *
+ * Prints msgs/s, MB/s, p50/p99 latency of one putMessages (one batch), store/raw ratios
+ * (targets: ASYNC >= 0.8 of raw, SYNC >= 0.5 of raw+fdatasync) and the RSS after writing.
+ * --rss-gib N (0 to skip; default 4) then writes N GiB ASYNC and prints RSS at each GiB.
+ * Every phase writes into a fresh folder under --dir (default the OS temp dir), deleted after;
+ * `sync` runs between phases so one phase's dirty pages do not slow the next.
+ */
+import { execSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { DefaultMessageStore, type MessageStoreConfig } from '../../broker-node/src/store/message-store';
+import { decodeSendBatch, encodeSendBatch, type SendBatch } from '../../client/src/codec/send-batch';
+import { silentLogger } from '../../client/src/logger';
+import { prepareMessage } from '../../client/src/producer/prepare-message';
+import { fmt, percentile } from './stats';
+
+const { values } = parseArgs({
+  options: {
+    bytes: { type: 'string', default: '1g' },
+    batch: { type: 'string', default: '32' },
+    queues: { type: 'string', default: '8' },
+    producers: { type: 'string', default: '64' },
+    segment: { type: 'string', default: '1g' },
+    only: { type: 'string', default: 'raw,async,sync' },
+    'rss-gib': { type: 'string', default: '4' },
+    prealloc: { type: 'string', default: 'true' },
+    dir: { type: 'string', default: os.tmpdir() },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (values.help) {
+  console.log('npm run bench:store -- [--bytes 1g] [--batch 32] [--queues 8] [--producers 64] [--segment 1g] [--only raw,async,sync] [--rss-gib 4] [--prealloc true|false] [--dir DIR]');
+  process.exit(0);
+}
+
+function parseBytes(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kmg]?)i?b?$/i.exec(s.trim());
+  if (!m) throw new Error(`not a byte count: ${s}`);
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
+  return Math.round(Number(m[1]) * unit);
+}
+
+const TOTAL = parseBytes(values.bytes!);
+const BATCH = Number(values.batch);
+const QUEUES = Number(values.queues);
+const PRODUCERS = Number(values.producers);
+const SEGMENT = parseBytes(values.segment!);
+const ONLY = new Set(values.only!.split(','));
+const RSS_GIB = Number(values['rss-gib']);
+const PREALLOC = values.prealloc !== 'false';
+const MSG_BYTES = 1024;
+const RAW_BUFFER = 1024 * 1024;
+const RAW_SYNC_EVERY = 4 * 1024 * 1024;
+const MB = 1024 * 1024;
+
+const log = (s: string) => process.stdout.write(s + '\n');
+
+// One encoded batch per queue, reused for every put: the store copies records out of it.
+const body = Buffer.alloc(MSG_BYTES, 'cirrusmq-store-benchmark-payload-');
+const batches: SendBatch[] = Array.from({ length: QUEUES }, (_, q) => {
+  const prepared = Array.from({ length: BATCH }, () => prepareMessage({ topic: 'bench', body, tags: 'TagA' }));
+  return decodeSendBatch(encodeSendBatch('bench', q, prepared), BATCH);
+});
+const RECORD_BYTES = batches[0]!.records[0]!.shape.size;
+const BATCH_BYTES = RECORD_BYTES * BATCH;
+const PUTS = Math.ceil(TOTAL / BATCH_BYTES);
+const MESSAGES = PUTS * BATCH;
+const BYTES = PUTS * BATCH_BYTES;
+
+interface Result {
+  name: string;
+  seconds: number;
+  msgsPerSec: number;
+  mbPerSec: number;
+  p50Ms?: number;
+  p99Ms?: number;
+  note?: string;
+}
+
+function tempDir(tag: string): string {
+  return fs.mkdtempSync(path.join(values.dir!, `cirrusmq-bench-store-${tag}-`));
+}
+
+function settle(): void {
+  execSync('sync');
+}
+
+function result(name: string, seconds: number, latencies?: Float64Array, note?: string): Result {
+  let p50Ms: number | undefined;
+  let p99Ms: number | undefined;
+  if (latencies) {
+    const sorted = Array.from(latencies).sort((a, b) => a - b);
+    p50Ms = percentile(sorted, 50);
+    p99Ms = percentile(sorted, 99);
+  }
+  return { name, seconds, msgsPerSec: MESSAGES / seconds, mbPerSec: BYTES / MB / seconds, p50Ms, p99Ms, note };
+}
+
+/** The raw baseline: the same records copied one by one into a reused 1 MiB buffer, one writeSync per full buffer. */
+function rawWrite(withSync: boolean): Result {
+  const dir = tempDir('raw');
+  const file = path.join(dir, 'raw.log');
+  const fd = fs.openSync(file, 'w');
+  const buf = Buffer.allocUnsafe(RAW_BUFFER);
+  const src = batches[0]!;
+  let pos = 0;
+  let filePos = 0;
+  let sinceSync = 0;
+  const t0 = performance.now();
+  for (let p = 0; p < PUTS; p++) {
+    for (const r of src.records) {
+      if (pos + r.shape.size > RAW_BUFFER) {
+        fs.writeSync(fd, buf, 0, pos, filePos);
+        filePos += pos;
+        sinceSync += pos;
+        pos = 0;
+        if (withSync && sinceSync >= RAW_SYNC_EVERY) {
+          fs.fdatasyncSync(fd);
+          sinceSync = 0;
+        }
+      }
+      src.body.copy(buf, pos, r.pos, r.pos + r.shape.size);
+      pos += r.shape.size;
+    }
+  }
+  fs.writeSync(fd, buf, 0, pos, filePos);
+  if (withSync) fs.fdatasyncSync(fd);
+  const seconds = (performance.now() - t0) / 1000;
+  fs.closeSync(fd);
+  fs.rmSync(dir, { recursive: true, force: true });
+  return result(withSync ? 'raw+fdatasync/4MiB' : 'raw', seconds);
+}
+
+async function openStore(dir: string, overrides: Partial<MessageStoreConfig>): Promise<DefaultMessageStore> {
+  const store = new DefaultMessageStore(
+    {
+      storeDir: dir,
+      commitLogSegmentBytes: SEGMENT,
+      consumeQueueUnitsPerFile: 300_000,
+      flushIntervalMs: 500,
+      preallocateSegments: PREALLOC,
+      ...overrides,
+    },
+    silentLogger,
+  ).load();
+  // A running broker has its next segment prepared long before it needs it: start there.
+  await store.commitLog.mappedFileQueue.allocator?.whenReady();
+  return store;
+}
+
+function storeNote(store: DefaultMessageStore): string {
+  const s = store.stats();
+  const alloc = store.commitLog.mappedFileQueue.allocator;
+  return (
+    `flushes ${s.flushTotal} (p50 ${fmt(s.flushLatencyP50Ms, 2)} ms, p99 ${fmt(s.flushLatencyP99Ms, 2)} ms), ` +
+    `FLUSH_DISK_TIMEOUT ${s.flushDiskTimeoutTotal}` +
+    (alloc ? `, segments preallocated ${alloc.preallocatedTaken} / sparse ${alloc.sparseCreated}` : '') +
+    `, RSS ${fmt(process.memoryUsage.rss() / MB)} MiB`
+  );
+}
+
+async function storeAsync(): Promise<Result> {
+  const dir = tempDir('async');
+  const store = await openStore(dir, { flushDiskType: 'ASYNC_FLUSH' });
+  const latencies = new Float64Array(PUTS);
+  const t0 = performance.now();
+  for (let p = 0; p < PUTS; p++) {
+    const s = performance.now();
+    await store.putMessages(batches[p % QUEUES]!);
+    latencies[p] = performance.now() - s;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const note = storeNote(store);
+  await store.shutdown();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return result('store ASYNC_FLUSH', seconds, latencies, note);
+}
+
+async function storeSync(): Promise<Result> {
+  const dir = tempDir('sync');
+  const store = await openStore(dir, { flushDiskType: 'SYNC_FLUSH' });
+  const latencies = new Float64Array(PUTS);
+  let next = 0;
+  let timeouts = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: PRODUCERS }, async (_, w) => {
+      for (let p = next++; p < PUTS; p = next++) {
+        const s = performance.now();
+        const r = await store.putMessages(batches[w % QUEUES]!);
+        latencies[p] = performance.now() - s;
+        if (r.status !== 'PUT_OK') timeouts++;
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const commits = store.stats().flushTotal;
+  const note = `${PRODUCERS} put loops, ${fmt(PUTS / Math.max(1, commits), 1)} puts per fdatasync; ` + storeNote(store) + (timeouts ? `, ${timeouts} puts not PUT_OK` : '');
+  await store.shutdown();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return result(`store SYNC_FLUSH`, seconds, latencies, note);
+}
+
+/** Writes RSS_GIB GiB through an ASYNC store, printing the RSS after each GiB: it must stay flat. */
+async function rssGrowth(): Promise<void> {
+  const dir = tempDir('rss');
+  const store = await openStore(dir, { flushDiskType: 'ASYNC_FLUSH' });
+  const putsPerGiB = Math.ceil((1024 * MB) / BATCH_BYTES);
+  try {
+    log(`\nRSS while writing ${RSS_GIB} GiB (ASYNC_FLUSH, ${fmt(SEGMENT / MB)} MiB segments):`);
+    log(`  after open: ${fmt(process.memoryUsage.rss() / MB)} MiB`);
+    for (let g = 1; g <= RSS_GIB; g++) {
+      for (let p = 0; p < putsPerGiB; p++) await store.putMessages(batches[p % QUEUES]!);
+      log(`  after ${g} GiB: RSS ${fmt(process.memoryUsage.rss() / MB)} MiB (heap used ${fmt(process.memoryUsage().heapUsed / MB)} MiB)`);
+    }
+  } finally {
+    await store.shutdown();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function row(r: Result, baseline?: Result): string {
+  const lat = r.p50Ms === undefined ? '' : `  p50 ${fmt(r.p50Ms, 3)} ms  p99 ${fmt(r.p99Ms!, 3)} ms`;
+  const ratio = baseline ? `  = ${fmt(r.mbPerSec / baseline.mbPerSec, 2)} x ${baseline.name}` : '';
+  return `${r.name.padEnd(20)} ${fmt(r.msgsPerSec).padStart(10)} msg/s ${fmt(r.mbPerSec).padStart(6)} MB/s  ${fmt(r.seconds, 2)} s${lat}${ratio}`;
+}
+
+log(
+  `bench:store: ${fmt(MESSAGES)} messages of ${MSG_BYTES} B (${RECORD_BYTES} B records, ${fmt(BYTES / MB)} MiB), batches of ${BATCH}, ` +
+    `${QUEUES} queues, ${fmt(SEGMENT / MB)} MiB segments (${PREALLOC ? 'preallocated' : 'sparse'}); ${os.cpus().length} cores, dir ${values.dir}`,
+);
+const results: Record<string, Result> = {};
+const phase = async (key: string, run: () => Result | Promise<Result>, baseline?: string) => {
+  settle();
+  const r = await run();
+  results[key] = r;
+  log(row(r, baseline ? results[baseline] : undefined));
+  if (r.note) log(`${''.padEnd(21)}${r.note}`);
+};
+if (ONLY.has('raw') || ONLY.has('async')) await phase('raw', () => rawWrite(false));
+if (ONLY.has('raw') || ONLY.has('sync')) await phase('rawSync', () => rawWrite(true));
+if (ONLY.has('async')) await phase('async', storeAsync, 'raw');
+if (ONLY.has('sync')) await phase('sync', storeSync, 'rawSync');
+if (results.async && results.raw) log(`ASYNC_FLUSH / raw = ${fmt(results.async.mbPerSec / results.raw.mbPerSec, 2)} (target >= 0.8)`);
+if (results.sync && results.rawSync) log(`SYNC_FLUSH / raw+fdatasync = ${fmt(results.sync.mbPerSec / results.rawSync.mbPerSec, 2)} (target >= 0.5)`);
+log(`RSS after writing: ${fmt(process.memoryUsage.rss() / MB)} MiB`);
+if (RSS_GIB > 0) {
+  settle();
+  await rssGrowth();
+}
