@@ -29,6 +29,7 @@ describe('validation', () => {
     expect(codeOf(() => validateMessage({ topic: 't', body: Buffer.alloc(4 * 1024 * 1024 + 1) }))).toBe('PAYLOAD_TOO_LARGE');
     expect(codeOf(() => validateMessage({ topic: 't', body, tags: 'a||b' }))).toBe('INVALID_MESSAGE');
     expect(codeOf(() => validateMessage({ topic: 't', body, keys: ['ok', ''] }))).toBe('INVALID_MESSAGE');
+    expect(codeOf(() => validateMessage({ topic: 't', body, keys: ['two words'] }))).toBe('INVALID_MESSAGE');
     expect(codeOf(() => validateMessage({ topic: 't', body, properties: { TAGS: 'x' } }))).toBe('INVALID_MESSAGE');
     expect(codeOf(() => validateMessage({ topic: 't', body, properties: { a: 'x'.repeat(16 * 1024) } }))).toBe('INVALID_MESSAGE');
     expect(codeOf(() => validateMessage({ topic: 't', body, properties: { a: 'b\u0001' } }))).toBe('INVALID_MESSAGE');

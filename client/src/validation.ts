@@ -1,6 +1,6 @@
 /** RocketMQ's limits (Validators, TopicValidator), checked before anything leaves a client. */
 import { CirrusError } from './errors';
-import { MessageConst, type Message } from './message';
+import { KEY_SEPARATOR, MessageConst, type Message } from './message';
 
 export const Limits = {
   TOPIC_MAX_LENGTH: 127,
@@ -66,8 +66,9 @@ export function validateMessage(msg: Message): void {
     }
   }
   if (msg.keys !== undefined) {
-    if (!Array.isArray(msg.keys) || msg.keys.some((k) => typeof k !== 'string' || k.length === 0 || SEPARATORS.test(k))) {
-      throw new CirrusError('INVALID_MESSAGE', 'keys must be an array of non-empty strings');
+    // Keys are stored joined by a space (RocketMQ's KEYS property), so a key cannot hold one.
+    if (!Array.isArray(msg.keys) || msg.keys.some((k) => typeof k !== 'string' || k.length === 0 || SEPARATORS.test(k) || k.includes(KEY_SEPARATOR))) {
+      throw new CirrusError('INVALID_MESSAGE', 'keys must be an array of non-empty strings without spaces');
     }
   }
   if (msg.shardingKey !== undefined && (typeof msg.shardingKey !== 'string' || msg.shardingKey.length === 0)) {

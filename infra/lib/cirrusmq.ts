@@ -30,7 +30,7 @@ export interface CirrusMqProps {
   readonly storage?: Own<StorageStackProps>;
   readonly network?: Own<NetworkStackProps, 'brokerPort'>;
   readonly nameServer?: Own<NameServerStackProps, 'table' | 'vpc' | 'subnets' | 'securityGroup'>;
-  readonly brokers?: Own<BrokerStackProps, 'clusterName' | 'brokerNames' | 'vpc' | 'subnets' | 'assignPublicIp' | 'securityGroup' | 'nameServerAddr' | 'table' | 'bucket' | 'image'> & {
+  readonly brokers?: Own<BrokerStackProps, 'retentionDays' | 'clusterName' | 'brokerNames' | 'vpc' | 'subnets' | 'assignPublicIp' | 'securityGroup' | 'nameServerAddr' | 'table' | 'bucket' | 'image'> & {
     /** @default - built from broker-node/Dockerfile at deploy */
     readonly image?: ecs.ContainerImage;
   };
@@ -81,6 +81,7 @@ export function createCirrusMq(app: App, props: CirrusMqProps = {}): CirrusMqSta
     env,
     description: description('brokers on ECS Fargate'),
     ...props.brokers,
+    retentionDays: storage.retentionDays,
     clusterName,
     brokerNames,
     brokerPort,

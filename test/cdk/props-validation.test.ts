@@ -76,7 +76,7 @@ describe('BrokerStack props', () => {
     expect(() => brokerStack({ stopTimeoutSeconds: 121 })).toThrow('props.stopTimeoutSeconds must be an integer from 2 to 120; got 121');
     expect(() => brokerStack({ durability: 'fast' as never })).toThrow('props.durability must be one of async, sync, s3; got "fast"');
     expect(() => brokerStack({ environment: { NODE_OPTIONS: '--inspect' } })).toThrow('props.environment.NODE_OPTIONS must be a CIRRUSMQ_* variable');
-    expect(() => brokerStack({ volumeSizeGiB: 0 })).toThrow('props.volumeSizeGiB must be an integer from 1 to 16384; got 0');
+    expect(() => brokerStack({ volumeSizeGiB: 4 })).toThrow('props.volumeSizeGiB must be an integer from 8 to 16384; got 4');
   });
 
   it('throws a PropsError before any resource is made', () => {

@@ -211,6 +211,9 @@ describe('BrokerStack', () => {
       CIRRUSMQ_STORE_DIR: '/data/store',
       CIRRUSMQ_DURABILITY: 's3',
       CIRRUSMQ_TIER_PREFIX: 'DefaultCluster/broker-b/',
+      CIRRUSMQ_FLUSH_DISK_TYPE: 'ASYNC_FLUSH',
+      CIRRUSMQ_FILE_RESERVED_TIME_MS: String(7 * 86_400_000),
+      CIRRUSMQ_DISK_BUDGET_BYTES: String(15 * 1024 ** 3),
     });
     expect(env.CIRRUSMQ_NAMESRV_ADDR).toBeDefined();
     expect(env.CIRRUSMQ_TIER_BUCKET).toBeDefined();

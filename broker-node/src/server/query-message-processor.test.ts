@@ -23,7 +23,7 @@ let client: BrokerClient;
 beforeEach(async () => {
   dir = tempDir();
   store = new DefaultMessageStore(
-    { storeDir: dir, commitLogSegmentBytes: 4096, consumeQueueUnitsPerFile: 8, flushIntervalMs: 20, indexHashSlotNum: 64, indexNum: 256, cleanIntervalMs: 3_600_000 },
+    { storeDir: dir, commitLogSegmentBytes: 4096, consumeQueueUnitsPerFile: 8, flushIntervalMs: 20, indexHashSlotNum: 64, indexNum: 256, cleanIntervalMs: 3_600_000, preallocateSegments: false },
     silentLogger,
   ).load();
   const nameServer = new FakeNameServer();

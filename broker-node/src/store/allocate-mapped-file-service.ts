@@ -24,6 +24,12 @@ import { MappedFile, fsDataSync, offsetToFileName, type DataSync } from './mappe
 
 export const PREPARED_SUFFIX = '.alloc';
 const ZERO_CHUNK = Buffer.alloc(1024 * 1024);
+/**
+ * The zeros are synced every this many bytes, not once at the end: one fdatasync of a whole
+ * GiB holds the disk (and the journal) for about a second, and every group commit of the
+ * live segment would wait behind it.
+ */
+const ZERO_SYNC_BYTES = 16 * 1024 * 1024;
 
 interface Preparation {
   fromOffset: number;
@@ -111,15 +117,21 @@ export class AllocateMappedFileService {
     if (prep.ready) fs.rmSync(prep.tmpPath, { force: true });
   }
 
-  /** Writes zeros in 1 MiB chunks with async writes (the event loop keeps serving), then fdatasync. */
+  /** Writes zeros in 1 MiB chunks with async writes (the event loop keeps serving), synced as it goes. */
   private async zeroFill(prep: Preparation): Promise<void> {
     fs.mkdirSync(this.dir, { recursive: true });
     const fh = await fs.promises.open(prep.tmpPath, 'w');
     try {
+      let unsynced = 0;
       for (let pos = 0; pos < this.fileSize && !prep.cancelled; ) {
         const n = Math.min(ZERO_CHUNK.length, this.fileSize - pos);
         const { bytesWritten } = await fh.write(ZERO_CHUNK, 0, n, pos);
         pos += bytesWritten;
+        unsynced += bytesWritten;
+        if (unsynced >= ZERO_SYNC_BYTES) {
+          await fh.datasync();
+          unsynced = 0;
+        }
       }
       if (!prep.cancelled) await fh.datasync();
     } finally {

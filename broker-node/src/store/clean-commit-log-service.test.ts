@@ -31,6 +31,7 @@ function openStore(overrides: Partial<MessageStoreConfig> = {}): DefaultMessageS
       indexNum: 24,
       fileReservedTimeMs: HOUR,
       cleanIntervalMs: 3_600_000, // the tests run the check themselves
+      preallocateSegments: false,
       ...overrides,
     },
     silentLogger,
@@ -45,8 +46,6 @@ async function fill(store: DefaultMessageStore): Promise<void> {
     await store.putMessages(makeBatch('T', i % 2, [{ body: `m${i}-${'x'.repeat(40)}`, keys: [`k${i}`] }]));
   }
   store.flush();
-  // Sealed index files are deleted only once their last persist is written.
-  await store.indexService.persistAsync();
 }
 
 const segments = (store: DefaultMessageStore) => store.commitLog.mappedFileQueue.mappedFiles;
@@ -73,6 +72,8 @@ describe('retention (CleanCommitLogService)', () => {
   it('deletes expired segments oldest first, stops at the first one kept, and trims the ConsumeQueues and the index', async () => {
     const store = openStore();
     await fill(store);
+    // Sealed index files are deleted only once their last persist is written.
+    await store.indexService.persistAsync();
     const segs = [...segments(store)];
     expect(segs.length).toBeGreaterThanOrEqual(4);
     const cqFilesBefore = cqFiles(0).length;

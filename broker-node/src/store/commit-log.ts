@@ -72,6 +72,8 @@ export class CommitLog {
   private readonly parts: AppendPart[] = [];
   /** Store time of the last record appended (the checkpoint's physicMsgTimestamp). */
   lastStoreTimestamp = 0;
+  /** Where the last recover() started verifying, and where the log ended (logs, tests). */
+  lastRecovery: { fromOffset: number; endOffset: number } | undefined;
 
   constructor(
     storeDir: string,
@@ -122,16 +124,20 @@ export class CommitLog {
     } else {
       start = Math.max(checkpointOffset, this.getMinOffset());
     }
+    let verifiedFrom = start;
     let result = this.walk(start);
     const holder = this.findMappedFileByOffset(start);
     if (result.status === 'CORRUPT' && result.offset === start && holder && holder.fileFromOffset < start) {
       this.logger.warn('commitlog: the record at the checkpoint does not verify, verifying its segment from the start', { checkpointOffset: start, reason: result.reason });
-      result = this.walk(holder.fileFromOffset);
+      verifiedFrom = holder.fileFromOffset;
+      result = this.walk(verifiedFrom);
     }
     if (result.status === 'CORRUPT') {
       this.logger.warn('commitlog: truncating a torn or corrupt tail', { offset: result.offset, reason: result.reason, droppedUpTo: filesEnd });
     }
     this.mappedFileQueue.truncateDirtyFiles(result.offset);
+    this.lastRecovery = { fromOffset: verifiedFrom, endOffset: result.offset };
+    this.logger.info('commitlog: recovered', { verifiedFrom, endOffset: result.offset, verifiedBytes: result.offset - verifiedFrom });
     return result.offset;
   }
 

@@ -27,6 +27,11 @@ export const DATA_MOUNT_PATH = '/data';
 /** The uid:gid of the image's `node` user, which runs the broker (broker-node/Dockerfile). */
 export const BROKER_UID = '1000:1000';
 
+/** CommitLog bytes a broker keeps on a volume of this size: 75 % of it. */
+export function diskBudgetBytes(volumeSizeGiB: number): number {
+  return Math.floor(volumeSizeGiB * 0.75 * 1024 ** 3);
+}
+
 export interface BrokerServiceProps {
   readonly cluster: ecs.ICluster;
   readonly clusterName: string;
@@ -44,7 +49,9 @@ export interface BrokerServiceProps {
   readonly memoryMiB: number;
   readonly volumeSizeGiB: number;
   readonly volumeThroughputMiBps: number;
-  readonly durability: string;
+  readonly durability: 'async' | 'sync' | 's3';
+  /** Days messages are kept (the tier bucket's lifecycle); local retention follows it. */
+  readonly retentionDays: number;
   readonly stopTimeoutSeconds: number;
   readonly logLevel: string;
   /** Extra broker settings (CIRRUSMQ_*), after the ones this construct sets. */
@@ -152,6 +159,13 @@ export class BrokerService extends Construct {
         CIRRUSMQ_NAMESRV_ADDR: props.nameServerAddr,
         CIRRUSMQ_STORE_DIR: `${DATA_MOUNT_PATH}/store`,
         CIRRUSMQ_DURABILITY: props.durability,
+        // The local disk: fdatasync per send only when that is the durability asked for
+        // (with 's3' the ack waits for S3, and the volume dies with the task anyway) ...
+        CIRRUSMQ_FLUSH_DISK_TYPE: props.durability === 'sync' ? 'SYNC_FLUSH' : 'ASYNC_FLUSH',
+        // ... and what it keeps: the retention, within 75 % of the volume (the rest is for
+        // ConsumeQueues, index files, the next segment and the file system).
+        CIRRUSMQ_FILE_RESERVED_TIME_MS: String(props.retentionDays * 86_400_000),
+        CIRRUSMQ_DISK_BUDGET_BYTES: String(diskBudgetBytes(props.volumeSizeGiB)),
         CIRRUSMQ_TIER_BUCKET: props.bucket.bucketName,
         CIRRUSMQ_TIER_PREFIX: this.tierPrefix,
         CIRRUSMQ_TABLE_NAME: props.table.tableName,

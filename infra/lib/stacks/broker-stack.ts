@@ -62,7 +62,7 @@ export interface BrokerStackProps extends StackProps {
   readonly cpu?: number;
   /** Fargate memory per broker, MiB, within what the CPU allows. @default 1024 */
   readonly memoryMiB?: number;
-  /** The CommitLog volume (gp3), GiB: a cache of S3, sized for a few segments. @default 20 */
+  /** The CommitLog volume (gp3), GiB: a cache of S3; the broker keeps 75 % of it in 1 GiB segments. @default 20 */
   readonly volumeSizeGiB?: number;
   /** gp3 throughput, MiB/s (125 is included in the price). @default 125 */
   readonly volumeThroughputMiBps?: number;
@@ -73,6 +73,8 @@ export interface BrokerStackProps extends StackProps {
    * @default 's3'
    */
   readonly durability?: Durability;
+  /** Days messages are kept (StorageStack's retention); the brokers' local retention follows. @default 7 */
+  readonly retentionDays?: number;
   /** Seconds between SIGTERM and SIGKILL, to flush and unregister (Fargate allows 2 to 120). @default 120 */
   readonly stopTimeoutSeconds?: number;
   /** @default 'info' */
@@ -104,7 +106,9 @@ export class BrokerStack extends Stack {
     const [memMin, memMax, memStep] = FARGATE_SIZES[cpu]!;
     const memoryMiB = v.integer('memoryMiB', props.memoryMiB, Math.max(1024, memMin), memMin, memMax);
     v.check('memoryMiB', memoryMiB % memStep === 0, `a multiple of ${memStep} from ${memMin} to ${memMax} with cpu ${cpu}`, memoryMiB);
-    const volumeSizeGiB = v.integer('volumeSizeGiB', props.volumeSizeGiB, 20, 1, 16_384);
+    // Room for a few 1 GiB segments besides the ConsumeQueues and indexes.
+    const volumeSizeGiB = v.integer('volumeSizeGiB', props.volumeSizeGiB, 20, 8, 16_384);
+    const retentionDays = v.integer('retentionDays', props.retentionDays, 7, 1, 3650);
     const volumeThroughputMiBps = v.integer('volumeThroughputMiBps', props.volumeThroughputMiBps, 125, 125, 1000);
     const durability = v.oneOf('durability', props.durability, 's3', DURABILITIES);
     const stopTimeoutSeconds = v.integer('stopTimeoutSeconds', props.stopTimeoutSeconds, 120, 2, 120);
@@ -154,6 +158,7 @@ export class BrokerStack extends Stack {
           volumeSizeGiB,
           volumeThroughputMiBps,
           durability,
+          retentionDays,
           stopTimeoutSeconds,
           logLevel,
           environment,

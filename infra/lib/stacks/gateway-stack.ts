@@ -149,7 +149,10 @@ export class GatewayStack extends Stack {
           resources: [
             invoke('POST', '/v1/topics/*/messages'),
             invoke('GET', '/v1/topics'),
+            // describe, route, read, lookup by key
             invoke('GET', '/v1/topics/*'),
+            // lookup by message id
+            invoke('GET', '/v1/messages/*'),
             invoke('GET', '/v1/cluster'),
             invoke('GET', '/openapi.json'),
           ],

@@ -13,7 +13,7 @@ let store: DefaultMessageStore;
 beforeEach(() => {
   dir = tempDir();
   store = new DefaultMessageStore(
-    { storeDir: dir, commitLogSegmentBytes: 8 << 20, consumeQueueUnitsPerFile: 4096, flushIntervalMs: 50, indexHashSlotNum: 1024, indexNum: 64 * 1024 },
+    { storeDir: dir, commitLogSegmentBytes: 8 << 20, consumeQueueUnitsPerFile: 4096, flushIntervalMs: 50, indexHashSlotNum: 1024, indexNum: 64 * 1024, preallocateSegments: false },
     silentLogger,
   ).load();
 });

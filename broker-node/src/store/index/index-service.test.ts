@@ -23,7 +23,7 @@ afterEach(async () => {
 
 function openStore(overrides: Partial<MessageStoreConfig> = {}): DefaultMessageStore {
   const store = new DefaultMessageStore(
-    { storeDir: dir, commitLogSegmentBytes: 64 * 1024, consumeQueueUnitsPerFile: 64, flushIntervalMs: 20, indexHashSlotNum: 8, indexNum: 16, ...overrides },
+    { storeDir: dir, commitLogSegmentBytes: 64 * 1024, consumeQueueUnitsPerFile: 64, flushIntervalMs: 20, indexHashSlotNum: 8, indexNum: 16, preallocateSegments: false, ...overrides },
     silentLogger,
   );
   stores.push(store.load());

@@ -1,0 +1,144 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { decodeRecords } from '../../../client/src/codec/record';
+import { silentLogger } from '../../../client/src/logger';
+import { makeBatch, removeDir, tempDir } from '../testing/fixtures';
+import { GroupCommitService, type GroupCommitTarget } from './group-commit-service';
+import { fsDataSync, type DataSync } from './mapped-file';
+import { DefaultMessageStore, type MessageStoreConfig } from './message-store';
+import { StoreStatsService } from './store-stats-service';
+
+/** An fdatasync that counts its calls and can be slowed (delayMs) or held until released (a slow disk). */
+class CountingSync {
+  calls = 0;
+  delayMs = 0;
+  private gate: Promise<void> | undefined;
+  private open: (() => void) | undefined;
+  readonly fn: DataSync = async (fd) => {
+    this.calls++;
+    if (this.gate) await this.gate;
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+    await fsDataSync(fd);
+  };
+  hold(): void {
+    this.gate = new Promise((r) => (this.open = r));
+  }
+  release(): void {
+    this.gate = undefined;
+    this.open?.();
+  }
+}
+
+let dir: string;
+let stores: DefaultMessageStore[] = [];
+beforeEach(() => {
+  dir = tempDir();
+});
+afterEach(async () => {
+  for (const s of stores) await s.shutdown();
+  stores = [];
+  removeDir(dir);
+});
+
+function openSyncStore(sync: CountingSync, overrides: Partial<MessageStoreConfig> = {}): DefaultMessageStore {
+  const store = new DefaultMessageStore(
+    {
+      storeDir: dir,
+      commitLogSegmentBytes: 1 << 20,
+      consumeQueueUnitsPerFile: 1000,
+      // No timer rounds during a test: only the group commit syncs (the checkpoint would count too).
+      flushIntervalMs: 60_000,
+      flushDiskType: 'SYNC_FLUSH',
+      syncFlushTimeoutMs: 5_000,
+      dataSync: sync.fn,
+      ...overrides,
+    },
+    silentLogger,
+  );
+  stores.push(store.load());
+  return store;
+}
+
+describe('GroupCommitService (SYNC_FLUSH)', () => {
+  it('answers each put only once an fdatasync covers it', async () => {
+    const sync = new CountingSync();
+    const store = openSyncStore(sync);
+    const put = await store.putMessages(makeBatch('TopicA', 0, ['a', 'b']));
+    expect(put).toMatchObject({ status: 'PUT_OK', queueOffset: 0, count: 2 });
+    expect(sync.calls).toBe(1);
+    expect(store.stats().commitLogFlushedOffset).toBe(store.stats().commitLogMaxOffset);
+    expect(store.stats().flushTotal).toBe(1);
+  });
+
+  it('lets the puts written during an fdatasync share the next one', async () => {
+    const sync = new CountingSync();
+    const store = openSyncStore(sync);
+    sync.hold();
+    // The first put starts a sync at once (it covers that put's write only); the fourteen
+    // written while it runs, in this turn of the event loop and later ones, wait together.
+    const first = store.putMessages(makeBatch('TopicA', 0, ['first']));
+    const during = Array.from({ length: 9 }, (_, i) => store.putMessages(makeBatch('TopicA', i % 4, [`m${i}`])));
+    await new Promise((r) => setTimeout(r, 10));
+    during.push(...Array.from({ length: 5 }, (_, i) => store.putMessages(makeBatch('TopicB', 0, [`n${i}`]))));
+    expect(sync.calls).toBe(1);
+    sync.release();
+    const results = await Promise.all([first, ...during]);
+    expect(results.every((r) => r.status === 'PUT_OK')).toBe(true);
+    expect(sync.calls).toBe(2); // fifteen puts, two fdatasyncs
+    expect(store.stats().commitLogFlushedOffset).toBe(store.stats().commitLogMaxOffset);
+    // Fifty puts issued at once: one sync for the first, one for the other 49.
+    const many = await Promise.all(Array.from({ length: 50 }, (_, i) => store.putMessages(makeBatch('TopicC', 0, [`x${i}`]))));
+    expect(many.map((r) => r.queueOffset)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(sync.calls).toBe(4);
+  });
+
+  it('answers FLUSH_DISK_TIMEOUT when the fdatasync misses syncFlushTimeoutMs; the data is stored', async () => {
+    const sync = new CountingSync();
+    sync.delayMs = 300;
+    const store = openSyncStore(sync, { syncFlushTimeoutMs: 50 });
+    const t0 = Date.now();
+    const put = await store.putMessages(makeBatch('TopicA', 0, ['slow']));
+    expect(put.status).toBe('FLUSH_DISK_TIMEOUT');
+    expect(Date.now() - t0).toBeLessThan(250);
+    expect(store.stats().flushDiskTimeoutTotal).toBe(1);
+    // Written, readable, and durable once the slow sync completes.
+    expect(decodeRecords(store.getMessage('TopicA', 0, 0, 10).records).map((m) => m.body.toString())).toEqual(['slow']);
+    await new Promise((r) => setTimeout(r, 350));
+    expect(store.stats().commitLogFlushedOffset).toBe(store.stats().commitLogMaxOffset);
+    sync.delayMs = 0;
+    expect((await store.putMessages(makeBatch('TopicA', 0, ['fast']))).status).toBe('PUT_OK');
+  });
+
+  it('fails the waiting puts when fdatasync fails, and keeps serving', async () => {
+    let fail = true;
+    const target: GroupCommitTarget & { flushed: number; max: number } = {
+      flushed: 0,
+      max: 0,
+      async flushAsync() {
+        if (fail) throw new Error('EIO');
+        this.flushed = this.max;
+      },
+      getFlushedOffset() {
+        return this.flushed;
+      },
+    };
+    const service = new GroupCommitService(target, 1_000, new StoreStatsService(), silentLogger);
+    target.max = 100;
+    await expect(service.waitForFlush(100)).rejects.toThrow(/could not sync/);
+    fail = false;
+    target.max = 200;
+    await expect(service.waitForFlush(200)).resolves.toBe('PUT_OK');
+    // Already on disk: answered without a sync.
+    await expect(service.waitForFlush(150)).resolves.toBe('PUT_OK');
+    await service.shutdown();
+  });
+
+  it('answers the puts still waiting at shutdown from one last sync', async () => {
+    const sync = new CountingSync();
+    sync.delayMs = 30;
+    const store = openSyncStore(sync);
+    const pending = Array.from({ length: 4 }, (_, i) => store.putMessages(makeBatch('TopicA', 0, [`p${i}`])));
+    await store.shutdown();
+    stores = [];
+    expect((await Promise.all(pending)).map((r) => r.status)).toEqual(['PUT_OK', 'PUT_OK', 'PUT_OK', 'PUT_OK']);
+  });
+});

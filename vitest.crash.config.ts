@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+/** npm run test:crash: the SIGKILL rounds of test/crash/*.crash.ts (CRASH_ROUNDS, default 5). */
+export default defineConfig({
+  test: {
+    include: ['test/crash/**/*.crash.ts'],
+    testTimeout: 300_000,
+    hookTimeout: 60_000,
+    maxWorkers: 1,
+  },
+});
