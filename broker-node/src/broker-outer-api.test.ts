@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../client/src/logger';
+import { createLogger, silentLogger } from '../../client/src/logger';
 import { BrokerOuterAPI } from './broker-outer-api';
 import { retryWithBackoff } from './retry';
 import { FakeNameServer } from './testing/fake-nameserver';
@@ -36,12 +36,16 @@ describe('BrokerOuterAPI', () => {
     ns.addTopic('T', 2);
     ns.failRegistrations = 2;
     const seen: string[][] = [];
-    const api = new BrokerOuterAPI(ns, reg, (r) => seen.push(r.topics.map((t) => t.topic)), { heartbeatIntervalMs: 10, retryInitialDelayMs: 1, retryMaxDelayMs: 2 }, silentLogger);
+    const lines: string[] = [];
+    const logger = createLogger({}, 'info', (l) => lines.push(l));
+    const api = new BrokerOuterAPI(ns, reg, (r) => seen.push(r.topics.map((t) => t.topic)), { heartbeatIntervalMs: 10, retryInitialDelayMs: 1, retryMaxDelayMs: 2 }, logger);
     await api.start();
     expect(ns.registrations.length).toBe(1);
     await new Promise((r) => setTimeout(r, 60));
     expect(ns.registrations.length).toBeGreaterThanOrEqual(3);
     expect(seen[0]).toEqual(['T']);
+    // one "heartbeat sent" line per accepted heartbeat: the cloud alarm counts them
+    expect(lines.filter((l) => JSON.parse(l).msg === 'heartbeat sent').length).toBe(ns.registrations.length - 1);
     await api.shutdown();
     const after = ns.registrations.length;
     expect(ns.unregistrations).toEqual([{ clusterName: 'C', brokerName: 'broker-a', brokerId: 0 }]);
