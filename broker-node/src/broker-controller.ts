@@ -58,6 +58,7 @@ export class BrokerController {
         flushIntervalMs: config.flushIntervalMs,
         flushDiskType: config.flushDiskType,
         syncFlushTimeoutMs: config.syncFlushTimeoutMs,
+        preallocateSegments: config.commitLogPreallocate,
         fileReservedTimeMs: config.fileReservedTimeMs,
         diskBudgetBytes: config.diskBudgetBytes,
         cleanIntervalMs: config.cleanIntervalMs,

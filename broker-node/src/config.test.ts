@@ -14,6 +14,7 @@ describe('loadBrokerConfig', () => {
       namesrvAddr: '127.0.0.1:9876',
       storeDir: path.resolve('.cirrusmq-data/broker-a'),
       commitLogSegmentBytes: 1024 * 1024 * 1024,
+      commitLogPreallocate: false,
       consumeQueueUnitsPerFile: 300_000,
       flushDiskType: 'ASYNC_FLUSH',
       flushIntervalMs: 500,
@@ -42,6 +43,7 @@ describe('loadBrokerConfig', () => {
       CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: '65536',
       CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE: '1000',
       CIRRUSMQ_FLUSH_DISK_TYPE: 'SYNC_FLUSH',
+      CIRRUSMQ_COMMITLOG_PREALLOCATE: 'true',
       CIRRUSMQ_FLUSH_INTERVAL_MS: '10',
       CIRRUSMQ_SYNC_FLUSH_TIMEOUT_MS: '250',
       CIRRUSMQ_HEARTBEAT_INTERVAL_MS: '1000',
@@ -49,7 +51,7 @@ describe('loadBrokerConfig', () => {
       CIRRUSMQ_LOG_LEVEL: 'debug',
     });
     expect(c).toMatchObject({ clusterName: 'C1', brokerName: 'broker-b', brokerId: 1, brokerPort: 0, storeDir: '/tmp/x', commitLogSegmentBytes: 65536, logLevel: 'debug' });
-    expect(c).toMatchObject({ flushDiskType: 'SYNC_FLUSH', flushIntervalMs: 10, syncFlushTimeoutMs: 250 });
+    expect(c).toMatchObject({ flushDiskType: 'SYNC_FLUSH', flushIntervalMs: 10, syncFlushTimeoutMs: 250, commitLogPreallocate: true });
     expect(
       loadBrokerConfig({
         CIRRUSMQ_FILE_RESERVED_TIME_MS: '60000',

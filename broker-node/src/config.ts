@@ -21,6 +21,8 @@ export interface BrokerConfig {
   /** Absolute. */
   readonly storeDir: string;
   readonly commitLogSegmentBytes: number;
+  /** Zero-fill the next CommitLog segment ahead of time instead of sparse segments (store/allocate-mapped-file-service.ts). */
+  readonly commitLogPreallocate: boolean;
   readonly consumeQueueUnitsPerFile: number;
   /** ASYNC_FLUSH: ack after the write, fdatasync every flushIntervalMs; SYNC_FLUSH: ack after a group-commit fdatasync. */
   readonly flushDiskType: FlushDiskType;
@@ -79,6 +81,7 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
   const namesrvAddr = str('CIRRUSMQ_NAMESRV_ADDR', '127.0.0.1:9876', /^(https?:\/\/)?[a-zA-Z0-9.\-[\]:]+(:\d+)?\/?$/);
   const storeDir = path.resolve(str('CIRRUSMQ_STORE_DIR', path.join('.cirrusmq-data', brokerName)));
   const commitLogSegmentBytes = int('CIRRUSMQ_COMMITLOG_SEGMENT_BYTES', GiB, MIN_SEGMENT_BYTES, MAX_SEGMENT_BYTES);
+  const preallocate = str('CIRRUSMQ_COMMITLOG_PREALLOCATE', 'false', /^(true|false)$/);
   const consumeQueueUnitsPerFile = int('CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE', 300_000, 16, 50_000_000);
   const flushDiskType = str('CIRRUSMQ_FLUSH_DISK_TYPE', 'ASYNC_FLUSH');
   if (!FLUSH_DISK_TYPES.includes(flushDiskType)) problems.push(`CIRRUSMQ_FLUSH_DISK_TYPE must be ASYNC_FLUSH or SYNC_FLUSH, got "${flushDiskType}"`);
@@ -109,6 +112,7 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
     namesrvAddr,
     storeDir,
     commitLogSegmentBytes,
+    commitLogPreallocate: preallocate === 'true',
     consumeQueueUnitsPerFile,
     flushDiskType: flushDiskType as FlushDiskType,
     flushIntervalMs,

@@ -2,20 +2,26 @@
  * Prepares the next CommitLog segment ahead of time (RocketMQ's AllocateMappedFileService):
  * while segment N takes appends, segment N+1 is zero-filled in 1 MiB chunks on the thread
  * pool, fdatasync'd, and parked under a temporary name. Rollover renames it into place.
+ * OFF by default (preallocateSegments / CIRRUSMQ_COMMITLOG_PREALLOCATE): segments are sparse.
  *
  *   {dir}/00000000001073741824.alloc   zero-filling, or ready (not a segment yet: the name
  *                                      does not parse, so load() never opens it)
  *   {dir}/00000000001073741824         after take(): a segment, wrotePosition 0
  *
- * Why zeros and not sparse: measured on this machine (ext4, 1 GiB file, 1 MiB writeSync):
- *   sparse (ftruncate)   ~720 MB/s with fdatasync every 4 MiB, ~7.7 GB/s without
- *   zero-filled          ~1195 MB/s with fdatasync every 4 MiB, ~13 GB/s without
- * An fdatasync into a sparse file also commits the block allocation (a journal commit);
- * into written zeros it is data only. So steady-state appends are faster preallocated,
- * most of all under SYNC_FLUSH. Zero-filling costs ~0.8 s per GiB, which is why it runs
- * ahead in the background and not at rollover. If rollover comes before the file is ready
- * (a burst, or the first segment of a new store) the segment is created sparse at once
- * instead: the writer never waits for zeros.
+ * Zeros or sparse, measured on this machine (ext4, 2 cores):
+ *   appends alone (1 GiB file, 1 MiB writeSync)      sparse ~720 MB/s, zero-filled ~1195 MB/s
+ *     with fdatasync every 4 MiB; without, ~7.7 vs ~13 GB/s: an fdatasync into a sparse
+ *     file also commits the block allocation (a journal commit), into zeros it is data only.
+ *   appends + the fill itself (64 MiB segments,       sparse ~430 MB/s, zero-filled ~360 MB/s
+ *     37 KB writes, fdatasync every 1 MiB)            (every 256 KiB: ~223 vs ~237)
+ *   the store, SYNC_FLUSH, 64 producers, the fill     sparse ~200 MB/s, zero-filled ~175 MB/s
+ *     running behind (bench:store)
+ * So a zero-filled segment appends faster, but filling it costs the same bytes again: in a
+ * sustained steady state (the fill included) sparse is as fast or faster, and it is the
+ * default. Preallocation pays off only when the disk has idle time to fill ahead, and then
+ * mainly for group-commit latency. When on, the fill is paced (ZERO_FILL_BYTES_PER_SEC),
+ * and if rollover comes before the file is ready the segment is created sparse at once:
+ * the writer never waits for zeros.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -30,6 +36,12 @@ const ZERO_CHUNK = Buffer.alloc(1024 * 1024);
  * live segment would wait behind it.
  */
 const ZERO_SYNC_BYTES = 16 * 1024 * 1024;
+/**
+ * The fill is paced to this rate (a 1 GiB segment in 8 s): unpaced, it competes with the
+ * live segment's writes and group commits for the disk. A broker that writes faster than
+ * this for a whole segment gets its next one sparse.
+ */
+export const ZERO_FILL_BYTES_PER_SEC = 128 * 1024 * 1024;
 
 interface Preparation {
   fromOffset: number;
@@ -52,6 +64,7 @@ export class AllocateMappedFileService {
     private readonly logger: Logger,
     /** For the segments' own flushes; the zero-fill always syncs with fs (tests count only log flushes). */
     private readonly dataSync: DataSync = fsDataSync,
+    private readonly bytesPerSec = ZERO_FILL_BYTES_PER_SEC,
   ) {}
 
   /** Deletes leftovers of a preparation a crash interrupted. */
@@ -123,6 +136,7 @@ export class AllocateMappedFileService {
     const fh = await fs.promises.open(prep.tmpPath, 'w');
     try {
       let unsynced = 0;
+      const started = performance.now();
       for (let pos = 0; pos < this.fileSize && !prep.cancelled; ) {
         const n = Math.min(ZERO_CHUNK.length, this.fileSize - pos);
         const { bytesWritten } = await fh.write(ZERO_CHUNK, 0, n, pos);
@@ -132,6 +146,8 @@ export class AllocateMappedFileService {
           await fh.datasync();
           unsynced = 0;
         }
+        const ahead = (pos / this.bytesPerSec) * 1000 - (performance.now() - started);
+        if (ahead > 1) await new Promise((r) => setTimeout(r, ahead));
       }
       if (!prep.cancelled) await fh.datasync();
     } finally {

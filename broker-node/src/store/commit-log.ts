@@ -54,7 +54,7 @@ const INITIAL_WRITE_BUFFER = 1024 * 1024;
 export interface CommitLogOptions {
   /** fdatasync for flushAsync (tests inject a counting or slow one). */
   dataSync?: DataSync;
-  /** Zero-fill the next segment ahead of time (allocate-mapped-file-service.ts says why). */
+  /** Zero-fill the next segment ahead of time (off by default; allocate-mapped-file-service.ts). */
   preallocate?: boolean;
 }
 
@@ -70,6 +70,9 @@ export class CommitLog {
   private writeBuffer: Buffer = Buffer.allocUnsafe(INITIAL_WRITE_BUFFER);
   /** Reused per append: parts are few (usually one). */
   private readonly parts: AppendPart[] = [];
+  /** Reused per append: where each record of the batch landed in the write buffer and the log. */
+  private readonly recBufPos: number[] = [];
+  private readonly recPhysical: number[] = [];
   /** Store time of the last record appended (the checkpoint's physicMsgTimestamp). */
   lastStoreTimestamp = 0;
   /** Where the last recover() started verifying, and where the log ended (logs, tests). */
@@ -184,13 +187,26 @@ export class CommitLog {
     let partStart = 0;
     let partFilePos = segPos;
     let bytes = 0;
-    let commitLogOffset = -1;
+    const recBufPos = this.recBufPos;
+    const recPhysical = this.recPhysical;
+    recBufPos.length = records.length;
+    recPhysical.length = records.length;
+    // The records of a send batch lie back to back in its body: they are copied in runs (one
+    // copy per segment part, not one per record), then stamped.
+    let runSrc = 0;
+    let runDst = 0;
+    let runLen = 0;
+    const copyRun = () => {
+      if (runLen > 0) body.copy(buf, runDst, runSrc, runSrc + runLen);
+      runLen = 0;
+    };
     for (let i = 0; i < records.length; i++) {
       const { pos, shape } = records[i]!;
       const size = shape.size;
       const remaining = segSize - segPos;
       if (size !== remaining && size + MIN_BLANK_SIZE > remaining) {
         // Does not fit: close this segment with a BLANK, continue at the next one.
+        copyRun();
         const recordsEnd = bufPos;
         if (remaining >= MIN_BLANK_SIZE) {
           buf = this.ensureCapacity(bufPos + MIN_BLANK_SIZE);
@@ -204,15 +220,27 @@ export class CommitLog {
         partStart = bufPos;
         partFilePos = 0;
       }
-      buf = this.ensureCapacity(bufPos + size);
-      body.copy(buf, bufPos, pos, pos + size);
-      const physicalOffset = segFrom + segPos;
-      stampRecord(buf, bufPos, size, queueId, firstQueueOffset + i, physicalOffset, storeTimestamp);
-      if (i === 0) commitLogOffset = physicalOffset;
+      if (bufPos + size > buf.length) {
+        copyRun(); // the bytes so far move with the buffer as it grows
+        buf = this.ensureCapacity(bufPos + size);
+      }
+      if (runLen > 0 && pos !== runSrc + runLen) copyRun();
+      if (runLen === 0) {
+        runSrc = pos;
+        runDst = bufPos;
+      }
+      runLen += size;
+      recBufPos[i] = bufPos;
+      recPhysical[i] = segFrom + segPos;
       bufPos += size;
       segPos += size;
       bytes += size;
     }
+    copyRun();
+    for (let i = 0; i < records.length; i++) {
+      stampRecord(buf, recBufPos[i]!, records[i]!.shape.size, queueId, firstQueueOffset + i, recPhysical[i]!, storeTimestamp);
+    }
+    const commitLogOffset = recPhysical[0] ?? -1;
     parts.push({ fileFromOffset: segFrom, filePosition: partFilePos, bufStart: partStart, recordsEnd: bufPos, bufEnd: bufPos, seal: false });
 
     const rollbackTo = this.getMaxOffset();
@@ -266,20 +294,20 @@ export class CommitLog {
    * Visits every valid record from `fromOffset` to the end of the log, crossing BLANKs into
    * the next segment. Returns the offset where the walk stopped.
    */
-  scanFrom(fromOffset: number, visit: RecordVisitor): number {
-    const result = this.walk(fromOffset, visit);
+  scanFrom(fromOffset: number, visit: RecordVisitor, options: { verifyCrc?: boolean } = {}): number {
+    const result = this.walk(fromOffset, visit, options.verifyCrc ?? true);
     if (result.status === 'CORRUPT') this.logger.warn('commitlog: scan stopped at a corrupt record', { offset: result.offset, reason: result.reason });
     return result.offset;
   }
 
   /** The walk behind recover and scanFrom: reads segments through a bounded window (segment-scanner.ts). */
-  private walk(fromOffset: number, visit?: RecordVisitor): WalkResult {
+  private walk(fromOffset: number, visit?: RecordVisitor, verifyCrc = true): WalkResult {
     const scanner = new SegmentScanner();
     let offset = Math.max(fromOffset, this.getMinOffset());
     for (;;) {
       const file = this.findMappedFileByOffset(offset);
       if (!file) return { offset, status: 'NO_SEGMENT' };
-      const result = scanner.scan(file, offset - file.fileFromOffset, visit);
+      const result = scanner.scan(file, offset - file.fileFromOffset, visit, verifyCrc);
       if (result.status !== 'SEGMENT_FULL') return { offset: file.fileFromOffset + result.position, status: result.status, reason: result.reason };
       offset = file.fileFromOffset + file.fileSize;
     }

@@ -18,7 +18,7 @@ export const CQ_STORE_UNIT_SIZE = 20;
 export const CqUnit = { OFFSET: 0, SIZE: 8, TAGS_CODE: 12 } as const;
 
 /** Units read per step when scanning a file for its end. */
-const SCAN_UNITS = 64 * 1024;
+const SCAN_UNITS = 4 * 1024;
 
 export function writeCqUnit(buf: Buffer, pos: number, commitLogOffset: number, size: number, tagsCode: number): void {
   writeInt64(buf, commitLogOffset, pos + CqUnit.OFFSET);
@@ -66,25 +66,41 @@ export class ConsumeQueue {
     this.mappedFileQueue.load();
   }
 
-  /** Finds the last written unit (non-zero size) in the last file, or the one before it if the last is empty. */
-  recover(): void {
+  /**
+   * Finds the last written unit (non-zero size) in the last file, or the one before it if
+   * the last is empty. `durableOffset` (the checkpoint's ConsumeQueue progress) makes it
+   * fast: units of records before it were synced, so they form an unbroken non-zero prefix
+   * that a binary search skips; only the units after it are scanned one by one (where a
+   * crash can leave a hole, the scan must stop at the first one).
+   */
+  recover(durableOffset = 0): void {
     const files = this.mappedFileQueue.mappedFiles;
     if (files.length === 0) return;
     let idx = files.length - 1;
-    let end = this.scanFileEnd(idx);
+    let end = this.scanFileEnd(idx, durableOffset);
     if (end === 0 && idx > 0) {
       idx--;
-      end = this.scanFileEnd(idx);
+      end = this.scanFileEnd(idx, durableOffset);
     }
     this.mappedFileQueue.truncateDirtyFiles(files[idx]!.fileFromOffset + end);
   }
 
   /** Byte position after the last unit of a run of non-zero units from the file's start. */
-  private scanFileEnd(idx: number): number {
+  private scanFileEnd(idx: number, durableOffset: number): number {
     const file = this.mappedFileQueue.mappedFiles[idx]!;
-    const chunk = Buffer.allocUnsafe(Math.min(SCAN_UNITS * CQ_STORE_UNIT_SIZE, file.fileSize));
-    let pos = 0;
     const limit = file.fileSize - (file.fileSize % CQ_STORE_UNIT_SIZE);
+    // Binary search: the first unit that is not a synced one (zero, or its record ends past durableOffset).
+    let lo = 0;
+    let hi = limit / CQ_STORE_UNIT_SIZE;
+    while (lo < hi && durableOffset > 0) {
+      const mid = (lo + hi) >>> 1;
+      const n = file.readInto(mid * CQ_STORE_UNIT_SIZE, this.unit, 0, CQ_STORE_UNIT_SIZE);
+      const u = n === CQ_STORE_UNIT_SIZE ? readCqUnit(this.unit, 0) : undefined;
+      if (u && u.size > 0 && u.commitLogOffset + u.size <= durableOffset) lo = mid + 1;
+      else hi = mid;
+    }
+    const chunk = Buffer.allocUnsafe(Math.min(SCAN_UNITS * CQ_STORE_UNIT_SIZE, file.fileSize));
+    let pos = lo * CQ_STORE_UNIT_SIZE;
     while (pos < limit) {
       const n = file.readInto(pos, chunk, 0, Math.min(chunk.length, limit - pos));
       for (let p = 0; p + CQ_STORE_UNIT_SIZE <= n; p += CQ_STORE_UNIT_SIZE) {

@@ -93,16 +93,16 @@ describe('GroupCommitService (SYNC_FLUSH)', () => {
 
   it('answers FLUSH_DISK_TIMEOUT when the fdatasync misses syncFlushTimeoutMs; the data is stored', async () => {
     const sync = new CountingSync();
-    sync.delayMs = 300;
+    sync.delayMs = 600;
     const store = openSyncStore(sync, { syncFlushTimeoutMs: 50 });
     const t0 = Date.now();
     const put = await store.putMessages(makeBatch('TopicA', 0, ['slow']));
     expect(put.status).toBe('FLUSH_DISK_TIMEOUT');
-    expect(Date.now() - t0).toBeLessThan(250);
+    expect(Date.now() - t0).toBeLessThan(500); // answered at the timeout, not when the sync ends
     expect(store.stats().flushDiskTimeoutTotal).toBe(1);
     // Written, readable, and durable once the slow sync completes.
     expect(decodeRecords(store.getMessage('TopicA', 0, 0, 10).records).map((m) => m.body.toString())).toEqual(['slow']);
-    await new Promise((r) => setTimeout(r, 350));
+    await new Promise((r) => setTimeout(r, 650));
     expect(store.stats().commitLogFlushedOffset).toBe(store.stats().commitLogMaxOffset);
     sync.delayMs = 0;
     expect((await store.putMessages(makeBatch('TopicA', 0, ['fast']))).status).toBe('PUT_OK');

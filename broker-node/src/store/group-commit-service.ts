@@ -2,14 +2,16 @@
  * SYNC_FLUSH (RocketMQ's GroupCommitService): a send is acknowledged only once an fdatasync
  * covers its bytes, and every send waiting at that moment shares the one fdatasync.
  *
- *   put A (write) ─┐                 ┌─ A, B, C answered PUT_OK
- *   put B (write) ─┼─ fdatasync #1 ──┤
- *   put C (write) ─┘   (thread pool) │  put D, E written meanwhile ─ fdatasync #2 ─ D, E answered
+ *   put A (write) ── fdatasync #1 ─────────┐ (thread pool)
+ *   put B, C, D (written during #1) ───────┴─ fdatasync #2 starts, THEN A is answered
+ *   A's next put (written during #2) ───────── fdatasync #3 starts, THEN B, C, D answered
  *
  * The write itself is synchronous (the append already happened when a request arrives), and
  * the fdatasync runs on the thread pool, so the event loop keeps taking writes while the disk
- * works; the next fdatasync covers all of them. A sync starts on the next turn of the event
- * loop (setImmediate), so requests read off the sockets in the same turn join it.
+ * works; the next fdatasync covers all of them. With nothing in flight, a request starts a
+ * sync at once (lowest latency for a lone producer); the requests that arrive meanwhile form
+ * the next group. Each group's sync starts before the previous group is answered, so two
+ * groups alternate: one writing while the other's sync runs (see run()).
  *
  * Requests queue in append order, so their offsets and deadlines both increase: the queue
  * is answered from its head, by offset when a flush completes and by deadline when the one
@@ -85,32 +87,44 @@ export class GroupCommitService {
   }
 
   /**
-   * Flushes while requests wait; each round covers every write made before it began. The
-   * loop clears `active` synchronously with its last look at the queue, so a request that
-   * arrives after that look always starts a new loop (no request is left waiting).
+   * Flushes while requests wait; each round covers every write made before it began.
+   *
+   * When a sync completes, the next one (for the requests written while it ran) starts
+   * BEFORE the finished group is answered: the answered producers then write their next
+   * batches while that sync runs on the thread pool, instead of the disk and the event loop
+   * taking turns. Two groups alternate, each writing while the other's sync runs.
+   *
+   * The loop clears `active` synchronously with its last look at the queue, so a request
+   * that arrives after that look always starts a new loop (no request is left waiting).
    */
   private async run(): Promise<void> {
     try {
-      // No pause between rounds: requests that arrived during a sync start the next one at
-      // once, so writers that are not waiting keep writing while the disk works (pipelining).
-      while (!this.stopped && this.pending > 0) await this.commitOnce();
+      let sync: Promise<boolean> | undefined = this.flushTimed();
+      while (sync) {
+        if (!(await sync)) return;
+        const flushed = this.target.getFlushedOffset();
+        const newest = this.requests.at(-1);
+        sync = !this.stopped && this.pending > 0 && newest!.nextOffset > flushed ? this.flushTimed() : undefined;
+        this.completeUpTo(flushed);
+      }
     } finally {
       this.active = false;
     }
   }
 
-  private async commitOnce(): Promise<void> {
+  /** One fdatasync of everything written so far; false (and every waiting send failed) if it failed. */
+  private async flushTimed(): Promise<boolean> {
     const t0 = performance.now();
     try {
       await this.target.flushAsync();
     } catch (err) {
       this.logger.error('group commit: fdatasync failed; failing the sends waiting for it', { err, waiting: this.pending });
       this.failAll(new CirrusError('INTERNAL', 'the broker could not sync its log to disk', { cause: err }));
-      return;
+      return false;
     }
     this.observer.recordFlush(performance.now() - t0);
     this.commits++;
-    this.completeUpTo(this.target.getFlushedOffset());
+    return true;
   }
 
   private completeUpTo(flushedOffset: number): void {
@@ -167,6 +181,14 @@ export class GroupCommitService {
     this.compact();
   }
 
+  /** simulateCrash: stops without answering anyone (a killed broker answers no one). */
+  async abandon(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running?.catch(() => {});
+  }
+
   /**
    * Stops the loop after the flush in flight, then flushes once more so the requests still
    * waiting are answered by the data's real state (the store closes the files next).
@@ -174,7 +196,7 @@ export class GroupCommitService {
   async shutdown(): Promise<void> {
     this.stopped = true;
     await this.running;
-    if (this.pending > 0) await this.commitOnce();
+    if (this.pending > 0 && (await this.flushTimed())) this.completeUpTo(this.target.getFlushedOffset());
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }

@@ -166,7 +166,8 @@ export class MappedFileQueue {
    */
   async flushAsync(): Promise<void> {
     const target = this.getMaxOffset();
-    while (this.getFlushedWhere() < target) {
+    // (min: a write that failed rolls the log back below the target)
+    while (this.getFlushedWhere() < Math.min(target, this.getMaxOffset())) {
       const dirty = this.dirtyFiles().reverse();
       if (dirty.length === 0) return;
       for (const f of dirty) await f.flushAsync();

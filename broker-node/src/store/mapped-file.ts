@@ -9,10 +9,11 @@
  *   0          wrotePosition           fileSize
  *
  * The file always has its full size and its unwritten part reads as zeros, so recovery
- * stops at the first zero size. Two ways to get there (allocate-mapped-file-service.ts):
- *   - preallocated: zeros written and synced ahead of time, renamed into place (the default
- *     for CommitLog segments: appends and fdatasync then touch no block map);
- *   - sparse: ftruncate to full size now (create(), the fallback, and ConsumeQueue files).
+ * stops at the first zero size. Two ways to get there (allocate-mapped-file-service.ts
+ * has the measurements behind the default):
+ *   - sparse: ftruncate to full size now (create(); the default, and ConsumeQueue files);
+ *   - preallocated: zeros written and synced ahead of time, renamed into place (optional:
+ *     appends and fdatasync then touch no block map, but the fill costs the bytes again).
  */
 import fs from 'node:fs';
 import path from 'node:path';

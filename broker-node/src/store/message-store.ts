@@ -24,7 +24,7 @@ import type { MessageFilter } from './filter/message-filter';
 import { getMessageFromQueue } from './get-message';
 import { DEFAULT_INDEX_CONFIG, IndexService } from './index/index-service';
 import { queryMessageById, queryMessageByKey, type QueryMessageResult } from './index/query-message-service';
-import { FlushRealTimeService, type FlushCommitLogService, type FlushDiskType } from './flush-service';
+import { FLUSH_ROUND_BYTES, FlushRealTimeService, type FlushCommitLogService, type FlushDiskType } from './flush-service';
 import { GroupCommitService, type PutMessageStatus } from './group-commit-service';
 import type { DataSync } from './mapped-file';
 import { StoreCheckpoint, type CheckpointData, type StoredCheckpoint } from './store-checkpoint';
@@ -39,7 +39,7 @@ export interface MessageStoreConfig {
   flushDiskType?: FlushDiskType;
   /** SYNC_FLUSH: a send not on disk within this answers FLUSH_DISK_TIMEOUT (default 5000, RocketMQ's syncFlushTimeout). */
   syncFlushTimeoutMs?: number;
-  /** Zero-fill the next CommitLog segment ahead of time (default true; allocate-mapped-file-service.ts says why). */
+  /** Zero-fill the next CommitLog segment ahead of time (default false: sparse; allocate-mapped-file-service.ts has the measurements). */
   preallocateSegments?: boolean;
   /** The fdatasync of the CommitLog and the checkpoint: tests inject a counting or slow one. */
   dataSync?: DataSync;
@@ -132,6 +132,8 @@ export class DefaultMessageStore implements MessageStore {
   private readonly groupCommit: GroupCommitService | undefined;
   private readonly storeCheckpoint: StoreCheckpoint;
   private lastCheckpoint: CheckpointData | undefined;
+  /** The CommitLog offset the last checkpoint covers (logics progress): how far the checkpoint trails. */
+  private checkpointedOffset = 0;
   readonly flushDiskType: FlushDiskType;
   readonly storeStats = new StoreStatsService();
   private open = false;
@@ -143,7 +145,7 @@ export class DefaultMessageStore implements MessageStore {
     this.flushDiskType = config.flushDiskType ?? 'ASYNC_FLUSH';
     this.commitLog = new CommitLog(config.storeDir, config.commitLogSegmentBytes, logger, {
       dataSync: config.dataSync,
-      preallocate: config.preallocateSegments ?? true,
+      preallocate: config.preallocateSegments ?? false,
     });
     this.storeCheckpoint = new StoreCheckpoint(config.storeDir, config.dataSync);
     this.cqRoot = path.join(config.storeDir, 'consumequeue');
@@ -182,9 +184,10 @@ export class DefaultMessageStore implements MessageStore {
    *   2. ConsumeQueues: find each one's last unit, drop units that point past the log;
    *   3. replay the log from the lowest index progress (checkpoint, index) to every dispatcher;
    *   4. topicQueueTable from the ConsumeQueues.
-   * What it reads: the checkpoint, the log from min(checkpoint offsets) to its end (at most
-   * about one flush interval of writes after a crash, nothing after a clean shutdown), and
-   * the last file of each ConsumeQueue. Never the whole log, unless there is no checkpoint.
+   * What it reads: the checkpoint, the log from min(checkpoint offsets) to its end (after a
+   * crash, what was written since the last flush round: at most about FLUSH_ROUND_BYTES or
+   * one flush interval of writes; nothing after a clean shutdown), and the tail of the last
+   * file of each ConsumeQueue. Never the whole log, unless there is no checkpoint.
    */
   load(): this {
     fs.mkdirSync(this.config.storeDir, { recursive: true });
@@ -192,9 +195,10 @@ export class DefaultMessageStore implements MessageStore {
     this.commitLog.load();
     const maxPhysical = this.commitLog.recover(checkpoint?.physicOffset);
     this.commitLog.lastStoreTimestamp = checkpoint?.physicMsgTimestamp ?? 0;
+    this.checkpointedOffset = Math.min(checkpoint?.physicOffset ?? 0, maxPhysical);
     this.loadConsumeQueues();
     for (const cq of this.allConsumeQueues()) {
-      cq.recover();
+      cq.recover(checkpoint?.logicsOffset ?? 0);
       cq.truncateDirtyLogicFiles(maxPhysical);
       cq.correctMinOffset(this.commitLog.getMinOffset());
     }
@@ -299,7 +303,9 @@ export class DefaultMessageStore implements MessageStore {
     this.topicQueueTable.set(key, queueOffset + result.count);
     this.dispatcher.dispatchAppend(result);
     this.storeStats.recordPut(result.count, result.bytes);
-    const status = this.groupCommit ? await this.groupCommit.waitForFlush(this.commitLog.getMaxOffset()) : 'PUT_OK';
+    const nextOffset = this.commitLog.getMaxOffset();
+    if (nextOffset - this.checkpointedOffset >= FLUSH_ROUND_BYTES) this.flushService.wakeup();
+    const status = this.groupCommit ? await this.groupCommit.waitForFlush(nextOffset) : 'PUT_OK';
     return { status, queueOffset, count: result.count, commitLogOffset: result.commitLogOffset };
   }
 
@@ -355,13 +361,17 @@ export class DefaultMessageStore implements MessageStore {
     if (!this.open) return;
     const logicsOffset = this.commitLog.getMaxOffset();
     const physicMsgTimestamp = this.commitLog.lastStoreTimestamp;
-    const indexOffset = this.dispatcher.minReportedOffset() ?? logicsOffset;
     if (this.flushDiskType === 'ASYNC_FLUSH' && this.commitLog.getFlushedOffset() < logicsOffset) {
       const t0 = performance.now();
       await this.commitLog.flushAsync();
       this.storeStats.recordFlush(performance.now() - t0);
     }
     await this.flushConsumeQueuesAsync();
+    // The key index persists in the same round (as well as on its own timer), so its
+    // progress keeps up with the checkpoint: after a crash the replay starts at the lower of
+    // the two, and an index a few rounds behind would double the replay.
+    await this.indexService.persistAsync();
+    const indexOffset = this.dispatcher.minReportedOffset() ?? logicsOffset;
     await this.writeCheckpoint({ physicMsgTimestamp, physicOffset: this.commitLog.getFlushedOffset(), logicsOffset, indexOffset });
   }
 
@@ -371,6 +381,7 @@ export class DefaultMessageStore implements MessageStore {
     if (last && last.physicOffset === data.physicOffset && last.logicsOffset === data.logicsOffset && last.indexOffset === data.indexOffset) return;
     await this.storeCheckpoint.write(data);
     this.lastCheckpoint = data;
+    this.checkpointedOffset = Math.min(data.physicOffset, data.logicsOffset);
   }
 
   private async flushConsumeQueuesAsync(): Promise<void> {
@@ -420,6 +431,7 @@ export class DefaultMessageStore implements MessageStore {
     this.open = false;
     this.cleanCommitLogService.shutdown();
     await this.flushService.shutdown();
+    await this.groupCommit?.abandon();
     await this.commitLog.stopAllocating();
     await this.indexService.shutdown();
     this.storeCheckpoint.close();

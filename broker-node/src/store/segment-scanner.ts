@@ -40,8 +40,12 @@ export class SegmentScanner {
     this.window = Buffer.allocUnsafe(windowBytes);
   }
 
-  /** Scans `file` from `startPosition` up to its wrotePosition. */
-  scan(file: MappedFile, startPosition: number, visit?: RecordVisitor): ScanResult {
+  /**
+   * Scans `file` from `startPosition` up to its wrotePosition. `verifyCrc` false skips the
+   * CRC (shape and PHYSICALOFFSET are still checked): for a replay over a log that recovery
+   * has verified already.
+   */
+  scan(file: MappedFile, startPosition: number, visit?: RecordVisitor, verifyCrc = true): ScanResult {
     this.file = file;
     this.winLen = 0;
     const limit = file.wrotePosition;
@@ -70,7 +74,7 @@ export class SegmentScanner {
         at = this.ensure(pos, size);
         const shape = readRecordShape(this.window, at, at + size);
         if (!shape) return { status: 'CORRUPT', position: pos, reason: 'malformed record' };
-        if (!hasValidCrc(this.window, at, size)) return { status: 'CORRUPT', position: pos, reason: 'CRC mismatch' };
+        if (verifyCrc && !hasValidCrc(this.window, at, size)) return { status: 'CORRUPT', position: pos, reason: 'CRC mismatch' };
         const physicalOffset = file.fileFromOffset + pos;
         if (readInt64(this.window, at + Field.PHYSICALOFFSET) !== physicalOffset) {
           return { status: 'CORRUPT', position: pos, reason: 'PHYSICALOFFSET does not match the position' };
