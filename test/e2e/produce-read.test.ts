@@ -30,6 +30,7 @@ describe('produce over HTTP and read back', () => {
     const clusterInfo = await api(cluster.gatewayUrl, 'GET', '/v1/cluster');
     expect(clusterInfo.body.brokers.filter((b: { alive: boolean }) => b.alive)).toHaveLength(2);
     expect(clusterInfo.body.brokers[0].lastHeartbeatMs).toBeGreaterThan(Date.now() - 60_000);
+    for (const b of clusterInfo.body.brokers) expect(b.stats).toMatchObject({ brokerName: b.brokerName, commitLogMinOffset: 0 });
   });
 
   it('stores 10,000 messages exactly once, with contiguous queue offsets', async () => {

@@ -73,6 +73,19 @@ export class BrokerClient {
     return decodeRecords(res.body);
   }
 
+  /** The broker's store figures (GET /v1/stats), or null when it does not answer within `timeoutMs`. */
+  async stats(timeoutMs: number): Promise<Record<string, unknown> | null> {
+    // The request timeout covers the answer, not the connect: a race bounds both.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeoutMs)));
+    try {
+      const answer = this.http.json<Record<string, unknown>>('GET', '/v1/stats', undefined, timeoutMs).catch(() => null);
+      return await Promise.race([answer, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   close(): void {
     this.http.close();
   }

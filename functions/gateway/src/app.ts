@@ -4,6 +4,7 @@ import { installHttpBasics } from '../../shared/http';
 import type { GatewayDeps } from './deps';
 import { openApiDocument } from './openapi';
 import { lookupRoutes } from './routes/lookup';
+import { clusterRoutes } from './routes/cluster';
 import { messageRoutes } from './routes/messages';
 import { topicRoutes } from './routes/topics';
 
@@ -16,6 +17,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
     c.text(deps.metrics.render(deps.producer.nameServerCalls), 200, { 'content-type': 'text/plain; version=0.0.4' }),
   );
   topicRoutes(app, deps);
+  clusterRoutes(app, deps);
   messageRoutes(app, deps);
   lookupRoutes(app, deps);
   return app;

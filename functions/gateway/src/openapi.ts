@@ -255,6 +255,10 @@ export const openApiDocument = {
           startedAt: { type: 'integer' },
           expiresAtMs: { type: 'integer' },
           alive: { type: 'boolean' },
+          stats: {
+            type: ['object', 'null'],
+            description: "The broker's store figures from its /v1/stats (put rate and bytes, flush latency, CommitLog offsets, RSS); null when it did not answer within 1 s",
+          },
         },
       },
     },
