@@ -19,6 +19,7 @@ import { NameServerClient } from '../../client/src/api/nameserver-client';
 import type { MessageExt } from '../../client/src/message';
 import { Producer } from '../../client/src/producer/producer';
 import { freePort } from '../support/free-port';
+import { waitFor } from '../../infra/local/wait-for';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const TOPIC = 'crashtest';
@@ -220,17 +221,3 @@ async function readQueue(client: BrokerClient, topic: string, queueId: number): 
   }
 }
 
-async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch (e) {
-      if (e instanceof Error && e.message.includes('exited')) throw e;
-      lastError = e;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
-}
