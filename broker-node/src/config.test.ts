@@ -27,8 +27,50 @@ describe('loadBrokerConfig', () => {
       heartbeatIntervalMs: 30_000,
       heartbeatTimeoutMs: 120_000,
       logLevel: 'info',
+      durability: 'async',
+      tier: {
+        kind: 'local',
+        prefix: 'DefaultCluster/broker-a/',
+        dir: path.resolve('.cirrusmq-data/tier'),
+        bucket: '',
+        tableName: '',
+        region: 'us-east-1',
+        endpoint: undefined,
+        retentionMs: 0,
+        checkIntervalMs: 5_000,
+        blockBytes: 4 * 1024 * 1024,
+        cacheBytes: 64 * 1024 * 1024,
+        readAheadBlocks: 2,
+        walWindowMs: 100,
+        walMaxChunkBytes: 8 * 1024 * 1024,
+        walAckTimeoutMs: 10_000,
+      },
     });
     expect(brokerAddr(c, 10911)).toBe('127.0.0.1:10911');
+  });
+
+  it('reads the tier and the durability', () => {
+    const s3 = loadBrokerConfig({
+      CIRRUSMQ_TIER_BUCKET: 'my-tier',
+      CIRRUSMQ_TABLE_NAME: 'cirrusmq',
+      CIRRUSMQ_TIER_PREFIX: 'C/b/',
+      CIRRUSMQ_DURABILITY: 's3',
+      AWS_ENDPOINT_URL: 'http://127.0.0.1:5000',
+      AWS_REGION: 'eu-west-1',
+      CIRRUSMQ_RETENTION_MS: '3600000',
+      CIRRUSMQ_S3_WAL_WINDOW_MS: '50',
+    });
+    expect(s3.durability).toBe('s3');
+    expect(s3.flushDiskType).toBe('ASYNC_FLUSH');
+    expect(s3.tier).toMatchObject({ kind: 's3', bucket: 'my-tier', tableName: 'cirrusmq', prefix: 'C/b/', endpoint: 'http://127.0.0.1:5000', region: 'eu-west-1', retentionMs: 3_600_000, walWindowMs: 50 });
+    expect(loadBrokerConfig({ CIRRUSMQ_DURABILITY: 'sync' }).flushDiskType).toBe('SYNC_FLUSH');
+    expect(loadBrokerConfig({ CIRRUSMQ_FLUSH_DISK_TYPE: 'SYNC_FLUSH' }).durability).toBe('sync');
+    expect(loadBrokerConfig({ CIRRUSMQ_TIER: 'off' }).tier).toEqual({ kind: 'off' });
+    expect(loadBrokerConfig({ CIRRUSMQ_STORE_DIR: '/data/store' }).tier).toMatchObject({ dir: '/data/tier' });
+    expect(() => loadBrokerConfig({ CIRRUSMQ_DURABILITY: 's3', CIRRUSMQ_TIER: 'off' })).toThrow(/needs tiering/);
+    expect(() => loadBrokerConfig({ CIRRUSMQ_TIER: 's3' })).toThrow(/CIRRUSMQ_TIER_BUCKET.*CIRRUSMQ_TABLE_NAME/s);
+    expect(() => loadBrokerConfig({ CIRRUSMQ_DURABILITY: 'sync', CIRRUSMQ_FLUSH_DISK_TYPE: 'ASYNC_FLUSH' })).toThrow(/contradicts/);
+    expect(() => loadBrokerConfig({ CIRRUSMQ_DURABILITY: 'always' })).toThrow(/CIRRUSMQ_DURABILITY/);
   });
 
   it('reads every variable', () => {

@@ -41,6 +41,43 @@ export interface BrokerConfig {
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTimeoutMs: number;
   readonly logLevel: LogLevel;
+  /**
+   * When a send is acknowledged: 'async' after the write, 'sync' after fdatasync (SYNC_FLUSH),
+   * 's3' after the bytes are in an S3 write-ahead chunk (needs tiering).
+   */
+  readonly durability: Durability;
+  readonly tier: TierSettings;
+}
+
+export type Durability = 'async' | 'sync' | 's3';
+
+/** Where sealed segments go (tier/): a local folder, S3 with a DynamoDB manifest, or nowhere. */
+export type TierSettings = TierOff | TierOn;
+export interface TierOff {
+  readonly kind: 'off';
+}
+export interface TierOn {
+  readonly kind: 'local' | 's3';
+  /** Object key prefix of this broker: `{cluster}/{brokerName}/`. */
+  readonly prefix: string;
+  /** local: the folder (outside the store folder, so a wiped store keeps it). */
+  readonly dir: string;
+  /** s3: the bucket, the manifest table, the region and an optional endpoint (moto, LocalStack). */
+  readonly bucket: string;
+  readonly tableName: string;
+  readonly region: string;
+  readonly endpoint: string | undefined;
+  /** Tiered segments whose last message is older are deleted (overall retention); 0 = never. */
+  readonly retentionMs: number;
+  readonly checkIntervalMs: number;
+  /** Cold reads: ranged GETs of aligned blocks, through a bounded cache, read-ahead for sequential readers. */
+  readonly blockBytes: number;
+  readonly cacheBytes: number;
+  readonly readAheadBlocks: number;
+  /** Durability 's3': group-commit window and size cap of a write-ahead chunk, and how long a send waits for it. */
+  readonly walWindowMs: number;
+  readonly walMaxChunkBytes: number;
+  readonly walAckTimeoutMs: number;
 }
 
 const FLUSH_DISK_TYPES: readonly string[] = ['ASYNC_FLUSH', 'SYNC_FLUSH'];
@@ -101,6 +138,13 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
       `CIRRUSMQ_HEARTBEAT_TIMEOUT_MS (${heartbeatTimeoutMs}) must exceed CIRRUSMQ_HEARTBEAT_INTERVAL_MS (${heartbeatIntervalMs}), or the broker expires between heartbeats`,
     );
   }
+  const durabilityRaw = str('CIRRUSMQ_DURABILITY', flushDiskType === 'SYNC_FLUSH' ? 'sync' : 'async', /^(async|sync|s3)$/);
+  const durability = durabilityRaw as Durability;
+  if (env.CIRRUSMQ_FLUSH_DISK_TYPE && ((durability === 'sync') !== (flushDiskType === 'SYNC_FLUSH'))) {
+    problems.push(`CIRRUSMQ_DURABILITY=${durability} contradicts CIRRUSMQ_FLUSH_DISK_TYPE=${flushDiskType}: 'sync' is SYNC_FLUSH, 'async' and 's3' are ASYNC_FLUSH`);
+  }
+  const tier = loadTierSettings({ clusterName, brokerName, storeDir }, str, int, problems);
+  if (durability === 's3' && tier.kind === 'off') problems.push('CIRRUSMQ_DURABILITY=s3 needs tiering: CIRRUSMQ_TIER must not be off');
   if (problems.length > 0) throw new CirrusError('INVALID_PARAMETER', `invalid broker configuration: ${problems.join('; ')}`);
 
   return {
@@ -114,7 +158,7 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
     commitLogSegmentBytes,
     commitLogPreallocate: preallocate === 'true',
     consumeQueueUnitsPerFile,
-    flushDiskType: flushDiskType as FlushDiskType,
+    flushDiskType: durability === 'sync' ? 'SYNC_FLUSH' : 'ASYNC_FLUSH',
     flushIntervalMs,
     syncFlushTimeoutMs,
     fileReservedTimeMs,
@@ -125,7 +169,45 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
     heartbeatIntervalMs,
     heartbeatTimeoutMs,
     logLevel: logLevel as LogLevel,
+    durability,
+    tier,
   };
+}
+
+type StrReader = (name: string, fallback: string, pattern?: RegExp) => string;
+type IntReader = (name: string, fallback: number, min: number, max: number) => number;
+
+/**
+ * CIRRUSMQ_TIER: 'local' (default: a folder beside the store folder), 's3' (default when
+ * CIRRUSMQ_TIER_BUCKET is set; the manifest is in CIRRUSMQ_TABLE_NAME) or 'off'.
+ */
+function loadTierSettings(broker: { clusterName: string; brokerName: string; storeDir: string }, str: StrReader, int: IntReader, problems: string[]): TierSettings {
+  const MiB = 1024 * 1024;
+  const bucket = str('CIRRUSMQ_TIER_BUCKET', '', /^([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])?$/);
+  const kind = str('CIRRUSMQ_TIER', bucket ? 's3' : 'local', /^(local|s3|off)$/);
+  if (kind === 'off') return { kind: 'off' };
+  const tableName = str('CIRRUSMQ_TABLE_NAME', '', /^([a-zA-Z0-9_.-]{3,255})?$/);
+  const endpoint = str('AWS_ENDPOINT_URL', '', /^(https?:\/\/\S+)?$/);
+  const settings: TierOn = {
+    kind: kind as TierOn['kind'],
+    prefix: str('CIRRUSMQ_TIER_PREFIX', `${broker.clusterName}/${broker.brokerName}/`, /^([a-zA-Z0-9_.-]+\/)+$/),
+    dir: path.resolve(str('CIRRUSMQ_TIER_DIR', path.join(path.dirname(broker.storeDir), 'tier'))),
+    bucket,
+    tableName,
+    region: str('AWS_REGION', 'us-east-1'),
+    endpoint: endpoint || undefined,
+    retentionMs: int('CIRRUSMQ_RETENTION_MS', 0, 0, Number.MAX_SAFE_INTEGER),
+    checkIntervalMs: int('CIRRUSMQ_TIER_CHECK_INTERVAL_MS', 5_000, 10, 3_600_000),
+    blockBytes: int('CIRRUSMQ_TIER_BLOCK_BYTES', 4 * MiB, 64 * 1024, 256 * MiB),
+    cacheBytes: int('CIRRUSMQ_TIER_CACHE_BYTES', 64 * MiB, 0, 64 * 1024 * MiB),
+    readAheadBlocks: int('CIRRUSMQ_TIER_READ_AHEAD_BLOCKS', 2, 0, 64),
+    walWindowMs: int('CIRRUSMQ_S3_WAL_WINDOW_MS', 100, 1, 10_000),
+    walMaxChunkBytes: int('CIRRUSMQ_S3_WAL_MAX_BYTES', 8 * MiB, 64 * 1024, 512 * MiB),
+    walAckTimeoutMs: int('CIRRUSMQ_S3_WAL_ACK_TIMEOUT_MS', 10_000, 100, 600_000),
+  };
+  if (kind === 's3' && !bucket) problems.push('CIRRUSMQ_TIER=s3 needs CIRRUSMQ_TIER_BUCKET');
+  if (kind === 's3' && !tableName) problems.push('CIRRUSMQ_TIER=s3 needs CIRRUSMQ_TABLE_NAME (the tier manifest)');
+  return settings;
 }
 
 /** The address producers and the NameServer use to reach this broker. */

@@ -31,6 +31,10 @@ export const ErrorCodes = {
   SERVICE_NOT_AVAILABLE: { status: 503, retriable: true },
   NAMESERVER_UNAVAILABLE: { status: 503, retriable: true },
   TIMEOUT: { status: 504, retriable: true },
+  /** The tier (S3 or its local folder) failed or is unreachable; the read or the s3-durable send may succeed later. */
+  TIER_UNAVAILABLE: { status: 503, retriable: true },
+  /** An object the tier manifest names is missing or does not match its checksum. */
+  TIER_OBJECT_NOT_FOUND: { status: 500, retriable: false },
   INTERNAL: { status: 500, retriable: false },
 } as const satisfies Record<string, { status: number; retriable: boolean }>;
 

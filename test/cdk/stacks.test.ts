@@ -214,6 +214,7 @@ describe('BrokerStack', () => {
       CIRRUSMQ_FLUSH_DISK_TYPE: 'ASYNC_FLUSH',
       CIRRUSMQ_FILE_RESERVED_TIME_MS: String(7 * 86_400_000),
       CIRRUSMQ_DISK_BUDGET_BYTES: String(15 * 1024 ** 3),
+      CIRRUSMQ_RETENTION_MS: String(7 * 86_400_000),
     });
     expect(env.CIRRUSMQ_NAMESRV_ADDR).toBeDefined();
     expect(env.CIRRUSMQ_TIER_BUCKET).toBeDefined();

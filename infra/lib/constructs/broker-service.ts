@@ -162,10 +162,12 @@ export class BrokerService extends Construct {
         // The local disk: fdatasync per send only when that is the durability asked for
         // (with 's3' the ack waits for S3, and the volume dies with the task anyway) ...
         CIRRUSMQ_FLUSH_DISK_TYPE: props.durability === 'sync' ? 'SYNC_FLUSH' : 'ASYNC_FLUSH',
-        // ... and what it keeps: the retention, within 75 % of the volume (the rest is for
-        // ConsumeQueues, index files, the next segment and the file system).
+        // ... and what it keeps: a cache of S3 within 75 % of the volume (the rest is for
+        // ConsumeQueues, index files, the next segment and the file system); a segment
+        // leaves the disk only once it is tiered. The retention applies to the tier.
         CIRRUSMQ_FILE_RESERVED_TIME_MS: String(props.retentionDays * 86_400_000),
         CIRRUSMQ_DISK_BUDGET_BYTES: String(diskBudgetBytes(props.volumeSizeGiB)),
+        CIRRUSMQ_RETENTION_MS: String(props.retentionDays * 86_400_000),
         CIRRUSMQ_TIER_BUCKET: props.bucket.bucketName,
         CIRRUSMQ_TIER_PREFIX: this.tierPrefix,
         CIRRUSMQ_TABLE_NAME: props.table.tableName,

@@ -1,0 +1,60 @@
+/**
+ * Builds the broker's TieredStorage from its settings: a local folder and JSON manifest for
+ * `npm start`, or S3 and the DynamoDB table in AWS (or against moto / LocalStack).
+ */
+import path from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Logger } from '../../../client/src/logger';
+import type { BrokerConfig, TierOn } from '../config';
+import { DynamoDbTierManifest } from './dynamodb-tier-manifest';
+import { LocalObjectStore } from './local-object-store';
+import { LocalTierManifest } from './local-tier-manifest';
+import type { ObjectStore } from './object-store';
+import { createS3Client } from './s3-client';
+import { S3ObjectStore } from './s3-object-store';
+import type { TierManifest } from './tier-manifest';
+import { DEFAULT_TIER_UPLOAD_CONFIG } from './tier-upload-service';
+import { TieredStorage } from './tiered-storage';
+
+export function createTieredStorage(config: BrokerConfig, logger: Logger): TieredStorage | undefined {
+  const tier = config.tier;
+  if (tier.kind === 'off') return undefined;
+  const { objectStore, manifest } = tier.kind === 's3' ? s3Backends(tier, config) : localBackends(tier);
+  logger.info('tiered storage', { kind: tier.kind, location: objectStore.location, durability: config.durability });
+  return new TieredStorage(
+    objectStore,
+    manifest,
+    {
+      storeDir: config.storeDir,
+      commitLogSegmentBytes: config.commitLogSegmentBytes,
+      consumeQueueUnitsPerFile: config.consumeQueueUnitsPerFile,
+      read: { blockBytes: tier.blockBytes, cacheBytes: tier.cacheBytes, readAheadBlocks: tier.readAheadBlocks },
+      upload: { ...DEFAULT_TIER_UPLOAD_CONFIG, checkIntervalMs: tier.checkIntervalMs, retentionMs: tier.retentionMs },
+      wal:
+        config.durability === 's3'
+          ? { windowMs: tier.walWindowMs, maxChunkBytes: tier.walMaxChunkBytes, maxInFlight: 4, ackTimeoutMs: tier.walAckTimeoutMs }
+          : undefined,
+    },
+    logger.child({ component: 'tier' }),
+  );
+}
+
+/** Objects under `{dir}/{prefix}`; the manifest beside them in `{dir}/_manifest/{prefix}` (no object key can start with '_manifest/': keys are per-broker prefixed). */
+function localBackends(tier: TierOn): { objectStore: ObjectStore; manifest: TierManifest } {
+  return {
+    objectStore: new LocalObjectStore(tier.dir, tier.prefix),
+    manifest: new LocalTierManifest(path.join(tier.dir, '_manifest', ...tier.prefix.split('/').filter(Boolean))),
+  };
+}
+
+function s3Backends(tier: TierOn, config: BrokerConfig): { objectStore: ObjectStore; manifest: TierManifest } {
+  // Local endpoints take any credentials; in AWS the default chain (the task role) applies.
+  const credentials = tier.endpoint && !process.env.AWS_ACCESS_KEY_ID ? { accessKeyId: 'test', secretAccessKey: 'test' } : undefined;
+  const client = createS3Client({ region: tier.region, endpoint: tier.endpoint, credentials });
+  const ddb = new DynamoDBClient({ region: tier.region, endpoint: tier.endpoint, credentials, maxAttempts: 3 });
+  return {
+    objectStore: new S3ObjectStore({ client, bucket: tier.bucket, keyPrefix: tier.prefix }),
+    manifest: new DynamoDbTierManifest({ doc: DynamoDBDocumentClient.from(ddb), tableName: tier.tableName, clusterName: config.clusterName, brokerName: config.brokerName }),
+  };
+}

@@ -1,0 +1,174 @@
+/**
+ * Restore on a fresh disk: a broker whose store folder has no CommitLog but whose tier has
+ * a manifest (or write-ahead chunks) under its brokerName is a replacement for one that was
+ * lost. Before the store opens, this lays out its folder so the normal load serves on:
+ *
+ *   consumequeue/  rebuilt from each tiered segment's extract: reads of tiered offsets work
+ *   commitlog/     starts at the last tiered segment's end; with `s3` durability the
+ *                  write-ahead chunks after it are written back (every acknowledged send),
+ *                  and the store's load verifies and indexes them as after any restart
+ *
+ * New appends then go after the last durable offset, so no offset is handed out twice.
+ * The key index is not restored for tiered segments (lookups by key or id cover local data).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../../../client/src/logger';
+import { CQ_STORE_UNIT_SIZE, CqUnit, ConsumeQueue } from '../store/consume-queue';
+import { MappedFile, fileNameToOffset } from '../store/mapped-file';
+import { decodeConsumeQueueExtract } from './consume-queue-extract';
+import type { ObjectStore } from './object-store';
+import type { TierManifest } from './tier-manifest';
+import { listWalChunks, replayWalFrom } from './wal/wal-chunks';
+import type { WalPart } from './wal/wal-chunk';
+
+export interface RestoreOptions {
+  storeDir: string;
+  commitLogSegmentBytes: number;
+  consumeQueueUnitsPerFile: number;
+  /** Replay write-ahead chunks past the tiered segments (durability `s3`). */
+  replayWal: boolean;
+}
+
+export interface RestoreResult {
+  restored: boolean;
+  tieredSegments: number;
+  /** Where the local CommitLog starts: the end of the last tiered segment. */
+  tieredEnd: number;
+  /** Where the log ends after the write-ahead replay. */
+  logEnd: number;
+  walBytes: number;
+}
+
+/** Whether the store folder has no CommitLog segment (a new disk, or a wiped one). */
+export function hasNoLocalCommitLog(storeDir: string): boolean {
+  const dir = path.join(storeDir, 'commitlog');
+  if (!fs.existsSync(dir)) return true;
+  return !fs.readdirSync(dir).some((n) => fileNameToOffset(n) !== undefined);
+}
+
+export async function restoreFromTier(store: ObjectStore, manifest: TierManifest, options: RestoreOptions, logger: Logger): Promise<RestoreResult> {
+  const segments = await manifest.list();
+  const tieredEnd = segments.at(-1)?.endOffset ?? 0;
+  const chunks = options.replayWal ? await listWalChunks(store) : [];
+  const result: RestoreResult = { restored: false, tieredSegments: segments.length, tieredEnd, logEnd: tieredEnd, walBytes: 0 };
+  if (segments.length === 0 && !chunks.some((c) => c.end > tieredEnd)) return result;
+
+  logger.info('tier restore: empty store folder, restoring from the tier', { tieredSegments: segments.length, tieredEnd, walChunks: chunks.length });
+  // Whatever else is in the folder describes a log that is gone.
+  for (const sub of ['consumequeue', 'index', 'checkpoint', 'commitlog']) fs.rmSync(path.join(options.storeDir, sub), { recursive: true, force: true });
+  fs.mkdirSync(path.join(options.storeDir, 'commitlog'), { recursive: true });
+
+  const queues = new ConsumeQueueRestorer(path.join(options.storeDir, 'consumequeue'), options.consumeQueueUnitsPerFile);
+  try {
+    // Extracts are small (20 bytes a message); a few at a time, applied in log order.
+    const PARALLEL = 4;
+    for (let i = 0; i < segments.length; i += PARALLEL) {
+      const batch = segments.slice(i, i + PARALLEL);
+      const extracts = await Promise.all(batch.map((s) => store.getObject(s.consumeQueueKey)));
+      for (const buf of extracts) for (const run of decodeConsumeQueueExtract(buf)) queues.append(run.topic, run.queueId, run.firstQueueOffset, run.units, run.count);
+    }
+  } finally {
+    queues.close();
+  }
+
+  const writer = new CommitLogRestorer(path.join(options.storeDir, 'commitlog'), options.commitLogSegmentBytes, tieredEnd);
+  try {
+    result.logEnd = await replayWalFrom(store, chunks, tieredEnd, (parts) => {
+      for (const p of parts) result.walBytes += writer.write(p);
+    });
+  } finally {
+    writer.close();
+  }
+  result.restored = true;
+  logger.info('tier restore: done', { ...result });
+  return result;
+}
+
+/** Writes restored ConsumeQueue units; a queue that starts inside a file gets placeholder units before it. */
+class ConsumeQueueRestorer {
+  private readonly queues = new Map<string, ConsumeQueue>();
+
+  constructor(
+    private readonly root: string,
+    private readonly unitsPerFile: number,
+  ) {}
+
+  append(topic: string, queueId: number, firstQueueOffset: number, units: Buffer, count: number): void {
+    const key = `${topic}\u0000${queueId}`;
+    let cq = this.queues.get(key);
+    if (!cq) {
+      startQueueAt(path.join(this.root, topic, String(queueId)), this.unitsPerFile, firstQueueOffset);
+      cq = new ConsumeQueue(topic, queueId, this.root, this.unitsPerFile);
+      cq.load();
+      cq.recover(0);
+      this.queues.set(key, cq);
+    }
+    const r = cq.putMessagePositionInfos(units, 0, count, firstQueueOffset);
+    if (r.status === 'GAP') throw new Error(`restore: consumequeue ${topic}/${queueId} expects offset ${r.expected}, the tier has ${firstQueueOffset}`);
+  }
+
+  close(): void {
+    for (const cq of this.queues.values()) {
+      cq.flush();
+      cq.shutdown();
+    }
+  }
+}
+
+/**
+ * Creates the file that holds queue offset `first`, with units below it inside the file set
+ * to a placeholder (CommitLog offset 0, size 1): below the store's minimum offset, so never
+ * read, yet non-zero, so recovery does not take them for the queue's end.
+ */
+function startQueueAt(dir: string, unitsPerFile: number, first: number): void {
+  fs.mkdirSync(dir, { recursive: true });
+  const fileSize = unitsPerFile * CQ_STORE_UNIT_SIZE;
+  const base = Math.floor(first / unitsPerFile) * unitsPerFile;
+  const file = MappedFile.create(dir, base * CQ_STORE_UNIT_SIZE, fileSize);
+  try {
+    const placeholders = first - base;
+    if (placeholders > 0) {
+      const buf = Buffer.alloc(placeholders * CQ_STORE_UNIT_SIZE);
+      for (let i = 0; i < placeholders; i++) buf.writeInt32BE(1, i * CQ_STORE_UNIT_SIZE + CqUnit.SIZE);
+      file.appendSync(buf, buf.length);
+    }
+    file.flush();
+  } finally {
+    file.close();
+  }
+}
+
+/** Writes write-ahead parts into CommitLog segment files, from `start` on. */
+class CommitLogRestorer {
+  private file: MappedFile;
+
+  constructor(
+    private readonly dir: string,
+    private readonly segmentBytes: number,
+    start: number,
+  ) {
+    this.file = MappedFile.create(dir, start, segmentBytes);
+  }
+
+  write(part: WalPart): number {
+    if (part.physicalOffset >= this.file.fileFromOffset + this.file.fileSize) this.next();
+    const expected = this.file.fileFromOffset + this.file.wrotePosition;
+    if (part.physicalOffset !== expected) throw new Error(`restore: write-ahead part at ${part.physicalOffset}, the log is at ${expected}`);
+    if (part.bytes.length > 0) this.file.appendSync(part.bytes, part.bytes.length);
+    if (part.endOffset >= this.file.fileFromOffset + this.file.fileSize) this.next();
+    return part.bytes.length;
+  }
+
+  private next(): void {
+    const from = this.file.fileFromOffset + this.file.fileSize;
+    this.file.flush();
+    this.file.close();
+    this.file = MappedFile.create(this.dir, from, this.segmentBytes);
+  }
+
+  close(): void {
+    this.file.flush();
+    this.file.close();
+  }
+}

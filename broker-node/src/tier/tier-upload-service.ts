@@ -1,0 +1,251 @@
+/**
+ * Tiers sealed CommitLog segments to the object store, in the background and in log order:
+ *
+ *   sealed local segment -> scan (verify every record, build the ConsumeQueue extract)
+ *     -> upload the extract, then the segment's data bytes (multipart)
+ *     -> commit the manifest entry  <- only now is the segment tiered
+ *     -> onTiered (the local copy may now be deleted; s3 write-ahead chunks before it go)
+ *
+ * A failed step is retried from the start of the segment with exponential backoff; the
+ * produce path never waits for any of it. Overall retention (retentionMs) removes tiered
+ * segments whose last record is older, manifest entry first (an object without an entry
+ * is garbage; an entry without an object would be a broken read).
+ *
+ * Every minute it logs `tier status` with tieringLagSeconds, which the CloudWatch metric
+ * filter of the monitoring stack turns into the TieringLagSeconds metric.
+ */
+import fs from 'node:fs';
+import type { Logger } from '../../../client/src/logger';
+import type { CommitLog } from '../store/commit-log';
+import type { MappedFile } from '../store/mapped-file';
+import { offsetToFileName } from '../store/mapped-file';
+import { ConsumeQueueExtractBuilder } from './consume-queue-extract';
+import type { ObjectStore } from './object-store';
+import { scanSegmentFile } from './segment-file-scanner';
+import type { TieredCommitLog } from './tiered-commit-log';
+import type { TieredSegment, TierManifest } from './tier-manifest';
+
+export interface TierUploadConfig {
+  /** How often to look for sealed segments (a seal also wakes it). */
+  checkIntervalMs: number;
+  /** Tiered segments whose last record is older than this are deleted from the store; 0 = keep forever. */
+  retentionMs: number;
+  retryInitialDelayMs: number;
+  retryMaxDelayMs: number;
+  statusLogIntervalMs: number;
+}
+
+export const DEFAULT_TIER_UPLOAD_CONFIG: TierUploadConfig = {
+  checkIntervalMs: 5_000,
+  retentionMs: 0,
+  retryInitialDelayMs: 1_000,
+  retryMaxDelayMs: 60_000,
+  statusLogIntervalMs: 60_000,
+};
+
+export interface TierUploadHooks {
+  /** After a segment's manifest entry is committed. */
+  onTiered?: (segment: TieredSegment) => Promise<void> | void;
+  /** After overall retention removed tiered segments: the new first tiered offset (or the local minimum). */
+  onRetention?: (removed: TieredSegment[]) => void;
+  now?: () => number;
+}
+
+export interface TierUploadStats {
+  segmentsUploaded: number;
+  bytesUploaded: number;
+  uploadFailures: number;
+  /** Consecutive failures of the segment being retried (0 when healthy). */
+  failingFor: number;
+  lastUploadSeconds: number;
+  /** Bytes per second over the last upload. */
+  lastUploadBytesPerSec: number;
+  segmentsDeletedByRetention: number;
+}
+
+/** Shutdown waits this long for an upload in flight. */
+const SHUTDOWN_WAIT_MS = 10_000;
+
+export const segmentKey = (startOffset: number): string => `commitlog/${offsetToFileName(startOffset)}`;
+export const extractKey = (startOffset: number): string => `consumequeue/${offsetToFileName(startOffset)}`;
+
+export class TierUploadService {
+  private timer: NodeJS.Timeout | undefined;
+  private statusTimer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private nextAttemptAt = 0;
+  readonly stats: TierUploadStats = {
+    segmentsUploaded: 0,
+    bytesUploaded: 0,
+    uploadFailures: 0,
+    failingFor: 0,
+    lastUploadSeconds: 0,
+    lastUploadBytesPerSec: 0,
+    segmentsDeletedByRetention: 0,
+  };
+
+  constructor(
+    private readonly commitLog: CommitLog,
+    private readonly objectStore: ObjectStore,
+    private readonly manifest: TierManifest,
+    readonly tieredLog: TieredCommitLog,
+    private readonly config: TierUploadConfig,
+    private readonly hooks: TierUploadHooks,
+    private readonly logger: Logger,
+  ) {}
+
+  private now(): number {
+    return (this.hooks.now ?? Date.now)();
+  }
+
+  /** Loads the manifest (the tiered log's segments). Call before the store serves reads. */
+  async loadManifest(): Promise<void> {
+    this.tieredLog.setSegments(await this.manifest.list());
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.wakeup(), this.config.checkIntervalMs);
+    this.timer.unref();
+    this.statusTimer = setInterval(() => this.logStatus(), this.config.statusLogIntervalMs);
+    this.statusTimer.unref();
+    this.wakeup();
+  }
+
+  /** Runs a pass now (or right after the one running). */
+  wakeup(): void {
+    if (this.stopped || !this.timer) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.runPasses().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  private async runPasses(): Promise<void> {
+    do {
+      this.again = false;
+      if (this.now() < this.nextAttemptAt) return;
+      await this.pass();
+    } while (this.again && !this.stopped);
+  }
+
+  /** Whether a local segment may be deleted: only once it is tiered. */
+  canDelete(segment: MappedFile): boolean {
+    return this.tieredLog.isTiered(segment.fileFromOffset);
+  }
+
+  /** Sealed local segments not yet tiered, oldest first. */
+  pendingSegments(): MappedFile[] {
+    return this.commitLog.mappedFileQueue.mappedFiles.filter((f) => f.isFull() && !this.tieredLog.isTiered(f.fileFromOffset));
+  }
+
+  /** One pass: upload what is pending, in order, then apply overall retention. Failures back off. */
+  async pass(): Promise<void> {
+    try {
+      for (const file of this.pendingSegments()) {
+        if (this.stopped) return;
+        await this.upload(file);
+      }
+      this.stats.failingFor = 0;
+      await this.applyRetention();
+    } catch (err) {
+      this.stats.uploadFailures++;
+      this.stats.failingFor++;
+      const delay = Math.min(this.config.retryMaxDelayMs, this.config.retryInitialDelayMs * 2 ** (this.stats.failingFor - 1));
+      this.nextAttemptAt = this.now() + delay;
+      this.logger.warn('tier: upload failed, will retry', { attempt: this.stats.failingFor, retryInMs: delay, err });
+      const retry = setTimeout(() => this.wakeup(), delay);
+      retry.unref();
+    }
+  }
+
+  private async upload(file: MappedFile): Promise<void> {
+    const t0 = performance.now();
+    const start = file.fileFromOffset;
+    const extract = new ConsumeQueueExtractBuilder();
+    const scan = await scanSegmentFile(file.fileName, start, file.fileSize, (buf, pos, shape, physical) => extract.add(buf, pos, shape, physical));
+    await this.objectStore.putObject(extractKey(start), extract.encode());
+    const put = await this.objectStore.putObject(segmentKey(start), { filePath: file.fileName, start: 0, end: scan.dataBytes });
+    const segment: TieredSegment = {
+      startOffset: start,
+      endOffset: start + file.fileSize,
+      commitLogKey: segmentKey(start),
+      consumeQueueKey: extractKey(start),
+      objectSize: scan.dataBytes,
+      crc32: put.crc32,
+      firstStoreTimestamp: scan.firstStoreTimestamp,
+      lastStoreTimestamp: scan.lastStoreTimestamp,
+      tieredAt: this.now(),
+    };
+    await this.manifest.commit(segment);
+    this.tieredLog.add(segment);
+    const seconds = (performance.now() - t0) / 1000;
+    this.stats.segmentsUploaded++;
+    this.stats.bytesUploaded += scan.dataBytes;
+    this.stats.lastUploadSeconds = seconds;
+    this.stats.lastUploadBytesPerSec = seconds > 0 ? scan.dataBytes / seconds : 0;
+    this.logger.info('tier: segment tiered', { startOffset: start, bytes: scan.dataBytes, records: scan.records, seconds: Number(seconds.toFixed(3)) });
+    await this.hooks.onTiered?.(segment);
+  }
+
+  private async applyRetention(): Promise<void> {
+    if (this.config.retentionMs <= 0) return;
+    const cutoff = this.now() - this.config.retentionMs;
+    const removed: TieredSegment[] = [];
+    for (const seg of this.tieredLog.list()) {
+      if (seg.lastStoreTimestamp >= cutoff) break;
+      await this.manifest.remove(seg.startOffset);
+      this.tieredLog.remove(seg.startOffset);
+      await this.objectStore.deleteObjects([seg.commitLogKey, seg.consumeQueueKey]);
+      removed.push(seg);
+    }
+    if (removed.length === 0) return;
+    this.stats.segmentsDeletedByRetention += removed.length;
+    this.logger.info('tier: retention deleted tiered segments', { segments: removed.length, upToOffset: removed.at(-1)!.endOffset });
+    this.hooks.onRetention?.(removed);
+  }
+
+  /** Bytes of the log not in tiered segments (the active segment included). */
+  lagBytes(): number {
+    return Math.max(0, this.commitLog.getMaxOffset() - Math.max(this.tieredLog.getMaxOffset(), this.commitLog.getMinOffset()));
+  }
+
+  /** How long the oldest sealed segment has waited for its upload (0 when none waits). */
+  lagSeconds(): number {
+    const oldest = this.pendingSegments()[0];
+    if (!oldest) return 0;
+    return Math.max(0, (this.now() - sealedAt(oldest)) / 1000);
+  }
+
+  private logStatus(): void {
+    this.logger.info('tier status', {
+      tieringLagSeconds: Math.round(this.lagSeconds()),
+      tieringLagBytes: this.lagBytes(),
+      tieredSegments: this.tieredLog.list().length,
+      pendingSegments: this.pendingSegments().length,
+      uploadFailures: this.stats.uploadFailures,
+    });
+  }
+
+  async shutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.statusTimer) clearInterval(this.statusTimer);
+    // An upload in flight may finish or not: its segment stays local until its entry is committed.
+    const running = this.running?.catch(() => {});
+    if (running) await Promise.race([running, new Promise((r) => setTimeout(r, SHUTDOWN_WAIT_MS).unref())]);
+  }
+}
+
+/** When a sealed segment got its last write: the file's modification time. */
+function sealedAt(file: MappedFile): number {
+  try {
+    return fs.statSync(file.fileName).mtimeMs;
+  } catch {
+    return Date.now();
+  }
+}

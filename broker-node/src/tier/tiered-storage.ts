@@ -1,0 +1,251 @@
+/**
+ * Tiered storage as the message store sees it (its StoreTier seam): one object that owns the
+ * object store, the manifest, the uploader, the cold-read path and, for durability `s3`,
+ * the write-ahead log.
+ *
+ *   before load:  restoreIfEmpty()   a fresh disk under a known brokerName restores from the tier
+ *                 loadManifest()     the tiered segments, for reads and for deletion decisions
+ *   store.load -> attach(commitLog, hooks) ... start(localEnd)
+ *   putMessages -> afterAppend()      s3: resolves once the bytes are in a write-ahead chunk
+ *   getMessage  -> readInto()         offsets below the local CommitLog come from the tier
+ *   retention   -> canDelete()        a local segment goes only once tiered
+ */
+import type { Logger } from '../../../client/src/logger';
+import type { AppendResult, CommitLog } from '../store/commit-log';
+import type { MappedFile } from '../store/mapped-file';
+import type { ObjectStore } from './object-store';
+import { hasNoLocalCommitLog, restoreFromTier, type RestoreResult } from './tier-restore';
+import type { TierManifest, TieredSegment } from './tier-manifest';
+import { TierUploadService, type TierUploadConfig } from './tier-upload-service';
+import { TieredCommitLog, type TieredReadConfig } from './tiered-commit-log';
+import { S3WalService, type S3WalConfig, type WalAckStatus, type WalAppendPart } from './wal/s3-wal-service';
+import { deleteWalChunksBefore, listWalChunks, walEndFrom } from './wal/wal-chunks';
+
+export interface TieredStorageConfig {
+  storeDir: string;
+  commitLogSegmentBytes: number;
+  consumeQueueUnitsPerFile: number;
+  read: TieredReadConfig;
+  upload: TierUploadConfig;
+  /** Present for durability `s3`. */
+  wal?: S3WalConfig;
+}
+
+/** What the store lets the tier do to it. */
+export interface StoreTierHooks {
+  /** Trim ConsumeQueue units (and the key index) below the log's new minimum. */
+  trimBelow(minOffset: number): void;
+}
+
+export interface TierStats {
+  location: string;
+  tieredSegments: number;
+  tieredMinOffset: number;
+  tieredMaxOffset: number;
+  tieringLagBytes: number;
+  tieringLagSeconds: number;
+  segmentsUploaded: number;
+  bytesUploaded: number;
+  lastUploadBytesPerSec: number;
+  uploadFailures: number;
+  cacheHits: number;
+  cacheMisses: number;
+  cacheHitRatio: number;
+  cacheBytes: number;
+  prefetches: number;
+  s3Requests: { put: number; uploadPart: number; get: number; list: number; delete: number; errors: number };
+  wal?: { durableEnd: number; pendingBytes: number; chunksUploaded: number; bytesUploaded: number; uploadFailures: number; ackTimeouts: number };
+}
+
+export class TieredStorage {
+  readonly tieredLog: TieredCommitLog;
+  private uploader: TierUploadService | undefined;
+  private wal: S3WalService | undefined;
+  private commitLog: CommitLog | undefined;
+  restoreResult: RestoreResult | undefined;
+
+  constructor(
+    readonly objectStore: ObjectStore,
+    readonly manifest: TierManifest,
+    private readonly config: TieredStorageConfig,
+    private readonly logger: Logger,
+  ) {
+    this.tieredLog = new TieredCommitLog(objectStore, config.read);
+  }
+
+  get durability(): 'local' | 's3' {
+    return this.config.wal ? 's3' : 'local';
+  }
+
+  /** Before the store loads: a store folder without a CommitLog is restored from the tier. */
+  async restoreIfEmpty(): Promise<void> {
+    if (!hasNoLocalCommitLog(this.config.storeDir)) return;
+    this.restoreResult = await restoreFromTier(
+      this.objectStore,
+      this.manifest,
+      {
+        storeDir: this.config.storeDir,
+        commitLogSegmentBytes: this.config.commitLogSegmentBytes,
+        consumeQueueUnitsPerFile: this.config.consumeQueueUnitsPerFile,
+        replayWal: this.config.wal !== undefined,
+      },
+      this.logger,
+    );
+  }
+
+  async loadManifest(): Promise<void> {
+    this.tieredLog.setSegments(await this.manifest.list());
+  }
+
+  /** The store calls this from its constructor. */
+  attach(commitLog: CommitLog, hooks: StoreTierHooks): void {
+    this.commitLog = commitLog;
+    this.uploader = new TierUploadService(
+      commitLog,
+      this.objectStore,
+      this.manifest,
+      this.tieredLog,
+      this.config.upload,
+      {
+        onTiered: (segment) => this.onTiered(segment),
+        onRetention: () => hooks.trimBelow(this.minOffset(commitLog.getMinOffset())),
+      },
+      this.logger,
+    );
+    if (this.config.wal) this.wal = new S3WalService(this.objectStore, this.config.wal, this.logger);
+  }
+
+  /**
+   * The store calls this at the end of its load. With durability `s3`, the write-ahead log
+   * continues from what the store holds: chunks already stored are not sent again, and local
+   * bytes past them (written but never acknowledged before a crash) are sent first, so the
+   * chunks stay one unbroken run.
+   */
+  async start(): Promise<void> {
+    const commitLog = this.commitLog!;
+    if (this.wal) {
+      const tieredEnd = this.tieredLog.getMaxOffset();
+      const walEnd = walEndFrom(await listWalChunks(this.objectStore), tieredEnd);
+      const localEnd = commitLog.getMaxOffset();
+      const durableEnd = Math.min(localEnd, Math.max(tieredEnd, walEnd, commitLog.getMinOffset()));
+      this.wal.start(durableEnd);
+      if (localEnd > durableEnd) {
+        this.logger.info('s3 wal: sending local bytes written after the last chunk', { from: durableEnd, to: localEnd });
+        const [buf, parts] = readLocalParts(commitLog, durableEnd, localEnd);
+        void this.wal.append(buf, parts);
+      }
+    }
+    this.uploader!.start();
+  }
+
+  /** The first readable offset: the tier's first segment, or the local CommitLog's minimum. */
+  minOffset(localMin: number): number {
+    const tierMin = this.tieredLog.getMinOffset();
+    return tierMin === undefined ? localMin : Math.min(tierMin, localMin);
+  }
+
+  canDelete(segment: MappedFile): boolean {
+    return this.uploader?.canDelete(segment) ?? false;
+  }
+
+  /** A segment was sealed: upload it without waiting for the next check. */
+  wakeup(): void {
+    this.uploader?.wakeup();
+  }
+
+  /** Durability `s3`: resolves once the append's bytes are in a write-ahead chunk. */
+  afterAppend(result: AppendResult): Promise<WalAckStatus> | undefined {
+    if (!this.wal) return undefined;
+    const parts: WalAppendPart[] = [];
+    for (const p of result.parts) {
+      const physicalOffset = p.fileFromOffset + p.filePosition;
+      const length = p.bufEnd - p.bufStart;
+      if (length === 0 && !p.seal) continue;
+      const segmentEnd = p.fileFromOffset + (this.commitLog!.findMappedFileByOffset(p.fileFromOffset)?.fileSize ?? this.config.commitLogSegmentBytes);
+      parts.push({ physicalOffset, bufStart: p.bufStart, bufEnd: p.bufEnd, endOffset: p.seal ? segmentEnd : physicalOffset + length });
+      if (p.seal) this.uploader?.wakeup();
+    }
+    return this.wal.append(result.buffer, parts);
+  }
+
+  readInto(offset: number, length: number, into: Buffer, intoOffset: number): Promise<void> {
+    return this.tieredLog.readInto(offset, length, into, intoOffset);
+  }
+
+  private async onTiered(segment: TieredSegment): Promise<void> {
+    if (!this.wal) return;
+    try {
+      await deleteWalChunksBefore(this.objectStore, segment.endOffset, this.logger);
+    } catch (err) {
+      // Leftover chunks cost storage, not correctness: the next tiered segment deletes them.
+      this.logger.warn('s3 wal: could not delete chunks a tiered segment covers', { endOffset: segment.endOffset, err });
+    }
+  }
+
+  stats(): TierStats {
+    const u = this.uploader;
+    const c = this.tieredLog.cache;
+    return {
+      location: this.objectStore.location,
+      tieredSegments: this.tieredLog.list().length,
+      tieredMinOffset: this.tieredLog.getMinOffset() ?? 0,
+      tieredMaxOffset: this.tieredLog.getMaxOffset(),
+      tieringLagBytes: u?.lagBytes() ?? 0,
+      tieringLagSeconds: u?.lagSeconds() ?? 0,
+      segmentsUploaded: u?.stats.segmentsUploaded ?? 0,
+      bytesUploaded: u?.stats.bytesUploaded ?? 0,
+      lastUploadBytesPerSec: u?.stats.lastUploadBytesPerSec ?? 0,
+      uploadFailures: u?.stats.uploadFailures ?? 0,
+      cacheHits: c.stats.hits,
+      cacheMisses: c.stats.misses,
+      cacheHitRatio: c.hitRatio(),
+      cacheBytes: c.stats.bytes,
+      prefetches: c.stats.prefetches,
+      s3Requests: { ...this.objectStore.requestCounts },
+      wal: this.wal ? { ...this.wal.stats } : undefined,
+    };
+  }
+
+  /** Sends still waiting for the write-ahead log get their answer; uploads stop. */
+  async shutdown(): Promise<void> {
+    await this.wal?.shutdown();
+    await this.uploader?.shutdown();
+    this.objectStore.close();
+  }
+
+  /** Tests: as kill -9 leaves it (nothing more uploaded, nobody answered). */
+  async abandon(): Promise<void> {
+    this.wal?.abandon();
+    await this.uploader?.shutdown();
+    this.objectStore.close();
+  }
+}
+
+/**
+ * The local log's bytes in [from, to) as write-ahead parts: per segment, its records (and
+ * for a segment that is full, the BLANK head and a seal to its end).
+ */
+function readLocalParts(commitLog: CommitLog, from: number, to: number): [Buffer, WalAppendPart[]] {
+  const chunks: Buffer[] = [];
+  const parts: WalAppendPart[] = [];
+  let bufPos = 0;
+  let offset = from;
+  while (offset < to) {
+    const file = commitLog.findMappedFileByOffset(offset);
+    if (!file) break;
+    const segEnd = file.fileFromOffset + file.fileSize;
+    // Records end where the scan stops inside this segment; a full segment is sealed after them.
+    let dataEnd = offset;
+    commitLog.scanFrom(offset, (_b, _p, shape, physical) => {
+      if (physical < segEnd) dataEnd = physical + shape.size;
+    }, { verifyCrc: false });
+    const sealed = to >= segEnd;
+    const length = Math.min(sealed ? dataEnd + 8 : dataEnd, segEnd) - offset;
+    const bytes = file.read(offset - file.fileFromOffset, length);
+    chunks.push(bytes);
+    parts.push({ physicalOffset: offset, bufStart: bufPos, bufEnd: bufPos + bytes.length, endOffset: sealed ? segEnd : offset + bytes.length });
+    bufPos += bytes.length;
+    offset = sealed ? segEnd : offset + bytes.length;
+  }
+  return [Buffer.concat(chunks), parts];
+}
