@@ -1,17 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../client/src/logger';
-import { makeBatch, removeDir, tempDir } from '../testing/fixtures';
+import { makeBatch } from '../testing/fixtures';
+import { useTempDir } from '../testing/store-fixture';
 import { AllocateMappedFileService, PREPARED_SUFFIX } from './allocate-mapped-file-service';
 import { CommitLog } from './commit-log';
 import { MappedFileQueue } from './mapped-file-queue';
 
-let dir: string;
-beforeEach(() => {
-  dir = tempDir();
-});
-afterEach(() => removeDir(dir));
+const fx = useTempDir();
 
 /** Bytes the file system has allocated to a file: a sparse file has (almost) none. */
 const allocatedBytes = (file: string) => fs.statSync(file).blocks * 512;
@@ -19,12 +16,12 @@ const SEGMENT = 256 * 1024;
 
 describe('AllocateMappedFileService (segment preallocation)', () => {
   it('zero-fills the next segment ahead, under a name load() ignores, and renames it into place', async () => {
-    const alloc = new AllocateMappedFileService(dir, SEGMENT, silentLogger);
+    const alloc = new AllocateMappedFileService(fx.dir, SEGMENT, silentLogger);
     alloc.prepare(SEGMENT);
     await alloc.whenReady();
-    expect(fs.readdirSync(dir)).toEqual([`00000000000000262144${PREPARED_SUFFIX}`]);
+    expect(fs.readdirSync(fx.dir)).toEqual([`00000000000000262144${PREPARED_SUFFIX}`]);
     const file = alloc.take(SEGMENT);
-    expect(fs.readdirSync(dir)).toEqual(['00000000000000262144']);
+    expect(fs.readdirSync(fx.dir)).toEqual(['00000000000000262144']);
     expect(file).toMatchObject({ fileFromOffset: SEGMENT, fileSize: SEGMENT, wrotePosition: 0 });
     expect(fs.statSync(file.fileName).size).toBe(SEGMENT);
     expect(allocatedBytes(file.fileName)).toBeGreaterThanOrEqual(SEGMENT); // written, not sparse
@@ -34,7 +31,7 @@ describe('AllocateMappedFileService (segment preallocation)', () => {
   });
 
   it('creates a sparse segment at once when the prepared one is not ready or is for another offset', async () => {
-    const alloc = new AllocateMappedFileService(dir, SEGMENT, silentLogger);
+    const alloc = new AllocateMappedFileService(fx.dir, SEGMENT, silentLogger);
     alloc.prepare(0);
     const now = alloc.take(0); // zero-filling has only just started
     expect(now.fileSize).toBe(SEGMENT);
@@ -46,21 +43,21 @@ describe('AllocateMappedFileService (segment preallocation)', () => {
     expect(alloc.sparseCreated).toBe(2);
     await alloc.shutdown();
     // The unused preparation is gone; the two segments stay.
-    expect(fs.readdirSync(dir).sort()).toEqual(['00000000000000000000', '00000000000000524288']);
+    expect(fs.readdirSync(fx.dir).sort()).toEqual(['00000000000000000000', '00000000000000524288']);
     now.close();
     other.close();
   });
 
   it('deletes a preparation a crash left behind when the queue loads', () => {
-    fs.writeFileSync(path.join(dir, `00000000000000262144${PREPARED_SUFFIX}`), Buffer.alloc(1000));
-    const q = new MappedFileQueue(dir, SEGMENT, { preallocate: true });
+    fs.writeFileSync(path.join(fx.dir, `00000000000000262144${PREPARED_SUFFIX}`), Buffer.alloc(1000));
+    const q = new MappedFileQueue(fx.dir, SEGMENT, { preallocate: true });
     q.load();
-    expect(fs.readdirSync(dir)).toEqual([]);
+    expect(fs.readdirSync(fx.dir)).toEqual([]);
     q.shutdown();
   });
 
   it('rolls a CommitLog over into preallocated segments, BLANK-filled as before', async () => {
-    const log = new CommitLog(dir, 64 * 1024, silentLogger, { preallocate: true });
+    const log = new CommitLog(fx.dir, 64 * 1024, silentLogger, { preallocate: true });
     log.load();
     log.recover();
     log.prepareNextSegment();
@@ -79,6 +76,6 @@ describe('AllocateMappedFileService (segment preallocation)', () => {
     expect(n).toBe(200);
     await log.stopAllocating();
     log.shutdown();
-    expect(fs.readdirSync(path.join(dir, 'commitlog')).some((f) => f.endsWith(PREPARED_SUFFIX))).toBe(false);
+    expect(fs.readdirSync(path.join(fx.dir, 'commitlog')).some((f) => f.endsWith(PREPARED_SUFFIX))).toBe(false);
   });
 });

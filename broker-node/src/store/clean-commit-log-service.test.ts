@@ -1,44 +1,26 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeRecords } from '../../../client/src/codec/record';
 import { CirrusError } from '../../../client/src/errors';
 import { silentLogger } from '../../../client/src/logger';
-import { makeBatch, removeDir, tempDir } from '../testing/fixtures';
+import { makeBatch } from '../testing/fixtures';
+import { useStoreFixture } from '../testing/store-fixture';
 import { CleanCommitLogService } from './clean-commit-log-service';
-import { DefaultMessageStore, type MessageStoreConfig } from './message-store';
-
-let dir: string;
-let stores: DefaultMessageStore[] = [];
-beforeEach(() => {
-  dir = tempDir();
-});
-afterEach(async () => {
-  for (const s of stores) await s.shutdown();
-  stores = [];
-  removeDir(dir);
-});
+import type { DefaultMessageStore } from './message-store';
 
 const HOUR = 3_600_000;
-function openStore(overrides: Partial<MessageStoreConfig> = {}): DefaultMessageStore {
-  const store = new DefaultMessageStore(
-    {
-      storeDir: dir,
-      commitLogSegmentBytes: 4096,
-      consumeQueueUnitsPerFile: 8,
-      flushIntervalMs: 10,
-      indexHashSlotNum: 8,
-      indexNum: 24,
-      fileReservedTimeMs: HOUR,
-      cleanIntervalMs: 3_600_000, // the tests run the check themselves
-      preallocateSegments: false,
-      ...overrides,
-    },
-    silentLogger,
-  );
-  stores.push(store.load());
-  return store;
-}
+const fx = useStoreFixture({
+  commitLogSegmentBytes: 4096,
+  consumeQueueUnitsPerFile: 8,
+  flushIntervalMs: 10,
+  indexHashSlotNum: 8,
+  indexNum: 24,
+  fileReservedTimeMs: HOUR,
+  cleanIntervalMs: 3_600_000, // the tests run the check themselves
+  preallocateSegments: false,
+});
+const openStore = fx.open;
 
 /** 100 records of ~170 bytes over two queues: 5 segments of 4 KiB. */
 async function fill(store: DefaultMessageStore): Promise<void> {
@@ -49,8 +31,8 @@ async function fill(store: DefaultMessageStore): Promise<void> {
 }
 
 const segments = (store: DefaultMessageStore) => store.commitLog.mappedFileQueue.mappedFiles;
-const cqFiles = (queueId: number) => fs.readdirSync(path.join(dir, 'consumequeue', 'T', String(queueId))).filter((n) => /^\d{20}$/.test(n));
-const indexFiles = () => fs.readdirSync(path.join(dir, 'index')).filter((n) => /^\d{20}$/.test(n));
+const cqFiles = (queueId: number) => fs.readdirSync(path.join(fx.dir, 'consumequeue', 'T', String(queueId))).filter((n) => /^\d{20}$/.test(n));
+const indexFiles = () => fs.readdirSync(path.join(fx.dir, 'index')).filter((n) => /^\d{20}$/.test(n));
 
 /** Makes a segment look last written `ageMs` ago. */
 function age(file: { fileName: string }, ageMs: number): void {
@@ -121,8 +103,7 @@ describe('retention (CleanCommitLogService)', () => {
     expect(belowMinimum(() => store.getMessage('T', 0, minOffset - 1, 10)).details).toEqual({ minOffset });
     expect(store.getMessage('T', 0, minOffset, 10).count).toBeGreaterThan(0);
 
-    for (const s of stores) await s.shutdown();
-    stores = [];
+    await fx.closeAll();
     store = openStore();
     expect(store.getMessage('T', 0, 1_000, 1).minOffset).toBe(minOffset);
     expect(belowMinimum(() => store.getMessage('T', 0, 0, 10)).details).toEqual({ minOffset });

@@ -1,26 +1,28 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BLANK_MAGIC, Field, decodeRecords, hasValidCrc, readRecordShape, recordSize } from '../../../client/src/codec/record';
 import { silentLogger } from '../../../client/src/logger';
-import { makeBatch, removeDir, tempDir } from '../testing/fixtures';
+import { makeBatch } from '../testing/fixtures';
+import { useTempDir } from '../testing/store-fixture';
 import { CommitLog } from './commit-log';
 
-let dir: string;
-const open: CommitLog[] = [];
-beforeEach(() => {
-  dir = tempDir();
-});
-afterEach(() => {
-  for (const c of open.splice(0)) c.shutdown();
-  removeDir(dir);
-});
+const fx = useTempDir();
+/** Logs open in the test: shut down after it (reopen closes them first). */
+let open: CommitLog[] = [];
+function track(log: CommitLog): void {
+  open.push(log);
+  fx.onCleanup(() => {
+    log.shutdown();
+    open = open.filter((l) => l !== log);
+  });
+}
 
 function openLog(segmentBytes: number): CommitLog {
-  const log = new CommitLog(dir, segmentBytes, silentLogger);
+  const log = new CommitLog(fx.dir, segmentBytes, silentLogger);
   log.load();
   log.recover();
-  open.push(log);
+  track(log);
   return log;
 }
 
@@ -66,7 +68,7 @@ describe('CommitLog append and read', () => {
     log.putMessages(makeBatch('T', 0, ['x'.repeat(100), 'x'.repeat(100)]), 0, 1);
     const res = log.putMessages(makeBatch('T', 0, ['x'.repeat(100)]), 2, 1);
     expect(res.commitLogOffset).toBe(segment);
-    const files = fs.readdirSync(path.join(dir, 'commitlog'));
+    const files = fs.readdirSync(path.join(fx.dir, 'commitlog'));
     expect(files).toEqual(['00000000000000000000', String(segment).padStart(20, '0')]);
     const first = log.mappedFileQueue.mappedFiles[0]!.read(2 * s, 8);
     expect(first.readInt32BE(0)).toBe(40);
@@ -122,10 +124,10 @@ function recordSizeAt(buf: Buffer, pos: number): number {
 }
 
 function openLogAt(sub: string, segmentBytes: number): CommitLog {
-  const log = new CommitLog(path.join(dir, sub), segmentBytes, silentLogger);
+  const log = new CommitLog(path.join(fx.dir, sub), segmentBytes, silentLogger);
   log.load();
   log.recover();
-  open.push(log);
+  track(log);
   return log;
 }
 
@@ -153,7 +155,6 @@ describe('CommitLog recovery', () => {
     const cStart = end - sizeOf('c');
     const file = log.mappedFileQueue.mappedFiles[0]!.fileName;
     log.shutdown();
-    open.length = 0;
     // Zero the last 5 bytes, as a crash mid-write leaves them.
     const fd = fs.openSync(file, 'r+');
     fs.writeSync(fd, Buffer.alloc(5), 0, 5, end - 5);
@@ -171,7 +172,6 @@ describe('CommitLog recovery', () => {
     const bStart = sizeOf('a');
     const file = log.mappedFileQueue.mappedFiles[0]!.fileName;
     log.shutdown();
-    open.length = 0;
     const fd = fs.openSync(file, 'r+');
     fs.writeSync(fd, Buffer.from('X'), 0, 1, bStart + Field.BODY + 2);
     fs.closeSync(fd);
@@ -187,7 +187,6 @@ describe('CommitLog recovery', () => {
     // A torn first record in the second segment: the log ends at that segment's start.
     const second = log.mappedFileQueue.mappedFiles[1]!.fileName;
     log.shutdown();
-    open.length = 0;
     const fd = fs.openSync(second, 'r+');
     fs.writeSync(fd, Buffer.alloc(4), 0, 4, Field.CRC);
     fs.closeSync(fd);

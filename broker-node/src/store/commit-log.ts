@@ -18,12 +18,13 @@
  * writeSync: a new buffer per batch halves throughput (DESIGN.md).
  */
 import path from 'node:path';
-import { MIN_BLANK_SIZE, stampRecord, writeBlankRecord } from '../../../client/src/codec/record';
+import { MIN_BLANK_SIZE, writeBlankRecord } from '../../../client/src/codec/record';
 import type { SendBatch } from '../../../client/src/codec/send-batch';
 import { CirrusError } from '../../../client/src/errors';
 import type { Logger } from '../../../client/src/logger';
 import { MappedFileQueue } from './mapped-file-queue';
 import type { DataSync, MappedFile } from './mapped-file';
+import { stampRecordView, viewOf } from './record-crc';
 import { SegmentScanner, type RecordVisitor, type ScanStatus } from './segment-scanner';
 
 /** The bytes of one segment written by one append: records in [bufStart, recordsEnd), then maybe a BLANK head. */
@@ -47,6 +48,11 @@ export interface AppendResult {
   /** The write buffer and its parts: valid until the next append (the dispatcher reads them at once). */
   buffer: Buffer;
   parts: readonly AppendPart[];
+  /** Per record of the batch: where it starts in `buffer`, and its CommitLog offset (reused arrays, valid as `buffer` is). */
+  recordPositions: readonly number[];
+  physicalOffsets: readonly number[];
+  firstQueueOffset: number;
+  storeTimestamp: number;
 }
 
 const INITIAL_WRITE_BUFFER = 1024 * 1024;
@@ -68,6 +74,7 @@ export interface WalkResult {
 export class CommitLog {
   readonly mappedFileQueue: MappedFileQueue;
   private writeBuffer: Buffer = Buffer.allocUnsafe(INITIAL_WRITE_BUFFER);
+  private writeView: DataView = viewOf(this.writeBuffer);
   /** Reused per append: parts are few (usually one). */
   private readonly parts: AppendPart[] = [];
   /** Reused per append: where each record of the batch landed in the write buffer and the log. */
@@ -237,8 +244,9 @@ export class CommitLog {
       bytes += size;
     }
     copyRun();
+    const view = this.writeView;
     for (let i = 0; i < records.length; i++) {
-      stampRecord(buf, recBufPos[i]!, records[i]!.shape.size, queueId, firstQueueOffset + i, recPhysical[i]!, storeTimestamp);
+      stampRecordView(view, buf, recBufPos[i]!, records[i]!.shape.size, queueId, firstQueueOffset + i, recPhysical[i]!, storeTimestamp);
     }
     const commitLogOffset = recPhysical[0] ?? -1;
     parts.push({ fileFromOffset: segFrom, filePosition: partFilePos, bufStart: partStart, recordsEnd: bufPos, bufEnd: bufPos, seal: false });
@@ -252,7 +260,17 @@ export class CommitLog {
       throw e;
     }
     this.lastStoreTimestamp = storeTimestamp;
-    return { commitLogOffset, count: records.length, bytes, buffer: buf, parts };
+    return {
+      commitLogOffset,
+      count: records.length,
+      bytes,
+      buffer: buf,
+      parts,
+      recordPositions: recBufPos,
+      physicalOffsets: recPhysical,
+      firstQueueOffset,
+      storeTimestamp,
+    };
   }
 
   private writePart(buf: Buffer, part: AppendPart): void {
@@ -274,6 +292,7 @@ export class CommitLog {
     const grown = Buffer.allocUnsafe(size);
     this.writeBuffer.copy(grown, 0, 0, this.writeBuffer.length);
     this.writeBuffer = grown;
+    this.writeView = viewOf(grown);
     return grown;
   }
 

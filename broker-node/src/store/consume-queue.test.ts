@@ -1,18 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tagsHashCode } from '../../../client/src/codec/tag-hash';
-import { removeDir, tempDir } from '../testing/fixtures';
+import { useTempDir } from '../testing/store-fixture';
 import { CQ_STORE_UNIT_SIZE, ConsumeQueue, readCqUnit } from './consume-queue';
 
-let dir: string;
-beforeEach(() => {
-  dir = tempDir();
-});
-afterEach(() => removeDir(dir));
+const fx = useTempDir();
 
 function openCq(unitsPerFile = 4): ConsumeQueue {
-  const cq = new ConsumeQueue('TopicA', 2, dir, unitsPerFile);
+  const cq = new ConsumeQueue('TopicA', 2, fx.dir, unitsPerFile);
   cq.load();
   cq.recover();
   return cq;
@@ -30,14 +26,17 @@ describe('ConsumeQueue', () => {
     expect(buf.readInt32BE(8)).toBe(99);
     expect(buf.readBigInt64BE(12)).toBe(BigInt(tagsCode));
     expect(readCqUnit(buf, 0)).toEqual({ commitLogOffset: 1234, size: 99, tagsCode });
-    expect(fs.readdirSync(path.join(dir, 'TopicA', '2'))).toEqual(['00000000000000000000']);
+    expect(fs.readdirSync(path.join(fx.dir, 'TopicA', '2'))).toEqual(['00000000000000000000']);
     cq.shutdown();
   });
 
   it('rolls files every unitsPerFile units, named by start byte offset', () => {
     const cq = openCq(4);
     for (let i = 0; i < 10; i++) cq.putMessagePositionInfo(i * 100, 100, 0, i);
-    expect(fs.readdirSync(path.join(dir, 'TopicA', '2'))).toEqual(['00000000000000000000', '00000000000000000080', '00000000000000000160']);
+    // Units wait in the write-behind buffer until something reads or syncs the queue.
+    expect(fs.readdirSync(path.join(fx.dir, 'TopicA', '2'))).toEqual([]);
+    expect(cq.getMaxOffsetInQueue()).toBe(10);
+    expect(fs.readdirSync(path.join(fx.dir, 'TopicA', '2'))).toEqual(['00000000000000000000', '00000000000000000080', '00000000000000000160']);
     expect(cq.getMinOffsetInQueue()).toBe(0);
     expect(cq.getMaxOffsetInQueue()).toBe(10);
     expect(cq.getMaxPhysicOffset()).toBe(1000);
@@ -60,6 +59,21 @@ describe('ConsumeQueue', () => {
     expect(cq.putMessagePositionInfo(70, 10, 0, 7)).toEqual({ status: 'GAP', expected: 6 });
     expect(cq.getMaxOffsetInQueue()).toBe(6);
     cq.shutdown();
+  });
+
+  it('writes pending units before any read, sync or shutdown, and a restart sees them', () => {
+    const cq = openCq(1000);
+    for (let i = 0; i < 5; i++) cq.putMessagePositionInfo(i * 100, 100, 7, i);
+    expect(cq.readUnit(4)).toEqual({ commitLogOffset: 400, size: 100, tagsCode: 7 });
+    cq.putMessagePositionInfo(500, 100, 7, 5);
+    expect(cq.putMessagePositionInfo(600, 100, 7, 7)).toEqual({ status: 'GAP', expected: 6 }); // pending units count
+    expect(cq.putMessagePositionInfo(500, 100, 7, 5)).toEqual({ status: 'OK', written: 0, duplicates: 1 });
+    cq.shutdown();
+    const again = openCq(1000);
+    again.recover();
+    expect(again.getMaxOffsetInQueue()).toBe(6);
+    expect(again.getMaxPhysicOffset()).toBe(600);
+    again.shutdown();
   });
 
   it('recovers the last written unit and drops units past the CommitLog end', () => {

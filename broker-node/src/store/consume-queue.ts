@@ -9,6 +9,14 @@
  *  12     8   tagsCode            tagsHashCode(TAGS), sign-extended to 64 bits
  *
  * Every unit can be rebuilt from the CommitLog (dispatcher.ts), so this is an index, not data.
+ *
+ * Write-behind: appended units collect in a small buffer (PENDING_BYTES) and reach the file
+ * with one write when it fills, and before anything reads the queue or syncs it (every
+ * public method but the append writes them first), so readers see exactly what a direct
+ * write would show. A send batch is 32 units (640 bytes); one write per unit run cost
+ * ~0.14 µs a message here. After a crash, units that were only pending are rebuilt by the
+ * replay: the checkpoint's ConsumeQueue progress is taken before the flush round writes
+ * them (message-store's flushRound).
  */
 import path from 'node:path';
 import { readInt64, writeInt64 } from '../../../client/src/codec/int64';
@@ -16,6 +24,9 @@ import { MappedFileQueue } from './mapped-file-queue';
 
 export const CQ_STORE_UNIT_SIZE = 20;
 export const CqUnit = { OFFSET: 0, SIZE: 8, TAGS_CODE: 12 } as const;
+
+/** Write-behind buffer per queue (allocated while units are pending, dropped at each sync). */
+const PENDING_BYTES = 16 * 1024;
 
 /** Units read per step when scanning a file for its end. */
 const SCAN_UNITS = 4 * 1024;
@@ -52,6 +63,9 @@ export class ConsumeQueue {
    * the first file; reads below it are refused.
    */
   private minLogicOffset = 0;
+  /** Units appended and not yet written (see the top): pendingUnits of them in `pending`. */
+  private pending: Buffer | undefined;
+  private pendingUnits = 0;
 
   constructor(
     readonly topic: string,
@@ -74,6 +88,7 @@ export class ConsumeQueue {
    * crash can leave a hole, the scan must stop at the first one).
    */
   recover(durableOffset = 0): void {
+    this.writePending();
     const files = this.mappedFileQueue.mappedFiles;
     if (files.length === 0) return;
     let idx = files.length - 1;
@@ -117,6 +132,7 @@ export class ConsumeQueue {
    * Units point at increasing CommitLog offsets, so a binary search finds the first bad one.
    */
   truncateDirtyLogicFiles(commitLogMaxOffset: number): void {
+    this.writePending();
     let lo = this.getMinOffsetInQueue();
     let hi = this.getMaxOffsetInQueue();
     while (lo < hi) {
@@ -130,6 +146,7 @@ export class ConsumeQueue {
 
   /** Queue offset (in units) of the first unit kept whose record is still in the CommitLog. */
   getMinOffsetInQueue(): number {
+    this.writePending();
     const fileMin = this.mappedFileQueue.getMinOffset() / CQ_STORE_UNIT_SIZE;
     return Math.min(Math.max(fileMin, this.minLogicOffset / CQ_STORE_UNIT_SIZE), this.getMaxOffsetInQueue());
   }
@@ -140,6 +157,7 @@ export class ConsumeQueue {
    * so a binary search over the kept units finds the first one still in the log.
    */
   correctMinOffset(minCommitLogOffset: number): void {
+    this.writePending();
     let lo = Math.max(this.mappedFileQueue.getMinOffset(), this.minLogicOffset) / CQ_STORE_UNIT_SIZE;
     let hi = this.getMaxOffsetInQueue();
     while (lo < hi) {
@@ -157,6 +175,7 @@ export class ConsumeQueue {
    * offset), then corrects the minimum. Returns how many files went.
    */
   deleteExpiredFile(minCommitLogOffset: number): number {
+    this.writePending();
     const files = this.mappedFileQueue.mappedFiles;
     let n = 0;
     while (n < files.length - 1) {
@@ -174,6 +193,11 @@ export class ConsumeQueue {
 
   /** The next queue offset: one past the last unit. */
   getMaxOffsetInQueue(): number {
+    this.writePending();
+    return this.writtenMaxOffset();
+  }
+
+  private writtenMaxOffset(): number {
     return Math.floor(this.mappedFileQueue.getMaxOffset() / CQ_STORE_UNIT_SIZE);
   }
 
@@ -187,6 +211,7 @@ export class ConsumeQueue {
   }
 
   readUnit(index: number): CqUnitView | undefined {
+    this.writePending();
     const buf = this.getIndexBuffer(index, 1);
     return buf && buf.length === CQ_STORE_UNIT_SIZE ? readCqUnit(buf, 0) : undefined;
   }
@@ -203,11 +228,36 @@ export class ConsumeQueue {
    * are skipped; a unit past the next index would leave a hole, so it is refused.
    */
   putMessagePositionInfos(units: Buffer, start: number, count: number, cqOffset: number): PutUnitsResult {
-    const next = this.getMaxOffsetInQueue();
+    const next = this.writtenMaxOffset() + this.pendingUnits;
     if (cqOffset > next) return { status: 'GAP', expected: next };
     const duplicates = Math.min(count, next - cqOffset);
-    let pos = start + duplicates * CQ_STORE_UNIT_SIZE;
-    let left = (count - duplicates) * CQ_STORE_UNIT_SIZE;
+    const from = start + duplicates * CQ_STORE_UNIT_SIZE;
+    const bytes = (count - duplicates) * CQ_STORE_UNIT_SIZE;
+    if (bytes > 0) {
+      const used = this.pendingUnits * CQ_STORE_UNIT_SIZE;
+      if (used + bytes > PENDING_BYTES) this.writePending();
+      if (bytes > PENDING_BYTES) {
+        this.writeUnits(units, from, bytes);
+      } else {
+        this.pending ??= Buffer.allocUnsafe(PENDING_BYTES);
+        units.copy(this.pending, this.pendingUnits * CQ_STORE_UNIT_SIZE, from, from + bytes);
+        this.pendingUnits += bytes / CQ_STORE_UNIT_SIZE;
+      }
+    }
+    return { status: 'OK', written: count - duplicates, duplicates };
+  }
+
+  /** Writes the pending units to the file(s). */
+  private writePending(): void {
+    if (this.pendingUnits === 0) return;
+    const n = this.pendingUnits;
+    this.pendingUnits = 0;
+    this.writeUnits(this.pending!, 0, n * CQ_STORE_UNIT_SIZE);
+  }
+
+  private writeUnits(units: Buffer, start: number, bytes: number): void {
+    let pos = start;
+    let left = bytes;
     while (left > 0) {
       const file = this.mappedFileQueue.getLastMappedFileOrCreate(0);
       const usable = file.remaining - (file.remaining % CQ_STORE_UNIT_SIZE);
@@ -221,7 +271,6 @@ export class ConsumeQueue {
       pos += n;
       left -= n;
     }
-    return { status: 'OK', written: count - duplicates, duplicates };
   }
 
   /**
@@ -229,6 +278,7 @@ export class ConsumeQueue {
    * loops to cross files); undefined when `startIndex` is not stored.
    */
   getIndexBuffer(startIndex: number, maxUnits: number): Buffer | undefined {
+    this.writePending();
     const byteOffset = startIndex * CQ_STORE_UNIT_SIZE;
     const file = this.mappedFileQueue.findMappedFileByOffset(byteOffset);
     if (!file) return undefined;
@@ -239,19 +289,30 @@ export class ConsumeQueue {
     return file.read(position, n * CQ_STORE_UNIT_SIZE);
   }
 
+  /** Writes the pending units and drops the buffer (an idle queue holds none). */
+  private writeAndReleasePending(): void {
+    this.writePending();
+    this.pending = undefined;
+  }
+
   flush(): void {
+    this.writeAndReleasePending();
     this.mappedFileQueue.flush();
   }
 
   flushAsync(): Promise<void> {
+    this.writeAndReleasePending();
     return this.mappedFileQueue.flushAsync();
   }
 
   shutdown(): void {
+    this.writeAndReleasePending();
     this.mappedFileQueue.shutdown();
   }
 
   destroy(): void {
+    this.pendingUnits = 0;
+    this.pending = undefined;
     this.mappedFileQueue.destroy();
   }
 }

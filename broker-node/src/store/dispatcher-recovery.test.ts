@@ -1,14 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../client/src/logger';
-import { makeBatch, removeDir, tempDir } from '../testing/fixtures';
+import { makeBatch } from '../testing/fixtures';
+import { useTempDir } from '../testing/store-fixture';
 import { CommitLog } from './commit-log';
 import { Dispatcher, type CommitLogDispatcher, type DispatchRequest } from './dispatcher';
 
-let dir: string;
-beforeEach(() => {
-  dir = tempDir();
-});
-afterEach(() => removeDir(dir));
+const fx = useTempDir();
 
 /** An index that records what it is given and skips what it holds, as each dispatcher must. */
 class FakeIndex implements CommitLogDispatcher {
@@ -25,7 +22,7 @@ class FakeIndex implements CommitLogDispatcher {
 
 describe('Dispatcher recovery', () => {
   it('reports the lowest progress of the indexes that have one, and replays to every registered dispatcher', () => {
-    const log = new CommitLog(dir, 1 << 20, silentLogger);
+    const log = new CommitLog(fx.dir, 1 << 20, silentLogger);
     log.load();
     log.recover();
     const offsets = Array.from({ length: 6 }, (_, i) => log.putMessages(makeBatch('T', 0, [`m${i}`]), i, 1).commitLogOffset);

@@ -7,31 +7,20 @@
  *   - at startup, from the reput offset to the CommitLog's end, reading the log from disk,
  *     so every index can be rebuilt from the log.
  */
-import { Field, type RecordShape } from '../../../client/src/codec/record';
-import { readInt64 } from '../../../client/src/codec/int64';
-import { propertyLookup } from './dispatch-properties';
-import { tagsHashCode } from '../../../client/src/codec/tag-hash';
-import { readRecordShape } from '../../../client/src/codec/record';
-import { MessageConst } from '../../../client/src/message';
+import type { RecordShape } from '../../../client/src/codec/record';
+import type { SendBatch } from '../../../client/src/codec/send-batch';
 import type { Logger } from '../../../client/src/logger';
 import type { AppendResult, CommitLog } from './commit-log';
 import { CQ_STORE_UNIT_SIZE, writeCqUnit, type ConsumeQueue } from './consume-queue';
+import { RecordDispatchRequest, type DispatchRequest } from './dispatch-request';
+import { viewOf } from './record-crc';
 
-export interface DispatchRequest {
-  topic: string;
-  queueId: number;
-  commitLogOffset: number;
-  size: number;
-  tagsCode: number;
-  queueOffset: number;
-  storeTimestamp: number;
-  /** The KEYS property as stored (space-separated), for the key index. */
-  keys: string | undefined;
-  uniqKey: string | undefined;
-}
+export type { DispatchRequest } from './dispatch-request';
 
 /**
  * One index built from the CommitLog. `flush` ends a run of dispatches (an append, a reput step).
+ *
+ * The request is one reused object (dispatch-request.ts): valid only during the call.
  *
  * Recovery replays the log from the lowest progress of all indexes (the checkpoint's, and
  * each index's own maxPhysicalOffset()), so `dispatch` may get records an index already
@@ -46,26 +35,6 @@ export interface CommitLogDispatcher {
    * startup begins at or before it.
    */
   maxPhysicalOffset?(): number;
-}
-
-const tagsOf = propertyLookup(MessageConst.TAGS);
-const keysOf = propertyLookup(MessageConst.KEYS);
-const uniqKeyOf = propertyLookup(MessageConst.UNIQ_KEY);
-
-/** Reads the DispatchRequest out of a stamped record (the three properties without decoding them all). */
-export function toDispatchRequest(buf: Buffer, pos: number, shape: RecordShape): DispatchRequest {
-  const props = buf.toString('utf8', shape.propertiesStart, shape.propertiesStart + shape.propertiesLength);
-  return {
-    topic: buf.toString('latin1', shape.topicStart, shape.topicStart + shape.topicLength),
-    queueId: buf.readInt32BE(pos + Field.QUEUEID),
-    commitLogOffset: readInt64(buf, pos + Field.PHYSICALOFFSET),
-    size: shape.size,
-    tagsCode: tagsHashCode(tagsOf(props)),
-    queueOffset: readInt64(buf, pos + Field.QUEUEOFFSET),
-    storeTimestamp: readInt64(buf, pos + Field.STORETIMESTAMP),
-    keys: keysOf(props),
-    uniqKey: uniqKeyOf(props),
-  };
 }
 
 /**
@@ -116,6 +85,12 @@ export class CommitLogDispatcherBuildConsumeQueue implements CommitLogDispatcher
 
 export class Dispatcher {
   private readonly dispatchers: CommitLogDispatcher[];
+  /** The one request every dispatch fills (dispatch-request.ts). */
+  private readonly req = new RecordDispatchRequest();
+  private viewBuf: Buffer | undefined;
+  private view: DataView = new DataView(new ArrayBuffer(0));
+  private lastTopic = '';
+  private lastTopicBytes: Buffer = Buffer.alloc(0);
 
   constructor(
     dispatchers: readonly CommitLogDispatcher[],
@@ -139,27 +114,67 @@ export class Dispatcher {
     return min;
   }
 
-  private dispatchRecord(buf: Buffer, pos: number, shape: RecordShape): void {
-    const req = toDispatchRequest(buf, pos, shape);
-    for (const d of this.dispatchers) d.dispatch(req);
-  }
-
   private flush(): void {
     for (const d of this.dispatchers) d.flush();
   }
 
-  /** Indexes an append from the write buffer it was written from. */
-  dispatchAppend(result: AppendResult): void {
+  private dispatchRequest(): void {
+    const req = this.req;
+    const dispatchers = this.dispatchers;
+    for (let d = 0; d < dispatchers.length; d++) dispatchers[d]!.dispatch(req);
+  }
+
+  /**
+   * Indexes an append: the batch says where each record's properties lie (its shapes were
+   * checked when it was decoded), the append where each record landed; the stamped fields
+   * are known, so only the properties are read, from the write buffer.
+   */
+  dispatchAppend(batch: SendBatch, result: AppendResult): void {
+    const req = this.req;
     const buf = result.buffer;
-    for (const part of result.parts) {
-      let pos = part.bufStart;
-      while (pos < part.recordsEnd) {
-        const shape = readRecordShape(buf, pos, part.recordsEnd)!;
-        this.dispatchRecord(buf, pos, shape);
-        pos += shape.size;
-      }
+    const records = batch.records;
+    req.topic = batch.topic;
+    req.queueId = batch.queueId;
+    req.storeTimestamp = result.storeTimestamp;
+    for (let i = 0; i < records.length; i++) {
+      const { pos, shape } = records[i]!;
+      const propsStart = shape.propertiesStart - pos + result.recordPositions[i]!;
+      req.commitLogOffset = result.physicalOffsets[i]!;
+      req.queueOffset = result.firstQueueOffset + i;
+      req.size = shape.size;
+      req.readProperties(buf, propsStart, propsStart + shape.propertiesLength);
+      this.dispatchRequest();
     }
     this.flush();
+  }
+
+  /** One record read from the log (the reput). */
+  private dispatchRecord(buf: Buffer, pos: number, shape: RecordShape): void {
+    if (buf !== this.viewBuf) {
+      this.viewBuf = buf;
+      this.view = viewOf(buf);
+    }
+    const topic = this.topicOf(buf, shape.topicStart, shape.topicLength);
+    this.req.readRecord(buf, this.view, pos, shape.size, topic, shape.propertiesStart, shape.propertiesStart + shape.propertiesLength);
+    this.dispatchRequest();
+  }
+
+  /** The topic at [start, start + length): the last one's string again when the bytes match (a log holds runs of one topic). */
+  private topicOf(buf: Buffer, start: number, length: number): string {
+    const last = this.lastTopicBytes;
+    if (last.length === length) {
+      let same = true;
+      for (let i = 0; i < length; i++) {
+        if (buf[start + i] !== last[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.lastTopic;
+    }
+    this.lastTopic = buf.toString('latin1', start, start + length);
+    this.lastTopicBytes = Buffer.from(buf.subarray(start, start + length));
+    return this.lastTopic;
   }
 
   /**

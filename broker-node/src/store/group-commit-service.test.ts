@@ -1,10 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeRecords } from '../../../client/src/codec/record';
 import { silentLogger } from '../../../client/src/logger';
-import { makeBatch, removeDir, tempDir } from '../testing/fixtures';
+import { makeBatch } from '../testing/fixtures';
+import { useStoreFixture } from '../testing/store-fixture';
 import { GroupCommitService, type GroupCommitTarget } from './group-commit-service';
 import { fsDataSync, type DataSync } from './mapped-file';
-import { DefaultMessageStore, type MessageStoreConfig } from './message-store';
+import type { DefaultMessageStore, MessageStoreConfig } from './message-store';
 import { StoreStatsService } from './store-stats-service';
 
 /** An fdatasync that counts its calls and can be slowed (delayMs) or held until released (a slow disk). */
@@ -28,34 +29,17 @@ class CountingSync {
   }
 }
 
-let dir: string;
-let stores: DefaultMessageStore[] = [];
-beforeEach(() => {
-  dir = tempDir();
-});
-afterEach(async () => {
-  for (const s of stores) await s.shutdown();
-  stores = [];
-  removeDir(dir);
+const fx = useStoreFixture({
+  commitLogSegmentBytes: 1 << 20,
+  consumeQueueUnitsPerFile: 1000,
+  // No timer rounds during a test: only the group commit syncs (the checkpoint would count too).
+  flushIntervalMs: 60_000,
+  flushDiskType: 'SYNC_FLUSH',
+  syncFlushTimeoutMs: 5_000,
 });
 
 function openSyncStore(sync: CountingSync, overrides: Partial<MessageStoreConfig> = {}): DefaultMessageStore {
-  const store = new DefaultMessageStore(
-    {
-      storeDir: dir,
-      commitLogSegmentBytes: 1 << 20,
-      consumeQueueUnitsPerFile: 1000,
-      // No timer rounds during a test: only the group commit syncs (the checkpoint would count too).
-      flushIntervalMs: 60_000,
-      flushDiskType: 'SYNC_FLUSH',
-      syncFlushTimeoutMs: 5_000,
-      dataSync: sync.fn,
-      ...overrides,
-    },
-    silentLogger,
-  );
-  stores.push(store.load());
-  return store;
+  return fx.open({ dataSync: sync.fn, ...overrides });
 }
 
 describe('GroupCommitService (SYNC_FLUSH)', () => {
@@ -138,7 +122,6 @@ describe('GroupCommitService (SYNC_FLUSH)', () => {
     const store = openSyncStore(sync);
     const pending = Array.from({ length: 4 }, (_, i) => store.putMessages(makeBatch('TopicA', 0, [`p${i}`])));
     await store.shutdown();
-    stores = [];
     expect((await Promise.all(pending)).map((r) => r.status)).toEqual(['PUT_OK', 'PUT_OK', 'PUT_OK', 'PUT_OK']);
   });
 });

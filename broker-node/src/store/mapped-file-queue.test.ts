@@ -1,22 +1,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { removeDir, tempDir } from '../testing/fixtures';
+import { describe, expect, it } from 'vitest';
+import { useTempDir } from '../testing/store-fixture';
 import { MappedFile, fileNameToOffset, offsetToFileName } from './mapped-file';
 import { MappedFileQueue } from './mapped-file-queue';
 
-let dir: string;
-beforeEach(() => {
-  dir = tempDir();
-});
-afterEach(() => removeDir(dir));
+const fx = useTempDir();
 
 describe('MappedFile', () => {
   it('is named by its 20-digit start offset and created at full size', () => {
     expect(offsetToFileName(1073741824)).toBe('00000000001073741824');
     expect(fileNameToOffset('00000000001073741824')).toBe(1073741824);
     expect(fileNameToOffset('checkpoint')).toBeUndefined();
-    const f = MappedFile.create(dir, 4096, 4096);
+    const f = MappedFile.create(fx.dir, 4096, 4096);
     expect(path.basename(f.fileName)).toBe('00000000000000004096');
     expect(fs.statSync(f.fileName).size).toBe(4096);
     expect(f.wrotePosition).toBe(0);
@@ -24,7 +20,7 @@ describe('MappedFile', () => {
   });
 
   it('appends, reads back, flushes and truncates (zeroing the rest)', () => {
-    const f = MappedFile.create(dir, 0, 256);
+    const f = MappedFile.create(fx.dir, 0, 256);
     f.appendSync(Buffer.from('hello world'), 5);
     f.appendSync(Buffer.from('xxABCxx'), 3, 2);
     expect(f.wrotePosition).toBe(8);
@@ -44,7 +40,7 @@ describe('MappedFile', () => {
   });
 
   it('flushes on the thread pool', async () => {
-    const f = MappedFile.create(dir, 0, 64);
+    const f = MappedFile.create(fx.dir, 0, 64);
     f.appendSync(Buffer.from('abc'), 3);
     await f.flushAsync();
     expect(f.flushedPosition).toBe(3);
@@ -54,7 +50,7 @@ describe('MappedFile', () => {
 
 describe('MappedFileQueue', () => {
   it('rolls segments, finds them by offset, and truncates dirty files', () => {
-    const q = new MappedFileQueue(path.join(dir, 'log'), 100);
+    const q = new MappedFileQueue(path.join(fx.dir, 'log'), 100);
     q.load();
     expect(q.getMaxOffset()).toBe(0);
     const a = q.getLastMappedFileOrCreate();
@@ -69,19 +65,19 @@ describe('MappedFileQueue', () => {
     expect(q.findMappedFileByOffset(200)).toBeUndefined();
     q.shutdown();
 
-    const r = new MappedFileQueue(path.join(dir, 'log'), 100);
+    const r = new MappedFileQueue(path.join(fx.dir, 'log'), 100);
     r.load();
     expect(r.mappedFiles.map((f) => f.fileFromOffset)).toEqual([0, 100]);
     expect(r.getMaxOffset()).toBe(200); // full until recovery says otherwise
     r.truncateDirtyFiles(60);
     expect(r.mappedFiles.length).toBe(1);
     expect(r.getMaxOffset()).toBe(60);
-    expect(fs.readdirSync(path.join(dir, 'log'))).toEqual(['00000000000000000000']);
+    expect(fs.readdirSync(path.join(fx.dir, 'log'))).toEqual(['00000000000000000000']);
     r.shutdown();
   });
 
   it('refuses segments that are not contiguous', () => {
-    const d = path.join(dir, 'gap');
+    const d = path.join(fx.dir, 'gap');
     fs.mkdirSync(d);
     MappedFile.create(d, 0, 100).close();
     MappedFile.create(d, 300, 100).close();

@@ -1,36 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeRecords } from '../../../client/src/codec/record';
-import { silentLogger } from '../../../client/src/logger';
-import { makeBatch, removeDir, tempDir } from '../testing/fixtures';
-import { DefaultMessageStore, type MessageStoreConfig } from './message-store';
+import { makeBatch } from '../testing/fixtures';
+import { useStoreFixture } from '../testing/store-fixture';
+import type { DefaultMessageStore } from './message-store';
 
-let dir: string;
-let stores: DefaultMessageStore[] = [];
-beforeEach(() => {
-  dir = tempDir();
-});
-afterEach(async () => {
-  for (const s of stores) await s.shutdown();
-  stores = [];
-  removeDir(dir);
-});
-
-function openStore(overrides: Partial<MessageStoreConfig> = {}): DefaultMessageStore {
-  const store = new DefaultMessageStore(
-    { storeDir: dir, commitLogSegmentBytes: 4096, consumeQueueUnitsPerFile: 8, flushIntervalMs: 10, ...overrides },
-    silentLogger,
-  );
-  stores.push(store.load());
-  return store;
-}
-
-async function reopen(overrides: Partial<MessageStoreConfig> = {}): Promise<DefaultMessageStore> {
-  for (const s of stores) await s.shutdown();
-  stores = [];
-  return openStore(overrides);
-}
+const fx = useStoreFixture({ commitLogSegmentBytes: 4096, consumeQueueUnitsPerFile: 8, flushIntervalMs: 10 });
+const openStore = fx.open;
+const reopen = fx.reopen;
 
 function bodies(store: DefaultMessageStore, topic: string, queueId: number, offset = 0, max = 1000): string[] {
   return decodeRecords(store.getMessage(topic, queueId, offset, max).records).map((m) => m.body.toString());
@@ -111,7 +89,7 @@ describe('DefaultMessageStore', async () => {
     await store.putMessages(makeBatch('TopicA', 0, ['c']));
     const end = store.stats().commitLogMaxOffset;
     await store.simulateCrash();
-    const seg = path.join(dir, 'commitlog', '00000000000000000000');
+    const seg = path.join(fx.dir, 'commitlog', '00000000000000000000');
     const fd = fs.openSync(seg, 'r+');
     fs.writeSync(fd, Buffer.alloc(3), 0, 3, end - 3);
     fs.closeSync(fd);
@@ -131,7 +109,7 @@ describe('DefaultMessageStore', async () => {
     await store.putMessages(makeBatch('TopicA', 0, ['second']));
     const second = decodeRecords(store.getMessage('TopicA', 0, 1, 1).records)[0]!;
     await store.simulateCrash();
-    const fd = fs.openSync(path.join(dir, 'commitlog', '00000000000000000000'), 'r+');
+    const fd = fs.openSync(path.join(fx.dir, 'commitlog', '00000000000000000000'), 'r+');
     fs.writeSync(fd, Buffer.from('?'), 0, 1, second.commitLogOffset + 64 + 1);
     fs.closeSync(fd);
     const again = await reopen();
@@ -147,7 +125,7 @@ describe('DefaultMessageStore', async () => {
     }
     const expected = { a0: bodies(store, 'TopicA', 0), a1: bodies(store, 'TopicA', 1), b0: bodies(store, 'TopicB', 0) };
     await store.shutdown();
-    fs.rmSync(path.join(dir, 'consumequeue'), { recursive: true });
+    fs.rmSync(path.join(fx.dir, 'consumequeue'), { recursive: true });
     const again = await reopen({ commitLogSegmentBytes: 1024, consumeQueueUnitsPerFile: 4 });
     expect({ a0: bodies(again, 'TopicA', 0), a1: bodies(again, 'TopicA', 1), b0: bodies(again, 'TopicB', 0) }).toEqual(expected);
     expect((await again.putMessages(makeBatch('TopicA', 1, ['next']))).queueOffset).toBe(6);
@@ -157,7 +135,7 @@ describe('DefaultMessageStore', async () => {
     const store = openStore();
     await store.putMessages(makeBatch('TopicA', 0, ['a', 'b', 'c', 'd']));
     await store.shutdown();
-    const cqFile = path.join(dir, 'consumequeue', 'TopicA', '0', '00000000000000000000');
+    const cqFile = path.join(fx.dir, 'consumequeue', 'TopicA', '0', '00000000000000000000');
     const fd = fs.openSync(cqFile, 'r+');
     fs.ftruncateSync(fd, 2 * 20); // keep units 0 and 1 (the file regrows sparse on load)
     fs.ftruncateSync(fd, 8 * 20);

@@ -6,6 +6,7 @@
  *   getMessage(topic, queueId, offset, filter) -> get-message.ts: ConsumeQueue units -> tag filter -> CommitLog reads
  *   queryMessage(topic, key) / queryMessageById(id) -> index/query-message-service.ts
  *   retention: CleanCommitLogService -> CleanConsumeQueueService (ConsumeQueues, index)
+ *   flush round + checkpoint: store-flush-round.ts; the public shapes: message-store-types.ts
  *
  * Memory stays flat as the log grows: the store keeps one entry per topic-queue
  * (topicQueueTable, ConsumeQueue objects), never per message; reads go to the files.
@@ -16,7 +17,8 @@ import type { SendBatch } from '../../../client/src/codec/send-batch';
 import { CirrusError } from '../../../client/src/errors';
 import type { Logger } from '../../../client/src/logger';
 import { CommitLog } from './commit-log';
-import { ConsumeQueue } from './consume-queue';
+import type { ConsumeQueue } from './consume-queue';
+import { ConsumeQueueTable } from './consume-queue-table';
 import { CommitLogDispatcherBuildConsumeQueue, Dispatcher } from './dispatcher';
 import { CleanCommitLogService, DEFAULT_CLEAN_CONFIG } from './clean-commit-log-service';
 import { CleanConsumeQueueService } from './clean-consume-queue-service';
@@ -25,93 +27,13 @@ import { getMessageFromQueue } from './get-message';
 import { DEFAULT_INDEX_CONFIG, IndexService } from './index/index-service';
 import { queryMessageById, queryMessageByKey, type QueryMessageResult } from './index/query-message-service';
 import { FLUSH_ROUND_BYTES, FlushRealTimeService, type FlushCommitLogService, type FlushDiskType } from './flush-service';
-import { GroupCommitService, type PutMessageStatus } from './group-commit-service';
-import type { DataSync } from './mapped-file';
-import { StoreCheckpoint, type CheckpointData, type StoredCheckpoint } from './store-checkpoint';
+import { GroupCommitService } from './group-commit-service';
+import type { GetMessageResult, MessageStore, MessageStoreConfig, PutMessageResult, StoreStats } from './message-store-types';
+import { StoreCheckpoint, type StoredCheckpoint } from './store-checkpoint';
+import { StoreFlushRound } from './store-flush-round';
 import { StoreStatsService } from './store-stats-service';
 
-export interface MessageStoreConfig {
-  storeDir: string;
-  commitLogSegmentBytes: number;
-  consumeQueueUnitsPerFile: number;
-  flushIntervalMs: number;
-  /** ASYNC_FLUSH (default): ack after the write; SYNC_FLUSH: ack after a group-commit fdatasync (flush-service.ts). */
-  flushDiskType?: FlushDiskType;
-  /** SYNC_FLUSH: a send not on disk within this answers FLUSH_DISK_TIMEOUT (default 5000, RocketMQ's syncFlushTimeout). */
-  syncFlushTimeoutMs?: number;
-  /** Zero-fill the next CommitLog segment ahead of time (default false: sparse; allocate-mapped-file-service.ts has the measurements). */
-  preallocateSegments?: boolean;
-  /** The fdatasync of the CommitLog and the checkpoint: tests inject a counting or slow one. */
-  dataSync?: DataSync;
-  /** Index files (IndexService): slots and entries per file; defaults in DEFAULT_INDEX_CONFIG. */
-  indexHashSlotNum?: number;
-  indexNum?: number;
-  /** Retention (CleanCommitLogService); defaults in DEFAULT_CLEAN_CONFIG (72 h, no budget, 10 s). */
-  fileReservedTimeMs?: number;
-  diskBudgetBytes?: number;
-  cleanIntervalMs?: number;
-}
-
-export interface PutMessageResult {
-  /** PUT_OK, or FLUSH_DISK_TIMEOUT under SYNC_FLUSH when the fdatasync missed syncFlushTimeoutMs (the data is written, not yet known durable). */
-  status: PutMessageStatus;
-  /** Queue offset of the batch's first record; the rest follow contiguously. */
-  queueOffset: number;
-  count: number;
-  /** CommitLog offset of the batch's first record. */
-  commitLogOffset: number;
-}
-
-export interface GetMessageResult {
-  /** Raw stored records, back to back (decodeRecords reads them). */
-  records: Buffer;
-  count: number;
-  /** The queue offset to read from next. */
-  nextOffset: number;
-  minOffset: number;
-  maxOffset: number;
-}
-
-export interface StoreStats {
-  putMessagesTotal: number;
-  putBytesTotal: number;
-  /** Over the last 10 s. */
-  putMessagesPerSec: number;
-  putBytesPerSec: number;
-  flushDiskType: FlushDiskType;
-  /** CommitLog fdatasyncs (group commits under SYNC_FLUSH, timer flushes under ASYNC_FLUSH) and their latency over the last 1024. */
-  flushTotal: number;
-  flushLatencyP50Ms: number;
-  flushLatencyP99Ms: number;
-  flushLatencyMaxMs: number;
-  /** Sends answered FLUSH_DISK_TIMEOUT. */
-  flushDiskTimeoutTotal: number;
-  commitLogMinOffset: number;
-  commitLogMaxOffset: number;
-  /** Everything before it is on disk. */
-  commitLogFlushedOffset: number;
-  /** The last checkpoint written: CommitLog flushed, ConsumeQueue and index progress. */
-  checkpointPhysicOffset: number;
-  checkpointLogicsOffset: number;
-  checkpointIndexOffset: number;
-}
-
-/** The store as the broker's server sees it: the seam for tiered and other stores. */
-export interface MessageStore {
-  /** Appends; under SYNC_FLUSH resolves once the batch is on disk (or FLUSH_DISK_TIMEOUT). */
-  putMessages(batch: SendBatch): Promise<PutMessageResult>;
-  /** Throws OFFSET_BELOW_MINIMUM (details.minOffset) for an offset retention deleted. */
-  getMessage(topic: string, queueId: number, offset: number, maxMsgs: number, filter?: MessageFilter): GetMessageResult;
-  /** Messages of `topic` with `key` among their KEYS stored within [begin, end] (ms): the newest maxNum, oldest first. */
-  queryMessage(topic: string, key: string, maxNum: number, begin: number, end: number): QueryMessageResult;
-  /** The stored copies of a message by its id (UNIQ_KEY). */
-  queryMessageById(messageId: string, maxNum: number): QueryMessageResult;
-  stats(): StoreStats;
-  isOpen(): boolean;
-  flush(): void;
-  shutdown(): Promise<void>;
-}
-
+export type { GetMessageResult, MessageStore, MessageStoreConfig, PutMessageResult, StoreStats } from './message-store-types';
 export { MAX_READ_BYTES } from './get-message';
 export type { QueryMessageResult } from './index/query-message-service';
 
@@ -120,10 +42,9 @@ const queueKey = (topic: string, queueId: number): string => `${topic}-${queueId
 
 export class DefaultMessageStore implements MessageStore {
   readonly commitLog: CommitLog;
-  private readonly consumeQueueTable = new Map<string, Map<number, ConsumeQueue>>();
+  private readonly consumeQueueTable: ConsumeQueueTable;
   /** Next queue offset per topic-queue ("topic-queueId"), as RocketMQ's topicQueueTable. */
   readonly topicQueueTable = new Map<string, number>();
-  private readonly cqRoot: string;
   private readonly dispatcher: Dispatcher;
   readonly indexService: IndexService;
   readonly cleanCommitLogService: CleanCommitLogService;
@@ -131,9 +52,7 @@ export class DefaultMessageStore implements MessageStore {
   /** SYNC_FLUSH only. */
   private readonly groupCommit: GroupCommitService | undefined;
   private readonly storeCheckpoint: StoreCheckpoint;
-  private lastCheckpoint: CheckpointData | undefined;
-  /** The CommitLog offset the last checkpoint covers (logics progress): how far the checkpoint trails. */
-  private checkpointedOffset = 0;
+  private readonly flushRoundService: StoreFlushRound;
   readonly flushDiskType: FlushDiskType;
   readonly storeStats = new StoreStatsService();
   private open = false;
@@ -148,7 +67,7 @@ export class DefaultMessageStore implements MessageStore {
       preallocate: config.preallocateSegments ?? false,
     });
     this.storeCheckpoint = new StoreCheckpoint(config.storeDir, config.dataSync);
-    this.cqRoot = path.join(config.storeDir, 'consumequeue');
+    this.consumeQueueTable = new ConsumeQueueTable(path.join(config.storeDir, 'consumequeue'), config.consumeQueueUnitsPerFile);
     this.indexService = new IndexService(
       config.storeDir,
       {
@@ -172,6 +91,15 @@ export class DefaultMessageStore implements MessageStore {
       { onDeleted: (min) => cleanConsumeQueue.run(min) },
       logger,
     );
+    this.flushRoundService = new StoreFlushRound({
+      commitLog: this.commitLog,
+      checkpoint: this.storeCheckpoint,
+      indexService: this.indexService,
+      dispatcher: this.dispatcher,
+      consumeQueues: () => this.allConsumeQueues(),
+      stats: this.storeStats,
+      flushDiskType: this.flushDiskType,
+    });
     this.flushService = new FlushRealTimeService(() => this.flushRound(), config.flushIntervalMs, logger);
     if (this.flushDiskType === 'SYNC_FLUSH') {
       this.groupCommit = new GroupCommitService(this.commitLog, config.syncFlushTimeoutMs ?? 5_000, this.storeStats, logger);
@@ -195,8 +123,8 @@ export class DefaultMessageStore implements MessageStore {
     this.commitLog.load();
     const maxPhysical = this.commitLog.recover(checkpoint?.physicOffset);
     this.commitLog.lastStoreTimestamp = checkpoint?.physicMsgTimestamp ?? 0;
-    this.checkpointedOffset = Math.min(checkpoint?.physicOffset ?? 0, maxPhysical);
-    this.loadConsumeQueues();
+    this.flushRoundService.checkpointedOffset = Math.min(checkpoint?.physicOffset ?? 0, maxPhysical);
+    this.consumeQueueTable.load();
     for (const cq of this.allConsumeQueues()) {
       cq.recover(checkpoint?.logicsOffset ?? 0);
       cq.truncateDirtyLogicFiles(maxPhysical);
@@ -240,47 +168,13 @@ export class DefaultMessageStore implements MessageStore {
     return Math.min(Math.max(from, minPhysical), maxPhysical);
   }
 
-  private loadConsumeQueues(): void {
-    if (!fs.existsSync(this.cqRoot)) return;
-    for (const topic of fs.readdirSync(this.cqRoot)) {
-      const topicDir = path.join(this.cqRoot, topic);
-      if (!fs.statSync(topicDir).isDirectory()) continue;
-      for (const q of fs.readdirSync(topicDir)) {
-        if (!/^\d+$/.test(q)) continue;
-        const cq = new ConsumeQueue(topic, Number(q), this.cqRoot, this.config.consumeQueueUnitsPerFile);
-        cq.load();
-        this.tableFor(topic).set(cq.queueId, cq);
-      }
-    }
-  }
-
-  private tableFor(topic: string): Map<number, ConsumeQueue> {
-    let m = this.consumeQueueTable.get(topic);
-    if (!m) {
-      m = new Map();
-      this.consumeQueueTable.set(topic, m);
-    }
-    return m;
-  }
-
-  private *allConsumeQueues(): Iterable<ConsumeQueue> {
-    for (const m of this.consumeQueueTable.values()) yield* m.values();
+  private allConsumeQueues(): Iterable<ConsumeQueue> {
+    return this.consumeQueueTable.all();
   }
 
   /** The ConsumeQueue of a topic-queue, created on first use. */
   findConsumeQueue(topic: string, queueId: number): ConsumeQueue {
-    const m = this.tableFor(topic);
-    let cq = m.get(queueId);
-    if (!cq) {
-      cq = new ConsumeQueue(topic, queueId, this.cqRoot, this.config.consumeQueueUnitsPerFile);
-      cq.load();
-      m.set(queueId, cq);
-    }
-    return cq;
-  }
-
-  private getConsumeQueue(topic: string, queueId: number): ConsumeQueue | undefined {
-    return this.consumeQueueTable.get(topic)?.get(queueId);
+    return this.consumeQueueTable.findOrCreate(topic, queueId);
   }
 
   isOpen(): boolean {
@@ -301,17 +195,17 @@ export class DefaultMessageStore implements MessageStore {
     const queueOffset = this.topicQueueTable.get(key) ?? 0;
     const result = this.commitLog.putMessages(batch, queueOffset, Date.now());
     this.topicQueueTable.set(key, queueOffset + result.count);
-    this.dispatcher.dispatchAppend(result);
+    this.dispatcher.dispatchAppend(batch, result);
     this.storeStats.recordPut(result.count, result.bytes);
     const nextOffset = this.commitLog.getMaxOffset();
-    if (nextOffset - this.checkpointedOffset >= FLUSH_ROUND_BYTES) this.flushService.wakeup();
+    if (nextOffset - this.flushRoundService.checkpointedOffset >= FLUSH_ROUND_BYTES) this.flushService.wakeup();
     const status = this.groupCommit ? await this.groupCommit.waitForFlush(nextOffset) : 'PUT_OK';
     return { status, queueOffset, count: result.count, commitLogOffset: result.commitLogOffset };
   }
 
   getMessage(topic: string, queueId: number, offset: number, maxMsgs: number, filter?: MessageFilter): GetMessageResult {
     this.checkOpen();
-    const cq = this.getConsumeQueue(topic, queueId);
+    const cq = this.consumeQueueTable.get(topic, queueId);
     if (!cq) return { records: EMPTY, count: 0, nextOffset: 0, minOffset: 0, maxOffset: 0 };
     return getMessageFromQueue(this.commitLog, cq, offset, maxMsgs, filter);
   }
@@ -329,7 +223,7 @@ export class DefaultMessageStore implements MessageStore {
   stats(): StoreStats {
     const rate = this.storeStats.putRate();
     const flush = this.storeStats.flushLatencyStats();
-    const cp = this.lastCheckpoint ?? this.storeCheckpoint.loaded;
+    const cp = this.flushRoundService.lastCheckpoint ?? this.storeCheckpoint.loaded;
     return {
       putMessagesTotal: this.storeStats.putMessagesTotal,
       putBytesTotal: this.storeStats.putBytesTotal,
@@ -350,50 +244,16 @@ export class DefaultMessageStore implements MessageStore {
     };
   }
 
-  /**
-   * One flush round (FlushRealTimeService's tick): the CommitLog (ASYNC_FLUSH; the group
-   * commit does it under SYNC_FLUSH), the ConsumeQueues, then the checkpoint. The progress
-   * it records is read BEFORE the flushes: the dispatcher runs inside each append, so every
-   * record before the CommitLog's end at that moment has its units written, and once the
-   * ConsumeQueue files are synced they are on disk.
-   */
+  /** One flush round and its checkpoint (store-flush-round.ts). */
   async flushRound(): Promise<void> {
     if (!this.open) return;
-    const logicsOffset = this.commitLog.getMaxOffset();
-    const physicMsgTimestamp = this.commitLog.lastStoreTimestamp;
-    if (this.flushDiskType === 'ASYNC_FLUSH' && this.commitLog.getFlushedOffset() < logicsOffset) {
-      const t0 = performance.now();
-      await this.commitLog.flushAsync();
-      this.storeStats.recordFlush(performance.now() - t0);
-    }
-    await this.flushConsumeQueuesAsync();
-    // The key index persists in the same round (as well as on its own timer), so its
-    // progress keeps up with the checkpoint: after a crash the replay starts at the lower of
-    // the two, and an index a few rounds behind would double the replay.
-    await this.indexService.persistAsync();
-    const indexOffset = this.dispatcher.minReportedOffset() ?? logicsOffset;
-    await this.writeCheckpoint({ physicMsgTimestamp, physicOffset: this.commitLog.getFlushedOffset(), logicsOffset, indexOffset });
-  }
-
-  /** Skipped when nothing moved: an idle broker does not fdatasync every interval. */
-  private async writeCheckpoint(data: CheckpointData): Promise<void> {
-    const last = this.lastCheckpoint;
-    if (last && last.physicOffset === data.physicOffset && last.logicsOffset === data.logicsOffset && last.indexOffset === data.indexOffset) return;
-    await this.storeCheckpoint.write(data);
-    this.lastCheckpoint = data;
-    this.checkpointedOffset = Math.min(data.physicOffset, data.logicsOffset);
-  }
-
-  private async flushConsumeQueuesAsync(): Promise<void> {
-    // One at a time: a burst of fdatasyncs would queue the group commit's behind them on the thread pool.
-    for (const cq of this.allConsumeQueues()) await cq.flushAsync();
+    await this.flushRoundService.run();
   }
 
   /** fdatasync everything now. */
   flush(): void {
     if (!this.open) return;
-    this.commitLog.flush();
-    for (const cq of this.allConsumeQueues()) cq.flush();
+    this.flushRoundService.flushAll();
   }
 
   async shutdown(): Promise<void> {
@@ -404,16 +264,8 @@ export class DefaultMessageStore implements MessageStore {
     await this.groupCommit?.shutdown();
     await this.commitLog.stopAllocating();
     await this.indexService.shutdown();
-    this.commitLog.flush();
-    for (const cq of this.allConsumeQueues()) cq.flush();
     // Everything is on disk: the next start verifies and replays nothing.
-    const end = this.commitLog.getMaxOffset();
-    this.storeCheckpoint.writeSync({
-      physicMsgTimestamp: this.commitLog.lastStoreTimestamp,
-      physicOffset: this.commitLog.getFlushedOffset(),
-      logicsOffset: end,
-      indexOffset: this.dispatcher.minReportedOffset() ?? end,
-    });
+    this.flushRoundService.flushAllAndCheckpoint();
     this.storeCheckpoint.close();
     this.commitLog.shutdown();
     for (const cq of this.allConsumeQueues()) cq.shutdown();

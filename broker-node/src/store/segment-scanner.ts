@@ -11,9 +11,10 @@
  * A tail shorter than a BLANK (8 bytes) at the segment's end counts as SEGMENT_FULL: the
  * writer never leaves one, but a reader must not trip over it.
  */
-import { BLANK_MAGIC, Field, MESSAGE_MAGIC, MIN_BLANK_SIZE, hasValidCrc, readRecordShape, type RecordShape } from '../../../client/src/codec/record';
+import { BLANK_MAGIC, Field, MESSAGE_MAGIC, MIN_BLANK_SIZE, readRecordShape, type RecordShape } from '../../../client/src/codec/record';
 import { readInt64 } from '../../../client/src/codec/int64';
 import type { MappedFile } from './mapped-file';
+import { hasValidRecordCrc } from './record-crc';
 
 export type ScanStatus = 'END' | 'SEGMENT_FULL' | 'CORRUPT';
 
@@ -74,7 +75,7 @@ export class SegmentScanner {
         at = this.ensure(pos, size);
         const shape = readRecordShape(this.window, at, at + size);
         if (!shape) return { status: 'CORRUPT', position: pos, reason: 'malformed record' };
-        if (verifyCrc && !hasValidCrc(this.window, at, size)) return { status: 'CORRUPT', position: pos, reason: 'CRC mismatch' };
+        if (verifyCrc && !hasValidRecordCrc(this.window, at, size)) return { status: 'CORRUPT', position: pos, reason: 'CRC mismatch' };
         const physicalOffset = file.fileFromOffset + pos;
         if (readInt64(this.window, at + Field.PHYSICALOFFSET) !== physicalOffset) {
           return { status: 'CORRUPT', position: pos, reason: 'PHYSICALOFFSET does not match the position' };

@@ -5,40 +5,22 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Field, decodeRecords } from '../../../client/src/codec/record';
 import type { MessageExt } from '../../../client/src/message';
-import { silentLogger } from '../../../client/src/logger';
-import { makeBatch, removeDir, tempDir } from '../testing/fixtures';
+import { makeBatch } from '../testing/fixtures';
+import { useStoreFixture } from '../testing/store-fixture';
 import { CQ_STORE_UNIT_SIZE } from './consume-queue';
-import { DefaultMessageStore, type MessageStoreConfig } from './message-store';
+import type { DefaultMessageStore } from './message-store';
 import { CHECKPOINT_FILE, StoreCheckpoint } from './store-checkpoint';
 
-let dir: string;
-let stores: DefaultMessageStore[] = [];
-beforeEach(() => {
-  dir = tempDir();
-});
-afterEach(async () => {
-  for (const s of stores) await s.shutdown();
-  stores = [];
-  removeDir(dir);
-});
-
 const SEGMENT = 64 * 1024;
-
-function openStore(overrides: Partial<MessageStoreConfig> = {}): DefaultMessageStore {
-  const store = new DefaultMessageStore(
-    { storeDir: dir, commitLogSegmentBytes: SEGMENT, consumeQueueUnitsPerFile: 64, flushIntervalMs: 60_000, ...overrides },
-    silentLogger,
-  );
-  stores.push(store.load());
-  return store;
-}
+const fx = useStoreFixture({ commitLogSegmentBytes: SEGMENT, consumeQueueUnitsPerFile: 64, flushIntervalMs: 60_000 });
+const openStore = fx.open;
 
 async function crash(store: DefaultMessageStore): Promise<void> {
   await store.simulateCrash();
-  stores = stores.filter((s) => s !== store);
+  fx.forget(store);
 }
 
 function readAll(store: DefaultMessageStore, topic: string, queueId: number): MessageExt[] {
@@ -46,7 +28,7 @@ function readAll(store: DefaultMessageStore, topic: string, queueId: number): Me
 }
 
 const bodiesOf = (msgs: MessageExt[]) => msgs.map((m) => m.body.toString());
-const seg0 = () => path.join(dir, 'commitlog', '00000000000000000000');
+const seg0 = () => path.join(fx.dir, 'commitlog', '00000000000000000000');
 
 function overwrite(file: string, position: number, bytes: Buffer): void {
   const fd = fs.openSync(file, 'r+');
@@ -97,7 +79,6 @@ describe('recovery from the checkpoint', () => {
     const b = await putEach(store, 'b', 3);
     const end = store.stats().commitLogMaxOffset;
     await store.shutdown(); // a clean stop: the checkpoint covers everything...
-    stores = [];
     fs.truncateSync(seg0(), end - 10); // ...then the file loses its last bytes
     const again = openStore();
     expect(again.commitLog.lastRecovery?.fromOffset).toBe(0);
@@ -110,7 +91,7 @@ describe('recovery from the checkpoint', () => {
     const a = await putEach(store, 'a', 4);
     await store.flushRound();
     await crash(store);
-    fs.rmSync(path.join(dir, CHECKPOINT_FILE));
+    fs.rmSync(path.join(fx.dir, CHECKPOINT_FILE));
     overwrite(seg0(), a[1]! + Field.BODY, Buffer.from('#')); // before the old checkpoint: found now
     const again = openStore();
     expect(again.commitLog.lastRecovery).toEqual({ fromOffset: 0, endOffset: a[1] });
@@ -143,7 +124,7 @@ describe('recovery from the checkpoint', () => {
     await store.flushRound();
     await crash(store);
     // A checkpoint that points into the middle of a3: the record there cannot verify.
-    const cp = new StoreCheckpoint(dir);
+    const cp = new StoreCheckpoint(fx.dir);
     cp.writeSync({ physicMsgTimestamp: 0, physicOffset: a[3]! + 7, logicsOffset: a[3]!, indexOffset: a[3]! });
     cp.close();
     const again = openStore();
@@ -166,7 +147,7 @@ describe('recovery from the checkpoint', () => {
     // Queue 1 loses its last three units (pages never written back); queue 0 has all of
     // its own, and holds the highest CommitLog offset: the checkpoint, not the newest unit,
     // says where the replay starts.
-    const q1File = path.join(dir, 'consumequeue', 'TopicA', '1', '00000000000000000000');
+    const q1File = path.join(fx.dir, 'consumequeue', 'TopicA', '1', '00000000000000000000');
     overwrite(q1File, 5 * CQ_STORE_UNIT_SIZE, Buffer.alloc(3 * CQ_STORE_UNIT_SIZE));
     const again = openStore();
     expect(readAll(again, 'TopicA', 1).map((m) => m.queueOffset)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
@@ -182,7 +163,7 @@ describe('recovery from the checkpoint', () => {
     await crash(store);
     // Unit 5 (b1) never reached the disk, units 6 and 7 did: the queue must end at 5, and
     // the replay from the checkpoint puts b1..b3 back.
-    const cqFile = path.join(dir, 'consumequeue', 'TopicA', '0', '00000000000000000000');
+    const cqFile = path.join(fx.dir, 'consumequeue', 'TopicA', '0', '00000000000000000000');
     overwrite(cqFile, 5 * CQ_STORE_UNIT_SIZE, Buffer.alloc(CQ_STORE_UNIT_SIZE));
     const again = openStore();
     const msgs = readAll(again, 'TopicA', 0);
@@ -228,7 +209,6 @@ describe('recovery from the checkpoint', () => {
     await putEach(store, 'a', 5);
     const end = store.stats().commitLogMaxOffset;
     await store.shutdown();
-    stores = [];
     const again = openStore();
     expect(again.commitLog.lastRecovery).toEqual({ fromOffset: end, endOffset: end });
     expect(again.stats()).toMatchObject({ checkpointPhysicOffset: end, checkpointLogicsOffset: end });

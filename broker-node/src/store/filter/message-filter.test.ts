@@ -1,25 +1,17 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { decodeRecords } from '../../../../client/src/codec/record';
 import { javaHashCode, tagsHashCode } from '../../../../client/src/codec/tag-hash';
 import { buildSubscriptionData } from '../../../../client/src/filter/subscription-data';
-import { silentLogger } from '../../../../client/src/logger';
-import { makeBatch, removeDir, tempDir, type TestMessage } from '../../testing/fixtures';
+import { makeBatch, type TestMessage } from '../../testing/fixtures';
+import { useStoreFixture } from '../../testing/store-fixture';
 import { MAX_FILTER_SCAN_UNITS } from '../get-message';
-import { DefaultMessageStore } from '../message-store';
+import type { DefaultMessageStore } from '../message-store';
 import { ExpressionMessageFilter, messageFilterFor } from './message-filter';
 
-let dir: string;
+const fx = useStoreFixture({ commitLogSegmentBytes: 8 << 20, consumeQueueUnitsPerFile: 4096, flushIntervalMs: 50, indexHashSlotNum: 1024, indexNum: 64 * 1024, preallocateSegments: false });
 let store: DefaultMessageStore;
 beforeEach(() => {
-  dir = tempDir();
-  store = new DefaultMessageStore(
-    { storeDir: dir, commitLogSegmentBytes: 8 << 20, consumeQueueUnitsPerFile: 4096, flushIntervalMs: 50, indexHashSlotNum: 1024, indexNum: 64 * 1024, preallocateSegments: false },
-    silentLogger,
-  ).load();
-});
-afterEach(async () => {
-  await store.shutdown();
-  removeDir(dir);
+  store = fx.open();
 });
 
 const read = (expression: string | undefined, offset = 0, max = 100) => {

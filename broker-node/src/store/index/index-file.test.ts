@@ -1,29 +1,21 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { removeDir, tempDir } from '../../testing/fixtures';
+import { describe, expect, it } from 'vitest';
+import { useTempDir } from '../../testing/store-fixture';
 import { INDEX_ENTRY_SIZE, INDEX_HEADER_SIZE, IndexFile, indexFileSize, indexKeyHash } from './index-file';
 
-let dir: string;
-const files: IndexFile[] = [];
-beforeEach(() => {
-  dir = tempDir('cirrusmq-index-');
-});
-afterEach(() => {
-  for (const f of files.splice(0)) f.close();
-  removeDir(dir);
-});
+const fx = useTempDir('cirrusmq-index-');
 
 const T0 = 1_700_000_000_000;
 function create(slots = 4, entries = 10, begin = 0): IndexFile {
-  const f = IndexFile.create(dir, begin, T0, slots, entries);
-  files.push(f);
+  const f = IndexFile.create(fx.dir, begin, T0, slots, entries);
+  fx.onCleanup(() => f.close());
   return f;
 }
 function open(f: IndexFile): IndexFile {
   const g = IndexFile.open(f.fileName);
   if (!g) throw new Error('did not open');
-  files.push(g);
+  fx.onCleanup(() => g.close());
   return g;
 }
 const select = (f: IndexFile, hash: number, begin = 0, end = Number.MAX_SAFE_INTEGER) => [...f.selectPhyOffsets(hash, begin, end)];
@@ -120,7 +112,7 @@ describe('IndexFile', () => {
     f.close();
     fs.truncateSync(f.fileName, indexFileSize(4, 10) - 7);
     expect(IndexFile.open(f.fileName)).toBeUndefined();
-    fs.writeFileSync(path.join(dir, '00000000000000000001'), Buffer.alloc(10));
-    expect(IndexFile.open(path.join(dir, '00000000000000000001'))).toBeUndefined();
+    fs.writeFileSync(path.join(fx.dir, '00000000000000000001'), Buffer.alloc(10));
+    expect(IndexFile.open(path.join(fx.dir, '00000000000000000001'))).toBeUndefined();
   });
 });

@@ -28,16 +28,18 @@
  * Memory does not grow with the log: a sealed file is read with positioned fs reads; only the
  * file being written keeps its slot table in memory (hashSlotCount x 4 bytes), so an append
  * costs no read. Its entries are staged and written with one write per STAGED_ENTRIES (or
- * before a lookup or a persist); the slot table reaches the disk by dirty pages at persist
- * time (IndexService), then the header.
+ * before a lookup or a persist); the slot table (index-slot-table.ts) reaches the disk by
+ * dirty pages at persist time (IndexService), then the header.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { readInt64, writeInt64 } from '../../../../client/src/codec/int64';
 import { offsetToFileName } from '../mapped-file';
+import { HASH_SLOT_SIZE, SlotTable, writeFully, writeSnapshotAsync, writeSnapshotSync, type IndexSnapshot } from './index-slot-table';
+
+export { HASH_SLOT_SIZE, type IndexSnapshot } from './index-slot-table';
 
 export const INDEX_HEADER_SIZE = 40;
-export const HASH_SLOT_SIZE = 4;
 export const INDEX_ENTRY_SIZE = 20;
 export const IndexHeaderField = {
   BEGIN_TIMESTAMP: 0,
@@ -49,8 +51,6 @@ export const IndexHeaderField = {
 } as const;
 export const IndexEntryField = { KEY_HASH: 0, PHY_OFFSET: 4, TIME_DIFF: 12, PREV_INDEX: 16 } as const;
 
-/** Slot-table pages written at persist time: the unit of "dirty". */
-const SLOT_PAGE_BYTES = 4096;
 const INT32_MAX = 0x7fffffff;
 const INT32_MIN = -0x80000000;
 const TWO_32 = 0x1_0000_0000;
@@ -86,24 +86,13 @@ export interface IndexHeader {
   indexCount: number;
 }
 
-/** A consistent copy of what a persist writes: dirty slot pages, then the header. */
-export interface IndexSnapshot {
-  pages: { position: number; bytes: Buffer }[];
-  header: Buffer;
-  endPhyOffset: number;
-}
-
 export class IndexFile {
   readonly header: IndexHeader;
   /** Entries the file holds, entry 0 included (never written). */
   readonly indexNum: number;
   private fd: number;
-  /** The slot table, while this file is written (big-endian, as on disk). */
-  private slots: Buffer | undefined;
-  /** DataView over `slots`: V8 inlines its big-endian reads and writes (Buffer's carry bounds checks in JS). */
-  private slotView: DataView | undefined;
-  private dirtyPages: Uint8Array | undefined;
-  private dirtyCount = 0;
+  /** The slot table, while this file is written. */
+  private slots: SlotTable | undefined;
   /** Entries appended since the last writeStaged, and the number of the first of them. */
   private staging: Buffer = Buffer.allocUnsafe(0);
   private stagingView = new DataView(new ArrayBuffer(0));
@@ -146,7 +135,7 @@ export class IndexFile {
     const header: IndexHeader = { beginTimestamp, endTimestamp: beginTimestamp, beginPhyOffset, endPhyOffset: progressPhyOffset, hashSlotCount, indexCount: 1 };
     const file = new IndexFile(fileName, header, indexNum, fd);
     file.writeHeaderSync();
-    file.setSlots(Buffer.alloc(hashSlotCount * HASH_SLOT_SIZE));
+    file.slots = new SlotTable(Buffer.alloc(hashSlotCount * HASH_SLOT_SIZE), INDEX_HEADER_SIZE);
     return file;
   }
 
@@ -186,27 +175,13 @@ export class IndexFile {
    * moves past them rather than letting new entries overwrite what the chains point at.
    */
   activate(): void {
-    const slots = Buffer.alloc(this.header.hashSlotCount * HASH_SLOT_SIZE);
-    const n = fs.readSync(this.fd, slots, 0, slots.length, INDEX_HEADER_SIZE);
-    if (n !== slots.length) slots.fill(0, n);
-    let maxSlot = 0;
-    for (let p = 0; p < slots.length; p += HASH_SLOT_SIZE) {
-      const v = slots.readInt32BE(p);
-      if (v < 0 || v >= this.indexNum) slots.writeInt32BE(0, p); // garbage: drop the chain
-      else if (v > maxSlot) maxSlot = v;
-    }
+    const { table, maxSlot } = SlotTable.read(this.fd, INDEX_HEADER_SIZE, this.header.hashSlotCount, this.indexNum);
     if (maxSlot >= this.header.indexCount) {
       this.header.indexCount = maxSlot + 1;
       this.headerDirty = true;
     }
-    this.setSlots(slots);
+    this.slots = table;
     this.sealed = this.header.indexCount >= this.indexNum;
-  }
-
-  private setSlots(slots: Buffer | undefined): void {
-    this.slots = slots;
-    this.slotView = slots && new DataView(slots.buffer, slots.byteOffset, slots.byteLength);
-    this.dirtyPages = slots && new Uint8Array(Math.ceil(slots.length / SLOT_PAGE_BYTES));
   }
 
   isWritable(): boolean {
@@ -227,10 +202,10 @@ export class IndexFile {
 
   /** Adds one entry; the caller checked hasRoomFor. */
   putKey(keyHash: number, phyOffset: number, storeTimestamp: number): void {
-    const slots = this.slotView!;
+    const slots = this.slots!;
     const h = this.header;
     const slotPos = (keyHash % h.hashSlotCount) * HASH_SLOT_SIZE;
-    const prev = slots.getInt32(slotPos);
+    const prev = slots.get(slotPos);
     const n = h.indexCount;
     if (this.stagedCount === 0) this.stagedFirst = n;
     const at = this.stagedCount * INDEX_ENTRY_SIZE;
@@ -248,12 +223,7 @@ export class IndexFile {
     e.setInt32(at + IndexEntryField.TIME_DIFF, storeTimestamp - h.beginTimestamp);
     e.setInt32(at + IndexEntryField.PREV_INDEX, prev);
     this.stagedCount++;
-    slots.setInt32(slotPos, n);
-    const page = (slotPos / SLOT_PAGE_BYTES) | 0;
-    if (this.dirtyPages![page] === 0) {
-      this.dirtyPages![page] = 1;
-      this.dirtyCount++;
-    }
+    slots.set(slotPos, n);
     h.indexCount = n + 1;
     if (storeTimestamp > h.endTimestamp) h.endTimestamp = storeTimestamp;
     this.headerDirty = true;
@@ -285,60 +255,33 @@ export class IndexFile {
   }
 
   needsPersist(): boolean {
-    return this.stagedCount > 0 || this.dirtyCount > 0 || this.headerDirty || (this.sealed && this.slots !== undefined);
+    return this.stagedCount > 0 || (this.slots?.isDirty() ?? false) || this.headerDirty || (this.sealed && this.slots !== undefined);
   }
 
   /** After a failed persist: write the whole table and header next time. */
   markAllDirty(): void {
     this.headerDirty = true;
-    if (!this.slots || !this.dirtyPages) return;
-    this.dirtyPages.fill(1);
-    this.dirtyCount = this.dirtyPages.length;
+    this.slots?.markAllDirty();
   }
 
   /** A copy of the dirty slot pages and the header as they are now; marks them clean. */
   takeSnapshot(): IndexSnapshot {
     this.writeStaged();
-    const pages: IndexSnapshot['pages'] = [];
-    const slots = this.slots;
-    const dirty = this.dirtyPages;
-    if (slots && dirty && this.dirtyCount > 0) {
-      // Runs of adjacent dirty pages go as one write: under load most pages are dirty.
-      for (let page = 0; page < dirty.length; page++) {
-        if (dirty[page] === 0) continue;
-        let last = page;
-        while (last + 1 < dirty.length && dirty[last + 1] !== 0) last++;
-        dirty.fill(0, page, last + 1);
-        const start = page * SLOT_PAGE_BYTES;
-        const end = Math.min(slots.length, (last + 1) * SLOT_PAGE_BYTES);
-        pages.push({ position: INDEX_HEADER_SIZE + start, bytes: Buffer.from(slots.subarray(start, end)) });
-        page = last;
-      }
-      this.dirtyCount = 0;
-    }
+    const pages = this.slots ? this.slots.takeDirtyPages() : [];
     this.headerDirty = false;
     return { pages, header: this.encodeHeader(), endPhyOffset: this.header.endPhyOffset };
   }
 
-  /**
-   * Writes a snapshot: entries are already written, then the slot pages, fdatasync, then the
-   * header, fdatasync, so a header on disk never counts entries its slots do not reach.
-   */
+  /** Writes a snapshot (index-slot-table.ts: pages, fdatasync, header, fdatasync). */
   async writeSnapshot(snap: IndexSnapshot): Promise<void> {
-    for (const p of snap.pages) await writeFullyAsync(this.fd, p.bytes, p.bytes.length, p.position);
-    if (snap.pages.length > 0) await fdatasyncAsync(this.fd);
-    await writeFullyAsync(this.fd, snap.header, snap.header.length, 0);
-    await fdatasyncAsync(this.fd);
+    await writeSnapshotAsync(this.fd, snap);
     // A sealed file's table is all on disk now: reads go there, the memory is freed.
-    if (this.sealed && this.dirtyCount === 0 && !this.headerDirty) this.setSlots(undefined);
+    if (this.sealed && !this.slots?.isDirty() && !this.headerDirty) this.slots = undefined;
   }
 
   /** The same, synchronously (shutdown). */
   writeSnapshotSync(snap: IndexSnapshot): void {
-    for (const p of snap.pages) writeFully(this.fd, p.bytes, p.bytes.length, p.position);
-    if (snap.pages.length > 0) fs.fdatasyncSync(this.fd);
-    writeFully(this.fd, snap.header, snap.header.length, 0);
-    fs.fdatasyncSync(this.fd);
+    writeSnapshotSync(this.fd, snap);
   }
 
   /**
@@ -351,7 +294,7 @@ export class IndexFile {
     if (h.indexCount <= 1 || h.endTimestamp < begin || h.beginTimestamp > end) return;
     this.writeStaged();
     const slotPos = (keyHash % h.hashSlotCount) * HASH_SLOT_SIZE;
-    let n = this.slots ? this.slots.readInt32BE(slotPos) : this.readSlot(slotPos);
+    let n = this.slots ? this.slots.get(slotPos) : this.readSlot(slotPos);
     const e = this.entry;
     for (let steps = 0; n > 0 && n < h.indexCount && steps < MAX_CHAIN_STEPS; steps++) {
       if (fs.readSync(this.fd, e, 0, INDEX_ENTRY_SIZE, this.entryPosition(n)) !== INDEX_ENTRY_SIZE) return;
@@ -400,23 +343,4 @@ export class IndexFile {
     this.close();
     fs.rmSync(this.fileName, { force: true });
   }
-}
-
-function writeFully(fd: number, buf: Buffer, length: number, position: number): void {
-  let done = 0;
-  while (done < length) done += fs.writeSync(fd, buf, done, length - done, position + done);
-}
-
-function writeFullyAsync(fd: number, buf: Buffer, length: number, position: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const step = (done: number) => {
-      if (done >= length) return resolve();
-      fs.write(fd, buf, done, length - done, position + done, (err, n) => (err ? reject(err) : step(done + n)));
-    };
-    step(0);
-  });
-}
-
-function fdatasyncAsync(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
 }

@@ -1,45 +1,26 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { decodeRecords } from '../../../../client/src/codec/record';
 import { javaHashCode } from '../../../../client/src/codec/tag-hash';
 import { silentLogger } from '../../../../client/src/logger';
-import { makeBatch, prepare, removeDir, tempDir, type TestMessage } from '../../testing/fixtures';
+import { makeBatch, prepare, type TestMessage } from '../../testing/fixtures';
+import { useStoreFixture } from '../../testing/store-fixture';
 import type { DispatchRequest } from '../dispatcher';
-import { DefaultMessageStore, type MessageStoreConfig } from '../message-store';
+import type { DefaultMessageStore } from '../message-store';
 import { IndexService } from './index-service';
 
-let dir: string;
-let stores: DefaultMessageStore[] = [];
-beforeEach(() => {
-  dir = tempDir();
-});
-afterEach(async () => {
+const fx = useStoreFixture({ commitLogSegmentBytes: 64 * 1024, consumeQueueUnitsPerFile: 64, flushIntervalMs: 20, indexHashSlotNum: 8, indexNum: 16, preallocateSegments: false });
+const openStore = fx.open;
+const reopen = fx.reopen;
+afterEach(() => {
   vi.restoreAllMocks();
-  for (const s of stores) await s.shutdown();
-  stores = [];
-  removeDir(dir);
 });
-
-function openStore(overrides: Partial<MessageStoreConfig> = {}): DefaultMessageStore {
-  const store = new DefaultMessageStore(
-    { storeDir: dir, commitLogSegmentBytes: 64 * 1024, consumeQueueUnitsPerFile: 64, flushIntervalMs: 20, indexHashSlotNum: 8, indexNum: 16, preallocateSegments: false, ...overrides },
-    silentLogger,
-  );
-  stores.push(store.load());
-  return store;
-}
-
-async function reopen(overrides: Partial<MessageStoreConfig> = {}): Promise<DefaultMessageStore> {
-  for (const s of stores) await s.shutdown();
-  stores = [];
-  return openStore(overrides);
-}
 
 const byKey = (store: DefaultMessageStore, topic: string, key: string, max = 100, begin = 0, end = Number.MAX_SAFE_INTEGER) =>
   decodeRecords(store.queryMessage(topic, key, max, begin, end).records).map((m) => m.body.toString());
 const byId = (store: DefaultMessageStore, id: string) => decodeRecords(store.queryMessageById(id, 32).records);
-const indexFiles = () => fs.readdirSync(path.join(dir, 'index')).filter((n) => /^\d{20}$/.test(n));
+const indexFiles = () => fs.readdirSync(path.join(fx.dir, 'index')).filter((n) => /^\d{20}$/.test(n));
 
 describe('IndexService: lookup by key and by id', () => {
   it('finds messages by key within their topic, and by id without one', async () => {
@@ -93,16 +74,15 @@ describe('IndexService: lookup by key and by id', () => {
     expect(indexFiles().length).toBeGreaterThanOrEqual(6);
     expect(byKey(store, 'Orders', 'k3')).toEqual(['m3', 'm8', 'm13', 'm18', 'm23', 'm28', 'm33', 'm38']);
     await reopen({ indexNum: 16 });
-    expect(byKey(stores[0]!, 'Orders', 'k3')).toHaveLength(8);
+    expect(byKey(fx.stores[0]!, 'Orders', 'k3')).toHaveLength(8);
   });
 
   it('is rebuilt from the CommitLog after its directory is deleted', async () => {
     let store = openStore();
     for (let i = 0; i < 10; i++) await store.putMessages(makeBatch('Orders', i % 2, [{ body: `m${i}`, keys: [`key-${i}`, 'all'] }]));
     const ids = decodeRecords(store.getMessage('Orders', 1, 0, 10).records).map((m) => m.messageId);
-    for (const s of stores) await s.shutdown();
-    stores = [];
-    fs.rmSync(path.join(dir, 'index'), { recursive: true });
+    await fx.closeAll();
+    fs.rmSync(path.join(fx.dir, 'index'), { recursive: true });
 
     store = openStore();
     expect(byKey(store, 'Orders', 'all')).toHaveLength(10);
@@ -139,7 +119,7 @@ describe('IndexService recovery', () => {
 
   it('does not count progress past the log, and drops files that start past it', async () => {
     const config = { hashSlotNum: 8, indexNum: 6, persistIntervalMs: 1_000 };
-    let s = new IndexService(dir, config, silentLogger);
+    let s = new IndexService(fx.dir, config, silentLogger);
     s.load(0);
     for (let off = 0; off < 600; off += 100) s.dispatch(req(off, `k${off}`));
     s.flush();
@@ -147,7 +127,7 @@ describe('IndexService recovery', () => {
     expect(indexFiles()).toEqual(['00000000000000000000', '00000000000000000200', '00000000000000000400']);
 
     // The CommitLog lost its tail from 250 on: the file starting at 400 holds only entries past it.
-    s = new IndexService(dir, config, silentLogger);
+    s = new IndexService(fx.dir, config, silentLogger);
     s.load(250);
     expect(indexFiles()).toEqual(['00000000000000000000', '00000000000000000200']);
     expect(s.maxPhysicalOffset()).toBe(250);
@@ -165,7 +145,7 @@ describe('IndexService recovery', () => {
 
   it('after a crash right after a roll, replays what the sealed file had not persisted', async () => {
     const config = { hashSlotNum: 8, indexNum: 6, persistIntervalMs: 60_000 }; // 5 entries: two records a file
-    const s = new IndexService(dir, config, silentLogger);
+    const s = new IndexService(fx.dir, config, silentLogger);
     s.load(0);
     s.dispatch(req(0, 'k0'));
     await s.persistAsync();
@@ -173,8 +153,8 @@ describe('IndexService recovery', () => {
     s.dispatch(req(200, 'k200')); // rolls: the first file's last persist is only queued
     s.flush();
     // The disk as a kill -9 would leave it now (the queued persist has not run: no await yet).
-    const crashed = tempDir('cirrusmq-crash-');
-    fs.cpSync(path.join(dir, 'index'), path.join(crashed, 'index'), { recursive: true });
+    const crashed = path.join(fx.dir, 'crashed'); // a second store folder, deleted with fx.dir
+    fs.cpSync(path.join(fx.dir, 'index'), path.join(crashed, 'index'), { recursive: true });
     await s.shutdown();
 
     const r = new IndexService(crashed, config, silentLogger);
@@ -186,11 +166,10 @@ describe('IndexService recovery', () => {
     expect(candidates(r, 'T#k200')).toEqual([200]);
     expect(candidates(r, 'T#k0')).toEqual([0]);
     await r.shutdown();
-    removeDir(crashed);
   });
 
   it('reports as durable only what a persist has written', async () => {
-    const s = new IndexService(dir, { hashSlotNum: 8, indexNum: 64, persistIntervalMs: 60_000 }, silentLogger);
+    const s = new IndexService(fx.dir, { hashSlotNum: 8, indexNum: 64, persistIntervalMs: 60_000 }, silentLogger);
     s.load(0);
     s.dispatch(req(0, 'a'));
     s.flush();

@@ -21,6 +21,7 @@ import { javaHashCode } from '../../../../client/src/codec/tag-hash';
 import type { Logger } from '../../../../client/src/logger';
 import { KEY_SEPARATOR } from '../../../../client/src/message';
 import type { CommitLogDispatcher, DispatchRequest } from '../dispatcher';
+import { RecordDispatchRequest } from '../dispatch-request';
 import { fileNameToOffset } from '../mapped-file';
 import { IndexFile, continueJavaHash, indexKeyHash } from './index-file';
 
@@ -64,6 +65,8 @@ export class IndexService implements CommitLogDispatcher {
   private stopped = true;
   /** The key hashes of the record being dispatched (reused). */
   private readonly hashes: number[] = [];
+  private prefixTopic: string | undefined;
+  private prefixHash = 0;
 
   constructor(
     storeDir: string,
@@ -130,14 +133,22 @@ export class IndexService implements CommitLogDispatcher {
   dispatch(req: DispatchRequest): void {
     // A replay over records indexed already (recovery starts from the oldest progress).
     if (req.commitLogOffset < this.indexedPhysicalOffset) return;
-    // The hashes of buildKey(topic, key) and buildIdKey(id), without building the strings.
+    // The hashes of buildKey(topic, key) and buildIdKey(id), without building the strings
+    // (from the record's bytes when the dispatcher gives them: dispatch-request.ts).
     const hashes = this.hashes;
     hashes.length = 0;
-    if (req.keys) {
-      const prefix = continueJavaHash(continueJavaHash(0, req.topic), '#');
-      for (const k of req.keys.split(KEY_SEPARATOR)) if (k.length > 0) hashes.push(indexKeyHash(continueJavaHash(prefix, k)));
+    if (req instanceof RecordDispatchRequest) {
+      if (req.hasKeys()) req.keyHashes(this.topicPrefixHash(req.topic), hashes);
+      const id = req.uniqKeyHash(ID_PREFIX_HASH);
+      if (id !== undefined) hashes.push(id);
+      for (let i = 0; i < hashes.length; i++) hashes[i] = indexKeyHash(hashes[i]!);
+    } else {
+      if (req.keys) {
+        const prefix = this.topicPrefixHash(req.topic);
+        for (const k of req.keys.split(KEY_SEPARATOR)) if (k.length > 0) hashes.push(indexKeyHash(continueJavaHash(prefix, k)));
+      }
+      if (req.uniqKey) hashes.push(indexKeyHash(continueJavaHash(ID_PREFIX_HASH, req.uniqKey)));
     }
-    if (req.uniqKey) hashes.push(indexKeyHash(continueJavaHash(ID_PREFIX_HASH, req.uniqKey)));
     const end = req.commitLogOffset + req.size;
     try {
       // The first file is made even for a record without keys: its header keeps the progress,
@@ -149,6 +160,15 @@ export class IndexService implements CommitLogDispatcher {
     }
     this.indexedPhysicalOffset = end;
     this.files.at(-1)?.advance(end);
+  }
+
+  /** Java hash of "{topic}#", for the last topic asked (dispatches come in runs of one topic). */
+  private topicPrefixHash(topic: string): number {
+    if (topic !== this.prefixTopic) {
+      this.prefixTopic = topic;
+      this.prefixHash = continueJavaHash(continueJavaHash(0, topic), '#');
+    }
+    return this.prefixHash;
   }
 
   private putKeys(hashes: number[], req: DispatchRequest): void {

@@ -1,0 +1,93 @@
+/**
+ * The store's public shapes: its configuration, what its calls answer, and the MessageStore
+ * interface the broker's server uses (the seam for tiered and other stores). DefaultMessageStore
+ * (message-store.ts) implements it and re-exports all of these.
+ */
+import type { SendBatch } from '../../../client/src/codec/send-batch';
+import type { MessageFilter } from './filter/message-filter';
+import type { QueryMessageResult } from './index/query-message-service';
+import type { FlushDiskType } from './flush-service';
+import type { PutMessageStatus } from './group-commit-service';
+import type { DataSync } from './mapped-file';
+
+export interface MessageStoreConfig {
+  storeDir: string;
+  commitLogSegmentBytes: number;
+  consumeQueueUnitsPerFile: number;
+  flushIntervalMs: number;
+  /** ASYNC_FLUSH (default): ack after the write; SYNC_FLUSH: ack after a group-commit fdatasync (flush-service.ts). */
+  flushDiskType?: FlushDiskType;
+  /** SYNC_FLUSH: a send not on disk within this answers FLUSH_DISK_TIMEOUT (default 5000, RocketMQ's syncFlushTimeout). */
+  syncFlushTimeoutMs?: number;
+  /** Zero-fill the next CommitLog segment ahead of time (default false: sparse; allocate-mapped-file-service.ts has the measurements). */
+  preallocateSegments?: boolean;
+  /** The fdatasync of the CommitLog and the checkpoint: tests inject a counting or slow one. */
+  dataSync?: DataSync;
+  /** Index files (IndexService): slots and entries per file; defaults in DEFAULT_INDEX_CONFIG. */
+  indexHashSlotNum?: number;
+  indexNum?: number;
+  /** Retention (CleanCommitLogService); defaults in DEFAULT_CLEAN_CONFIG (72 h, no budget, 10 s). */
+  fileReservedTimeMs?: number;
+  diskBudgetBytes?: number;
+  cleanIntervalMs?: number;
+}
+
+export interface PutMessageResult {
+  /** PUT_OK, or FLUSH_DISK_TIMEOUT under SYNC_FLUSH when the fdatasync missed syncFlushTimeoutMs (the data is written, not yet known durable). */
+  status: PutMessageStatus;
+  /** Queue offset of the batch's first record; the rest follow contiguously. */
+  queueOffset: number;
+  count: number;
+  /** CommitLog offset of the batch's first record. */
+  commitLogOffset: number;
+}
+
+export interface GetMessageResult {
+  /** Raw stored records, back to back (decodeRecords reads them). */
+  records: Buffer;
+  count: number;
+  /** The queue offset to read from next. */
+  nextOffset: number;
+  minOffset: number;
+  maxOffset: number;
+}
+
+export interface StoreStats {
+  putMessagesTotal: number;
+  putBytesTotal: number;
+  /** Over the last 10 s. */
+  putMessagesPerSec: number;
+  putBytesPerSec: number;
+  flushDiskType: FlushDiskType;
+  /** CommitLog fdatasyncs (group commits under SYNC_FLUSH, timer flushes under ASYNC_FLUSH) and their latency over the last 1024. */
+  flushTotal: number;
+  flushLatencyP50Ms: number;
+  flushLatencyP99Ms: number;
+  flushLatencyMaxMs: number;
+  /** Sends answered FLUSH_DISK_TIMEOUT. */
+  flushDiskTimeoutTotal: number;
+  commitLogMinOffset: number;
+  commitLogMaxOffset: number;
+  /** Everything before it is on disk. */
+  commitLogFlushedOffset: number;
+  /** The last checkpoint written: CommitLog flushed, ConsumeQueue and index progress. */
+  checkpointPhysicOffset: number;
+  checkpointLogicsOffset: number;
+  checkpointIndexOffset: number;
+}
+
+/** The store as the broker's server sees it: the seam for tiered and other stores. */
+export interface MessageStore {
+  /** Appends; under SYNC_FLUSH resolves once the batch is on disk (or FLUSH_DISK_TIMEOUT). */
+  putMessages(batch: SendBatch): Promise<PutMessageResult>;
+  /** Throws OFFSET_BELOW_MINIMUM (details.minOffset) for an offset retention deleted. */
+  getMessage(topic: string, queueId: number, offset: number, maxMsgs: number, filter?: MessageFilter): GetMessageResult;
+  /** Messages of `topic` with `key` among their KEYS stored within [begin, end] (ms): the newest maxNum, oldest first. */
+  queryMessage(topic: string, key: string, maxNum: number, begin: number, end: number): QueryMessageResult;
+  /** The stored copies of a message by its id (UNIQ_KEY). */
+  queryMessageById(messageId: string, maxNum: number): QueryMessageResult;
+  stats(): StoreStats;
+  isOpen(): boolean;
+  flush(): void;
+  shutdown(): Promise<void>;
+}
