@@ -50,7 +50,7 @@ describe('BrokerController', () => {
 
     const again = new BrokerController(config, { nameServer: ns, logger: silentLogger });
     await again.start();
-    expect(again.store.getMessage('TopicA', 1, 0, 10).count).toBe(2);
+    expect((await again.store.getMessage('TopicA', 1, 0, 10)).count).toBe(2);
     await again.shutdown();
   });
 

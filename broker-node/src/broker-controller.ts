@@ -2,7 +2,7 @@
  * BrokerController: wires the message store, the topic configs, the HTTP server and the
  * NameServer registration, and runs the start and shutdown sequences.
  *
- *   start:    open + recover the store -> listen -> register (retry until the NameServer answers) -> heartbeat
+ *   start:    open + recover the store (restoring from the tier on an empty disk) -> listen -> register (retry until the NameServer answers) -> heartbeat
  *   shutdown: refuse sends (503) -> flush -> unregister -> close the server -> close the store
  */
 import type { AddressInfo } from 'node:net';
@@ -14,6 +14,7 @@ import { BrokerOuterAPI } from './broker-outer-api';
 import { brokerAddr, type BrokerConfig } from './config';
 import { createBrokerServer } from './server/broker-server';
 import { DefaultMessageStore } from './store/message-store';
+import { createTieredStorage } from './tier/create-tiered-storage';
 import { TopicConfigManager } from './topic-config-manager';
 
 export interface BrokerControllerDeps {
@@ -66,6 +67,7 @@ export class BrokerController {
         indexNum: config.indexNum,
       },
       this.logger.child({ component: 'store' }),
+      createTieredStorage(config, this.logger),
     );
     this.topicConfigManager = new TopicConfigManager(config.brokerName, this.nameServer);
   }
@@ -77,7 +79,7 @@ export class BrokerController {
   /** Resolves once the broker serves and is registered with the NameServer. */
   async start(): Promise<void> {
     this.startedAt = Date.now();
-    this.store.load();
+    await this.store.open();
     this.acceptingWrites = true;
     const server = createBrokerServer({
       brokerName: this.config.brokerName,

@@ -31,7 +31,7 @@ describe('loadBrokerConfig', () => {
       tier: {
         kind: 'local',
         prefix: 'DefaultCluster/broker-a/',
-        dir: path.resolve('.cirrusmq-data/tier'),
+        dir: path.resolve('.cirrusmq-data/broker-a-tier'),
         bucket: '',
         tableName: '',
         region: 'us-east-1',
@@ -66,7 +66,7 @@ describe('loadBrokerConfig', () => {
     expect(loadBrokerConfig({ CIRRUSMQ_DURABILITY: 'sync' }).flushDiskType).toBe('SYNC_FLUSH');
     expect(loadBrokerConfig({ CIRRUSMQ_FLUSH_DISK_TYPE: 'SYNC_FLUSH' }).durability).toBe('sync');
     expect(loadBrokerConfig({ CIRRUSMQ_TIER: 'off' }).tier).toEqual({ kind: 'off' });
-    expect(loadBrokerConfig({ CIRRUSMQ_STORE_DIR: '/data/store' }).tier).toMatchObject({ dir: '/data/tier' });
+    expect(loadBrokerConfig({ CIRRUSMQ_STORE_DIR: '/data/store' }).tier).toMatchObject({ dir: '/data/store-tier' });
     expect(() => loadBrokerConfig({ CIRRUSMQ_DURABILITY: 's3', CIRRUSMQ_TIER: 'off' })).toThrow(/needs tiering/);
     expect(() => loadBrokerConfig({ CIRRUSMQ_TIER: 's3' })).toThrow(/CIRRUSMQ_TIER_BUCKET.*CIRRUSMQ_TABLE_NAME/s);
     expect(() => loadBrokerConfig({ CIRRUSMQ_DURABILITY: 'sync', CIRRUSMQ_FLUSH_DISK_TYPE: 'ASYNC_FLUSH' })).toThrow(/contradicts/);

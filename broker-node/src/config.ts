@@ -178,7 +178,7 @@ type StrReader = (name: string, fallback: string, pattern?: RegExp) => string;
 type IntReader = (name: string, fallback: number, min: number, max: number) => number;
 
 /**
- * CIRRUSMQ_TIER: 'local' (default: a folder beside the store folder), 's3' (default when
+ * CIRRUSMQ_TIER: 'local' (default: the folder `{storeDir}-tier`), 's3' (default when
  * CIRRUSMQ_TIER_BUCKET is set; the manifest is in CIRRUSMQ_TABLE_NAME) or 'off'.
  */
 function loadTierSettings(broker: { clusterName: string; brokerName: string; storeDir: string }, str: StrReader, int: IntReader, problems: string[]): TierSettings {
@@ -191,7 +191,8 @@ function loadTierSettings(broker: { clusterName: string; brokerName: string; sto
   const settings: TierOn = {
     kind: kind as TierOn['kind'],
     prefix: str('CIRRUSMQ_TIER_PREFIX', `${broker.clusterName}/${broker.brokerName}/`, /^([a-zA-Z0-9_.-]+\/)+$/),
-    dir: path.resolve(str('CIRRUSMQ_TIER_DIR', path.join(path.dirname(broker.storeDir), 'tier'))),
+    // Beside the store folder, not in it (a wiped store keeps it), and not shared with other stores' parents.
+    dir: path.resolve(str('CIRRUSMQ_TIER_DIR', `${broker.storeDir}-tier`)),
     bucket,
     tableName,
     region: str('AWS_REGION', 'us-east-1'),

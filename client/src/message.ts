@@ -28,7 +28,7 @@ export interface Message {
   shardingKey?: string;
 }
 
-export type SendStatus = 'SEND_OK' | 'FLUSH_DISK_TIMEOUT' | 'FLUSH_SLAVE_TIMEOUT' | 'SLAVE_NOT_AVAILABLE';
+export type SendStatus = 'SEND_OK' | 'FLUSH_DISK_TIMEOUT' | 'FLUSH_SLAVE_TIMEOUT' | 'FLUSH_S3_TIMEOUT' | 'SLAVE_NOT_AVAILABLE';
 
 export interface MessageQueue {
   topic: string;

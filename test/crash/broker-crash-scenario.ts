@@ -1,27 +1,27 @@
 /**
  * The broker crash scenario, as real processes: a NameServer and one broker with SYNC_FLUSH
- * and small segments; several producers (the SDK Producer, direct to the broker) send
- * without pause; the broker is killed with SIGKILL at a random moment and restarted on the
- * same store, `rounds` times. Afterwards every acknowledged (SEND_OK) message must be
+ * (or durability `s3`) and small segments; several producers (the SDK Producer, direct to
+ * the broker) send without pause; the broker is killed with SIGKILL at a random moment and
+ * restarted on the same store, `rounds` times. With `wipeStore` the store folder is deleted
+ * after each kill, as when a container is replaced with its disk: the broker restores from
+ * its tier (a local folder, or S3 on moto with `brokerEnv`). Afterwards every acknowledged (SEND_OK) message must be
  * readable with its exact body at its queue offset, each queue's offsets must run from 0
  * without a gap, and no CommitLog offset may appear twice in the ConsumeQueues.
  *
  * Used by test/crash/broker-crash.crash.ts (npm run test:crash, CRASH_ROUNDS rounds) and by
  * test/e2e/broker-crash.test.ts (one round, in npm test).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { BrokerClient } from '../../client/src/api/broker-client';
 import { NameServerClient } from '../../client/src/api/nameserver-client';
 import type { MessageExt } from '../../client/src/message';
 import { Producer } from '../../client/src/producer/producer';
 import { freePort } from '../support/free-port';
 import { waitFor } from '../../infra/local/wait-for';
+import { Proc } from '../support/proc';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const TOPIC = 'crashtest';
 
 export interface CrashScenarioOptions {
@@ -30,6 +30,12 @@ export interface CrashScenarioOptions {
   queues?: number;
   /** How long the producers run before each kill: a random time in [min, max] ms. */
   runMs?: [min: number, max: number];
+  /** 'sync' (default): the ack waits for fdatasync; 's3': for the write-ahead chunk in the tier. */
+  durability?: 'sync' | 's3';
+  /** Delete the broker's store folder after each SIGKILL (needs durability 's3' to keep every ack). */
+  wipeStore?: boolean;
+  /** More broker settings (an S3 tier: CIRRUSMQ_TIER_BUCKET, CIRRUSMQ_TABLE_NAME, AWS_ENDPOINT_URL). */
+  brokerEnv?: Record<string, string>;
   log?: (line: string) => void;
 }
 
@@ -50,41 +56,8 @@ interface Acked {
   body: string;
 }
 
-/** A child process with its log in `{dataDir}/logs/{name}.log`. */
-class Proc {
-  child: ChildProcess | undefined;
-  constructor(
-    readonly name: string,
-    private readonly entry: string,
-    private readonly env: Record<string, string>,
-    private readonly healthUrl: string,
-    private readonly logFile: string,
-  ) {}
-
-  async start(): Promise<void> {
-    const log = fs.openSync(this.logFile, 'a');
-    const child = spawn(process.execPath, ['--import', 'tsx', this.entry], { cwd: ROOT, env: { ...process.env, ...this.env }, stdio: ['ignore', log, log] });
-    fs.closeSync(log);
-    this.child = child;
-    await waitFor(`${this.name} healthy`, 30_000, async () => {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${this.name} exited while starting; see ${this.logFile}`);
-      return (await fetch(this.healthUrl)).ok;
-    });
-  }
-
-  async stop(signal: NodeJS.Signals): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill(signal);
-    const force = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(force);
-  }
-}
-
 export async function runBrokerCrashScenario(options: CrashScenarioOptions): Promise<CrashScenarioReport> {
-  const { rounds, producers: producerCount = 4, queues = 4, runMs = [300, 1500] } = options;
+  const { rounds, producers: producerCount = 4, queues = 4, runMs = [300, 1500], durability = 'sync', wipeStore = false } = options;
   const log = options.log ?? (() => {});
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cirrusmq-crash-'));
   fs.mkdirSync(path.join(dataDir, 'logs'));
@@ -108,7 +81,10 @@ export async function runBrokerCrashScenario(options: CrashScenarioOptions): Pro
       CIRRUSMQ_BROKER_PORT: String(brokerPort),
       CIRRUSMQ_NAMESRV_ADDR: nsAddr,
       CIRRUSMQ_STORE_DIR: path.join(dataDir, 'broker-a'),
-      CIRRUSMQ_FLUSH_DISK_TYPE: 'SYNC_FLUSH',
+      CIRRUSMQ_DURABILITY: durability,
+      // Sealed segments reach the tier within a few hundred ms, so restores cross both kinds of data.
+      CIRRUSMQ_TIER_CHECK_INTERVAL_MS: '200',
+      CIRRUSMQ_S3_WAL_WINDOW_MS: '20',
       // Small segments and ConsumeQueue files: kills land on rollovers too.
       CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: String(64 * 1024),
       CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE: '200',
@@ -116,6 +92,7 @@ export async function runBrokerCrashScenario(options: CrashScenarioOptions): Pro
       CIRRUSMQ_HEARTBEAT_INTERVAL_MS: '1000',
       CIRRUSMQ_HEARTBEAT_TIMEOUT_MS: '30000',
       CIRRUSMQ_LOG_LEVEL: 'info',
+      ...options.brokerEnv,
     },
     `http://${brokerAddr}/healthz`,
     path.join(dataDir, 'logs', 'broker.log'),
@@ -164,7 +141,8 @@ export async function runBrokerCrashScenario(options: CrashScenarioOptions): Pro
       const wait = runMs[0] + Math.floor(Math.random() * (runMs[1] - runMs[0]));
       await new Promise((r) => setTimeout(r, wait));
       await broker.stop('SIGKILL');
-      log(`round ${round}: SIGKILL after ${wait} ms, ${acked.length} acked so far`);
+      if (wipeStore) fs.rmSync(path.join(dataDir, 'broker-a'), { recursive: true, force: true });
+      log(`round ${round}: SIGKILL${wipeStore ? ' and a wiped store folder' : ''} after ${wait} ms, ${acked.length} acked so far`);
       await broker.start();
     }
     // Let the producers see the broker back before stopping them.

@@ -12,7 +12,7 @@ export function healthProcessor(ctx: BrokerServerContext) {
 /** GET /v1/stats: the store's figures as JSON (the gateway's /v1/cluster merges them), plus the process RSS. */
 export function statsProcessor(ctx: BrokerServerContext) {
   return (_req: IncomingMessage, res: ServerResponse): void => {
-    sendJson(res, 200, { brokerName: ctx.brokerName, ...ctx.store.stats(), rssBytes: process.memoryUsage.rss() });
+    sendJson(res, 200, { brokerName: ctx.brokerName, ...ctx.store.stats(), tier: ctx.store.tierStats(), rssBytes: process.memoryUsage.rss() });
   };
 }
 
@@ -43,6 +43,35 @@ export function metricsProcessor(ctx: BrokerServerContext) {
     ]);
     metric('cirrusmq_store_flush_disk_timeout_total', 'counter', 'Sends answered FLUSH_DISK_TIMEOUT (SYNC_FLUSH).', [[label, s.flushDiskTimeoutTotal]]);
     metric('cirrusmq_store_checkpoint_physic_offset', 'gauge', 'CommitLog flushed offset in the last checkpoint.', [[label, s.checkpointPhysicOffset]]);
+    const t = ctx.store.tierStats();
+    if (t) {
+      metric('cirrusmq_tier_segments', 'gauge', 'CommitLog segments in the tier (S3 or its local folder).', [[label, t.tieredSegments]]);
+      metric('cirrusmq_tier_max_offset', 'gauge', 'End of the last tiered segment.', [[label, t.tieredMaxOffset]]);
+      metric('cirrusmq_tier_lag_bytes', 'gauge', 'CommitLog bytes not yet in tiered segments (the active segment included).', [[label, t.tieringLagBytes]]);
+      metric('cirrusmq_tier_lag_seconds', 'gauge', 'How long the oldest sealed segment has waited for its upload.', [[label, t.tieringLagSeconds]]);
+      metric('cirrusmq_tier_uploaded_bytes_total', 'counter', 'Segment bytes uploaded.', [[label, t.bytesUploaded]]);
+      metric('cirrusmq_tier_upload_bytes_per_second', 'gauge', 'Throughput of the last segment upload.', [[label, t.lastUploadBytesPerSec]]);
+      metric('cirrusmq_tier_upload_failures_total', 'counter', 'Failed tiering passes (retried with backoff).', [[label, t.uploadFailures]]);
+      metric('cirrusmq_tier_cache_hits_total', 'counter', 'Cold reads served from the block cache.', [[label, t.cacheHits]]);
+      metric('cirrusmq_tier_cache_misses_total', 'counter', 'Cold reads that fetched a block.', [[label, t.cacheMisses]]);
+      metric('cirrusmq_tier_cache_hit_ratio', 'gauge', 'Block cache hits over lookups.', [[label, t.cacheHitRatio]]);
+      metric('cirrusmq_tier_cache_bytes', 'gauge', 'Bytes held by the block cache.', [[label, t.cacheBytes]]);
+      const r = (kind: string) => `{broker="${ctx.brokerName}",request="${kind}"}`;
+      metric('cirrusmq_tier_requests_total', 'counter', 'Object store requests by kind (S3 PUT, UploadPart, GET, LIST, DELETE; errors).', [
+        [r('put'), t.s3Requests.put],
+        [r('upload_part'), t.s3Requests.uploadPart],
+        [r('get'), t.s3Requests.get],
+        [r('list'), t.s3Requests.list],
+        [r('delete'), t.s3Requests.delete],
+        [r('error'), t.s3Requests.errors],
+      ]);
+      if (t.wal) {
+        metric('cirrusmq_s3_wal_pending_bytes', 'gauge', 'Durability s3: bytes appended but not yet in a write-ahead chunk.', [[label, t.wal.pendingBytes]]);
+        metric('cirrusmq_s3_wal_chunks_total', 'counter', 'Durability s3: write-ahead chunks stored.', [[label, t.wal.chunksUploaded]]);
+        metric('cirrusmq_s3_wal_upload_failures_total', 'counter', 'Durability s3: failed chunk uploads (retried).', [[label, t.wal.uploadFailures]]);
+        metric('cirrusmq_s3_wal_ack_timeouts_total', 'counter', 'Durability s3: sends answered FLUSH_S3_TIMEOUT.', [[label, t.wal.ackTimeouts]]);
+      }
+    }
     metric('process_resident_memory_bytes', 'gauge', 'Resident memory of the broker process.', [[label, process.memoryUsage.rss()]]);
     lines.push('');
     const body = lines.join('\n');

@@ -36,7 +36,7 @@ export function pullMessageProcessor(ctx: BrokerServerContext) {
     const filter = messageFilterFor(params.get('tag'));
     await ctx.topicConfigManager.checkReadable(topic, queueId);
     if (!ctx.store.isOpen()) throw new CirrusError('SERVICE_NOT_AVAILABLE', `broker ${ctx.brokerName} is shutting down`);
-    const got = ctx.store.getMessage(topic, queueId, offset, max, filter);
+    const got = await ctx.store.getMessage(topic, queueId, offset, max, filter);
     res.writeHead(200, {
       'content-type': ContentTypes.RECORDS,
       'content-length': got.records.length,

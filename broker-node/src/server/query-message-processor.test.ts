@@ -108,7 +108,7 @@ describe('GET /v1/messages/by-key and /v1/messages/by-id/{id}', () => {
 
   it('answers a message by id, and an empty answer for an unknown one', async () => {
     await store.putMessages(makeBatch('Orders', 1, [{ body: 'hello', keys: ['k'] }]));
-    const id = decodeRecords(store.getMessage('Orders', 1, 0, 1).records)[0]!.messageId;
+    const id = decodeRecords((await store.getMessage('Orders', 1, 0, 1)).records)[0]!.messageId;
     const found = await client.viewMessage(id);
     expect(found.map((m) => [m.body.toString(), m.topic, m.queueId, m.messageId])).toEqual([['hello', 'Orders', 1, id]]);
     const raw = await get(`/v1/messages/by-id/${id}?ignored=1`);
@@ -136,7 +136,7 @@ describe('reads below the retention minimum', () => {
     const old = new Date(Date.now() - 100 * 3_600_000);
     for (const s of segments.slice(0, -1)) fs.utimesSync(s.fileName, old, old);
     expect(store.cleanCommitLogService.run().deletedSegments).toBe(segments.length - 1);
-    const minOffset = store.getMessage('Orders', 0, 1_000, 1).minOffset;
+    const minOffset = (await store.getMessage('Orders', 0, 1_000, 1)).minOffset;
     expect(minOffset).toBeGreaterThan(0);
 
     const raw = await get('/v1/messages?topic=Orders&queueId=0&offset=0');

@@ -5,6 +5,7 @@
  *   request:  content-type application/vnd.cirrusmq.send-batch, body = the batch
  *   answer:   200 BrokerSendResponse JSON {status, brokerName, queueId, queueOffset, count, commitLogOffset}
  *             status SEND_OK, or FLUSH_DISK_TIMEOUT (SYNC_FLUSH: stored, the fdatasync missed its timeout)
+ *             or FLUSH_S3_TIMEOUT (durability s3: stored, the write-ahead chunk missed its timeout)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ContentTypes, type BrokerSendResponse } from '../../../client/src/api/types';
@@ -30,11 +31,12 @@ export function sendMessageProcessor(ctx: BrokerServerContext) {
     await ctx.topicConfigManager.checkWritable(batch.topic, batch.queueId);
     // The store may have closed while the topic lookup was awaited.
     if (!ctx.acceptingWrites()) throw notAvailable();
-    // Under SYNC_FLUSH this waits for the group commit; FLUSH_DISK_TIMEOUT is still a 200:
-    // the batch is stored, only not yet known durable (the producer sees the status).
+    // Under SYNC_FLUSH this waits for the group commit, with durability s3 for the write-ahead
+    // chunk; FLUSH_DISK_TIMEOUT and FLUSH_S3_TIMEOUT are still a 200: the batch is stored,
+    // only not yet known durable (the producer sees the status).
     const put = await ctx.store.putMessages(batch);
     const answer: BrokerSendResponse = {
-      status: put.status === 'PUT_OK' ? 'SEND_OK' : 'FLUSH_DISK_TIMEOUT',
+      status: put.status === 'PUT_OK' ? 'SEND_OK' : put.status,
       brokerName: ctx.brokerName,
       queueId: batch.queueId,
       queueOffset: put.queueOffset,

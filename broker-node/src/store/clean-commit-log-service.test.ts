@@ -40,9 +40,9 @@ function age(file: { fileName: string }, ageMs: number): void {
   fs.utimesSync(file.fileName, t, t);
 }
 
-function belowMinimum(fn: () => unknown): CirrusError {
+async function belowMinimum(fn: () => Promise<unknown>): Promise<CirrusError> {
   try {
-    fn();
+    await fn();
   } catch (e) {
     if (e instanceof CirrusError) return e;
     throw e;
@@ -75,7 +75,7 @@ describe('retention (CleanCommitLogService)', () => {
     // Each queue's minimum moved to its first unit still in the log, and files wholly below went.
     const min = store.commitLog.getMinOffset();
     for (const q of [0, 1]) {
-      const got = store.getMessage('T', q, store.getMessage('T', q, 1_000, 1).minOffset, 1);
+      const got = (await store.getMessage('T', q, (await store.getMessage('T', q, 1_000, 1)).minOffset, 1));
       expect(got.minOffset).toBeGreaterThan(0);
       expect(decodeRecords(got.records)[0]!.commitLogOffset).toBeGreaterThanOrEqual(min);
     }
@@ -92,33 +92,33 @@ describe('retention (CleanCommitLogService)', () => {
     await fill(store);
     for (const s of segments(store).slice(0, -1)) age(s, 2 * HOUR);
     store.cleanCommitLogService.run();
-    const minOffset = store.getMessage('T', 0, 1_000, 1).minOffset;
+    const minOffset = (await store.getMessage('T', 0, 1_000, 1)).minOffset;
     expect(minOffset).toBeGreaterThan(0);
 
-    const err = belowMinimum(() => store.getMessage('T', 0, 0, 10));
+    const err = (await belowMinimum(() => store.getMessage('T', 0, 0, 10)));
     expect(err.code).toBe('OFFSET_BELOW_MINIMUM');
     expect(err.status).toBe(404);
     expect(err.details).toEqual({ minOffset });
     expect(err.message).toContain(`minimum offset ${minOffset}`);
-    expect(belowMinimum(() => store.getMessage('T', 0, minOffset - 1, 10)).details).toEqual({ minOffset });
-    expect(store.getMessage('T', 0, minOffset, 10).count).toBeGreaterThan(0);
+    expect((await belowMinimum(() => store.getMessage('T', 0, minOffset - 1, 10))).details).toEqual({ minOffset });
+    expect((await store.getMessage('T', 0, minOffset, 10)).count).toBeGreaterThan(0);
 
     await fx.closeAll();
     store = openStore();
-    expect(store.getMessage('T', 0, 1_000, 1).minOffset).toBe(minOffset);
-    expect(belowMinimum(() => store.getMessage('T', 0, 0, 10)).details).toEqual({ minOffset });
+    expect((await store.getMessage('T', 0, 1_000, 1)).minOffset).toBe(minOffset);
+    expect((await belowMinimum(() => store.getMessage('T', 0, 0, 10))).details).toEqual({ minOffset });
   });
 
   it('never deletes the active segment, even when everything is expired; the queue keeps its max offset', async () => {
     const store = openStore();
     await fill(store);
-    const maxBefore = store.getMessage('T', 0, 1_000, 1).maxOffset;
+    const maxBefore = (await store.getMessage('T', 0, 1_000, 1)).maxOffset;
     for (const s of segments(store)) age(s, 10 * HOUR);
     const last = segments(store).at(-1)!;
     store.cleanCommitLogService.run();
     expect(segments(store)).toEqual([last]);
     expect(store.commitLog.getMinOffset()).toBe(last.fileFromOffset);
-    expect(store.getMessage('T', 0, 1_000, 1).maxOffset).toBe(maxBefore);
+    expect((await store.getMessage('T', 0, 1_000, 1)).maxOffset).toBe(maxBefore);
     expect(store.cleanCommitLogService.run().deletedSegments).toBe(0);
     // New messages keep their queue offsets.
     const put = await store.putMessages(makeBatch('T', 0, ['after']));

@@ -5,6 +5,7 @@
  *   units [offset, ...)  --tag hash not in the filter-->  skipped, no CommitLog read
  *                        --passes-->  CommitLog read  --stored TAGS differ-->  dropped
  *
+ * Records below the local CommitLog (deleted locally once tiered) are read from the tier.
  * Skipped and dropped units still advance nextOffset, so a consumer never reads them again.
  * A filtered read scans at most MAX_FILTER_SCAN_UNITS units: a queue of a million other-tag
  * messages answers in pieces (count 0, nextOffset moved on) instead of one long stall.
@@ -15,6 +16,7 @@ import { CirrusError } from '../../../client/src/errors';
 import type { CommitLog } from './commit-log';
 import { CQ_STORE_UNIT_SIZE, CqUnit, type ConsumeQueue } from './consume-queue';
 import type { MessageFilter } from './filter/message-filter';
+import type { StoreTier } from './store-tier';
 import type { GetMessageResult } from './message-store';
 
 /** One read answers at most this many bytes (and always at least one record), so a read of 1024 big messages cannot eat memory. */
@@ -26,13 +28,14 @@ const FILTER_SCAN_CHUNK = 1024;
 
 const EMPTY = Buffer.alloc(0);
 
-export function getMessageFromQueue(
+export async function getMessageFromQueue(
   commitLog: CommitLog,
   cq: ConsumeQueue,
   offset: number,
   maxMsgs: number,
   filter?: MessageFilter,
-): GetMessageResult {
+  tier?: StoreTier,
+): Promise<GetMessageResult> {
   const minOffset = cq.getMinOffsetInQueue();
   const maxOffset = cq.getMaxOffsetInQueue();
   if (offset < minOffset) {
@@ -81,10 +84,18 @@ export function getMessageFromQueue(
   for (let i = 0; i < offsets.length; ) {
     const start = offsets[i]!;
     const file = commitLog.findMappedFileByOffset(start);
+    const tierEnd = file || !tier ? undefined : tier.segmentEnd(start);
+    const runLimit = file ? file.fileFromOffset + file.fileSize : (tierEnd ?? start);
     let end = start + sizes[i]!;
     let j = i + 1;
-    while (file && j < offsets.length && offsets[j] === end && end + sizes[j]! <= file.fileFromOffset + file.fileSize) end += sizes[j++]!;
-    const n = file ? file.readInto(start - file.fileFromOffset, records, filled, end - start) : 0;
+    while (j < offsets.length && offsets[j] === end && end + sizes[j]! <= runLimit) end += sizes[j++]!;
+    let n = 0;
+    if (file) {
+      n = file.readInto(start - file.fileFromOffset, records, filled, end - start);
+    } else if (tierEnd !== undefined && end <= tierEnd) {
+      await tier!.readInto(start, end - start, records, filled);
+      n = end - start;
+    }
     if (n !== end - start) {
       throw new CirrusError('INTERNAL', `consumequeue ${cq.topic}/${cq.queueId} points at ${start}..${end}, not in the commitlog`);
     }

@@ -85,7 +85,7 @@ describe('GroupCommitService (SYNC_FLUSH)', () => {
     expect(Date.now() - t0).toBeLessThan(500); // answered at the timeout, not when the sync ends
     expect(store.stats().flushDiskTimeoutTotal).toBe(1);
     // Written, readable, and durable once the slow sync completes.
-    expect(decodeRecords(store.getMessage('TopicA', 0, 0, 10).records).map((m) => m.body.toString())).toEqual(['slow']);
+    expect(decodeRecords((await store.getMessage('TopicA', 0, 0, 10)).records).map((m) => m.body.toString())).toEqual(['slow']);
     await new Promise((r) => setTimeout(r, 650));
     expect(store.stats().commitLogFlushedOffset).toBe(store.stats().commitLogMaxOffset);
     sync.delayMs = 0;

@@ -8,6 +8,7 @@ import type { MessageFilter } from './filter/message-filter';
 import type { QueryMessageResult } from './index/query-message-service';
 import type { FlushDiskType } from './flush-service';
 import type { PutMessageStatus } from './group-commit-service';
+import type { TierAckStatus, TierStats } from './store-tier';
 import type { DataSync } from './mapped-file';
 
 export interface MessageStoreConfig {
@@ -33,8 +34,12 @@ export interface MessageStoreConfig {
 }
 
 export interface PutMessageResult {
-  /** PUT_OK, or FLUSH_DISK_TIMEOUT under SYNC_FLUSH when the fdatasync missed syncFlushTimeoutMs (the data is written, not yet known durable). */
-  status: PutMessageStatus;
+  /**
+   * PUT_OK; FLUSH_DISK_TIMEOUT under SYNC_FLUSH when the fdatasync missed syncFlushTimeoutMs;
+   * FLUSH_S3_TIMEOUT with durability `s3` when the write-ahead chunk missed its ack timeout.
+   * Either way the data is written, not yet known durable.
+   */
+  status: PutMessageStatus | TierAckStatus;
   /** Queue offset of the batch's first record; the rest follow contiguously. */
   queueOffset: number;
   count: number;
@@ -81,12 +86,14 @@ export interface MessageStore {
   /** Appends; under SYNC_FLUSH resolves once the batch is on disk (or FLUSH_DISK_TIMEOUT). */
   putMessages(batch: SendBatch): Promise<PutMessageResult>;
   /** Throws OFFSET_BELOW_MINIMUM (details.minOffset) for an offset retention deleted. */
-  getMessage(topic: string, queueId: number, offset: number, maxMsgs: number, filter?: MessageFilter): GetMessageResult;
+  getMessage(topic: string, queueId: number, offset: number, maxMsgs: number, filter?: MessageFilter): Promise<GetMessageResult>;
   /** Messages of `topic` with `key` among their KEYS stored within [begin, end] (ms): the newest maxNum, oldest first. */
   queryMessage(topic: string, key: string, maxNum: number, begin: number, end: number): QueryMessageResult;
   /** The stored copies of a message by its id (UNIQ_KEY). */
   queryMessageById(messageId: string, maxNum: number): QueryMessageResult;
   stats(): StoreStats;
+  /** The tier's figures; undefined without tiered storage. */
+  tierStats(): TierStats | undefined;
   isOpen(): boolean;
   flush(): void;
   shutdown(): Promise<void>;

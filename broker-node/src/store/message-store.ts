@@ -6,6 +6,8 @@
  *   getMessage(topic, queueId, offset, filter) -> get-message.ts: ConsumeQueue units -> tag filter -> CommitLog reads
  *   queryMessage(topic, key) / queryMessageById(id) -> index/query-message-service.ts
  *   retention: CleanCommitLogService -> CleanConsumeQueueService (ConsumeQueues, index)
+ *   tiered storage (optional, store-tier.ts): reads below the local log, deletion only once
+ *     tiered, durability `s3`; open() instead of load() lets it restore first
  *   flush round + checkpoint: store-flush-round.ts; the public shapes: message-store-types.ts
  *
  * Memory stays flat as the log grows: the store keeps one entry per topic-queue
@@ -32,6 +34,7 @@ import type { GetMessageResult, MessageStore, MessageStoreConfig, PutMessageResu
 import { StoreCheckpoint, type StoredCheckpoint } from './store-checkpoint';
 import { StoreFlushRound } from './store-flush-round';
 import { StoreStatsService } from './store-stats-service';
+import type { StoreTier, TierStats } from './store-tier';
 
 export type { GetMessageResult, MessageStore, MessageStoreConfig, PutMessageResult, StoreStats } from './message-store-types';
 export { MAX_READ_BYTES } from './get-message';
@@ -55,11 +58,12 @@ export class DefaultMessageStore implements MessageStore {
   private readonly flushRoundService: StoreFlushRound;
   readonly flushDiskType: FlushDiskType;
   readonly storeStats = new StoreStatsService();
-  private open = false;
+  private opened = false;
 
   constructor(
     private readonly config: MessageStoreConfig,
     private readonly logger: Logger,
+    readonly tier?: StoreTier,
   ) {
     this.flushDiskType = config.flushDiskType ?? 'ASYNC_FLUSH';
     this.commitLog = new CommitLog(config.storeDir, config.commitLogSegmentBytes, logger, {
@@ -88,9 +92,11 @@ export class DefaultMessageStore implements MessageStore {
         diskBudgetBytes: config.diskBudgetBytes ?? DEFAULT_CLEAN_CONFIG.diskBudgetBytes,
         cleanIntervalMs: config.cleanIntervalMs ?? DEFAULT_CLEAN_CONFIG.cleanIntervalMs,
       },
-      { onDeleted: (min) => cleanConsumeQueue.run(min) },
+      // With a tier, units of locally deleted segments stay: those records are read from the tier.
+      { onDeleted: () => cleanConsumeQueue.run(this.minPhysicOffset()), canDelete: tier ? (f) => tier.canDelete(f) : undefined },
       logger,
     );
+    tier?.attach(this.commitLog, { trimBelow: (min) => cleanConsumeQueue.run(min) });
     this.flushRoundService = new StoreFlushRound({
       commitLog: this.commitLog,
       checkpoint: this.storeCheckpoint,
@@ -117,6 +123,20 @@ export class DefaultMessageStore implements MessageStore {
    * one flush interval of writes; nothing after a clean shutdown), and the tail of the last
    * file of each ConsumeQueue. Never the whole log, unless there is no checkpoint.
    */
+  /** Opens with the tier: restore from it if the store folder is empty, load, then start tiering. */
+  async open(): Promise<this> {
+    await this.tier?.prepare();
+    this.load();
+    await this.tier?.start();
+    return this;
+  }
+
+  /** The first CommitLog offset readable: the tier's first segment, or the local log's first. */
+  minPhysicOffset(): number {
+    const local = this.commitLog.getMinOffset();
+    return this.tier ? this.tier.minOffset(local) : local;
+  }
+
   load(): this {
     fs.mkdirSync(this.config.storeDir, { recursive: true });
     const checkpoint = this.storeCheckpoint.loaded;
@@ -128,7 +148,7 @@ export class DefaultMessageStore implements MessageStore {
     for (const cq of this.allConsumeQueues()) {
       cq.recover(checkpoint?.logicsOffset ?? 0);
       cq.truncateDirtyLogicFiles(maxPhysical);
-      cq.correctMinOffset(this.commitLog.getMinOffset());
+      cq.correctMinOffset(this.minPhysicOffset());
     }
     // The index replays from its own progress when it is behind (its files were deleted, or
     // persisted less often than the ConsumeQueues); records it holds already are skipped.
@@ -136,7 +156,7 @@ export class DefaultMessageStore implements MessageStore {
     this.dispatcher.reput(this.commitLog, this.reputFromOffset(checkpoint, maxPhysical));
     this.commitLog.prepareNextSegment();
     for (const cq of this.allConsumeQueues()) this.topicQueueTable.set(queueKey(cq.topic, cq.queueId), cq.getMaxOffsetInQueue());
-    this.open = true;
+    this.opened = true;
     this.flushService.start();
     this.indexService.start();
     this.cleanCommitLogService.start();
@@ -178,11 +198,11 @@ export class DefaultMessageStore implements MessageStore {
   }
 
   isOpen(): boolean {
-    return this.open;
+    return this.opened;
   }
 
   private checkOpen(): void {
-    if (!this.open) throw new CirrusError('SERVICE_NOT_AVAILABLE', 'the message store is shut down');
+    if (!this.opened) throw new CirrusError('SERVICE_NOT_AVAILABLE', 'the message store is shut down');
   }
 
   /**
@@ -199,15 +219,20 @@ export class DefaultMessageStore implements MessageStore {
     this.storeStats.recordPut(result.count, result.bytes);
     const nextOffset = this.commitLog.getMaxOffset();
     if (nextOffset - this.flushRoundService.checkpointedOffset >= FLUSH_ROUND_BYTES) this.flushService.wakeup();
-    const status = this.groupCommit ? await this.groupCommit.waitForFlush(nextOffset) : 'PUT_OK';
+    const tierAck = this.tier?.afterAppend(result);
+    let status: PutMessageResult['status'] = this.groupCommit ? await this.groupCommit.waitForFlush(nextOffset) : 'PUT_OK';
+    if (tierAck) {
+      const s3 = await tierAck;
+      if (status === 'PUT_OK') status = s3;
+    }
     return { status, queueOffset, count: result.count, commitLogOffset: result.commitLogOffset };
   }
 
-  getMessage(topic: string, queueId: number, offset: number, maxMsgs: number, filter?: MessageFilter): GetMessageResult {
+  async getMessage(topic: string, queueId: number, offset: number, maxMsgs: number, filter?: MessageFilter): Promise<GetMessageResult> {
     this.checkOpen();
     const cq = this.consumeQueueTable.get(topic, queueId);
     if (!cq) return { records: EMPTY, count: 0, nextOffset: 0, minOffset: 0, maxOffset: 0 };
-    return getMessageFromQueue(this.commitLog, cq, offset, maxMsgs, filter);
+    return getMessageFromQueue(this.commitLog, cq, offset, maxMsgs, filter, this.tier);
   }
 
   queryMessage(topic: string, key: string, maxNum: number, begin: number, end: number): QueryMessageResult {
@@ -244,22 +269,28 @@ export class DefaultMessageStore implements MessageStore {
     };
   }
 
+  tierStats(): TierStats | undefined {
+    return this.tier?.stats();
+  }
+
   /** One flush round and its checkpoint (store-flush-round.ts). */
   async flushRound(): Promise<void> {
-    if (!this.open) return;
+    if (!this.opened) return;
     await this.flushRoundService.run();
   }
 
   /** fdatasync everything now. */
   flush(): void {
-    if (!this.open) return;
+    if (!this.opened) return;
     this.flushRoundService.flushAll();
   }
 
   async shutdown(): Promise<void> {
-    if (!this.open) return;
-    this.open = false;
+    if (!this.opened) return;
+    this.opened = false;
     this.cleanCommitLogService.shutdown();
+    // Sends waiting for the write-ahead log get their answer while the files are still open.
+    await this.tier?.shutdown();
     await this.flushService.shutdown();
     await this.groupCommit?.shutdown();
     await this.commitLog.stopAllocating();
@@ -279,9 +310,10 @@ export class DefaultMessageStore implements MessageStore {
    * The key index is shut down normally: its own persistence is not what this exercises.
    */
   async simulateCrash(): Promise<void> {
-    if (!this.open) return;
-    this.open = false;
+    if (!this.opened) return;
+    this.opened = false;
     this.cleanCommitLogService.shutdown();
+    await this.tier?.abandon();
     await this.flushService.shutdown();
     await this.groupCommit?.abandon();
     await this.commitLog.stopAllocating();

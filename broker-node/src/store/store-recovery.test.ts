@@ -23,8 +23,8 @@ async function crash(store: DefaultMessageStore): Promise<void> {
   fx.forget(store);
 }
 
-function readAll(store: DefaultMessageStore, topic: string, queueId: number): MessageExt[] {
-  return decodeRecords(store.getMessage(topic, queueId, 0, 10_000).records);
+async function readAll(store: DefaultMessageStore, topic: string, queueId: number): Promise<MessageExt[]> {
+  return decodeRecords((await store.getMessage(topic, queueId, 0, 10_000)).records);
 }
 
 const bodiesOf = (msgs: MessageExt[]) => msgs.map((m) => m.body.toString());
@@ -56,7 +56,7 @@ describe('recovery from the checkpoint', () => {
     overwrite(seg0(), end - 3, Buffer.alloc(3)); // the last write, torn
     const again = openStore();
     expect(again.commitLog.lastRecovery).toEqual({ fromOffset: checkpointed, endOffset: expect.any(Number) });
-    expect(bodiesOf(readAll(again, 'TopicA', 0)).map((b) => b.slice(0, 2))).toEqual(['a0', 'a1', 'a2', 'a3', 'a4', 'b0', 'b1', 'b2', 'b3']);
+    expect(bodiesOf((await readAll(again, 'TopicA', 0))).map((b) => b.slice(0, 2))).toEqual(['a0', 'a1', 'a2', 'a3', 'a4', 'b0', 'b1', 'b2', 'b3']);
     expect((await again.putMessages(makeBatch('TopicA', 0, ['next']))).queueOffset).toBe(9);
   });
 
@@ -68,7 +68,7 @@ describe('recovery from the checkpoint', () => {
     await crash(store);
     overwrite(seg0(), b[2]! + Field.BODY + 1, Buffer.from('#')); // b2's body: CRC fails
     const again = openStore();
-    expect(bodiesOf(readAll(again, 'TopicA', 0)).map((x) => x.slice(0, 2))).toEqual(['a0', 'a1', 'a2', 'b0', 'b1']);
+    expect(bodiesOf((await readAll(again, 'TopicA', 0))).map((x) => x.slice(0, 2))).toEqual(['a0', 'a1', 'a2', 'b0', 'b1']);
     expect(again.stats().commitLogMaxOffset).toBe(b[2]);
   });
 
@@ -82,7 +82,7 @@ describe('recovery from the checkpoint', () => {
     fs.truncateSync(seg0(), end - 10); // ...then the file loses its last bytes
     const again = openStore();
     expect(again.commitLog.lastRecovery?.fromOffset).toBe(0);
-    expect(bodiesOf(readAll(again, 'TopicA', 0)).map((x) => x.slice(0, 2))).toEqual(['a0', 'a1', 'a2', 'b0', 'b1']);
+    expect(bodiesOf((await readAll(again, 'TopicA', 0))).map((x) => x.slice(0, 2))).toEqual(['a0', 'a1', 'a2', 'b0', 'b1']);
     expect(again.stats().commitLogMaxOffset).toBe(b[2]);
   });
 
@@ -95,7 +95,7 @@ describe('recovery from the checkpoint', () => {
     overwrite(seg0(), a[1]! + Field.BODY, Buffer.from('#')); // before the old checkpoint: found now
     const again = openStore();
     expect(again.commitLog.lastRecovery).toEqual({ fromOffset: 0, endOffset: a[1] });
-    expect(bodiesOf(readAll(again, 'TopicA', 0)).map((x) => x.slice(0, 2))).toEqual(['a0']);
+    expect(bodiesOf((await readAll(again, 'TopicA', 0))).map((x) => x.slice(0, 2))).toEqual(['a0']);
   });
 
   it('crosses segments when the checkpoint is in an earlier one', async () => {
@@ -112,8 +112,8 @@ describe('recovery from the checkpoint', () => {
     overwrite(lastFile, lastPos - 1, Buffer.from([0x7f]));
     const again = openStore({ commitLogSegmentBytes: 4096 });
     expect(again.commitLog.lastRecovery?.fromOffset).toBe(checkpointed);
-    expect(readAll(again, 'TopicA', 0)).toHaveLength(10);
-    const q1 = readAll(again, 'TopicA', 1);
+    expect((await readAll(again, 'TopicA', 0))).toHaveLength(10);
+    const q1 = (await readAll(again, 'TopicA', 1));
     expect(q1.map((m) => m.queueOffset)).toEqual(Array.from({ length: 119 }, (_, i) => i));
     expect(bodiesOf(q1).at(-1)!.startsWith('b118')).toBe(true);
   });
@@ -129,7 +129,7 @@ describe('recovery from the checkpoint', () => {
     cp.close();
     const again = openStore();
     expect(again.commitLog.lastRecovery?.fromOffset).toBe(0);
-    expect(bodiesOf(readAll(again, 'TopicA', 0)).map((x) => x.slice(0, 2))).toEqual(['a0', 'a1', 'a2', 'a3']);
+    expect(bodiesOf((await readAll(again, 'TopicA', 0))).map((x) => x.slice(0, 2))).toEqual(['a0', 'a1', 'a2', 'a3']);
   });
 
   it('rebuilds ConsumeQueue units lost after the checkpoint in one queue while another kept its own', async () => {
@@ -150,8 +150,8 @@ describe('recovery from the checkpoint', () => {
     const q1File = path.join(fx.dir, 'consumequeue', 'TopicA', '1', '00000000000000000000');
     overwrite(q1File, 5 * CQ_STORE_UNIT_SIZE, Buffer.alloc(3 * CQ_STORE_UNIT_SIZE));
     const again = openStore();
-    expect(readAll(again, 'TopicA', 1).map((m) => m.queueOffset)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
-    expect(readAll(again, 'TopicA', 0).map((m) => m.queueOffset)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect((await readAll(again, 'TopicA', 1)).map((m) => m.queueOffset)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect((await readAll(again, 'TopicA', 0)).map((m) => m.queueOffset)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect((await again.putMessages(makeBatch('TopicA', 1, ['x']))).queueOffset).toBe(8);
   });
 
@@ -166,7 +166,7 @@ describe('recovery from the checkpoint', () => {
     const cqFile = path.join(fx.dir, 'consumequeue', 'TopicA', '0', '00000000000000000000');
     overwrite(cqFile, 5 * CQ_STORE_UNIT_SIZE, Buffer.alloc(CQ_STORE_UNIT_SIZE));
     const again = openStore();
-    const msgs = readAll(again, 'TopicA', 0);
+    const msgs = (await readAll(again, 'TopicA', 0));
     expect(msgs.map((m) => m.queueOffset)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(bodiesOf(msgs).map((x) => x.slice(0, 2))).toEqual(['a0', 'a1', 'a2', 'a3', 'b0', 'b1', 'b2', 'b3']);
   });
@@ -180,9 +180,9 @@ describe('recovery from the checkpoint', () => {
     // The log loses b1 and b2 (their pages never reached the disk), the ConsumeQueue kept them.
     overwrite(seg0(), b[1]!, Buffer.alloc(store.stats().commitLogMaxOffset - b[1]!));
     const again = openStore();
-    expect(again.getMessage('TopicA', 0, 0, 100).maxOffset).toBe(3);
+    expect((await again.getMessage('TopicA', 0, 0, 100)).maxOffset).toBe(3);
     expect((await again.putMessages(makeBatch('TopicA', 0, ['c']))).queueOffset).toBe(3);
-    expect(bodiesOf(readAll(again, 'TopicA', 0)).map((x) => x.slice(0, 2))).toEqual(['a0', 'a1', 'b0', 'c']);
+    expect(bodiesOf((await readAll(again, 'TopicA', 0))).map((x) => x.slice(0, 2))).toEqual(['a0', 'a1', 'b0', 'c']);
   });
 
   it('SYNC_FLUSH: every acknowledged put survives a crash, with checkpoints running', async () => {
@@ -199,7 +199,8 @@ describe('recovery from the checkpoint', () => {
     );
     await crash(store);
     const again = openStore({ flushDiskType: 'SYNC_FLUSH' });
-    const stored = new Set([0, 1].flatMap((q) => readAll(again, 'TopicA', q).map((m) => `${q}:${m.queueOffset}:${m.body.toString()}`)));
+    const perQueue = [await readAll(again, 'TopicA', 0), await readAll(again, 'TopicA', 1)];
+    const stored = new Set(perQueue.flatMap((msgs, q) => msgs.map((m) => `${q}:${m.queueOffset}:${m.body.toString()}`)));
     expect(acked).toHaveLength(200);
     for (const a of acked) expect(stored.has(a)).toBe(true);
   });
@@ -212,6 +213,6 @@ describe('recovery from the checkpoint', () => {
     const again = openStore();
     expect(again.commitLog.lastRecovery).toEqual({ fromOffset: end, endOffset: end });
     expect(again.stats()).toMatchObject({ checkpointPhysicOffset: end, checkpointLogicsOffset: end });
-    expect(readAll(again, 'TopicA', 0)).toHaveLength(5);
+    expect((await readAll(again, 'TopicA', 0))).toHaveLength(5);
   });
 });

@@ -3,8 +3,8 @@
  * object store, the manifest, the uploader, the cold-read path and, for durability `s3`,
  * the write-ahead log.
  *
- *   before load:  restoreIfEmpty()   a fresh disk under a known brokerName restores from the tier
- *                 loadManifest()     the tiered segments, for reads and for deletion decisions
+ *   before load:  prepare()         a fresh disk under a known brokerName restores from the tier;
+ *                                   the manifest gives the tiered segments, for reads and deletions
  *   store.load -> attach(commitLog, hooks) ... start(localEnd)
  *   putMessages -> afterAppend()      s3: resolves once the bytes are in a write-ahead chunk
  *   getMessage  -> readInto()         offsets below the local CommitLog come from the tier
@@ -13,6 +13,7 @@
 import type { Logger } from '../../../client/src/logger';
 import type { AppendResult, CommitLog } from '../store/commit-log';
 import type { MappedFile } from '../store/mapped-file';
+import type { StoreTier, StoreTierHooks, TierStats } from '../store/store-tier';
 import type { ObjectStore } from './object-store';
 import { hasNoLocalCommitLog, restoreFromTier, type RestoreResult } from './tier-restore';
 import type { TierManifest, TieredSegment } from './tier-manifest';
@@ -31,33 +32,7 @@ export interface TieredStorageConfig {
   wal?: S3WalConfig;
 }
 
-/** What the store lets the tier do to it. */
-export interface StoreTierHooks {
-  /** Trim ConsumeQueue units (and the key index) below the log's new minimum. */
-  trimBelow(minOffset: number): void;
-}
-
-export interface TierStats {
-  location: string;
-  tieredSegments: number;
-  tieredMinOffset: number;
-  tieredMaxOffset: number;
-  tieringLagBytes: number;
-  tieringLagSeconds: number;
-  segmentsUploaded: number;
-  bytesUploaded: number;
-  lastUploadBytesPerSec: number;
-  uploadFailures: number;
-  cacheHits: number;
-  cacheMisses: number;
-  cacheHitRatio: number;
-  cacheBytes: number;
-  prefetches: number;
-  s3Requests: { put: number; uploadPart: number; get: number; list: number; delete: number; errors: number };
-  wal?: { durableEnd: number; pendingBytes: number; chunksUploaded: number; bytesUploaded: number; uploadFailures: number; ackTimeouts: number };
-}
-
-export class TieredStorage {
+export class TieredStorage implements StoreTier {
   readonly tieredLog: TieredCommitLog;
   private uploader: TierUploadService | undefined;
   private wal: S3WalService | undefined;
@@ -77,8 +52,13 @@ export class TieredStorage {
     return this.config.wal ? 's3' : 'local';
   }
 
-  /** Before the store loads: a store folder without a CommitLog is restored from the tier. */
-  async restoreIfEmpty(): Promise<void> {
+  /** Before the store loads: a store folder without a CommitLog is restored from the tier; the manifest is loaded. */
+  async prepare(): Promise<void> {
+    await this.restoreIfEmpty();
+    this.tieredLog.setSegments(await this.manifest.list());
+  }
+
+  private async restoreIfEmpty(): Promise<void> {
     if (!hasNoLocalCommitLog(this.config.storeDir)) return;
     this.restoreResult = await restoreFromTier(
       this.objectStore,
@@ -91,10 +71,6 @@ export class TieredStorage {
       },
       this.logger,
     );
-  }
-
-  async loadManifest(): Promise<void> {
-    this.tieredLog.setSegments(await this.manifest.list());
   }
 
   /** The store calls this from its constructor. */
@@ -153,19 +129,25 @@ export class TieredStorage {
     this.uploader?.wakeup();
   }
 
-  /** Durability `s3`: resolves once the append's bytes are in a write-ahead chunk. */
+  /** A sealed segment wakes the uploader; durability `s3`: resolves once the append's bytes are in a write-ahead chunk. */
   afterAppend(result: AppendResult): Promise<WalAckStatus> | undefined {
-    if (!this.wal) return undefined;
+    const wal = this.wal;
     const parts: WalAppendPart[] = [];
     for (const p of result.parts) {
+      if (p.seal) this.uploader?.wakeup();
+      if (!wal) continue;
       const physicalOffset = p.fileFromOffset + p.filePosition;
       const length = p.bufEnd - p.bufStart;
       if (length === 0 && !p.seal) continue;
       const segmentEnd = p.fileFromOffset + (this.commitLog!.findMappedFileByOffset(p.fileFromOffset)?.fileSize ?? this.config.commitLogSegmentBytes);
       parts.push({ physicalOffset, bufStart: p.bufStart, bufEnd: p.bufEnd, endOffset: p.seal ? segmentEnd : physicalOffset + length });
-      if (p.seal) this.uploader?.wakeup();
     }
-    return this.wal.append(result.buffer, parts);
+    return wal?.append(result.buffer, parts);
+  }
+
+  segmentEnd(offset: number): number | undefined {
+    const seg = this.tieredLog.findSegment(offset);
+    return seg ? seg.startOffset + seg.objectSize : undefined;
   }
 
   readInto(offset: number, length: number, into: Buffer, intoOffset: number): Promise<void> {

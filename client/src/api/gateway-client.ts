@@ -12,7 +12,7 @@ export interface MessageJsonIn {
 }
 
 export type SendResultJson =
-  | { status: 'SEND_OK' | 'FLUSH_DISK_TIMEOUT'; messageId: string; broker: string; queueId: number; queueOffset: number }
+  | { status: 'SEND_OK' | 'FLUSH_DISK_TIMEOUT' | 'FLUSH_S3_TIMEOUT'; messageId: string; broker: string; queueId: number; queueOffset: number }
   | { status: 'FAILED'; error: { code: string; message: string } };
 
 export interface MessageJsonOut {

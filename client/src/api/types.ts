@@ -80,7 +80,8 @@ export interface ClusterBrokerInfo {
 
 /** A broker's answer to a send batch: the batch went to one queue, at contiguous offsets. */
 export interface BrokerSendResponse {
-  status: 'SEND_OK' | 'FLUSH_DISK_TIMEOUT';
+  /** SEND_OK; or stored but not yet known durable: FLUSH_DISK_TIMEOUT (SYNC_FLUSH), FLUSH_S3_TIMEOUT (durability s3). */
+  status: 'SEND_OK' | 'FLUSH_DISK_TIMEOUT' | 'FLUSH_S3_TIMEOUT';
   brokerName: string;
   queueId: number;
   queueOffset: number;

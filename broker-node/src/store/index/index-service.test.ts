@@ -36,7 +36,7 @@ describe('IndexService: lookup by key and by id', () => {
 
     const neverStored = prepare({ body: 'by-id' });
     await store.putMessages(makeBatch('Orders', 2, [{ body: 'find-me' }]));
-    const all = decodeRecords(store.getMessage('Orders', 2, 0, 10).records);
+    const all = decodeRecords((await store.getMessage('Orders', 2, 0, 10)).records);
     const found = byId(store, all[0]!.messageId);
     expect(found.map((m) => [m.body.toString(), m.topic, m.queueId])).toEqual([['find-me', 'Orders', 2]]);
     expect(byId(store, neverStored.messageId)).toEqual([]); // prepared, never stored
@@ -80,7 +80,7 @@ describe('IndexService: lookup by key and by id', () => {
   it('is rebuilt from the CommitLog after its directory is deleted', async () => {
     let store = openStore();
     for (let i = 0; i < 10; i++) await store.putMessages(makeBatch('Orders', i % 2, [{ body: `m${i}`, keys: [`key-${i}`, 'all'] }]));
-    const ids = decodeRecords(store.getMessage('Orders', 1, 0, 10).records).map((m) => m.messageId);
+    const ids = decodeRecords((await store.getMessage('Orders', 1, 0, 10)).records).map((m) => m.messageId);
     await fx.closeAll();
     fs.rmSync(path.join(fx.dir, 'index'), { recursive: true });
 
