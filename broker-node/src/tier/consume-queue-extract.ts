@@ -12,14 +12,11 @@
 import { crc32 } from 'node:zlib';
 import { Field, type RecordShape } from '../../../client/src/codec/record';
 import { readInt64, writeInt64 } from '../../../client/src/codec/int64';
-import { tagsHashCode } from '../../../client/src/codec/tag-hash';
 import { CirrusError } from '../../../client/src/errors';
-import { MessageConst } from '../../../client/src/message';
 import { CQ_STORE_UNIT_SIZE, writeCqUnit } from '../store/consume-queue';
-import { propertyLookup } from '../store/dispatch-properties';
+import { RecordDispatchRequest } from '../store/dispatch-request';
 
 const EXTRACT_MAGIC = 0x43515831; // "CQX1"
-const tagsOf = propertyLookup(MessageConst.TAGS);
 
 export interface ConsumeQueueRun {
   topic: string;
@@ -33,13 +30,31 @@ export interface ConsumeQueueRun {
 export class ConsumeQueueExtractBuilder {
   private readonly runs: ConsumeQueueRun[] = [];
   private readonly open = new Map<string, ConsumeQueueRun>();
+  /** Reads the tag hash from the property bytes, as the dispatcher does (no string per record). */
+  private readonly request = new RecordDispatchRequest();
+  /** The run of the record before: a batch's records are one queue's, so most records find it here. */
+  private last: ConsumeQueueRun | undefined;
 
   /** Adds the unit of one stored record (a SegmentRecordVisitor). */
   add(buf: Buffer, pos: number, shape: RecordShape, physicalOffset: number): void {
-    const topic = buf.toString('latin1', shape.topicStart, shape.topicStart + shape.topicLength);
     const queueId = buf.readInt32BE(pos + Field.QUEUEID);
     const queueOffset = readInt64(buf, pos + Field.QUEUEOFFSET);
-    const props = buf.toString('utf8', shape.propertiesStart, shape.propertiesStart + shape.propertiesLength);
+    let run = this.last;
+    if (!run || run.queueId !== queueId || run.firstQueueOffset + run.count !== queueOffset || !sameTopic(run.topic, buf, shape)) {
+      run = this.runFor(buf.toString('latin1', shape.topicStart, shape.topicStart + shape.topicLength), queueId, queueOffset);
+      this.last = run;
+    }
+    if ((run.count + 1) * CQ_STORE_UNIT_SIZE > run.units.length) {
+      const grown = Buffer.allocUnsafe(run.units.length * 2);
+      run.units.copy(grown, 0, 0, run.count * CQ_STORE_UNIT_SIZE);
+      run.units = grown;
+    }
+    this.request.readProperties(buf, shape.propertiesStart, shape.propertiesStart + shape.propertiesLength);
+    writeCqUnit(run.units, run.count * CQ_STORE_UNIT_SIZE, physicalOffset, shape.size, this.request.tagsCode);
+    run.count++;
+  }
+
+  private runFor(topic: string, queueId: number, queueOffset: number): ConsumeQueueRun {
     const key = `${topic}\u0000${queueId}`;
     let run = this.open.get(key);
     if (!run || run.firstQueueOffset + run.count !== queueOffset) {
@@ -47,13 +62,7 @@ export class ConsumeQueueExtractBuilder {
       this.open.set(key, run);
       this.runs.push(run);
     }
-    if ((run.count + 1) * CQ_STORE_UNIT_SIZE > run.units.length) {
-      const grown = Buffer.allocUnsafe(run.units.length * 2);
-      run.units.copy(grown, 0, 0, run.count * CQ_STORE_UNIT_SIZE);
-      run.units = grown;
-    }
-    writeCqUnit(run.units, run.count * CQ_STORE_UNIT_SIZE, physicalOffset, shape.size, tagsHashCode(tagsOf(props)));
-    run.count++;
+    return run;
   }
 
   encode(): Buffer {
@@ -76,6 +85,12 @@ export class ConsumeQueueExtractBuilder {
     out.writeUInt32BE(crc32(out.subarray(0, p)), p);
     return out;
   }
+}
+
+function sameTopic(topic: string, buf: Buffer, shape: RecordShape): boolean {
+  if (topic.length !== shape.topicLength) return false;
+  for (let i = 0; i < topic.length; i++) if (topic.charCodeAt(i) !== buf[shape.topicStart + i]) return false;
+  return true;
 }
 
 export function decodeConsumeQueueExtract(buf: Buffer): ConsumeQueueRun[] {

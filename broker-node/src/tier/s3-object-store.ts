@@ -85,8 +85,10 @@ export class S3ObjectStore implements ObjectStore {
     let source: Buffer | Readable;
     let result: () => PutObjectResult;
     if (Buffer.isBuffer(body)) {
-      source = body;
       const crc32 = zlib.crc32(body);
+      // One request, with the checksum computed here by zlib (the SDK would compute it again in JS).
+      if (body.length <= this.partSize) return this.putSmall(key, body, crc32, startedAt);
+      source = body;
       result = () => ({ size: body.length, crc32 });
     } else {
       await checkFileRange(body);
@@ -112,6 +114,20 @@ export class S3ObjectStore implements ObjectStore {
     const out = result();
     this.log.debug('tier object uploaded', { key, size: out.size, multipart: upload.uploadId !== undefined, ms: Date.now() - startedAt });
     return out;
+  }
+
+  private async putSmall(key: string, body: Buffer, crc32: number, startedAt: number): Promise<PutObjectResult> {
+    const checksum = Buffer.alloc(4);
+    checksum.writeUInt32BE(crc32);
+    try {
+      await this.counted.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Body: body, ChecksumAlgorithm: ChecksumAlgorithm.CRC32, ChecksumCRC32: checksum.toString('base64') }),
+      );
+    } catch (e) {
+      throw this.mapError(e, key, 'put');
+    }
+    this.log.debug('tier object uploaded', { key, size: body.length, multipart: false, ms: Date.now() - startedAt });
+    return { size: body.length, crc32 };
   }
 
   async getRange(key: string, start: number, end: number): Promise<Buffer> {

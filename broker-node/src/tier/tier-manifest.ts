@@ -13,7 +13,7 @@ export interface TieredSegment {
   /** Object keys (relative to the broker prefix) of the segment and of its ConsumeQueue extract. */
   commitLogKey: string;
   consumeQueueKey: string;
-  /** Bytes in the segment object: the records and the BLANK head (the zeros after it are not uploaded). */
+  /** Bytes in the segment object (the whole file: records, then the BLANK filler). */
   objectSize: number;
   /** CRC32 of the uploaded segment object. */
   crc32: number;

@@ -28,6 +28,8 @@ import type { TieredSegment, TierManifest } from './tier-manifest';
 export interface TierUploadConfig {
   /** How often to look for sealed segments (a seal also wakes it). */
   checkIntervalMs: number;
+  /** false: upload only when asked (pass()); the benchmark times uploads alone this way. */
+  autoUpload?: boolean;
   /** Tiered segments whose last record is older than this are deleted from the store; 0 = keep forever. */
   retentionMs: number;
   retryInitialDelayMs: number;
@@ -76,6 +78,7 @@ export class TierUploadService {
   private again = false;
   private stopped = false;
   private nextAttemptAt = 0;
+  private passChain: Promise<void> = Promise.resolve();
   readonly stats: TierUploadStats = {
     segmentsUploaded: 0,
     bytesUploaded: 0,
@@ -115,7 +118,7 @@ export class TierUploadService {
 
   /** Runs a pass now (or right after the one running). */
   wakeup(): void {
-    if (this.stopped || !this.timer) return;
+    if (this.stopped || !this.timer || this.config.autoUpload === false) return;
     if (this.running) {
       this.again = true;
       return;
@@ -143,8 +146,14 @@ export class TierUploadService {
     return this.commitLog.mappedFileQueue.mappedFiles.filter((f) => f.isFull() && !this.tieredLog.isTiered(f.fileFromOffset));
   }
 
-  /** One pass: upload what is pending, in order, then apply overall retention. Failures back off. */
-  async pass(): Promise<void> {
+  /** One pass: upload what is pending, in order, then apply overall retention. Failures back off. Passes never overlap. */
+  pass(): Promise<void> {
+    const next = this.passChain.then(() => this.doPass());
+    this.passChain = next;
+    return next;
+  }
+
+  private async doPass(): Promise<void> {
     try {
       for (const file of this.pendingSegments()) {
         if (this.stopped) return;
@@ -163,19 +172,28 @@ export class TierUploadService {
     }
   }
 
+  /**
+   * The segment goes up whole (its BLANK filler is at most one record's size of zeros) while
+   * the scan verifies it and builds the extract, so the upload does not wait for the scan; a
+   * scan that finds damage fails the pass before the manifest commit, so the object is never
+   * counted (the next pass overwrites it).
+   */
   private async upload(file: MappedFile): Promise<void> {
     const t0 = performance.now();
     const start = file.fileFromOffset;
     const extract = new ConsumeQueueExtractBuilder();
+    const uploading = this.objectStore.putObject(segmentKey(start), { filePath: file.fileName, start: 0, end: file.fileSize });
+    // Keep a failed upload from being an unhandled rejection while the scan runs.
+    uploading.catch(() => {});
     const scan = await scanSegmentFile(file.fileName, start, file.fileSize, (buf, pos, shape, physical) => extract.add(buf, pos, shape, physical));
     await this.objectStore.putObject(extractKey(start), extract.encode());
-    const put = await this.objectStore.putObject(segmentKey(start), { filePath: file.fileName, start: 0, end: scan.dataBytes });
+    const put = await uploading;
     const segment: TieredSegment = {
       startOffset: start,
       endOffset: start + file.fileSize,
       commitLogKey: segmentKey(start),
       consumeQueueKey: extractKey(start),
-      objectSize: scan.dataBytes,
+      objectSize: file.fileSize,
       crc32: put.crc32,
       firstStoreTimestamp: scan.firstStoreTimestamp,
       lastStoreTimestamp: scan.lastStoreTimestamp,
@@ -185,10 +203,10 @@ export class TierUploadService {
     this.tieredLog.add(segment);
     const seconds = (performance.now() - t0) / 1000;
     this.stats.segmentsUploaded++;
-    this.stats.bytesUploaded += scan.dataBytes;
+    this.stats.bytesUploaded += file.fileSize;
     this.stats.lastUploadSeconds = seconds;
-    this.stats.lastUploadBytesPerSec = seconds > 0 ? scan.dataBytes / seconds : 0;
-    this.logger.info('tier: segment tiered', { startOffset: start, bytes: scan.dataBytes, records: scan.records, seconds: Number(seconds.toFixed(3)) });
+    this.stats.lastUploadBytesPerSec = seconds > 0 ? file.fileSize / seconds : 0;
+    this.logger.info('tier: segment tiered', { startOffset: start, bytes: file.fileSize, dataBytes: scan.dataBytes, records: scan.records, seconds: Number(seconds.toFixed(3)) });
     await this.hooks.onTiered?.(segment);
   }
 

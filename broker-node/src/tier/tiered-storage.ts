@@ -129,6 +129,13 @@ export class TieredStorage implements StoreTier {
     this.uploader?.wakeup();
   }
 
+  /** Uploads every sealed segment not yet tiered, now (benchmarks, tests); failures reject. */
+  async uploadPendingNow(): Promise<void> {
+    const before = this.uploader!.stats.uploadFailures;
+    await this.uploader!.pass();
+    if (this.uploader!.stats.uploadFailures > before) throw new Error('tier upload failed; see the log');
+  }
+
   /** A sealed segment wakes the uploader; durability `s3`: resolves once the append's bytes are in a write-ahead chunk. */
   afterAppend(result: AppendResult): Promise<WalAckStatus> | undefined {
     const wal = this.wal;
