@@ -30,6 +30,8 @@ export interface TieredStorageConfig {
   upload: TierUploadConfig;
   /** Present for durability `s3`. */
   wal?: S3WalConfig;
+  /** The clock of retention and lag (tests). */
+  now?: () => number;
 }
 
 export class TieredStorage implements StoreTier {
@@ -85,6 +87,7 @@ export class TieredStorage implements StoreTier {
       {
         onTiered: (segment) => this.onTiered(segment),
         onRetention: () => hooks.trimBelow(this.minOffset(commitLog.getMinOffset())),
+        now: this.config.now,
       },
       this.logger,
     );

@@ -1,0 +1,120 @@
+/**
+ * The message store with a tier (the local folder backends): deletion waits for the manifest,
+ * reads cross from the tier to the disk, overall retention trims what readers can reach.
+ */
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { decodeRecords } from '../../../client/src/codec/record';
+import { silentLogger } from '../../../client/src/logger';
+import { makeBatch } from '../testing/fixtures';
+import { useTempDir } from '../testing/store-fixture';
+import { DefaultMessageStore } from '../store/message-store';
+import { LocalObjectStore } from './local-object-store';
+import { LocalTierManifest } from './local-tier-manifest';
+import type { TieredSegment, TierManifest } from './tier-manifest';
+import { DEFAULT_TIER_UPLOAD_CONFIG } from './tier-upload-service';
+import { TieredStorage } from './tiered-storage';
+
+const fx = useTempDir('cirrusmq-tiered-store-');
+const SEGMENT = 4096;
+
+/** A manifest whose commits fail while `down`. */
+class FlakyManifest implements TierManifest {
+  down = false;
+  constructor(private readonly inner: TierManifest) {}
+  list() {
+    return this.inner.list();
+  }
+  commit(s: TieredSegment) {
+    return this.down ? Promise.reject(new Error('injected manifest outage')) : this.inner.commit(s);
+  }
+  remove(o: number) {
+    return this.inner.remove(o);
+  }
+}
+
+async function openTiered(options: { retentionMs?: number; now?: () => number } = {}) {
+  const manifest = new FlakyManifest(new LocalTierManifest(path.join(fx.dir, 'tier', '_manifest')));
+  const tier = new TieredStorage(
+    new LocalObjectStore(path.join(fx.dir, 'tier'), 'C/broker-a/'),
+    manifest,
+    {
+      storeDir: path.join(fx.dir, 'store'),
+      commitLogSegmentBytes: SEGMENT,
+      consumeQueueUnitsPerFile: 16,
+      read: { blockBytes: 1024, cacheBytes: 8 * 1024, readAheadBlocks: 1 },
+      upload: { ...DEFAULT_TIER_UPLOAD_CONFIG, autoUpload: false, retentionMs: options.retentionMs ?? 0 },
+      now: options.now,
+    },
+    silentLogger,
+  );
+  const store = new DefaultMessageStore(
+    // A budget of one segment: every sealed segment is "over budget" once tiered.
+    { storeDir: path.join(fx.dir, 'store'), commitLogSegmentBytes: SEGMENT, consumeQueueUnitsPerFile: 16, flushIntervalMs: 50, diskBudgetBytes: SEGMENT, cleanIntervalMs: 3_600_000 },
+    silentLogger,
+    tier,
+  );
+  await store.open();
+  fx.onCleanup(() => store.shutdown());
+  return { store, tier, manifest };
+}
+
+async function fill(store: DefaultMessageStore, n: number): Promise<string[]> {
+  const bodies: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const body = `m${i}-${'q'.repeat(200)}`;
+    await store.putMessages(makeBatch('T', 0, [body]));
+    bodies.push(body);
+  }
+  return bodies;
+}
+
+async function readFrom(store: DefaultMessageStore, offset: number): Promise<string[]> {
+  const out: string[] = [];
+  for (let next = offset; ; ) {
+    const got = await store.getMessage('T', 0, next, 7);
+    if (got.count === 0) return out;
+    out.push(...decodeRecords(got.records).map((m) => m.body.toString()));
+    next = got.nextOffset;
+  }
+}
+
+describe('DefaultMessageStore with a tier', () => {
+  it('deletes a local segment only after its manifest entry is committed, then reads it from the tier', async () => {
+    const { store, tier, manifest } = await openTiered();
+    const bodies = await fill(store, 60);
+    manifest.down = true;
+    await expect(tier.uploadPendingNow()).rejects.toThrow(/upload failed/);
+    expect(store.cleanCommitLogService.run().deletedSegments).toBe(0);
+    expect(store.commitLog.getMinOffset()).toBe(0);
+
+    manifest.down = false;
+    await tier.uploadPendingNow();
+    expect(store.cleanCommitLogService.run().deletedSegments).toBeGreaterThan(1);
+    expect(store.commitLog.getMinOffset()).toBeGreaterThan(0);
+    // Every message once, in order, across the tier and the disk.
+    expect(await readFrom(store, 0)).toEqual(bodies);
+    expect(tier.stats()).toMatchObject({ tieredMinOffset: 0 });
+    expect(tier.stats().s3Requests.get).toBeGreaterThan(0);
+  });
+
+  it('overall retention removes tiered segments and the units that point into them', async () => {
+    let clock = Date.now();
+    const { store, tier } = await openTiered({ retentionMs: 60_000, now: () => clock });
+    await fill(store, 60);
+    // Tier while the records are young, then drop the local copies.
+    await tier.uploadPendingNow();
+    store.cleanCommitLogService.run();
+    const localMin = store.commitLog.getMinOffset();
+    expect(localMin).toBeGreaterThan(0);
+    clock += 120_000;
+    await tier.uploadPendingNow(); // this pass applies retention
+    expect(tier.stats().tieredSegments).toBe(0);
+    const err = await store.getMessage('T', 0, 0, 1).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'OFFSET_BELOW_MINIMUM' });
+    const minOffset = (err as { details: { minOffset: number } }).details.minOffset;
+    expect(minOffset).toBeGreaterThan(0);
+    const rest = await readFrom(store, minOffset);
+    expect(rest.length).toBe(60 - minOffset);
+  });
+});
