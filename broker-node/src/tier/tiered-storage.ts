@@ -10,6 +10,7 @@
  *   getMessage  -> readInto()         offsets below the local CommitLog come from the tier
  *   retention   -> canDelete()        a local segment goes only once tiered
  */
+import { CirrusError } from '../../../client/src/errors';
 import type { Logger } from '../../../client/src/logger';
 import type { AppendResult, CommitLog } from '../store/commit-log';
 import type { MappedFile } from '../store/mapped-file';
@@ -106,6 +107,15 @@ export class TieredStorage implements StoreTier {
       const tieredEnd = this.tieredLog.getMaxOffset();
       const walEnd = walEndFrom(await listWalChunks(this.objectStore), tieredEnd);
       const localEnd = commitLog.getMaxOffset();
+      if (walEnd > localEnd && localEnd > 0) {
+        // Acknowledged bytes the disk lost (it came back behind the write-ahead log): writing on
+        // would fork the log. A wiped store folder restores them all; refuse until then.
+        throw new CirrusError(
+          'INTERNAL',
+          `the local CommitLog ends at ${localEnd} but the write-ahead log in ${this.objectStore.location} reaches ${walEnd}: ` +
+            `move the store folder ${this.config.storeDir} away and restart to restore from the tier`,
+        );
+      }
       const durableEnd = Math.min(localEnd, Math.max(tieredEnd, walEnd, commitLog.getMinOffset()));
       this.wal.start(durableEnd);
       if (localEnd > durableEnd) {

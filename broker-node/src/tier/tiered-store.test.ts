@@ -33,7 +33,7 @@ class FlakyManifest implements TierManifest {
   }
 }
 
-async function openTiered(options: { retentionMs?: number; now?: () => number } = {}) {
+async function openTiered(options: { retentionMs?: number; now?: () => number; s3Durability?: boolean } = {}) {
   const manifest = new FlakyManifest(new LocalTierManifest(path.join(fx.dir, 'tier', '_manifest')));
   const tier = new TieredStorage(
     new LocalObjectStore(path.join(fx.dir, 'tier'), 'C/broker-a/'),
@@ -45,6 +45,7 @@ async function openTiered(options: { retentionMs?: number; now?: () => number } 
       read: { blockBytes: 1024, cacheBytes: 8 * 1024, readAheadBlocks: 1 },
       upload: { ...DEFAULT_TIER_UPLOAD_CONFIG, autoUpload: false, retentionMs: options.retentionMs ?? 0 },
       now: options.now,
+      wal: options.s3Durability ? { windowMs: 5, maxChunkBytes: 64 * 1024, maxInFlight: 2, ackTimeoutMs: 5_000 } : undefined,
     },
     silentLogger,
   );
@@ -54,8 +55,8 @@ async function openTiered(options: { retentionMs?: number; now?: () => number } 
     silentLogger,
     tier,
   );
-  await store.open();
   fx.onCleanup(() => store.shutdown());
+  await store.open();
   return { store, tier, manifest };
 }
 
@@ -116,5 +117,15 @@ describe('DefaultMessageStore with a tier', () => {
     expect(minOffset).toBeGreaterThan(0);
     const rest = await readFrom(store, minOffset);
     expect(rest.length).toBe(60 - minOffset);
+  });
+
+  it('with durability s3, refuses to start on a disk that lost acknowledged bytes the write-ahead log has', async () => {
+    const { store } = await openTiered({ s3Durability: true });
+    await fill(store, 40);
+    await store.shutdown();
+    const fs = await import('node:fs');
+    const segments = fs.readdirSync(path.join(fx.dir, 'store', 'commitlog')).sort();
+    fs.rmSync(path.join(fx.dir, 'store', 'commitlog', segments.at(-1)!));
+    await expect(openTiered({ s3Durability: true })).rejects.toThrow(/write-ahead log .* reaches/);
   });
 });
