@@ -155,24 +155,35 @@ async function fill(store: DefaultMessageStore, segments: number): Promise<void>
  * A consumer group from the start of the topic: one reader per queue, all in flight at once,
  * so they move through the log together (as RocketMQ's consumers of one group do).
  */
-async function readAll(store: DefaultMessageStore): Promise<{ bytes: number; messages: number; seconds: number; maxRss: number }> {
+async function readAll(store: DefaultMessageStore): Promise<{ bytes: number; messages: number; seconds: number; maxRss: number; windows: number[] }> {
   let bytes = 0;
   let messages = 0;
   let maxRss = 0;
   const t0 = performance.now();
+  // MiB/s per 500 ms window: a steady stream shows windows close to each other.
+  const windows: number[] = [];
+  let windowStart = t0;
+  let windowBytes = 0;
   await Promise.all(
     Array.from({ length: QUEUES }, async (_, q) => {
       for (let offset = 0; ; ) {
         const got = await store.getMessage('bench', q, offset, BATCH);
         if (got.count === 0 && got.nextOffset >= got.maxOffset) return;
         bytes += got.records.length;
+        windowBytes += got.records.length;
         messages += got.count;
         offset = got.nextOffset;
+        const now = performance.now();
+        if (now - windowStart >= 500) {
+          windows.push(windowBytes / MiB / ((now - windowStart) / 1000));
+          windowStart = now;
+          windowBytes = 0;
+        }
         if (messages % 4096 < BATCH) maxRss = Math.max(maxRss, process.memoryUsage.rss());
       }
     }),
   );
-  return { bytes, messages, seconds: (performance.now() - t0) / 1000, maxRss };
+  return { bytes, messages, seconds: (performance.now() - t0) / 1000, maxRss, windows };
 }
 
 async function benchUploadAndRead(motoTier: MotoTier): Promise<{ upload: number[]; read: number[] }> {
@@ -234,7 +245,7 @@ async function benchUploadAndRead(motoTier: MotoTier): Promise<{ upload: number[
       log(
         `run ${run} read:   hot ${fmt(hot.bytes / MiB / hot.seconds)} MiB/s | cold ${fmt(cold.bytes / MiB / cold.seconds)} MiB/s ` +
           `(local log starts at ${fmt(localMin / MiB)} MiB; ${t.s3Requests.get} GETs, ${t.prefetches} read ahead, hit ratio ${t.cacheHitRatio.toFixed(2)}, ` +
-          `max RSS ${fmt(cold.maxRss / MiB)} MiB) | cold/hot ${ratio.toFixed(2)} | store's own whole-object GETs ${fmt(ceiling)} MiB/s, cold/that ${(cold.bytes / MiB / cold.seconds / ceiling).toFixed(2)}` + (cold.messages === hot.messages ? '' : ` MISMATCH ${cold.messages} vs ${hot.messages}`),
+          `max RSS ${fmt(cold.maxRss / MiB)} MiB, 500 ms windows ${steadiness(cold.windows)}) | cold/hot ${ratio.toFixed(2)} | store's own whole-object GETs ${fmt(ceiling)} MiB/s, cold/that ${(cold.bytes / MiB / cold.seconds / ceiling).toFixed(2)}` + (cold.messages === hot.messages ? '' : ` MISMATCH ${cold.messages} vs ${hot.messages}`),
       );
       await close(reopened);
     } else {
@@ -242,6 +253,13 @@ async function benchUploadAndRead(motoTier: MotoTier): Promise<{ upload: number[
     }
   }
   return { upload: uploadRatios, read: readRatios };
+}
+
+/** The spread of per-window rates: p10 / median / p90 MiB/s. */
+function steadiness(windows: number[]): string {
+  if (windows.length === 0) return 'n/a';
+  const sorted = [...windows].sort((a, b) => a - b);
+  return `p10 ${fmt(percentile(sorted, 10))} / p50 ${fmt(percentile(sorted, 50))} / p90 ${fmt(percentile(sorted, 90))} MiB/s`;
 }
 
 interface LoadResult {

@@ -64,11 +64,19 @@ export interface CommitLogOptions {
   preallocate?: boolean;
 }
 
+/** A replay done in recovery's walk (CommitLog.recover): every valid record from `fromOffset` to the end goes to `visit`. */
+export interface RecoveryReplay {
+  fromOffset: number;
+  visit: RecordVisitor;
+}
+
 /** Where a walk over the log stopped, and why. */
 export interface WalkResult {
   offset: number;
   status: ScanStatus | 'NO_SEGMENT';
   reason?: string;
+  /** Offset of the first record whose CRC was checked (-1: none). */
+  firstVerified?: number;
 }
 
 export class CommitLog {
@@ -118,8 +126,13 @@ export class CommitLog {
    * is verified from its start. When the very first record at the checkpoint fails, the
    * checkpoint may not sit on a record boundary at all, so its segment is verified from the
    * start instead; the answer is the same when it does, only slower.
+   *
+   * `replay` (the startup reput, dispatcher.ts) visits every valid record from its
+   * `fromOffset` to the end in the same walk, so the tail is read and parsed once, not once
+   * to verify and again to replay. Records before the checkpoint are visited without a CRC
+   * check (they were on disk when it was written); none past the torn point is visited.
    */
-  recover(checkpointOffset?: number): number {
+  recover(checkpointOffset?: number, replay?: RecoveryReplay): number {
     const files = this.mappedFileQueue.mappedFiles;
     if (files.length === 0) return 0;
     const last = files.at(-1)!;
@@ -135,12 +148,25 @@ export class CommitLog {
       start = Math.max(checkpointOffset, this.getMinOffset());
     }
     let verifiedFrom = start;
-    let result = this.walk(start);
+    // With a replay that starts earlier, the walk starts there and checks CRCs from `start` on.
+    const walkFrom = replay ? Math.min(start, Math.max(replay.fromOffset, this.getMinOffset())) : start;
+    const visitFrom = replay ? replay.fromOffset : Infinity;
+    let result = this.walk(walkFrom, replay?.visit, start, visitFrom);
+    // A walk from before the checkpoint also verified a record that straddles it (the
+    // checkpoint is not on a record boundary): verification began at that record.
+    if (walkFrom < start && result.firstVerified !== undefined && result.firstVerified >= 0) verifiedFrom = Math.min(verifiedFrom, result.firstVerified);
+    if (result.status === 'CORRUPT' && result.offset < start) {
+      // A bad record before the checkpoint (its data was synced: a disk fault). As the
+      // separate replay did, the replay stops there; the log itself is judged from `start`.
+      this.logger.error('commitlog: replay stopped at a corrupt record before the checkpoint', { offset: result.offset, reason: result.reason, checkpointOffset: start });
+      result = this.walk(start, undefined, start, Infinity);
+    }
     const holder = this.findMappedFileByOffset(start);
     if (result.status === 'CORRUPT' && result.offset === start && holder && holder.fileFromOffset < start) {
       this.logger.warn('commitlog: the record at the checkpoint does not verify, verifying its segment from the start', { checkpointOffset: start, reason: result.reason });
       verifiedFrom = holder.fileFromOffset;
-      result = this.walk(verifiedFrom);
+      // Records the first walk visited (before `start`) are not visited again.
+      result = this.walk(verifiedFrom, replay?.visit, verifiedFrom, Math.max(visitFrom, start));
     }
     if (result.status === 'CORRUPT') {
       this.logger.warn('commitlog: truncating a torn or corrupt tail', { offset: result.offset, reason: result.reason, droppedUpTo: filesEnd });
@@ -314,20 +340,30 @@ export class CommitLog {
    * the next segment. Returns the offset where the walk stopped.
    */
   scanFrom(fromOffset: number, visit: RecordVisitor, options: { verifyCrc?: boolean } = {}): number {
-    const result = this.walk(fromOffset, visit, options.verifyCrc ?? true);
+    const result = this.walk(fromOffset, visit, (options.verifyCrc ?? true) ? 0 : Infinity, 0);
     if (result.status === 'CORRUPT') this.logger.warn('commitlog: scan stopped at a corrupt record', { offset: result.offset, reason: result.reason });
     return result.offset;
   }
 
-  /** The walk behind recover and scanFrom: reads segments through a bounded window (segment-scanner.ts). */
-  private walk(fromOffset: number, visit?: RecordVisitor, verifyCrc = true): WalkResult {
+  /**
+   * The walk behind recover and scanFrom: reads segments through a bounded window
+   * (segment-scanner.ts), checking the CRC of records from log offset `verifyFrom` on and
+   * visiting those from `visitFrom` on.
+   */
+  private walk(fromOffset: number, visit?: RecordVisitor, verifyFrom = 0, visitFrom = 0): WalkResult {
     const scanner = new SegmentScanner();
     let offset = Math.max(fromOffset, this.getMinOffset());
     for (;;) {
       const file = this.findMappedFileByOffset(offset);
-      if (!file) return { offset, status: 'NO_SEGMENT' };
-      const result = scanner.scan(file, offset - file.fileFromOffset, visit, verifyCrc);
-      if (result.status !== 'SEGMENT_FULL') return { offset: file.fileFromOffset + result.position, status: result.status, reason: result.reason };
+      if (!file) return { offset, status: 'NO_SEGMENT', firstVerified: scanner.firstVerified };
+      const result = scanner.scan(file, offset - file.fileFromOffset, {
+        visit,
+        verifyFrom: verifyFrom - file.fileFromOffset,
+        visitFrom: visitFrom - file.fileFromOffset,
+      });
+      if (result.status !== 'SEGMENT_FULL') {
+        return { offset: file.fileFromOffset + result.position, status: result.status, reason: result.reason, firstVerified: scanner.firstVerified };
+      }
       offset = file.fileFromOffset + file.fileSize;
     }
   }

@@ -10,7 +10,7 @@
 import type { RecordShape } from '../../../client/src/codec/record';
 import type { SendBatch } from '../../../client/src/codec/send-batch';
 import type { Logger } from '../../../client/src/logger';
-import type { AppendResult, CommitLog } from './commit-log';
+import type { AppendResult, CommitLog, RecoveryReplay } from './commit-log';
 import { CQ_STORE_UNIT_SIZE, writeCqUnit, type ConsumeQueue } from './consume-queue';
 import { RecordDispatchRequest, type DispatchRequest } from './dispatch-request';
 import { viewOf } from './record-crc';
@@ -182,19 +182,43 @@ export class Dispatcher {
    * bounded windows. Returns the offset reached.
    */
   reput(commitLog: CommitLog, fromOffset: number): number {
-    let records = 0;
+    const replay = this.replayFrom(fromOffset);
     // No CRC here: recovery has just verified the log from the checkpoint on, and before
     // the checkpoint it was on disk when the checkpoint was written.
-    const reached = commitLog.scanFrom(
+    const reached = commitLog.scanFrom(fromOffset, replay.visit, { verifyCrc: false });
+    replay.done(reached);
+    return reached;
+  }
+
+  /**
+   * CommitLog recovery and the startup reput in one walk over the log's tail (read once):
+   * verifies from `checkpointOffset` as CommitLog.recover does, truncates a torn tail, and
+   * indexes every valid record from `fromOffset` on. Returns the log's end.
+   *
+   * The indexes must be open before (their ends found), as for reput(); what the walk
+   * dispatches is only valid records, so units and entries past a torn tail can only be
+   * ones the indexes held already (ConsumeQueue.truncateDirtyLogicFiles drops those after).
+   */
+  recoverAndReput(commitLog: CommitLog, checkpointOffset: number | undefined, fromOffset: number): number {
+    const replay = this.replayFrom(fromOffset);
+    const end = commitLog.recover(checkpointOffset, replay);
+    replay.done(end);
+    return end;
+  }
+
+  /** A replay's visitor (records in log order; a flush every 1,024) and its end. */
+  private replayFrom(fromOffset: number): RecoveryReplay & { done(reached: number): void } {
+    let records = 0;
+    return {
       fromOffset,
-      (buf, pos, shape) => {
+      visit: (buf, pos, shape) => {
         this.dispatchRecord(buf, pos, shape);
         if (++records % 1024 === 0) this.flush();
       },
-      { verifyCrc: false },
-    );
-    this.flush();
-    if (records > 0) this.logger.info('reput: indexed records from the commitlog', { fromOffset, toOffset: reached, records });
-    return reached;
+      done: (reached) => {
+        this.flush();
+        if (records > 0) this.logger.info('reput: indexed records from the commitlog', { fromOffset, toOffset: reached, records });
+      },
+    };
   }
 }

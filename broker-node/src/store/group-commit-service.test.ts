@@ -57,8 +57,8 @@ describe('GroupCommitService (SYNC_FLUSH)', () => {
     const sync = new CountingSync();
     const store = openSyncStore(sync);
     sync.hold();
-    // The first put starts a sync at once (it covers that put's write only); the fourteen
-    // written while it runs, in this turn of the event loop and later ones, wait together.
+    // The first sync starts after this turn of the event loop (it covers the ten puts written
+    // in it); the five written while it runs, in a later turn, wait together for the next.
     const first = store.putMessages(makeBatch('TopicA', 0, ['first']));
     const during = Array.from({ length: 9 }, (_, i) => store.putMessages(makeBatch('TopicA', i % 4, [`m${i}`])));
     await new Promise((r) => setTimeout(r, 10));
@@ -69,10 +69,10 @@ describe('GroupCommitService (SYNC_FLUSH)', () => {
     expect(results.every((r) => r.status === 'PUT_OK')).toBe(true);
     expect(sync.calls).toBe(2); // fifteen puts, two fdatasyncs
     expect(store.stats().commitLogFlushedOffset).toBe(store.stats().commitLogMaxOffset);
-    // Fifty puts issued at once: one sync for the first, one for the other 49.
+    // Fifty puts issued at once: one sync for all of them.
     const many = await Promise.all(Array.from({ length: 50 }, (_, i) => store.putMessages(makeBatch('TopicC', 0, [`x${i}`]))));
     expect(many.map((r) => r.queueOffset)).toEqual(Array.from({ length: 50 }, (_, i) => i));
-    expect(sync.calls).toBe(4);
+    expect(sync.calls).toBe(3);
   });
 
   it('answers FLUSH_DISK_TIMEOUT when the fdatasync misses syncFlushTimeoutMs; the data is stored', async () => {
@@ -123,5 +123,32 @@ describe('GroupCommitService (SYNC_FLUSH)', () => {
     const pending = Array.from({ length: 4 }, (_, i) => store.putMessages(makeBatch('TopicA', 0, [`p${i}`])));
     await store.shutdown();
     expect((await Promise.all(pending)).map((r) => r.status)).toEqual(['PUT_OK', 'PUT_OK', 'PUT_OK', 'PUT_OK']);
+  });
+
+  it('starts a sync as soon as minGroupBytes wait, and otherwise after the turn of the event loop', async () => {
+    let written = 0;
+    let flushed = 0;
+    const syncs: number[] = [];
+    const target: GroupCommitTarget = {
+      getFlushedOffset: () => flushed,
+      flushAsync: async () => {
+        const upTo = written;
+        syncs.push(upTo);
+        await new Promise((r) => setTimeout(r, 5));
+        flushed = upTo;
+      },
+    };
+    const gc = new GroupCommitService(target, 5_000, new StoreStatsService(), silentLogger, Date.now, 100);
+    const puts: Promise<string>[] = [];
+    for (let i = 0; i < 5; i++) {
+      written += 40;
+      puts.push(gc.waitForFlush(written));
+    }
+    // The third put brings 120 bytes: the sync starts in its call; the next two wait for the next sync.
+    expect(syncs).toEqual([120]);
+    expect(await Promise.all(puts)).toEqual(['PUT_OK', 'PUT_OK', 'PUT_OK', 'PUT_OK', 'PUT_OK']);
+    // 80 bytes (< 100) waited when the first ended: that sync started one event-loop turn later.
+    expect(syncs).toEqual([120, 200]);
+    expect(gc.commits).toBe(2);
   });
 });

@@ -141,19 +141,22 @@ export class DefaultMessageStore implements MessageStore {
     fs.mkdirSync(this.config.storeDir, { recursive: true });
     const checkpoint = this.storeCheckpoint.loaded;
     this.commitLog.load();
-    const maxPhysical = this.commitLog.recover(checkpoint?.physicOffset);
+    const filesEnd = this.commitLog.getMaxOffset();
+    this.consumeQueueTable.load();
+    for (const cq of this.allConsumeQueues()) cq.recover(checkpoint?.logicsOffset ?? 0);
+    // The index replays from its own progress when it is behind (its files were deleted, or
+    // persisted less often than the ConsumeQueues); records it holds already are skipped.
+    this.indexService.load(filesEnd);
+    // One walk verifies the tail (CRC, truncating what is torn) and dispatches it.
+    const maxPhysical = this.dispatcher.recoverAndReput(this.commitLog, checkpoint?.physicOffset, this.reputFromOffset(checkpoint, filesEnd));
+    // A torn tail below the index's progress: the index holds entries past the log; reopen it at the log's end.
+    if (this.indexService.maxPhysicalOffset() > maxPhysical) this.indexService.reopen(maxPhysical);
     this.commitLog.lastStoreTimestamp = checkpoint?.physicMsgTimestamp ?? 0;
     this.flushRoundService.checkpointedOffset = Math.min(checkpoint?.physicOffset ?? 0, maxPhysical);
-    this.consumeQueueTable.load();
     for (const cq of this.allConsumeQueues()) {
-      cq.recover(checkpoint?.logicsOffset ?? 0);
       cq.truncateDirtyLogicFiles(maxPhysical);
       cq.correctMinOffset(this.minPhysicOffset());
     }
-    // The index replays from its own progress when it is behind (its files were deleted, or
-    // persisted less often than the ConsumeQueues); records it holds already are skipped.
-    this.indexService.load(maxPhysical);
-    this.dispatcher.reput(this.commitLog, this.reputFromOffset(checkpoint, maxPhysical));
     this.commitLog.prepareNextSegment();
     for (const cq of this.allConsumeQueues()) this.topicQueueTable.set(queueKey(cq.topic, cq.queueId), cq.getMaxOffsetInQueue());
     this.opened = true;

@@ -11,10 +11,9 @@
  * A tail shorter than a BLANK (8 bytes) at the segment's end counts as SEGMENT_FULL: the
  * writer never leaves one, but a reader must not trip over it.
  */
-import { BLANK_MAGIC, Field, MESSAGE_MAGIC, MIN_BLANK_SIZE, readRecordShape, type RecordShape } from '../../../client/src/codec/record';
-import { readInt64 } from '../../../client/src/codec/int64';
+import { BLANK_MAGIC, Field, MESSAGE_MAGIC, MIN_BLANK_SIZE, recordSize, type RecordShape } from '../../../client/src/codec/record';
 import type { MappedFile } from './mapped-file';
-import { hasValidRecordCrc } from './record-crc';
+import { hasValidRecordCrc, viewOf } from './record-crc';
 
 export type ScanStatus = 'END' | 'SEGMENT_FULL' | 'CORRUPT';
 
@@ -26,61 +25,113 @@ export interface ScanResult {
   reason?: string;
 }
 
-/** Called per valid record; `buf` is only valid during the call. */
+/**
+ * Called per valid record; `buf` and `shape` are only valid during the call (the window is
+ * refilled and the one shape object is reused for the next record).
+ */
 export type RecordVisitor = (buf: Buffer, pos: number, shape: RecordShape, physicalOffset: number) => void;
 
+/** What one scan does besides finding the end: which records it CRC-checks and which it visits. */
+export interface ScanOptions {
+  visit?: RecordVisitor;
+  /** Records that end past this position of the segment get their CRC checked (0: all; Infinity: none). */
+  verifyFrom?: number;
+  /** Records at or past this position are visited (0: all). */
+  visitFrom?: number;
+}
+
 const WINDOW_BYTES = 4 * 1024 * 1024;
+const TWO_32 = 0x1_0000_0000;
+/** The smallest valid record: header, empty body, 1-byte topic length, 2-byte properties length. */
+const MIN_RECORD = Field.BODY + 3;
 
 export class SegmentScanner {
   private window: Buffer;
+  private view: DataView;
   private winFilePos = 0;
   private winLen = 0;
   private file: MappedFile | undefined;
+  /** Log offset of the first record whose CRC a scan checked (-1: none yet); across scans of one walk. */
+  firstVerified = -1;
+  /** The one shape handed to visitors (no object per record: a replay visits tens of thousands). */
+  private readonly shape: RecordShape = { size: 0, bodyLength: 0, topicStart: 0, topicLength: 0, propertiesStart: 0, propertiesLength: 0 };
 
   constructor(windowBytes = WINDOW_BYTES) {
     this.window = Buffer.allocUnsafe(windowBytes);
+    this.view = viewOf(this.window);
   }
 
   /**
-   * Scans `file` from `startPosition` up to its wrotePosition. `verifyCrc` false skips the
-   * CRC (shape and PHYSICALOFFSET are still checked): for a replay over a log that recovery
-   * has verified already.
+   * Scans `file` from `startPosition` up to its wrotePosition, checking each record's shape
+   * and PHYSICALOFFSET, and its CRC from `verifyFrom` on (a replay over a log recovery has
+   * verified already skips it; recovery with a replay checks the CRC only from the
+   * checkpoint on but visits from the replay's start, so the tail is read once).
+   *
+   * The loop reads the fields through one DataView and allocates nothing per record but the
+   * CRC's view (it runs once per start, mostly before V8 has optimized anything).
    */
-  scan(file: MappedFile, startPosition: number, visit?: RecordVisitor, verifyCrc = true): ScanResult {
+  scan(file: MappedFile, startPosition: number, options: ScanOptions = {}): ScanResult {
+    const visit = options.visit;
+    const verifyFrom = options.verifyFrom ?? 0;
+    const visitFrom = options.visitFrom ?? 0;
     this.file = file;
     this.winLen = 0;
     const limit = file.wrotePosition;
+    const fileSize = file.fileSize;
+    const shape = this.shape;
     let pos = startPosition;
     try {
       for (;;) {
         const left = limit - pos;
-        if (left === 0) return { status: pos >= file.fileSize ? 'SEGMENT_FULL' : 'END', position: pos };
+        if (left === 0) return { status: pos >= fileSize ? 'SEGMENT_FULL' : 'END', position: pos };
         if (left < MIN_BLANK_SIZE) {
-          return pos + left >= file.fileSize
-            ? { status: 'SEGMENT_FULL', position: pos }
-            : { status: 'END', position: pos };
+          return pos + left >= fileSize ? { status: 'SEGMENT_FULL', position: pos } : { status: 'END', position: pos };
         }
-        let at = this.ensure(pos, MIN_BLANK_SIZE);
-        const size = this.window.readInt32BE(at);
-        const magic = this.window.readInt32BE(at + Field.MAGICCODE);
+        let at = pos - this.winFilePos;
+        if (pos < this.winFilePos || at + MIN_BLANK_SIZE > this.winLen) at = this.fill(pos, MIN_BLANK_SIZE);
+        let view = this.view;
+        const size = view.getInt32(at);
+        const magic = view.getInt32(at + Field.MAGICCODE);
         if (size === 0) return { status: 'END', position: pos };
         if (magic === BLANK_MAGIC) {
-          if (size === file.fileSize - pos) return { status: 'SEGMENT_FULL', position: pos };
+          if (size === fileSize - pos) return { status: 'SEGMENT_FULL', position: pos };
           return { status: 'CORRUPT', position: pos, reason: `BLANK of ${size} bytes does not reach the segment end` };
         }
         if (magic !== MESSAGE_MAGIC) return { status: 'CORRUPT', position: pos, reason: 'bad magic code' };
-        if (size < Field.BODY + 3 || size > left) {
+        if (size < MIN_RECORD || size > left) {
           return { status: 'CORRUPT', position: pos, reason: `record size ${size} runs past the written data` };
         }
-        at = this.ensure(pos, size);
-        const shape = readRecordShape(this.window, at, at + size);
-        if (!shape) return { status: 'CORRUPT', position: pos, reason: 'malformed record' };
-        if (verifyCrc && !hasValidRecordCrc(this.window, at, size)) return { status: 'CORRUPT', position: pos, reason: 'CRC mismatch' };
+        if (at + size > this.winLen) {
+          at = this.fill(pos, size);
+          view = this.view;
+        }
+        // The shape (readRecordShape's checks, inline).
+        const bodyLength = view.getInt32(at + Field.BODYLENGTH);
+        if (bodyLength < 0 || Field.BODY + bodyLength + 3 > size) return { status: 'CORRUPT', position: pos, reason: 'malformed record' };
+        const topicAt = at + Field.BODY + bodyLength;
+        const topicLength = view.getUint8(topicAt);
+        if (Field.BODY + bodyLength + 1 + topicLength + 2 > size) return { status: 'CORRUPT', position: pos, reason: 'malformed record' };
+        const propsAt = topicAt + 1 + topicLength;
+        const propertiesLength = view.getUint16(propsAt);
+        if (recordSize(bodyLength, topicLength, propertiesLength) !== size) return { status: 'CORRUPT', position: pos, reason: 'malformed record' };
+        // A record that ends past verifyFrom was not all on disk when the checkpoint was written.
+        if (pos + size > verifyFrom) {
+          if (this.firstVerified < 0) this.firstVerified = file.fileFromOffset + pos;
+          if (!hasValidRecordCrc(this.window, at, size)) return { status: 'CORRUPT', position: pos, reason: 'CRC mismatch' };
+        }
         const physicalOffset = file.fileFromOffset + pos;
-        if (readInt64(this.window, at + Field.PHYSICALOFFSET) !== physicalOffset) {
+        if (view.getInt32(at + Field.PHYSICALOFFSET) * TWO_32 + view.getUint32(at + Field.PHYSICALOFFSET + 4) !== physicalOffset) {
           return { status: 'CORRUPT', position: pos, reason: 'PHYSICALOFFSET does not match the position' };
         }
-        visit?.(this.window, at, shape, physicalOffset);
+        if (visit !== undefined && pos >= visitFrom) {
+          shape.size = size;
+          shape.bodyLength = bodyLength;
+          shape.topicStart = topicAt + 1;
+          shape.topicLength = topicLength;
+          shape.propertiesStart = propsAt + 2;
+          shape.propertiesLength = propertiesLength;
+          visit(this.window, at, shape, physicalOffset);
+        }
         pos += size;
       }
     } finally {
@@ -88,10 +139,12 @@ export class SegmentScanner {
     }
   }
 
-  /** Makes [pos, pos + n) of the file readable in the window; returns where it starts there. */
-  private ensure(pos: number, n: number): number {
-    if (pos >= this.winFilePos && pos + n <= this.winFilePos + this.winLen) return pos - this.winFilePos;
-    if (n > this.window.length) this.window = Buffer.allocUnsafe(n);
+  /** Refills the window from `pos` so [pos, pos + n) is in it; returns where it starts there (0). */
+  private fill(pos: number, n: number): number {
+    if (n > this.window.length) {
+      this.window = Buffer.allocUnsafe(n);
+      this.view = viewOf(this.window);
+    }
     this.winFilePos = pos;
     this.winLen = this.file!.readInto(pos, this.window, 0, this.window.length);
     return 0;

@@ -110,6 +110,18 @@ export class IndexService implements CommitLogDispatcher {
     this.persistedPhysicalOffset = this.indexedPhysicalOffset;
   }
 
+  /**
+   * Loads again with a shorter log: recovery cut a torn tail below what the index had
+   * indexed, so its files and progress must not reach past the new end.
+   */
+  reopen(commitLogMaxOffset: number): void {
+    for (const f of this.files) f.close();
+    this.files.length = 0;
+    this.indexedPhysicalOffset = 0;
+    this.persistedPhysicalOffset = 0;
+    this.load(commitLogMaxOffset);
+  }
+
   /** The CommitLog offset up to which the index is complete on disk: replay from here after a crash. */
   maxPhysicalOffset(): number {
     return this.persistedPhysicalOffset;
