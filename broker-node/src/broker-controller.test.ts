@@ -13,7 +13,10 @@ let dir: string;
 beforeEach(() => {
   dir = tempDir();
 });
-afterEach(() => removeDir(dir));
+afterEach(() => {
+  removeDir(dir);
+  removeDir(`${dir}-tier`); // the default local tier folder, beside the store folder
+});
 
 function post(port: number, body: Buffer): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

@@ -26,11 +26,14 @@ const TAGS = ['TagA', 'TagB', 'TagC'];
 beforeAll(async () => {
   cluster = await startTestCluster({
     env: {
-      // Small segments and a retention of 1 ms, checked every 200 ms: any sealed segment goes
-      // soon. The messages of the tag and lookup tests stay in the first (active) segment.
+      // Small segments and a retention of 1 ms (local and in the tier), checked every 200 ms:
+      // any sealed segment goes soon, from the disk once tiered and then from the tier. The
+      // messages of the tag and lookup tests stay in the first (active) segment.
       CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: String(64 * 1024),
       CIRRUSMQ_FILE_RESERVED_TIME_MS: '1',
+      CIRRUSMQ_RETENTION_MS: '1',
       CIRRUSMQ_CLEAN_INTERVAL_MS: '200',
+      CIRRUSMQ_TIER_CHECK_INTERVAL_MS: '200',
       CIRRUSMQ_FLUSH_INTERVAL_MS: '50',
     },
   });
