@@ -19,7 +19,8 @@ export const SysFlag = {
 
 export interface Message {
   topic: string;
-  body: Uint8Array;
+  /** The payload: bytes, or text, which is sent as its UTF-8 bytes. */
+  body: Uint8Array | string;
   tags?: string;
   keys?: string[];
   /** User properties; names in MessageConst are reserved. */

@@ -49,12 +49,22 @@ export function validateQueueCount(queues: unknown): number {
   return queues as number;
 }
 
-export function validateMessage(msg: Message): void {
-  validateUserTopic(msg.topic);
-  if (!(msg.body instanceof Uint8Array) || msg.body.length === 0) {
+/** The last topic validateMessage found valid: a batch's messages share one, so it is checked once. */
+let lastValidTopic: string | undefined;
+
+/** Checks a message against RocketMQ's limits; returns the body's length in bytes. */
+export function validateMessage(msg: Message): number {
+  const topic = msg.topic;
+  if (typeof topic !== 'string' || topic !== lastValidTopic) {
+    validateUserTopic(topic);
+    lastValidTopic = topic;
+  }
+  const body = msg.body;
+  const bodyLength = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body instanceof Uint8Array ? body.length : 0;
+  if (bodyLength === 0) {
     throw new CirrusError('INVALID_MESSAGE', 'body must not be empty');
   }
-  if (msg.body.length > Limits.MAX_BODY_BYTES) {
+  if (bodyLength > Limits.MAX_BODY_BYTES) {
     throw new CirrusError('PAYLOAD_TOO_LARGE', `body is larger than ${Limits.MAX_BODY_BYTES} bytes`);
   }
   if (msg.tags !== undefined) {
@@ -75,6 +85,7 @@ export function validateMessage(msg: Message): void {
     throw new CirrusError('INVALID_MESSAGE', 'shardingKey must be a non-empty string');
   }
   if (msg.properties !== undefined) validateProperties(msg.properties);
+  return bodyLength;
 }
 
 function validateProperties(properties: unknown): void {

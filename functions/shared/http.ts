@@ -54,14 +54,58 @@ export async function readBodyBytes(c: Context, maxBytes: number): Promise<Buffe
     if (buf.length > maxBytes) throw tooLarge();
     return buf;
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of incoming as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) throw tooLarge();
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+  return readNodeBody(incoming, maxBytes, tooLarge);
+}
+
+/**
+ * Collects a node request's body with listeners attached at once, before the body arrives:
+ * a flowing stream hands each chunk straight over, where an async iterator buffers it,
+ * pauses the socket past the stream's high-water mark (two epoll calls a request) and costs
+ * promises per chunk. Past `maxBytes` the rest of the body is dropped unread.
+ */
+function readNodeBody(incoming: IncomingMessage, maxBytes: number, tooLarge: () => CirrusError): Promise<Buffer> {
+  if (incoming.readableEnded) return Promise.resolve(Buffer.alloc(0));
+  return new Promise<Buffer>((resolve, reject) => {
+    let first: Buffer | undefined;
+    let chunks: Buffer[] | undefined;
+    let size = 0;
+    const done = () => {
+      incoming.off('data', onData);
+      incoming.off('end', onEnd);
+      incoming.off('error', onError);
+      incoming.off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        done();
+        reject(tooLarge());
+        return;
+      }
+      if (first === undefined) first = chunk;
+      else (chunks ??= [first]).push(chunk);
+    };
+    const onEnd = () => {
+      done();
+      resolve(chunks ? Buffer.concat(chunks, size) : (first ?? Buffer.alloc(0)));
+    };
+    const onError = (e: Error) => {
+      done();
+      reject(e);
+    };
+    const onClose = () => {
+      done();
+      reject(new Error('the client closed the connection before sending the whole body'));
+    };
+    incoming.on('data', onData);
+    incoming.on('end', onEnd);
+    incoming.on('error', onError);
+    incoming.on('close', onClose);
+    // A stream counts as "sync" until its first read, and buffers what is pushed meanwhile:
+    // the body arriving with the headers would then overflow the high-water mark and pause
+    // the socket. One read now lets each chunk go straight to onData as it is parsed.
+    incoming.read(0);
+  });
 }
 
 /** readJsonBody, and the result must be a JSON object. */

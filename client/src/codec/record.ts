@@ -65,28 +65,60 @@ export interface RecordInput {
 
 /** Writes a record whose broker fields (offsets, store time, CRC) are still zero. Returns its size. */
 export function encodeRecord(buf: Buffer, pos: number, r: RecordInput): number {
-  const topicLength = r.topic.length;
   const propertiesLength = Buffer.byteLength(r.properties);
+  return writeRecord(buf, pos, r.queueId, r.sysFlag, r.bornTimestamp, r.reconsumeTimes, r.body, r.body.length, r.topic, r.properties, propertiesLength);
+}
+
+/**
+ * encodeRecord with the lengths already known: the send path's encoder. A string body is
+ * written as UTF-8 straight into `buf` (`bodyLength` must be its byte length), so text from
+ * a JSON request needs no Buffer of its own. Returns the record's size.
+ */
+export function writeRecord(
+  buf: Buffer,
+  pos: number,
+  queueId: number,
+  sysFlag: number,
+  bornTimestamp: number,
+  reconsumeTimes: number,
+  body: Uint8Array | string,
+  bodyLength: number,
+  topic: string,
+  properties: string,
+  propertiesLength: number,
+): number {
   if (propertiesLength > MAX_PROPERTIES_LENGTH) {
     throw new CirrusError('INVALID_MESSAGE', `encoded properties exceed ${MAX_PROPERTIES_LENGTH} bytes`);
   }
-  const size = recordSize(r.body.length, topicLength, propertiesLength);
+  const topicLength = topic.length;
+  const size = recordSize(bodyLength, topicLength, propertiesLength);
   buf.writeInt32BE(size, pos);
   buf.writeInt32BE(MESSAGE_MAGIC, pos + Field.MAGICCODE);
-  buf.fill(0, pos + Field.CRC, pos + Field.SYSFLAG);
-  buf.writeInt32BE(r.queueId, pos + Field.QUEUEID);
-  buf.writeInt32BE(r.sysFlag, pos + Field.SYSFLAG);
-  writeInt64(buf, r.bornTimestamp, pos + Field.BORNTIMESTAMP);
-  writeInt64(buf, 0, pos + Field.STORETIMESTAMP);
-  buf.writeInt32BE(r.reconsumeTimes, pos + Field.RECONSUMETIMES);
-  buf.writeInt32BE(r.body.length, pos + Field.BODYLENGTH);
-  buf.set(r.body, pos + Field.BODY);
-  let p = pos + Field.BODY + r.body.length;
+  buf.writeInt32BE(0, pos + Field.CRC);
+  buf.writeInt32BE(queueId, pos + Field.QUEUEID);
+  buf.writeInt32BE(0, pos + Field.FLAG);
+  buf.writeInt32BE(0, pos + Field.QUEUEOFFSET);
+  buf.writeInt32BE(0, pos + Field.QUEUEOFFSET + 4);
+  buf.writeInt32BE(0, pos + Field.PHYSICALOFFSET);
+  buf.writeInt32BE(0, pos + Field.PHYSICALOFFSET + 4);
+  buf.writeInt32BE(sysFlag, pos + Field.SYSFLAG);
+  writeInt64(buf, bornTimestamp, pos + Field.BORNTIMESTAMP);
+  buf.writeInt32BE(0, pos + Field.STORETIMESTAMP);
+  buf.writeInt32BE(0, pos + Field.STORETIMESTAMP + 4);
+  buf.writeInt32BE(reconsumeTimes, pos + Field.RECONSUMETIMES);
+  buf.writeInt32BE(bodyLength, pos + Field.BODYLENGTH);
+  let p = pos + Field.BODY;
+  if (typeof body === 'string') {
+    if (buf.write(body, p, bodyLength, 'utf8') !== bodyLength) throw new CirrusError('INTERNAL', 'a text body is not as long as its stated byte length');
+  } else buf.set(body, p);
+  p += bodyLength;
   buf.writeUInt8(topicLength, p);
-  buf.write(r.topic, p + 1, 'latin1');
+  buf.write(topic, p + 1, topicLength, 'latin1');
   p += 1 + topicLength;
   buf.writeUInt16BE(propertiesLength, p);
-  buf.write(r.properties, p + 2, 'utf8');
+  if (buf.write(properties, p + 2, propertiesLength, 'utf8') !== propertiesLength) {
+    throw new CirrusError('INTERNAL', 'properties are not as long as their stated byte length');
+  }
   return size;
 }
 

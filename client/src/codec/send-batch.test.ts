@@ -41,4 +41,20 @@ describe('send batch', () => {
     otherTopic.write('orders', 16, 'latin1');
     expect(codeOf(() => decodeSendBatch(otherTopic, 1000))).toBe('BAD_REQUEST');
   });
+
+  it('encodes a text body to the same bytes as its UTF-8 Buffer', () => {
+    const texts = ['plain ascii', 'naïve café ✓ 𝄞', 'lone \ud800 surrogate', 'x'.repeat(5000)];
+    const asText = texts.map((t) => ({ ...prepared(''), body: t, bodyLength: Buffer.byteLength(t) }));
+    const asBytes = texts.map((t) => ({ ...prepared(''), body: Buffer.from(t, 'utf8') }));
+    expect(encodeSendBatch('orders', 3, asText).equals(encodeSendBatch('orders', 3, asBytes))).toBe(true);
+    // bodyLength may be left out: it is then computed
+    expect(encodeSendBatch('orders', 3, texts.map((t) => ({ ...prepared(''), body: t }))).equals(encodeSendBatch('orders', 3, asBytes))).toBe(true);
+    const batch = decodeSendBatch(encodeSendBatch('orders', 3, asText), 1000);
+    expect(batch.records.map((r) => r.shape.bodyLength)).toEqual(texts.map((t) => Buffer.byteLength(t)));
+  });
+
+  it('refuses a text body whose stated length is wrong instead of writing a broken batch', () => {
+    expect(codeOf(() => encodeSendBatch('orders', 0, [{ ...prepared(''), body: 'café', bodyLength: 4 }]))).toBe('INTERNAL');
+  });
 });
+

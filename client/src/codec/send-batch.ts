@@ -12,7 +12,7 @@
  *  16     .   topic (ASCII), then the records back to back
  */
 import { CirrusError } from '../errors';
-import { encodeRecord, recordSize, readRecordShape, type RecordShape } from './record';
+import { readRecordShape, recordSize, writeRecord, type RecordShape } from './record';
 
 export const SEND_BATCH_MAGIC = 0x434d5153;
 export const SEND_BATCH_VERSION = 1;
@@ -21,35 +21,43 @@ const HEADER = 16;
 /** A message ready for the wire: id assigned, body compressed if worth it, properties encoded. */
 export interface PreparedMessage {
   messageId: string;
-  body: Uint8Array;
+  /** The bytes, or text that goes as its UTF-8 bytes (written straight into the batch). */
+  body: Uint8Array | string;
+  /** The body's length in bytes; computed when absent (set it for a text body). */
+  bodyLength?: number;
   sysFlag: number;
   bornTimestamp: number;
   properties: string;
   propertiesLength: number;
 }
 
+/** A prepared body's length in bytes. */
+export function preparedBodyLength(m: PreparedMessage): number {
+  const body = m.body;
+  return typeof body === 'string' ? (m.bodyLength ?? Buffer.byteLength(body, 'utf8')) : body.length;
+}
+
 export function encodeSendBatch(topic: string, queueId: number, messages: readonly PreparedMessage[]): Buffer {
-  let size = HEADER + topic.length;
-  for (const m of messages) size += recordSize(m.body.length, topic.length, m.propertiesLength);
+  const topicLength = topic.length;
+  const n = messages.length;
+  let size = HEADER + topicLength;
+  for (let i = 0; i < n; i++) {
+    const m = messages[i]!;
+    size += recordSize(preparedBodyLength(m), topicLength, m.propertiesLength);
+  }
   const buf = Buffer.allocUnsafe(size);
   buf.writeUInt32BE(SEND_BATCH_MAGIC, 0);
   buf.writeUInt16BE(SEND_BATCH_VERSION, 4);
-  buf.writeUInt16BE(topic.length, 6);
+  buf.writeUInt16BE(topicLength, 6);
   buf.writeInt32BE(queueId, 8);
-  buf.writeUInt32BE(messages.length, 12);
-  buf.write(topic, HEADER, 'latin1');
-  let pos = HEADER + topic.length;
-  for (const m of messages) {
-    pos += encodeRecord(buf, pos, {
-      queueId,
-      sysFlag: m.sysFlag,
-      bornTimestamp: m.bornTimestamp,
-      reconsumeTimes: 0,
-      body: m.body,
-      topic,
-      properties: m.properties,
-    });
+  buf.writeUInt32BE(n, 12);
+  buf.write(topic, HEADER, topicLength, 'latin1');
+  let pos = HEADER + topicLength;
+  for (let i = 0; i < n; i++) {
+    const m = messages[i]!;
+    pos += writeRecord(buf, pos, queueId, m.sysFlag, m.bornTimestamp, 0, m.body, preparedBodyLength(m), topic, m.properties, m.propertiesLength);
   }
+  if (pos !== size) throw new CirrusError('INTERNAL', 'send batch encoded to another size than computed');
   return buf;
 }
 

@@ -49,10 +49,10 @@ export class HttpProducer {
 }
 
 function toJson(m: Message): MessageJsonIn {
-  const body = Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength);
+  const text = typeof m.body === 'string';
   return {
-    body: body.toString('base64'),
-    bodyEncoding: 'base64',
+    body: typeof m.body === 'string' ? m.body : Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength).toString('base64'),
+    bodyEncoding: text ? 'utf8' : 'base64',
     tags: m.tags,
     keys: m.keys,
     properties: m.properties,

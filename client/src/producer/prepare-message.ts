@@ -4,7 +4,6 @@
  * its reserved properties (TAGS, KEYS, UNIQ_KEY) folded in. Retries reuse the result.
  */
 import { deflateSync } from 'node:zlib';
-import { encodeProperties } from '../codec/properties';
 import type { PreparedMessage } from '../codec/send-batch';
 import { KEY_SEPARATOR, MessageConst, SysFlag, type Message } from '../message';
 import { createUniqId } from '../message-id';
@@ -12,24 +11,41 @@ import { validateMessage } from '../validation';
 
 export const DEFAULT_COMPRESS_OVER_BYTES = 4 * 1024;
 
+// codec/properties.ts's encoding (name \u0001 value \u0002), with the reserved names' heads built once.
+const NAME_VALUE = '\u0001';
+const PROPERTY = '\u0002';
+const TAGS_HEAD = MessageConst.TAGS + NAME_VALUE;
+const KEYS_HEAD = MessageConst.KEYS + NAME_VALUE;
+const SHARDING_KEY_HEAD = MessageConst.SHARDING_KEY + NAME_VALUE;
+const UNIQ_KEY_HEAD = MessageConst.UNIQ_KEY + NAME_VALUE;
+
 export function prepareMessage(msg: Message, compressOverBytes = DEFAULT_COMPRESS_OVER_BYTES, now = Date.now()): PreparedMessage {
-  validateMessage(msg);
+  const bodyLength = validateMessage(msg);
   const messageId = createUniqId(now);
-  const props: Record<string, string> = { ...msg.properties };
-  if (msg.tags) props[MessageConst.TAGS] = msg.tags;
-  if (msg.keys && msg.keys.length > 0) props[MessageConst.KEYS] = msg.keys.join(KEY_SEPARATOR);
-  if (msg.shardingKey) props[MessageConst.SHARDING_KEY] = msg.shardingKey;
-  props[MessageConst.UNIQ_KEY] = messageId;
-  const properties = encodeProperties(props);
+  // The user's properties in their own order, then the reserved ones (validation keeps
+  // reserved names out of the user's): what encodeProperties gives for the merged object.
+  let properties = '';
+  const user = msg.properties;
+  if (user !== undefined) {
+    for (const name of Object.keys(user)) properties += name + NAME_VALUE + user[name] + PROPERTY;
+  }
+  if (msg.tags) properties += TAGS_HEAD + msg.tags + PROPERTY;
+  if (msg.keys && msg.keys.length > 0) properties += KEYS_HEAD + msg.keys.join(KEY_SEPARATOR) + PROPERTY;
+  if (msg.shardingKey) properties += SHARDING_KEY_HEAD + msg.shardingKey + PROPERTY;
+  properties += UNIQ_KEY_HEAD + messageId + PROPERTY;
 
   let body = msg.body;
+  let length = bodyLength;
   let sysFlag = 0;
-  if (body.length > compressOverBytes) {
-    const deflated = deflateSync(body, { level: 5 });
-    if (deflated.length < body.length) {
+  if (bodyLength > compressOverBytes) {
+    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+    const deflated = deflateSync(bytes, { level: 5 });
+    if (deflated.length < bytes.length) {
       body = deflated;
+      length = deflated.length;
       sysFlag |= SysFlag.COMPRESSED;
-    }
+    } else body = bytes;
   }
-  return { messageId, body, sysFlag, bornTimestamp: now, properties, propertiesLength: Buffer.byteLength(properties) };
+  // A text body stays a string: encodeSendBatch writes its UTF-8 straight into the batch.
+  return { messageId, body, bodyLength: length, sysFlag, bornTimestamp: now, properties, propertiesLength: Buffer.byteLength(properties, 'utf8') };
 }

@@ -6,7 +6,7 @@
  * broker's write call) once per several batches. Each caller still gets its own results,
  * with its messages contiguous in one queue.
  */
-import type { PreparedMessage } from '../codec/send-batch';
+import { preparedBodyLength, type PreparedMessage } from '../codec/send-batch';
 import type { SendResult } from '../message';
 import { Limits } from '../validation';
 
@@ -88,6 +88,6 @@ export class ProduceAccumulator {
 
 function batchBytes(prepared: PreparedMessage[]): number {
   let bytes = 0;
-  for (const p of prepared) bytes += p.body.length + p.propertiesLength;
+  for (const p of prepared) bytes += preparedBodyLength(p) + p.propertiesLength;
   return bytes;
 }

@@ -5,7 +5,7 @@
  */
 import { BrokerClients } from '../api/broker-client';
 import { NameServerClient, type NameServerApi } from '../api/nameserver-client';
-import { encodeSendBatch, setSendBatchQueueId, type PreparedMessage } from '../codec/send-batch';
+import { encodeSendBatch, preparedBodyLength, setSendBatchQueueId, type PreparedMessage } from '../codec/send-batch';
 import { CirrusError, toCirrusError } from '../errors';
 import { silentLogger, type Logger } from '../logger';
 import type { Message, MessageQueue, SendResult } from '../message';
@@ -127,11 +127,21 @@ export class Producer {
     validateUserTopic(topic);
     const prepared = this.prepareAll(messages);
     const groups = new Map<string | undefined, number[]>();
-    messages.forEach((m, i) => {
-      const g = groups.get(m.shardingKey);
-      if (g) g.push(i);
-      else groups.set(m.shardingKey, [i]);
-    });
+    let keyed = false;
+    for (let i = 0; i < messages.length; i++) {
+      if (messages[i]!.shardingKey !== undefined) {
+        keyed = true;
+        break;
+      }
+    }
+    if (!keyed) groups.set(undefined, Array.from({ length: messages.length }, (_, i) => i));
+    else {
+      messages.forEach((m, i) => {
+        const g = groups.get(m.shardingKey);
+        if (g) g.push(i);
+        else groups.set(m.shardingKey, [i]);
+      });
+    }
     return { topic, prepared, groups };
   }
 
@@ -144,6 +154,15 @@ export class Producer {
   async sendPrepared(batch: PreparedBatch): Promise<SendOutcome[]> {
     const { topic, prepared, groups } = batch;
     await this.publishInfo(topic);
+    if (groups.size === 1 && groups.has(undefined)) {
+      // The common case, one group without a sharding key: its results are the outcomes, and
+      // its failure (nothing sent) is the request's error.
+      try {
+        return await this.sendToSomeQueue(topic, prepared);
+      } catch (e) {
+        throw toCirrusError(e);
+      }
+    }
     const outcomes: SendOutcome[] = new Array(prepared.length);
     await Promise.all(
       [...groups].map(async ([key, indexes]) => {
@@ -180,16 +199,18 @@ export class Producer {
     }
     const now = Date.now();
     let bytes = 0;
-    const prepared = messages.map((m, i) => {
+    const prepared: PreparedMessage[] = new Array(messages.length);
+    for (let i = 0; i < messages.length; i++) {
+      let p: PreparedMessage;
       try {
-        const p = prepareMessage(m, this.compressOverBytes, now);
-        bytes += p.body.length + p.propertiesLength;
-        return p;
+        p = prepareMessage(messages[i]!, this.compressOverBytes, now);
       } catch (e) {
         if (e instanceof CirrusError && messages.length > 1) throw new CirrusError(e.code, `messages[${i}]: ${e.message}`);
         throw e;
       }
-    });
+      bytes += preparedBodyLength(p) + p.propertiesLength;
+      prepared[i] = p;
+    }
     if (bytes > Limits.MAX_SEND_REQUEST_BYTES - 128 * messages.length) {
       throw new CirrusError('PAYLOAD_TOO_LARGE', 'the batch is larger than a broker takes in one request');
     }

@@ -8,6 +8,12 @@ export interface GatewayConfig {
   sendTimeoutMs: number;
   routeTtlMs: number;
   retryTimesWhenSendFailed: number;
+  /**
+   * Broker requests of one topic in flight before further batches wait and merge (autoBatch).
+   * 2, not the SDK's 4: a busy gateway then sends fewer, larger batches, and each broker
+   * request saved is a loopback write and wakeup on both sides.
+   */
+  maxInflightPerTopic: number;
   logLevel: LogLevel;
 }
 
@@ -21,6 +27,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     sendTimeoutMs: intVar(env, 'CIRRUSMQ_SEND_TIMEOUT_MS', 3000, 1, 600_000),
     routeTtlMs: intVar(env, 'CIRRUSMQ_ROUTE_TTL_MS', 30_000, 0, 3_600_000),
     retryTimesWhenSendFailed: intVar(env, 'CIRRUSMQ_RETRY_TIMES_WHEN_SEND_FAILED', 2, 0, 16),
+    maxInflightPerTopic: intVar(env, 'CIRRUSMQ_MAX_INFLIGHT_PER_TOPIC', 2, 1, 1024),
     logLevel,
   };
 }

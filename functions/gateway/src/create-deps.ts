@@ -13,6 +13,7 @@ export function createGatewayDeps(config: GatewayConfig): GatewayDeps {
     logger,
     // Many HTTP producers share this one: merge their batches when brokers are busy.
     autoBatch: true,
+    maxInflightPerTopic: config.maxInflightPerTopic,
     nameServer,
     sendTimeoutMs: config.sendTimeoutMs,
     routeTtlMs: config.routeTtlMs,

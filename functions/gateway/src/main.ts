@@ -13,6 +13,7 @@ Environment:
   CIRRUSMQ_SEND_TIMEOUT_MS                       budget of one send, retries included (3000)
   CIRRUSMQ_RETRY_TIMES_WHEN_SEND_FAILED          retries on another broker (2)
   CIRRUSMQ_ROUTE_TTL_MS                          route cache lifetime (30000)
+  CIRRUSMQ_MAX_INFLIGHT_PER_TOPIC                broker requests of a topic in flight before batches merge (2)
   CIRRUSMQ_LOG_LEVEL                             debug | info | warn | error (info)
 `);
 

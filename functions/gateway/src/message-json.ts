@@ -4,7 +4,8 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { CirrusError } from '../../../client/src/errors';
-import { MessageConst, type Message, type MessageExt } from '../../../client/src/message';
+import { MessageConst, type Message, type MessageExt, type MessageQueue } from '../../../client/src/message';
+import type { SendOutcome } from '../../../client/src/producer/producer';
 
 export type BodyEncoding = 'utf8' | 'base64';
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -12,14 +13,16 @@ const RESERVED = new Set<string>(Object.values(MessageConst));
 
 export function parseMessages(topic: string, raw: unknown): Message[] {
   if (!Array.isArray(raw)) throw new CirrusError('INVALID_MESSAGE', '"messages" must be an array');
-  return raw.map((m, i) => {
+  const out: Message[] = new Array(raw.length);
+  for (let i = 0; i < raw.length; i++) {
     try {
-      return parseMessage(topic, m);
+      out[i] = parseMessage(topic, raw[i]);
     } catch (e) {
       if (e instanceof CirrusError) throw new CirrusError(e.code, `messages[${i}]: ${e.message}`);
       throw e;
     }
-  });
+  }
+  return out;
 }
 
 function parseMessage(topic: string, m: unknown): Message {
@@ -27,8 +30,10 @@ function parseMessage(topic: string, m: unknown): Message {
   const o = m as Record<string, unknown>;
   if (typeof o.body !== 'string') throw new CirrusError('INVALID_MESSAGE', '"body" must be a string');
   const encoding = o.bodyEncoding ?? 'utf8';
-  let body: Buffer;
-  if (encoding === 'utf8') body = Buffer.from(o.body, 'utf8');
+  // A UTF-8 body stays the string JSON.parse made: the producer writes its bytes straight
+  // into the batch sent to the broker.
+  let body: Message['body'];
+  if (encoding === 'utf8') body = o.body;
   else if (encoding === 'base64') {
     if (!BASE64.test(o.body)) throw new CirrusError('INVALID_MESSAGE', '"body" is not valid base64');
     body = Buffer.from(o.body, 'base64');
@@ -69,4 +74,38 @@ export function messageToJson(m: MessageExt): MessageJson {
     bornTimestamp: m.bornTimestamp,
     storeTimestamp: m.storeTimestamp,
   };
+}
+
+/** One send result as the API writes it. */
+export function resultJson(o: SendOutcome) {
+  if (o.status === 'FAILED') return { status: o.status, error: { code: o.error.code, message: o.error.message } };
+  return { status: o.status, messageId: o.messageId, broker: o.messageQueue.brokerName, queueId: o.messageQueue.queueId, queueOffset: o.queueOffset };
+}
+
+/**
+ * `JSON.stringify({ results: outcomes.map(resultJson) })`, the same text, without an object
+ * per result: the parts shared by a run of results into one queue are encoded once.
+ */
+export function resultsJson(outcomes: readonly SendOutcome[]): string {
+  let s = '{"results":[';
+  let mq: MessageQueue | undefined;
+  let status = '';
+  let head = '';
+  let middle = '';
+  for (let i = 0; i < outcomes.length; i++) {
+    const o = outcomes[i]!;
+    if (i > 0) s += ',';
+    if (o.status === 'FAILED') {
+      s += JSON.stringify(resultJson(o));
+      continue;
+    }
+    if (o.messageQueue !== mq || o.status !== status) {
+      mq = o.messageQueue;
+      status = o.status;
+      head = `{"status":${JSON.stringify(status)},"messageId":`;
+      middle = `,"broker":${JSON.stringify(mq.brokerName)},"queueId":${JSON.stringify(mq.queueId)},"queueOffset":`;
+    }
+    s += head + JSON.stringify(o.messageId) + middle + JSON.stringify(o.queueOffset) + '}';
+  }
+  return s + ']}';
 }

@@ -3,11 +3,10 @@ import type { Hono } from 'hono';
 import { MASTER_ID } from '../../../../client/src/api/types';
 import { CirrusError } from '../../../../client/src/errors';
 import { buildSubscriptionData } from '../../../../client/src/filter/subscription-data';
-import type { SendOutcome } from '../../../../client/src/producer/producer';
 import { Limits, parseNonNegativeInt, validateTopic, validateUserTopic } from '../../../../client/src/validation';
 import { readJsonObject } from '../../../shared/http';
 import type { GatewayDeps } from '../deps';
-import { messageToJson, parseMessages } from '../message-json';
+import { messageToJson, parseMessages, resultsJson } from '../message-json';
 
 const DEFAULT_READ_MAX = 32;
 
@@ -31,7 +30,7 @@ export function messageRoutes(app: Hono, { producer, brokers, logger, metrics }:
       throw e;
     }
     for (const o of outcomes) o.status === 'FAILED' ? metrics.messagesFailed++ : metrics.messagesSent++;
-    return c.json({ results: outcomes.map(resultJson) });
+    return c.body(resultsJson(outcomes), 200, { 'Content-Type': 'application/json' });
   });
 
   app.get('/v1/topics/:topic/messages', async (c) => {
@@ -64,9 +63,4 @@ async function readableBrokerAddr(producer: GatewayDeps['producer'], topic: stri
   if (queueId >= qd.readQueueNums) throw new CirrusError('QUEUE_NOT_FOUND', `topic ${topic} has ${qd.readQueueNums} queues on ${brokerName}`);
   if (!addr) throw new CirrusError('BROKER_UNAVAILABLE', `broker ${brokerName} is not alive`);
   return addr;
-}
-
-function resultJson(o: SendOutcome) {
-  if (o.status === 'FAILED') return { status: o.status, error: { code: o.error.code, message: o.error.message } };
-  return { status: o.status, messageId: o.messageId, broker: o.messageQueue.brokerName, queueId: o.messageQueue.queueId, queueOffset: o.queueOffset };
 }
