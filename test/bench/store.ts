@@ -1,5 +1,5 @@
 /**
- * npm run bench:store [-- --bytes 1g --batch 32 --queues 8 --producers 64 --segment 1g --only async,sync --rss-gib 4]
+ * npm run bench:store [-- --bytes 1g --batch 32 --queues 8 --producers 256 --segment 1g --only async,sync --rss-gib 4]
  *
  * The broker's store in-process (no HTTP): 1 KB messages over 8 queues through
  * DefaultMessageStore.putMessages in batches of 32, for a fixed byte count of records, and in
@@ -33,7 +33,7 @@ const { values } = parseArgs({
     bytes: { type: 'string', default: '1g' },
     batch: { type: 'string', default: '32' },
     queues: { type: 'string', default: '8' },
-    producers: { type: 'string', default: '64' },
+    producers: { type: 'string', default: '256' },
     segment: { type: 'string', default: '1g' },
     only: { type: 'string', default: 'raw,async,sync' },
     'rss-gib': { type: 'string', default: '4' },
@@ -43,7 +43,7 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.log('npm run bench:store -- [--bytes 1g] [--batch 32] [--queues 8] [--producers 64] [--segment 1g] [--only raw,async,sync] [--rss-gib 4] [--prealloc true|false] [--dir DIR]');
+  console.log('npm run bench:store -- [--bytes 1g] [--batch 32] [--queues 8] [--producers 256] [--segment 1g] [--only raw,async,sync] [--rss-gib 4] [--prealloc true|false] [--dir DIR]');
   process.exit(0);
 }
 

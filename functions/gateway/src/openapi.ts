@@ -185,7 +185,10 @@ export const openApiDocument = {
       SendResult: {
         type: 'object',
         properties: {
-          status: { enum: ['SEND_OK', 'FLUSH_DISK_TIMEOUT', 'FAILED'] },
+          status: {
+            enum: ['SEND_OK', 'FLUSH_DISK_TIMEOUT', 'FLUSH_S3_TIMEOUT', 'FAILED'],
+            description: 'FLUSH_DISK_TIMEOUT (SYNC_FLUSH) and FLUSH_S3_TIMEOUT (durability s3): stored, not yet known durable',
+          },
           messageId: { type: 'string' },
           broker: { type: 'string' },
           queueId: { type: 'integer' },
@@ -258,6 +261,45 @@ export const openApiDocument = {
           stats: {
             type: ['object', 'null'],
             description: "The broker's store figures from its /v1/stats (put rate and bytes, flush latency, CommitLog offsets, RSS); null when it did not answer within 1 s",
+            properties: {
+              tier: {
+                type: ['object', 'null'],
+                description: 'Tiered storage; null when the broker has none',
+                properties: {
+                  location: { type: 'string', description: 's3://bucket/prefix/ or a folder' },
+                  tieredSegments: { type: 'integer' },
+                  tieredMinOffset: { type: 'integer' },
+                  tieredMaxOffset: { type: 'integer' },
+                  tieringLagBytes: { type: 'integer', description: 'CommitLog bytes not yet in tiered segments, the active segment included' },
+                  tieringLagSeconds: { type: 'number', description: 'How long the oldest sealed segment has waited for its upload' },
+                  segmentsUploaded: { type: 'integer' },
+                  bytesUploaded: { type: 'integer' },
+                  lastUploadBytesPerSec: { type: 'number' },
+                  uploadFailures: { type: 'integer' },
+                  cacheHits: { type: 'integer' },
+                  cacheMisses: { type: 'integer' },
+                  cacheHitRatio: { type: 'number' },
+                  cacheBytes: { type: 'integer' },
+                  prefetches: { type: 'integer' },
+                  s3Requests: {
+                    type: 'object',
+                    properties: { put: { type: 'integer' }, uploadPart: { type: 'integer' }, get: { type: 'integer' }, list: { type: 'integer' }, delete: { type: 'integer' }, errors: { type: 'integer' } },
+                  },
+                  wal: {
+                    type: ['object', 'null'],
+                    description: 'Durability s3: the write-ahead log',
+                    properties: {
+                      durableEnd: { type: 'integer' },
+                      pendingBytes: { type: 'integer' },
+                      chunksUploaded: { type: 'integer' },
+                      bytesUploaded: { type: 'integer' },
+                      uploadFailures: { type: 'integer' },
+                      ackTimeouts: { type: 'integer' },
+                    },
+                  },
+                },
+              },
+            },
           },
         },
       },
