@@ -40,7 +40,7 @@ describe('loadBrokerConfig', () => {
         checkIntervalMs: 5_000,
         blockBytes: 4 * 1024 * 1024,
         cacheBytes: 64 * 1024 * 1024,
-        readAheadBlocks: 2,
+        readAheadBlocks: 4,
         walWindowMs: 100,
         walMaxChunkBytes: 8 * 1024 * 1024,
         walAckTimeoutMs: 10_000,

@@ -13,10 +13,9 @@
  *
  * What recovery reads (message-store.ts load()): the 1 KiB checkpoint; the CommitLog from
  * the checkpoint's flushed offset to its end, verifying each record's CRC (what was written
- * since the last flush round: a round starts every 500 ms, or after 64 MiB of writes); that
- * same tail again, without CRC, for the replay to the ConsumeQueues and the key index (from
- * the lowest progress the checkpoint and the index report); and the tail of the last file
- * of each ConsumeQueue, to find its end. Not the whole GiB: the log before the checkpoint
+ * since the last flush round), in the same walk that replays it to the ConsumeQueues and
+ * the key index (from the lowest progress the checkpoint and the index report); and the
+ * tail of the last file of each ConsumeQueue, to find its end. Not the whole GiB: the log before the checkpoint
  * was fdatasync'd before the checkpoint was written.
  *
  * By default both the recovery and the baseline read a log that was just written, from the

@@ -121,7 +121,7 @@ async function openTieredStore(motoTier: MotoTier, options: { durability?: 's3';
       storeDir: dir,
       commitLogSegmentBytes: SEGMENT,
       consumeQueueUnitsPerFile: 300_000,
-      read: { blockBytes: BLOCK, cacheBytes: 64 * MiB, readAheadBlocks: 2 },
+      read: { blockBytes: BLOCK, cacheBytes: 64 * MiB, readAheadBlocks: 4 },
       // Uploads run only when the benchmark asks (uploadPendingNow), so they are timed alone.
       upload: { ...DEFAULT_TIER_UPLOAD_CONFIG, autoUpload: false },
       wal: options.durability === 's3' ? { windowMs: 100, maxChunkBytes: WAL_CHUNK, maxInFlight: 4, ackTimeoutMs: 30_000 } : undefined,

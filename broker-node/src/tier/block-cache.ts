@@ -24,24 +24,21 @@ export class BlockCache {
     return this.blocks.has(key) || this.inFlight.has(key);
   }
 
-  /** The cached block, or the shared fetch of it. `prefetch` fetches count apart and do not touch hit/miss. */
-  get(key: string, fetch: () => Promise<Buffer>, prefetch = false): Promise<Buffer> {
+  /** The cached block, or the shared fetch of it (a block read ahead and still coming counts as a hit). */
+  get(key: string, fetch: () => Promise<Buffer>): Promise<Buffer> {
     const cached = this.blocks.get(key);
     if (cached) {
-      if (!prefetch) {
-        this.stats.hits++;
-        this.blocks.delete(key);
-        this.blocks.set(key, cached);
-      }
+      this.stats.hits++;
+      this.blocks.delete(key);
+      this.blocks.set(key, cached);
       return Promise.resolve(cached);
     }
     const pending = this.inFlight.get(key);
     if (pending) {
-      if (!prefetch) this.stats.hits++;
+      this.stats.hits++;
       return pending;
     }
-    if (prefetch) this.stats.prefetches++;
-    else this.stats.misses++;
+    this.stats.misses++;
     const p = fetch().then(
       (block) => {
         this.inFlight.delete(key);
@@ -55,6 +52,33 @@ export class BlockCache {
     );
     this.inFlight.set(key, p);
     return p;
+  }
+
+  /**
+   * Fetches several blocks with one request (`fetch` answers their bytes back to back, each
+   * `blockBytes` long but the last): fewer GETs for a sequential reader, each block cached on
+   * its own. Blocks cached or in flight already must not be among `keys`.
+   */
+  prefetchSpan(keys: readonly string[], blockBytes: number, fetch: () => Promise<Buffer>): void {
+    const span = fetch();
+    this.stats.prefetches += keys.length;
+    keys.forEach((key, i) => {
+      const p = span.then(
+        (bytes) => {
+          this.inFlight.delete(key);
+          const block = bytes.subarray(i * blockBytes, Math.min(bytes.length, (i + 1) * blockBytes));
+          this.put(key, block);
+          return block;
+        },
+        (err: unknown) => {
+          this.inFlight.delete(key);
+          throw err;
+        },
+      );
+      // A failed read-ahead is not an error: a reader's own fetch retries and reports it.
+      p.catch(() => {});
+      this.inFlight.set(key, p);
+    });
   }
 
   private put(key: string, block: Buffer): void {

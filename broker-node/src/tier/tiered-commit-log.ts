@@ -19,7 +19,7 @@ export interface TieredReadConfig {
   readAheadBlocks: number;
 }
 
-export const DEFAULT_TIERED_READ_CONFIG: TieredReadConfig = { blockBytes: 4 * 1024 * 1024, cacheBytes: 64 * 1024 * 1024, readAheadBlocks: 2 };
+export const DEFAULT_TIERED_READ_CONFIG: TieredReadConfig = { blockBytes: 4 * 1024 * 1024, cacheBytes: 64 * 1024 * 1024, readAheadBlocks: 4 };
 
 export class TieredCommitLog {
   /** By startOffset ascending. */
@@ -94,7 +94,7 @@ export class TieredCommitLog {
     let out = intoOffset;
     while (pos < end) {
       const index = Math.floor(pos / B);
-      const block = await this.block(seg, index, false);
+      const block = await this.block(seg, index);
       const from = pos - index * B;
       const n = Math.min(end - pos, block.length - from);
       if (n <= 0) throw new CirrusError('TIER_OBJECT_NOT_FOUND', `segment ${seg.commitLogKey} is shorter than its manifest entry`);
@@ -104,29 +104,70 @@ export class TieredCommitLog {
     }
   }
 
-  private block(seg: TieredSegment, index: number, prefetch: boolean): Promise<Buffer> {
+  /** A block for a reader; reading the block after one in the cache (a sequential reader) or a segment's first starts a read-ahead. */
+  private block(seg: TieredSegment, index: number): Promise<Buffer> {
     const B = this.config.blockBytes;
-    const key = `${seg.startOffset}:${index}`;
-    const sequential = !prefetch && index > 0 && this.cache.has(`${seg.startOffset}:${index - 1}`);
-    const p = this.cache.get(key, () => this.store.getRange(seg.commitLogKey, index * B, Math.min((index + 1) * B, seg.objectSize)), prefetch);
-    if (sequential || (!prefetch && index === 0)) this.readAhead(seg, index);
+    const sequential = index === 0 || this.cache.has(`${seg.startOffset}:${index - 1}`);
+    const p = this.cache.get(`${seg.startOffset}:${index}`, () => this.store.getRange(seg.commitLogKey, index * B, Math.min((index + 1) * B, seg.objectSize)));
+    if (sequential) this.readAhead(seg, index);
     return p;
   }
 
-  /** Fetches the blocks after `index`, crossing into the next segment, without waiting for them. */
+  /**
+   * Once fewer than half of the readAheadBlocks blocks after `index` are cached or coming,
+   * fetches the missing ones without waiting for them: one ranged GET per run of adjacent
+   * blocks of one segment, crossing into the next segment. A sequential reader so costs
+   * about one GET per readAheadBlocks / 2 blocks, not one per block.
+   */
   private readAhead(seg: TieredSegment, index: number): void {
+    if (this.blocksAhead(seg, index) * 2 >= this.config.readAheadBlocks) return;
     const B = this.config.blockBytes;
     let s: TieredSegment | undefined = seg;
     let i = index;
+    let run: { seg: TieredSegment; first: number; keys: string[] } | undefined;
+    const flush = () => {
+      if (!run || run.keys.length === 0) return;
+      const { seg: rs, first, keys } = run;
+      this.cache.prefetchSpan(keys, B, () => this.store.getRange(rs.commitLogKey, first * B, Math.min((first + keys.length) * B, rs.objectSize)));
+      run = undefined;
+    };
+    for (let n = 0; n < this.config.readAheadBlocks; n++) {
+      i++;
+      if (i * B >= s.objectSize) {
+        flush();
+        s = this.findSegment(s.endOffset);
+        i = 0;
+        if (!s) return;
+      }
+      const key = `${s.startOffset}:${i}`;
+      if (this.cache.has(key)) {
+        flush();
+        continue;
+      }
+      if (!run || run.seg !== s) {
+        flush();
+        run = { seg: s, first: i, keys: [] };
+      }
+      run.keys.push(key);
+    }
+    flush();
+  }
+
+  /** How many of the readAheadBlocks blocks after `index` are cached or coming. */
+  private blocksAhead(seg: TieredSegment, index: number): number {
+    const B = this.config.blockBytes;
+    let s: TieredSegment | undefined = seg;
+    let i = index;
+    let present = 0;
     for (let n = 0; n < this.config.readAheadBlocks && s; n++) {
       i++;
       if (i * B >= s.objectSize) {
         s = this.findSegment(s.endOffset);
         i = 0;
-        if (!s) return;
+        if (!s) break;
       }
-      // A failed read-ahead is not an error: the reader's own fetch will retry and report it.
-      this.block(s, i, true).catch(() => {});
+      if (this.cache.has(`${s.startOffset}:${i}`)) present++;
     }
+    return present;
   }
 }
