@@ -12,15 +12,12 @@
  * test/e2e/broker-crash.test.ts (one round, in npm test).
  */
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { BrokerClient } from '../../client/src/api/broker-client';
 import { NameServerClient } from '../../client/src/api/nameserver-client';
 import type { MessageExt } from '../../client/src/message';
 import { Producer } from '../../client/src/producer/producer';
-import { freePort } from '../support/free-port';
 import { waitFor } from '../../infra/local/wait-for';
-import { Proc } from '../support/proc';
+import { singleBrokerProcs } from '../support/single-broker';
 
 const TOPIC = 'crashtest';
 
@@ -59,44 +56,17 @@ interface Acked {
 export async function runBrokerCrashScenario(options: CrashScenarioOptions): Promise<CrashScenarioReport> {
   const { rounds, producers: producerCount = 4, queues = 4, runMs = [300, 1500], durability = 'sync', wipeStore = false } = options;
   const log = options.log ?? (() => {});
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cirrusmq-crash-'));
-  fs.mkdirSync(path.join(dataDir, 'logs'));
-  const nsPort = await freePort();
-  const brokerPort = await freePort();
-  const nsAddr = `127.0.0.1:${nsPort}`;
-  const brokerAddr = `127.0.0.1:${brokerPort}`;
-  const nameServer = new Proc(
-    'nameserver',
-    'functions/nameserver/src/main.ts',
-    { CIRRUSMQ_NAMESRV_HOST: '127.0.0.1', CIRRUSMQ_NAMESRV_PORT: String(nsPort), CIRRUSMQ_DATA_DIR: path.join(dataDir, 'nameserver'), CIRRUSMQ_ROUTE_BACKEND: 'embedded', CIRRUSMQ_LOG_LEVEL: 'warn' },
-    `http://${nsAddr}/healthz`,
-    path.join(dataDir, 'logs', 'nameserver.log'),
-  );
-  const broker = new Proc(
-    'broker',
-    'broker-node/src/main.ts',
-    {
-      CIRRUSMQ_BROKER_NAME: 'broker-a',
-      CIRRUSMQ_BROKER_HOST: '127.0.0.1',
-      CIRRUSMQ_BROKER_PORT: String(brokerPort),
-      CIRRUSMQ_NAMESRV_ADDR: nsAddr,
-      CIRRUSMQ_STORE_DIR: path.join(dataDir, 'broker-a'),
-      CIRRUSMQ_DURABILITY: durability,
-      // Sealed segments reach the tier within a few hundred ms, so restores cross both kinds of data.
-      CIRRUSMQ_TIER_CHECK_INTERVAL_MS: '200',
-      CIRRUSMQ_S3_WAL_WINDOW_MS: '20',
-      // Small segments and ConsumeQueue files: kills land on rollovers too.
-      CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: String(64 * 1024),
-      CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE: '200',
-      CIRRUSMQ_FLUSH_INTERVAL_MS: '100',
-      CIRRUSMQ_HEARTBEAT_INTERVAL_MS: '1000',
-      CIRRUSMQ_HEARTBEAT_TIMEOUT_MS: '30000',
-      CIRRUSMQ_LOG_LEVEL: 'info',
-      ...options.brokerEnv,
-    },
-    `http://${brokerAddr}/healthz`,
-    path.join(dataDir, 'logs', 'broker.log'),
-  );
+  const { dataDir, nsAddr, brokerAddr, storeDir, nameServer, broker } = await singleBrokerProcs('cirrusmq-crash-', {
+    CIRRUSMQ_DURABILITY: durability,
+    // Sealed segments reach the tier within a few hundred ms, so restores cross both kinds of data.
+    CIRRUSMQ_TIER_CHECK_INTERVAL_MS: '200',
+    CIRRUSMQ_S3_WAL_WINDOW_MS: '20',
+    // Small segments and ConsumeQueue files: kills land on rollovers too.
+    CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: String(64 * 1024),
+    CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE: '200',
+    CIRRUSMQ_FLUSH_INTERVAL_MS: '100',
+    ...options.brokerEnv,
+  });
   const nsClient = new NameServerClient(nsAddr);
   const producers = Array.from(
     { length: producerCount },
@@ -141,7 +111,7 @@ export async function runBrokerCrashScenario(options: CrashScenarioOptions): Pro
       const wait = runMs[0] + Math.floor(Math.random() * (runMs[1] - runMs[0]));
       await new Promise((r) => setTimeout(r, wait));
       await broker.stop('SIGKILL');
-      if (wipeStore) fs.rmSync(path.join(dataDir, 'broker-a'), { recursive: true, force: true });
+      if (wipeStore) fs.rmSync(storeDir, { recursive: true, force: true });
       log(`round ${round}: SIGKILL${wipeStore ? ' and a wiped store folder' : ''} after ${wait} ms, ${acked.length} acked so far`);
       await broker.start();
     }

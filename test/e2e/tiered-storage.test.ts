@@ -7,7 +7,6 @@
  *     locally, and the upload completes once S3 is back.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { BrokerClient } from '../../client/src/api/broker-client';
@@ -15,8 +14,8 @@ import { NameServerClient } from '../../client/src/api/nameserver-client';
 import type { MessageExt } from '../../client/src/message';
 import { Producer } from '../../client/src/producer/producer';
 import { waitFor } from '../../infra/local/wait-for';
-import { freePort } from '../support/free-port';
-import { Proc } from '../support/proc';
+import type { Proc } from '../support/proc';
+import { singleBrokerProcs } from '../support/single-broker';
 import { createMotoTier } from '../support/tier-on-moto';
 import { ToggleProxy } from '../support/toggle-proxy';
 
@@ -51,42 +50,17 @@ afterEach(async () => {
 });
 
 async function start(brokerEnv: Record<string, string> = {}): Promise<Harness> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cirrusmq-tier-e2e-'));
-  fs.mkdirSync(path.join(dataDir, 'logs'));
-  const nsAddr = `127.0.0.1:${await freePort()}`;
-  const brokerAddr = `127.0.0.1:${await freePort()}`;
-  const nameServer = new Proc(
-    'nameserver',
-    'functions/nameserver/src/main.ts',
-    { CIRRUSMQ_NAMESRV_HOST: '127.0.0.1', CIRRUSMQ_NAMESRV_PORT: nsAddr.split(':')[1]!, CIRRUSMQ_DATA_DIR: path.join(dataDir, 'nameserver'), CIRRUSMQ_ROUTE_BACKEND: 'embedded', CIRRUSMQ_LOG_LEVEL: 'warn' },
-    `http://${nsAddr}/healthz`,
-    path.join(dataDir, 'logs', 'nameserver.log'),
-  );
-  const broker = new Proc(
-    'broker',
-    'broker-node/src/main.ts',
-    {
-      CIRRUSMQ_BROKER_NAME: 'broker-a',
-      CIRRUSMQ_BROKER_HOST: '127.0.0.1',
-      CIRRUSMQ_BROKER_PORT: brokerAddr.split(':')[1]!,
-      CIRRUSMQ_NAMESRV_ADDR: nsAddr,
-      CIRRUSMQ_STORE_DIR: path.join(dataDir, 'broker-a'),
-      CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: String(SEGMENT),
-      CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE: '256',
-      CIRRUSMQ_DISK_BUDGET_BYTES: String(4 * SEGMENT),
-      CIRRUSMQ_CLEAN_INTERVAL_MS: '100',
-      CIRRUSMQ_TIER_CHECK_INTERVAL_MS: '100',
-      // 64 KiB blocks: a read from offset 0 walks many blocks and segments of the tier.
-      CIRRUSMQ_TIER_BLOCK_BYTES: String(64 * 1024),
-      CIRRUSMQ_TIER_CACHE_BYTES: String(256 * 1024),
-      CIRRUSMQ_HEARTBEAT_INTERVAL_MS: '1000',
-      CIRRUSMQ_HEARTBEAT_TIMEOUT_MS: '30000',
-      CIRRUSMQ_LOG_LEVEL: 'info',
-      ...brokerEnv,
-    },
-    `http://${brokerAddr}/healthz`,
-    path.join(dataDir, 'logs', 'broker.log'),
-  );
+  const { dataDir, nsAddr, brokerAddr, nameServer, broker } = await singleBrokerProcs('cirrusmq-tier-e2e-', {
+    CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: String(SEGMENT),
+    CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE: '256',
+    CIRRUSMQ_DISK_BUDGET_BYTES: String(4 * SEGMENT),
+    CIRRUSMQ_CLEAN_INTERVAL_MS: '100',
+    CIRRUSMQ_TIER_CHECK_INTERVAL_MS: '100',
+    // 64 KiB blocks: a read from offset 0 walks many blocks and segments of the tier.
+    CIRRUSMQ_TIER_BLOCK_BYTES: String(64 * 1024),
+    CIRRUSMQ_TIER_CACHE_BYTES: String(256 * 1024),
+    ...brokerEnv,
+  });
   await nameServer.start();
   await broker.start();
   const ns = new NameServerClient(nsAddr);
