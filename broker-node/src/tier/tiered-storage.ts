@@ -35,6 +35,9 @@ export interface TieredStorageConfig {
   now?: () => number;
 }
 
+/** Local bytes sent to the write-ahead log per request at start (see sendLocalTail). */
+const LOCAL_TAIL_PIECE_BYTES = 8 * 1024 * 1024;
+
 export class TieredStorage implements StoreTier {
   readonly tieredLog: TieredCommitLog;
   private uploader: TierUploadService | undefined;
@@ -118,13 +121,34 @@ export class TieredStorage implements StoreTier {
       }
       const durableEnd = Math.min(localEnd, Math.max(tieredEnd, walEnd, commitLog.getMinOffset()));
       this.wal.start(durableEnd);
-      if (localEnd > durableEnd) {
-        this.logger.info('s3 wal: sending local bytes written after the last chunk', { from: durableEnd, to: localEnd });
-        const [buf, parts] = readLocalParts(commitLog, durableEnd, localEnd);
-        void this.wal.append(buf, parts);
-      }
+      if (localEnd > durableEnd) await this.sendLocalTail(durableEnd, localEnd);
     }
     this.uploader!.start();
+  }
+
+  /**
+   * Sends local bytes [from, to) the write-ahead log lacks, a piece at a time, each acked
+   * before the next is read (memory stays at one piece). After a crash that is at most the
+   * chunks that were in flight; after switching a broker to durability `s3`, it is every
+   * local byte not tiered yet, so the chunks run unbroken from the tier's end. It runs
+   * before the store takes sends, as appends must follow the log in order.
+   */
+  private async sendLocalTail(from: number, to: number): Promise<void> {
+    this.logger.info('s3 wal: sending local bytes written after the last chunk', { from, to });
+    const commitLog = this.commitLog!;
+    for (let offset = from; offset < to; ) {
+      const file = commitLog.findMappedFileByOffset(offset);
+      if (!file) throw new CirrusError('INTERNAL', `s3 wal: no local segment holds offset ${offset}`);
+      const segEnd = file.fileFromOffset + file.fileSize;
+      // A full segment goes whole: its filler's zeros (at most a record's size) replay as they are.
+      const dataEnd = file.fileFromOffset + file.wrotePosition;
+      const pieceEnd = Math.min(dataEnd, to, offset + LOCAL_TAIL_PIECE_BYTES);
+      const bytes = file.read(offset - file.fileFromOffset, pieceEnd - offset);
+      const sealsSegment = pieceEnd === dataEnd && dataEnd === segEnd && segEnd <= to;
+      const status = await this.wal!.append(bytes, [{ physicalOffset: offset, bufStart: 0, bufEnd: bytes.length, endOffset: sealsSegment ? segEnd : pieceEnd }]);
+      if (status !== 'PUT_OK') this.logger.warn('s3 wal: local tail piece not yet stored, going on', { offset, status });
+      offset = pieceEnd;
+    }
   }
 
   /** The first readable offset: the tier's first segment, or the local CommitLog's minimum. */
@@ -221,33 +245,4 @@ export class TieredStorage implements StoreTier {
     await this.uploader?.shutdown();
     this.objectStore.close();
   }
-}
-
-/**
- * The local log's bytes in [from, to) as write-ahead parts: per segment, its records (and
- * for a segment that is full, the BLANK head and a seal to its end).
- */
-function readLocalParts(commitLog: CommitLog, from: number, to: number): [Buffer, WalAppendPart[]] {
-  const chunks: Buffer[] = [];
-  const parts: WalAppendPart[] = [];
-  let bufPos = 0;
-  let offset = from;
-  while (offset < to) {
-    const file = commitLog.findMappedFileByOffset(offset);
-    if (!file) break;
-    const segEnd = file.fileFromOffset + file.fileSize;
-    // Records end where the scan stops inside this segment; a full segment is sealed after them.
-    let dataEnd = offset;
-    commitLog.scanFrom(offset, (_b, _p, shape, physical) => {
-      if (physical < segEnd) dataEnd = physical + shape.size;
-    }, { verifyCrc: false });
-    const sealed = to >= segEnd;
-    const length = Math.min(sealed ? dataEnd + 8 : dataEnd, segEnd) - offset;
-    const bytes = file.read(offset - file.fileFromOffset, length);
-    chunks.push(bytes);
-    parts.push({ physicalOffset: offset, bufStart: bufPos, bufEnd: bufPos + bytes.length, endOffset: sealed ? segEnd : offset + bytes.length });
-    bufPos += bytes.length;
-    offset = sealed ? segEnd : offset + bytes.length;
-  }
-  return [Buffer.concat(chunks), parts];
 }

@@ -128,4 +128,18 @@ describe('DefaultMessageStore with a tier', () => {
     fs.rmSync(path.join(fx.dir, 'store', 'commitlog', segments.at(-1)!));
     await expect(openTiered({ s3Durability: true })).rejects.toThrow(/write-ahead log .* reaches/);
   });
+
+  it('switched to durability s3, sends the local log the write-ahead log lacks before taking sends, so a wiped disk restores all of it', async () => {
+    const first = await openTiered();
+    const bodies = await fill(first.store, 40);
+    await first.store.shutdown();
+    const switched = await openTiered({ s3Durability: true });
+    expect(switched.tier.stats().wal).toMatchObject({ durableEnd: switched.store.commitLog.getMaxOffset(), pendingBytes: 0 });
+    bodies.push(...(await fill(switched.store, 5)));
+    await switched.store.shutdown();
+    const fs = await import('node:fs');
+    fs.rmSync(path.join(fx.dir, 'store'), { recursive: true, force: true });
+    const restored = await openTiered({ s3Durability: true });
+    expect(await readFrom(restored.store, 0)).toEqual(bodies);
+  });
 });
