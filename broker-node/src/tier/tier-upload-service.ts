@@ -79,6 +79,8 @@ export class TierUploadService {
   private stopped = false;
   private nextAttemptAt = 0;
   private passChain: Promise<void> = Promise.resolve();
+  /** The end of the last segment overall retention removed from the tier. */
+  private expiredBelow = 0;
   readonly stats: TierUploadStats = {
     segmentsUploaded: 0,
     bytesUploaded: 0,
@@ -136,9 +138,9 @@ export class TierUploadService {
     } while (this.again && !this.stopped);
   }
 
-  /** Whether a local segment may be deleted: only once it is tiered. */
+  /** Whether a local segment may be deleted: once it is tiered, or past the overall retention (its tiered copy is gone already). */
   canDelete(segment: MappedFile): boolean {
-    return this.tieredLog.isTiered(segment.fileFromOffset);
+    return this.tieredLog.isTiered(segment.fileFromOffset) || segment.fileFromOffset + segment.fileSize <= this.expiredBelow;
   }
 
   /** Sealed local segments not yet tiered, oldest first. */
@@ -219,6 +221,7 @@ export class TierUploadService {
       await this.manifest.remove(seg.startOffset);
       this.tieredLog.remove(seg.startOffset);
       await this.objectStore.deleteObjects([seg.commitLogKey, seg.consumeQueueKey]);
+      this.expiredBelow = Math.max(this.expiredBelow, seg.endOffset);
       removed.push(seg);
     }
     if (removed.length === 0) return;

@@ -119,6 +119,20 @@ describe('DefaultMessageStore with a tier', () => {
     expect(rest.length).toBe(60 - minOffset);
   });
 
+  it('lets local retention delete a local copy whose tiered copy overall retention removed', async () => {
+    let clock = Date.now();
+    const { store, tier } = await openTiered({ retentionMs: 60_000, now: () => clock });
+    await fill(store, 60);
+    await tier.uploadPendingNow();
+    clock += 120_000;
+    await tier.uploadPendingNow(); // the tiered copies go; the local ones are still there
+    expect(tier.stats().tieredSegments).toBe(0);
+    expect(store.commitLog.getMinOffset()).toBe(0);
+    store.flush(); // retention never deletes a segment with unsynced bytes
+    expect(store.cleanCommitLogService.run().deletedSegments).toBeGreaterThan(1);
+    await expect(store.getMessage('T', 0, 0, 1)).rejects.toMatchObject({ code: 'OFFSET_BELOW_MINIMUM' });
+  });
+
   it('with durability s3, refuses to start on a disk that lost acknowledged bytes the write-ahead log has', async () => {
     const { store } = await openTiered({ s3Durability: true });
     await fill(store, 40);
