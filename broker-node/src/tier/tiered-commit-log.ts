@@ -19,7 +19,6 @@ export interface TieredReadConfig {
   readAheadBlocks: number;
 }
 
-export const DEFAULT_TIERED_READ_CONFIG: TieredReadConfig = { blockBytes: 4 * 1024 * 1024, cacheBytes: 64 * 1024 * 1024, readAheadBlocks: 4 };
 
 export class TieredCommitLog {
   /** By startOffset ascending. */

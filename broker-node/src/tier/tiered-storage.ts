@@ -3,10 +3,11 @@
  * object store, the manifest, the uploader, the cold-read path and, for durability `s3`,
  * the write-ahead log.
  *
- *   before load:  prepare()         a fresh disk under a known brokerName restores from the tier;
+ *   store constructor -> attach()   the uploader over the CommitLog, the write-ahead log
+ *   store.open  -> prepare()        a fresh disk under a known brokerName restores from the tier;
  *                                   the manifest gives the tiered segments, for reads and deletions
- *   store.load -> attach(commitLog, hooks) ... start(localEnd)
- *   putMessages -> afterAppend()      s3: resolves once the bytes are in a write-ahead chunk
+ *               -> load, start()    uploads begin; s3: the write-ahead log continues the local log
+ *   putMessages -> afterAppend()    s3: resolves once the bytes are in a write-ahead chunk
  *   getMessage  -> readInto()         offsets below the local CommitLog come from the tier
  *   retention   -> canDelete()        a local segment goes only once tiered
  */
@@ -16,7 +17,7 @@ import type { AppendResult, CommitLog } from '../store/commit-log';
 import type { MappedFile } from '../store/mapped-file';
 import type { StoreTier, StoreTierHooks, TierStats } from '../store/store-tier';
 import type { ObjectStore } from './object-store';
-import { hasNoLocalCommitLog, restoreFromTier, type RestoreResult } from './tier-restore';
+import { hasNoLocalCommitLog, restoreFromTier } from './tier-restore';
 import type { TierManifest, TieredSegment } from './tier-manifest';
 import { TierUploadService, type TierUploadConfig } from './tier-upload-service';
 import { TieredCommitLog, type TieredReadConfig } from './tiered-commit-log';
@@ -43,7 +44,6 @@ export class TieredStorage implements StoreTier {
   private uploader: TierUploadService | undefined;
   private wal: S3WalService | undefined;
   private commitLog: CommitLog | undefined;
-  restoreResult: RestoreResult | undefined;
 
   constructor(
     readonly objectStore: ObjectStore,
@@ -54,10 +54,6 @@ export class TieredStorage implements StoreTier {
     this.tieredLog = new TieredCommitLog(objectStore, config.read);
   }
 
-  get durability(): 'local' | 's3' {
-    return this.config.wal ? 's3' : 'local';
-  }
-
   /** Before the store loads: a store folder without a CommitLog is restored from the tier; the manifest is loaded. */
   async prepare(): Promise<void> {
     await this.restoreIfEmpty();
@@ -66,7 +62,7 @@ export class TieredStorage implements StoreTier {
 
   private async restoreIfEmpty(): Promise<void> {
     if (!hasNoLocalCommitLog(this.config.storeDir)) return;
-    this.restoreResult = await restoreFromTier(
+    await restoreFromTier(
       this.objectStore,
       this.manifest,
       {

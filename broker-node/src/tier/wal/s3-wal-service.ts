@@ -28,7 +28,6 @@ export interface S3WalConfig {
   retryMaxDelayMs?: number;
 }
 
-export const DEFAULT_S3_WAL_CONFIG: S3WalConfig = { windowMs: 100, maxChunkBytes: 8 * 1024 * 1024, maxInFlight: 4, ackTimeoutMs: 10_000 };
 
 export type WalAckStatus = 'PUT_OK' | 'FLUSH_S3_TIMEOUT';
 
