@@ -68,6 +68,17 @@ describe('BrokerController', () => {
     await started;
     expect(ns.unregistrations.length).toBe(0);
   });
+
+  it('can be shut down while its store is still opening', async () => {
+    const ns = new FakeNameServer();
+    const config = loadBrokerConfig({ CIRRUSMQ_BROKER_PORT: '0', CIRRUSMQ_STORE_DIR: dir });
+    const b = new BrokerController(config, { nameServer: ns, logger: silentLogger });
+    const started = b.start();
+    await b.shutdown();
+    await started;
+    expect(ns.registrations.length).toBe(0);
+    expect(b.store.isOpen()).toBe(false);
+  });
 });
 
 describe('main.ts', () => {

@@ -37,6 +37,8 @@ export class BrokerController {
   private acceptingWrites = false;
   private startedAt = 0;
   private shuttingDown: Promise<void> | undefined;
+  /** The store's open (recovery, restore from the tier): a shutdown waits for it before closing the store. */
+  private opening: Promise<unknown> | undefined;
   /** The port actually bound (config.brokerPort, or the one picked for port 0). */
   port = 0;
 
@@ -79,7 +81,10 @@ export class BrokerController {
   /** Resolves once the broker serves and is registered with the NameServer. */
   async start(): Promise<void> {
     this.startedAt = Date.now();
-    await this.store.open();
+    this.opening = this.store.open();
+    await this.opening;
+    // Shut down while the store was opening (a restore from the tier can take a while).
+    if (this.shuttingDown) return;
     this.acceptingWrites = true;
     const server = createBrokerServer({
       brokerName: this.config.brokerName,
@@ -137,6 +142,7 @@ export class BrokerController {
     if (this.store.isOpen()) this.store.flush();
     await this.outerAPI?.shutdown();
     await this.closeServer();
+    await this.opening?.catch(() => {});
     await this.store.shutdown();
     this.ownsNameServer?.close();
     this.logger.info('broker stopped');
