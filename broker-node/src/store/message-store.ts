@@ -112,17 +112,6 @@ export class DefaultMessageStore implements MessageStore {
     }
   }
 
-  /**
-   * Opens and recovers (after a clean shutdown or a kill -9 alike):
-   *   1. CommitLog: verify records from the checkpoint's flushed offset, truncate a torn tail;
-   *   2. ConsumeQueues: find each one's last unit, drop units that point past the log;
-   *   3. replay the log from the lowest index progress (checkpoint, index) to every dispatcher;
-   *   4. topicQueueTable from the ConsumeQueues.
-   * What it reads: the checkpoint, the log from min(checkpoint offsets) to its end (after a
-   * crash, what was written since the last flush round: at most about FLUSH_ROUND_BYTES or
-   * one flush interval of writes; nothing after a clean shutdown), and the tail of the last
-   * file of each ConsumeQueue. Never the whole log, unless there is no checkpoint.
-   */
   /** Opens with the tier: restore from it if the store folder is empty, load, then start tiering. */
   async open(): Promise<this> {
     await this.tier?.prepare();
@@ -137,6 +126,18 @@ export class DefaultMessageStore implements MessageStore {
     return this.tier ? this.tier.minOffset(local) : local;
   }
 
+  /**
+   * Opens and recovers (after a clean shutdown or a kill -9 alike):
+   *   1. ConsumeQueues and the key index: find where each ends;
+   *   2. one walk of the CommitLog from the lowest progress (checkpoint, index): records from
+   *      the checkpoint's flushed offset on are verified (a torn tail is truncated), and every
+   *      record goes to the dispatchers that lack it;
+   *   3. drop ConsumeQueue units that point past the log; topicQueueTable from the queues.
+   * What it reads: the checkpoint, the log from min(checkpoint offsets) to its end (after a
+   * crash, what was written since the last flush round: at most about FLUSH_ROUND_BYTES or
+   * one flush interval of writes; nothing after a clean shutdown), and the tail of the last
+   * file of each ConsumeQueue. Never the whole log, unless there is no checkpoint.
+   */
   load(): this {
     fs.mkdirSync(this.config.storeDir, { recursive: true });
     const checkpoint = this.storeCheckpoint.loaded;
