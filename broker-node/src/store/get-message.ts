@@ -84,7 +84,9 @@ export async function getMessageFromQueue(
   for (let i = 0; i < offsets.length; ) {
     const start = offsets[i]!;
     const file = commitLog.findMappedFileByOffset(start);
-    const tierEnd = file || !tier ? undefined : tier.segmentEnd(start);
+    // Below the local log: the tier (which answers TIER_UNAVAILABLE while it cannot say where).
+    const fromTier = !file && tier !== undefined && start < commitLog.getMinOffset();
+    const tierEnd = fromTier ? (tier.segmentEnd(start) ?? start + sizes[i]!) : undefined;
     const runLimit = file ? file.fileFromOffset + file.fileSize : (tierEnd ?? start);
     let end = start + sizes[i]!;
     let j = i + 1;
@@ -92,8 +94,8 @@ export async function getMessageFromQueue(
     let n = 0;
     if (file) {
       n = file.readInto(start - file.fileFromOffset, records, filled, end - start);
-    } else if (tierEnd !== undefined && end <= tierEnd) {
-      await tier!.readInto(start, end - start, records, filled);
+    } else if (fromTier) {
+      await tier.readInto(start, end - start, records, filled);
       n = end - start;
     }
     if (n !== end - start) {

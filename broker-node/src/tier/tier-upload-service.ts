@@ -50,6 +50,8 @@ export interface TierUploadHooks {
   onTiered?: (segment: TieredSegment) => Promise<void> | void;
   /** After overall retention removed tiered segments: the new first tiered offset (or the local minimum). */
   onRetention?: (removed: TieredSegment[]) => void;
+  /** Before each pass (a failure fails the pass, which backs off). */
+  beforePass?: () => Promise<void>;
   now?: () => number;
 }
 
@@ -157,6 +159,7 @@ export class TierUploadService {
 
   private async doPass(): Promise<void> {
     try {
+      await this.hooks.beforePass?.();
       for (const file of this.pendingSegments()) {
         if (this.stopped) return;
         await this.upload(file);

@@ -44,6 +44,7 @@ export class TieredStorage implements StoreTier {
   private uploader: TierUploadService | undefined;
   private wal: S3WalService | undefined;
   private commitLog: CommitLog | undefined;
+  private manifestLoaded = false;
 
   constructor(
     readonly objectStore: ObjectStore,
@@ -54,14 +55,31 @@ export class TieredStorage implements StoreTier {
     this.tieredLog = new TieredCommitLog(objectStore, config.read);
   }
 
-  /** Before the store loads: a store folder without a CommitLog is restored from the tier; the manifest is loaded. */
+  /**
+   * Before the store loads: a store folder without a CommitLog is restored from the tier
+   * (the tier must answer: the log's offsets continue from it). Otherwise the local log is
+   * served even while the tier is down: the manifest is loaded later, by the uploader, and
+   * until then nothing local is deleted and reads below the local log answer TIER_UNAVAILABLE.
+   */
   async prepare(): Promise<void> {
-    await this.restoreIfEmpty();
-    this.tieredLog.setSegments(await this.manifest.list());
+    if (hasNoLocalCommitLog(this.config.storeDir)) {
+      await this.restore();
+      await this.loadManifest();
+      return;
+    }
+    try {
+      await this.loadManifest();
+    } catch (err) {
+      this.logger.warn('tier: manifest unavailable at start; serving the local log, loading it later', { err });
+    }
   }
 
-  private async restoreIfEmpty(): Promise<void> {
-    if (!hasNoLocalCommitLog(this.config.storeDir)) return;
+  private async loadManifest(): Promise<void> {
+    this.tieredLog.setSegments(await this.manifest.list());
+    this.manifestLoaded = true;
+  }
+
+  private async restore(): Promise<void> {
     await restoreFromTier(
       this.objectStore,
       this.manifest,
@@ -87,6 +105,14 @@ export class TieredStorage implements StoreTier {
       {
         onTiered: (segment) => this.onTiered(segment),
         onRetention: () => hooks.trimBelow(this.minOffset(commitLog.getMinOffset())),
+        // A manifest the start could not load: loaded before the pass, then what expired while
+        // the tier was away is trimmed (the load kept every unit, not knowing).
+        beforePass: async () => {
+          if (this.manifestLoaded) return;
+          await this.loadManifest();
+          this.logger.info('tier: manifest loaded', { tieredSegments: this.tieredLog.list().length });
+          hooks.trimBelow(this.minOffset(commitLog.getMinOffset()));
+        },
         now: this.config.now,
       },
       this.logger,
@@ -147,8 +173,9 @@ export class TieredStorage implements StoreTier {
     }
   }
 
-  /** The first readable offset: the tier's first segment, or the local CommitLog's minimum. */
+  /** The first readable offset: the tier's first segment, or the local CommitLog's minimum (0, keeping everything, while the manifest is not loaded). */
   minOffset(localMin: number): number {
+    if (!this.manifestLoaded) return 0;
     const tierMin = this.tieredLog.getMinOffset();
     return tierMin === undefined ? localMin : Math.min(tierMin, localMin);
   }
@@ -191,6 +218,7 @@ export class TieredStorage implements StoreTier {
   }
 
   readInto(offset: number, length: number, into: Buffer, intoOffset: number): Promise<void> {
+    if (!this.manifestLoaded) return Promise.reject(new CirrusError('TIER_UNAVAILABLE', `the tier ${this.objectStore.location} has not answered since the broker started`));
     return this.tieredLog.readInto(offset, length, into, intoOffset);
   }
 

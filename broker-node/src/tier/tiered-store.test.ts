@@ -18,12 +18,13 @@ import { TieredStorage } from './tiered-storage';
 const fx = useTempDir('cirrusmq-tiered-store-');
 const SEGMENT = 4096;
 
-/** A manifest whose commits fail while `down`. */
+/** A manifest whose commits fail while `down`, and whose lists fail while `listDown`. */
 class FlakyManifest implements TierManifest {
   down = false;
+  listDown = false;
   constructor(private readonly inner: TierManifest) {}
   list() {
-    return this.inner.list();
+    return this.listDown ? Promise.reject(new Error('injected manifest outage')) : this.inner.list();
   }
   commit(s: TieredSegment) {
     return this.down ? Promise.reject(new Error('injected manifest outage')) : this.inner.commit(s);
@@ -33,8 +34,9 @@ class FlakyManifest implements TierManifest {
   }
 }
 
-async function openTiered(options: { retentionMs?: number; now?: () => number; s3Durability?: boolean } = {}) {
+async function openTiered(options: { retentionMs?: number; now?: () => number; s3Durability?: boolean; manifestDown?: boolean } = {}) {
   const manifest = new FlakyManifest(new LocalTierManifest(path.join(fx.dir, 'tier', '_manifest')));
+  manifest.listDown = options.manifestDown ?? false;
   const tier = new TieredStorage(
     new LocalObjectStore(path.join(fx.dir, 'tier'), 'C/broker-a/'),
     manifest,
@@ -159,4 +161,29 @@ describe('DefaultMessageStore with a tier', () => {
     const restored = await openTiered({ s3Durability: true });
     expect(await readFrom(restored.store, 0)).toEqual(bodies);
   });
+
+  it('starts on its local log while the tier is down, answers TIER_UNAVAILABLE below it, and catches up once the tier answers', async () => {
+    const first = await openTiered();
+    const bodies = await fill(first.store, 60);
+    await first.tier.uploadPendingNow();
+    first.store.flush();
+    first.store.cleanCommitLogService.run();
+    const localMin = first.store.commitLog.getMinOffset();
+    expect(localMin).toBeGreaterThan(0);
+    await first.store.shutdown();
+
+    const { store, tier, manifest } = await openTiered({ manifestDown: true });
+    await expect(store.getMessage('T', 0, 0, 10)).rejects.toMatchObject({ code: 'TIER_UNAVAILABLE', retriable: true });
+    const firstLocal = (await store.getMessage('T', 0, 1_000, 1)).minOffset; // the queue still starts at 0
+    expect(firstLocal).toBe(0);
+    await store.putMessages(makeBatch('T', 0, ['while the tier is down']));
+    store.flush();
+    expect(store.cleanCommitLogService.run().deletedSegments).toBe(0); // nothing is known tiered yet
+    await expect(tier.uploadPendingNow()).rejects.toThrow(/upload failed/);
+
+    manifest.listDown = false;
+    await tier.uploadPendingNow();
+    expect(await readFrom(store, 0)).toEqual([...bodies, 'while the tier is down']);
+  });
 });
+
