@@ -123,6 +123,18 @@ describe('broker HTTP server', () => {
     expect(text).toContain('cirrusmq_commitlog_min_offset{broker="broker-a"} 0');
   });
 
+  it('takes a durability the broker can give per send, and refuses one it cannot with 400', async () => {
+    const post = (q: string) => request('POST', `/v1/send?durability=${q}`, sendBody('TopicA', 0, ['a']), { 'content-type': ContentTypes.SEND_BATCH });
+    expect((await post('async')).status).toBe(200); // this broker's own level
+    for (const level of ['s3', 'sync', 'always']) {
+      const r = await post(level);
+      expect(r.status).toBe(400);
+      expect(errorCode(r)).toBe('INVALID_PARAMETER');
+    }
+    expect(store.stats().putMessagesTotal).toBe(1);
+    expect((await send(sendBody('TopicA', 0, ['b']))).status).toBe(200);
+  });
+
   it('refuses a wrong content type with 415', async () => {
     const r = await send(sendBody('TopicA', 0, ['a']), 'application/json');
     expect(r.status).toBe(415);

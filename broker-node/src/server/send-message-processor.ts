@@ -2,7 +2,10 @@
  * POST /v1/send (RocketMQ's SendMessageProcessor): one binary send batch for one queue
  * (client/src/codec/send-batch.ts), stored with one CommitLog write.
  *
- *   request:  content-type application/vnd.cirrusmq.send-batch, body = the batch
+ *   request:  content-type application/vnd.cirrusmq.send-batch, body = the batch;
+ *             ?durability=async acks after the write on a broker with durability s3 or sync
+ *             (a send that can afford less); ?durability=s3 or sync insists on the broker's
+ *             own level, and is refused (400) by a broker that acks at a lower one
  *   answer:   200 BrokerSendResponse JSON {status, brokerName, queueId, queueOffset, count, commitLogOffset}
  *             status SEND_OK, or FLUSH_DISK_TIMEOUT (SYNC_FLUSH: stored, the fdatasync missed its timeout)
  *             or FLUSH_S3_TIMEOUT (durability s3: stored, the write-ahead chunk missed its timeout)
@@ -20,8 +23,17 @@ export const MAX_SEND_BODY_BYTES = Limits.MAX_SEND_REQUEST_BYTES;
 
 export function sendMessageProcessor(ctx: BrokerServerContext) {
   const notAvailable = () => new CirrusError('SERVICE_NOT_AVAILABLE', `broker ${ctx.brokerName} is shutting down`);
-  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  return async (req: IncomingMessage, res: ServerResponse, query: string): Promise<void> => {
     if (!ctx.acceptingWrites()) throw notAvailable();
+    const durability = new URLSearchParams(query).get('durability') ?? undefined;
+    if (durability !== undefined && durability !== 'async' && durability !== ctx.store.durability) {
+      throw new CirrusError(
+        'INVALID_PARAMETER',
+        durability === 'sync' || durability === 's3'
+          ? `broker ${ctx.brokerName} acknowledges at durability ${ctx.store.durability}, not ${durability}`
+          : `durability must be async, sync or s3, got "${durability}"`,
+      );
+    }
     if (mediaType(req) !== ContentTypes.SEND_BATCH) {
       throw new CirrusError('UNSUPPORTED_MEDIA_TYPE', `send expects content-type ${ContentTypes.SEND_BATCH}`);
     }
@@ -34,7 +46,7 @@ export function sendMessageProcessor(ctx: BrokerServerContext) {
     // Under SYNC_FLUSH this waits for the group commit, with durability s3 for the write-ahead
     // chunk; FLUSH_DISK_TIMEOUT and FLUSH_S3_TIMEOUT are still a 200: the batch is stored,
     // only not yet known durable (the producer sees the status).
-    const put = await ctx.store.putMessages(batch);
+    const put = await ctx.store.putMessages(batch, durability === 'async' ? { durability } : undefined);
     const answer: BrokerSendResponse = {
       status: put.status === 'PUT_OK' ? 'SEND_OK' : put.status,
       brokerName: ctx.brokerName,

@@ -33,6 +33,13 @@ export interface MessageStoreConfig {
   cleanIntervalMs?: number;
 }
 
+export type StoreDurability = 'async' | 'sync' | 's3';
+
+export interface PutOptions {
+  /** Acknowledge after the write, whatever the store's own level. */
+  durability?: 'async';
+}
+
 export interface PutMessageResult {
   /**
    * PUT_OK; FLUSH_DISK_TIMEOUT under SYNC_FLUSH when the fdatasync missed syncFlushTimeoutMs;
@@ -83,8 +90,14 @@ export interface StoreStats {
 
 /** The store as the broker's server sees it: the seam for tiered and other stores. */
 export interface MessageStore {
-  /** Appends; under SYNC_FLUSH resolves once the batch is on disk (or FLUSH_DISK_TIMEOUT). */
-  putMessages(batch: SendBatch): Promise<PutMessageResult>;
+  /**
+   * Appends; under SYNC_FLUSH resolves once the batch is on disk (or FLUSH_DISK_TIMEOUT), with
+   * durability s3 once it is in a write-ahead chunk (or FLUSH_S3_TIMEOUT). `durability` 'async'
+   * asks for the ack after the write on such a broker (the bytes still go to the write-ahead log).
+   */
+  putMessages(batch: SendBatch, options?: PutOptions): Promise<PutMessageResult>;
+  /** The durability this store acknowledges at by default. */
+  readonly durability: StoreDurability;
   /** Throws OFFSET_BELOW_MINIMUM (details.minOffset) for an offset retention deleted. */
   getMessage(topic: string, queueId: number, offset: number, maxMsgs: number, filter?: MessageFilter): Promise<GetMessageResult>;
   /** Messages of `topic` with `key` among their KEYS stored within [begin, end] (ms): the newest maxNum, oldest first. */

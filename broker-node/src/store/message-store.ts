@@ -30,13 +30,13 @@ import { DEFAULT_INDEX_CONFIG, IndexService } from './index/index-service';
 import { queryMessageById, queryMessageByKey, type QueryMessageResult } from './index/query-message-service';
 import { FLUSH_ROUND_BYTES, FlushRealTimeService, type FlushCommitLogService, type FlushDiskType } from './flush-service';
 import { GroupCommitService } from './group-commit-service';
-import type { GetMessageResult, MessageStore, MessageStoreConfig, PutMessageResult, StoreStats } from './message-store-types';
+import type { GetMessageResult, MessageStore, MessageStoreConfig, PutMessageResult, PutOptions, StoreDurability, StoreStats } from './message-store-types';
 import { StoreCheckpoint, type StoredCheckpoint } from './store-checkpoint';
 import { StoreFlushRound } from './store-flush-round';
 import { StoreStatsService } from './store-stats-service';
 import type { StoreTier, TierStats } from './store-tier';
 
-export type { GetMessageResult, MessageStore, MessageStoreConfig, PutMessageResult, StoreStats } from './message-store-types';
+export type { GetMessageResult, MessageStore, MessageStoreConfig, PutMessageResult, PutOptions, StoreDurability, StoreStats } from './message-store-types';
 export { MAX_READ_BYTES } from './get-message';
 export type { QueryMessageResult } from './index/query-message-service';
 
@@ -213,7 +213,12 @@ export class DefaultMessageStore implements MessageStore {
    * Write, index, then (SYNC_FLUSH) wait for the group commit. Everything up to the wait is
    * synchronous, so appends keep the order of the calls and each wait covers its own bytes.
    */
-  async putMessages(batch: SendBatch): Promise<PutMessageResult> {
+  get durability(): StoreDurability {
+    if (this.tier?.acksAfterS3) return 's3';
+    return this.flushDiskType === 'SYNC_FLUSH' ? 'sync' : 'async';
+  }
+
+  async putMessages(batch: SendBatch, options?: PutOptions): Promise<PutMessageResult> {
     this.checkOpen();
     const key = queueKey(batch.topic, batch.queueId);
     const queueOffset = this.topicQueueTable.get(key) ?? 0;
@@ -224,6 +229,7 @@ export class DefaultMessageStore implements MessageStore {
     const nextOffset = this.commitLog.getMaxOffset();
     if (nextOffset - this.flushRoundService.checkpointedOffset >= FLUSH_ROUND_BYTES) this.flushService.wakeup();
     const tierAck = this.tier?.afterAppend(result);
+    if (options?.durability === 'async') return { status: 'PUT_OK', queueOffset, count: result.count, commitLogOffset: result.commitLogOffset };
     let status: PutMessageResult['status'] = this.groupCommit ? await this.groupCommit.waitForFlush(nextOffset) : 'PUT_OK';
     if (tierAck) {
       const s3 = await tierAck;

@@ -47,6 +47,8 @@ export interface StoreTier {
   readInto(offset: number, length: number, into: Buffer, intoOffset: number): Promise<void>;
   /** Retention: a local segment goes only when this allows it (once tiered). */
   canDelete(segment: MappedFile): boolean;
+  /** Durability `s3`: sends are acknowledged once in a write-ahead chunk. */
+  readonly acksAfterS3: boolean;
   /** After each append: durability `s3` resolves once the bytes are in a write-ahead chunk; otherwise undefined. */
   afterAppend(result: AppendResult): Promise<TierAckStatus> | undefined;
   stats(): TierStats;

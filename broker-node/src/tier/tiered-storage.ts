@@ -93,6 +93,10 @@ export class TieredStorage implements StoreTier {
     );
   }
 
+  get acksAfterS3(): boolean {
+    return this.config.wal !== undefined;
+  }
+
   /** The store calls this from its constructor. */
   attach(commitLog: CommitLog, hooks: StoreTierHooks): void {
     this.commitLog = commitLog;

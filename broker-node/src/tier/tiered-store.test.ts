@@ -11,6 +11,7 @@ import { useTempDir } from '../testing/store-fixture';
 import { DefaultMessageStore } from '../store/message-store';
 import { LocalObjectStore } from './local-object-store';
 import { LocalTierManifest } from './local-tier-manifest';
+import type { ObjectStore } from './object-store';
 import type { TieredSegment, TierManifest } from './tier-manifest';
 import { DEFAULT_TIER_UPLOAD_CONFIG } from './tier-upload-service';
 import { TieredStorage } from './tiered-storage';
@@ -34,11 +35,12 @@ class FlakyManifest implements TierManifest {
   }
 }
 
-async function openTiered(options: { retentionMs?: number; now?: () => number; s3Durability?: boolean; manifestDown?: boolean } = {}) {
+async function openTiered(options: { retentionMs?: number; now?: () => number; s3Durability?: boolean; manifestDown?: boolean; objects?: (local: ObjectStore) => ObjectStore } = {}) {
   const manifest = new FlakyManifest(new LocalTierManifest(path.join(fx.dir, 'tier', '_manifest')));
   manifest.listDown = options.manifestDown ?? false;
+  const local = new LocalObjectStore(path.join(fx.dir, 'tier'), 'C/broker-a/');
   const tier = new TieredStorage(
-    new LocalObjectStore(path.join(fx.dir, 'tier'), 'C/broker-a/'),
+    options.objects ? options.objects(local) : local,
     manifest,
     {
       storeDir: path.join(fx.dir, 'store'),
@@ -184,6 +186,25 @@ describe('DefaultMessageStore with a tier', () => {
     manifest.listDown = false;
     await tier.uploadPendingNow();
     expect(await readFrom(store, 0)).toEqual([...bodies, 'while the tier is down']);
+  });
+
+  it('with durability s3, acks a send that asks for async after the write, and the others once the chunk is stored', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const { store } = await openTiered({
+      s3Durability: true,
+      // Write-ahead chunks wait at the gate: the store is "slow".
+      objects: (local) => Object.assign(Object.create(local) as ObjectStore, { putObject: async (...a: Parameters<ObjectStore['putObject']>) => (await gate, local.putObject(...a)) }),
+    });
+    expect(store.durability).toBe('s3');
+    const fast = await store.putMessages(makeBatch('T', 0, ['fast']), { durability: 'async' });
+    expect(fast.status).toBe('PUT_OK');
+    let durableDone = false;
+    const durable = store.putMessages(makeBatch('T', 0, ['durable'])).then((r) => ((durableDone = true), r));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(durableDone).toBe(false);
+    release();
+    expect((await durable).status).toBe('PUT_OK');
   });
 });
 

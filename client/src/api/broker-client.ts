@@ -27,9 +27,10 @@ export class BrokerClient {
     this.http = new HttpClient(addr, options);
   }
 
-  /** Sends an encoded batch (codec/send-batch.ts); the broker stores it in one queue. */
-  async sendBatch(body: Buffer, timeoutMs?: number): Promise<BrokerSendResponse> {
-    const res = await this.http.request({ method: 'POST', path: '/v1/send', body, contentType: ContentTypes.SEND_BATCH, timeoutMs });
+  /** Sends an encoded batch (codec/send-batch.ts); the broker stores it in one queue. `durability`: the ack asked for (ProducerOptions.durability). */
+  async sendBatch(body: Buffer, timeoutMs?: number, durability?: 'async' | 'sync' | 's3'): Promise<BrokerSendResponse> {
+    const path = durability ? `/v1/send?durability=${durability}` : '/v1/send';
+    const res = await this.http.request({ method: 'POST', path, body, contentType: ContentTypes.SEND_BATCH, timeoutMs });
     if (res.status !== 200) throw errorOf(res);
     return JSON.parse(res.body.toString('utf8')) as BrokerSendResponse;
   }

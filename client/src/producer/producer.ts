@@ -40,6 +40,13 @@ export interface ProducerOptions {
   maxInflightPerTopic?: number;
   /** Where retries are reported (warn); silent by default. */
   logger?: Logger;
+  /**
+   * The ack each send asks for: 'async' = after the broker's write, even on a broker that
+   * acks after fdatasync or S3 (for sends that can afford to lose the last moments of a
+   * lost broker); 'sync' / 's3' = insist on that level (a broker at another level refuses
+   * with INVALID_PARAMETER). Unset: the broker's own level.
+   */
+  durability?: 'async' | 'sync' | 's3';
 }
 
 /** A message that could not be sent, in a per-message result list. */
@@ -68,6 +75,7 @@ export class Producer {
   private readonly compressOverBytes: number;
   private readonly logger: Logger;
   private readonly accumulator?: ProduceAccumulator;
+  private readonly durability: ProducerOptions['durability'];
 
   constructor(options: ProducerOptions) {
     this.ownsNameServer = typeof options.nameServer === 'string';
@@ -79,6 +87,7 @@ export class Producer {
     this.sendTimeoutMs = options.sendTimeoutMs ?? 3_000;
     this.compressOverBytes = options.compressOverBytes ?? DEFAULT_COMPRESS_OVER_BYTES;
     this.logger = options.logger ?? silentLogger;
+    this.durability = options.durability;
     if (options.autoBatch) {
       this.accumulator = new ProduceAccumulator((topic, prepared) => this.sendRoundRobin(topic, prepared), options.maxInflightPerTopic ?? 4);
     }
@@ -279,7 +288,7 @@ export class Producer {
     const addr = info.brokerAddrs.get(mq.brokerName);
     if (!addr) throw new CirrusError('BROKER_UNAVAILABLE', `no address for broker ${mq.brokerName}`);
     setSendBatchQueueId(body, mq.queueId);
-    const res = await this.brokers.get(addr).sendBatch(body, timeoutMs);
+    const res = await this.brokers.get(addr).sendBatch(body, timeoutMs, this.durability);
     this.faults.markOk(mq.brokerName);
     const results: SendResult[] = new Array(prepared.length);
     for (let i = 0; i < prepared.length; i++) {
