@@ -20,18 +20,18 @@ import type { BrokerServerContext } from './context';
 export const VIEW_MESSAGE_PREFIX = '/v1/messages/by-id/';
 
 export function queryMessageProcessor(ctx: BrokerServerContext) {
-  return (_req: IncomingMessage, res: ServerResponse, query: string): void => {
+  return async (_req: IncomingMessage, res: ServerResponse, query: string): Promise<void> => {
     const params = new URLSearchParams(query);
     const topic = validateTopic(params.get('topic') ?? '');
     const key = validateLookupKey('key', params.get('key'));
     const { begin, end, max } = parseLookupRange({ begin: params.get('begin'), end: params.get('end'), max: params.get('max') });
     checkOpen(ctx);
-    sendRecords(res, ctx.store.queryMessage(topic, key, max, begin, end));
+    sendRecords(res, await ctx.store.queryMessage(topic, key, max, begin, end));
   };
 }
 
 export function viewMessageByIdProcessor(ctx: BrokerServerContext) {
-  return (req: IncomingMessage, res: ServerResponse): void => {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = req.url ?? '';
     const q = url.indexOf('?');
     const raw = (q < 0 ? url : url.slice(0, q)).slice(VIEW_MESSAGE_PREFIX.length);
@@ -43,7 +43,7 @@ export function viewMessageByIdProcessor(ctx: BrokerServerContext) {
     }
     validateLookupKey('messageId', messageId);
     checkOpen(ctx);
-    sendRecords(res, ctx.store.queryMessageById(messageId, Limits.MAX_READ_BATCH));
+    sendRecords(res, await ctx.store.queryMessageById(messageId, Limits.MAX_READ_BATCH));
   };
 }
 

@@ -83,8 +83,8 @@ describe('retention (CleanCommitLogService)', () => {
     expect(indexFiles().length).toBeLessThan(indexFilesBefore);
 
     // The lookups no longer find what was deleted, and still find the rest.
-    expect(store.queryMessage('T', 'k0', 10, 0, Number.MAX_SAFE_INTEGER).count).toBe(0);
-    expect(store.queryMessage('T', 'k99', 10, 0, Number.MAX_SAFE_INTEGER).count).toBe(1);
+    expect((await store.queryMessage('T', 'k0', 10, 0, Number.MAX_SAFE_INTEGER)).count).toBe(0);
+    expect((await store.queryMessage('T', 'k99', 10, 0, Number.MAX_SAFE_INTEGER)).count).toBe(1);
   });
 
   it('answers a read below the minimum with OFFSET_BELOW_MINIMUM carrying the minimum, also after a restart', async () => {

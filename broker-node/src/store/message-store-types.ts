@@ -101,9 +101,9 @@ export interface MessageStore {
   /** Throws OFFSET_BELOW_MINIMUM (details.minOffset) for an offset retention deleted. */
   getMessage(topic: string, queueId: number, offset: number, maxMsgs: number, filter?: MessageFilter): Promise<GetMessageResult>;
   /** Messages of `topic` with `key` among their KEYS stored within [begin, end] (ms): the newest maxNum, oldest first. */
-  queryMessage(topic: string, key: string, maxNum: number, begin: number, end: number): QueryMessageResult;
+  queryMessage(topic: string, key: string, maxNum: number, begin: number, end: number): Promise<QueryMessageResult>;
   /** The stored copies of a message by its id (UNIQ_KEY). */
-  queryMessageById(messageId: string, maxNum: number): QueryMessageResult;
+  queryMessageById(messageId: string, maxNum: number): Promise<QueryMessageResult>;
   stats(): StoreStats;
   /** The tier's figures; undefined without tiered storage. */
   tierStats(): TierStats | undefined;

@@ -27,7 +27,7 @@ import { CleanConsumeQueueService } from './clean-consume-queue-service';
 import type { MessageFilter } from './filter/message-filter';
 import { getMessageFromQueue } from './get-message';
 import { DEFAULT_INDEX_CONFIG, IndexService } from './index/index-service';
-import { queryMessageById, queryMessageByKey, type QueryMessageResult } from './index/query-message-service';
+import { queryMessageById, queryMessageByKey, type LogReader, type QueryMessageResult } from './index/query-message-service';
 import { FLUSH_ROUND_BYTES, FlushRealTimeService, type FlushCommitLogService, type FlushDiskType } from './flush-service';
 import { GroupCommitService } from './group-commit-service';
 import type { GetMessageResult, MessageStore, MessageStoreConfig, PutMessageResult, PutOptions, StoreDurability, StoreStats } from './message-store-types';
@@ -245,15 +245,29 @@ export class DefaultMessageStore implements MessageStore {
     return getMessageFromQueue(this.commitLog, cq, offset, maxMsgs, filter, this.tier);
   }
 
-  queryMessage(topic: string, key: string, maxNum: number, begin: number, end: number): QueryMessageResult {
+  queryMessage(topic: string, key: string, maxNum: number, begin: number, end: number): Promise<QueryMessageResult> {
     this.checkOpen();
-    return queryMessageByKey(this.indexService, this.commitLog, topic, key, maxNum, begin, end);
+    return queryMessageByKey(this.indexService, this.logReader, topic, key, maxNum, begin, end);
   }
 
-  queryMessageById(messageId: string, maxNum: number): QueryMessageResult {
+  queryMessageById(messageId: string, maxNum: number): Promise<QueryMessageResult> {
     this.checkOpen();
-    return queryMessageById(this.indexService, this.commitLog, messageId, maxNum);
+    return queryMessageById(this.indexService, this.logReader, messageId, maxNum);
   }
+
+  /** Lookups read the local CommitLog, and the tier below it (a tiered record whose index entry is still local). */
+  private readonly logReader: LogReader = {
+    minOffset: () => this.minPhysicOffset(),
+    maxOffset: () => this.commitLog.getMaxOffset(),
+    read: async (offset, size) => {
+      if (offset >= this.commitLog.getMinOffset() || !this.tier) return this.commitLog.getMessage(offset, size);
+      const end = this.tier.segmentEnd(offset);
+      if (end === undefined || offset + size > end) return undefined;
+      const buf = Buffer.allocUnsafe(size);
+      await this.tier.readInto(offset, size, buf, 0);
+      return buf;
+    },
+  };
 
   stats(): StoreStats {
     const rate = this.storeStats.putRate();

@@ -85,12 +85,12 @@ describe('recovery from the checkpoint', () => {
     const again = openStore();
     expect(again.stats().commitLogMaxOffset).toBe(b);
     expect(again.indexService.maxPhysicalOffset()).toBeLessThanOrEqual(b);
-    expect(again.queryMessage('TopicA', 'ka', 10, 0, Number.MAX_SAFE_INTEGER).count).toBe(1);
-    expect(again.queryMessage('TopicA', 'kb', 10, 0, Number.MAX_SAFE_INTEGER).count).toBe(0);
+    expect((await again.queryMessage('TopicA', 'ka', 10, 0, Number.MAX_SAFE_INTEGER)).count).toBe(1);
+    expect((await again.queryMessage('TopicA', 'kb', 10, 0, Number.MAX_SAFE_INTEGER)).count).toBe(0);
     // A new record at b's old offset is indexed under its own key, not taken as indexed already.
     await again.putMessages(makeBatch('TopicA', 0, [{ body: 'k-d', keys: ['kd'] }]));
-    expect(again.queryMessage('TopicA', 'kd', 10, 0, Number.MAX_SAFE_INTEGER).count).toBe(1);
-    expect(again.queryMessage('TopicA', 'kc', 10, 0, Number.MAX_SAFE_INTEGER).count).toBe(0);
+    expect((await again.queryMessage('TopicA', 'kd', 10, 0, Number.MAX_SAFE_INTEGER)).count).toBe(1);
+    expect((await again.queryMessage('TopicA', 'kc', 10, 0, Number.MAX_SAFE_INTEGER)).count).toBe(0);
   });
 
   it('handles a log file cut short (the checkpoint then lies past the files)', async () => {

@@ -68,7 +68,7 @@ async function fill(store: DefaultMessageStore, n: number): Promise<string[]> {
   const bodies: string[] = [];
   for (let i = 0; i < n; i++) {
     const body = `m${i}-${'q'.repeat(200)}`;
-    await store.putMessages(makeBatch('T', 0, [body]));
+    await store.putMessages(makeBatch('T', 0, [{ body, keys: [`k${i}`] }]));
     bodies.push(body);
   }
   return bodies;
@@ -101,6 +101,9 @@ describe('DefaultMessageStore with a tier', () => {
     expect(store.commitLog.getMinOffset()).toBeGreaterThan(0);
     // Every message once, in order, across the tier and the disk.
     expect(await readFrom(store, 0)).toEqual(bodies);
+    // A lookup by key finds a message whose segment is only in the tier (its index entry is local).
+    const found = await store.queryMessage('T', 'k0', 10, 0, Number.MAX_SAFE_INTEGER);
+    expect(decodeRecords(found.records).map((m) => m.body.toString())).toEqual([bodies[0]]);
     expect(tier.stats()).toMatchObject({ tieredMinOffset: 0 });
     expect(tier.stats().s3Requests.get).toBeGreaterThan(0);
   });

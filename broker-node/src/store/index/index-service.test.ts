@@ -17,9 +17,9 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-const byKey = (store: DefaultMessageStore, topic: string, key: string, max = 100, begin = 0, end = Number.MAX_SAFE_INTEGER) =>
-  decodeRecords(store.queryMessage(topic, key, max, begin, end).records).map((m) => m.body.toString());
-const byId = (store: DefaultMessageStore, id: string) => decodeRecords(store.queryMessageById(id, 32).records);
+const byKey = async (store: DefaultMessageStore, topic: string, key: string, max = 100, begin = 0, end = Number.MAX_SAFE_INTEGER) =>
+  decodeRecords((await store.queryMessage(topic, key, max, begin, end)).records).map((m) => m.body.toString());
+const byId = async (store: DefaultMessageStore, id: string) => decodeRecords((await store.queryMessageById(id, 32)).records);
 const indexFiles = () => fs.readdirSync(path.join(fx.dir, 'index')).filter((n) => /^\d{20}$/.test(n));
 
 describe('IndexService: lookup by key and by id', () => {
@@ -28,27 +28,27 @@ describe('IndexService: lookup by key and by id', () => {
     await store.putMessages(makeBatch('Orders', 0, [{ body: 'o1', keys: ['order-1', 'cust-9'] }, { body: 'o2', keys: ['order-2'] }]));
     await store.putMessages(makeBatch('Orders', 1, [{ body: 'o1-again', keys: ['order-1'] }]));
     await store.putMessages(makeBatch('Refunds', 0, [{ body: 'r1', keys: ['order-1'] }]));
-    expect(byKey(store, 'Orders', 'order-1')).toEqual(['o1', 'o1-again']);
-    expect(byKey(store, 'Orders', 'cust-9')).toEqual(['o1']);
-    expect(byKey(store, 'Refunds', 'order-1')).toEqual(['r1']);
-    expect(byKey(store, 'Orders', 'nope')).toEqual([]);
-    expect(byKey(store, 'Orders', 'order-1', 1)).toEqual(['o1-again']); // the newest
+    expect((await byKey(store, 'Orders', 'order-1'))).toEqual(['o1', 'o1-again']);
+    expect((await byKey(store, 'Orders', 'cust-9'))).toEqual(['o1']);
+    expect((await byKey(store, 'Refunds', 'order-1'))).toEqual(['r1']);
+    expect((await byKey(store, 'Orders', 'nope'))).toEqual([]);
+    expect((await byKey(store, 'Orders', 'order-1', 1))).toEqual(['o1-again']); // the newest
 
     const neverStored = prepare({ body: 'by-id' });
     await store.putMessages(makeBatch('Orders', 2, [{ body: 'find-me' }]));
     const all = decodeRecords((await store.getMessage('Orders', 2, 0, 10)).records);
-    const found = byId(store, all[0]!.messageId);
+    const found = (await byId(store, all[0]!.messageId));
     expect(found.map((m) => [m.body.toString(), m.topic, m.queueId])).toEqual([['find-me', 'Orders', 2]]);
-    expect(byId(store, neverStored.messageId)).toEqual([]); // prepared, never stored
-    expect(byId(store, 'NO-SUCH-ID')).toEqual([]);
+    expect((await byId(store, neverStored.messageId))).toEqual([]); // prepared, never stored
+    expect((await byId(store, 'NO-SUCH-ID'))).toEqual([]);
   });
 
   it('confirms each hit against the record: keys whose index hashes collide ("Aa", "BB") stay apart', async () => {
     expect(javaHashCode('Orders#Aa')).toBe(javaHashCode('Orders#BB'));
     const store = openStore();
     await store.putMessages(makeBatch('Orders', 0, [{ body: 'aa', keys: ['Aa'] }, { body: 'bb', keys: ['BB'] }]));
-    expect(byKey(store, 'Orders', 'Aa')).toEqual(['aa']);
-    expect(byKey(store, 'Orders', 'BB')).toEqual(['bb']);
+    expect((await byKey(store, 'Orders', 'Aa'))).toEqual(['aa']);
+    expect((await byKey(store, 'Orders', 'BB'))).toEqual(['bb']);
   });
 
   it('looks up within a time range', async () => {
@@ -60,10 +60,10 @@ describe('IndexService: lookup by key and by id', () => {
     }
     now.mockRestore();
     const base = 1_700_000_000_000;
-    expect(byKey(store, 'Orders', 'k')).toEqual(['m0', 'm1', 'm2']);
-    expect(byKey(store, 'Orders', 'k', 100, base + 1_500, base + 2_500)).toEqual(['m1']);
-    expect(byKey(store, 'Orders', 'k', 100, base + 2_000)).toEqual(['m1', 'm2']);
-    expect(byKey(store, 'Orders', 'k', 100, 0, base + 999)).toEqual([]);
+    expect((await byKey(store, 'Orders', 'k'))).toEqual(['m0', 'm1', 'm2']);
+    expect((await byKey(store, 'Orders', 'k', 100, base + 1_500, base + 2_500))).toEqual(['m1']);
+    expect((await byKey(store, 'Orders', 'k', 100, base + 2_000))).toEqual(['m1', 'm2']);
+    expect((await byKey(store, 'Orders', 'k', 100, 0, base + 999))).toEqual([]);
   });
 
   it('rolls to a new file when one is full and still finds messages in the old ones', async () => {
@@ -72,9 +72,9 @@ describe('IndexService: lookup by key and by id', () => {
     for (let i = 0; i < messages.length; i += 4) await store.putMessages(makeBatch('Orders', 0, messages.slice(i, i + 4)));
     // Two entries a message (key + id), 15 a file (entry 0 is never used), a batch's keys in one file.
     expect(indexFiles().length).toBeGreaterThanOrEqual(6);
-    expect(byKey(store, 'Orders', 'k3')).toEqual(['m3', 'm8', 'm13', 'm18', 'm23', 'm28', 'm33', 'm38']);
+    expect((await byKey(store, 'Orders', 'k3'))).toEqual(['m3', 'm8', 'm13', 'm18', 'm23', 'm28', 'm33', 'm38']);
     await reopen({ indexNum: 16 });
-    expect(byKey(fx.stores[0]!, 'Orders', 'k3')).toHaveLength(8);
+    expect((await byKey(fx.stores[0]!, 'Orders', 'k3'))).toHaveLength(8);
   });
 
   it('is rebuilt from the CommitLog after its directory is deleted', async () => {
@@ -85,9 +85,9 @@ describe('IndexService: lookup by key and by id', () => {
     fs.rmSync(path.join(fx.dir, 'index'), { recursive: true });
 
     store = openStore();
-    expect(byKey(store, 'Orders', 'all')).toHaveLength(10);
-    expect(byKey(store, 'Orders', 'key-7')).toEqual(['m7']);
-    expect(byId(store, ids[2]!).map((m) => m.body.toString())).toEqual(['m5']);
+    expect((await byKey(store, 'Orders', 'all'))).toHaveLength(10);
+    expect((await byKey(store, 'Orders', 'key-7'))).toEqual(['m7']);
+    expect((await byId(store, ids[2]!)).map((m) => m.body.toString())).toEqual(['m5']);
     // Durable progress moves once the rebuilt files are persisted (the persist timer, or now).
     await store.indexService.persistAsync();
     expect(store.indexService.maxPhysicalOffset()).toBe(store.commitLog.getMaxOffset());
@@ -99,7 +99,7 @@ describe('IndexService: lookup by key and by id', () => {
     const end = store.commitLog.getMaxOffset();
     const again = await reopen();
     expect(again.indexService.maxPhysicalOffset()).toBe(end);
-    expect(byKey(again, 'Orders', 'k')).toEqual(['a']); // not twice
+    expect((await byKey(again, 'Orders', 'k'))).toEqual(['a']); // not twice
   });
 });
 

@@ -8,15 +8,14 @@
  *     -> store time inside [begin, end]
  *
  * The checks also drop what the index may hold past a recovery: an offset below the
- * CommitLog's minimum (retention), past its end, or into the middle of a record rewritten
- * after a torn tail was cut.
+ * log's minimum (retention), past its end, or into the middle of a record rewritten after a
+ * torn tail was cut. Records below the local CommitLog are read from the tier (LogReader).
  */
 import { Field, readRecordShape } from '../../../../client/src/codec/record';
 import { hasValidRecordCrc } from '../record-crc';
 import { readInt64 } from '../../../../client/src/codec/int64';
 import { decodeProperties } from '../../../../client/src/codec/properties';
 import { KEY_SEPARATOR, MessageConst } from '../../../../client/src/message';
-import type { CommitLog } from '../commit-log';
 import { MAX_READ_BYTES } from '../get-message';
 import { buildIdKey, buildKey, type IndexService } from './index-service';
 
@@ -31,25 +30,34 @@ export const MAX_CANDIDATES = 4096;
 
 type Confirm = (topic: string, props: Record<string, string>) => boolean;
 
+/** The log as lookups read it: the local CommitLog, and the tier below it. */
+export interface LogReader {
+  /** The first offset readable. */
+  minOffset(): number;
+  maxOffset(): number;
+  /** `size` bytes at `offset` (a new buffer), or undefined when they are not stored. */
+  read(offset: number, size: number): Promise<Buffer | undefined>;
+}
+
 /** Up to `maxNum` messages of `topic` with `key` among their KEYS, stored within [begin, end] (ms): the newest ones. */
-export function queryMessageByKey(index: IndexService, commitLog: CommitLog, topic: string, key: string, maxNum: number, begin: number, end: number): QueryMessageResult {
+export function queryMessageByKey(index: IndexService, log: LogReader, topic: string, key: string, maxNum: number, begin: number, end: number): Promise<QueryMessageResult> {
   const confirm: Confirm = (t, props) => t === topic && (props[MessageConst.KEYS]?.split(KEY_SEPARATOR).includes(key) ?? false);
-  return collect(index, commitLog, buildKey(topic, key), confirm, maxNum, begin, end);
+  return collect(index, log, buildKey(topic, key), confirm, maxNum, begin, end);
 }
 
 /** The stored copies of message `messageId` (UNIQ_KEY): one, or more when a retried send stored it twice. */
-export function queryMessageById(index: IndexService, commitLog: CommitLog, messageId: string, maxNum: number): QueryMessageResult {
+export function queryMessageById(index: IndexService, log: LogReader, messageId: string, maxNum: number): Promise<QueryMessageResult> {
   const confirm: Confirm = (_t, props) => props[MessageConst.UNIQ_KEY] === messageId;
-  return collect(index, commitLog, buildIdKey(messageId), confirm, maxNum, 0, Number.MAX_SAFE_INTEGER);
+  return collect(index, log, buildIdKey(messageId), confirm, maxNum, 0, Number.MAX_SAFE_INTEGER);
 }
 
-function collect(index: IndexService, commitLog: CommitLog, indexKey: string, confirm: Confirm, maxNum: number, begin: number, end: number): QueryMessageResult {
+async function collect(index: IndexService, log: LogReader, indexKey: string, confirm: Confirm, maxNum: number, begin: number, end: number): Promise<QueryMessageResult> {
   const found: { offset: number; record: Buffer }[] = [];
   let bytes = 0;
   let candidates = 0;
   for (const phy of index.candidates(indexKey, begin, end)) {
     if (found.length >= maxNum || ++candidates > MAX_CANDIDATES) break;
-    const record = readConfirmed(commitLog, phy, confirm, begin, end);
+    const record = await readConfirmed(log, phy, confirm, begin, end);
     if (!record) continue;
     if (found.length > 0 && bytes + record.length > MAX_READ_BYTES) break;
     found.push({ offset: phy, record });
@@ -59,13 +67,13 @@ function collect(index: IndexService, commitLog: CommitLog, indexKey: string, co
   return { records: Buffer.concat(found.map((f) => f.record), bytes), count: found.length };
 }
 
-function readConfirmed(commitLog: CommitLog, phy: number, confirm: Confirm, begin: number, end: number): Buffer | undefined {
-  if (phy < commitLog.getMinOffset() || phy + Field.BODY > commitLog.getMaxOffset()) return undefined;
-  const head = commitLog.getMessage(phy, 4);
+async function readConfirmed(log: LogReader, phy: number, confirm: Confirm, begin: number, end: number): Promise<Buffer | undefined> {
+  if (phy < log.minOffset() || phy + Field.BODY > log.maxOffset()) return undefined;
+  const head = await log.read(phy, 4);
   if (!head) return undefined;
   const size = head.readInt32BE(0);
-  if (size < Field.BODY + 3 || phy + size > commitLog.getMaxOffset()) return undefined;
-  const buf = commitLog.getMessage(phy, size);
+  if (size < Field.BODY + 3 || phy + size > log.maxOffset()) return undefined;
+  const buf = await log.read(phy, size);
   if (!buf) return undefined;
   const shape = readRecordShape(buf, 0, buf.length);
   if (!shape || readInt64(buf, Field.PHYSICALOFFSET) !== phy || !hasValidRecordCrc(buf, 0, size)) return undefined;
