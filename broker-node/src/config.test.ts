@@ -42,7 +42,7 @@ describe('loadBrokerConfig', () => {
         cacheBytes: 64 * 1024 * 1024,
         readAheadBlocks: 4,
         walWindowMs: 100,
-        walMaxChunkBytes: 8 * 1024 * 1024,
+        walMaxChunkBytes: 4 * 1024 * 1024,
         walAckTimeoutMs: 10_000,
       },
     });

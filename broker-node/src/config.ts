@@ -203,7 +203,7 @@ function loadTierSettings(broker: { clusterName: string; brokerName: string; sto
     cacheBytes: int('CIRRUSMQ_TIER_CACHE_BYTES', 64 * MiB, 0, 64 * 1024 * MiB),
     readAheadBlocks: int('CIRRUSMQ_TIER_READ_AHEAD_BLOCKS', 4, 0, 64),
     walWindowMs: int('CIRRUSMQ_S3_WAL_WINDOW_MS', 100, 1, 10_000),
-    walMaxChunkBytes: int('CIRRUSMQ_S3_WAL_MAX_BYTES', 8 * MiB, 64 * 1024, 512 * MiB),
+    walMaxChunkBytes: int('CIRRUSMQ_S3_WAL_MAX_BYTES', 4 * MiB, 64 * 1024, 512 * MiB),
     walAckTimeoutMs: int('CIRRUSMQ_S3_WAL_ACK_TIMEOUT_MS', 10_000, 100, 600_000),
   };
   if (kind === 's3' && !bucket) problems.push('CIRRUSMQ_TIER=s3 needs CIRRUSMQ_TIER_BUCKET');

@@ -13,6 +13,8 @@
  *   produce  --producers concurrent put loops of 32-message batches for --seconds: durability
  *            `s3` (ack after the write-ahead chunk, 100 ms window) vs `async` (ack after the
  *            write), msgs/s and p50/p99 (target: s3 within 2x of async)
+ *   produce-http  the same through a broker process and the SDK Producer (HTTP, as producers
+ *            send): NameServer + broker started per durability, S3 tier on moto for both
  *
  * Ratios are per run, then the median over --runs.
  */
@@ -35,7 +37,11 @@ import { TieredStorage } from '../../broker-node/src/tier/tiered-storage';
 import { decodeSendBatch, encodeSendBatch, type SendBatch } from '../../client/src/codec/send-batch';
 import { silentLogger } from '../../client/src/logger';
 import { prepareMessage } from '../../client/src/producer/prepare-message';
+import { NameServerClient } from '../../client/src/api/nameserver-client';
+import { Producer } from '../../client/src/producer/producer';
+import { waitFor } from '../../infra/local/wait-for';
 import { motoClientConfig, motoEndpoint, startMoto } from '../support/moto';
+import { singleBrokerProcs } from '../support/single-broker';
 import { createMotoTier, type MotoTier } from '../support/tier-on-moto';
 import { fmt, median, percentile } from './stats';
 
@@ -46,7 +52,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     producers: { type: 'string', default: '64,1024' },
     seconds: { type: 'string', default: '5' },
-    only: { type: 'string', default: 'upload,read,produce' },
+    only: { type: 'string', default: 'upload,read,produce,produce-http' },
     target: { type: 'string', default: 's3' },
     block: { type: 'string', default: '4m' },
     'wal-chunk': { type: 'string', default: '4m' },
@@ -335,6 +341,66 @@ async function benchProduce(motoTier: MotoTier): Promise<Map<number, number[]>> 
   return ratios;
 }
 
+/** The produce comparison through a broker process: what a producer sees over HTTP. */
+async function benchProduceHttp(motoTier: MotoTier): Promise<Map<number, number[]>> {
+  const ratios = new Map<number, number[]>();
+  const messages = Array.from({ length: BATCH }, () => ({ topic: 'bench', body }));
+  for (let run = 1; run <= RUNS; run++) {
+    for (const producers of PRODUCERS) {
+      const results: Record<string, LoadResult> = {};
+      for (const durability of run % 2 === 1 ? (['async', 's3'] as const) : (['s3', 'async'] as const)) {
+        const procs = await singleBrokerProcs('cirrusmq-bench-tier-http-', {
+          CIRRUSMQ_DURABILITY: durability,
+          CIRRUSMQ_LOG_LEVEL: 'warn',
+          CIRRUSMQ_S3_WAL_MAX_BYTES: String(WAL_CHUNK),
+          ...motoTier.brokerEnv(),
+          // Each run its own prefix: a fresh broker, not a restore of the last one.
+          CIRRUSMQ_TIER_PREFIX: `http/${++runId}/`,
+        });
+        const ns = new NameServerClient(procs.nsAddr);
+        const producer = new Producer({ nameServer: procs.nsAddr, maxSocketsPerBroker: Math.min(producers, 256), sendTimeoutMs: 30_000 });
+        try {
+          await procs.nameServer.start();
+          await procs.broker.start();
+          await waitFor('broker registered', 20_000, async () => (await ns.getCluster()).some((b) => b.alive));
+          await ns.createTopic({ topic: 'bench', queues: QUEUES });
+          await producer.sendBatch(messages); // warm the route
+          const latencies: number[] = [];
+          let sent = 0;
+          const deadline = performance.now() + SECONDS * 1000;
+          await Promise.all(
+            Array.from({ length: producers }, async () => {
+              while (performance.now() < deadline) {
+                const t0 = performance.now();
+                const r = await producer.sendBatch(messages);
+                latencies.push(performance.now() - t0);
+                sent += r.filter((x) => x.status === 'SEND_OK').length;
+              }
+            }),
+          );
+          latencies.sort((a, b) => a - b);
+          results[durability] = { msgsPerSec: sent / SECONDS, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+        } finally {
+          producer.shutdown();
+          ns.close();
+          await procs.broker.stop('SIGTERM');
+          await procs.nameServer.stop('SIGTERM');
+          fs.rmSync(procs.dataDir, { recursive: true, force: true });
+        }
+      }
+      const a = results.async!;
+      const s = results.s3!;
+      const ratio = a.msgsPerSec / s.msgsPerSec;
+      ratios.set(producers, [...(ratios.get(producers) ?? []), ratio]);
+      log(
+        `run ${run} produce over HTTP, ${producers} concurrent sends x ${BATCH} messages: async ${fmt(a.msgsPerSec)} msg/s (p50 ${a.p50.toFixed(1)} ms, p99 ${a.p99.toFixed(1)} ms) | ` +
+          `s3 ${fmt(s.msgsPerSec)} msg/s (p50 ${s.p50.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms) | async/s3 ${ratio.toFixed(2)}`,
+      );
+    }
+  }
+  return ratios;
+}
+
 async function main(): Promise<void> {
   let stopMoto: (() => void) | undefined;
   if (!moto) {
@@ -353,7 +419,12 @@ async function main(): Promise<void> {
     }
     if (ONLY.has('produce')) {
       for (const [producers, ratios] of await benchProduce(motoTier)) {
-        summary.push(`produce async/s3 throughput, ${producers} producers: median ${median(ratios).toFixed(2)} (target <= 2)`);
+        summary.push(`produce in-process, async/s3 throughput, ${producers} producers: median ${median(ratios).toFixed(2)} (target <= 2)`);
+      }
+    }
+    if (ONLY.has('produce-http') && TARGET === 's3') {
+      for (const [producers, ratios] of await benchProduceHttp(motoTier)) {
+        summary.push(`produce over HTTP, async/s3 throughput, ${producers} concurrent sends: median ${median(ratios).toFixed(2)} (target <= 2)`);
       }
     }
     log('--- medians');

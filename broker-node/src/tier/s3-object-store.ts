@@ -46,6 +46,8 @@ export interface S3ObjectStoreOptions {
 
 /** S3 refuses parts under 5 MiB (but the last). */
 const MIN_PART_SIZE = 5 * 1024 * 1024;
+/** A Buffer body up to this size goes up in one PutObject (S3 takes up to 5 GB in one). */
+const MAX_SINGLE_PUT_BYTES = 64 * 1024 * 1024;
 /** Keys per DeleteObjects request: S3's limit. */
 const DELETE_BATCH = 1000;
 /** Read size when streaming a file range to S3. */
@@ -86,8 +88,9 @@ export class S3ObjectStore implements ObjectStore {
     let result: () => PutObjectResult;
     if (Buffer.isBuffer(body)) {
       const crc32 = zlib.crc32(body);
-      // One request, with the checksum computed here by zlib (the SDK would compute it again in JS).
-      if (body.length <= this.partSize) return this.putSmall(key, body, crc32, startedAt);
+      // In memory and not huge (write-ahead chunks, extracts): one request, with the checksum
+      // computed here by zlib (the SDK would compute it again in JS); parts only pay off for streams.
+      if (body.length <= MAX_SINGLE_PUT_BYTES) return this.putSmall(key, body, crc32, startedAt);
       source = body;
       result = () => ({ size: body.length, crc32 });
     } else {
