@@ -18,13 +18,13 @@
  * writeSync: a new buffer per batch halves throughput (DESIGN.md).
  */
 import path from 'node:path';
-import { MIN_BLANK_SIZE, writeBlankRecord } from '../../../client/src/codec/record';
+import { viewOf } from '../../../client/src/codec/int64';
+import { MIN_BLANK_SIZE, stampRecord, writeBlankRecord } from '../../../client/src/codec/record';
 import type { SendBatch } from '../../../client/src/codec/send-batch';
 import { CirrusError } from '../../../client/src/errors';
 import type { Logger } from '../../../client/src/logger';
 import { MappedFileQueue } from './mapped-file-queue';
 import type { DataSync, MappedFile } from './mapped-file';
-import { stampRecordView, viewOf } from './record-crc';
 import { SegmentScanner, type RecordVisitor, type ScanStatus } from './segment-scanner';
 
 /** The bytes of one segment written by one append: records in [bufStart, recordsEnd), then maybe a BLANK head. */
@@ -272,7 +272,7 @@ export class CommitLog {
     copyRun();
     const view = this.writeView;
     for (let i = 0; i < records.length; i++) {
-      stampRecordView(view, buf, recBufPos[i]!, records[i]!.shape.size, queueId, firstQueueOffset + i, recPhysical[i]!, storeTimestamp);
+      stampRecord(buf, recBufPos[i]!, records[i]!.shape.size, queueId, firstQueueOffset + i, recPhysical[i]!, storeTimestamp, view);
     }
     const commitLogOffset = recPhysical[0] ?? -1;
     parts.push({ fileFromOffset: segFrom, filePosition: partFilePos, bufStart: partStart, recordsEnd: bufPos, bufEnd: bufPos, seal: false });

@@ -11,6 +11,7 @@
  * UTF-8 never puts 0x01 or 0x02 inside a multi-byte character, and validation keeps both
  * out of names and values, so a byte scan finds exactly the separators.
  */
+import { getInt64 } from '../../../client/src/codec/int64';
 import { Field } from '../../../client/src/codec/record';
 import { MessageConst } from '../../../client/src/message';
 
@@ -111,9 +112,9 @@ export class RecordDispatchRequest implements DispatchRequest {
   readRecord(buf: Buffer, view: DataView, pos: number, size: number, topic: string, propsStart: number, propsEnd: number): void {
     this.topic = topic;
     this.queueId = view.getInt32(pos + Field.QUEUEID);
-    this.queueOffset = readInt64(view, pos + Field.QUEUEOFFSET);
-    this.commitLogOffset = readInt64(view, pos + Field.PHYSICALOFFSET);
-    this.storeTimestamp = readInt64(view, pos + Field.STORETIMESTAMP);
+    this.queueOffset = getInt64(view, pos + Field.QUEUEOFFSET);
+    this.commitLogOffset = getInt64(view, pos + Field.PHYSICALOFFSET);
+    this.storeTimestamp = getInt64(view, pos + Field.STORETIMESTAMP);
     this.size = size;
     this.readProperties(buf, propsStart, propsEnd);
   }
@@ -150,8 +151,4 @@ export class RecordDispatchRequest implements DispatchRequest {
   }
 }
 
-const TWO_32 = 0x1_0000_0000;
-function readInt64(view: DataView, pos: number): number {
-  return view.getInt32(pos) * TWO_32 + view.getUint32(pos + 4);
-}
 

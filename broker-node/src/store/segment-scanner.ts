@@ -11,9 +11,9 @@
  * A tail shorter than a BLANK (8 bytes) at the segment's end counts as SEGMENT_FULL: the
  * writer never leaves one, but a reader must not trip over it.
  */
-import { BLANK_MAGIC, Field, MESSAGE_MAGIC, MIN_BLANK_SIZE, recordSize, type RecordShape } from '../../../client/src/codec/record';
+import { getInt64, viewOf } from '../../../client/src/codec/int64';
+import { BLANK_MAGIC, Field, MESSAGE_MAGIC, MIN_BLANK_SIZE, hasValidCrc, recordSize, type RecordShape } from '../../../client/src/codec/record';
 import type { MappedFile } from './mapped-file';
-import { hasValidRecordCrc, viewOf } from './record-crc';
 
 export type ScanStatus = 'END' | 'SEGMENT_FULL' | 'CORRUPT';
 
@@ -41,7 +41,6 @@ export interface ScanOptions {
 }
 
 const WINDOW_BYTES = 4 * 1024 * 1024;
-const TWO_32 = 0x1_0000_0000;
 /** The smallest valid record: header, empty body, 1-byte topic length, 2-byte properties length. */
 const MIN_RECORD = Field.BODY + 3;
 
@@ -117,10 +116,10 @@ export class SegmentScanner {
         // A record that ends past verifyFrom was not all on disk when the checkpoint was written.
         if (pos + size > verifyFrom) {
           if (this.firstVerified < 0) this.firstVerified = file.fileFromOffset + pos;
-          if (!hasValidRecordCrc(this.window, at, size)) return { status: 'CORRUPT', position: pos, reason: 'CRC mismatch' };
+          if (!hasValidCrc(this.window, at, size)) return { status: 'CORRUPT', position: pos, reason: 'CRC mismatch' };
         }
         const physicalOffset = file.fileFromOffset + pos;
-        if (view.getInt32(at + Field.PHYSICALOFFSET) * TWO_32 + view.getUint32(at + Field.PHYSICALOFFSET + 4) !== physicalOffset) {
+        if (getInt64(view, at + Field.PHYSICALOFFSET) !== physicalOffset) {
           return { status: 'CORRUPT', position: pos, reason: 'PHYSICALOFFSET does not match the position' };
         }
         if (visit !== undefined && pos >= visitFrom) {

@@ -202,18 +202,18 @@ export class TieredStorage implements StoreTier {
 
   /** A sealed segment wakes the uploader; durability `s3`: resolves once the append's bytes are in a write-ahead chunk. */
   afterAppend(result: AppendResult): Promise<WalAckStatus> | undefined {
+    for (const p of result.parts) if (p.seal) this.uploader?.wakeup();
     const wal = this.wal;
+    if (!wal) return undefined;
     const parts: WalAppendPart[] = [];
     for (const p of result.parts) {
-      if (p.seal) this.uploader?.wakeup();
-      if (!wal) continue;
       const physicalOffset = p.fileFromOffset + p.filePosition;
       const length = p.bufEnd - p.bufStart;
       if (length === 0 && !p.seal) continue;
       const segmentEnd = p.fileFromOffset + (this.commitLog!.findMappedFileByOffset(p.fileFromOffset)?.fileSize ?? this.config.commitLogSegmentBytes);
       parts.push({ physicalOffset, bufStart: p.bufStart, bufEnd: p.bufEnd, endOffset: p.seal ? segmentEnd : physicalOffset + length });
     }
-    return wal?.append(result.buffer, parts);
+    return wal.append(result.buffer, parts);
   }
 
   segmentEnd(offset: number): number | undefined {

@@ -33,7 +33,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { readInt64, writeInt64 } from '../../../../client/src/codec/int64';
+import { readInt64, setInt64, writeInt64 } from '../../../../client/src/codec/int64';
 import { offsetToFileName } from '../mapped-file';
 import { HASH_SLOT_SIZE, SlotTable, writeFully, writeSnapshotAsync, writeSnapshotSync, type IndexSnapshot } from './index-slot-table';
 
@@ -53,7 +53,6 @@ export const IndexEntryField = { KEY_HASH: 0, PHY_OFFSET: 4, TIME_DIFF: 12, PREV
 
 const INT32_MAX = 0x7fffffff;
 const INT32_MIN = -0x80000000;
-const TWO_32 = 0x1_0000_0000;
 /** A walk of one slot's chain stops after this many entries, whatever the file holds. */
 export const MAX_CHAIN_STEPS = 100_000;
 
@@ -217,9 +216,7 @@ export class IndexFile {
     }
     const e = this.stagingView;
     e.setInt32(at + IndexEntryField.KEY_HASH, keyHash);
-    const hi = Math.floor(phyOffset / TWO_32);
-    e.setInt32(at + IndexEntryField.PHY_OFFSET, hi);
-    e.setUint32(at + IndexEntryField.PHY_OFFSET + 4, phyOffset - hi * TWO_32);
+    setInt64(e, at + IndexEntryField.PHY_OFFSET, phyOffset);
     e.setInt32(at + IndexEntryField.TIME_DIFF, storeTimestamp - h.beginTimestamp);
     e.setInt32(at + IndexEntryField.PREV_INDEX, prev);
     this.stagedCount++;

@@ -11,8 +11,7 @@
  * log's minimum (retention), past its end, or into the middle of a record rewritten after a
  * torn tail was cut. Records below the local CommitLog are read from the tier (LogReader).
  */
-import { Field, readRecordShape } from '../../../../client/src/codec/record';
-import { hasValidRecordCrc } from '../record-crc';
+import { Field, hasValidCrc, readRecordShape } from '../../../../client/src/codec/record';
 import { readInt64 } from '../../../../client/src/codec/int64';
 import { decodeProperties } from '../../../../client/src/codec/properties';
 import { KEY_SEPARATOR, MessageConst } from '../../../../client/src/message';
@@ -76,7 +75,7 @@ async function readConfirmed(log: LogReader, phy: number, confirm: Confirm, begi
   const buf = await log.read(phy, size);
   if (!buf) return undefined;
   const shape = readRecordShape(buf, 0, buf.length);
-  if (!shape || readInt64(buf, Field.PHYSICALOFFSET) !== phy || !hasValidRecordCrc(buf, 0, size)) return undefined;
+  if (!shape || readInt64(buf, Field.PHYSICALOFFSET) !== phy || !hasValidCrc(buf, 0, size)) return undefined;
   const storeTimestamp = readInt64(buf, Field.STORETIMESTAMP);
   if (storeTimestamp < begin || storeTimestamp > end) return undefined;
   const topic = buf.toString('latin1', shape.topicStart, shape.topicStart + shape.topicLength);
