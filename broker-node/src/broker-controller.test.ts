@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ContentTypes } from '../../client/src/api/types';
@@ -78,6 +80,51 @@ describe('BrokerController', () => {
     await started;
     expect(ns.registrations.length).toBe(0);
     expect(b.store.isOpen()).toBe(false);
+  });
+});
+
+/** Whether a TCP connection to host:port is accepted (false on ECONNREFUSED). */
+function connects(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNREFUSED' ? resolve(false) : reject(e)));
+  });
+}
+
+describe('listen host', () => {
+  // A non-loopback address of this machine, if it has one.
+  const external = Object.values(os.networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+
+  it('listens on 127.0.0.1 only unless CIRRUSMQ_BROKER_LISTEN_HOST says otherwise', async () => {
+    const ns = new FakeNameServer();
+    const config = loadBrokerConfig({ CIRRUSMQ_BROKER_PORT: '0', CIRRUSMQ_STORE_DIR: dir });
+    expect(config.listenHost).toBe('127.0.0.1');
+    const b = new BrokerController(config, { nameServer: ns, logger: silentLogger });
+    await b.start();
+    try {
+      expect(await connects('127.0.0.1', b.port)).toBe(true);
+      if (external) expect(await connects(external, b.port)).toBe(false);
+    } finally {
+      await b.shutdown();
+    }
+  });
+
+  it.skipIf(!external)('listens on every interface with CIRRUSMQ_BROKER_LISTEN_HOST=0.0.0.0 (as containers set it)', async () => {
+    const ns = new FakeNameServer();
+    const config = loadBrokerConfig({ CIRRUSMQ_BROKER_PORT: '0', CIRRUSMQ_STORE_DIR: dir, CIRRUSMQ_BROKER_LISTEN_HOST: '0.0.0.0' });
+    const b = new BrokerController(config, { nameServer: ns, logger: silentLogger });
+    await b.start();
+    try {
+      expect(await connects(external!, b.port)).toBe(true);
+    } finally {
+      await b.shutdown();
+    }
   });
 });
 

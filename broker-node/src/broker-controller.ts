@@ -2,13 +2,14 @@
  * BrokerController: wires the message store, the topic configs, the HTTP server and the
  * NameServer registration, and runs the start and shutdown sequences.
  *
- *   start:    open + recover the store (restoring from the tier on an empty disk) -> listen -> register (retry until the NameServer answers) -> heartbeat
+ *   start:    lock the store folder -> open + recover the store (restoring from the tier on an empty disk) -> listen -> register (retry until the NameServer answers) -> heartbeat
  *   shutdown: refuse sends (503) -> flush -> unregister -> close the server -> close the store
  */
 import type { AddressInfo } from 'node:net';
 import type http from 'node:http';
 import { NameServerClient, type NameServerApi } from '../../client/src/api/nameserver-client';
 import type { BrokerRegistration } from '../../client/src/api/types';
+import { FolderLock } from '../../client/src/folder-lock';
 import type { Logger } from '../../client/src/logger';
 import { BrokerOuterAPI } from './broker-outer-api';
 import { brokerAddr, type BrokerConfig } from './config';
@@ -39,6 +40,8 @@ export class BrokerController {
   private shuttingDown: Promise<void> | undefined;
   /** The store's open (recovery, restore from the tier): a shutdown waits for it before closing the store. */
   private opening: Promise<unknown> | undefined;
+  /** The store folder's lock (client/src/folder-lock.ts): taken before the store reads a byte, freed after it closes. */
+  private storeLock: FolderLock | undefined;
   /** The port actually bound (config.brokerPort, or the one picked for port 0). */
   port = 0;
 
@@ -81,7 +84,7 @@ export class BrokerController {
   /** Resolves once the broker serves and is registered with the NameServer. */
   async start(): Promise<void> {
     this.startedAt = Date.now();
-    this.opening = this.store.open();
+    this.opening = this.lockAndOpenStore();
     await this.opening;
     // Shut down while the store was opening (a restore from the tier can take a while).
     if (this.shuttingDown) return;
@@ -96,13 +99,13 @@ export class BrokerController {
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.config.brokerPort, () => {
+      server.listen(this.config.brokerPort, this.config.listenHost, () => {
         server.off('error', reject);
         resolve();
       });
     });
     this.port = (server.address() as AddressInfo).port;
-    this.logger.info('broker listening', { brokerName: this.config.brokerName, port: this.port, brokerAddr: this.brokerAddr });
+    this.logger.info('broker listening', { brokerName: this.config.brokerName, host: this.config.listenHost, port: this.port, brokerAddr: this.brokerAddr });
 
     this.outerAPI = new BrokerOuterAPI(
       this.nameServer,
@@ -118,6 +121,16 @@ export class BrokerController {
       if (this.shuttingDown) return;
       throw e;
     }
+  }
+
+  /**
+   * Construction touches no file, so the lock comes first: a second broker on this folder
+   * fails here with STORE_LOCKED, before recovery or a restore could change a byte of it.
+   */
+  private async lockAndOpenStore(): Promise<void> {
+    this.storeLock = await FolderLock.acquire(this.config.storeDir, { owner: `broker ${this.config.brokerName}` });
+    if (this.shuttingDown) return;
+    await this.store.open();
   }
 
   private registration(): BrokerRegistration {
@@ -144,6 +157,7 @@ export class BrokerController {
     await this.closeServer();
     await this.opening?.catch(() => {});
     await this.store.shutdown();
+    await this.storeLock?.release();
     this.ownsNameServer?.close();
     this.logger.info('broker stopped');
   }

@@ -10,6 +10,7 @@ describe('loadBrokerConfig', () => {
       brokerName: 'broker-a',
       brokerId: 0,
       brokerHost: '127.0.0.1',
+      listenHost: '127.0.0.1',
       brokerPort: 10911,
       namesrvAddr: '127.0.0.1:9876',
       storeDir: path.resolve('.cirrusmq-data/broker-a'),

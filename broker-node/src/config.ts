@@ -13,8 +13,13 @@ export interface BrokerConfig {
   readonly brokerName: string;
   /** 0 = master, as RocketMQ. */
   readonly brokerId: number;
-  /** The host advertised to the NameServer; the broker listens on all interfaces. */
+  /** The host advertised to the NameServer (producers and the gateway dial it). */
   readonly brokerHost: string;
+  /**
+   * The interface the broker listens on: 127.0.0.1 unless set, because its API has no
+   * authentication. A container sets 0.0.0.0 so the gateway Lambdas reach it.
+   */
+  readonly listenHost: string;
   /** 0 picks a free port (tests); the advertised address then uses the real one. */
   readonly brokerPort: number;
   readonly namesrvAddr: string;
@@ -114,6 +119,7 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
   const brokerName = str('CIRRUSMQ_BROKER_NAME', 'broker-a', NAME);
   const brokerId = int('CIRRUSMQ_BROKER_ID', 0, 0, 1024);
   const brokerHost = str('CIRRUSMQ_BROKER_HOST', '127.0.0.1', /^[a-zA-Z0-9.:\-[\]]+$/);
+  const listenHost = str('CIRRUSMQ_BROKER_LISTEN_HOST', '127.0.0.1', /^[a-zA-Z0-9.:\-]+$/);
   const brokerPort = int('CIRRUSMQ_BROKER_PORT', 10911, 0, 65535);
   const namesrvAddr = str('CIRRUSMQ_NAMESRV_ADDR', '127.0.0.1:9876', /^(https?:\/\/)?[a-zA-Z0-9.\-[\]:]+(:\d+)?\/?$/);
   const storeDir = path.resolve(str('CIRRUSMQ_STORE_DIR', path.join('.cirrusmq-data', brokerName)));
@@ -152,6 +158,7 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
     brokerName,
     brokerId,
     brokerHost,
+    listenHost,
     brokerPort,
     namesrvAddr,
     storeDir,

@@ -208,6 +208,7 @@ describe('BrokerStack', () => {
       CIRRUSMQ_BROKER_NAME: 'broker-b',
       CIRRUSMQ_BROKER_ID: '0',
       CIRRUSMQ_BROKER_PORT: '10911',
+      CIRRUSMQ_BROKER_LISTEN_HOST: '0.0.0.0',
       CIRRUSMQ_STORE_DIR: '/data/store',
       CIRRUSMQ_DURABILITY: 's3',
       CIRRUSMQ_TIER_PREFIX: 'DefaultCluster/broker-b/',

@@ -156,6 +156,10 @@ export class BrokerService extends Construct {
         CIRRUSMQ_BROKER_PORT: String(props.port),
         // CIRRUSMQ_BROKER_HOST is the task's private IP, found at start by the image's
         // entrypoint (broker-node/docker/entrypoint.mjs) from the ECS task metadata.
+        // The broker listens on 127.0.0.1 unless told otherwise; in the task it must take
+        // the gateway Lambdas' (and any allowed SDK clients') traffic on the task's ENI, which
+        // the broker security group limits to them.
+        CIRRUSMQ_BROKER_LISTEN_HOST: '0.0.0.0',
         CIRRUSMQ_NAMESRV_ADDR: props.nameServerAddr,
         CIRRUSMQ_STORE_DIR: `${DATA_MOUNT_PATH}/store`,
         CIRRUSMQ_DURABILITY: props.durability,
