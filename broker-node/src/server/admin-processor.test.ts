@@ -3,8 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ContentTypes, type BrokerSendResponse } from '../../../client/src/api/types';
 import { silentLogger } from '../../../client/src/logger';
-import { fsDataSync } from '../store/mapped-file';
+import { waitFor } from '../../../infra/local/wait-for';
 import { DefaultMessageStore, type MessageStoreConfig } from '../store/message-store';
+import { ControlledSync, ManualClock } from '../testing/controlled-sync';
 import { FakeNameServer } from '../testing/fake-nameserver';
 import { removeDir, sendBody, tempDir } from '../testing/fixtures';
 import { TopicConfigManager } from '../topic-config-manager';
@@ -77,21 +78,20 @@ describe('broker stats', () => {
   });
 
   it('answers a send whose group commit misses syncFlushTimeoutMs with status FLUSH_DISK_TIMEOUT', async () => {
-    let slow = true;
-    const base = await start({
-      flushDiskType: 'SYNC_FLUSH',
-      syncFlushTimeoutMs: 30,
-      flushIntervalMs: 60_000,
-      dataSync: async (fd) => {
-        if (slow) await new Promise((r) => setTimeout(r, 300));
-        await fsDataSync(fd);
-      },
-    });
-    const res = await send(base, sendBody('TopicA', 1, ['x']));
+    // The disk and the timeout's clock are the test's: a real fdatasync slowed by a busy
+    // machine cannot decide the outcome (it once turned the SEND_OK below into a timeout).
+    const sync = new ControlledSync();
+    const clock = new ManualClock();
+    const base = await start({ flushDiskType: 'SYNC_FLUSH', syncFlushTimeoutMs: 30, syncFlushClock: clock.now, flushIntervalMs: 60_000, dataSync: sync.fn });
+    sync.hold();
+    const answer = send(base, sendBody('TopicA', 1, ['x']));
+    await sync.whenCalls(1); // the send is written and its fdatasync hangs
+    clock.advance(31);
+    const res = await answer;
     expect(res.status).toBe(200);
     expect(((await res.json()) as BrokerSendResponse).status).toBe('FLUSH_DISK_TIMEOUT');
-    slow = false;
-    await new Promise((r) => setTimeout(r, 300));
+    sync.release();
+    await waitFor('the held fdatasync to complete', 20_000, async () => store!.stats().commitLogFlushedOffset === store!.stats().commitLogMaxOffset, 5);
     const ok = (await (await send(base, sendBody('TopicA', 1, ['y']))).json()) as BrokerSendResponse;
     expect(ok).toMatchObject({ status: 'SEND_OK', queueOffset: 1 });
     expect(((await (await fetch(`${base}/v1/stats`)).json()) as { flushDiskTimeoutTotal: number }).flushDiskTimeoutTotal).toBe(1);

@@ -1,33 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { decodeRecords } from '../../../client/src/codec/record';
 import { silentLogger } from '../../../client/src/logger';
+import { waitFor } from '../../../infra/local/wait-for';
+import { ControlledSync, ManualClock } from '../testing/controlled-sync';
 import { makeBatch } from '../testing/fixtures';
 import { useStoreFixture } from '../testing/store-fixture';
 import { GroupCommitService, type GroupCommitTarget } from './group-commit-service';
-import { fsDataSync, type DataSync } from './mapped-file';
 import type { DefaultMessageStore, MessageStoreConfig } from './message-store';
 import { StoreStatsService } from './store-stats-service';
 
-/** An fdatasync that counts its calls and can be slowed (delayMs) or held until released (a slow disk). */
-class CountingSync {
-  calls = 0;
-  delayMs = 0;
-  private gate: Promise<void> | undefined;
-  private open: (() => void) | undefined;
-  readonly fn: DataSync = async (fd) => {
-    this.calls++;
-    if (this.gate) await this.gate;
-    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
-    await fsDataSync(fd);
-  };
-  hold(): void {
-    this.gate = new Promise((r) => (this.open = r));
-  }
-  release(): void {
-    this.gate = undefined;
-    this.open?.();
-  }
-}
+/**
+ * syncFlushTimeoutMs is measured on this clock, which moves only when a test advances it: a
+ * real fdatasync slowed by a loaded machine can never turn a PUT_OK into FLUSH_DISK_TIMEOUT,
+ * and the timeout test decides when its deadline passes.
+ */
+const clock = new ManualClock();
+const frozen = () => 0;
 
 const fx = useStoreFixture({
   commitLogSegmentBytes: 1 << 20,
@@ -36,15 +24,16 @@ const fx = useStoreFixture({
   flushIntervalMs: 60_000,
   flushDiskType: 'SYNC_FLUSH',
   syncFlushTimeoutMs: 5_000,
+  syncFlushClock: clock.now,
 });
 
-function openSyncStore(sync: CountingSync, overrides: Partial<MessageStoreConfig> = {}): DefaultMessageStore {
+function openSyncStore(sync: ControlledSync, overrides: Partial<MessageStoreConfig> = {}): DefaultMessageStore {
   return fx.open({ dataSync: sync.fn, ...overrides });
 }
 
 describe('GroupCommitService (SYNC_FLUSH)', () => {
   it('answers each put only once an fdatasync covers it', async () => {
-    const sync = new CountingSync();
+    const sync = new ControlledSync();
     const store = openSyncStore(sync);
     const put = await store.putMessages(makeBatch('TopicA', 0, ['a', 'b']));
     expect(put).toMatchObject({ status: 'PUT_OK', queueOffset: 0, count: 2 });
@@ -54,14 +43,14 @@ describe('GroupCommitService (SYNC_FLUSH)', () => {
   });
 
   it('lets the puts written during an fdatasync share the next one', async () => {
-    const sync = new CountingSync();
+    const sync = new ControlledSync();
     const store = openSyncStore(sync);
     sync.hold();
     // The first sync starts after this turn of the event loop (it covers the ten puts written
     // in it); the five written while it runs, in a later turn, wait together for the next.
     const first = store.putMessages(makeBatch('TopicA', 0, ['first']));
     const during = Array.from({ length: 9 }, (_, i) => store.putMessages(makeBatch('TopicA', i % 4, [`m${i}`])));
-    await new Promise((r) => setTimeout(r, 10));
+    await sync.whenCalls(1); // the first sync has begun (held): what is written now is the next group
     during.push(...Array.from({ length: 5 }, (_, i) => store.putMessages(makeBatch('TopicB', 0, [`n${i}`]))));
     expect(sync.calls).toBe(1);
     sync.release();
@@ -76,20 +65,24 @@ describe('GroupCommitService (SYNC_FLUSH)', () => {
   });
 
   it('answers FLUSH_DISK_TIMEOUT when the fdatasync misses syncFlushTimeoutMs; the data is stored', async () => {
-    const sync = new CountingSync();
-    sync.delayMs = 600;
+    const sync = new ControlledSync();
     const store = openSyncStore(sync, { syncFlushTimeoutMs: 50 });
-    const t0 = Date.now();
-    const put = await store.putMessages(makeBatch('TopicA', 0, ['slow']));
-    expect(put.status).toBe('FLUSH_DISK_TIMEOUT');
-    expect(Date.now() - t0).toBeLessThan(500); // answered at the timeout, not when the sync ends
+    sync.hold(); // the disk does not answer until released
+    let answered = false;
+    const put = store.putMessages(makeBatch('TopicA', 0, ['slow'])).finally(() => (answered = true));
+    await sync.whenCalls(1);
+    expect(answered).toBe(false);
+    clock.advance(51);
+    // Answered at the timeout while its fdatasync is still held, not when the sync ends.
+    expect((await put).status).toBe('FLUSH_DISK_TIMEOUT');
     expect(store.stats().flushDiskTimeoutTotal).toBe(1);
+    expect(store.stats().commitLogFlushedOffset).toBeLessThan(store.stats().commitLogMaxOffset);
     // Written, readable, and durable once the slow sync completes.
     expect(decodeRecords((await store.getMessage('TopicA', 0, 0, 10)).records).map((m) => m.body.toString())).toEqual(['slow']);
-    await new Promise((r) => setTimeout(r, 650));
-    expect(store.stats().commitLogFlushedOffset).toBe(store.stats().commitLogMaxOffset);
-    sync.delayMs = 0;
+    sync.release();
+    await waitFor('the held sync to complete', 20_000, async () => store.stats().commitLogFlushedOffset === store.stats().commitLogMaxOffset, 5);
     expect((await store.putMessages(makeBatch('TopicA', 0, ['fast']))).status).toBe('PUT_OK');
+    expect(store.stats().flushDiskTimeoutTotal).toBe(1);
   });
 
   it('fails the waiting puts when fdatasync fails, and keeps serving', async () => {
@@ -105,7 +98,7 @@ describe('GroupCommitService (SYNC_FLUSH)', () => {
         return this.flushed;
       },
     };
-    const service = new GroupCommitService(target, 1_000, new StoreStatsService(), silentLogger);
+    const service = new GroupCommitService(target, 1_000, new StoreStatsService(), silentLogger, frozen);
     target.max = 100;
     await expect(service.waitForFlush(100)).rejects.toThrow(/could not sync/);
     fail = false;
@@ -117,9 +110,9 @@ describe('GroupCommitService (SYNC_FLUSH)', () => {
   });
 
   it('answers the puts still waiting at shutdown from one last sync', async () => {
-    const sync = new CountingSync();
-    sync.delayMs = 30;
+    const sync = new ControlledSync();
     const store = openSyncStore(sync);
+    // Shut down in the same turn: their group's sync has not begun, the loop stops without it.
     const pending = Array.from({ length: 4 }, (_, i) => store.putMessages(makeBatch('TopicA', 0, [`p${i}`])));
     await store.shutdown();
     expect((await Promise.all(pending)).map((r) => r.status)).toEqual(['PUT_OK', 'PUT_OK', 'PUT_OK', 'PUT_OK']);
@@ -138,7 +131,7 @@ describe('GroupCommitService (SYNC_FLUSH)', () => {
         flushed = upTo;
       },
     };
-    const gc = new GroupCommitService(target, 5_000, new StoreStatsService(), silentLogger, Date.now, 100);
+    const gc = new GroupCommitService(target, 5_000, new StoreStatsService(), silentLogger, frozen, 100);
     const puts: Promise<string>[] = [];
     for (let i = 0; i < 5; i++) {
       written += 40;

@@ -20,6 +20,8 @@ export interface MessageStoreConfig {
   flushDiskType?: FlushDiskType;
   /** SYNC_FLUSH: a send not on disk within this answers FLUSH_DISK_TIMEOUT (default 5000, RocketMQ's syncFlushTimeout). */
   syncFlushTimeoutMs?: number;
+  /** The clock syncFlushTimeoutMs is measured on (default Date.now): tests step it, so a slow disk cannot race the timeout. */
+  syncFlushClock?: () => number;
   /** Zero-fill the next CommitLog segment ahead of time (default false: sparse; allocate-mapped-file-service.ts has the measurements). */
   preallocateSegments?: boolean;
   /** The fdatasync of the CommitLog and the checkpoint: tests inject a counting or slow one. */

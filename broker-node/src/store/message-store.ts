@@ -108,7 +108,7 @@ export class DefaultMessageStore implements MessageStore {
     });
     this.flushService = new FlushRealTimeService(() => this.flushRound(), config.flushIntervalMs, logger);
     if (this.flushDiskType === 'SYNC_FLUSH') {
-      this.groupCommit = new GroupCommitService(this.commitLog, config.syncFlushTimeoutMs ?? 5_000, this.storeStats, logger);
+      this.groupCommit = new GroupCommitService(this.commitLog, config.syncFlushTimeoutMs ?? 5_000, this.storeStats, logger, config.syncFlushClock);
     }
   }
 
