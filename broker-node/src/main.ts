@@ -3,6 +3,7 @@
  * environment (config.ts); logs are JSON lines on stdout. SIGTERM/SIGINT stop it cleanly
  * (refuse sends, flush, unregister, close) and exit 0; a second signal exits at once.
  */
+import { CirrusError } from '../../client/src/errors';
 import { createLogger } from '../../client/src/logger';
 import { BrokerController } from './broker-controller';
 import { loadBrokerConfig } from './config';
@@ -40,7 +41,12 @@ async function main(): Promise<void> {
   try {
     await controller.start();
   } catch (err) {
-    logger.error('broker failed to start', { err, stack: err instanceof Error ? err.stack : undefined });
+    if (err instanceof CirrusError && err.code === 'STORE_LOCKED') {
+      // Nothing was read or changed: say who holds the folder and leave it to them.
+      logger.error('store folder is locked by another process, not starting', { code: err.code, detail: err.message, ...err.details });
+    } else {
+      logger.error('broker failed to start', { err, stack: err instanceof Error ? err.stack : undefined });
+    }
     await controller.shutdown().catch(() => {});
     process.exit(1);
   }

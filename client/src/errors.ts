@@ -35,6 +35,12 @@ export const ErrorCodes = {
   TIER_UNAVAILABLE: { status: 503, retriable: true },
   /** An object the tier manifest names is missing or does not match its checksum. */
   TIER_OBJECT_NOT_FOUND: { status: 500, retriable: false },
+  /** A tier key already holds an object with other bytes: never overwritten (another writer owns it); uploads stop. */
+  TIER_OBJECT_CONFLICT: { status: 500, retriable: false },
+  /** The tier prefix's owner marker names another broker: two brokers were given one prefix. */
+  TIER_PREFIX_OWNED: { status: 500, retriable: false },
+  /** Another live process holds the store (or data) folder's lock; `details` name the folder and the holder. */
+  STORE_LOCKED: { status: 503, retriable: false },
   INTERNAL: { status: 500, retriable: false },
 } as const satisfies Record<string, { status: number; retriable: boolean }>;
 

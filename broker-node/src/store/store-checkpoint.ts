@@ -95,16 +95,23 @@ export class StoreCheckpoint {
   private sequence = 0;
   private readonly slot = Buffer.alloc(RECORD_SIZE);
   private writing: Promise<void> | undefined;
-  /** What recovery found at open (undefined: missing, or both slots bad). */
-  readonly loaded: StoredCheckpoint | undefined;
+  private atOpen: { checkpoint: StoredCheckpoint | undefined } | undefined;
 
+  /** Reads nothing: the broker constructs its store before it holds the store folder's lock. */
   constructor(
     storeDir: string,
     private readonly dataSync: DataSync = fsDataSync,
   ) {
     this.fileName = path.join(storeDir, CHECKPOINT_FILE);
-    this.loaded = readCheckpointFile(this.fileName);
-    this.sequence = this.loaded?.sequence ?? 0;
+  }
+
+  /** What recovery found at open (undefined: missing, or both slots bad); read on first use. */
+  get loaded(): StoredCheckpoint | undefined {
+    if (!this.atOpen) {
+      this.atOpen = { checkpoint: readCheckpointFile(this.fileName) };
+      this.sequence = Math.max(this.sequence, this.atOpen.checkpoint?.sequence ?? 0);
+    }
+    return this.atOpen.checkpoint;
   }
 
   private open(): number {
@@ -123,6 +130,7 @@ export class StoreCheckpoint {
   /** Writes the next slot and fdatasyncs it; one write at a time (a caller during one waits for it, then writes). */
   async write(data: CheckpointData): Promise<void> {
     while (this.writing) await this.writing;
+    void this.loaded; // the sequence continues the file's
     const seq = ++this.sequence;
     encodeCheckpoint(this.slot, 0, seq, data, Date.now());
     const fd = this.open();
@@ -135,6 +143,7 @@ export class StoreCheckpoint {
 
   /** The same, synchronously (shutdown). */
   writeSync(data: CheckpointData): void {
+    void this.loaded;
     const seq = ++this.sequence;
     encodeCheckpoint(this.slot, 0, seq, data, Date.now());
     const fd = this.open();

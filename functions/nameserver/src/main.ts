@@ -4,12 +4,16 @@
  * Same app as the Lambda, served by @hono/node-server. With the dynamodb backend the table
  * is created first when missing, so an emulator needs no setup.
  */
+import path from 'node:path';
 import { serve } from '@hono/node-server';
+import { CirrusError } from '../../../client/src/errors';
+import { FolderLock } from '../../../client/src/folder-lock';
 import { exitWithHelpIfAsked } from '../../../client/src/help';
 import { createLogger } from '../../../client/src/logger';
 import { createNameServerApp } from './app';
 import { loadConfig } from './config';
 import { createRouteTable } from './route-table/create-route-table';
+import { topicFilePath } from './route-table/topic-file';
 
 exitWithHelpIfAsked(`CirrusMQ NameServer: node --import tsx functions/nameserver/src/main.ts
 
@@ -26,6 +30,9 @@ Environment:
 
 const config = loadConfig();
 const logger = createLogger({ service: 'nameserver' }, config.logLevel);
+// The embedded topic file has one writer: a second NameServer on the folder would load it,
+// then overwrite the first one's topics with its own snapshot.
+const dataLock = config.backend === 'embedded' ? await lockDataFolder(path.dirname(topicFilePath(config.dataDir))) : undefined;
 const routeTable = await createRouteTable(config, { ensureTable: true });
 const app = createNameServerApp(routeTable, logger);
 
@@ -48,6 +55,7 @@ async function shutdown(signal: string): Promise<void> {
   try {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await routeTable.close();
+    await dataLock?.release();
   } catch (err) {
     logger.error('nameserver shutdown failed', { err });
   }
@@ -56,3 +64,21 @@ async function shutdown(signal: string): Promise<void> {
 
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
+// Started by the launcher with an IPC channel: it closes when the launcher dies, even by SIGKILL.
+if (process.channel) {
+  process.channel.unref();
+  process.once('disconnect', () => void shutdown('launcher gone'));
+}
+
+async function lockDataFolder(dir: string): Promise<FolderLock> {
+  try {
+    return await FolderLock.acquire(dir, { owner: 'nameserver' });
+  } catch (err) {
+    if (err instanceof CirrusError && err.code === 'STORE_LOCKED') {
+      logger.error('data folder is locked by another process, not starting', { code: err.code, detail: err.message, ...err.details });
+    } else {
+      logger.error('cannot lock the data folder', { err, dir });
+    }
+    process.exit(1);
+  }
+}
