@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../infra/local/local-cluster';
+import { waitFor } from '../../infra/local/wait-for';
 import { api, readWholeQueue, startTestCluster, stopTestCluster } from '../support/cluster';
 
 let cluster: LocalCluster;
@@ -27,43 +28,68 @@ describe('broker failover', () => {
     expect((await api(cluster.gatewayUrl, 'POST', '/v1/topics', { topic: 'payments', queues: 4 })).status).toBe(201);
 
     const acked = new Map<string, Acked>();
-    let killedAt = 0;
+    // Phases by event, not by clock: a request counts as "after the kill" only if it began
+    // after the SIGKILLed broker had exited, however slow the machine is.
+    let killing = false;
+    let killed = false;
     const failuresAfterKill: string[] = [];
     const brokersAfterKill = new Set<string>();
+    let okBatchesAfterKill = 0;
+    const failuresBeforeKill: string[] = [];
     let seq = 0;
     let stop = false;
 
     const producer = async () => {
       while (!stop) {
-        const sentAt = Date.now();
+        const afterKill = killed;
         const messages = Array.from({ length: 20 }, () => ({ body: `p-${seq++}` }));
         const res = await api(cluster.gatewayUrl, 'POST', '/v1/topics/payments/messages', { messages });
-        const afterKill = killedAt > 0 && sentAt > killedAt;
         if (res.status !== 200) {
           if (afterKill) failuresAfterKill.push(`${res.status} ${JSON.stringify(res.body)}`);
+          else if (!killing) failuresBeforeKill.push(`${res.status} ${JSON.stringify(res.body)}`);
           continue;
         }
+        let allOk = true;
         res.body.results.forEach((r: any, i: number) => {
           if (r.status === 'SEND_OK') {
             acked.set(r.messageId, { broker: r.broker, queueId: r.queueId, queueOffset: r.queueOffset, body: messages[i]!.body });
             if (afterKill) brokersAfterKill.add(r.broker);
-          } else if (afterKill) failuresAfterKill.push(JSON.stringify(r));
+          } else {
+            allOk = false;
+            if (afterKill) failuresAfterKill.push(JSON.stringify(r));
+            else if (!killing) failuresBeforeKill.push(JSON.stringify(r));
+          }
         });
+        if (afterKill && allOk) okBatchesAfterKill++;
       }
+    };
+    const ackedOn = (broker: string) => [...acked.values()].filter((a) => a.broker === broker).length;
+    const brokerAlive = async (broker: string) => {
+      const res = await api(cluster.gatewayUrl, 'GET', '/v1/cluster');
+      return res.body.brokers.some((b: { brokerName: string; alive: boolean }) => b.brokerName === broker && b.alive);
     };
 
     const running = Array.from({ length: 4 }, producer);
-    await new Promise((r) => setTimeout(r, 1_500));
-    await cluster.stopProcess('broker-a', 'SIGKILL');
-    killedAt = Date.now();
-    await new Promise((r) => setTimeout(r, 3_000));
-    stop = true;
-    await Promise.all(running);
+    try {
+      // Both brokers take a share of the stream before the kill.
+      await waitFor('sends acknowledged by both brokers', 60_000, async () => ackedOn('broker-a') >= 200 && ackedOn('broker-b') >= 200, 50);
+      killing = true; // requests answered from here on may have been in flight at the kill: no promise for them
+      await cluster.stopProcess('broker-a', 'SIGKILL');
+      killed = true;
+      // Sends keep succeeding while the routes still list the dead broker, and after the
+      // NameServer has marked it down.
+      await waitFor('sends acknowledged after the kill', 60_000, async () => okBatchesAfterKill >= 20, 50);
+      await waitFor('broker-a marked down', 60_000, async () => !(await brokerAlive('broker-a')));
+      const marked = okBatchesAfterKill;
+      await waitFor('sends acknowledged after broker-a was marked down', 60_000, async () => okBatchesAfterKill >= marked + 20, 50);
+    } finally {
+      stop = true;
+      await Promise.all(running);
+    }
 
+    expect(failuresBeforeKill).toEqual([]);
     expect(failuresAfterKill).toEqual([]);
     expect([...brokersAfterKill]).toEqual(['broker-b']);
-    const onA = [...acked.values()].filter((a) => a.broker === 'broker-a').length;
-    expect(onA).toBeGreaterThan(0);
 
     // broker-a comes back on the same store and serves what it acknowledged
     await cluster.startProcess('broker-a');
@@ -89,5 +115,5 @@ describe('broker failover', () => {
     expect(missing).toEqual([]);
     for (const [id, a] of acked) expect(stored.get(`${a.broker}/${a.queueId}/${a.queueOffset}`)).toEqual({ messageId: id, body: a.body });
     expect(acked.size).toBeGreaterThan(500);
-  });
+  }, 240_000);
 });
