@@ -232,9 +232,29 @@ describe('broker HTTP server', () => {
       const r = await request('GET', `/v1/messages?${q}`);
       expect(r.status, q).toBe(400);
     }
-    const capped = await request('GET', `/v1/messages?topic=TopicA&queueId=0&offset=0&max=${Limits.MAX_READ_BATCH * 10}`);
-    expect(capped.status).toBe(200);
     await expectUnchangedAndServing();
+  });
+
+  it('caps a read at MAX_READ_BATCH messages: the next ones in order, with their bodies', async () => {
+    const total = Limits.MAX_READ_BATCH + 200;
+    const bodies = Array.from({ length: total }, (_, i) => `m${i}`);
+    for (let i = 0; i < total; i += Limits.MAX_BATCH_MESSAGES) {
+      const r = await send(sendBody('TopicA', 1, bodies.slice(i, i + Limits.MAX_BATCH_MESSAGES)));
+      expect((json(r) as unknown as BrokerSendResponse).status).toBe('SEND_OK');
+    }
+    const from = 100;
+    const capped = await request('GET', `/v1/messages?topic=TopicA&queueId=1&offset=${from}&max=${Limits.MAX_READ_BATCH * 10}`);
+    expect(capped.status).toBe(200);
+    const msgs = decodeRecords(capped.body);
+    expect(msgs.map((m) => m.body.toString())).toEqual(bodies.slice(from, from + Limits.MAX_READ_BATCH));
+    expect(msgs.map((m) => m.queueOffset)).toEqual(Array.from({ length: Limits.MAX_READ_BATCH }, (_, i) => from + i));
+    expect(msgs.every((m) => m.topic === 'TopicA' && m.queueId === 1)).toBe(true);
+    expect(capped.headers[PullHeaders.COUNT]).toBe(String(Limits.MAX_READ_BATCH));
+    expect(capped.headers[PullHeaders.NEXT_OFFSET]).toBe(String(from + Limits.MAX_READ_BATCH));
+    expect(capped.headers[PullHeaders.MAX_OFFSET]).toBe(String(total));
+    // The rest follows from nextOffset.
+    const rest = await request('GET', `/v1/messages?topic=TopicA&queueId=1&offset=${from + Limits.MAX_READ_BATCH}&max=${Limits.MAX_READ_BATCH}`);
+    expect(decodeRecords(rest.body).map((m) => m.body.toString())).toEqual(bodies.slice(from + Limits.MAX_READ_BATCH));
   });
 
   it('answers 404 NOT_FOUND for unknown routes and 405 for a wrong method', async () => {
