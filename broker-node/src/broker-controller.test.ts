@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ContentTypes } from '../../client/src/api/types';
 import { createLogger, silentLogger } from '../../client/src/logger';
+import { waitFor } from '../../infra/local/wait-for';
 import { BrokerController } from './broker-controller';
 import { loadBrokerConfig } from './config';
 import { FakeNameServer } from './testing/fake-nameserver';
@@ -65,9 +66,11 @@ describe('BrokerController', () => {
     const config = loadBrokerConfig({ CIRRUSMQ_BROKER_PORT: '0', CIRRUSMQ_STORE_DIR: dir });
     const b = new BrokerController(config, { nameServer: ns, logger: silentLogger });
     const started = b.start();
-    await new Promise((r) => setTimeout(r, 50));
+    // In the retry loop: a registration has failed (the store is open, the server up).
+    await waitFor('a failed registration', 20_000, async () => ns.failRegistrations < 1_000, 5);
     await b.shutdown();
     await started;
+    expect(ns.registrations.length).toBe(0);
     expect(ns.unregistrations.length).toBe(0);
   });
 
@@ -140,8 +143,10 @@ describe('main.ts', () => {
     child.stdout.on('data', (c) => (out += c));
     child.stderr.on('data', (c) => (out += c));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    const deadline = Date.now() + 20_000;
-    while (!out.includes('broker listening') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await waitFor('the broker to log "broker listening"', 45_000, async () => {
+      if (child.exitCode !== null) throw new Error(`broker exited (${child.exitCode}) while starting: ${out}`);
+      return out.includes('broker listening');
+    }, 50);
     const line = out.split('\n').find((l) => l.includes('broker listening'))!;
     const entry = JSON.parse(line) as { brokerName: string; port: number };
     expect(entry.brokerName).toBe('broker-main');
@@ -150,5 +155,5 @@ describe('main.ts', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(out).toContain('"msg":"broker stopped"');
-  });
+  }, 90_000);
 });
