@@ -3,7 +3,7 @@
  * reads cross from the tier to the disk, overall retention trims what readers can reach.
  */
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { decodeRecords } from '../../../client/src/codec/record';
 import { silentLogger } from '../../../client/src/logger';
 import { makeBatch } from '../testing/fixtures';
@@ -194,17 +194,21 @@ describe('DefaultMessageStore with a tier', () => {
   it('with durability s3, acks a send that asks for async after the write, and the others once the chunk is stored', async () => {
     let release: () => void = () => {};
     const gate = new Promise<void>((r) => (release = r));
+    let atGate = 0;
     const { store } = await openTiered({
       s3Durability: true,
       // Write-ahead chunks wait at the gate: the store is "slow".
-      objects: (local) => Object.assign(Object.create(local) as ObjectStore, { putObject: async (...a: Parameters<ObjectStore['putObject']>) => (await gate, local.putObject(...a)) }),
+      objects: (local) =>
+        Object.assign(Object.create(local) as ObjectStore, { putObject: async (...a: Parameters<ObjectStore['putObject']>) => (atGate++, await gate, local.putObject(...a)) }),
     });
     expect(store.durability).toBe('s3');
     const fast = await store.putMessages(makeBatch('T', 0, ['fast']), { durability: 'async' });
     expect(fast.status).toBe('PUT_OK');
     let durableDone = false;
     const durable = store.putMessages(makeBatch('T', 0, ['durable'])).then((r) => ((durableDone = true), r));
-    await new Promise((r) => setTimeout(r, 50));
+    // Its chunk has gone to the store and hangs there: the send must not be answered yet.
+    await vi.waitFor(() => expect(atGate).toBeGreaterThan(0), { timeout: 20_000, interval: 5 });
+    await new Promise((r) => setImmediate(r));
     expect(durableDone).toBe(false);
     release();
     expect((await durable).status).toBe('PUT_OK');
