@@ -10,6 +10,8 @@ export const ErrorCodes = {
   INVALID_TOPIC: { status: 400, retriable: false },
   RESERVED_TOPIC: { status: 400, retriable: false },
   INVALID_MESSAGE: { status: 400, retriable: false },
+  /** Text that is not valid Unicode (a lone surrogate, bytes that are not UTF-8): refused, never stored as U+FFFD. */
+  INVALID_TEXT: { status: 400, retriable: false },
   EMPTY_BATCH: { status: 400, retriable: false },
   TOO_MANY_MESSAGES: { status: 400, retriable: false },
   INVALID_PARAMETER: { status: 400, retriable: false },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CirrusError } from './errors';
-import { parseNonNegativeInt, validateMessage, validateUserTopic } from './validation';
+import { parseNonNegativeInt, validateLookupKey, validateMessage, validateUserTopic } from './validation';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -33,6 +33,21 @@ describe('validation', () => {
     expect(codeOf(() => validateMessage({ topic: 't', body, properties: { TAGS: 'x' } }))).toBe('INVALID_MESSAGE');
     expect(codeOf(() => validateMessage({ topic: 't', body, properties: { a: 'x'.repeat(16 * 1024) } }))).toBe('INVALID_MESSAGE');
     expect(codeOf(() => validateMessage({ topic: 't', body, properties: { a: 'b\u0001' } }))).toBe('INVALID_MESSAGE');
+  });
+
+  it('refuses text that is not valid Unicode (a lone surrogate would be stored as U+FFFD)', () => {
+    const lone = '\ud800x';
+    expect(codeOf(() => validateMessage({ topic: 't', body: 'caf\u00e9 \ud83d\ude00' }))).toBeUndefined();
+    expect(codeOf(() => validateMessage({ topic: 't', body: lone }))).toBe('INVALID_TEXT');
+    expect(codeOf(() => validateMessage({ topic: 't', body: 'x\udc00' }))).toBe('INVALID_TEXT');
+    expect(codeOf(() => validateMessage({ topic: 't', body, tags: lone }))).toBe('INVALID_TEXT');
+    expect(codeOf(() => validateMessage({ topic: 't', body, keys: ['ok', lone] }))).toBe('INVALID_TEXT');
+    expect(codeOf(() => validateMessage({ topic: 't', body, shardingKey: lone }))).toBe('INVALID_TEXT');
+    expect(codeOf(() => validateMessage({ topic: 't', body, properties: { a: lone } }))).toBe('INVALID_TEXT');
+    expect(codeOf(() => validateMessage({ topic: 't', body, properties: { [lone]: 'v' } }))).toBe('INVALID_TEXT');
+    // Binary bodies are bytes, not text: any bytes go.
+    expect(codeOf(() => validateMessage({ topic: 't', body: Buffer.from([0xff, 0xfe, 0]) }))).toBeUndefined();
+    expect(codeOf(() => validateLookupKey('key', lone))).toBe('INVALID_TEXT');
   });
 
   it('parses non-negative integers only', () => {

@@ -49,6 +49,19 @@ export function validateQueueCount(queues: unknown): number {
   return queues as number;
 }
 
+/**
+ * Whether a string is valid Unicode (no lone surrogate, ES2024's String.prototype.isWellFormed,
+ * a native scan). Encoding a lone surrogate as UTF-8 writes U+FFFD instead: the stored text
+ * would silently differ from the text sent.
+ */
+export function isWellFormedText(s: string): boolean {
+  return (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+}
+
+function notText(what: string): CirrusError {
+  return new CirrusError('INVALID_TEXT', `${what} is not valid Unicode text (it holds a lone surrogate); send binary as bodyEncoding "base64"`);
+}
+
 /** The last topic validateMessage found valid: a batch's messages share one, so it is checked once. */
 let lastValidTopic: string | undefined;
 
@@ -60,6 +73,7 @@ export function validateMessage(msg: Message): number {
     lastValidTopic = topic;
   }
   const body = msg.body;
+  if (typeof body === 'string' && !isWellFormedText(body)) throw notText('body');
   const bodyLength = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body instanceof Uint8Array ? body.length : 0;
   if (bodyLength === 0) {
     throw new CirrusError('INVALID_MESSAGE', 'body must not be empty');
@@ -74,16 +88,19 @@ export function validateMessage(msg: Message): number {
     if (msg.tags.includes('||') || SEPARATORS.test(msg.tags)) {
       throw new CirrusError('INVALID_MESSAGE', 'tags must not contain "||" or control separators');
     }
+    if (!isWellFormedText(msg.tags)) throw notText('tags');
   }
   if (msg.keys !== undefined) {
     // Keys are stored joined by a space (RocketMQ's KEYS property), so a key cannot hold one.
     if (!Array.isArray(msg.keys) || msg.keys.some((k) => typeof k !== 'string' || k.length === 0 || SEPARATORS.test(k) || k.includes(KEY_SEPARATOR))) {
       throw new CirrusError('INVALID_MESSAGE', 'keys must be an array of non-empty strings without spaces');
     }
+    if (msg.keys.some((k) => !isWellFormedText(k))) throw notText('a key');
   }
   if (msg.shardingKey !== undefined && (typeof msg.shardingKey !== 'string' || msg.shardingKey.length === 0)) {
     throw new CirrusError('INVALID_MESSAGE', 'shardingKey must be a non-empty string');
   }
+  if (msg.shardingKey !== undefined && !isWellFormedText(msg.shardingKey)) throw notText('shardingKey');
   if (msg.properties !== undefined) validateProperties(msg.properties);
   return bodyLength;
 }
@@ -99,6 +116,7 @@ function validateProperties(properties: unknown): void {
       throw new CirrusError('INVALID_MESSAGE', `property "${name}" has an empty name or a control separator`);
     }
     if (RESERVED_PROPERTIES.has(name)) throw new CirrusError('INVALID_MESSAGE', `property "${name}" is reserved`);
+    if (!isWellFormedText(name) || !isWellFormedText(value)) throw notText(`property "${name}"`);
     bytes += Buffer.byteLength(name) + Buffer.byteLength(value) + 2;
   }
   if (bytes > Limits.MAX_PROPERTIES_BYTES) {
@@ -121,6 +139,7 @@ export function validateLookupKey(name: string, raw: unknown): string {
   if (typeof raw !== 'string' || raw.length === 0) throw new CirrusError('INVALID_PARAMETER', `${name} is required`);
   if (raw.length > Limits.MAX_PROPERTIES_BYTES) throw new CirrusError('INVALID_PARAMETER', `${name} is longer than ${Limits.MAX_PROPERTIES_BYTES} characters`);
   if (SEPARATORS.test(raw)) throw new CirrusError('INVALID_PARAMETER', `${name} has a control separator`);
+  if (!isWellFormedText(raw)) throw new CirrusError('INVALID_TEXT', `${name} is not valid Unicode text`);
   return raw;
 }
 

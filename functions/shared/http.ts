@@ -3,6 +3,7 @@
  * leaves as {"error":{"code","message"}} with the CirrusError's status, and JSON bodies are
  * read with the checks the API promises (415 for another content type, 400 for bad JSON).
  */
+import { isUtf8 } from 'node:buffer';
 import { IncomingMessage } from 'node:http';
 import type { Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -24,14 +25,19 @@ const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 /**
  * The request body as parsed JSON. 415 unless the content type is JSON (application/json
- * or a +json type), 413 past `maxBytes`, 400 INVALID_JSON when it does not parse.
+ * or a +json type), 413 past `maxBytes`, 400 INVALID_TEXT when it is not UTF-8, 400
+ * INVALID_JSON when it does not parse.
  */
 export async function readJsonBody(c: Context, maxBytes = DEFAULT_MAX_BODY_BYTES): Promise<unknown> {
   const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json' && !/^application\/[a-z0-9.+-]+\+json$/.test(type)) {
     throw new CirrusError('UNSUPPORTED_MEDIA_TYPE', `expected content-type application/json, got "${type || 'none'}"`);
   }
-  const text = (await readBodyBytes(c, maxBytes)).toString('utf8');
+  const bytes = await readBodyBytes(c, maxBytes);
+  // JSON is UTF-8 (RFC 8259); decoding other bytes would turn them into U+FFFD and store
+  // text the client never sent. isUtf8 is a native SIMD scan, cheap beside JSON.parse.
+  if (!isUtf8(bytes)) throw new CirrusError('INVALID_TEXT', 'request body is not valid UTF-8: send binary message bodies as bodyEncoding "base64"');
+  const text = bytes.toString('utf8');
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {

@@ -191,6 +191,15 @@ export class Producer {
     return outcomes;
   }
 
+  /**
+   * The route a send to `topic` would take, from the route cache (the NameServer on a miss):
+   * throws TOPIC_NOT_FOUND, or NO_ROUTE when no broker of it is alive. The gateway checks
+   * this before it accepts a oneway send.
+   */
+  resolveRoute(topic: string): Promise<TopicPublishInfo> {
+    return this.publishInfo(topic);
+  }
+
   /** The NameServer calls this producer has made, for benchmarks and tests. */
   get nameServerCalls(): number {
     return this.nameServer.calls ?? 0;

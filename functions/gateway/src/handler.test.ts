@@ -9,11 +9,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { randomBytes } from 'node:crypto';
 import { silentLogger } from '../../../client/src/logger';
 import { BrokerController } from '../../../broker-node/src/broker-controller';
 import { loadBrokerConfig } from '../../../broker-node/src/config';
 import { createNameServerApp } from '../../nameserver/src/app';
 import { EmbeddedRouteTable } from '../../nameserver/src/route-table/embedded-route-table';
+import { LAMBDA_PAYLOAD_BYTES, MAX_SEND_REQUEST_BYTES } from './limits';
 
 let dir: string;
 let nameServer: ServerType;
@@ -28,7 +30,8 @@ beforeAll(async () => {
   });
   const nsAddr = `127.0.0.1:${(nameServer.address() as AddressInfo).port}`;
   broker = new BrokerController(
-    loadBrokerConfig({ CIRRUSMQ_BROKER_PORT: '0', CIRRUSMQ_STORE_DIR: path.join(dir, 'broker-a'), CIRRUSMQ_NAMESRV_ADDR: nsAddr, CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: '1048576' }),
+    // 16 MiB segments: a 4 MiB record must fit one.
+    loadBrokerConfig({ CIRRUSMQ_BROKER_PORT: '0', CIRRUSMQ_STORE_DIR: path.join(dir, 'broker-a'), CIRRUSMQ_NAMESRV_ADDR: nsAddr, CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: String(16 * 1024 * 1024) }),
     { logger: silentLogger },
   );
   await broker.start();
@@ -88,7 +91,57 @@ describe('gateway Lambda handler', () => {
 
     const bad = await call('POST', '/v1/topics/lambda/messages', '', '{"messages": [');
     expect(bad).toMatchObject({ status: 400, body: { error: { code: 'INVALID_JSON' } } });
-    const tooBig = await call('POST', '/v1/topics/lambda/messages', '', JSON.stringify({ messages: [{ body: 'x'.repeat(4 * 1024 * 1024) }] }));
+    // Past the request limit (5.5 MiB), and a text body past 4 MiB under it.
+    const tooBig = await call('POST', '/v1/topics/lambda/messages', '', JSON.stringify({ messages: [{ body: 'x'.repeat(MAX_SEND_REQUEST_BYTES) }] }));
     expect(tooBig).toMatchObject({ status: 413, body: { error: { code: 'PAYLOAD_TOO_LARGE' } } });
+    const bodyTooBig = await call('POST', '/v1/topics/lambda/messages', '', JSON.stringify({ messages: [{ body: 'x'.repeat(4 * 1024 * 1024 + 1) }] }));
+    expect(bodyTooBig).toMatchObject({ status: 413, body: { error: { code: 'PAYLOAD_TOO_LARGE' } } });
+  });
+
+  it('carries a 4 MiB binary body both ways within Lambda payload limits, and caps reads and lookups to fit one', async () => {
+    const { handler } = await import('./handler');
+    const call = async (...args: Parameters<typeof httpApiEvent>) => {
+      const event = httpApiEvent(...args);
+      const res = (await handler(event as never)) as { statusCode: number; body: string };
+      // What Lambda counts: the invocation's event and result as JSON.
+      return { status: res.statusCode, body: JSON.parse(res.body), eventBytes: Buffer.byteLength(JSON.stringify(event)), resultBytes: Buffer.byteLength(JSON.stringify(res)) };
+    };
+    expect((await call('POST', '/v1/topics', '', JSON.stringify({ topic: 'big', queues: 1 }))).status).toBe(201);
+
+    const max = randomBytes(4 * 1024 * 1024);
+    const sent = await call('POST', '/v1/topics/big/messages', '', JSON.stringify({ messages: [{ body: max.toString('base64'), bodyEncoding: 'base64', keys: ['k'] }] }));
+    expect(sent.body).toMatchObject({ results: [{ status: 'SEND_OK', queueOffset: 0 }] });
+    expect(sent.eventBytes).toBeLessThanOrEqual(LAMBDA_PAYLOAD_BYTES);
+    const three = [randomBytes(3 * 1024 * 1024), randomBytes(3 * 1024 * 1024)];
+    for (const b of three) {
+      const r = await call('POST', '/v1/topics/big/messages', '', JSON.stringify({ messages: [{ body: b.toString('base64'), bodyEncoding: 'base64', keys: ['k'] }] }));
+      expect(r.status).toBe(200);
+    }
+
+    // Each read answers what fits: the 4 MiB message alone, then one 3 MiB message at a time
+    // (two would be 8.4 MB of base64); nextOffset continues where the answer stopped.
+    const bodies: Buffer[] = [];
+    let offset = 0;
+    for (let reads = 0; offset < 3; reads++) {
+      expect(reads).toBeLessThan(3);
+      const read = await call('GET', '/v1/topics/big/messages', `broker=broker-a&queueId=0&offset=${offset}&max=32`);
+      expect(read.status).toBe(200);
+      expect(read.resultBytes).toBeLessThanOrEqual(LAMBDA_PAYLOAD_BYTES);
+      expect(read.body.messages.length).toBe(1);
+      expect(read.body.nextOffset).toBe(offset + 1);
+      bodies.push(Buffer.from(read.body.messages[0].body, 'base64'));
+      offset = read.body.nextOffset;
+    }
+    expect(bodies[0]!.equals(max)).toBe(true);
+    expect(bodies[1]!.equals(three[0]!)).toBe(true);
+    expect(bodies[2]!.equals(three[1]!)).toBe(true);
+
+    // A lookup keeps the newest that fit, oldest first, and says it left some out.
+    const byKey = await call('GET', '/v1/topics/big/messages/by-key/k', '');
+    expect(byKey.status).toBe(200);
+    expect(byKey.resultBytes).toBeLessThanOrEqual(LAMBDA_PAYLOAD_BYTES);
+    expect(byKey.body.truncated).toBe(true);
+    expect(byKey.body.messages.map((m: { queueOffset: number }) => m.queueOffset)).toEqual([2]);
+    expect(Buffer.from(byKey.body.messages[0].body, 'base64').equals(three[1]!)).toBe(true);
   });
 });

@@ -58,9 +58,12 @@ export interface MessageJson {
   storeTimestamp: number;
 }
 
-/** A stored message as JSON: the body as text when it is valid UTF-8, base64 otherwise. */
-export function messageToJson(m: MessageExt): MessageJson {
-  const utf8 = isUtf8(m.body);
+/**
+ * A stored message as JSON: the body as text when it is valid UTF-8, base64 otherwise (or
+ * always, with `base64`: read-answer.ts asks so for a text that escapes too large).
+ */
+export function messageToJson(m: MessageExt, base64 = false): MessageJson {
+  const utf8 = !base64 && isUtf8(m.body);
   const properties: Record<string, string> = {};
   for (const k in m.properties) if (!RESERVED.has(k)) properties[k] = m.properties[k]!;
   return {

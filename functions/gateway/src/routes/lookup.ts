@@ -12,13 +12,14 @@
  * A broker that fails is left out and named in "unreachableBrokers"; when every broker
  * fails, the first failure is the answer.
  */
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import { MASTER_ID } from '../../../../client/src/api/types';
 import { CirrusError, toCirrusError } from '../../../../client/src/errors';
 import type { MessageExt } from '../../../../client/src/message';
 import { Limits, parseLookupRange, validateLookupKey, validateTopic } from '../../../../client/src/validation';
 import type { GatewayDeps } from '../deps';
 import { messageToJson } from '../message-json';
+import { capMessages, MESSAGES_BUDGET } from '../read-answer';
 
 interface BrokerTarget {
   brokerName: string;
@@ -44,7 +45,8 @@ export function lookupRoutes(app: Hono, { producer, nameServer, brokers, logger 
     if (targets.length === 0) throw new CirrusError('NO_ROUTE', `no live broker serves topic ${topic}`);
     const { found, unreachable } = await askAll(targets, (b) => brokers.get(b.addr).queryMessage(topic, key, { begin, end, max }), logger);
     found.sort((a, b) => a.message.storeTimestamp - b.message.storeTimestamp || a.message.commitLogOffset - b.message.commitLogOffset);
-    return c.json(answer(found.slice(Math.max(0, found.length - max)), unreachable));
+    // Newest first into the capped answer, so a cut drops the oldest; answered oldest first.
+    return answer(c, found.slice(Math.max(0, found.length - max)).reverse(), unreachable, true);
   });
 
   app.get('/v1/messages/:messageId', async (c) => {
@@ -63,7 +65,7 @@ export function lookupRoutes(app: Hono, { producer, nameServer, brokers, logger 
       throw new CirrusError('BROKER_UNAVAILABLE', `message ${messageId} is on no broker that answered; unreachable: ${unreachable.join(', ')}`);
     }
     found.sort((a, b) => a.message.storeTimestamp - b.message.storeTimestamp);
-    return c.json(answer(found.slice(0, Limits.MAX_READ_BATCH), unreachable));
+    return answer(c, found.slice(0, Limits.MAX_READ_BATCH), unreachable, false);
   });
 }
 
@@ -90,7 +92,18 @@ async function askAll(targets: BrokerTarget[], ask: (b: BrokerTarget) => Promise
   return { found, unreachable };
 }
 
-function answer(found: Found[], unreachable: string[]) {
-  const messages = found.map(({ broker, message }) => ({ ...messageToJson(message), topic: message.topic, broker, queueId: message.queueId }));
-  return unreachable.length > 0 ? { messages, unreachableBrokers: unreachable } : { messages };
+/**
+ * The answer, capped to fit a Lambda result (read-answer.ts): `found` in order of preference,
+ * answered oldest first (`reversed`: `found` is newest first). When messages were left out,
+ * "truncated" is true: a by-key lookup continues with end = the oldest storeTimestamp answered.
+ */
+function answer(c: Context, found: Found[], unreachable: string[], reversed: boolean): Response {
+  const encode = (f: Found, base64: boolean) =>
+    JSON.stringify({ ...messageToJson(f.message, base64), topic: f.message.topic, broker: f.broker, queueId: f.message.queueId });
+  const kept = capMessages(found, encode, MESSAGES_BUDGET);
+  if (reversed) kept.reverse();
+  let text = `{"messages":[${kept.join(',')}]`;
+  if (unreachable.length > 0) text += `,"unreachableBrokers":${JSON.stringify(unreachable)}`;
+  if (kept.length < found.length) text += ',"truncated":true';
+  return c.body(text + '}', 200, { 'Content-Type': 'application/json' });
 }

@@ -3,22 +3,36 @@ import type { Hono } from 'hono';
 import { MASTER_ID } from '../../../../client/src/api/types';
 import { CirrusError } from '../../../../client/src/errors';
 import { buildSubscriptionData } from '../../../../client/src/filter/subscription-data';
+import type { MessageExt } from '../../../../client/src/message';
+import type { PreparedBatch } from '../../../../client/src/producer/producer';
 import { Limits, parseNonNegativeInt, validateTopic, validateUserTopic } from '../../../../client/src/validation';
 import { readJsonObject } from '../../../shared/http';
 import type { GatewayDeps } from '../deps';
+import { MAX_SEND_REQUEST_BYTES } from '../limits';
 import { messageToJson, parseMessages, resultsJson } from '../message-json';
+import { capMessages, MESSAGES_BUDGET } from '../read-answer';
 
 const DEFAULT_READ_MAX = 32;
 
-export function messageRoutes(app: Hono, { producer, brokers, logger, metrics }: GatewayDeps): void {
+export function messageRoutes(app: Hono, deps: GatewayDeps): void {
+  const { producer, brokers, metrics } = deps;
   app.post('/v1/topics/:topic/messages', async (c) => {
     const topic = validateUserTopic(c.req.param('topic'));
     const mode = c.req.query('mode') ?? 'sync';
     if (mode !== 'sync' && mode !== 'oneway') throw new CirrusError('INVALID_PARAMETER', 'mode must be "sync" or "oneway"');
-    const body = await readJsonObject(c, Limits.MAX_BATCH_BYTES);
+    const body = await readJsonObject(c, MAX_SEND_REQUEST_BYTES);
     const batch = producer.prepareBatch(topic, parseMessages(topic, body.messages));
     if (mode === 'oneway') {
-      producer.sendPrepared(batch).catch((e) => logger.warn('oneway send failed', { topic, err: e }));
+      // The route first (the producer's cache; the NameServer on a miss): an unknown topic or
+      // one without a live broker is the caller's answer (404 / 503), not a silent drop.
+      metrics.sendRequests++;
+      try {
+        await producer.resolveRoute(topic);
+      } catch (e) {
+        metrics.messagesFailed += batch.prepared.length;
+        throw e;
+      }
+      sendOneway(deps, batch);
       return c.json({ accepted: batch.prepared.length }, 202);
     }
     metrics.sendRequests++;
@@ -46,8 +60,41 @@ export function messageRoutes(app: Hono, { producer, brokers, logger, metrics }:
 
     const addr = await readableBrokerAddr(producer, topic, brokerName, queueId);
     const res = await brokers.get(addr).pull(topic, queueId, offset, max, tag);
-    return c.json({ messages: res.messages.map(messageToJson), nextOffset: res.nextOffset, minOffset: res.minOffset, maxOffset: res.maxOffset });
+    // Capped to fit a Lambda result: the messages left out are read from nextOffset.
+    const parts = capMessages(res.messages, encodeMessage, MESSAGES_BUDGET);
+    const nextOffset = parts.length < res.messages.length ? res.messages[parts.length]!.queueOffset : res.nextOffset;
+    const text = `{"messages":[${parts.join(',')}],"nextOffset":${nextOffset},"minOffset":${res.minOffset},"maxOffset":${res.maxOffset}}`;
+    return c.body(text, 200, { 'Content-Type': 'application/json' });
   });
+}
+
+const encodeMessage = (m: MessageExt, base64: boolean) => JSON.stringify(messageToJson(m, base64));
+
+/**
+ * Sends after the 202: counted as the sync path counts (requests, messages sent and failed)
+ * and in the oneway counters; a failure is logged, since no caller hears of it.
+ */
+function sendOneway({ producer, metrics, logger }: GatewayDeps, batch: PreparedBatch): void {
+  const n = batch.prepared.length;
+  metrics.onewayRequests++;
+  metrics.onewayMessagesAccepted += n;
+  producer.sendPrepared(batch).then(
+    (outcomes) => {
+      let failed = 0;
+      for (const o of outcomes) o.status === 'FAILED' ? failed++ : metrics.messagesSent++;
+      if (failed > 0) {
+        metrics.messagesFailed += failed;
+        metrics.onewayMessagesFailed += failed;
+        const first = outcomes.find((o) => o.status === 'FAILED');
+        logger.warn('oneway send failed', { topic: batch.topic, failed, of: n, code: first?.status === 'FAILED' ? first.error.code : undefined });
+      }
+    },
+    (e: unknown) => {
+      metrics.messagesFailed += n;
+      metrics.onewayMessagesFailed += n;
+      logger.warn('oneway send failed', { topic: batch.topic, failed: n, of: n, err: e });
+    },
+  );
 }
 
 /** The broker's address from the cached route, refreshed once if the broker or queue is not in it. */
