@@ -150,8 +150,10 @@ describe('lookup by id', () => {
 
   it('documents the routes in the OpenAPI document', async () => {
     const doc = (await api(gw, 'GET', '/openapi.json')).body;
-    expect(doc.paths['/v1/messages/{messageId}'].get).toBeDefined();
-    expect(doc.paths['/v1/topics/{topic}/messages/by-key/{key}'].get).toBeDefined();
+    expect(Object.keys(doc.paths['/v1/messages/{messageId}'].get.responses)).toEqual(expect.arrayContaining(['200', '404']));
+    const byKey = doc.paths['/v1/topics/{topic}/messages/by-key/{key}'];
+    expect(byKey.parameters.map((p: any) => p.name)).toEqual(['topic', 'key']);
+    expect(byKey.get.parameters.map((p: any) => p.name)).toEqual(expect.arrayContaining(['begin', 'end', 'max']));
     expect(doc.paths['/v1/topics/{topic}/messages'].get.parameters.map((p: any) => p.name)).toContain('tag');
   });
 });
