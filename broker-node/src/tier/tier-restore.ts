@@ -4,21 +4,30 @@
  * lost. Before the store opens, this lays out its folder so the normal load serves on:
  *
  *   consumequeue/  rebuilt from each tiered segment's extract: reads of tiered offsets work
+ *   index/         the key index of the tiered records, from each segment's index extract
+ *                  (a segment uploaded without one is read and indexed instead): lookups by
+ *                  key and by id find tiered messages
  *   commitlog/     starts at the last tiered segment's end; with `s3` durability the
  *                  write-ahead chunks after it are written back (every acknowledged send),
  *                  and the store's load verifies and indexes them as after any restart
  *
  * New appends then go after the last durable offset, so no offset is handed out twice.
- * The key index is not restored for tiered segments (lookups by key or id cover local data).
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { readInt64 } from '../../../client/src/codec/int64';
+import { Field } from '../../../client/src/codec/record';
+import { CirrusError } from '../../../client/src/errors';
 import type { Logger } from '../../../client/src/logger';
 import { CQ_STORE_UNIT_SIZE, CqUnit, ConsumeQueue } from '../store/consume-queue';
+import { DEFAULT_INDEX_CONFIG, IndexService, type IndexServiceConfig } from '../store/index/index-service';
 import { MappedFile, fileNameToOffset } from '../store/mapped-file';
 import { decodeConsumeQueueExtract } from './consume-queue-extract';
+import { IndexExtractDamagedError, RecordKeyHasher, isMissingExtract, replayIndexExtract } from './index-extract';
+import { scanSegment } from './segment-file-scanner';
+import { indexExtractKey } from './tier-upload-service';
 import type { ObjectStore } from './object-store';
-import type { TierManifest } from './tier-manifest';
+import type { TieredSegment, TierManifest } from './tier-manifest';
 import { listWalChunks, replayWalFrom } from './wal/wal-chunks';
 import type { WalPart } from './wal/wal-chunk';
 
@@ -28,6 +37,8 @@ export interface RestoreOptions {
   consumeQueueUnitsPerFile: number;
   /** Replay write-ahead chunks past the tiered segments (durability `s3`). */
   replayWal: boolean;
+  /** Sizes of the index files written (the store's; the files keep theirs, so any works). */
+  index?: Pick<IndexServiceConfig, 'hashSlotNum' | 'indexNum'>;
 }
 
 export interface RestoreResult {
@@ -38,6 +49,9 @@ export interface RestoreResult {
   /** Where the log ends after the write-ahead replay. */
   logEnd: number;
   walBytes: number;
+  /** Key index entries restored, and segments whose index had to be rebuilt by reading the segment. */
+  indexEntries: number;
+  indexRebuiltSegments: number;
 }
 
 /** Whether the store folder has no CommitLog segment (a new disk, or a wiped one). */
@@ -51,7 +65,7 @@ export async function restoreFromTier(store: ObjectStore, manifest: TierManifest
   const segments = await manifest.list();
   const tieredEnd = segments.at(-1)?.endOffset ?? 0;
   const chunks = options.replayWal ? await listWalChunks(store) : [];
-  const result: RestoreResult = { restored: false, tieredSegments: segments.length, tieredEnd, logEnd: tieredEnd, walBytes: 0 };
+  const result: RestoreResult = { restored: false, tieredSegments: segments.length, tieredEnd, logEnd: tieredEnd, walBytes: 0, indexEntries: 0, indexRebuiltSegments: 0 };
   if (segments.length === 0 && !chunks.some((c) => c.end > tieredEnd)) return result;
 
   logger.info('tier restore: empty store folder, restoring from the tier', { tieredSegments: segments.length, tieredEnd, walChunks: chunks.length });
@@ -71,6 +85,8 @@ export async function restoreFromTier(store: ObjectStore, manifest: TierManifest
   } finally {
     queues.close();
   }
+  // Before the CommitLog: a restore that fails here leaves no segment, so the next start restores again.
+  await restoreKeyIndex(store, segments, options, result, logger);
 
   const writer = new CommitLogRestorer(path.join(options.storeDir, 'commitlog'), options.commitLogSegmentBytes, tieredEnd);
   try {
@@ -83,6 +99,56 @@ export async function restoreFromTier(store: ObjectStore, manifest: TierManifest
   result.restored = true;
   logger.info('tier restore: done', { ...result });
   return result;
+}
+
+/**
+ * The key index of the tiered records, segment by segment in log order, into index files the
+ * store's load then opens (its progress is the tiered end; the write-ahead replay indexes
+ * what follows as any restart's replay does). One index extract block (~1.25 MiB) and the
+ * file being written (its slot table) are in memory at a time.
+ */
+async function restoreKeyIndex(store: ObjectStore, segments: TieredSegment[], options: RestoreOptions, result: RestoreResult, logger: Logger): Promise<void> {
+  const index = new IndexService(options.storeDir, { ...DEFAULT_INDEX_CONFIG, ...options.index }, logger);
+  index.load(Number.MAX_SAFE_INTEGER);
+  try {
+    for (const seg of segments) {
+      const key = indexExtractKey(seg.startOffset);
+      try {
+        result.indexEntries += (await replayIndexExtract(store, key, seg.startOffset, seg.endOffset, index)).entries;
+      } catch (err) {
+        if (!isMissingExtract(err) && !(err instanceof IndexExtractDamagedError)) throw err;
+        // Uploaded before segments carried index extracts, or damaged: read the segment instead
+        // (its whole object, in 8 MiB ranged GETs; the good blocks of a damaged one stay).
+        logger.warn('tier restore: no usable index extract, indexing the tiered segment by reading it', { startOffset: seg.startOffset, err });
+        try {
+          result.indexEntries += await indexTieredSegment(store, seg, index);
+          result.indexRebuiltSegments++;
+        } catch (scanErr) {
+          // A damaged or missing segment object: reads of it fail too; lookups miss its messages, the rest restores.
+          if (!(scanErr instanceof CirrusError) || (scanErr.code !== 'INTERNAL' && scanErr.code !== 'TIER_OBJECT_NOT_FOUND')) throw scanErr;
+          logger.error('tier restore: cannot index the tiered segment; lookups by key and id miss its messages', { startOffset: seg.startOffset, err: scanErr });
+        }
+      }
+      index.advanceTo(seg.endOffset);
+    }
+  } finally {
+    await index.shutdown();
+  }
+}
+
+const REBUILD_WINDOW_BYTES = 8 * 1024 * 1024;
+
+/** Indexes a tiered segment from its object: each record verified as the uploader does. */
+async function indexTieredSegment(store: ObjectStore, seg: TieredSegment, index: IndexService): Promise<number> {
+  const hasher = new RecordKeyHasher();
+  let entries = 0;
+  const read = async (into: Buffer, length: number, position: number) => (await store.getRange(seg.commitLogKey, position, position + length)).copy(into);
+  await scanSegment(read, seg.commitLogKey, seg.startOffset, seg.objectSize, (buf, pos, shape, physicalOffset) => {
+    entries += hasher.hash(buf, shape);
+    index.restoreRecord(hasher.hashes, physicalOffset, readInt64(buf, pos + Field.STORETIMESTAMP));
+    index.flush(); // writes once enough entries are staged
+  }, REBUILD_WINDOW_BYTES);
+  return entries;
 }
 
 /** Writes restored ConsumeQueue units; a queue that starts inside a file gets placeholder units before it. */

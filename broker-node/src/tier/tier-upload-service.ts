@@ -1,8 +1,9 @@
 /**
  * Tiers sealed CommitLog segments to the object store, in the background and in log order:
  *
- *   sealed local segment -> scan (verify every record, build the ConsumeQueue extract)
- *     -> upload the extract, then the segment's data bytes (multipart)
+ *   sealed local segment -> scan (verify every record, build the ConsumeQueue extract and
+ *                           the index extract: key hashes for lookups after a restore)
+ *     -> upload both extracts, and the segment's data bytes (multipart)
  *     -> commit the manifest entry  <- only now is the segment tiered
  *     -> onTiered (the local copy may now be deleted; s3 write-ahead chunks before it go)
  *
@@ -15,11 +16,13 @@
  * filter of the monitoring stack turns into the TieringLagSeconds metric.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Logger } from '../../../client/src/logger';
 import type { CommitLog } from '../store/commit-log';
 import type { MappedFile } from '../store/mapped-file';
 import { offsetToFileName } from '../store/mapped-file';
 import { ConsumeQueueExtractBuilder } from './consume-queue-extract';
+import { IndexExtractWriter } from './index-extract';
 import type { ObjectStore } from './object-store';
 import { scanSegmentFile } from './segment-file-scanner';
 import type { TieredCommitLog } from './tiered-commit-log';
@@ -72,6 +75,9 @@ const SHUTDOWN_WAIT_MS = 10_000;
 
 export const segmentKey = (startOffset: number): string => `commitlog/${offsetToFileName(startOffset)}`;
 export const extractKey = (startOffset: number): string => `consumequeue/${offsetToFileName(startOffset)}`;
+export const indexExtractKey = (startOffset: number): string => `index/${offsetToFileName(startOffset)}`;
+/** The spill folder of index extracts being built, beside the store's commitlog/ (never read at start). */
+const SPILL_DIR = 'tier-upload';
 
 export class TierUploadService {
   private timer: NodeJS.Timeout | undefined;
@@ -113,11 +119,17 @@ export class TierUploadService {
   }
 
   start(): void {
+    // Spill files a crash left behind: each upload writes its own again.
+    fs.rmSync(this.spillDir(), { recursive: true, force: true });
     this.timer = setInterval(() => this.wakeup(), this.config.checkIntervalMs);
     this.timer.unref();
     this.statusTimer = setInterval(() => this.logStatus(), this.config.statusLogIntervalMs);
     this.statusTimer.unref();
     this.wakeup();
+  }
+
+  private spillDir(): string {
+    return path.join(path.dirname(this.commitLog.mappedFileQueue.storePath), SPILL_DIR);
   }
 
   /** Runs a pass now (or right after the one running). */
@@ -187,11 +199,22 @@ export class TierUploadService {
     const t0 = performance.now();
     const start = file.fileFromOffset;
     const extract = new ConsumeQueueExtractBuilder();
+    const index = await IndexExtractWriter.create(path.join(this.spillDir(), offsetToFileName(start)));
     const uploading = this.objectStore.putObject(segmentKey(start), { filePath: file.fileName, start: 0, end: file.fileSize });
     // Keep a failed upload from being an unhandled rejection while the scan runs.
     uploading.catch(() => {});
-    const scan = await scanSegmentFile(file.fileName, start, file.fileSize, (buf, pos, shape, physical) => extract.add(buf, pos, shape, physical));
-    await this.objectStore.putObject(extractKey(start), extract.encode());
+    let scan;
+    try {
+      scan = await scanSegmentFile(file.fileName, start, file.fileSize, (buf, pos, shape, physical) => {
+        extract.add(buf, pos, shape, physical);
+        return index.add(buf, pos, shape, physical);
+      });
+      await this.objectStore.putObject(extractKey(start), extract.encode());
+      const indexBytes = await index.finish();
+      await this.objectStore.putObject(indexExtractKey(start), { filePath: index.filePath, start: 0, end: indexBytes });
+    } finally {
+      await index.discard();
+    }
     const put = await uploading;
     const segment: TieredSegment = {
       startOffset: start,
@@ -211,7 +234,7 @@ export class TierUploadService {
     this.stats.bytesUploaded += file.fileSize;
     this.stats.lastUploadSeconds = seconds;
     this.stats.lastUploadBytesPerSec = seconds > 0 ? file.fileSize / seconds : 0;
-    this.logger.info('tier: segment tiered', { startOffset: start, bytes: file.fileSize, dataBytes: scan.dataBytes, records: scan.records, seconds: Number(seconds.toFixed(3)) });
+    this.logger.info('tier: segment tiered', { startOffset: start, bytes: file.fileSize, dataBytes: scan.dataBytes, records: scan.records, indexEntries: index.entries, seconds: Number(seconds.toFixed(3)) });
     await this.hooks.onTiered?.(segment);
   }
 
@@ -223,7 +246,7 @@ export class TierUploadService {
       if (seg.lastStoreTimestamp >= cutoff) break;
       await this.manifest.remove(seg.startOffset);
       this.tieredLog.remove(seg.startOffset);
-      await this.objectStore.deleteObjects([seg.commitLogKey, seg.consumeQueueKey]);
+      await this.objectStore.deleteObjects([seg.commitLogKey, seg.consumeQueueKey, indexExtractKey(seg.startOffset)]);
       this.expiredBelow = Math.max(this.expiredBelow, seg.endOffset);
       removed.push(seg);
     }

@@ -167,6 +167,35 @@ describe('DefaultMessageStore with a tier', () => {
     expect(await readFrom(restored.store, 0)).toEqual(bodies);
   });
 
+  it('after a restore onto an empty disk, finds every message by key and by id: tiered ones from the index extracts, the rest from the write-ahead log', async () => {
+    const first = await openTiered({ s3Durability: true });
+    await fill(first.store, 60);
+    await first.tier.uploadPendingNow();
+    const tieredEnd = first.tier.stats().tieredMaxOffset;
+    const sent: { body: string; id: string; key: string; offset: number }[] = [];
+    for (let next = 0; ; ) {
+      const got = await first.store.getMessage('T', 0, next, 16);
+      if (got.count === 0) break;
+      for (const m of decodeRecords(got.records)) sent.push({ body: m.body.toString(), id: m.messageId, key: m.keys[0]!, offset: m.commitLogOffset });
+      next = got.nextOffset;
+    }
+    expect(sent.length).toBe(60);
+    expect(sent.filter((m) => m.offset < tieredEnd).length).toBeGreaterThan(30);
+    expect(sent.filter((m) => m.offset >= tieredEnd).length).toBeGreaterThan(0);
+    await first.store.shutdown();
+    const fs = await import('node:fs');
+    fs.rmSync(path.join(fx.dir, 'store'), { recursive: true, force: true });
+
+    const { store } = await openTiered({ s3Durability: true });
+    expect(store.commitLog.getMinOffset()).toBe(tieredEnd); // restored: the tiered records are only in the tier
+    for (const m of sent) {
+      const byKey = decodeRecords((await store.queryMessage('T', m.key, 10, 0, Number.MAX_SAFE_INTEGER)).records);
+      expect(byKey.map((r) => [r.body.toString(), r.commitLogOffset]), m.key).toEqual([[m.body, m.offset]]);
+      const byId = decodeRecords((await store.queryMessageById(m.id, 10)).records);
+      expect(byId.map((r) => [r.body.toString(), r.commitLogOffset]), m.id).toEqual([[m.body, m.offset]]);
+    }
+  });
+
   it('starts on its local log while the tier is down, answers TIER_UNAVAILABLE below it, and catches up once the tier answers', async () => {
     const first = await openTiered();
     const bodies = await fill(first.store, 60);

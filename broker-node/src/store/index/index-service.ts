@@ -47,6 +47,24 @@ export function buildIdKey(messageId: string): string {
 }
 
 const ID_PREFIX_HASH = javaHashCode('#');
+
+/** Java hash of "{topic}#": the prefix of every key index key of the topic. */
+export function topicKeyPrefixHash(topic: string): number {
+  return continueJavaHash(continueJavaHash(0, topic), '#');
+}
+
+/**
+ * The index entries' key hashes (indexKeyHash values) of a record read from its bytes: each
+ * of its KEYS under `topicPrefixHash`, then its UNIQ_KEY. Dispatch and the tier's index
+ * extract (tier/index-extract.ts) both use it, so a restored entry is the one dispatch makes.
+ */
+export function recordIndexHashes(req: RecordDispatchRequest, topicPrefixHash: number, out: number[]): void {
+  out.length = 0;
+  if (req.hasKeys()) req.keyHashes(topicPrefixHash, out);
+  const id = req.uniqKeyHash(ID_PREFIX_HASH);
+  if (id !== undefined) out.push(id);
+  for (let i = 0; i < out.length; i++) out[i] = indexKeyHash(out[i]!);
+}
 /** Entries staged before a write (40 KiB): one syscall per ~2,000 keys instead of one per send batch. */
 const STAGED_ENTRIES = 2048;
 
@@ -150,10 +168,7 @@ export class IndexService implements CommitLogDispatcher {
     const hashes = this.hashes;
     hashes.length = 0;
     if (req instanceof RecordDispatchRequest) {
-      if (req.hasKeys()) req.keyHashes(this.topicPrefixHash(req.topic), hashes);
-      const id = req.uniqKeyHash(ID_PREFIX_HASH);
-      if (id !== undefined) hashes.push(id);
-      for (let i = 0; i < hashes.length; i++) hashes[i] = indexKeyHash(hashes[i]!);
+      recordIndexHashes(req, this.topicPrefixHash(req.topic), hashes);
     } else {
       if (req.keys) {
         const prefix = this.topicPrefixHash(req.topic);
@@ -165,7 +180,7 @@ export class IndexService implements CommitLogDispatcher {
     try {
       // The first file is made even for a record without keys: its header keeps the progress,
       // so a restart does not replay the whole log of keyless messages.
-      if (hashes.length > 0 || this.files.length === 0) this.putKeys(hashes, req);
+      if (hashes.length > 0 || this.files.length === 0) this.putKeys(hashes, req.commitLogOffset, req.storeTimestamp);
     } catch (e) {
       // The index is rebuildable; a failure here must not fail the send that was stored.
       this.logger.error('index: failed to index a record', { err: e, commitLogOffset: req.commitLogOffset });
@@ -178,20 +193,39 @@ export class IndexService implements CommitLogDispatcher {
   private topicPrefixHash(topic: string): number {
     if (topic !== this.prefixTopic) {
       this.prefixTopic = topic;
-      this.prefixHash = continueJavaHash(continueJavaHash(0, topic), '#');
+      this.prefixHash = topicKeyPrefixHash(topic);
     }
     return this.prefixHash;
   }
 
-  private putKeys(hashes: number[], req: DispatchRequest): void {
+  /**
+   * A tier restore (tier/tier-restore.ts) re-inserts the entries of tiered records, in log
+   * order, before the store loads: `hashes` are one record's indexKeyHash values, as
+   * recordIndexHashes made them when its segment was uploaded.
+   */
+  restoreRecord(hashes: number[], commitLogOffset: number, storeTimestamp: number): void {
+    if (commitLogOffset < this.indexedPhysicalOffset) return;
+    // Everything before this record is indexed: a file sealed by the roll below keeps that as its end.
+    this.advanceTo(commitLogOffset);
+    if (hashes.length > 0) this.putKeys(hashes, commitLogOffset, storeTimestamp);
+  }
+
+  /** The log below `offset` is indexed (a restored segment's end). */
+  advanceTo(offset: number): void {
+    if (offset < this.indexedPhysicalOffset) return;
+    this.indexedPhysicalOffset = offset;
+    this.files.at(-1)?.advance(offset);
+  }
+
+  private putKeys(hashes: number[], commitLogOffset: number, storeTimestamp: number): void {
     // A record's keys go to one file, so a file's [begin, end) offsets describe all it holds.
     if (hashes.length > this.config.indexNum - 1) {
       this.logger.warn('index: a record has more keys than an index file holds; extra keys not indexed', { keys: hashes.length });
       hashes.length = this.config.indexNum - 1;
     }
     let file = this.files.at(-1);
-    if (!file || !file.hasRoomFor(hashes.length, req.storeTimestamp)) file = this.roll(req.commitLogOffset, req.storeTimestamp);
-    for (const hash of hashes) file.putKey(hash, req.commitLogOffset, req.storeTimestamp);
+    if (!file || !file.hasRoomFor(hashes.length, storeTimestamp)) file = this.roll(commitLogOffset, storeTimestamp);
+    for (const hash of hashes) file.putKey(hash, commitLogOffset, storeTimestamp);
   }
 
   /** Seals the file being written (its last persist is queued) and starts a new one. */
