@@ -14,7 +14,7 @@ import type { Logger } from '../../client/src/logger';
 import { BrokerOuterAPI } from './broker-outer-api';
 import { brokerAddr, type BrokerConfig } from './config';
 import { createBrokerServer } from './server/broker-server';
-import { DefaultMessageStore } from './store/message-store';
+import { DefaultMessageStore, type DeleteTopicResult } from './store/message-store';
 import { createTieredStorage } from './tier/create-tiered-storage';
 import { TopicConfigManager } from './topic-config-manager';
 
@@ -74,7 +74,7 @@ export class BrokerController {
       this.logger.child({ component: 'store' }),
       createTieredStorage(config, this.logger),
     );
-    this.topicConfigManager = new TopicConfigManager(config.brokerName, this.nameServer);
+    this.topicConfigManager = new TopicConfigManager(config.brokerName, this.nameServer, Date.now, this.store);
   }
 
   get brokerAddr(): string {
@@ -95,6 +95,7 @@ export class BrokerController {
       topicConfigManager: this.topicConfigManager,
       logger: this.logger,
       acceptingWrites: () => this.acceptingWrites,
+      deleteTopic: (topic, createdAt) => this.deleteTopic(topic, createdAt),
     });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -131,6 +132,14 @@ export class BrokerController {
     this.storeLock = await FolderLock.acquire(this.config.storeDir, { owner: `broker ${this.config.brokerName}` });
     if (this.shuttingDown) return;
     await this.store.open();
+  }
+
+  /** RocketMQ's deleteTopicInBroker: the store drops the topic's queues; its config is learned again on next use. */
+  async deleteTopic(topic: string, createdAt: number | undefined): Promise<DeleteTopicResult> {
+    // The store's tombstone and the config's removal happen in one turn: no send slips between.
+    const deleting = this.store.deleteTopic(topic, createdAt);
+    this.topicConfigManager.forgetTopic(topic);
+    return deleting;
   }
 
   private registration(): BrokerRegistration {

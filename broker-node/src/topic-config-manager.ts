@@ -4,10 +4,22 @@
  * a topic created since, asks getTopic on demand: concurrent lookups of one topic share one
  * call, and a miss is remembered for a second so a stream of bad sends does not hammer the
  * NameServer.
+ *
+ * Incarnations: a topic deleted and created again under its name is a new topic (the
+ * NameServer's createdAt tells them apart). With a store (`incarnations`), the broker serves a
+ * topic only once it has checked, with a getTopic, that its local queues belong to the
+ * NameServer's current incarnation; the store drops older queues then (a broker that was down
+ * during the delete), and answers TOPIC_NOT_FOUND for an incarnation deleted here.
  */
 import type { NameServerApi } from '../../client/src/api/nameserver-client';
 import type { RegisterBrokerResult, TopicConfig, TopicInfo } from '../../client/src/api/types';
 import { CirrusError } from '../../client/src/errors';
+import type { IncarnationVerdict } from './store/topic-tombstones';
+
+/** The store's side of incarnations (DefaultMessageStore). */
+export interface TopicIncarnations {
+  ensureTopicIncarnation(topic: string, createdAt: number): IncarnationVerdict;
+}
 
 export const MISS_TTL_MS = 1_000;
 
@@ -16,18 +28,30 @@ export class TopicConfigManager {
   private readonly inflight = new Map<string, Promise<TopicConfig | undefined>>();
   /** topic -> time (ms) until which "not found" is answered without asking. */
   private readonly misses = new Map<string, number>();
+  /** Topics whose incarnation this process checked against the store (only with `incarnations`). */
+  private readonly checked = new Set<string>();
 
   constructor(
     private readonly brokerName: string,
     private readonly nameServer: Pick<NameServerApi, 'getTopic'>,
     private readonly now: () => number = Date.now,
+    private readonly incarnations?: TopicIncarnations,
   ) {}
 
   /** Replaces the table with the topics of a registration answer (deleted topics drop out). */
   updateFromRegistration(result: RegisterBrokerResult): void {
     this.topicConfigTable.clear();
     for (const t of result.topics) this.topicConfigTable.set(t.topic, t);
+    // A topic that left this broker may come back as a new incarnation: check it again then.
+    for (const topic of this.checked) if (!this.topicConfigTable.has(topic)) this.checked.delete(topic);
     this.misses.clear();
+  }
+
+  /** After the topic was deleted here: its config is forgotten and checked again on next use. */
+  forgetTopic(topic: string): void {
+    this.topicConfigTable.delete(topic);
+    this.checked.delete(topic);
+    this.misses.delete(topic);
   }
 
   selectTopicConfig(topic: string): TopicConfig | undefined {
@@ -37,7 +61,7 @@ export class TopicConfigManager {
   /** The topic's config on this broker, loading it from the NameServer if unknown. */
   async getTopicConfig(topic: string): Promise<TopicConfig> {
     const known = this.topicConfigTable.get(topic);
-    if (known) return known;
+    if (known && (!this.incarnations || this.checked.has(topic))) return known;
     const missUntil = this.misses.get(topic);
     if (missUntil !== undefined && missUntil > this.now()) throw notFound(topic, this.brokerName);
     let lookup = this.inflight.get(topic);
@@ -60,6 +84,11 @@ export class TopicConfigManager {
     }
     const q = info.brokers.find((b) => b.brokerName === this.brokerName);
     if (!q) return this.miss(topic);
+    if (this.incarnations) {
+      const verdict = this.incarnations.ensureTopicIncarnation(topic, info.createdAt);
+      if (verdict !== 'current') return this.miss(topic);
+      this.checked.add(topic);
+    }
     const config: TopicConfig = { topic, readQueueNums: q.readQueueNums, writeQueueNums: q.writeQueueNums, perm: q.perm, order: false };
     this.topicConfigTable.set(topic, config);
     this.misses.delete(topic);

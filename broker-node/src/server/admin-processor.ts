@@ -1,11 +1,59 @@
-/** GET /healthz, GET /metrics (Prometheus text format 0.0.4) and GET /v1/stats (JSON). */
+/**
+ * GET /healthz, GET /metrics (Prometheus text format 0.0.4), GET /v1/stats (JSON), and
+ * POST /v1/admin/topics/{topic}/delete (RocketMQ's deleteTopicInBroker).
+ */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CirrusError } from '../../../client/src/errors';
+import { validateTopic } from '../../../client/src/validation';
 import type { BrokerServerContext } from './context';
-import { sendJson } from './http-util';
+import { readBody, sendJson } from './http-util';
+
+export const ADMIN_TOPICS_PREFIX = '/v1/admin/topics/';
+const DELETE_SUFFIX = '/delete';
+
+/**
+ * POST /v1/admin/topics/{topic}/delete, body {"createdAt": n} (optional: the NameServer's
+ * incarnation being deleted, whose sends and reads answer TOPIC_NOT_FOUND here afterwards).
+ * Deletes the topic's queues and index entries on this broker; answers once the tombstone is
+ * on disk: 200 {topic, brokerName, deletedBelow, queues}. Idempotent: a topic with no queues
+ * here answers queues 0.
+ */
+export function deleteTopicProcessor(ctx: BrokerServerContext) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const rest = (q < 0 ? url : url.slice(0, q)).slice(ADMIN_TOPICS_PREFIX.length);
+    if (!rest.endsWith(DELETE_SUFFIX)) throw new CirrusError('NOT_FOUND', `no route for POST ${url}`);
+    let topic: string;
+    try {
+      topic = validateTopic(decodeURIComponent(rest.slice(0, -DELETE_SUFFIX.length)));
+    } catch (e) {
+      if (e instanceof CirrusError) throw e;
+      throw new CirrusError('INVALID_TOPIC', 'topic is not valid percent-encoding');
+    }
+    const body = await readBody(req, 4096);
+    let createdAt: number | undefined;
+    if (body.length > 0) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body.toString('utf8'));
+      } catch {
+        throw new CirrusError('INVALID_JSON', 'body is not valid JSON');
+      }
+      const c = (parsed as { createdAt?: unknown } | null)?.createdAt;
+      if (c !== undefined && (!Number.isSafeInteger(c) || (c as number) < 0)) throw new CirrusError('INVALID_PARAMETER', 'createdAt must be a non-negative integer');
+      createdAt = c as number | undefined;
+    }
+    if (!ctx.deleteTopic || !ctx.store.isOpen()) throw new CirrusError('SERVICE_NOT_AVAILABLE', `broker ${ctx.brokerName} cannot delete topics now`);
+    const result = await ctx.deleteTopic(topic, createdAt);
+    sendJson(res, 200, { ...result, brokerName: ctx.brokerName });
+  };
+}
 
 export function healthProcessor(ctx: BrokerServerContext) {
   return (_req: IncomingMessage, res: ServerResponse): void => {
-    sendJson(res, 200, { status: 'ok', brokerName: ctx.brokerName });
+    // pid: the launcher tells its own child from another process on the same port.
+    sendJson(res, 200, { status: 'ok', brokerName: ctx.brokerName, pid: process.pid });
   };
 }
 

@@ -7,10 +7,11 @@
  *   GET  /v1/messages   pull-message-processor.ts
  *   GET  /v1/messages/by-key, GET /v1/messages/by-id/{messageId}   query-message-processor.ts
  *   GET  /healthz, GET /metrics, GET /v1/stats   admin-processor.ts
+ *   POST /v1/admin/topics/{topic}/delete          admin-processor.ts
  */
 import http from 'node:http';
 import { CirrusError } from '../../../client/src/errors';
-import { healthProcessor, metricsProcessor, statsProcessor } from './admin-processor';
+import { ADMIN_TOPICS_PREFIX, deleteTopicProcessor, healthProcessor, metricsProcessor, statsProcessor } from './admin-processor';
 import type { BrokerServerContext } from './context';
 import { sendError } from './http-util';
 import { pullMessageProcessor } from './pull-message-processor';
@@ -26,7 +27,8 @@ export function createBrokerRouter(ctx: BrokerServerContext): Router {
     .onPrefix('GET', VIEW_MESSAGE_PREFIX, viewMessageByIdProcessor(ctx))
     .on('GET', '/healthz', healthProcessor(ctx))
     .on('GET', '/metrics', metricsProcessor(ctx))
-    .on('GET', '/v1/stats', statsProcessor(ctx));
+    .on('GET', '/v1/stats', statsProcessor(ctx))
+    .onPrefix('POST', ADMIN_TOPICS_PREFIX, deleteTopicProcessor(ctx));
 }
 
 export function createBrokerServer(ctx: BrokerServerContext): http.Server {

@@ -1,6 +1,6 @@
 /** What the server's processors need from the broker. */
 import type { Logger } from '../../../client/src/logger';
-import type { MessageStore } from '../store/message-store';
+import type { DeleteTopicResult, MessageStore } from '../store/message-store';
 import type { TopicConfigManager } from '../topic-config-manager';
 
 export interface BrokerServerContext {
@@ -10,4 +10,6 @@ export interface BrokerServerContext {
   logger: Logger;
   /** False once shutdown began: sends answer 503 so producers go to another broker. */
   acceptingWrites(): boolean;
+  /** The admin delete of a topic's queues (BrokerController.deleteTopic); absent in servers that do not offer it. */
+  deleteTopic?(topic: string, createdAt: number | undefined): Promise<DeleteTopicResult>;
 }

@@ -310,6 +310,17 @@ export class ConsumeQueue {
     this.mappedFileQueue.shutdown();
   }
 
+  /**
+   * A deleted topic's queue, its folder moved away: pending units are dropped (never
+   * written), a flush round's fdatasync in flight on the files finishes, then they close.
+   */
+  async closeDeleted(): Promise<void> {
+    this.pendingUnits = 0;
+    this.pending = undefined;
+    await this.mappedFileQueue.flushAsync().catch(() => {});
+    this.mappedFileQueue.shutdown();
+  }
+
   destroy(): void {
     this.pendingUnits = 0;
     this.pending = undefined;

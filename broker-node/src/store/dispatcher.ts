@@ -92,9 +92,15 @@ export class Dispatcher {
   private lastTopic = '';
   private lastTopicBytes: Buffer = Buffer.alloc(0);
 
+  /**
+   * @param isDeleted records of deleted topics (topic-tombstones.ts) that the replay must not
+   *   put back into queues or the index. Only the replay asks: an append is always above
+   *   every tombstone, which is the log's end when its delete happened.
+   */
   constructor(
     dispatchers: readonly CommitLogDispatcher[],
     private readonly logger: Logger,
+    private readonly isDeleted?: (topic: string, commitLogOffset: number) => boolean,
   ) {
     this.dispatchers = [...dispatchers];
   }
@@ -156,6 +162,7 @@ export class Dispatcher {
     }
     const topic = this.topicOf(buf, shape.topicStart, shape.topicLength);
     this.req.readRecord(buf, this.view, pos, shape.size, topic, shape.propertiesStart, shape.propertiesStart + shape.propertiesLength);
+    if (this.isDeleted?.(topic, this.req.commitLogOffset)) return;
     this.dispatchRequest();
   }
 

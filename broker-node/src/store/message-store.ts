@@ -6,6 +6,8 @@
  *   getMessage(topic, queueId, offset, filter) -> get-message.ts: ConsumeQueue units -> tag filter -> CommitLog reads
  *   queryMessage(topic, key) / queryMessageById(id) -> index/query-message-service.ts
  *   retention: CleanCommitLogService -> CleanConsumeQueueService (ConsumeQueues, index)
+ *   deleteTopic: a durable tombstone (topic-tombstones.ts), then the topic's ConsumeQueues go;
+ *     the replay, the tier's restore and lookups skip the topic's records below the tombstone
  *   tiered storage (optional, store-tier.ts): reads below the local log, deletion only once
  *     tiered, durability `s3`; open() instead of load() lets it restore first
  *   flush round + checkpoint: store-flush-round.ts; the public shapes: message-store-types.ts
@@ -15,6 +17,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { readInt64 } from '../../../client/src/codec/int64';
+import { Field, readRecordShape } from '../../../client/src/codec/record';
 import type { SendBatch } from '../../../client/src/codec/send-batch';
 import { CirrusError } from '../../../client/src/errors';
 import type { Logger } from '../../../client/src/logger';
@@ -35,6 +39,7 @@ import { StoreCheckpoint, type StoredCheckpoint } from './store-checkpoint';
 import { StoreFlushRound } from './store-flush-round';
 import { StoreStatsService } from './store-stats-service';
 import type { StoreTier, TierStats } from './store-tier';
+import { TopicTombstones, type IncarnationVerdict } from './topic-tombstones';
 
 export type { GetMessageResult, MessageStore, MessageStoreConfig, PutMessageResult, PutOptions, StoreDurability, StoreStats } from './message-store-types';
 export { MAX_READ_BYTES } from './get-message';
@@ -42,10 +47,22 @@ export type { QueryMessageResult } from './index/query-message-service';
 
 const EMPTY = Buffer.alloc(0);
 const queueKey = (topic: string, queueId: number): string => `${topic}-${queueId}`;
+/** Where a deleted topic's ConsumeQueue folder waits for its files to close; emptied at load. */
+const DELETED_QUEUES_DIR = 'deleted-queues';
+
+export interface DeleteTopicResult {
+  topic: string;
+  /** The topic's records below this CommitLog offset are deleted (their bytes leave with retention). */
+  deletedBelow: number;
+  /** ConsumeQueues removed. */
+  queues: number;
+}
 
 export class DefaultMessageStore implements MessageStore {
   readonly commitLog: CommitLog;
   private readonly consumeQueueTable: ConsumeQueueTable;
+  /** Deleted topics and the incarnation the local queues belong to (topic-tombstones.ts). */
+  readonly topicTombstones: TopicTombstones;
   /** Next queue offset per topic-queue ("topic-queueId"), as RocketMQ's topicQueueTable. */
   readonly topicQueueTable = new Map<string, number>();
   private readonly dispatcher: Dispatcher;
@@ -72,6 +89,7 @@ export class DefaultMessageStore implements MessageStore {
     });
     this.storeCheckpoint = new StoreCheckpoint(config.storeDir, config.dataSync);
     this.consumeQueueTable = new ConsumeQueueTable(path.join(config.storeDir, 'consumequeue'), config.consumeQueueUnitsPerFile);
+    this.topicTombstones = new TopicTombstones(config.storeDir);
     this.indexService = new IndexService(
       config.storeDir,
       {
@@ -83,7 +101,9 @@ export class DefaultMessageStore implements MessageStore {
       },
       logger,
     );
-    this.dispatcher = new Dispatcher([new CommitLogDispatcherBuildConsumeQueue((t, q) => this.findConsumeQueue(t, q), logger), this.indexService], logger);
+    this.dispatcher = new Dispatcher([new CommitLogDispatcherBuildConsumeQueue((t, q) => this.findConsumeQueue(t, q), logger), this.indexService], logger, (topic, offset) =>
+      this.topicTombstones.isDeleted(topic, offset),
+    );
     const cleanConsumeQueue = new CleanConsumeQueueService(() => this.allConsumeQueues(), this.indexService, logger);
     this.cleanCommitLogService = new CleanCommitLogService(
       this.commitLog,
@@ -93,7 +113,12 @@ export class DefaultMessageStore implements MessageStore {
         cleanIntervalMs: config.cleanIntervalMs ?? DEFAULT_CLEAN_CONFIG.cleanIntervalMs,
       },
       // With a tier, units of locally deleted segments stay: those records are read from the tier.
-      { onDeleted: () => cleanConsumeQueue.run(this.minPhysicOffset()), canDelete: tier ? (f) => tier.canDelete(f) : undefined },
+      {
+        onDeleted: () => {
+          cleanConsumeQueue.run(this.minPhysicOffset());
+          this.topicTombstones.prune(this.minPhysicOffset());
+        },
+        canDelete: tier ? (f) => tier.canDelete(f) : undefined },
       logger,
     );
     tier?.attach(this.commitLog, { trimBelow: (min) => cleanConsumeQueue.run(min) });
@@ -145,11 +170,14 @@ export class DefaultMessageStore implements MessageStore {
     const filesEnd = this.commitLog.getMaxOffset();
     this.consumeQueueTable.load();
     for (const cq of this.allConsumeQueues()) cq.recover(checkpoint?.logicsOffset ?? 0);
+    const redoFrom = this.dropQueuesOfDeletedTopics();
     // The index replays from its own progress when it is behind (its files were deleted, or
     // persisted less often than the ConsumeQueues); records it holds already are skipped.
     this.indexService.load(filesEnd);
     // One walk verifies the tail (CRC, truncating what is torn) and dispatches it.
-    const maxPhysical = this.dispatcher.recoverAndReput(this.commitLog, checkpoint?.physicOffset, this.reputFromOffset(checkpoint, filesEnd));
+    let reputFrom = this.reputFromOffset(checkpoint, filesEnd);
+    if (redoFrom !== undefined) reputFrom = Math.max(Math.min(reputFrom, redoFrom), this.commitLog.getMinOffset());
+    const maxPhysical = this.dispatcher.recoverAndReput(this.commitLog, checkpoint?.physicOffset, reputFrom);
     // A torn tail below the index's progress: the index holds entries past the log; reopen it at the log's end.
     if (this.indexService.maxPhysicalOffset() > maxPhysical) this.indexService.reopen(maxPhysical);
     this.commitLog.lastStoreTimestamp = checkpoint?.physicMsgTimestamp ?? 0;
@@ -190,6 +218,82 @@ export class DefaultMessageStore implements MessageStore {
     const reported = this.dispatcher.minReportedOffset();
     if (reported !== undefined) from = Math.min(from, reported);
     return Math.min(Math.max(from, minPhysical), maxPhysical);
+  }
+
+  /**
+   * A crash between a delete's tombstone and the move of its queue folder leaves queues that
+   * hold only records below the tombstone: they go, and the replay starts at the tombstone
+   * at the latest, so a queue of the topic created since is rebuilt whole (returned: where).
+   */
+  private dropQueuesOfDeletedTopics(): number | undefined {
+    fs.rmSync(path.join(this.config.storeDir, DELETED_QUEUES_DIR), { recursive: true, force: true });
+    if (!this.topicTombstones.hasAny()) return undefined;
+    let redoFrom: number | undefined;
+    for (const topic of this.consumeQueueTable.topics()) {
+      const below = this.topicTombstones.get(topic)?.deletedBelow;
+      if (below === undefined) continue;
+      for (const cq of this.consumeQueueTable.queuesOf(topic)) {
+        const end = cq.getMaxPhysicOffset();
+        // Records of a later incarnation start at the tombstone or after, so they end past it.
+        if (end === 0 || end > below) continue;
+        this.logger.warn('deleted topic: dropping a queue its delete left behind', { topic, queueId: cq.queueId, deletedBelow: below });
+        this.consumeQueueTable.destroy(cq);
+        redoFrom = Math.min(redoFrom ?? below, below);
+      }
+    }
+    return redoFrom;
+  }
+
+  /**
+   * Deletes a topic's queues (RocketMQ's deleteTopics): the tombstone is durable before
+   * anything goes, so a crash at any point cannot bring the records back; the topic's next
+   * send starts at queue offset 0. `createdAt`: the NameServer incarnation deleted, whose
+   * sends and reads answer TOPIC_NOT_FOUND here from now on.
+   */
+  async deleteTopic(topic: string, createdAt?: number): Promise<DeleteTopicResult> {
+    this.checkOpen();
+    const { deletedBelow, queues, closed } = this.dropTopic(topic, createdAt, true);
+    await closed;
+    this.logger.info('topic deleted', { topic, deletedBelow, queues, createdAt });
+    return { topic, deletedBelow, queues };
+  }
+
+  /**
+   * The broker serves `topic` as the NameServer's incarnation `createdAt` (topic-config-manager.ts
+   * asks before serving it). A newer one than the local queues belong to means the topic was
+   * deleted and created again while this broker missed the delete (it was down): its older
+   * queues are dropped first, as a delete would.
+   */
+  ensureTopicIncarnation(topic: string, createdAt: number): IncarnationVerdict {
+    const t = this.topicTombstones.get(topic);
+    if (t?.createdAt === undefined) {
+      // First use here (or queues from before incarnations were recorded): they are this one's.
+      this.topicTombstones.setIncarnation(topic, createdAt);
+      return 'current';
+    }
+    if (createdAt === t.createdAt) return t.deleted ? 'deleted' : 'current';
+    if (createdAt < t.createdAt) return 'stale';
+    const { deletedBelow, queues, closed } = this.dropTopic(topic, createdAt, false);
+    closed.catch((e: unknown) => this.logger.error('deleted topic: closing its queues failed', { topic, err: e }));
+    this.logger.info('topic created again since its queues here were written: older queues dropped', { topic, createdAt, was: t.createdAt, deletedBelow, queues });
+    return 'current';
+  }
+
+  /** The synchronous part of a delete: tombstone (fsync'd), then the queues leave; `closed` once their files are closed and removed. */
+  private dropTopic(topic: string, createdAt: number | undefined, deleted: boolean): { deletedBelow: number; queues: number; closed: Promise<void> } {
+    // Appends are synchronous: every record of the topic so far lies below the log's end.
+    const deletedBelow = this.commitLog.getMaxOffset();
+    const local = this.consumeQueueTable.queuesOf(topic);
+    if (deleted) this.topicTombstones.markDeleted(topic, deletedBelow, createdAt);
+    else this.topicTombstones.setIncarnation(topic, createdAt!, local.length > 0 ? deletedBelow : undefined);
+    for (const cq of local) this.topicQueueTable.delete(queueKey(topic, cq.queueId));
+    const { queues, movedTo } = this.consumeQueueTable.detachTopic(topic, path.join(this.config.storeDir, DELETED_QUEUES_DIR));
+    const closed = (async () => {
+      // A flush round may be syncing these files: it finishes before they close.
+      for (const cq of queues) await cq.closeDeleted();
+      if (movedTo) fs.rmSync(movedTo, { recursive: true, force: true });
+    })();
+    return { deletedBelow, queues: queues.length, closed };
   }
 
   private allConsumeQueues(): Iterable<ConsumeQueue> {
@@ -260,14 +364,28 @@ export class DefaultMessageStore implements MessageStore {
     minOffset: () => this.minPhysicOffset(),
     maxOffset: () => this.commitLog.getMaxOffset(),
     read: async (offset, size) => {
-      if (offset >= this.commitLog.getMinOffset() || !this.tier) return this.commitLog.getMessage(offset, size);
-      const end = this.tier.segmentEnd(offset);
-      if (end === undefined || offset + size > end) return undefined;
-      const buf = Buffer.allocUnsafe(size);
-      await this.tier.readInto(offset, size, buf, 0);
-      return buf;
+      const buf = await this.readLog(offset, size);
+      // The index keeps entries of deleted topics' records: a whole record of one reads as not stored.
+      return buf && size > Field.BODY && this.isDeletedRecord(buf) ? undefined : buf;
     },
   };
+
+  private async readLog(offset: number, size: number): Promise<Buffer | undefined> {
+    if (offset >= this.commitLog.getMinOffset() || !this.tier) return this.commitLog.getMessage(offset, size);
+    const end = this.tier.segmentEnd(offset);
+    if (end === undefined || offset + size > end) return undefined;
+    const buf = Buffer.allocUnsafe(size);
+    await this.tier.readInto(offset, size, buf, 0);
+    return buf;
+  }
+
+  private isDeletedRecord(buf: Buffer): boolean {
+    if (!this.topicTombstones.hasAny()) return false;
+    const shape = readRecordShape(buf, 0, buf.length);
+    if (!shape) return false;
+    const topic = buf.toString('latin1', shape.topicStart, shape.topicStart + shape.topicLength);
+    return this.topicTombstones.isDeleted(topic, readInt64(buf, Field.PHYSICALOFFSET));
+  }
 
   stats(): StoreStats {
     const rate = this.storeStats.putRate();

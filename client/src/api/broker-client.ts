@@ -6,6 +6,16 @@ import { buildSubscriptionData } from '../filter/subscription-data';
 import type { MessageExt } from '../message';
 import { ContentTypes, PullHeaders, type BrokerSendResponse } from './types';
 
+/** A broker's answer to a topic delete. */
+export interface BrokerDeleteTopicResponse {
+  topic: string;
+  brokerName: string;
+  /** The topic's records below this CommitLog offset are deleted. */
+  deletedBelow: number;
+  /** ConsumeQueues removed. */
+  queues: number;
+}
+
 export interface PullResult {
   messages: MessageExt[];
   nextOffset: number;
@@ -72,6 +82,16 @@ export class BrokerClient {
     const res = await this.http.request({ method: 'GET', path: `/v1/messages/by-id/${encodeURIComponent(messageId)}` });
     if (res.status !== 200) throw errorOf(res);
     return decodeRecords(res.body);
+  }
+
+  /**
+   * Deletes a topic's queues and index entries on this broker (RocketMQ's deleteTopicInBroker);
+   * resolves once the delete is durable there. `createdAt`: the NameServer's incarnation being
+   * deleted (TopicInfo.createdAt).
+   */
+  deleteTopic(topic: string, createdAt?: number, timeoutMs?: number): Promise<BrokerDeleteTopicResponse> {
+    const body = createdAt === undefined ? {} : { createdAt };
+    return this.http.json<BrokerDeleteTopicResponse>('POST', `/v1/admin/topics/${encodeURIComponent(topic)}/delete`, body, timeoutMs);
   }
 
   /** The broker's store figures (GET /v1/stats), or null when it does not answer within `timeoutMs`. */

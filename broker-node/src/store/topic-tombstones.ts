@@ -1,0 +1,138 @@
+/**
+ * Deleted topics (RocketMQ's DefaultMessageStore.deleteTopics, made crash-safe): per topic,
+ *
+ *   deletedBelow  a CommitLog offset: the topic's records below it are deleted. The log keeps
+ *                 their bytes until retention, so every path that turns log records into
+ *                 queue or index entries (the reput after a crash, a ConsumeQueue rebuild, a
+ *                 restore from the tier, lookups by key or id) asks isDeleted() first.
+ *   createdAt     the NameServer's incarnation of the topic the local queues belong to, and
+ *   deleted       whether that incarnation was deleted here (its sends and reads answer
+ *                 TOPIC_NOT_FOUND). A broker that was down during a delete learns a newer
+ *                 createdAt when the topic comes back, and drops its older queues then.
+ *
+ * {storeDir}/topic-tombstones.json, rewritten whole (temp file, fsync, rename, directory
+ * fsync) on each change: changes are rare (a delete, a topic's first use here), and a
+ * delete is acknowledged only once its tombstone is durable. Entries are never needed for
+ * records retention removed, so prune() drops tombstones below the log's first offset.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { CirrusError } from '../../../client/src/errors';
+import { syncDirectory } from './mapped-file';
+
+export const TOMBSTONE_FILE = 'topic-tombstones.json';
+const VERSION = 1;
+
+export interface TopicTombstone {
+  deletedBelow?: number;
+  createdAt?: number;
+  deleted?: boolean;
+}
+
+/** What the broker does with a topic incarnation the NameServer names (ensureIncarnation). */
+export type IncarnationVerdict =
+  /** Serve it: the local queues belong to it (or were dropped just now as older). */
+  | 'current'
+  /** Deleted here: answer TOPIC_NOT_FOUND. */
+  | 'deleted'
+  /** Older than the one the local queues belong to: stale information, not served. */
+  | 'stale';
+
+export class TopicTombstones {
+  readonly fileName: string;
+  private topics: Map<string, TopicTombstone> | undefined;
+
+  constructor(private readonly storeDir: string) {
+    this.fileName = path.join(storeDir, TOMBSTONE_FILE);
+  }
+
+  /** Read on first use: the tier's restore asks before the store loads. */
+  private table(): Map<string, TopicTombstone> {
+    this.topics ??= readTombstoneFile(this.fileName);
+    return this.topics;
+  }
+
+  /** Whether the record of `topic` at `commitLogOffset` belongs to a deleted incarnation. */
+  isDeleted(topic: string, commitLogOffset: number): boolean {
+    const t = this.table();
+    if (t.size === 0) return false;
+    const below = t.get(topic)?.deletedBelow;
+    return below !== undefined && commitLogOffset < below;
+  }
+
+  get(topic: string): TopicTombstone | undefined {
+    return this.table().get(topic);
+  }
+
+  hasAny(): boolean {
+    return this.table().size > 0;
+  }
+
+  /** Records a delete at `deletedBelow` (the log's end when it happened): durable on return. */
+  markDeleted(topic: string, deletedBelow: number, createdAt: number | undefined): void {
+    const prev = this.table().get(topic);
+    this.table().set(topic, {
+      deletedBelow: Math.max(deletedBelow, prev?.deletedBelow ?? 0),
+      createdAt: createdAt ?? prev?.createdAt,
+      deleted: true,
+    });
+    this.persist();
+  }
+
+  /** The local queues belong to incarnation `createdAt` from now on (durable on return). */
+  setIncarnation(topic: string, createdAt: number, deletedBelow?: number): void {
+    const prev = this.table().get(topic);
+    this.table().set(topic, { deletedBelow: Math.max(deletedBelow ?? 0, prev?.deletedBelow ?? 0) || undefined, createdAt, deleted: false });
+    this.persist();
+  }
+
+  /** Drops tombstones that cover nothing any more (retention removed every record below them). */
+  prune(minOffset: number): void {
+    let changed = false;
+    for (const [topic, t] of this.table()) {
+      if (t.deletedBelow !== undefined && t.deletedBelow <= minOffset) {
+        if (t.createdAt === undefined) this.table().delete(topic);
+        else this.table().set(topic, { createdAt: t.createdAt, deleted: t.deleted });
+        changed = true;
+      }
+    }
+    if (changed) this.persist();
+  }
+
+  private persist(): void {
+    fs.mkdirSync(this.storeDir, { recursive: true });
+    const body = JSON.stringify({ version: VERSION, topics: Object.fromEntries(this.table()) });
+    const tmp = `${this.fileName}.tmp`;
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      fs.writeSync(fd, body);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, this.fileName);
+    syncDirectory(this.storeDir);
+  }
+}
+
+export function readTombstoneFile(fileName: string): Map<string, TopicTombstone> {
+  let text: string;
+  try {
+    text = fs.readFileSync(fileName, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    throw e;
+  }
+  // A file written by rename after fsync is whole or absent: one that does not parse is
+  // damage, and serving on without it could bring deleted messages back.
+  let parsed: { version?: unknown; topics?: Record<string, TopicTombstone> };
+  try {
+    parsed = JSON.parse(text) as typeof parsed;
+  } catch (e) {
+    throw new CirrusError('INTERNAL', `${fileName} is not valid JSON: refusing to start without the deleted topics`, { cause: e });
+  }
+  if (parsed.version !== VERSION || typeof parsed.topics !== 'object' || parsed.topics === null) {
+    throw new CirrusError('INTERNAL', `${fileName} has an unknown format (version ${String(parsed.version)})`);
+  }
+  return new Map(Object.entries(parsed.topics));
+}
