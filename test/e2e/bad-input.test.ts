@@ -1,12 +1,19 @@
 /**
  * Bad input through the gateway, against a real cluster: each gets a 4xx JSON error with a
- * code, nothing stored changes, and the service keeps serving. A topic whose brokers are all
- * gone answers 503 with a retriable code at once.
+ * code, nothing stored changes, and the service keeps serving. Text that is not valid
+ * Unicode is refused (never stored as U+FFFD), a oneway send to an unknown topic is refused
+ * before its 202, bodies up to 4 MiB go as base64 and reads stay under a Lambda result's
+ * 6 MB; the CLI reports failures. A topic whose brokers are all gone answers 503 with a
+ * retriable code at once.
  */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../infra/local/local-cluster';
 import { waitFor } from '../../infra/local/wait-for';
+import { MAX_SEND_REQUEST_BYTES } from '../../functions/gateway/src/limits';
 import { api, startTestCluster, stopTestCluster } from '../support/cluster';
 
 let cluster: LocalCluster;
@@ -15,7 +22,8 @@ const SEND_TIMEOUT_MS = 60_000;
 beforeAll(async () => {
   // A send timeout far above any answer time on a busy machine: "503 at once" (below) then
   // means "without waiting for the timeout", not "fast enough today".
-  cluster = await startTestCluster({ env: { CIRRUSMQ_SEND_TIMEOUT_MS: String(SEND_TIMEOUT_MS) } });
+  // 16 MiB segments: a 4 MiB message must fit one.
+  cluster = await startTestCluster({ env: { CIRRUSMQ_SEND_TIMEOUT_MS: String(SEND_TIMEOUT_MS), CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: String(16 * 1024 * 1024) } });
   gw = cluster.gatewayUrl;
   expect((await api(gw, 'POST', '/v1/topics', { topic: 'orders', queues: 2 })).status).toBe(201);
   const seed = await api(gw, 'POST', '/v1/topics/orders/messages', { messages: [{ body: 'seed' }] });
@@ -58,6 +66,21 @@ function postEarlyAnswer(url: string, body: string): Promise<{ status: number; b
     req.end(body);
   });
 }
+/** Runs the cirrusmq CLI against the test gateway. */
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const root = path.resolve(import.meta.dirname, '../..');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'client/src/cli/main.ts', ...args], {
+    cwd: root,
+    env: { ...process.env, CIRRUSMQ_GATEWAY_URL: gw },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c) => (stdout += c));
+  child.stderr.on('data', (c) => (stderr += c));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
 const cases: [string, string, string, unknown, Record<string, string> | undefined, number, string][] = [
   ['malformed JSON', 'POST', send, '{"messages": [', undefined, 400, 'INVALID_JSON'],
   ['JSON that is not an object', 'POST', send, '[1,2]', undefined, 400, 'BAD_REQUEST'],
@@ -77,6 +100,16 @@ const cases: [string, string, string, unknown, Record<string, string> | undefine
   ['a send to a reserved topic', 'POST', '/v1/topics/rmq_sys_x/messages', { messages: [{ body: 'a' }] }, undefined, 400, 'RESERVED_TOPIC'],
   ['zero queues', 'POST', '/v1/topics', { topic: 'fine', queues: 0 }, undefined, 400, 'INVALID_PARAMETER'],
   ['a send to an unknown topic', 'POST', '/v1/topics/nope/messages', { messages: [{ body: 'a' }] }, undefined, 404, 'TOPIC_NOT_FOUND'],
+  ['a oneway send to an unknown topic', 'POST', '/v1/topics/nope/messages?mode=oneway', { messages: [{ body: 'a' }] }, undefined, 404, 'TOPIC_NOT_FOUND'],
+  // JSON escapes that decode to a lone surrogate: UTF-8 has no bytes for it (it would be stored as U+FFFD).
+  ['a body with a lone surrogate', 'POST', send, '{"messages":[{"body":"\\ud800x"}]}', undefined, 400, 'INVALID_TEXT'],
+  ['a oneway body with a lone surrogate', 'POST', `${send}?mode=oneway`, '{"messages":[{"body":"x\\udc00"}]}', undefined, 400, 'INVALID_TEXT'],
+  ['a tag with a lone surrogate', 'POST', send, '{"messages":[{"body":"a","tags":"\\ud800"}]}', undefined, 400, 'INVALID_TEXT'],
+  ['a key with a lone surrogate', 'POST', send, '{"messages":[{"body":"a","keys":["k\\ud800"]}]}', undefined, 400, 'INVALID_TEXT'],
+  ['a property value with a lone surrogate', 'POST', send, '{"messages":[{"body":"a","properties":{"p":"\\udfff"}}]}', undefined, 400, 'INVALID_TEXT'],
+  ['a property name with a lone surrogate', 'POST', send, '{"messages":[{"body":"a","properties":{"\\ud800":"v"}}]}', undefined, 400, 'INVALID_TEXT'],
+  ['a sharding key with a lone surrogate', 'POST', send, '{"messages":[{"body":"a","shardingKey":"\\ud800"}]}', undefined, 400, 'INVALID_TEXT'],
+  ['a body over 4 MiB once decoded from base64', 'POST', send, { messages: [{ body: Buffer.alloc(4 * 1024 * 1024 + 1).toString('base64'), bodyEncoding: 'base64' }] }, undefined, 413, 'PAYLOAD_TOO_LARGE'],
   ['a read of an unknown topic', 'GET', '/v1/topics/nope/messages?broker=broker-a&queueId=0', undefined, undefined, 404, 'TOPIC_NOT_FOUND'],
   ['an unknown topic', 'GET', '/v1/topics/nope', undefined, undefined, 404, 'TOPIC_NOT_FOUND'],
   ['an unknown broker', 'GET', `${send}?broker=broker-z&queueId=0`, undefined, undefined, 404, 'BROKER_NOT_FOUND'],
@@ -109,6 +142,100 @@ describe('bad input through the gateway', () => {
     expect(await storedState()).toBe(before);
     const ok = await api(gw, 'POST', send, { messages: [{ body: 'still serving' }] });
     expect(ok.body.results[0].status).toBe('SEND_OK');
+  });
+
+  it('refuses request bytes that are not UTF-8 with 400 INVALID_TEXT, instead of storing U+FFFD', async () => {
+    const before = await storedState();
+    const body = Buffer.concat([Buffer.from('{"messages":[{"body":"a'), Buffer.from([0xff, 0xfe]), Buffer.from('b"}]}')]);
+    for (const mode of ['sync', 'oneway']) {
+      const res = await fetch(`${gw}${send}?mode=${mode}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('INVALID_TEXT');
+    }
+    expect(await storedState()).toBe(before);
+    // The same bytes as base64 go, and come back as they were.
+    const bytes = Buffer.from([0x61, 0xff, 0xfe, 0x62]);
+    const ok = await api(gw, 'POST', send, { messages: [{ body: bytes.toString('base64'), bodyEncoding: 'base64' }] });
+    const r = ok.body.results[0];
+    expect(r.status).toBe('SEND_OK');
+    const read = await api(gw, 'GET', `${send}?broker=${r.broker}&queueId=${r.queueId}&offset=${r.queueOffset}&max=1`);
+    expect(read.body.messages[0]).toMatchObject({ messageId: r.messageId, bodyEncoding: 'base64', body: bytes.toString('base64') });
+  });
+
+  it('refuses a request past 5.5 MiB with 413, and takes 4 MiB bodies as base64, read back byte for byte', async () => {
+    const before = await storedState();
+    const over = JSON.stringify({ messages: [{ body: 'x'.repeat(MAX_SEND_REQUEST_BYTES), bodyEncoding: 'base64' }] });
+    const res = await postEarlyAnswer(`${gw}${send}`, over);
+    expect(res.status).toBe(413);
+    expect(JSON.parse(res.body).error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(await storedState()).toBe(before);
+
+    expect((await api(gw, 'POST', '/v1/topics', { topic: 'blobs', queues: 1 })).status).toBe(201);
+    for (const size of [4 * 1024 * 1024, 3 * 1024 * 1024]) {
+      const bytes = randomBytes(size);
+      const sent = await api(gw, 'POST', '/v1/topics/blobs/messages', { messages: [{ body: bytes.toString('base64'), bodyEncoding: 'base64' }] });
+      expect(sent.status).toBe(200);
+      const r = sent.body.results[0];
+      expect(r.status).toBe('SEND_OK');
+      const read = await api(gw, 'GET', `/v1/topics/blobs/messages?broker=${r.broker}&queueId=0&offset=${r.queueOffset}&max=1`);
+      expect(read.body.messages[0].messageId).toBe(r.messageId);
+      expect(Buffer.from(read.body.messages[0].body, 'base64').equals(bytes)).toBe(true);
+    }
+  });
+
+  it('caps a read answer under 6 MB: two 3 MiB messages come one per answer, nextOffset continuing', async () => {
+    const bodies = [randomBytes(3 * 1024 * 1024), randomBytes(3 * 1024 * 1024)];
+    const offsets: number[] = [];
+    let broker = '';
+    for (const b of bodies) {
+      // One sharding key: one queue.
+      const sent = await api(gw, 'POST', '/v1/topics/blobs/messages', { messages: [{ body: b.toString('base64'), bodyEncoding: 'base64', shardingKey: 'one' }] });
+      expect(sent.body.results[0].status).toBe('SEND_OK');
+      broker = sent.body.results[0].broker;
+      offsets.push(sent.body.results[0].queueOffset);
+    }
+    expect(offsets[1]).toBe(offsets[0]! + 1);
+    const res = await fetch(`${gw}/v1/topics/blobs/messages?broker=${broker}&queueId=0&offset=${offsets[0]}&max=32`);
+    const text = await res.text();
+    expect(Buffer.byteLength(text)).toBeLessThan(6_000_000);
+    const first = JSON.parse(text);
+    expect(first.messages.map((m: { queueOffset: number }) => m.queueOffset)).toEqual([offsets[0]]);
+    expect(first.nextOffset).toBe(offsets[1]);
+    const second = await api(gw, 'GET', `/v1/topics/blobs/messages?broker=${broker}&queueId=0&offset=${first.nextOffset}&max=32`);
+    expect(second.body.messages.map((m: { queueOffset: number }) => m.queueOffset)).toEqual([offsets[1]]);
+    expect(Buffer.from(second.body.messages[0].body, 'base64').equals(bodies[1]!)).toBe(true);
+  });
+
+  it('answers a oneway send 202 only for a topic it can route, counts it, and stores it', async () => {
+    const metric = async (name: string) => Number(((await (await fetch(`${gw}/metrics`)).text()).match(new RegExp(`^${name} (\\d+)$`, 'm')) ?? [])[1]);
+    const accepted = await metric('cirrusmq_gateway_oneway_messages_accepted_total');
+    const sentBefore = await metric('cirrusmq_gateway_messages_sent_total');
+    const before = await storedState();
+    const res = await api(gw, 'POST', `${send}?mode=oneway`, { messages: [{ body: 'one' }, { body: 'way' }, { body: 'three' }] });
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({ accepted: 3 });
+    expect(await metric('cirrusmq_gateway_oneway_messages_accepted_total')).toBe(accepted + 3);
+    await waitFor('the oneway messages to be sent', 30_000, async () => (await metric('cirrusmq_gateway_messages_sent_total')) >= sentBefore + 3);
+    expect(await storedState()).not.toBe(before);
+    expect(await metric('cirrusmq_gateway_oneway_messages_failed_total')).toBe(0);
+  });
+
+  it('cirrusmq: send to an unknown topic reports the failure and exits non-zero; read keeps a message on one line', async () => {
+    const failed = await cli(['send', 'nosuch', 'hi', '--count', '5']);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('sent 0/5, failed 5');
+    expect(failed.stderr).toContain('TOPIC_NOT_FOUND');
+    expect((await cli(['send', 'nosuch', 'hi'])).code).toBe(1);
+
+    expect((await api(gw, 'POST', '/v1/topics', { topic: 'lines', queues: 1 })).status).toBe(201);
+    const body = 'two\nlines\u0000and\ttabs';
+    const sent = (await api(gw, 'POST', '/v1/topics/lines/messages', { messages: [{ body, tags: 'T' }] })).body.results[0];
+    const read = await cli(['read', 'lines', '--broker', sent.broker, '--queue', '0']);
+    expect(read.code).toBe(0);
+    const lines = read.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(2); // the message, then the summary
+    const [offset, id, tag, text] = lines[0]!.split('\t');
+    expect([Number(offset), id, tag, JSON.parse(text!)]).toEqual([sent.queueOffset, sent.messageId, 'T', body]);
   });
 
   it('serves its OpenAPI document', async () => {

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { GatewayClient, type MessageJsonIn } from '../api/gateway-client';
 import { CirrusError } from '../errors';
-import { formatTable } from './format';
+import { formatMessageLine, formatTable } from './format';
 
 const HELP = `cirrusmq — the CirrusMQ command line (talks to the gateway's HTTP API)
 
@@ -94,7 +94,7 @@ async function run(gw: GatewayClient): Promise<void> {
       if (!values.broker) throw new UsageError('--broker is required');
       const r = await gw.read(sub, values.broker, int('queue', values.queue), int('offset', values.offset, 0), int('max', values.max, 32));
       if (values.json) return printJson(r);
-      for (const m of r.messages) print(`${m.queueOffset}\t${m.messageId}\t${m.tags ?? '-'}\t${m.bodyEncoding === 'utf8' ? m.body : `(base64) ${m.body}`}`);
+      for (const m of r.messages) print(formatMessageLine(m));
       return print(`-- ${r.messages.length} messages; nextOffset ${r.nextOffset} (queue holds ${r.minOffset}..${r.maxOffset})`);
     }
     case 'cluster': {
@@ -114,14 +114,19 @@ async function send(gw: GatewayClient, topic: string, body: string): Promise<voi
   const batch = Math.min(Math.max(int('batch', values.batch, 32), 1), 1000);
   if (count === 1) {
     const [r] = await gw.send(topic, [message]);
+    if (r!.status === 'FAILED') process.exitCode = 1;
     return values.json ? printJson(r) : print(r!.status === 'FAILED' ? `FAILED ${r!.error.code}: ${r!.error.message}` : `${r!.status} ${r!.messageId} -> ${r!.broker}/${r!.queueId}@${r!.queueOffset}`);
   }
   const started = Date.now();
   let sent = 0;
   let failed = 0;
+  // A request refused whole (an unknown topic, no live broker) fails the messages not yet
+  // sent: the same refusal would come back for each.
+  let refused: CirrusError | undefined;
   const progress = (final = false) => {
     const secs = (Date.now() - started) / 1000;
-    const line = `sent ${sent}/${count}, failed ${failed}, ${Math.round(sent / Math.max(secs, 0.001))} msg/s`;
+    let line = `sent ${sent}/${count}, failed ${failed}, ${Math.round(sent / Math.max(secs, 0.001))} msg/s`;
+    if (final && refused) line += `\nerror: ${refused.code}: ${refused.message}`;
     if (process.stderr.isTTY && !final) process.stderr.write(`\r${line}`);
     else if (final) process.stderr.write(`${process.stderr.isTTY ? '\r' : ''}${line}\n`);
   };
@@ -129,14 +134,22 @@ async function send(gw: GatewayClient, topic: string, body: string): Promise<voi
   try {
     for (let done = 0; done < count; done += batch) {
       const n = Math.min(batch, count - done);
-      const results = await gw.send(topic, Array.from({ length: n }, () => message));
+      let results;
+      try {
+        results = await gw.send(topic, Array.from({ length: n }, () => message));
+      } catch (e) {
+        if (!(e instanceof CirrusError)) throw e;
+        failed += count - done;
+        refused = e;
+        break;
+      }
       for (const r of results) r.status === 'FAILED' ? failed++ : sent++;
     }
   } finally {
     clearInterval(timer);
     progress(true);
   }
-  if (failed > 0) process.exitCode = 1;
+  if (failed > 0 || sent < count) process.exitCode = 1;
 }
 
 if (values.help || positionals.length === 0) {
