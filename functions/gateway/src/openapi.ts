@@ -1,5 +1,6 @@
 /** The OpenAPI 3.1 document of the gateway's v1 API, served at GET /openapi.json. */
 import { Limits } from '../../../client/src/validation';
+import { LAMBDA_PAYLOAD_BYTES, MAX_BODY_BASE64_CHARS, MAX_READ_ANSWER_BYTES, MAX_SEND_REQUEST_BYTES } from './limits';
 
 const errorResponse = (description: string) => ({
   description,
@@ -47,21 +48,29 @@ export const openApiDocument = {
       parameters: [topicParam],
       post: {
         summary: 'Send messages',
-        description: `Up to ${Limits.MAX_BATCH_MESSAGES} messages and ${Limits.MAX_BATCH_BYTES} bytes a request. Messages without a shardingKey go to one queue chosen round-robin; messages with one go to the queue its hash picks, in order.`,
+        description:
+          `Up to ${Limits.MAX_BATCH_MESSAGES} messages a request. Sizes: a request body of at most ${MAX_SEND_REQUEST_BYTES} bytes (5.5 MiB: room for base64 of a ${Limits.MAX_BODY_BYTES}-byte body, ${MAX_BODY_BASE64_CHARS} characters, plus JSON; under API Gateway HTTP API's 10 MB and Lambda's ${LAMBDA_PAYLOAD_BYTES}-byte request payload); each body at most ${Limits.MAX_BODY_BYTES} bytes (4 MiB) DECODED; the batch must fit one broker request (${Limits.MAX_SEND_REQUEST_BYTES} bytes of encoded records). ` +
+          'Text (bodies with bodyEncoding "utf8", tags, keys, properties, shardingKey) must be valid Unicode: a lone surrogate or request bytes that are not UTF-8 answer 400 INVALID_TEXT; send binary bodies as bodyEncoding "base64". ' +
+          'Behind API Gateway, the request travels in a Lambda event as a JSON string: a text body heavy in quotes, backslashes or control characters weighs more there (each gains a backslash) and may exceed Lambda\'s limit before this one; base64 does not grow. ' +
+          'Messages without a shardingKey go to one queue chosen round-robin; messages with one go to the queue its hash picks, in order.',
         parameters: [{ name: 'mode', in: 'query', schema: { enum: ['sync', 'oneway'], default: 'sync' } }],
         requestBody: { required: true, content: { 'application/json': { schema: ref('SendRequest') } } },
         responses: {
           200: json({ type: 'object', properties: { results: { type: 'array', items: ref('SendResult') } } }, 'One result per message, in order'),
-          202: json({ type: 'object', properties: { accepted: { type: 'integer' } } }, 'mode=oneway: accepted, not awaited'),
-          400: errorResponse('INVALID_JSON, INVALID_MESSAGE, EMPTY_BATCH, TOO_MANY_MESSAGES, INVALID_TOPIC, RESERVED_TOPIC'),
-          404: errorResponse('TOPIC_NOT_FOUND'),
-          413: errorResponse('PAYLOAD_TOO_LARGE'),
+          202: json(
+            { type: 'object', properties: { accepted: { type: 'integer' } } },
+            'mode=oneway: checked and routed (an unknown topic is a 404, no live broker a 503, as for sync), then sent without waiting; failures after the 202 are logged and counted in /metrics (cirrusmq_gateway_oneway_messages_failed_total)',
+          ),
+          400: errorResponse('INVALID_JSON, INVALID_TEXT (not valid Unicode / UTF-8), INVALID_MESSAGE, EMPTY_BATCH, TOO_MANY_MESSAGES, INVALID_TOPIC, RESERVED_TOPIC'),
+          404: errorResponse('TOPIC_NOT_FOUND (also for mode=oneway)'),
+          413: errorResponse(`PAYLOAD_TOO_LARGE: a request over ${MAX_SEND_REQUEST_BYTES} bytes, a body over ${Limits.MAX_BODY_BYTES} bytes decoded, or a batch over one broker request`),
           415: errorResponse('UNSUPPORTED_MEDIA_TYPE'),
           503: errorResponse('NO_ROUTE: no live broker serves the topic (retriable)'),
         },
       },
       get: {
         summary: 'Read a queue from an offset',
+        description: `An answer weighs at most ${MAX_READ_ANSWER_BYTES} bytes counted as a Lambda result (its JSON, plus a byte per '"' and '\\'), to fit Lambda's ${LAMBDA_PAYLOAD_BYTES}-byte response: it may hold fewer than max messages, with nextOffset at the first one left out, so read on from nextOffset. One message always fits; a text body that would escape too large comes as base64.`,
         parameters: [
           { name: 'broker', in: 'query', required: true, schema: { type: 'string' } },
           { name: 'queueId', in: 'query', required: true, schema: { type: 'integer', minimum: 0 } },
@@ -87,7 +96,7 @@ export const openApiDocument = {
       parameters: [topicParam, { name: 'key', in: 'path', required: true, description: 'One of the keys the messages were sent with (percent-encode "/", "#", "?")', schema: { type: 'string' } }],
       get: {
         summary: 'Look up messages by key',
-        description: 'Asks every broker of the topic through its key index. Answers the newest `max` matches stored within [begin, end], oldest first.',
+        description: `Asks every broker of the topic through its key index. Answers the newest \`max\` matches stored within [begin, end], oldest first. Capped as reads are (${MAX_READ_ANSWER_BYTES} bytes): the oldest matches are left out first and "truncated" is true; ask again with end = the oldest storeTimestamp answered (messages of that millisecond come again).`,
         parameters: [
           { name: 'begin', in: 'query', description: 'Earliest storeTimestamp, ms since the epoch', schema: { type: 'integer', minimum: 0, default: 0 } },
           { name: 'end', in: 'query', description: 'Latest storeTimestamp, ms since the epoch (default: no limit)', schema: { type: 'integer', minimum: 0 } },
@@ -105,7 +114,7 @@ export const openApiDocument = {
       parameters: [{ name: 'messageId', in: 'path', required: true, description: 'The messageId a send answered (UNIQ_KEY)', schema: { type: 'string' } }],
       get: {
         summary: 'Look up a message by id',
-        description: 'Asks every live broker through its index. Usually one message; more when a retried send stored it twice (at-least-once).',
+        description: 'Asks every live broker through its index. Usually one message; more when a retried send stored it twice (at-least-once). Capped as reads are ("truncated": true when copies were left out).',
         responses: {
           200: json(ref('LookupResult')),
           404: errorResponse('MESSAGE_NOT_FOUND: no broker holds it'),
@@ -171,7 +180,7 @@ export const openApiDocument = {
               type: 'object',
               required: ['body'],
               properties: {
-                body: { type: 'string' },
+                body: { type: 'string', description: `Valid Unicode text (utf8) or base64; at most ${Limits.MAX_BODY_BYTES} bytes decoded` },
                 bodyEncoding: { enum: ['utf8', 'base64'], default: 'utf8' },
                 tags: { type: 'string' },
                 keys: { type: 'array', items: { type: 'string' } },
@@ -245,6 +254,7 @@ export const openApiDocument = {
             },
           },
           unreachableBrokers: { type: 'array', items: { type: 'string' }, description: 'Brokers that failed to answer (left out); absent when all answered' },
+          truncated: { type: 'boolean', description: 'true when matches were left out to fit the answer size; absent otherwise' },
         },
       },
       Broker: {
