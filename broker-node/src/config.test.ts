@@ -63,7 +63,7 @@ describe('loadBrokerConfig', () => {
     });
     expect(s3.durability).toBe('s3');
     expect(s3.flushDiskType).toBe('ASYNC_FLUSH');
-    expect(s3.tier).toMatchObject({ kind: 's3', bucket: 'my-tier', tableName: 'cirrusmq', prefix: 'C/b/', endpoint: 'http://127.0.0.1:5000', region: 'eu-west-1', retentionMs: 3_600_000, walWindowMs: 50 });
+    expect(s3.tier).toMatchObject({ kind: 's3', bucket: 'my-tier', tableName: 'cirrusmq', prefix: 'C/b/DefaultCluster/broker-a/', endpoint: 'http://127.0.0.1:5000', region: 'eu-west-1', retentionMs: 3_600_000, walWindowMs: 50 });
     expect(loadBrokerConfig({ CIRRUSMQ_DURABILITY: 'sync' }).flushDiskType).toBe('SYNC_FLUSH');
     expect(loadBrokerConfig({ CIRRUSMQ_FLUSH_DISK_TYPE: 'SYNC_FLUSH' }).durability).toBe('sync');
     expect(loadBrokerConfig({ CIRRUSMQ_TIER: 'off' }).tier).toEqual({ kind: 'off' });
@@ -72,6 +72,18 @@ describe('loadBrokerConfig', () => {
     expect(() => loadBrokerConfig({ CIRRUSMQ_TIER: 's3' })).toThrow(/CIRRUSMQ_TIER_BUCKET.*CIRRUSMQ_TABLE_NAME/s);
     expect(() => loadBrokerConfig({ CIRRUSMQ_DURABILITY: 'sync', CIRRUSMQ_FLUSH_DISK_TYPE: 'ASYNC_FLUSH' })).toThrow(/contradicts/);
     expect(() => loadBrokerConfig({ CIRRUSMQ_DURABILITY: 'always' })).toThrow(/CIRRUSMQ_DURABILITY/);
+  });
+
+  it('always ends the tier prefix with {cluster}/{brokerName}/: brokers given one CIRRUSMQ_TIER_PREFIX get their own', () => {
+    // As the local launcher starts them: the same env but the broker's name and store.
+    const shared = { CIRRUSMQ_TIER_BUCKET: 'tier', CIRRUSMQ_TABLE_NAME: 'cirrusmq', CIRRUSMQ_TIER_PREFIX: 'team/' };
+    const a = loadBrokerConfig({ ...shared, CIRRUSMQ_BROKER_NAME: 'broker-a' });
+    const b = loadBrokerConfig({ ...shared, CIRRUSMQ_BROKER_NAME: 'broker-b' });
+    expect([a.tier.kind === 'off' ? '' : a.tier.prefix, b.tier.kind === 'off' ? '' : b.tier.prefix]).toEqual(['team/DefaultCluster/broker-a/', 'team/DefaultCluster/broker-b/']);
+    expect(loadBrokerConfig({ CIRRUSMQ_CLUSTER: 'c2', CIRRUSMQ_BROKER_NAME: 'x' }).tier).toMatchObject({ prefix: 'c2/x/' });
+    expect(() => loadBrokerConfig({ CIRRUSMQ_TIER_PREFIX: 'no-slash' })).toThrow(/CIRRUSMQ_TIER_PREFIX/);
+    // A '..' segment would lead the local tier out of its folder.
+    expect(() => loadBrokerConfig({ CIRRUSMQ_TIER_PREFIX: '../' })).toThrow(/CIRRUSMQ_TIER_PREFIX/);
   });
 
   it('reads every variable', () => {

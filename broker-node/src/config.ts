@@ -63,7 +63,10 @@ export interface TierOff {
 }
 export interface TierOn {
   readonly kind: 'local' | 's3';
-  /** Object key prefix of this broker: `{cluster}/{brokerName}/`. */
+  /**
+   * Object key prefix of this broker: CIRRUSMQ_TIER_PREFIX (a base, '' by default) then
+   * always `{cluster}/{brokerName}/`, so brokers given one base never share a prefix.
+   */
   readonly prefix: string;
   /** local: the folder (outside the store folder, so a wiped store keeps it). */
   readonly dir: string;
@@ -197,7 +200,7 @@ function loadTierSettings(broker: { clusterName: string; brokerName: string; sto
   const endpoint = str('AWS_ENDPOINT_URL', '', /^(https?:\/\/\S+)?$/);
   const settings: TierOn = {
     kind: kind as TierOn['kind'],
-    prefix: str('CIRRUSMQ_TIER_PREFIX', `${broker.clusterName}/${broker.brokerName}/`, /^([a-zA-Z0-9_.-]+\/)+$/),
+    prefix: `${str('CIRRUSMQ_TIER_PREFIX', '', /^([a-zA-Z0-9_-][a-zA-Z0-9_.-]*\/)*$/)}${broker.clusterName}/${broker.brokerName}/`,
     // Beside the store folder, not in it (a wiped store keeps it), and not shared with other stores' parents.
     dir: path.resolve(str('CIRRUSMQ_TIER_DIR', `${broker.storeDir}-tier`)),
     bucket,

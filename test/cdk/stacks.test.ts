@@ -211,7 +211,6 @@ describe('BrokerStack', () => {
       CIRRUSMQ_BROKER_LISTEN_HOST: '0.0.0.0',
       CIRRUSMQ_STORE_DIR: '/data/store',
       CIRRUSMQ_DURABILITY: 's3',
-      CIRRUSMQ_TIER_PREFIX: 'DefaultCluster/broker-b/',
       CIRRUSMQ_FLUSH_DISK_TYPE: 'ASYNC_FLUSH',
       CIRRUSMQ_FILE_RESERVED_TIME_MS: String(7 * 86_400_000),
       CIRRUSMQ_DISK_BUDGET_BYTES: String(15 * 1024 ** 3),
@@ -220,6 +219,8 @@ describe('BrokerStack', () => {
     expect(env.CIRRUSMQ_NAMESRV_ADDR).toBeDefined();
     expect(env.CIRRUSMQ_TIER_BUCKET).toBeDefined();
     expect(env.CIRRUSMQ_BROKER_HOST).toBeUndefined();
+    // The broker derives {cluster}/{brokerName}/ itself; a prefix here would be a base under which it nests.
+    expect(env.CIRRUSMQ_TIER_PREFIX).toBeUndefined();
   });
 
   it('gives the broker 120 s to flush and unregister, a health check on /healthz, a read-only root and CloudWatch logs', () => {

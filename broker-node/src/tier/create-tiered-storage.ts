@@ -35,6 +35,7 @@ export function createTieredStorage(config: BrokerConfig, logger: Logger): Tiere
         config.durability === 's3'
           ? { windowMs: tier.walWindowMs, maxChunkBytes: tier.walMaxChunkBytes, maxInFlight: 4, ackTimeoutMs: tier.walAckTimeoutMs }
           : undefined,
+      owner: { clusterName: config.clusterName, brokerName: config.brokerName },
     },
     logger.child({ component: 'tier' }),
   );

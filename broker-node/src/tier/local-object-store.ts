@@ -3,9 +3,13 @@
  * An object is the file `{rootDir}/{keyPrefix}{key}`.
  *
  * Like S3, an object appears whole or not at all: the bytes go to a temp file in the same
- * folder, which is fsynced and then renamed over the final name (and the folder fsynced,
- * so the name survives a crash as the data does). Temp files start with '.', which no key
+ * folder, which is fsynced and then linked to the final name (and the folder fsynced, so
+ * the name survives a crash as the data does). Temp files start with '.', which no key
  * segment may (object-store-args.ts), so list() never shows a half-written object.
+ *
+ * Never replaces an object, as S3's conditional put (If-None-Match: *): link() fails on an
+ * existing name where rename() would replace it. Existing identical bytes count as stored
+ * (a retry); other bytes are TIER_OBJECT_CONFLICT.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -14,7 +18,7 @@ import zlib from 'node:zlib';
 import { CirrusError } from '../../../client/src/errors';
 import { syncDirectory } from '../store/mapped-file';
 import { checkFileRange, checkKey, checkRange, normalizePrefix } from './object-store-args';
-import type { ObjectBody, ObjectStore, ObjectStoreRequestCounts, PutObjectResult } from './object-store';
+import { objectConflict, type ObjectBody, type ObjectStore, type ObjectStoreRequestCounts, type PutObjectResult } from './object-store';
 
 /** Bytes read and written per step when copying a file range: bounded memory, few syscalls. */
 const COPY_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -48,7 +52,14 @@ export class LocalObjectStore implements ObjectStore {
       } finally {
         await out.close();
       }
-      await fs.rename(tmp, file);
+      try {
+        await fs.link(tmp, file);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        const existing = await fileSizeAndCrc(file);
+        if (existing.size !== result.size || existing.crc32 !== result.crc32) throw objectConflict(key, this.location, existing, result);
+      }
+      await fs.rm(tmp, { force: true });
       syncDirectory(dir);
       return result;
     } catch (e) {
@@ -165,6 +176,24 @@ async function copyRange(out: fs.FileHandle, body: { filePath: string; start: nu
     return { size: body.end - body.start, crc32: crc };
   } finally {
     await src.close();
+  }
+}
+
+/** Size and CRC32 of a whole file, read in chunks. */
+async function fileSizeAndCrc(file: string): Promise<PutObjectResult> {
+  const fh = await fs.open(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(COPY_CHUNK_BYTES);
+    let crc = 0;
+    let size = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, size);
+      if (bytesRead === 0) return { size, crc32: crc };
+      crc = zlib.crc32(buf.subarray(0, bytesRead), crc);
+      size += bytesRead;
+    }
+  } finally {
+    await fh.close();
   }
 }
 

@@ -81,10 +81,43 @@ export function objectStoreContract(name: string, newBackend: () => Promise<Obje
       expect(store.requestCounts).toMatchObject({ put: 1, uploadPart: 0, get: 1, errors: 0 });
     });
 
-    it('overwrites an object put again under the same key', async () => {
-      await store.putObject('k', Buffer.from('first version'));
+    it('never replaces an object: the same bytes again count as stored, other bytes are TIER_OBJECT_CONFLICT and the first stay', async () => {
+      const first = await store.putObject('k', Buffer.from('first version'));
+      // A retry (a crash between the upload and the manifest commit, a lost answer) puts the same bytes.
+      expect(await store.putObject('k', Buffer.from('first version'))).toEqual(first);
+      const err = await expectCode(store.putObject('k', Buffer.from('other version')), 'TIER_OBJECT_CONFLICT');
+      expect(err.message).toContain('k');
+      expect(err.retriable).toBe(false);
+      // Same size, other bytes: the CRC tells them apart.
+      await expectCode(store.putObject('k', Buffer.from('first versioN')), 'TIER_OBJECT_CONFLICT');
+      await expectCode(store.putObject('k', { filePath: bigFile, start: 0, end: 13 }), 'TIER_OBJECT_CONFLICT');
+      expect((await store.getObject('k')).toString()).toBe('first version');
+      expect(await store.list('')).toEqual(['k']);
+      // Deleted, the key takes new bytes.
+      await store.deleteObjects(['k']);
       await store.putObject('k', Buffer.from('second'));
       expect((await store.getObject('k')).toString()).toBe('second');
+    });
+
+    it('never replaces a large object uploaded in parts: the same range again is stored, another is a conflict', async () => {
+      const start = 1 * MiB;
+      const end = start + 11 * MiB + 5;
+      const key = 'commitlog/00000000002147483648';
+      const first = await store.putObject(key, { filePath: bigFile, start, end });
+      expect(await store.putObject(key, { filePath: bigFile, start, end })).toEqual(first);
+      await expectCode(store.putObject(key, { filePath: bigFile, start: start + 1, end: end + 1 }), 'TIER_OBJECT_CONFLICT');
+      const got = await store.getObject(key);
+      expect(got.equals(bigBytes.subarray(start, end))).toBe(true);
+      expect(await store.list('commitlog/')).toEqual([key]);
+    });
+
+    it('lets one of two concurrent puts of other bytes under one key win whole; the other is a conflict', async () => {
+      const results = await Promise.allSettled([store.putObject('race', Buffer.from('aaaa')), store.putObject('race', Buffer.from('bbbb'))]);
+      const won = results.filter((r) => r.status === 'fulfilled');
+      expect(won).toHaveLength(1);
+      const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      expect((lost.reason as CirrusError).code).toBe('TIER_OBJECT_CONFLICT');
+      expect(['aaaa', 'bbbb']).toContain((await store.getObject('race')).toString());
     });
 
     it('stores an empty object', async () => {

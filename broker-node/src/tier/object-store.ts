@@ -1,3 +1,5 @@
+import { CirrusError } from '../../../client/src/errors';
+
 /**
  * Where tiered data lives: S3 in AWS mode (s3-object-store.ts), a local folder for
  * `npm start` (local-object-store.ts). Both pass one contract suite (object-store.contract.ts).
@@ -27,7 +29,12 @@ export interface ObjectStoreRequestCounts {
 }
 
 export interface ObjectStore {
-  /** Large bodies go up in parts (multipart, several in flight); the object appears only when complete. */
+  /**
+   * Large bodies go up in parts (multipart, several in flight); the object appears only when complete.
+   * Never replaces an object (a broker never overwrites what it did not write): a key that
+   * holds the same bytes (size and CRC32) already counts as stored, since a retry after a
+   * crash or a lost answer puts the same object again; other bytes throw TIER_OBJECT_CONFLICT.
+   */
   putObject(key: string, body: ObjectBody): Promise<PutObjectResult>;
   /** Bytes [start, end) of the object; fewer when the object is shorter. Throws TIER_OBJECT_NOT_FOUND. */
   getRange(key: string, start: number, end: number): Promise<Buffer>;
@@ -41,4 +48,13 @@ export interface ObjectStore {
   /** Human-readable location for logs: `s3://bucket/prefix` or a folder. */
   readonly location: string;
   close(): void;
+}
+
+/** An existing object with other bytes under a key being put: never overwritten, loud, not retriable. */
+export function objectConflict(key: string, location: string, existing: PutObjectResult, wanted: PutObjectResult): CirrusError {
+  return new CirrusError(
+    'TIER_OBJECT_CONFLICT',
+    `tier object ${key} in ${location} already holds other bytes (size ${existing.size}, crc32 ${existing.crc32}; this put: size ${wanted.size}, crc32 ${wanted.crc32}); not overwritten: does another broker write this prefix?`,
+    { details: { key, location, existingSize: existing.size, existingCrc32: existing.crc32, size: wanted.size, crc32: wanted.crc32 } },
+  );
 }

@@ -7,6 +7,11 @@
  * streamed from disk through a CRC32 tap, so a 1 GiB segment never sits in memory: at most
  * queueSize x partSizeBytes do. Parts also carry S3's own CRC32 checksum, so S3 refuses a
  * part corrupted on the way.
+ *
+ * Every put is conditional (If-None-Match: *, on PutObject and on CompleteMultipartUpload),
+ * so an object is never replaced. S3 answers 412 when the key exists: the object is then
+ * read back (streamed) and counts as stored when its size and CRC32 are this put's (a
+ * retry), else TIER_OBJECT_CONFLICT.
  */
 import fs from 'node:fs';
 import { pipeline, Transform, type Readable } from 'node:stream';
@@ -25,7 +30,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { CirrusError } from '../../../client/src/errors';
 import { silentLogger, type Logger } from '../../../client/src/logger';
 import { checkFileRange, checkKey, checkRange, normalizePrefix } from './object-store-args';
-import type { ObjectBody, ObjectStore, ObjectStoreRequestCounts, PutObjectResult } from './object-store';
+import { objectConflict, type ObjectBody, type ObjectStore, type ObjectStoreRequestCounts, type PutObjectResult } from './object-store';
 
 export { createS3Client } from './s3-client';
 
@@ -103,18 +108,22 @@ export class S3ObjectStore implements ObjectStore {
       client: this.counted,
       queueSize: this.queueSize,
       partSize: this.partSize,
-      params: { Bucket: this.bucket, Key: this.prefix + key, Body: source, ChecksumAlgorithm: ChecksumAlgorithm.CRC32 },
+      // Upload passes the params to PutObject and to CompleteMultipartUpload alike.
+      params: { Bucket: this.bucket, Key: this.prefix + key, Body: source, ChecksumAlgorithm: ChecksumAlgorithm.CRC32, IfNoneMatch: '*' },
     });
+    let exists = false;
     try {
       await upload.done();
     } catch (e) {
       // Not counted here: the failed command itself was counted by the counting client.
-      throw this.mapError(e, key, 'put');
+      if (!isPreconditionFailed(e)) throw this.mapError(e, key, 'put');
+      exists = true;
     } finally {
       // An upload that failed early stops reading: close the source file now, not at GC.
       if (!Buffer.isBuffer(source)) source.destroy();
     }
     const out = result();
+    if (exists) await this.expectSameObject(key, out);
     this.log.debug('tier object uploaded', { key, size: out.size, multipart: upload.uploadId !== undefined, ms: Date.now() - startedAt });
     return out;
   }
@@ -124,13 +133,43 @@ export class S3ObjectStore implements ObjectStore {
     checksum.writeUInt32BE(crc32);
     try {
       await this.counted.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Body: body, ChecksumAlgorithm: ChecksumAlgorithm.CRC32, ChecksumCRC32: checksum.toString('base64') }),
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.prefix + key,
+          Body: body,
+          ChecksumAlgorithm: ChecksumAlgorithm.CRC32,
+          ChecksumCRC32: checksum.toString('base64'),
+          IfNoneMatch: '*',
+        }),
       );
     } catch (e) {
-      throw this.mapError(e, key, 'put');
+      if (!isPreconditionFailed(e)) throw this.mapError(e, key, 'put');
+      await this.expectSameObject(key, { size: body.length, crc32 });
     }
     this.log.debug('tier object uploaded', { key, size: body.length, multipart: false, ms: Date.now() - startedAt });
     return { size: body.length, crc32 };
+  }
+
+  /** The key exists: fine when it holds these bytes (a retried put), else TIER_OBJECT_CONFLICT. Streamed: segments are large. */
+  private async expectSameObject(key: string, wanted: PutObjectResult): Promise<void> {
+    let existing: PutObjectResult;
+    try {
+      const res = await this.counted.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      let crc = 0;
+      let size = 0;
+      for await (const chunk of (res.Body as AsyncIterable<Uint8Array> | undefined) ?? []) {
+        crc = zlib.crc32(chunk, crc);
+        size += chunk.length;
+      }
+      existing = { size, crc32: crc };
+    } catch (e) {
+      throw this.mapError(e, key, 'put (compare)');
+    }
+    if (existing.size !== wanted.size || existing.crc32 !== wanted.crc32) {
+      this.requestCounts.errors++;
+      throw objectConflict(key, this.location, existing, wanted);
+    }
+    this.log.info('tier object already stored with the same bytes', { key, size: wanted.size });
   }
 
   async getRange(key: string, start: number, end: number): Promise<Buffer> {
@@ -286,6 +325,11 @@ function crcTap(body: { filePath: string; start: number; end: number }): { strea
       return { size, crc32: crc };
     },
   };
+}
+
+/** S3's answer to a conditional put on an existing key (412). */
+function isPreconditionFailed(e: unknown): boolean {
+  return errorName(e) === 'PreconditionFailed' || httpStatus(e) === 412;
 }
 
 function errorName(e: unknown): string | undefined {

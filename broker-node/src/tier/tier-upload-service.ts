@@ -89,6 +89,8 @@ export class TierUploadService {
   private passChain: Promise<void> = Promise.resolve();
   /** The end of the last segment overall retention removed from the tier. */
   private expiredBelow = 0;
+  /** Set when the tier holds objects this broker did not write: uploads stop for good (a restart re-checks). */
+  private halted: Error | undefined;
   readonly stats: TierUploadStats = {
     segmentsUploaded: 0,
     bytesUploaded: 0,
@@ -170,6 +172,7 @@ export class TierUploadService {
   }
 
   private async doPass(): Promise<void> {
+    if (this.halted) return;
     try {
       await this.hooks.beforePass?.();
       for (const file of this.pendingSegments()) {
@@ -180,6 +183,14 @@ export class TierUploadService {
       await this.applyRetention();
     } catch (err) {
       this.stats.uploadFailures++;
+      const code = (err as { code?: string }).code;
+      if (code === 'TIER_OBJECT_CONFLICT' || code === 'TIER_PREFIX_OWNED') {
+        // Another writer's bytes under our prefix: retrying cannot help, and never overwriting
+        // them is the point. Local retention keeps every untiered segment meanwhile.
+        this.halted = err as Error;
+        this.logger.error('tier: UPLOADS STOPPED: the tier holds objects this broker did not write; untiered segments stay on local disk until an operator resolves it and restarts the broker', { err });
+        return;
+      }
       this.stats.failingFor++;
       const delay = Math.min(this.config.retryMaxDelayMs, this.config.retryInitialDelayMs * 2 ** (this.stats.failingFor - 1));
       this.nextAttemptAt = this.now() + delay;
@@ -275,6 +286,7 @@ export class TierUploadService {
       tieredSegments: this.tieredLog.list().length,
       pendingSegments: this.pendingSegments().length,
       uploadFailures: this.stats.uploadFailures,
+      ...(this.halted ? { uploadsStopped: this.halted.message } : {}),
     });
   }
 

@@ -17,6 +17,7 @@ import type { AppendResult, CommitLog } from '../store/commit-log';
 import type { MappedFile } from '../store/mapped-file';
 import type { StoreTier, StoreTierHooks, TierStats } from '../store/store-tier';
 import type { ObjectStore } from './object-store';
+import { claimTierPrefix, type PrefixOwner } from './tier-prefix-owner';
 import { hasNoLocalCommitLog, restoreFromTier } from './tier-restore';
 import type { TierManifest, TieredSegment } from './tier-manifest';
 import { TierUploadService, type TierUploadConfig } from './tier-upload-service';
@@ -32,6 +33,8 @@ export interface TieredStorageConfig {
   upload: TierUploadConfig;
   /** Present for durability `s3`. */
   wal?: S3WalConfig;
+  /** The broker the prefix must belong to (tier-prefix-owner.ts); checked before anything is read or written there. */
+  owner?: PrefixOwner;
   /** The clock of retention and lag (tests). */
   now?: () => number;
 }
@@ -45,6 +48,7 @@ export class TieredStorage implements StoreTier {
   private wal: S3WalService | undefined;
   private commitLog: CommitLog | undefined;
   private manifestLoaded = false;
+  private prefixClaimed = false;
 
   constructor(
     readonly objectStore: ObjectStore,
@@ -63,15 +67,26 @@ export class TieredStorage implements StoreTier {
    */
   async prepare(): Promise<void> {
     if (hasNoLocalCommitLog(this.config.storeDir)) {
+      await this.claimPrefix();
       await this.restore();
       await this.loadManifest();
       return;
     }
     try {
+      await this.claimPrefix();
       await this.loadManifest();
     } catch (err) {
+      // Another broker's prefix is a configuration error, not an outage: refuse to start.
+      if (err instanceof CirrusError && err.code === 'TIER_PREFIX_OWNED') throw err;
       this.logger.warn('tier: manifest unavailable at start; serving the local log, loading it later', { err });
     }
+  }
+
+  /** Once per start; a tier down at start is claimed before the uploader's first pass. */
+  private async claimPrefix(): Promise<void> {
+    if (this.prefixClaimed || !this.config.owner) return;
+    await claimTierPrefix(this.objectStore, this.config.owner);
+    this.prefixClaimed = true;
   }
 
   private async loadManifest(): Promise<void> {
@@ -112,6 +127,7 @@ export class TieredStorage implements StoreTier {
         // A manifest the start could not load: loaded before the pass, then what expired while
         // the tier was away is trimmed (the load kept every unit, not knowing).
         beforePass: async () => {
+          await this.claimPrefix();
           if (this.manifestLoaded) return;
           await this.loadManifest();
           this.logger.info('tier: manifest loaded', { tieredSegments: this.tieredLog.list().length });

@@ -173,7 +173,7 @@ export class BrokerService extends Construct {
         CIRRUSMQ_DISK_BUDGET_BYTES: String(diskBudgetBytes(props.volumeSizeGiB)),
         CIRRUSMQ_RETENTION_MS: String(props.retentionDays * 86_400_000),
         CIRRUSMQ_TIER_BUCKET: props.bucket.bucketName,
-        CIRRUSMQ_TIER_PREFIX: this.tierPrefix,
+        // No CIRRUSMQ_TIER_PREFIX: the broker's prefix is {cluster}/{brokerName}/ (tierPrefix) by itself.
         CIRRUSMQ_TABLE_NAME: props.table.tableName,
         CIRRUSMQ_LOG_LEVEL: props.logLevel,
         AWS_REGION: Stack.of(this).region,

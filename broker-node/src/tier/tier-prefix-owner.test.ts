@@ -1,0 +1,131 @@
+/**
+ * One broker per tier prefix (tier-prefix-owner.ts), on the local tier and on S3 (moto):
+ *   - the marker is written once and claimed again by the same broker (a restart, a restore
+ *     onto an empty disk); a marker naming another broker is TIER_PREFIX_OWNED, left as it was;
+ *   - a broker whose prefix holds a forged marker refuses to start, before it restores,
+ *     writes or uploads anything (in process with the local tier; as a process on S3).
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { CirrusError } from '../../../client/src/errors';
+import { silentLogger } from '../../../client/src/logger';
+import { freePort } from '../../../test/support/free-port';
+import { motoClientConfig } from '../../../test/support/moto';
+import { createMotoTier } from '../../../test/support/tier-on-moto';
+import { BrokerController } from '../broker-controller';
+import { loadBrokerConfig } from '../config';
+import { FakeNameServer } from '../testing/fake-nameserver';
+import { LocalObjectStore } from './local-object-store';
+import { expectCode } from './object-store.contract';
+import type { ObjectStore } from './object-store';
+import { createS3Client, S3ObjectStore } from './s3-object-store';
+import { claimTierPrefix, OWNER_KEY } from './tier-prefix-owner';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const endpoint = inject('motoEndpoint');
+const A = { clusterName: 'DefaultCluster', brokerName: 'broker-a' };
+const B = { clusterName: 'DefaultCluster', brokerName: 'broker-b' };
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+function tempDir(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'cirrusmq-prefix-owner-'));
+  dirs.push(d);
+  return d;
+}
+
+function ownerContract(name: string, open: (prefix: string) => ObjectStore): void {
+  describe(`claimTierPrefix: ${name}`, () => {
+    it('writes the marker once; the same broker claims it again (restart, restore onto an empty disk)', async () => {
+      const store = open(`p${Math.random().toString(36).slice(2)}/DefaultCluster/broker-a/`);
+      await claimTierPrefix(store, A);
+      await claimTierPrefix(store, A);
+      expect(JSON.parse((await store.getObject(OWNER_KEY)).toString())).toEqual({ cluster: 'DefaultCluster', brokerName: 'broker-a' });
+      store.close();
+    });
+
+    it('refuses a prefix whose marker names another broker, naming it, and leaves the marker', async () => {
+      const store = open(`p${Math.random().toString(36).slice(2)}/shared/`);
+      await claimTierPrefix(store, B);
+      const err = await expectCode(claimTierPrefix(store, A), 'TIER_PREFIX_OWNED');
+      expect(err.message).toContain('broker-b');
+      expect(err.message).toContain(store.location);
+      expect(JSON.parse((await store.getObject(OWNER_KEY)).toString()).brokerName).toBe('broker-b');
+      expect(await store.list('')).toEqual([OWNER_KEY]);
+      store.close();
+    });
+  });
+}
+
+ownerContract('local folder', (prefix) => new LocalObjectStore(tempDir(), prefix));
+
+describe('a broker on a prefix another broker owns (local tier)', () => {
+  it('refuses to start before it restores or writes anything, and the marker stays', async () => {
+    const dir = tempDir();
+    const storeDir = path.join(dir, 'broker-a');
+    // The tier of another broker, as a copied folder or a hand-set prefix would give it.
+    const tierDir = path.join(dir, 'tier');
+    const foreign = new LocalObjectStore(tierDir, 'DefaultCluster/broker-a/');
+    await claimTierPrefix(foreign, B);
+    await foreign.putObject('commitlog/00000000000000000000', Buffer.from('broker-b data'));
+    const config = loadBrokerConfig({ CIRRUSMQ_BROKER_PORT: '0', CIRRUSMQ_STORE_DIR: storeDir, CIRRUSMQ_TIER_DIR: tierDir });
+    const broker = new BrokerController(config, { nameServer: new FakeNameServer(), logger: silentLogger });
+    const err = await broker.start().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await broker.shutdown();
+    expect(err).toBeInstanceOf(CirrusError);
+    expect((err as CirrusError).code).toBe('TIER_PREFIX_OWNED');
+    expect((err as CirrusError).message).toMatch(/belongs to .*broker-b.*not to .*broker-a/);
+    // Nothing restored into the store folder, nothing written to the tier.
+    expect(fs.existsSync(path.join(storeDir, 'commitlog'))).toBe(false);
+    expect(await foreign.list('')).toEqual(['commitlog/00000000000000000000', OWNER_KEY]);
+    expect((await foreign.getObject('commitlog/00000000000000000000')).toString()).toBe('broker-b data');
+  });
+});
+
+describe.skipIf(!endpoint)('tier prefix ownership on S3 (moto)', () => {
+  const admin = new S3Client({ ...motoClientConfig(endpoint!), forcePathStyle: true });
+  let motoBucket = '';
+  beforeAll(async () => {
+    motoBucket = (await createMotoTier(endpoint!)).bucket;
+  });
+  afterAll(() => admin.destroy());
+
+  ownerContract('S3', (prefix) => new S3ObjectStore({ client: createS3Client({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }), bucket: motoBucket, keyPrefix: prefix }));
+
+  it('a broker process whose S3 prefix holds a forged marker exits non-zero naming the owner, and writes nothing', async () => {
+    const tier = await createMotoTier(endpoint!);
+    const forged = JSON.stringify({ cluster: 'DefaultCluster', brokerName: 'broker-z' }) + '\n';
+    await admin.send(new PutObjectCommand({ Bucket: tier.bucket, Key: 'base/DefaultCluster/broker-a/owner', Body: forged }));
+    const storeDir = path.join(tempDir(), 'broker-a');
+    const env = {
+      ...tier.brokerEnv(),
+      CIRRUSMQ_TIER_PREFIX: 'base/',
+      CIRRUSMQ_BROKER_NAME: 'broker-a',
+      CIRRUSMQ_BROKER_PORT: String(await freePort()),
+      CIRRUSMQ_NAMESRV_ADDR: '127.0.0.1:1',
+      CIRRUSMQ_STORE_DIR: storeDir,
+    };
+    const child = spawn(process.execPath, ['--import', 'tsx', 'broker-node/src/main.ts'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code, out).not.toBe(0);
+    expect(out).toContain('TIER_PREFIX_OWNED');
+    expect(out).toContain('broker-z');
+    expect(out).not.toContain('broker listening');
+    const listed = await admin.send(new ListObjectsV2Command({ Bucket: tier.bucket }));
+    expect((listed.Contents ?? []).map((o) => o.Key)).toEqual(['base/DefaultCluster/broker-a/owner']);
+    expect(fs.existsSync(path.join(storeDir, 'commitlog'))).toBe(false);
+  }, 60_000);
+});
