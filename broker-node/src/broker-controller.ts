@@ -122,6 +122,7 @@ export class BrokerController {
       if (this.shuttingDown) return;
       throw e;
     }
+    void this.topicConfigManager.checkIncarnations(this.store.localTopics());
   }
 
   /**

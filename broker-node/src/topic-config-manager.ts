@@ -82,13 +82,12 @@ export class TopicConfigManager {
       if (e instanceof CirrusError && e.code === 'TOPIC_NOT_FOUND') return this.miss(topic);
       throw e; // NameServer down: retriable, not remembered
     }
+    // Before "is it on this broker": local queues of an older incarnation are dropped even
+    // while the topic, created again, is not (yet) on this broker.
+    const verdict = this.incarnations?.ensureTopicIncarnation(topic, info.createdAt) ?? 'current';
     const q = info.brokers.find((b) => b.brokerName === this.brokerName);
-    if (!q) return this.miss(topic);
-    if (this.incarnations) {
-      const verdict = this.incarnations.ensureTopicIncarnation(topic, info.createdAt);
-      if (verdict !== 'current') return this.miss(topic);
-      this.checked.add(topic);
-    }
+    if (!q || verdict !== 'current') return this.miss(topic);
+    if (this.incarnations) this.checked.add(topic);
     const config: TopicConfig = { topic, readQueueNums: q.readQueueNums, writeQueueNums: q.writeQueueNums, perm: q.perm, order: false };
     this.topicConfigTable.set(topic, config);
     this.misses.delete(topic);
@@ -98,6 +97,20 @@ export class TopicConfigManager {
   private miss(topic: string): undefined {
     this.misses.set(topic, this.now() + MISS_TTL_MS);
     return undefined;
+  }
+
+  /**
+   * At start: checks the incarnation of every topic with local queues (one getTopic each, in
+   * turn), so lookups by id, which name no topic, do not find records of a topic deleted and
+   * created again while this broker was down. Failures are left to the check on first use.
+   */
+  async checkIncarnations(topics: readonly string[]): Promise<void> {
+    if (!this.incarnations) return;
+    for (const topic of topics) {
+      await this.getTopicConfig(topic).catch(() => undefined);
+      // No one asked: a topic added to this broker a moment later must not answer "not found".
+      this.misses.delete(topic);
+    }
   }
 
   /** For a send: the topic exists here and queueId < writeQueueNums. */

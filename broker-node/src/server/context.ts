@@ -6,7 +6,7 @@ import type { TopicConfigManager } from '../topic-config-manager';
 export interface BrokerServerContext {
   brokerName: string;
   store: MessageStore;
-  topicConfigManager: Pick<TopicConfigManager, 'checkWritable' | 'checkReadable'>;
+  topicConfigManager: Pick<TopicConfigManager, 'checkWritable' | 'checkReadable' | 'getTopicConfig'>;
   logger: Logger;
   /** False once shutdown began: sends answer 503 so producers go to another broker. */
   acceptingWrites(): boolean;

@@ -26,6 +26,10 @@ export function queryMessageProcessor(ctx: BrokerServerContext) {
     const key = validateLookupKey('key', params.get('key'));
     const { begin, end, max } = parseLookupRange({ begin: params.get('begin'), end: params.get('end'), max: params.get('max') });
     checkOpen(ctx);
+    // Serving the topic checks its incarnation first (topic-config-manager.ts): a broker back
+    // from being down drops queues of a deleted incarnation before its records can be found.
+    // A topic not on this broker is not an error here (an empty answer, as before).
+    await ctx.topicConfigManager.getTopicConfig(topic).catch(() => undefined);
     sendRecords(res, await ctx.store.queryMessage(topic, key, max, begin, end));
   };
 }

@@ -296,6 +296,11 @@ export class DefaultMessageStore implements MessageStore {
     return { deletedBelow, queues: queues.length, closed };
   }
 
+  /** Topics with queues here (a broker checks their incarnations at start). */
+  localTopics(): string[] {
+    return this.consumeQueueTable.topics();
+  }
+
   private allConsumeQueues(): Iterable<ConsumeQueue> {
     return this.consumeQueueTable.all();
   }
