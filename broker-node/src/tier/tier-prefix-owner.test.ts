@@ -3,7 +3,9 @@
  *   - the marker is written once and claimed again by the same broker (a restart, a restore
  *     onto an empty disk); a marker naming another broker is TIER_PREFIX_OWNED, left as it was;
  *   - a broker whose prefix holds a forged marker refuses to start, before it restores,
- *     writes or uploads anything (in process with the local tier; as a process on S3).
+ *     writes or uploads anything (in process with the local tier; as a process on S3);
+ *   - segment objects an earlier run put but never committed are deleted at start on a
+ *     claimed prefix (the segment then tiers with its new bytes), never overwritten.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -20,7 +22,12 @@ import { createMotoTier } from '../../../test/support/tier-on-moto';
 import { BrokerController } from '../broker-controller';
 import { loadBrokerConfig } from '../config';
 import { FakeNameServer } from '../testing/fake-nameserver';
+import { DefaultMessageStore } from '../store/message-store';
+import { makeBatch } from '../testing/fixtures';
 import { LocalObjectStore } from './local-object-store';
+import { LocalTierManifest } from './local-tier-manifest';
+import { DEFAULT_TIER_UPLOAD_CONFIG } from './tier-upload-service';
+import { TieredStorage } from './tiered-storage';
 import { expectCode } from './object-store.contract';
 import type { ObjectStore } from './object-store';
 import { createS3Client, S3ObjectStore } from './s3-object-store';
@@ -89,6 +96,67 @@ describe('a broker on a prefix another broker owns (local tier)', () => {
     expect(fs.existsSync(path.join(storeDir, 'commitlog'))).toBe(false);
     expect(await foreign.list('')).toEqual(['commitlog/00000000000000000000', OWNER_KEY]);
     expect((await foreign.getObject('commitlog/00000000000000000000')).toString()).toBe('broker-b data');
+  });
+});
+
+describe('objects an earlier run uploaded but never committed', () => {
+  const SEGMENT = 4096;
+  /** A store with a local tier on `dir`, claimed by broker-a when `owner`; uploads only when asked. */
+  async function open(dir: string, owner: boolean) {
+    const objects = new LocalObjectStore(path.join(dir, 'tier'), 'DefaultCluster/broker-a/');
+    const tier = new TieredStorage(
+      objects,
+      new LocalTierManifest(path.join(dir, 'tier', '_manifest')),
+      {
+        storeDir: path.join(dir, 'store'),
+        commitLogSegmentBytes: SEGMENT,
+        consumeQueueUnitsPerFile: 16,
+        read: { blockBytes: 1024, cacheBytes: 8 * 1024, readAheadBlocks: 1 },
+        upload: { ...DEFAULT_TIER_UPLOAD_CONFIG, autoUpload: false },
+        owner: owner ? A : undefined,
+      },
+      silentLogger,
+    );
+    const store = new DefaultMessageStore({ storeDir: path.join(dir, 'store'), commitLogSegmentBytes: SEGMENT, consumeQueueUnitsPerFile: 16, flushIntervalMs: 50 }, silentLogger, tier);
+    await store.open();
+    for (let i = 0; i < 40; i++) await store.putMessages(makeBatch('T', 0, [{ body: `m${i}-${'q'.repeat(200)}` }]));
+    return { objects, tier, store };
+  }
+  async function leftovers(dir: string): Promise<LocalObjectStore> {
+    const objects = new LocalObjectStore(path.join(dir, 'tier'), 'DefaultCluster/broker-a/');
+    await claimTierPrefix(objects, A);
+    // Segment 0 of a log that is gone (a wiped disk restored, a tail lost to power): other bytes.
+    await objects.putObject('commitlog/00000000000000000000', Buffer.from('an earlier run'));
+    await objects.putObject('consumequeue/00000000000000000000', Buffer.from('an earlier run'));
+    await objects.putObject('wal/00000000000000000000-00000000000000000014', Buffer.from('an earlier run'));
+    return objects;
+  }
+
+  it('are deleted at start on a claimed prefix, so the segment tiers with its new bytes; write-ahead chunks stay', async () => {
+    const dir = tempDir();
+    await leftovers(dir);
+    const { objects, tier, store } = await open(dir, true);
+    try {
+      await tier.uploadPendingNow();
+      const local = fs.readFileSync(path.join(dir, 'store', 'commitlog', '00000000000000000000'));
+      expect((await objects.getObject('commitlog/00000000000000000000')).equals(local)).toBe(true);
+      expect(await objects.list('wal/')).toEqual(['wal/00000000000000000000-00000000000000000014']);
+    } finally {
+      await store.shutdown();
+    }
+  });
+
+  it('are never overwritten by an upload: without the claim the upload fails with a conflict and they stay', async () => {
+    const dir = tempDir();
+    await leftovers(dir);
+    const { objects, tier, store } = await open(dir, false);
+    try {
+      await expect(tier.uploadPendingNow()).rejects.toThrow(/upload failed/);
+      expect((await objects.getObject('commitlog/00000000000000000000')).toString()).toBe('an earlier run');
+      expect(tier.stats().tieredSegments).toBe(0);
+    } finally {
+      await store.shutdown();
+    }
   });
 });
 

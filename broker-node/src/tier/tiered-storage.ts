@@ -39,6 +39,9 @@ export interface TieredStorageConfig {
   now?: () => number;
 }
 
+/** Where the uploader puts a segment's objects (tier-upload-service.ts: segmentKey, extractKey, indexExtractKey). */
+const UPLOAD_FOLDERS = ['commitlog/', 'consumequeue/', 'index/'];
+
 /** Local bytes sent to the write-ahead log per request at start (see sendLocalTail). */
 const LOCAL_TAIL_PIECE_BYTES = 8 * 1024 * 1024;
 
@@ -90,8 +93,32 @@ export class TieredStorage implements StoreTier {
   }
 
   private async loadManifest(): Promise<void> {
-    this.tieredLog.setSegments(await this.manifest.list());
+    const segments = await this.manifest.list();
+    await this.dropUncommitted(segments.at(-1)?.endOffset ?? 0);
+    this.tieredLog.setSegments(segments);
     this.manifestLoaded = true;
+  }
+
+  /**
+   * Segment objects at or past the manifest's end were put by an earlier run of this broker
+   * that died before committing them: garbage, which used to be overwritten by the next
+   * upload. Puts never replace an object now, and that segment may come back with other
+   * bytes (a restore continues the log at the manifest's end; a power loss rewrites an
+   * unsynced tail), so they go first. Only on a claimed prefix: ours, nobody else's data.
+   * Write-ahead chunks stay: they are the acknowledged bytes a restore replays.
+   */
+  private async dropUncommitted(tieredEnd: number): Promise<void> {
+    if (!this.prefixClaimed) return;
+    const stale: string[] = [];
+    for (const folder of UPLOAD_FOLDERS) {
+      for (const key of await this.objectStore.list(folder)) {
+        const start = /^\d{20}$/.test(key.slice(folder.length)) ? Number(key.slice(folder.length)) : -1;
+        if (start >= tieredEnd) stale.push(key);
+      }
+    }
+    if (stale.length === 0) return;
+    this.logger.warn('tier: deleting objects of segments uploaded but never committed (an earlier run died before the manifest commit)', { tieredEnd, keys: stale });
+    await this.objectStore.deleteObjects(stale);
   }
 
   private async restore(): Promise<void> {
