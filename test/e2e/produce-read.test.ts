@@ -97,7 +97,7 @@ describe('produce over HTTP and read back', () => {
     const first = await api(cluster.gatewayUrl, 'GET', '/v1/topics/orders/messages?broker=broker-a&queueId=0&offset=0&max=3');
     expect(first.body.messages).toHaveLength(3);
     for (const m of first.body.messages) expect(m).toMatchObject({ bodyEncoding: 'utf8', tags: 'TagA', keys: [`k${m.body.slice('msg-'.length)}`] });
-  });
+  }, 120_000); // 100 requests and 40 reads of real processes: seconds on a busy machine, more under the loaded suite
 
   it('keeps binary bodies and properties intact, and compresses large ones transparently', async () => {
     const binary = Buffer.from([0, 255, 1, 254, 0xc3, 0x28]).toString('base64');
