@@ -64,10 +64,26 @@ export class DynamoDbTierManifest implements TierManifest {
     return out.sort((a, b) => a.startOffset - b.startOffset);
   }
 
+  /** A conditional put: a new item, or the same segment again (a retried commit); never another segment over one. */
   async commit(segment: TieredSegment): Promise<void> {
     checkSegment(segment);
     const item = { [PK]: this.pk, [SK]: this.sk(segment.startOffset), ...toRecord(segment) };
-    await this.call(`commit ${segment.startOffset}`, () => this.doc.send(new PutCommand({ TableName: this.table, Item: item })));
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(#sk) OR (#end = :end AND #clk = :clk AND #cqk = :cqk AND #size = :size AND #crc = :crc)',
+          ExpressionAttributeNames: { '#sk': SK, '#end': 'endOffset', '#clk': 'commitLogKey', '#cqk': 'consumeQueueKey', '#size': 'objectSize', '#crc': 'crc32' },
+          ExpressionAttributeValues: { ':end': segment.endOffset, ':clk': segment.commitLogKey, ':cqk': segment.consumeQueueKey, ':size': segment.objectSize, ':crc': segment.crc32 },
+        }),
+      );
+    } catch (e) {
+      if ((e as { name?: string }).name === 'ConditionalCheckFailedException') {
+        throw new CirrusError('TIER_OBJECT_CONFLICT', `tier manifest ${this.table} ${this.pk} ${this.sk(segment.startOffset)} already names another segment than ${segment.commitLogKey} (crc32 ${segment.crc32}); not replaced`, { cause: e });
+      }
+      await this.call(`commit ${segment.startOffset}`, () => Promise.reject(e));
+    }
   }
 
   async remove(startOffset: number): Promise<void> {

@@ -5,16 +5,16 @@
  * The folder must lie OUTSIDE the broker's store folder (the caller passes the tier folder):
  * restoring a broker whose store folder was wiped is exactly what the manifest is for.
  *
- * A commit is atomic and durable once it resolves: temp file, fsync, rename over the entry,
- * fsync of the folder. A crash leaves the old entry or the new one, never half of one; a
- * leftover temp file (a dot file) is ignored by list().
+ * A commit is atomic and durable once it resolves: temp file, fsync, link() to the entry's
+ * name (which, unlike rename(), never replaces an entry), fsync of the folder. A crash
+ * leaves no entry or the whole one; a leftover temp file (a dot file) is ignored by list().
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { CirrusError } from '../../../client/src/errors';
 import { syncDirectory } from '../store/mapped-file';
-import type { TierManifest, TieredSegment } from './tier-manifest';
+import { sameSegment, type TierManifest, type TieredSegment } from './tier-manifest';
 import { checkSegment, fromRecord, segmentName, toRecord } from './tiered-segment-record';
 
 const ENTRY = /^(\d{20})\.json$/;
@@ -75,10 +75,18 @@ export class LocalTierManifest implements TierManifest {
       } finally {
         await fh.close();
       }
-      await fs.rename(tmp, file);
+      try {
+        await fs.link(tmp, file);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        const existing = fromRecord(JSON.parse(await fs.readFile(file, 'utf8')), file);
+        if (!sameSegment(existing, segment)) throw entryConflict(file, existing, segment);
+      }
+      await fs.rm(tmp, { force: true });
       syncDirectory(this.dir);
     } catch (e) {
       await fs.rm(tmp, { force: true }).catch(() => {});
+      if (e instanceof CirrusError) throw e;
       throw unavailable(file, e);
     }
   }
@@ -97,6 +105,13 @@ export class LocalTierManifest implements TierManifest {
   private fileOf(startOffset: number): string {
     return path.join(this.dir, `${segmentName(startOffset)}.json`);
   }
+}
+
+function entryConflict(where: string, existing: TieredSegment, wanted: TieredSegment): CirrusError {
+  return new CirrusError(
+    'TIER_OBJECT_CONFLICT',
+    `tier manifest entry ${where} already names another segment (${existing.commitLogKey}, ${existing.objectSize} bytes, crc32 ${existing.crc32}; this commit: ${wanted.commitLogKey}, ${wanted.objectSize} bytes, crc32 ${wanted.crc32}); not replaced`,
+  );
 }
 
 function unavailable(where: string, e: unknown): CirrusError {

@@ -65,10 +65,17 @@ export function tierManifestContract(name: string, newBackend: () => Promise<Tie
       expect(await manifest.list()).toEqual([s]);
     });
 
-    it('overwrites an entry committed again under the same startOffset', async () => {
+    it('never replaces an entry: the same segment again (a retried commit) is fine, another one is TIER_OBJECT_CONFLICT', async () => {
       await manifest.commit(seg(GiB));
-      await manifest.commit(seg(GiB, { crc32: 42, tieredAt: 1_700_000_999_000, commitLogKey: 'commitlog/retry' }));
-      expect(await manifest.list()).toEqual([seg(GiB, { crc32: 42, tieredAt: 1_700_000_999_000, commitLogKey: 'commitlog/retry' })]);
+      await manifest.commit(seg(GiB, { tieredAt: 1_700_000_999_000 }));
+      await expectCode(manifest.commit(seg(GiB, { crc32: 42 })), 'TIER_OBJECT_CONFLICT');
+      await expectCode(manifest.commit(seg(GiB, { commitLogKey: 'commitlog/retry' })), 'TIER_OBJECT_CONFLICT');
+      await expectCode(manifest.commit(seg(GiB, { endOffset: GiB + 4096, objectSize: 4096 })), 'TIER_OBJECT_CONFLICT');
+      // The first segment (tieredAt is either commit's: the same segment, committed twice).
+      expect(await manifest.list()).toEqual([{ ...seg(GiB), tieredAt: expect.any(Number) }]);
+      await manifest.remove(GiB);
+      await manifest.commit(seg(GiB, { crc32: 42 }));
+      expect(await manifest.list()).toEqual([seg(GiB, { crc32: 42 })]);
     });
 
     it('removes entries; removing a missing one, or twice, is no error', async () => {

@@ -27,8 +27,24 @@ export interface TieredSegment {
 export interface TierManifest {
   /** Every committed entry, by startOffset ascending. */
   list(): Promise<TieredSegment[]>;
-  /** Idempotent: committing the same startOffset again overwrites it. */
+  /**
+   * Creates the entry, never replaces one: committing the same segment again (same objects,
+   * size, end and CRC32: a retry after a lost answer) succeeds and keeps the first entry;
+   * another segment under the same startOffset is TIER_OBJECT_CONFLICT.
+   */
   commit(segment: TieredSegment): Promise<void>;
   /** Removing a missing entry is not an error. */
   remove(startOffset: number): Promise<void>;
+}
+
+/** Whether two entries describe the same tiered segment (when they were committed aside). */
+export function sameSegment(a: TieredSegment, b: TieredSegment): boolean {
+  return (
+    a.startOffset === b.startOffset &&
+    a.endOffset === b.endOffset &&
+    a.commitLogKey === b.commitLogKey &&
+    a.consumeQueueKey === b.consumeQueueKey &&
+    a.objectSize === b.objectSize &&
+    a.crc32 === b.crc32
+  );
 }
