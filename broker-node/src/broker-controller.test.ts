@@ -152,7 +152,7 @@ describe('main.ts', () => {
     const entry = JSON.parse(line) as { brokerName: string; port: number };
     expect(entry.brokerName).toBe('broker-main');
     const health = await fetch(`http://127.0.0.1:${entry.port}/healthz`).then((r) => r.json());
-    expect(health).toEqual({ status: 'ok', brokerName: 'broker-main' });
+    expect(health).toEqual({ status: 'ok', brokerName: 'broker-main', pid: child.pid });
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(out).toContain('"msg":"broker stopped"');

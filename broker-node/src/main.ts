@@ -37,6 +37,13 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Started by the launcher with an IPC channel: it closes when the launcher dies, even by SIGKILL.
+  if (process.channel) {
+    process.channel.unref();
+    process.once('disconnect', () => {
+      if (!stopping) stop('launcher gone');
+    });
+  }
 
   try {
     await controller.start();

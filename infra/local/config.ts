@@ -1,5 +1,6 @@
 /** The local cluster's layout (npm start): the only reader of process.env for the launcher. */
 import path from 'node:path';
+import { DEFAULT_RESTART_POLICY, type RestartPolicy } from './restart-backoff';
 
 export interface LocalBrokerSpec {
   brokerName: string;
@@ -29,6 +30,22 @@ export function loadLocalClusterConfig(env: NodeJS.ProcessEnv = process.env): Lo
   };
 }
 
+export interface LauncherOptions {
+  /** Restart a process that exits unexpectedly (with backoff). On unless CIRRUSMQ_AUTO_RESTART=0. */
+  autoRestart: boolean;
+  restartPolicy: RestartPolicy;
+}
+
+export function loadLauncherOptions(env: NodeJS.ProcessEnv = process.env): LauncherOptions {
+  const raw = (env.CIRRUSMQ_AUTO_RESTART ?? '').trim().toLowerCase();
+  if (!['', '0', '1', 'true', 'false', 'on', 'off'].includes(raw)) throw new Error(`CIRRUSMQ_AUTO_RESTART must be 1 or 0, got "${raw}"`);
+  const initialDelayMs = int(env, 'CIRRUSMQ_RESTART_DELAY_MS', DEFAULT_RESTART_POLICY.initialDelayMs, 0, 60_000);
+  return {
+    autoRestart: !['0', 'false', 'off'].includes(raw),
+    restartPolicy: { ...DEFAULT_RESTART_POLICY, initialDelayMs, maxDelayMs: Math.max(initialDelayMs, DEFAULT_RESTART_POLICY.maxDelayMs) },
+  };
+}
+
 /** "broker-a:10911,broker-b:10921" */
 export function parseBrokers(spec: string): LocalBrokerSpec[] {
   const brokers = spec.split(',').map((part) => {
@@ -38,6 +55,14 @@ export function parseBrokers(spec: string): LocalBrokerSpec[] {
   });
   if (brokers.length === 0) throw new Error('CIRRUSMQ_BROKERS names no broker');
   return brokers;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  return n;
 }
 
 function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

@@ -3,12 +3,21 @@
  * the gateway, each `node --import tsx <entry>`. Used by `npm start` and by the end-to-end
  * tests, which kill and restart its processes. Each process logs JSON lines to
  * {dataDir}/logs/{name}.log.
+ *
+ * Each child gets an IPC channel it never uses for messages: the channel closes when the
+ * launcher dies, even by SIGKILL, and each runtime's main.ts shuts down cleanly on that
+ * 'disconnect'. Health checks compare the pid /healthz answers with the child's, so a process
+ * of another cluster on the same port never passes for ours.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NameServerClient } from '../../client/src/api/nameserver-client';
 import type { LocalClusterConfig } from './config';
+import { LauncherError } from './launcher-error';
+import type { RestartPolicy } from './restart-backoff';
+import { Supervisor } from './supervisor';
 import { waitFor } from './wait-for';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -25,11 +34,48 @@ interface ProcessSpec {
   healthUrl: string;
 }
 
+export interface LocalClusterOptions {
+  /**
+   * Report and restart processes that exit unexpectedly (`npm start`). Off by default: the
+   * end-to-end tests kill and restart processes themselves and need them to stay down.
+   */
+  supervise?: boolean;
+  restartPolicy?: RestartPolicy;
+  /** Where the supervisor's report lines go (the launcher's stdout). */
+  report?: (line: string) => void;
+}
+
+/** A supervised restart may recover a large store: it gets longer than a first start to answer. */
+const RESTART_HEALTH_TIMEOUT_MS = 300_000;
+
 export class LocalCluster {
   private readonly specs = new Map<string, ProcessSpec>();
   private readonly running = new Map<string, ChildProcess>();
+  /** When each running process first answered its health check. */
+  private readonly healthyAt = new Map<string, number>();
+  /** Processes being stopped on purpose: their exit is not reported. */
+  private readonly stopping = new Set<string>();
+  private readonly supervisor: Supervisor | undefined;
+  /** Supervision starts once the whole cluster is up: a failed first start is an error, not a restart. */
+  private supervising = false;
 
-  constructor(readonly config: LocalClusterConfig) {
+  constructor(
+    readonly config: LocalClusterConfig,
+    options: LocalClusterOptions = {},
+  ) {
+    if (options.supervise) {
+      this.supervisor = new Supervisor(
+        {
+          startProcess: (name) => this.startProcess(name, RESTART_HEALTH_TIMEOUT_MS),
+          isRunning: (name) => this.isRunning(name),
+          pid: (name) => this.pid(name),
+          logFile: (name) => this.logFile(name),
+          onDown: (name) => this.markDown(name),
+        },
+        options.report ?? ((line) => process.stdout.write(line + '\n')),
+        options.restartPolicy,
+      );
+    }
     // Detached children outlive a launcher that dies; do not leave them holding ports.
     process.once('exit', () => {
       for (const child of this.running.values()) child.kill('SIGKILL');
@@ -90,9 +136,11 @@ export class LocalCluster {
     await Promise.all(this.config.brokers.map((b) => this.startProcess(b.brokerName)));
     await this.waitForBrokers(this.config.brokers.map((b) => b.brokerName));
     await this.startProcess('gateway');
+    this.supervising = true;
   }
 
-  async startProcess(name: string): Promise<void> {
+  /** `healthTimeoutMs` bounds the wait for the process to answer /healthz as itself. */
+  async startProcess(name: string, healthTimeoutMs = 20_000): Promise<void> {
     const spec = this.specs.get(name);
     if (!spec) throw new Error(`no process named ${name}`);
     if (this.running.has(name)) throw new Error(`${name} is already running`);
@@ -100,17 +148,23 @@ export class LocalCluster {
     const child = spawn(process.execPath, ['--import', 'tsx', spec.entry], {
       cwd: ROOT,
       env: { ...process.env, ...this.config.env, ...spec.env },
-      stdio: ['ignore', log, log],
+      // 'ipc': the channel's close tells the child its launcher is gone (see the file comment).
+      stdio: ['ignore', log, log, 'ipc'],
       // Its own process group: a terminal's Ctrl-C reaches only the launcher, which then
       // stops the processes in order (brokers must unregister before the NameServer goes).
       detached: true,
     });
     fs.closeSync(log);
     this.running.set(name, child);
-    child.once('exit', () => {
-      if (this.running.get(name) === child) this.running.delete(name);
+    child.once('exit', (code, signal) => {
+      if (this.running.get(name) !== child) return;
+      this.running.delete(name);
+      const healthyAt = this.healthyAt.get(name);
+      this.healthyAt.delete(name);
+      if (this.supervising && !this.stopping.has(name)) this.supervisor?.exited(name, { pid: child.pid, code, signal, healthyAt });
     });
-    await this.waitHealthy(name, child);
+    await this.waitHealthy(name, child, healthTimeoutMs);
+    if (this.running.get(name) === child) this.healthyAt.set(name, Date.now());
   }
 
   /** Sends a signal and waits for the process to exit. */
@@ -118,10 +172,15 @@ export class LocalCluster {
     const child = this.running.get(name);
     if (!child) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill(signal);
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    await exited;
-    clearTimeout(timer);
+    this.stopping.add(name);
+    try {
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      await exited;
+      clearTimeout(timer);
+    } finally {
+      this.stopping.delete(name);
+    }
   }
 
   async restartProcess(name: string): Promise<void> {
@@ -133,8 +192,14 @@ export class LocalCluster {
     return this.running.has(name);
   }
 
+  pid(name: string): number | undefined {
+    return this.running.get(name)?.pid;
+  }
+
   /** Stops the gateway first, then the brokers (they flush and unregister), then the NameServer. */
   async stop(): Promise<void> {
+    this.supervising = false;
+    this.supervisor?.close();
     await this.stopProcess('gateway');
     await Promise.all(this.config.brokers.map((b) => this.stopProcess(b.brokerName)));
     await this.stopProcess('nameserver');
@@ -153,14 +218,44 @@ export class LocalCluster {
     this.specs.set(spec.name, spec);
   }
 
-  private async waitHealthy(name: string, child: ChildProcess, timeoutMs = 20_000): Promise<void> {
+  /**
+   * A broker that died is marked down at the NameServer at once, rather than after its heartbeat
+   * timeout (120 s by default): the launcher re-registers it with a 1 ms timeout, which is what
+   * the expiry would do later. It then lists as alive: false (until it registers again or the
+   * sweep drops it) and routes leave it out, so producers stop being sent to it.
+   */
+  private async markDown(name: string): Promise<void> {
+    const broker = this.config.brokers.find((b) => b.brokerName === name);
+    if (!broker) return;
+    const addr = `${this.config.host}:${broker.port}`;
+    const ns = new NameServerClient(`${this.config.host}:${this.config.nameServerPort}`, { timeoutMs: 3_000 });
+    try {
+      const entries = await ns.getCluster();
+      for (const b of entries.filter((e) => e.brokerName === name && e.addr === addr && e.alive)) {
+        await ns.registerBroker({ clusterName: b.cluster, brokerName: b.brokerName, brokerId: b.brokerId, brokerAddr: b.addr, startedAt: b.startedAt, heartbeatTimeoutMs: 1 });
+      }
+    } finally {
+      ns.close();
+    }
+  }
+
+  private async waitHealthy(name: string, child: ChildProcess, timeoutMs: number): Promise<void> {
     const spec = this.specs.get(name)!;
+    let otherPid: unknown;
     await waitFor(`${name} healthy`, timeoutMs, async () => {
       if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}) while starting; see ${this.logFile(name)}`);
+        const taken = otherPid === undefined ? '' : ` (its port answers as another process, pid ${String(otherPid)}: is a cluster already running?)`;
+        throw new LauncherError('CHILD_EXITED', `${name} exited (${child.exitCode ?? child.signalCode}) while starting${taken}; see ${this.logFile(name)}`);
       }
       const res = await fetch(spec.healthUrl);
-      return res.ok;
+      if (!res.ok) {
+        await res.body?.cancel();
+        return false;
+      }
+      const body = (await res.json()) as { pid?: unknown };
+      if (body.pid === child.pid) return true;
+      otherPid = body.pid ?? 'unknown';
+      return false;
     });
   }
 }

@@ -118,7 +118,7 @@ describe('the NameServer bundle', () => {
   it('answers API Gateway v2 events and load balancer events', async () => {
     const health = (await nameServer(httpApiEvent('GET', '/healthz'), {})) as Result;
     expect(health.statusCode).toBe(200);
-    expect(JSON.parse(health.body)).toEqual({ status: 'ok' });
+    expect(JSON.parse(health.body)).toEqual({ status: 'ok', pid: expect.any(Number) });
 
     const missing = await callNameServerThroughAlb('GET', '/v1/topics/nope');
     expect(missing).toMatchObject({ status: 404, body: { error: { code: 'TOPIC_NOT_FOUND' } } });

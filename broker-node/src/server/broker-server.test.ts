@@ -111,7 +111,7 @@ describe('broker HTTP server', () => {
   });
 
   it('answers health and metrics', async () => {
-    expect(json(await request('GET', '/healthz'))).toEqual({ status: 'ok', brokerName: 'broker-a' });
+    expect(json(await request('GET', '/healthz'))).toEqual({ status: 'ok', brokerName: 'broker-a', pid: process.pid });
     await send(sendBody('TopicA', 0, ['a', 'b']));
     const m = await request('GET', '/metrics');
     expect(m.status).toBe(200);

@@ -11,7 +11,8 @@ import { topicRoutes } from './routes/topics';
 export function createGatewayApp(deps: GatewayDeps): Hono {
   const app = new Hono();
   installHttpBasics(app, deps.logger);
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  // pid: the launcher tells its own child from another process on the same port.
+  app.get('/healthz', (c) => c.json({ status: 'ok', pid: process.pid }));
   app.get('/openapi.json', (c) => c.json(openApiDocument));
   app.get('/metrics', (c) =>
     c.text(deps.metrics.render(deps.producer.nameServerCalls), 200, { 'content-type': 'text/plain; version=0.0.4' }),

@@ -23,7 +23,10 @@ const server = serve({ fetch: createGatewayApp(deps).fetch, hostname: config.hos
   deps.logger.info('gateway listening', { host: config.host, port: info.port, nameServer: config.nameServerAddr });
 });
 
+let stopping = false;
 function shutdown(signal: string): void {
+  if (stopping) return;
+  stopping = true;
   deps.logger.info('gateway stopping', { signal });
   server.close(() => {
     deps.producer.shutdown();
@@ -35,3 +38,8 @@ function shutdown(signal: string): void {
 }
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
+// Started by the launcher with an IPC channel: it closes when the launcher dies, even by SIGKILL.
+if (process.channel) {
+  process.channel.unref();
+  process.once('disconnect', () => shutdown('launcher gone'));
+}

@@ -19,7 +19,7 @@ export const openApiDocument = {
       'Produce and read RocketMQ-style messages over HTTP. Errors are {"error":{"code","message"}}, with an optional "details" object of facts some errors carry (OFFSET_BELOW_MINIMUM: details.minOffset).',
   },
   paths: {
-    '/healthz': { get: { summary: 'Liveness', responses: { 200: json({ type: 'object', properties: { status: { const: 'ok' } } }) } } },
+    '/healthz': { get: { summary: 'Liveness', responses: { 200: json({ type: 'object', properties: { status: { const: 'ok' }, pid: { type: 'integer', description: 'The process id (the local launcher tells its own child from another process on the port)' } } }) } } },
     '/v1/topics': {
       get: { summary: 'List topics', responses: { 200: json({ type: 'object', properties: { topics: { type: 'array', items: ref('TopicInfo') } } }) } },
       post: {

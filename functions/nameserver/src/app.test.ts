@@ -55,7 +55,7 @@ describe('NameServer app: happy paths', () => {
   it('answers /healthz', async () => {
     const res = await app.request('/healthz');
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: 'ok' });
+    expect(await res.json()).toEqual({ status: 'ok', pid: process.pid });
   });
 
   it('registers, lists and unregisters brokers', async () => {

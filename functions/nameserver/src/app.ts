@@ -16,7 +16,8 @@ export function createNameServerApp(routeTable: RouteTable, logger: Logger): Hon
 
   installHttpBasics(app, logger);
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  // pid: the launcher tells its own child from another process on the same port.
+  app.get('/healthz', (c) => c.json({ status: 'ok', pid: process.pid }));
 
   // Brokers: register at start and again as the heartbeat.
   app.post('/v1/brokers', async (c) => {

@@ -47,7 +47,7 @@ describe('Lambda handler', () => {
     const { handler } = await import('./handler');
     const health = await handler(httpApiEvent('GET', '/healthz') as never);
     expect(health.statusCode).toBe(200);
-    expect(JSON.parse(health.body)).toEqual({ status: 'ok' });
+    expect(JSON.parse(health.body)).toEqual({ status: 'ok', pid: process.pid });
 
     const missing = await handler(httpApiEvent('GET', '/v1/topics/nope') as never);
     expect(missing.statusCode).toBe(404);

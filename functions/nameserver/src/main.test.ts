@@ -37,7 +37,7 @@ async function runNameServer(env: Record<string, string>): Promise<void> {
     });
     expect(listening.backend).toBe(env.CIRRUSMQ_ROUTE_BACKEND);
     const base = `http://127.0.0.1:${listening.port}`;
-    expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });
+    expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok', pid: expect.any(Number) });
     const reg = await fetch(`${base}/v1/brokers`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
