@@ -17,6 +17,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { CirrusError } from '../../../client/src/errors';
 import { silentLogger } from '../../../client/src/logger';
 import { freePort } from '../../../test/support/free-port';
+import { Proc } from '../../../test/support/proc';
 import { motoClientConfig } from '../../../test/support/moto';
 import { createMotoTier } from '../../../test/support/tier-on-moto';
 import { BrokerController } from '../broker-controller';
@@ -158,6 +159,38 @@ describe('objects an earlier run uploaded but never committed', () => {
       await store.shutdown();
     }
   });
+});
+
+describe('two broker processes given one CIRRUSMQ_TIER_PREFIX and tier folder (as `npm start` passes its env to both)', () => {
+  it('write under their own prefixes, each marked with its own name', async () => {
+    const dir = tempDir();
+    fs.mkdirSync(path.join(dir, 'logs'));
+    const procs = await Promise.all(
+      ['broker-a', 'broker-b'].map(async (name) => {
+        const port = await freePort();
+        const env = {
+          CIRRUSMQ_TIER_PREFIX: 'shared/',
+          CIRRUSMQ_TIER_DIR: path.join(dir, 'tier'),
+          CIRRUSMQ_BROKER_NAME: name,
+          CIRRUSMQ_BROKER_PORT: String(port),
+          // No NameServer: the tier is claimed while the store opens, before registration.
+          CIRRUSMQ_NAMESRV_ADDR: '127.0.0.1:1',
+          CIRRUSMQ_STORE_DIR: path.join(dir, name),
+        };
+        return new Proc(name, 'broker-node/src/main.ts', env, `http://127.0.0.1:${port}/healthz`, path.join(dir, 'logs', `${name}.log`));
+      }),
+    );
+    try {
+      await Promise.all(procs.map((p) => p.start()));
+      for (const name of ['broker-a', 'broker-b']) {
+        const marker = fs.readFileSync(path.join(dir, 'tier', 'shared', 'DefaultCluster', name, OWNER_KEY), 'utf8');
+        expect(JSON.parse(marker)).toEqual({ cluster: 'DefaultCluster', brokerName: name });
+      }
+      expect(fs.existsSync(path.join(dir, 'tier', 'shared', OWNER_KEY))).toBe(false);
+    } finally {
+      await Promise.all(procs.map((p) => p.stop('SIGKILL')));
+    }
+  }, 60_000);
 });
 
 describe.skipIf(!endpoint)('tier prefix ownership on S3 (moto)', () => {
