@@ -166,9 +166,11 @@ describe('npm start supervises its cluster', () => {
     launcher = new Launcher(env);
     await launcher.started();
     expect((await api(url(ports.gateway), 'POST', '/v1/topics', { topic: 'orders', queues: 4 })).status).toBe(201);
-    for (let batch = 0; batch < 4; batch++) {
-      sent.push(...(await send(ports.gateway, 'orders', Array.from({ length: 100 }, (_, i) => `before-${batch}-${i}`))));
+    // A batch goes to one queue; 40 of them reach every queue of both brokers.
+    for (let batch = 0; batch < 40; batch++) {
+      sent.push(...(await send(ports.gateway, 'orders', Array.from({ length: 10 }, (_, i) => `before-${batch}-${i}`))));
     }
+    expect(new Set(sent.map((s) => `${s.broker}/${s.queueId}`)).size).toBe(8);
   }, 120_000);
 
   afterAll(async () => {
