@@ -96,6 +96,7 @@ export class LocalCluster {
           CIRRUSMQ_CLUSTER: clusterName,
           CIRRUSMQ_BROKER_NAME: b.brokerName,
           CIRRUSMQ_BROKER_HOST: host,
+          CIRRUSMQ_BROKER_LISTEN_HOST: host,
           CIRRUSMQ_BROKER_PORT: String(b.port),
           CIRRUSMQ_NAMESRV_ADDR: nameServerAddr,
           CIRRUSMQ_STORE_DIR: path.join(dataDir, b.brokerName),
