@@ -121,7 +121,7 @@ export class DefaultMessageStore implements MessageStore {
         canDelete: tier ? (f) => tier.canDelete(f) : undefined },
       logger,
     );
-    tier?.attach(this.commitLog, { trimBelow: (min) => cleanConsumeQueue.run(min) });
+    tier?.attach(this.commitLog, { trimBelow: (min) => cleanConsumeQueue.run(min), tombstones: this.topicTombstones });
     this.flushRoundService = new StoreFlushRound({
       commitLog: this.commitLog,
       checkpoint: this.storeCheckpoint,
@@ -254,6 +254,8 @@ export class DefaultMessageStore implements MessageStore {
     this.checkOpen();
     const { deletedBelow, queues, closed } = this.dropTopic(topic, createdAt, true);
     await closed;
+    // A restore onto a wiped disk reads the tombstones from the tier: durability s3 acks once they are there.
+    await this.tier?.topicTombstonesStored();
     this.logger.info('topic deleted', { topic, deletedBelow, queues, createdAt });
     return { topic, deletedBelow, queues };
   }

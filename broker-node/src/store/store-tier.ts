@@ -4,12 +4,15 @@
  */
 import type { AppendResult, CommitLog } from './commit-log';
 import type { MappedFile } from './mapped-file';
+import type { TopicTombstones } from './topic-tombstones';
 
 export type TierAckStatus = 'PUT_OK' | 'FLUSH_S3_TIMEOUT';
 
 export interface StoreTierHooks {
   /** Trim ConsumeQueue units and index files below the log's new first offset (tier retention). */
   trimBelow(minOffset: number): void;
+  /** The deleted topics: a restore leaves their records out, and the tier keeps a copy of the table (a wiped disk loses the local one). */
+  readonly tombstones: TopicTombstones;
 }
 
 /** What /metrics and /v1/stats show of the tier. */
@@ -47,6 +50,8 @@ export interface StoreTier {
   readInto(offset: number, length: number, into: Buffer, intoOffset: number): Promise<void>;
   /** Retention: a local segment goes only when this allows it (once tiered). */
   canDelete(segment: MappedFile): boolean;
+  /** After a topic delete: resolves once the tier's copy of the deleted topics holds it where the durability promises that (`s3`), at once otherwise. */
+  topicTombstonesStored(): Promise<void>;
   /** Durability `s3`: sends are acknowledged once in a write-ahead chunk. */
   readonly acksAfterS3: boolean;
   /** After each append: durability `s3` resolves once the bytes are in a write-ahead chunk; otherwise undefined. */

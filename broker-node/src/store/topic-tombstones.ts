@@ -14,6 +14,8 @@
  * fsync) on each change: changes are rare (a delete, a topic's first use here), and a
  * delete is acknowledged only once its tombstone is durable. Entries are never needed for
  * records retention removed, so prune() drops tombstones below the log's first offset.
+ * A disk can be lost while the tier keeps its records: the tier keeps a copy of this table
+ * too (tier/tier-tombstones.ts, told by onChange), and a restore merges it back first.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -41,6 +43,7 @@ export type IncarnationVerdict =
 export class TopicTombstones {
   readonly fileName: string;
   private topics: Map<string, TopicTombstone> | undefined;
+  private listener: (() => void) | undefined;
 
   constructor(private readonly storeDir: string) {
     this.fileName = path.join(storeDir, TOMBSTONE_FILE);
@@ -86,6 +89,34 @@ export class TopicTombstones {
     this.persist();
   }
 
+  /** `listener` runs after each durable change (the tier copies the table then). */
+  onChange(listener: () => void): void {
+    this.listener = listener;
+  }
+
+  /** The table as the file holds it: deterministic bytes, so equal tables compare equal. */
+  snapshot(): Buffer {
+    return Buffer.from(encodeTombstones(this.table()));
+  }
+
+  /**
+   * Merges a copy kept elsewhere (the tier's, on a restore) into the table, durable on
+   * return. Per topic the later incarnation wins, a delete of the same one stays a delete,
+   * and deletedBelow is the higher: neither side can bring back what the other deleted.
+   */
+  mergeFrom(other: Map<string, TopicTombstone>): void {
+    let changed = false;
+    for (const [topic, theirs] of other) {
+      const ours = this.table().get(topic);
+      const merged = mergeTombstone(ours, theirs);
+      if (JSON.stringify(merged) !== JSON.stringify(ours)) {
+        this.table().set(topic, merged);
+        changed = true;
+      }
+    }
+    if (changed) this.persist();
+  }
+
   /** Drops tombstones that cover nothing any more (retention removed every record below them). */
   prune(minOffset: number): void {
     let changed = false;
@@ -101,7 +132,7 @@ export class TopicTombstones {
 
   private persist(): void {
     fs.mkdirSync(this.storeDir, { recursive: true });
-    const body = JSON.stringify({ version: VERSION, topics: Object.fromEntries(this.table()) });
+    const body = encodeTombstones(this.table());
     const tmp = `${this.fileName}.tmp`;
     const fd = fs.openSync(tmp, 'w');
     try {
@@ -112,7 +143,26 @@ export class TopicTombstones {
     }
     fs.renameSync(tmp, this.fileName);
     syncDirectory(this.storeDir);
+    this.listener?.();
   }
+}
+
+function encodeTombstones(table: Map<string, TopicTombstone>): string {
+  return JSON.stringify({ version: VERSION, topics: Object.fromEntries(table) });
+}
+
+function mergeTombstone(ours: TopicTombstone | undefined, theirs: TopicTombstone): TopicTombstone {
+  if (!ours) return { ...theirs };
+  const deletedBelow = Math.max(ours.deletedBelow ?? 0, theirs.deletedBelow ?? 0) || undefined;
+  const a = ours.createdAt ?? -1;
+  const b = theirs.createdAt ?? -1;
+  const createdAt = a >= b ? ours.createdAt : theirs.createdAt;
+  const deleted = a === b ? Boolean(ours.deleted || theirs.deleted) : (a > b ? ours.deleted : theirs.deleted);
+  const out: TopicTombstone = {};
+  if (deletedBelow !== undefined) out.deletedBelow = deletedBelow;
+  if (createdAt !== undefined) out.createdAt = createdAt;
+  if (deleted !== undefined) out.deleted = deleted;
+  return out;
 }
 
 export function readTombstoneFile(fileName: string): Map<string, TopicTombstone> {
@@ -123,16 +173,21 @@ export function readTombstoneFile(fileName: string): Map<string, TopicTombstone>
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
     throw e;
   }
+  return parseTombstones(text, fileName);
+}
+
+/** The table from its file's bytes (or the tier's copy of them); `source` names it in errors. */
+export function parseTombstones(text: string, source: string): Map<string, TopicTombstone> {
   // A file written by rename after fsync is whole or absent: one that does not parse is
   // damage, and serving on without it could bring deleted messages back.
   let parsed: { version?: unknown; topics?: Record<string, TopicTombstone> };
   try {
     parsed = JSON.parse(text) as typeof parsed;
   } catch (e) {
-    throw new CirrusError('INTERNAL', `${fileName} is not valid JSON: refusing to start without the deleted topics`, { cause: e });
+    throw new CirrusError('INTERNAL', `${source} is not valid JSON: refusing to start without the deleted topics`, { cause: e });
   }
   if (parsed.version !== VERSION || typeof parsed.topics !== 'object' || parsed.topics === null) {
-    throw new CirrusError('INTERNAL', `${fileName} has an unknown format (version ${String(parsed.version)})`);
+    throw new CirrusError('INTERNAL', `${source} has an unknown format (version ${String(parsed.version)})`);
   }
   return new Map(Object.entries(parsed.topics));
 }

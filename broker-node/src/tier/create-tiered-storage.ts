@@ -29,6 +29,7 @@ export function createTieredStorage(config: BrokerConfig, logger: Logger): Tiere
       storeDir: config.storeDir,
       commitLogSegmentBytes: config.commitLogSegmentBytes,
       consumeQueueUnitsPerFile: config.consumeQueueUnitsPerFile,
+      index: { hashSlotNum: config.indexHashSlotNum, indexNum: config.indexNum },
       read: { blockBytes: tier.blockBytes, cacheBytes: tier.cacheBytes, readAheadBlocks: tier.readAheadBlocks },
       upload: { ...DEFAULT_TIER_UPLOAD_CONFIG, checkIntervalMs: tier.checkIntervalMs, retentionMs: tier.retentionMs },
       wal:

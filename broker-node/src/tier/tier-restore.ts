@@ -3,10 +3,15 @@
  * a manifest (or write-ahead chunks) under its brokerName is a replacement for one that was
  * lost. Before the store opens, this lays out its folder so the normal load serves on:
  *
- *   consumequeue/  rebuilt from each tiered segment's extract: reads of tiered offsets work
+ *   consumequeue/  rebuilt from each tiered segment's extract: reads of tiered offsets work;
+ *                  units of deleted topics (isDeleted: the tombstones, merged from the
+ *                  tier's copy first) are left out, so a topic created again since holds
+ *                  only its own records, from queue offset 0
  *   index/         the key index of the tiered records, from each segment's index extract
  *                  (a segment uploaded without one is read and indexed instead): lookups by
- *                  key and by id find tiered messages
+ *                  key and by id find tiered messages (entries of deleted topics' records
+ *                  stay, as they do on a live broker: lookups read each candidate record
+ *                  and drop the deleted ones, and the extract carries no topic to filter by)
  *   commitlog/     starts at the last tiered segment's end; with `s3` durability the
  *                  write-ahead chunks after it are written back (every acknowledged send),
  *                  and the store's load verifies and indexes them as after any restart
@@ -39,6 +44,8 @@ export interface RestoreOptions {
   replayWal: boolean;
   /** Sizes of the index files written (the store's; the files keep theirs, so any works). */
   index?: Pick<IndexServiceConfig, 'hashSlotNum' | 'indexNum'>;
+  /** Whether the record of `topic` at `commitLogOffset` belongs to a deleted topic (topic-tombstones.ts): its unit is not restored. */
+  isDeleted?: (topic: string, commitLogOffset: number) => boolean;
 }
 
 export interface RestoreResult {
@@ -52,6 +59,8 @@ export interface RestoreResult {
   /** Key index entries restored, and segments whose index had to be rebuilt by reading the segment. */
   indexEntries: number;
   indexRebuiltSegments: number;
+  /** ConsumeQueue units left out as records of deleted topics. */
+  deletedUnits: number;
 }
 
 /** Whether the store folder has no CommitLog segment (a new disk, or a wiped one). */
@@ -65,7 +74,7 @@ export async function restoreFromTier(store: ObjectStore, manifest: TierManifest
   const segments = await manifest.list();
   const tieredEnd = segments.at(-1)?.endOffset ?? 0;
   const chunks = options.replayWal ? await listWalChunks(store) : [];
-  const result: RestoreResult = { restored: false, tieredSegments: segments.length, tieredEnd, logEnd: tieredEnd, walBytes: 0, indexEntries: 0, indexRebuiltSegments: 0 };
+  const result: RestoreResult = { restored: false, tieredSegments: segments.length, tieredEnd, logEnd: tieredEnd, walBytes: 0, indexEntries: 0, indexRebuiltSegments: 0, deletedUnits: 0 };
   if (segments.length === 0 && !chunks.some((c) => c.end > tieredEnd)) return result;
 
   logger.info('tier restore: empty store folder, restoring from the tier', { tieredSegments: segments.length, tieredEnd, walChunks: chunks.length });
@@ -73,7 +82,7 @@ export async function restoreFromTier(store: ObjectStore, manifest: TierManifest
   for (const sub of ['consumequeue', 'index', 'checkpoint', 'commitlog']) fs.rmSync(path.join(options.storeDir, sub), { recursive: true, force: true });
   fs.mkdirSync(path.join(options.storeDir, 'commitlog'), { recursive: true });
 
-  const queues = new ConsumeQueueRestorer(path.join(options.storeDir, 'consumequeue'), options.consumeQueueUnitsPerFile);
+  const queues = new ConsumeQueueRestorer(path.join(options.storeDir, 'consumequeue'), options.consumeQueueUnitsPerFile, options.isDeleted);
   try {
     // Extracts are small (20 bytes a message); a few at a time, applied in log order.
     const PARALLEL = 4;
@@ -85,6 +94,7 @@ export async function restoreFromTier(store: ObjectStore, manifest: TierManifest
   } finally {
     queues.close();
   }
+  result.deletedUnits = queues.deletedUnits;
   // Before the CommitLog: a restore that fails here leaves no segment, so the next start restores again.
   await restoreKeyIndex(store, segments, options, result, logger);
 
@@ -154,13 +164,25 @@ async function indexTieredSegment(store: ObjectStore, seg: TieredSegment, index:
 /** Writes restored ConsumeQueue units; a queue that starts inside a file gets placeholder units before it. */
 class ConsumeQueueRestorer {
   private readonly queues = new Map<string, ConsumeQueue>();
+  deletedUnits = 0;
 
   constructor(
     private readonly root: string,
     private readonly unitsPerFile: number,
+    private readonly isDeleted: RestoreOptions['isDeleted'],
   ) {}
 
   append(topic: string, queueId: number, firstQueueOffset: number, units: Buffer, count: number): void {
+    // A tombstone covers a topic's records below an offset, and a run's offsets grow: its deleted units lead it.
+    let skip = 0;
+    while (skip < count && this.isDeleted?.(topic, readInt64(units, skip * CQ_STORE_UNIT_SIZE + CqUnit.OFFSET))) skip++;
+    if (skip > 0) {
+      this.deletedUnits += skip;
+      if (skip === count) return;
+      units = units.subarray(skip * CQ_STORE_UNIT_SIZE);
+      firstQueueOffset += skip;
+      count -= skip;
+    }
     const key = `${topic}\u0000${queueId}`;
     let cq = this.queues.get(key);
     if (!cq) {

@@ -10,15 +10,19 @@
  *   putMessages -> afterAppend()    s3: resolves once the bytes are in a write-ahead chunk
  *   getMessage  -> readInto()         offsets below the local CommitLog come from the tier
  *   retention   -> canDelete()        a local segment goes only once tiered
+ *   deleteTopic -> topicTombstonesStored()  the tier's copy of the deleted topics (tier-tombstones.ts)
  */
 import { CirrusError } from '../../../client/src/errors';
 import type { Logger } from '../../../client/src/logger';
 import type { AppendResult, CommitLog } from '../store/commit-log';
+import type { IndexServiceConfig } from '../store/index/index-service';
 import type { MappedFile } from '../store/mapped-file';
 import type { StoreTier, StoreTierHooks, TierStats } from '../store/store-tier';
+import type { TopicTombstones } from '../store/topic-tombstones';
 import type { ObjectStore } from './object-store';
 import { claimTierPrefix, type PrefixOwner } from './tier-prefix-owner';
 import { hasNoLocalCommitLog, restoreFromTier } from './tier-restore';
+import { TierTombstoneCopy, readTierTombstones } from './tier-tombstones';
 import type { TierManifest, TieredSegment } from './tier-manifest';
 import { TierUploadService, type TierUploadConfig } from './tier-upload-service';
 import { TieredCommitLog, type TieredReadConfig } from './tiered-commit-log';
@@ -29,6 +33,8 @@ export interface TieredStorageConfig {
   storeDir: string;
   commitLogSegmentBytes: number;
   consumeQueueUnitsPerFile: number;
+  /** The store's index file sizes, for the key index a restore writes (defaults otherwise). */
+  index?: Pick<IndexServiceConfig, 'hashSlotNum' | 'indexNum'>;
   read: TieredReadConfig;
   upload: TierUploadConfig;
   /** Present for durability `s3`. */
@@ -50,6 +56,8 @@ export class TieredStorage implements StoreTier {
   private uploader: TierUploadService | undefined;
   private wal: S3WalService | undefined;
   private commitLog: CommitLog | undefined;
+  private tombstones: TopicTombstones | undefined;
+  private tombstoneCopy: TierTombstoneCopy | undefined;
   private manifestLoaded = false;
   private prefixClaimed = false;
 
@@ -121,7 +129,18 @@ export class TieredStorage implements StoreTier {
     await this.objectStore.deleteObjects(stale);
   }
 
+  /**
+   * The tier's copy of the deleted topics goes into the local table first (a wiped disk has
+   * none): the queues rebuilt below leave their records out, and so do the store's replay of
+   * the write-ahead chunks and its lookups.
+   */
   private async restore(): Promise<void> {
+    const tombstones = this.tombstones!;
+    const copy = await readTierTombstones(this.objectStore);
+    if (copy.key) {
+      tombstones.mergeFrom(copy.table);
+      this.logger.info('tier restore: deleted topics from the tier', { key: copy.key, topics: copy.table.size });
+    }
     await restoreFromTier(
       this.objectStore,
       this.manifest,
@@ -130,6 +149,8 @@ export class TieredStorage implements StoreTier {
         commitLogSegmentBytes: this.config.commitLogSegmentBytes,
         consumeQueueUnitsPerFile: this.config.consumeQueueUnitsPerFile,
         replayWal: this.config.wal !== undefined,
+        index: this.config.index,
+        isDeleted: (topic, offset) => tombstones.isDeleted(topic, offset),
       },
       this.logger,
     );
@@ -142,6 +163,13 @@ export class TieredStorage implements StoreTier {
   /** The store calls this from its constructor. */
   attach(commitLog: CommitLog, hooks: StoreTierHooks): void {
     this.commitLog = commitLog;
+    const tombstones = hooks.tombstones;
+    this.tombstones = tombstones;
+    const copy = new TierTombstoneCopy(this.objectStore, () => tombstones.snapshot(), this.logger);
+    this.tombstoneCopy = copy;
+    // Nothing goes to a prefix this broker has not claimed (it may be another broker's): a
+    // change before the claim is written by the pass that claims it.
+    tombstones.onChange(() => (this.prefixClaimed || !this.config.owner ? copy.changed() : copy.markChanged()));
     this.uploader = new TierUploadService(
       commitLog,
       this.objectStore,
@@ -155,6 +183,9 @@ export class TieredStorage implements StoreTier {
         // the tier was away is trimmed (the load kept every unit, not knowing).
         beforePass: async () => {
           await this.claimPrefix();
+          // Before any segment of this pass is committed: a segment must never be restorable
+          // without the tombstones of deletes (and incarnations) that came before its records.
+          await copy.sync();
           if (this.manifestLoaded) return;
           await this.loadManifest();
           this.logger.info('tier: manifest loaded', { tieredSegments: this.tieredLog.list().length });
@@ -248,6 +279,17 @@ export class TieredStorage implements StoreTier {
     for (const p of result.parts) if (p.seal) this.uploader?.wakeup();
     const wal = this.wal;
     if (!wal) return undefined;
+    const ack = this.walAppend(wal, result);
+    // A send right after its topic's incarnation changed here (a delete, a topic created
+    // again) is acknowledged only once the tier's copy of that is stored too: a restore
+    // without it would take the new incarnation's records for older ones and drop them.
+    if (!this.tombstoneCopy!.behind) return ack;
+    return Promise.all([ack, this.tombstonesWithin(this.config.wal!.ackTimeoutMs)]).then(
+      ([status, stored]) => (stored ? status : 'FLUSH_S3_TIMEOUT'),
+    );
+  }
+
+  private walAppend(wal: S3WalService, result: AppendResult): Promise<WalAckStatus> {
     const parts: WalAppendPart[] = [];
     for (const p of result.parts) {
       const physicalOffset = p.fileFromOffset + p.filePosition;
@@ -257,6 +299,34 @@ export class TieredStorage implements StoreTier {
       parts.push({ physicalOffset, bufStart: p.bufStart, bufEnd: p.bufEnd, endOffset: p.seal ? segmentEnd : physicalOffset + length });
     }
     return wal.append(result.buffer, parts);
+  }
+
+  /**
+   * After a delete: with durability `s3` resolves once the tier's copy of the deleted topics
+   * holds it (TIER_UNAVAILABLE otherwise; the delete is done here, and a retry is cheap).
+   * Other durabilities copy it in the background, and before the next upload pass commits a
+   * segment: a disk lost before that restores the topic's tiered records as they were.
+   */
+  async topicTombstonesStored(): Promise<void> {
+    if (!this.wal) return;
+    try {
+      await this.claimPrefix();
+      await this.tombstoneCopy!.sync();
+    } catch (err) {
+      if (err instanceof CirrusError && (err.code === 'TIER_PREFIX_OWNED' || err.code === 'TIER_OBJECT_CONFLICT')) throw err;
+      throw new CirrusError('TIER_UNAVAILABLE', `the topic is deleted on this broker, but the tier ${this.objectStore.location} did not store the record of it (durability s3): retry the delete`, { cause: err });
+    }
+  }
+
+  /** Whether the tier's copy of the deleted topics catches up within `ms`. */
+  private tombstonesWithin(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      this.topicTombstonesStored().then(
+        () => (clearTimeout(timer), resolve(true)),
+        () => (clearTimeout(timer), resolve(false)),
+      );
+    });
   }
 
   segmentEnd(offset: number): number | undefined {
