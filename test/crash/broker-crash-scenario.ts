@@ -1,12 +1,22 @@
 /**
  * The broker crash scenario, as real processes: a NameServer and one broker with SYNC_FLUSH
- * (or durability `s3`) and small segments; several producers (the SDK Producer, direct to
- * the broker) send without pause; the broker is killed with SIGKILL at a random moment and
- * restarted on the same store, `rounds` times. With `wipeStore` the store folder is deleted
+ * (or durability `s3`, or `async`) and small segments; several producers (the SDK Producer,
+ * direct to the broker) send without pause; the broker is killed with SIGKILL at a random
+ * moment and restarted on the same store, `rounds` times. Before each kill after the first,
+ * a send started after the restart must have been acknowledged (the broker came back
+ * writable). With `wipeStore` the store folder is deleted
  * after each kill, as when a container is replaced with its disk: the broker restores from
- * its tier (a local folder, or S3 on moto with `brokerEnv`). Afterwards every acknowledged (SEND_OK) message must be
- * readable with its exact body at its queue offset, each queue's offsets must run from 0
+ * its tier (a local folder, or S3 on moto with `brokerEnv`). With `powerLoss` the broker runs
+ * over the power-loss file layer and each kill also pulls the plug: the store and the local
+ * tier keep only what completed fsyncs made durable (test/support/power-loss/), since SIGKILL
+ * alone keeps the page cache and an ASYNC_FLUSH broker would pass.
+ * Afterwards every acknowledged (SEND_OK) message must be
+ * readable with its exact body at its queue offset (else it counts as lost), each queue's offsets must run from 0
  * without a gap, and no CommitLog offset may appear twice in the ConsumeQueues.
+ *
+ * Failed sends are counted by when they started: in flight at a kill (at most one batch per
+ * producer), while the broker was down (unbounded: the producers retry every 20 ms), and
+ * while it was up (a failure there is the broker's, or a timeout on a loaded machine).
  *
  * Used by test/crash/broker-crash.crash.ts (npm run test:crash, CRASH_ROUNDS rounds) and by
  * test/e2e/broker-crash.test.ts (one round, in npm test).
@@ -17,6 +27,7 @@ import { NameServerClient } from '../../client/src/api/nameserver-client';
 import type { MessageExt } from '../../client/src/message';
 import { Producer } from '../../client/src/producer/producer';
 import { waitFor } from '../../infra/local/wait-for';
+import { pullThePlug } from '../support/power-loss/power-loss';
 import { singleBrokerProcs } from '../support/single-broker';
 
 const TOPIC = 'crashtest';
@@ -27,10 +38,12 @@ export interface CrashScenarioOptions {
   queues?: number;
   /** How long the producers run before each kill: a random time in [min, max] ms. */
   runMs?: [min: number, max: number];
-  /** 'sync' (default): the ack waits for fdatasync; 's3': for the write-ahead chunk in the tier. */
-  durability?: 'sync' | 's3';
+  /** 'sync' (default): the ack waits for fdatasync; 's3': for the write-ahead chunk in the tier; 'async': for the write only. */
+  durability?: 'sync' | 's3' | 'async';
   /** Delete the broker's store folder after each SIGKILL (needs durability 's3' to keep every ack). */
   wipeStore?: boolean;
+  /** Each SIGKILL also pulls the plug: only what completed fsyncs made durable stays (test/support/power-loss/). */
+  powerLoss?: boolean;
   /** More broker settings (an S3 tier: CIRRUSMQ_TIER_BUCKET, CIRRUSMQ_TABLE_NAME, AWS_ENDPOINT_URL). */
   brokerEnv?: Record<string, string>;
   log?: (line: string) => void;
@@ -44,19 +57,42 @@ export interface CrashScenarioReport {
   stored: number;
   /** Messages stored without an ack (the broker died before answering): allowed. */
   unacked: number;
+  /** Acknowledged messages not readable with their body at their queue offset. */
+  lost: number;
+  /** Every problem found: lost messages, then queues with gaps or a CommitLog offset twice. */
   problems: string[];
+  /** The problems other than lost messages: the store is inconsistent, not only behind. */
+  structuralProblems: string[];
+  /** Per period the broker was up: [0] before the first kill, [k] after the k-th restart. */
+  periods: PeriodReport[];
+}
+
+export interface PeriodReport {
+  /** Sends started in this period (up, or down after its end) and acknowledged (SEND_OK), in messages. */
+  acked: number;
+  /** Of those, lost by the end (a later crash took them). */
+  lost: number;
+  /** FLUSH_DISK_TIMEOUT answers to sends started in this period, in messages. */
+  flushDiskTimeouts: number;
+  /** Sends (batches) started and failed while the broker was up. */
+  failedWhileUp: number;
+  /** Sends (batches) started in this period that failed because the kill ending it came. */
+  failedAtKill: number;
+  /** Sends (batches) started after the kill ending this period, before the restart answered. */
+  failedWhileDown: number;
 }
 
 interface Acked {
   queueId: number;
   queueOffset: number;
   body: string;
+  period: number;
 }
 
 export async function runBrokerCrashScenario(options: CrashScenarioOptions): Promise<CrashScenarioReport> {
-  const { rounds, producers: producerCount = 4, queues = 4, runMs = [300, 1500], durability = 'sync', wipeStore = false } = options;
+  const { rounds, producers: producerCount = 4, queues = 4, runMs = [300, 1500], durability = 'sync', wipeStore = false, powerLoss = false } = options;
   const log = options.log ?? (() => {});
-  const { dataDir, nsAddr, brokerAddr, storeDir, nameServer, broker } = await singleBrokerProcs('cirrusmq-crash-', {
+  const { dataDir, nsAddr, brokerAddr, storeDir, nameServer, broker, powerLoss: folders } = await singleBrokerProcs('cirrusmq-crash-', {
     CIRRUSMQ_DURABILITY: durability,
     // Sealed segments reach the tier within a few hundred ms, so restores cross both kinds of data.
     CIRRUSMQ_TIER_CHECK_INTERVAL_MS: '200',
@@ -65,8 +101,10 @@ export async function runBrokerCrashScenario(options: CrashScenarioOptions): Pro
     CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: String(64 * 1024),
     CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE: '200',
     CIRRUSMQ_FLUSH_INTERVAL_MS: '100',
+    // Small index files: the power-loss layer copies each file's image at every start.
+    ...(powerLoss ? { CIRRUSMQ_INDEX_HASH_SLOTS: '1024', CIRRUSMQ_INDEX_MAX_ENTRIES: '4096' } : {}),
     ...options.brokerEnv,
-  });
+  }, { powerLoss });
   const nsClient = new NameServerClient(nsAddr);
   const producers = Array.from(
     { length: producerCount },
@@ -74,13 +112,18 @@ export async function runBrokerCrashScenario(options: CrashScenarioOptions): Pro
   );
   const reader = new BrokerClient(brokerAddr);
   const acked: Acked[] = [];
-  const report: CrashScenarioReport = { rounds, acked: 0, flushDiskTimeouts: 0, failedSends: 0, stored: 0, unacked: 0, problems: [] };
+  const periods: PeriodReport[] = Array.from({ length: rounds + 1 }, () => ({ acked: 0, lost: 0, flushDiskTimeouts: 0, failedWhileUp: 0, failedAtKill: 0, failedWhileDown: 0 }));
+  const report: CrashScenarioReport = { rounds, acked: 0, flushDiskTimeouts: 0, failedSends: 0, stored: 0, unacked: 0, lost: 0, problems: [], structuralProblems: [], periods };
+  // The broker's phase: up in period `period` (after its period-th start), or down after the kill ending it.
+  let period = 0;
+  let up = false;
   let sending = true;
   const loops: Promise<void>[] = [];
   let failed = false;
   try {
     await nameServer.start();
     await broker.start();
+    up = true;
     await waitFor('broker registered', 20_000, async () => (await nsClient.getCluster()).some((b) => b.brokerName === 'broker-a' && b.alive));
     await nsClient.createTopic({ topic: TOPIC, queues });
 
@@ -92,14 +135,24 @@ export async function runBrokerCrashScenario(options: CrashScenarioOptions): Pro
           for (let seq = 0; sending; seq++) {
             const n = 1 + (seq % 5);
             const messages = Array.from({ length: n }, (_, i) => ({ topic: TOPIC, body: Buffer.from(`p${w}-${seq}-${i}-${'x'.repeat((seq * 7 + i) % 200)}`) }));
+            const startPeriod = period;
+            const startedUp = up;
             try {
               const results = await producer.sendBatch(messages);
               results.forEach((r, i) => {
-                if (r.status === 'SEND_OK') acked.push({ queueId: r.messageQueue.queueId, queueOffset: r.queueOffset, body: messages[i]!.body.toString() });
-                else report.flushDiskTimeouts++;
+                if (r.status === 'SEND_OK') {
+                  acked.push({ queueId: r.messageQueue.queueId, queueOffset: r.queueOffset, body: messages[i]!.body.toString(), period: startPeriod });
+                  periods[startPeriod]!.acked++;
+                } else {
+                  report.flushDiskTimeouts++;
+                  periods[startPeriod]!.flushDiskTimeouts++;
+                }
               });
             } catch {
               report.failedSends++;
+              if (!startedUp) periods[startPeriod]!.failedWhileDown++;
+              else if (up && period === startPeriod) periods[startPeriod]!.failedWhileUp++;
+              else periods[startPeriod]!.failedAtKill++;
               await new Promise((r) => setTimeout(r, 20));
             }
           }
@@ -108,15 +161,19 @@ export async function runBrokerCrashScenario(options: CrashScenarioOptions): Pro
     }
 
     for (let round = 1; round <= rounds; round++) {
+      await waitForAck(periods, round - 1);
       const wait = runMs[0] + Math.floor(Math.random() * (runMs[1] - runMs[0]));
       await new Promise((r) => setTimeout(r, wait));
-      await broker.stop('SIGKILL');
+      up = false;
+      if (powerLoss) await pullThePlug(broker, folders!);
+      else await broker.stop('SIGKILL');
       if (wipeStore) fs.rmSync(storeDir, { recursive: true, force: true });
-      log(`round ${round}: SIGKILL${wipeStore ? ' and a wiped store folder' : ''} after ${wait} ms, ${acked.length} acked so far`);
+      log(`round ${round}: SIGKILL${powerLoss ? ' and a pulled plug' : ''}${wipeStore ? ' and a wiped store folder' : ''} after ${wait} ms, ${acked.length} acked so far`);
       await broker.start();
+      period = round;
+      up = true;
     }
-    // Let the producers see the broker back before stopping them.
-    await new Promise((r) => setTimeout(r, 300));
+    await waitForAck(periods, rounds);
     sending = false;
     await Promise.all(loops);
     report.acked = acked.length;
@@ -128,20 +185,30 @@ export async function runBrokerCrashScenario(options: CrashScenarioOptions): Pro
     for (const [q, msgs] of byQueue) {
       report.stored += msgs.length;
       msgs.forEach((m, i) => {
-        if (m.queueOffset !== i) report.problems.push(`queue ${q}: message ${i} has queue offset ${m.queueOffset}`);
-        if (seenCommitLogOffsets.has(m.commitLogOffset)) report.problems.push(`queue ${q}: commit-log offset ${m.commitLogOffset} indexed twice`);
+        if (m.queueOffset !== i) report.structuralProblems.push(`queue ${q}: message ${i} has queue offset ${m.queueOffset}`);
+        if (seenCommitLogOffsets.has(m.commitLogOffset)) report.structuralProblems.push(`queue ${q}: commit-log offset ${m.commitLogOffset} indexed twice`);
         seenCommitLogOffsets.add(m.commitLogOffset);
       });
     }
     for (const a of acked) {
       const m = byQueue.get(a.queueId)?.[a.queueOffset];
-      if (!m) report.problems.push(`acknowledged message lost: queue ${a.queueId} offset ${a.queueOffset}`);
-      else if (m.body.toString() !== a.body) report.problems.push(`queue ${a.queueId} offset ${a.queueOffset}: body differs from the acknowledged one`);
+      // After a loss the offset is given again: a later message there is not the acknowledged one.
+      const problem = !m ? 'lost' : m.body.toString() !== a.body ? 'lost (another body at its offset)' : undefined;
+      if (!problem) continue;
+      report.lost++;
+      periods[a.period]!.lost++;
+      report.problems.push(`acknowledged message ${problem}: queue ${a.queueId} offset ${a.queueOffset}, acked in period ${a.period}`);
     }
-    report.unacked = report.stored - acked.length;
+    report.problems.push(...report.structuralProblems);
+    for (const line of [...report.problems.slice(0, 10), ...report.structuralProblems.slice(0, 10)]) log(`  problem: ${line}`);
+    // A loss reuses offsets, so stored minus acked is only a count of messages without an ack when nothing was lost.
+    report.unacked = report.stored - (acked.length - report.lost);
     log(
-      `${rounds} rounds: ${report.acked} acked, ${report.stored} stored (${report.unacked} without an ack), ` +
-        `${report.failedSends} failed sends, ${report.flushDiskTimeouts} FLUSH_DISK_TIMEOUT, ${report.problems.length} problems`,
+      `${rounds} rounds: ${report.acked} acked, ${report.lost} lost, ${report.stored} stored (${report.unacked} without an ack), ` +
+        `${report.failedSends} failed sends, ${report.flushDiskTimeouts} FLUSH_DISK_TIMEOUT, ${report.structuralProblems.length} structural problems`,
+    );
+    periods.forEach((p, i) =>
+      log(`  period ${i}: ${p.acked} acked (${p.lost} lost), ${p.flushDiskTimeouts} FLUSH_DISK_TIMEOUT, failed sends: ${p.failedWhileUp} while up, ${p.failedAtKill} at the kill, ${p.failedWhileDown} while down`),
     );
     return report;
   } catch (e) {
@@ -158,6 +225,11 @@ export async function runBrokerCrashScenario(options: CrashScenarioOptions): Pro
     if (failed || report.problems.length > 0 || process.env.CIRRUSMQ_KEEP_TEST_DATA === '1') log(`data and logs kept in ${dataDir}`);
     else fs.rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** A send started in period `p`, with the broker up, was acknowledged: the broker is back and writable. */
+function waitForAck(periods: PeriodReport[], p: number): Promise<void> {
+  return waitFor(`a send acknowledged in period ${p}`, 30_000, async () => periods[p]!.acked > 0);
 }
 
 async function readQueue(client: BrokerClient, topic: string, queueId: number): Promise<MessageExt[]> {

@@ -69,6 +69,12 @@ export function createFileLayer(fs, options) {
     else if (truncates(flags)) stateOf(abs).shrunkTo(0);
   }
 
+  /** An fd number reused for a file outside the watched folders (its last close may not have come through us). */
+  function unwatched(fd) {
+    fds.delete(fd);
+    return fd;
+  }
+
   function markWritten(fd, position, n) {
     const e = fds.get(fd);
     if (!e || e.dir || n <= 0) return;
@@ -234,15 +240,16 @@ export function createFileLayer(fs, options) {
   const sync = {
     openSync(p, flags, mode) {
       const abs = toAbs(p);
-      if (!imageOf(abs)) return real.openSync(p, flags, mode);
+      if (!imageOf(abs)) return unwatched(real.openSync(p, flags, mode));
       const existed = real.existsSync(abs);
       const fd = real.openSync(p, flags, mode);
       register(fd, abs, existed, flags);
       return fd;
     },
     closeSync(fd) {
+      real.closeSync(fd);
+      // Only after it closed: a close that fails (EBADF) closed nothing of ours.
       fds.delete(fd);
-      return real.closeSync(fd);
     },
     writeSync(fd, buffer, ...rest) {
       const n = real.writeSync(fd, buffer, ...rest);
@@ -342,7 +349,7 @@ export function createFileLayer(fs, options) {
     open(p, ...args) {
       const cb = args.pop();
       const abs = toAbs(p);
-      if (!imageOf(abs)) return real.open(p, ...args, cb);
+      if (!imageOf(abs)) return real.open(p, ...args, (err, fd) => cb(err, err ? fd : unwatched(fd)));
       const existed = real.existsSync(abs);
       real.open(p, ...args, (err, fd) => {
         if (!err) register(fd, abs, existed, args[0]);
@@ -422,7 +429,7 @@ export function createFileLayer(fs, options) {
   const promises = {
     async open(p, flags, mode) {
       const abs = toAbs(p);
-      if (!imageOf(abs)) return real.promises.open(p, flags, mode);
+      if (!imageOf(abs)) return real.promises.open(p, flags, mode).then((fh) => (unwatched(fh.fd), fh));
       const existed = real.existsSync(abs);
       const fh = await real.promises.open(p, flags, mode);
       register(fh.fd, abs, existed, flags);
@@ -508,7 +515,8 @@ export function createFileLayer(fs, options) {
     fh.writeFile = (...args) => wholeFileAsync(fd, () => orig.writeFile.call(fh, ...args));
     fh.appendFile = (...args) => wholeFileAsync(fd, () => orig.appendFile.call(fh, ...args));
     fh.close = async () => {
-      fds.delete(fd);
+      // A second close of a handle is a no-op in node, and its old fd number may name another file by now.
+      if (fh.fd === fd) fds.delete(fd);
       return orig.close.call(fh);
     };
   }

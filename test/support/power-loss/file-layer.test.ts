@@ -163,6 +163,19 @@ describe('power-loss file layer', () => {
     expect(afterPowerLoss('i')?.toString()).toBe('handle');
   });
 
+  it('keeps tracking a file whose fd number a closed FileHandle once had (a second close is a no-op)', async () => {
+    const fh = await layer.promises.open(path.join(root, 'm.tmp'), 'w');
+    const oldFd = fh.fd;
+    await fh.close();
+    const fd = layer.sync.openSync(path.join(root, 'm'), 'w+');
+    expect(fd).toBe(oldFd); // the lowest free number: the one the handle had
+    await fh.close();
+    layer.sync.writeSync(fd, Buffer.from('tracked'), 0, 7, 0);
+    layer.sync.fdatasyncSync(fd);
+    layer.sync.closeSync(fd);
+    expect(afterPowerLoss('m')?.toString()).toBe('tracked');
+  });
+
   it('restores the watched folder from the image and leaves files outside it alone', () => {
     const outside = path.join(tmp, 'outside');
     let fd = layer.sync.openSync(outside, 'w');
