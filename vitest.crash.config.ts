@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-/** npm run test:crash: the SIGKILL rounds of test/crash/*.crash.ts (CRASH_ROUNDS, default 5). */
+/** npm run test:crash: the SIGKILL and power-loss rounds of test/crash/*.crash.ts (CRASH_ROUNDS, default 5; CI runs 2). */
 export default defineConfig({
   test: {
     include: ['test/crash/**/*.crash.ts'],
