@@ -44,6 +44,8 @@ export interface CrashScenarioOptions {
   wipeStore?: boolean;
   /** Each SIGKILL also pulls the plug: only what completed fsyncs made durable stays (test/support/power-loss/). */
   powerLoss?: boolean;
+  /** The test expects lost messages (ASYNC_FLUSH under power loss): only other problems keep the data folder. */
+  lossExpected?: boolean;
   /** More broker settings (an S3 tier: CIRRUSMQ_TIER_BUCKET, CIRRUSMQ_TABLE_NAME, AWS_ENDPOINT_URL). */
   brokerEnv?: Record<string, string>;
   log?: (line: string) => void;
@@ -222,7 +224,8 @@ export async function runBrokerCrashScenario(options: CrashScenarioOptions): Pro
     nsClient.close();
     await broker.stop('SIGTERM');
     await nameServer.stop('SIGTERM');
-    if (failed || report.problems.length > 0 || process.env.CIRRUSMQ_KEEP_TEST_DATA === '1') log(`data and logs kept in ${dataDir}`);
+    const unexpected = options.lossExpected ? report.structuralProblems.length > 0 : report.problems.length > 0;
+    if (failed || unexpected || process.env.CIRRUSMQ_KEEP_TEST_DATA === '1') log(`data and logs kept in ${dataDir}`);
     else fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
