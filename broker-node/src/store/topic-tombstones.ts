@@ -130,6 +130,22 @@ export class TopicTombstones {
     if (changed) this.persist();
   }
 
+  /**
+   * After a restore the log ends at `logEnd`, maybe below a tombstone written when the lost
+   * log was longer: every record below `logEnd` stays deleted, while the offsets from there
+   * on are given to new records, which no delete has covered.
+   */
+  capDeletedBelow(logEnd: number): void {
+    let changed = false;
+    for (const [topic, t] of this.table()) {
+      if (t.deletedBelow !== undefined && t.deletedBelow > logEnd) {
+        this.table().set(topic, { ...t, deletedBelow: logEnd || undefined });
+        changed = true;
+      }
+    }
+    if (changed) this.persist();
+  }
+
   private persist(): void {
     fs.mkdirSync(this.storeDir, { recursive: true });
     const body = encodeTombstones(this.table());

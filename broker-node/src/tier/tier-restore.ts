@@ -77,7 +77,7 @@ export async function restoreFromTier(store: ObjectStore, manifest: TierManifest
   const result: RestoreResult = { restored: false, tieredSegments: segments.length, tieredEnd, logEnd: tieredEnd, walBytes: 0, indexEntries: 0, indexRebuiltSegments: 0, deletedUnits: 0 };
   if (segments.length === 0 && !chunks.some((c) => c.end > tieredEnd)) return result;
 
-  logger.info('tier restore: empty store folder, restoring from the tier', { tieredSegments: segments.length, tieredEnd, walChunks: chunks.length });
+  logger.info('tier restore: a store folder without a CommitLog, restoring from the tier', { tieredSegments: segments.length, tieredEnd, walChunks: chunks.length });
   // Whatever else is in the folder describes a log that is gone.
   for (const sub of ['consumequeue', 'index', 'checkpoint', 'commitlog']) fs.rmSync(path.join(options.storeDir, sub), { recursive: true, force: true });
   fs.mkdirSync(path.join(options.storeDir, 'commitlog'), { recursive: true });

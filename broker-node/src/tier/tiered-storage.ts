@@ -4,7 +4,8 @@
  * the write-ahead log.
  *
  *   store constructor -> attach()   the uploader over the CommitLog, the write-ahead log
- *   store.open  -> prepare()        a fresh disk under a known brokerName restores from the tier;
+ *   store.open  -> prepare()        a fresh disk under a known brokerName restores from the tier, and
+ *                                   so does a disk whose log came back behind the tier (set aside first);
  *                                   the manifest gives the tiered segments, for reads and deletions
  *               -> load, start()    uploads begin; s3: the write-ahead log continues the local log
  *   putMessages -> afterAppend()    s3: resolves once the bytes are in a write-ahead chunk
@@ -21,6 +22,8 @@ import type { StoreTier, StoreTierHooks, TierStats } from '../store/store-tier';
 import type { TopicTombstones } from '../store/topic-tombstones';
 import type { ObjectStore } from './object-store';
 import { claimTierPrefix, type PrefixOwner } from './tier-prefix-owner';
+import { probeLocalLogEnd } from './local-log-end';
+import { setStoreAside } from './store-set-aside';
 import { hasNoLocalCommitLog, restoreFromTier } from './tier-restore';
 import { TierTombstoneCopy, readTierTombstones } from './tier-tombstones';
 import type { TierManifest, TieredSegment } from './tier-manifest';
@@ -90,7 +93,35 @@ export class TieredStorage implements StoreTier {
       // Another broker's prefix is a configuration error, not an outage: refuse to start.
       if (err instanceof CirrusError && err.code === 'TIER_PREFIX_OWNED') throw err;
       this.logger.warn('tier: manifest unavailable at start; serving the local log, loading it later', { err });
+      return;
     }
+    await this.restoreIfBehind();
+  }
+
+  /**
+   * A disk can come back behind the tier: a power loss keeps only synced bytes, while the
+   * uploader tiered sealed segments from the page cache (ASYNC_FLUSH), and durability `s3`
+   * acknowledges once the write-ahead chunk is stored, before any fdatasync. Serving that
+   * log would hand out offsets the tier already holds with other bytes. Instead the local
+   * log is set aside whole (store-set-aside.ts: kept, not deleted) and the folder restored
+   * as a wiped one is: every tiered segment, and for `s3` every acknowledged byte. Bytes
+   * the local log held past the tier are lost only where recovery would have truncated
+   * them anyway (they lie past the point where the local log stops verifying).
+   */
+  private async restoreIfBehind(): Promise<void> {
+    const tieredEnd = this.tieredLog.getMaxOffset();
+    const walEnd = this.config.wal ? walEndFrom(await listWalChunks(this.objectStore), tieredEnd) : tieredEnd;
+    const durableEnd = Math.max(tieredEnd, walEnd);
+    if (durableEnd === 0) return;
+    const local = probeLocalLogEnd(this.config.storeDir, this.config.commitLogSegmentBytes);
+    if (local.end >= durableEnd) return;
+    const keptIn = setStoreAside(this.config.storeDir);
+    this.logger.error(
+      'tier: the local CommitLog came back behind the tier (a lost disk write cache or power loss); its files were moved aside and the store is restored from the tier',
+      { localEnd: local.end, localStopped: local.reason, localFilesEnd: local.filesEnd, tieredEnd, walEnd: this.config.wal ? walEnd : undefined, keptIn },
+    );
+    await this.restore();
+    await this.loadManifest();
   }
 
   /** Once per start; a tier down at start is claimed before the uploader's first pass. */
@@ -141,7 +172,7 @@ export class TieredStorage implements StoreTier {
       tombstones.mergeFrom(copy.table);
       this.logger.info('tier restore: deleted topics from the tier', { key: copy.key, topics: copy.table.size });
     }
-    await restoreFromTier(
+    const result = await restoreFromTier(
       this.objectStore,
       this.manifest,
       {
@@ -154,6 +185,8 @@ export class TieredStorage implements StoreTier {
       },
       this.logger,
     );
+    // Tombstones written while the lost log was longer must not cover the offsets given anew.
+    if (result.restored) tombstones.capDeletedBelow(result.logEnd);
   }
 
   get acksAfterS3(): boolean {
@@ -210,13 +243,13 @@ export class TieredStorage implements StoreTier {
       const tieredEnd = this.tieredLog.getMaxOffset();
       const walEnd = walEndFrom(await listWalChunks(this.objectStore), tieredEnd);
       const localEnd = commitLog.getMaxOffset();
-      if (walEnd > localEnd && localEnd > 0) {
-        // Acknowledged bytes the disk lost (it came back behind the write-ahead log): writing on
-        // would fork the log. A wiped store folder restores them all; refuse until then.
+      if (walEnd > localEnd) {
+        // Acknowledged bytes the disk lost, seen only now (the tier did not answer at prepare,
+        // which restores such a log): writing on would fork the log. The next start restores.
         throw new CirrusError(
           'INTERNAL',
           `the local CommitLog ends at ${localEnd} but the write-ahead log in ${this.objectStore.location} reaches ${walEnd}: ` +
-            `move the store folder ${this.config.storeDir} away and restart to restore from the tier`,
+            `restart with the tier reachable to restore the store folder ${this.config.storeDir} from it (its log is set aside, not deleted)`,
         );
       }
       const durableEnd = Math.min(localEnd, Math.max(tieredEnd, walEnd, commitLog.getMinOffset()));
