@@ -9,7 +9,7 @@ import type { RouteTable } from '../../functions/nameserver/src/route-table/rout
 
 export interface RouteTableSubject {
   table: RouteTable;
-  /** Whether the store still holds the raw item, expired or not (pk/sk as in DESIGN.md). */
+  /** Whether the store still holds the raw item, expired or not (pk/sk as in docs/architecture.md, "The NameServer table"). */
   itemExists?: (pk: string, sk: string) => Promise<boolean>;
   cleanup: () => Promise<void>;
 }

@@ -15,7 +15,7 @@
  *
  * An append copies the batch's records into ONE reused write buffer, stamps each (queue id,
  * queue offset, physical offset, store time, CRC) and writes each segment's part with one
- * writeSync: a new buffer per batch halves throughput (DESIGN.md).
+ * writeSync: a new buffer per batch halves throughput (docs/architecture.md, "Figures the design rests on").
  */
 import path from 'node:path';
 import { viewOf } from '../../../client/src/codec/int64';

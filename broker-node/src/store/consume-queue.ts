@@ -16,7 +16,7 @@
  * write would show. A send batch is 32 units (640 bytes); one write per unit run cost
  * ~0.14 µs a message here. After a crash, units that were only pending are rebuilt by the
  * replay: the checkpoint's ConsumeQueue progress is taken before the flush round writes
- * them (message-store's flushRound).
+ * them (StoreFlushRound.run, store-flush-round.ts).
  */
 import path from 'node:path';
 import { readInt64, writeInt64 } from '../../../client/src/codec/int64';

@@ -1,7 +1,7 @@
 /**
  * RocketMQ's ReputMessageService and CommitLogDispatcher: the append writes only the
  * CommitLog; this turns the records into DispatchRequests for the indexes (the ConsumeQueue
- * now, the key index later). It runs
+ * and the key index). It runs
  *   - right after each append, over the bytes just written (still in the write buffer),
  *     so a read right after a send sees the message;
  *   - at startup, from the reput offset to the CommitLog's end, reading the log from disk,

@@ -1,7 +1,7 @@
 /**
  * One segment file of a log (RocketMQ's MappedFile), with positioned fs reads and writes on
  * an fd instead of mmap: Node has no mmap, and one writeSync of a batch copied into a reused
- * buffer is as fast here (DESIGN.md, "Measured on this machine").
+ * buffer is as fast here (docs/architecture.md, "Figures the design rests on").
  *
  *   {dir}/00000000000001073741824      <- name = the file's first offset, 20 digits
  *   |<------------- fileSize ------------->|

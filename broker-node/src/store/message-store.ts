@@ -320,15 +320,16 @@ export class DefaultMessageStore implements MessageStore {
     if (!this.opened) throw new CirrusError('SERVICE_NOT_AVAILABLE', 'the message store is shut down');
   }
 
-  /**
-   * Write, index, then (SYNC_FLUSH) wait for the group commit. Everything up to the wait is
-   * synchronous, so appends keep the order of the calls and each wait covers its own bytes.
-   */
+  /** When this store acknowledges a put: after the write, after fdatasync, or once in S3. */
   get durability(): StoreDurability {
     if (this.tier?.acksAfterS3) return 's3';
     return this.flushDiskType === 'SYNC_FLUSH' ? 'sync' : 'async';
   }
 
+  /**
+   * Write, index, then (SYNC_FLUSH) wait for the group commit. Everything up to the wait is
+   * synchronous, so appends keep the order of the calls and each wait covers its own bytes.
+   */
   async putMessages(batch: SendBatch, options?: PutOptions): Promise<PutMessageResult> {
     this.checkOpen();
     const key = queueKey(batch.topic, batch.queueId);

@@ -1,5 +1,5 @@
 /**
- * The TierManifest in the NameServer's DynamoDB table (DESIGN.md "The NameServer table"):
+ * The TierManifest in the NameServer's DynamoDB table (docs/architecture.md, "The NameServer table"):
  *   pk `TIER#{cluster}#{brokerName}`  sk `SEG#{20-digit startOffset}`
  *   the TieredSegment fields as attributes; no TTL: an entry lives until remove().
  * One partition per broker, so list() is a Query of it, and the zero-padded sort key

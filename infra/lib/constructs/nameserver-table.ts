@@ -1,5 +1,5 @@
 /**
- * The NameServer's DynamoDB table (DESIGN.md, "The NameServer table"): pk/sk strings, the
+ * The NameServer's DynamoDB table (docs/architecture.md, "The NameServer table"): pk/sk strings, the
  * inverted index gsi1 (partition key sk, sort key pk) the DynamoDB RouteTable queries, TTL on
  * expiresAt, on-demand billing, point-in-time recovery. The names must match
  * functions/nameserver/src/route-table/table-schema.ts (a test compares them), which creates

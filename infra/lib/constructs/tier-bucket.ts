@@ -1,6 +1,6 @@
 /**
- * The bucket sealed CommitLog segments are tiered to, under {cluster}/{brokerName}/ (DESIGN.md,
- * "Tiering to S3"). Private and encrypted, HTTPS only; objects expire with the retention, and
+ * The bucket sealed CommitLog segments are tiered to, under {base}{cluster}/{brokerName}/
+ * (docs/architecture.md, "Tiered storage"). Private and encrypted, HTTPS only; objects expire with the retention, and
  * half-finished multipart uploads (a broker killed mid-upload) are cleaned after a day.
  * Not versioned: segments are written once, and versions would double the storage of a log.
  */

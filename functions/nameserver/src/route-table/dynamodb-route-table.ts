@@ -2,14 +2,14 @@
  * The RouteTable over DynamoDB: the NameServer is stateless, so any number of Lambda
  * containers answer the same routes.
  *
- * Items (DESIGN.md's single table, pk/sk strings):
+ * Items (docs/architecture.md, "The NameServer table"; pk/sk strings):
  *   live broker      pk CLUSTER#{cluster}  sk BROKER#{brokerName}#{brokerId}
  *                    addr, haAddr, lastHeartbeatMs, startedAt, dataVersion, expiresAtMs,
  *                    expiresAt (epoch s, ceil: the TTL attribute)
  *   topic on broker  pk TOPIC#{topic}      sk BROKER#{brokerName}
  *                    readQueueNums, writeQueueNums, perm, order, cluster (durable)
  *   topic config     pk TOPIC#{topic}      sk CONFIG   queues, createdAt
- * Additions to DESIGN.md's table:
+ * Additions to that table:
  *   - gsi1, an inverted index (partition key sk, sort key pk, all attributes): register
  *     finds a broker's topics with sk = BROKER#{brokerName} and pk begins_with TOPIC#,
  *     and listTopics reads sk = CONFIG; neither needs a Scan.

@@ -1,6 +1,6 @@
 /**
- * Key names of the NameServer table, shared by the store and ensure-table. DESIGN.md's
- * table plus one inverted index: gsi1 (partition key = sk, sort key = pk, all attributes)
+ * Key names of the NameServer table, shared by the store and ensure-table. The table of
+ * docs/architecture.md ("The NameServer table") plus one inverted index: gsi1 (partition key = sk, sort key = pk, all attributes)
  * answers "which topics are on broker X" (sk = BROKER#X, pk begins_with TOPIC#) and
  * "list every topic" (sk = CONFIG) without a Scan.
  */
