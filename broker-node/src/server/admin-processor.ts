@@ -1,10 +1,11 @@
 /**
- * GET /healthz, GET /metrics (Prometheus text format 0.0.4), GET /v1/stats (JSON), and
+ * GET /healthz, GET /metrics (Prometheus text format 0.0.4; histograms in broker-metrics.ts), GET /v1/stats (JSON), and
  * POST /v1/admin/topics/{topic}/delete (RocketMQ's deleteTopicInBroker).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CirrusError } from '../../../client/src/errors';
 import { validateTopic } from '../../../client/src/validation';
+import type { BrokerMetrics } from './broker-metrics';
 import type { BrokerServerContext } from './context';
 import { readBody, sendJson } from './http-util';
 
@@ -66,8 +67,9 @@ export function statsProcessor(ctx: BrokerServerContext) {
 
 type MetricType = 'counter' | 'gauge' | 'summary';
 
-export function metricsProcessor(ctx: BrokerServerContext) {
-  return (_req: IncomingMessage, res: ServerResponse): void => {
+/** The hand-written figures first (names the alarms know), then the registry's histograms and per-topic counters. */
+export function metricsProcessor(ctx: BrokerServerContext, metrics: BrokerMetrics) {
+  return async (_req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const s = ctx.store.stats();
     const label = `{broker="${ctx.brokerName}"}`;
     const lines: string[] = [];
@@ -121,7 +123,7 @@ export function metricsProcessor(ctx: BrokerServerContext) {
       }
     }
     metric('process_resident_memory_bytes', 'gauge', 'Resident memory of the broker process.', [[label, process.memoryUsage.rss()]]);
-    lines.push('');
+    lines.push('', await metrics.text());
     const body = lines.join('\n');
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) });
     res.end(body);

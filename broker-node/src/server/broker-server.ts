@@ -12,6 +12,7 @@
 import http from 'node:http';
 import { CirrusError } from '../../../client/src/errors';
 import { ADMIN_TOPICS_PREFIX, deleteTopicProcessor, healthProcessor, metricsProcessor, statsProcessor } from './admin-processor';
+import { BrokerMetrics, timed } from './broker-metrics';
 import type { BrokerServerContext } from './context';
 import { sendError } from './http-util';
 import { pullMessageProcessor } from './pull-message-processor';
@@ -20,13 +21,14 @@ import { Router } from './router';
 import { sendMessageProcessor } from './send-message-processor';
 
 export function createBrokerRouter(ctx: BrokerServerContext): Router {
+  const metrics = new BrokerMetrics(ctx.brokerName, ctx.store);
   return new Router()
-    .on('POST', '/v1/send', sendMessageProcessor(ctx))
-    .on('GET', '/v1/messages', pullMessageProcessor(ctx))
+    .on('POST', '/v1/send', timed(metrics.send, sendMessageProcessor(ctx)))
+    .on('GET', '/v1/messages', timed(metrics.pull, pullMessageProcessor(ctx)))
     .on('GET', '/v1/messages/by-key', queryMessageProcessor(ctx))
     .onPrefix('GET', VIEW_MESSAGE_PREFIX, viewMessageByIdProcessor(ctx))
     .on('GET', '/healthz', healthProcessor(ctx))
-    .on('GET', '/metrics', metricsProcessor(ctx))
+    .on('GET', '/metrics', metricsProcessor(ctx, metrics))
     .on('GET', '/v1/stats', statsProcessor(ctx))
     .onPrefix('POST', ADMIN_TOPICS_PREFIX, deleteTopicProcessor(ctx));
 }

@@ -26,7 +26,8 @@ import type { BrokerServerContext } from './context';
 export const DEFAULT_PULL_BATCH = 32;
 
 export function pullMessageProcessor(ctx: BrokerServerContext) {
-  return async (_req: IncomingMessage, res: ServerResponse, query: string): Promise<void> => {
+  /** Resolves to RocketMQ's pull status, FOUND or NO_NEW_MSG (the pull histogram's result label). */
+  return async (_req: IncomingMessage, res: ServerResponse, query: string): Promise<string> => {
     const params = new URLSearchParams(query);
     const topic = validateTopic(params.get('topic') ?? '');
     const queueId = parseNonNegativeInt('queueId', params.get('queueId') ?? undefined);
@@ -46,5 +47,6 @@ export function pullMessageProcessor(ctx: BrokerServerContext) {
       [PullHeaders.COUNT]: String(got.count),
     });
     res.end(got.records);
+    return got.count > 0 ? 'FOUND' : 'NO_NEW_MSG';
   };
 }

@@ -23,7 +23,8 @@ export const MAX_SEND_BODY_BYTES = Limits.MAX_SEND_REQUEST_BYTES;
 
 export function sendMessageProcessor(ctx: BrokerServerContext) {
   const notAvailable = () => new CirrusError('SERVICE_NOT_AVAILABLE', `broker ${ctx.brokerName} is shutting down`);
-  return async (req: IncomingMessage, res: ServerResponse, query: string): Promise<void> => {
+  /** Resolves to the answer's status (the send histogram's result label). */
+  return async (req: IncomingMessage, res: ServerResponse, query: string): Promise<string> => {
     if (!ctx.acceptingWrites()) throw notAvailable();
     const durability = new URLSearchParams(query).get('durability') ?? undefined;
     if (durability !== undefined && durability !== 'async' && durability !== ctx.store.durability) {
@@ -56,5 +57,6 @@ export function sendMessageProcessor(ctx: BrokerServerContext) {
       commitLogOffset: put.commitLogOffset,
     };
     sendJson(res, 200, answer);
+    return answer.status;
   };
 }

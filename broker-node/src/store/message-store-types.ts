@@ -9,6 +9,7 @@ import type { QueryMessageResult } from './index/query-message-service';
 import type { FlushDiskType } from './flush-service';
 import type { PutMessageStatus } from './group-commit-service';
 import type { TierAckStatus, TierStats } from './store-tier';
+import type { StoreStatsService } from './store-stats-service';
 import type { DataSync } from './mapped-file';
 
 export interface MessageStoreConfig {
@@ -107,6 +108,8 @@ export interface MessageStore {
   /** The stored copies of a message by its id (UNIQ_KEY). */
   queryMessageById(messageId: string, maxNum: number): Promise<QueryMessageResult>;
   stats(): StoreStats;
+  /** The latency histograms and per-topic counters the broker's /metrics registers. */
+  readonly storeStats: StoreStatsService;
   /** The tier's figures; undefined without tiered storage. */
   tierStats(): TierStats | undefined;
   isOpen(): boolean;

@@ -121,7 +121,11 @@ export class DefaultMessageStore implements MessageStore {
         canDelete: tier ? (f) => tier.canDelete(f) : undefined },
       logger,
     );
-    tier?.attach(this.commitLog, { trimBelow: (min) => cleanConsumeQueue.run(min), tombstones: this.topicTombstones });
+    tier?.attach(this.commitLog, {
+      trimBelow: (min) => cleanConsumeQueue.run(min),
+      tombstones: this.topicTombstones,
+      onSegmentTiered: (seconds) => this.storeStats.recordTierUpload(seconds),
+    });
     this.flushRoundService = new StoreFlushRound({
       commitLog: this.commitLog,
       checkpoint: this.storeCheckpoint,
@@ -337,7 +341,7 @@ export class DefaultMessageStore implements MessageStore {
     const result = this.commitLog.putMessages(batch, queueOffset, Date.now());
     this.topicQueueTable.set(key, queueOffset + result.count);
     this.dispatcher.dispatchAppend(batch, result);
-    this.storeStats.recordPut(result.count, result.bytes);
+    this.storeStats.recordPut(result.count, result.bytes, batch.topic);
     const nextOffset = this.commitLog.getMaxOffset();
     if (nextOffset - this.flushRoundService.checkpointedOffset >= FLUSH_ROUND_BYTES) this.flushService.wakeup();
     const tierAck = this.tier?.afterAppend(result);

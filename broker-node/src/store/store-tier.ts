@@ -13,6 +13,8 @@ export interface StoreTierHooks {
   trimBelow(minOffset: number): void;
   /** The deleted topics: a restore leaves their records out, and the tier keeps a copy of the table (a wiped disk loses the local one). */
   readonly tombstones: TopicTombstones;
+  /** After each segment is tiered: how long it took (the store's upload histogram). */
+  onSegmentTiered?(seconds: number): void;
 }
 
 /** What /metrics and /v1/stats show of the tier. */

@@ -51,6 +51,8 @@ export const DEFAULT_TIER_UPLOAD_CONFIG: TierUploadConfig = {
 export interface TierUploadHooks {
   /** After a segment's manifest entry is committed. */
   onTiered?: (segment: TieredSegment) => Promise<void> | void;
+  /** After each segment is tiered, with the seconds it took (for a latency histogram). */
+  onUploaded?: (seconds: number) => void;
   /** After overall retention removed tiered segments: the new first tiered offset (or the local minimum). */
   onRetention?: (removed: TieredSegment[]) => void;
   /** Before each pass (a failure fails the pass, which backs off). */
@@ -245,6 +247,7 @@ export class TierUploadService {
     this.stats.bytesUploaded += file.fileSize;
     this.stats.lastUploadSeconds = seconds;
     this.stats.lastUploadBytesPerSec = seconds > 0 ? file.fileSize / seconds : 0;
+    this.hooks.onUploaded?.(seconds);
     this.logger.info('tier: segment tiered', { startOffset: start, bytes: file.fileSize, dataBytes: scan.dataBytes, records: scan.records, indexEntries: index.entries, seconds: Number(seconds.toFixed(3)) });
     await this.hooks.onTiered?.(segment);
   }

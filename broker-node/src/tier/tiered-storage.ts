@@ -211,6 +211,7 @@ export class TieredStorage implements StoreTier {
       this.config.upload,
       {
         onTiered: (segment) => this.onTiered(segment),
+        onUploaded: (seconds) => hooks.onSegmentTiered?.(seconds),
         onRetention: () => hooks.trimBelow(this.minOffset(commitLog.getMinOffset())),
         // A manifest the start could not load: loaded before the pass, then what expired while
         // the tier was away is trimmed (the load kept every unit, not knowing).

@@ -106,6 +106,10 @@ describe('DefaultMessageStore with a tier', () => {
     expect(decodeRecords(found.records).map((m) => m.body.toString())).toEqual([bodies[0]]);
     expect(tier.stats()).toMatchObject({ tieredMinOffset: 0 });
     expect(tier.stats().s3Requests.get).toBeGreaterThan(0);
+    // Each tiered segment is one observation of the store's upload histogram (/metrics).
+    const uploads = (await store.storeStats.tierUploadSeconds.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value;
+    expect(uploads).toBeGreaterThan(1);
+    expect(uploads).toBe(tier.stats().segmentsUploaded);
   });
 
   it('overall retention removes tiered segments and the units that point into them', async () => {
