@@ -26,6 +26,8 @@ const result = await build({
   outfile: path.join(outdir, 'broker.mjs'),
   bundle: true,
   platform: 'node',
+  // @cirrusmq/client from its TypeScript source, as everywhere in the repo (client/package.json exports).
+  conditions: ['cirrusmq-source'],
   // The image's Node (node:22); the syntax also runs on the Node 20 of the tests.
   target: 'node22',
   format: 'esm',

@@ -4,8 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ContentTypes } from '../../client/src/api/types';
-import { createLogger, silentLogger } from '../../client/src/logger';
+import { ContentTypes, createLogger, silentLogger } from '@cirrusmq/client/protocol';
 import { waitFor } from '../../infra/local/wait-for';
 import { BrokerController } from './broker-controller';
 import { loadBrokerConfig } from './config';
@@ -135,7 +134,7 @@ describe('listen host', () => {
 describe('main.ts', () => {
   it('runs as node --import tsx, logs JSON lines, and exits 0 on SIGTERM', async () => {
     const root = path.resolve(import.meta.dirname, '../..');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'broker-node/src/main.ts'], {
+    const child = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', 'broker-node/src/main.ts'], {
       cwd: root,
       env: { ...process.env, CIRRUSMQ_BROKER_PORT: '0', CIRRUSMQ_STORE_DIR: dir, CIRRUSMQ_NAMESRV_ADDR: '127.0.0.1:1', CIRRUSMQ_BROKER_NAME: 'broker-main' },
       stdio: ['ignore', 'pipe', 'pipe'],

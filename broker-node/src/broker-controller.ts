@@ -7,10 +7,8 @@
  */
 import type { AddressInfo } from 'node:net';
 import type http from 'node:http';
-import { NameServerClient, type NameServerApi } from '../../client/src/api/nameserver-client';
-import type { BrokerRegistration } from '../../client/src/api/types';
-import { FolderLock } from '../../client/src/folder-lock';
-import type { Logger } from '../../client/src/logger';
+import { type BrokerRegistration, type Logger, type NameServerApi, NameServerClient } from '@cirrusmq/client/protocol';
+import { FolderLock } from '@cirrusmq/client/server';
 import { BrokerOuterAPI } from './broker-outer-api';
 import { brokerAddr, type BrokerConfig } from './config';
 import { createBrokerServer } from './server/broker-server';

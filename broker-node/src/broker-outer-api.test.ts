@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createLogger } from '../../client/src/logger';
+import { createLogger } from '@cirrusmq/client/protocol';
 import { BrokerOuterAPI } from './broker-outer-api';
 import { retryWithBackoff } from './retry';
 import { FakeNameServer } from './testing/fake-nameserver';

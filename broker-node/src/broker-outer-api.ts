@@ -4,9 +4,7 @@
  * call as a heartbeat every heartbeatIntervalMs; unregister on shutdown. Each answer carries
  * the broker's topic configs, handed to `onRegistered`.
  */
-import type { NameServerApi } from '../../client/src/api/nameserver-client';
-import type { BrokerRegistration, RegisterBrokerResult } from '../../client/src/api/types';
-import type { Logger } from '../../client/src/logger';
+import type { BrokerRegistration, Logger, NameServerApi, RegisterBrokerResult } from '@cirrusmq/client/protocol';
 import { retryWithBackoff } from './retry';
 
 export interface BrokerOuterAPIOptions {

@@ -4,8 +4,7 @@
  * naming the variable, instead of a broker that misbehaves later.
  */
 import path from 'node:path';
-import { CirrusError } from '../../client/src/errors';
-import { isLogLevel, type LogLevel } from '../../client/src/logger';
+import { CirrusError, isLogLevel, type LogLevel } from '@cirrusmq/client/protocol';
 import type { FlushDiskType } from './store/flush-service';
 
 export interface BrokerConfig {
@@ -122,7 +121,7 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
   const brokerName = str('CIRRUSMQ_BROKER_NAME', 'broker-a', NAME);
   const brokerId = int('CIRRUSMQ_BROKER_ID', 0, 0, 1024);
   const brokerHost = str('CIRRUSMQ_BROKER_HOST', '127.0.0.1', /^[a-zA-Z0-9.:\-[\]]+$/);
-  const listenHost = str('CIRRUSMQ_BROKER_LISTEN_HOST', '127.0.0.1', /^[a-zA-Z0-9.:\-]+$/);
+  const listenHost = str('CIRRUSMQ_BROKER_LISTEN_HOST', '127.0.0.1', /^[a-zA-Z0-9.:-]+$/);
   const brokerPort = int('CIRRUSMQ_BROKER_PORT', 10911, 0, 65535);
   const namesrvAddr = str('CIRRUSMQ_NAMESRV_ADDR', '127.0.0.1:9876', /^(https?:\/\/)?[a-zA-Z0-9.\-[\]:]+(:\d+)?\/?$/);
   const storeDir = path.resolve(str('CIRRUSMQ_STORE_DIR', path.join('.cirrusmq-data', brokerName)));

@@ -3,8 +3,7 @@
  * environment (config.ts); logs are JSON lines on stdout. SIGTERM/SIGINT stop it cleanly
  * (refuse sends, flush, unregister, close) and exit 0; a second signal exits at once.
  */
-import { CirrusError } from '../../client/src/errors';
-import { createLogger } from '../../client/src/logger';
+import { CirrusError, createLogger } from '@cirrusmq/client/protocol';
 import { BrokerController } from './broker-controller';
 import { loadBrokerConfig } from './config';
 

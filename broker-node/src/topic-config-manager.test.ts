@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeNameServer } from './testing/fake-nameserver';
 import { TopicConfigManager } from './topic-config-manager';
-import { CirrusError } from '../../client/src/errors';
+import { CirrusError } from '@cirrusmq/client/protocol';
 
 describe('TopicConfigManager', () => {
   it('serves the topics of the last registration answer without asking', async () => {

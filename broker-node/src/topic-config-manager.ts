@@ -11,9 +11,7 @@
  * NameServer's current incarnation; the store drops older queues then (a broker that was down
  * during the delete), and answers TOPIC_NOT_FOUND for an incarnation deleted here.
  */
-import type { NameServerApi } from '../../client/src/api/nameserver-client';
-import type { RegisterBrokerResult, TopicConfig, TopicInfo } from '../../client/src/api/types';
-import { CirrusError } from '../../client/src/errors';
+import { CirrusError, type NameServerApi, type RegisterBrokerResult, type TopicConfig, type TopicInfo } from '@cirrusmq/client/protocol';
 import type { IncarnationVerdict } from './store/topic-tombstones';
 
 /** The store's side of incarnations (DefaultMessageStore). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CirrusError, ErrorCodes, errorFromBody } from './errors';
+import { CirrusError, ErrorCodes, errorFromBody } from './errors.js';
 
 describe('CirrusError details', () => {
   it('answers details only when an error carries them', () => {

@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CirrusError } from './errors';
-import { FolderLock, type LockStrategy } from './folder-lock';
+import { CirrusError } from './errors.js';
+import { FolderLock, type LockStrategy } from './folder-lock.js';
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -22,7 +22,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { CirrusError } from './errors';
+import { CirrusError } from './errors.js';
 
 export const LOCK_FILE = 'lock';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CirrusError } from './errors';
-import { parseNonNegativeInt, validateLookupKey, validateMessage, validateUserTopic } from './validation';
+import type { CirrusError } from './errors.js';
+import { parseNonNegativeInt, validateLookupKey, validateMessage, validateUserTopic } from './validation.js';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {

@@ -7,8 +7,7 @@ import { isUtf8 } from 'node:buffer';
 import { IncomingMessage } from 'node:http';
 import type { Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { CirrusError } from '../../client/src/errors';
-import type { Logger } from '../../client/src/logger';
+import { CirrusError, type Logger } from '@cirrusmq/client/protocol';
 
 /** The JSON error answer for any thrown value; unexpected ones are logged and hidden as 500. */
 export function errorResponse(c: Context, err: unknown, logger?: Logger): Response {

@@ -15,4 +15,6 @@ export const LAMBDA_BUNDLE = {
   minify: true,
   sourceMap: true,
   externalModules: [] as string[],
+  /** @cirrusmq/client from its TypeScript source (client/package.json exports), no client build first. */
+  conditions: ['cirrusmq-source'] as string[],
 } as const;

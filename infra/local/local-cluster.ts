@@ -13,7 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NameServerClient } from '../../client/src/api/nameserver-client';
+import { NameServerClient } from '@cirrusmq/client/protocol';
 import type { LocalClusterConfig } from './config';
 import { LauncherError } from './launcher-error';
 import type { RestartPolicy } from './restart-backoff';
@@ -146,7 +146,7 @@ export class LocalCluster {
     if (!spec) throw new Error(`no process named ${name}`);
     if (this.running.has(name)) throw new Error(`${name} is already running`);
     const log = fs.openSync(this.logFile(name), 'a');
-    const child = spawn(process.execPath, ['--import', 'tsx', spec.entry], {
+    const child = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', spec.entry], {
       cwd: ROOT,
       env: { ...process.env, ...this.config.env, ...spec.env },
       // 'ipc': the channel's close tells the child its launcher is gone (see the file comment).

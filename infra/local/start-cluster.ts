@@ -3,7 +3,7 @@
  * SIGTERM or SIGHUP (the terminal closed) stop it in order; a process that dies is reported
  * and restarted (supervisor.ts); if this launcher dies, its children notice and stop.
  */
-import { exitWithHelpIfAsked } from '../../client/src/help';
+import { exitWithHelpIfAsked } from '@cirrusmq/client/server';
 import { loadLauncherOptions, loadLocalClusterConfig } from './config';
 import { LauncherError } from './launcher-error';
 import { LocalCluster } from './local-cluster';

@@ -32,9 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DefaultMessageStore, type MessageStoreConfig } from '../../broker-node/src/store/message-store';
 import { CHECKPOINT_FILE, readCheckpointFile } from '../../broker-node/src/store/store-checkpoint';
-import { decodeSendBatch, encodeSendBatch } from '../../client/src/codec/send-batch';
-import { createLogger, silentLogger } from '../../client/src/logger';
-import { prepareMessage } from '../../client/src/producer/prepare-message';
+import { createLogger, decodeSendBatch, encodeSendBatch, prepareMessage, silentLogger } from '@cirrusmq/client/protocol';
 import { fmt, median } from './stats';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -114,7 +112,7 @@ function childOpen(dir: string): void {
 function runChild(args: string[], onLine?: (line: string, kill: () => void) => void): Promise<{ lines: string[]; wallMs: number }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', SELF, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', SELF, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     const lines: string[] = [];
     let buf = '';
     child.stdout.on('data', (d: Buffer) => {

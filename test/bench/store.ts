@@ -23,9 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DefaultMessageStore, type MessageStoreConfig } from '../../broker-node/src/store/message-store';
-import { decodeSendBatch, encodeSendBatch, type SendBatch } from '../../client/src/codec/send-batch';
-import { silentLogger } from '../../client/src/logger';
-import { prepareMessage } from '../../client/src/producer/prepare-message';
+import { decodeSendBatch, encodeSendBatch, prepareMessage, type SendBatch, silentLogger } from '@cirrusmq/client/protocol';
 import { fmt, percentile } from './stats';
 
 const { values } = parseArgs({

@@ -70,7 +70,7 @@ describe('broker-node/Dockerfile', () => {
     const copied = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)]
       .flatMap((m) => m[1]!.split(' '))
       .filter((f) => statSync(path.join(REPO_ROOT, f)).isFile());
-    expect(copied).toEqual(['package.json', 'package-lock.json', 'tsconfig.json']);
+    expect(copied).toEqual(['package.json', 'package-lock.json', 'client/package.json', 'tsconfig.json']);
     const needed = [...sources, ...copied, 'broker-node/docker/build.mjs', 'broker-node/docker/entrypoint.mjs'];
     const leftOut = needed.filter((f) => ignore.ignores(path.join(REPO_ROOT, f)));
     expect(leftOut).toEqual([]);

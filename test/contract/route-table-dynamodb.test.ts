@@ -49,7 +49,7 @@ if (!endpoint) {
 
   describe('DynamoDbRouteTable on moto', () => {
     let sut: Awaited<ReturnType<typeof newTable>>;
-    let t = 1_700_000_000_500;
+    const t = 1_700_000_000_500;
 
     beforeAll(async () => {
       sut = await newTable(() => t);

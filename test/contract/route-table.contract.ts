@@ -4,7 +4,7 @@
  * is tested by moving `t`, not by sleeping.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BrokerRegistration } from '../../client/src/api/types';
+import type { BrokerRegistration } from '@cirrusmq/client/protocol';
 import type { RouteTable } from '../../functions/nameserver/src/route-table/route-table';
 
 export interface RouteTableSubject {

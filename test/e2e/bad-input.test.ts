@@ -69,7 +69,7 @@ function postEarlyAnswer(url: string, body: string): Promise<{ status: number; b
 /** Runs the cirrusmq CLI against the test gateway. */
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const root = path.resolve(import.meta.dirname, '../..');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'client/src/cli/main.ts', ...args], {
+  const child = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', 'client/src/cli/main.ts', ...args], {
     cwd: root,
     env: { ...process.env, CIRRUSMQ_GATEWAY_URL: gw },
     stdio: ['ignore', 'pipe', 'pipe'],

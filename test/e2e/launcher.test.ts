@@ -31,7 +31,7 @@ class Launcher {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(readonly env: Record<string, string>) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/start-cluster.ts'], {
+    this.child = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', 'infra/local/start-cluster.ts'], {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -14,9 +14,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BrokerClient } from '../../client/src/api/broker-client';
-import { NameServerClient } from '../../client/src/api/nameserver-client';
-import { Producer } from '../../client/src/producer/producer';
+import { BrokerClient, NameServerClient } from '@cirrusmq/client/protocol';
+import { Producer } from '@cirrusmq/client';
 import { waitFor } from '../../infra/local/wait-for';
 import { freePort } from '../support/free-port';
 import { Proc } from '../support/proc';
@@ -54,7 +53,7 @@ function fingerprint(dir: string): string[] {
 /** Runs an entry point that is expected to exit; answers its exit code, output and how long it ran. */
 function runToExit(entry: string, env: Record<string, string>, timeoutMs: number): Promise<{ code: number | null; output: string; ms: number }> {
   const started = Date.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', entry], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));

@@ -10,10 +10,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BrokerClient } from '../../client/src/api/broker-client';
-import { NameServerClient } from '../../client/src/api/nameserver-client';
-import type { MessageExt } from '../../client/src/message';
-import { Producer } from '../../client/src/producer/producer';
+import { BrokerClient, type MessageExt, NameServerClient } from '@cirrusmq/client/protocol';
+import { Producer } from '@cirrusmq/client';
 import { waitFor } from '../../infra/local/wait-for';
 import type { Proc } from '../support/proc';
 import { singleBrokerProcs } from '../support/single-broker';

@@ -1,8 +1,7 @@
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ContentTypes, type BrokerSendResponse } from '../../../client/src/api/types';
-import { silentLogger } from '../../../client/src/logger';
+import { type BrokerSendResponse, ContentTypes, silentLogger } from '@cirrusmq/client/protocol';
 import { waitFor } from '../../../infra/local/wait-for';
 import { DefaultMessageStore, type MessageStoreConfig } from '../store/message-store';
 import { ControlledSync, ManualClock } from '../testing/controlled-sync';

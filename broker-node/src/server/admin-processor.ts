@@ -3,8 +3,7 @@
  * POST /v1/admin/topics/{topic}/delete (RocketMQ's deleteTopicInBroker).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CirrusError } from '../../../client/src/errors';
-import { validateTopic } from '../../../client/src/validation';
+import { CirrusError, validateTopic } from '@cirrusmq/client/protocol';
 import type { BrokerMetrics } from './broker-metrics';
 import type { BrokerServerContext } from './context';
 import { readBody, sendJson } from './http-util';

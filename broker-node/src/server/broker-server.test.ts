@@ -1,10 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ContentTypes, PullHeaders, type BrokerSendResponse } from '../../../client/src/api/types';
-import { decodeRecords } from '../../../client/src/codec/record';
-import { Limits } from '../../../client/src/validation';
-import { createLogger, silentLogger } from '../../../client/src/logger';
+import { type BrokerSendResponse, ContentTypes, createLogger, decodeRecords, Limits, PullHeaders, silentLogger } from '@cirrusmq/client/protocol';
 import { DefaultMessageStore } from '../store/message-store';
 import { FakeNameServer } from '../testing/fake-nameserver';
 import { removeDir, sendBody, tempDir } from '../testing/fixtures';

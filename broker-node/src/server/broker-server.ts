@@ -10,7 +10,7 @@
  *   POST /v1/admin/topics/{topic}/delete          admin-processor.ts
  */
 import http from 'node:http';
-import { CirrusError } from '../../../client/src/errors';
+import { CirrusError } from '@cirrusmq/client/protocol';
 import { ADMIN_TOPICS_PREFIX, deleteTopicProcessor, healthProcessor, metricsProcessor, statsProcessor } from './admin-processor';
 import { BrokerMetrics, timed } from './broker-metrics';
 import type { BrokerServerContext } from './context';

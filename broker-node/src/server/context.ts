@@ -1,5 +1,5 @@
 /** What the server's processors need from the broker. */
-import type { Logger } from '../../../client/src/logger';
+import type { Logger } from '@cirrusmq/client/protocol';
 import type { DeleteTopicResult, MessageStore } from '../store/message-store';
 import type { TopicConfigManager } from '../topic-config-manager';
 

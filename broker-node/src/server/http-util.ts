@@ -1,7 +1,6 @@
 /** Small node:http helpers for the broker's hot path: bounded body reads and JSON answers. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ContentTypes } from '../../../client/src/api/types';
-import { CirrusError } from '../../../client/src/errors';
+import { CirrusError, ContentTypes } from '@cirrusmq/client/protocol';
 
 /** The media type of a request, without parameters, lower-cased. */
 export function mediaType(req: IncomingMessage): string {

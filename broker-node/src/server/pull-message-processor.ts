@@ -17,9 +17,7 @@
  * OFFSET_BELOW_MINIMUM with error.details.minOffset.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ContentTypes, PullHeaders } from '../../../client/src/api/types';
-import { CirrusError } from '../../../client/src/errors';
-import { Limits, parseNonNegativeInt, validateTopic } from '../../../client/src/validation';
+import { CirrusError, ContentTypes, Limits, parseNonNegativeInt, PullHeaders, validateTopic } from '@cirrusmq/client/protocol';
 import { messageFilterFor } from '../store/filter/message-filter';
 import type { BrokerServerContext } from './context';
 

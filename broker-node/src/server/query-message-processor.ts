@@ -11,9 +11,7 @@
  *       so the gateway can ask every broker and tell "nowhere" apart from "broker down"
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ContentTypes, PullHeaders } from '../../../client/src/api/types';
-import { CirrusError } from '../../../client/src/errors';
-import { Limits, parseLookupRange, validateLookupKey, validateTopic } from '../../../client/src/validation';
+import { CirrusError, ContentTypes, Limits, parseLookupRange, PullHeaders, validateLookupKey, validateTopic } from '@cirrusmq/client/protocol';
 import type { QueryMessageResult } from '../store/message-store';
 import type { BrokerServerContext } from './context';
 

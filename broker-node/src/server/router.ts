@@ -1,6 +1,6 @@
 /** A tiny exact-path router: the broker has a handful of routes, and this is the hot path. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CirrusError } from '../../../client/src/errors';
+import { CirrusError } from '@cirrusmq/client/protocol';
 
 export type Method = 'GET' | 'POST';
 

@@ -11,10 +11,7 @@
  *             or FLUSH_S3_TIMEOUT (durability s3: stored, the write-ahead chunk missed its timeout)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ContentTypes, type BrokerSendResponse } from '../../../client/src/api/types';
-import { decodeSendBatch } from '../../../client/src/codec/send-batch';
-import { CirrusError } from '../../../client/src/errors';
-import { Limits, validateTopic } from '../../../client/src/validation';
+import { type BrokerSendResponse, CirrusError, ContentTypes, decodeSendBatch, Limits, validateTopic } from '@cirrusmq/client/protocol';
 import type { BrokerServerContext } from './context';
 import { mediaType, readBody, sendJson } from './http-util';
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../client/src/logger';
+import { silentLogger } from '@cirrusmq/client/protocol';
 import { makeBatch } from '../testing/fixtures';
 import { useTempDir } from '../testing/store-fixture';
 import { AllocateMappedFileService, PREPARED_SUFFIX } from './allocate-mapped-file-service';

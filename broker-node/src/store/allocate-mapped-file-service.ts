@@ -25,7 +25,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Logger } from '../../../client/src/logger';
+import type { Logger } from '@cirrusmq/client/protocol';
 import { MappedFile, fsDataSync, offsetToFileName, type DataSync } from './mapped-file';
 
 export const PREPARED_SUFFIX = '.alloc';

@@ -1,9 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeRecords } from '../../../client/src/codec/record';
-import { CirrusError } from '../../../client/src/errors';
-import { silentLogger } from '../../../client/src/logger';
+import { CirrusError, decodeRecords, silentLogger } from '@cirrusmq/client/protocol';
 import { makeBatch } from '../testing/fixtures';
 import { useStoreFixture } from '../testing/store-fixture';
 import { CleanCommitLogService } from './clean-commit-log-service';

@@ -5,7 +5,7 @@
  * below it are deleted. Never the last file of either: it keeps where the queue, or the
  * index, ends.
  */
-import type { Logger } from '../../../client/src/logger';
+import type { Logger } from '@cirrusmq/client/protocol';
 import type { ConsumeQueue } from './consume-queue';
 import type { IndexService } from './index/index-service';
 

@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BLANK_MAGIC, Field, decodeRecords, hasValidCrc, readRecordShape, recordSize } from '../../../client/src/codec/record';
-import { silentLogger } from '../../../client/src/logger';
+import { BLANK_MAGIC, decodeRecords, Field, hasValidCrc, readRecordShape, recordSize, silentLogger } from '@cirrusmq/client/protocol';
 import { makeBatch } from '../testing/fixtures';
 import { useTempDir } from '../testing/store-fixture';
 import { CommitLog } from './commit-log';

@@ -18,11 +18,7 @@
  * writeSync: a new buffer per batch halves throughput (docs/architecture.md, "Figures the design rests on").
  */
 import path from 'node:path';
-import { viewOf } from '../../../client/src/codec/int64';
-import { MIN_BLANK_SIZE, stampRecord, writeBlankRecord } from '../../../client/src/codec/record';
-import type { SendBatch } from '../../../client/src/codec/send-batch';
-import { CirrusError } from '../../../client/src/errors';
-import type { Logger } from '../../../client/src/logger';
+import { CirrusError, type Logger, MIN_BLANK_SIZE, type SendBatch, stampRecord, viewOf, writeBlankRecord } from '@cirrusmq/client/protocol';
 import { MappedFileQueue } from './mapped-file-queue';
 import type { DataSync, MappedFile } from './mapped-file';
 import { SegmentScanner, type RecordVisitor, type ScanStatus } from './segment-scanner';

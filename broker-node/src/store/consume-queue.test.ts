@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tagsHashCode } from '../../../client/src/codec/tag-hash';
+import { tagsHashCode } from '@cirrusmq/client/protocol';
 import { useTempDir } from '../testing/store-fixture';
 import { CQ_STORE_UNIT_SIZE, ConsumeQueue, readCqUnit } from './consume-queue';
 

@@ -19,7 +19,7 @@
  * them (StoreFlushRound.run, store-flush-round.ts).
  */
 import path from 'node:path';
-import { readInt64, writeInt64 } from '../../../client/src/codec/int64';
+import { readInt64, writeInt64 } from '@cirrusmq/client/protocol';
 import { MappedFileQueue } from './mapped-file-queue';
 
 export const CQ_STORE_UNIT_SIZE = 20;

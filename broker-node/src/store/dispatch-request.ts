@@ -11,9 +11,7 @@
  * UTF-8 never puts 0x01 or 0x02 inside a multi-byte character, and validation keeps both
  * out of names and values, so a byte scan finds exactly the separators.
  */
-import { getInt64 } from '../../../client/src/codec/int64';
-import { Field } from '../../../client/src/codec/record';
-import { MessageConst } from '../../../client/src/message';
+import { Field, getInt64, MessageConst } from '@cirrusmq/client/protocol';
 
 export interface DispatchRequest {
   topic: string;

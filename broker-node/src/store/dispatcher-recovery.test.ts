@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../client/src/logger';
+import { silentLogger } from '@cirrusmq/client/protocol';
 import { makeBatch } from '../testing/fixtures';
 import { useTempDir } from '../testing/store-fixture';
 import { CommitLog } from './commit-log';

@@ -7,10 +7,7 @@
  *   - at startup, from the reput offset to the CommitLog's end, reading the log from disk,
  *     so every index can be rebuilt from the log.
  */
-import { viewOf } from '../../../client/src/codec/int64';
-import type { RecordShape } from '../../../client/src/codec/record';
-import type { SendBatch } from '../../../client/src/codec/send-batch';
-import type { Logger } from '../../../client/src/logger';
+import { type Logger, type RecordShape, type SendBatch, viewOf } from '@cirrusmq/client/protocol';
 import type { AppendResult, CommitLog, RecoveryReplay } from './commit-log';
 import { CQ_STORE_UNIT_SIZE, writeCqUnit, type ConsumeQueue } from './consume-queue';
 import { RecordDispatchRequest, type DispatchRequest } from './dispatch-request';

@@ -15,7 +15,7 @@
  * the checkpoint trails by) grow with it. Under load, rounds then run back to back, each
  * covering about this much, on the thread pool.
  */
-import type { Logger } from '../../../client/src/logger';
+import type { Logger } from '@cirrusmq/client/protocol';
 
 export type FlushDiskType = 'ASYNC_FLUSH' | 'SYNC_FLUSH';
 

@@ -10,9 +10,7 @@
  * A filtered read scans at most MAX_FILTER_SCAN_UNITS units: a queue of a million other-tag
  * messages answers in pieces (count 0, nextOffset moved on) instead of one long stall.
  */
-import { readInt64 } from '../../../client/src/codec/int64';
-import { readRecordShape } from '../../../client/src/codec/record';
-import { CirrusError } from '../../../client/src/errors';
+import { CirrusError, readInt64, readRecordShape } from '@cirrusmq/client/protocol';
 import type { CommitLog } from './commit-log';
 import { CQ_STORE_UNIT_SIZE, CqUnit, type ConsumeQueue } from './consume-queue';
 import type { MessageFilter } from './filter/message-filter';

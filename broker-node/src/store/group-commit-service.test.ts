@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeRecords } from '../../../client/src/codec/record';
-import { silentLogger } from '../../../client/src/logger';
+import { decodeRecords, silentLogger } from '@cirrusmq/client/protocol';
 import { waitFor } from '../../../infra/local/wait-for';
 import { ControlledSync, ManualClock } from '../testing/controlled-sync';
 import { makeBatch } from '../testing/fixtures';

@@ -19,8 +19,7 @@
  * timer (armed for the head) fires. A request whose flush misses syncFlushTimeoutMs answers
  * FLUSH_DISK_TIMEOUT: its data is written, just not yet known to be on disk (as RocketMQ).
  */
-import { CirrusError } from '../../../client/src/errors';
-import type { Logger } from '../../../client/src/logger';
+import { CirrusError, type Logger } from '@cirrusmq/client/protocol';
 
 export type PutMessageStatus = 'PUT_OK' | 'FLUSH_DISK_TIMEOUT';
 

@@ -8,8 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CirrusError } from '../../../client/src/errors';
-import { silentLogger, type Logger } from '../../../client/src/logger';
+import { CirrusError, type Logger, silentLogger } from '@cirrusmq/client/protocol';
 import { AllocateMappedFileService } from './allocate-mapped-file-service';
 import { MappedFile, fileNameToOffset, fsDataSync, type DataSync } from './mapped-file';
 

@@ -3,7 +3,7 @@
  * interface the broker's server uses (the seam for tiered and other stores). DefaultMessageStore
  * (message-store.ts) implements it and re-exports all of these.
  */
-import type { SendBatch } from '../../../client/src/codec/send-batch';
+import type { SendBatch } from '@cirrusmq/client/protocol';
 import type { MessageFilter } from './filter/message-filter';
 import type { QueryMessageResult } from './index/query-message-service';
 import type { FlushDiskType } from './flush-service';

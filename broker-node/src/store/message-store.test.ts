@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeRecords } from '../../../client/src/codec/record';
+import { decodeRecords } from '@cirrusmq/client/protocol';
 import { waitFor } from '../../../infra/local/wait-for';
 import { makeBatch } from '../testing/fixtures';
 import { useStoreFixture } from '../testing/store-fixture';

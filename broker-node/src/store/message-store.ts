@@ -17,11 +17,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { readInt64 } from '../../../client/src/codec/int64';
-import { Field, readRecordShape } from '../../../client/src/codec/record';
-import type { SendBatch } from '../../../client/src/codec/send-batch';
-import { CirrusError } from '../../../client/src/errors';
-import type { Logger } from '../../../client/src/logger';
+import { CirrusError, Field, type Logger, readInt64, readRecordShape, type SendBatch } from '@cirrusmq/client/protocol';
 import { CommitLog } from './commit-log';
 import type { ConsumeQueue } from './consume-queue';
 import { ConsumeQueueTable } from './consume-queue-table';

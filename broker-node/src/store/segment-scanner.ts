@@ -11,8 +11,7 @@
  * A tail shorter than a BLANK (8 bytes) at the segment's end counts as SEGMENT_FULL: the
  * writer never leaves one, but a reader must not trip over it.
  */
-import { getInt64, viewOf } from '../../../client/src/codec/int64';
-import { BLANK_MAGIC, Field, MESSAGE_MAGIC, MIN_BLANK_SIZE, hasValidCrc, recordSize, type RecordShape } from '../../../client/src/codec/record';
+import { BLANK_MAGIC, Field, getInt64, hasValidCrc, MESSAGE_MAGIC, MIN_BLANK_SIZE, type RecordShape, recordSize, viewOf } from '@cirrusmq/client/protocol';
 import type { MappedFile } from './mapped-file';
 
 export type ScanStatus = 'END' | 'SEGMENT_FULL' | 'CORRUPT';

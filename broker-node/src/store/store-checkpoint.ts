@@ -27,7 +27,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import { readInt64, writeInt64 } from '../../../client/src/codec/int64';
+import { readInt64, writeInt64 } from '@cirrusmq/client/protocol';
 import { fsDataSync, syncDirectory, type DataSync } from './mapped-file';
 
 export const CHECKPOINT_FILE = 'checkpoint';

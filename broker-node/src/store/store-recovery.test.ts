@@ -6,8 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Field, decodeRecords } from '../../../client/src/codec/record';
-import type { MessageExt } from '../../../client/src/message';
+import { decodeRecords, Field, type MessageExt } from '@cirrusmq/client/protocol';
 import { makeBatch } from '../testing/fixtures';
 import { useStoreFixture } from '../testing/store-fixture';
 import { CQ_STORE_UNIT_SIZE } from './consume-queue';

@@ -19,7 +19,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CirrusError } from '../../../client/src/errors';
+import { CirrusError } from '@cirrusmq/client/protocol';
 import { syncDirectory } from './mapped-file';
 
 export const TOMBSTONE_FILE = 'topic-tombstones.json';

@@ -1,15 +1,5 @@
 /** An in-memory NameServerApi for broker unit tests: topics per broker, registrations recorded. */
-import type { NameServerApi } from '../../../client/src/api/nameserver-client';
-import type {
-  BrokerRegistration,
-  ClusterBrokerInfo,
-  CreateTopicRequest,
-  RegisterBrokerResult,
-  TopicInfo,
-  TopicRouteData,
-} from '../../../client/src/api/types';
-import { Perm } from '../../../client/src/api/types';
-import { CirrusError } from '../../../client/src/errors';
+import { type BrokerRegistration, CirrusError, type ClusterBrokerInfo, type CreateTopicRequest, type NameServerApi, Perm, type RegisterBrokerResult, type TopicInfo, type TopicRouteData } from '@cirrusmq/client/protocol';
 
 export class FakeNameServer implements NameServerApi {
   readonly topics = new Map<string, TopicInfo>();

@@ -2,9 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { encodeProperties } from '../../../client/src/codec/properties';
-import { decodeSendBatch, encodeSendBatch, type PreparedMessage, type SendBatch } from '../../../client/src/codec/send-batch';
-import { MessageConst } from '../../../client/src/message';
+import { decodeSendBatch, encodeProperties, encodeSendBatch, MessageConst, type PreparedMessage, type SendBatch } from '@cirrusmq/client/protocol';
 
 export interface TestMessage {
   body: string | Buffer;

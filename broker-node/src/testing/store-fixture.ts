@@ -10,7 +10,7 @@
  *   });
  */
 import { afterEach, beforeEach } from 'vitest';
-import { silentLogger } from '../../../client/src/logger';
+import { silentLogger } from '@cirrusmq/client/protocol';
 import { DefaultMessageStore, type MessageStoreConfig } from '../store/message-store';
 import { removeDir, tempDir } from './fixtures';
 

@@ -10,9 +10,7 @@
  * queue's offsets grow with the log).
  */
 import { crc32 } from 'node:zlib';
-import { Field, type RecordShape } from '../../../client/src/codec/record';
-import { readInt64, writeInt64 } from '../../../client/src/codec/int64';
-import { CirrusError } from '../../../client/src/errors';
+import { CirrusError, Field, readInt64, type RecordShape, writeInt64 } from '@cirrusmq/client/protocol';
 import { CQ_STORE_UNIT_SIZE, writeCqUnit } from '../store/consume-queue';
 import { RecordDispatchRequest } from '../store/dispatch-request';
 

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Logger } from '../../../client/src/logger';
+import type { Logger } from '@cirrusmq/client/protocol';
 import type { BrokerConfig, TierOn } from '../config';
 import { DynamoDbTierManifest } from './dynamodb-tier-manifest';
 import { LocalObjectStore } from './local-object-store';

@@ -9,7 +9,7 @@
  * must see that commit. Every failure is TIER_UNAVAILABLE, `cause` the SDK error.
  */
 import { DeleteCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { CirrusError } from '../../../client/src/errors';
+import { CirrusError } from '@cirrusmq/client/protocol';
 import type { TierManifest, TieredSegment } from './tier-manifest';
 import { checkSegment, fromRecord, segmentName, toRecord } from './tiered-segment-record';
 

@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { CirrusError } from '../../../client/src/errors';
+import { CirrusError } from '@cirrusmq/client/protocol';
 import { syncDirectory } from '../store/mapped-file';
 import { sameSegment, type TierManifest, type TieredSegment } from './tier-manifest';
 import { checkSegment, fromRecord, segmentName, toRecord } from './tiered-segment-record';

@@ -3,7 +3,7 @@
  * exactly the same keys, ranges and bodies (the contract suite holds them to it).
  */
 import fs from 'node:fs/promises';
-import { CirrusError } from '../../../client/src/errors';
+import { CirrusError } from '@cirrusmq/client/protocol';
 import type { ObjectBody } from './object-store';
 
 /**

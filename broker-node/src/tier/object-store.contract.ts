@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CirrusError, type ErrorCode } from '../../../client/src/errors';
+import { CirrusError, type ErrorCode } from '@cirrusmq/client/protocol';
 import type { ObjectStore } from './object-store';
 
 export interface ObjectStoreBackend {

@@ -1,4 +1,4 @@
-import { CirrusError } from '../../../client/src/errors';
+import { CirrusError } from '@cirrusmq/client/protocol';
 
 /**
  * Where tiered data lives: S3 in AWS mode (s3-object-store.ts), a local folder for

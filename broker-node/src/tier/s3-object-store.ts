@@ -27,8 +27,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { CirrusError } from '../../../client/src/errors';
-import { silentLogger, type Logger } from '../../../client/src/logger';
+import { CirrusError, type Logger, silentLogger } from '@cirrusmq/client/protocol';
 import { checkFileRange, checkKey, checkRange, normalizePrefix } from './object-store-args';
 import { objectConflict, type ObjectBody, type ObjectStore, type ObjectStoreRequestCounts, type PutObjectResult } from './object-store';
 

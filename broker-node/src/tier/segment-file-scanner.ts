@@ -8,9 +8,7 @@
  * uploaded before index extracts existed.
  */
 import fs from 'node:fs/promises';
-import { BLANK_MAGIC, Field, MESSAGE_MAGIC, MIN_BLANK_SIZE, hasValidCrc, readRecordShape, type RecordShape } from '../../../client/src/codec/record';
-import { readInt64 } from '../../../client/src/codec/int64';
-import { CirrusError } from '../../../client/src/errors';
+import { BLANK_MAGIC, CirrusError, Field, hasValidCrc, MESSAGE_MAGIC, MIN_BLANK_SIZE, readInt64, readRecordShape, type RecordShape } from '@cirrusmq/client/protocol';
 
 /** Called per verified record; a returned promise is awaited before the scan goes on (the window stays put). */
 export type SegmentRecordVisitor = (buf: Buffer, pos: number, shape: RecordShape, physicalOffset: number) => void | Promise<void>;

@@ -10,8 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeRecords } from '../../../client/src/codec/record';
-import { silentLogger } from '../../../client/src/logger';
+import { decodeRecords, silentLogger } from '@cirrusmq/client/protocol';
 import { makeBatch } from '../testing/fixtures';
 import { useTempDir } from '../testing/store-fixture';
 import { DefaultMessageStore } from '../store/message-store';

@@ -14,8 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { CirrusError } from '../../../client/src/errors';
-import { silentLogger } from '../../../client/src/logger';
+import { CirrusError, silentLogger } from '@cirrusmq/client/protocol';
 import { freePort } from '../../../test/support/free-port';
 import { Proc } from '../../../test/support/proc';
 import { motoClientConfig } from '../../../test/support/moto';
@@ -216,7 +215,7 @@ describe.skipIf(!endpoint)('tier prefix ownership on S3 (moto)', () => {
       CIRRUSMQ_NAMESRV_ADDR: '127.0.0.1:1',
       CIRRUSMQ_STORE_DIR: storeDir,
     };
-    const child = spawn(process.execPath, ['--import', 'tsx', 'broker-node/src/main.ts'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', 'broker-node/src/main.ts'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));

@@ -7,7 +7,7 @@
  * the first one's. The marker holds no instance id on purpose: a broker restored under the
  * same name onto an empty disk must take its own prefix again.
  */
-import { CirrusError } from '../../../client/src/errors';
+import { CirrusError } from '@cirrusmq/client/protocol';
 import type { ObjectStore } from './object-store';
 
 export const OWNER_KEY = 'owner';

@@ -20,10 +20,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { readInt64 } from '../../../client/src/codec/int64';
-import { Field } from '../../../client/src/codec/record';
-import { CirrusError } from '../../../client/src/errors';
-import type { Logger } from '../../../client/src/logger';
+import { CirrusError, Field, type Logger, readInt64 } from '@cirrusmq/client/protocol';
 import { CQ_STORE_UNIT_SIZE, CqUnit, ConsumeQueue } from '../store/consume-queue';
 import { DEFAULT_INDEX_CONFIG, IndexService, type IndexServiceConfig } from '../store/index/index-service';
 import { MappedFile, fileNameToOffset } from '../store/mapped-file';

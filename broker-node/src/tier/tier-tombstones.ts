@@ -13,8 +13,7 @@
  * Writes coalesce: a change during a write is covered by the next one. `sync()` resolves
  * once the tier holds the table as it was when sync() was called.
  */
-import { CirrusError } from '../../../client/src/errors';
-import type { Logger } from '../../../client/src/logger';
+import { CirrusError, type Logger } from '@cirrusmq/client/protocol';
 import { parseTombstones, type TopicTombstone } from '../store/topic-tombstones';
 import type { ObjectStore } from './object-store';
 

@@ -1,19 +1,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../client/src/logger';
+import { decodeRecords, silentLogger } from '@cirrusmq/client/protocol';
 import { makeBatch, removeDir, tempDir } from '../testing/fixtures';
 import { DefaultMessageStore } from '../store/message-store';
 import { LocalObjectStore } from './local-object-store';
 import { LocalTierManifest } from './local-tier-manifest';
-import type { ObjectBody, ObjectStore, PutObjectResult } from './object-store';
+import type { ObjectStore } from './object-store';
 import type { TieredSegment, TierManifest } from './tier-manifest';
 import { restoreFromTier } from './tier-restore';
 import { DEFAULT_TIER_UPLOAD_CONFIG, TierUploadService, indexExtractKey } from './tier-upload-service';
 import { IndexExtractDamagedError, IndexExtractWriter, replayIndexExtract } from './index-extract';
 import { scanSegmentFile } from './segment-file-scanner';
 import { IndexService, buildIdKey, buildKey } from '../store/index/index-service';
-import { decodeRecords } from '../../../client/src/codec/record';
 import { TieredCommitLog } from './tiered-commit-log';
 
 let dir: string;
@@ -252,4 +251,3 @@ describe('restoreFromTier', () => {
   });
 });
 
-export type { ObjectBody, PutObjectResult };

@@ -17,7 +17,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Logger } from '../../../client/src/logger';
+import type { Logger } from '@cirrusmq/client/protocol';
 import type { CommitLog } from '../store/commit-log';
 import type { MappedFile } from '../store/mapped-file';
 import { offsetToFileName } from '../store/mapped-file';

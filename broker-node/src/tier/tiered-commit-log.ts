@@ -8,7 +8,7 @@
  *   offset -> segment (binary search over the manifest) -> block = (offset - start) / blockBytes
  *   a record never straddles segments, but may straddle two blocks
  */
-import { CirrusError } from '../../../client/src/errors';
+import { CirrusError } from '@cirrusmq/client/protocol';
 import type { ObjectStore } from './object-store';
 import { BlockCache } from './block-cache';
 import type { TieredSegment } from './tier-manifest';

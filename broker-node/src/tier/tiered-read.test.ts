@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../client/src/logger';
+import { silentLogger } from '@cirrusmq/client/protocol';
 import { makeBatch, removeDir, tempDir } from '../testing/fixtures';
 import { CQ_STORE_UNIT_SIZE } from '../store/consume-queue';
 import { DefaultMessageStore } from '../store/message-store';

@@ -3,7 +3,7 @@
  * way in, so a bad entry is refused at commit rather than found at restore, and read back
  * field by field, so a hand-edited or foreign record fails loudly instead of restoring garbage.
  */
-import { CirrusError } from '../../../client/src/errors';
+import { CirrusError } from '@cirrusmq/client/protocol';
 import { offsetToFileName } from '../store/mapped-file';
 import type { TieredSegment } from './tier-manifest';
 

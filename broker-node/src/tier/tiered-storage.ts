@@ -13,8 +13,7 @@
  *   retention   -> canDelete()        a local segment goes only once tiered
  *   deleteTopic -> topicTombstonesStored()  the tier's copy of the deleted topics (tier-tombstones.ts)
  */
-import { CirrusError } from '../../../client/src/errors';
-import type { Logger } from '../../../client/src/logger';
+import { CirrusError, type Logger } from '@cirrusmq/client/protocol';
 import type { AppendResult, CommitLog } from '../store/commit-log';
 import type { IndexServiceConfig } from '../store/index/index-service';
 import type { MappedFile } from '../store/mapped-file';

@@ -4,8 +4,7 @@
  */
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { decodeRecords } from '../../../client/src/codec/record';
-import { silentLogger } from '../../../client/src/logger';
+import { decodeRecords, silentLogger } from '@cirrusmq/client/protocol';
 import { makeBatch } from '../testing/fixtures';
 import { useTempDir } from '../testing/store-fixture';
 import { DefaultMessageStore } from '../store/message-store';

@@ -1,10 +1,10 @@
 /** A broker's HTTP API: binary send batches in, raw records out (reads and lookups). */
-import { CirrusError, errorFromBody } from '../errors';
-import { HttpClient, parseJson, type HttpResponse } from '../http/http-client';
-import { decodeRecords } from '../codec/record';
-import { buildSubscriptionData } from '../filter/subscription-data';
-import type { MessageExt } from '../message';
-import { ContentTypes, PullHeaders, type BrokerSendResponse } from './types';
+import { type CirrusError, errorFromBody } from '../errors.js';
+import { HttpClient, parseJson, type HttpResponse } from '../http/http-client.js';
+import { decodeRecords } from '../codec/record.js';
+import { buildSubscriptionData } from '../filter/subscription-data.js';
+import type { MessageExt } from '../message.js';
+import { ContentTypes, PullHeaders, type BrokerSendResponse } from './types.js';
 
 /** A broker's answer to a topic delete. */
 export interface BrokerDeleteTopicResponse {

@@ -1,6 +1,6 @@
 /** The gateway's v1 HTTP API from the client side: for the CLI, the HTTP producer and any script. */
-import { HttpClient } from '../http/http-client';
-import type { ClusterBrokerInfo, TopicInfo, TopicRouteData } from './types';
+import { HttpClient } from '../http/http-client.js';
+import type { ClusterBrokerInfo, TopicInfo, TopicRouteData } from './types.js';
 
 export interface MessageJsonIn {
   body: string;

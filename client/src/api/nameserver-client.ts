@@ -1,6 +1,6 @@
 /** The NameServer's HTTP API, as brokers, the gateway and the CLI call it. */
-import { CirrusError, errorFromBody } from '../errors';
-import { HttpClient, parseJson, type HttpResponse } from '../http/http-client';
+import { CirrusError, errorFromBody } from '../errors.js';
+import { HttpClient, parseJson, type HttpResponse } from '../http/http-client.js';
 import type {
   BrokerRegistration,
   ClusterBrokerInfo,
@@ -8,7 +8,7 @@ import type {
   RegisterBrokerResult,
   TopicInfo,
   TopicRouteData,
-} from './types';
+} from './types.js';
 
 export interface NameServerApi {
   /** Calls made so far, where the implementation counts them. */

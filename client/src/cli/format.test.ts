@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatMessageLine } from './format';
+import { formatMessageLine } from './format.js';
 
 describe('cirrusmq read lines', () => {
   it('keeps each message on one tab-separated line, whatever its body holds', () => {

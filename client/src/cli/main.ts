@@ -1,8 +1,9 @@
+#!/usr/bin/env node
 /** cirrusmq: the command line for a CirrusMQ cluster, over the gateway's HTTP API. */
 import { parseArgs } from 'node:util';
-import { GatewayClient, type MessageJsonIn } from '../api/gateway-client';
-import { CirrusError } from '../errors';
-import { formatMessageLine, formatTable } from './format';
+import { GatewayClient, type MessageJsonIn } from '../api/gateway-client.js';
+import { CirrusError } from '../errors.js';
+import { formatMessageLine, formatTable } from './format.js';
 
 const HELP = `cirrusmq — the CirrusMQ command line (talks to the gateway's HTTP API)
 

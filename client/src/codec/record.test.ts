@@ -1,8 +1,8 @@
 import { deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { MessageConst, SysFlag } from '../message';
-import { encodeProperties } from './properties';
-import { decodeRecord, decodeRecords, encodeRecord, Field, hasValidCrc, readRecordShape, recordSize, stampRecord } from './record';
+import { MessageConst, SysFlag } from '../message.js';
+import { encodeProperties } from './properties.js';
+import { decodeRecord, decodeRecords, encodeRecord, Field, hasValidCrc, readRecordShape, recordSize, stampRecord } from './record.js';
 
 function makeRecord(body: Uint8Array, sysFlag = 0, props: Record<string, string> = { [MessageConst.TAGS]: 'TagA', [MessageConst.UNIQ_KEY]: 'ID1', [MessageConst.KEYS]: 'k1 k2' }) {
   const properties = encodeProperties(props);

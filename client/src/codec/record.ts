@@ -20,10 +20,10 @@
  *   .     2   PROPERTIESLENGTH  then PROPERTIES (UTF-8, see properties.ts)
  */
 import { crc32, deflateSync, inflateSync } from 'node:zlib';
-import { CirrusError } from '../errors';
-import { KEY_SEPARATOR, MessageConst, SysFlag, type MessageExt } from '../message';
-import { readInt64, setInt64, viewOf, writeInt64 } from './int64';
-import { decodeProperties } from './properties';
+import { CirrusError } from '../errors.js';
+import { KEY_SEPARATOR, MessageConst, SysFlag, type MessageExt } from '../message.js';
+import { readInt64, setInt64, viewOf, writeInt64 } from './int64.js';
+import { decodeProperties } from './properties.js';
 
 export const MESSAGE_MAGIC = 0xdaa320a7 | 0;
 export const BLANK_MAGIC = 0xcbd43194 | 0;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { CirrusError } from '../errors';
-import { encodeProperties } from './properties';
-import { decodeSendBatch, encodeSendBatch, setSendBatchQueueId, type PreparedMessage } from './send-batch';
+import { CirrusError } from '../errors.js';
+import { encodeProperties } from './properties.js';
+import { decodeSendBatch, encodeSendBatch, setSendBatchQueueId, type PreparedMessage } from './send-batch.js';
 
 function prepared(body: string): PreparedMessage {
   const properties = encodeProperties({ TAGS: 'A' });

@@ -11,8 +11,8 @@
  *  12     4   record count
  *  16     .   topic (ASCII), then the records back to back
  */
-import { CirrusError } from '../errors';
-import { readRecordShape, recordSize, writeRecord, type RecordShape } from './record';
+import { CirrusError } from '../errors.js';
+import { readRecordShape, recordSize, writeRecord, type RecordShape } from './record.js';
 
 export const SEND_BATCH_MAGIC = 0x434d5153;
 export const SEND_BATCH_VERSION = 1;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { javaHashCode, tagsHashCode } from '../codec/tag-hash';
-import { CirrusError } from '../errors';
-import { buildSubscriptionData, MAX_EXPRESSION_LENGTH } from './subscription-data';
+import { javaHashCode, tagsHashCode } from '../codec/tag-hash.js';
+import { CirrusError } from '../errors.js';
+import { buildSubscriptionData, MAX_EXPRESSION_LENGTH } from './subscription-data.js';
 
 describe('buildSubscriptionData', () => {
   it('reads *, nothing and blanks as all', () => {

@@ -9,9 +9,9 @@
  * Hash codes only pre-select (two tags may share a code: "Aa" and "BB" do); the broker
  * confirms each record against tagsSet (ExpressionMessageFilter).
  */
-import { tagsHashCode } from '../codec/tag-hash';
-import { CirrusError } from '../errors';
-import { Limits } from '../validation';
+import { tagsHashCode } from '../codec/tag-hash.js';
+import { CirrusError } from '../errors.js';
+import { Limits } from '../validation.js';
 
 export const SUB_ALL = '*';
 /** Tags are at most 255 characters; this leaves room for a few dozen of them. */

@@ -4,8 +4,8 @@
  * a 2-core machine is throughput for the brokers.
  */
 import { Pool, type Dispatcher } from 'undici';
-import { CirrusError, errorFromBody, toCirrusError } from '../errors';
-import { ContentTypes } from '../api/types';
+import { CirrusError, errorFromBody, toCirrusError } from '../errors.js';
+import { ContentTypes } from '../api/types.js';
 
 export interface HttpResponse {
   status: number;

@@ -3,9 +3,9 @@
  * direct Producer, over the gateway's HTTP API, for places that cannot reach brokers
  * (a Lambda outside the VPC, a laptop). The gateway does the routing and retrying.
  */
-import { GatewayClient, type MessageJsonIn } from '../api/gateway-client';
-import { CirrusError, isErrorCode, toCirrusError } from '../errors';
-import type { Message, SendResult } from '../message';
+import { GatewayClient, type MessageJsonIn } from '../api/gateway-client.js';
+import { CirrusError, isErrorCode, toCirrusError } from '../errors.js';
+import type { Message, SendResult } from '../message.js';
 
 export class HttpProducer {
   private readonly gateway: GatewayClient;

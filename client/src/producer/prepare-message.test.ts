@@ -1,9 +1,9 @@
 import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { encodeProperties } from '../codec/properties';
-import { encodeSendBatch } from '../codec/send-batch';
-import { MessageConst, SysFlag } from '../message';
-import { prepareMessage } from './prepare-message';
+import { encodeProperties } from '../codec/properties.js';
+import { encodeSendBatch } from '../codec/send-batch.js';
+import { MessageConst, SysFlag } from '../message.js';
+import { prepareMessage } from './prepare-message.js';
 
 describe('prepareMessage', () => {
   it('folds the reserved properties in after the user properties, as encodeProperties of the merged object', () => {

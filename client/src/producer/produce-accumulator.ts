@@ -6,9 +6,9 @@
  * broker's write call) once per several batches. Each caller still gets its own results,
  * with its messages contiguous in one queue.
  */
-import { preparedBodyLength, type PreparedMessage } from '../codec/send-batch';
-import type { SendResult } from '../message';
-import { Limits } from '../validation';
+import { preparedBodyLength, type PreparedMessage } from '../codec/send-batch.js';
+import type { SendResult } from '../message.js';
+import { Limits } from '../validation.js';
 
 interface Waiting {
   prepared: PreparedMessage[];

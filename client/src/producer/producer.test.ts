@@ -1,11 +1,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NameServerApi } from '../api/nameserver-client';
-import type { BrokerSendResponse, TopicRouteData } from '../api/types';
-import { decodeSendBatch } from '../codec/send-batch';
-import { Producer } from './producer';
-import { selectQueueByHash } from './select-queue-by-hash';
+import type { NameServerApi } from '../api/nameserver-client.js';
+import type { BrokerSendResponse, TopicRouteData } from '../api/types.js';
+import { decodeSendBatch } from '../codec/send-batch.js';
+import { Producer } from './producer.js';
+import { selectQueueByHash } from './select-queue-by-hash.js';
 
 /** A broker that stores nothing but answers like one, and one address that refuses connections. */
 let broker: http.Server;

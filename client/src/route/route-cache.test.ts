@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { NameServerApi } from '../api/nameserver-client';
-import type { TopicRouteData } from '../api/types';
-import { CirrusError } from '../errors';
-import { RouteCache } from './route-cache';
+import type { NameServerApi } from '../api/nameserver-client.js';
+import type { TopicRouteData } from '../api/types.js';
+import { CirrusError } from '../errors.js';
+import { RouteCache } from './route-cache.js';
 
 function fakeNameServer() {
   const state = {

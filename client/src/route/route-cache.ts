@@ -5,9 +5,9 @@
  * NameServer once warm. A failed send calls `refresh` at once. Concurrent lookups of one
  * topic share one NameServer call.
  */
-import { CirrusError } from '../errors';
-import type { NameServerApi } from '../api/nameserver-client';
-import { TopicPublishInfo } from './topic-publish-info';
+import { CirrusError } from '../errors.js';
+import type { NameServerApi } from '../api/nameserver-client.js';
+import { TopicPublishInfo } from './topic-publish-info.js';
 
 interface Entry {
   info: TopicPublishInfo;

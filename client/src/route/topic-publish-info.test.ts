@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Perm, type TopicRouteData } from '../api/types';
-import { TopicPublishInfo } from './topic-publish-info';
+import { Perm, type TopicRouteData } from '../api/types.js';
+import { TopicPublishInfo } from './topic-publish-info.js';
 
 function route(queues: Record<string, number>, perms: Record<string, number> = {}): TopicRouteData {
   const names = Object.keys(queues);

@@ -2,8 +2,8 @@
  * TopicPublishInfo: a topic's writable queues and the round-robin index over them, as
  * RocketMQ's producer keeps it (topicRouteData2TopicPublishInfo + selectOneMessageQueue).
  */
-import { MASTER_ID, Perm, type TopicRouteData } from '../api/types';
-import type { MessageQueue } from '../message';
+import { MASTER_ID, Perm, type TopicRouteData } from '../api/types.js';
+import type { MessageQueue } from '../message.js';
 
 export class TopicPublishInfo {
   readonly messageQueueList: readonly MessageQueue[];

@@ -1,5 +1,5 @@
 /** The gateway's settings: the only reader of process.env in this runtime. */
-import { isLogLevel, type LogLevel } from '../../../client/src/logger';
+import { isLogLevel, type LogLevel } from '@cirrusmq/client/protocol';
 
 export interface GatewayConfig {
   host: string;

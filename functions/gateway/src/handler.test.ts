@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { silentLogger } from '../../../client/src/logger';
+import { silentLogger } from '@cirrusmq/client/protocol';
 import { BrokerController } from '../../../broker-node/src/broker-controller';
 import { loadBrokerConfig } from '../../../broker-node/src/config';
 import { createNameServerApp } from '../../nameserver/src/app';

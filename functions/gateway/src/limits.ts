@@ -10,7 +10,7 @@
  * 174 KiB of JSON (properties, keys, tags), and 512 KiB under Lambda's limit for the event
  * around it (headers, request context).
  */
-import { Limits } from '../../../client/src/validation';
+import { Limits } from '@cirrusmq/client/protocol';
 
 export const LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024;
 export const API_GATEWAY_PAYLOAD_BYTES = 10 * 1000 * 1000;

@@ -1,6 +1,6 @@
 /** The gateway as a local process (npm start). */
 import { serve } from '@hono/node-server';
-import { exitWithHelpIfAsked } from '../../../client/src/help';
+import { exitWithHelpIfAsked } from '@cirrusmq/client/server';
 import { createGatewayApp } from './app';
 import { loadGatewayConfig } from './config';
 import { createGatewayDeps } from './create-deps';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CirrusError } from '../../../client/src/errors';
-import type { SendOutcome } from '../../../client/src/producer/producer';
+import { CirrusError } from '@cirrusmq/client/protocol';
+import type { SendOutcome } from '@cirrusmq/client';
 import { parseMessages, resultJson, resultsJson } from './message-json';
 
 describe('send request and answer JSON', () => {

@@ -3,7 +3,7 @@
  * so every knob is listed, defaulted and checked in one place, and a bad value stops the
  * process at start instead of surfacing as a strange failure later.
  */
-import { isLogLevel, type LogLevel } from '../../../client/src/logger';
+import { isLogLevel, type LogLevel } from '@cirrusmq/client/protocol';
 
 export type RouteBackend = 'embedded' | 'dynamodb';
 

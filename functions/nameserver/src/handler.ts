@@ -4,7 +4,7 @@
  * the handler rather than with a top-level await, so the bundle works as CJS or ESM.
  */
 import { handle, type LambdaContext, type LambdaEvent } from 'hono/aws-lambda';
-import { createLogger } from '../../../client/src/logger';
+import { createLogger } from '@cirrusmq/client/protocol';
 import { createNameServerApp } from './app';
 import { loadConfig } from './config';
 import { createRouteTable } from './route-table/create-route-table';

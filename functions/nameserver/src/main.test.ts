@@ -18,7 +18,7 @@ afterEach(async () => {
 async function runNameServer(env: Record<string, string>): Promise<void> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'cirrusmq-ns-main-'));
   dirs.push(dataDir);
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+  const child = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', MAIN], {
     env: { PATH: process.env.PATH, CIRRUSMQ_NAMESRV_PORT: '0', CIRRUSMQ_DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -6,10 +6,8 @@
  */
 import path from 'node:path';
 import { serve } from '@hono/node-server';
-import { CirrusError } from '../../../client/src/errors';
-import { FolderLock } from '../../../client/src/folder-lock';
-import { exitWithHelpIfAsked } from '../../../client/src/help';
-import { createLogger } from '../../../client/src/logger';
+import { CirrusError, createLogger } from '@cirrusmq/client/protocol';
+import { exitWithHelpIfAsked, FolderLock } from '@cirrusmq/client/server';
 import { createNameServerApp } from './app';
 import { loadConfig } from './config';
 import { createRouteTable } from './route-table/create-route-table';

@@ -2,9 +2,7 @@
  * Checks of NameServer request bodies and path parameters. Brokers are trusted peers, but
  * a bad registration would poison every route that lists it, so each field is checked.
  */
-import { CirrusError } from '../../../client/src/errors';
-import { parseNonNegativeInt, validateQueueCount, validateUserTopic } from '../../../client/src/validation';
-import type { BrokerRegistration, CreateTopicRequest } from '../../../client/src/api/types';
+import { type BrokerRegistration, CirrusError, type CreateTopicRequest, parseNonNegativeInt, validateQueueCount, validateUserTopic } from '@cirrusmq/client/protocol';
 
 /**
  * Cluster and broker names become parts of DynamoDB keys joined by '#', and of URL paths,

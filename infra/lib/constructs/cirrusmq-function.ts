@@ -3,7 +3,7 @@
  * cheaper per GB-second than x86), the bundling of lambda-bundling.ts (local esbuild, no
  * Docker), and its own log group with a retention, so no log-retention custom resource.
  */
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -56,6 +56,7 @@ export class CirrusMqFunction extends Construct {
         minify: LAMBDA_BUNDLE.minify,
         sourceMap: LAMBDA_BUNDLE.sourceMap,
         externalModules: [...LAMBDA_BUNDLE.externalModules],
+        esbuildArgs: { '--conditions': LAMBDA_BUNDLE.conditions.join(',') },
         logLevel: nodejs.LogLevel.WARNING,
       },
     });

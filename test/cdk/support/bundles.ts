@@ -21,6 +21,7 @@ export async function buildLambdaBundle(entry: 'nameServerHandler' | 'gatewayHan
     minify: LAMBDA_BUNDLE.minify,
     sourcemap: LAMBDA_BUNDLE.sourceMap,
     external: [...LAMBDA_BUNDLE.externalModules],
+    conditions: [...LAMBDA_BUNDLE.conditions],
     logLevel: 'warning',
   });
   return outfile;

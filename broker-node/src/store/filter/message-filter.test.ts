@@ -1,7 +1,5 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { decodeRecords } from '../../../../client/src/codec/record';
-import { javaHashCode, tagsHashCode } from '../../../../client/src/codec/tag-hash';
-import { buildSubscriptionData } from '../../../../client/src/filter/subscription-data';
+import { buildSubscriptionData, decodeRecords, javaHashCode, tagsHashCode } from '@cirrusmq/client/protocol';
 import { makeBatch, type TestMessage } from '../../testing/fixtures';
 import { useStoreFixture } from '../../testing/store-fixture';
 import { MAX_FILTER_SCAN_UNITS } from '../get-message';

@@ -7,10 +7,7 @@
  *   2. isMatchedByCommitLog(record): the records that pass are confirmed against their
  *      stored TAGS property, because different tags may share a hash ("Aa" and "BB" do).
  */
-import { decodeProperties } from '../../../../client/src/codec/properties';
-import type { RecordShape } from '../../../../client/src/codec/record';
-import { buildSubscriptionData, type SubscriptionData } from '../../../../client/src/filter/subscription-data';
-import { MessageConst } from '../../../../client/src/message';
+import { buildSubscriptionData, decodeProperties, MessageConst, type RecordShape, type SubscriptionData } from '@cirrusmq/client/protocol';
 
 export interface MessageFilter {
   /** Step 1, on the ConsumeQueue unit's tag hash code. */

@@ -33,7 +33,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { readInt64, setInt64, writeInt64 } from '../../../../client/src/codec/int64';
+import { readInt64, setInt64, writeInt64 } from '@cirrusmq/client/protocol';
 import { offsetToFileName } from '../mapped-file';
 import { HASH_SLOT_SIZE, SlotTable, writeFully, writeSnapshotAsync, writeSnapshotSync, type IndexSnapshot } from './index-slot-table';
 

@@ -1,9 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { decodeRecords } from '../../../../client/src/codec/record';
-import { javaHashCode } from '../../../../client/src/codec/tag-hash';
-import { silentLogger } from '../../../../client/src/logger';
+import { decodeRecords, javaHashCode, silentLogger } from '@cirrusmq/client/protocol';
 import { makeBatch, prepare, type TestMessage } from '../../testing/fixtures';
 import { useStoreFixture } from '../../testing/store-fixture';
 import type { DispatchRequest } from '../dispatcher';

@@ -17,9 +17,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { javaHashCode } from '../../../../client/src/codec/tag-hash';
-import type { Logger } from '../../../../client/src/logger';
-import { KEY_SEPARATOR } from '../../../../client/src/message';
+import { javaHashCode, KEY_SEPARATOR, type Logger } from '@cirrusmq/client/protocol';
 import type { CommitLogDispatcher, DispatchRequest } from '../dispatcher';
 import { RecordDispatchRequest } from '../dispatch-request';
 import { fileNameToOffset } from '../mapped-file';
@@ -224,7 +222,7 @@ export class IndexService implements CommitLogDispatcher {
       hashes.length = this.config.indexNum - 1;
     }
     let file = this.files.at(-1);
-    if (!file || !file.hasRoomFor(hashes.length, storeTimestamp)) file = this.roll(commitLogOffset, storeTimestamp);
+    if (!file?.hasRoomFor(hashes.length, storeTimestamp)) file = this.roll(commitLogOffset, storeTimestamp);
     for (const hash of hashes) file.putKey(hash, commitLogOffset, storeTimestamp);
   }
 

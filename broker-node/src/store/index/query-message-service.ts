@@ -11,10 +11,7 @@
  * log's minimum (retention), past its end, or into the middle of a record rewritten after a
  * torn tail was cut. Records below the local CommitLog are read from the tier (LogReader).
  */
-import { Field, hasValidCrc, readRecordShape } from '../../../../client/src/codec/record';
-import { readInt64 } from '../../../../client/src/codec/int64';
-import { decodeProperties } from '../../../../client/src/codec/properties';
-import { KEY_SEPARATOR, MessageConst } from '../../../../client/src/message';
+import { decodeProperties, Field, hasValidCrc, KEY_SEPARATOR, MessageConst, readInt64, readRecordShape } from '@cirrusmq/client/protocol';
 import { MAX_READ_BYTES } from '../get-message';
 import { buildIdKey, buildKey, type IndexService } from './index-service';
 

@@ -12,7 +12,7 @@
  * send waiting longer than ackTimeoutMs is answered FLUSH_S3_TIMEOUT (stored locally, not
  * yet known durable, as RocketMQ's FLUSH_SLAVE_TIMEOUT) while the upload goes on.
  */
-import type { Logger } from '../../../../client/src/logger';
+import type { Logger } from '@cirrusmq/client/protocol';
 import { retryWithBackoff } from '../../retry';
 import type { ObjectStore } from '../object-store';
 import { PART_HEADER_BYTES, WAL_TRAILER_BYTES, walChunkKey, writePartHeader, writeTrailer } from './wal-chunk';

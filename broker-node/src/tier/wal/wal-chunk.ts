@@ -11,8 +11,7 @@
  * range without reading it, and keys sort by offset.
  */
 import { crc32 } from 'node:zlib';
-import { CirrusError } from '../../../../client/src/errors';
-import { readInt64, writeInt64 } from '../../../../client/src/codec/int64';
+import { CirrusError, readInt64, writeInt64 } from '@cirrusmq/client/protocol';
 import { offsetToFileName } from '../../store/mapped-file';
 
 export const WAL_PREFIX = 'wal/';

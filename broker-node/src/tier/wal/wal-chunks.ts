@@ -2,7 +2,7 @@
  * The write-ahead chunks in the object store, by their keys: which run of them continues the
  * log from an offset (restore replays it), and which a tiered segment made redundant.
  */
-import type { Logger } from '../../../../client/src/logger';
+import type { Logger } from '@cirrusmq/client/protocol';
 import type { ObjectStore } from '../object-store';
 import { WAL_PREFIX, decodeWalChunk, parseWalChunkKey, type WalPart } from './wal-chunk';
 

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../../client/src/logger';
+import { silentLogger } from '@cirrusmq/client/protocol';
 import { removeDir, tempDir } from '../../testing/fixtures';
 import { LocalObjectStore } from '../local-object-store';
 import type { ObjectBody, ObjectStore, PutObjectResult } from '../object-store';

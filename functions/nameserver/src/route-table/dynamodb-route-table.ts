@@ -30,14 +30,7 @@ import {
   QueryCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import type {
-  BrokerRegistration,
-  ClusterBrokerInfo,
-  CreateTopicRequest,
-  RegisterBrokerResult,
-  TopicInfo,
-  TopicRouteData,
-} from '../../../../client/src/api/types';
+import type { BrokerRegistration, ClusterBrokerInfo, CreateTopicRequest, RegisterBrokerResult, TopicInfo, TopicRouteData } from '@cirrusmq/client/protocol';
 import {
   brokerRecordFrom,
   buildTopicRoute,

@@ -5,14 +5,7 @@
  * reads filter them too, so a broker is dead the moment its deadline passes, not at the
  * next sweep.
  */
-import type {
-  BrokerRegistration,
-  ClusterBrokerInfo,
-  CreateTopicRequest,
-  RegisterBrokerResult,
-  TopicInfo,
-  TopicRouteData,
-} from '../../../../client/src/api/types';
+import type { BrokerRegistration, ClusterBrokerInfo, CreateTopicRequest, RegisterBrokerResult, TopicInfo, TopicRouteData } from '@cirrusmq/client/protocol';
 import {
   brokerRecordFrom,
   buildTopicRoute,

@@ -2,18 +2,7 @@
  * The records both stores keep, and the pure functions that turn them into API answers,
  * so the embedded store and the DynamoDB store cannot drift apart in what they return.
  */
-import { CirrusError } from '../../../../client/src/errors';
-import {
-  MASTER_ID,
-  Perm,
-  type BrokerData,
-  type BrokerRegistration,
-  type ClusterBrokerInfo,
-  type QueueData,
-  type TopicConfig,
-  type TopicInfo,
-  type TopicRouteData,
-} from '../../../../client/src/api/types';
+import { type BrokerData, type BrokerRegistration, CirrusError, type ClusterBrokerInfo, MASTER_ID, Perm, type QueueData, type TopicConfig, type TopicInfo, type TopicRouteData } from '@cirrusmq/client/protocol';
 
 /** A live-broker entry (brokerLiveTable + brokerAddrTable in RocketMQ). */
 export interface BrokerRecord {

@@ -7,14 +7,7 @@
  * Liveness is a deadline, not a flag: a broker is alive while expiresAtMs > now(). Stores
  * may keep expired items for a while (DynamoDB's TTL deletes late), so every read filters.
  */
-import type {
-  BrokerRegistration,
-  ClusterBrokerInfo,
-  CreateTopicRequest,
-  RegisterBrokerResult,
-  TopicInfo,
-  TopicRouteData,
-} from '../../../../client/src/api/types';
+import type { BrokerRegistration, ClusterBrokerInfo, CreateTopicRequest, RegisterBrokerResult, TopicInfo, TopicRouteData } from '@cirrusmq/client/protocol';
 
 export type Clock = () => number;
 
