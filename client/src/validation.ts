@@ -1,6 +1,6 @@
 /** RocketMQ's limits (Validators, TopicValidator), checked before anything leaves a client. */
-import { CirrusError } from './errors';
-import { KEY_SEPARATOR, MessageConst, type Message } from './message';
+import { CirrusError } from './errors.js';
+import { KEY_SEPARATOR, MessageConst, type Message } from './message.js';
 
 export const Limits = {
   TOPIC_MAX_LENGTH: 127,

@@ -22,10 +22,8 @@
  * test/e2e/broker-crash.test.ts (one round, in npm test).
  */
 import fs from 'node:fs';
-import { BrokerClient } from '../../client/src/api/broker-client';
-import { NameServerClient } from '../../client/src/api/nameserver-client';
-import type { MessageExt } from '../../client/src/message';
-import { Producer } from '../../client/src/producer/producer';
+import { BrokerClient, type MessageExt, NameServerClient } from '@cirrusmq/client/protocol';
+import { Producer } from '@cirrusmq/client';
 import { waitFor } from '../../infra/local/wait-for';
 import { pullThePlug } from '../support/power-loss/power-loss';
 import { singleBrokerProcs } from '../support/single-broker';

@@ -4,10 +4,10 @@
  * its reserved properties (TAGS, KEYS, UNIQ_KEY) folded in. Retries reuse the result.
  */
 import { deflateSync } from 'node:zlib';
-import type { PreparedMessage } from '../codec/send-batch';
-import { KEY_SEPARATOR, MessageConst, SysFlag, type Message } from '../message';
-import { createUniqId } from '../message-id';
-import { validateMessage } from '../validation';
+import type { PreparedMessage } from '../codec/send-batch.js';
+import { KEY_SEPARATOR, MessageConst, SysFlag, type Message } from '../message.js';
+import { createUniqId } from '../message-id.js';
+import { validateMessage } from '../validation.js';
 
 export const DEFAULT_COMPRESS_OVER_BYTES = 4 * 1024;
 

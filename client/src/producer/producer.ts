@@ -3,19 +3,19 @@
  * NameServer through the RouteCache, a batch goes to one queue in one request, and a failed
  * send is retried up to `retryTimesWhenSendFailed` times on another broker.
  */
-import { BrokerClients } from '../api/broker-client';
-import { NameServerClient, type NameServerApi } from '../api/nameserver-client';
-import { encodeSendBatch, preparedBodyLength, setSendBatchQueueId, type PreparedMessage } from '../codec/send-batch';
-import { CirrusError, toCirrusError } from '../errors';
-import { silentLogger, type Logger } from '../logger';
-import type { Message, MessageQueue, SendResult } from '../message';
-import { BrokerFaultTolerance } from '../route/broker-fault-tolerance';
-import { RouteCache } from '../route/route-cache';
-import type { TopicPublishInfo } from '../route/topic-publish-info';
-import { Limits, validateUserTopic } from '../validation';
-import { DEFAULT_COMPRESS_OVER_BYTES, prepareMessage } from './prepare-message';
-import { ProduceAccumulator } from './produce-accumulator';
-import { selectQueueByHash } from './select-queue-by-hash';
+import { BrokerClients } from '../api/broker-client.js';
+import { NameServerClient, type NameServerApi } from '../api/nameserver-client.js';
+import { encodeSendBatch, preparedBodyLength, setSendBatchQueueId, type PreparedMessage } from '../codec/send-batch.js';
+import { CirrusError, toCirrusError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import type { Message, MessageQueue, SendResult } from '../message.js';
+import { BrokerFaultTolerance } from '../route/broker-fault-tolerance.js';
+import { RouteCache } from '../route/route-cache.js';
+import type { TopicPublishInfo } from '../route/topic-publish-info.js';
+import { Limits, validateUserTopic } from '../validation.js';
+import { DEFAULT_COMPRESS_OVER_BYTES, prepareMessage } from './prepare-message.js';
+import { ProduceAccumulator } from './produce-accumulator.js';
+import { selectQueueByHash } from './select-queue-by-hash.js';
 
 export interface ProducerOptions {
   /** "host:port" of the NameServer, or an API object (tests, the gateway). */

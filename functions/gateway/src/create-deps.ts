@@ -1,7 +1,5 @@
-import { BrokerClients } from '../../../client/src/api/broker-client';
-import { NameServerClient } from '../../../client/src/api/nameserver-client';
-import { createLogger } from '../../../client/src/logger';
-import { Producer } from '../../../client/src/producer/producer';
+import { BrokerClients, createLogger, NameServerClient } from '@cirrusmq/client/protocol';
+import { Producer } from '@cirrusmq/client';
 import type { GatewayConfig } from './config';
 import type { GatewayDeps } from './deps';
 import { GatewayMetrics } from './metrics';

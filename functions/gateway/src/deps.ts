@@ -1,7 +1,5 @@
-import type { BrokerClients } from '../../../client/src/api/broker-client';
-import type { NameServerApi } from '../../../client/src/api/nameserver-client';
-import type { Logger } from '../../../client/src/logger';
-import type { Producer } from '../../../client/src/producer/producer';
+import type { BrokerClients, Logger, NameServerApi } from '@cirrusmq/client/protocol';
+import type { Producer } from '@cirrusmq/client';
 import type { GatewayMetrics } from './metrics';
 
 /** What the gateway's routes work with; built once per process (or Lambda container). */

@@ -3,9 +3,8 @@
  * shapes only; the producer's validation applies RocketMQ's limits after.
  */
 import { isUtf8 } from 'node:buffer';
-import { CirrusError } from '../../../client/src/errors';
-import { MessageConst, type Message, type MessageExt, type MessageQueue } from '../../../client/src/message';
-import type { SendOutcome } from '../../../client/src/producer/producer';
+import { CirrusError, type Message, MessageConst, type MessageExt, type MessageQueue } from '@cirrusmq/client/protocol';
+import type { SendOutcome } from '@cirrusmq/client';
 
 export type BodyEncoding = 'utf8' | 'base64';
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;

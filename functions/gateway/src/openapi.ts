@@ -1,5 +1,5 @@
 /** The OpenAPI 3.1 document of the gateway's v1 API, served at GET /openapi.json. */
-import { Limits } from '../../../client/src/validation';
+import { Limits } from '@cirrusmq/client/protocol';
 import { LAMBDA_PAYLOAD_BYTES, MAX_BODY_BASE64_CHARS, MAX_READ_ANSWER_BYTES, MAX_SEND_REQUEST_BYTES } from './limits';
 
 const errorResponse = (description: string) => ({

@@ -4,11 +4,8 @@
  * this file only checks input and shapes answers.
  */
 import { Hono } from 'hono';
-import { CirrusError } from '../../../client/src/errors';
-import type { Logger } from '../../../client/src/logger';
-import { validateTopic } from '../../../client/src/validation';
+import { CirrusError, type Logger, validateTopic } from '@cirrusmq/client/protocol';
 import { installHttpBasics, readJsonObject } from '../../shared/http';
-import { NameServerMetrics } from './metrics';
 import type { RouteTable } from './route-table/route-table';
 import { parseBrokerIdParam, validateCreateTopic, validateName, validateRegistration } from './validate-request';
 
@@ -16,9 +13,6 @@ export function createNameServerApp(routeTable: RouteTable, logger: Logger): Hon
   const app = new Hono();
 
   installHttpBasics(app, logger);
-  const metrics = new NameServerMetrics(routeTable);
-  app.use(metrics.middleware());
-  app.get('/metrics', async (c) => c.text(await metrics.text(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
 
   // pid: the launcher tells its own child from another process on the same port.
   app.get('/healthz', (c) => c.json({ status: 'ok', pid: process.pid }));

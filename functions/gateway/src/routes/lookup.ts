@@ -13,10 +13,7 @@
  * fails, the first failure is the answer.
  */
 import type { Context, Hono } from 'hono';
-import { MASTER_ID } from '../../../../client/src/api/types';
-import { CirrusError, toCirrusError } from '../../../../client/src/errors';
-import type { MessageExt } from '../../../../client/src/message';
-import { Limits, parseLookupRange, validateLookupKey, validateTopic } from '../../../../client/src/validation';
+import { CirrusError, Limits, MASTER_ID, type MessageExt, parseLookupRange, toCirrusError, validateLookupKey, validateTopic } from '@cirrusmq/client/protocol';
 import type { GatewayDeps } from '../deps';
 import { messageToJson } from '../message-json';
 import { capMessages, MESSAGES_BUDGET } from '../read-answer';

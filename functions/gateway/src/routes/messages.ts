@@ -1,11 +1,7 @@
 /** Produce and read over HTTP. Sends go through the embedded direct-to-broker Producer. */
 import type { Hono } from 'hono';
-import { MASTER_ID } from '../../../../client/src/api/types';
-import { CirrusError } from '../../../../client/src/errors';
-import { buildSubscriptionData } from '../../../../client/src/filter/subscription-data';
-import type { MessageExt } from '../../../../client/src/message';
-import type { PreparedBatch } from '../../../../client/src/producer/producer';
-import { Limits, parseNonNegativeInt, validateTopic, validateUserTopic } from '../../../../client/src/validation';
+import { buildSubscriptionData, CirrusError, Limits, MASTER_ID, type MessageExt, parseNonNegativeInt, validateTopic, validateUserTopic } from '@cirrusmq/client/protocol';
+import type { PreparedBatch } from '@cirrusmq/client';
 import { readJsonObject } from '../../../shared/http';
 import type { GatewayDeps } from '../deps';
 import { MAX_SEND_REQUEST_BYTES } from '../limits';

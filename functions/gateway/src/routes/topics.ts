@@ -1,7 +1,6 @@
 /** Topic administration: the NameServer holds topic config; the gateway checks and forwards. */
 import type { Hono } from 'hono';
-import { CirrusError } from '../../../../client/src/errors';
-import { validateQueueCount, validateTopic, validateUserTopic } from '../../../../client/src/validation';
+import { CirrusError, validateQueueCount, validateTopic, validateUserTopic } from '@cirrusmq/client/protocol';
 import { readJsonObject } from '../../../shared/http';
 import type { GatewayDeps } from '../deps';
 
