@@ -14,6 +14,12 @@
  * readable with its exact body at its queue offset (else it counts as lost), each queue's offsets must run from 0
  * without a gap, and no CommitLog offset may appear twice in the ConsumeQueues.
  *
+ * The tier is checked too: before each kill the messages below the tier's end (GET /v1/stats,
+ * tier.tieredMaxOffset) are read, and each must still be there at the end with its body at
+ * its queue offset and CommitLog offset. The tier's copy is durable whatever the disk lost,
+ * so one missing or replaced is a structural problem even where losses are expected (an
+ * ASYNC_FLUSH broker whose disk came back behind its tier must not give those offsets again).
+ *
  * Failed sends are counted by when they started: in flight at a kill (at most one batch per
  * producer), while the broker was down (unbounded: the producers retry every 20 ms), and
  * while it was up (a failure there is the broker's, or a timeout on a loaded machine).
@@ -59,6 +65,8 @@ export interface CrashScenarioReport {
   unacked: number;
   /** Acknowledged messages not readable with their body at their queue offset. */
   lost: number;
+  /** Messages that were in the tier at a kill (each checked at the end). */
+  tieredChecked: number;
   /** Every problem found: lost messages, then queues with gaps or a CommitLog offset twice. */
   problems: string[];
   /** The problems other than lost messages: the store is inconsistent, not only behind. */
@@ -113,7 +121,10 @@ export async function runBrokerCrashScenario(options: CrashScenarioOptions): Pro
   const reader = new BrokerClient(brokerAddr);
   const acked: Acked[] = [];
   const periods: PeriodReport[] = Array.from({ length: rounds + 1 }, () => ({ acked: 0, lost: 0, flushDiskTimeouts: 0, failedWhileUp: 0, failedAtKill: 0, failedWhileDown: 0 }));
-  const report: CrashScenarioReport = { rounds, acked: 0, flushDiskTimeouts: 0, failedSends: 0, stored: 0, unacked: 0, lost: 0, problems: [], structuralProblems: [], periods };
+  const report: CrashScenarioReport = { rounds, acked: 0, flushDiskTimeouts: 0, failedSends: 0, stored: 0, unacked: 0, lost: 0, tieredChecked: 0, problems: [], structuralProblems: [], periods };
+  // Messages seen below the tier's end before a kill, by "queueId:queueOffset"; where each queue's next check starts.
+  const tiered = new Map<string, TieredSeen>();
+  const tieredNext = Array.from({ length: queues }, () => 0);
   // The broker's phase: up in period `period` (after its period-th start), or down after the kill ending it.
   let period = 0;
   let up = false;
@@ -164,6 +175,7 @@ export async function runBrokerCrashScenario(options: CrashScenarioOptions): Pro
       await waitForAck(periods, round - 1);
       const wait = runMs[0] + Math.floor(Math.random() * (runMs[1] - runMs[0]));
       await new Promise((r) => setTimeout(r, wait));
+      await readTiered(reader, queues, round, tiered, tieredNext, report.structuralProblems, log);
       up = false;
       if (powerLoss) await pullThePlug(broker, folders!);
       else await broker.stop('SIGKILL');
@@ -190,6 +202,15 @@ export async function runBrokerCrashScenario(options: CrashScenarioOptions): Pro
         seenCommitLogOffsets.add(m.commitLogOffset);
       });
     }
+    for (const [key, t] of tiered) {
+      const [q, offset] = key.split(':').map(Number) as [number, number];
+      const m = byQueue.get(q)?.[offset];
+      if (m?.body.toString() === t.body && m.commitLogOffset === t.commitLogOffset) continue;
+      report.structuralProblems.push(
+        `queue ${q} offset ${offset}: a message in the tier at kill ${t.round} (CommitLog offset ${t.commitLogOffset}) is ${m ? `replaced by one at CommitLog offset ${m.commitLogOffset}` : 'gone'}`,
+      );
+    }
+    report.tieredChecked = tiered.size;
     for (const a of acked) {
       const m = byQueue.get(a.queueId)?.[a.queueOffset];
       // After a loss the offset is given again: a later message there is not the acknowledged one.
@@ -205,7 +226,7 @@ export async function runBrokerCrashScenario(options: CrashScenarioOptions): Pro
     report.unacked = report.stored - (acked.length - report.lost);
     log(
       `${rounds} rounds: ${report.acked} acked, ${report.lost} lost, ${report.stored} stored (${report.unacked} without an ack), ` +
-        `${report.failedSends} failed sends, ${report.flushDiskTimeouts} FLUSH_DISK_TIMEOUT, ${report.structuralProblems.length} structural problems`,
+        `${report.failedSends} failed sends, ${report.flushDiskTimeouts} FLUSH_DISK_TIMEOUT, ${report.structuralProblems.length} structural problems, ${report.tieredChecked} tiered messages checked`,
     );
     periods.forEach((p, i) =>
       log(`  period ${i}: ${p.acked} acked (${p.lost} lost), ${p.flushDiskTimeouts} FLUSH_DISK_TIMEOUT, failed sends: ${p.failedWhileUp} while up, ${p.failedAtKill} at the kill, ${p.failedWhileDown} while down`),
@@ -225,6 +246,56 @@ export async function runBrokerCrashScenario(options: CrashScenarioOptions): Pro
     const unexpected = options.lossExpected ? report.structuralProblems.length > 0 : report.problems.length > 0;
     if (failed || unexpected || process.env.CIRRUSMQ_KEEP_TEST_DATA === '1') log(`data and logs kept in ${dataDir}`);
     else fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+interface TieredSeen {
+  body: string;
+  commitLogOffset: number;
+  /** The kill it was seen before. */
+  round: number;
+}
+
+/**
+ * Reads the messages below the tier's end now (the broker is up, the kill comes next),
+ * continuing each queue where the last read stopped. One seen before with another body is a
+ * problem at once. A broker too busy to answer in time is read before the next kill instead.
+ */
+async function readTiered(
+  reader: BrokerClient,
+  queues: number,
+  round: number,
+  tiered: Map<string, TieredSeen>,
+  next: number[],
+  problems: string[],
+  log: (line: string) => void,
+): Promise<void> {
+  const stats = await reader.stats(5_000);
+  const end = (stats?.tier as { tieredMaxOffset?: number } | undefined)?.tieredMaxOffset ?? 0;
+  if (end === 0) return;
+  try {
+    for (let q = 0; q < queues; q++) {
+      for (let more = true; more; ) {
+        const page = await reader.pull(TOPIC, q, next[q]!, 256);
+        more = page.messages.length > 0;
+        for (const m of page.messages) {
+          if (m.commitLogOffset >= end) {
+            more = false;
+            break;
+          }
+          const key = `${q}:${m.queueOffset}`;
+          const body = m.body.toString();
+          const seen = tiered.get(key);
+          if (seen && (seen.body !== body || seen.commitLogOffset !== m.commitLogOffset)) {
+            problems.push(`queue ${q} offset ${m.queueOffset}: a message in the tier at kill ${seen.round} was replaced before kill ${round}`);
+          }
+          if (!seen) tiered.set(key, { body, commitLogOffset: m.commitLogOffset, round });
+          next[q] = m.queueOffset + 1;
+        }
+      }
+    }
+  } catch (e) {
+    log(`  tier check before kill ${round} stopped early: ${String(e)}`);
   }
 }
 
