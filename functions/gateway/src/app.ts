@@ -14,9 +14,10 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
   // pid: the launcher tells its own child from another process on the same port.
   app.get('/healthz', (c) => c.json({ status: 'ok', pid: process.pid }));
   app.get('/openapi.json', (c) => c.json(openApiDocument));
-  app.get('/metrics', (c) =>
-    c.text(deps.metrics.render(deps.producer.nameServerCalls), 200, { 'content-type': 'text/plain; version=0.0.4' }),
+  app.get('/metrics', async (c) =>
+    c.text(await deps.metrics.render(deps.producer.nameServerCalls), 200, { 'content-type': 'text/plain; version=0.0.4' }),
   );
+  app.use('/v1/topics/:topic/messages', deps.metrics.sendTimer());
   topicRoutes(app, deps);
   clusterRoutes(app, deps);
   messageRoutes(app, deps);

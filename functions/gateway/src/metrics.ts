@@ -1,4 +1,24 @@
-/** The gateway's counters, served at GET /metrics in Prometheus text format. */
+/**
+ * The gateway's figures, served at GET /metrics in Prometheus text format: the counters that
+ * came before (names unchanged: alarms and tests read them, unlabelled), then a prom-client
+ * registry with the send latency histogram (per HTTP request) and messages and bytes sent per
+ * topic. A Lambda gateway answers for its own instance only: each instance counts from its start.
+ */
+import type { PreparedBatch, SendOutcome } from '@cirrusmq/client';
+import type { MiddlewareHandler } from 'hono';
+import { Counter, Histogram, Registry } from 'prom-client';
+
+/** Topics with their own series; later topics are counted under OTHER_TOPICS (each series is kept forever by Prometheus). */
+export const MAX_TOPIC_SERIES = 1000;
+export const OTHER_TOPICS = '_other';
+/** One HTTP send: a route-cache hit and a broker write (~ms) to a NameServer lookup and retries (seconds). */
+export const SEND_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+interface TopicSent {
+  messages: number;
+  bytes: number;
+}
+
 export class GatewayMetrics {
   messagesSent = 0;
   messagesFailed = 0;
@@ -9,7 +29,70 @@ export class GatewayMetrics {
   /** Oneway messages that failed after their 202 (also in messagesFailed; each failure is logged). */
   onewayMessagesFailed = 0;
 
-  render(nameServerCalls: number): string {
+  /** Per instance (tests build several gateways in one process), not prom-client's global registry. */
+  readonly registry = new Registry();
+  /** POST /v1/topics/{topic}/messages, request to answer: sync includes the broker's ack, oneway only the route lookup. */
+  readonly sendSeconds: Histogram<'mode' | 'status'>;
+  private readonly topicSent = new Map<string, TopicSent>();
+
+  constructor() {
+    this.sendSeconds = new Histogram({
+      name: 'cirrusmq_gateway_send_duration_seconds',
+      help: 'Send requests from arrival to answer, by mode (sync, oneway) and HTTP status.',
+      labelNames: ['mode', 'status'] as const,
+      buckets: SEND_BUCKETS,
+      registers: [this.registry],
+    });
+    const sent = this.topicSent;
+    const perTopic = (name: string, help: string, field: keyof TopicSent) =>
+      new Counter({
+        name,
+        help: `${help} (topics past the first ${MAX_TOPIC_SERIES} under topic="${OTHER_TOPICS}").`,
+        labelNames: ['topic'] as const,
+        registers: [this.registry],
+        // Read at scrape time from the Map the send path bumps once per request.
+        collect() {
+          this.reset();
+          for (const [topic, t] of sent) this.inc({ topic }, t[field]);
+        },
+      });
+    perTopic('cirrusmq_gateway_topic_messages_sent_total', 'Messages acknowledged by a broker, per topic', 'messages');
+    perTopic('cirrusmq_gateway_topic_bytes_sent_total', 'Body bytes of the messages acknowledged by a broker, per topic', 'bytes');
+  }
+
+  /** Counts a batch's outcomes (sent and failed, and per topic what was sent); returns the failures. */
+  recordOutcomes(batch: PreparedBatch, outcomes: readonly SendOutcome[]): number {
+    let failed = 0;
+    let bytes = 0;
+    for (let i = 0; i < outcomes.length; i++) {
+      if (outcomes[i]!.status === 'FAILED') {
+        failed++;
+        continue;
+      }
+      const m = batch.prepared[i];
+      if (m) bytes += m.bodyLength ?? (typeof m.body === 'string' ? Buffer.byteLength(m.body) : m.body.length);
+    }
+    const sent = outcomes.length - failed;
+    this.messagesSent += sent;
+    this.messagesFailed += failed;
+    if (sent > 0) this.topicCounts(batch.topic).messages += sent;
+    if (bytes > 0) this.topicCounts(batch.topic).bytes += bytes;
+    return failed;
+  }
+
+  /** Times each POST of messages into sendSeconds, whatever its answer (errors included). */
+  sendTimer(): MiddlewareHandler {
+    return async (c, next) => {
+      if (c.req.method !== 'POST') return next();
+      const t0 = performance.now();
+      await next();
+      const mode = c.req.query('mode') ?? 'sync';
+      // An invalid mode is a 400 of its own; its text is not a label (unbounded).
+      this.sendSeconds.observe({ mode: mode === 'sync' || mode === 'oneway' ? mode : 'invalid', status: String(c.res.status) }, (performance.now() - t0) / 1000);
+    };
+  }
+
+  async render(nameServerCalls: number): Promise<string> {
     const rss = process.memoryUsage.rss();
     return [
       metric('cirrusmq_gateway_send_requests_total', 'counter', 'Send requests answered (sync and oneway)', this.sendRequests),
@@ -20,7 +103,22 @@ export class GatewayMetrics {
       metric('cirrusmq_gateway_oneway_messages_failed_total', 'counter', 'Oneway messages that failed after their 202', this.onewayMessagesFailed),
       metric('cirrusmq_gateway_nameserver_calls_total', 'counter', 'Calls to the NameServer (route lookups and admin)', nameServerCalls),
       metric('process_resident_memory_bytes', 'gauge', 'Resident set size', rss),
+      '\n',
+      await this.registry.metrics(),
     ].join('');
+  }
+
+  private topicCounts(topic: string): TopicSent {
+    let t = this.topicSent.get(topic);
+    if (t === undefined) {
+      const key = this.topicSent.size < MAX_TOPIC_SERIES ? topic : OTHER_TOPICS;
+      t = this.topicSent.get(key);
+      if (t === undefined) {
+        t = { messages: 0, bytes: 0 };
+        this.topicSent.set(key, t);
+      }
+    }
+    return t;
   }
 }
 
