@@ -15,7 +15,7 @@ export const Limits = {
   TAG_MAX_LENGTH: 255,
 } as const;
 
-const TOPIC_PATTERN = /^[%|a-zA-Z0-9_-]+$/;
+export const TOPIC_PATTERN = /^[%|a-zA-Z0-9_-]+$/;
 export const RESERVED_TOPIC_PREFIXES = ['%RETRY%', '%DLQ%', 'rmq_sys_'] as const;
 const RESERVED_PROPERTIES = new Set<string>(Object.values(MessageConst));
 /** Property separators of the wire format (see codec/properties.ts). */
@@ -62,16 +62,12 @@ function notText(what: string): CirrusError {
   return new CirrusError('INVALID_TEXT', `${what} is not valid Unicode text (it holds a lone surrogate); send binary as bodyEncoding "base64"`);
 }
 
-/** The last topic validateMessage found valid: a batch's messages share one, so it is checked once. */
-let lastValidTopic: string | undefined;
-
-/** Checks a message against RocketMQ's limits; returns the body's length in bytes. */
-export function validateMessage(msg: Message): number {
-  const topic = msg.topic;
-  if (typeof topic !== 'string' || topic !== lastValidTopic) {
-    validateUserTopic(topic);
-    lastValidTopic = topic;
-  }
+/**
+ * Checks a message against RocketMQ's limits; returns the body's length in bytes. A batch
+ * checks its topic once and passes `topicChecked`, rather than once per message.
+ */
+export function validateMessage(msg: Message, topicChecked = false): number {
+  if (!topicChecked) validateUserTopic(msg.topic);
   const body = msg.body;
   if (typeof body === 'string' && !isWellFormedText(body)) throw notText('body');
   const bodyLength = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body instanceof Uint8Array ? body.length : 0;

@@ -19,8 +19,9 @@ const KEYS_HEAD = MessageConst.KEYS + NAME_VALUE;
 const SHARDING_KEY_HEAD = MessageConst.SHARDING_KEY + NAME_VALUE;
 const UNIQ_KEY_HEAD = MessageConst.UNIQ_KEY + NAME_VALUE;
 
-export function prepareMessage(msg: Message, compressOverBytes = DEFAULT_COMPRESS_OVER_BYTES, now = Date.now()): PreparedMessage {
-  const bodyLength = validateMessage(msg);
+/** `topicChecked`: the caller validated msg.topic already (a batch checks its topic once). */
+export function prepareMessage(msg: Message, compressOverBytes = DEFAULT_COMPRESS_OVER_BYTES, now = Date.now(), topicChecked = false): PreparedMessage {
+  const bodyLength = validateMessage(msg, topicChecked);
   const messageId = createUniqId(now);
   // The user's properties in their own order, then the reserved ones (validation keeps
   // reserved names out of the user's): what encodeProperties gives for the merged object.

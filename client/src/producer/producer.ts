@@ -28,6 +28,11 @@ export interface ProducerOptions {
   compressOverBytes?: number;
   /** How long a route is served before it is refreshed (30 s). */
   routeTtlMs?: number;
+  /**
+   * A route cache to share (the gateway's: its reads, lookups and topic admin use the same
+   * routes, and invalidate them after a create or delete); one of its own when unset.
+   */
+  routes?: RouteCache;
   /** How long a broker that refused a send is avoided (10 s). */
   brokerIsolationMs?: number;
   maxSocketsPerBroker?: number;
@@ -80,7 +85,7 @@ export class Producer {
   constructor(options: ProducerOptions) {
     this.ownsNameServer = typeof options.nameServer === 'string';
     this.nameServer = typeof options.nameServer === 'string' ? new NameServerClient(options.nameServer) : options.nameServer;
-    this.routes = new RouteCache(this.nameServer, { ttlMs: options.routeTtlMs });
+    this.routes = options.routes ?? new RouteCache(this.nameServer, { ttlMs: options.routeTtlMs });
     this.brokers = new BrokerClients({ maxSockets: options.maxSocketsPerBroker ?? 64 });
     this.faults = new BrokerFaultTolerance(options.brokerIsolationMs ?? 10_000);
     this.retries = options.retryTimesWhenSendFailed ?? 2;
@@ -118,7 +123,7 @@ export class Producer {
    */
   async sendBatch(messages: readonly Message[]): Promise<SendResult[]> {
     const topic = batchTopic(messages);
-    const prepared = this.prepareAll(messages);
+    const prepared = this.prepareAll(topic, messages);
     const key = messages[0]!.shardingKey;
     return key === undefined ? this.sendToSomeQueue(topic, prepared) : this.sendToHashedQueue(topic, key, prepared);
   }
@@ -133,8 +138,7 @@ export class Producer {
    * sent, so a caller can answer 400 (or accept a oneway request) without waiting on a broker.
    */
   prepareBatch(topic: string, messages: readonly Message[]): PreparedBatch {
-    validateUserTopic(topic);
-    const prepared = this.prepareAll(messages);
+    const prepared = this.prepareAll(topic, messages);
     const groups = new Map<string | undefined, number[]>();
     let keyed = false;
     for (let i = 0; i < messages.length; i++) {
@@ -210,7 +214,9 @@ export class Producer {
     if (this.ownsNameServer) (this.nameServer as NameServerClient).close();
   }
 
-  private prepareAll(messages: readonly Message[]): PreparedMessage[] {
+  /** The topic is checked once here, for the whole batch; each message must carry it. */
+  private prepareAll(topic: string, messages: readonly Message[]): PreparedMessage[] {
+    validateUserTopic(topic);
     if (messages.length === 0) throw new CirrusError('EMPTY_BATCH', 'no messages to send');
     if (messages.length > Limits.MAX_BATCH_MESSAGES) {
       throw new CirrusError('TOO_MANY_MESSAGES', `at most ${Limits.MAX_BATCH_MESSAGES} messages in one batch`);
@@ -220,8 +226,10 @@ export class Producer {
     const prepared: PreparedMessage[] = new Array(messages.length);
     for (let i = 0; i < messages.length; i++) {
       let p: PreparedMessage;
+      const m = messages[i]!;
+      if (m.topic !== topic) throw new CirrusError('INVALID_MESSAGE', 'a batch holds messages of one topic only');
       try {
-        p = prepareMessage(messages[i]!, this.compressOverBytes, now);
+        p = prepareMessage(m, this.compressOverBytes, now, true);
       } catch (e) {
         if (e instanceof CirrusError && messages.length > 1) throw new CirrusError(e.code, `messages[${i}]: ${e.message}`);
         throw e;

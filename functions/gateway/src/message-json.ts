@@ -28,7 +28,7 @@ function parseMessage(topic: string, m: unknown): Message {
   if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new CirrusError('INVALID_MESSAGE', 'must be an object');
   const o = m as Record<string, unknown>;
   if (typeof o.body !== 'string') throw new CirrusError('INVALID_MESSAGE', '"body" must be a string');
-  const encoding = o.bodyEncoding ?? 'utf8';
+  const encoding = o.bodyEncoding === undefined ? 'utf8' : o.bodyEncoding;
   // A UTF-8 body stays the string JSON.parse made: the producer writes its bytes straight
   // into the batch sent to the broker.
   let body: Message['body'];

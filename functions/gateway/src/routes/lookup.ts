@@ -12,33 +12,75 @@
  * A broker that fails is left out and named in "unreachableBrokers"; when every broker
  * fails, the first failure is the answer.
  */
-import type { Context, Hono } from 'hono';
-import { CirrusError, Limits, MASTER_ID, type MessageExt, parseLookupRange, toCirrusError, validateLookupKey, validateTopic } from '@cirrusmq/client/protocol';
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { CirrusError, Limits, type MessageExt, parseLookupRange, toCirrusError } from '@cirrusmq/client/protocol';
+import { type JsonText, jsonText } from '../api/json-text';
+import { lookupKeyParam, topicParam } from '../api/params';
+import { failure, json, LookupResultSchema } from '../api/schemas';
+import { type BrokerTarget, topicMasters } from '../broker-route';
 import type { GatewayDeps } from '../deps';
+import { MAX_READ_ANSWER_BYTES } from '../limits';
 import { messageToJson } from '../message-json';
 import { capMessages, MESSAGES_BUDGET } from '../read-answer';
-
-interface BrokerTarget {
-  brokerName: string;
-  addr: string;
-}
 
 interface Found {
   broker: string;
   message: MessageExt;
 }
 
-export function lookupRoutes(app: Hono, { producer, nameServer, brokers, logger }: GatewayDeps): void {
-  app.get('/v1/topics/:topic/messages/by-key/:key', async (c) => {
-    const topic = validateTopic(c.req.param('topic'));
-    const key = validateLookupKey('key', c.req.param('key'));
-    const { begin, end, max } = parseLookupRange({ begin: c.req.query('begin'), end: c.req.query('end'), max: c.req.query('max') });
-    const { route } = await producer.routes.get(topic);
-    const targets: BrokerTarget[] = [];
-    for (const qd of route.queueDatas) {
-      const addr = route.brokerDatas.find((b) => b.brokerName === qd.brokerName)?.brokerAddrs[String(MASTER_ID)];
-      if (addr) targets.push({ brokerName: qd.brokerName, addr });
-    }
+/** A time in ms as a query parameter; checked with the range by parseLookupRange. */
+const timeQuery = (name: string, description: string) =>
+  z.string().optional().openapi({ type: 'integer', minimum: 0, description, param: { name, in: 'query' } });
+
+const lookupByKeyRoute = createRoute({
+  method: 'get',
+  path: '/v1/topics/{topic}/messages/by-key/{key}',
+  operationId: 'lookupMessagesByKey',
+  tags: ['lookup'],
+  summary: 'Look up messages by key',
+  description: `Asks every broker of the topic through its key index. Answers the newest \`max\` matches stored within [begin, end], oldest first. Capped as reads are (${MAX_READ_ANSWER_BYTES} bytes): the oldest matches are left out first and "truncated" is true; ask again with end = the oldest storeTimestamp answered (messages of that millisecond come again).`,
+  request: {
+    params: z.object({ topic: topicParam, key: lookupKeyParam('key', 'One of the keys the messages were sent with (percent-encode "/", "#", "?")') }),
+    query: z.object({
+      begin: timeQuery('begin', 'Earliest storeTimestamp, ms since the epoch (default 0)'),
+      end: timeQuery('end', 'Latest storeTimestamp, ms since the epoch (default: no limit)'),
+      max: z
+        .string()
+        .optional()
+        .openapi({ type: 'integer', minimum: 1, maximum: Limits.MAX_READ_BATCH, default: 32, param: { name: 'max', in: 'query' } }),
+    }),
+  },
+  responses: {
+    200: json(LookupResultSchema),
+    400: failure('INVALID_TOPIC, INVALID_PARAMETER, INVALID_TEXT'),
+    404: failure('TOPIC_NOT_FOUND'),
+    503: failure('NO_ROUTE, BROKER_UNAVAILABLE (every broker failed)'),
+  },
+});
+
+const lookupByIdRoute = createRoute({
+  method: 'get',
+  path: '/v1/messages/{messageId}',
+  operationId: 'lookupMessageById',
+  tags: ['lookup'],
+  summary: 'Look up a message by id',
+  description:
+    'Asks every live broker through its index. Usually one message; more when a retried send stored it twice (at-least-once). Capped as reads are ("truncated": true when copies were left out).',
+  request: { params: z.object({ messageId: lookupKeyParam('messageId', 'The messageId a send answered (UNIQ_KEY)') }) },
+  responses: {
+    200: json(LookupResultSchema),
+    400: failure('INVALID_PARAMETER, INVALID_TEXT'),
+    404: failure('MESSAGE_NOT_FOUND: no broker holds it'),
+    503: failure('NO_LIVE_BROKER; BROKER_UNAVAILABLE: not on the brokers that answered, and some did not'),
+  },
+});
+
+export function lookupRoutes(app: OpenAPIHono, { routes, nameServer, brokers, logger }: GatewayDeps): void {
+  app.openapi(lookupByKeyRoute, async (c) => {
+    const { topic, key } = c.req.valid('param');
+    const { begin, end, max } = parseLookupRange(c.req.valid('query'));
+    const targets = topicMasters(await routes.get(topic));
     if (targets.length === 0) throw new CirrusError('NO_ROUTE', `no live broker serves topic ${topic}`);
     const { found, unreachable } = await askAll(targets, (b) => brokers.get(b.addr).queryMessage(topic, key, { begin, end, max }), logger);
     found.sort((a, b) => a.message.storeTimestamp - b.message.storeTimestamp || a.message.commitLogOffset - b.message.commitLogOffset);
@@ -46,8 +88,8 @@ export function lookupRoutes(app: Hono, { producer, nameServer, brokers, logger 
     return answer(c, found.slice(Math.max(0, found.length - max)).reverse(), unreachable, true);
   });
 
-  app.get('/v1/messages/:messageId', async (c) => {
-    const messageId = validateLookupKey('messageId', c.req.param('messageId'));
+  app.openapi(lookupByIdRoute, async (c) => {
+    const { messageId } = c.req.valid('param');
     const seen = new Set<string>();
     const targets: BrokerTarget[] = [];
     for (const b of await nameServer.getCluster()) {
@@ -94,7 +136,7 @@ async function askAll(targets: BrokerTarget[], ask: (b: BrokerTarget) => Promise
  * answered oldest first (`reversed`: `found` is newest first). When messages were left out,
  * "truncated" is true: a by-key lookup continues with end = the oldest storeTimestamp answered.
  */
-function answer(c: Context, found: Found[], unreachable: string[], reversed: boolean): Response {
+function answer(c: Context, found: Found[], unreachable: string[], reversed: boolean): JsonText {
   const encode = (f: Found, base64: boolean) =>
     JSON.stringify({ ...messageToJson(f.message, base64), topic: f.message.topic, broker: f.broker, queueId: f.message.queueId });
   const kept = capMessages(found, encode, MESSAGES_BUDGET);
@@ -102,5 +144,5 @@ function answer(c: Context, found: Found[], unreachable: string[], reversed: boo
   let text = `{"messages":[${kept.join(',')}]`;
   if (unreachable.length > 0) text += `,"unreachableBrokers":${JSON.stringify(unreachable)}`;
   if (kept.length < found.length) text += ',"truncated":true';
-  return c.body(text + '}', 200, { 'Content-Type': 'application/json' });
+  return jsonText(c, text + '}');
 }
