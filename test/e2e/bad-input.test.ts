@@ -220,6 +220,25 @@ describe('bad input through the gateway', () => {
     expect(await metric('cirrusmq_gateway_oneway_messages_failed_total')).toBe(0);
   });
 
+  it('serves latency histograms and per-topic counters at /metrics of the gateway, the NameServer and the brokers', async () => {
+    const metrics = async (url: string) => (await fetch(`${url}/metrics`)).text();
+    expect((await api(gw, 'POST', send, { messages: [{ body: 'm1' }, { body: 'm2' }, { body: 'm3' }] })).status).toBe(200);
+    const g = await metrics(gw);
+    expect(g).toMatch(/^cirrusmq_gateway_send_duration_seconds_bucket\{le="\+Inf",mode="sync",status="200"\} [1-9]\d*$/m);
+    expect(g).toMatch(/^cirrusmq_gateway_topic_messages_sent_total\{topic="orders"\} [1-9]\d*$/m);
+    const ns = await metrics(cluster.nameServerUrl);
+    expect(ns).toMatch(/^cirrusmq_nameserver_brokers\{state="alive"\} 2$/m);
+    expect(ns).toMatch(/^cirrusmq_nameserver_request_duration_seconds_count\{method="POST",route="\/v1\/brokers"\} [1-9]\d*$/m);
+    let stored = 0;
+    for (const broker of ['broker-a', 'broker-b']) {
+      const b = await metrics(cluster.brokerUrl(broker));
+      for (const h of ['cirrusmq_broker_send_duration_seconds', 'cirrusmq_broker_pull_duration_seconds', 'cirrusmq_store_flush_duration_seconds']) expect(b).toContain(`# TYPE ${h} histogram`);
+      stored += Number(new RegExp(`^cirrusmq_broker_topic_put_messages_total\\{topic="orders",broker="${broker}"\\} (\\d+)$`, 'm').exec(b)?.[1] ?? 0);
+    }
+    // The seed and the three above at least (other tests send to orders too).
+    expect(stored).toBeGreaterThanOrEqual(4);
+  });
+
   it('cirrusmq: send to an unknown topic reports the failure and exits non-zero; read keeps a message on one line', async () => {
     const failed = await cli(['send', 'nosuch', 'hi', '--count', '5']);
     expect(failed.code).toBe(1);
