@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../client/src/logger';
+import { silentLogger } from '@cirrusmq/client/protocol';
 import { createFileLayer } from '../../../test/support/power-loss/file-layer.mjs';
 import { powerLossFolders } from '../../../test/support/power-loss/power-loss';
 import { makeBatch, removeDir, tempDir } from '../testing/fixtures';
