@@ -29,7 +29,12 @@ beforeAll(async () => {
   const [, packed] = await Promise.all([
     startTestCluster({ brokers: ['broker-a'] }).then((c) => (cluster = c)),
     (async () => {
-      const client = await run('npm', ['pack', '-w', 'client', '--pack-destination', scratch, '--json'], npmOpts);
+      // prepack builds client/dist; a repo without one stays so, where a process missing the
+      // cirrusmq-source condition then fails at once instead of running a stale build.
+      const hadDist = fs.existsSync(path.join(ROOT, 'client/dist'));
+      const client = await run('npm', ['pack', '-w', 'client', '--pack-destination', scratch, '--json'], npmOpts).finally(() => {
+        if (!hadDist) fs.rmSync(path.join(ROOT, 'client/dist'), { recursive: true, force: true });
+      });
       const undici = await run('npm', ['pack', path.join(ROOT, 'node_modules/undici'), '--ignore-scripts', '--pack-destination', scratch, '--json'], npmOpts);
       fs.mkdirSync(app);
       fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type: 'module' }));
