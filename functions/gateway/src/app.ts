@@ -38,9 +38,10 @@ export function createGatewayApp(deps: GatewayDeps): OpenAPIHono<BlankEnv> {
   registerSecurity(app);
   // pid: the launcher tells its own child from another process on the same port.
   app.openapi(healthRoute, (c) => c.json({ status: 'ok' as const, pid: process.pid }, 200));
-  app.openapi(metricsRoute, (c) =>
-    c.text(deps.metrics.render(deps.producer.nameServerCalls), 200, { 'content-type': 'text/plain; version=0.0.4' }),
+  app.openapi(metricsRoute, async (c) =>
+    c.text(await deps.metrics.render(deps.producer.nameServerCalls), 200, { 'content-type': 'text/plain; version=0.0.4' }),
   );
+  app.use('/v1/topics/:topic/messages', deps.metrics.sendTimer());
   topicRoutes(app, deps);
   clusterRoutes(app, deps);
   messageRoutes(app, deps);

@@ -6,6 +6,7 @@
 import { Hono } from 'hono';
 import { CirrusError, type Logger, validateTopic } from '@cirrusmq/client/protocol';
 import { installHttpBasics, readJsonObject } from '../../shared/http';
+import { NameServerMetrics } from './metrics';
 import type { RouteTable } from './route-table/route-table';
 import { parseBrokerIdParam, validateCreateTopic, validateName, validateRegistration } from './validate-request';
 
@@ -13,6 +14,9 @@ export function createNameServerApp(routeTable: RouteTable, logger: Logger): Hon
   const app = new Hono();
 
   installHttpBasics(app, logger);
+  const metrics = new NameServerMetrics(routeTable);
+  app.use(metrics.middleware());
+  app.get('/metrics', async (c) => c.text(await metrics.text(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
 
   // pid: the launcher tells its own child from another process on the same port.
   app.get('/healthz', (c) => c.json({ status: 'ok', pid: process.pid }));

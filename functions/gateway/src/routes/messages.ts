@@ -118,7 +118,7 @@ export function messageRoutes(app: OpenAPIHono, deps: GatewayDeps): void {
       metrics.messagesFailed += batch.prepared.length;
       throw e;
     }
-    for (const o of outcomes) o.status === 'FAILED' ? metrics.messagesFailed++ : metrics.messagesSent++;
+    metrics.recordOutcomes(batch, outcomes);
     return c.body(resultsJson(outcomes), 200, { 'Content-Type': 'application/json' });
   });
 
@@ -146,10 +146,8 @@ function sendOneway({ producer, metrics, logger }: GatewayDeps, batch: PreparedB
   metrics.onewayMessagesAccepted += n;
   producer.sendPrepared(batch).then(
     (outcomes) => {
-      let failed = 0;
-      for (const o of outcomes) o.status === 'FAILED' ? failed++ : metrics.messagesSent++;
+      const failed = metrics.recordOutcomes(batch, outcomes);
       if (failed > 0) {
-        metrics.messagesFailed += failed;
         metrics.onewayMessagesFailed += failed;
         const first = outcomes.find((o) => o.status === 'FAILED');
         logger.warn('oneway send failed', { topic: batch.topic, failed, of: n, code: first?.status === 'FAILED' ? first.error.code : undefined });
