@@ -12,7 +12,8 @@ import { FolderLock } from '@cirrusmq/client/server';
 import { BrokerOuterAPI } from './broker-outer-api';
 import { brokerAddr, type BrokerConfig } from './config';
 import { createBrokerServer } from './server/broker-server';
-import { DefaultMessageStore, type DeleteTopicResult } from './store/message-store';
+import { DefaultMessageStore } from './store/message-store';
+import type { DeleteTopicResult } from './store/message-store-types';
 import { createTieredStorage } from './tier/create-tiered-storage';
 import { TopicConfigManager } from './topic-config-manager';
 

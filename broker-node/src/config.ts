@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { CirrusError, isLogLevel, type LogLevel } from '@cirrusmq/client/protocol';
-import type { FlushDiskType } from './store/flush-service';
+import type { FlushDiskType, StoreDurability } from './store/message-store-types';
 
 export interface BrokerConfig {
   readonly clusterName: string;
@@ -53,7 +53,7 @@ export interface BrokerConfig {
   readonly tier: TierSettings;
 }
 
-export type Durability = 'async' | 'sync' | 's3';
+export type Durability = StoreDurability;
 
 /** Where sealed segments go (tier/): a local folder, S3 with a DynamoDB manifest, or nowhere. */
 export type TierSettings = TierOff | TierOn;

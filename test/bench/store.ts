@@ -22,7 +22,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DefaultMessageStore, type MessageStoreConfig } from '../../broker-node/src/store/message-store';
+import { DefaultMessageStore } from '../../broker-node/src/store/message-store';
+import type { MessageStoreConfig } from '../../broker-node/src/store/message-store-types';
 import { decodeSendBatch, encodeSendBatch, prepareMessage, type SendBatch, silentLogger } from '@cirrusmq/client/protocol';
 import { fmt, percentile } from './stats';
 

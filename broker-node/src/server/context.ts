@@ -1,6 +1,6 @@
 /** What the server's processors need from the broker. */
 import type { Logger } from '@cirrusmq/client/protocol';
-import type { DeleteTopicResult, MessageStore } from '../store/message-store';
+import type { DeleteTopicResult, MessageStore } from '../store/message-store-types';
 import type { TopicConfigManager } from '../topic-config-manager';
 
 export interface BrokerServerContext {

@@ -12,7 +12,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CirrusError, ContentTypes, Limits, parseLookupRange, PullHeaders, validateLookupKey, validateTopic } from '@cirrusmq/client/protocol';
-import type { QueryMessageResult } from '../store/message-store';
+import type { QueryMessageResult } from '../store/message-store-types';
 import type { BrokerServerContext } from './context';
 
 export const VIEW_MESSAGE_PREFIX = '/v1/messages/by-id/';

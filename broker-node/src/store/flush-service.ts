@@ -17,8 +17,6 @@
  */
 import type { Logger } from '@cirrusmq/client/protocol';
 
-export type FlushDiskType = 'ASYNC_FLUSH' | 'SYNC_FLUSH';
-
 /** CommitLog bytes written since the last checkpoint that start a flush round before the timer does. */
 export const FLUSH_ROUND_BYTES = 32 * 1024 * 1024;
 

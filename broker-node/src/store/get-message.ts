@@ -5,34 +5,28 @@
  *   units [offset, ...)  --tag hash not in the filter-->  skipped, no CommitLog read
  *                        --passes-->  CommitLog read  --stored TAGS differ-->  dropped
  *
- * Records below the local CommitLog (deleted locally once tiered) are read from the tier.
+ * Records below the local CommitLog (deleted locally once tiered) are read from the tier:
+ * the CommitLogReader (commit-log-reader.ts) decides which.
  * Skipped and dropped units still advance nextOffset, so a consumer never reads them again.
  * A filtered read scans at most MAX_FILTER_SCAN_UNITS units: a queue of a million other-tag
  * messages answers in pieces (count 0, nextOffset moved on) instead of one long stall.
  */
 import { CirrusError, readInt64, readRecordShape } from '@cirrusmq/client/protocol';
-import type { CommitLog } from './commit-log';
+import type { CommitLogReader } from './commit-log-reader';
 import { CQ_STORE_UNIT_SIZE, CqUnit, type ConsumeQueue } from './consume-queue';
 import type { MessageFilter } from './filter/message-filter';
-import type { StoreTier } from './store-tier';
-import type { GetMessageResult } from './message-store';
-
-/** One read answers at most this many bytes (and always at least one record), so a read of 1024 big messages cannot eat memory. */
-export const MAX_READ_BYTES = 8 * 1024 * 1024;
-/** Units a filtered read looks at before it answers what it has (320 KiB of ConsumeQueue). */
-export const MAX_FILTER_SCAN_UNITS = 16 * 1024;
+import { type GetMessageResult, MAX_FILTER_SCAN_UNITS, MAX_READ_BYTES } from './message-store-types';
 /** Units fetched per ConsumeQueue read while filtering. */
 const FILTER_SCAN_CHUNK = 1024;
 
 const EMPTY = Buffer.alloc(0);
 
 export async function getMessageFromQueue(
-  commitLog: CommitLog,
+  log: CommitLogReader,
   cq: ConsumeQueue,
   offset: number,
   maxMsgs: number,
   filter?: MessageFilter,
-  tier?: StoreTier,
 ): Promise<GetMessageResult> {
   const minOffset = cq.getMinOffsetInQueue();
   const maxOffset = cq.getMaxOffsetInQueue();
@@ -81,21 +75,13 @@ export async function getMessageFromQueue(
   // Adjacent records in one segment (a batch) are read with one pread.
   for (let i = 0; i < offsets.length; ) {
     const start = offsets[i]!;
-    const file = commitLog.findMappedFileByOffset(start);
-    // Below the local log: the tier (which answers TIER_UNAVAILABLE while it cannot say where).
-    const fromTier = !file && tier !== undefined && start < commitLog.getMinOffset();
-    const tierEnd = fromTier ? (tier.segmentEnd(start) ?? start + sizes[i]!) : undefined;
-    const runLimit = file ? file.fileFromOffset + file.fileSize : (tierEnd ?? start);
+    // A run never crosses a segment's end (local or tiered); with no segment known, the record alone.
+    const segment = log.segmentAt(start);
+    const runLimit = segment.end ?? start + sizes[i]!;
     let end = start + sizes[i]!;
     let j = i + 1;
     while (j < offsets.length && offsets[j] === end && end + sizes[j]! <= runLimit) end += sizes[j++]!;
-    let n = 0;
-    if (file) {
-      n = file.readInto(start - file.fileFromOffset, records, filled, end - start);
-    } else if (fromTier) {
-      await tier.readInto(start, end - start, records, filled);
-      n = end - start;
-    }
+    const n = await segment.readInto(start, end - start, records, filled);
     if (n !== end - start) {
       throw new CirrusError('INTERNAL', `consumequeue ${cq.topic}/${cq.queueId} points at ${start}..${end}, not in the commitlog`);
     }

@@ -5,7 +5,8 @@ import { ControlledSync, ManualClock } from '../testing/controlled-sync';
 import { makeBatch } from '../testing/fixtures';
 import { useStoreFixture } from '../testing/store-fixture';
 import { GroupCommitService, type GroupCommitTarget } from './group-commit-service';
-import type { DefaultMessageStore, MessageStoreConfig } from './message-store';
+import type { DefaultMessageStore } from './message-store';
+import type { MessageStoreConfig } from './message-store-types';
 import { StoreStatsService } from './store-stats-service';
 
 /**

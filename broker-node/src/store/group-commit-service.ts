@@ -20,18 +20,13 @@
  * FLUSH_DISK_TIMEOUT: its data is written, just not yet known to be on disk (as RocketMQ).
  */
 import { CirrusError, type Logger } from '@cirrusmq/client/protocol';
-
-export type PutMessageStatus = 'PUT_OK' | 'FLUSH_DISK_TIMEOUT';
+import type { PutMessageStatus } from './message-store-types';
+import type { FlushObserver } from './store-stats-service';
 
 /** The log a group commit syncs: the CommitLog. */
 export interface GroupCommitTarget {
   flushAsync(): Promise<void>;
   getFlushedOffset(): number;
-}
-
-export interface FlushObserver {
-  /** A flush finished in `latencyMs`. */
-  recordFlush(latencyMs: number): void;
 }
 
 interface GroupCommitRequest {

@@ -1,13 +1,12 @@
 /**
- * The store's public shapes: its configuration, what its calls answer, and the MessageStore
- * interface the broker's server uses (the seam for tiered and other stores). DefaultMessageStore
- * (message-store.ts) implements it and re-exports all of these.
+ * The store's public shapes, in one home: its configuration, its statuses and limits, what
+ * its calls answer, and the MessageStore interface the broker's server uses (the seam for
+ * tiered and other stores). DefaultMessageStore (message-store.ts) implements it. The store's
+ * modules import their shapes from here and this module imports none of them back (type
+ * imports of leaf modules only), so the read path and the store form no import circle.
  */
 import type { SendBatch } from '@cirrusmq/client/protocol';
 import type { MessageFilter } from './filter/message-filter';
-import type { QueryMessageResult } from './index/query-message-service';
-import type { FlushDiskType } from './flush-service';
-import type { PutMessageStatus } from './group-commit-service';
 import type { TierAckStatus, TierStats } from './store-tier';
 import type { StoreStatsService } from './store-stats-service';
 import type { DataSync } from './mapped-file';
@@ -36,7 +35,21 @@ export interface MessageStoreConfig {
   cleanIntervalMs?: number;
 }
 
+/** ASYNC_FLUSH: a send is acknowledged after its write; SYNC_FLUSH: after a group-commit fdatasync (flush-service.ts). */
+export type FlushDiskType = 'ASYNC_FLUSH' | 'SYNC_FLUSH';
+
+/** A put under SYNC_FLUSH (group-commit-service.ts): FLUSH_DISK_TIMEOUT when its fdatasync missed syncFlushTimeoutMs. */
+export type PutMessageStatus = 'PUT_OK' | 'FLUSH_DISK_TIMEOUT';
+
+/** When a put is acknowledged: after the write, after fdatasync, or once in S3 (the broker's `durability` setting). */
 export type StoreDurability = 'async' | 'sync' | 's3';
+
+/** One read answers at most this many bytes (and always at least one record), so a read of 1024 big messages cannot eat memory. */
+export const MAX_READ_BYTES = 8 * 1024 * 1024;
+/** Units a filtered read looks at before it answers what it has (320 KiB of ConsumeQueue). */
+export const MAX_FILTER_SCAN_UNITS = 16 * 1024;
+/** Candidates read per lookup at most: a slot full of colliding hashes cannot make a lookup read the log for ever. */
+export const MAX_CANDIDATES = 4096;
 
 export interface PutOptions {
   /** Acknowledge after the write, whatever the store's own level. */
@@ -65,6 +78,20 @@ export interface GetMessageResult {
   nextOffset: number;
   minOffset: number;
   maxOffset: number;
+}
+
+export interface QueryMessageResult {
+  /** Raw stored records, oldest first, back to back (decodeRecords reads them). */
+  records: Buffer;
+  count: number;
+}
+
+export interface DeleteTopicResult {
+  topic: string;
+  /** The topic's records below this CommitLog offset are deleted (their bytes leave with retention). */
+  deletedBelow: number;
+  /** ConsumeQueues removed. */
+  queues: number;
 }
 
 export interface StoreStats {

@@ -8,6 +8,7 @@
  *   retention: CleanCommitLogService -> CleanConsumeQueueService (ConsumeQueues, index)
  *   deleteTopic: a durable tombstone (topic-tombstones.ts), then the topic's ConsumeQueues go;
  *     the replay, the tier's restore and lookups skip the topic's records below the tombstone
+ *   reads of the log, local or tiered: commit-log-reader.ts (getMessage and lookups alike)
  *   tiered storage (optional, store-tier.ts): reads below the local log, deletion only once
  *     tiered, durability `s3`; open() instead of load() lets it restore first
  *   flush round + checkpoint: store-flush-round.ts; the public shapes: message-store-types.ts
@@ -19,6 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CirrusError, Field, type Logger, readInt64, readRecordShape, type SendBatch } from '@cirrusmq/client/protocol';
 import { CommitLog } from './commit-log';
+import { CommitLogReader } from './commit-log-reader';
 import type { ConsumeQueue } from './consume-queue';
 import { ConsumeQueueTable } from './consume-queue-table';
 import { CommitLogDispatcherBuildConsumeQueue, Dispatcher } from './dispatcher';
@@ -27,35 +29,36 @@ import { CleanConsumeQueueService } from './clean-consume-queue-service';
 import type { MessageFilter } from './filter/message-filter';
 import { getMessageFromQueue } from './get-message';
 import { DEFAULT_INDEX_CONFIG, IndexService } from './index/index-service';
-import { queryMessageById, queryMessageByKey, type LogReader, type QueryMessageResult } from './index/query-message-service';
-import { FLUSH_ROUND_BYTES, FlushRealTimeService, type FlushCommitLogService, type FlushDiskType } from './flush-service';
+import { queryMessageById, queryMessageByKey, type LogReader } from './index/query-message-service';
+import { FLUSH_ROUND_BYTES, FlushRealTimeService, type FlushCommitLogService } from './flush-service';
 import { GroupCommitService } from './group-commit-service';
-import type { GetMessageResult, MessageStore, MessageStoreConfig, PutMessageResult, PutOptions, StoreDurability, StoreStats } from './message-store-types';
+import type {
+  DeleteTopicResult,
+  FlushDiskType,
+  GetMessageResult,
+  MessageStore,
+  MessageStoreConfig,
+  PutMessageResult,
+  PutOptions,
+  QueryMessageResult,
+  StoreDurability,
+  StoreStats,
+} from './message-store-types';
 import { StoreCheckpoint, type StoredCheckpoint } from './store-checkpoint';
 import { StoreFlushRound } from './store-flush-round';
 import { StoreStatsService } from './store-stats-service';
 import type { StoreTier, TierStats } from './store-tier';
 import { TopicTombstones, type IncarnationVerdict } from './topic-tombstones';
 
-export type { GetMessageResult, MessageStore, MessageStoreConfig, PutMessageResult, PutOptions, StoreDurability, StoreStats } from './message-store-types';
-export { MAX_READ_BYTES } from './get-message';
-export type { QueryMessageResult } from './index/query-message-service';
-
 const EMPTY = Buffer.alloc(0);
 const queueKey = (topic: string, queueId: number): string => `${topic}-${queueId}`;
 /** Where a deleted topic's ConsumeQueue folder waits for its files to close; emptied at load. */
 const DELETED_QUEUES_DIR = 'deleted-queues';
 
-export interface DeleteTopicResult {
-  topic: string;
-  /** The topic's records below this CommitLog offset are deleted (their bytes leave with retention). */
-  deletedBelow: number;
-  /** ConsumeQueues removed. */
-  queues: number;
-}
-
 export class DefaultMessageStore implements MessageStore {
   readonly commitLog: CommitLog;
+  /** Reads of the log, local or tiered (getMessage and the lookups share it). */
+  private readonly commitLogReader: CommitLogReader;
   private readonly consumeQueueTable: ConsumeQueueTable;
   /** Deleted topics and the incarnation the local queues belong to (topic-tombstones.ts). */
   readonly topicTombstones: TopicTombstones;
@@ -83,6 +86,7 @@ export class DefaultMessageStore implements MessageStore {
       dataSync: config.dataSync,
       preallocate: config.preallocateSegments ?? false,
     });
+    this.commitLogReader = new CommitLogReader(this.commitLog, tier);
     this.storeCheckpoint = new StoreCheckpoint(config.storeDir, config.dataSync);
     this.consumeQueueTable = new ConsumeQueueTable(path.join(config.storeDir, 'consumequeue'), config.consumeQueueUnitsPerFile);
     this.topicTombstones = new TopicTombstones(config.storeDir);
@@ -147,8 +151,7 @@ export class DefaultMessageStore implements MessageStore {
 
   /** The first CommitLog offset readable: the tier's first segment, or the local log's first. */
   minPhysicOffset(): number {
-    const local = this.commitLog.getMinOffset();
-    return this.tier ? this.tier.minOffset(local) : local;
+    return this.commitLogReader.minOffset();
   }
 
   /**
@@ -354,7 +357,7 @@ export class DefaultMessageStore implements MessageStore {
     this.checkOpen();
     const cq = this.consumeQueueTable.get(topic, queueId);
     if (!cq) return { records: EMPTY, count: 0, nextOffset: 0, minOffset: 0, maxOffset: 0 };
-    return getMessageFromQueue(this.commitLog, cq, offset, maxMsgs, filter, this.tier);
+    return getMessageFromQueue(this.commitLogReader, cq, offset, maxMsgs, filter);
   }
 
   queryMessage(topic: string, key: string, maxNum: number, begin: number, end: number): Promise<QueryMessageResult> {
@@ -369,23 +372,14 @@ export class DefaultMessageStore implements MessageStore {
 
   /** Lookups read the local CommitLog, and the tier below it (a tiered record whose index entry is still local). */
   private readonly logReader: LogReader = {
-    minOffset: () => this.minPhysicOffset(),
-    maxOffset: () => this.commitLog.getMaxOffset(),
+    minOffset: () => this.commitLogReader.minOffset(),
+    maxOffset: () => this.commitLogReader.maxOffset(),
     read: async (offset, size) => {
-      const buf = await this.readLog(offset, size);
+      const buf = await this.commitLogReader.read(offset, size);
       // The index keeps entries of deleted topics' records: a whole record of one reads as not stored.
       return buf && size > Field.BODY && this.isDeletedRecord(buf) ? undefined : buf;
     },
   };
-
-  private async readLog(offset: number, size: number): Promise<Buffer | undefined> {
-    if (offset >= this.commitLog.getMinOffset() || !this.tier) return this.commitLog.getMessage(offset, size);
-    const end = this.tier.segmentEnd(offset);
-    if (end === undefined || offset + size > end) return undefined;
-    const buf = Buffer.allocUnsafe(size);
-    await this.tier.readInto(offset, size, buf, 0);
-    return buf;
-  }
 
   private isDeletedRecord(buf: Buffer): boolean {
     if (!this.topicTombstones.hasAny()) return false;

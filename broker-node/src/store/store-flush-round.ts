@@ -15,7 +15,7 @@
 import type { CommitLog } from './commit-log';
 import type { ConsumeQueue } from './consume-queue';
 import type { Dispatcher } from './dispatcher';
-import type { FlushDiskType } from './flush-service';
+import type { FlushDiskType } from './message-store-types';
 import type { IndexService } from './index/index-service';
 import type { CheckpointData, StoreCheckpoint } from './store-checkpoint';
 import type { StoreStatsService } from './store-stats-service';

@@ -11,7 +11,12 @@
  * and bytes put per topic (a Map bumped once per batch; prom-client reads it only at a scrape).
  */
 import { Counter, Histogram } from 'prom-client';
-import type { FlushObserver } from './group-commit-service';
+
+/** Told of each CommitLog fdatasync (the group commit, the flush round). */
+export interface FlushObserver {
+  /** A flush finished in `latencyMs`. */
+  recordFlush(latencyMs: number): void;
+}
 
 const RATE_WINDOW_S = 10;
 export const FLUSH_WINDOW = 1024;

@@ -11,7 +11,8 @@
  */
 import { afterEach, beforeEach } from 'vitest';
 import { silentLogger } from '@cirrusmq/client/protocol';
-import { DefaultMessageStore, type MessageStoreConfig } from '../store/message-store';
+import { DefaultMessageStore } from '../store/message-store';
+import type { MessageStoreConfig } from '../store/message-store-types';
 import { removeDir, tempDir } from './fixtures';
 
 export interface TempDirFixture {

@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildSubscriptionData, decodeRecords, javaHashCode, tagsHashCode } from '@cirrusmq/client/protocol';
 import { makeBatch, type TestMessage } from '../../testing/fixtures';
 import { useStoreFixture } from '../../testing/store-fixture';
-import { MAX_FILTER_SCAN_UNITS } from '../get-message';
+import { MAX_FILTER_SCAN_UNITS } from '../message-store-types';
 import type { DefaultMessageStore } from '../message-store';
 import { ExpressionMessageFilter, messageFilterFor } from './message-filter';
 

@@ -9,20 +9,12 @@
  *
  * The checks also drop what the index may hold past a recovery: an offset below the
  * log's minimum (retention), past its end, or into the middle of a record rewritten after a
- * torn tail was cut. Records below the local CommitLog are read from the tier (LogReader).
+ * torn tail was cut. Records below the local CommitLog are read from the tier (the store's
+ * CommitLogReader, commit-log-reader.ts, behind LogReader).
  */
 import { decodeProperties, Field, hasValidCrc, KEY_SEPARATOR, MessageConst, readInt64, readRecordShape } from '@cirrusmq/client/protocol';
-import { MAX_READ_BYTES } from '../get-message';
+import { MAX_CANDIDATES, MAX_READ_BYTES, type QueryMessageResult } from '../message-store-types';
 import { buildIdKey, buildKey, type IndexService } from './index-service';
-
-export interface QueryMessageResult {
-  /** Raw stored records, oldest first, back to back (decodeRecords reads them). */
-  records: Buffer;
-  count: number;
-}
-
-/** Candidates read per lookup at most: a slot full of colliding hashes cannot make a lookup read the log for ever. */
-export const MAX_CANDIDATES = 4096;
 
 type Confirm = (topic: string, props: Record<string, string>) => boolean;
 
