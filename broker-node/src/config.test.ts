@@ -125,7 +125,7 @@ describe('loadBrokerConfig', () => {
       loadBrokerConfig({ CIRRUSMQ_BROKER_PORT: 'abc', CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: '100', CIRRUSMQ_LOG_LEVEL: 'loud', CIRRUSMQ_BROKER_NAME: 'a b' }),
     ).toThrow(/CIRRUSMQ_BROKER_PORT.*CIRRUSMQ_COMMITLOG_SEGMENT_BYTES.*CIRRUSMQ_LOG_LEVEL/s);
     expect(() => loadBrokerConfig({ CIRRUSMQ_BROKER_NAME: 'a b' })).toThrow(/CIRRUSMQ_BROKER_NAME/);
-    expect(() => loadBrokerConfig({ CIRRUSMQ_FLUSH_DISK_TYPE: 'SOMETIMES' })).toThrow(/CIRRUSMQ_FLUSH_DISK_TYPE must be ASYNC_FLUSH or SYNC_FLUSH/);
+    expect(() => loadBrokerConfig({ CIRRUSMQ_FLUSH_DISK_TYPE: 'SOMETIMES' })).toThrow(/invalid CIRRUSMQ_FLUSH_DISK_TYPE="SOMETIMES": expected ASYNC_FLUSH or SYNC_FLUSH/);
     expect(() => loadBrokerConfig({ CIRRUSMQ_BROKER_PORT: '70000' })).toThrow(/from 0 to 65535/);
     expect(() => loadBrokerConfig({ CIRRUSMQ_HEARTBEAT_INTERVAL_MS: '200000' })).toThrow(/must exceed/);
   });

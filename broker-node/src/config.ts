@@ -4,8 +4,9 @@
  * naming the variable, instead of a broker that misbehaves later.
  */
 import path from 'node:path';
-import { CirrusError, isLogLevel, type LogLevel } from '@cirrusmq/client/protocol';
+import { type Env, EnvReader, envVar, formatEnvHelp, LOG_LEVELS, type LogLevel } from '@cirrusmq/client/protocol';
 import type { FlushDiskType, StoreDurability } from './store/message-store-types';
+import { STORE_DEFAULTS } from './store/store-defaults';
 
 export interface BrokerConfig {
   readonly clusterName: string;
@@ -74,6 +75,8 @@ export interface TierOn {
   readonly tableName: string;
   readonly region: string;
   readonly endpoint: string | undefined;
+  /** Dummy keys for an emulator endpoint when the environment has none; undefined: the SDK's default chain. */
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
   /** Tiered segments whose last message is older are deleted (overall retention); 0 = never. */
   readonly retentionMs: number;
   readonly checkIntervalMs: number;
@@ -87,73 +90,120 @@ export interface TierOn {
   readonly walAckTimeoutMs: number;
 }
 
-const FLUSH_DISK_TYPES: readonly string[] = ['ASYNC_FLUSH', 'SYNC_FLUSH'];
-
 const GiB = 1024 * 1024 * 1024;
+const MiB = 1024 * 1024;
 /** Small segments are for tests; below this a segment would roll every few messages. */
 export const MIN_SEGMENT_BYTES = 64 * 1024;
 /** Positions inside a segment stay well inside a JS number and a single fs call. */
 export const MAX_SEGMENT_BYTES = 2 * GiB;
 
-type Env = Record<string, string | undefined>;
+const NAME = { pattern: /^[a-zA-Z0-9_-]{1,64}$/, expected: '1 to 64 letters, digits, _ or -' };
+const MAX = Number.MAX_SAFE_INTEGER;
+const { str, int, port, bool, oneOf } = envVar;
+const S = STORE_DEFAULTS;
+
+/** Every variable the broker reads: the parser below and `--help` (brokerHelp) both use this table. */
+export const BROKER_ENV = {
+  cluster: str('CIRRUSMQ_CLUSTER', 'DefaultCluster', { description: 'cluster name', ...NAME }),
+  brokerName: str('CIRRUSMQ_BROKER_NAME', 'broker-a', { description: 'broker name', ...NAME }),
+  brokerId: int('CIRRUSMQ_BROKER_ID', 0, 0, 1024, { description: 'broker id, 0 = master' }),
+  brokerHost: str('CIRRUSMQ_BROKER_HOST', '127.0.0.1', { description: 'host advertised to the NameServer', pattern: /^[a-zA-Z0-9.:\-[\]]+$/, expected: 'a host name or IP address' }),
+  listenHost: str('CIRRUSMQ_BROKER_LISTEN_HOST', '127.0.0.1', { description: 'interface to listen on (the API has no authentication)', pattern: /^[a-zA-Z0-9.:-]+$/, expected: 'a host name or IP address' }),
+  brokerPort: port('CIRRUSMQ_BROKER_PORT', 10911, { description: 'listen port (0 = any free port)', allowZero: true }),
+  namesrvAddr: str('CIRRUSMQ_NAMESRV_ADDR', '127.0.0.1:9876', { description: 'the NameServer, host:port', pattern: /^(https?:\/\/)?[a-zA-Z0-9.\-[\]:]+(:\d+)?\/?$/, expected: 'host:port or an http(s) URL' }),
+  storeDir: str('CIRRUSMQ_STORE_DIR', undefined, { description: 'store folder', defaultText: './.cirrusmq-data/<broker name>' }),
+  segmentBytes: int('CIRRUSMQ_COMMITLOG_SEGMENT_BYTES', S.commitLogSegmentBytes, MIN_SEGMENT_BYTES, MAX_SEGMENT_BYTES, { description: 'CommitLog segment size' }),
+  preallocate: bool('CIRRUSMQ_COMMITLOG_PREALLOCATE', false, { description: 'zero-fill the next CommitLog segment ahead instead of sparse files' }),
+  cqUnits: int('CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE', S.consumeQueueUnitsPerFile, 16, 50_000_000, { description: 'ConsumeQueue entries per file' }),
+  flushDiskType: oneOf('CIRRUSMQ_FLUSH_DISK_TYPE', ['ASYNC_FLUSH', 'SYNC_FLUSH'] as const, 'ASYNC_FLUSH', { description: "RocketMQ's name for async/sync durability" }),
+  flushIntervalMs: int('CIRRUSMQ_FLUSH_INTERVAL_MS', S.flushIntervalMs, 1, 60_000, { description: 'ASYNC_FLUSH: fdatasync period' }),
+  syncFlushTimeoutMs: int('CIRRUSMQ_SYNC_FLUSH_TIMEOUT_MS', S.syncFlushTimeoutMs, 1, 600_000, { description: 'SYNC_FLUSH: a send not on disk within this answers FLUSH_DISK_TIMEOUT' }),
+  durability: oneOf('CIRRUSMQ_DURABILITY', ['async', 'sync', 's3'] as const, 'async', {
+    description: 'when a send is acknowledged: after the write, after fdatasync, or after an S3 write-ahead chunk',
+    defaultText: 'async; sync with SYNC_FLUSH',
+  }),
+  fileReservedTimeMs: int('CIRRUSMQ_FILE_RESERVED_TIME_MS', S.fileReservedTimeMs, 1, MAX, { description: 'local retention by a segment\'s last write' }),
+  diskBudgetBytes: int('CIRRUSMQ_DISK_BUDGET_BYTES', S.diskBudgetBytes, 0, MAX, { description: 'local retention: CommitLog bytes kept on disk, 0 = unlimited' }),
+  cleanIntervalMs: int('CIRRUSMQ_CLEAN_INTERVAL_MS', S.cleanIntervalMs, 10, 86_400_000, { description: 'how often retention checks' }),
+  indexHashSlots: int('CIRRUSMQ_INDEX_HASH_SLOTS', S.indexHashSlotNum, 16, 50_000_000, { description: 'key index: hash slots per file (x 4 bytes of memory)' }),
+  indexMaxEntries: int('CIRRUSMQ_INDEX_MAX_ENTRIES', S.indexNum, 64, 100_000_000, { description: 'key index: entries per file' }),
+  heartbeatIntervalMs: int('CIRRUSMQ_HEARTBEAT_INTERVAL_MS', 30_000, 100, 3_600_000, { description: 'registration period' }),
+  heartbeatTimeoutMs: int('CIRRUSMQ_HEARTBEAT_TIMEOUT_MS', 120_000, 1_000, 86_400_000, { description: 'the NameServer drops the broker after this without a heartbeat' }),
+  logLevel: oneOf('CIRRUSMQ_LOG_LEVEL', LOG_LEVELS, 'info', { description: 'log level' }),
+  tierBucket: str('CIRRUSMQ_TIER_BUCKET', undefined, { description: 's3 tier: the bucket', pattern: /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, expected: 'an S3 bucket name' }),
+  tier: oneOf('CIRRUSMQ_TIER', ['local', 's3', 'off'] as const, 'local', { description: 'where sealed segments go: a folder, S3, or nowhere', defaultText: 'local; s3 when CIRRUSMQ_TIER_BUCKET is set' }),
+  tableName: str('CIRRUSMQ_TABLE_NAME', undefined, { description: 's3 tier: the DynamoDB manifest table', pattern: /^[a-zA-Z0-9_.-]{3,255}$/, expected: 'a DynamoDB table name' }),
+  awsEndpoint: str('AWS_ENDPOINT_URL', undefined, { description: 's3 tier: S3 and DynamoDB endpoint (moto_server, LocalStack)', pattern: /^https?:\/\/\S+$/, expected: 'an http(s) URL' }),
+  awsAccessKeyId: str('AWS_ACCESS_KEY_ID', undefined, { description: 'with AWS_ENDPOINT_URL: when unset, the emulator gets dummy credentials' }),
+  awsRegion: str('AWS_REGION', 'us-east-1', { description: 's3 tier: region' }),
+  tierPrefix: str('CIRRUSMQ_TIER_PREFIX', '', {
+    description: 'tier key base; <cluster>/<broker name>/ always follows',
+    pattern: /^([a-zA-Z0-9_-][a-zA-Z0-9_.-]*\/)*$/,
+    expected: "'' or path segments each ending in / (no . or .. segment)",
+  }),
+  tierDir: str('CIRRUSMQ_TIER_DIR', undefined, { description: 'local tier: the folder', defaultText: '<store dir>-tier' }),
+  retentionMs: int('CIRRUSMQ_RETENTION_MS', 0, 0, MAX, { description: 'tiered segments older than this are deleted, 0 = never' }),
+  tierCheckIntervalMs: int('CIRRUSMQ_TIER_CHECK_INTERVAL_MS', 5_000, 10, 3_600_000, { description: 'how often the uploader looks for sealed segments' }),
+  tierBlockBytes: int('CIRRUSMQ_TIER_BLOCK_BYTES', 4 * MiB, 64 * 1024, 256 * MiB, { description: 'cold reads: ranged GET block size' }),
+  tierCacheBytes: int('CIRRUSMQ_TIER_CACHE_BYTES', 64 * MiB, 0, 64 * 1024 * MiB, { description: 'cold reads: block cache size' }),
+  tierReadAheadBlocks: int('CIRRUSMQ_TIER_READ_AHEAD_BLOCKS', 4, 0, 64, { description: 'cold reads: blocks read ahead for sequential readers' }),
+  walWindowMs: int('CIRRUSMQ_S3_WAL_WINDOW_MS', 100, 1, 10_000, { description: 's3 durability: group-commit window' }),
+  walMaxBytes: int('CIRRUSMQ_S3_WAL_MAX_BYTES', 4 * MiB, 64 * 1024, 512 * MiB, { description: 's3 durability: write-ahead chunk size cap' }),
+  walAckTimeoutMs: int('CIRRUSMQ_S3_WAL_ACK_TIMEOUT_MS', 10_000, 100, 600_000, { description: 's3 durability: wait before FLUSH_S3_TIMEOUT' }),
+};
+
+/** `--help` of broker-node/src/main.ts, from BROKER_ENV. */
+export function brokerHelp(): string {
+  return `CirrusMQ broker: node --import tsx broker-node/src/main.ts
+
+Environment:
+${formatEnvHelp(Object.values(BROKER_ENV))}
+`;
+}
 
 export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
-  const problems: string[] = [];
-  const str = (name: string, fallback: string, pattern?: RegExp): string => {
-    const raw = env[name];
-    const v = raw === undefined || raw === '' ? fallback : raw.trim();
-    if (pattern && !pattern.test(v)) problems.push(`${name} must match ${pattern.source}, got "${v}"`);
-    return v;
-  };
-  const int = (name: string, fallback: number, min: number, max: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const v = Number(raw.trim());
-    if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(v) || v < min || v > max) {
-      problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-      return fallback;
-    }
-    return v;
-  };
-
-  const NAME = /^[a-zA-Z0-9_-]{1,64}$/;
-  const clusterName = str('CIRRUSMQ_CLUSTER', 'DefaultCluster', NAME);
-  const brokerName = str('CIRRUSMQ_BROKER_NAME', 'broker-a', NAME);
-  const brokerId = int('CIRRUSMQ_BROKER_ID', 0, 0, 1024);
-  const brokerHost = str('CIRRUSMQ_BROKER_HOST', '127.0.0.1', /^[a-zA-Z0-9.:\-[\]]+$/);
-  const listenHost = str('CIRRUSMQ_BROKER_LISTEN_HOST', '127.0.0.1', /^[a-zA-Z0-9.:-]+$/);
-  const brokerPort = int('CIRRUSMQ_BROKER_PORT', 10911, 0, 65535);
-  const namesrvAddr = str('CIRRUSMQ_NAMESRV_ADDR', '127.0.0.1:9876', /^(https?:\/\/)?[a-zA-Z0-9.\-[\]:]+(:\d+)?\/?$/);
-  const storeDir = path.resolve(str('CIRRUSMQ_STORE_DIR', path.join('.cirrusmq-data', brokerName)));
-  const commitLogSegmentBytes = int('CIRRUSMQ_COMMITLOG_SEGMENT_BYTES', GiB, MIN_SEGMENT_BYTES, MAX_SEGMENT_BYTES);
-  const preallocate = str('CIRRUSMQ_COMMITLOG_PREALLOCATE', 'false', /^(true|false)$/);
-  const consumeQueueUnitsPerFile = int('CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE', 300_000, 16, 50_000_000);
-  const flushDiskType = str('CIRRUSMQ_FLUSH_DISK_TYPE', 'ASYNC_FLUSH');
-  if (!FLUSH_DISK_TYPES.includes(flushDiskType)) problems.push(`CIRRUSMQ_FLUSH_DISK_TYPE must be ASYNC_FLUSH or SYNC_FLUSH, got "${flushDiskType}"`);
-  const flushIntervalMs = int('CIRRUSMQ_FLUSH_INTERVAL_MS', 500, 1, 60_000);
-  const syncFlushTimeoutMs = int('CIRRUSMQ_SYNC_FLUSH_TIMEOUT_MS', 5_000, 1, 600_000);
-  const fileReservedTimeMs = int('CIRRUSMQ_FILE_RESERVED_TIME_MS', 72 * 3_600_000, 1, Number.MAX_SAFE_INTEGER);
-  const diskBudgetBytes = int('CIRRUSMQ_DISK_BUDGET_BYTES', 0, 0, Number.MAX_SAFE_INTEGER);
-  const cleanIntervalMs = int('CIRRUSMQ_CLEAN_INTERVAL_MS', 10_000, 10, 86_400_000);
-  const indexHashSlotNum = int('CIRRUSMQ_INDEX_HASH_SLOTS', 1_000_000, 16, 50_000_000);
-  const indexNum = int('CIRRUSMQ_INDEX_MAX_ENTRIES', 4_000_000, 64, 100_000_000);
-  const heartbeatIntervalMs = int('CIRRUSMQ_HEARTBEAT_INTERVAL_MS', 30_000, 100, 3_600_000);
-  const heartbeatTimeoutMs = int('CIRRUSMQ_HEARTBEAT_TIMEOUT_MS', 120_000, 1_000, 86_400_000);
-  const logLevel = str('CIRRUSMQ_LOG_LEVEL', 'info');
-  if (!isLogLevel(logLevel)) problems.push(`CIRRUSMQ_LOG_LEVEL must be one of debug, info, warn, error, got "${logLevel}"`);
+  const r = new EnvReader(env);
+  const V = BROKER_ENV;
+  const clusterName = r.str(V.cluster);
+  const brokerName = r.str(V.brokerName);
+  const brokerId = r.int(V.brokerId);
+  const brokerHost = r.str(V.brokerHost);
+  const listenHost = r.str(V.listenHost);
+  const brokerPort = r.int(V.brokerPort);
+  const namesrvAddr = r.str(V.namesrvAddr);
+  const storeDir = path.resolve(r.str(V.storeDir, path.join('.cirrusmq-data', brokerName)));
+  const commitLogSegmentBytes = r.int(V.segmentBytes);
+  const commitLogPreallocate = r.bool(V.preallocate);
+  const consumeQueueUnitsPerFile = r.int(V.cqUnits);
+  const flushDiskType = r.oneOf(V.flushDiskType);
+  const flushIntervalMs = r.int(V.flushIntervalMs);
+  const syncFlushTimeoutMs = r.int(V.syncFlushTimeoutMs);
+  const fileReservedTimeMs = r.int(V.fileReservedTimeMs);
+  const diskBudgetBytes = r.int(V.diskBudgetBytes);
+  const cleanIntervalMs = r.int(V.cleanIntervalMs);
+  const indexHashSlotNum = r.int(V.indexHashSlots);
+  const indexNum = r.int(V.indexMaxEntries);
+  const heartbeatIntervalMs = r.int(V.heartbeatIntervalMs);
+  const heartbeatTimeoutMs = r.int(V.heartbeatTimeoutMs);
+  const logLevel = r.oneOf(V.logLevel);
   if (heartbeatTimeoutMs <= heartbeatIntervalMs) {
-    problems.push(
+    r.problem(
       `CIRRUSMQ_HEARTBEAT_TIMEOUT_MS (${heartbeatTimeoutMs}) must exceed CIRRUSMQ_HEARTBEAT_INTERVAL_MS (${heartbeatIntervalMs}), or the broker expires between heartbeats`,
+      V.heartbeatTimeoutMs.name,
+      V.heartbeatIntervalMs.name,
     );
   }
-  const durabilityRaw = str('CIRRUSMQ_DURABILITY', flushDiskType === 'SYNC_FLUSH' ? 'sync' : 'async', /^(async|sync|s3)$/);
-  const durability = durabilityRaw as Durability;
-  if (env.CIRRUSMQ_FLUSH_DISK_TYPE && ((durability === 'sync') !== (flushDiskType === 'SYNC_FLUSH'))) {
-    problems.push(`CIRRUSMQ_DURABILITY=${durability} contradicts CIRRUSMQ_FLUSH_DISK_TYPE=${flushDiskType}: 'sync' is SYNC_FLUSH, 'async' and 's3' are ASYNC_FLUSH`);
+  const durability = r.oneOf(V.durability, flushDiskType === 'SYNC_FLUSH' ? 'sync' : 'async');
+  if (r.isSet(V.flushDiskType) && (durability === 'sync') !== (flushDiskType === 'SYNC_FLUSH')) {
+    r.problem(
+      `CIRRUSMQ_DURABILITY=${durability} contradicts CIRRUSMQ_FLUSH_DISK_TYPE=${flushDiskType}: 'sync' is SYNC_FLUSH, 'async' and 's3' are ASYNC_FLUSH`,
+      V.durability.name,
+      V.flushDiskType.name,
+    );
   }
-  const tier = loadTierSettings({ clusterName, brokerName, storeDir }, str, int, problems);
-  if (durability === 's3' && tier.kind === 'off') problems.push('CIRRUSMQ_DURABILITY=s3 needs tiering: CIRRUSMQ_TIER must not be off');
-  if (problems.length > 0) throw new CirrusError('INVALID_PARAMETER', `invalid broker configuration: ${problems.join('; ')}`);
+  const tier = loadTierSettings(r, { clusterName, brokerName, storeDir });
+  if (durability === 's3' && tier.kind === 'off') r.problem('CIRRUSMQ_DURABILITY=s3 needs tiering: CIRRUSMQ_TIER must not be off', V.durability.name, V.tier.name);
+  r.done('broker');
 
   return {
     clusterName,
@@ -165,7 +215,7 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
     namesrvAddr,
     storeDir,
     commitLogSegmentBytes,
-    commitLogPreallocate: preallocate === 'true',
+    commitLogPreallocate,
     consumeQueueUnitsPerFile,
     flushDiskType: durability === 'sync' ? 'SYNC_FLUSH' : 'ASYNC_FLUSH',
     flushIntervalMs,
@@ -177,46 +227,45 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
     indexNum,
     heartbeatIntervalMs,
     heartbeatTimeoutMs,
-    logLevel: logLevel as LogLevel,
+    logLevel,
     durability,
     tier,
   };
 }
 
-type StrReader = (name: string, fallback: string, pattern?: RegExp) => string;
-type IntReader = (name: string, fallback: number, min: number, max: number) => number;
-
 /**
  * CIRRUSMQ_TIER: 'local' (default: the folder `{storeDir}-tier`), 's3' (default when
  * CIRRUSMQ_TIER_BUCKET is set; the manifest is in CIRRUSMQ_TABLE_NAME) or 'off'.
  */
-function loadTierSettings(broker: { clusterName: string; brokerName: string; storeDir: string }, str: StrReader, int: IntReader, problems: string[]): TierSettings {
-  const MiB = 1024 * 1024;
-  const bucket = str('CIRRUSMQ_TIER_BUCKET', '', /^([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])?$/);
-  const kind = str('CIRRUSMQ_TIER', bucket ? 's3' : 'local', /^(local|s3|off)$/);
+function loadTierSettings(r: EnvReader, broker: { clusterName: string; brokerName: string; storeDir: string }): TierSettings {
+  const V = BROKER_ENV;
+  const bucket = r.str(V.tierBucket) ?? '';
+  const kind = r.oneOf(V.tier, bucket ? 's3' : 'local');
   if (kind === 'off') return { kind: 'off' };
-  const tableName = str('CIRRUSMQ_TABLE_NAME', '', /^([a-zA-Z0-9_.-]{3,255})?$/);
-  const endpoint = str('AWS_ENDPOINT_URL', '', /^(https?:\/\/\S+)?$/);
+  const tableName = r.str(V.tableName) ?? '';
+  const endpoint = r.str(V.awsEndpoint);
   const settings: TierOn = {
-    kind: kind as TierOn['kind'],
-    prefix: `${str('CIRRUSMQ_TIER_PREFIX', '', /^([a-zA-Z0-9_-][a-zA-Z0-9_.-]*\/)*$/)}${broker.clusterName}/${broker.brokerName}/`,
+    kind,
+    prefix: `${r.str(V.tierPrefix)}${broker.clusterName}/${broker.brokerName}/`,
     // Beside the store folder, not in it (a wiped store keeps it), and not shared with other stores' parents.
-    dir: path.resolve(str('CIRRUSMQ_TIER_DIR', `${broker.storeDir}-tier`)),
+    dir: path.resolve(r.str(V.tierDir, `${broker.storeDir}-tier`)),
     bucket,
     tableName,
-    region: str('AWS_REGION', 'us-east-1'),
-    endpoint: endpoint || undefined,
-    retentionMs: int('CIRRUSMQ_RETENTION_MS', 0, 0, Number.MAX_SAFE_INTEGER),
-    checkIntervalMs: int('CIRRUSMQ_TIER_CHECK_INTERVAL_MS', 5_000, 10, 3_600_000),
-    blockBytes: int('CIRRUSMQ_TIER_BLOCK_BYTES', 4 * MiB, 64 * 1024, 256 * MiB),
-    cacheBytes: int('CIRRUSMQ_TIER_CACHE_BYTES', 64 * MiB, 0, 64 * 1024 * MiB),
-    readAheadBlocks: int('CIRRUSMQ_TIER_READ_AHEAD_BLOCKS', 4, 0, 64),
-    walWindowMs: int('CIRRUSMQ_S3_WAL_WINDOW_MS', 100, 1, 10_000),
-    walMaxChunkBytes: int('CIRRUSMQ_S3_WAL_MAX_BYTES', 4 * MiB, 64 * 1024, 512 * MiB),
-    walAckTimeoutMs: int('CIRRUSMQ_S3_WAL_ACK_TIMEOUT_MS', 10_000, 100, 600_000),
+    region: r.str(V.awsRegion),
+    endpoint,
+    // Local endpoints take any credentials; in AWS the default chain (the task role) applies.
+    credentials: endpoint && !r.isSet(V.awsAccessKeyId) ? { accessKeyId: 'test', secretAccessKey: 'test' } : undefined,
+    retentionMs: r.int(V.retentionMs),
+    checkIntervalMs: r.int(V.tierCheckIntervalMs),
+    blockBytes: r.int(V.tierBlockBytes),
+    cacheBytes: r.int(V.tierCacheBytes),
+    readAheadBlocks: r.int(V.tierReadAheadBlocks),
+    walWindowMs: r.int(V.walWindowMs),
+    walMaxChunkBytes: r.int(V.walMaxBytes),
+    walAckTimeoutMs: r.int(V.walAckTimeoutMs),
   };
-  if (kind === 's3' && !bucket) problems.push('CIRRUSMQ_TIER=s3 needs CIRRUSMQ_TIER_BUCKET');
-  if (kind === 's3' && !tableName) problems.push('CIRRUSMQ_TIER=s3 needs CIRRUSMQ_TABLE_NAME (the tier manifest)');
+  if (kind === 's3' && !bucket) r.problem('CIRRUSMQ_TIER=s3 needs CIRRUSMQ_TIER_BUCKET', V.tierBucket.name);
+  if (kind === 's3' && !tableName) r.problem('CIRRUSMQ_TIER=s3 needs CIRRUSMQ_TABLE_NAME (the tier manifest)', V.tableName.name);
   return settings;
 }
 

@@ -4,8 +4,11 @@
  * (refuse sends, flush, unregister, close) and exit 0; a second signal exits at once.
  */
 import { CirrusError, createLogger } from '@cirrusmq/client/protocol';
+import { exitWithHelpIfAsked } from '@cirrusmq/client/server';
 import { BrokerController } from './broker-controller';
-import { loadBrokerConfig } from './config';
+import { brokerHelp, loadBrokerConfig } from './config';
+
+exitWithHelpIfAsked(brokerHelp());
 
 async function main(): Promise<void> {
   let config;

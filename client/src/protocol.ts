@@ -13,6 +13,7 @@ export * from './codec/properties.js';
 export * from './codec/record.js';
 export * from './codec/send-batch.js';
 export * from './codec/tag-hash.js';
+export * from './config/env.js';
 export * from './errors.js';
 export * from './filter/subscription-data.js';
 export * from './http/http-client.js';

@@ -1,5 +1,6 @@
 /** The local cluster's layout (npm start): the only reader of process.env for the launcher. */
 import path from 'node:path';
+import { type Env, EnvReader, envVar, formatEnvHelp } from '@cirrusmq/client/protocol';
 import { DEFAULT_RESTART_POLICY, type RestartPolicy } from './restart-backoff';
 
 export interface LocalBrokerSpec {
@@ -18,32 +19,77 @@ export interface LocalClusterConfig {
   env: Record<string, string>;
 }
 
-export function loadLocalClusterConfig(env: NodeJS.ProcessEnv = process.env): LocalClusterConfig {
-  return {
-    dataDir: path.resolve(env.CIRRUSMQ_DATA_DIR ?? '.cirrusmq-data'),
-    host: env.CIRRUSMQ_HOST ?? '127.0.0.1',
-    clusterName: env.CIRRUSMQ_CLUSTER ?? 'DefaultCluster',
-    nameServerPort: port(env, 'CIRRUSMQ_NAMESRV_PORT', 9876),
-    gatewayPort: port(env, 'CIRRUSMQ_GATEWAY_PORT', 8080),
-    brokers: parseBrokers(env.CIRRUSMQ_BROKERS ?? 'broker-a:10911,broker-b:10921'),
+const { str, int, port, bool } = envVar;
+
+/** Every variable the launcher reads: the loaders below and `npm start -- --help` (launcherHelp) both use this table. */
+export const LAUNCHER_ENV = {
+  dataDir: str('CIRRUSMQ_DATA_DIR', '.cirrusmq-data', { description: 'data and logs' }),
+  host: str('CIRRUSMQ_HOST', '127.0.0.1', { description: 'host every process listens on and advertises' }),
+  nameServerPort: port('CIRRUSMQ_NAMESRV_PORT', 9876, { description: 'NameServer port' }),
+  brokers: str('CIRRUSMQ_BROKERS', 'broker-a:10911,broker-b:10921', { description: 'brokers as name:port,...' }),
+  gatewayPort: port('CIRRUSMQ_GATEWAY_PORT', 8080, { description: 'gateway port' }),
+  clusterName: str('CIRRUSMQ_CLUSTER', 'DefaultCluster', { description: 'cluster name' }),
+  autoRestart: bool('CIRRUSMQ_AUTO_RESTART', true, { description: 'restart a process that exits unexpectedly, with backoff' }),
+  restartDelayMs: int('CIRRUSMQ_RESTART_DELAY_MS', DEFAULT_RESTART_POLICY.initialDelayMs, 0, 60_000, {
+    description: `first restart delay, doubled per quick failure up to ${DEFAULT_RESTART_POLICY.maxDelayMs / 1000} s`,
+  }),
+  awsEndpoint: str('AWS_ENDPOINT_URL', undefined, { description: 'run the NameServer on DynamoDB there (LocalStack, moto_server)' }),
+};
+
+export function loadLocalClusterConfig(env: Env = process.env): LocalClusterConfig {
+  const r = new EnvReader(env);
+  const V = LAUNCHER_ENV;
+  const brokersSpec = r.str(V.brokers);
+  let brokers: LocalBrokerSpec[] = [];
+  try {
+    brokers = parseBrokers(brokersSpec);
+  } catch (e) {
+    r.problem((e as Error).message, V.brokers.name);
+  }
+  const config: LocalClusterConfig = {
+    dataDir: path.resolve(r.str(V.dataDir)),
+    host: r.str(V.host),
+    clusterName: r.str(V.clusterName),
+    nameServerPort: r.int(V.nameServerPort),
+    gatewayPort: r.int(V.gatewayPort),
+    brokers,
     env: {},
   };
+  r.done('launcher');
+  return config;
 }
 
 export interface LauncherOptions {
   /** Restart a process that exits unexpectedly (with backoff). On unless CIRRUSMQ_AUTO_RESTART=0. */
   autoRestart: boolean;
   restartPolicy: RestartPolicy;
+  /** The NameServer's DynamoDB endpoint, when set (the children inherit it; the banner names it). */
+  awsEndpoint?: string;
 }
 
-export function loadLauncherOptions(env: NodeJS.ProcessEnv = process.env): LauncherOptions {
-  const raw = (env.CIRRUSMQ_AUTO_RESTART ?? '').trim().toLowerCase();
-  if (!['', '0', '1', 'true', 'false', 'on', 'off'].includes(raw)) throw new Error(`CIRRUSMQ_AUTO_RESTART must be 1 or 0, got "${raw}"`);
-  const initialDelayMs = int(env, 'CIRRUSMQ_RESTART_DELAY_MS', DEFAULT_RESTART_POLICY.initialDelayMs, 0, 60_000);
+export function loadLauncherOptions(env: Env = process.env): LauncherOptions {
+  const r = new EnvReader(env);
+  const V = LAUNCHER_ENV;
+  const autoRestart = r.bool(V.autoRestart);
+  const initialDelayMs = r.int(V.restartDelayMs);
+  const awsEndpoint = r.str(V.awsEndpoint);
+  r.done('launcher');
   return {
-    autoRestart: !['0', 'false', 'off'].includes(raw),
+    autoRestart,
     restartPolicy: { ...DEFAULT_RESTART_POLICY, initialDelayMs, maxDelayMs: Math.max(initialDelayMs, DEFAULT_RESTART_POLICY.maxDelayMs) },
+    awsEndpoint,
   };
+}
+
+/** `npm start -- --help`, from LAUNCHER_ENV. */
+export function launcherHelp(): string {
+  return `npm start: the whole CirrusMQ cluster on this machine (NameServer, brokers, gateway)
+
+Environment:
+${formatEnvHelp(Object.values(LAUNCHER_ENV))}
+Every process also reads its own variables: see README.md, or run its entry with --help.
+Ctrl-C, SIGTERM and SIGHUP stop the cluster: gateway, brokers (flush, unregister), NameServer.
+`;
 }
 
 /** "broker-a:10911,broker-b:10921" */
@@ -55,20 +101,4 @@ export function parseBrokers(spec: string): LocalBrokerSpec[] {
   });
   if (brokers.length === 0) throw new Error('CIRRUSMQ_BROKERS names no broker');
   return brokers;
-}
-
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-  return n;
-}
-
-function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`${name} must be a port number, got "${raw}"`);
-  return n;
 }

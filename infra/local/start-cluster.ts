@@ -4,25 +4,12 @@
  * and restarted (supervisor.ts); if this launcher dies, its children notice and stop.
  */
 import { exitWithHelpIfAsked } from '@cirrusmq/client/server';
-import { loadLauncherOptions, loadLocalClusterConfig } from './config';
+import { launcherHelp, loadLauncherOptions, loadLocalClusterConfig } from './config';
 import { LauncherError } from './launcher-error';
 import { LocalCluster } from './local-cluster';
 import { assertPortsFree } from './port-check';
 
-exitWithHelpIfAsked(`npm start: the whole CirrusMQ cluster on this machine (NameServer, brokers, gateway)
-
-Environment:
-  CIRRUSMQ_DATA_DIR        data and logs (./.cirrusmq-data)
-  CIRRUSMQ_NAMESRV_PORT    NameServer port (9876)
-  CIRRUSMQ_BROKERS         brokers as name:port,... (broker-a:10911,broker-b:10921)
-  CIRRUSMQ_GATEWAY_PORT    gateway port (8080)
-  CIRRUSMQ_CLUSTER         cluster name (DefaultCluster)
-  CIRRUSMQ_AUTO_RESTART    restart a process that exits unexpectedly, with backoff (1; 0 turns it off)
-  CIRRUSMQ_RESTART_DELAY_MS  first restart delay, doubled per quick failure up to 30 s (500)
-  AWS_ENDPOINT_URL         run the NameServer on DynamoDB there (LocalStack, moto_server)
-Every process also reads its own variables: see README.md, or run its entry with --help.
-Ctrl-C, SIGTERM and SIGHUP stop the cluster: gateway, brokers (flush, unregister), NameServer.
-`);
+exitWithHelpIfAsked(launcherHelp());
 
 // A closed terminal (SIGHUP) turns every later write into EIO: the stop must still run.
 process.stdout.on('error', () => {});
@@ -34,7 +21,8 @@ try {
   config = loadLocalClusterConfig();
   options = loadLauncherOptions();
 } catch (e) {
-  out(`invalid configuration: ${e instanceof Error ? e.message : String(e)}`);
+  // A ConfigError's message already starts with "invalid launcher configuration".
+  out(e instanceof Error ? e.message : `invalid configuration: ${String(e)}`);
   process.exit(2);
 }
 
@@ -77,7 +65,7 @@ try {
 }
 if (stopping) await new Promise(() => {});
 
-const backend = process.env.AWS_ENDPOINT_URL ? `DynamoDB at ${process.env.AWS_ENDPOINT_URL}` : 'embedded';
+const backend = options.awsEndpoint ? `DynamoDB at ${options.awsEndpoint}` : 'embedded';
 out('');
 out(`  NameServer  ${cluster.nameServerUrl}   (route store: ${backend})`);
 for (const b of config.brokers) out(`  Broker      ${cluster.brokerUrl(b.brokerName)}  ${b.brokerName} in ${config.clusterName}`);

@@ -16,6 +16,7 @@ import path from 'node:path';
 import type { Logger } from '@cirrusmq/client/protocol';
 import type { CommitLog } from './commit-log';
 import type { MappedFile } from './mapped-file';
+import { STORE_DEFAULTS } from './store-defaults';
 
 export interface CleanCommitLogConfig {
   /** Segments whose last write is older than this are deleted (RocketMQ's fileReservedTime, 72 h). */
@@ -26,9 +27,9 @@ export interface CleanCommitLogConfig {
 }
 
 export const DEFAULT_CLEAN_CONFIG: CleanCommitLogConfig = {
-  fileReservedTimeMs: 72 * 3600 * 1000,
-  diskBudgetBytes: 0,
-  cleanIntervalMs: 10_000,
+  fileReservedTimeMs: STORE_DEFAULTS.fileReservedTimeMs,
+  diskBudgetBytes: STORE_DEFAULTS.diskBudgetBytes,
+  cleanIntervalMs: STORE_DEFAULTS.cleanIntervalMs,
 };
 
 export interface CleanCommitLogHooks {

@@ -45,6 +45,7 @@ import type {
   StoreStats,
 } from './message-store-types';
 import { StoreCheckpoint, type StoredCheckpoint } from './store-checkpoint';
+import { STORE_DEFAULTS } from './store-defaults';
 import { StoreFlushRound } from './store-flush-round';
 import { StoreStatsService } from './store-stats-service';
 import type { StoreTier, TierStats } from './store-tier';
@@ -137,7 +138,7 @@ export class DefaultMessageStore implements MessageStore {
     });
     this.flushService = new FlushRealTimeService(() => this.flushRound(), config.flushIntervalMs, logger);
     if (this.flushDiskType === 'SYNC_FLUSH') {
-      this.groupCommit = new GroupCommitService(this.commitLog, config.syncFlushTimeoutMs ?? 5_000, this.storeStats, logger, config.syncFlushClock);
+      this.groupCommit = new GroupCommitService(this.commitLog, config.syncFlushTimeoutMs ?? STORE_DEFAULTS.syncFlushTimeoutMs, this.storeStats, logger, config.syncFlushClock);
     }
   }
 

@@ -51,8 +51,7 @@ function localBackends(tier: TierOn): { objectStore: ObjectStore; manifest: Tier
 }
 
 function s3Backends(tier: TierOn, config: BrokerConfig): { objectStore: ObjectStore; manifest: TierManifest } {
-  // Local endpoints take any credentials; in AWS the default chain (the task role) applies.
-  const credentials = tier.endpoint && !process.env.AWS_ACCESS_KEY_ID ? { accessKeyId: 'test', secretAccessKey: 'test' } : undefined;
+  const credentials = tier.credentials;
   const client = createS3Client({ region: tier.region, endpoint: tier.endpoint, credentials });
   const ddb = new DynamoDBClient({ region: tier.region, endpoint: tier.endpoint, credentials, maxAttempts: 3 });
   return {

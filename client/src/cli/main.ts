@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { GatewayClient, type MessageJsonIn } from '../api/gateway-client.js';
 import { CirrusError } from '../errors.js';
+import { cliEnvHelp, loadCliConfig } from './config.js';
 import { formatMessageLine, formatTable } from './format.js';
 
 const HELP = `cirrusmq — the CirrusMQ command line (talks to the gateway's HTTP API)
@@ -20,11 +21,14 @@ Commands:
   cluster                           list brokers with their last heartbeat and liveness
 
 Options:
-  --gateway URL    gateway URL (default $CIRRUSMQ_GATEWAY_URL or http://127.0.0.1:8080)
+  --gateway URL    gateway URL (default: CIRRUSMQ_GATEWAY_URL, below)
   --tags T         tag of the sent message          --keys k1,k2   keys of the sent message
   --batch N        messages per request with --count (default 32, at most 1000)
   --json           print raw JSON
   -h, --help       this help
+
+Environment:
+${cliEnvHelp()}
 `;
 
 const { values, positionals } = parseArgs({
@@ -46,7 +50,6 @@ const { values, positionals } = parseArgs({
   strict: true,
 });
 
-const gatewayUrl = values.gateway ?? process.env.CIRRUSMQ_GATEWAY_URL ?? 'http://127.0.0.1:8080';
 const print = (s: string): void => {
   process.stdout.write(s + '\n');
 };
@@ -63,6 +66,16 @@ function int(name: string, raw: string | undefined, fallback?: number): number {
 }
 
 class UsageError extends Error {}
+
+/** A bad CIRRUSMQ_GATEWAY_URL stops the CLI with the variable named, exit code 2 as a usage error. */
+function cliGatewayUrl(): string {
+  try {
+    return loadCliConfig().gatewayUrl;
+  } catch (e) {
+    process.stderr.write(`error: ${(e as Error).message}\n`);
+    process.exit(2);
+  }
+}
 
 async function run(gw: GatewayClient): Promise<void> {
   const [command, sub, arg] = positionals;
@@ -156,6 +169,7 @@ async function send(gw: GatewayClient, topic: string, body: string): Promise<voi
 if (values.help || positionals.length === 0) {
   print(HELP);
 } else {
+  const gatewayUrl = values.gateway ?? cliGatewayUrl();
   const gw = new GatewayClient(gatewayUrl);
   try {
     await run(gw);

@@ -1,5 +1,5 @@
 /** The gateway's settings: the only reader of process.env in this runtime. */
-import { isLogLevel, type LogLevel } from '@cirrusmq/client/protocol';
+import { type Env, EnvReader, envVar, formatEnvHelp, LOG_LEVELS, type LogLevel } from '@cirrusmq/client/protocol';
 
 export interface GatewayConfig {
   host: string;
@@ -17,25 +17,42 @@ export interface GatewayConfig {
   logLevel: LogLevel;
 }
 
-export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
-  const logLevel = env.CIRRUSMQ_LOG_LEVEL ?? 'info';
-  if (!isLogLevel(logLevel)) throw new Error(`CIRRUSMQ_LOG_LEVEL must be debug, info, warn or error, got "${logLevel}"`);
-  return {
-    host: env.CIRRUSMQ_GATEWAY_HOST ?? '127.0.0.1',
-    port: intVar(env, 'CIRRUSMQ_GATEWAY_PORT', 8080, 0, 65535),
-    nameServerAddr: env.CIRRUSMQ_NAMESRV_ADDR ?? '127.0.0.1:9876',
-    sendTimeoutMs: intVar(env, 'CIRRUSMQ_SEND_TIMEOUT_MS', 3000, 1, 600_000),
-    routeTtlMs: intVar(env, 'CIRRUSMQ_ROUTE_TTL_MS', 30_000, 0, 3_600_000),
-    retryTimesWhenSendFailed: intVar(env, 'CIRRUSMQ_RETRY_TIMES_WHEN_SEND_FAILED', 2, 0, 16),
-    maxInflightPerTopic: intVar(env, 'CIRRUSMQ_MAX_INFLIGHT_PER_TOPIC', 2, 1, 1024),
-    logLevel,
-  };
+const { str, int, port, oneOf } = envVar;
+
+/** Every variable the gateway reads: loadGatewayConfig and `--help` (gatewayHelp) both use this table. */
+export const GATEWAY_ENV = {
+  host: str('CIRRUSMQ_GATEWAY_HOST', '127.0.0.1', { description: 'listen host' }),
+  port: port('CIRRUSMQ_GATEWAY_PORT', 8080, { description: 'listen port (0 = any free port)', allowZero: true }),
+  nameServerAddr: str('CIRRUSMQ_NAMESRV_ADDR', '127.0.0.1:9876', { description: 'the NameServer, host:port' }),
+  sendTimeoutMs: int('CIRRUSMQ_SEND_TIMEOUT_MS', 3000, 1, 600_000, { description: 'budget of one send, retries included' }),
+  routeTtlMs: int('CIRRUSMQ_ROUTE_TTL_MS', 30_000, 0, 3_600_000, { description: 'route cache lifetime' }),
+  retryTimes: int('CIRRUSMQ_RETRY_TIMES_WHEN_SEND_FAILED', 2, 0, 16, { description: 'retries on another broker' }),
+  maxInflightPerTopic: int('CIRRUSMQ_MAX_INFLIGHT_PER_TOPIC', 2, 1, 1024, { description: 'broker requests of a topic in flight before batches merge' }),
+  logLevel: oneOf('CIRRUSMQ_LOG_LEVEL', LOG_LEVELS, 'info', { description: 'log level' }),
+};
+
+/** `--help` of functions/gateway/src/main.ts, from GATEWAY_ENV. */
+export function gatewayHelp(): string {
+  return `CirrusMQ gateway (the HTTP API): node --import tsx functions/gateway/src/main.ts
+
+Environment:
+${formatEnvHelp(Object.values(GATEWAY_ENV))}
+`;
 }
 
-function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-  return n;
+export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
+  const r = new EnvReader(env);
+  const V = GATEWAY_ENV;
+  const config: GatewayConfig = {
+    host: r.str(V.host),
+    port: r.int(V.port),
+    nameServerAddr: r.str(V.nameServerAddr),
+    sendTimeoutMs: r.int(V.sendTimeoutMs),
+    routeTtlMs: r.int(V.routeTtlMs),
+    retryTimesWhenSendFailed: r.int(V.retryTimes),
+    maxInflightPerTopic: r.int(V.maxInflightPerTopic),
+    logLevel: r.oneOf(V.logLevel),
+  };
+  r.done('gateway');
+  return config;
 }

@@ -2,20 +2,10 @@
 import { serve } from '@hono/node-server';
 import { exitWithHelpIfAsked } from '@cirrusmq/client/server';
 import { createGatewayApp } from './app';
-import { loadGatewayConfig } from './config';
+import { gatewayHelp, loadGatewayConfig } from './config';
 import { createGatewayDeps } from './create-deps';
 
-exitWithHelpIfAsked(`CirrusMQ gateway (the HTTP API): node --import tsx functions/gateway/src/main.ts
-
-Environment:
-  CIRRUSMQ_GATEWAY_HOST, CIRRUSMQ_GATEWAY_PORT   listen address (127.0.0.1:8080)
-  CIRRUSMQ_NAMESRV_ADDR                          the NameServer, host:port (127.0.0.1:9876)
-  CIRRUSMQ_SEND_TIMEOUT_MS                       budget of one send, retries included (3000)
-  CIRRUSMQ_RETRY_TIMES_WHEN_SEND_FAILED          retries on another broker (2)
-  CIRRUSMQ_ROUTE_TTL_MS                          route cache lifetime (30000)
-  CIRRUSMQ_MAX_INFLIGHT_PER_TOPIC                broker requests of a topic in flight before batches merge (2)
-  CIRRUSMQ_LOG_LEVEL                             debug | info | warn | error (info)
-`);
+exitWithHelpIfAsked(gatewayHelp());
 
 const config = loadGatewayConfig();
 const deps = createGatewayDeps(config);

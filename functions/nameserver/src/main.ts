@@ -9,22 +9,11 @@ import { serve } from '@hono/node-server';
 import { CirrusError, createLogger } from '@cirrusmq/client/protocol';
 import { exitWithHelpIfAsked, FolderLock } from '@cirrusmq/client/server';
 import { createNameServerApp } from './app';
-import { loadConfig } from './config';
+import { loadConfig, nameServerHelp } from './config';
 import { createRouteTable } from './route-table/create-route-table';
 import { topicFilePath } from './route-table/topic-file';
 
-exitWithHelpIfAsked(`CirrusMQ NameServer: node --import tsx functions/nameserver/src/main.ts
-
-Environment:
-  CIRRUSMQ_NAMESRV_HOST, CIRRUSMQ_NAMESRV_PORT   listen address (127.0.0.1:9876)
-  CIRRUSMQ_ROUTE_BACKEND                         embedded | dynamodb (dynamodb when AWS_ENDPOINT_URL is set)
-  CIRRUSMQ_DATA_DIR                              embedded topic config under <dir>/nameserver (./.cirrusmq-data)
-  AWS_ENDPOINT_URL, AWS_REGION                   DynamoDB endpoint (LocalStack, moto_server) and region
-  CIRRUSMQ_TABLE_NAME                            DynamoDB table (cirrusmq-nameserver; created if missing)
-  CIRRUSMQ_BROKER_EXPIRY_MS                      broker liveness when a registration names none (120000)
-  CIRRUSMQ_SWEEP_INTERVAL_MS                     embedded sweep of expired brokers (10000)
-  CIRRUSMQ_LOG_LEVEL                             debug | info | warn | error (info)
-`);
+exitWithHelpIfAsked(nameServerHelp());
 
 const config = loadConfig();
 const logger = createLogger({ service: 'nameserver' }, config.logLevel);

@@ -21,6 +21,7 @@ import { javaHashCode, KEY_SEPARATOR, type Logger } from '@cirrusmq/client/proto
 import type { CommitLogDispatcher, DispatchRequest } from '../dispatcher';
 import { RecordDispatchRequest } from '../dispatch-request';
 import { fileNameToOffset } from '../mapped-file';
+import { STORE_DEFAULTS } from '../store-defaults';
 import { IndexFile, continueJavaHash, indexKeyHash } from './index-file';
 
 export interface IndexServiceConfig {
@@ -32,7 +33,7 @@ export interface IndexServiceConfig {
   persistIntervalMs: number;
 }
 
-export const DEFAULT_INDEX_CONFIG: IndexServiceConfig = { hashSlotNum: 1_000_000, indexNum: 4_000_000, persistIntervalMs: 1_000 };
+export const DEFAULT_INDEX_CONFIG: IndexServiceConfig = { hashSlotNum: STORE_DEFAULTS.indexHashSlotNum, indexNum: STORE_DEFAULTS.indexNum, persistIntervalMs: 1_000 };
 
 /** The index key of a message key in a topic. */
 export function buildKey(topic: string, key: string): string {
