@@ -16,6 +16,7 @@
  * covering about this much, on the thread pool.
  */
 import type { Logger } from '@cirrusmq/client/protocol';
+import { ServiceThread } from '../service-thread';
 
 /** CommitLog bytes written since the last checkpoint that start a flush round before the timer does. */
 export const FLUSH_ROUND_BYTES = 32 * 1024 * 1024;
@@ -27,48 +28,32 @@ export interface Flushable {
 
 export interface FlushCommitLogService {
   start(): void;
-  /** Runs a round now unless one is running (the next tick is rescheduled after it). */
+  /** Runs a round now, or right after the one running (the next tick is an interval after it). */
   wakeup(): void;
   /** Stops the timer and waits for a flush in flight (the files are closed next). */
   shutdown(): Promise<void>;
 }
 
-export class FlushRealTimeService implements FlushCommitLogService {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = false;
-
+/** A ServiceThread: one round per intervalMs, or at once on wakeup (a wakeup during a round runs the next right after it). */
+export class FlushRealTimeService extends ServiceThread implements FlushCommitLogService {
   constructor(
     private readonly flushRound: () => Promise<void>,
     private readonly intervalMs: number,
-    private readonly logger: Logger,
-  ) {}
-
-  start(): void {
-    this.stopped = false;
-    this.schedule();
+    logger: Logger,
+  ) {
+    super(logger);
   }
 
-  /** A chain of timeouts, not an interval, so a slow disk never stacks flushes up. */
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => this.runRound(), this.intervalMs);
-    // The HTTP server keeps the process alive; a flush timer alone must not.
-    this.timer.unref();
+  getServiceName(): string {
+    return 'FlushRealTimeService';
   }
 
-  wakeup(): void {
-    if (this.running || this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.runRound();
-  }
-
-  private runRound(): void {
-    this.timer = undefined;
-    this.running = this.flushOnce().finally(() => {
-      this.running = undefined;
-      this.schedule();
-    });
+  protected async runLoop(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await this.waitForRunning(this.intervalMs, signal);
+      if (signal.aborted) return;
+      await this.flushOnce();
+    }
   }
 
   async flushOnce(): Promise<void> {
@@ -77,12 +62,5 @@ export class FlushRealTimeService implements FlushCommitLogService {
     } catch (e) {
       this.logger.error('flush failed', { err: e });
     }
-  }
-
-  async shutdown(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
   }
 }
