@@ -24,6 +24,12 @@ export const ErrorCodes = {
   /** The read offset was deleted by retention; `details.minOffset` says where the queue starts now. */
   OFFSET_BELOW_MINIMUM: { status: 404, retriable: false },
   TOPIC_EXISTS: { status: 409, retriable: false },
+  INVALID_GROUP: { status: 400, retriable: false },
+  GROUP_NOT_FOUND: { status: 404, retriable: false },
+  /** A receipt handle that was edited, forged, or is not this broker's. */
+  INVALID_RECEIPT_HANDLE: { status: 400, retriable: false },
+  /** A genuine receipt handle whose lease ended (acked, expired, or replaced by change-invisibility). */
+  RECEIPT_HANDLE_EXPIRED: { status: 400, retriable: false },
   PAYLOAD_TOO_LARGE: { status: 413, retriable: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retriable: false },
   // service at fault, or not ready

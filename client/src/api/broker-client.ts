@@ -4,6 +4,18 @@ import { HttpClient, parseJson, type HttpResponse } from '../http/http-client.js
 import { decodeRecords } from '../codec/record.js';
 import { buildSubscriptionData } from '../filter/subscription-data.js';
 import type { MessageExt } from '../message.js';
+import type {
+  AckRequest,
+  AckResponse,
+  ChangeInvisibilityRequest,
+  ChangeInvisibilityResponse,
+  CommitOffsetRequest,
+  ConsumerProgress,
+  PopRequest,
+  PopResultMeta,
+  PoppedMeta,
+  ResetOffsetRequest,
+} from './consume-types.js';
 import { ContentTypes, PullHeaders, type BrokerSendResponse } from './types.js';
 
 /** A broker's answer to a topic delete. */
@@ -21,6 +33,13 @@ export interface PullResult {
   nextOffset: number;
   minOffset: number;
   maxOffset: number;
+}
+
+/** A message a POP leased: the stored message, its lease's receipt handle and which delivery this is. */
+export interface PoppedMessage extends MessageExt {
+  receiptHandle: string;
+  deliveryAttempt: number;
+  brokerName: string;
 }
 
 /** A lookup by key: a time range in ms (default all time) and how many of the newest matches (default 32). */
@@ -94,6 +113,47 @@ export class BrokerClient {
     return this.http.json<BrokerDeleteTopicResponse>('POST', `/v1/admin/topics/${encodeURIComponent(topic)}/delete`, body, timeoutMs);
   }
 
+  /**
+   * POP (RocketMQ 5's PopMessage): leases up to `max` messages of `topic` for `group`, each
+   * invisible to the group for `invisibleMs`; waits up to `waitMs` when none is there. The
+   * request timeout covers the wait.
+   */
+  async pop(request: PopRequest, brokerName: string): Promise<PoppedMessage[]> {
+    const res = await this.http.request({
+      method: 'POST',
+      path: '/v1/consume/pop',
+      body: JSON.stringify(request),
+      timeoutMs: request.waitMs + POP_TIMEOUT_MARGIN_MS,
+    });
+    if (res.status !== 200) throw errorOf(res);
+    return decodePopResult(res.body, brokerName);
+  }
+
+  /** Ends the leases of these receipt handles; one result per handle, in order. */
+  ack(request: AckRequest): Promise<AckResponse> {
+    return this.http.json<AckResponse>('POST', '/v1/consume/ack', request);
+  }
+
+  /** Moves each lease's deadline to now + invisibleMs; an OK result carries the new handle. */
+  changeInvisibility(request: ChangeInvisibilityRequest): Promise<ChangeInvisibilityResponse> {
+    return this.http.json<ChangeInvisibilityResponse>('POST', '/v1/consume/change-invisibility', request);
+  }
+
+  /** The group's offsets, leases in flight and lag on each queue of the topic on this broker. */
+  progress(topic: string, group: string): Promise<ConsumerProgress> {
+    return this.http.json<ConsumerProgress>('GET', `/v1/consume/progress?topic=${encodeURIComponent(topic)}&group=${encodeURIComponent(group)}`);
+  }
+
+  /** Commits a pull consumer's offset (never backwards; a reset moves it back). */
+  commitOffset(request: CommitOffsetRequest): Promise<ConsumerProgress> {
+    return this.http.json<ConsumerProgress>('POST', '/v1/consume/offsets/commit', request);
+  }
+
+  /** Moves the group to earliest, latest or a timestamp on every queue of the topic here; leases in flight end. */
+  resetOffset(request: ResetOffsetRequest): Promise<ConsumerProgress> {
+    return this.http.json<ConsumerProgress>('POST', '/v1/consume/offsets/reset', request);
+  }
+
   /** The broker's store figures (GET /v1/stats), or null when it does not answer within `timeoutMs`. */
   async stats(timeoutMs: number): Promise<Record<string, unknown> | null> {
     // The request timeout covers the answer, not the connect: a race bounds both.
@@ -110,6 +170,32 @@ export class BrokerClient {
   close(): void {
     this.http.close();
   }
+}
+
+/** A pop's request timeout beyond its long-polling wait. */
+const POP_TIMEOUT_MARGIN_MS = 5_000;
+
+/** Splits a POP_RESULT body (consume-types.ts) into messages with their leases. */
+export function decodePopResult(body: Buffer, brokerName: string): PoppedMessage[] {
+  if (body.length < 4) throw new Error(`pop result of ${body.length} bytes has no meta length`);
+  const metaLength = body.readUInt32BE(0);
+  const meta = JSON.parse(body.toString('utf8', 4, 4 + metaLength)) as PopResultMeta;
+  const records = decodeRecords(body.subarray(4 + metaLength));
+  if (records.length !== meta.messages.length) {
+    throw new Error(`pop result holds ${records.length} records for ${meta.messages.length} leases`);
+  }
+  return records.map((m, i) => {
+    const lease: PoppedMeta = meta.messages[i]!;
+    return { ...m, receiptHandle: lease.receiptHandle, deliveryAttempt: lease.deliveryAttempt, brokerName };
+  });
+}
+
+/** Builds a POP_RESULT body: the broker's side of decodePopResult. */
+export function encodePopResult(meta: PopResultMeta, records: Buffer): Buffer {
+  const json = Buffer.from(JSON.stringify(meta), 'utf8');
+  const head = Buffer.allocUnsafe(4);
+  head.writeUInt32BE(json.length, 0);
+  return Buffer.concat([head, json, records]);
 }
 
 function errorOf(res: HttpResponse): CirrusError {

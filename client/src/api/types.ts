@@ -101,4 +101,6 @@ export const ContentTypes = {
   JSON: 'application/json',
   SEND_BATCH: 'application/vnd.cirrusmq.send-batch',
   RECORDS: 'application/vnd.cirrusmq.records',
+  /** A POP answer: a length-prefixed JSON PopResultMeta, then records (consume-types.ts). */
+  POP_RESULT: 'application/vnd.cirrusmq.pop-result',
 } as const;
