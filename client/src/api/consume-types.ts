@@ -117,8 +117,55 @@ export interface AckResponse {
 export interface ChangeInvisibilityRequest {
   topic: string;
   group: string;
+  /**
+   * invisibleMs MIN_INVISIBLE_MS..MAX_INVISIBLE_MS; or RELEASE_INVISIBLE_MS (0), on the
+   * broker route only (the gateway refuses it from users): the lease ends now and the message
+   * is deliverable again at once, without counting as a delivery attempt (the consumer never
+   * saw it). The gateway releases this way what a receive leased but does not answer.
+   */
   entries: { receiptHandle: string; invisibleMs: number }[];
 }
+
+/** ChangeInvisibilityRequest's "release now" (see there). */
+export const RELEASE_INVISIBLE_MS = 0;
+
+/**
+ * A receipt handle starts with the name of the broker that issued it and '~' (broker names
+ * are [a-zA-Z0-9_-], so they hold no '~'); the rest is the broker's own, signed and opaque.
+ * The gateway routes an ack or change-invisibility by this prefix without parsing the rest.
+ */
+export const RECEIPT_HANDLE_BROKER_SEPARATOR = '~';
+
+/** The broker a receipt handle names, or undefined when it names none (a forged or malformed handle). */
+export function receiptHandleBroker(handle: string): string | undefined {
+  const i = handle.indexOf(RECEIPT_HANDLE_BROKER_SEPARATOR);
+  if (i <= 0 || i > 64) return undefined;
+  const name = handle.slice(0, i);
+  return /^[a-zA-Z0-9_-]+$/.test(name) ? name : undefined;
+}
+
+/**
+ * Properties the broker writes on a message it moves to %DLQ%{group} (besides the original
+ * message's own), read by the gateway's redrive to send it back.
+ */
+export const DlqProperties = {
+  /** The topic the message was consumed from. */
+  ORIGIN_TOPIC: 'ORIGIN_TOPIC',
+  /** The original message's id (RocketMQ's ORIGIN_MESSAGE_ID). */
+  ORIGIN_MESSAGE_ID: 'ORIGIN_MESSAGE_ID',
+  /** Deliveries made before it was dead-lettered. */
+  DELIVERY_ATTEMPTS: 'DELIVERY_ATTEMPTS',
+} as const;
+
+/** Group names starting with this are the system's: refused from users by validateGroup, accepted by the broker's routes. */
+export const SYSTEM_GROUP_PREFIX = 'rmq_sys_';
+
+/**
+ * The system group the gateway's redrive reads %DLQ%{group} with. A broker serves a system
+ * group without asking the NameServer for it: it starts at 'earliest', is never dead-lettered,
+ * and its name may be longer than a user group's (prefix + 64).
+ */
+export const redriveGroupOf = (group: string): string => `${SYSTEM_GROUP_PREFIX}redrive_${group}`;
 
 export interface ChangeInvisibilityResponse {
   /** One per entry, in order; an OK carries the new handle (the old one no longer works). */
