@@ -5,6 +5,7 @@
  * the broker's topic configs, handed to `onRegistered`.
  */
 import type { BrokerRegistration, Logger, NameServerApi, RegisterBrokerResult } from '@cirrusmq/client/protocol';
+import { PeriodicService } from './periodic-service';
 import { retryWithBackoff } from './retry';
 
 export interface BrokerOuterAPIOptions {
@@ -16,7 +17,8 @@ export interface BrokerOuterAPIOptions {
 }
 
 export class BrokerOuterAPI {
-  private heartbeatTimer: NodeJS.Timeout | undefined;
+  /** Registers again every heartbeatIntervalMs once the first registration worked. */
+  private readonly heartbeat: PeriodicService;
   private readonly abort = new AbortController();
   private registered = false;
   /** The register call in flight: shutdown waits for it, so no heartbeat lands after unregister. */
@@ -28,7 +30,9 @@ export class BrokerOuterAPI {
     private readonly onRegistered: (result: RegisterBrokerResult) => void,
     private readonly options: BrokerOuterAPIOptions,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.heartbeat = new PeriodicService('BrokerHeartbeat', options.heartbeatIntervalMs, () => this.sendHeartbeat(), logger);
+  }
 
   private registerOnce(): Promise<void> {
     const call = this.nameServer.registerBroker(this.registration()).then((result) => {
@@ -51,25 +55,24 @@ export class BrokerOuterAPI {
       onRetry: (err, attempt, delayMs) => this.logger.warn('register with the NameServer failed, retrying', { err, attempt, delayMs }),
     });
     this.logger.info('registered with the NameServer');
-    this.scheduleHeartbeat();
+    // A shutdown during the first registration: no heartbeat may start after it.
+    if (!this.abort.signal.aborted) this.heartbeat.start();
   }
 
-  private scheduleHeartbeat(): void {
-    if (this.abort.signal.aborted) return;
-    this.heartbeatTimer = setTimeout(() => {
+  private sendHeartbeat(): Promise<void> {
+    return (
       this.registerOnce()
         // The cloud's "heartbeat missing" alarm counts these lines (infra/lib/constructs/broker-metrics.ts).
         .then(() => this.logger.info('heartbeat sent'))
         .catch((err: unknown) => this.logger.warn('heartbeat to the NameServer failed', { err }))
-        .finally(() => this.scheduleHeartbeat());
-    }, this.options.heartbeatIntervalMs);
-    this.heartbeatTimer.unref();
+    );
   }
 
   /** Stops registering, then unregisters (best effort, bounded in time) if registered. */
   async shutdown(): Promise<void> {
     this.abort.abort(new Error('broker shutting down'));
-    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
+    // Waits for a heartbeat in flight, so none lands after the unregister.
+    await this.heartbeat.shutdown();
     await this.inflight;
     if (!this.registered) return;
     const reg = this.registration();

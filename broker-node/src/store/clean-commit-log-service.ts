@@ -14,6 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '@cirrusmq/client/protocol';
+import { ServiceThread } from '../service-thread';
 import type { CommitLog } from './commit-log';
 import type { MappedFile } from './mapped-file';
 import { STORE_DEFAULTS } from './store-defaults';
@@ -46,9 +47,8 @@ export interface CleanResult {
   minOffset: number;
 }
 
-export class CleanCommitLogService {
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = true;
+/** A ServiceThread: one check per cleanIntervalMs; a failed check is logged and the next runs on time. */
+export class CleanCommitLogService extends ServiceThread {
   /** The seam for tiering: a segment is deleted only when this says so (once it is in S3). */
   canDelete: (segment: MappedFile) => boolean;
 
@@ -56,28 +56,26 @@ export class CleanCommitLogService {
     private readonly commitLog: CommitLog,
     private readonly config: CleanCommitLogConfig,
     private readonly hooks: CleanCommitLogHooks,
-    private readonly logger: Logger,
+    logger: Logger,
   ) {
+    super(logger);
     this.canDelete = hooks.canDelete ?? (() => true);
   }
 
-  start(): void {
-    this.stopped = false;
-    this.schedule();
+  getServiceName(): string {
+    return 'CleanCommitLogService';
   }
 
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
+  protected async runLoop(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await this.waitForRunning(this.config.cleanIntervalMs, signal);
+      if (signal.aborted) return;
       try {
         this.run();
       } catch (e) {
         this.logger.error('retention: clean failed', { err: e });
       }
-      this.schedule();
-    }, this.config.cleanIntervalMs);
-    // The HTTP server keeps the process alive; this timer alone must not.
-    this.timer.unref();
+    }
   }
 
   /** One check: deletes what retention allows, then trims the indexes. */
@@ -108,11 +106,6 @@ export class CleanCommitLogService {
     return { deletedSegments: deleted, minOffset };
   }
 
-  shutdown(): void {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-  }
 }
 
 function lastModified(f: MappedFile): number {

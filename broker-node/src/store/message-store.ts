@@ -66,6 +66,7 @@ export class DefaultMessageStore implements MessageStore {
   /** Next queue offset per topic-queue ("topic-queueId"), as RocketMQ's topicQueueTable. */
   readonly topicQueueTable = new Map<string, number>();
   private readonly dispatcher: Dispatcher;
+  private messageArrivingListener: ((topic: string, queueId: number, maxOffset: number) => void) | undefined;
   readonly indexService: IndexService;
   readonly cleanCommitLogService: CleanCommitLogService;
   private readonly flushService: FlushCommitLogService;
@@ -341,6 +342,8 @@ export class DefaultMessageStore implements MessageStore {
     const result = this.commitLog.putMessages(batch, queueOffset, Date.now());
     this.topicQueueTable.set(key, queueOffset + result.count);
     this.dispatcher.dispatchAppend(batch, result);
+    // After the ConsumeQueue units exist, so a woken long-polling pop reads them (RocketMQ's NotifyMessageArrivingListener).
+    this.messageArrivingListener?.(batch.topic, batch.queueId, queueOffset + result.count);
     this.storeStats.recordPut(result.count, result.bytes, batch.topic);
     const nextOffset = this.commitLog.getMaxOffset();
     if (nextOffset - this.flushRoundService.checkpointedOffset >= FLUSH_ROUND_BYTES) this.flushService.wakeup();
@@ -352,6 +355,19 @@ export class DefaultMessageStore implements MessageStore {
       if (status === 'PUT_OK') status = s3;
     }
     return { status, queueOffset, count: result.count, commitLogOffset: result.commitLogOffset };
+  }
+
+  /** Called after each append is indexed: (topic, queueId, the queue's new max offset). */
+  setMessageArrivingListener(listener: ((topic: string, queueId: number, maxOffset: number) => void) | undefined): void {
+    this.messageArrivingListener = listener;
+  }
+
+  getMinOffsetInQueue(topic: string, queueId: number): number {
+    return this.consumeQueueTable.get(topic, queueId)?.getMinOffsetInQueue() ?? 0;
+  }
+
+  getMaxOffsetInQueue(topic: string, queueId: number): number {
+    return this.consumeQueueTable.get(topic, queueId)?.getMaxOffsetInQueue() ?? 0;
   }
 
   async getMessage(topic: string, queueId: number, offset: number, maxMsgs: number, filter?: MessageFilter): Promise<GetMessageResult> {
@@ -433,7 +449,7 @@ export class DefaultMessageStore implements MessageStore {
   async shutdown(): Promise<void> {
     if (!this.opened) return;
     this.opened = false;
-    this.cleanCommitLogService.shutdown();
+    await this.cleanCommitLogService.shutdown();
     // Sends waiting for the write-ahead log get their answer while the files are still open.
     await this.tier?.shutdown();
     await this.flushService.shutdown();
@@ -457,7 +473,7 @@ export class DefaultMessageStore implements MessageStore {
   async simulateCrash(): Promise<void> {
     if (!this.opened) return;
     this.opened = false;
-    this.cleanCommitLogService.shutdown();
+    await this.cleanCommitLogService.shutdown();
     await this.tier?.abandon();
     await this.flushService.shutdown();
     await this.groupCommit?.abandon();

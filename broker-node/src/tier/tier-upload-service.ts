@@ -18,6 +18,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '@cirrusmq/client/protocol';
+import { PeriodicService } from '../periodic-service';
+import { ServiceThread } from '../service-thread';
 import type { CommitLog } from '../store/commit-log';
 import type { MappedFile } from '../store/mapped-file';
 import { offsetToFileName } from '../store/mapped-file';
@@ -81,12 +83,15 @@ export const indexExtractKey = (startOffset: number): string => `index/${offsetT
 /** The spill folder of index extracts being built, beside the store's commitlog/ (never read at start). */
 const SPILL_DIR = 'tier-upload';
 
-export class TierUploadService {
-  private timer: NodeJS.Timeout | undefined;
-  private statusTimer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = false;
+/**
+ * A ServiceThread: a pass every checkIntervalMs, or at once on wakeup (a seal; a wakeup during
+ * a pass runs the next right after it). After a failure the wait is the backoff instead, and
+ * wakeups before it is over run nothing.
+ */
+export class TierUploadService extends ServiceThread {
+  private readonly statusService: PeriodicService;
+  /** Set by shutdown: a pass in flight (the loop's or a caller's) uploads no further segment. */
+  private closed = false;
   private nextAttemptAt = 0;
   private passChain: Promise<void> = Promise.resolve();
   /** The end of the last segment overall retention removed from the tier. */
@@ -110,8 +115,15 @@ export class TierUploadService {
     readonly tieredLog: TieredCommitLog,
     private readonly config: TierUploadConfig,
     private readonly hooks: TierUploadHooks,
-    private readonly logger: Logger,
-  ) {}
+    logger: Logger,
+  ) {
+    super(logger);
+    this.statusService = new PeriodicService('TierStatusLog', config.statusLogIntervalMs, () => this.logStatus(), logger);
+  }
+
+  getServiceName(): string {
+    return 'TierUploadService';
+  }
 
   private now(): number {
     return (this.hooks.now ?? Date.now)();
@@ -122,38 +134,29 @@ export class TierUploadService {
     this.tieredLog.setSegments(await this.manifest.list());
   }
 
-  start(): void {
+  override start(): void {
     // Spill files a crash left behind: each upload writes its own again.
     fs.rmSync(this.spillDir(), { recursive: true, force: true });
-    this.timer = setInterval(() => this.wakeup(), this.config.checkIntervalMs);
-    this.timer.unref();
-    this.statusTimer = setInterval(() => this.logStatus(), this.config.statusLogIntervalMs);
-    this.statusTimer.unref();
+    this.closed = false;
+    this.statusService.start();
+    if (this.config.autoUpload === false) return;
+    super.start();
+    // The first pass runs at once: segments sealed before a restart wait for no interval.
     this.wakeup();
+  }
+
+  protected async runLoop(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      const backoffMs = this.nextAttemptAt - this.now();
+      await this.waitForRunning(backoffMs > 0 ? backoffMs : this.config.checkIntervalMs, signal);
+      if (signal.aborted) return;
+      if (this.now() < this.nextAttemptAt) continue;
+      await this.pass();
+    }
   }
 
   private spillDir(): string {
     return path.join(path.dirname(this.commitLog.mappedFileQueue.storePath), SPILL_DIR);
-  }
-
-  /** Runs a pass now (or right after the one running). */
-  wakeup(): void {
-    if (this.stopped || !this.timer || this.config.autoUpload === false) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.runPasses().finally(() => {
-      this.running = undefined;
-    });
-  }
-
-  private async runPasses(): Promise<void> {
-    do {
-      this.again = false;
-      if (this.now() < this.nextAttemptAt) return;
-      await this.pass();
-    } while (this.again && !this.stopped);
   }
 
   /** Whether a local segment may be deleted: once it is tiered, or past the overall retention (its tiered copy is gone already). */
@@ -178,7 +181,7 @@ export class TierUploadService {
     try {
       await this.hooks.beforePass?.();
       for (const file of this.pendingSegments()) {
-        if (this.stopped) return;
+        if (this.closed) return;
         await this.upload(file);
       }
       this.stats.failingFor = 0;
@@ -196,9 +199,8 @@ export class TierUploadService {
       this.stats.failingFor++;
       const delay = Math.min(this.config.retryMaxDelayMs, this.config.retryInitialDelayMs * 2 ** (this.stats.failingFor - 1));
       this.nextAttemptAt = this.now() + delay;
+      // The loop's next wait is this delay (runLoop), not the check interval.
       this.logger.warn('tier: upload failed, will retry', { attempt: this.stats.failingFor, retryInMs: delay, err });
-      const retry = setTimeout(() => this.wakeup(), delay);
-      retry.unref();
     }
   }
 
@@ -293,13 +295,12 @@ export class TierUploadService {
     });
   }
 
-  async shutdown(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    if (this.statusTimer) clearInterval(this.statusTimer);
+  override async shutdown(): Promise<void> {
+    this.closed = true;
+    await this.statusService.shutdown();
     // An upload in flight may finish or not: its segment stays local until its entry is committed.
-    const running = this.running?.catch(() => {});
-    if (running) await Promise.race([running, new Promise((r) => setTimeout(r, SHUTDOWN_WAIT_MS).unref())]);
+    const stopped = super.shutdown().catch(() => {});
+    await Promise.race([stopped, new Promise((r) => setTimeout(r, SHUTDOWN_WAIT_MS).unref())]);
   }
 }
 

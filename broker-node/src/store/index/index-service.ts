@@ -18,6 +18,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { javaHashCode, KEY_SEPARATOR, type Logger } from '@cirrusmq/client/protocol';
+import { PeriodicService } from '../../periodic-service';
 import type { CommitLogDispatcher, DispatchRequest } from '../dispatcher';
 import { RecordDispatchRequest } from '../dispatch-request';
 import { fileNameToOffset } from '../mapped-file';
@@ -78,8 +79,8 @@ export class IndexService implements CommitLogDispatcher {
   private persistChain: Promise<void> = Promise.resolve();
   /** Files with a persist queued or in flight: not deleted under it. */
   private readonly persisting = new Set<IndexFile>();
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = true;
+  /** Persists the file being written every persistIntervalMs (persist failures are logged by queuePersist). */
+  private readonly persistService: PeriodicService;
   /** The key hashes of the record being dispatched (reused). */
   private readonly hashes: number[] = [];
   private prefixTopic: string | undefined;
@@ -91,6 +92,7 @@ export class IndexService implements CommitLogDispatcher {
     private readonly logger: Logger,
   ) {
     this.storePath = path.join(storeDir, 'index');
+    this.persistService = new PeriodicService('IndexPersistService', config.persistIntervalMs, () => this.persistAsync(), logger);
   }
 
   /**
@@ -146,17 +148,7 @@ export class IndexService implements CommitLogDispatcher {
 
   /** Starts the persist timer. */
   start(): void {
-    this.stopped = false;
-    this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      void this.persistAsync().finally(() => this.schedule());
-    }, this.config.persistIntervalMs);
-    // The HTTP server keeps the process alive; this timer alone must not.
-    this.timer.unref();
+    this.persistService.start();
   }
 
   dispatch(req: DispatchRequest): void {
@@ -306,9 +298,7 @@ export class IndexService implements CommitLogDispatcher {
 
   /** Stops the timer, waits for persists in flight, writes the rest and closes the files. */
   async shutdown(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    await this.persistService.shutdown();
     await this.persistAsync();
     await this.persistChain;
     for (const f of this.files) {

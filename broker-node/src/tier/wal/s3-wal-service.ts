@@ -13,6 +13,7 @@
  * yet known durable, as RocketMQ's FLUSH_SLAVE_TIMEOUT) while the upload goes on.
  */
 import type { Logger } from '@cirrusmq/client/protocol';
+import { PeriodicService } from '../../periodic-service';
 import { retryWithBackoff } from '../../retry';
 import type { ObjectStore } from '../object-store';
 import { PART_HEADER_BYTES, WAL_TRAILER_BYTES, walChunkKey, writePartHeader, writeTrailer } from './wal-chunk';
@@ -72,7 +73,8 @@ export class S3WalService {
   /** The log's end after the last append. */
   private appendedEnd = 0;
   private windowTimer: NodeJS.Timeout | undefined;
-  private sweepTimer: NodeJS.Timeout | undefined;
+  /** Answers FLUSH_S3_TIMEOUT to sends past their deadline, a few times per ackTimeoutMs. */
+  private readonly sweepService: PeriodicService;
   private readonly chunks: Chunk[] = [];
   private inFlight = 0;
   private readonly waiters: Waiter[] = [];
@@ -88,6 +90,8 @@ export class S3WalService {
     private readonly logger: Logger,
   ) {
     this.buf = Buffer.allocUnsafe(this.chunkCapacity(0));
+    const sweepIntervalMs = Math.min(1000, Math.max(10, config.ackTimeoutMs / 4));
+    this.sweepService = new PeriodicService('S3WalAckTimeoutSweep', sweepIntervalMs, () => this.sweepTimeouts(), logger);
   }
 
   /** Starts at `durableEnd`: the log offset before which everything is already in the store (tiered or in chunks). */
@@ -95,8 +99,7 @@ export class S3WalService {
     this.stats.durableEnd = durableEnd;
     this.chunkStart = durableEnd;
     this.appendedEnd = durableEnd;
-    this.sweepTimer = setInterval(() => this.sweepTimeouts(), Math.min(1000, Math.max(10, this.config.ackTimeoutMs / 4)));
-    this.sweepTimer.unref();
+    this.sweepService.start();
   }
 
   get durableEnd(): number {
@@ -242,7 +245,7 @@ export class S3WalService {
     if (!ok) this.logger.warn('s3 wal: shutdown before every chunk was stored', { pendingBytes: this.stats.pendingBytes });
     this.stopped = true;
     this.abort.abort();
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    await this.sweepService.shutdown();
     for (; this.waiterHead < this.waiters.length; this.waiterHead++) this.waiters[this.waiterHead]!.resolve('FLUSH_S3_TIMEOUT');
     this.waiters.length = 0;
     this.waiterHead = 0;
@@ -253,6 +256,7 @@ export class S3WalService {
     this.stopped = true;
     this.abort.abort();
     if (this.windowTimer) clearTimeout(this.windowTimer);
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    // The sweep never waits (it only answers), so nothing is in flight to wait for.
+    void this.sweepService.shutdown();
   }
 }
