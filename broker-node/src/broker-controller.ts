@@ -15,11 +15,12 @@ import { createBrokerServer } from './server/broker-server';
 import { DefaultMessageStore } from './store/message-store';
 import type { DeleteTopicResult } from './store/message-store-types';
 import { createTieredStorage } from './tier/create-tiered-storage';
+import { SubscriptionGroupManager } from './subscription-group-manager';
 import { TopicConfigManager } from './topic-config-manager';
 
 export interface BrokerControllerDeps {
   /** Defaults to a NameServerClient on config.namesrvAddr. */
-  nameServer?: Pick<NameServerApi, 'registerBroker' | 'unregisterBroker' | 'getTopic'>;
+  nameServer?: Pick<NameServerApi, 'registerBroker' | 'unregisterBroker' | 'getTopic' | 'ensureGroup'>;
   logger: Logger;
 }
 
@@ -29,6 +30,7 @@ const DRAIN_TIMEOUT_MS = 5_000;
 export class BrokerController {
   readonly store: DefaultMessageStore;
   readonly topicConfigManager: TopicConfigManager;
+  readonly subscriptionGroupManager: SubscriptionGroupManager;
   private readonly nameServer: NonNullable<BrokerControllerDeps['nameServer']>;
   private readonly ownsNameServer: NameServerClient | undefined;
   private readonly logger: Logger;
@@ -74,6 +76,7 @@ export class BrokerController {
       createTieredStorage(config, this.logger),
     );
     this.topicConfigManager = new TopicConfigManager(config.brokerName, this.nameServer, Date.now, this.store);
+    this.subscriptionGroupManager = new SubscriptionGroupManager(this.nameServer);
   }
 
   get brokerAddr(): string {
@@ -92,6 +95,7 @@ export class BrokerController {
       brokerName: this.config.brokerName,
       store: this.store,
       topicConfigManager: this.topicConfigManager,
+      subscriptionGroupManager: this.subscriptionGroupManager,
       logger: this.logger,
       acceptingWrites: () => this.acceptingWrites,
       deleteTopic: (topic, createdAt) => this.deleteTopic(topic, createdAt),

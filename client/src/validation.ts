@@ -1,4 +1,5 @@
 /** RocketMQ's limits (Validators, TopicValidator), checked before anything leaves a client. */
+import { ConsumeLimits, type ConsumeFrom, type PutGroupRequest } from './api/consume-types.js';
 import { CirrusError } from './errors.js';
 import { KEY_SEPARATOR, MessageConst, type Message } from './message.js';
 
@@ -155,4 +156,48 @@ function parseTimestamp(name: string, raw: string | undefined, fallback: number)
   const v = Number(raw);
   if (!/^\d{1,16}$/.test(raw) || v > Number.MAX_SAFE_INTEGER) throw new CirrusError('INVALID_PARAMETER', `${name} must be a time in ms since the epoch`);
   return v;
+}
+
+/** Consumer group names (RocketMQ's group rule, narrowed): they become parts of keys, paths and %DLQ% topic names. */
+export const GROUP_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
+export const RESERVED_GROUP_PREFIXES = ['%RETRY%', '%DLQ%', 'rmq_sys_'] as const;
+
+/** A consumer group name users may name: valid and not reserved for the system. */
+export function validateGroup(group: unknown): string {
+  if (typeof group !== 'string' || group.length === 0) throw new CirrusError('INVALID_GROUP', 'group must be a non-empty string');
+  // The pattern alone refuses '%RETRY%' and '%DLQ%'; rmq_sys_ fits it, so prefixes are checked first for a clear message.
+  const prefix = RESERVED_GROUP_PREFIXES.find((p) => group.startsWith(p));
+  if (prefix) throw new CirrusError('INVALID_GROUP', `group prefix "${prefix}" is reserved`);
+  if (!GROUP_PATTERN.test(group)) {
+    throw new CirrusError('INVALID_GROUP', `group "${group.slice(0, 80)}" must be 1 to 64 letters, digits, '_' or '-'`);
+  }
+  return group;
+}
+
+/** PUT /v1/groups/{group}'s body: every field optional, unknown fields refused (a typo must not pass silently). */
+export function validatePutGroupRequest(body: unknown): PutGroupRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new CirrusError('INVALID_PARAMETER', 'the body must be a JSON object');
+  const b = body as Record<string, unknown>;
+  const unknown = Object.keys(b).filter((k) => k !== 'retryMaxTimes' && k !== 'orderly' && k !== 'consumeFrom');
+  if (unknown.length > 0) throw new CirrusError('INVALID_PARAMETER', `unknown field "${unknown[0]}" (allowed: retryMaxTimes, orderly, consumeFrom)`);
+  const out: PutGroupRequest = {};
+  if (b.retryMaxTimes !== undefined) {
+    if (!Number.isInteger(b.retryMaxTimes) || (b.retryMaxTimes as number) < 0 || (b.retryMaxTimes as number) > ConsumeLimits.MAX_RETRY_TIMES) {
+      throw new CirrusError('INVALID_PARAMETER', `retryMaxTimes must be an integer from 0 to ${ConsumeLimits.MAX_RETRY_TIMES}`);
+    }
+    out.retryMaxTimes = b.retryMaxTimes as number;
+  }
+  if (b.orderly !== undefined) {
+    if (typeof b.orderly !== 'boolean') throw new CirrusError('INVALID_PARAMETER', 'orderly must be true or false');
+    out.orderly = b.orderly;
+  }
+  if (b.consumeFrom !== undefined) out.consumeFrom = validateConsumeFrom('consumeFrom', b.consumeFrom);
+  return out;
+}
+
+/** 'latest', 'earliest' or a time in ms since the epoch. */
+export function validateConsumeFrom(name: string, v: unknown): ConsumeFrom {
+  if (v === 'latest' || v === 'earliest') return v;
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
+  throw new CirrusError('INVALID_PARAMETER', `${name} must be "latest", "earliest" or a time in ms since the epoch (an integer >= 0)`);
 }

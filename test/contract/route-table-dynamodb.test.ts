@@ -87,6 +87,19 @@ if (!endpoint) {
       expect((await sut.getItem('CLUSTERS', 'CLUSTER#c1')).Item).toBeDefined();
     });
 
+    it('stores a consumer group under GROUP#{group} / CONFIG, consumeFrom as a string or a number', async () => {
+      await sut.table.putGroup('billing', { retryMaxTimes: 4 });
+      expect((await sut.getItem('GROUP#billing', 'CONFIG')).Item).toMatchObject({
+        group: { S: 'billing' },
+        retryMaxTimes: { N: '4' },
+        orderly: { BOOL: false },
+        consumeFrom: { S: 'latest' },
+        createdAt: { N: String(t) },
+      });
+      await sut.table.putGroup('billing', { consumeFrom: 1_700_000_000_000 });
+      expect((await sut.getItem('GROUP#billing', 'CONFIG')).Item).toMatchObject({ consumeFrom: { N: '1700000000000' }, retryMaxTimes: { N: '4' } });
+    });
+
     it('stores topic config and topic-on-broker items under TOPIC#', async () => {
       await sut.table.createTopic({ topic: 'orders', queues: 4 });
       expect((await sut.getItem('TOPIC#orders', 'CONFIG')).Item).toMatchObject({ queues: { N: '4' }, createdAt: { N: String(t) } });

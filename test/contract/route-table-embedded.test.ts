@@ -58,6 +58,37 @@ describe('EmbeddedRouteTable', () => {
     }
   });
 
+  it('keeps consumer groups across a reopen, with their createdAt, and forgets deleted ones', async () => {
+    const dataDir = await tempDir();
+    let t = 1_000;
+    const first = await EmbeddedRouteTable.open({ dataDir, now: () => t });
+    await first.putGroup('billing', { retryMaxTimes: 3, consumeFrom: 12_345 });
+    t = 2_000;
+    await first.ensureGroup('audit');
+    await first.ensureGroup('gone');
+    await first.deleteGroup('gone');
+    await first.close();
+
+    const second = await EmbeddedRouteTable.open({ dataDir, now: () => 9_999 });
+    try {
+      expect(await second.listGroups()).toEqual([
+        { group: 'audit', retryMaxTimes: 16, orderly: false, consumeFrom: 'latest', createdAt: 2_000 },
+        { group: 'billing', retryMaxTimes: 3, orderly: false, consumeFrom: 12_345, createdAt: 1_000 },
+      ]);
+      expect((await second.ensureGroup('billing')).createdAt).toBe(1_000);
+      expect((await readdir(path.join(dataDir, 'nameserver'))).sort()).toEqual(['groups.json']);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('refuses to start on a corrupt group file, naming it', async () => {
+    const dataDir = await tempDir();
+    await mkdir(path.join(dataDir, 'nameserver'));
+    await writeFile(path.join(dataDir, 'nameserver', 'groups.json'), '{"version":1,"groups":');
+    await expect(EmbeddedRouteTable.open({ dataDir })).rejects.toThrow(/groups\.json is not valid JSON/);
+  });
+
   it('refuses to start on a corrupt topic file, naming it', async () => {
     const dataDir = await tempDir();
     await mkdir(path.join(dataDir, 'nameserver'));

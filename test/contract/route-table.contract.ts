@@ -36,12 +36,15 @@ const brokerB = { brokerName: 'broker-b', brokerAddr: '127.0.0.1:10921' };
 export function routeTableContract(name: string, factory: RouteTableFactory): void {
   describe(`RouteTable contract: ${name}`, () => {
     let t = T0;
-    const now = () => t;
+    /** When set, every read of the clock moves it 1 ms on: racing writers see different times. */
+    let tickOnRead = false;
+    const now = () => (tickOnRead ? t++ : t);
     let subject: RouteTableSubject;
     let table: RouteTable;
 
     beforeEach(async () => {
       t = T0;
+      tickOnRead = false;
       subject = await factory(now);
       table = subject.table;
     });
@@ -263,6 +266,87 @@ export function routeTableContract(name: string, factory: RouteTableFactory): vo
         ['c1', 'broker-a', true],
         ['c2', 'broker-x', true],
       ]);
+    });
+  
+    describe('consumer groups', () => {
+      it('creates a group with the defaults, or the fields given; gets it; not found before', async () => {
+        expect(await table.getGroup('billing')).toBeUndefined();
+        const res = await table.putGroup('billing', {});
+        expect(res).toEqual({
+          created: true,
+          group: { group: 'billing', retryMaxTimes: 16, orderly: false, consumeFrom: 'latest', createdAt: T0 },
+        });
+        expect(await table.getGroup('billing')).toEqual(res.group);
+
+        t += 5;
+        const custom = await table.putGroup('audit', { retryMaxTimes: 0, orderly: true, consumeFrom: 1_700_000_000_123 });
+        expect(custom).toEqual({
+          created: true,
+          group: { group: 'audit', retryMaxTimes: 0, orderly: true, consumeFrom: 1_700_000_000_123, createdAt: T0 + 5 },
+        });
+        // A numeric consumeFrom comes back a number, a named one a string.
+        expect(await table.getGroup('audit')).toEqual(custom.group);
+        expect(await table.getGroup('nobody')).toBeUndefined();
+      });
+
+      it('updates only the fields given and keeps createdAt', async () => {
+        await table.putGroup('billing', { retryMaxTimes: 3 });
+        t += 1_000;
+        const up = await table.putGroup('billing', { orderly: true });
+        expect(up).toEqual({
+          created: false,
+          group: { group: 'billing', retryMaxTimes: 3, orderly: true, consumeFrom: 'latest', createdAt: T0 },
+        });
+        const again = await table.putGroup('billing', { consumeFrom: 'earliest', retryMaxTimes: 64 });
+        expect(again.group).toEqual({ group: 'billing', retryMaxTimes: 64, orderly: true, consumeFrom: 'earliest', createdAt: T0 });
+        const none = await table.putGroup('billing', {});
+        expect(none).toEqual({ created: false, group: again.group });
+        expect(await table.getGroup('billing')).toEqual(again.group);
+      });
+
+      it('ensure creates once with the defaults and then answers the stored config', async () => {
+        const first = await table.ensureGroup('billing');
+        expect(first).toEqual({ group: 'billing', retryMaxTimes: 16, orderly: false, consumeFrom: 'latest', createdAt: T0 });
+        t += 1_000;
+        expect(await table.ensureGroup('billing')).toEqual(first);
+        await table.putGroup('billing', { retryMaxTimes: 2 });
+        expect(await table.ensureGroup('billing')).toEqual({ ...first, retryMaxTimes: 2 });
+      });
+
+      it('concurrent ensures agree on one config (one createdAt)', async () => {
+        // Every clock read is another time: a store that created twice would answer different createdAts.
+        tickOnRead = true;
+        const results = await Promise.all(Array.from({ length: 8 }, () => table.ensureGroup('racy')));
+        tickOnRead = false;
+        const createdAts = new Set(results.map((r) => r.createdAt));
+        expect(createdAts.size).toBe(1);
+        expect(await table.getGroup('racy')).toEqual(results[0]);
+      });
+
+      it('lists groups sorted by name, apart from topics, and deletes them', async () => {
+        expect(await table.listGroups()).toEqual([]);
+        await table.registerBroker(reg());
+        await table.createTopic({ topic: 'orders', queues: 1 });
+        await table.putGroup('zeta', {});
+        await table.ensureGroup('alpha');
+        await table.putGroup('mid', { orderly: true });
+        expect((await table.listGroups()).map((g) => [g.group, g.orderly])).toEqual([
+          ['alpha', false],
+          ['mid', true],
+          ['zeta', false],
+        ]);
+        expect((await table.listTopics()).map((x) => x.topic)).toEqual(['orders']);
+
+        expect(await table.deleteGroup('mid')).toBe(true);
+        expect(await table.deleteGroup('mid')).toBe(false);
+        expect(await table.getGroup('mid')).toBeUndefined();
+        expect((await table.listGroups()).map((g) => g.group)).toEqual(['alpha', 'zeta']);
+
+        // Created again after a delete: a new group, with a new createdAt.
+        t += 7;
+        const re = await table.putGroup('mid', {});
+        expect(re).toMatchObject({ created: true, group: { orderly: false, createdAt: T0 + 7 } });
+      });
     });
   });
 }

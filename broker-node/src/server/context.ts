@@ -1,12 +1,18 @@
 /** What the server's processors need from the broker. */
 import type { Logger } from '@cirrusmq/client/protocol';
+import type { PopService } from '../consumer/pop-service';
 import type { DeleteTopicResult, MessageStore } from '../store/message-store-types';
+import type { SubscriptionGroupManager } from '../subscription-group-manager';
 import type { TopicConfigManager } from '../topic-config-manager';
 
 export interface BrokerServerContext {
   brokerName: string;
   store: MessageStore;
   topicConfigManager: Pick<TopicConfigManager, 'checkWritable' | 'checkReadable' | 'getTopicConfig'>;
+  /** Consumer group config (created on first use); absent in servers that do not consume (other processors' unit tests). */
+  subscriptionGroupManager?: Pick<SubscriptionGroupManager, 'getOrCreate'>;
+  /** The consume core (POP, ack, offsets); absent in servers that do not consume: the consume routes answer 503. */
+  popService?: PopService;
   logger: Logger;
   /** False once shutdown began: sends answer 503 so producers go to another broker. */
   acceptingWrites(): boolean;

@@ -1,11 +1,28 @@
 /** An in-memory NameServerApi for broker unit tests: topics per broker, registrations recorded. */
-import { type BrokerRegistration, CirrusError, type ClusterBrokerInfo, type CreateTopicRequest, type NameServerApi, Perm, type RegisterBrokerResult, type TopicInfo, type TopicRouteData } from '@cirrusmq/client/protocol';
+import {
+  type BrokerRegistration,
+  CirrusError,
+  type ClusterBrokerInfo,
+  type CreateTopicRequest,
+  GroupDefaults,
+  type NameServerApi,
+  Perm,
+  type PutGroupRequest,
+  type RegisterBrokerResult,
+  type SubscriptionGroupConfig,
+  type TopicInfo,
+  type TopicRouteData,
+} from '@cirrusmq/client/protocol';
 
 export class FakeNameServer implements NameServerApi {
   readonly topics = new Map<string, TopicInfo>();
   readonly registrations: BrokerRegistration[] = [];
   readonly unregistrations: { clusterName: string; brokerName: string; brokerId: number }[] = [];
+  readonly groups = new Map<string, SubscriptionGroupConfig>();
   getTopicCalls = 0;
+  ensureGroupCalls = 0;
+  /** Makes ensureGroup wait, to observe coalescing. */
+  ensureGroupDelayMs = 0;
   /** Registrations to fail before one succeeds (register retry tests). */
   failRegistrations = 0;
   /** Makes getTopic wait, to observe coalescing. */
@@ -68,5 +85,39 @@ export class FakeNameServer implements NameServerApi {
 
   async getCluster(): Promise<ClusterBrokerInfo[]> {
     return [];
+  }
+
+  async getGroup(group: string): Promise<SubscriptionGroupConfig> {
+    const g = this.groups.get(group);
+    if (!g) throw new CirrusError('GROUP_NOT_FOUND', `no group ${group}`);
+    return { ...g };
+  }
+
+  async ensureGroup(group: string): Promise<SubscriptionGroupConfig> {
+    this.ensureGroupCalls++;
+    if (this.ensureGroupDelayMs > 0) await new Promise((r) => setTimeout(r, this.ensureGroupDelayMs));
+    if (!this.groups.has(group)) await this.putGroup(group, {});
+    return { ...this.groups.get(group)! };
+  }
+
+  async putGroup(group: string, req: PutGroupRequest): Promise<{ created: boolean; group: SubscriptionGroupConfig }> {
+    const current = this.groups.get(group);
+    const next: SubscriptionGroupConfig = {
+      group,
+      retryMaxTimes: req.retryMaxTimes ?? current?.retryMaxTimes ?? GroupDefaults.RETRY_MAX_TIMES,
+      orderly: req.orderly ?? current?.orderly ?? GroupDefaults.ORDERLY,
+      consumeFrom: req.consumeFrom ?? current?.consumeFrom ?? GroupDefaults.CONSUME_FROM,
+      createdAt: current?.createdAt ?? Date.now(),
+    };
+    this.groups.set(group, next);
+    return { created: !current, group: { ...next } };
+  }
+
+  async listGroups(): Promise<SubscriptionGroupConfig[]> {
+    return [...this.groups.values()].map((g) => ({ ...g }));
+  }
+
+  async deleteGroup(group: string): Promise<void> {
+    if (!this.groups.delete(group)) throw new CirrusError('GROUP_NOT_FOUND', `no group ${group}`);
   }
 }

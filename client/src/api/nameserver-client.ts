@@ -1,6 +1,7 @@
 /** The NameServer's HTTP API, as brokers, the gateway and the CLI call it. */
 import { CirrusError, errorFromBody } from '../errors.js';
 import { HttpClient, parseJson, type HttpResponse } from '../http/http-client.js';
+import type { PutGroupRequest, SubscriptionGroupConfig } from './consume-types.js';
 import type {
   BrokerRegistration,
   ClusterBrokerInfo,
@@ -21,6 +22,14 @@ export interface NameServerApi {
   listTopics(): Promise<TopicInfo[]>;
   deleteTopic(topic: string): Promise<void>;
   getCluster(): Promise<ClusterBrokerInfo[]>;
+  /** GROUP_NOT_FOUND when the group was never created. */
+  getGroup(group: string): Promise<SubscriptionGroupConfig>;
+  /** The group's config, created with the defaults if absent (a group is created on first use). */
+  ensureGroup(group: string): Promise<SubscriptionGroupConfig>;
+  putGroup(group: string, req: PutGroupRequest): Promise<{ created: boolean; group: SubscriptionGroupConfig }>;
+  listGroups(): Promise<SubscriptionGroupConfig[]>;
+  /** GROUP_NOT_FOUND when there was no such group. */
+  deleteGroup(group: string): Promise<void>;
 }
 
 export class NameServerClient implements NameServerApi {
@@ -32,7 +41,7 @@ export class NameServerClient implements NameServerApi {
     this.http = new HttpClient(address, { maxSockets: 16, timeoutMs: options.timeoutMs ?? 5_000 });
   }
 
-  private async send(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<HttpResponse> {
+  private async send(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<HttpResponse> {
     this.calls++;
     try {
       return await this.http.request({ method, path, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -44,7 +53,7 @@ export class NameServerClient implements NameServerApi {
     }
   }
 
-  private async call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  private async call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
     const res = await this.send(method, path, body);
     const parsed = parseJson(res.body);
     if (res.status < 200 || res.status >= 300) throw errorFromBody(res.status, parsed);
@@ -85,6 +94,30 @@ export class NameServerClient implements NameServerApi {
 
   async getCluster(): Promise<ClusterBrokerInfo[]> {
     return (await this.call<{ brokers: ClusterBrokerInfo[] }>('GET', '/v1/cluster')).brokers;
+  }
+
+  getGroup(group: string): Promise<SubscriptionGroupConfig> {
+    return this.call('GET', `/v1/groups/${enc(group)}`);
+  }
+
+  ensureGroup(group: string): Promise<SubscriptionGroupConfig> {
+    return this.call('POST', `/v1/groups/${enc(group)}/ensure`);
+  }
+
+  async putGroup(group: string, req: PutGroupRequest): Promise<{ created: boolean; group: SubscriptionGroupConfig }> {
+    // 201 tells a new group from an updated one (200), so the status is read too.
+    const res = await this.send('PUT', `/v1/groups/${enc(group)}`, req);
+    const parsed = parseJson(res.body);
+    if (res.status !== 200 && res.status !== 201) throw errorFromBody(res.status, parsed);
+    return { created: res.status === 201, group: parsed as SubscriptionGroupConfig };
+  }
+
+  async listGroups(): Promise<SubscriptionGroupConfig[]> {
+    return (await this.call<{ groups: SubscriptionGroupConfig[] }>('GET', '/v1/groups')).groups;
+  }
+
+  async deleteGroup(group: string): Promise<void> {
+    await this.call('DELETE', `/v1/groups/${enc(group)}`);
   }
 
   close(): void {

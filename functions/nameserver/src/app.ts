@@ -4,7 +4,7 @@
  * this file only checks input and shapes answers.
  */
 import { Hono } from 'hono';
-import { CirrusError, type Logger, validateTopic } from '@cirrusmq/client/protocol';
+import { CirrusError, type Logger, validateGroup, validatePutGroupRequest, validateTopic } from '@cirrusmq/client/protocol';
 import { installHttpBasics, readJsonObject } from '../../shared/http';
 import { NameServerMetrics } from './metrics';
 import type { RouteTable } from './route-table/route-table';
@@ -66,7 +66,35 @@ export function createNameServerApp(routeTable: RouteTable, logger: Logger): Hon
     return c.json((await routeTable.getTopicRoute(topic)) ?? notFound(topic));
   });
 
+  // Consumer groups (RocketMQ's SubscriptionGroupConfig): config only; brokers keep the offsets.
+  app.get('/v1/groups', async (c) => c.json({ groups: await routeTable.listGroups() }));
+
+  app.get('/v1/groups/:group', async (c) => {
+    const group = validateGroup(c.req.param('group'));
+    return c.json((await routeTable.getGroup(group)) ?? groupNotFound(group));
+  });
+
+  app.put('/v1/groups/:group', async (c) => {
+    const group = validateGroup(c.req.param('group'));
+    const req = validatePutGroupRequest(await readJsonObject(c));
+    const { created, group: config } = await routeTable.putGroup(group, req);
+    return c.json(config, created ? 201 : 200);
+  });
+
+  app.delete('/v1/groups/:group', async (c) => {
+    const group = validateGroup(c.req.param('group'));
+    if (!(await routeTable.deleteGroup(group))) groupNotFound(group);
+    return c.body(null, 204);
+  });
+
+  // A group is created on first use: brokers call this when a consumer names a group.
+  app.post('/v1/groups/:group/ensure', async (c) => c.json(await routeTable.ensureGroup(validateGroup(c.req.param('group')))));
+
   return app;
+}
+
+function groupNotFound(group: string): never {
+  throw new CirrusError('GROUP_NOT_FOUND', `group "${group}" does not exist`);
 }
 
 function notFound(topic: string): never {

@@ -9,6 +9,9 @@
  *   topic on broker  pk TOPIC#{topic}      sk BROKER#{brokerName}
  *                    readQueueNums, writeQueueNums, perm, order, cluster (durable)
  *   topic config     pk TOPIC#{topic}      sk CONFIG   queues, createdAt
+ *   consumer group   pk GROUP#{group}      sk CONFIG   retryMaxTimes, orderly, consumeFrom
+ *                    (string or number), createdAt; created only if absent (conditional),
+ *                    so concurrent "ensure" calls agree on one createdAt
  * Additions to that table:
  *   - gsi1, an inverted index (partition key sk, sort key pk, all attributes): register
  *     finds a broker's topics with sk = BROKER#{brokerName} and pk begins_with TOPIC#,
@@ -26,11 +29,24 @@ import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/c
 import {
   DeleteCommand,
   DynamoDBDocumentClient,
+  GetCommand,
   PutCommand,
   QueryCommand,
   type QueryCommandInput,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { BrokerRegistration, ClusterBrokerInfo, CreateTopicRequest, RegisterBrokerResult, TopicInfo, TopicRouteData } from '@cirrusmq/client/protocol';
+import type {
+  BrokerRegistration,
+  ClusterBrokerInfo,
+  ConsumeFrom,
+  CreateTopicRequest,
+  PutGroupRequest,
+  RegisterBrokerResult,
+  SubscriptionGroupConfig,
+  TopicInfo,
+  TopicRouteData,
+} from '@cirrusmq/client/protocol';
+import { newGroupConfig, sortGroups } from './group-records';
 import {
   brokerRecordFrom,
   buildTopicRoute,
@@ -187,8 +203,92 @@ export class DynamoDbRouteTable implements RouteTable {
     return exists;
   }
 
+  async getGroup(group: string): Promise<SubscriptionGroupConfig | undefined> {
+    const { Item } = await this.doc.send(new GetCommand({ TableName: this.table, Key: groupKey(group), ConsistentRead: true }));
+    return Item && groupFromItem(Item);
+  }
+
+  async putGroup(group: string, req: PutGroupRequest): Promise<{ created: boolean; group: SubscriptionGroupConfig }> {
+    // Create-if-absent, else update-if-present: each a conditional write, so a delete or a
+    // create racing this call sends it round once more instead of losing a write.
+    for (let attempt = 0; ; attempt++) {
+      const created = await this.createGroupIfAbsent(newGroupConfig(group, req, this.now()));
+      if (created) return { created: true, group: created };
+      const updated = await this.updateGroupIfPresent(group, req);
+      if (updated) return { created: false, group: updated };
+      if (attempt >= 3) throw new Error(`group "${group}" kept changing under a put`);
+    }
+  }
+
+  async ensureGroup(group: string): Promise<SubscriptionGroupConfig> {
+    for (let attempt = 0; ; attempt++) {
+      const existing = await this.getGroup(group);
+      if (existing) return existing;
+      const created = await this.createGroupIfAbsent(newGroupConfig(group, {}, this.now()));
+      if (created) return created;
+      // Another caller created it first: the next read answers its config (and createdAt).
+      if (attempt >= 3) throw new Error(`group "${group}" kept changing under an ensure`);
+    }
+  }
+
+  async listGroups(): Promise<SubscriptionGroupConfig[]> {
+    const items = await this.queryAll({
+      IndexName: TableKeys.GSI1,
+      KeyConditionExpression: '#sk = :config AND begins_with(#pk, :group)',
+      ExpressionAttributeNames: { '#sk': TableKeys.SK, '#pk': TableKeys.PK },
+      ExpressionAttributeValues: { ':config': Keys.CONFIG_SK, ':group': Keys.GROUP_PREFIX },
+    });
+    return sortGroups(items.map(groupFromItem));
+  }
+
+  async deleteGroup(group: string): Promise<boolean> {
+    const { Attributes } = await this.doc.send(new DeleteCommand({ TableName: this.table, Key: groupKey(group), ReturnValues: 'ALL_OLD' }));
+    return Attributes !== undefined;
+  }
+
   async close(): Promise<void> {
     this.client.destroy();
+  }
+
+  /** The config written, or undefined when the group exists already. */
+  private async createGroupIfAbsent(config: SubscriptionGroupConfig): Promise<SubscriptionGroupConfig | undefined> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: groupItem(config),
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': TableKeys.PK },
+        }),
+      );
+      return config;
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) return undefined;
+      throw e;
+    }
+  }
+
+  /** Sets the request's fields (createdAt untouched); undefined when the group does not exist. */
+  private async updateGroupIfPresent(group: string, req: PutGroupRequest): Promise<SubscriptionGroupConfig | undefined> {
+    const fields = GROUP_FIELDS.filter((k) => req[k] !== undefined).map((k) => [k, req[k]] as const);
+    if (fields.length === 0) return this.getGroup(group);
+    try {
+      const { Attributes } = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: groupKey(group),
+          UpdateExpression: `SET ${fields.map((_, i) => `#f${i} = :v${i}`).join(', ')}`,
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': TableKeys.PK, ...Object.fromEntries(fields.map(([k], i) => [`#f${i}`, k])) },
+          ExpressionAttributeValues: Object.fromEntries(fields.map(([, v], i) => [`:v${i}`, v])),
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return Attributes && groupFromItem(Attributes);
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) return undefined;
+      throw e;
+    }
   }
 
   private async registerCluster(cluster: string): Promise<void> {
@@ -291,6 +391,29 @@ function brokerFromItem(i: Item): BrokerRecord {
 
 function configItem(c: TopicConfigRecord): Item {
   return { [TableKeys.PK]: Keys.topicPk(c.topic), [TableKeys.SK]: Keys.CONFIG_SK, topic: c.topic, queues: c.queues, createdAt: c.createdAt };
+}
+
+const GROUP_FIELDS = ['retryMaxTimes', 'orderly', 'consumeFrom'] as const;
+
+function groupKey(group: string): Item {
+  return { [TableKeys.PK]: Keys.groupPk(group), [TableKeys.SK]: Keys.CONFIG_SK };
+}
+
+function groupItem(g: SubscriptionGroupConfig): Item {
+  return {
+    ...groupKey(g.group),
+    group: g.group,
+    retryMaxTimes: g.retryMaxTimes,
+    orderly: g.orderly,
+    consumeFrom: g.consumeFrom,
+    createdAt: g.createdAt,
+  };
+}
+
+function groupFromItem(i: Item): SubscriptionGroupConfig {
+  const from = i.consumeFrom;
+  const consumeFrom: ConsumeFrom = from === 'latest' || from === 'earliest' ? from : Number(from);
+  return { group: String(i.group), retryMaxTimes: Number(i.retryMaxTimes), orderly: i.orderly === true, consumeFrom, createdAt: Number(i.createdAt) };
 }
 
 function topicBrokerItem(r: TopicBrokerRecord): Item {

@@ -3,9 +3,20 @@
  * heartbeat after a restart, as with RocketMQ's NameServer), topic config in a JSON file.
  * Expired brokers are deleted by a periodic sweep (RocketMQ's scanNotActiveBroker), and
  * reads filter them too, so a broker is dead the moment its deadline passes, not at the
- * next sweep.
+ * next sweep. Consumer groups live in their own file (groups.json), saved the same way.
  */
-import type { BrokerRegistration, ClusterBrokerInfo, CreateTopicRequest, RegisterBrokerResult, TopicInfo, TopicRouteData } from '@cirrusmq/client/protocol';
+import type {
+  BrokerRegistration,
+  ClusterBrokerInfo,
+  CreateTopicRequest,
+  PutGroupRequest,
+  RegisterBrokerResult,
+  SubscriptionGroupConfig,
+  TopicInfo,
+  TopicRouteData,
+} from '@cirrusmq/client/protocol';
+import { groupFilePath, loadGroupFile, saveGroupFile } from './group-file';
+import { newGroupConfig, sortGroups, updatedGroupConfig } from './group-records';
 import {
   brokerRecordFrom,
   buildTopicRoute,
@@ -30,23 +41,35 @@ export interface EmbeddedRouteTableOptions extends RouteTableOptions {
 export class EmbeddedRouteTable implements RouteTable {
   private readonly brokers = new Map<string, BrokerRecord>();
   private readonly topics = new Map<string, StoredTopic>();
+  private readonly groups = new Map<string, SubscriptionGroupConfig>();
+  private readonly groupFile: string;
   private readonly now: Clock;
   private readonly defaultExpiryMs: number;
   private readonly file: string;
   private readonly timer: NodeJS.Timeout;
   /** Saves run one after another so an older snapshot never lands after a newer one. */
   private saving: Promise<void> = Promise.resolve();
+  private savingGroups: Promise<void> = Promise.resolve();
 
   static async open(options: EmbeddedRouteTableOptions): Promise<EmbeddedRouteTable> {
     const file = topicFilePath(options.dataDir);
-    return new EmbeddedRouteTable(options, file, await loadTopicFile(file));
+    const groupFile = groupFilePath(options.dataDir);
+    return new EmbeddedRouteTable(options, file, await loadTopicFile(file), groupFile, await loadGroupFile(groupFile));
   }
 
-  private constructor(options: EmbeddedRouteTableOptions, file: string, stored: StoredTopic[]) {
+  private constructor(
+    options: EmbeddedRouteTableOptions,
+    file: string,
+    stored: StoredTopic[],
+    groupFile: string,
+    storedGroups: SubscriptionGroupConfig[],
+  ) {
     this.now = options.now ?? Date.now;
     this.defaultExpiryMs = options.defaultBrokerExpiryMs ?? DEFAULT_BROKER_EXPIRY_MS;
     this.file = file;
     for (const t of stored) this.topics.set(t.config.topic, t);
+    this.groupFile = groupFile;
+    for (const g of storedGroups) this.groups.set(g.group, g);
     this.timer = setInterval(() => this.scanNotActiveBroker(), options.sweepIntervalMs ?? 10_000);
     // The sweep is housekeeping; it must not keep a process (or a test run) alive.
     this.timer.unref();
@@ -130,9 +153,53 @@ export class EmbeddedRouteTable implements RouteTable {
     return true;
   }
 
+  async getGroup(group: string): Promise<SubscriptionGroupConfig | undefined> {
+    const g = this.groups.get(group);
+    return g && { ...g };
+  }
+
+  async putGroup(group: string, req: PutGroupRequest): Promise<{ created: boolean; group: SubscriptionGroupConfig }> {
+    const current = this.groups.get(group);
+    const next = current ? updatedGroupConfig(current, req) : newGroupConfig(group, req, this.now());
+    this.groups.set(group, next);
+    await this.persistGroups();
+    return { created: !current, group: { ...next } };
+  }
+
+  async ensureGroup(group: string): Promise<SubscriptionGroupConfig> {
+    const current = this.groups.get(group);
+    if (current) {
+      // Its creation may still be on its way to disk: answer only what a restart would keep.
+      await this.savingGroups.catch(() => {});
+      return { ...current };
+    }
+    // Decided synchronously (no await before the set): concurrent calls see one config.
+    const created = newGroupConfig(group, {}, this.now());
+    this.groups.set(group, created);
+    await this.persistGroups();
+    return { ...created };
+  }
+
+  async listGroups(): Promise<SubscriptionGroupConfig[]> {
+    return sortGroups([...this.groups.values()].map((g) => ({ ...g })));
+  }
+
+  async deleteGroup(group: string): Promise<boolean> {
+    if (!this.groups.delete(group)) return false;
+    await this.persistGroups();
+    return true;
+  }
+
   async close(): Promise<void> {
     clearInterval(this.timer);
-    await this.saving;
+    await Promise.all([this.saving, this.savingGroups]);
+  }
+
+  private persistGroups(): Promise<void> {
+    const snapshot = [...this.groups.values()];
+    const next = this.savingGroups.catch(() => {}).then(() => saveGroupFile(this.groupFile, snapshot));
+    this.savingGroups = next;
+    return next;
   }
 
   private persist(): Promise<void> {

@@ -7,7 +7,16 @@
  * Liveness is a deadline, not a flag: a broker is alive while expiresAtMs > now(). Stores
  * may keep expired items for a while (DynamoDB's TTL deletes late), so every read filters.
  */
-import type { BrokerRegistration, ClusterBrokerInfo, CreateTopicRequest, RegisterBrokerResult, TopicInfo, TopicRouteData } from '@cirrusmq/client/protocol';
+import type {
+  BrokerRegistration,
+  ClusterBrokerInfo,
+  CreateTopicRequest,
+  PutGroupRequest,
+  RegisterBrokerResult,
+  SubscriptionGroupConfig,
+  TopicInfo,
+  TopicRouteData,
+} from '@cirrusmq/client/protocol';
 
 export type Clock = () => number;
 
@@ -29,6 +38,16 @@ export interface RouteTable {
   listTopics(): Promise<TopicInfo[]>;
   /** false when there was no such topic. */
   deleteTopic(topic: string): Promise<boolean>;
+  /** Consumer groups (RocketMQ's subscriptionGroupTable): durable config, no broker state. */
+  getGroup(group: string): Promise<SubscriptionGroupConfig | undefined>;
+  /** Creates (fields over the defaults) or updates (absent fields kept, createdAt kept). */
+  putGroup(group: string, req: PutGroupRequest): Promise<{ created: boolean; group: SubscriptionGroupConfig }>;
+  /** The group, created with the defaults if absent; concurrent calls agree on one config (one createdAt). */
+  ensureGroup(group: string): Promise<SubscriptionGroupConfig>;
+  /** Sorted by name. */
+  listGroups(): Promise<SubscriptionGroupConfig[]>;
+  /** false when there was no such group. */
+  deleteGroup(group: string): Promise<boolean>;
   close(): Promise<void>;
 }
 

@@ -2,7 +2,8 @@
  * Key names of the NameServer table, shared by the store and ensure-table. The table of
  * docs/architecture.md ("The NameServer table") plus one inverted index: gsi1 (partition key = sk, sort key = pk, all attributes)
  * answers "which topics are on broker X" (sk = BROKER#X, pk begins_with TOPIC#) and
- * "list every topic" (sk = CONFIG) without a Scan.
+ * "list every topic" (sk = CONFIG) without a Scan; consumer groups (pk GROUP#{group}, sk
+ * CONFIG) are listed the same way, with pk begins_with GROUP#.
  */
 export const TableKeys = {
   PK: 'pk',
@@ -21,6 +22,8 @@ export const Keys = {
   /** The cluster registry: one item per cluster ever seen, so brokers can be listed without a Scan. */
   CLUSTERS_PK: 'CLUSTERS',
   clusterRegistrySk: (cluster: string) => `CLUSTER#${cluster}`,
+  groupPk: (group: string) => `GROUP#${group}`,
   TOPIC_PREFIX: 'TOPIC#',
+  GROUP_PREFIX: 'GROUP#',
   CLUSTER_PREFIX: 'CLUSTER#',
 } as const;

@@ -3,8 +3,9 @@
  * temp file, fsynced, then renamed over the old one, so a crash leaves either the old or
  * the new file, never a torn one.
  */
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from './atomic-file';
 import type { TopicBrokerRecord, TopicConfigRecord } from './route-records';
 
 export interface StoredTopic {
@@ -52,14 +53,5 @@ export async function saveTopicFile(file: string, topics: readonly StoredTopic[]
       brokers: onBrokers.map(({ topic: _topic, ...rest }) => rest),
     })),
   };
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(JSON.stringify(shape, null, 2) + '\n');
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, file);
+  await writeFileAtomic(file, JSON.stringify(shape, null, 2) + '\n');
 }
