@@ -8,6 +8,8 @@ import { HealthSchema, json } from './api/schemas';
 import type { GatewayDeps } from './deps';
 import { openApiDocument, registerSecurity } from './openapi';
 import { clusterRoutes } from './routes/cluster';
+import { groupRoutes } from './routes/groups';
+import { consumeRoutes } from './routes/consume';
 import { lookupRoutes } from './routes/lookup';
 import { messageRoutes } from './routes/messages';
 import { topicRoutes } from './routes/topics';
@@ -44,8 +46,10 @@ export function createGatewayApp(deps: GatewayDeps): OpenAPIHono<BlankEnv> {
   app.use('/v1/topics/:topic/messages', deps.metrics.sendTimer());
   topicRoutes(app, deps);
   clusterRoutes(app, deps);
+  groupRoutes(app, deps);
   messageRoutes(app, deps);
   lookupRoutes(app, deps);
+  consumeRoutes(app, deps);
   // Built once, after every route is registered: the document describes exactly these routes.
   const document = openApiDocument(app);
   app.get('/openapi.json', (c) => c.json(document));

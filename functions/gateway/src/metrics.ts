@@ -13,6 +13,8 @@ export const MAX_TOPIC_SERIES = 1000;
 export const OTHER_TOPICS = '_other';
 /** One HTTP send: a route-cache hit and a broker write (~ms) to a NameServer lookup and retries (seconds). */
 export const SEND_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** One receive: a broker read (~ms) to a long poll that waits up to 20 s. */
+export const RECEIVE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 25];
 
 interface TopicSent {
   messages: number;
@@ -28,11 +30,24 @@ export class GatewayMetrics {
   onewayMessagesAccepted = 0;
   /** Oneway messages that failed after their 202 (also in messagesFailed; each failure is logged). */
   onewayMessagesFailed = 0;
+  /** The consume API (routes/consume.ts). */
+  receiveRequests = 0;
+  messagesReceived = 0;
+  /** Leased by a receive but not answered (a long poll that lost the race, an answer over the size cap), released at once. */
+  messagesReleased = 0;
+  /** Of those, the ones a broker did not release: they come back when their invisibility ends. */
+  releaseFailures = 0;
+  ackRequests = 0;
+  acksOk = 0;
+  acksFailed = 0;
+  messagesRedriven = 0;
 
   /** Per instance (tests build several gateways in one process), not prom-client's global registry. */
   readonly registry = new Registry();
   /** POST /v1/topics/{topic}/messages, request to answer: sync includes the broker's ack, oneway only the route lookup. */
   readonly sendSeconds: Histogram<'mode' | 'status'>;
+  /** POST .../receive, request to answer (long polling included), by outcome: messages, empty, error. */
+  readonly receiveSeconds: Histogram<'outcome'>;
   private readonly topicSent = new Map<string, TopicSent>();
 
   constructor() {
@@ -41,6 +56,13 @@ export class GatewayMetrics {
       help: 'Send requests from arrival to answer, by mode (sync, oneway) and HTTP status.',
       labelNames: ['mode', 'status'] as const,
       buckets: SEND_BUCKETS,
+      registers: [this.registry],
+    });
+    this.receiveSeconds = new Histogram({
+      name: 'cirrusmq_gateway_receive_duration_seconds',
+      help: 'Receive requests from arrival to answer (long polling included), by outcome (messages, empty, error).',
+      labelNames: ['outcome'] as const,
+      buckets: RECEIVE_BUCKETS,
       registers: [this.registry],
     });
     const sent = this.topicSent;
@@ -101,6 +123,14 @@ export class GatewayMetrics {
       metric('cirrusmq_gateway_oneway_requests_total', 'counter', 'Oneway send requests accepted (202)', this.onewayRequests),
       metric('cirrusmq_gateway_oneway_messages_accepted_total', 'counter', 'Messages accepted by oneway requests', this.onewayMessagesAccepted),
       metric('cirrusmq_gateway_oneway_messages_failed_total', 'counter', 'Oneway messages that failed after their 202', this.onewayMessagesFailed),
+      metric('cirrusmq_gateway_receive_requests_total', 'counter', 'Receive requests answered', this.receiveRequests),
+      metric('cirrusmq_gateway_messages_received_total', 'counter', 'Messages answered to receives', this.messagesReceived),
+      metric('cirrusmq_gateway_messages_released_total', 'counter', 'Messages leased for a receive but not answered, released at once', this.messagesReleased),
+      metric('cirrusmq_gateway_release_failures_total', 'counter', 'Messages a broker did not release (back after their invisibility)', this.releaseFailures),
+      metric('cirrusmq_gateway_ack_requests_total', 'counter', 'Ack requests answered', this.ackRequests),
+      metric('cirrusmq_gateway_acks_ok_total', 'counter', 'Receipt handles acked', this.acksOk),
+      metric('cirrusmq_gateway_acks_failed_total', 'counter', 'Receipt handles whose ack failed (invalid, expired, broker unavailable)', this.acksFailed),
+      metric('cirrusmq_gateway_messages_redriven_total', 'counter', 'Dead letters sent back to their topics', this.messagesRedriven),
       metric('cirrusmq_gateway_nameserver_calls_total', 'counter', 'Calls to the NameServer (route lookups and admin)', nameServerCalls),
       metric('process_resident_memory_bytes', 'gauge', 'Resident set size', rss),
       '\n',

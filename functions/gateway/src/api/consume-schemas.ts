@@ -1,0 +1,132 @@
+/**
+ * The consume API's shapes (DESIGN.md "The consume API"): request bodies checked by zod with
+ * the contract's limits (ConsumeLimits), answers described for the OpenAPI document.
+ */
+import { z } from '@hono/zod-openapi';
+import { buildSubscriptionData, ConsumeLimits, validateConsumeFrom, validateGroup } from '@cirrusmq/client/protocol';
+import { checked, pathParam } from './check';
+import { topicParam } from './params';
+
+const MAX_INVISIBLE_SECONDS = ConsumeLimits.MAX_INVISIBLE_MS / 1000;
+const MAX_WAIT_SECONDS = ConsumeLimits.MAX_WAIT_MS / 1000;
+/** Dead letters sent back by one redrive request: bounded so a request ends well inside API Gateway's 30 s. */
+export const MAX_REDRIVE = 10_000;
+
+const groupDoc = { type: 'string' as const, pattern: '^[a-zA-Z0-9_-]{1,64}$', description: 'Not starting with a reserved prefix (%RETRY%, %DLQ%, rmq_sys_)' };
+export const groupParam = pathParam(validateGroup).openapi({ ...groupDoc, param: { name: 'group', in: 'path' } });
+
+export const TopicGroupParams = z.object({ topic: topicParam, group: groupParam });
+export const GroupParams = z.object({ group: groupParam });
+
+const int = () => z.number().int();
+const invisibleSeconds = () => int().min(ConsumeLimits.MIN_INVISIBLE_MS / 1000).max(MAX_INVISIBLE_SECONDS);
+
+export const ReceiveRequestSchema = z
+  .object({
+    max: int().min(1).max(ConsumeLimits.MAX_RECEIVE).default(16).openapi({ description: 'Messages at most' }),
+    invisibleSeconds: invisibleSeconds().default(30).openapi({ description: 'How long the received messages stay invisible to the group unless acked' }),
+    waitSeconds: int()
+      .min(0)
+      .max(MAX_WAIT_SECONDS)
+      .default(0)
+      .openapi({ description: 'Long polling: when no message is there, wait up to this long for one' }),
+    filter: z
+      .string()
+      .max(4096)
+      .optional()
+      .transform((raw, ctx) => (raw === undefined ? undefined : checked(() => buildSubscriptionData(raw).subString, ctx)))
+      .openapi({ type: 'string', description: 'Tag expression: "*" (default) or tags joined by "||"' }),
+  })
+  .openapi('ReceiveRequest');
+
+const receiptHandles = z.array(z.string().min(1).max(1024)).min(1).max(ConsumeLimits.MAX_ACK_ENTRIES);
+
+export const AckRequestSchema = z.object({ receiptHandles }).openapi('AckRequest');
+
+export const ChangeInvisibilityRequestSchema = z
+  .object({
+    entries: z
+      .array(z.object({ receiptHandle: z.string().min(1).max(1024), invisibleSeconds: invisibleSeconds() }))
+      .min(1)
+      .max(ConsumeLimits.MAX_ACK_ENTRIES),
+  })
+  .openapi('ChangeInvisibilityRequest');
+
+export const CommitOffsetRequestSchema = z
+  .object({ broker: z.string().min(1).max(64), queueId: int().min(0), offset: int().min(0) })
+  .openapi('CommitOffsetRequest');
+
+export const ResetRequestSchema = z
+  .object({
+    to: z
+      .union([z.literal('earliest'), z.literal('latest'), z.number()])
+      .transform((v, ctx) => checked(() => validateConsumeFrom('to', v), ctx))
+      .openapi({ description: '"earliest", "latest" or a time in ms since the epoch (the first message stored at or after it)' }),
+  })
+  .openapi('ResetRequest');
+
+export const RedriveRequestSchema = z.object({ max: int().min(1).max(MAX_REDRIVE).default(1000) }).openapi('RedriveRequest');
+
+export const ReceivedMessageSchema = z
+  .object({
+    messageId: z.string(),
+    receiptHandle: z.string().openapi({ description: 'Opaque; names its lease. Ack or change-invisibility with it' }),
+    deliveryAttempt: int().openapi({ description: '1 on the first delivery' }),
+    body: z.string(),
+    bodyEncoding: z.enum(['utf8', 'base64']),
+    tags: z.string().optional(),
+    keys: z.array(z.string()),
+    properties: z.record(z.string(), z.string()),
+    broker: z.string(),
+    queueId: int(),
+    queueOffset: int(),
+    bornTimestamp: int(),
+    storeTimestamp: int(),
+  })
+  .openapi('ReceivedMessage');
+
+export const ReceiveResultSchema = z.object({ messages: z.array(ReceivedMessageSchema) }).openapi('ReceiveResult');
+
+const entryFailure = z.object({ status: z.literal('FAILED'), error: z.object({ code: z.string(), message: z.string() }) });
+
+export const AckResultsSchema = z
+  .object({ results: z.array(z.union([z.object({ status: z.literal('OK') }), entryFailure])).openapi({ description: 'One per receipt handle, in order' }) })
+  .openapi('AckResults');
+
+export const ChangeInvisibilityResultsSchema = z
+  .object({
+    results: z
+      .array(z.union([z.object({ status: z.literal('OK'), receiptHandle: z.string().openapi({ description: 'The new handle; the old one no longer works' }) }), entryFailure]))
+      .openapi({ description: 'One per entry, in order' }),
+  })
+  .openapi('ChangeInvisibilityResults');
+
+export const GroupProgressSchema = z
+  .object({
+    topic: z.string(),
+    group: z.string(),
+    queues: z.array(
+      z.object({
+        broker: z.string(),
+        queueId: int(),
+        minOffset: int(),
+        maxOffset: int(),
+        committedOffset: int().openapi({ description: 'The smallest offset still leased, or the cursor when none is' }),
+        cursor: int().openapi({ description: 'The next offset a receive reads' }),
+        inFlight: int(),
+        lag: int().openapi({ description: 'maxOffset - committedOffset' }),
+      }),
+    ),
+    totals: z.object({ maxOffset: int(), committedOffset: int(), inFlight: int(), lag: int() }),
+    retried: int().openapi({ description: 'Redeliveries since each broker started' }),
+    deadLettered: int().openapi({ description: 'Messages sent to %DLQ%{group} since each broker started' }),
+    unreachableBrokers: z.array(z.string()).optional().openapi({ description: 'Brokers that failed to answer (left out); absent when all answered' }),
+  })
+  .openapi('GroupProgress');
+
+export const RedriveResultSchema = z
+  .object({
+    redriven: int(),
+    failed: int().openapi({ description: 'Dead letters that could not be sent back (no origin topic, or the send failed); they stay in the dead-letter topic' }),
+  })
+  .openapi('RedriveResult');

@@ -1,0 +1,254 @@
+/**
+ * The consume routes against scripted brokers (the real broker routes are exercised by
+ * test/e2e/consume.test.ts): bad input is refused before any broker call, handles are routed
+ * by the broker they name and answered in order, a receive spans brokers, and whatever a
+ * broker leased for a receive but is not in its answer is released at once.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  type AckRequest,
+  type ChangeInvisibilityRequest,
+  CirrusError,
+  type PopRequest,
+  type PoppedMessage,
+  silentLogger,
+} from '@cirrusmq/client/protocol';
+import { waitFor } from '../../../../infra/local/wait-for';
+import { createGatewayApp } from '../app';
+import type { GatewayDeps } from '../deps';
+import { GatewayMetrics } from '../metrics';
+
+interface FakeBroker {
+  pops: PopRequest[];
+  acks: AckRequest[];
+  changes: ChangeInvisibilityRequest[];
+  /** Answers a pop; default: nothing. */
+  onPop: (req: PopRequest) => Promise<PoppedMessage[]> | PoppedMessage[];
+  failAck?: boolean;
+}
+
+let seq = 0;
+function popped(brokerName: string, queueOffset: number, body = `m${queueOffset}`): PoppedMessage {
+  return {
+    topic: 'orders',
+    queueId: 0,
+    queueOffset,
+    commitLogOffset: 0,
+    sysFlag: 0,
+    bornTimestamp: 1,
+    storeTimestamp: 2,
+    reconsumeTimes: 0,
+    body: Buffer.from(body),
+    properties: {},
+    messageId: `id-${brokerName}-${queueOffset}`,
+    keys: [],
+    receiptHandle: `${brokerName}~h${++seq}`,
+    deliveryAttempt: 1,
+    brokerName,
+  };
+}
+
+function setup(brokerNames = ['broker-a', 'broker-b']) {
+  const fakes = new Map<string, FakeBroker>();
+  for (const name of brokerNames) fakes.set(name, { pops: [], acks: [], changes: [], onPop: () => [] });
+  const addrOf = (name: string) => `${name}:1`;
+  const info = {
+    route: { queueDatas: brokerNames.map((brokerName) => ({ brokerName, readQueueNums: 4, writeQueueNums: 4, perm: 6 })) },
+    brokerAddrs: new Map(brokerNames.map((n) => [n, addrOf(n)])),
+  };
+  const routes = {
+    get: async (topic: string) => {
+      if (topic !== 'orders') throw new CirrusError('TOPIC_NOT_FOUND', `topic ${topic} not found`);
+      return info;
+    },
+    refresh: async (topic: string) => routes.get(topic),
+  };
+  const brokers = {
+    get: (addr: string) => {
+      const f = fakes.get(addr.replace(/:1$/, ''))!;
+      return {
+        pop: async (req: PopRequest) => {
+          f.pops.push(req);
+          return f.onPop(req);
+        },
+        ack: async (req: AckRequest) => {
+          f.acks.push(req);
+          if (f.failAck) throw new CirrusError('BROKER_UNAVAILABLE', 'down');
+          return { results: req.receiptHandles.map(() => ({ status: 'OK' as const })) };
+        },
+        changeInvisibility: async (req: ChangeInvisibilityRequest) => {
+          f.changes.push(req);
+          return { results: req.entries.map((e) => ({ status: 'OK' as const, receiptHandle: `${e.receiptHandle}+` })) };
+        },
+      };
+    },
+  };
+  const metrics = new GatewayMetrics();
+  const app = createGatewayApp({ logger: silentLogger, metrics, routes, brokers, producer: { nameServerCalls: 0 } } as unknown as GatewayDeps);
+  const post = async (path: string, body: unknown) => {
+    const res = await app.request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  return { app, fakes, post, metrics };
+}
+
+const RECEIVE = '/v1/topics/orders/groups/billing/receive';
+const ACK = '/v1/topics/orders/groups/billing/ack';
+const CHANGE = '/v1/topics/orders/groups/billing/change-invisibility';
+
+describe('consume routes: bad input', () => {
+  it.each([
+    [{ max: 0 }, 'max'],
+    [{ max: 33 }, 'max'],
+    [{ max: 1.5 }, 'max'],
+    [{ max: '4' }, 'max'],
+    [{ invisibleSeconds: 0 }, 'invisibleSeconds'],
+    [{ invisibleSeconds: 43_201 }, 'invisibleSeconds'],
+    [{ waitSeconds: -1 }, 'waitSeconds'],
+    [{ waitSeconds: 21 }, 'waitSeconds'],
+    [{ filter: 'A ||' }, 'filter'],
+  ])('receive %j is a 400 INVALID_PARAMETER, no broker asked', async (body, field) => {
+    const { post, fakes } = setup();
+    const res = await post(RECEIVE, body);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('INVALID_PARAMETER');
+    if (field !== 'filter') expect(res.body.error.message).toContain(field);
+    expect([...fakes.values()].every((f) => f.pops.length === 0)).toBe(true);
+  });
+
+  it.each(['rmq_sys_x', '%25DLQ%25x', 'a.b', 'x'.repeat(65)])('group %s is a 400 INVALID_GROUP', async (group) => {
+    const { post } = setup();
+    const res = await post(`/v1/topics/orders/groups/${group}/receive`, {});
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('INVALID_GROUP');
+  });
+
+  it('an unknown topic is a 404 TOPIC_NOT_FOUND', async () => {
+    const { post } = setup();
+    for (const path of ['/v1/topics/nope/groups/billing/receive', '/v1/topics/nope/groups/billing/ack']) {
+      const res = await post(path, path.endsWith('receive') ? {} : { receiptHandles: ['broker-a~x'] });
+      expect(res.status).toBe(404);
+      expect(res.body.error.code).toBe('TOPIC_NOT_FOUND');
+    }
+  });
+
+  it('empty and oversized handle lists, and an invisibility below 1 s, are 400s', async () => {
+    const { post } = setup();
+    for (const [path, body] of [
+      [ACK, { receiptHandles: [] }],
+      [ACK, { receiptHandles: Array.from({ length: 101 }, (_, i) => `broker-a~${i}`) }],
+      [ACK, {}],
+      [ACK, { receiptHandles: [''] }],
+      [CHANGE, { entries: [] }],
+      [CHANGE, { entries: [{ receiptHandle: 'broker-a~x', invisibleSeconds: 0 }] }],
+    ] as const) {
+      const res = await post(path, body);
+      expect(res.status, JSON.stringify(body).slice(0, 80)).toBe(400);
+      expect(res.body.error.code).toBe('INVALID_PARAMETER');
+    }
+    // 100 is the limit, not beyond it.
+    expect((await post(ACK, { receiptHandles: Array.from({ length: 100 }, (_, i) => `broker-a~${i}`) })).status).toBe(200);
+  });
+
+  it('a body that is not JSON is a 400 INVALID_JSON', async () => {
+    const { app } = setup();
+    const res = await app.request(RECEIVE, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"max":' });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as any).error.code).toBe('INVALID_JSON');
+  });
+});
+
+describe('consume routes: receipt handles', () => {
+  it('ack sends each handle to the broker it names and answers in order; a handle naming no broker fails alone', async () => {
+    const { post, fakes, metrics } = setup();
+    const handles = ['broker-b~1', 'forged', 'broker-a~2', 'broker-z~3', 'broker-b~4', '~5'];
+    const res = await post(ACK, { receiptHandles: handles });
+    expect(res.status).toBe(200);
+    expect(res.body.results.map((r: any) => r.status === 'OK' ? 'OK' : r.error.code)).toEqual([
+      'OK',
+      'INVALID_RECEIPT_HANDLE',
+      'OK',
+      'INVALID_RECEIPT_HANDLE',
+      'OK',
+      'INVALID_RECEIPT_HANDLE',
+    ]);
+    expect(fakes.get('broker-a')!.acks).toEqual([{ topic: 'orders', group: 'billing', receiptHandles: ['broker-a~2'] }]);
+    expect(fakes.get('broker-b')!.acks).toEqual([{ topic: 'orders', group: 'billing', receiptHandles: ['broker-b~1', 'broker-b~4'] }]);
+    expect([metrics.acksOk, metrics.acksFailed]).toEqual([3, 3]);
+  });
+
+  it('a broker that fails fails only its own entries', async () => {
+    const { post, fakes } = setup();
+    fakes.get('broker-a')!.failAck = true;
+    const res = await post(ACK, { receiptHandles: ['broker-a~1', 'broker-b~2'] });
+    expect(res.body.results).toEqual([{ status: 'FAILED', error: { code: 'BROKER_UNAVAILABLE', message: 'down' } }, { status: 'OK' }]);
+  });
+
+  it('change-invisibility converts seconds to ms and answers the new handles in order', async () => {
+    const { post, fakes } = setup();
+    const res = await post(CHANGE, { entries: [{ receiptHandle: 'broker-b~1', invisibleSeconds: 60 }, { receiptHandle: 'junk', invisibleSeconds: 5 }, { receiptHandle: 'broker-a~2', invisibleSeconds: 5 }] });
+    expect(res.body.results).toEqual([
+      { status: 'OK', receiptHandle: 'broker-b~1+' },
+      { status: 'FAILED', error: { code: 'INVALID_RECEIPT_HANDLE', message: 'malformed receipt handle' } },
+      { status: 'OK', receiptHandle: 'broker-a~2+' },
+    ]);
+    expect(fakes.get('broker-b')!.changes[0]!.entries).toEqual([{ receiptHandle: 'broker-b~1', invisibleMs: 60_000 }]);
+  });
+});
+
+describe('consume routes: receive across brokers', () => {
+  it('fills max from the brokers in turn, starting at a rotating broker, and answers the full message shape', async () => {
+    const { post, fakes } = setup();
+    let offA = 0;
+    let offB = 100;
+    fakes.get('broker-a')!.onPop = (req) => Array.from({ length: Math.min(req.max, 2) }, () => popped('broker-a', offA++));
+    fakes.get('broker-b')!.onPop = (req) => Array.from({ length: req.max }, () => popped('broker-b', offB++));
+    const first = await post(RECEIVE, { max: 4, invisibleSeconds: 10 });
+    expect(first.status).toBe(200);
+    expect(first.body.messages.map((m: any) => `${m.broker}/${m.queueOffset}`)).toEqual(['broker-a/0', 'broker-a/1', 'broker-b/100', 'broker-b/101']);
+    expect(fakes.get('broker-b')!.pops[0]).toMatchObject({ topic: 'orders', group: 'billing', max: 2, invisibleMs: 10_000, waitMs: 0 });
+    expect(Object.keys(first.body.messages[0])).toEqual([
+      'messageId', 'receiptHandle', 'deliveryAttempt', 'body', 'bodyEncoding', 'keys', 'properties', 'broker', 'queueId', 'queueOffset', 'bornTimestamp', 'storeTimestamp',
+    ]);
+    // The next receive starts at broker-b, which fills it alone.
+    const second = await post(RECEIVE, { max: 4 });
+    expect(second.body.messages.map((m: any) => m.broker)).toEqual(['broker-b', 'broker-b', 'broker-b', 'broker-b']);
+    expect(fakes.get('broker-a')!.pops).toHaveLength(1);
+  });
+
+  it('long polls every broker; the first answer wins and what another broker leased later is released at once', async () => {
+    const { post, fakes, metrics } = setup();
+    const late: { resolve?: (m: PoppedMessage[]) => void } = {};
+    let leasedByB: PoppedMessage[] = [];
+    fakes.get('broker-a')!.onPop = (req) => (req.waitMs === 0 ? [] : new Promise((r) => setTimeout(() => r([popped('broker-a', 7)]), 20)));
+    fakes.get('broker-b')!.onPop = (req) => (req.waitMs === 0 ? [] : new Promise((r) => (late.resolve = r)));
+    const res = await post(RECEIVE, { max: 2, waitSeconds: 5 });
+    expect(res.body.messages.map((m: any) => m.messageId)).toEqual(['id-broker-a-7']);
+    expect(fakes.get('broker-b')!.pops.map((p) => p.waitMs)).toEqual([0, 5000]);
+    // broker-b's poll ends after the answer, with two messages it leased for this receive.
+    leasedByB = [popped('broker-b', 1), popped('broker-b', 2)];
+    late.resolve!(leasedByB);
+    await waitFor('the release', 5_000, async () => fakes.get('broker-b')!.changes.length === 1, 5);
+    expect(fakes.get('broker-b')!.changes[0]).toEqual({
+      topic: 'orders',
+      group: 'billing',
+      entries: leasedByB.map((m) => ({ receiptHandle: m.receiptHandle, invisibleMs: 0 })),
+    });
+    expect(metrics.messagesReleased).toBe(2);
+  });
+
+  it('answers an empty list when every broker is empty; an error only when every broker failed', async () => {
+    const { post, fakes } = setup();
+    expect((await post(RECEIVE, {})).body).toEqual({ messages: [] });
+    fakes.get('broker-a')!.onPop = () => {
+      throw new CirrusError('BROKER_UNAVAILABLE', 'a down');
+    };
+    expect((await post(RECEIVE, { waitSeconds: 1 })).body).toEqual({ messages: [] });
+    fakes.get('broker-b')!.onPop = () => {
+      throw new CirrusError('BROKER_UNAVAILABLE', 'b down');
+    };
+    const res = await post(RECEIVE, {});
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe('BROKER_UNAVAILABLE');
+  });
+});
