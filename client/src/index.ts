@@ -7,7 +7,7 @@
 export { Producer, type PreparedBatch, type ProducerOptions, type SendFailure, type SendOutcome } from './producer/producer.js';
 export { HttpProducer } from './producer/http-producer.js';
 export { GatewayClient, type MessageJsonIn, type MessageJsonOut, type ReadResultJson, type SendResultJson } from './api/gateway-client.js';
-export type { ClusterBrokerInfo, TopicInfo, TopicRouteData } from './api/types.js';
+export type { ClusterBrokerInfo, Durability, TopicInfo, TopicRouteData } from './api/types.js';
 export { KEY_SEPARATOR, type Message, type MessageExt, type MessageQueue, type SendResult, type SendStatus } from './message.js';
 export { CirrusError, ErrorCodes, isErrorCode, toCirrusError, type ErrorCode, type ErrorDetails } from './errors.js';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './logger.js';

@@ -5,7 +5,7 @@
  * modules import their shapes from here and this module imports none of them back (type
  * imports of leaf modules only), so the read path and the store form no import circle.
  */
-import type { SendBatch } from '@cirrusmq/client/protocol';
+import type { Durability, SendBatch } from '@cirrusmq/client/protocol';
 import type { MessageFilter } from './filter/message-filter';
 import type { TierAckStatus, TierStats } from './store-tier';
 import type { StoreStatsService } from './store-stats-service';
@@ -42,7 +42,7 @@ export type FlushDiskType = 'ASYNC_FLUSH' | 'SYNC_FLUSH';
 export type PutMessageStatus = 'PUT_OK' | 'FLUSH_DISK_TIMEOUT';
 
 /** When a put is acknowledged: after the write, after fdatasync, or once in S3 (the broker's `durability` setting). */
-export type StoreDurability = 'async' | 'sync' | 's3';
+export type StoreDurability = Durability;
 
 /** One read answers at most this many bytes (and always at least one record), so a read of 1024 big messages cannot eat memory. */
 export const MAX_READ_BYTES = 8 * 1024 * 1024;

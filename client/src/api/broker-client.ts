@@ -16,7 +16,7 @@ import type {
   PoppedMeta,
   ResetOffsetRequest,
 } from './consume-types.js';
-import { ContentTypes, PullHeaders, type BrokerSendResponse } from './types.js';
+import { ContentTypes, PullHeaders, type BrokerSendResponse, type Durability } from './types.js';
 
 /** A broker's answer to a topic delete. */
 export interface BrokerDeleteTopicResponse {
@@ -57,7 +57,7 @@ export class BrokerClient {
   }
 
   /** Sends an encoded batch (codec/send-batch.ts); the broker stores it in one queue. `durability`: the ack asked for (ProducerOptions.durability). */
-  async sendBatch(body: Buffer, timeoutMs?: number, durability?: 'async' | 'sync' | 's3'): Promise<BrokerSendResponse> {
+  async sendBatch(body: Buffer, timeoutMs?: number, durability?: Durability): Promise<BrokerSendResponse> {
     const path = durability ? `/v1/send?durability=${durability}` : '/v1/send';
     const res = await this.http.request({ method: 'POST', path, body, contentType: ContentTypes.SEND_BATCH, timeoutMs });
     if (res.status !== 200) throw errorOf(res);

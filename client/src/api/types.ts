@@ -4,6 +4,13 @@
 export const Perm = { READ: 4, WRITE: 2, READ_WRITE: 6 } as const;
 export const MASTER_ID = 0;
 
+/**
+ * When a broker acknowledges a send (its `durability` setting, or what a send asks for):
+ * 'async' after the write (page cache), 'sync' after fdatasync, 's3' once the bytes are in an
+ * S3 write-ahead chunk. infra/lib/constructs/broker-service.ts keeps a copy (infra imports no runtime code).
+ */
+export type Durability = 'async' | 'sync' | 's3';
+
 export interface QueueData {
   brokerName: string;
   readQueueNums: number;

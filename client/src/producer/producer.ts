@@ -5,6 +5,7 @@
  */
 import { BrokerClients } from '../api/broker-client.js';
 import { NameServerClient, type NameServerApi } from '../api/nameserver-client.js';
+import type { Durability } from '../api/types.js';
 import { encodeSendBatch, preparedBodyLength, setSendBatchQueueId, type PreparedMessage } from '../codec/send-batch.js';
 import { CirrusError, toCirrusError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -51,7 +52,7 @@ export interface ProducerOptions {
    * lost broker); 'sync' / 's3' = insist on that level (a broker at another level refuses
    * with INVALID_PARAMETER). Unset: the broker's own level.
    */
-  durability?: 'async' | 'sync' | 's3';
+  durability?: Durability;
 }
 
 /** A message that could not be sent, in a per-message result list. */
