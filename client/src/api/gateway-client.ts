@@ -1,5 +1,6 @@
 /** The gateway's v1 HTTP API from the client side: for the CLI, the HTTP producer and any script. */
 import { HttpClient } from '../http/http-client.js';
+import type { AckResponse, ChangeInvisibilityResponse, ConsumeFrom, ConsumerQueueProgress, PutGroupRequest, SubscriptionGroupConfig } from './consume-types.js';
 import type { ClusterBrokerInfo, TopicInfo, TopicRouteData } from './types.js';
 
 export interface MessageJsonIn {
@@ -32,6 +33,30 @@ export interface ReadResultJson {
   nextOffset: number;
   minOffset: number;
   maxOffset: number;
+}
+
+/** POST /v1/topics/{topic}/groups/{group}/receive: seconds, as the HTTP API counts them. */
+export interface ReceiveRequestJson {
+  max: number;
+  invisibleSeconds?: number;
+  waitSeconds?: number;
+  filter?: string;
+}
+
+/** A leased message as the gateway answers it. */
+export interface ReceivedMessageJson extends MessageJsonOut {
+  receiptHandle: string;
+  deliveryAttempt: number;
+  broker: string;
+  queueId: number;
+}
+
+/** GET /v1/topics/{topic}/groups/{group}: the group's progress on every broker of the topic. */
+export interface GroupProgressJson {
+  topic: string;
+  group: string;
+  queues: (ConsumerQueueProgress & { broker: string })[];
+  [total: string]: unknown;
 }
 
 export class GatewayClient {
@@ -74,6 +99,48 @@ export class GatewayClient {
     return this.http.json('GET', `/v1/topics/${enc(topic)}/messages?${q}`);
   }
 
+  /** POP through the gateway: the request's timeout covers its long-polling wait. */
+  async receive(topic: string, group: string, request: ReceiveRequestJson): Promise<ReceivedMessageJson[]> {
+    const timeoutMs = (request.waitSeconds ?? 0) * 1000 + RECEIVE_TIMEOUT_MARGIN_MS;
+    return (await this.http.json<{ messages: ReceivedMessageJson[] }>('POST', `${groupPath(topic, group)}/receive`, request, timeoutMs)).messages;
+  }
+
+  ack(topic: string, group: string, receiptHandles: string[]): Promise<AckResponse> {
+    return this.http.json('POST', `${groupPath(topic, group)}/ack`, { receiptHandles });
+  }
+
+  changeInvisibility(topic: string, group: string, entries: { receiptHandle: string; invisibleSeconds: number }[]): Promise<ChangeInvisibilityResponse> {
+    return this.http.json('POST', `${groupPath(topic, group)}/change-invisibility`, { entries });
+  }
+
+  groupProgress(topic: string, group: string): Promise<GroupProgressJson> {
+    return this.http.json('GET', groupPath(topic, group));
+  }
+
+  resetGroup(topic: string, group: string, to: ConsumeFrom): Promise<GroupProgressJson> {
+    return this.http.json('POST', `${groupPath(topic, group)}/reset`, { to });
+  }
+
+  commitGroupOffset(topic: string, group: string, broker: string, queueId: number, offset: number): Promise<unknown> {
+    return this.http.json('PUT', `${groupPath(topic, group)}/offsets`, { broker, queueId, offset });
+  }
+
+  async listGroups(): Promise<SubscriptionGroupConfig[]> {
+    return (await this.http.json<{ groups: SubscriptionGroupConfig[] }>('GET', '/v1/groups')).groups;
+  }
+
+  getGroup(group: string): Promise<SubscriptionGroupConfig> {
+    return this.http.json('GET', `/v1/groups/${enc(group)}`);
+  }
+
+  putGroup(group: string, request: PutGroupRequest): Promise<SubscriptionGroupConfig> {
+    return this.http.json('PUT', `/v1/groups/${enc(group)}`, request);
+  }
+
+  async deleteGroup(group: string): Promise<void> {
+    await this.http.json('DELETE', `/v1/groups/${enc(group)}`);
+  }
+
   async cluster(): Promise<ClusterBrokerInfo[]> {
     return (await this.http.json<{ brokers: ClusterBrokerInfo[] }>('GET', '/v1/cluster')).brokers;
   }
@@ -84,3 +151,7 @@ export class GatewayClient {
 }
 
 const enc = encodeURIComponent;
+const groupPath = (topic: string, group: string) => `/v1/topics/${enc(topic)}/groups/${enc(group)}`;
+
+/** A receive's request timeout beyond its long-polling wait. */
+const RECEIVE_TIMEOUT_MARGIN_MS = 5_000;

@@ -1,0 +1,147 @@
+/**
+ * The direct path: POP, ack and change-invisibility straight to the brokers, routes from the
+ * NameServer through a RouteCache as the Producer does. A receive asks the topic's brokers in
+ * turn without waiting and long-polls only the last one asked, so a message on any broker is
+ * found at once and the next receive long-polls another broker. A broker that fails is
+ * skipped for a while (BrokerFaultTolerance).
+ */
+import { BrokerClients } from '../api/broker-client.js';
+import type { SubscriptionGroupConfig } from '../api/consume-types.js';
+import type { NameServerApi } from '../api/nameserver-client.js';
+import { MASTER_ID, Perm, type TopicRouteData } from '../api/types.js';
+import { CirrusError, toCirrusError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { BrokerFaultTolerance } from '../route/broker-fault-tolerance.js';
+import type { RouteCache } from '../route/route-cache.js';
+import type { AckOutcome, ConsumeBackend, ReceiveParams } from './consume-backend.js';
+import { entryError } from './entry-error.js';
+import type { MessageView } from './message-view.js';
+
+export interface BrokerBackendOptions {
+  nameServer: NameServerApi;
+  routes: RouteCache;
+  logger: Logger;
+  brokerIsolationMs?: number;
+  maxSocketsPerBroker?: number;
+}
+
+export class BrokerConsumeBackend implements ConsumeBackend {
+  private readonly brokers: BrokerClients;
+  private readonly faults: BrokerFaultTolerance;
+  /** Per topic: where the next receive starts its round over the brokers. */
+  private readonly nextBroker = new Map<string, number>();
+
+  constructor(private readonly options: BrokerBackendOptions) {
+    this.brokers = new BrokerClients({ maxSockets: options.maxSocketsPerBroker ?? 16 });
+    this.faults = new BrokerFaultTolerance(options.brokerIsolationMs ?? 10_000);
+  }
+
+  async receive(params: ReceiveParams): Promise<MessageView[]> {
+    const { topic } = params;
+    const info = await this.options.routes.get(topic);
+    let readable = readableBrokers(info.route);
+    if (readable.length === 0) readable = readableBrokers((await this.options.routes.refresh(topic)).route);
+    if (readable.length === 0) throw new CirrusError('NO_ROUTE', `topic ${topic} has no live broker to read from`);
+    const available = readable.filter((b) => this.faults.isAvailable(b.brokerName));
+    const round = available.length > 0 ? available : readable;
+    const start = this.nextBroker.get(topic) ?? Math.floor(Math.random() * round.length);
+    this.nextBroker.set(topic, (start + 1) & 0x7fffffff);
+    let lastError: CirrusError | undefined;
+    for (let i = 0; i < round.length; i++) {
+      const b = round[(start + i) % round.length]!;
+      const last = i === round.length - 1;
+      try {
+        const popped = await this.brokers.get(b.addr).pop(
+          { topic, group: params.group, max: params.max, invisibleMs: params.invisibleMs, waitMs: last ? params.waitMs : 0, filter: params.filter },
+          b.brokerName,
+        );
+        this.faults.markOk(b.brokerName);
+        if (popped.length > 0) return popped;
+      } catch (e) {
+        const err = toCirrusError(e);
+        if (!err.retriable) throw err;
+        this.options.logger.warn('receive failed', { topic, group: params.group, broker: b.brokerName, code: err.code, err: err.message });
+        this.faults.markFailed(b.brokerName);
+        lastError = err;
+        this.options.routes.refresh(topic).catch(() => {});
+      }
+    }
+    // Every broker failed: the caller learns why; an empty answer would read as "no message".
+    if (lastError && round.every((b) => !this.faults.isAvailable(b.brokerName))) throw lastError;
+    return [];
+  }
+
+  async ack(group: string, messages: readonly MessageView[]): Promise<AckOutcome[]> {
+    const outcomes: AckOutcome[] = new Array(messages.length).fill(null);
+    await Promise.all(
+      [...byBrokerAndTopic(messages)].map(async ([, indexes]) => {
+        const first = messages[indexes[0]!]!;
+        try {
+          const client = await this.clientOf(first);
+          const res = await client.ack({ topic: first.topic, group, receiptHandles: indexes.map((i) => messages[i]!.receiptHandle) });
+          indexes.forEach((i, j) => {
+            const r = res.results[j];
+            outcomes[i] = r === undefined ? new CirrusError('INTERNAL', 'the broker answered fewer ack results than handles') : r.status === 'OK' ? null : entryError(r);
+          });
+        } catch (e) {
+          const err = toCirrusError(e);
+          for (const i of indexes) outcomes[i] = err;
+        }
+      }),
+    );
+    return outcomes;
+  }
+
+  async changeInvisibility(group: string, message: MessageView, invisibleMs: number): Promise<string> {
+    const client = await this.clientOf(message);
+    const res = await client.changeInvisibility({ topic: message.topic, group, entries: [{ receiptHandle: message.receiptHandle, invisibleMs }] });
+    const r = res.results[0];
+    if (!r) throw new CirrusError('INTERNAL', 'the broker answered no change-invisibility result');
+    if (r.status !== 'OK') throw entryError(r);
+    return r.receiptHandle;
+  }
+
+  async groupConfig(group: string): Promise<SubscriptionGroupConfig | undefined> {
+    // Through a structural type: the NameServer's group calls are optional for a custom NameServerApi.
+    const ns = this.options.nameServer as { ensureGroup?: (g: string) => Promise<SubscriptionGroupConfig> };
+    return ns.ensureGroup ? ns.ensureGroup.call(this.options.nameServer, group) : undefined;
+  }
+
+  close(): void {
+    this.brokers.close();
+  }
+
+  private async clientOf(message: MessageView) {
+    let addr = (await this.options.routes.get(message.topic)).brokerAddrs.get(message.brokerName);
+    if (!addr) addr = (await this.options.routes.refresh(message.topic)).brokerAddrs.get(message.brokerName);
+    if (!addr) throw new CirrusError('BROKER_UNAVAILABLE', `no address for broker ${message.brokerName}`);
+    return this.brokers.get(addr);
+  }
+}
+
+interface ReadableBroker {
+  brokerName: string;
+  addr: string;
+}
+
+/** The brokers with a master that serves reads of the topic, in name order. */
+export function readableBrokers(route: TopicRouteData): ReadableBroker[] {
+  const out: ReadableBroker[] = [];
+  for (const qd of route.queueDatas) {
+    if ((qd.perm & Perm.READ) === 0 || qd.readQueueNums === 0) continue;
+    const addr = route.brokerDatas.find((b) => b.brokerName === qd.brokerName)?.brokerAddrs[String(MASTER_ID)];
+    if (addr) out.push({ brokerName: qd.brokerName, addr });
+  }
+  return out.sort((a, b) => a.brokerName.localeCompare(b.brokerName));
+}
+
+function byBrokerAndTopic(messages: readonly MessageView[]): Map<string, number[]> {
+  const groups = new Map<string, number[]>();
+  messages.forEach((m, i) => {
+    const key = `${m.brokerName}\u0000${m.topic}`;
+    const g = groups.get(key);
+    if (g) g.push(i);
+    else groups.set(key, [i]);
+  });
+  return groups;
+}

@@ -1,0 +1,31 @@
+/**
+ * How a consumer reaches a group's leases: straight to the brokers (broker-backend.ts) or
+ * through the gateway's HTTP API (gateway-backend.ts). The consumers above it do not know
+ * which; a gRPC endpoint would be one more of these.
+ */
+import type { SubscriptionGroupConfig } from '../api/consume-types.js';
+import type { CirrusError } from '../errors.js';
+import type { MessageView } from './message-view.js';
+
+export interface ReceiveParams {
+  topic: string;
+  group: string;
+  max: number;
+  invisibleMs: number;
+  /** Long polling: how long a receive that finds nothing waits for a message. */
+  waitMs: number;
+  filter?: string;
+}
+
+/** One per acked message, in order: null when the lease ended, else why not. */
+export type AckOutcome = CirrusError | null;
+
+export interface ConsumeBackend {
+  receive(params: ReceiveParams): Promise<MessageView[]>;
+  ack(group: string, messages: readonly MessageView[]): Promise<AckOutcome[]>;
+  /** The lease's new receipt handle; throws the entry's error. */
+  changeInvisibility(group: string, message: MessageView, invisibleMs: number): Promise<string>;
+  /** The group's settings (orderly, retries), when the backend can tell. */
+  groupConfig(group: string): Promise<SubscriptionGroupConfig | undefined>;
+  close(): void;
+}

@@ -1,0 +1,65 @@
+/** The gateway path: the consume calls of the gateway's HTTP API (seconds, JSON bodies). */
+import type { SubscriptionGroupConfig } from '../api/consume-types.js';
+import type { GatewayClient } from '../api/gateway-client.js';
+import { CirrusError, toCirrusError } from '../errors.js';
+import type { AckOutcome, ConsumeBackend, ReceiveParams } from './consume-backend.js';
+import { entryError, toSeconds } from './entry-error.js';
+import { messageViewFromJson, type MessageView } from './message-view.js';
+
+export class GatewayConsumeBackend implements ConsumeBackend {
+  constructor(private readonly gateway: GatewayClient) {}
+
+  async receive(p: ReceiveParams): Promise<MessageView[]> {
+    const messages = await this.gateway.receive(p.topic, p.group, {
+      max: p.max,
+      invisibleSeconds: toSeconds(p.invisibleMs),
+      // Rounded down: a receive must not wait longer than asked.
+      waitSeconds: Math.floor(p.waitMs / 1000),
+      filter: p.filter,
+    });
+    return messages.map((m) => messageViewFromJson(p.topic, m));
+  }
+
+  async ack(group: string, messages: readonly MessageView[]): Promise<AckOutcome[]> {
+    const outcomes: AckOutcome[] = new Array(messages.length).fill(null);
+    const byTopic = new Map<string, number[]>();
+    messages.forEach((m, i) => byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), i]));
+    await Promise.all(
+      [...byTopic].map(async ([topic, indexes]) => {
+        try {
+          const res = await this.gateway.ack(topic, group, indexes.map((i) => messages[i]!.receiptHandle));
+          indexes.forEach((i, j) => {
+            const r = res.results[j];
+            outcomes[i] = r === undefined ? new CirrusError('INTERNAL', 'the gateway answered fewer ack results than handles') : r.status === 'OK' ? null : entryError(r);
+          });
+        } catch (e) {
+          const err = toCirrusError(e);
+          for (const i of indexes) outcomes[i] = err;
+        }
+      }),
+    );
+    return outcomes;
+  }
+
+  async changeInvisibility(group: string, message: MessageView, invisibleMs: number): Promise<string> {
+    const res = await this.gateway.changeInvisibility(message.topic, group, [{ receiptHandle: message.receiptHandle, invisibleSeconds: toSeconds(invisibleMs) }]);
+    const r = res.results[0];
+    if (!r) throw new CirrusError('INTERNAL', 'the gateway answered no change-invisibility result');
+    if (r.status !== 'OK') throw entryError(r);
+    return r.receiptHandle;
+  }
+
+  async groupConfig(group: string): Promise<SubscriptionGroupConfig | undefined> {
+    try {
+      return await this.gateway.getGroup(group);
+    } catch (e) {
+      // Not created yet: a receive creates it with the defaults (not orderly).
+      if (e instanceof CirrusError && e.code === 'GROUP_NOT_FOUND') return undefined;
+      throw e;
+    }
+  }
+
+  close(): void {
+    this.gateway.close();
+  }
+}
