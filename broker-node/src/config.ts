@@ -4,7 +4,7 @@
  * naming the variable, instead of a broker that misbehaves later.
  */
 import path from 'node:path';
-import { type Env, EnvReader, envVar, formatEnvHelp, LOG_LEVELS, type LogLevel } from '@cirrusmq/client/protocol';
+import { DURABILITIES, type Env, EnvReader, envVar, formatEnvHelp, LOG_LEVELS, type LogLevel } from '@cirrusmq/client/protocol';
 import type { FlushDiskType, StoreDurability } from './store/message-store-types';
 import { STORE_DEFAULTS } from './store/store-defaults';
 
@@ -118,7 +118,7 @@ export const BROKER_ENV = {
   flushDiskType: oneOf('CIRRUSMQ_FLUSH_DISK_TYPE', ['ASYNC_FLUSH', 'SYNC_FLUSH'] as const, 'ASYNC_FLUSH', { description: "RocketMQ's name for async/sync durability" }),
   flushIntervalMs: int('CIRRUSMQ_FLUSH_INTERVAL_MS', S.flushIntervalMs, 1, 60_000, { description: 'ASYNC_FLUSH: fdatasync period' }),
   syncFlushTimeoutMs: int('CIRRUSMQ_SYNC_FLUSH_TIMEOUT_MS', S.syncFlushTimeoutMs, 1, 600_000, { description: 'SYNC_FLUSH: a send not on disk within this answers FLUSH_DISK_TIMEOUT' }),
-  durability: oneOf('CIRRUSMQ_DURABILITY', ['async', 'sync', 's3'] as const, 'async', {
+  durability: oneOf('CIRRUSMQ_DURABILITY', DURABILITIES, 'async', {
     description: 'when a send is acknowledged: after the write, after fdatasync, or after an S3 write-ahead chunk',
     defaultText: 'async; sync with SYNC_FLUSH',
   }),

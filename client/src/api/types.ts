@@ -9,7 +9,8 @@ export const MASTER_ID = 0;
  * 'async' after the write (page cache), 'sync' after fdatasync, 's3' once the bytes are in an
  * S3 write-ahead chunk. infra/lib/constructs/broker-service.ts keeps a copy (infra imports no runtime code).
  */
-export type Durability = 'async' | 'sync' | 's3';
+export const DURABILITIES = ['async', 'sync', 's3'] as const;
+export type Durability = (typeof DURABILITIES)[number];
 
 export interface QueueData {
   brokerName: string;

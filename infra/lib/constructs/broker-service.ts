@@ -49,7 +49,7 @@ export interface BrokerServiceProps {
   readonly memoryMiB: number;
   readonly volumeSizeGiB: number;
   readonly volumeThroughputMiBps: number;
-  /** A copy of the client's Durability (client/src/api/types.ts): infra imports no runtime code. */
+  /** A copy of the client's Durability (client/src/api/types.ts): infra imports no runtime code (DURABILITIES in broker-stack.ts lists the same). */
   readonly durability: 'async' | 'sync' | 's3';
   /** Days messages are kept (the tier bucket's lifecycle); local retention follows it. */
   readonly retentionDays: number;
