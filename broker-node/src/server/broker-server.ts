@@ -8,6 +8,7 @@
  *   GET  /v1/messages/by-key, GET /v1/messages/by-id/{messageId}   query-message-processor.ts
  *   GET  /healthz, GET /metrics, GET /v1/stats   admin-processor.ts
  *   POST /v1/admin/topics/{topic}/delete          admin-processor.ts
+ *   POST /v1/consume/pop|ack|change-invisibility|offsets/commit|offsets/reset, GET /v1/consume/progress   pop-message-processor.ts
  */
 import http from 'node:http';
 import { CirrusError } from '@cirrusmq/client/protocol';
@@ -15,6 +16,14 @@ import { ADMIN_TOPICS_PREFIX, deleteTopicProcessor, healthProcessor, metricsProc
 import { BrokerMetrics, timed } from './broker-metrics';
 import type { BrokerServerContext } from './context';
 import { sendError } from './http-util';
+import {
+  ackMessageProcessor,
+  changeInvisibleTimeProcessor,
+  commitOffsetProcessor,
+  consumerProgressProcessor,
+  popMessageProcessor,
+  resetOffsetProcessor,
+} from './pop-message-processor';
 import { pullMessageProcessor } from './pull-message-processor';
 import { VIEW_MESSAGE_PREFIX, queryMessageProcessor, viewMessageByIdProcessor } from './query-message-processor';
 import { Router } from './router';
@@ -30,7 +39,13 @@ export function createBrokerRouter(ctx: BrokerServerContext): Router {
     .on('GET', '/healthz', healthProcessor(ctx))
     .on('GET', '/metrics', metricsProcessor(ctx, metrics))
     .on('GET', '/v1/stats', statsProcessor(ctx))
-    .onPrefix('POST', ADMIN_TOPICS_PREFIX, deleteTopicProcessor(ctx));
+    .onPrefix('POST', ADMIN_TOPICS_PREFIX, deleteTopicProcessor(ctx))
+    .on('POST', '/v1/consume/pop', popMessageProcessor(ctx))
+    .on('POST', '/v1/consume/ack', ackMessageProcessor(ctx))
+    .on('POST', '/v1/consume/change-invisibility', changeInvisibleTimeProcessor(ctx))
+    .on('GET', '/v1/consume/progress', consumerProgressProcessor(ctx))
+    .on('POST', '/v1/consume/offsets/commit', commitOffsetProcessor(ctx))
+    .on('POST', '/v1/consume/offsets/reset', resetOffsetProcessor(ctx));
 }
 
 export function createBrokerServer(ctx: BrokerServerContext): http.Server {

@@ -130,6 +130,11 @@ export interface MessageStore {
   readonly durability: StoreDurability;
   /** Throws OFFSET_BELOW_MINIMUM (details.minOffset) for an offset retention deleted. */
   getMessage(topic: string, queueId: number, offset: number, maxMsgs: number, filter?: MessageFilter): Promise<GetMessageResult>;
+  /** The first queue offset kept and one past the last (0 for a queue never written). */
+  getMinOffsetInQueue(topic: string, queueId: number): number;
+  getMaxOffsetInQueue(topic: string, queueId: number): number;
+  /** Called after each append is indexed, with the queue's new max offset (long polling's wake-up). */
+  setMessageArrivingListener(listener: ((topic: string, queueId: number, maxOffset: number) => void) | undefined): void;
   /** Messages of `topic` with `key` among their KEYS stored within [begin, end] (ms): the newest maxNum, oldest first. */
   queryMessage(topic: string, key: string, maxNum: number, begin: number, end: number): Promise<QueryMessageResult>;
   /** The stored copies of a message by its id (UNIQ_KEY). */

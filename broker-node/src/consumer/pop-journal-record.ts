@@ -1,0 +1,22 @@
+/**
+ * The state changes of POP, as small records: what a journal writes and a restart replays.
+ * A queue is (group, topic, queueId).
+ */
+export type PopJournalRecord =
+  /** A delivery: lease of `offset` until `deadline`, with its attempt and generation; the cursor moved to `cursor`. */
+  | { t: 'POP'; g: string; topic: string; q: number; offset: number; attempt: number; gen: number; deadline: number; cursor: number }
+  /** The cursor moved without a delivery (filtered units skipped, start offset chosen). */
+  | { t: 'CURSOR'; g: string; topic: string; q: number; cursor: number }
+  | { t: 'ACK'; g: string; topic: string; q: number; offset: number }
+  | { t: 'CHANGE'; g: string; topic: string; q: number; offset: number; gen: number; deadline: number }
+  /** Dead-lettered: resolved like an ack, its copy is in %DLQ%{group}. */
+  | { t: 'DLQ'; g: string; topic: string; q: number; offset: number }
+  /** A commit: every lease below `cursor` resolved, cursor at least `cursor`. */
+  | { t: 'COMMIT'; g: string; topic: string; q: number; cursor: number }
+  /** A reset: every lease ended, cursor set to `cursor` (may move back). */
+  | { t: 'RESET'; g: string; topic: string; q: number; cursor: number };
+
+/** Where the records go (pop-journal.ts); the service works without one (state in memory only). */
+export interface PopJournal {
+  append(record: PopJournalRecord): void;
+}

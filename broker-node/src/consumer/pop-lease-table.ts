@@ -1,0 +1,217 @@
+/**
+ * The in-flight table of POP (RocketMQ RIP-73's idea, without the revive topic): per
+ * (group, topic, queue) a cursor (the next offset a receive reads) and the leases of the
+ * messages delivered and not yet acked, plus one min-heap of deadlines over all of them.
+ *
+ * A lease is a small record (offset, attempt, generation, deadline, state): no message copy.
+ * An expired lease stays in its queue's map, marked READY, so the message is redelivered in
+ * place (same offset, attempt + 1) before new ones, and the committed offset (the smallest
+ * offset still in the map, or the cursor) never passes a message that is not resolved.
+ */
+
+export type LeaseState = 'LEASED' | 'READY' | 'DEAD_LETTERING';
+
+export interface Lease {
+  readonly offset: number;
+  /** Deliveries so far (deliveryAttempt of the last one). */
+  attempt: number;
+  generation: number;
+  /** Epoch ms; meaningful while LEASED. */
+  deadline: number;
+  state: LeaseState;
+}
+
+export class QueueLeases {
+  /** Next offset to read; undefined until the start offset (consumeFrom) is known. */
+  cursor: number | undefined;
+  /**
+   * Offset -> lease. Offsets enter in increasing order (the cursor only moves forward, and a
+   * reset clears the map), so the first key is the smallest: committed offset in O(1).
+   */
+  readonly leases = new Map<number, Lease>();
+  /** Expired leases waiting for redelivery, oldest first. */
+  readonly ready: number[] = [];
+  /** The non-blocking pop lock: a receive skips a queue another receive is reading. */
+  locked = false;
+  /** Deliveries a message gets before the dead-letter topic (retryMaxTimes + 1), as of the last receive. */
+  maxDeliveries = Number.MAX_SAFE_INTEGER;
+  orderly = false;
+
+  constructor(
+    readonly group: string,
+    readonly topic: string,
+    readonly queueId: number,
+  ) {}
+
+  committedOffset(): number | undefined {
+    for (const offset of this.leases.keys()) return offset;
+    return this.cursor;
+  }
+
+  /** Leases not acked (leased, waiting for redelivery or being dead-lettered). */
+  inFlight(): number {
+    return this.leases.size;
+  }
+
+  /** An orderly queue is busy while any batch is leased. */
+  hasActiveLease(): boolean {
+    for (const l of this.leases.values()) if (l.state !== 'READY') return true;
+    return false;
+  }
+}
+
+interface DeadlineEntry {
+  deadline: number;
+  queue: QueueLeases;
+  offset: number;
+  generation: number;
+}
+
+/** A binary min-heap of lease deadlines; stale entries (acked, changed) are dropped when they surface. */
+export class DeadlineHeap {
+  private readonly a: DeadlineEntry[] = [];
+
+  get size(): number {
+    return this.a.length;
+  }
+
+  push(e: DeadlineEntry): void {
+    const a = this.a;
+    a.push(e);
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (a[p]!.deadline <= e.deadline) break;
+      a[i] = a[p]!;
+      i = p;
+    }
+    a[i] = e;
+  }
+
+  peek(): DeadlineEntry | undefined {
+    return this.a[0];
+  }
+
+  pop(): DeadlineEntry | undefined {
+    const a = this.a;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length > 0 && last) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= a.length) break;
+        const r = l + 1;
+        const c = r < a.length && a[r]!.deadline < a[l]!.deadline ? r : l;
+        if (a[c]!.deadline >= last.deadline) break;
+        a[i] = a[c]!;
+        i = c;
+      }
+      a[i] = last;
+    }
+    return top;
+  }
+
+  clear(): void {
+    this.a.length = 0;
+  }
+}
+
+/** All queues' leases of this broker, and the expiry of their deadlines. */
+export class PopLeaseTable {
+  private readonly queues = new Map<string, QueueLeases>();
+  private readonly heap = new DeadlineHeap();
+  private generation = 0;
+
+  static key(group: string, topic: string, queueId: number): string {
+    return `${group}\u0000${topic}\u0000${queueId}`;
+  }
+
+  get(group: string, topic: string, queueId: number): QueueLeases | undefined {
+    return this.queues.get(PopLeaseTable.key(group, topic, queueId));
+  }
+
+  getOrCreate(group: string, topic: string, queueId: number): QueueLeases {
+    const key = PopLeaseTable.key(group, topic, queueId);
+    let q = this.queues.get(key);
+    if (!q) {
+      q = new QueueLeases(group, topic, queueId);
+      this.queues.set(key, q);
+    }
+    return q;
+  }
+
+  all(): IterableIterator<QueueLeases> {
+    return this.queues.values();
+  }
+
+  nextGeneration(): number {
+    return ++this.generation;
+  }
+
+  /** After a replay: generations keep growing past every one handed out before. */
+  observeGeneration(g: number): void {
+    if (g > this.generation) this.generation = g;
+  }
+
+  /** A delivery (first or again): a new generation and deadline. */
+  lease(q: QueueLeases, offset: number, attempt: number, deadline: number, generation = this.nextGeneration()): Lease {
+    let l = q.leases.get(offset);
+    if (l) {
+      l.attempt = attempt;
+      l.generation = generation;
+      l.deadline = deadline;
+      l.state = 'LEASED';
+    } else {
+      l = { offset, attempt, generation, deadline, state: 'LEASED' };
+      q.leases.set(offset, l);
+    }
+    this.heap.push({ deadline, queue: q, offset, generation });
+    return l;
+  }
+
+  /** Change-invisibility: same lease, new generation (the old handle stops working) and deadline. */
+  extend(q: QueueLeases, l: Lease, deadline: number, generation = this.nextGeneration()): void {
+    l.generation = generation;
+    l.deadline = deadline;
+    this.heap.push({ deadline, queue: q, offset: l.offset, generation });
+  }
+
+  resolve(q: QueueLeases, offset: number): void {
+    q.leases.delete(offset);
+  }
+
+  /** Ends every lease of a queue (a reset). */
+  clearQueue(q: QueueLeases): void {
+    q.leases.clear();
+    q.ready.length = 0;
+  }
+
+  /** Earliest live deadline, dropping stale heap entries on the way. */
+  nextDeadline(): number | undefined {
+    for (;;) {
+      const top = this.heap.peek();
+      if (!top) return undefined;
+      if (this.isLive(top)) return top.deadline;
+      this.heap.pop();
+    }
+  }
+
+  /** Moves the leases whose deadline passed to READY; calls `expired` for each. */
+  expire(now: number, expired: (q: QueueLeases, l: Lease) => void): void {
+    for (;;) {
+      const top = this.heap.peek();
+      if (!top || top.deadline > now) return;
+      this.heap.pop();
+      if (!this.isLive(top)) continue;
+      const l = top.queue.leases.get(top.offset)!;
+      l.state = 'READY';
+      expired(top.queue, l);
+    }
+  }
+
+  private isLive(e: DeadlineEntry): boolean {
+    const l = e.queue.leases.get(e.offset);
+    return l !== undefined && l.state === 'LEASED' && l.generation === e.generation && l.deadline === e.deadline;
+  }
+}

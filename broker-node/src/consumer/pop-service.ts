@@ -1,0 +1,422 @@
+/**
+ * The broker's consume core (RocketMQ's PopMessageProcessor, AckMessageProcessor,
+ * ChangeInvisibleTimeProcessor and ConsumerOffsetManager in one place, over the lease table):
+ *
+ *   pop:     queues of the topic in turn, each under a non-blocking lock (a busy queue is
+ *            skipped); expired leases first (redelivered in place, attempt + 1), then new
+ *            messages from the cursor through the tag filter; each delivery is a lease until
+ *            now + invisibleMs. Nothing found: long polling until waitMs.
+ *   ack:     ends a lease; change-invisibility moves its deadline under a new generation.
+ *   expiry:  one timer on the earliest deadline; an expired lease becomes READY (and wakes one
+ *            receive of its group), or, after retryMaxTimes + 1 deliveries, goes to %DLQ%{group}.
+ *   offsets: committed = smallest offset not resolved, or the cursor; commit moves forward
+ *            only; reset moves anywhere and ends the leases.
+ */
+import {
+  CirrusError,
+  type AckRequest,
+  type AckResponse,
+  type ChangeInvisibilityRequest,
+  type ChangeInvisibilityResponse,
+  type CommitOffsetRequest,
+  type ConsumerProgress,
+  type ConsumerQueueProgress,
+  type EntryFailure,
+  type Logger,
+  type PopRequest,
+  type PoppedMeta,
+  type ResetOffsetRequest,
+  readQueueOffset,
+  readRecordShape,
+  type SubscriptionGroupConfig,
+} from '@cirrusmq/client/protocol';
+import { type MessageFilter, messageFilterFor } from '../store/filter/message-filter';
+import type { MessageStore } from '../store/message-store-types';
+import type { TopicConfigManager } from '../topic-config-manager';
+import { offsetFor, startOffsetFor } from './consume-start-offset';
+import type { DeadLetterService } from './dead-letter';
+import type { PopJournal } from './pop-journal-record';
+import { type Lease, PopLeaseTable, type QueueLeases } from './pop-lease-table';
+import { PopLongPollingService, SAFETY_RECHECK_MS } from './pop-long-polling-service';
+import type { ReceiptHandleCodec, ReceiptHandleFields } from './receipt-handle';
+
+/** The group's settings: the NameServer's (SubscriptionGroupManager.getOrCreate), created on first use. */
+export interface GroupConfigSource {
+  getOrCreate(group: string): Promise<SubscriptionGroupConfig>;
+}
+
+export interface PopServiceDeps {
+  brokerName: string;
+  store: Pick<MessageStore, 'getMessage' | 'getMinOffsetInQueue' | 'getMaxOffsetInQueue' | 'isOpen'>;
+  topicConfigManager: Pick<TopicConfigManager, 'getTopicConfig' | 'checkReadable'>;
+  groups: GroupConfigSource;
+  codec: ReceiptHandleCodec;
+  deadLetter: DeadLetterService;
+  logger: Logger;
+  journal?: PopJournal;
+  now?: () => number;
+}
+
+export interface PopResult {
+  messages: PoppedMeta[];
+  /** The records, in the order of `messages`. */
+  records: Buffer[];
+}
+
+/** Per queue, bumped by a reset: a receive that read across a reset drops what it read. */
+const epochs = new WeakMap<QueueLeases, number>();
+const epochOf = (q: QueueLeases) => epochs.get(q) ?? 0;
+
+export class PopService {
+  readonly table = new PopLeaseTable();
+  readonly polling = new PopLongPollingService();
+  private readonly now: () => number;
+  private readonly rr = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private stopped = false;
+  /** Since the broker started, per group + topic. */
+  private readonly counters = new Map<string, { retried: number; deadLettered: number }>();
+
+  constructor(private readonly deps: PopServiceDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** The store's arrival hook (setMessageArrivingListener). */
+  readonly onMessageArriving = (topic: string, queueId: number): void => {
+    this.polling.notifyMessageArriving(topic, queueId);
+  };
+
+  shutdown(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.polling.wakeAll();
+  }
+
+  async pop(req: PopRequest): Promise<PopResult> {
+    const queueIds = await this.readQueues(req.topic, req.queueId);
+    const group = await this.deps.groups.getOrCreate(req.group);
+    const filter = messageFilterFor(req.filter);
+    const until = this.now() + req.waitMs;
+    for (;;) {
+      this.expire();
+      const version = this.polling.version(req.topic);
+      const out = await this.popOnce(req, group, queueIds, filter);
+      if (out.messages.length > 0 || this.stopped) return out;
+      const left = until - this.now();
+      if (left <= 0) return out;
+      if (this.polling.version(req.topic) !== version) continue;
+      await this.polling.park(req.topic, req.group, req.queueId ?? -1, Math.min(left, SAFETY_RECHECK_MS));
+    }
+  }
+
+  ack(req: AckRequest): AckResponse {
+    this.expire();
+    return {
+      results: req.receiptHandles.map((h) => {
+        try {
+          const { q, lease } = this.liveLease(h, req.topic, req.group);
+          this.table.resolve(q, lease.offset);
+          this.deps.journal?.append({ t: 'ACK', g: q.group, topic: q.topic, q: q.queueId, offset: lease.offset });
+          if (q.orderly && !q.hasActiveLease()) this.polling.notifyReleased(q.topic, q.group, q.queueId);
+          return { status: 'OK' as const };
+        } catch (e) {
+          return failure(e);
+        }
+      }),
+    };
+  }
+
+  changeInvisibility(req: ChangeInvisibilityRequest): ChangeInvisibilityResponse {
+    this.expire();
+    const results = req.entries.map((entry) => {
+      try {
+        const { q, lease, fields } = this.liveLease(entry.receiptHandle, req.topic, req.group);
+        const deadline = this.now() + entry.invisibleMs;
+        this.table.extend(q, lease, deadline);
+        this.deps.journal?.append({ t: 'CHANGE', g: q.group, topic: q.topic, q: q.queueId, offset: lease.offset, gen: lease.generation, deadline });
+        return { status: 'OK' as const, receiptHandle: this.deps.codec.encode({ ...fields, generation: lease.generation }) };
+      } catch (e) {
+        return failure(e);
+      }
+    });
+    this.armTimer();
+    return { results };
+  }
+
+  async progress(topic: string, groupName: string): Promise<ConsumerProgress> {
+    const queueIds = await this.readQueues(topic, undefined);
+    const group = await this.deps.groups.getOrCreate(groupName);
+    this.expire();
+    const queues: ConsumerQueueProgress[] = [];
+    for (const queueId of queueIds) {
+      const q = this.table.getOrCreate(groupName, topic, queueId);
+      await this.ensureCursor(q, group);
+      const minOffset = this.deps.store.getMinOffsetInQueue(topic, queueId);
+      const maxOffset = this.deps.store.getMaxOffsetInQueue(topic, queueId);
+      const committedOffset = q.committedOffset() ?? minOffset;
+      queues.push({ queueId, minOffset, maxOffset, committedOffset, cursor: q.cursor ?? committedOffset, inFlight: q.inFlight(), lag: Math.max(0, maxOffset - committedOffset) });
+    }
+    const c = this.counters.get(counterKey(groupName, topic));
+    return { topic, group: groupName, brokerName: this.deps.brokerName, queues, retried: c?.retried ?? 0, deadLettered: c?.deadLettered ?? 0 };
+  }
+
+  /** A pull consumer's commit: never backwards; leases below the offset are resolved. */
+  async commitOffset(req: CommitOffsetRequest): Promise<ConsumerProgress> {
+    await this.deps.topicConfigManager.checkReadable(req.topic, req.queueId);
+    const group = await this.deps.groups.getOrCreate(req.group);
+    const maxOffset = this.deps.store.getMaxOffsetInQueue(req.topic, req.queueId);
+    if (req.offset > maxOffset) throw new CirrusError('INVALID_PARAMETER', `offset ${req.offset} is past queue ${req.queueId}'s max offset ${maxOffset}`);
+    const q = this.table.getOrCreate(req.group, req.topic, req.queueId);
+    await this.ensureCursor(q, group);
+    if (req.offset > (q.committedOffset() ?? 0)) {
+      for (const offset of [...q.leases.keys()]) if (offset < req.offset) this.table.resolve(q, offset);
+      dropBelow(q.ready, req.offset);
+      q.cursor = Math.max(q.cursor ?? 0, req.offset);
+      this.deps.journal?.append({ t: 'COMMIT', g: q.group, topic: q.topic, q: q.queueId, cursor: req.offset });
+    }
+    return this.progress(req.topic, req.group);
+  }
+
+  /** Moves the group on every queue of the topic here; leases in flight end (their handles answer RECEIPT_HANDLE_EXPIRED). */
+  async resetOffset(req: ResetOffsetRequest): Promise<ConsumerProgress> {
+    const queueIds = await this.readQueues(req.topic, undefined);
+    await this.deps.groups.getOrCreate(req.group);
+    for (const queueId of queueIds) {
+      const target = await offsetFor(this.deps.store, req.topic, queueId, req.to);
+      const q = this.table.getOrCreate(req.group, req.topic, queueId);
+      this.table.clearQueue(q);
+      q.cursor = target;
+      epochs.set(q, epochOf(q) + 1);
+      this.deps.journal?.append({ t: 'RESET', g: q.group, topic: q.topic, q: q.queueId, cursor: target });
+      this.polling.notifyReleased(req.topic, req.group, queueId);
+    }
+    return this.progress(req.topic, req.group);
+  }
+
+  private async readQueues(topic: string, queueId: number | undefined): Promise<number[]> {
+    if (queueId !== undefined) {
+      await this.deps.topicConfigManager.checkReadable(topic, queueId);
+      return [queueId];
+    }
+    const config = await this.deps.topicConfigManager.getTopicConfig(topic);
+    return Array.from({ length: config.readQueueNums }, (_, i) => i);
+  }
+
+  private async popOnce(req: PopRequest, group: SubscriptionGroupConfig, queueIds: number[], filter: MessageFilter | undefined): Promise<PopResult> {
+    const out: PopResult = { messages: [], records: [] };
+    const rrKey = counterKey(req.group, req.topic);
+    const start = this.rr.get(rrKey) ?? 0;
+    this.rr.set(rrKey, (start + 1) % queueIds.length);
+    for (let i = 0; i < queueIds.length && out.messages.length < req.max; i++) {
+      const q = this.table.getOrCreate(req.group, req.topic, queueIds[(start + i) % queueIds.length]!);
+      if (q.locked) continue;
+      q.locked = true;
+      try {
+        q.maxDeliveries = group.retryMaxTimes + 1;
+        q.orderly = group.orderly;
+        await this.popFromQueue(q, group, req, filter, out);
+      } finally {
+        q.locked = false;
+      }
+    }
+    if (out.messages.length > 0) this.armTimer();
+    return out;
+  }
+
+  private async popFromQueue(q: QueueLeases, group: SubscriptionGroupConfig, req: PopRequest, filter: MessageFilter | undefined, out: PopResult): Promise<void> {
+    await this.ensureCursor(q, group);
+    if (q.orderly && q.hasActiveLease()) return;
+    const redelivered = await this.redeliver(q, req, out);
+    // Orderly: the expired batch goes again alone, in order, before anything after it.
+    if (q.orderly && (redelivered > 0 || q.leases.size > 0)) return;
+    const want = req.max - out.messages.length;
+    if (want <= 0) return;
+    const epoch = epochOf(q);
+    const from = q.cursor!;
+    const got = await this.read(q, from, want, filter);
+    if (epochOf(q) !== epoch || q.cursor !== from) return;
+    const buf = got.records;
+    let pos = 0;
+    const deadline = this.now() + req.invisibleMs;
+    while (pos < buf.length) {
+      const shape = readRecordShape(buf, pos, buf.length);
+      if (!shape) throw new CirrusError('INTERNAL', `unreadable record in ${q.topic}/${q.queueId} at ${from}`);
+      const offset = readQueueOffset(buf, pos);
+      const lease = this.table.lease(q, offset, 1, deadline);
+      this.deps.journal?.append({ t: 'POP', g: q.group, topic: q.topic, q: q.queueId, offset, attempt: 1, gen: lease.generation, deadline, cursor: got.nextOffset });
+      this.deliver(q, lease, buf.subarray(pos, pos + shape.size), out);
+      pos += shape.size;
+    }
+    if (got.nextOffset !== from && got.count === 0) this.deps.journal?.append({ t: 'CURSOR', g: q.group, topic: q.topic, q: q.queueId, cursor: got.nextOffset });
+    q.cursor = got.nextOffset;
+  }
+
+  /** Expired leases of the queue again, oldest first, attempt + 1. Returns how many. */
+  private async redeliver(q: QueueLeases, req: PopRequest, out: PopResult): Promise<number> {
+    let n = 0;
+    while (q.ready.length > 0 && out.messages.length < req.max) {
+      const offset = q.ready[0]!;
+      const lease = q.leases.get(offset);
+      if (lease?.state !== 'READY') {
+        q.ready.shift();
+        continue;
+      }
+      if (lease.attempt >= q.maxDeliveries) {
+        q.ready.shift();
+        this.startDeadLetter(q, lease);
+        continue;
+      }
+      const epoch = epochOf(q);
+      const got = await this.read(q, offset, 1, undefined);
+      if (epochOf(q) !== epoch || q.ready[0] !== offset || lease.state !== 'READY') continue;
+      q.ready.shift();
+      if (got.count === 0 || readQueueOffset(got.records, 0) !== offset) {
+        // Deleted by retention while leased: nothing left to deliver.
+        this.table.resolve(q, offset);
+        this.deps.journal?.append({ t: 'ACK', g: q.group, topic: q.topic, q: q.queueId, offset });
+        continue;
+      }
+      const deadline = this.now() + req.invisibleMs;
+      this.table.lease(q, offset, lease.attempt + 1, deadline);
+      this.deps.journal?.append({ t: 'POP', g: q.group, topic: q.topic, q: q.queueId, offset, attempt: lease.attempt, gen: lease.generation, deadline, cursor: q.cursor! });
+      this.deliver(q, lease, got.records, out);
+      n++;
+    }
+    return n;
+  }
+
+  private deliver(q: QueueLeases, lease: Lease, record: Buffer, out: PopResult): void {
+    const fields: ReceiptHandleFields = { brokerName: this.deps.brokerName, topic: q.topic, queueId: q.queueId, queueOffset: lease.offset, group: q.group, generation: lease.generation };
+    out.messages.push({ receiptHandle: this.deps.codec.encode(fields), deliveryAttempt: lease.attempt, queueId: q.queueId, queueOffset: lease.offset });
+    out.records.push(record);
+  }
+
+  private async read(q: QueueLeases, offset: number, max: number, filter: MessageFilter | undefined) {
+    try {
+      return await this.deps.store.getMessage(q.topic, q.queueId, offset, max, filter);
+    } catch (e) {
+      if (e instanceof CirrusError && e.code === 'OFFSET_BELOW_MINIMUM') {
+        // Retention deleted what the group had not read yet: it goes on from what is kept.
+        const minOffset = this.deps.store.getMinOffsetInQueue(q.topic, q.queueId);
+        this.deps.logger.warn('consumer offset below the queue minimum, moved up', { group: q.group, topic: q.topic, queueId: q.queueId, offset, minOffset });
+        return this.deps.store.getMessage(q.topic, q.queueId, minOffset, max, filter);
+      }
+      throw e;
+    }
+  }
+
+  private async ensureCursor(q: QueueLeases, group: SubscriptionGroupConfig): Promise<void> {
+    if (q.cursor !== undefined) return;
+    const start = await startOffsetFor(this.deps.store, q.topic, q.queueId, group.consumeFrom, group.createdAt);
+    if (q.cursor !== undefined) return;
+    q.cursor = start;
+    this.deps.journal?.append({ t: 'CURSOR', g: q.group, topic: q.topic, q: q.queueId, cursor: start });
+  }
+
+  /** The lease a handle names, if it is still running; the errors a client sees per entry otherwise. */
+  private liveLease(handle: string, topic: string, group: string): { q: QueueLeases; lease: Lease; fields: ReceiptHandleFields } {
+    const fields = this.deps.codec.decode(handle);
+    if (fields.brokerName !== this.deps.brokerName) throw new CirrusError('INVALID_RECEIPT_HANDLE', `receipt handle of broker ${fields.brokerName}, not ${this.deps.brokerName}`);
+    if (fields.topic !== topic || fields.group !== group) throw new CirrusError('INVALID_RECEIPT_HANDLE', `receipt handle of topic ${fields.topic} and group ${fields.group}, not ${topic} and ${group}`);
+    const q = this.table.get(group, topic, fields.queueId);
+    const lease = q?.leases.get(fields.queueOffset);
+    if (!q || !lease || lease.generation !== fields.generation || lease.state !== 'LEASED' || lease.deadline <= this.now()) {
+      throw new CirrusError('RECEIPT_HANDLE_EXPIRED', `the lease of ${topic}/${fields.queueId}@${fields.queueOffset} for ${group} has ended (acked, redelivered, changed or expired)`);
+    }
+    return { q, lease, fields };
+  }
+
+  /** Runs the expiry of leases whose deadline passed. */
+  expire(): void {
+    this.table.expire(this.now(), (q, l) => {
+      this.count(q).retried++;
+      if (l.attempt >= q.maxDeliveries) {
+        this.startDeadLetter(q, l);
+        return;
+      }
+      insertSorted(q.ready, l.offset);
+      this.polling.notifyReleased(q.topic, q.group, q.queueId);
+    });
+    this.armTimer();
+  }
+
+  private startDeadLetter(q: QueueLeases, l: Lease): void {
+    l.state = 'DEAD_LETTERING';
+    const generation = l.generation;
+    this.deps.deadLetter.send({ group: q.group, topic: q.topic, queueId: q.queueId, queueOffset: l.offset, deliveryAttempts: l.attempt }).then(
+      (sent) => {
+        // A reset or commit while the copy was written already resolved it.
+        if (q.leases.get(l.offset) !== l || l.generation !== generation) return;
+        this.table.resolve(q, l.offset);
+        this.deps.journal?.append({ t: 'DLQ', g: q.group, topic: q.topic, q: q.queueId, offset: l.offset });
+        if (sent) this.count(q).deadLettered++;
+        if (q.orderly) this.polling.notifyReleased(q.topic, q.group, q.queueId);
+      },
+      (err: unknown) => {
+        // Stays unresolved (the committed offset holds); the next receive of the queue tries again.
+        this.deps.logger.error('dead letter failed', { group: q.group, topic: q.topic, queueId: q.queueId, offset: l.offset, err: String(err) });
+        if (q.leases.get(l.offset) !== l) return;
+        l.state = 'READY';
+        insertSorted(q.ready, l.offset);
+      },
+    );
+  }
+
+  private count(q: QueueLeases): { retried: number; deadLettered: number } {
+    const key = counterKey(q.group, q.topic);
+    let c = this.counters.get(key);
+    if (!c) {
+      c = { retried: 0, deadLettered: 0 };
+      this.counters.set(key, c);
+    }
+    return c;
+  }
+
+  /** One timer, on the earliest live deadline. */
+  private armTimer(): void {
+    if (this.stopped) return;
+    const next = this.table.nextDeadline();
+    if (next === undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.timerAt = Number.POSITIVE_INFINITY;
+      return;
+    }
+    if (this.timer && this.timerAt <= next) return;
+    clearTimeout(this.timer);
+    this.timerAt = next;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Number.POSITIVE_INFINITY;
+      this.expire();
+    }, Math.max(0, next - this.now()));
+    this.timer.unref();
+  }
+}
+
+function counterKey(group: string, topic: string): string {
+  return `${group}\u0000${topic}`;
+}
+
+function failure(e: unknown): EntryFailure {
+  if (e instanceof CirrusError) return { status: 'FAILED', error: { code: e.code, message: e.message } };
+  return { status: 'FAILED', error: { code: 'INTERNAL', message: 'internal error' } };
+}
+
+function insertSorted(a: number[], v: number): void {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  if (a[lo] !== v) a.splice(lo, 0, v);
+}
+
+function dropBelow(a: number[], v: number): void {
+  let n = 0;
+  while (n < a.length && a[n]! < v) n++;
+  a.splice(0, n);
+}

@@ -1,0 +1,94 @@
+/**
+ * Receipt handles: opaque to clients, self-describing to the broker (which broker, topic,
+ * queue, offset, group and lease generation: an ack needs no lookup to route), and signed with
+ * HMAC-SHA256 under the broker's key, so an edited or forged handle is refused with
+ * INVALID_RECEIPT_HANDLE instead of acking some other message (RocketMQ's handle is a plain
+ * string a client can edit).
+ *
+ *   v1.<base64url(JSON [broker, topic, queueId, queueOffset, group, generation])>.<base64url(mac, 16 bytes)>
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CirrusError } from '@cirrusmq/client/protocol';
+
+export interface ReceiptHandleFields {
+  brokerName: string;
+  topic: string;
+  queueId: number;
+  queueOffset: number;
+  group: string;
+  /** The lease's generation: a new one on every delivery and every change of invisibility. */
+  generation: number;
+}
+
+const VERSION = 'v1';
+/** 128 bits of the HMAC: forging stays out of reach, handles stay short. */
+const MAC_BYTES = 16;
+const MAX_HANDLE_CHARS = 1024;
+
+export class ReceiptHandleCodec {
+  constructor(private readonly key: Buffer) {
+    if (key.length < 16) throw new CirrusError('INTERNAL', 'receipt handle key shorter than 16 bytes');
+  }
+
+  encode(f: ReceiptHandleFields): string {
+    const payload = Buffer.from(JSON.stringify([f.brokerName, f.topic, f.queueId, f.queueOffset, f.group, f.generation])).toString('base64url');
+    return `${VERSION}.${payload}.${this.mac(payload).toString('base64url')}`;
+  }
+
+  /** The fields of a genuine handle; INVALID_RECEIPT_HANDLE for anything else. */
+  decode(handle: unknown): ReceiptHandleFields {
+    if (typeof handle !== 'string' || handle.length > MAX_HANDLE_CHARS) throw invalid('not a receipt handle');
+    const parts = handle.split('.');
+    if (parts.length !== 3 || parts[0] !== VERSION) throw invalid('not a receipt handle');
+    const [, payload, mac] = parts as [string, string, string];
+    const given = Buffer.from(mac, 'base64url');
+    const expected = this.mac(payload);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid('receipt handle signature does not match (edited or forged)');
+    let f: unknown;
+    try {
+      f = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+    } catch {
+      throw invalid('receipt handle payload unreadable');
+    }
+    if (!Array.isArray(f) || f.length !== 6) throw invalid('receipt handle payload malformed');
+    const [brokerName, topic, queueId, queueOffset, group, generation] = f as unknown[];
+    if (typeof brokerName !== 'string' || typeof topic !== 'string' || typeof group !== 'string' || !isIndex(queueId) || !isIndex(queueOffset) || !isIndex(generation)) {
+      throw invalid('receipt handle payload malformed');
+    }
+    return { brokerName, topic, queueId, queueOffset, group, generation };
+  }
+
+  private mac(payload: string): Buffer {
+    return createHmac('sha256', this.key).update(payload).digest().subarray(0, MAC_BYTES);
+  }
+}
+
+/**
+ * The broker's key: generated once and kept in the store folder (`config/receipt.key`, mode
+ * 0600), so handles given out before a restart still verify after it.
+ */
+export function loadOrCreateReceiptKey(storeDir: string): Buffer {
+  const file = path.join(storeDir, 'config', 'receipt.key');
+  try {
+    const key = fs.readFileSync(file);
+    if (key.length >= 16) return key;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const key = randomBytes(32);
+  const tmp = `${file}.tmp`;
+  fs.writeFileSync(tmp, key, { mode: 0o600 });
+  fs.renameSync(tmp, file);
+  return key;
+}
+
+function isIndex(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+function invalid(message: string): CirrusError {
+  return new CirrusError('INVALID_RECEIPT_HANDLE', message);
+}

@@ -1,0 +1,79 @@
+/**
+ * The consume routes (client/src/api/consume-types.ts) over the broker's PopService:
+ *   POST /v1/consume/pop, /ack, /change-invisibility; GET /v1/consume/progress;
+ *   POST /v1/consume/offsets/commit, /offsets/reset.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CirrusError, ContentTypes, encodePopResult, validateGroup, validateTopic } from '@cirrusmq/client/protocol';
+import type { PopService } from '../consumer/pop-service';
+import type { BrokerServerContext } from './context';
+import { readBody, sendJson } from './http-util';
+import {
+  parseJsonObject,
+  validateAckRequest,
+  validateChangeInvisibilityRequest,
+  validateCommitOffsetRequest,
+  validatePopRequest,
+  validateResetOffsetRequest,
+} from './consume-request';
+
+/** Consume requests are small JSON: 100 handles of ~200 bytes fit well within. */
+const MAX_CONSUME_BODY_BYTES = 256 * 1024;
+
+type Handler = (req: IncomingMessage, res: ServerResponse, query: string) => Promise<void>;
+
+function popService(ctx: BrokerServerContext): PopService {
+  if (!ctx.popService || !ctx.store.isOpen()) throw new CirrusError('SERVICE_NOT_AVAILABLE', `broker ${ctx.brokerName} does not serve consumers now`);
+  return ctx.popService;
+}
+
+async function body(req: IncomingMessage) {
+  return parseJsonObject(await readBody(req, MAX_CONSUME_BODY_BYTES));
+}
+
+export function popMessageProcessor(ctx: BrokerServerContext): Handler {
+  return async (req, res) => {
+    const request = validatePopRequest(await body(req));
+    const got = await popService(ctx).pop(request);
+    const payload = encodePopResult({ messages: got.messages }, Buffer.concat(got.records));
+    res.writeHead(200, { 'content-type': ContentTypes.POP_RESULT, 'content-length': payload.length });
+    res.end(payload);
+  };
+}
+
+export function ackMessageProcessor(ctx: BrokerServerContext): Handler {
+  return async (req, res) => {
+    const request = validateAckRequest(await body(req));
+    sendJson(res, 200, popService(ctx).ack(request));
+  };
+}
+
+export function changeInvisibleTimeProcessor(ctx: BrokerServerContext): Handler {
+  return async (req, res) => {
+    const request = validateChangeInvisibilityRequest(await body(req));
+    sendJson(res, 200, popService(ctx).changeInvisibility(request));
+  };
+}
+
+export function consumerProgressProcessor(ctx: BrokerServerContext): Handler {
+  return async (_req, res, query) => {
+    const params = new URLSearchParams(query);
+    const topic = validateTopic(params.get('topic') ?? '');
+    const group = validateGroup(params.get('group') ?? '');
+    sendJson(res, 200, await popService(ctx).progress(topic, group));
+  };
+}
+
+export function commitOffsetProcessor(ctx: BrokerServerContext): Handler {
+  return async (req, res) => {
+    const request = validateCommitOffsetRequest(await body(req));
+    sendJson(res, 200, await popService(ctx).commitOffset(request));
+  };
+}
+
+export function resetOffsetProcessor(ctx: BrokerServerContext): Handler {
+  return async (req, res) => {
+    const request = validateResetOffsetRequest(await body(req));
+    sendJson(res, 200, await popService(ctx).resetOffset(request));
+  };
+}
