@@ -48,6 +48,7 @@ export function openApiDocument(app: OpenAPIHono): ReturnType<OpenAPIHono['getOp
       { name: 'messages', description: 'Send and read' },
       { name: 'lookup', description: 'Find messages by key or id through the brokers\' index' },
       { name: 'topics', description: 'Topic administration' },
+      { name: 'groups', description: 'Consumer group administration' },
       { name: 'cluster', description: 'Brokers and their figures' },
       { name: 'operations', description: 'Health, metrics and this document' },
     ],

@@ -4,7 +4,16 @@
  * describe them for the document; the e2e tests check real answers against the fields.
  */
 import { z } from '@hono/zod-openapi';
-import { Limits, RESERVED_TOPIC_PREFIXES, TOPIC_PATTERN, validateUserTopic } from '@cirrusmq/client/protocol';
+import {
+  ConsumeLimits,
+  GROUP_PATTERN,
+  GroupDefaults,
+  Limits,
+  RESERVED_GROUP_PREFIXES,
+  RESERVED_TOPIC_PREFIXES,
+  TOPIC_PATTERN,
+  validateUserTopic,
+} from '@cirrusmq/client/protocol';
 import { checked } from './check';
 
 /** A topic as a path parameter or field: the rules validateTopic applies. */
@@ -156,6 +165,43 @@ export const HealthSchema = z
     pid: int().openapi({ description: 'The process id (the local launcher tells its own child from another process on the port)' }),
   })
   .openapi('Health');
+
+/** A consumer group as a path parameter: the rules validateGroup applies. */
+export const groupSchemaDoc = {
+  type: 'string' as const,
+  pattern: GROUP_PATTERN.source,
+  description: `Not starting with a reserved prefix (${RESERVED_GROUP_PREFIXES.join(', ')})`,
+};
+
+const consumeFromSchema = z
+  .union([z.enum(['latest', 'earliest']), int().min(0)])
+  .openapi({ description: "Where the group starts on a queue it never consumed: 'latest' (messages stored after the group was created), 'earliest', or a time in ms since the epoch" });
+
+export const SubscriptionGroupSchema = z
+  .object({
+    group: z.string(),
+    retryMaxTimes: int().openapi({ description: 'Redeliveries before a message goes to %DLQ%{group}' }),
+    orderly: z.boolean().openapi({ description: "Each queue's messages in order, one batch at a time" }),
+    consumeFrom: consumeFromSchema,
+    createdAt: int(),
+  })
+  .openapi('SubscriptionGroup');
+
+export const GroupListSchema = z.object({ groups: z.array(SubscriptionGroupSchema) }).openapi('GroupList');
+
+/** Documents PUT /v1/groups/{group}'s body; validatePutGroupRequest checks it (as the NameServer does). */
+export const PutGroupSchema = z
+  .object({
+    retryMaxTimes: int()
+      .min(0)
+      .max(ConsumeLimits.MAX_RETRY_TIMES)
+      .optional()
+      .openapi({ description: `Default ${GroupDefaults.RETRY_MAX_TIMES} for a new group; absent: unchanged` }),
+    orderly: z.boolean().optional().openapi({ description: `Default ${GroupDefaults.ORDERLY}; absent: unchanged` }),
+    consumeFrom: consumeFromSchema.optional(),
+  })
+  .strict()
+  .openapi('PutGroup');
 
 /** An answer of a JSON component. */
 export const json = <T extends z.ZodType>(schema: T, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
