@@ -130,42 +130,42 @@ export interface ChangeInvisibilityRequest {
 export const RELEASE_INVISIBLE_MS = 0;
 
 /**
- * A receipt handle starts with the name of the broker that issued it and '~' (broker names
- * are [a-zA-Z0-9_-], so they hold no '~'); the rest is the broker's own, signed and opaque.
- * The gateway routes an ack or change-invisibility by this prefix without parsing the rest.
+ * A receipt handle is `v1.<payload>.<mac>` (the broker's ReceiptHandleCodec owns the format):
+ * payload is base64url JSON `[brokerName, topic, queueId, queueOffset, group, generation]`,
+ * mac an HMAC over it with the issuing broker's key. The payload is not secret; only the
+ * broker verifies the mac. The gateway routes an ack or change-invisibility by the broker name
+ * read here, and trusts nothing else in it.
  */
-export const RECEIPT_HANDLE_BROKER_SEPARATOR = '~';
-
-/** The broker a receipt handle names, or undefined when it names none (a forged or malformed handle). */
 export function receiptHandleBroker(handle: string): string | undefined {
-  const i = handle.indexOf(RECEIPT_HANDLE_BROKER_SEPARATOR);
-  if (i <= 0 || i > 64) return undefined;
-  const name = handle.slice(0, i);
-  return /^[a-zA-Z0-9_-]+$/.test(name) ? name : undefined;
+  if (handle.length > 1024) return undefined;
+  const parts = handle.split('.');
+  if (parts.length !== 3 || parts[0] !== 'v1') return undefined;
+  let fields: unknown;
+  try {
+    fields = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const name = Array.isArray(fields) ? fields[0] : undefined;
+  return typeof name === 'string' && /^[a-zA-Z0-9_-]{1,64}$/.test(name) ? name : undefined;
 }
 
 /**
- * Properties the broker writes on a message it moves to %DLQ%{group} (besides the original
- * message's own), read by the gateway's redrive to send it back.
+ * Properties the broker writes on a message it copies to %DLQ%{group} (besides the original
+ * message's own), read by the gateway's redrive to send it back. The dead-letter topic is
+ * read (and redriven) with the group itself: offsets are per topic and group, so that cursor
+ * is apart from the group's cursor on its own topics.
  */
 export const DlqProperties = {
   /** The topic the message was consumed from. */
-  ORIGIN_TOPIC: 'ORIGIN_TOPIC',
+  ORIGIN_TOPIC: 'DLQ_ORIGIN_TOPIC',
+  ORIGIN_QUEUE_ID: 'DLQ_ORIGIN_QUEUE_ID',
+  ORIGIN_QUEUE_OFFSET: 'DLQ_ORIGIN_QUEUE_OFFSET',
   /** The original message's id (RocketMQ's ORIGIN_MESSAGE_ID). */
-  ORIGIN_MESSAGE_ID: 'ORIGIN_MESSAGE_ID',
+  ORIGIN_MESSAGE_ID: 'DLQ_ORIGIN_MESSAGE_ID',
   /** Deliveries made before it was dead-lettered. */
-  DELIVERY_ATTEMPTS: 'DELIVERY_ATTEMPTS',
+  DELIVERY_ATTEMPTS: 'DLQ_DELIVERY_ATTEMPTS',
 } as const;
-
-/** Group names starting with this are the system's: refused from users by validateGroup, accepted by the broker's routes. */
-export const SYSTEM_GROUP_PREFIX = 'rmq_sys_';
-
-/**
- * The system group the gateway's redrive reads %DLQ%{group} with. A broker serves a system
- * group without asking the NameServer for it: it starts at 'earliest', is never dead-lettered,
- * and its name may be longer than a user group's (prefix + 64).
- */
-export const redriveGroupOf = (group: string): string => `${SYSTEM_GROUP_PREFIX}redrive_${group}`;
 
 export interface ChangeInvisibilityResponse {
   /** One per entry, in order; an OK carries the new handle (the old one no longer works). */

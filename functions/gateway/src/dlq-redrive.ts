@@ -1,7 +1,7 @@
 /**
  * SQS's redrive: a group's dead letters (%DLQ%{group}) sent back to the topics they came from.
- * They are read by POP with the group's system redrive group (redriveGroupOf), each acked only
- * after its resend was stored: a crash between the two sends it twice, never loses it
+ * They are read by POP with the group itself (its cursor on the %DLQ% topic is its own), each
+ * acked only after its resend was stored: a crash between the two sends it twice, never loses it
  * (at-least-once, as everywhere). A dead letter without its origin topic, or whose resend
  * fails, is left leased: it stays in the dead-letter topic for a later redrive.
  */
@@ -15,7 +15,6 @@ import {
   MessageConst,
   type NameServerApi,
   type PoppedMessage,
-  redriveGroupOf,
 } from '@cirrusmq/client/protocol';
 import type { Producer } from '@cirrusmq/client';
 
@@ -38,7 +37,8 @@ export interface RedriveResult {
 
 export async function redriveDeadLetters({ nameServer, brokers, producer, logger }: RedriveDeps, group: string, max: number): Promise<RedriveResult> {
   const topic = dlqTopicOf(group);
-  const redriveGroup = redriveGroupOf(group);
+  // The group's own cursor on its dead-letter topic (consume-types.ts DlqProperties).
+  const redriveGroup = group;
   // Every live master: a dead letter is stored on the broker where its lease ended, whether or
   // not the NameServer routes the %DLQ% topic.
   const masters = (await nameServer.getCluster()).filter((b) => b.alive && b.brokerId === 0);

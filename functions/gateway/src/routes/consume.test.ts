@@ -28,6 +28,9 @@ interface FakeBroker {
 }
 
 let seq = 0;
+/** A handle in the broker's format (consume-types.ts receiptHandleBroker); the mac is the broker's business. */
+const handle = (broker: string, n = ++seq) => `v1.${Buffer.from(JSON.stringify([broker, 'orders', 0, n, 'billing', 1])).toString('base64url')}.mac${n}`;
+const [Ha1, Ha2, Hb1, Hb2, Hb4, Hz3] = [handle('broker-a', 901), handle('broker-a', 902), handle('broker-b', 903), handle('broker-b', 904), handle('broker-b', 905), handle('broker-z', 906)];
 function popped(brokerName: string, queueOffset: number, body = `m${queueOffset}`): PoppedMessage {
   return {
     topic: 'orders',
@@ -42,7 +45,7 @@ function popped(brokerName: string, queueOffset: number, body = `m${queueOffset}
     properties: {},
     messageId: `id-${brokerName}-${queueOffset}`,
     keys: [],
-    receiptHandle: `${brokerName}~h${++seq}`,
+    receiptHandle: handle(brokerName),
     deliveryAttempt: 1,
     brokerName,
   };
@@ -126,7 +129,7 @@ describe('consume routes: bad input', () => {
   it('an unknown topic is a 404 TOPIC_NOT_FOUND', async () => {
     const { post } = setup();
     for (const path of ['/v1/topics/nope/groups/billing/receive', '/v1/topics/nope/groups/billing/ack']) {
-      const res = await post(path, path.endsWith('receive') ? {} : { receiptHandles: ['broker-a~x'] });
+      const res = await post(path, path.endsWith('receive') ? {} : { receiptHandles: [Ha1] });
       expect(res.status).toBe(404);
       expect(res.body.error.code).toBe('TOPIC_NOT_FOUND');
     }
@@ -136,18 +139,18 @@ describe('consume routes: bad input', () => {
     const { post } = setup();
     for (const [path, body] of [
       [ACK, { receiptHandles: [] }],
-      [ACK, { receiptHandles: Array.from({ length: 101 }, (_, i) => `broker-a~${i}`) }],
+      [ACK, { receiptHandles: Array.from({ length: 101 }, (_, i) => handle('broker-a', i)) }],
       [ACK, {}],
       [ACK, { receiptHandles: [''] }],
       [CHANGE, { entries: [] }],
-      [CHANGE, { entries: [{ receiptHandle: 'broker-a~x', invisibleSeconds: 0 }] }],
+      [CHANGE, { entries: [{ receiptHandle: Ha1, invisibleSeconds: 0 }] }],
     ] as const) {
       const res = await post(path, body);
       expect(res.status, JSON.stringify(body).slice(0, 80)).toBe(400);
       expect(res.body.error.code).toBe('INVALID_PARAMETER');
     }
     // 100 is the limit, not beyond it.
-    expect((await post(ACK, { receiptHandles: Array.from({ length: 100 }, (_, i) => `broker-a~${i}`) })).status).toBe(200);
+    expect((await post(ACK, { receiptHandles: Array.from({ length: 100 }, (_, i) => handle('broker-a', i)) })).status).toBe(200);
   });
 
   it('a body that is not JSON is a 400 INVALID_JSON', async () => {
@@ -161,7 +164,7 @@ describe('consume routes: bad input', () => {
 describe('consume routes: receipt handles', () => {
   it('ack sends each handle to the broker it names and answers in order; a handle naming no broker fails alone', async () => {
     const { post, fakes, metrics } = setup();
-    const handles = ['broker-b~1', 'forged', 'broker-a~2', 'broker-z~3', 'broker-b~4', '~5'];
+    const handles = [Hb1, 'forged', Ha2, Hz3, Hb4, 'v1.!!.x'];
     const res = await post(ACK, { receiptHandles: handles });
     expect(res.status).toBe(200);
     expect(res.body.results.map((r: any) => r.status === 'OK' ? 'OK' : r.error.code)).toEqual([
@@ -172,27 +175,27 @@ describe('consume routes: receipt handles', () => {
       'OK',
       'INVALID_RECEIPT_HANDLE',
     ]);
-    expect(fakes.get('broker-a')!.acks).toEqual([{ topic: 'orders', group: 'billing', receiptHandles: ['broker-a~2'] }]);
-    expect(fakes.get('broker-b')!.acks).toEqual([{ topic: 'orders', group: 'billing', receiptHandles: ['broker-b~1', 'broker-b~4'] }]);
+    expect(fakes.get('broker-a')!.acks).toEqual([{ topic: 'orders', group: 'billing', receiptHandles: [Ha2] }]);
+    expect(fakes.get('broker-b')!.acks).toEqual([{ topic: 'orders', group: 'billing', receiptHandles: [Hb1, Hb4] }]);
     expect([metrics.acksOk, metrics.acksFailed]).toEqual([3, 3]);
   });
 
   it('a broker that fails fails only its own entries', async () => {
     const { post, fakes } = setup();
     fakes.get('broker-a')!.failAck = true;
-    const res = await post(ACK, { receiptHandles: ['broker-a~1', 'broker-b~2'] });
+    const res = await post(ACK, { receiptHandles: [Ha1, Hb2] });
     expect(res.body.results).toEqual([{ status: 'FAILED', error: { code: 'BROKER_UNAVAILABLE', message: 'down' } }, { status: 'OK' }]);
   });
 
   it('change-invisibility converts seconds to ms and answers the new handles in order', async () => {
     const { post, fakes } = setup();
-    const res = await post(CHANGE, { entries: [{ receiptHandle: 'broker-b~1', invisibleSeconds: 60 }, { receiptHandle: 'junk', invisibleSeconds: 5 }, { receiptHandle: 'broker-a~2', invisibleSeconds: 5 }] });
+    const res = await post(CHANGE, { entries: [{ receiptHandle: Hb1, invisibleSeconds: 60 }, { receiptHandle: 'junk', invisibleSeconds: 5 }, { receiptHandle: Ha2, invisibleSeconds: 5 }] });
     expect(res.body.results).toEqual([
-      { status: 'OK', receiptHandle: 'broker-b~1+' },
+      { status: 'OK', receiptHandle: `${Hb1}+` },
       { status: 'FAILED', error: { code: 'INVALID_RECEIPT_HANDLE', message: 'malformed receipt handle' } },
-      { status: 'OK', receiptHandle: 'broker-a~2+' },
+      { status: 'OK', receiptHandle: `${Ha2}+` },
     ]);
-    expect(fakes.get('broker-b')!.changes[0]!.entries).toEqual([{ receiptHandle: 'broker-b~1', invisibleMs: 60_000 }]);
+    expect(fakes.get('broker-b')!.changes[0]!.entries).toEqual([{ receiptHandle: Hb1, invisibleMs: 60_000 }]);
   });
 });
 
