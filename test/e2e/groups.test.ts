@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../infra/local/local-cluster';
+import { waitFor } from '../../infra/local/wait-for';
 import { api, startTestCluster, stopTestCluster } from '../support/cluster';
 
 let cluster: LocalCluster;
@@ -43,11 +44,23 @@ describe('consumer groups through the gateway', () => {
     await cluster.startProcess('nameserver');
     expect((await api(gw, 'GET', '/v1/groups/billing')).body).toEqual(config);
     expect(await groupNames()).toEqual(['audit', 'billing']);
+    // Brokers live in the NameServer's memory: the next heartbeat brings broker-a back.
+    await waitFor('broker-a to register again', 30_000, async () => (await api(gw, 'GET', '/v1/cluster')).body.brokers?.some((b: { alive: boolean }) => b.alive));
 
     expect((await api(gw, 'DELETE', '/v1/groups/audit')).status).toBe(204);
     const gone = await api(gw, 'GET', '/v1/groups/audit');
     expect([gone.status, gone.body.error.code]).toEqual([404, 'GROUP_NOT_FOUND']);
     expect(await groupNames()).toEqual(['billing']);
+  });
+
+  it('creates a group on first use: a receive naming an unknown group makes the broker create it with the defaults', async () => {
+    expect((await api(gw, 'POST', '/v1/topics', { topic: 'orders', queues: 1 })).status).toBe(201);
+    expect((await api(gw, 'GET', '/v1/groups/first-use')).status).toBe(404);
+    const received = await api(gw, 'POST', '/v1/topics/orders/groups/first-use/receive', { max: 1, waitSeconds: 0 });
+    expect(received.status).toBe(200);
+    const config = await api(gw, 'GET', '/v1/groups/first-use');
+    expect(config.status).toBe(200);
+    expect(config.body).toMatchObject({ group: 'first-use', retryMaxTimes: 16, orderly: false, consumeFrom: 'latest' });
   });
 
   it('refuses bad input with 400s, changes nothing, and keeps serving', async () => {
