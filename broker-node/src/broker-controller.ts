@@ -11,6 +11,8 @@ import { type BrokerRegistration, type Logger, type NameServerApi, NameServerCli
 import { FolderLock } from '@cirrusmq/client/server';
 import { BrokerOuterAPI } from './broker-outer-api';
 import { brokerAddr, type BrokerConfig } from './config';
+import { createPopService } from './consumer/create-pop-service';
+import type { PopService } from './consumer/pop-service';
 import { createBrokerServer } from './server/broker-server';
 import { DefaultMessageStore } from './store/message-store';
 import type { DeleteTopicResult } from './store/message-store-types';
@@ -20,7 +22,7 @@ import { TopicConfigManager } from './topic-config-manager';
 
 export interface BrokerControllerDeps {
   /** Defaults to a NameServerClient on config.namesrvAddr. */
-  nameServer?: Pick<NameServerApi, 'registerBroker' | 'unregisterBroker' | 'getTopic' | 'ensureGroup'>;
+  nameServer?: Pick<NameServerApi, 'registerBroker' | 'unregisterBroker' | 'getTopic' | 'ensureGroup'> & Partial<Pick<NameServerApi, 'createTopic'>>;
   logger: Logger;
 }
 
@@ -31,6 +33,8 @@ export class BrokerController {
   readonly store: DefaultMessageStore;
   readonly topicConfigManager: TopicConfigManager;
   readonly subscriptionGroupManager: SubscriptionGroupManager;
+  /** The consume core; made once the store is open. */
+  popService: PopService | undefined;
   private readonly nameServer: NonNullable<BrokerControllerDeps['nameServer']>;
   private readonly ownsNameServer: NameServerClient | undefined;
   private readonly logger: Logger;
@@ -91,11 +95,21 @@ export class BrokerController {
     // Shut down while the store was opening (a restore from the tier can take a while).
     if (this.shuttingDown) return;
     this.acceptingWrites = true;
+    this.popService = createPopService({
+      brokerName: this.config.brokerName,
+      storeDir: this.config.storeDir,
+      store: this.store,
+      topicConfigManager: this.topicConfigManager,
+      groups: this.subscriptionGroupManager,
+      nameServer: this.nameServer,
+      logger: this.logger.child({ component: 'pop' }),
+    });
     const server = createBrokerServer({
       brokerName: this.config.brokerName,
       store: this.store,
       topicConfigManager: this.topicConfigManager,
       subscriptionGroupManager: this.subscriptionGroupManager,
+      popService: this.popService,
       logger: this.logger,
       acceptingWrites: () => this.acceptingWrites,
       deleteTopic: (topic, createdAt) => this.deleteTopic(topic, createdAt),
@@ -165,6 +179,8 @@ export class BrokerController {
   private async doShutdown(): Promise<void> {
     this.logger.info('broker shutting down');
     this.acceptingWrites = false;
+    // Parked receives answer what they have now, so the server can close.
+    this.popService?.shutdown();
     if (this.store.isOpen()) this.store.flush();
     await this.outerAPI?.shutdown();
     await this.closeServer();

@@ -2,7 +2,7 @@
  * Checks of NameServer request bodies and path parameters. Brokers are trusted peers, but
  * a bad registration would poison every route that lists it, so each field is checked.
  */
-import { type BrokerRegistration, CirrusError, type CreateTopicRequest, parseNonNegativeInt, validateQueueCount, validateUserTopic } from '@cirrusmq/client/protocol';
+import { type BrokerRegistration, CirrusError, type CreateTopicRequest, dlqTopicOf, parseNonNegativeInt, validateGroup, validateQueueCount, validateTopic, validateUserTopic } from '@cirrusmq/client/protocol';
 
 /**
  * Cluster and broker names become parts of DynamoDB keys joined by '#', and of URL paths,
@@ -48,10 +48,17 @@ export function validateRegistration(body: Record<string, unknown>): BrokerRegis
 
 export function validateCreateTopic(body: Record<string, unknown>): CreateTopicRequest {
   return {
-    topic: validateUserTopic(body.topic),
+    topic: validateCreatableTopic(body.topic),
     queues: validateQueueCount(body.queues),
     cluster: body.cluster === undefined ? undefined : validateName('cluster', body.cluster),
   };
+}
+
+/** A user topic, or a group's dead-letter topic: a broker creates %DLQ%{group} when it dead-letters the group's first message. */
+function validateCreatableTopic(topic: unknown): string {
+  const DLQ = dlqTopicOf('');
+  if (typeof topic === 'string' && topic.startsWith(DLQ)) return validateTopic(dlqTopicOf(validateGroup(topic.slice(DLQ.length))));
+  return validateUserTopic(topic);
 }
 
 function nonNegativeInt(field: string, v: unknown): number {

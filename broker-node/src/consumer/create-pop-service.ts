@@ -1,0 +1,32 @@
+/** Builds the broker's consume core once its store is open (the receipt key lives in the store folder). */
+import type { Logger, NameServerApi } from '@cirrusmq/client/protocol';
+import type { DefaultMessageStore } from '../store/message-store';
+import type { TopicConfigManager } from '../topic-config-manager';
+import { DeadLetterService } from './dead-letter';
+import { type GroupConfigSource, PopService } from './pop-service';
+import { loadOrCreateReceiptKey, ReceiptHandleCodec } from './receipt-handle';
+
+export function createPopService(opts: {
+  brokerName: string;
+  storeDir: string;
+  store: DefaultMessageStore;
+  topicConfigManager: TopicConfigManager;
+  groups: GroupConfigSource;
+  nameServer: Partial<Pick<NameServerApi, 'createTopic'>>;
+  logger: Logger;
+}): PopService {
+  const { nameServer } = opts;
+  // %DLQ%{group} gets one queue on every live master (the NameServer's createTopic); each broker writes its own dead letters to its queue 0.
+  const ensureTopic = nameServer.createTopic ? async (topic: string) => void (await nameServer.createTopic!({ topic, queues: 1 })) : undefined;
+  const popService = new PopService({
+    brokerName: opts.brokerName,
+    store: opts.store,
+    topicConfigManager: opts.topicConfigManager,
+    groups: opts.groups,
+    codec: new ReceiptHandleCodec(loadOrCreateReceiptKey(opts.storeDir)),
+    deadLetter: new DeadLetterService(opts.store, opts.logger, ensureTopic),
+    logger: opts.logger,
+  });
+  opts.store.setMessageArrivingListener(popService.onMessageArriving);
+  return popService;
+}
