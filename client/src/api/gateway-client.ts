@@ -56,7 +56,13 @@ export interface GroupProgressJson {
   topic: string;
   group: string;
   queues: (ConsumerQueueProgress & { broker: string })[];
-  [total: string]: unknown;
+  totals: { maxOffset: number; committedOffset: number; inFlight: number; lag: number };
+  /** Redeliveries since each broker started. */
+  retried: number;
+  /** Messages sent to %DLQ%{group} since each broker started. */
+  deadLettered: number;
+  /** Brokers that did not answer (left out); absent when all answered. */
+  unreachableBrokers?: string[];
 }
 
 export class GatewayClient {

@@ -2,7 +2,9 @@
 /** cirrusmq: the command line for a CirrusMQ cluster, over the gateway's HTTP API. */
 import { parseArgs } from 'node:util';
 import { GatewayClient, type MessageJsonIn } from '../api/gateway-client.js';
+import { ConsumeLimits } from '../api/consume-types.js';
 import { CirrusError } from '../errors.js';
+import { consumeCommand } from './consume-command.js';
 import { cliEnvHelp, loadCliConfig } from './config.js';
 import { formatMessageLine, formatTable } from './format.js';
 
@@ -19,11 +21,19 @@ Commands:
   send <topic> <body>               send one message; --count N sends N copies in batches
   read <topic> --broker B --queue Q read a queue from --offset (default 0), --max messages (default 32)
   cluster                           list brokers with their last heartbeat and liveness
+  consume <topic> --group G         receive, print and ack the group's messages; stops after --count N,
+                                    or when a receive waited --wait S seconds (default 5) and found none;
+                                    --filter 'TagA || TagB' receives only those tags
+  group list                        list consumer groups
+  group describe <group> --topic T  the group's progress on T per queue: committed offset, in flight, lag
+  group reset <group> --topic T --to earliest|latest|<epoch ms>
+                                    move the group on T (leases in flight end)
 
 Options:
   --gateway URL    gateway URL (default: CIRRUSMQ_GATEWAY_URL, below)
   --tags T         tag of the sent message          --keys k1,k2   keys of the sent message
   --batch N        messages per request with --count (default 32, at most 1000)
+  --invisible S    consume: seconds a received message stays leased before it is delivered again (default 30)
   --json           print raw JSON
   -h, --help       this help
 
@@ -44,6 +54,12 @@ const { values, positionals } = parseArgs({
     queue: { type: 'string' },
     offset: { type: 'string' },
     max: { type: 'string' },
+    group: { type: 'string' },
+    wait: { type: 'string' },
+    filter: { type: 'string' },
+    invisible: { type: 'string' },
+    topic: { type: 'string' },
+    to: { type: 'string' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -117,9 +133,55 @@ async function run(gw: GatewayClient): Promise<void> {
       const ago = (ms: number) => `${Math.round((Date.now() - ms) / 1000)}s ago`;
       return print(formatTable(['CLUSTER', 'BROKER', 'ID', 'ADDRESS', 'LAST HEARTBEAT', 'ALIVE'], brokers.map((b) => [b.cluster, b.brokerName, String(b.brokerId), b.addr, ago(b.lastHeartbeatMs), b.alive ? 'yes' : 'NO'])));
     }
+    case 'consume': {
+      if (!sub) throw new UsageError('consume needs a topic');
+      if (!values.group) throw new UsageError('--group is required');
+      const wait = int('wait', values.wait, 5);
+      if (wait > ConsumeLimits.MAX_WAIT_MS / 1000) throw new UsageError(`--wait must be at most ${ConsumeLimits.MAX_WAIT_MS / 1000}`);
+      await consumeCommand(gw, {
+        topic: sub,
+        group: values.group,
+        count: values.count === undefined ? undefined : int('count', values.count),
+        waitSeconds: wait,
+        filter: values.filter,
+        invisibleSeconds: int('invisible', values.invisible, 30),
+        json: values.json ?? false,
+        out: print,
+        err: process.stderr,
+      });
+      return;
+    }
+    case 'group':
+      return group(gw, sub, arg);
     default:
       throw new UsageError(command ? `unknown command "${command}"` : 'no command given');
   }
+}
+
+async function group(gw: GatewayClient, sub: string | undefined, name: string | undefined): Promise<void> {
+  if (sub === 'list') {
+    const groups = await gw.listGroups();
+    if (values.json) return printJson(groups);
+    return print(formatTable(['GROUP', 'RETRY MAX', 'ORDERLY', 'CONSUME FROM'], groups.map((g) => [g.group, String(g.retryMaxTimes), g.orderly ? 'yes' : 'no', String(g.consumeFrom)])));
+  }
+  if ((sub === 'describe' || sub === 'reset') && name) {
+    if (!values.topic) throw new UsageError('--topic is required');
+    let progress;
+    if (sub === 'describe') progress = await gw.groupProgress(values.topic, name);
+    else {
+      if (!values.to) throw new UsageError('--to earliest|latest|<epoch ms> is required');
+      const to = values.to === 'earliest' || values.to === 'latest' ? values.to : int('to', values.to);
+      progress = await gw.resetGroup(values.topic, name, to);
+    }
+    if (values.json) return printJson(progress);
+    const rows = progress.queues.map((q) => [q.broker, String(q.queueId), String(q.maxOffset), String(q.committedOffset), String(q.inFlight), String(q.lag)]);
+    const t = progress.totals;
+    rows.push(['total', '', String(t.maxOffset), String(t.committedOffset), String(t.inFlight), String(t.lag)]);
+    print(formatTable(['BROKER', 'QUEUE', 'MAX OFFSET', 'COMMITTED', 'IN FLIGHT', 'LAG'], rows));
+    print(`-- retried ${progress.retried}, dead-lettered ${progress.deadLettered}${progress.unreachableBrokers ? `; not answering: ${progress.unreachableBrokers.join(', ')}` : ''}`);
+    return;
+  }
+  throw new UsageError('group needs list, describe <group> --topic T or reset <group> --topic T --to earliest|latest|<ms>');
 }
 
 async function send(gw: GatewayClient, topic: string, body: string): Promise<void> {

@@ -6,7 +6,7 @@
  * skipped for a while (BrokerFaultTolerance).
  */
 import { BrokerClients } from '../api/broker-client.js';
-import type { SubscriptionGroupConfig } from '../api/consume-types.js';
+import { RELEASE_INVISIBLE_MS, type SubscriptionGroupConfig } from '../api/consume-types.js';
 import type { NameServerApi } from '../api/nameserver-client.js';
 import { MASTER_ID, Perm, type TopicRouteData } from '../api/types.js';
 import { CirrusError, toCirrusError } from '../errors.js';
@@ -99,6 +99,22 @@ export class BrokerConsumeBackend implements ConsumeBackend {
     if (!r) throw new CirrusError('INTERNAL', 'the broker answered no change-invisibility result');
     if (r.status !== 'OK') throw entryError(r);
     return r.receiptHandle;
+  }
+
+  async release(group: string, messages: readonly MessageView[]): Promise<void> {
+    await Promise.all(
+      [...byBrokerAndTopic(messages)].map(async ([, indexes]) => {
+        const first = messages[indexes[0]!]!;
+        try {
+          const client = await this.clientOf(first);
+          const entries = indexes.map((i) => ({ receiptHandle: messages[i]!.receiptHandle, invisibleMs: RELEASE_INVISIBLE_MS }));
+          await client.changeInvisibility({ topic: first.topic, group, entries });
+        } catch (e) {
+          const err = toCirrusError(e);
+          this.options.logger.warn('release failed; the leases end at their invisibility', { topic: first.topic, group, broker: first.brokerName, count: indexes.length, code: err.code, err: err.message });
+        }
+      }),
+    );
   }
 
   async groupConfig(group: string): Promise<SubscriptionGroupConfig | undefined> {

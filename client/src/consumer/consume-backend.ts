@@ -25,6 +25,12 @@ export interface ConsumeBackend {
   ack(group: string, messages: readonly MessageView[]): Promise<AckOutcome[]>;
   /** The lease's new receipt handle; throws the entry's error. */
   changeInvisibility(group: string, message: MessageView, invisibleMs: number): Promise<string>;
+  /**
+   * Hands leased messages back unread (a consumer shutting down): on the broker route the
+   * lease ends at once and is not counted as an attempt; the gateway takes no such release
+   * from users, so there the shortest invisibility is set instead. Failures are logged, not thrown.
+   */
+  release(group: string, messages: readonly MessageView[]): Promise<void>;
   /** The group's settings (orderly, retries), when the backend can tell. */
   groupConfig(group: string): Promise<SubscriptionGroupConfig | undefined>;
   close(): void;

@@ -1,5 +1,5 @@
 /** The gateway path: the consume calls of the gateway's HTTP API (seconds, JSON bodies). */
-import type { SubscriptionGroupConfig } from '../api/consume-types.js';
+import { ConsumeLimits, type SubscriptionGroupConfig } from '../api/consume-types.js';
 import type { GatewayClient } from '../api/gateway-client.js';
 import { CirrusError, toCirrusError } from '../errors.js';
 import type { AckOutcome, ConsumeBackend, ReceiveParams } from './consume-backend.js';
@@ -47,6 +47,20 @@ export class GatewayConsumeBackend implements ConsumeBackend {
     if (!r) throw new CirrusError('INTERNAL', 'the gateway answered no change-invisibility result');
     if (r.status !== 'OK') throw entryError(r);
     return r.receiptHandle;
+  }
+
+  async release(group: string, messages: readonly MessageView[]): Promise<void> {
+    const byTopic = new Map<string, MessageView[]>();
+    for (const m of messages) byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), m]);
+    await Promise.all(
+      [...byTopic].map(([topic, ms]) =>
+        this.gateway
+          .changeInvisibility(topic, group, ms.map((m) => ({ receiptHandle: m.receiptHandle, invisibleSeconds: toSeconds(ConsumeLimits.MIN_INVISIBLE_MS) })))
+          .catch(() => {
+            // Nothing to do: the leases end at their invisibility.
+          }),
+      ),
+    );
   }
 
   async groupConfig(group: string): Promise<SubscriptionGroupConfig | undefined> {

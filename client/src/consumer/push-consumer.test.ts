@@ -15,6 +15,7 @@ class FakeBackend implements ConsumeBackend {
   readonly pending: MessageView[] = [];
   readonly acked: MessageView[] = [];
   readonly invisibility: { messageId: string; ms: number }[] = [];
+  readonly released: MessageView[] = [];
   readonly receiveMax: number[] = [];
   outstanding = 0;
   maxOutstanding = 0;
@@ -56,6 +57,11 @@ class FakeBackend implements ConsumeBackend {
     this.invisibility.push({ messageId: m.messageId, ms: invisibleMs });
     this.outstanding--;
     return `${m.receiptHandle}'`;
+  }
+
+  async release(_group: string, messages: readonly MessageView[]): Promise<void> {
+    this.released.push(...messages);
+    this.outstanding -= messages.length;
   }
 
   async groupConfig(): Promise<SubscriptionGroupConfig | undefined> {
@@ -249,7 +255,8 @@ describe('PushConsumer', () => {
     consumer = undefined;
     expect(started).toBe(2);
     expect(backend.acked).toHaveLength(2);
-    expect(backend.invisibility).toHaveLength(8);
+    expect(backend.released).toHaveLength(8);
+    expect(backend.invisibility).toHaveLength(0);
     expect(backend.outstanding).toBe(0);
   });
 });

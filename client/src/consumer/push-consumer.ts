@@ -94,7 +94,9 @@ export class PushConsumer {
     this.loop = undefined;
     const queued = [...this.queues.values()].flat();
     this.queues.clear();
-    await Promise.all([...this.pendingUnordered.splice(0), ...queued].map((m) => this.release(m)));
+    const unstarted = [...this.pendingUnordered.splice(0), ...queued];
+    await this.consumer.release(unstarted);
+    this.done(unstarted.length);
     if (this.active > 0) await new Promise<void>((resolve) => (this.idle = resolve));
     this.consumer.close();
   }
@@ -128,7 +130,7 @@ export class PushConsumer {
         continue;
       }
       if (!this.running) {
-        await Promise.all(messages.map((m) => this.release(m)));
+        await this.consumer.release(messages);
         break;
       }
       this.cached += messages.length;
@@ -215,12 +217,6 @@ export class PushConsumer {
       const err = toCirrusError(e);
       this.logger.warn('change-invisibility failed', { group: this.group, topic: m.topic, messageId: m.messageId, code: err.code, err: err.message });
     }
-  }
-
-  /** Gives a message back soon: its lease ends after the shortest invisibility. */
-  private async release(m: MessageView): Promise<void> {
-    await this.setInvisible(m, ConsumeLimits.MIN_INVISIBLE_MS);
-    this.done(1);
   }
 
   private done(n: number): void {

@@ -100,6 +100,15 @@ export class SimpleConsumer {
     message.receiptHandle = await this.backend.changeInvisibility(this.group, message, checkInvisible(duration));
   }
 
+  /**
+   * Hands messages back without handling them: on the direct path they are deliverable again
+   * at once and the delivery does not count as an attempt; through the gateway they come back
+   * after the shortest invisibility (1 s).
+   */
+  release(messages: readonly MessageView[]): Promise<void> {
+    return messages.length === 0 ? Promise.resolve() : this.backend.release(this.group, messages);
+  }
+
   /** The group's settings, when the backend can tell (the NameServer or the gateway). */
   groupConfig() {
     return this.backend.groupConfig(this.group);

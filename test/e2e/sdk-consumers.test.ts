@@ -1,0 +1,278 @@
+/**
+ * The SDK's consumers and the CLI's consume against a real cluster (NameServer, two brokers,
+ * gateway as processes): SimpleConsumer direct to the brokers and through the gateway, four
+ * at once, each message handled exactly once; a PushConsumer whose listener fails a message
+ * once sees it again as attempt 2; a PullConsumer's assign / poll / commit / seek; and
+ * `cirrusmq consume --count`.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type MessageView, Producer, PullConsumer, PushConsumer, SimpleConsumer } from '@cirrusmq/client';
+import type { LocalCluster } from '../../infra/local/local-cluster';
+import { waitFor } from '../../infra/local/wait-for';
+import { api, startTestCluster, stopTestCluster } from '../support/cluster';
+
+let cluster: LocalCluster;
+let producer: Producer;
+let nameServer: string;
+
+beforeAll(async () => {
+  cluster = await startTestCluster();
+  nameServer = cluster.nameServerUrl.replace(/^http:\/\//, '');
+  producer = new Producer({ nameServer });
+}, 60_000);
+afterAll(async () => {
+  producer?.shutdown();
+  await stopTestCluster(cluster);
+});
+
+async function createTopic(topic: string): Promise<void> {
+  const res = await api(cluster.gatewayUrl, 'POST', '/v1/topics', { topic, queues: 4 });
+  expect(res.status).toBe(201);
+}
+
+/** A group that reads the topic from its start: messages sent before its first receive count. */
+async function createGroup(group: string, extra: Record<string, unknown> = {}): Promise<void> {
+  const res = await api(cluster.gatewayUrl, 'PUT', `/v1/groups/${group}`, { consumeFrom: 'earliest', ...extra });
+  expect(res.status).toBe(201);
+}
+
+/** Sends `n` messages with bodies `${prefix}-{i}` in batches; returns their ids. */
+async function sendMany(topic: string, n: number, prefix: string): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (let i = 0; i < n; i += 100) {
+    const batch = Array.from({ length: Math.min(100, n - i) }, (_, j) => ({ topic, body: `${prefix}-${i + j}` }));
+    for (const r of await producer.sendBatch(batch)) ids.add(r.messageId);
+  }
+  expect(ids.size).toBe(n);
+  return ids;
+}
+
+/** Four consumers of one group receive and ack until `expected` messages were handled between them. */
+async function consumeWithFour(make: () => SimpleConsumer, expected: number): Promise<Map<string, number>> {
+  const handled = new Map<string, number>();
+  const consumers = Array.from({ length: 4 }, make);
+  const deadline = Date.now() + 60_000;
+  let total = 0;
+  try {
+    await Promise.all(
+      consumers.map(async (c) => {
+        while (total < expected && Date.now() < deadline) {
+          const messages = await c.receive(32);
+          for (const m of messages) {
+            handled.set(m.messageId, (handled.get(m.messageId) ?? 0) + 1);
+            expect(m.deliveryAttempt).toBe(1);
+          }
+          total += messages.length;
+          const errors = await c.ackAll(messages);
+          expect(errors.filter((e) => e !== null)).toEqual([]);
+        }
+      }),
+    );
+    // Nothing is left to deliver: every lease was acked, none comes back.
+    const again = await consumers[0]!.receive(32);
+    expect(again.map((m) => m.messageId)).toEqual([]);
+  } finally {
+    for (const c of consumers) c.close();
+  }
+  return handled;
+}
+
+function expectExactlyOnce(handled: Map<string, number>, sent: Set<string>): void {
+  expect([...sent].filter((id) => !handled.has(id)).slice(0, 5)).toEqual([]);
+  expect([...handled].filter(([, n]) => n !== 1).slice(0, 5)).toEqual([]);
+  expect([...handled.keys()].filter((id) => !sent.has(id)).slice(0, 5)).toEqual([]);
+}
+
+async function lag(topic: string, group: string): Promise<{ lag: number; inFlight: number }> {
+  const res = await api(cluster.gatewayUrl, 'GET', `/v1/topics/${topic}/groups/${group}`);
+  expect(res.status).toBe(200);
+  return { lag: res.body.totals.lag, inFlight: res.body.totals.inFlight };
+}
+
+describe('SimpleConsumer', () => {
+  it('direct to the brokers: four consumers of one group handle each of 2,000 messages exactly once', async () => {
+    await createTopic('orders');
+    await createGroup('billing');
+    const sent = await sendMany('orders', 2_000, 'direct');
+    const handled = await consumeWithFour(() => new SimpleConsumer({ nameServer, group: 'billing', topics: ['orders'], awaitDuration: 1_000 }), sent.size);
+    expectExactlyOnce(handled, sent);
+    expect(await lag('orders', 'billing')).toEqual({ lag: 0, inFlight: 0 });
+  }, 120_000);
+
+  it('through the gateway: the same with another group on the same topic, which gets every message too', async () => {
+    await createGroup('audit');
+    const res = await api(cluster.gatewayUrl, 'GET', '/v1/topics/orders/groups/audit');
+    expect(res.body.totals.lag).toBe(2_000);
+    const sent = new Set<string>();
+    for (let q = 0; q < 4; q++) {
+      for (const b of ['broker-a', 'broker-b']) {
+        const page = await api(cluster.gatewayUrl, 'GET', `/v1/topics/orders/messages?broker=${b}&queueId=${q}&offset=0&max=1000`);
+        for (const m of page.body.messages) sent.add(m.messageId);
+      }
+    }
+    expect(sent.size).toBe(2_000);
+    const handled = await consumeWithFour(() => new SimpleConsumer({ gateway: cluster.gatewayUrl, group: 'audit', topics: ['orders'], awaitDuration: 1_000 }), sent.size);
+    expectExactlyOnce(handled, sent);
+    expect(await lag('orders', 'audit')).toEqual({ lag: 0, inFlight: 0 });
+  }, 120_000);
+
+  it('a long-polling receive answers as soon as a message arrives, and changeInvisibleDuration renews the handle', async () => {
+    await createTopic('alerts');
+    await createGroup('pager');
+    const consumer = new SimpleConsumer({ nameServer, group: 'pager', subscriptions: { alerts: '*' }, awaitDuration: 20_000 });
+    try {
+      const waiting = consumer.receive(1);
+      let sentAt = 0;
+      const sender = (async () => {
+        // A delay of the stimulus, not a wait for a condition: the receive is long-polling by
+        // then (had it not started yet, it finds the message at once and the bound still holds).
+        await new Promise((r) => setTimeout(r, 500));
+        sentAt = Date.now();
+        // Each receive long-polls one broker: one message per queue reaches the polled one.
+        await Promise.all(Array.from({ length: 8 }, (_, i) => producer.send({ topic: 'alerts', body: `a${i}` })));
+      })();
+      const [m] = await waiting;
+      const latency = Date.now() - sentAt;
+      await sender;
+      expect(m).toBeDefined();
+      // Far below the 20 s wait: the arrival woke the receive.
+      expect(latency).toBeLessThan(3_000);
+      const before = m!.receiptHandle;
+      await consumer.changeInvisibleDuration(m!, 60_000);
+      expect(m!.receiptHandle).not.toBe(before);
+      const stale: MessageView = { ...m!, receiptHandle: before };
+      await expect(consumer.ack(stale)).rejects.toMatchObject({ code: 'RECEIPT_HANDLE_EXPIRED' });
+      await consumer.ack(m!);
+      await expect(consumer.ack(m!)).rejects.toMatchObject({ code: 'RECEIPT_HANDLE_EXPIRED' });
+    } finally {
+      consumer.close();
+    }
+  }, 60_000);
+});
+
+describe('PushConsumer', () => {
+  it('a message whose listener failed once comes back with deliveryAttempt 2; SUCCESS acks', async () => {
+    await createTopic('jobs');
+    await createGroup('workers');
+    const sent = await sendMany('jobs', 40, 'job');
+    const attempts = new Map<string, number[]>();
+    let failedId: string | undefined;
+    const consumer = new PushConsumer({
+      nameServer,
+      group: 'workers',
+      topics: ['jobs'],
+      awaitDuration: 1_000,
+      consumptionThreadCount: 4,
+      messageListener: async (m) => {
+        attempts.set(m.messageId, [...(attempts.get(m.messageId) ?? []), m.deliveryAttempt]);
+        if (failedId === undefined) failedId = m.messageId;
+        return m.messageId === failedId && m.deliveryAttempt === 1 ? 'FAILURE' : 'SUCCESS';
+      },
+    });
+    await consumer.start();
+    try {
+      await waitFor('the failed message redelivered', 30_000, async () => (attempts.get(failedId ?? '')?.length ?? 0) >= 2 && attempts.size === sent.size);
+    } finally {
+      await consumer.shutdown();
+    }
+    expect(attempts.get(failedId!)).toEqual([1, 2]);
+    expect([...attempts].filter(([id, a]) => id !== failedId && (a.length !== 1 || a[0] !== 1))).toEqual([]);
+    await waitFor('nothing in flight', 10_000, async () => (await lag('jobs', 'workers')).inFlight === 0);
+    expect(await lag('jobs', 'workers')).toEqual({ lag: 0, inFlight: 0 });
+  }, 60_000);
+});
+
+describe('PullConsumer', () => {
+  it('assign, poll, commit, a new consumer resumes at the committed offsets, seek re-reads, commit never goes back', async () => {
+    await createTopic('stream');
+    await createGroup('etl');
+    const sent = await sendMany('stream', 300, 'row');
+    const first = new PullConsumer({ nameServer, group: 'etl' });
+    const read = new Set<string>();
+    let queues;
+    try {
+      queues = await first.assign('stream');
+      expect(queues).toHaveLength(8);
+      expect(first.assignment().every((p) => p.offset === 0)).toBe(true);
+      while (read.size < sent.size) {
+        const batch = await first.poll(2_000);
+        expect(batch.length).toBeGreaterThan(0);
+        for (const m of batch) read.add(m.messageId);
+      }
+      expect([...sent].filter((id) => !read.has(id))).toEqual([]);
+      await first.commit();
+      expect(first.assignment().map((p) => p.committed).reduce((a, b) => a + b, 0)).toBe(300);
+    } finally {
+      first.close();
+    }
+    expect((await lag('stream', 'etl')).lag).toBe(0);
+
+    const second = new PullConsumer({ nameServer, group: 'etl', pollIntervalMs: 20 });
+    try {
+      await second.assign('stream');
+      expect(second.assignment().map((p) => p.offset).reduce((a, b) => a + b, 0)).toBe(300);
+      expect(await second.poll(200)).toEqual([]);
+      const q = second.assignment().find((p) => p.committed > 0)!;
+      second.seek(q, 0);
+      const again = await second.poll(2_000);
+      expect(again.length).toBe(Math.min(q.committed, 32));
+      expect(again.every((m) => m.queueId === q.queueId && m.brokerName === q.brokerName)).toBe(true);
+      expect(again[0]!.queueOffset).toBe(0);
+      // Behind the committed offset: nothing to commit, and the broker keeps the higher one.
+      await second.commit();
+      expect((await lag('stream', 'etl')).lag).toBe(0);
+    } finally {
+      second.close();
+    }
+  }, 60_000);
+});
+
+describe('cirrusmq consume', () => {
+  it('prints and acks --count messages, shows progress on stderr, then a drained group receives nothing', async () => {
+    await createTopic('cli-topic');
+    await createGroup('cli-group');
+    const sent = await sendMany('cli-topic', 50, 'cli');
+    const run = await cli(['consume', 'cli-topic', '--group', 'cli-group', '--count', '50', '--wait', '2']);
+    expect(run.stderr).toContain('received 50/50, ack failed 0');
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trim().split('\n');
+    expect(lines).toHaveLength(50);
+    expect(new Set(lines.map((l) => l.split('\t')[1]))).toEqual(sent);
+    expect(lines.every((l) => /^\d+\t\S+\t-\t"cli-\d+"\tattempt=1$/.test(l))).toBe(true);
+    expect(await lag('cli-topic', 'cli-group')).toEqual({ lag: 0, inFlight: 0 });
+
+    const empty = await cli(['consume', 'cli-topic', '--group', 'cli-group', '--wait', '0']);
+    expect(empty.code).toBe(0);
+    expect(empty.stdout).toBe('');
+    expect(empty.stderr).toContain('received 0');
+
+    const describe = await cli(['group', 'describe', 'cli-group', '--topic', 'cli-topic']);
+    expect(describe.code).toBe(0);
+    expect(describe.stdout).toMatch(/^total\s+50\s+50\s+0\s+0$/m);
+
+    const reset = await cli(['group', 'reset', 'cli-group', '--topic', 'cli-topic', '--to', 'earliest']);
+    expect(reset.code).toBe(0);
+    expect(reset.stdout).toMatch(/^total\s+50\s+0\s+0\s+50$/m);
+
+    const list = await cli(['group', 'list']);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/^cli-group\s+16\s+no\s+earliest$/m);
+  }, 60_000);
+});
+
+/** Runs the cirrusmq CLI against the test gateway. */
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const root = path.resolve(import.meta.dirname, '../..');
+  const child = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', 'client/src/cli/main.ts', ...args], {
+    cwd: root,
+    env: { ...process.env, CIRRUSMQ_GATEWAY_URL: cluster.gatewayUrl },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c) => (stdout += c));
+  child.stderr.on('data', (c) => (stderr += c));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
