@@ -13,6 +13,7 @@ import { BrokerOuterAPI } from './broker-outer-api';
 import { brokerAddr, type BrokerConfig } from './config';
 import { createPopService } from './consumer/create-pop-service';
 import type { PopService } from './consumer/pop-service';
+import type { PopStateKeeper } from './consumer/pop-state-keeper';
 import { createBrokerServer } from './server/broker-server';
 import { DefaultMessageStore } from './store/message-store';
 import type { DeleteTopicResult } from './store/message-store-types';
@@ -35,6 +36,7 @@ export class BrokerController {
   readonly subscriptionGroupManager: SubscriptionGroupManager;
   /** The consume core; made once the store is open. */
   popService: PopService | undefined;
+  private popStateKeeper: PopStateKeeper | undefined;
   private readonly nameServer: NonNullable<BrokerControllerDeps['nameServer']>;
   private readonly ownsNameServer: NameServerClient | undefined;
   private readonly logger: Logger;
@@ -95,7 +97,7 @@ export class BrokerController {
     // Shut down while the store was opening (a restore from the tier can take a while).
     if (this.shuttingDown) return;
     this.acceptingWrites = true;
-    this.popService = createPopService({
+    const pop = await createPopService({
       brokerName: this.config.brokerName,
       storeDir: this.config.storeDir,
       store: this.store,
@@ -104,6 +106,8 @@ export class BrokerController {
       nameServer: this.nameServer,
       logger: this.logger.child({ component: 'pop' }),
     });
+    this.popService = pop.popService;
+    this.popStateKeeper = pop.keeper;
     const server = createBrokerServer({
       brokerName: this.config.brokerName,
       store: this.store,
@@ -185,6 +189,7 @@ export class BrokerController {
     await this.outerAPI?.shutdown();
     await this.closeServer();
     await this.opening?.catch(() => {});
+    if (this.store.isOpen()) await this.popStateKeeper?.close();
     await this.store.shutdown();
     await this.storeLock?.release();
     this.ownsNameServer?.close();

@@ -1,12 +1,14 @@
-/** Builds the broker's consume core once its store is open (the receipt key lives in the store folder). */
+/** Builds the broker's consume core once its store is open (the receipt key and the snapshot live in the store folder) and recovers its state. */
 import type { Logger, NameServerApi } from '@cirrusmq/client/protocol';
 import type { DefaultMessageStore } from '../store/message-store';
 import type { TopicConfigManager } from '../topic-config-manager';
 import { DeadLetterService } from './dead-letter';
+import { CommitLogPopJournal } from './pop-journal';
 import { type GroupConfigSource, PopService } from './pop-service';
+import { PopStateKeeper } from './pop-state-keeper';
 import { loadOrCreateReceiptKey, ReceiptHandleCodec } from './receipt-handle';
 
-export function createPopService(opts: {
+export async function createPopService(opts: {
   brokerName: string;
   storeDir: string;
   store: DefaultMessageStore;
@@ -14,7 +16,8 @@ export function createPopService(opts: {
   groups: GroupConfigSource;
   nameServer: Partial<Pick<NameServerApi, 'createTopic'>>;
   logger: Logger;
-}): PopService {
+  snapshotIntervalMs?: number;
+}): Promise<{ popService: PopService; keeper: PopStateKeeper }> {
   const { nameServer } = opts;
   // %DLQ%{group} gets one queue on every live master (the NameServer's createTopic); each broker writes its own dead letters to its queue 0.
   const ensureTopic = nameServer.createTopic ? async (topic: string) => void (await nameServer.createTopic!({ topic, queues: 1 })) : undefined;
@@ -27,6 +30,8 @@ export function createPopService(opts: {
     deadLetter: new DeadLetterService(opts.store, opts.logger, ensureTopic),
     logger: opts.logger,
   });
+  const keeper = new PopStateKeeper(opts.storeDir, popService, new CommitLogPopJournal(opts.store, opts.logger), opts.logger, opts.snapshotIntervalMs);
+  await keeper.recover();
   opts.store.setMessageArrivingListener(popService.onMessageArriving);
-  return popService;
+  return { popService, keeper };
 }

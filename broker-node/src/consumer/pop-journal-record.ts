@@ -19,4 +19,6 @@ export type PopJournalRecord =
 /** Where the records go (pop-journal.ts); the service works without one (state in memory only). */
 export interface PopJournal {
   append(record: PopJournalRecord): void;
+  /** Resolves once the records appended so far are stored at the store's durability. */
+  sync(): Promise<void>;
 }

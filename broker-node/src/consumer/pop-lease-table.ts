@@ -149,6 +149,10 @@ export class PopLeaseTable {
     return ++this.generation;
   }
 
+  currentGeneration(): number {
+    return this.generation;
+  }
+
   /** After a replay: generations keep growing past every one handed out before. */
   observeGeneration(g: number): void {
     if (g > this.generation) this.generation = g;

@@ -35,9 +35,10 @@ import type { MessageStore } from '../store/message-store-types';
 import type { TopicConfigManager } from '../topic-config-manager';
 import { offsetFor, startOffsetFor } from './consume-start-offset';
 import type { DeadLetterService } from './dead-letter';
-import type { PopJournal } from './pop-journal-record';
+import type { PopJournal, PopJournalRecord } from './pop-journal-record';
 import { type Lease, PopLeaseTable, type QueueLeases } from './pop-lease-table';
 import { PopLongPollingService, SAFETY_RECHECK_MS } from './pop-long-polling-service';
+import type { PopSnapshot } from './pop-snapshot';
 import type { ReceiptHandleCodec, ReceiptHandleFields } from './receipt-handle';
 
 /** The group's settings: the NameServer's (SubscriptionGroupManager.getOrCreate), created on first use. */
@@ -53,7 +54,6 @@ export interface PopServiceDeps {
   codec: ReceiptHandleCodec;
   deadLetter: DeadLetterService;
   logger: Logger;
-  journal?: PopJournal;
   now?: () => number;
 }
 
@@ -77,6 +77,9 @@ export class PopService {
   private stopped = false;
   /** Since the broker started, per group + topic. */
   private readonly counters = new Map<string, { retried: number; deadLettered: number }>();
+
+  /** Set once the state is recovered: changes before that (the replay itself) are not journaled again. */
+  journal: PopJournal | undefined;
 
   constructor(private readonly deps: PopServiceDeps) {
     this.now = deps.now ?? Date.now;
@@ -110,14 +113,15 @@ export class PopService {
     }
   }
 
-  ack(req: AckRequest): AckResponse {
+  /** Answers once the acks are in the journal at the store's durability: under SYNC_FLUSH an acked lease survives a crash. */
+  async ack(req: AckRequest): Promise<AckResponse> {
     this.expire();
-    return {
+    const response: AckResponse = {
       results: req.receiptHandles.map((h) => {
         try {
           const { q, lease } = this.liveLease(h, req.topic, req.group);
           this.table.resolve(q, lease.offset);
-          this.deps.journal?.append({ t: 'ACK', g: q.group, topic: q.topic, q: q.queueId, offset: lease.offset });
+          this.journal?.append({ t: 'ACK', g: q.group, topic: q.topic, q: q.queueId, offset: lease.offset });
           if (q.orderly && !q.hasActiveLease()) this.polling.notifyReleased(q.topic, q.group, q.queueId);
           return { status: 'OK' as const };
         } catch (e) {
@@ -125,22 +129,25 @@ export class PopService {
         }
       }),
     };
+    await this.journal?.sync();
+    return response;
   }
 
-  changeInvisibility(req: ChangeInvisibilityRequest): ChangeInvisibilityResponse {
+  async changeInvisibility(req: ChangeInvisibilityRequest): Promise<ChangeInvisibilityResponse> {
     this.expire();
     const results = req.entries.map((entry) => {
       try {
         const { q, lease, fields } = this.liveLease(entry.receiptHandle, req.topic, req.group);
         const deadline = this.now() + entry.invisibleMs;
         this.table.extend(q, lease, deadline);
-        this.deps.journal?.append({ t: 'CHANGE', g: q.group, topic: q.topic, q: q.queueId, offset: lease.offset, gen: lease.generation, deadline });
+        this.journal?.append({ t: 'CHANGE', g: q.group, topic: q.topic, q: q.queueId, offset: lease.offset, gen: lease.generation, deadline });
         return { status: 'OK' as const, receiptHandle: this.deps.codec.encode({ ...fields, generation: lease.generation }) };
       } catch (e) {
         return failure(e);
       }
     });
     this.armTimer();
+    await this.journal?.sync();
     return { results };
   }
 
@@ -173,7 +180,8 @@ export class PopService {
       for (const offset of [...q.leases.keys()]) if (offset < req.offset) this.table.resolve(q, offset);
       dropBelow(q.ready, req.offset);
       q.cursor = Math.max(q.cursor ?? 0, req.offset);
-      this.deps.journal?.append({ t: 'COMMIT', g: q.group, topic: q.topic, q: q.queueId, cursor: req.offset });
+      this.journal?.append({ t: 'COMMIT', g: q.group, topic: q.topic, q: q.queueId, cursor: req.offset });
+      await this.journal?.sync();
     }
     return this.progress(req.topic, req.group);
   }
@@ -188,9 +196,10 @@ export class PopService {
       this.table.clearQueue(q);
       q.cursor = target;
       epochs.set(q, epochOf(q) + 1);
-      this.deps.journal?.append({ t: 'RESET', g: q.group, topic: q.topic, q: q.queueId, cursor: target });
+      this.journal?.append({ t: 'RESET', g: q.group, topic: q.topic, q: q.queueId, cursor: target });
       this.polling.notifyReleased(req.topic, req.group, queueId);
     }
+    await this.journal?.sync();
     return this.progress(req.topic, req.group);
   }
 
@@ -244,11 +253,11 @@ export class PopService {
       if (!shape) throw new CirrusError('INTERNAL', `unreadable record in ${q.topic}/${q.queueId} at ${from}`);
       const offset = readQueueOffset(buf, pos);
       const lease = this.table.lease(q, offset, 1, deadline);
-      this.deps.journal?.append({ t: 'POP', g: q.group, topic: q.topic, q: q.queueId, offset, attempt: 1, gen: lease.generation, deadline, cursor: got.nextOffset });
+      this.journal?.append({ t: 'POP', g: q.group, topic: q.topic, q: q.queueId, offset, attempt: 1, gen: lease.generation, deadline, cursor: got.nextOffset });
       this.deliver(q, lease, buf.subarray(pos, pos + shape.size), out);
       pos += shape.size;
     }
-    if (got.nextOffset !== from && got.count === 0) this.deps.journal?.append({ t: 'CURSOR', g: q.group, topic: q.topic, q: q.queueId, cursor: got.nextOffset });
+    if (got.nextOffset !== from && got.count === 0) this.journal?.append({ t: 'CURSOR', g: q.group, topic: q.topic, q: q.queueId, cursor: got.nextOffset });
     q.cursor = got.nextOffset;
   }
 
@@ -274,12 +283,12 @@ export class PopService {
       if (got.count === 0 || readQueueOffset(got.records, 0) !== offset) {
         // Deleted by retention while leased: nothing left to deliver.
         this.table.resolve(q, offset);
-        this.deps.journal?.append({ t: 'ACK', g: q.group, topic: q.topic, q: q.queueId, offset });
+        this.journal?.append({ t: 'ACK', g: q.group, topic: q.topic, q: q.queueId, offset });
         continue;
       }
       const deadline = this.now() + req.invisibleMs;
       this.table.lease(q, offset, lease.attempt + 1, deadline);
-      this.deps.journal?.append({ t: 'POP', g: q.group, topic: q.topic, q: q.queueId, offset, attempt: lease.attempt, gen: lease.generation, deadline, cursor: q.cursor! });
+      this.journal?.append({ t: 'POP', g: q.group, topic: q.topic, q: q.queueId, offset, attempt: lease.attempt, gen: lease.generation, deadline, cursor: q.cursor! });
       this.deliver(q, lease, got.records, out);
       n++;
     }
@@ -311,7 +320,7 @@ export class PopService {
     const start = await startOffsetFor(this.deps.store, q.topic, q.queueId, group.consumeFrom, group.createdAt);
     if (q.cursor !== undefined) return;
     q.cursor = start;
-    this.deps.journal?.append({ t: 'CURSOR', g: q.group, topic: q.topic, q: q.queueId, cursor: start });
+    this.journal?.append({ t: 'CURSOR', g: q.group, topic: q.topic, q: q.queueId, cursor: start });
   }
 
   /** The lease a handle names, if it is still running; the errors a client sees per entry otherwise. */
@@ -349,7 +358,7 @@ export class PopService {
         // A reset or commit while the copy was written already resolved it.
         if (q.leases.get(l.offset) !== l || l.generation !== generation) return;
         this.table.resolve(q, l.offset);
-        this.deps.journal?.append({ t: 'DLQ', g: q.group, topic: q.topic, q: q.queueId, offset: l.offset });
+        this.journal?.append({ t: 'DLQ', g: q.group, topic: q.topic, q: q.queueId, offset: l.offset });
         if (sent) this.count(q).deadLettered++;
         if (q.orderly) this.polling.notifyReleased(q.topic, q.group, q.queueId);
       },
@@ -393,6 +402,79 @@ export class PopService {
     }, Math.max(0, next - this.now()));
     this.timer.unref();
   }
+
+  /** Replays one journal record (recovery): each record sets state, so a replay of one already applied is harmless. */
+  applyJournal(r: PopJournalRecord): void {
+    const q = this.table.getOrCreate(r.g, r.topic, r.q);
+    switch (r.t) {
+      case 'POP':
+        this.table.observeGeneration(r.gen);
+        this.table.lease(q, r.offset, r.attempt, r.deadline, r.gen);
+        removeValue(q.ready, r.offset);
+        q.cursor = r.cursor;
+        break;
+      case 'CURSOR':
+        q.cursor = r.cursor;
+        break;
+      case 'ACK':
+      case 'DLQ':
+        this.table.resolve(q, r.offset);
+        removeValue(q.ready, r.offset);
+        break;
+      case 'CHANGE': {
+        this.table.observeGeneration(r.gen);
+        const lease = q.leases.get(r.offset);
+        if (lease) {
+          lease.state = 'LEASED';
+          removeValue(q.ready, r.offset);
+          this.table.extend(q, lease, r.deadline, r.gen);
+        }
+        break;
+      }
+      case 'COMMIT':
+        for (const offset of [...q.leases.keys()]) if (offset < r.cursor) this.table.resolve(q, offset);
+        dropBelow(q.ready, r.cursor);
+        q.cursor = Math.max(q.cursor ?? 0, r.cursor);
+        break;
+      case 'RESET':
+        this.table.clearQueue(q);
+        q.cursor = r.cursor;
+        break;
+    }
+  }
+
+  /** Every queue's cursor and leases, for a snapshot covering the journal below `journalOffset`. */
+  toSnapshot(journalOffset: number): PopSnapshot {
+    const queues: PopSnapshot['queues'] = [];
+    for (const q of this.table.all()) {
+      const leases: PopSnapshot['queues'][number]['leases'] = [];
+      for (const l of q.leases.values()) leases.push([l.offset, l.attempt, l.generation, l.deadline, l.state]);
+      if (q.cursor !== undefined || leases.length > 0) queues.push({ g: q.group, topic: q.topic, q: q.queueId, cursor: q.cursor, leases });
+    }
+    return { version: 1, journalOffset, generation: this.table.currentGeneration(), queues };
+  }
+
+  loadSnapshot(s: PopSnapshot): void {
+    this.table.observeGeneration(s.generation);
+    for (const sq of s.queues) {
+      const q = this.table.getOrCreate(sq.g, sq.topic, sq.q);
+      q.cursor = sq.cursor;
+      for (const [offset, attempt, generation, deadline, state] of sq.leases) {
+        // Waiting for redelivery or a dead letter: goes again through expiry, at once.
+        this.table.lease(q, offset, attempt, state === 'LEASED' ? deadline : 0, generation);
+      }
+    }
+  }
+
+  /** After recovery: leases whose deadline passed while the broker was down expire now. */
+  start(): void {
+    this.expire();
+  }
+}
+
+function removeValue(a: number[], v: number): void {
+  const i = a.indexOf(v);
+  if (i >= 0) a.splice(i, 1);
 }
 
 function counterKey(group: string, topic: string): string {

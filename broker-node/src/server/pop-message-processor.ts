@@ -44,14 +44,14 @@ export function popMessageProcessor(ctx: BrokerServerContext): Handler {
 export function ackMessageProcessor(ctx: BrokerServerContext): Handler {
   return async (req, res) => {
     const request = validateAckRequest(await body(req));
-    sendJson(res, 200, popService(ctx).ack(request));
+    sendJson(res, 200, await popService(ctx).ack(request));
   };
 }
 
 export function changeInvisibleTimeProcessor(ctx: BrokerServerContext): Handler {
   return async (req, res) => {
     const request = validateChangeInvisibilityRequest(await body(req));
-    sendJson(res, 200, popService(ctx).changeInvisibility(request));
+    sendJson(res, 200, await popService(ctx).changeInvisibility(request));
   };
 }
 
