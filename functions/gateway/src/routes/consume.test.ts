@@ -9,6 +9,7 @@ import {
   type AckRequest,
   type ChangeInvisibilityRequest,
   CirrusError,
+  type ConsumerProgress,
   type PopRequest,
   type PoppedMessage,
   silentLogger,
@@ -25,6 +26,8 @@ interface FakeBroker {
   /** Answers a pop; default: nothing. */
   onPop: (req: PopRequest) => Promise<PoppedMessage[]> | PoppedMessage[];
   failAck?: boolean;
+  /** progress and resetOffset fail with this when set. */
+  down?: CirrusError;
 }
 
 let seq = 0;
@@ -50,6 +53,15 @@ function popped(brokerName: string, queueOffset: number, body = `m${queueOffset}
     brokerName,
   };
 }
+
+const progressOf = (brokerName: string, topic: string, group: string): ConsumerProgress => ({
+  topic,
+  group,
+  brokerName,
+  queues: [1, 0].map((queueId) => ({ queueId, minOffset: 0, maxOffset: 10, committedOffset: 4, cursor: 6, inFlight: 2, lag: 6 })),
+  retried: 3,
+  deadLettered: 1,
+});
 
 function setup(brokerNames = ['broker-a', 'broker-b']) {
   const fakes = new Map<string, FakeBroker>();
@@ -78,6 +90,14 @@ function setup(brokerNames = ['broker-a', 'broker-b']) {
           f.acks.push(req);
           if (f.failAck) throw new CirrusError('BROKER_UNAVAILABLE', 'down');
           return { results: req.receiptHandles.map(() => ({ status: 'OK' as const })) };
+        },
+        progress: async (topic: string, group: string) => {
+          if (f.down) throw f.down;
+          return progressOf(addr.replace(/:1$/, ''), topic, group);
+        },
+        resetOffset: async (req: { topic: string; group: string }) => {
+          if (f.down) throw f.down;
+          return progressOf(addr.replace(/:1$/, ''), req.topic, req.group);
         },
         changeInvisibility: async (req: ChangeInvisibilityRequest) => {
           f.changes.push(req);
@@ -253,5 +273,57 @@ describe('consume routes: receive across brokers', () => {
     const res = await post(RECEIVE, {});
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe('BROKER_UNAVAILABLE');
+  });
+});
+
+describe('consume routes: answer size, progress, reset, metrics', () => {
+  it('an answer over a Lambda result keeps what fits and releases the rest at once', async () => {
+    const { post, fakes, metrics } = setup(['broker-a']);
+    const big = 'x'.repeat(4 * 1024 * 1024);
+    const leased = [popped('broker-a', 0, big), popped('broker-a', 1, big)];
+    fakes.get('broker-a')!.onPop = () => leased;
+    const res = await post(RECEIVE, { max: 2 });
+    expect(res.body.messages.map((m: any) => m.queueOffset)).toEqual([0]);
+    expect(fakes.get('broker-a')!.changes).toEqual([{ topic: 'orders', group: 'billing', entries: [{ receiptHandle: leased[1]!.receiptHandle, invisibleMs: 0 }] }]);
+    expect(metrics.messagesReleased).toBe(1);
+  });
+
+  it('progress sums the brokers, sorts queues, and names a broker that did not answer', async () => {
+    const { app, fakes } = setup();
+    let res = await app.request('/v1/topics/orders/groups/billing');
+    let body = (await res.json()) as any;
+    expect(body.queues.map((q: any) => `${q.broker}/${q.queueId}`)).toEqual(['broker-a/0', 'broker-a/1', 'broker-b/0', 'broker-b/1']);
+    expect(body.totals).toEqual({ maxOffset: 40, committedOffset: 16, inFlight: 8, lag: 24 });
+    expect([body.retried, body.deadLettered, body.unreachableBrokers]).toEqual([6, 2, undefined]);
+    fakes.get('broker-b')!.down = new CirrusError('BROKER_UNAVAILABLE', 'down');
+    body = (await (await app.request('/v1/topics/orders/groups/billing')).json()) as any;
+    expect([body.queues.length, body.unreachableBrokers]).toEqual([2, ['broker-b']]);
+    fakes.get('broker-a')!.down = new CirrusError('BROKER_UNAVAILABLE', 'down');
+    res = await app.request('/v1/topics/orders/groups/billing');
+    expect(res.status).toBe(503);
+  });
+
+  it('reset goes to every broker; one that fails makes it a 503 to retry', async () => {
+    const { post, fakes } = setup();
+    const bad = await post('/v1/topics/orders/groups/billing/reset', { to: 'yesterday' });
+    expect([bad.status, bad.body.error.code]).toEqual([400, 'INVALID_PARAMETER']);
+    expect((await post('/v1/topics/orders/groups/billing/reset', { to: 'earliest' })).body.queues).toHaveLength(4);
+    fakes.get('broker-b')!.down = new CirrusError('TIMEOUT', 'slow');
+    const res = await post('/v1/topics/orders/groups/billing/reset', { to: 1_700_000_000_000 });
+    expect([res.status, res.body.error.code]).toEqual([503, 'BROKER_UNAVAILABLE']);
+    expect(res.body.error.message).toContain('broker-b');
+  });
+
+  it('counts receives, messages, acks and times receives in /metrics', async () => {
+    const { app, post, fakes } = setup(['broker-a']);
+    fakes.get('broker-a')!.onPop = () => [popped('broker-a', 0)];
+    await post(RECEIVE, {});
+    await post(ACK, { receiptHandles: [Ha1, 'junk'] });
+    const text = await (await app.request('/metrics')).text();
+    expect(text).toMatch(/^cirrusmq_gateway_receive_requests_total 1$/m);
+    expect(text).toMatch(/^cirrusmq_gateway_messages_received_total 1$/m);
+    expect(text).toMatch(/^cirrusmq_gateway_acks_ok_total 1$/m);
+    expect(text).toMatch(/^cirrusmq_gateway_acks_failed_total 1$/m);
+    expect(text).toMatch(/^cirrusmq_gateway_receive_duration_seconds_count\{outcome="messages"\} 1$/m);
   });
 });
