@@ -1,0 +1,92 @@
+/**
+ * Group state across a SIGKILL of a SYNC_FLUSH broker process: committed offsets are where they
+ * were, leased-unacked messages come back (attempt 2, after their invisibility), acked ones
+ * never come back, and messages never delivered are delivered once.
+ */
+import fs from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BrokerClient, encodeSendBatch, NameServerClient, type PoppedMessage, prepareMessage } from '@cirrusmq/client/protocol';
+import { waitFor } from '../../infra/local/wait-for';
+import { type SingleBroker, singleBrokerProcs } from '../support/single-broker';
+
+let env: SingleBroker | undefined;
+
+afterAll(async () => {
+  await env?.broker.stop('SIGKILL');
+  await env?.nameServer.stop('SIGTERM');
+  if (env) fs.rmSync(env.dataDir, { recursive: true, force: true });
+});
+
+const TOPIC = 'PopCrash';
+const GROUP = 'crash-group';
+
+describe('POP state across kill -9', () => {
+  it('keeps committed offsets and leases; redelivers the unacked, never the acked (SYNC_FLUSH)', async () => {
+    env = await singleBrokerProcs('cirrusmq-popcrash-', { CIRRUSMQ_DURABILITY: 'sync', CIRRUSMQ_FLUSH_DISK_TYPE: 'SYNC_FLUSH' });
+    await env.nameServer.start();
+    await env.broker.start();
+    const ns = new NameServerClient(env.nsAddr);
+    await waitFor('broker registered', 30_000, async () => (await ns.getCluster()).some((b) => b.alive));
+    await ns.createTopic({ topic: TOPIC, queues: 2 });
+    await ns.putGroup(GROUP, { consumeFrom: 'earliest' });
+    let broker = new BrokerClient(env.brokerAddr);
+    await waitFor('topic on the broker', 30_000, async () => {
+      try {
+        await broker.progress(TOPIC, GROUP);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    const sent = new Set<string>();
+    for (let i = 0; i < 40; i++) {
+      const m = prepareMessage({ topic: TOPIC, body: `m${i}` });
+      await broker.sendBatch(encodeSendBatch(TOPIC, i % 2, [m]));
+      sent.add(m.messageId);
+    }
+    const pop = (waitMs: number, invisibleMs = 4_000, max = 32) => broker.pop({ topic: TOPIC, group: GROUP, max, invisibleMs, waitMs }, 'broker-a');
+    const first: PoppedMessage[] = [];
+    while (first.length < 30) first.push(...(await pop(0, 4_000, 30 - first.length)));
+    const acked = first.slice(0, 20);
+    const leased = first.slice(20);
+    const res = await broker.ack({ topic: TOPIC, group: GROUP, receiptHandles: acked.map((m) => m.receiptHandle) });
+    expect(res.results.every((r) => r.status === 'OK')).toBe(true);
+    const before = await broker.progress(TOPIC, GROUP);
+    const inFlightBefore = before.queues.reduce((s, q) => s + q.inFlight, 0);
+    expect(inFlightBefore).toBe(leased.length);
+
+    await env.broker.stop('SIGKILL');
+    broker.close();
+    await env.broker.start();
+    broker = new BrokerClient(env.brokerAddr);
+
+    const after = await broker.progress(TOPIC, GROUP);
+    expect(after.queues.map((q) => [q.committedOffset, q.cursor, q.inFlight])).toEqual(before.queues.map((q) => [q.committedOffset, q.cursor, q.inFlight]));
+
+    const ackedIds = new Set(acked.map((m) => m.messageId));
+    const leasedIds = new Set(leased.map((m) => m.messageId));
+    const again = new Map<string, PoppedMessage>();
+    await waitFor('the unacked and the undelivered', 30_000, async () => {
+      for (const m of await pop(2_000, 30_000)) {
+        expect(ackedIds.has(m.messageId)).toBe(false);
+        expect(again.has(m.messageId)).toBe(false);
+        again.set(m.messageId, m);
+      }
+      return again.size === 20;
+    });
+    for (const id of leasedIds) expect(again.get(id)?.deliveryAttempt).toBe(2);
+    const fresh = [...again.values()].filter((m) => !leasedIds.has(m.messageId));
+    expect(fresh).toHaveLength(10);
+    expect(fresh.every((m) => m.deliveryAttempt === 1)).toBe(true);
+    expect(new Set([...ackedIds, ...again.keys()])).toEqual(sent);
+    await broker.ack({ topic: TOPIC, group: GROUP, receiptHandles: [...again.values()].map((m) => m.receiptHandle) });
+    expect(await pop(1_000)).toHaveLength(0);
+    const end = await broker.progress(TOPIC, GROUP);
+    expect(end.queues.map((q) => [q.committedOffset, q.inFlight, q.lag])).toEqual([
+      [20, 0, 0],
+      [20, 0, 0],
+    ]);
+    broker.close();
+    ns.close?.();
+  }, 120_000);
+});
