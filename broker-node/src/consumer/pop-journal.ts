@@ -36,6 +36,8 @@ export class CommitLogPopJournal implements PopJournal {
     this.appended++;
     if (!this.scheduled) {
       this.scheduled = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
+      // A failed append is reported to the callers of sync() (and logged); none left waiting is no crash.
+      this.scheduled.catch(() => undefined);
     }
   }
 

@@ -105,6 +105,8 @@ export class PopService {
       this.expire();
       const version = this.polling.version(req.topic);
       const out = await this.popOnce(req, group, queueIds, filter);
+      // The leases are in the journal before the consumer holds their handles: a restart keeps them (and under SYNC_FLUSH they are on disk).
+      if (out.messages.length > 0) await this.journal?.sync();
       if (out.messages.length > 0 || this.stopped) return out;
       const left = until - this.now();
       if (left <= 0) return out;
