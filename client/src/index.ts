@@ -7,7 +7,7 @@
 export { Producer, type PreparedBatch, type ProducerOptions, type SendFailure, type SendOutcome } from './producer/producer.js';
 export { HttpProducer } from './producer/http-producer.js';
 export { SimpleConsumer, type ConsumerConnection, type SimpleConsumerOptions } from './consumer/simple-consumer.js';
-export { PushConsumer, type ConsumeResult, type MessageListener, type PushConsumerOptions } from './consumer/push-consumer.js';
+export { ConsumeResult, PushConsumer, type MessageListener, type PushConsumerOptions } from './consumer/push-consumer.js';
 export { PullConsumer, type PullConsumerOptions, type PulledMessage } from './consumer/pull-consumer.js';
 export type { MessageView } from './consumer/message-view.js';
 export type { RetryBackoff } from './consumer/retry-backoff.js';

@@ -1,17 +1,18 @@
 /**
  * The SDK's consumers and the CLI's consume against a real cluster (NameServer, two brokers,
  * gateway as processes): SimpleConsumer direct to the brokers and through the gateway, four
- * at once, each message handled exactly once; a PushConsumer whose listener fails a message
+ * at once, each of 10,000 messages handled exactly once; long polling; a tag filter; an orderly
+ * group's sharding-key order under two PushConsumers; a PushConsumer whose listener fails a message
  * once sees it again as attempt 2; a PullConsumer's assign / poll / commit / seek; and
  * `cirrusmq consume --count`.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MessageView, Producer, PullConsumer, PushConsumer, SimpleConsumer } from '@cirrusmq/client';
+import { ConsumeResult, type MessageView, Producer, PullConsumer, PushConsumer, SimpleConsumer } from '@cirrusmq/client';
 import type { LocalCluster } from '../../infra/local/local-cluster';
 import { waitFor } from '../../infra/local/wait-for';
-import { api, startTestCluster, stopTestCluster } from '../support/cluster';
+import { api, readWholeQueue, startTestCluster, stopTestCluster } from '../support/cluster';
 
 let cluster: LocalCluster;
 let producer: Producer;
@@ -53,7 +54,7 @@ async function sendMany(topic: string, n: number, prefix: string): Promise<Set<s
 async function consumeWithFour(make: () => SimpleConsumer, expected: number): Promise<Map<string, number>> {
   const handled = new Map<string, number>();
   const consumers = Array.from({ length: 4 }, make);
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 100_000;
   let total = 0;
   try {
     await Promise.all(
@@ -92,10 +93,10 @@ async function lag(topic: string, group: string): Promise<{ lag: number; inFligh
 }
 
 describe('SimpleConsumer', () => {
-  it('direct to the brokers: four consumers of one group handle each of 2,000 messages exactly once', async () => {
+  it('direct to the brokers: four consumers of one group handle each of 10,000 messages exactly once', async () => {
     await createTopic('orders');
     await createGroup('billing');
-    const sent = await sendMany('orders', 2_000, 'direct');
+    const sent = await sendMany('orders', 10_000, 'direct');
     const handled = await consumeWithFour(() => new SimpleConsumer({ nameServer, group: 'billing', topics: ['orders'], awaitDuration: 1_000 }), sent.size);
     expectExactlyOnce(handled, sent);
     expect(await lag('orders', 'billing')).toEqual({ lag: 0, inFlight: 0 });
@@ -104,15 +105,14 @@ describe('SimpleConsumer', () => {
   it('through the gateway: the same with another group on the same topic, which gets every message too', async () => {
     await createGroup('audit');
     const res = await api(cluster.gatewayUrl, 'GET', '/v1/topics/orders/groups/audit');
-    expect(res.body.totals.lag).toBe(2_000);
+    expect(res.body.totals.lag).toBe(10_000);
     const sent = new Set<string>();
     for (let q = 0; q < 4; q++) {
       for (const b of ['broker-a', 'broker-b']) {
-        const page = await api(cluster.gatewayUrl, 'GET', `/v1/topics/orders/messages?broker=${b}&queueId=${q}&offset=0&max=1000`);
-        for (const m of page.body.messages) sent.add(m.messageId);
+        for (const m of await readWholeQueue(cluster.gatewayUrl, 'orders', b, q)) sent.add(m.messageId);
       }
     }
-    expect(sent.size).toBe(2_000);
+    expect(sent.size).toBe(10_000);
     const handled = await consumeWithFour(() => new SimpleConsumer({ gateway: cluster.gatewayUrl, group: 'audit', topics: ['orders'], awaitDuration: 1_000 }), sent.size);
     expectExactlyOnce(handled, sent);
     expect(await lag('orders', 'audit')).toEqual({ lag: 0, inFlight: 0 });
@@ -150,6 +150,28 @@ describe('SimpleConsumer', () => {
       consumer.close();
     }
   }, 60_000);
+
+  it('a subscription with a tag filter receives only those tags', async () => {
+    await createTopic('events');
+    await createGroup('only-a');
+    const sent = await Promise.all(Array.from({ length: 40 }, (_, i) => producer.send({ topic: 'events', body: `e${i}`, tags: i % 2 === 0 ? 'TagA' : 'TagB' })));
+    const wanted = new Set(sent.filter((_, i) => i % 2 === 0).map((r) => r.messageId));
+    const consumer = new SimpleConsumer({ gateway: cluster.gatewayUrl, group: 'only-a', subscriptions: { events: 'TagA' }, awaitDuration: 1_000 });
+    const got: MessageView[] = [];
+    try {
+      await waitFor('every TagA message', 30_000, async () => {
+        const batch = await consumer.receive(32);
+        got.push(...batch);
+        await consumer.ackAll(batch);
+        return got.length >= wanted.size;
+      });
+      expect(await consumer.receive(32)).toEqual([]);
+    } finally {
+      consumer.close();
+    }
+    expect(got.every((m) => m.tags === 'TagA')).toBe(true);
+    expect(new Set(got.map((m) => m.messageId))).toEqual(wanted);
+  }, 60_000);
 });
 
 describe('PushConsumer', () => {
@@ -182,6 +204,52 @@ describe('PushConsumer', () => {
     await waitFor('nothing in flight', 10_000, async () => (await lag('jobs', 'workers')).inFlight === 0);
     expect(await lag('jobs', 'workers')).toEqual({ lag: 0, inFlight: 0 });
   }, 60_000);
+});
+
+describe('orderly group', () => {
+  it('two PushConsumers keep each sharding key in send order, a failed message holding back its queue', async () => {
+    await createTopic('ledger');
+    await createGroup('fifo', { orderly: true });
+    const keys = Array.from({ length: 8 }, (_, i) => `account-${i}`);
+    const perKey = 40;
+    // Each key's messages one after another, the keys side by side.
+    await Promise.all(
+      keys.map(async (key) => {
+        for (let i = 0; i < perKey; i++) await producer.send({ topic: 'ledger', body: `${key}:${i}`, shardingKey: key });
+      }),
+    );
+    const handled = new Map<string, number[]>();
+    let failed: string | undefined;
+    const busyKeys = new Set<string>();
+    let overlapped = 0;
+    const listener = async (m: MessageView) => {
+      const [key, seq] = m.body.toString().split(':') as [string, string];
+      if (busyKeys.has(key)) overlapped++;
+      busyKeys.add(key);
+      try {
+        await new Promise((r) => setImmediate(r));
+        if (failed === undefined && Number(seq) === 5) {
+          failed = `${key}:${seq}`;
+          return ConsumeResult.FAILURE;
+        }
+        handled.set(key, [...(handled.get(key) ?? []), Number(seq)]);
+        return ConsumeResult.SUCCESS;
+      } finally {
+        busyKeys.delete(key);
+      }
+    };
+    // Orderly comes from the group's config (the NameServer), not from an option.
+    const consumers = [0, 1].map(() => new PushConsumer({ nameServer, group: 'fifo', topics: ['ledger'], awaitDuration: 1_000, consumptionThreadCount: 8, messageListener: listener }));
+    await Promise.all(consumers.map((c) => c.start()));
+    try {
+      await waitFor('every message handled', 60_000, async () => [...handled.values()].reduce((n, s) => n + s.length, 0) >= keys.length * perKey);
+    } finally {
+      await Promise.all(consumers.map((c) => c.shutdown()));
+    }
+    expect(failed).toBeDefined();
+    for (const key of keys) expect(handled.get(key)).toEqual(Array.from({ length: perKey }, (_, i) => i));
+    expect(overlapped).toBe(0);
+  }, 90_000);
 });
 
 describe('PullConsumer', () => {

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { SubscriptionGroupConfig } from '../api/consume-types.js';
 import type { AckOutcome, ConsumeBackend, ReceiveParams } from './consume-backend.js';
 import type { MessageView } from './message-view.js';
-import { PushConsumer, type ConsumeResult } from './push-consumer.js';
+import { ConsumeResult, PushConsumer } from './push-consumer.js';
 import { retryDelayMs, DEFAULT_RETRY_BACKOFF } from './retry-backoff.js';
 
 /** Leases messages from a list; tracks what is out (received, neither acked nor released). */
@@ -118,7 +118,7 @@ describe('PushConsumer', () => {
         peak = Math.max(peak, ++running);
         await new Promise((r) => setTimeout(r, 2));
         running--;
-        return 'SUCCESS' as const;
+        return ConsumeResult.SUCCESS;
       },
     });
     await consumer.start();
@@ -141,7 +141,7 @@ describe('PushConsumer', () => {
       maxCacheMessageCount: 7,
       messageListener: async () => {
         await gate;
-        return 'SUCCESS' as const;
+        return ConsumeResult.SUCCESS;
       },
     });
     await consumer.start();
@@ -198,7 +198,7 @@ describe('PushConsumer', () => {
         seen.set(m.queueId, [...(seen.get(m.queueId) ?? []), m.queueOffset]);
         await new Promise((r) => setTimeout(r, Math.random() * 3));
         active.set(m.queueId, n - 1);
-        return 'SUCCESS' as const;
+        return ConsumeResult.SUCCESS;
       },
     });
     await consumer.start();
@@ -244,7 +244,7 @@ describe('PushConsumer', () => {
       messageListener: async () => {
         started++;
         await gate;
-        return 'SUCCESS' as const;
+        return ConsumeResult.SUCCESS;
       },
     });
     await consumer.start();

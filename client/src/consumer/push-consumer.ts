@@ -13,7 +13,13 @@ import type { MessageView } from './message-view.js';
 import { DEFAULT_RETRY_BACKOFF, retryDelayMs, type RetryBackoff } from './retry-backoff.js';
 import { SimpleConsumer, type SimpleConsumerOptions } from './simple-consumer.js';
 
-export type ConsumeResult = 'SUCCESS' | 'FAILURE';
+/**
+ * What a listener answers (RocketMQ 5's ConsumeResult). Return `ConsumeResult.SUCCESS` rather
+ * than the bare string from an async listener: TypeScript widens a lone string literal
+ * returned there to `string`.
+ */
+export const ConsumeResult = { SUCCESS: 'SUCCESS', FAILURE: 'FAILURE' } as const;
+export type ConsumeResult = (typeof ConsumeResult)[keyof typeof ConsumeResult];
 
 export type MessageListener = (message: MessageView) => Promise<ConsumeResult> | ConsumeResult;
 
