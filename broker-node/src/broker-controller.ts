@@ -18,6 +18,7 @@ import { createBrokerServer } from './server/broker-server';
 import { DefaultMessageStore } from './store/message-store';
 import type { DeleteTopicResult } from './store/message-store-types';
 import { createTieredStorage } from './tier/create-tiered-storage';
+import { TieredStorage } from './tier/tiered-storage';
 import { SubscriptionGroupManager } from './subscription-group-manager';
 import { TopicConfigManager } from './topic-config-manager';
 
@@ -105,6 +106,7 @@ export class BrokerController {
       groups: this.subscriptionGroupManager,
       nameServer: this.nameServer,
       logger: this.logger.child({ component: 'pop' }),
+      tierObjects: this.store.tier instanceof TieredStorage ? this.store.tier.objectStore : undefined,
     });
     this.popService = pop.popService;
     this.popStateKeeper = pop.keeper;

@@ -87,6 +87,42 @@ describe('POP state across kill -9', () => {
       [20, 0, 0],
     ]);
     broker.close();
-    ns.close?.();
+    ns.close();
+  }, 120_000);
+
+  it('durability s3: a broker restored onto a wiped disk resumes the group where it was and accepts its old handles', async () => {
+    await env?.broker.stop('SIGKILL');
+    await env?.nameServer.stop('SIGTERM');
+    if (env) fs.rmSync(env.dataDir, { recursive: true, force: true });
+    env = await singleBrokerProcs('cirrusmq-popwipe-', { CIRRUSMQ_DURABILITY: 's3' });
+    await env.nameServer.start();
+    await env.broker.start();
+    const ns = new NameServerClient(env.nsAddr);
+    await waitFor('broker registered', 30_000, async () => (await ns.getCluster()).some((b) => b.alive));
+    await ns.createTopic({ topic: TOPIC, queues: 1 });
+    await ns.putGroup(GROUP, { consumeFrom: 'earliest' });
+    let broker = new BrokerClient(env.brokerAddr);
+    await waitFor('topic on the broker', 30_000, async () => broker.progress(TOPIC, GROUP).then(() => true, () => false));
+    for (let i = 0; i < 10; i++) await broker.sendBatch(encodeSendBatch(TOPIC, 0, [prepareMessage({ topic: TOPIC, body: `w${i}` })]));
+    const got = await broker.pop({ topic: TOPIC, group: GROUP, max: 6, invisibleMs: 60_000, waitMs: 0 }, 'broker-a');
+    expect(got).toHaveLength(6);
+    await broker.ack({ topic: TOPIC, group: GROUP, receiptHandles: got.slice(0, 4).map((m) => m.receiptHandle) });
+    const before = await broker.progress(TOPIC, GROUP);
+
+    await env.broker.stop('SIGKILL');
+    fs.rmSync(env.storeDir, { recursive: true, force: true });
+    broker.close();
+    await env.broker.start();
+    broker = new BrokerClient(env.brokerAddr);
+    const after = await broker.progress(TOPIC, GROUP);
+    expect(after.queues.map((q) => [q.committedOffset, q.cursor, q.inFlight])).toEqual(before.queues.map((q) => [q.committedOffset, q.cursor, q.inFlight]));
+    expect(after.queues[0]).toMatchObject({ committedOffset: 4, cursor: 6, inFlight: 2 });
+    // The key came back from the tier: the handles still leased are accepted, the acked ones answer expired.
+    const res = await broker.ack({ topic: TOPIC, group: GROUP, receiptHandles: [got[4]!.receiptHandle, got[5]!.receiptHandle, got[0]!.receiptHandle] });
+    expect(res.results.map((r) => (r.status === 'OK' ? 'OK' : r.error.code))).toEqual(['OK', 'OK', 'RECEIPT_HANDLE_EXPIRED']);
+    const rest = await broker.pop({ topic: TOPIC, group: GROUP, max: 32, invisibleMs: 60_000, waitMs: 0 }, 'broker-a');
+    expect(rest.map((m) => m.body.toString())).toEqual(['w6', 'w7', 'w8', 'w9']);
+    broker.close();
+    ns.close();
   }, 120_000);
 });

@@ -1,12 +1,13 @@
 /** Builds the broker's consume core once its store is open (the receipt key and the snapshot live in the store folder) and recovers its state. */
 import type { Logger, NameServerApi } from '@cirrusmq/client/protocol';
 import type { DefaultMessageStore } from '../store/message-store';
+import type { ObjectStore } from '../tier/object-store';
 import type { TopicConfigManager } from '../topic-config-manager';
 import { DeadLetterService } from './dead-letter';
 import { CommitLogPopJournal } from './pop-journal';
 import { type GroupConfigSource, PopService } from './pop-service';
 import { PopStateKeeper } from './pop-state-keeper';
-import { loadOrCreateReceiptKey, ReceiptHandleCodec } from './receipt-handle';
+import { loadReceiptKeyWithTier, ReceiptHandleCodec } from './receipt-handle';
 
 export async function createPopService(opts: {
   brokerName: string;
@@ -17,6 +18,8 @@ export async function createPopService(opts: {
   nameServer: Partial<Pick<NameServerApi, 'createTopic'>>;
   logger: Logger;
   snapshotIntervalMs?: number;
+  /** The tier's object store: the receipt key gets a copy there. */
+  tierObjects?: Pick<ObjectStore, 'getObject' | 'putObject'>;
 }): Promise<{ popService: PopService; keeper: PopStateKeeper }> {
   const { nameServer } = opts;
   // %DLQ%{group} gets one queue on every live master (the NameServer's createTopic); each broker writes its own dead letters to its queue 0.
@@ -26,7 +29,7 @@ export async function createPopService(opts: {
     store: opts.store,
     topicConfigManager: opts.topicConfigManager,
     groups: opts.groups,
-    codec: new ReceiptHandleCodec(loadOrCreateReceiptKey(opts.storeDir)),
+    codec: new ReceiptHandleCodec(await loadReceiptKeyWithTier(opts.storeDir, opts.tierObjects, (err) => opts.logger.warn('receipt key: no copy in the tier', { err: String(err) }))),
     deadLetter: new DeadLetterService(opts.store, opts.logger, ensureTopic),
     logger: opts.logger,
   });
