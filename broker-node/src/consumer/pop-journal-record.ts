@@ -9,6 +9,8 @@ export type PopJournalRecord =
   | { t: 'CURSOR'; g: string; topic: string; q: number; cursor: number }
   | { t: 'ACK'; g: string; topic: string; q: number; offset: number }
   | { t: 'CHANGE'; g: string; topic: string; q: number; offset: number; gen: number; deadline: number }
+  /** Released (RELEASE_INVISIBLE_MS): deliverable again at once, `attempt` deliveries counted so far. */
+  | { t: 'RELEASE'; g: string; topic: string; q: number; offset: number; attempt: number; gen: number }
   /** Dead-lettered: resolved like an ack, its copy is in %DLQ%{group}. */
   | { t: 'DLQ'; g: string; topic: string; q: number; offset: number }
   /** A commit: every lease below `cursor` resolved, cursor at least `cursor`. */

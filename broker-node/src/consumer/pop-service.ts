@@ -25,6 +25,7 @@ import {
   type Logger,
   type PopRequest,
   type PoppedMeta,
+  RELEASE_INVISIBLE_MS,
   type ResetOffsetRequest,
   readQueueOffset,
   readRecordShape,
@@ -140,6 +141,10 @@ export class PopService {
     const results = req.entries.map((entry) => {
       try {
         const { q, lease, fields } = this.liveLease(entry.receiptHandle, req.topic, req.group);
+        if (entry.invisibleMs === RELEASE_INVISIBLE_MS) {
+          this.release(q, lease);
+          return { status: 'OK' as const, receiptHandle: this.deps.codec.encode({ ...fields, generation: lease.generation }) };
+        }
         const deadline = this.now() + entry.invisibleMs;
         this.table.extend(q, lease, deadline);
         this.journal?.append({ t: 'CHANGE', g: q.group, topic: q.topic, q: q.queueId, offset: lease.offset, gen: lease.generation, deadline });
@@ -352,6 +357,16 @@ export class PopService {
     this.armTimer();
   }
 
+  /** Ends a lease now without counting its delivery (the consumer never saw the message): first in line again. */
+  private release(q: QueueLeases, l: Lease): void {
+    l.attempt = Math.max(0, l.attempt - 1);
+    l.generation = this.table.nextGeneration();
+    l.state = 'READY';
+    insertSorted(q.ready, l.offset);
+    this.journal?.append({ t: 'RELEASE', g: q.group, topic: q.topic, q: q.queueId, offset: l.offset, attempt: l.attempt, gen: l.generation });
+    this.polling.notifyReleased(q.topic, q.group, q.queueId);
+  }
+
   private startDeadLetter(q: QueueLeases, l: Lease): void {
     l.state = 'DEAD_LETTERING';
     const generation = l.generation;
@@ -430,6 +445,17 @@ export class PopService {
           lease.state = 'LEASED';
           removeValue(q.ready, r.offset);
           this.table.extend(q, lease, r.deadline, r.gen);
+        }
+        break;
+      }
+      case 'RELEASE': {
+        this.table.observeGeneration(r.gen);
+        const lease = q.leases.get(r.offset);
+        if (lease) {
+          lease.attempt = r.attempt;
+          lease.generation = r.gen;
+          lease.state = 'READY';
+          insertSorted(q.ready, r.offset);
         }
         break;
       }

@@ -50,6 +50,7 @@ describe('POP state recovery (journal in the CommitLog + snapshot)', () => {
       if (mode.startsWith('snapshot')) await b.keeper.snapshot();
       const changed = await b.popService.changeInvisibility({ topic: 'T', group: 'g', entries: [{ receiptHandle: got.messages[3]!.receiptHandle, invisibleMs: 120_000 }] });
       await b.popService.commitOffset({ topic: 'T', group: 'g', queueId: 1, offset: 2 });
+      await b.popService.changeInvisibility({ topic: 'T', group: 'g', entries: got.messages.slice(4).map((m) => ({ receiptHandle: m.receiptHandle, invisibleMs: 0 })) });
       await b.popService.pop({ ...req, max: 1 });
       const before = await b.popService.progress('T', 'g');
       await crash(b, mode === 'clean shutdown');

@@ -10,6 +10,7 @@ import {
   type ConsumeFrom,
   ConsumeLimits,
   type PopRequest,
+  RELEASE_INVISIBLE_MS,
   type ResetOffsetRequest,
   validateGroup,
   validateTopic,
@@ -71,6 +72,8 @@ export function validateAckRequest(b: Body): AckRequest {
 export function validateChangeInvisibilityRequest(b: Body): ChangeInvisibilityRequest {
   const entries = handleList<Body>(b, 'entries').map((e) => {
     if (typeof e !== 'object' || e === null) throw new CirrusError('INVALID_PARAMETER', 'each entry must be {receiptHandle, invisibleMs}');
+    // RELEASE_INVISIBLE_MS: the gateway and the SDK hand back leases a consumer never saw.
+    if (e.invisibleMs === RELEASE_INVISIBLE_MS) return { receiptHandle: e.receiptHandle as string, invisibleMs: RELEASE_INVISIBLE_MS };
     return { receiptHandle: e.receiptHandle as string, invisibleMs: intIn(e, 'invisibleMs', ConsumeLimits.MIN_INVISIBLE_MS, ConsumeLimits.MAX_INVISIBLE_MS) };
   });
   return { ...topicAndGroup(b), entries };

@@ -85,6 +85,19 @@ describe('POP over HTTP', () => {
     expect(old.results.map((r) => (r.status === 'OK' ? 'OK' : r.error.code))).toEqual(['RECEIPT_HANDLE_EXPIRED', 'OK', 'OK']);
   });
 
+  it('a release (invisibleMs 0) makes the message deliverable at once, without counting the attempt, and wakes a waiting receive', async () => {
+    await f.send('One', 0, ['r']);
+    const [m] = await pop({ topic: 'One' });
+    const waiting = pop({ topic: 'One', waitMs: 10_000 });
+    await waitFor('a parked receive', 5_000, async () => f.popService.polling.parked() === 1, 5);
+    const res = await f.client.changeInvisibility({ topic: 'One', group: 'g1', entries: [{ receiptHandle: m!.receiptHandle, invisibleMs: 0 }] });
+    expect(res.results[0]!.status).toBe('OK');
+    const again = await waiting;
+    expect(again.map((x) => [x.queueOffset, x.deliveryAttempt])).toEqual([[0, 1]]);
+    expect((await f.client.ack({ topic: 'One', group: 'g1', receiptHandles: [m!.receiptHandle] })).results[0]).toMatchObject({ error: { code: 'RECEIPT_HANDLE_EXPIRED' } });
+    expect((await f.client.progress('One', 'g1')).retried).toBe(0);
+  });
+
   it('refuses bad input with clear errors and keeps serving', async () => {
     expect(await errorOf(pop({ topic: 'Nope' }))).toEqual({ code: 'TOPIC_NOT_FOUND', status: 404 });
     expect(await errorOf(pop({ group: 'bad group' }))).toMatchObject({ code: 'INVALID_GROUP', status: 400 });
