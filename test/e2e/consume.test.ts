@@ -72,13 +72,6 @@ async function drain(topic: string, group: string, want: number, consumers = 1, 
   return seen;
 }
 
-/**
- * Needs the broker's release (ChangeInvisibilityRequest with invisibleMs 0, consume-types.ts
- * RELEASE_INVISIBLE_MS): a long poll that loses the race on one broker leases a message the
- * gateway must hand back at once. Until the broker accepts it these cases wait.
- */
-const itNeedsBrokerRelease = it.skip;
-
 describe('consume through the gateway', () => {
   it('four concurrent receivers of one group handle every message exactly once; progress shows lag 0', async () => {
     await createTopic('orders');
@@ -165,7 +158,7 @@ describe('consume through the gateway', () => {
     expect((await ack('extended', 'extender', [old, fresh])).body.results.map((r: any) => r.error?.code ?? r.status)).toEqual(['RECEIPT_HANDLE_EXPIRED', 'OK']);
   });
 
-  itNeedsBrokerRelease('long polling: a message sent while a receive waits reaches it within tens of ms, long before the wait ends', async () => {
+  it('long polling: a message sent while a receive waits reaches it within tens of ms, long before the wait ends', async () => {
     await createTopic('polled');
     await createGroup('poller');
     const latencies: number[] = [];
@@ -228,7 +221,7 @@ describe('consume through the gateway', () => {
     expect((await api(gw, 'POST', '/v1/groups/fragile/dlq/redrive', {})).body).toEqual({ redriven: 0, failed: 0 });
   }, 90_000);
 
-  itNeedsBrokerRelease('a receive spanning both brokers strands nothing: what the losing broker leased is released at once', async () => {
+  it('a receive spanning both brokers strands nothing: what the losing broker leased is released at once', async () => {
     await createTopic('spread');
     await createGroup('spreader');
     const released = async () => {
