@@ -163,6 +163,7 @@ export class BrokerController {
     // The store's tombstone and the config's removal happen in one turn: no send slips between.
     const deleting = this.store.deleteTopic(topic, createdAt);
     this.topicConfigManager.forgetTopic(topic);
+    this.popService?.forgetTopic(topic);
     return deleting;
   }
 

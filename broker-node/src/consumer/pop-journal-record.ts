@@ -15,6 +15,8 @@ export type PopJournalRecord =
   | { t: 'DLQ'; g: string; topic: string; q: number; offset: number }
   /** A commit: every lease below `cursor` resolved, cursor at least `cursor`. */
   | { t: 'COMMIT'; g: string; topic: string; q: number; cursor: number }
+  /** The topic was deleted here: every group's state on it goes (a topic created again starts its offsets at 0). */
+  | { t: 'FORGET'; topic: string }
   /** A reset: every lease ended, cursor set to `cursor` (may move back). */
   | { t: 'RESET'; g: string; topic: string; q: number; cursor: number };
 

@@ -35,6 +35,23 @@ describe('PopLeaseTable', () => {
     expect(t.nextDeadline()).toBeUndefined();
   });
 
+  it('counts the leases in flight over all queues', () => {
+    const t = new PopLeaseTable();
+    const a = t.getOrCreate('g', 'T', 0);
+    const b = t.getOrCreate('g', 'U', 0);
+    for (const o of [0, 1, 2]) t.lease(a, o, 1, 10);
+    t.lease(a, 1, 2, 20);
+    t.lease(b, 0, 1, 10);
+    expect(t.size).toBe(4);
+    t.resolve(a, 0);
+    t.resolve(a, 0);
+    expect(t.size).toBe(3);
+    t.clearQueue(a);
+    expect(t.size).toBe(1);
+    t.removeTopic('U');
+    expect(t.size).toBe(0);
+  });
+
   it('generations grow, also past those observed in a replay', () => {
     const t = new PopLeaseTable();
     const g1 = t.nextGeneration();

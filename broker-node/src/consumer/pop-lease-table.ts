@@ -120,6 +120,8 @@ export class DeadlineHeap {
 /** All queues' leases of this broker, and the expiry of their deadlines. */
 export class PopLeaseTable {
   private readonly queues = new Map<string, QueueLeases>();
+  /** Unresolved leases over all queues (the memory bound's measure). */
+  private leaseCount = 0;
   private readonly heap = new DeadlineHeap();
   private generation = 0;
 
@@ -139,6 +141,19 @@ export class PopLeaseTable {
       this.queues.set(key, q);
     }
     return q;
+  }
+
+  /** Drops every group's queues of a topic; returns them (their receives in flight see a new epoch). */
+  removeTopic(topic: string): QueueLeases[] {
+    const gone: QueueLeases[] = [];
+    for (const [key, q] of this.queues) {
+      if (q.topic !== topic) continue;
+      this.queues.delete(key);
+      this.leaseCount -= q.leases.size;
+      q.leases.clear();
+      gone.push(q);
+    }
+    return gone;
   }
 
   all(): IterableIterator<QueueLeases> {
@@ -169,6 +184,7 @@ export class PopLeaseTable {
     } else {
       l = { offset, attempt, generation, deadline, state: 'LEASED' };
       q.leases.set(offset, l);
+      this.leaseCount++;
     }
     this.heap.push({ deadline, queue: q, offset, generation });
     return l;
@@ -182,11 +198,16 @@ export class PopLeaseTable {
   }
 
   resolve(q: QueueLeases, offset: number): void {
-    q.leases.delete(offset);
+    if (q.leases.delete(offset)) this.leaseCount--;
+  }
+
+  get size(): number {
+    return this.leaseCount;
   }
 
   /** Ends every lease of a queue (a reset). */
   clearQueue(q: QueueLeases): void {
+    this.leaseCount -= q.leases.size;
     q.leases.clear();
     q.ready.length = 0;
   }

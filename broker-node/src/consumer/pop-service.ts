@@ -56,6 +56,8 @@ export interface PopServiceDeps {
   deadLetter: DeadLetterService;
   logger: Logger;
   now?: () => number;
+  /** MAX_LEASES_IN_FLIGHT unless a test sets a small one. */
+  maxLeases?: number;
 }
 
 export interface PopResult {
@@ -63,6 +65,13 @@ export interface PopResult {
   /** The records, in the order of `messages`. */
   records: Buffer[];
 }
+
+/**
+ * Leases in flight on this broker at most (~180 bytes each, measured: ~360 MB at the bound).
+ * Past it a receive still gets redeliveries but no new message: the broker stays up and the
+ * consumers' acks bring it back under.
+ */
+export const MAX_LEASES_IN_FLIGHT = 2_000_000;
 
 /** Per queue, bumped by a reset: a receive that read across a reset drops what it read. */
 const epochs = new WeakMap<QueueLeases, number>();
@@ -72,6 +81,7 @@ export class PopService {
   readonly table = new PopLeaseTable();
   readonly polling = new PopLongPollingService();
   private readonly now: () => number;
+  private readonly maxLeases: number;
   private readonly rr = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
@@ -84,6 +94,7 @@ export class PopService {
 
   constructor(private readonly deps: PopServiceDeps) {
     this.now = deps.now ?? Date.now;
+    this.maxLeases = deps.maxLeases ?? MAX_LEASES_IN_FLIGHT;
   }
 
   /** The store's arrival hook (setMessageArrivingListener). */
@@ -210,6 +221,15 @@ export class PopService {
     return this.progress(req.topic, req.group);
   }
 
+  /** The topic's queues here were deleted: its offsets will start again at 0, so no group keeps a cursor or lease on it. */
+  forgetTopic(topic: string): void {
+    for (const q of this.table.removeTopic(topic)) {
+      this.table.clearQueue(q);
+      epochs.set(q, epochOf(q) + 1);
+    }
+    this.journal?.append({ t: 'FORGET', topic });
+  }
+
   private async readQueues(topic: string, queueId: number | undefined): Promise<number[]> {
     if (queueId !== undefined) {
       await this.deps.topicConfigManager.checkReadable(topic, queueId);
@@ -246,7 +266,7 @@ export class PopService {
     const redelivered = await this.redeliver(q, req, out);
     // Orderly: the expired batch goes again alone, in order, before anything after it.
     if (q.orderly && (redelivered > 0 || q.leases.size > 0)) return;
-    const want = req.max - out.messages.length;
+    const want = Math.min(req.max - out.messages.length, this.maxLeases - this.table.size);
     if (want <= 0) return;
     const epoch = epochOf(q);
     const from = q.cursor!;
@@ -422,6 +442,10 @@ export class PopService {
 
   /** Replays one journal record (recovery): each record sets state, so a replay of one already applied is harmless. */
   applyJournal(r: PopJournalRecord): void {
+    if (r.t === 'FORGET') {
+      this.table.removeTopic(r.topic);
+      return;
+    }
     const q = this.table.getOrCreate(r.g, r.topic, r.q);
     switch (r.t) {
       case 'POP':

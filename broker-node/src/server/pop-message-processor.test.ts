@@ -207,6 +207,16 @@ describe('POP over HTTP', () => {
     expect((await f.client.progress('One', 'g1')).queues[0]!.cursor).toBe(3);
   });
 
+  it('a topic deleted and created again: the group starts over on its new offsets instead of skipping them', async () => {
+    await f.send('One', 0, ['a', 'b', 'c']);
+    const got = await pop({ topic: 'One' });
+    await f.client.ack({ topic: 'One', group: 'g1', receiptHandles: got.map((m) => m.receiptHandle) });
+    await f.store.deleteTopic('One', 1);
+    f.popService.forgetTopic('One');
+    await f.send('One', 0, ['new']);
+    expect((await pop({ topic: 'One' })).map((m) => [m.body.toString(), m.queueOffset])).toEqual([['new', 0]]);
+  });
+
   it('commit never moves back; reset moves anywhere and ends the leases in flight', async () => {
     await f.send('One', 0, ['a', 'b', 'c']);
     const got = await pop({ topic: 'One' });
