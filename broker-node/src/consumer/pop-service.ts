@@ -284,6 +284,17 @@ export class PopService {
       this.deliver(q, lease, buf.subarray(pos, pos + shape.size), out);
       pos += shape.size;
     }
+    if (got.nextOffset < from) {
+      // The queue ends below the cursor: its tail was lost (ASYNC_FLUSH power loss, a restore short of the end). Leases there named messages
+      // that are gone; the offsets will hold other messages, which the cursor delivers as new.
+      this.deps.logger.warn('queue ends below the consumer cursor, moved back', { group: q.group, topic: q.topic, queueId: q.queueId, cursor: from, maxOffset: got.nextOffset });
+      for (const offset of [...q.leases.keys()]) {
+        if (offset < got.nextOffset) continue;
+        this.table.resolve(q, offset);
+        removeValue(q.ready, offset);
+        this.journal?.append({ t: 'ACK', g: q.group, topic: q.topic, q: q.queueId, offset });
+      }
+    }
     if (got.nextOffset !== from && got.count === 0) this.journal?.append({ t: 'CURSOR', g: q.group, topic: q.topic, q: q.queueId, cursor: got.nextOffset });
     q.cursor = got.nextOffset;
   }

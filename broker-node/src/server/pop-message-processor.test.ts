@@ -164,6 +164,7 @@ describe('POP over HTTP', () => {
     await f.send('One', 0, ['hello']);
     const got = await a;
     const latency = performance.now() - t0;
+    console.log(`long polling: send to a parked receive's answer in ${latency.toFixed(1)} ms`);
     expect(got.map((m) => m.body.toString())).toEqual(['hello']);
     // Tens of ms on a busy machine; measured ~2-5 ms idle.
     expect(latency).toBeLessThan(250);
