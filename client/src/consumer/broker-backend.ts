@@ -1,9 +1,8 @@
 /**
  * The direct path: POP, ack and change-invisibility straight to the brokers, routes from the
  * NameServer through a RouteCache as the Producer does. A receive asks the topic's brokers in
- * turn without waiting and long-polls only the last one asked, so a message on any broker is
- * found at once and the next receive long-polls another broker. A broker that fails is
- * skipped for a while (BrokerFaultTolerance).
+ * turn (from a rotating start) without waiting, then long-polls all of them at once. A broker
+ * that fails is skipped for a while (BrokerFaultTolerance).
  */
 import { BrokerClients } from '../api/broker-client.js';
 import { RELEASE_INVISIBLE_MS, type SubscriptionGroupConfig } from '../api/consume-types.js';
@@ -28,6 +27,8 @@ export interface BrokerBackendOptions {
 export class BrokerConsumeBackend implements ConsumeBackend {
   private readonly brokers: BrokerClients;
   private readonly faults: BrokerFaultTolerance;
+  /** Long polls of earlier receives still open on other brokers (a receive answers with the first). */
+  private readonly lingering = new Set<Promise<void>>();
   /** Per topic: where the next receive starts its round over the brokers. */
   private readonly nextBroker = new Map<string, number>();
 
@@ -46,29 +47,87 @@ export class BrokerConsumeBackend implements ConsumeBackend {
     const round = available.length > 0 ? available : readable;
     const start = this.nextBroker.get(topic) ?? Math.floor(Math.random() * round.length);
     this.nextBroker.set(topic, (start + 1) & 0x7fffffff);
+    const order = round.map((_, i) => round[(start + i) % round.length]!);
     let lastError: CirrusError | undefined;
-    for (let i = 0; i < round.length; i++) {
-      const b = round[(start + i) % round.length]!;
-      const last = i === round.length - 1;
-      try {
-        const popped = await this.brokers.get(b.addr).pop(
-          { topic, group: params.group, max: params.max, invisibleMs: params.invisibleMs, waitMs: last ? params.waitMs : 0, filter: params.filter },
-          b.brokerName,
-        );
-        this.faults.markOk(b.brokerName);
-        if (popped.length > 0) return popped;
-      } catch (e) {
-        const err = toCirrusError(e);
-        if (!err.retriable) throw err;
-        this.options.logger.warn('receive failed', { topic, group: params.group, broker: b.brokerName, code: err.code, err: err.message });
-        this.faults.markFailed(b.brokerName);
-        lastError = err;
-        this.options.routes.refresh(topic).catch(() => {});
+    // With one broker the long poll below is the whole receive; with several, first ask each
+    // without waiting, so a stored message is never left waiting behind a long poll elsewhere.
+    if (order.length > 1 || params.waitMs === 0) {
+      for (const b of order) {
+        try {
+          const popped = await this.popFrom(b, params, 0);
+          if (popped.length > 0) return popped;
+        } catch (e) {
+          lastError = e as CirrusError;
+          if (!lastError.retriable) throw lastError;
+        }
+      }
+      if (params.waitMs === 0) {
+        // Every broker failed: the caller learns why; an empty answer would read as "no message".
+        if (lastError && order.every((b) => !this.faults.isAvailable(b.brokerName))) throw lastError;
+        return [];
       }
     }
-    // Every broker failed: the caller learns why; an empty answer would read as "no message".
-    if (lastError && round.every((b) => !this.faults.isAvailable(b.brokerName))) throw lastError;
-    return [];
+    const waitOn = order.filter((b) => this.faults.isAvailable(b.brokerName));
+    return this.longPoll(waitOn.length > 0 ? waitOn : order, params);
+  }
+
+  /**
+   * Long-polls every broker at once and answers with the first that has messages (as the
+   * gateway does): a message arriving on any broker reaches the waiter at once. What the
+   * other brokers lease for this receive later is released at once (not counted as an attempt).
+   */
+  private longPoll(brokers: readonly ReadableBroker[], params: ReceiveParams): Promise<MessageView[]> {
+    return new Promise<MessageView[]>((resolve, reject) => {
+      let pending = brokers.length;
+      let failed = 0;
+      let answered = false;
+      let lastError: CirrusError | undefined;
+      for (const b of brokers) {
+        const poll: Promise<void> = this.popFrom(b, params, params.waitMs)
+          .then(
+            (popped) => {
+              if (popped.length === 0) return;
+              if (!answered) {
+                answered = true;
+                resolve(popped);
+                return;
+              }
+              return this.release(params.group, popped);
+            },
+            (e) => {
+              failed++;
+              lastError = e as CirrusError;
+            },
+          )
+          .finally(() => {
+            this.lingering.delete(poll);
+            if (--pending === 0 && !answered) {
+              answered = true;
+              if (failed === brokers.length) reject(lastError);
+              else resolve([]);
+            }
+          });
+        this.lingering.add(poll);
+      }
+    });
+  }
+
+  /** One pop; a retriable failure marks the broker failed for a while and is rethrown. */
+  private async popFrom(b: ReadableBroker, params: ReceiveParams, waitMs: number): Promise<MessageView[]> {
+    const { topic, group, max, invisibleMs, filter } = params;
+    try {
+      const popped = await this.brokers.get(b.addr).pop({ topic, group, max, invisibleMs, waitMs, filter }, b.brokerName);
+      this.faults.markOk(b.brokerName);
+      return popped;
+    } catch (e) {
+      const err = toCirrusError(e);
+      if (err.retriable) {
+        this.options.logger.warn('receive failed', { topic, group, broker: b.brokerName, code: err.code, err: err.message });
+        this.faults.markFailed(b.brokerName);
+        this.options.routes.refresh(topic).catch(() => {});
+      }
+      throw err;
+    }
   }
 
   async ack(group: string, messages: readonly MessageView[]): Promise<AckOutcome[]> {
@@ -123,8 +182,10 @@ export class BrokerConsumeBackend implements ConsumeBackend {
     return ns.ensureGroup ? ns.ensureGroup.call(this.options.nameServer, group) : undefined;
   }
 
+  /** Closes the connections once the long polls still open have ended and released what they leased. */
   close(): void {
-    this.brokers.close();
+    if (this.lingering.size === 0) this.brokers.close();
+    else void Promise.allSettled([...this.lingering]).then(() => this.brokers.close());
   }
 
   private async clientOf(message: MessageView) {
