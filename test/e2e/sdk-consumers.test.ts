@@ -3,7 +3,8 @@
  * gateway as processes): SimpleConsumer direct to the brokers and through the gateway, four
  * at once, each of 10,000 messages handled exactly once; long polling; a tag filter; an orderly
  * group's sharding-key order under two PushConsumers; a PushConsumer whose listener fails a message
- * once sees it again as attempt 2; a PullConsumer's assign / poll / commit / seek; and
+ * once sees it again as attempt 2, and one that always fails reaches the DLQ and is redriven;
+ * a PullConsumer's assign / poll / commit / seek; and
  * `cirrusmq consume --count`.
  */
 import { spawn } from 'node:child_process';
@@ -203,6 +204,43 @@ describe('PushConsumer', () => {
     expect([...attempts].filter(([id, a]) => id !== failedId && (a.length !== 1 || a[0] !== 1))).toEqual([]);
     await waitFor('nothing in flight', 10_000, async () => (await lag('jobs', 'workers')).inFlight === 0);
     expect(await lag('jobs', 'workers')).toEqual({ lag: 0, inFlight: 0 });
+  }, 60_000);
+});
+
+describe('retries and dead letters', () => {
+  it('a message failed retryMaxTimes + 1 times goes to the DLQ with backoff between attempts; a redrive brings it back', async () => {
+    await createTopic('payments');
+    await createGroup('settle', { retryMaxTimes: 1 });
+    const deliveries: { attempt: number; at: number }[] = [];
+    let poisoned = true;
+    const consumer = new PushConsumer({
+      nameServer,
+      group: 'settle',
+      topics: ['payments'],
+      awaitDuration: 1_000,
+      messageListener: (m) => {
+        deliveries.push({ attempt: m.deliveryAttempt, at: Date.now() });
+        return poisoned ? ConsumeResult.FAILURE : ConsumeResult.SUCCESS;
+      },
+    });
+    await consumer.start();
+    try {
+      await producer.send({ topic: 'payments', body: 'poison' });
+      const progress = async () => (await api(cluster.gatewayUrl, 'GET', '/v1/topics/payments/groups/settle')).body;
+      await waitFor('the message dead-lettered', 30_000, async () => (await progress()).deadLettered === 1);
+      expect(deliveries.map((d) => d.attempt)).toEqual([1, 2]);
+      // The first failure's backoff (1 s) held the second delivery back.
+      expect(deliveries[1]!.at - deliveries[0]!.at).toBeGreaterThanOrEqual(900);
+      expect((await progress()).totals).toMatchObject({ lag: 0, inFlight: 0 });
+
+      poisoned = false;
+      const redrive = await api(cluster.gatewayUrl, 'POST', '/v1/groups/settle/dlq/redrive', { max: 100 });
+      expect(redrive.body).toMatchObject({ redriven: 1 });
+      await waitFor('the redriven message handled', 30_000, async () => deliveries.length === 3);
+      expect(deliveries[2]!.attempt).toBe(1);
+    } finally {
+      await consumer.shutdown();
+    }
   }, 60_000);
 });
 
