@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BrokerClient, encodeSendBatch, NameServerClient, type PoppedMessage, prepareMessage } from '@cirrusmq/client/protocol';
 import { waitFor } from '../../infra/local/wait-for';
+import { pullThePlug } from '../support/power-loss/power-loss';
 import { type SingleBroker, singleBrokerProcs } from '../support/single-broker';
 
 let env: SingleBroker | undefined;
@@ -86,6 +87,53 @@ describe('POP state across kill -9', () => {
       [20, 0, 0],
       [20, 0, 0],
     ]);
+    broker.close();
+    ns.close();
+  }, 120_000);
+
+  // Acks answer once their journal record is stored at the store's durability: under SYNC_FLUSH on disk, so a power loss redelivers no acked
+  // message. The ASYNC_FLUSH case (flush every 5 s; the messages flushed first, then receive + ack + plug at once) shows the window:
+  // acks since the last flush come back.
+  it.each([
+    { durability: 'sync', flush: 'SYNC_FLUSH', ackedBack: false },
+    { durability: 'async', flush: 'ASYNC_FLUSH', ackedBack: true },
+  ])('power loss ($flush): acked messages redelivered: $ackedBack', async ({ durability, flush, ackedBack }) => {
+    await env?.broker.stop('SIGKILL');
+    await env?.nameServer.stop('SIGTERM');
+    if (env) fs.rmSync(env.dataDir, { recursive: true, force: true });
+    env = await singleBrokerProcs('cirrusmq-poppower-', { CIRRUSMQ_DURABILITY: durability, CIRRUSMQ_FLUSH_DISK_TYPE: flush, CIRRUSMQ_FLUSH_INTERVAL_MS: '5000', CIRRUSMQ_TIER: 'off' }, { powerLoss: true });
+    await env.nameServer.start();
+    await env.broker.start();
+    const ns = new NameServerClient(env.nsAddr);
+    await waitFor('broker registered', 30_000, async () => (await ns.getCluster()).some((b) => b.alive));
+    await ns.createTopic({ topic: TOPIC, queues: 1 });
+    await ns.putGroup(GROUP, { consumeFrom: 'earliest' });
+    let broker = new BrokerClient(env.brokerAddr);
+    await waitFor('topic on the broker', 30_000, async () => broker.progress(TOPIC, GROUP).then(() => true, () => false));
+    for (let i = 0; i < 10; i++) await broker.sendBatch(encodeSendBatch(TOPIC, 0, [prepareMessage({ topic: TOPIC, body: `p${i}` })]));
+    // The messages themselves on disk: only the consume state is at stake here.
+    await waitFor('the messages flushed', 30_000, async () => {
+      const s = await broker.stats(2_000);
+      return s !== null && (s.commitLogFlushedOffset as number) >= (s.commitLogMaxOffset as number);
+    });
+    const got = await broker.pop({ topic: TOPIC, group: GROUP, max: 10, invisibleMs: 1_000, waitMs: 0 }, 'broker-a');
+    expect(got).toHaveLength(10);
+    const res = await broker.ack({ topic: TOPIC, group: GROUP, receiptHandles: got.slice(0, 6).map((m) => m.receiptHandle) });
+    expect(res.results.every((r) => r.status === 'OK')).toBe(true);
+
+    await pullThePlug(env.broker, env.powerLoss!);
+    broker.close();
+    await env.broker.start();
+    broker = new BrokerClient(env.brokerAddr);
+    const acked = new Set(got.slice(0, 6).map((m) => m.messageId));
+    const back = new Map<string, number>();
+    await waitFor('the unacked back', 30_000, async () => {
+      for (const m of await broker.pop({ topic: TOPIC, group: GROUP, max: 32, invisibleMs: 60_000, waitMs: 1_000 }, 'broker-a')) back.set(m.messageId, m.deliveryAttempt);
+      return got.slice(6).every((m) => back.has(m.messageId));
+    });
+    const ackedBackCount = [...back.keys()].filter((id) => acked.has(id)).length;
+    if (ackedBack) expect(ackedBackCount).toBeGreaterThan(0);
+    else expect(ackedBackCount).toBe(0);
     broker.close();
     ns.close();
   }, 120_000);
