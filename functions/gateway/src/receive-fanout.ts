@@ -2,8 +2,11 @@
  * A receive that spans the topic's brokers (DESIGN.md "The consume API"): brokers are asked in
  * turn without waiting until `max` is filled; when none had a message and the caller waits,
  * every broker is long-polled at once and the first non-empty answer is taken. A broker that
- * answers after that leased messages nobody will see: they are released at once (invisibleMs
- * RELEASE_INVISIBLE_MS), never stranded until their lease ends.
+ * answers after that leased messages nobody will see: they go to another receive of the same
+ * group parked in this process with the same filter and invisibility (its lease is as good),
+ * or are released at once (invisibleMs RELEASE_INVISIBLE_MS), never stranded until their
+ * lease ends. Without the hand-over, a late answer is the rule at low rates: the broker wakes
+ * its oldest parked receive first, which is the one whose caller was already answered.
  */
 import { CirrusError, type PopRequest, type PoppedMessage } from '@cirrusmq/client/protocol';
 import type { BrokerTarget } from './broker-route';
@@ -12,7 +15,51 @@ export interface FanoutOps {
   pop(target: BrokerTarget, request: PopRequest): Promise<PoppedMessage[]>;
   /** Ends these leases now, so the messages are deliverable again; must not throw (it logs). */
   release(messages: readonly PoppedMessage[]): Promise<void>;
+  /** Receives of this process parked in their long poll, to hand late answers to. */
+  parked: ParkedReceives;
 }
+
+/** A parked receive takes messages leased for another and answers how many it took (up to its max). */
+type Taker = (messages: readonly PoppedMessage[]) => number;
+
+/**
+ * The long-polling receives of this process, by what makes a lease taken for one as good as
+ * its own: topic, group, filter and invisibility. Oldest first, like the broker's waiters.
+ */
+export class ParkedReceives {
+  private readonly byKey = new Map<string, Set<Taker>>();
+
+  park(request: PopRequest, take: Taker): () => void {
+    const key = keyOf(request);
+    let set = this.byKey.get(key);
+    if (!set) this.byKey.set(key, (set = new Set()));
+    set.add(take);
+    return () => {
+      set.delete(take);
+      if (set.size === 0 && this.byKey.get(key) === set) this.byKey.delete(key);
+    };
+  }
+
+  /** Hands `messages` to parked receives of `request`'s kind; answers those none took. */
+  offer(request: PopRequest, messages: readonly PoppedMessage[]): PoppedMessage[] {
+    let rest = messages;
+    const set = this.byKey.get(keyOf(request));
+    if (!set) return [...rest];
+    for (const take of [...set]) {
+      if (rest.length === 0) break;
+      rest = rest.slice(take(rest));
+    }
+    return [...rest];
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const set of this.byKey.values()) n += set.size;
+    return n;
+  }
+}
+
+const keyOf = (r: PopRequest) => `${r.topic}\u0000${r.group}\u0000${r.filter ?? '*'}\u0000${r.invisibleMs}`;
 
 /**
  * Up to `request.max` messages from `targets`, starting at `targets[start % n]`. Throws the
@@ -37,15 +84,30 @@ export async function receiveAcross(targets: readonly BrokerTarget[], start: num
   return longPoll(order, request, ops);
 }
 
-/** Every broker polled at once; the first non-empty answer wins and later ones are released. */
+/**
+ * Every broker polled at once; the first non-empty answer wins (or messages handed over by
+ * another receive), and later ones go to another parked receive or are released.
+ */
 function longPoll(order: readonly BrokerTarget[], request: PopRequest, ops: FanoutOps): Promise<PoppedMessage[]> {
   return new Promise((resolve, reject) => {
     let answered = false;
     let settled = 0;
     const errors: unknown[] = [];
+    const answer = (messages: PoppedMessage[]) => {
+      answered = true;
+      unpark();
+      resolve(messages);
+    };
+    const unpark = ops.parked.park(request, (offered) => {
+      if (answered) return 0;
+      const taken = offered.slice(0, request.max);
+      answer(taken);
+      return taken.length;
+    });
     const done = () => {
       if (++settled < order.length || answered) return;
       answered = true;
+      unpark();
       if (errors.length === order.length) reject(errors[0]);
       else resolve([]);
     };
@@ -53,10 +115,10 @@ function longPoll(order: readonly BrokerTarget[], request: PopRequest, ops: Fano
       ops.pop(target, request).then(
         (messages) => {
           if (messages.length > 0) {
-            if (answered) void ops.release(messages);
+            if (!answered) answer(messages);
             else {
-              answered = true;
-              resolve(messages);
+              const rest = ops.parked.offer(request, messages);
+              if (rest.length > 0) void ops.release(rest);
             }
           }
           done();

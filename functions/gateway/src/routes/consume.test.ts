@@ -260,6 +260,28 @@ describe('consume routes: receive across brokers', () => {
     expect(metrics.messagesReleased).toBe(2);
   });
 
+  it('a late answer goes to another receive of the group parked in the gateway instead of being released', async () => {
+    const { post, fakes, metrics } = setup();
+    let aPolls = 0;
+    const bPolls: ((m: PoppedMessage[]) => void)[] = [];
+    // broker-a answers the first long poll, never the second; broker-b answers only when told.
+    fakes.get('broker-a')!.onPop = (req) => (req.waitMs === 0 ? [] : ++aPolls === 1 ? [popped('broker-a', 1)] : new Promise(() => {}));
+    fakes.get('broker-b')!.onPop = (req) => (req.waitMs === 0 ? [] : new Promise((r) => bPolls.push(r)));
+    const first = await post(RECEIVE, { max: 4, waitSeconds: 5 });
+    expect(first.body.messages.map((m: any) => m.broker)).toEqual(['broker-a']);
+    const second = post(RECEIVE, { max: 4, waitSeconds: 5 });
+    await waitFor('the second receive parked on broker-b', 5_000, async () => bPolls.length === 2, 5);
+    // broker-b's poll for the first receive (answered already) comes back with two leases.
+    const late = [popped('broker-b', 10), popped('broker-b', 11)];
+    bPolls[0]!(late);
+    expect((await second).body.messages.map((m: any) => m.receiptHandle)).toEqual(late.map((m) => m.receiptHandle));
+    expect(fakes.get('broker-b')!.changes).toEqual([]);
+    expect(metrics.messagesReleased).toBe(0);
+    // The second receive's own poll on broker-b, answered later, has no one to go to: released.
+    bPolls[1]!([popped('broker-b', 12)]);
+    await waitFor('the release', 5_000, async () => fakes.get('broker-b')!.changes.length === 1, 5);
+  });
+
   it('answers an empty list when every broker is empty; an error only when every broker failed', async () => {
     const { post, fakes } = setup();
     expect((await post(RECEIVE, {})).body).toEqual({ messages: [] });

@@ -37,7 +37,7 @@ import type { GatewayDeps } from '../deps';
 import { redriveDeadLetters } from '../dlq-redrive';
 import { messageToJson } from '../message-json';
 import { capMessages, MESSAGES_BUDGET } from '../read-answer';
-import { receiveAcross } from '../receive-fanout';
+import { ParkedReceives, receiveAcross } from '../receive-fanout';
 
 const BASE = '/v1/topics/{topic}/groups/{group}';
 const body = <T>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
@@ -158,6 +158,7 @@ export function consumeRoutes(app: OpenAPIHono, deps: GatewayDeps): void {
   const { routes, brokers, metrics, logger } = deps;
   /** Where a receive starts: consecutive receives begin at different brokers. */
   let next = 0;
+  const parked = new ParkedReceives();
 
   const release = async (topic: string, group: string, messages: readonly PoppedMessage[]): Promise<void> => {
     const byBroker = groupBy(messages, (m) => m.brokerName);
@@ -195,6 +196,7 @@ export function consumeRoutes(app: OpenAPIHono, deps: GatewayDeps): void {
         {
           pop: (target, request) => brokers.get(target.addr).pop(request, target.brokerName),
           release: (ms) => release(topic, group, ms),
+          parked,
         },
       );
       // Capped to fit a Lambda result; what is left out goes back to the group now.
