@@ -47,7 +47,10 @@ class FakeBackend implements ConsumeBackend {
     return out;
   }
 
+  readonly ackRequests: number[] = [];
+
   async ack(_group: string, messages: readonly MessageView[]): Promise<AckOutcome[]> {
+    this.ackRequests.push(messages.length);
     this.acked.push(...messages);
     this.outstanding -= messages.length;
     return messages.map(() => null);
@@ -153,6 +156,9 @@ describe('PushConsumer', () => {
     release();
     await until('all acked', () => backend.acked.length === 50);
     expect(backend.maxOutstanding).toBe(7);
+    // Listeners released together finish in one turn: their acks share requests.
+    expect(backend.ackRequests.length).toBeLessThan(50);
+    expect(Math.max(...backend.ackRequests)).toBeLessThanOrEqual(7);
   });
 
   it('FAILURE and a throw make the message invisible for its attempt\'s backoff', async () => {

@@ -53,6 +53,8 @@ export class PushConsumer {
   /** Orderly: per queue, its messages not yet handled, in offset order. */
   private readonly queues = new Map<string, MessageView[]>();
   private readonly busyQueues = new Set<string>();
+  /** Acks waiting for the next batched request. */
+  private readonly acks: { m: MessageView; resolve: (err: CirrusError | null) => void }[] = [];
   /** Ends the receive loop's wait for room in the cache. */
   private wake: (() => void) | undefined;
   /** Ends the receive loop's pause after a failed receive. */
@@ -194,7 +196,8 @@ export class PushConsumer {
     }
     try {
       if (result === 'SUCCESS') {
-        await this.consumer.ack(m);
+        const err = await this.ackBatched(m);
+        if (err) throw err;
       } else {
         const delay = retryDelayMs(this.backoff, m.deliveryAttempt);
         // Orderly: the messages after it in its queue come back with it, so none overtakes it.
@@ -207,6 +210,29 @@ export class PushConsumer {
     } finally {
       this.done(1);
     }
+  }
+
+  /**
+   * Acks finished in one turn of the event loop travel in one request (up to
+   * MAX_ACK_ENTRIES): a request per message would cost the brokers more than the listeners do.
+   */
+  private ackBatched(m: MessageView): Promise<CirrusError | null> {
+    return new Promise((resolve) => {
+      this.acks.push({ m, resolve });
+      if (this.acks.length === 1) setImmediate(() => void this.flushAcks());
+    });
+  }
+
+  private async flushAcks(): Promise<void> {
+    const batch = this.acks.splice(0, ConsumeLimits.MAX_ACK_ENTRIES);
+    if (this.acks.length > 0) setImmediate(() => void this.flushAcks());
+    let errors: (CirrusError | null)[];
+    try {
+      errors = await this.consumer.ackAll(batch.map((a) => a.m));
+    } catch (e) {
+      errors = batch.map(() => toCirrusError(e));
+    }
+    batch.forEach((a, i) => a.resolve(errors[i] ?? null));
   }
 
   private takeQueue(key: string): MessageView[] {
