@@ -20,6 +20,9 @@ export class BrokerMetrics {
   readonly send: Histogram<'result'>;
   /** Per GET /v1/messages, by result: FOUND, NO_NEW_MSG, or the error code. */
   readonly pull: Histogram<'result'>;
+  /** Per POST /v1/consume/pop and /v1/consume/ack (consumer groups). */
+  readonly pop: Histogram<'result'>;
+  readonly ack: Histogram<'result'>;
 
   constructor(brokerName: string, store: Pick<MessageStore, 'storeStats'>) {
     const registers = [this.registry];
@@ -33,6 +36,20 @@ export class BrokerMetrics {
     this.pull = new Histogram({
       name: 'cirrusmq_broker_pull_duration_seconds',
       help: 'GET /v1/messages, from the request to the answer (tiered reads included).',
+      labelNames: ['result'] as const,
+      buckets: REQUEST_BUCKETS,
+      registers,
+    });
+    this.pop = new Histogram({
+      name: 'cirrusmq_broker_pop_duration_seconds',
+      help: 'POST /v1/consume/pop, from the request to the answer (a long-polling wait included), by result: FOUND, NO_NEW_MSG or the error code.',
+      labelNames: ['result'] as const,
+      buckets: [...REQUEST_BUCKETS, 20],
+      registers,
+    });
+    this.ack = new Histogram({
+      name: 'cirrusmq_broker_ack_duration_seconds',
+      help: 'POST /v1/consume/ack, from the request to the answer (the journal record stored at the store durability included).',
       labelNames: ['result'] as const,
       buckets: REQUEST_BUCKETS,
       registers,

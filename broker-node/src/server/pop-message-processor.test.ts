@@ -53,6 +53,22 @@ describe('POP over HTTP', () => {
     ]);
   });
 
+  it('times receives and acks into /metrics by result', async () => {
+    await sendSpread(1);
+    const [m] = await pop();
+    await pop();
+    await f.client.ack({ topic: 'Orders', group: 'g1', receiptHandles: [m!.receiptHandle] });
+    await pop({ topic: 'Nope' }).catch(() => undefined);
+    const text = await (await fetch(`http://${f.client.addr}/metrics`)).text();
+    const count = (name: string, result: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith(`${name}_count{`) && l.includes(`result="${result}"`) && l.includes('broker="broker-a"'))
+        .map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)));
+    for (const result of ['FOUND', 'NO_NEW_MSG', 'TOPIC_NOT_FOUND']) expect(count('cirrusmq_broker_pop_duration_seconds', result), result).toEqual([1]);
+    expect(count('cirrusmq_broker_ack_duration_seconds', 'OK')).toEqual([1]);
+  });
+
   it('gives every group each message, and max bounds a receive', async () => {
     await sendSpread(6);
     const a = await pop({ group: 'ga', max: 4 });

@@ -31,20 +31,23 @@ async function body(req: IncomingMessage) {
   return parseJsonObject(await readBody(req, MAX_CONSUME_BODY_BYTES));
 }
 
-export function popMessageProcessor(ctx: BrokerServerContext): Handler {
+/** Resolves to FOUND or NO_NEW_MSG (the pop histogram's result label). */
+export function popMessageProcessor(ctx: BrokerServerContext): (req: IncomingMessage, res: ServerResponse) => Promise<string> {
   return async (req, res) => {
     const request = validatePopRequest(await body(req));
     const got = await popService(ctx).pop(request);
     const payload = encodePopResult({ messages: got.messages }, Buffer.concat(got.records));
     res.writeHead(200, { 'content-type': ContentTypes.POP_RESULT, 'content-length': payload.length });
     res.end(payload);
+    return got.messages.length > 0 ? 'FOUND' : 'NO_NEW_MSG';
   };
 }
 
-export function ackMessageProcessor(ctx: BrokerServerContext): Handler {
+export function ackMessageProcessor(ctx: BrokerServerContext): (req: IncomingMessage, res: ServerResponse) => Promise<undefined> {
   return async (req, res) => {
     const request = validateAckRequest(await body(req));
     sendJson(res, 200, await popService(ctx).ack(request));
+    return undefined;
   };
 }
 
