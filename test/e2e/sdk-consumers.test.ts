@@ -386,3 +386,53 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
   child.stderr.on('data', (c) => (stderr += c));
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
+
+// Last in the file: it kills and restarts broker-b.
+describe('a broker killed under a SimpleConsumer', () => {
+  it('receives go on from the live broker without an error; after the restart the rest arrives and the leases open at the kill come back as attempt 2', async () => {
+    await createTopic('resilient');
+    await createGroup('survivor');
+    const brokerOf = new Map<string, string>();
+    for (let i = 0; i < 400; i += 50) {
+      const batch = Array.from({ length: 50 }, (_, j) => ({ topic: 'resilient', body: `r-${i + j}` }));
+      // One message at a time spreads them over both brokers' queues.
+      for (const r of await Promise.all(batch.map((m) => producer.send(m)))) brokerOf.set(r.messageId, r.messageQueue.brokerName);
+    }
+    const onA = [...brokerOf].filter(([, b]) => b === 'broker-a').map(([id]) => id);
+    expect(onA.length).toBeGreaterThan(0);
+    expect(onA.length).toBeLessThan(400);
+    const consumer = new SimpleConsumer({ nameServer, group: 'survivor', topics: ['resilient'], awaitDuration: 500, invisibleDuration: 5_000 });
+    const acked = new Set<string>();
+    const attempts = new Map<string, number[]>();
+    const receiveAndAck = async (keep?: (m: MessageView) => boolean): Promise<MessageView[]> => {
+      const batch = await consumer.receive(32);
+      for (const m of batch) attempts.set(m.messageId, [...(attempts.get(m.messageId) ?? []), m.deliveryAttempt]);
+      const toAck = batch.filter((m) => !keep?.(m));
+      const errors = await consumer.ackAll(toAck);
+      expect(errors.filter((e) => e !== null)).toEqual([]);
+      for (const m of toAck) acked.add(m.messageId);
+      return batch.filter((m) => keep?.(m));
+    };
+    try {
+      const leasedOnB: MessageView[] = [];
+      await waitFor('a batch leased on broker-b', 20_000, async () => {
+        leasedOnB.push(...(await receiveAndAck((m) => m.brokerName === 'broker-b')));
+        return leasedOnB.length > 0;
+      });
+      await cluster.stopProcess('broker-b', 'SIGKILL');
+      // Every receive below would throw if a dead broker's failure reached the caller.
+      await waitFor('every message of broker-a acked', 30_000, async () => {
+        await receiveAndAck();
+        return onA.every((id) => acked.has(id));
+      });
+      await cluster.startProcess('broker-b');
+      await waitFor('every message acked', 60_000, async () => {
+        await receiveAndAck();
+        return acked.size === brokerOf.size;
+      });
+      for (const m of leasedOnB) expect(attempts.get(m.messageId)).toEqual([1, 2]);
+    } finally {
+      consumer.close();
+    }
+  }, 120_000);
+});
