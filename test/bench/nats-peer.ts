@@ -10,7 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { connect, createInbox, StorageType, type NatsConnection } from 'nats';
+import { AckPolicy, connect, createInbox, DeliverPolicy, StorageType, type NatsConnection } from 'nats';
 import { freePort } from '../support/free-port';
 
 export function hasNatsServer(): boolean {
@@ -26,6 +26,8 @@ export class NatsPeer {
     private readonly server: ChildProcess,
     private readonly nc: NatsConnection,
     private readonly storeDir: string,
+    /** "127.0.0.1:port", for clients in other processes. */
+    readonly address: string = '',
   ) {
     nc.subscribe(`${this.inbox}.*`, {
       callback: (err, msg) => {
@@ -55,7 +57,7 @@ export class NatsPeer {
     if (!nc) throw new Error('nats-server did not start');
     const jsm = await nc.jetstreamManager();
     await jsm.streams.add({ name: 'BENCH', subjects: ['bench.>'], storage: StorageType.File });
-    return new NatsPeer(server, nc, storeDir);
+    return new NatsPeer(server, nc, storeDir, `127.0.0.1:${port}`);
   }
 
   /** Publishes a batch with every publish in flight at once, and waits for every stream ack. */
@@ -70,6 +72,20 @@ export class NatsPeer {
           }),
       ),
     );
+  }
+
+  /** The nats-server process, for its CPU time in /proc. */
+  get pid(): number | undefined {
+    return this.server.pid;
+  }
+
+  /**
+   * A durable pull consumer on the stream, from its first message, acked one message at a
+   * time (AckExplicit), as RocketMQ's POP consumers ack each message.
+   */
+  async addPullConsumer(name: string): Promise<void> {
+    const jsm = await this.nc.jetstreamManager();
+    await jsm.consumers.add('BENCH', { durable_name: name, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All });
   }
 
   async stop(): Promise<void> {

@@ -1,0 +1,153 @@
+/**
+ * One consumer of bench:consume, in a process of its own so the benchmark process does not
+ * take the client's CPU. Started as
+ *   node --conditions=cirrusmq-source --import tsx test/bench/consume-worker.ts '<WorkerSpec JSON>'
+ * It answers on stdout with JSON lines: {"type":"ready"} once connected, {"type":"progress"}
+ * while it runs (latency mode), {"type":"result",…} at the end. stdin lines: "go" starts the
+ * loop (throughput modes stop by themselves after durationMs), "stop" ends latency mode.
+ */
+import readline from 'node:readline';
+import { connect } from 'nats';
+import { SimpleConsumer, type MessageView } from '@cirrusmq/client';
+
+export interface WorkerSpec {
+  /** direct / gateway: receive + ack for durationMs; nats: fetch + ack; latency: long-poll and time each message. */
+  mode: 'direct' | 'gateway' | 'nats' | 'latency';
+  /** NameServer "host:port" (direct, latency), gateway URL, or NATS "host:port". */
+  address: string;
+  topic: string;
+  /** Consumer group, or the JetStream durable consumer's name. */
+  group: string;
+  durationMs: number;
+  batch: number;
+  /** SimpleConsumer awaitDuration (ms). */
+  awaitMs: number;
+}
+
+export interface WorkerResult {
+  type: 'result';
+  acked: number;
+  /** Receive (or fetch) latency per call, ms, empty calls included. */
+  receiveMs: number[];
+  emptyReceives: number;
+  errors: number;
+  elapsedMs: number;
+  /** Latency mode: [sequence, epoch ms when receive answered] per message. */
+  received?: [number, number][];
+}
+
+const spec = JSON.parse(process.argv[2]!) as WorkerSpec;
+const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');
+/** Epoch ms with sub-ms precision; the same clock as the parent's (one machine). */
+const epochNow = () => performance.timeOrigin + performance.now();
+
+const lines = readline.createInterface({ input: process.stdin });
+const nextLine = () => new Promise<string>((resolve) => lines.once('line', resolve));
+
+if (spec.mode === 'nats') await runNats();
+else if (spec.mode === 'latency') await runLatency();
+else await runSimple();
+process.exit(0);
+
+async function runSimple(): Promise<void> {
+  const consumer = new SimpleConsumer({
+    ...(spec.mode === 'gateway' ? { gateway: spec.address } : { nameServer: spec.address }),
+    group: spec.group,
+    topics: [spec.topic],
+    awaitDuration: spec.awaitMs,
+  });
+  await consumer.groupConfig(); // connections and routes before the clock starts
+  out({ type: 'ready' });
+  await nextLine();
+  const r = newResult();
+  const started = performance.now();
+  const deadline = started + spec.durationMs;
+  while (performance.now() < deadline) {
+    const t0 = performance.now();
+    let messages: MessageView[];
+    try {
+      messages = await consumer.receive(spec.batch);
+    } catch {
+      r.errors++;
+      continue;
+    }
+    r.receiveMs.push(performance.now() - t0);
+    if (messages.length === 0) {
+      r.emptyReceives++;
+      continue;
+    }
+    const errs = await consumer.ackAll(messages);
+    for (const e of errs) e ? r.errors++ : r.acked++;
+  }
+  r.elapsedMs = performance.now() - started;
+  out(r);
+  consumer.close();
+}
+
+async function runNats(): Promise<void> {
+  const nc = await connect({ servers: spec.address });
+  const consumer = await nc.jetstream().consumers.get('BENCH', spec.group);
+  await consumer.info();
+  out({ type: 'ready' });
+  await nextLine();
+  const r = newResult();
+  const started = performance.now();
+  const deadline = started + spec.durationMs;
+  while (performance.now() < deadline) {
+    const t0 = performance.now();
+    const batch = [];
+    try {
+      for await (const m of await consumer.fetch({ max_messages: spec.batch, expires: Math.max(1000, spec.awaitMs) })) batch.push(m);
+    } catch {
+      r.errors++;
+      continue;
+    }
+    r.receiveMs.push(performance.now() - t0);
+    if (batch.length === 0) r.emptyReceives++;
+    // AckExplicit, one ack per message; nats.js's ack() is a publish the server does not answer.
+    for (const m of batch) m.ack();
+    r.acked += batch.length;
+  }
+  await nc.flush(); // every ack has reached the server before the run is counted as over
+  r.elapsedMs = performance.now() - started;
+  out(r);
+  await nc.close();
+}
+
+async function runLatency(): Promise<void> {
+  const consumer = new SimpleConsumer({ nameServer: spec.address, group: spec.group, topics: [spec.topic], awaitDuration: spec.awaitMs });
+  await consumer.groupConfig();
+  out({ type: 'ready' });
+  await nextLine();
+  const r = newResult();
+  r.received = [];
+  let stopping = false;
+  const stopped = nextLine().then(() => {
+    stopping = true;
+  });
+  const progress = setInterval(() => out({ type: 'progress', received: r.received!.length }), 100);
+  const loop = (async () => {
+    while (!stopping) {
+      let messages: MessageView[];
+      try {
+        messages = await consumer.receive(spec.batch);
+      } catch {
+        r.errors++;
+        continue;
+      }
+      const at = epochNow();
+      for (const m of messages) r.received!.push([Number(m.properties.benchSeq), at]);
+      if (messages.length === 0) continue;
+      const errs = await consumer.ackAll(messages);
+      for (const e of errs) e ? r.errors++ : r.acked++;
+    }
+  })();
+  // A long poll in flight at "stop" is not waited for: its messages were not sent in the window.
+  await Promise.race([stopped, loop]);
+  clearInterval(progress);
+  out(r);
+}
+
+function newResult(): WorkerResult {
+  return { type: 'result', acked: 0, receiveMs: [], emptyReceives: 0, errors: 0, elapsedMs: 0 };
+}

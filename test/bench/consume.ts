@@ -1,0 +1,347 @@
+/**
+ * npm run bench:consume [-- --seconds 8 --runs 3 --consumers 4 --messages 200000]
+ *
+ * Throughput, with 1 KB messages already stored (--messages on each system), each consumer
+ * loop in its own process (consume-worker.ts), runs interleaved A B C A B C:
+ *   (a) SDK SimpleConsumer straight to the brokers: receive 32 + ack,
+ *   (b) the same SimpleConsumer through the gateway's HTTP API,
+ *   (c) NATS JetStream (file store), a durable pull consumer: fetch 32, ack each message.
+ * Every run reads with a fresh group (or durable) from the first stored message, so each reads
+ * the same messages. Per run: acked msgs/s, p50/p99 of the receive call, and the SERVER CPU
+ * per acked message (utime+stime from /proc of brokers + NameServer (+ gateway for b) vs
+ * nats-server, over the run). Then latency: a fixed-rate producer (this process) and
+ * long-polling SimpleConsumers (their own processes), at 1,000 and 10,000 msg/s.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { GatewayClient, Producer } from '@cirrusmq/client';
+import { waitFor } from '../../infra/local/wait-for';
+import { startTestCluster } from '../support/cluster';
+import type { WorkerResult, WorkerSpec } from './consume-worker';
+import { hasNatsServer, NatsPeer } from './nats-peer';
+import { fmt, median, percentile } from './stats';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '8' },
+    runs: { type: 'string', default: '3' },
+    consumers: { type: 'string', default: '4' },
+    messages: { type: 'string', default: '200000' },
+    'latency-seconds': { type: 'string', default: '8' },
+    'latency-consumers': { type: 'string', default: '2' },
+    'latency-rates': { type: 'string', default: '1000,10000' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (values.help) {
+  console.log(
+    'npm run bench:consume -- [--seconds S (per throughput run, 8)] [--runs N (3)] [--consumers C (4)] [--messages M (pre-stored, 200000)]\n' +
+      '  [--latency-seconds S (8)] [--latency-consumers C (2)] [--latency-rates 1000,10000 (empty: skip)]',
+  );
+  process.exit(0);
+}
+const durationMs = Number(values.seconds) * 1000;
+const runs = Number(values.runs);
+const consumers = Number(values.consumers);
+const stored = Number(values.messages);
+const latencyMs = Number(values['latency-seconds']) * 1000;
+const latencyConsumers = Number(values['latency-consumers']);
+const latencyRates = values['latency-rates']!.split(',').filter(Boolean).map(Number);
+const BATCH = 32;
+const MSG_BYTES = 1024;
+const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'consume-worker.ts');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+const body = Buffer.alloc(MSG_BYTES, 'cirrusmq-benchmark-payload-');
+const log = (s: string) => process.stdout.write(s + '\n');
+const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+const epochNow = () => performance.timeOrigin + performance.now();
+
+log(`bench:consume: ${MSG_BYTES} B messages, ${fmt(stored)} pre-stored, receive ${BATCH} + ack, ${consumers} consumer processes, ${durationMs / 1000}s per run, ${runs} run(s); ${os.cpus().length} cores; load average ${load()}`);
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cirrusmq-bench-'));
+// Production-like store: the broker's defaults (1 GiB CommitLog segments, 300,000 ConsumeQueue
+// units per file, ASYNC_FLUSH every 500 ms), not the test cluster's small files.
+const cluster = await startTestCluster({
+  dataDir,
+  env: {
+    CIRRUSMQ_HEARTBEAT_INTERVAL_MS: '30000',
+    CIRRUSMQ_HEARTBEAT_TIMEOUT_MS: '120000',
+    CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: String(1024 * 1024 * 1024),
+    CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE: '300000',
+  },
+});
+const nats = hasNatsServer() ? await NatsPeer.start() : undefined;
+if (!nats) log('nats-server not found (apt-get install nats-server): the JetStream peer is skipped');
+const nameServerAddr = `${cluster.config.host}:${cluster.config.nameServerPort}`;
+const gateway = new GatewayClient(cluster.gatewayUrl);
+const producer = new Producer({ nameServer: nameServerAddr });
+const latencyProducer = new Producer({ nameServer: nameServerAddr, autoBatch: true });
+
+interface RunResult {
+  msgsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  acked: number;
+  errors: number;
+  empty: number;
+  cpuUsPerMsg: number;
+}
+
+try {
+  await createTopic('bench');
+  // Pre-store: 16 batches of 32 in flight, as bench:produce's direct path.
+  const messages = Array.from({ length: BATCH }, () => ({ topic: 'bench', body, tags: 'TagA' }));
+  const t0 = performance.now();
+  const sent = await inParallel(16, stored, () => producer.sendBatch(messages));
+  log(`stored ${fmt(sent)} messages in CirrusMQ (4 queues on each of ${cluster.config.brokers.length} brokers) in ${fmt((performance.now() - t0) / 1000, 1)} s`);
+  if (nats) {
+    const natsBodies = Array.from({ length: BATCH }, () => body);
+    const t1 = performance.now();
+    const natsSent = await inParallel(16, stored, () => nats.publishBatch('bench.orders', natsBodies));
+    log(`stored ${fmt(natsSent)} messages in JetStream (file store) in ${fmt((performance.now() - t1) / 1000, 1)} s`);
+  }
+
+  const brokerPids = ['nameserver', ...cluster.config.brokers.map((b) => b.brokerName)].map((n) => cluster.pid(n)!);
+  const gatewayPid = cluster.pid('gateway')!;
+  const results: Record<'a' | 'b' | 'c', RunResult[]> = { a: [], b: [], c: [] };
+  for (let run = 1; run <= runs; run++) {
+    const groupA = `bench-a-${run}`;
+    const groupB = `bench-b-${run}`;
+    await gateway.putGroup(groupA, { consumeFrom: 'earliest' });
+    await gateway.putGroup(groupB, { consumeFrom: 'earliest' });
+    results.a.push(await throughputRun({ mode: 'direct', address: nameServerAddr, group: groupA }, brokerPids));
+    results.b.push(await throughputRun({ mode: 'gateway', address: cluster.gatewayUrl, group: groupB }, [...brokerPids, gatewayPid]));
+    if (nats) {
+      await nats.addPullConsumer(`bench-c-${run}`);
+      results.c.push(await throughputRun({ mode: 'nats', address: nats.address, group: `bench-c-${run}` }, [nats.pid!]));
+    }
+    const last = (k: 'a' | 'b' | 'c') => (results[k].length ? `${fmt(results[k].at(-1)!.msgsPerSec)} msg/s ${fmt(results[k].at(-1)!.cpuUsPerMsg, 1)} µs CPU/msg` : '-');
+    log(`run ${run}/${runs}: (a) ${last('a')} | (b) ${last('b')} | (c) ${last('c')}   load ${load()}`);
+  }
+
+  log('');
+  log(`medians of ${runs} run(s)                 msgs/s   p50 ms   p99 ms   server CPU µs/msg   errors  empty receives`);
+  const row = (name: string, rs: RunResult[]) => {
+    if (rs.length === 0) return;
+    const m = (f: (r: RunResult) => number) => median(rs.map(f));
+    log(
+      `${name.padEnd(36)} ${fmt(m((r) => r.msgsPerSec)).padStart(8)}  ${fmt(m((r) => r.p50Ms), 2).padStart(7)}  ${fmt(m((r) => r.p99Ms), 2).padStart(7)}   ${fmt(m((r) => r.cpuUsPerMsg), 1).padStart(17)}   ${String(rs.reduce((a, r) => a + r.errors, 0)).padStart(6)}  ${rs.reduce((a, r) => a + r.empty, 0)}`,
+    );
+  };
+  row('(a) SimpleConsumer, direct', results.a);
+  row('(b) SimpleConsumer, gateway HTTP', results.b);
+  row('(c) NATS JetStream (file), pull', results.c);
+  log('');
+  // Each run measures the paths back to back, so a ratio within a run shares the machine's
+  // mood of the moment; the median of those is the figure to quote.
+  const ratio = (x: RunResult[], y: RunResult[], f: (r: RunResult) => number, target: string) => {
+    const perRun = x.map((r, i) => f(r) / f(y[i]!));
+    return `${fmt(median(perRun), 2)}   target ${target}   (runs: ${perRun.map((v) => fmt(v, 2)).join(', ')})`;
+  };
+  log('ratios, median of per-run ratios:');
+  if (nats) log(`  (a)/(c) msgs/s              ${ratio(results.a, results.c, (r) => r.msgsPerSec, '>= 1.0')}`);
+  if (nats) log(`  (a)/(c) server CPU per msg  ${ratio(results.a, results.c, (r) => r.cpuUsPerMsg, '<= 1.0')}`);
+  log(`  (b)/(a) msgs/s              ${ratio(results.b, results.a, (r) => r.msgsPerSec, '>= 0.7')}`);
+  log('p50/p99 are per receive call (up to 32 messages); server CPU: (a) brokers + NameServer, (b) + gateway, (c) nats-server');
+  log('durability: CirrusMQ ASYNC_FLUSH (ack after the write, fdatasync every 500 ms); JetStream file store (ack after the write, fsync every 2 min by default)');
+  log(`JetStream acks are nats.js ack() (a publish the server does not answer); CirrusMQ acks are answered requests (ackAll, one per broker per batch)`);
+
+  for (const rate of latencyRates) {
+    const perRun: LatencyResult[] = [];
+    for (let run = 1; run <= runs; run++) perRun.push(await latencyRun(rate, run));
+    log('');
+    log(`latency at a fixed ${fmt(rate)} msg/s, ${latencyMs / 1000}s per run (after 1 s of warm-up), ${latencyConsumers} long-polling SimpleConsumers (direct, awaitDuration 20 s), autoBatch Producer:`);
+    for (const [i, r] of perRun.entries()) {
+      log(
+        `  run ${i + 1}: sent ${fmt(r.sent)} received ${fmt(r.received)}; SEND_OK->receive p50/p99/p99.9 ${ms3(r.sendOk)} ms (${fmt(r.beforeSendOk)} received before their SEND_OK, counted as 0); end to end ${ms3(r.e2e)} ms; producer behind schedule at most ${fmt(r.maxLagMs, 1)} ms`,
+      );
+    }
+    const med = (f: (r: LatencyResult) => number) => fmt(median(perRun.map(f)), 2);
+    log(`  medians: SEND_OK->receive p50 ${med((r) => r.sendOk[0])} p99 ${med((r) => r.sendOk[1])} p99.9 ${med((r) => r.sendOk[2])} ms${rate === 1000 ? ' (target p99 <= 10 ms at 1,000 msg/s)' : ''}`);
+    log(`           end to end       p50 ${med((r) => r.e2e[0])} p99 ${med((r) => r.e2e[1])} p99.9 ${med((r) => r.e2e[2])} ms${rate === 10000 ? ' (target p99 <= 25 ms at 10,000 msg/s)' : ''}`);
+  }
+  log('');
+  log(`load average at the end: ${load()}`);
+} finally {
+  producer.shutdown();
+  latencyProducer.shutdown();
+  await nats?.stop();
+  await cluster.stop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+}
+
+/** Sends batches of BATCH, `inFlight` at a time, until `count` messages are stored; returns how many. */
+async function inParallel(inFlight: number, count: number, sendBatch: () => Promise<unknown>): Promise<number> {
+  let sent = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (sent < count) {
+        sent += BATCH;
+        await sendBatch();
+      }
+    }),
+  );
+  return sent;
+}
+
+async function createTopic(topic: string): Promise<void> {
+  const res = await fetch(`${cluster.gatewayUrl}/v1/topics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic, queues: 4 }) });
+  if (res.status >= 300) throw new Error(`create topic ${topic}: ${res.status} ${await res.text()}`);
+}
+
+/** user+system CPU seconds of the processes so far (fields 14 and 15 of /proc/PID/stat). */
+function cpuSeconds(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / CLK_TCK;
+}
+
+interface Worker {
+  child: ChildProcess;
+  /** The next JSON line of the given type. */
+  next(type: string): Promise<any>;
+  send(line: string): void;
+}
+
+function startWorker(spec: WorkerSpec): Worker {
+  const child = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', WORKER, JSON.stringify(spec)], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const waiting = new Map<string, ((v: any) => void)[]>();
+  const latest = new Map<string, any>();
+  readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+    let msg: any;
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      process.stderr.write(`worker: ${line}\n`);
+      return;
+    }
+    latest.set(msg.type, msg);
+    for (const resolve of waiting.get(msg.type) ?? []) resolve(msg);
+    waiting.delete(msg.type);
+  });
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`consume worker exited with ${code}`))));
+  exited.catch(() => undefined);
+  return {
+    child,
+    next: (type) => Promise.race([new Promise((resolve) => waiting.set(type, [...(waiting.get(type) ?? []), resolve])), exited]),
+    send: (line) => child.stdin!.write(line + '\n'),
+    get latest() {
+      return latest;
+    },
+  } as Worker & { latest: Map<string, any> };
+}
+
+async function throughputRun(p: { mode: WorkerSpec['mode']; address: string; group: string }, serverPids: number[]): Promise<RunResult> {
+  const spec: WorkerSpec = { ...p, topic: 'bench', durationMs, batch: BATCH, awaitMs: 1000 };
+  const workers = Array.from({ length: consumers }, () => startWorker(spec));
+  await Promise.all(workers.map((w) => w.next('ready')));
+  const cpu0 = cpuSeconds(serverPids);
+  const done = workers.map((w) => w.next('result') as Promise<WorkerResult>);
+  for (const w of workers) w.send('go');
+  const rs = await Promise.all(done);
+  const cpu1 = cpuSeconds(serverPids);
+  const acked = rs.reduce((a, r) => a + r.acked, 0);
+  const latencies = rs.flatMap((r) => r.receiveMs).sort((a, b) => a - b);
+  const empty = rs.reduce((a, r) => a + r.emptyReceives, 0);
+  if (acked >= stored) log(`  warning: ${p.mode} read every stored message (${fmt(acked)}): raise --messages`);
+  return {
+    msgsPerSec: acked / (Math.max(...rs.map((r) => r.elapsedMs)) / 1000),
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    acked,
+    errors: rs.reduce((a, r) => a + r.errors, 0),
+    empty,
+    cpuUsPerMsg: ((cpu1 - cpu0) / acked) * 1e6,
+  };
+}
+
+interface LatencyResult {
+  sent: number;
+  received: number;
+  beforeSendOk: number;
+  /** p50, p99, p99.9 ms */
+  sendOk: number[];
+  e2e: number[];
+  maxLagMs: number;
+}
+
+function ms3(xs: number[]): string {
+  return xs.map((x) => fmt(x, 2)).join('/');
+}
+
+async function latencyRun(rate: number, run: number): Promise<LatencyResult> {
+  const topic = `lat-${rate}-${run}`;
+  await createTopic(topic);
+  await gateway.putGroup(topic, { consumeFrom: 'earliest' });
+  const spec: WorkerSpec = { mode: 'latency', address: nameServerAddr, topic, group: topic, durationMs: 0, batch: BATCH, awaitMs: 20_000 };
+  const workers = Array.from({ length: latencyConsumers }, () => startWorker(spec)) as (Worker & { latest: Map<string, any> })[];
+  await Promise.all(workers.map((w) => w.next('ready')));
+  for (const w of workers) w.send('go');
+
+  const warm = Math.round(rate); // the first second is warm-up
+  const total = warm + Math.round((rate * latencyMs) / 1000);
+  const intendedAt = new Float64Array(total);
+  const sendOkAt = new Float64Array(total);
+  const sends: Promise<unknown>[] = [];
+  let maxLagMs = 0;
+  let seq = 0;
+  const start = epochNow() + 50;
+  while (seq < total) {
+    const now = epochNow();
+    const due = Math.min(total, Math.floor(((now - start) * rate) / 1000) + 1);
+    for (; seq < due; seq++) {
+      // The schedule, not the send's start, is the reference: a producer that falls behind shows.
+      intendedAt[seq] = start + (seq * 1000) / rate;
+      if (seq >= warm) maxLagMs = Math.max(maxLagMs, now - intendedAt[seq]!);
+      const s = seq;
+      sends.push(
+        latencyProducer.send({ topic, body, properties: { benchSeq: String(s) } }).then(
+          () => {
+            sendOkAt[s] = epochNow();
+          },
+          () => undefined,
+        ),
+      );
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await Promise.all(sends);
+  const progress = () => workers.reduce((a, w) => a + (w.latest.get('progress')?.received ?? 0), 0);
+  await waitFor(`${total} messages received`, 30_000, async () => progress() >= total).catch((e) => log(`  ${(e as Error).message} (got ${progress()})`));
+  const done = workers.map((w) => w.next('result') as Promise<WorkerResult>);
+  for (const w of workers) w.send('stop');
+  const rs = await Promise.all(done);
+
+  const firstAt = new Float64Array(total);
+  for (const r of rs) for (const [s, at] of r.received ?? []) if (s >= 0 && s < total && (firstAt[s] === 0 || at < firstAt[s]!)) firstAt[s] = at;
+  const sendOk: number[] = [];
+  const e2e: number[] = [];
+  let beforeSendOk = 0;
+  let received = 0;
+  for (let s = warm; s < total; s++) {
+    if (firstAt[s] === 0 || sendOkAt[s] === 0) continue;
+    received++;
+    const d = firstAt[s]! - sendOkAt[s]!;
+    if (d < 0) beforeSendOk++;
+    sendOk.push(Math.max(0, d));
+    e2e.push(firstAt[s]! - intendedAt[s]!);
+  }
+  sendOk.sort((a, b) => a - b);
+  e2e.sort((a, b) => a - b);
+  const pct = (xs: number[]) => [percentile(xs, 50), percentile(xs, 99), percentile(xs, 99.9)];
+  return { sent: total - warm, received, beforeSendOk, sendOk: pct(sendOk), e2e: pct(e2e), maxLagMs };
+}
