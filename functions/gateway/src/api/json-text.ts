@@ -4,7 +4,6 @@
  */
 import type { Context, TypedResponse } from 'hono';
 
-// biome-ignore lint/suspicious/noExplicitAny: the text's type is the route's schema, not checked here.
 export type JsonText = TypedResponse<any, 200, 'json'>;
 
 export function jsonText(c: Context, text: string): JsonText {
