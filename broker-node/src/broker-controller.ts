@@ -107,6 +107,9 @@ export class BrokerController {
       nameServer: this.nameServer,
       logger: this.logger.child({ component: 'pop' }),
       tierObjects: this.store.tier instanceof TieredStorage ? this.store.tier.objectStore : undefined,
+      holdTierRetention: this.store.tier instanceof TieredStorage ? (hold) => (this.store.tier as TieredStorage).holdRetention(hold) : undefined,
+      snapshotIntervalMs: this.config.popSnapshotIntervalMs,
+      receiptKey: this.config.receiptKey,
     });
     this.popService = pop.popService;
     this.popStateKeeper = pop.keeper;

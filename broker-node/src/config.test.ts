@@ -46,8 +46,18 @@ describe('loadBrokerConfig', () => {
         walMaxChunkBytes: 4 * 1024 * 1024,
         walAckTimeoutMs: 10_000,
       },
+      popSnapshotIntervalMs: 60_000,
     });
+    expect(c.receiptKey).toBeUndefined();
     expect(brokerAddr(c, 10911)).toBe('127.0.0.1:10911');
+  });
+
+  it('reads the POP snapshot interval and a hex receipt key; refuses a short or non-hex key', () => {
+    const c = loadBrokerConfig({ CIRRUSMQ_POP_SNAPSHOT_INTERVAL_MS: '1500', CIRRUSMQ_RECEIPT_KEY: '00112233445566778899aabbccddeeff' });
+    expect(c.popSnapshotIntervalMs).toBe(1_500);
+    expect(c.receiptKey?.toString('hex')).toBe('00112233445566778899aabbccddeeff');
+    expect(() => loadBrokerConfig({ CIRRUSMQ_RECEIPT_KEY: '0011' })).toThrow(/CIRRUSMQ_RECEIPT_KEY/);
+    expect(() => loadBrokerConfig({ CIRRUSMQ_RECEIPT_KEY: 'zz112233445566778899aabbccddeeff' })).toThrow(/CIRRUSMQ_RECEIPT_KEY/);
   });
 
   it('reads the tier and the durability', () => {

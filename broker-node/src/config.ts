@@ -52,6 +52,10 @@ export interface BrokerConfig {
    */
   readonly durability: Durability;
   readonly tier: TierSettings;
+  /** How often the POP state is snapshotted (bounds the journal replay at a restart and the journal retention keeps). */
+  readonly popSnapshotIntervalMs: number;
+  /** The receipt handles' HMAC key when the deployment sets one; otherwise the broker's stored key. */
+  readonly receiptKey?: Buffer;
 }
 
 export type Durability = StoreDurability;
@@ -150,6 +154,12 @@ export const BROKER_ENV = {
   walWindowMs: int('CIRRUSMQ_S3_WAL_WINDOW_MS', 100, 1, 10_000, { description: 's3 durability: group-commit window' }),
   walMaxBytes: int('CIRRUSMQ_S3_WAL_MAX_BYTES', 4 * MiB, 64 * 1024, 512 * MiB, { description: 's3 durability: write-ahead chunk size cap' }),
   walAckTimeoutMs: int('CIRRUSMQ_S3_WAL_ACK_TIMEOUT_MS', 10_000, 100, 600_000, { description: 's3 durability: wait before FLUSH_S3_TIMEOUT' }),
+  popSnapshotIntervalMs: int('CIRRUSMQ_POP_SNAPSHOT_INTERVAL_MS', 60_000, 100, 86_400_000, { description: 'consumers: POP state snapshot period (bounds the replay at a restart)' }),
+  receiptKey: str('CIRRUSMQ_RECEIPT_KEY', undefined, {
+    description: 'consumers: receipt handle HMAC key, hex (unset: generated once, kept in the store and the tier)',
+    pattern: /^([0-9a-fA-F]{2}){16,64}$/,
+    expected: '32 to 128 hex digits',
+  }),
 };
 
 /** `--help` of broker-node/src/main.ts, from BROKER_ENV. */
@@ -186,6 +196,8 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
   const heartbeatIntervalMs = r.int(V.heartbeatIntervalMs);
   const heartbeatTimeoutMs = r.int(V.heartbeatTimeoutMs);
   const logLevel = r.oneOf(V.logLevel);
+  const popSnapshotIntervalMs = r.int(V.popSnapshotIntervalMs);
+  const receiptKeyHex = r.str(V.receiptKey);
   if (heartbeatTimeoutMs <= heartbeatIntervalMs) {
     r.problem(
       `CIRRUSMQ_HEARTBEAT_TIMEOUT_MS (${heartbeatTimeoutMs}) must exceed CIRRUSMQ_HEARTBEAT_INTERVAL_MS (${heartbeatIntervalMs}), or the broker expires between heartbeats`,
@@ -230,6 +242,8 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
     logLevel,
     durability,
     tier,
+    popSnapshotIntervalMs,
+    receiptKey: receiptKeyHex ? Buffer.from(receiptKeyHex, 'hex') : undefined,
   };
 }
 

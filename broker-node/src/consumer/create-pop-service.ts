@@ -6,6 +6,7 @@ import type { TopicConfigManager } from '../topic-config-manager';
 import { DeadLetterService } from './dead-letter';
 import { CommitLogPopJournal } from './pop-journal';
 import { type GroupConfigSource, PopService } from './pop-service';
+import { type SnapshotObjects, TierPopSnapshotCopy } from './pop-snapshot-tier';
 import { PopStateKeeper } from './pop-state-keeper';
 import { loadReceiptKeyWithTier, ReceiptHandleCodec } from './receipt-handle';
 
@@ -18,8 +19,12 @@ export async function createPopService(opts: {
   nameServer: Partial<Pick<NameServerApi, 'createTopic'>>;
   logger: Logger;
   snapshotIntervalMs?: number;
-  /** The tier's object store: the receipt key gets a copy there. */
-  tierObjects?: Pick<ObjectStore, 'getObject' | 'putObject'>;
+  /** The tier's object store: the receipt key and the snapshots get copies there. */
+  tierObjects?: SnapshotObjects & Pick<ObjectStore, 'getObject' | 'putObject'>;
+  /** The tier's overall retention, held below the journal still needed (TieredStorage.holdRetention). */
+  holdTierRetention?: (hold: () => number) => void;
+  /** A key (>= 16 bytes) the deployment sets: used instead of the stored one (CIRRUSMQ_RECEIPT_KEY). */
+  receiptKey?: Buffer;
 }): Promise<{ popService: PopService; keeper: PopStateKeeper }> {
   const { nameServer } = opts;
   // %DLQ%{group} gets one queue on every live master (the NameServer's createTopic); each broker writes its own dead letters to its queue 0.
@@ -29,12 +34,19 @@ export async function createPopService(opts: {
     store: opts.store,
     topicConfigManager: opts.topicConfigManager,
     groups: opts.groups,
-    codec: new ReceiptHandleCodec(await loadReceiptKeyWithTier(opts.storeDir, opts.tierObjects, (err) => opts.logger.warn('receipt key: no copy in the tier', { err: String(err) }))),
+    codec: new ReceiptHandleCodec(opts.receiptKey ?? (await loadReceiptKeyWithTier(opts.storeDir, opts.tierObjects, (err) => opts.logger.warn('receipt key: no copy in the tier', { err: String(err) })))),
     deadLetter: new DeadLetterService(opts.store, opts.logger, ensureTopic),
     logger: opts.logger,
   });
-  const keeper = new PopStateKeeper(opts.storeDir, popService, new CommitLogPopJournal(opts.store, opts.logger), opts.logger, opts.snapshotIntervalMs);
+  const store = opts.store;
+  const tier = opts.tierObjects ? new TierPopSnapshotCopy(opts.tierObjects, opts.logger) : undefined;
+  const keeper = new PopStateKeeper(opts.storeDir, popService, new CommitLogPopJournal(store, opts.logger), opts.logger, opts.snapshotIntervalMs, () => store.commitLog.getMaxOffset(), tier);
   await keeper.recover();
+  // Retention keeps the journal after the newest durable snapshot (pop-state-keeper.ts), locally and in the tier.
+  const clean = store.cleanCommitLogService;
+  const canDelete = clean.canDelete;
+  clean.canDelete = (f) => canDelete(f) && f.fileFromOffset + f.fileSize <= keeper.retentionHold();
+  opts.holdTierRetention?.(() => keeper.retentionHold());
   opts.store.setMessageArrivingListener(popService.onMessageArriving);
   return { popService, keeper };
 }

@@ -11,6 +11,8 @@ export interface PopSnapshot {
   version: 1;
   /** Journal records below this queue offset are in the snapshot. */
   journalOffset: number;
+  /** The CommitLog's end when the snapshot was taken: journal records after the snapshot lie at or past it (appends are synchronous), so retention may delete what ends below. Absent in snapshots of older builds. */
+  commitLogOffset?: number;
   generation: number;
   queues: {
     g: string;
@@ -34,20 +36,27 @@ export function readPopSnapshot(storeDir: string): PopSnapshot | undefined {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
+  return parsePopSnapshot(raw);
+}
+
+export function parsePopSnapshot(raw: string): PopSnapshot | undefined {
   const s = JSON.parse(raw) as PopSnapshot;
   return s.version === 1 ? s : undefined;
 }
 
-export async function writePopSnapshot(storeDir: string, s: PopSnapshot): Promise<void> {
+/** Writes the snapshot; returns the bytes written (the tier gets the same). */
+export async function writePopSnapshot(storeDir: string, s: PopSnapshot): Promise<Buffer> {
   const file = snapshotPath(storeDir);
   await fs.promises.mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp`;
+  const bytes = Buffer.from(JSON.stringify(s));
   const fh = await fs.promises.open(tmp, 'w');
   try {
-    await fh.writeFile(JSON.stringify(s));
+    await fh.writeFile(bytes);
     await fh.sync();
   } finally {
     await fh.close();
   }
   await fs.promises.rename(tmp, file);
+  return bytes;
 }

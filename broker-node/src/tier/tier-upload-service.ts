@@ -254,12 +254,16 @@ export class TierUploadService extends ServiceThread {
     await this.hooks.onTiered?.(segment);
   }
 
+  /** Overall retention deletes no segment that ends past this CommitLog offset (the POP journal still needed: consumer/pop-state-keeper.ts). */
+  retentionHold: () => number = () => Number.POSITIVE_INFINITY;
+
   private async applyRetention(): Promise<void> {
     if (this.config.retentionMs <= 0) return;
     const cutoff = this.now() - this.config.retentionMs;
+    const hold = this.retentionHold();
     const removed: TieredSegment[] = [];
     for (const seg of this.tieredLog.list()) {
-      if (seg.lastStoreTimestamp >= cutoff) break;
+      if (seg.lastStoreTimestamp >= cutoff || seg.endOffset > hold) break;
       await this.manifest.remove(seg.startOffset);
       this.tieredLog.remove(seg.startOffset);
       await this.objectStore.deleteObjects([seg.commitLogKey, seg.consumeQueueKey, indexExtractKey(seg.startOffset)]);

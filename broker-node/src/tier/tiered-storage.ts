@@ -284,6 +284,11 @@ export class TieredStorage implements StoreTier {
     }
   }
 
+  /** Overall retention keeps every segment that ends past `hold()` (the POP journal after its newest durable snapshot). */
+  holdRetention(hold: () => number): void {
+    if (this.uploader) this.uploader.retentionHold = hold;
+  }
+
   /** The first readable offset: the tier's first segment, or the local CommitLog's minimum (0, keeping everything, while the manifest is not loaded). */
   minOffset(localMin: number): number {
     if (!this.manifestLoaded) return 0;
