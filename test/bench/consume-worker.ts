@@ -6,6 +6,7 @@
  * while it runs (latency mode), {"type":"result",…} at the end. stdin lines: "go" starts the
  * loop (throughput modes stop by themselves after durationMs), "stop" ends latency mode.
  */
+import fs from 'node:fs';
 import readline from 'node:readline';
 import { connect } from 'nats';
 import { SimpleConsumer, type MessageView } from '@cirrusmq/client';
@@ -22,6 +23,8 @@ export interface WorkerSpec {
   batch: number;
   /** SimpleConsumer awaitDuration (ms). */
   awaitMs: number;
+  /** Where the result is written (JSON): a result can be megabytes, more than a line on a pipe should carry. */
+  resultFile: string;
 }
 
 export interface WorkerResult {
@@ -37,7 +40,11 @@ export interface WorkerResult {
 }
 
 const spec = JSON.parse(process.argv[2]!) as WorkerSpec;
-const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');
+const out = (o: { type: 'ready' } | { type: 'progress'; received: number } | WorkerResult) => {
+  if (o.type !== 'result') return process.stdout.write(JSON.stringify(o) + '\n');
+  fs.writeFileSync(spec.resultFile, JSON.stringify(o));
+  return process.stdout.write('{"type":"result"}\n');
+};
 /** Epoch ms with sub-ms precision; the same clock as the parent's (one machine). */
 const epochNow = () => performance.timeOrigin + performance.now();
 

@@ -1,5 +1,5 @@
 /**
- * npm run bench:consume [-- --seconds 8 --runs 3 --consumers 4 --messages 200000]
+ * npm run bench:consume [-- --seconds 8 --runs 3 --consumers 4 --messages 500000]
  *
  * Throughput, with 1 KB messages already stored (--messages on each system), each consumer
  * loop in its own process (consume-worker.ts), runs interleaved A B C A B C:
@@ -31,17 +31,17 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '8' },
     runs: { type: 'string', default: '3' },
     consumers: { type: 'string', default: '4' },
-    messages: { type: 'string', default: '200000' },
+    messages: { type: 'string', default: '500000' },
     'latency-seconds': { type: 'string', default: '8' },
-    'latency-consumers': { type: 'string', default: '2' },
+    'latency-consumers': { type: 'string', default: '4' },
     'latency-rates': { type: 'string', default: '1000,10000' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help) {
   console.log(
-    'npm run bench:consume -- [--seconds S (per throughput run, 8)] [--runs N (3)] [--consumers C (4)] [--messages M (pre-stored, 200000)]\n' +
-      '  [--latency-seconds S (8)] [--latency-consumers C (2)] [--latency-rates 1000,10000 (empty: skip)]',
+    'npm run bench:consume -- [--seconds S (per throughput run, 8)] [--runs N (3)] [--consumers C (4)] [--messages M (pre-stored, 500000)]\n' +
+      '  [--latency-seconds S (8)] [--latency-consumers C (4)] [--latency-rates 1000,10000 (empty: skip)]',
   );
   process.exit(0);
 }
@@ -62,6 +62,7 @@ const body = Buffer.alloc(MSG_BYTES, 'cirrusmq-benchmark-payload-');
 const log = (s: string) => process.stdout.write(s + '\n');
 const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 const epochNow = () => performance.timeOrigin + performance.now();
+let workerCount = 0;
 
 log(`bench:consume: ${MSG_BYTES} B messages, ${fmt(stored)} pre-stored, receive ${BATCH} + ack, ${consumers} consumer processes, ${durationMs / 1000}s per run, ${runs} run(s); ${os.cpus().length} cores; load average ${load()}`);
 
@@ -214,8 +215,9 @@ interface Worker {
   send(line: string): void;
 }
 
-function startWorker(spec: WorkerSpec): Worker {
-  const child = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', WORKER, JSON.stringify(spec)], {
+function startWorker(spec: Omit<WorkerSpec, 'resultFile'>): Worker {
+  const resultFile = path.join(dataDir, `consume-worker-${++workerCount}.json`);
+  const child = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', WORKER, JSON.stringify({ ...spec, resultFile })], {
     cwd: ROOT,
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -229,6 +231,7 @@ function startWorker(spec: WorkerSpec): Worker {
       process.stderr.write(`worker: ${line}\n`);
       return;
     }
+    if (msg.type === 'result') msg = JSON.parse(fs.readFileSync(resultFile, 'utf8'));
     latest.set(msg.type, msg);
     for (const resolve of waiting.get(msg.type) ?? []) resolve(msg);
     waiting.delete(msg.type);
@@ -246,7 +249,8 @@ function startWorker(spec: WorkerSpec): Worker {
 }
 
 async function throughputRun(p: { mode: WorkerSpec['mode']; address: string; group: string }, serverPids: number[]): Promise<RunResult> {
-  const spec: WorkerSpec = { ...p, topic: 'bench', durationMs, batch: BATCH, awaitMs: 1000 };
+  const spec = {
+    ...p, topic: 'bench', durationMs, batch: BATCH, awaitMs: 1000 };
   const workers = Array.from({ length: consumers }, () => startWorker(spec));
   await Promise.all(workers.map((w) => w.next('ready')));
   const cpu0 = cpuSeconds(serverPids);
@@ -287,7 +291,8 @@ async function latencyRun(rate: number, run: number): Promise<LatencyResult> {
   const topic = `lat-${rate}-${run}`;
   await createTopic(topic);
   await gateway.putGroup(topic, { consumeFrom: 'earliest' });
-  const spec: WorkerSpec = { mode: 'latency', address: nameServerAddr, topic, group: topic, durationMs: 0, batch: BATCH, awaitMs: 20_000 };
+  const spec = {
+    mode: 'latency' as const, address: nameServerAddr, topic, group: topic, durationMs: 0, batch: BATCH, awaitMs: 20_000 };
   const workers = Array.from({ length: latencyConsumers }, () => startWorker(spec)) as (Worker & { latest: Map<string, any> })[];
   await Promise.all(workers.map((w) => w.next('ready')));
   for (const w of workers) w.send('go');
