@@ -4,9 +4,11 @@
  * never come back, and messages never delivered are delivered once.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BrokerClient, encodeSendBatch, NameServerClient, type PoppedMessage, prepareMessage } from '@cirrusmq/client/protocol';
 import { waitFor } from '../../infra/local/wait-for';
+import { runConsumeCrashScenario } from '../crash/consume-crash-scenario';
 import { pullThePlug } from '../support/power-loss/power-loss';
 import { type SingleBroker, singleBrokerProcs } from '../support/single-broker';
 
@@ -138,11 +140,20 @@ describe('POP state across kill -9', () => {
     ns.close();
   }, 120_000);
 
+  // One round of test/crash/consume-crash.crash.ts: producers and consumers (POP + ack) while the broker is killed.
+  it('one kill -9 while producing and consuming: every produced message delivered, none acked redelivered (SYNC_FLUSH)', async () => {
+    const r = await runConsumeCrashScenario({ rounds: 1, durability: 'sync', runMs: [500, 1000] });
+    expect(r.produced).toBeGreaterThan(50);
+    expect(r.missing).toBe(0);
+    expect(r.redeliveredAfterAck).toBe(0);
+    expect(r.ackedPerPeriod.every((n) => n > 0)).toBe(true);
+  }, 120_000);
+
   it('durability s3: a broker restored onto a wiped disk resumes the group where it was and accepts its old handles', async () => {
     await env?.broker.stop('SIGKILL');
     await env?.nameServer.stop('SIGTERM');
     if (env) fs.rmSync(env.dataDir, { recursive: true, force: true });
-    env = await singleBrokerProcs('cirrusmq-popwipe-', { CIRRUSMQ_DURABILITY: 's3' });
+    env = await singleBrokerProcs('cirrusmq-popwipe-', { CIRRUSMQ_DURABILITY: 's3', CIRRUSMQ_POP_SNAPSHOT_INTERVAL_MS: '200' });
     await env.nameServer.start();
     await env.broker.start();
     const ns = new NameServerClient(env.nsAddr);
@@ -156,6 +167,9 @@ describe('POP state across kill -9', () => {
     expect(got).toHaveLength(6);
     await broker.ack({ topic: TOPIC, group: GROUP, receiptHandles: got.slice(0, 4).map((m) => m.receiptHandle) });
     const before = await broker.progress(TOPIC, GROUP);
+    // A snapshot copied to the tier (consumer/snapshot/{journal offset}): the restore starts from it.
+    const snapshots = path.join(`${env.storeDir}-tier`, 'DefaultCluster', 'broker-a', 'consumer', 'snapshot');
+    await waitFor('a snapshot in the tier', 30_000, async () => fs.existsSync(snapshots) && fs.readdirSync(snapshots).some((f) => /^\d{20}$/.test(f)));
 
     await env.broker.stop('SIGKILL');
     fs.rmSync(env.storeDir, { recursive: true, force: true });
@@ -170,6 +184,8 @@ describe('POP state across kill -9', () => {
     expect(res.results.map((r) => (r.status === 'OK' ? 'OK' : r.error.code))).toEqual(['OK', 'OK', 'RECEIPT_HANDLE_EXPIRED']);
     const rest = await broker.pop({ topic: TOPIC, group: GROUP, max: 32, invisibleMs: 60_000, waitMs: 0 }, 'broker-a');
     expect(rest.map((m) => m.body.toString())).toEqual(['w6', 'w7', 'w8', 'w9']);
+    const recovered = fs.readFileSync(path.join(env.dataDir, 'logs', 'broker.log'), 'utf8').split('\n').filter((l) => l.includes('pop state recovered'));
+    expect(recovered.at(-1)).toContain('"source":"tier"');
     broker.close();
     ns.close();
   }, 120_000);
