@@ -312,6 +312,9 @@ describe('GatewayStack', () => {
     const [[, client]] = resourcesOf(t.gateway, 'AWS::IAM::ManagedPolicy').filter(([id]) => id.startsWith('ClientPolicy')) as [[string, any]];
     const arns = JSON.stringify(client.PolicyDocument.Statement);
     expect(arns).toContain('/POST/v1/topics/*/messages');
+    expect(arns).toContain('/POST/v1/topics/*/groups/*/receive');
+    expect(arns).toContain('/POST/v1/topics/*/groups/*/ack');
+    expect(arns).not.toMatch(/\/reset|\/redrive|\/PUT\/v1\/groups/);
     expect(arns).not.toContain('/DELETE/');
     expect(arns).not.toMatch(/\/POST\/v1\/topics"/);
   });

@@ -142,7 +142,7 @@ export class GatewayStack extends Stack {
 
     const invoke = (method: string, path: string) => this.api.arnForExecuteApi(method, path, '$default');
     this.clientPolicy = new iam.ManagedPolicy(this, 'ClientPolicy', {
-      description: 'CirrusMQ: send and read messages, describe topics, routes and the cluster',
+      description: 'CirrusMQ: send, read and consume messages, describe topics, groups, routes and the cluster',
       statements: [
         new iam.PolicyStatement({
           actions: ['execute-api:Invoke'],
@@ -155,6 +155,14 @@ export class GatewayStack extends Stack {
             invoke('GET', '/v1/messages/*'),
             invoke('GET', '/v1/cluster'),
             invoke('GET', '/openapi.json'),
+            // consume (SimpleConsumer, PushConsumer through the gateway) and a pull consumer's commit;
+            // resetting a group, redriving its dead letters and changing groups stay admin operations
+            invoke('POST', '/v1/topics/*/groups/*/receive'),
+            invoke('POST', '/v1/topics/*/groups/*/ack'),
+            invoke('POST', '/v1/topics/*/groups/*/change-invisibility'),
+            invoke('PUT', '/v1/topics/*/groups/*/offsets'),
+            invoke('GET', '/v1/groups'),
+            invoke('GET', '/v1/groups/*'),
           ],
         }),
       ],
