@@ -4,16 +4,8 @@
  * where it came from, so it can be read like any topic and redriven. The copy keeps the
  * message id (UNIQ_KEY): a redrive is the same message again, as RocketMQ keeps it.
  */
-import { decodeRecords, decodeSendBatch, dlqTopicOf, encodeProperties, encodeSendBatch, type Logger, SysFlag } from '@cirrusmq/client/protocol';
+import { DlqProperties, decodeRecords, decodeSendBatch, dlqTopicOf, encodeProperties, encodeSendBatch, type Logger, SysFlag } from '@cirrusmq/client/protocol';
 import type { MessageStore } from '../store/message-store-types';
-
-export const DlqProperties = {
-  ORIGIN_TOPIC: 'DLQ_ORIGIN_TOPIC',
-  ORIGIN_QUEUE_ID: 'DLQ_ORIGIN_QUEUE_ID',
-  ORIGIN_QUEUE_OFFSET: 'DLQ_ORIGIN_QUEUE_OFFSET',
-  ORIGIN_MESSAGE_ID: 'DLQ_ORIGIN_MESSAGE_ID',
-  DELIVERY_ATTEMPTS: 'DLQ_DELIVERY_ATTEMPTS',
-} as const;
 
 export interface DeadLetterRequest {
   group: string;

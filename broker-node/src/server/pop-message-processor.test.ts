@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CirrusError, ConsumeLimits, type PopRequest } from '@cirrusmq/client/protocol';
+import { CirrusError, ConsumeLimits, DlqProperties, type PopRequest } from '@cirrusmq/client/protocol';
 import { waitFor } from '../../../infra/local/wait-for';
-import { DlqProperties } from '../consumer/dead-letter';
 import { PopFixture } from '../testing/pop-fixture';
 
 let f: PopFixture;
