@@ -3,9 +3,8 @@
  * temp file, fsynced, then renamed over the old one, so a crash leaves either the old or
  * the new file, never a torn one.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from './atomic-file';
+import { readVersionedList, writeFileAtomic } from './atomic-file';
 import type { TopicBrokerRecord, TopicConfigRecord } from './route-records';
 
 export interface StoredTopic {
@@ -23,23 +22,8 @@ export function topicFilePath(dataDir: string): string {
 }
 
 export async function loadTopicFile(file: string): Promise<StoredTopic[]> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
-  }
-  let parsed: FileShape;
-  try {
-    parsed = JSON.parse(text) as FileShape;
-  } catch (e) {
-    throw new Error(`topic config file ${file} is not valid JSON: ${(e as Error).message}`, { cause: e });
-  }
-  if (parsed?.version !== 1 || !Array.isArray(parsed.topics)) {
-    throw new Error(`topic config file ${file} has an unknown layout (expected version 1)`);
-  }
-  return parsed.topics.map(({ brokers, ...config }) => ({
+  const topics = await readVersionedList<FileShape['topics'][number]>(file, 'topic config', 'topics');
+  return topics.map(({ brokers, ...config }) => ({
     config,
     onBrokers: brokers.map((b) => ({ ...b, topic: config.topic })),
   }));
