@@ -108,6 +108,7 @@ export class BrokerController {
       logger: this.logger.child({ component: 'pop' }),
       tierObjects: this.store.tier instanceof TieredStorage ? this.store.tier.objectStore : undefined,
       holdTierRetention: this.store.tier instanceof TieredStorage ? (hold) => (this.store.tier as TieredStorage).holdRetention(hold) : undefined,
+      tierDurableEnd: tierDurableEnd(this.store.tier, this.config.durability),
       snapshotIntervalMs: this.config.popSnapshotIntervalMs,
       receiptKey: this.config.receiptKey,
     });
@@ -212,4 +213,10 @@ export class BrokerController {
     await closed;
     clearTimeout(timer);
   }
+}
+
+/** How far a restore from the tier brings the CommitLog back: every synced append with durability s3 (the write-ahead log), the tiered segments otherwise. */
+function tierDurableEnd(tier: unknown, durability: BrokerConfig['durability']): (() => number) | undefined {
+  if (!(tier instanceof TieredStorage)) return undefined;
+  return durability === 's3' ? () => Number.POSITIVE_INFINITY : () => tier.tieredLog.getMaxOffset();
 }

@@ -23,6 +23,8 @@ export async function createPopService(opts: {
   tierObjects?: SnapshotObjects & Pick<ObjectStore, 'getObject' | 'putObject'>;
   /** The tier's overall retention, held below the journal still needed (TieredStorage.holdRetention). */
   holdTierRetention?: (hold: () => number) => void;
+  /** The CommitLog offset below which the tier holds every byte (tiered segments; durability s3: every synced append). */
+  tierDurableEnd?: () => number;
   /** A key (>= 16 bytes) the deployment sets: used instead of the stored one (CIRRUSMQ_RECEIPT_KEY). */
   receiptKey?: Buffer;
 }): Promise<{ popService: PopService; keeper: PopStateKeeper }> {
@@ -39,7 +41,7 @@ export async function createPopService(opts: {
     logger: opts.logger,
   });
   const store = opts.store;
-  const tier = opts.tierObjects ? new TierPopSnapshotCopy(opts.tierObjects, opts.logger) : undefined;
+  const tier = opts.tierObjects ? new TierPopSnapshotCopy(opts.tierObjects, opts.logger, opts.tierDurableEnd) : undefined;
   const keeper = new PopStateKeeper(opts.storeDir, popService, new CommitLogPopJournal(store, opts.logger), opts.logger, opts.snapshotIntervalMs, () => store.commitLog.getMaxOffset(), tier);
   await keeper.recover();
   // Retention keeps the journal after the newest durable snapshot (pop-state-keeper.ts), locally and in the tier.

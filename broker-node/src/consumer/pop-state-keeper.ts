@@ -8,7 +8,7 @@
  * tier's overall retention) would delete it with the messages. State below the newest durable
  * snapshot needs no journal; records after it do. retentionHold() is the CommitLog offset
  * retention must not delete past: the CommitLog's end when the newest durable snapshot was
- * taken (the tier's copy when there is a tier: a wiped disk restores from it).
+ * taken (the tier's newest restorable copy when there is a tier: a wiped disk restores from it).
  */
 import type { Logger } from '@cirrusmq/client/protocol';
 import type { CommitLogPopJournal } from './pop-journal';
@@ -21,6 +21,8 @@ export const DEFAULT_POP_SNAPSHOT_INTERVAL_MS = 60_000;
 export class PopStateKeeper {
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> | undefined;
+  /** A snapshot asked for while one was being written: taken once that one is done (it must cover the state at the ask). */
+  private next: Promise<void> | undefined;
   /** The newest snapshot written to the local disk this run (its retention hold). */
   private local: Pick<PopSnapshot, 'journalOffset' | 'commitLogOffset'> | undefined;
   /** What recovery loaded and replayed (logs, tests, measurements). */
@@ -68,8 +70,8 @@ export class PopStateKeeper {
     for (const q of this.popService.table.all()) leases += q.inFlight();
     this.recovered = { source, journalOffset: snapshot?.journalOffset ?? 0, journalRecords: replayed, leases, ms: Math.round(performance.now() - t0) };
     this.logger.info('pop state recovered', { ...this.recovered, snapshotQueues: snapshot?.queues.length ?? 0 });
-    // A snapshot now: the next replay starts here, and retention gets its hold without waiting an interval.
-    if (replayed > 0 || source === 'local') void this.snapshot();
+    // A snapshot now: the next replay starts here, retention gets its hold without waiting an interval, and an ignored local snapshot is replaced.
+    void this.snapshot();
     this.timer = setInterval(() => void this.snapshot(), this.snapshotIntervalMs);
     this.timer.unref();
   }
@@ -80,20 +82,29 @@ export class PopStateKeeper {
    * records holds everything (0); an empty one holds nothing.
    */
   retentionHold(): number {
-    const durable = this.tier ? this.tier.stored : this.local;
+    const durable = this.tier ? this.tier.restorable() : this.local;
     if (durable?.commitLogOffset !== undefined) return durable.commitLogOffset;
     return this.journal.nextOffset() === 0 ? Number.POSITIVE_INFINITY : 0;
   }
 
   /** Writes a snapshot of the state now, then its tier copy; the journal's next offset and the CommitLog's end are taken in the same turn as the state. */
   snapshot(): Promise<void> {
-    if (this.writing) return this.writing;
+    if (this.writing) {
+      this.next ??= this.writing.then(() => {
+        this.next = undefined;
+        return this.snapshot();
+      });
+      return this.next;
+    }
     const s = this.popService.toSnapshot(this.journal.nextOffset());
     s.commitLogOffset = this.commitLogEnd();
     this.writing = writePopSnapshot(this.storeDir, s)
       .then(async (bytes) => {
         this.local = { journalOffset: s.journalOffset, commitLogOffset: s.commitLogOffset };
-        await this.tier?.put(s, bytes).catch((err: unknown) => this.logger.warn('pop snapshot: tier copy failed; retried at the next snapshot', { err: String(err) }));
+        if (!this.tier) return;
+        // The records the snapshot covers stored first (durability s3: in the tier's write-ahead log), so a restore that finds the copy finds them.
+        await this.journal.sync();
+        await this.tier.put(s, bytes).catch((err: unknown) => this.logger.warn('pop snapshot: tier copy failed; retried at the next snapshot', { err: String(err) }));
       })
       .catch((err: unknown) => this.logger.error('pop snapshot failed', { err: String(err) }))
       .finally(() => {
@@ -105,6 +116,7 @@ export class PopStateKeeper {
   /** Before the store closes: the journal's last records stored, and a snapshot. */
   async close(): Promise<void> {
     clearInterval(this.timer);
+    await this.next;
     await this.writing;
     await this.journal.sync().catch(() => undefined);
     await this.snapshot();
