@@ -204,6 +204,9 @@ describe('POP snapshot in the tier, and retention held by the journal', () => {
     ns.addTopic('T', 1);
     const groups = new InMemoryGroups();
     const b = await openBroker({ tiered: false, diskBudgetBytes: 2 * SEGMENT }, ns, groups);
+    // No consumer yet: nothing to keep.
+    await b.keeper.snapshot();
+    expect(b.keeper.retentionHold()).toBe(Number.POSITIVE_INFINITY);
     const { snapshotEnd: hold, before } = await consumeAroundSnapshot(b);
     expect(b.keeper.retentionHold()).toBe(hold);
     await b.store.flushRound();
@@ -222,6 +225,9 @@ describe('POP snapshot in the tier, and retention held by the journal', () => {
     await r.store.flushRound();
     r.store.cleanCommitLogService.run();
     expect(r.store.commitLog.getMinOffset()).toBeGreaterThan(hold);
+    // Idle since that snapshot: the budget alone decides.
+    expect(r.keeper.retentionHold()).toBe(Number.POSITIVE_INFINITY);
+    expect(r.store.commitLog.getMaxOffset() - r.store.commitLog.getMinOffset()).toBeLessThanOrEqual(3 * SEGMENT);
     await r.close(true);
   }, 60_000);
 });

@@ -79,12 +79,15 @@ export class PopStateKeeper {
   /**
    * Retention may delete CommitLog segments that end at or below this offset: the journal
    * after the newest durable snapshot lies past it. Before any snapshot, a journal with
-   * records holds everything (0); an empty one holds nothing.
+   * records holds everything (0); an empty one, or none since the snapshot, holds nothing.
    */
   retentionHold(): number {
     const durable = this.tier ? this.tier.restorable() : this.local;
+    const next = this.journal.nextOffset();
+    // Nothing journaled since (an idle group, no consumers at all): records to come go at the CommitLog's end, which retention never reaches.
+    if (durable && durable.journalOffset >= next) return Number.POSITIVE_INFINITY;
     if (durable?.commitLogOffset !== undefined) return durable.commitLogOffset;
-    return this.journal.nextOffset() === 0 ? Number.POSITIVE_INFINITY : 0;
+    return next === 0 ? Number.POSITIVE_INFINITY : 0;
   }
 
   /** Writes a snapshot of the state now, then its tier copy; the journal's next offset and the CommitLog's end are taken in the same turn as the state. */
