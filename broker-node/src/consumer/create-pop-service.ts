@@ -43,12 +43,12 @@ export async function createPopService(opts: {
   const store = opts.store;
   const tier = opts.tierObjects ? new TierPopSnapshotCopy(opts.tierObjects, opts.logger, opts.tierDurableEnd) : undefined;
   const keeper = new PopStateKeeper(opts.storeDir, popService, new CommitLogPopJournal(store, opts.logger), opts.logger, opts.snapshotIntervalMs, () => store.commitLog.getMaxOffset(), tier);
-  await keeper.recover();
-  // Retention keeps the journal after the newest durable snapshot (pop-state-keeper.ts), locally and in the tier.
+  // Retention keeps the journal after the newest durable snapshot (pop-state-keeper.ts), locally and in the tier; all of it until recovered.
   const clean = store.cleanCommitLogService;
   const canDelete = clean.canDelete;
   clean.canDelete = (f) => canDelete(f) && f.fileFromOffset + f.fileSize <= keeper.retentionHold();
   opts.holdTierRetention?.(() => keeper.retentionHold());
+  await keeper.recover();
   opts.store.setMessageArrivingListener(popService.onMessageArriving);
   return { popService, keeper };
 }

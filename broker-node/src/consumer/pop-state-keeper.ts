@@ -82,6 +82,8 @@ export class PopStateKeeper {
    * records holds everything (0); an empty one, or none since the snapshot, holds nothing.
    */
   retentionHold(): number {
+    // Until the state is recovered nothing is known of what the journal still needs.
+    if (!this.recovered) return 0;
     const durable = this.tier ? this.tier.restorable() : this.local;
     const next = this.journal.nextOffset();
     // Nothing journaled since (an idle group, no consumers at all): records to come go at the CommitLog's end, which retention never reaches.
