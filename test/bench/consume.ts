@@ -54,6 +54,7 @@ const latencyConsumers = Number(values['latency-consumers']);
 const latencyRates = values['latency-rates']!.split(',').filter(Boolean).map(Number);
 const BATCH = 32;
 const MSG_BYTES = 1024;
+const WARMUP_MS = 2000;
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'consume-worker.ts');
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
@@ -93,6 +94,8 @@ interface RunResult {
   errors: number;
   empty: number;
   cpuUsPerMsg: number;
+  /** The same per server process, by pid. */
+  cpuUsPerMsgByPid: Map<number, number>;
 }
 
 try {
@@ -111,6 +114,15 @@ try {
 
   const brokerPids = ['nameserver', ...cluster.config.brokers.map((b) => b.brokerName)].map((n) => cluster.pid(n)!);
   const gatewayPid = cluster.pid('gateway')!;
+  // Warm up (JIT of the brokers' and the gateway's POP and ack paths, connections), not counted.
+  await gateway.putGroup('bench-warmup-a', { consumeFrom: 'earliest' });
+  await gateway.putGroup('bench-warmup-b', { consumeFrom: 'earliest' });
+  await throughputRun({ mode: 'direct', address: nameServerAddr, group: 'bench-warmup-a' }, brokerPids, WARMUP_MS);
+  await throughputRun({ mode: 'gateway', address: cluster.gatewayUrl, group: 'bench-warmup-b' }, [...brokerPids, gatewayPid], WARMUP_MS);
+  if (nats) {
+    await nats.addPullConsumer('bench-warmup-c');
+    await throughputRun({ mode: 'nats', address: nats.address, group: 'bench-warmup-c' }, [nats.pid!], WARMUP_MS);
+  }
   const results: Record<'a' | 'b' | 'c', RunResult[]> = { a: [], b: [], c: [] };
   for (let run = 1; run <= runs; run++) {
     const groupA = `bench-a-${run}`;
@@ -150,6 +162,13 @@ try {
   if (nats) log(`  (a)/(c) msgs/s              ${ratio(results.a, results.c, (r) => r.msgsPerSec, '>= 1.0')}`);
   if (nats) log(`  (a)/(c) server CPU per msg  ${ratio(results.a, results.c, (r) => r.cpuUsPerMsg, '<= 1.0')}`);
   log(`  (b)/(a) msgs/s              ${ratio(results.b, results.a, (r) => r.msgsPerSec, '>= 0.7')}`);
+  // Where the server CPU goes: the median per process, so a regression points at its process.
+  const names = new Map([...['nameserver', ...cluster.config.brokers.map((b) => b.brokerName), 'gateway'].map((n) => [cluster.pid(n)!, n] as const), [nats?.pid ?? -1, 'nats-server']]);
+  for (const [k, rs] of Object.entries(results)) {
+    if (rs.length === 0) continue;
+    const split = [...rs[0]!.cpuUsPerMsgByPid.keys()].map((pid) => `${names.get(pid)} ${fmt(median(rs.map((r) => r.cpuUsPerMsgByPid.get(pid)!)), 1)}`);
+    log(`  (${k}) server CPU µs/msg by process: ${split.join(', ')}`);
+  }
   log('p50/p99 are per receive call (up to 32 messages); server CPU: (a) brokers + NameServer, (b) + gateway, (c) nats-server');
   log('durability: CirrusMQ ASYNC_FLUSH (ack after the write, fdatasync every 500 ms); JetStream file store (ack after the write, fsync every 2 min by default)');
   log(`JetStream acks are nats.js ack() (a publish the server does not answer); CirrusMQ acks are answered requests (ackAll, one per broker per batch)`);
@@ -248,16 +267,17 @@ function startWorker(spec: Omit<WorkerSpec, 'resultFile'>): Worker {
   } as Worker & { latest: Map<string, any> };
 }
 
-async function throughputRun(p: { mode: WorkerSpec['mode']; address: string; group: string }, serverPids: number[]): Promise<RunResult> {
-  const spec = {
-    ...p, topic: 'bench', durationMs, batch: BATCH, awaitMs: 1000 };
+async function throughputRun(p: { mode: WorkerSpec['mode']; address: string; group: string }, serverPids: number[], runMs = durationMs): Promise<RunResult> {
+  const spec = { ...p, topic: 'bench', durationMs: runMs, batch: BATCH, awaitMs: 1000 };
   const workers = Array.from({ length: consumers }, () => startWorker(spec));
   await Promise.all(workers.map((w) => w.next('ready')));
   const cpu0 = cpuSeconds(serverPids);
+  const each0 = serverPids.map((pid) => cpuSeconds([pid]));
   const done = workers.map((w) => w.next('result') as Promise<WorkerResult>);
   for (const w of workers) w.send('go');
   const rs = await Promise.all(done);
   const cpu1 = cpuSeconds(serverPids);
+  const each1 = serverPids.map((pid) => cpuSeconds([pid]));
   const acked = rs.reduce((a, r) => a + r.acked, 0);
   const latencies = rs.flatMap((r) => r.receiveMs).sort((a, b) => a - b);
   const empty = rs.reduce((a, r) => a + r.emptyReceives, 0);
@@ -270,6 +290,7 @@ async function throughputRun(p: { mode: WorkerSpec['mode']; address: string; gro
     errors: rs.reduce((a, r) => a + r.errors, 0),
     empty,
     cpuUsPerMsg: ((cpu1 - cpu0) / acked) * 1e6,
+    cpuUsPerMsgByPid: new Map(serverPids.map((pid, i) => [pid, ((each1[i]! - each0[i]!) / acked) * 1e6])),
   };
 }
 
@@ -291,8 +312,7 @@ async function latencyRun(rate: number, run: number): Promise<LatencyResult> {
   const topic = `lat-${rate}-${run}`;
   await createTopic(topic);
   await gateway.putGroup(topic, { consumeFrom: 'earliest' });
-  const spec = {
-    mode: 'latency' as const, address: nameServerAddr, topic, group: topic, durationMs: 0, batch: BATCH, awaitMs: 20_000 };
+  const spec = { mode: 'latency' as const, address: nameServerAddr, topic, group: topic, durationMs: 0, batch: BATCH, awaitMs: 20_000 };
   const workers = Array.from({ length: latencyConsumers }, () => startWorker(spec)) as (Worker & { latest: Map<string, any> })[];
   await Promise.all(workers.map((w) => w.next('ready')));
   for (const w of workers) w.send('go');
