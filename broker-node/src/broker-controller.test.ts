@@ -39,12 +39,23 @@ describe('BrokerController', () => {
   it('starts, registers its real address, serves, and on shutdown unregisters and keeps the data', async () => {
     const ns = new FakeNameServer();
     ns.addTopic('TopicA', 2);
-    const config = loadBrokerConfig({ CIRRUSMQ_BROKER_PORT: '0', CIRRUSMQ_STORE_DIR: dir, CIRRUSMQ_HEARTBEAT_INTERVAL_MS: '100', CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: '65536' });
+    const config = loadBrokerConfig({
+      CIRRUSMQ_BROKER_PORT: '0',
+      CIRRUSMQ_STORE_DIR: dir,
+      CIRRUSMQ_HEARTBEAT_INTERVAL_MS: '100',
+      CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: '65536',
+    });
     const lines: string[] = [];
     const b = new BrokerController(config, { nameServer: ns, logger: createLogger({}, 'info', (l) => lines.push(l)) });
     await b.start();
     expect(b.port).toBeGreaterThan(0);
-    expect(ns.registrations[0]).toMatchObject({ clusterName: 'DefaultCluster', brokerName: 'broker-a', brokerId: 0, brokerAddr: `127.0.0.1:${b.port}`, heartbeatTimeoutMs: 120_000 });
+    expect(ns.registrations[0]).toMatchObject({
+      clusterName: 'DefaultCluster',
+      brokerName: 'broker-a',
+      brokerId: 0,
+      brokerAddr: `127.0.0.1:${b.port}`,
+      heartbeatTimeoutMs: 120_000,
+    });
     expect(lines.some((l) => l.includes('"msg":"broker listening"') && l.includes(`"port":${b.port}`))).toBe(true);
     const r = await post(b.port, sendBody('TopicA', 1, ['a', 'b']));
     expect(r.status).toBe(200);
@@ -143,10 +154,15 @@ describe('main.ts', () => {
     child.stdout.on('data', (c) => (out += c));
     child.stderr.on('data', (c) => (out += c));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    await waitFor('the broker to log "broker listening"', 45_000, async () => {
-      if (child.exitCode !== null) throw new Error(`broker exited (${child.exitCode}) while starting: ${out}`);
-      return out.includes('broker listening');
-    }, 50);
+    await waitFor(
+      'the broker to log "broker listening"',
+      45_000,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`broker exited (${child.exitCode}) while starting: ${out}`);
+        return out.includes('broker listening');
+      },
+      50,
+    );
     const line = out.split('\n').find((l) => l.includes('broker listening'))!;
     const entry = JSON.parse(line) as { brokerName: string; port: number };
     expect(entry.brokerName).toBe('broker-main');

@@ -52,7 +52,13 @@ describe('BrokerOuterAPI', () => {
     const seen: string[][] = [];
     const lines: string[] = [];
     const logger = createLogger({}, 'info', (l) => lines.push(l));
-    const api = new BrokerOuterAPI(ns, reg, (r) => seen.push(r.topics.map((t) => t.topic)), { heartbeatIntervalMs: 10, retryInitialDelayMs: 1, retryMaxDelayMs: 2 }, logger);
+    const api = new BrokerOuterAPI(
+      ns,
+      reg,
+      (r) => seen.push(r.topics.map((t) => t.topic)),
+      { heartbeatIntervalMs: 10, retryInitialDelayMs: 1, retryMaxDelayMs: 2 },
+      logger,
+    );
     const started = api.start();
     // Two failed attempts, retried after 1 ms then 1-2 ms: registered by t=3, the first heartbeat not before t=12.
     await vi.advanceTimersByTimeAsync(10);
@@ -82,6 +88,8 @@ describe('BrokerOuterAPI', () => {
     );
     await api.start();
     await api.shutdown();
-    expect(lines.map((l) => JSON.parse(l) as { msg: string; err?: { message?: string } })).toMatchObject([{ msg: 'unregister from the NameServer failed', err: { message: 'unregister timed out' } }]);
+    expect(lines.map((l) => JSON.parse(l) as { msg: string; err?: { message?: string } })).toMatchObject([
+      { msg: 'unregister from the NameServer failed', err: { message: 'unregister timed out' } },
+    ]);
   });
 });

@@ -3,13 +3,21 @@ import { helpNames, namesRead, readmeConfigNames, runHelp } from '../../test/sup
 import { BROKER_ENV, brokerHelp, loadBrokerConfig } from './config';
 
 // Branches that read more variables: the s3 tier (endpoint, credentials), SYNC_FLUSH.
-const ENVS = [{}, { CIRRUSMQ_TIER: 's3', CIRRUSMQ_TIER_BUCKET: 'bucket', CIRRUSMQ_TABLE_NAME: 'table', AWS_ENDPOINT_URL: 'http://127.0.0.1:1' }, { CIRRUSMQ_FLUSH_DISK_TYPE: 'SYNC_FLUSH' }];
+const ENVS = [
+  {},
+  { CIRRUSMQ_TIER: 's3', CIRRUSMQ_TIER_BUCKET: 'bucket', CIRRUSMQ_TABLE_NAME: 'table', AWS_ENDPOINT_URL: 'http://127.0.0.1:1' },
+  { CIRRUSMQ_FLUSH_DISK_TYPE: 'SYNC_FLUSH' },
+];
 
 describe('the broker configuration and its help', () => {
   const read = namesRead(loadBrokerConfig, ENVS);
 
   it('reads exactly the variables of its table, and no other', () => {
-    expect([...read].sort()).toEqual(Object.values(BROKER_ENV).map((v) => v.name).sort());
+    expect([...read].sort()).toEqual(
+      Object.values(BROKER_ENV)
+        .map((v) => v.name)
+        .sort(),
+    );
   });
 
   it('names every variable it reads in --help and in the README configuration table', () => {

@@ -73,7 +73,16 @@ describe('loadBrokerConfig', () => {
     });
     expect(s3.durability).toBe('s3');
     expect(s3.flushDiskType).toBe('ASYNC_FLUSH');
-    expect(s3.tier).toMatchObject({ kind: 's3', bucket: 'my-tier', tableName: 'cirrusmq', prefix: 'C/b/DefaultCluster/broker-a/', endpoint: 'http://127.0.0.1:5000', region: 'eu-west-1', retentionMs: 3_600_000, walWindowMs: 50 });
+    expect(s3.tier).toMatchObject({
+      kind: 's3',
+      bucket: 'my-tier',
+      tableName: 'cirrusmq',
+      prefix: 'C/b/DefaultCluster/broker-a/',
+      endpoint: 'http://127.0.0.1:5000',
+      region: 'eu-west-1',
+      retentionMs: 3_600_000,
+      walWindowMs: 50,
+    });
     expect(loadBrokerConfig({ CIRRUSMQ_DURABILITY: 'sync' }).flushDiskType).toBe('SYNC_FLUSH');
     expect(loadBrokerConfig({ CIRRUSMQ_FLUSH_DISK_TYPE: 'SYNC_FLUSH' }).durability).toBe('sync');
     expect(loadBrokerConfig({ CIRRUSMQ_TIER: 'off' }).tier).toEqual({ kind: 'off' });
@@ -89,7 +98,10 @@ describe('loadBrokerConfig', () => {
     const shared = { CIRRUSMQ_TIER_BUCKET: 'tier', CIRRUSMQ_TABLE_NAME: 'cirrusmq', CIRRUSMQ_TIER_PREFIX: 'team/' };
     const a = loadBrokerConfig({ ...shared, CIRRUSMQ_BROKER_NAME: 'broker-a' });
     const b = loadBrokerConfig({ ...shared, CIRRUSMQ_BROKER_NAME: 'broker-b' });
-    expect([a.tier.kind === 'off' ? '' : a.tier.prefix, b.tier.kind === 'off' ? '' : b.tier.prefix]).toEqual(['team/DefaultCluster/broker-a/', 'team/DefaultCluster/broker-b/']);
+    expect([a.tier.kind === 'off' ? '' : a.tier.prefix, b.tier.kind === 'off' ? '' : b.tier.prefix]).toEqual([
+      'team/DefaultCluster/broker-a/',
+      'team/DefaultCluster/broker-b/',
+    ]);
     expect(loadBrokerConfig({ CIRRUSMQ_CLUSTER: 'c2', CIRRUSMQ_BROKER_NAME: 'x' }).tier).toMatchObject({ prefix: 'c2/x/' });
     expect(() => loadBrokerConfig({ CIRRUSMQ_TIER_PREFIX: 'no-slash' })).toThrow(/CIRRUSMQ_TIER_PREFIX/);
     // A '..' segment would lead the local tier out of its folder.
@@ -115,7 +127,15 @@ describe('loadBrokerConfig', () => {
       CIRRUSMQ_HEARTBEAT_TIMEOUT_MS: '5000',
       CIRRUSMQ_LOG_LEVEL: 'debug',
     });
-    expect(c).toMatchObject({ clusterName: 'C1', brokerName: 'broker-b', brokerId: 1, brokerPort: 0, storeDir: '/tmp/x', commitLogSegmentBytes: 65536, logLevel: 'debug' });
+    expect(c).toMatchObject({
+      clusterName: 'C1',
+      brokerName: 'broker-b',
+      brokerId: 1,
+      brokerPort: 0,
+      storeDir: '/tmp/x',
+      commitLogSegmentBytes: 65536,
+      logLevel: 'debug',
+    });
     expect(c).toMatchObject({ flushDiskType: 'SYNC_FLUSH', flushIntervalMs: 10, syncFlushTimeoutMs: 250, commitLogPreallocate: true });
     expect(
       loadBrokerConfig({
@@ -135,7 +155,9 @@ describe('loadBrokerConfig', () => {
       loadBrokerConfig({ CIRRUSMQ_BROKER_PORT: 'abc', CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: '100', CIRRUSMQ_LOG_LEVEL: 'loud', CIRRUSMQ_BROKER_NAME: 'a b' }),
     ).toThrow(/CIRRUSMQ_BROKER_PORT.*CIRRUSMQ_COMMITLOG_SEGMENT_BYTES.*CIRRUSMQ_LOG_LEVEL/s);
     expect(() => loadBrokerConfig({ CIRRUSMQ_BROKER_NAME: 'a b' })).toThrow(/CIRRUSMQ_BROKER_NAME/);
-    expect(() => loadBrokerConfig({ CIRRUSMQ_FLUSH_DISK_TYPE: 'SOMETIMES' })).toThrow(/invalid CIRRUSMQ_FLUSH_DISK_TYPE="SOMETIMES": expected ASYNC_FLUSH or SYNC_FLUSH/);
+    expect(() => loadBrokerConfig({ CIRRUSMQ_FLUSH_DISK_TYPE: 'SOMETIMES' })).toThrow(
+      /invalid CIRRUSMQ_FLUSH_DISK_TYPE="SOMETIMES": expected ASYNC_FLUSH or SYNC_FLUSH/,
+    );
     expect(() => loadBrokerConfig({ CIRRUSMQ_BROKER_PORT: '70000' })).toThrow(/from 0 to 65535/);
     expect(() => loadBrokerConfig({ CIRRUSMQ_HEARTBEAT_INTERVAL_MS: '200000' })).toThrow(/must exceed/);
   });

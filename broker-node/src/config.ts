@@ -111,33 +111,70 @@ export const BROKER_ENV = {
   cluster: str('CIRRUSMQ_CLUSTER', 'DefaultCluster', { description: 'cluster name', ...NAME }),
   brokerName: str('CIRRUSMQ_BROKER_NAME', 'broker-a', { description: 'broker name', ...NAME }),
   brokerId: int('CIRRUSMQ_BROKER_ID', 0, 0, 1024, { description: 'broker id, 0 = master' }),
-  brokerHost: str('CIRRUSMQ_BROKER_HOST', '127.0.0.1', { description: 'host advertised to the NameServer', pattern: /^[a-zA-Z0-9.:\-[\]]+$/, expected: 'a host name or IP address' }),
-  listenHost: str('CIRRUSMQ_BROKER_LISTEN_HOST', '127.0.0.1', { description: 'interface to listen on (the API has no authentication)', pattern: /^[a-zA-Z0-9.:-]+$/, expected: 'a host name or IP address' }),
+  brokerHost: str('CIRRUSMQ_BROKER_HOST', '127.0.0.1', {
+    description: 'host advertised to the NameServer',
+    pattern: /^[a-zA-Z0-9.:\-[\]]+$/,
+    expected: 'a host name or IP address',
+  }),
+  listenHost: str('CIRRUSMQ_BROKER_LISTEN_HOST', '127.0.0.1', {
+    description: 'interface to listen on (the API has no authentication)',
+    pattern: /^[a-zA-Z0-9.:-]+$/,
+    expected: 'a host name or IP address',
+  }),
   brokerPort: port('CIRRUSMQ_BROKER_PORT', 10911, { description: 'listen port (0 = any free port)', allowZero: true }),
-  namesrvAddr: str('CIRRUSMQ_NAMESRV_ADDR', '127.0.0.1:9876', { description: 'the NameServer, host:port', pattern: /^(https?:\/\/)?[a-zA-Z0-9.\-[\]:]+(:\d+)?\/?$/, expected: 'host:port or an http(s) URL' }),
+  namesrvAddr: str('CIRRUSMQ_NAMESRV_ADDR', '127.0.0.1:9876', {
+    description: 'the NameServer, host:port',
+    pattern: /^(https?:\/\/)?[a-zA-Z0-9.\-[\]:]+(:\d+)?\/?$/,
+    expected: 'host:port or an http(s) URL',
+  }),
   storeDir: str('CIRRUSMQ_STORE_DIR', undefined, { description: 'store folder', defaultText: './.cirrusmq-data/<broker name>' }),
-  segmentBytes: int('CIRRUSMQ_COMMITLOG_SEGMENT_BYTES', S.commitLogSegmentBytes, MIN_SEGMENT_BYTES, MAX_SEGMENT_BYTES, { description: 'CommitLog segment size' }),
+  segmentBytes: int('CIRRUSMQ_COMMITLOG_SEGMENT_BYTES', S.commitLogSegmentBytes, MIN_SEGMENT_BYTES, MAX_SEGMENT_BYTES, {
+    description: 'CommitLog segment size',
+  }),
   preallocate: bool('CIRRUSMQ_COMMITLOG_PREALLOCATE', false, { description: 'zero-fill the next CommitLog segment ahead instead of sparse files' }),
   cqUnits: int('CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE', S.consumeQueueUnitsPerFile, 16, 50_000_000, { description: 'ConsumeQueue entries per file' }),
-  flushDiskType: oneOf('CIRRUSMQ_FLUSH_DISK_TYPE', ['ASYNC_FLUSH', 'SYNC_FLUSH'] as const, 'ASYNC_FLUSH', { description: "RocketMQ's name for async/sync durability" }),
+  flushDiskType: oneOf('CIRRUSMQ_FLUSH_DISK_TYPE', ['ASYNC_FLUSH', 'SYNC_FLUSH'] as const, 'ASYNC_FLUSH', {
+    description: "RocketMQ's name for async/sync durability",
+  }),
   flushIntervalMs: int('CIRRUSMQ_FLUSH_INTERVAL_MS', S.flushIntervalMs, 1, 60_000, { description: 'ASYNC_FLUSH: fdatasync period' }),
-  syncFlushTimeoutMs: int('CIRRUSMQ_SYNC_FLUSH_TIMEOUT_MS', S.syncFlushTimeoutMs, 1, 600_000, { description: 'SYNC_FLUSH: a send not on disk within this answers FLUSH_DISK_TIMEOUT' }),
+  syncFlushTimeoutMs: int('CIRRUSMQ_SYNC_FLUSH_TIMEOUT_MS', S.syncFlushTimeoutMs, 1, 600_000, {
+    description: 'SYNC_FLUSH: a send not on disk within this answers FLUSH_DISK_TIMEOUT',
+  }),
   durability: oneOf('CIRRUSMQ_DURABILITY', DURABILITIES, 'async', {
     description: 'when a send is acknowledged: after the write, after fdatasync, or after an S3 write-ahead chunk',
     defaultText: 'async; sync with SYNC_FLUSH',
   }),
-  fileReservedTimeMs: int('CIRRUSMQ_FILE_RESERVED_TIME_MS', S.fileReservedTimeMs, 1, MAX, { description: 'local retention by a segment\'s last write' }),
-  diskBudgetBytes: int('CIRRUSMQ_DISK_BUDGET_BYTES', S.diskBudgetBytes, 0, MAX, { description: 'local retention: CommitLog bytes kept on disk, 0 = unlimited' }),
+  fileReservedTimeMs: int('CIRRUSMQ_FILE_RESERVED_TIME_MS', S.fileReservedTimeMs, 1, MAX, { description: "local retention by a segment's last write" }),
+  diskBudgetBytes: int('CIRRUSMQ_DISK_BUDGET_BYTES', S.diskBudgetBytes, 0, MAX, {
+    description: 'local retention: CommitLog bytes kept on disk, 0 = unlimited',
+  }),
   cleanIntervalMs: int('CIRRUSMQ_CLEAN_INTERVAL_MS', S.cleanIntervalMs, 10, 86_400_000, { description: 'how often retention checks' }),
   indexHashSlots: int('CIRRUSMQ_INDEX_HASH_SLOTS', S.indexHashSlotNum, 16, 50_000_000, { description: 'key index: hash slots per file (x 4 bytes of memory)' }),
   indexMaxEntries: int('CIRRUSMQ_INDEX_MAX_ENTRIES', S.indexNum, 64, 100_000_000, { description: 'key index: entries per file' }),
   heartbeatIntervalMs: int('CIRRUSMQ_HEARTBEAT_INTERVAL_MS', 30_000, 100, 3_600_000, { description: 'registration period' }),
-  heartbeatTimeoutMs: int('CIRRUSMQ_HEARTBEAT_TIMEOUT_MS', 120_000, 1_000, 86_400_000, { description: 'the NameServer drops the broker after this without a heartbeat' }),
+  heartbeatTimeoutMs: int('CIRRUSMQ_HEARTBEAT_TIMEOUT_MS', 120_000, 1_000, 86_400_000, {
+    description: 'the NameServer drops the broker after this without a heartbeat',
+  }),
   logLevel: oneOf('CIRRUSMQ_LOG_LEVEL', LOG_LEVELS, 'info', { description: 'log level' }),
-  tierBucket: str('CIRRUSMQ_TIER_BUCKET', undefined, { description: 's3 tier: the bucket', pattern: /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, expected: 'an S3 bucket name' }),
-  tier: oneOf('CIRRUSMQ_TIER', ['local', 's3', 'off'] as const, 'local', { description: 'where sealed segments go: a folder, S3, or nowhere', defaultText: 'local; s3 when CIRRUSMQ_TIER_BUCKET is set' }),
-  tableName: str('CIRRUSMQ_TABLE_NAME', undefined, { description: 's3 tier: the DynamoDB manifest table', pattern: /^[a-zA-Z0-9_.-]{3,255}$/, expected: 'a DynamoDB table name' }),
-  awsEndpoint: str('AWS_ENDPOINT_URL', undefined, { description: 's3 tier: S3 and DynamoDB endpoint (moto_server, LocalStack)', pattern: /^https?:\/\/\S+$/, expected: 'an http(s) URL' }),
+  tierBucket: str('CIRRUSMQ_TIER_BUCKET', undefined, {
+    description: 's3 tier: the bucket',
+    pattern: /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+    expected: 'an S3 bucket name',
+  }),
+  tier: oneOf('CIRRUSMQ_TIER', ['local', 's3', 'off'] as const, 'local', {
+    description: 'where sealed segments go: a folder, S3, or nowhere',
+    defaultText: 'local; s3 when CIRRUSMQ_TIER_BUCKET is set',
+  }),
+  tableName: str('CIRRUSMQ_TABLE_NAME', undefined, {
+    description: 's3 tier: the DynamoDB manifest table',
+    pattern: /^[a-zA-Z0-9_.-]{3,255}$/,
+    expected: 'a DynamoDB table name',
+  }),
+  awsEndpoint: str('AWS_ENDPOINT_URL', undefined, {
+    description: 's3 tier: S3 and DynamoDB endpoint (moto_server, LocalStack)',
+    pattern: /^https?:\/\/\S+$/,
+    expected: 'an http(s) URL',
+  }),
   awsAccessKeyId: str('AWS_ACCESS_KEY_ID', undefined, { description: 'with AWS_ENDPOINT_URL: when unset, the emulator gets dummy credentials' }),
   awsRegion: str('AWS_REGION', 'us-east-1', { description: 's3 tier: region' }),
   tierPrefix: str('CIRRUSMQ_TIER_PREFIX', '', {
@@ -154,7 +191,9 @@ export const BROKER_ENV = {
   walWindowMs: int('CIRRUSMQ_S3_WAL_WINDOW_MS', 100, 1, 10_000, { description: 's3 durability: group-commit window' }),
   walMaxBytes: int('CIRRUSMQ_S3_WAL_MAX_BYTES', 4 * MiB, 64 * 1024, 512 * MiB, { description: 's3 durability: write-ahead chunk size cap' }),
   walAckTimeoutMs: int('CIRRUSMQ_S3_WAL_ACK_TIMEOUT_MS', 10_000, 100, 600_000, { description: 's3 durability: wait before FLUSH_S3_TIMEOUT' }),
-  popSnapshotIntervalMs: int('CIRRUSMQ_POP_SNAPSHOT_INTERVAL_MS', 60_000, 100, 86_400_000, { description: 'consumers: POP state snapshot period (bounds the replay at a restart)' }),
+  popSnapshotIntervalMs: int('CIRRUSMQ_POP_SNAPSHOT_INTERVAL_MS', 60_000, 100, 86_400_000, {
+    description: 'consumers: POP state snapshot period (bounds the replay at a restart)',
+  }),
   receiptKey: str('CIRRUSMQ_RECEIPT_KEY', undefined, {
     description: 'consumers: receipt handle HMAC key, hex (unset: generated once, kept in the store and the tier)',
     pattern: /^([0-9a-fA-F]{2}){16,64}$/,
@@ -214,7 +253,8 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
     );
   }
   const tier = loadTierSettings(r, { clusterName, brokerName, storeDir });
-  if (durability === 's3' && tier.kind === 'off') r.problem('CIRRUSMQ_DURABILITY=s3 needs tiering: CIRRUSMQ_TIER must not be off', V.durability.name, V.tier.name);
+  if (durability === 's3' && tier.kind === 'off')
+    r.problem('CIRRUSMQ_DURABILITY=s3 needs tiering: CIRRUSMQ_TIER must not be off', V.durability.name, V.tier.name);
   r.done('broker');
 
   return {

@@ -23,7 +23,9 @@ describe('PeriodicService', () => {
     expect(passes).toBe(0);
     await vi.advanceTimersByTimeAsync(1);
     expect(passes).toBe(1);
-    expect(lines.map((l) => JSON.parse(l) as { msg: string; err?: { message?: string } })).toMatchObject([{ msg: 'Flaky: pass failed', err: { message: 'boom' } }]);
+    expect(lines.map((l) => JSON.parse(l) as { msg: string; err?: { message?: string } })).toMatchObject([
+      { msg: 'Flaky: pass failed', err: { message: 'boom' } },
+    ]);
     await vi.advanceTimersByTimeAsync(200);
     expect(passes).toBe(3);
     expect(s.isStopped()).toBe(false);

@@ -115,7 +115,10 @@ export class TopicConfigManager {
   async checkWritable(topic: string, queueId: number): Promise<TopicConfig> {
     const config = await this.getTopicConfig(topic);
     if (!Number.isInteger(queueId) || queueId < 0 || queueId >= config.writeQueueNums) {
-      throw new CirrusError('INVALID_QUEUE', `queueId ${queueId} is not a write queue of ${topic} on ${this.brokerName} (writeQueueNums ${config.writeQueueNums})`);
+      throw new CirrusError(
+        'INVALID_QUEUE',
+        `queueId ${queueId} is not a write queue of ${topic} on ${this.brokerName} (writeQueueNums ${config.writeQueueNums})`,
+      );
     }
     return config;
   }
@@ -124,7 +127,10 @@ export class TopicConfigManager {
   async checkReadable(topic: string, queueId: number): Promise<TopicConfig> {
     const config = await this.getTopicConfig(topic);
     if (!Number.isInteger(queueId) || queueId < 0 || queueId >= config.readQueueNums) {
-      throw new CirrusError('QUEUE_NOT_FOUND', `queueId ${queueId} is not a read queue of ${topic} on ${this.brokerName} (readQueueNums ${config.readQueueNums})`);
+      throw new CirrusError(
+        'QUEUE_NOT_FOUND',
+        `queueId ${queueId} is not a read queue of ${topic} on ${this.brokerName} (readQueueNums ${config.readQueueNums})`,
+      );
     }
     return config;
   }

@@ -12,7 +12,15 @@ export { PullConsumer, type PullConsumerOptions, type PulledMessage } from './co
 export type { MessageView } from './consumer/message-view.js';
 export type { RetryBackoff } from './consumer/retry-backoff.js';
 export type { ConsumeFrom, PutGroupRequest, SubscriptionGroupConfig } from './api/consume-types.js';
-export { GatewayClient, type GroupProgressJson, type MessageJsonIn, type MessageJsonOut, type ReadResultJson, type ReceivedMessageJson, type SendResultJson } from './api/gateway-client.js';
+export {
+  GatewayClient,
+  type GroupProgressJson,
+  type MessageJsonIn,
+  type MessageJsonOut,
+  type ReadResultJson,
+  type ReceivedMessageJson,
+  type SendResultJson,
+} from './api/gateway-client.js';
 export type { ClusterBrokerInfo, Durability, TopicInfo, TopicRouteData } from './api/types.js';
 export { KEY_SEPARATOR, type Message, type MessageExt, type MessageQueue, type SendResult, type SendStatus } from './message.js';
 export { CirrusError, ErrorCodes, isErrorCode, toCirrusError, type ErrorCode, type ErrorDetails } from './errors.js';

@@ -18,7 +18,11 @@ describe('validateGroup', () => {
 describe('validatePutGroupRequest', () => {
   it('keeps the fields given and nothing else', () => {
     expect(validatePutGroupRequest({})).toEqual({});
-    expect(validatePutGroupRequest({ retryMaxTimes: 0, orderly: true, consumeFrom: 'earliest' })).toEqual({ retryMaxTimes: 0, orderly: true, consumeFrom: 'earliest' });
+    expect(validatePutGroupRequest({ retryMaxTimes: 0, orderly: true, consumeFrom: 'earliest' })).toEqual({
+      retryMaxTimes: 0,
+      orderly: true,
+      consumeFrom: 'earliest',
+    });
     expect(validatePutGroupRequest({ retryMaxTimes: ConsumeLimits.MAX_RETRY_TIMES, consumeFrom: 0 })).toEqual({ retryMaxTimes: 64, consumeFrom: 0 });
     expect(validatePutGroupRequest({ consumeFrom: 'latest' })).toEqual({ consumeFrom: 'latest' });
   });

@@ -16,7 +16,22 @@ import { DEFAULT_BROKER_PORT, NetworkStack, type NetworkStackProps } from './sta
 import { StorageStack, type StorageStackProps } from './stacks/storage-stack';
 import { NAME_PATTERN, NAME_RULE, PropsValidator } from './validate';
 
-type Own<P, Wired extends keyof P = never> = Omit<P, Wired | 'env' | 'stackName' | 'description' | 'tags' | 'terminationProtection' | 'crossRegionReferences' | 'analyticsReporting' | 'synthesizer' | 'permissionsBoundary' | 'suppressTemplateIndentation' | 'notificationArns' | 'propertyInjectors'>;
+type Own<P, Wired extends keyof P = never> = Omit<
+  P,
+  | Wired
+  | 'env'
+  | 'stackName'
+  | 'description'
+  | 'tags'
+  | 'terminationProtection'
+  | 'crossRegionReferences'
+  | 'analyticsReporting'
+  | 'synthesizer'
+  | 'permissionsBoundary'
+  | 'suppressTemplateIndentation'
+  | 'notificationArns'
+  | 'propertyInjectors'
+>;
 
 export interface CirrusMqProps {
   /** Stack names are `${stackPrefix}-Storage`, `-Network`, ... @default 'CirrusMq' */
@@ -30,12 +45,18 @@ export interface CirrusMqProps {
   readonly storage?: Own<StorageStackProps>;
   readonly network?: Own<NetworkStackProps, 'brokerPort'>;
   readonly nameServer?: Own<NameServerStackProps, 'table' | 'vpc' | 'subnets' | 'securityGroup'>;
-  readonly brokers?: Own<BrokerStackProps, 'retentionDays' | 'clusterName' | 'brokerNames' | 'vpc' | 'subnets' | 'assignPublicIp' | 'securityGroup' | 'nameServerAddr' | 'table' | 'bucket' | 'image'> & {
+  readonly brokers?: Own<
+    BrokerStackProps,
+    'retentionDays' | 'clusterName' | 'brokerNames' | 'vpc' | 'subnets' | 'assignPublicIp' | 'securityGroup' | 'nameServerAddr' | 'table' | 'bucket' | 'image'
+  > & {
     /** @default - built from broker-node/Dockerfile at deploy */
     readonly image?: ecs.ContainerImage;
   };
   readonly gateway?: Own<GatewayStackProps, 'vpc' | 'subnets' | 'securityGroup' | 'nameServerAddr'>;
-  readonly monitoring?: Own<MonitoringStackProps, 'clusterName' | 'brokerNames' | 'metricNamespace' | 'table' | 'api' | 'gatewayFunction' | 'nameServerFunction'>;
+  readonly monitoring?: Own<
+    MonitoringStackProps,
+    'clusterName' | 'brokerNames' | 'metricNamespace' | 'table' | 'api' | 'gatewayFunction' | 'nameServerFunction'
+  >;
 }
 
 export interface CirrusMqStacks {

@@ -9,7 +9,11 @@ describe('the launcher configuration and its help', () => {
   });
 
   it('reads exactly the variables of its table, and no other', () => {
-    expect([...read].sort()).toEqual(Object.values(LAUNCHER_ENV).map((v) => v.name).sort());
+    expect([...read].sort()).toEqual(
+      Object.values(LAUNCHER_ENV)
+        .map((v) => v.name)
+        .sort(),
+    );
   });
 
   it('names every variable it reads in --help and in the README configuration table', () => {

@@ -233,7 +233,14 @@ export class LocalCluster {
     try {
       const entries = await ns.getCluster();
       for (const b of entries.filter((e) => e.brokerName === name && e.addr === addr && e.alive)) {
-        await ns.registerBroker({ clusterName: b.cluster, brokerName: b.brokerName, brokerId: b.brokerId, brokerAddr: b.addr, startedAt: b.startedAt, heartbeatTimeoutMs: 1 });
+        await ns.registerBroker({
+          clusterName: b.cluster,
+          brokerName: b.brokerName,
+          brokerId: b.brokerId,
+          brokerAddr: b.addr,
+          startedAt: b.startedAt,
+          heartbeatTimeoutMs: 1,
+        });
       }
     } finally {
       ns.close();

@@ -39,9 +39,11 @@ describe('assertPortsFree', () => {
 
   it('refuses one port given to two processes', async () => {
     const port = await freePort();
-    await expect(assertPortsFree('127.0.0.1', [
-      { name: 'broker-a', port },
-      { name: 'broker-b', port },
-    ])).rejects.toMatchObject({ code: 'PORT_CONFLICT', message: `port ${port} is given to both broker-a and broker-b` });
+    await expect(
+      assertPortsFree('127.0.0.1', [
+        { name: 'broker-a', port },
+        { name: 'broker-b', port },
+      ]),
+    ).rejects.toMatchObject({ code: 'PORT_CONFLICT', message: `port ${port} is given to both broker-a and broker-b` });
   });
 });

@@ -44,7 +44,9 @@ export class Supervisor {
     const how = facts.signal ? `signal ${facts.signal}` : `code ${facts.code}`;
     const what = `${name} (pid ${facts.pid ?? '?'}) exited unexpectedly (${how}); log: ${this.procs.logFile(name)}`;
     if (delay === undefined) {
-      this.report(`[supervisor] ${what}. It failed ${backoff.failures - 1} restarts in a row: giving up on ${name}; the rest of the cluster keeps running. Fix the cause and start the cluster again.`);
+      this.report(
+        `[supervisor] ${what}. It failed ${backoff.failures - 1} restarts in a row: giving up on ${name}; the rest of the cluster keeps running. Fix the cause and start the cluster again.`,
+      );
     } else {
       this.report(`[supervisor] ${what}; restarting in ${formatSeconds(delay)} (try ${backoff.failures})`);
     }

@@ -61,11 +61,17 @@ const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).s
 
 const body = Buffer.alloc(MSG_BYTES, 'cirrusmq-benchmark-payload-');
 const log = (s: string) => process.stdout.write(s + '\n');
-const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+const load = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 const epochNow = () => performance.timeOrigin + performance.now();
 let workerCount = 0;
 
-log(`bench:consume: ${MSG_BYTES} B messages, ${fmt(stored)} pre-stored, receive ${BATCH} + ack, ${consumers} consumer processes, ${durationMs / 1000}s per run, ${runs} run(s); ${os.cpus().length} cores; load average ${load()}`);
+log(
+  `bench:consume: ${MSG_BYTES} B messages, ${fmt(stored)} pre-stored, receive ${BATCH} + ack, ${consumers} consumer processes, ${durationMs / 1000}s per run, ${runs} run(s); ${os.cpus().length} cores; load average ${load()}`,
+);
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cirrusmq-bench-'));
 // Production-like store: the broker's defaults (1 GiB CommitLog segments, 300,000 ConsumeQueue
@@ -104,7 +110,9 @@ try {
   const messages = Array.from({ length: BATCH }, () => ({ topic: 'bench', body, tags: 'TagA' }));
   const t0 = performance.now();
   const sent = await inParallel(16, stored, () => producer.sendBatch(messages));
-  log(`stored ${fmt(sent)} messages in CirrusMQ (4 queues on each of ${cluster.config.brokers.length} brokers) in ${fmt((performance.now() - t0) / 1000, 1)} s`);
+  log(
+    `stored ${fmt(sent)} messages in CirrusMQ (4 queues on each of ${cluster.config.brokers.length} brokers) in ${fmt((performance.now() - t0) / 1000, 1)} s`,
+  );
   if (nats) {
     const natsBodies = Array.from({ length: BATCH }, () => body);
     const t1 = performance.now();
@@ -135,7 +143,8 @@ try {
       await nats.addPullConsumer(`bench-c-${run}`);
       results.c.push(await throughputRun({ mode: 'nats', address: nats.address, group: `bench-c-${run}` }, [nats.pid!]));
     }
-    const last = (k: 'a' | 'b' | 'c') => (results[k].length ? `${fmt(results[k].at(-1)!.msgsPerSec)} msg/s ${fmt(results[k].at(-1)!.cpuUsPerMsg, 1)} µs CPU/msg` : '-');
+    const last = (k: 'a' | 'b' | 'c') =>
+      results[k].length ? `${fmt(results[k].at(-1)!.msgsPerSec)} msg/s ${fmt(results[k].at(-1)!.cpuUsPerMsg, 1)} µs CPU/msg` : '-';
     log(`run ${run}/${runs}: (a) ${last('a')} | (b) ${last('b')} | (c) ${last('c')}   load ${load()}`);
   }
 
@@ -145,7 +154,16 @@ try {
     if (rs.length === 0) return;
     const m = (f: (r: RunResult) => number) => median(rs.map(f));
     log(
-      `${name.padEnd(36)} ${fmt(m((r) => r.msgsPerSec)).padStart(8)}  ${fmt(m((r) => r.p50Ms), 2).padStart(7)}  ${fmt(m((r) => r.p99Ms), 2).padStart(7)}   ${fmt(m((r) => r.cpuUsPerMsg), 1).padStart(17)}   ${String(rs.reduce((a, r) => a + r.errors, 0)).padStart(6)}  ${rs.reduce((a, r) => a + r.empty, 0)}`,
+      `${name.padEnd(36)} ${fmt(m((r) => r.msgsPerSec)).padStart(8)}  ${fmt(
+        m((r) => r.p50Ms),
+        2,
+      ).padStart(7)}  ${fmt(
+        m((r) => r.p99Ms),
+        2,
+      ).padStart(7)}   ${fmt(
+        m((r) => r.cpuUsPerMsg),
+        1,
+      ).padStart(17)}   ${String(rs.reduce((a, r) => a + r.errors, 0)).padStart(6)}  ${rs.reduce((a, r) => a + r.empty, 0)}`,
     );
   };
   row('(a) SimpleConsumer, direct', results.a);
@@ -163,29 +181,40 @@ try {
   if (nats) log(`  (a)/(c) server CPU per msg  ${ratio(results.a, results.c, (r) => r.cpuUsPerMsg, '<= 1.0')}`);
   log(`  (b)/(a) msgs/s              ${ratio(results.b, results.a, (r) => r.msgsPerSec, '>= 0.7')}`);
   // Where the server CPU goes: the median per process, so a regression points at its process.
-  const names = new Map([...['nameserver', ...cluster.config.brokers.map((b) => b.brokerName), 'gateway'].map((n) => [cluster.pid(n)!, n] as const), [nats?.pid ?? -1, 'nats-server']]);
+  const names = new Map([
+    ...['nameserver', ...cluster.config.brokers.map((b) => b.brokerName), 'gateway'].map((n) => [cluster.pid(n)!, n] as const),
+    [nats?.pid ?? -1, 'nats-server'],
+  ]);
   for (const [k, rs] of Object.entries(results)) {
     if (rs.length === 0) continue;
     const split = [...rs[0]!.cpuUsPerMsgByPid.keys()].map((pid) => `${names.get(pid)} ${fmt(median(rs.map((r) => r.cpuUsPerMsgByPid.get(pid)!)), 1)}`);
     log(`  (${k}) server CPU µs/msg by process: ${split.join(', ')}`);
   }
   log('p50/p99 are per receive call (up to 32 messages); server CPU: (a) brokers + NameServer, (b) + gateway, (c) nats-server');
-  log('durability: CirrusMQ ASYNC_FLUSH (ack after the write, fdatasync every 500 ms); JetStream file store (ack after the write, fsync every 2 min by default)');
+  log(
+    'durability: CirrusMQ ASYNC_FLUSH (ack after the write, fdatasync every 500 ms); JetStream file store (ack after the write, fsync every 2 min by default)',
+  );
   log(`JetStream acks are nats.js ack() (a publish the server does not answer); CirrusMQ acks are answered requests (ackAll, one per broker per batch)`);
 
   for (const rate of latencyRates) {
     const perRun: LatencyResult[] = [];
     for (let run = 1; run <= runs; run++) perRun.push(await latencyRun(rate, run));
     log('');
-    log(`latency at a fixed ${fmt(rate)} msg/s, ${latencyMs / 1000}s per run (after 1 s of warm-up), ${latencyConsumers} long-polling SimpleConsumers (direct, awaitDuration 20 s), autoBatch Producer:`);
+    log(
+      `latency at a fixed ${fmt(rate)} msg/s, ${latencyMs / 1000}s per run (after 1 s of warm-up), ${latencyConsumers} long-polling SimpleConsumers (direct, awaitDuration 20 s), autoBatch Producer:`,
+    );
     for (const [i, r] of perRun.entries()) {
       log(
         `  run ${i + 1}: sent ${fmt(r.sent)} received ${fmt(r.received)}; SEND_OK->receive p50/p99/p99.9 ${ms3(r.sendOk)} ms (${fmt(r.beforeSendOk)} received before their SEND_OK, counted as 0); end to end ${ms3(r.e2e)} ms; producer behind schedule at most ${fmt(r.maxLagMs, 1)} ms`,
       );
     }
     const med = (f: (r: LatencyResult) => number) => fmt(median(perRun.map(f)), 2);
-    log(`  medians: SEND_OK->receive p50 ${med((r) => r.sendOk[0])} p99 ${med((r) => r.sendOk[1])} p99.9 ${med((r) => r.sendOk[2])} ms${rate === 1000 ? ' (target p99 <= 10 ms at 1,000 msg/s)' : ''}`);
-    log(`           end to end       p50 ${med((r) => r.e2e[0])} p99 ${med((r) => r.e2e[1])} p99.9 ${med((r) => r.e2e[2])} ms${rate === 10000 ? ' (target p99 <= 25 ms at 10,000 msg/s)' : ''}`);
+    log(
+      `  medians: SEND_OK->receive p50 ${med((r) => r.sendOk[0])} p99 ${med((r) => r.sendOk[1])} p99.9 ${med((r) => r.sendOk[2])} ms${rate === 1000 ? ' (target p99 <= 10 ms at 1,000 msg/s)' : ''}`,
+    );
+    log(
+      `           end to end       p50 ${med((r) => r.e2e[0])} p99 ${med((r) => r.e2e[1])} p99.9 ${med((r) => r.e2e[2])} ms${rate === 10000 ? ' (target p99 <= 25 ms at 10,000 msg/s)' : ''}`,
+    );
   }
   log('');
   log(`load average at the end: ${load()}`);
@@ -212,7 +241,11 @@ async function inParallel(inFlight: number, count: number, sendBatch: () => Prom
 }
 
 async function createTopic(topic: string): Promise<void> {
-  const res = await fetch(`${cluster.gatewayUrl}/v1/topics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic, queues: 4 }) });
+  const res = await fetch(`${cluster.gatewayUrl}/v1/topics`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ topic, queues: 4 }),
+  });
   if (res.status >= 300) throw new Error(`create topic ${topic}: ${res.status} ${await res.text()}`);
 }
 

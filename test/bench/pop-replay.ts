@@ -39,7 +39,10 @@ const MiB = 1024 * 1024;
 async function open(dir: string) {
   const ns = new FakeNameServer();
   ns.addTopic(TOPIC, QUEUES);
-  const store = await new DefaultMessageStore({ storeDir: dir, commitLogSegmentBytes: 256 * MiB, consumeQueueUnitsPerFile: 300_000, flushIntervalMs: 500 }, silentLogger).open();
+  const store = await new DefaultMessageStore(
+    { storeDir: dir, commitLogSegmentBytes: 256 * MiB, consumeQueueUnitsPerFile: 300_000, flushIntervalMs: 500 },
+    silentLogger,
+  ).open();
   const t0 = performance.now();
   const pop = await createPopService({
     brokerName: 'broker-a',
@@ -60,7 +63,14 @@ async function fill(dir: string, snapshot: boolean): Promise<void> {
   const body = Buffer.alloc(32);
   for (let q = 0; q < QUEUES; q++) {
     const n = Math.ceil(LEASES / QUEUES);
-    for (let i = 0; i < n; i += 1000) await b.store.putMessages(makeBatch(TOPIC, q, Array.from({ length: Math.min(1000, n - i) }, () => ({ body }))));
+    for (let i = 0; i < n; i += 1000)
+      await b.store.putMessages(
+        makeBatch(
+          TOPIC,
+          q,
+          Array.from({ length: Math.min(1000, n - i) }, () => ({ body })),
+        ),
+      );
   }
   const t0 = performance.now();
   let leased = 0;
@@ -98,7 +108,9 @@ async function replay(dir: string): Promise<void> {
 
 function child(args: string[]): Promise<{ out: string; signal: NodeJS.Signals | null }> {
   const self = fileURLToPath(import.meta.url);
-  const proc = spawn(process.execPath, ['--import', 'tsx', '--conditions=cirrusmq-source', '--expose-gc', '--max-old-space-size=4096', self, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, ['--import', 'tsx', '--conditions=cirrusmq-source', '--expose-gc', '--max-old-space-size=4096', self, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
   return new Promise((resolve) => proc.on('exit', (_code, signal) => resolve({ out, signal })));

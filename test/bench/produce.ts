@@ -41,7 +41,9 @@ const WARMUP_MS = 2000;
 const body = Buffer.alloc(MSG_BYTES, 'cirrusmq-benchmark-payload-');
 const log = (s: string) => process.stdout.write(s + '\n');
 
-log(`bench:produce: ${MSG_BYTES} B messages, batches of ${BATCH}, ${IN_FLIGHT} in flight, ${durationMs / 1000}s per scenario, ${runs} run(s); ${os.cpus().length} cores`);
+log(
+  `bench:produce: ${MSG_BYTES} B messages, batches of ${BATCH}, ${IN_FLIGHT} in flight, ${durationMs / 1000}s per scenario, ${runs} run(s); ${os.cpus().length} cores`,
+);
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cirrusmq-bench-'));
 const cluster = await startTestCluster({
@@ -106,7 +108,9 @@ try {
     results.directBatching.push(await runLoad(IN_FLIGHT, durationMs, BATCH, directBatching));
     if (nats) results.jetstream.push(await runLoad(IN_FLIGHT, durationMs, BATCH, viaNats));
     const last = (k: keyof typeof results) => fmt(results[k].at(-1)!.msgsPerSec);
-    log(`run ${run}/${runs}: gateway ${last('gateway')}, direct ${last('direct')}, direct+autoBatch ${last('directBatching')}${nats ? `, jetstream ${last('jetstream')}` : ''} msg/s`);
+    log(
+      `run ${run}/${runs}: gateway ${last('gateway')}, direct ${last('direct')}, direct+autoBatch ${last('directBatching')}${nats ? `, jetstream ${last('jetstream')}` : ''} msg/s`,
+    );
   }
 
   const summary = (rs: LoadResult[]) => ({

@@ -69,7 +69,14 @@ const storeConfig = (dir: string): MessageStoreConfig => ({
 async function childWrite(dir: string, bytes: number): Promise<void> {
   const body = Buffer.alloc(1024, 'cirrusmq-recovery-benchmark-');
   const batches = Array.from({ length: 8 }, (_, q) =>
-    decodeSendBatch(encodeSendBatch('bench', q, Array.from({ length: 32 }, () => prepareMessage({ topic: 'bench', body, tags: 'TagA', keys: [`k${q}`] }))), 32),
+    decodeSendBatch(
+      encodeSendBatch(
+        'bench',
+        q,
+        Array.from({ length: 32 }, () => prepareMessage({ topic: 'bench', body, tags: 'TagA', keys: [`k${q}`] })),
+      ),
+      32,
+    ),
   );
   const store = new DefaultMessageStore(storeConfig(dir), silentLogger).load();
   const batchBytes = batches[0]!.records.reduce((n, x) => n + x.shape.size, 0);

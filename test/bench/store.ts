@@ -42,7 +42,9 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.log('npm run bench:store -- [--bytes 1g] [--batch 32] [--queues 8] [--producers 256] [--segment 1g] [--only raw,async,sync] [--rss-gib 4] [--prealloc true|false] [--dir DIR]');
+  console.log(
+    'npm run bench:store -- [--bytes 1g] [--batch 32] [--queues 8] [--producers 256] [--segment 1g] [--only raw,async,sync] [--rss-gib 4] [--prealloc true|false] [--dir DIR]',
+  );
   process.exit(0);
 }
 

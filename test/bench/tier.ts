@@ -86,7 +86,14 @@ function parseSize(s: string): number {
 
 const body = Buffer.alloc(1024, 'cirrusmq-tier-benchmark-payload-');
 const batches: SendBatch[] = Array.from({ length: QUEUES }, (_, q) =>
-  decodeSendBatch(encodeSendBatch('bench', q, Array.from({ length: BATCH }, () => prepareMessage({ topic: 'bench', body, tags: 'TagA' }))), BATCH),
+  decodeSendBatch(
+    encodeSendBatch(
+      'bench',
+      q,
+      Array.from({ length: BATCH }, () => prepareMessage({ topic: 'bench', body, tags: 'TagA' })),
+    ),
+    BATCH,
+  ),
 );
 
 let moto = motoEndpoint();
@@ -132,7 +139,14 @@ async function openTieredStore(motoTier: MotoTier, options: { durability?: 's3';
     silentLogger,
   );
   const store = new DefaultMessageStore(
-    { storeDir: dir, commitLogSegmentBytes: SEGMENT, consumeQueueUnitsPerFile: 300_000, flushIntervalMs: 500, diskBudgetBytes: options.diskBudgetBytes ?? 0, cleanIntervalMs: 3_600_000 },
+    {
+      storeDir: dir,
+      commitLogSegmentBytes: SEGMENT,
+      consumeQueueUnitsPerFile: 300_000,
+      flushIntervalMs: 500,
+      diskBudgetBytes: options.diskBudgetBytes ?? 0,
+      cleanIntervalMs: 3_600_000,
+    },
     silentLogger,
     tier,
   );
@@ -248,7 +262,8 @@ async function benchUploadAndRead(motoTier: MotoTier): Promise<{ upload: number[
       log(
         `run ${run} read:   hot ${fmt(hot.bytes / MiB / hot.seconds)} MiB/s | cold ${fmt(cold.bytes / MiB / cold.seconds)} MiB/s ` +
           `(local log starts at ${fmt(localMin / MiB)} MiB; ${t.s3Requests.get} GETs, ${t.prefetches} read ahead, hit ratio ${t.cacheHitRatio.toFixed(2)}, ` +
-          `max RSS ${fmt(cold.maxRss / MiB)} MiB, 500 ms windows ${steadiness(cold.windows)}) | cold/hot ${ratio.toFixed(2)} | store's own whole-object GETs ${fmt(ceiling)} MiB/s, cold/that ${(cold.bytes / MiB / cold.seconds / ceiling).toFixed(2)}` + (cold.messages === hot.messages ? '' : ` MISMATCH ${cold.messages} vs ${hot.messages}`),
+          `max RSS ${fmt(cold.maxRss / MiB)} MiB, 500 ms windows ${steadiness(cold.windows)}) | cold/hot ${ratio.toFixed(2)} | store's own whole-object GETs ${fmt(ceiling)} MiB/s, cold/that ${(cold.bytes / MiB / cold.seconds / ceiling).toFixed(2)}` +
+          (cold.messages === hot.messages ? '' : ` MISMATCH ${cold.messages} vs ${hot.messages}`),
       );
       await close(reopened);
     } else {
@@ -317,7 +332,9 @@ async function benchProduce(motoTier: MotoTier): Promise<Map<number, number[]>> 
   const recordBytes = batches[0]!.body.length / BATCH;
   for (let run = 1; run <= RUNS; run++) {
     const ceiling = await putCeiling(motoTier);
-    log(`run ${run} the store takes ${fmt(ceiling)} MiB/s of ${fmt(WAL_CHUNK / MiB)} MiB PUTs, 4 in flight (= ${fmt((ceiling * MiB) / recordBytes)} msg/s of write-ahead log)`);
+    log(
+      `run ${run} the store takes ${fmt(ceiling)} MiB/s of ${fmt(WAL_CHUNK / MiB)} MiB PUTs, 4 in flight (= ${fmt((ceiling * MiB) / recordBytes)} msg/s of write-ahead log)`,
+    );
     for (const producers of PRODUCERS) {
       const results: Record<string, LoadResult> = {};
       for (const durability of run % 2 === 1 ? (['async', 's3'] as const) : (['s3', 'async'] as const)) {
@@ -407,7 +424,9 @@ async function main(): Promise<void> {
   }
   try {
     const motoTier = await createMotoTier(moto);
-    log(`bench:tier on ${TARGET === 'local' ? 'the local tier folder' : moto}: ${SEGMENTS} segments of ${fmt(SEGMENT / MiB)} MiB, 1 KB messages over ${QUEUES} queues, ${RUNS} runs`);
+    log(
+      `bench:tier on ${TARGET === 'local' ? 'the local tier folder' : moto}: ${SEGMENTS} segments of ${fmt(SEGMENT / MiB)} MiB, 1 KB messages over ${QUEUES} queues, ${RUNS} runs`,
+    );
     const summary: string[] = [];
     if (ONLY.has('upload') || ONLY.has('read')) {
       const r = await benchUploadAndRead(motoTier);

@@ -64,7 +64,15 @@ async function callGateway(...args: Parameters<typeof httpApiEvent>) {
 }
 
 async function callNameServerThroughAlb(method: string, url: string, body?: unknown) {
-  const r = (await nameServer(albEvent(method, url, { host: 'internal-ns.elb.amazonaws.com', 'content-type': 'application/json' }, body === undefined ? undefined : Buffer.from(JSON.stringify(body))), {})) as Result;
+  const r = (await nameServer(
+    albEvent(
+      method,
+      url,
+      { host: 'internal-ns.elb.amazonaws.com', 'content-type': 'application/json' },
+      body === undefined ? undefined : Buffer.from(JSON.stringify(body)),
+    ),
+    {},
+  )) as Result;
   return { status: r.statusCode, body: JSON.parse(r.body) };
 }
 
@@ -152,11 +160,17 @@ describe('the gateway bundle', () => {
     expect(read.body.messages[0]).toMatchObject({ body: 'from the bundle', tags: 'TagC', keys: ['k1'] });
 
     const route = await callGateway('GET', '/v1/topics/cloud/route');
-    expect(route.body).toMatchObject({ topic: 'cloud', brokerDatas: [{ brokerName: 'broker-a', brokerAddrs: { '0': expect.stringMatching(/^127\.0\.0\.1:\d+$/) } }] });
+    expect(route.body).toMatchObject({
+      topic: 'cloud',
+      brokerDatas: [{ brokerName: 'broker-a', brokerAddrs: { '0': expect.stringMatching(/^127\.0\.0\.1:\d+$/) } }],
+    });
   });
 
   it('answers errors as JSON with their status', async () => {
-    expect(await callGateway('POST', '/v1/topics/cloud/messages', '', '{"messages": [')).toMatchObject({ status: 400, body: { error: { code: 'INVALID_JSON' } } });
+    expect(await callGateway('POST', '/v1/topics/cloud/messages', '', '{"messages": [')).toMatchObject({
+      status: 400,
+      body: { error: { code: 'INVALID_JSON' } },
+    });
     expect(await callGateway('GET', '/v1/topics/nowhere')).toMatchObject({ status: 404, body: { error: { code: 'TOPIC_NOT_FOUND' } } });
   });
 });

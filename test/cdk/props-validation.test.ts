@@ -69,7 +69,9 @@ describe('BrokerStack props', () => {
   it('rejects an empty, duplicated or malformed list of brokers', () => {
     expect(() => brokerStack({ brokerNames: [] })).toThrow('Brokers: props.brokerNames must be a list of 1 to 32 broker names; got []');
     expect(() => brokerStack({ brokerNames: ['broker-a', 'broker-a'] })).toThrow('without duplicates (broker-a appears twice)');
-    expect(() => brokerStack({ brokerNames: ['broker a'] })).toThrow('Brokers: props.brokerNames[0] must be 1 to 64 letters, digits, "_" or "-"; got "broker a"');
+    expect(() => brokerStack({ brokerNames: ['broker a'] })).toThrow(
+      'Brokers: props.brokerNames[0] must be 1 to 64 letters, digits, "_" or "-"; got "broker a"',
+    );
   });
 
   it('rejects a stop timeout Fargate cannot give, an unknown durability and a foreign variable', () => {
@@ -83,7 +85,19 @@ describe('BrokerStack props', () => {
     let stack: Stack | undefined;
     const d = deps();
     try {
-      stack = new BrokerStack(d.app, 'Bad', { ...({} as BrokerStackProps), clusterName: 'c', brokerNames: ['a'], vpc: d.vpc, subnets: {}, assignPublicIp: true, securityGroup: d.securityGroup, nameServerAddr: 'x:80', table: d.table, bucket: d.bucket, cpu: 3 });
+      stack = new BrokerStack(d.app, 'Bad', {
+        ...({} as BrokerStackProps),
+        clusterName: 'c',
+        brokerNames: ['a'],
+        vpc: d.vpc,
+        subnets: {},
+        assignPublicIp: true,
+        securityGroup: d.securityGroup,
+        nameServerAddr: 'x:80',
+        table: d.table,
+        bucket: d.bucket,
+        cpu: 3,
+      });
     } catch (e) {
       expect(e).toBeInstanceOf(PropsError);
     }
@@ -95,17 +109,23 @@ describe('BrokerStack props', () => {
 describe('StorageStack, NetworkStack and GatewayStack props', () => {
   it('reject a retention S3 lifecycle cannot express and an unknown removal policy', () => {
     expect(() => new StorageStack(new App(), 'Storage', { retentionDays: 0 })).toThrow('Storage: props.retentionDays must be an integer from 1 to 3650; got 0');
-    expect(() => new StorageStack(new App(), 'Storage', { removalPolicy: 'keep' as never })).toThrow('props.removalPolicy must be one of retain, destroy; got "keep"');
+    expect(() => new StorageStack(new App(), 'Storage', { removalPolicy: 'keep' as never })).toThrow(
+      'props.removalPolicy must be one of retain, destroy; got "keep"',
+    );
   });
 
   it('reject more NAT gateways than AZs, a malformed VPC id, and a privileged broker port', () => {
     expect(() => new NetworkStack(new App(), 'Network', { natGateways: 3 })).toThrow('Network: props.natGateways must be an integer from 0 to 2; got 3');
-    expect(() => new NetworkStack(new App(), 'Network', { vpcId: 'my-vpc' })).toThrow('props.vpcId must be a VPC id such as vpc-0123456789abcdef0; got "my-vpc"');
+    expect(() => new NetworkStack(new App(), 'Network', { vpcId: 'my-vpc' })).toThrow(
+      'props.vpcId must be a VPC id such as vpc-0123456789abcdef0; got "my-vpc"',
+    );
     expect(() => new NetworkStack(new App(), 'Network', { brokerPort: 80 })).toThrow('Network: props.brokerPort must be an integer from 1024 to 65535; got 80');
   });
 
   it('refuse a VPC lookup without an account and region, saying why', () => {
-    expect(() => new NetworkStack(new App(), 'Network', { vpcId: 'vpc-0123456789abcdef0' })).toThrow(/props\.vpcId must be used with a stack whose env names an account and a region \(run with AWS credentials/);
+    expect(() => new NetworkStack(new App(), 'Network', { vpcId: 'vpc-0123456789abcdef0' })).toThrow(
+      /props\.vpcId must be used with a stack whose env names an account and a region \(run with AWS credentials/,
+    );
   });
 
   it('reject throttling below one request a second and a send timeout the Lambda cannot wait for', () => {
@@ -135,12 +155,17 @@ describe('the app and its context', () => {
 
   it('pins the account and region only for a VPC lookup', () => {
     const app = new App({ context: { vpcId: 'vpc-0123456789abcdef0' } });
-    expect(propsFromContext(app.node, { CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'eu-west-1' }).env).toEqual({ account: '123456789012', region: 'eu-west-1' });
+    expect(propsFromContext(app.node, { CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'eu-west-1' }).env).toEqual({
+      account: '123456789012',
+      region: 'eu-west-1',
+    });
   });
 
   it('rejects a bad cluster name before making any stack', () => {
     const app = new App();
-    expect(() => createCirrusMq(app, { clusterName: 'my cluster' })).toThrow('CirrusMq: props.clusterName must be 1 to 64 letters, digits, "_" or "-"; got "my cluster"');
+    expect(() => createCirrusMq(app, { clusterName: 'my cluster' })).toThrow(
+      'CirrusMq: props.clusterName must be 1 to 64 letters, digits, "_" or "-"; got "my cluster"',
+    );
     expect(app.node.children).toHaveLength(0);
   });
 });

@@ -243,7 +243,12 @@ describe('BrokerStack', () => {
       ]);
     }
     for (const td of taskDefs()) {
-      expect(td).toMatchObject({ Cpu: '256', Memory: '1024', RuntimePlatform: { CpuArchitecture: 'ARM64' }, Volumes: [{ Name: 'commitlog', ConfiguredAtLaunch: true }] });
+      expect(td).toMatchObject({
+        Cpu: '256',
+        Memory: '1024',
+        RuntimePlatform: { CpuArchitecture: 'ARM64' },
+        Volumes: [{ Name: 'commitlog', ConfiguredAtLaunch: true }],
+      });
     }
   });
 
@@ -274,7 +279,13 @@ describe('BrokerStack', () => {
     t.brokers.hasResourceProperties('AWS::Logs::MetricFilter', {
       FilterPattern: '{ $.msg = "heartbeat sent" }',
       MetricTransformations: [
-        { MetricNamespace: 'CirrusMQ/DefaultCluster', MetricName: 'BrokerHeartbeats', MetricValue: '1', Dimensions: [{ Key: 'BrokerName', Value: '$.brokerName' }], Unit: 'Count' },
+        {
+          MetricNamespace: 'CirrusMQ/DefaultCluster',
+          MetricName: 'BrokerHeartbeats',
+          MetricValue: '1',
+          Dimensions: [{ Key: 'BrokerName', Value: '$.brokerName' }],
+          Unit: 'Count',
+        },
       ],
     });
     t.brokers.hasResourceProperties('AWS::Logs::MetricFilter', {

@@ -44,9 +44,7 @@ describe('EmbeddedRouteTable', () => {
 
     const second = await EmbeddedRouteTable.open({ dataDir });
     try {
-      expect((await second.listTopics()).map((t) => [t.topic, t.queues, t.brokers.map((b) => b.brokerName)])).toEqual([
-        ['orders', 4, ['broker-a']],
-      ]);
+      expect((await second.listTopics()).map((t) => [t.topic, t.queues, t.brokers.map((b) => b.brokerName)])).toEqual([['orders', 4, ['broker-a']]]);
       expect(await second.listBrokers()).toEqual([]);
       expect((await second.getTopicRoute('orders'))?.queueDatas).toEqual([]);
       expect((await second.registerBroker(reg())).topics.map((t) => t.topic)).toEqual(['orders']);

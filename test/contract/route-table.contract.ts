@@ -238,10 +238,7 @@ export function routeTableContract(name: string, factory: RouteTableFactory): vo
         { topic: 'orders', readQueueNums: 4, writeQueueNums: 4, perm: 6, order: false },
       ]);
       // A slave of the same brokerName serves the same topics.
-      expect((await table.registerBroker(reg({ brokerId: 1, brokerAddr: '127.0.0.1:10912' }))).topics.map((x) => x.topic)).toEqual([
-        'audit',
-        'orders',
-      ]);
+      expect((await table.registerBroker(reg({ brokerId: 1, brokerAddr: '127.0.0.1:10912' }))).topics.map((x) => x.topic)).toEqual(['audit', 'orders']);
     });
 
     it('keeps two clusters apart', async () => {
@@ -250,9 +247,7 @@ export function routeTableContract(name: string, factory: RouteTableFactory): vo
 
       const onlyC2 = await table.createTopic({ topic: 'c2-only', queues: 2, cluster: 'c2' });
       expect(onlyC2.topic.brokers.map((q) => q.brokerName)).toEqual(['broker-x']);
-      expect((await table.getTopicRoute('c2-only'))?.brokerDatas).toEqual([
-        { cluster: 'c2', brokerName: 'broker-x', brokerAddrs: { '0': '127.0.0.1:10941' } },
-      ]);
+      expect((await table.getTopicRoute('c2-only'))?.brokerDatas).toEqual([{ cluster: 'c2', brokerName: 'broker-x', brokerAddrs: { '0': '127.0.0.1:10941' } }]);
 
       const everywhere = await table.createTopic({ topic: 'everywhere', queues: 2 });
       expect(everywhere.topic.brokers.map((q) => q.brokerName)).toEqual(['broker-a', 'broker-x']);
@@ -267,7 +262,7 @@ export function routeTableContract(name: string, factory: RouteTableFactory): vo
         ['c2', 'broker-x', true],
       ]);
     });
-  
+
     describe('consumer groups', () => {
       it('creates a group with the defaults, or the fields given; gets it; not found before', async () => {
         expect(await table.getGroup('billing')).toBeUndefined();

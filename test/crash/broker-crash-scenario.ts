@@ -100,19 +100,31 @@ interface Acked {
 export async function runBrokerCrashScenario(options: CrashScenarioOptions): Promise<CrashScenarioReport> {
   const { rounds, producers: producerCount = 4, queues = 4, runMs = [300, 1500], durability = 'sync', wipeStore = false, powerLoss = false } = options;
   const log = options.log ?? (() => {});
-  const { dataDir, nsAddr, brokerAddr, storeDir, nameServer, broker, powerLoss: folders } = await singleBrokerProcs('cirrusmq-crash-', {
-    CIRRUSMQ_DURABILITY: durability,
-    // Sealed segments reach the tier within a few hundred ms, so restores cross both kinds of data.
-    CIRRUSMQ_TIER_CHECK_INTERVAL_MS: '200',
-    CIRRUSMQ_S3_WAL_WINDOW_MS: '20',
-    // Small segments and ConsumeQueue files: kills land on rollovers too.
-    CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: String(64 * 1024),
-    CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE: '200',
-    CIRRUSMQ_FLUSH_INTERVAL_MS: '100',
-    // Small index files: the power-loss layer copies each file's image at every start.
-    ...(powerLoss ? { CIRRUSMQ_INDEX_HASH_SLOTS: '1024', CIRRUSMQ_INDEX_MAX_ENTRIES: '4096' } : {}),
-    ...options.brokerEnv,
-  }, { powerLoss });
+  const {
+    dataDir,
+    nsAddr,
+    brokerAddr,
+    storeDir,
+    nameServer,
+    broker,
+    powerLoss: folders,
+  } = await singleBrokerProcs(
+    'cirrusmq-crash-',
+    {
+      CIRRUSMQ_DURABILITY: durability,
+      // Sealed segments reach the tier within a few hundred ms, so restores cross both kinds of data.
+      CIRRUSMQ_TIER_CHECK_INTERVAL_MS: '200',
+      CIRRUSMQ_S3_WAL_WINDOW_MS: '20',
+      // Small segments and ConsumeQueue files: kills land on rollovers too.
+      CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: String(64 * 1024),
+      CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE: '200',
+      CIRRUSMQ_FLUSH_INTERVAL_MS: '100',
+      // Small index files: the power-loss layer copies each file's image at every start.
+      ...(powerLoss ? { CIRRUSMQ_INDEX_HASH_SLOTS: '1024', CIRRUSMQ_INDEX_MAX_ENTRIES: '4096' } : {}),
+      ...options.brokerEnv,
+    },
+    { powerLoss },
+  );
   const nsClient = new NameServerClient(nsAddr);
   const producers = Array.from(
     { length: producerCount },
@@ -120,8 +132,27 @@ export async function runBrokerCrashScenario(options: CrashScenarioOptions): Pro
   );
   const reader = new BrokerClient(brokerAddr);
   const acked: Acked[] = [];
-  const periods: PeriodReport[] = Array.from({ length: rounds + 1 }, () => ({ acked: 0, lost: 0, flushDiskTimeouts: 0, failedWhileUp: 0, failedAtKill: 0, failedWhileDown: 0 }));
-  const report: CrashScenarioReport = { rounds, acked: 0, flushDiskTimeouts: 0, failedSends: 0, stored: 0, unacked: 0, lost: 0, tieredChecked: 0, problems: [], structuralProblems: [], periods };
+  const periods: PeriodReport[] = Array.from({ length: rounds + 1 }, () => ({
+    acked: 0,
+    lost: 0,
+    flushDiskTimeouts: 0,
+    failedWhileUp: 0,
+    failedAtKill: 0,
+    failedWhileDown: 0,
+  }));
+  const report: CrashScenarioReport = {
+    rounds,
+    acked: 0,
+    flushDiskTimeouts: 0,
+    failedSends: 0,
+    stored: 0,
+    unacked: 0,
+    lost: 0,
+    tieredChecked: 0,
+    problems: [],
+    structuralProblems: [],
+    periods,
+  };
   // Messages seen below the tier's end before a kill, by "queueId:queueOffset"; where each queue's next check starts.
   const tiered = new Map<string, TieredSeen>();
   const tieredNext = Array.from({ length: queues }, () => 0);
@@ -180,7 +211,9 @@ export async function runBrokerCrashScenario(options: CrashScenarioOptions): Pro
       if (powerLoss) await pullThePlug(broker, folders!);
       else await broker.stop('SIGKILL');
       if (wipeStore) fs.rmSync(storeDir, { recursive: true, force: true });
-      log(`round ${round}: SIGKILL${powerLoss ? ' and a pulled plug' : ''}${wipeStore ? ' and a wiped store folder' : ''} after ${wait} ms, ${acked.length} acked so far`);
+      log(
+        `round ${round}: SIGKILL${powerLoss ? ' and a pulled plug' : ''}${wipeStore ? ' and a wiped store folder' : ''} after ${wait} ms, ${acked.length} acked so far`,
+      );
       await broker.start();
       period = round;
       up = true;
@@ -229,7 +262,9 @@ export async function runBrokerCrashScenario(options: CrashScenarioOptions): Pro
         `${report.failedSends} failed sends, ${report.flushDiskTimeouts} FLUSH_DISK_TIMEOUT, ${report.structuralProblems.length} structural problems, ${report.tieredChecked} tiered messages checked`,
     );
     periods.forEach((p, i) =>
-      log(`  period ${i}: ${p.acked} acked (${p.lost} lost), ${p.flushDiskTimeouts} FLUSH_DISK_TIMEOUT, failed sends: ${p.failedWhileUp} while up, ${p.failedAtKill} at the kill, ${p.failedWhileDown} while down`),
+      log(
+        `  period ${i}: ${p.acked} acked (${p.lost} lost), ${p.flushDiskTimeouts} FLUSH_DISK_TIMEOUT, failed sends: ${p.failedWhileUp} while up, ${p.failedAtKill} at the kill, ${p.failedWhileDown} while down`,
+      ),
     );
     return report;
   } catch (e) {
@@ -312,4 +347,3 @@ async function readQueue(client: BrokerClient, topic: string, queueId: number): 
     all.push(...page.messages);
   }
 }
-

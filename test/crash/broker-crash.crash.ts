@@ -51,7 +51,15 @@ describe('broker crash (power loss: SIGKILL, then only synced bytes stay)', () =
   });
 
   it(`ASYNC_FLUSH (fdatasync every 60 s) is caught losing acknowledged messages in each of ${rounds} power losses`, async () => {
-    const report = await runBrokerCrashScenario({ rounds, producers: 6, powerLoss: true, lossExpected: true, durability: 'async', brokerEnv: { CIRRUSMQ_FLUSH_INTERVAL_MS: '60000' }, log });
+    const report = await runBrokerCrashScenario({
+      rounds,
+      producers: 6,
+      powerLoss: true,
+      lossExpected: true,
+      durability: 'async',
+      brokerEnv: { CIRRUSMQ_FLUSH_INTERVAL_MS: '60000' },
+      log,
+    });
     // Every period ended by a power loss loses some of its acks (none was synced); the last period had no crash.
     report.periods.slice(0, rounds).forEach((p, i) => expect(p.lost, `period ${i}`).toBeGreaterThan(0));
     expect(report.structuralProblems).toEqual([]);
@@ -70,7 +78,16 @@ describe('broker crash (power loss: SIGKILL, then only synced bytes stay)', () =
   // Sealed segments are tiered from the page cache: the disk comes back behind the tier. Acks may be lost, as ASYNC allows;
   // a tiered message may not, nor may its offsets be given again.
   it(`ASYNC_FLUSH with a local tier keeps every tiered message across ${rounds} power losses`, async () => {
-    const report = await runBrokerCrashScenario({ rounds, producers: 6, runMs: [1000, 2500], powerLoss: true, lossExpected: true, durability: 'async', brokerEnv: { CIRRUSMQ_FLUSH_INTERVAL_MS: '60000' }, log });
+    const report = await runBrokerCrashScenario({
+      rounds,
+      producers: 6,
+      runMs: [1000, 2500],
+      powerLoss: true,
+      lossExpected: true,
+      durability: 'async',
+      brokerEnv: { CIRRUSMQ_FLUSH_INTERVAL_MS: '60000' },
+      log,
+    });
     expect(report.tieredChecked).toBeGreaterThan(rounds * 50);
     expect(report.structuralProblems).toEqual([]);
     expectRoundsWithinBounds(report, 6, 'async');

@@ -60,9 +60,24 @@ export interface ConsumeCrashReport {
 }
 
 export async function runConsumeCrashScenario(options: ConsumeCrashOptions): Promise<ConsumeCrashReport> {
-  const { rounds, producers: producerCount = 3, consumers: consumerCount = 2, queues = 4, runMs = [500, 2000], durability = 'sync', powerLoss = false } = options;
+  const {
+    rounds,
+    producers: producerCount = 3,
+    consumers: consumerCount = 2,
+    queues = 4,
+    runMs = [500, 2000],
+    durability = 'sync',
+    powerLoss = false,
+  } = options;
   const log = options.log ?? (() => {});
-  const { dataDir, nsAddr, brokerAddr, nameServer, broker, powerLoss: folders } = await singleBrokerProcs(
+  const {
+    dataDir,
+    nsAddr,
+    brokerAddr,
+    nameServer,
+    broker,
+    powerLoss: folders,
+  } = await singleBrokerProcs(
     'cirrusmq-consumecrash-',
     {
       CIRRUSMQ_DURABILITY: durability,
@@ -108,7 +123,12 @@ export async function runConsumeCrashScenario(options: ConsumeCrashOptions): Pro
     await ns.createTopic({ topic: TOPIC, queues });
     await ns.putGroup(GROUP, { consumeFrom: 'earliest' });
     const probe = new BrokerClient(brokerAddr);
-    await waitFor('topic on the broker', 20_000, async () => probe.progress(TOPIC, GROUP).then(() => true, () => false));
+    await waitFor('topic on the broker', 20_000, async () =>
+      probe.progress(TOPIC, GROUP).then(
+        () => true,
+        () => false,
+      ),
+    );
     probe.close();
 
     for (let w = 0; w < producerCount; w++) {
@@ -174,7 +194,9 @@ export async function runConsumeCrashScenario(options: ConsumeCrashOptions): Pro
       await pause(wait);
       if (powerLoss) await pullThePlug(broker, folders!);
       else await broker.stop('SIGKILL');
-      log(`round ${round}: SIGKILL${powerLoss ? ' and a pulled plug' : ''} after ${wait} ms: ${produced.size} produced, ${delivered.size} delivered, ${ackedOk.size} acked so far`);
+      log(
+        `round ${round}: SIGKILL${powerLoss ? ' and a pulled plug' : ''} after ${wait} ms: ${produced.size} produced, ${delivered.size} delivered, ${ackedOk.size} acked so far`,
+      );
       await broker.start();
       period = round;
     }

@@ -109,7 +109,15 @@ const cases: [string, string, string, unknown, Record<string, string> | undefine
   ['a property value with a lone surrogate', 'POST', send, '{"messages":[{"body":"a","properties":{"p":"\\udfff"}}]}', undefined, 400, 'INVALID_TEXT'],
   ['a property name with a lone surrogate', 'POST', send, '{"messages":[{"body":"a","properties":{"\\ud800":"v"}}]}', undefined, 400, 'INVALID_TEXT'],
   ['a sharding key with a lone surrogate', 'POST', send, '{"messages":[{"body":"a","shardingKey":"\\ud800"}]}', undefined, 400, 'INVALID_TEXT'],
-  ['a body over 4 MiB once decoded from base64', 'POST', send, { messages: [{ body: Buffer.alloc(4 * 1024 * 1024 + 1).toString('base64'), bodyEncoding: 'base64' }] }, undefined, 413, 'PAYLOAD_TOO_LARGE'],
+  [
+    'a body over 4 MiB once decoded from base64',
+    'POST',
+    send,
+    { messages: [{ body: Buffer.alloc(4 * 1024 * 1024 + 1).toString('base64'), bodyEncoding: 'base64' }] },
+    undefined,
+    413,
+    'PAYLOAD_TOO_LARGE',
+  ],
   ['a read of an unknown topic', 'GET', '/v1/topics/nope/messages?broker=broker-a&queueId=0', undefined, undefined, 404, 'TOPIC_NOT_FOUND'],
   ['an unknown topic', 'GET', '/v1/topics/nope', undefined, undefined, 404, 'TOPIC_NOT_FOUND'],
   ['an unknown broker', 'GET', `${send}?broker=broker-z&queueId=0`, undefined, undefined, 404, 'BROKER_NOT_FOUND'],
@@ -189,7 +197,9 @@ describe('bad input through the gateway', () => {
     let broker = '';
     for (const b of bodies) {
       // One sharding key: one queue.
-      const sent = await api(gw, 'POST', '/v1/topics/blobs/messages', { messages: [{ body: b.toString('base64'), bodyEncoding: 'base64', shardingKey: 'one' }] });
+      const sent = await api(gw, 'POST', '/v1/topics/blobs/messages', {
+        messages: [{ body: b.toString('base64'), bodyEncoding: 'base64', shardingKey: 'one' }],
+      });
       expect(sent.body.results[0].status).toBe('SEND_OK');
       broker = sent.body.results[0].broker;
       offsets.push(sent.body.results[0].queueOffset);
@@ -232,7 +242,8 @@ describe('bad input through the gateway', () => {
     let stored = 0;
     for (const broker of ['broker-a', 'broker-b']) {
       const b = await metrics(cluster.brokerUrl(broker));
-      for (const h of ['cirrusmq_broker_send_duration_seconds', 'cirrusmq_broker_pull_duration_seconds', 'cirrusmq_store_flush_duration_seconds']) expect(b).toContain(`# TYPE ${h} histogram`);
+      for (const h of ['cirrusmq_broker_send_duration_seconds', 'cirrusmq_broker_pull_duration_seconds', 'cirrusmq_store_flush_duration_seconds'])
+        expect(b).toContain(`# TYPE ${h} histogram`);
       stored += Number(new RegExp(`^cirrusmq_broker_topic_put_messages_total\\{topic="orders",broker="${broker}"\\} (\\d+)$`, 'm').exec(b)?.[1] ?? 0);
     }
     // The seed and the three above at least (other tests send to orders too).

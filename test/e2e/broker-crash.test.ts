@@ -28,7 +28,15 @@ describe('broker crash, one round', () => {
 
   // The harness can fail: the same round with acks before any fdatasync must be caught losing some.
   it('catches an ASYNC_FLUSH broker losing acknowledged messages across a power loss', async () => {
-    const report = await runBrokerCrashScenario({ rounds: 1, producers: 4, runMs: [500, 1000], powerLoss: true, lossExpected: true, durability: 'async', brokerEnv: { CIRRUSMQ_FLUSH_INTERVAL_MS: '60000' } });
+    const report = await runBrokerCrashScenario({
+      rounds: 1,
+      producers: 4,
+      runMs: [500, 1000],
+      powerLoss: true,
+      lossExpected: true,
+      durability: 'async',
+      brokerEnv: { CIRRUSMQ_FLUSH_INTERVAL_MS: '60000' },
+    });
     expect(report.lost).toBeGreaterThan(0);
     expect(report.periods[0]!.lost).toBeGreaterThan(0);
     // Behind, not corrupt: what recovery kept is a consistent store.
@@ -47,7 +55,15 @@ describe('broker crash, one round', () => {
 
   // The disk comes back behind the local tier (segments tiered from the page cache): acks may be lost, tiered messages may not.
   it('keeps every tiered message of an ASYNC_FLUSH broker across a power loss, and gives none of their offsets again', async () => {
-    const report = await runBrokerCrashScenario({ rounds: 1, producers: 4, runMs: [1500, 2000], powerLoss: true, lossExpected: true, durability: 'async', brokerEnv: { CIRRUSMQ_FLUSH_INTERVAL_MS: '60000' } });
+    const report = await runBrokerCrashScenario({
+      rounds: 1,
+      producers: 4,
+      runMs: [1500, 2000],
+      powerLoss: true,
+      lossExpected: true,
+      durability: 'async',
+      brokerEnv: { CIRRUSMQ_FLUSH_INTERVAL_MS: '60000' },
+    });
     expect(report.tieredChecked).toBeGreaterThan(0);
     expect(report.structuralProblems).toEqual([]);
     expectRoundsWithinBounds(report, 4, 'async');

@@ -64,7 +64,11 @@ async function drain(topic: string, group: string, want: number, consumers = 1, 
         expect(res.status, JSON.stringify(res.body)).toBe(200);
         for (const m of res.body.messages) seen.set(m.body, (seen.get(m.body) ?? 0) + 1);
         if (res.body.messages.length === 0) continue;
-        const acked = await ack(topic, group, res.body.messages.map((m: any) => m.receiptHandle));
+        const acked = await ack(
+          topic,
+          group,
+          res.body.messages.map((m: any) => m.receiptHandle),
+        );
         expect(acked.body.results.filter((r: any) => r.status !== 'OK')).toEqual([]);
       }
     }),
@@ -161,7 +165,9 @@ describe('consume through the gateway', () => {
       return got.length === 1;
     });
     const old = got[0].receiptHandle;
-    const changed = await api(gw, 'POST', '/v1/topics/extended/groups/extender/change-invisibility', { entries: [{ receiptHandle: old, invisibleSeconds: 60 }] });
+    const changed = await api(gw, 'POST', '/v1/topics/extended/groups/extender/change-invisibility', {
+      entries: [{ receiptHandle: old, invisibleSeconds: 60 }],
+    });
     expect(changed.body.results[0].status).toBe('OK');
     const fresh = changed.body.results[0].receiptHandle;
     expect(fresh).not.toBe(old);
@@ -186,7 +192,11 @@ describe('consume through the gateway', () => {
       // From the send's start: an upper bound (the send's own trip through the gateway included),
       // since the broker wakes the receive when the message is stored, often before the send's ack is back.
       latencies.push(at - sendAt);
-      await ack('polled', 'poller', res.body.messages.map((m: any) => m.receiptHandle));
+      await ack(
+        'polled',
+        'poller',
+        res.body.messages.map((m: any) => m.receiptHandle),
+      );
     }
     latencies.sort((a, b) => a - b);
     console.log(`[consume e2e] long-poll wake, send start -> receive answer: median ${latencies[2]!.toFixed(1)} ms, max ${latencies[4]!.toFixed(1)} ms`);

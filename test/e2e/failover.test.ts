@@ -110,7 +110,8 @@ describe('broker failover', () => {
     const positions = new Map<string, string[]>();
     for (const [pos, { messageId }] of stored) positions.set(messageId, [...(positions.get(messageId) ?? []), pos]);
     const duplicates = [...positions].filter(([, p]) => p.length > 1);
-    if (duplicates.length > 0) console.warn(`failover: ${duplicates.length} messages stored twice (retried after an unanswered attempt):`, duplicates.slice(0, 5));
+    if (duplicates.length > 0)
+      console.warn(`failover: ${duplicates.length} messages stored twice (retried after an unanswered attempt):`, duplicates.slice(0, 5));
     const missing = [...acked].filter(([id, a]) => stored.get(`${a.broker}/${a.queueId}/${a.queueOffset}`)?.messageId !== id);
     expect(missing).toEqual([]);
     for (const [id, a] of acked) expect(stored.get(`${a.broker}/${a.queueId}/${a.queueOffset}`)).toEqual({ messageId: id, body: a.body });

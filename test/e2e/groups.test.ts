@@ -45,7 +45,9 @@ describe('consumer groups through the gateway', () => {
     expect((await api(gw, 'GET', '/v1/groups/billing')).body).toEqual(config);
     expect(await groupNames()).toEqual(['audit', 'billing']);
     // Brokers live in the NameServer's memory: the next heartbeat brings broker-a back.
-    await waitFor('broker-a to register again', 30_000, async () => (await api(gw, 'GET', '/v1/cluster')).body.brokers?.some((b: { alive: boolean }) => b.alive));
+    await waitFor('broker-a to register again', 30_000, async () =>
+      (await api(gw, 'GET', '/v1/cluster')).body.brokers?.some((b: { alive: boolean }) => b.alive),
+    );
 
     expect((await api(gw, 'DELETE', '/v1/groups/audit')).status).toBe(204);
     const gone = await api(gw, 'GET', '/v1/groups/audit');

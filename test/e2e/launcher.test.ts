@@ -168,7 +168,13 @@ describe('npm start supervises its cluster', () => {
     expect((await api(url(ports.gateway), 'POST', '/v1/topics', { topic: 'orders', queues: 4 })).status).toBe(201);
     // A batch goes to one queue; 40 of them reach every queue of both brokers.
     for (let batch = 0; batch < 40; batch++) {
-      sent.push(...(await send(ports.gateway, 'orders', Array.from({ length: 10 }, (_, i) => `before-${batch}-${i}`))));
+      sent.push(
+        ...(await send(
+          ports.gateway,
+          'orders',
+          Array.from({ length: 10 }, (_, i) => `before-${batch}-${i}`),
+        )),
+      );
     }
     expect(new Set(sent.map((s) => `${s.broker}/${s.queueId}`)).size).toBe(8);
   }, 120_000);
@@ -231,7 +237,11 @@ describe('npm start supervises its cluster', () => {
     });
     try {
       await launcher.waitForOutput('broker-b killed', `[supervisor] broker-b (pid ${pid}) exited unexpectedly (signal SIGKILL)`, 10_000);
-      await launcher.waitForOutput('the failed restart', /\[supervisor\] broker-b \(pid \d+\) exited unexpectedly \(code 1\); log: .*; restarting in 6 s \(try 2\)/, 60_000);
+      await launcher.waitForOutput(
+        'the failed restart',
+        /\[supervisor\] broker-b \(pid \d+\) exited unexpectedly \(code 1\); log: .*; restarting in 6 s \(try 2\)/,
+        60_000,
+      );
     } finally {
       await new Promise((r) => holder!.close(r));
     }

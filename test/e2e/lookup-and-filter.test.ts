@@ -40,7 +40,11 @@ beforeAll(async () => {
   });
   gw = cluster.gatewayUrl;
   expect((await api(gw, 'POST', '/v1/topics', { topic: 'shop', queues: 2 })).status).toBe(201);
-  const messages = Array.from({ length: 30 }, (_, i) => ({ body: `msg-${i}`, tags: TAGS[i % 3]!, keys: [`order-${i % 5}`, ...(i === 7 ? ['a#b/c?d%e'] : [])] }));
+  const messages = Array.from({ length: 30 }, (_, i) => ({
+    body: `msg-${i}`,
+    tags: TAGS[i % 3]!,
+    keys: [`order-${i % 5}`, ...(i === 7 ? ['a#b/c?d%e'] : [])],
+  }));
   // Three requests of ten, so both brokers get some (round-robin over the topic's queues).
   for (let i = 0; i < messages.length; i += 10) {
     const batch = messages.slice(i, i + 10);
@@ -138,7 +142,15 @@ describe('lookup by id', () => {
       const res = await api(gw, 'GET', `/v1/messages/${s.messageId}`);
       expect(res.status).toBe(200);
       expect(res.body.messages).toHaveLength(1);
-      expect(res.body.messages[0]).toMatchObject({ messageId: s.messageId, topic: 'shop', broker: s.broker, queueId: s.queueId, queueOffset: s.queueOffset, body: s.body, tags: s.tags });
+      expect(res.body.messages[0]).toMatchObject({
+        messageId: s.messageId,
+        topic: 'shop',
+        broker: s.broker,
+        queueId: s.queueId,
+        queueOffset: s.queueOffset,
+        body: s.body,
+        tags: s.tags,
+      });
     }
   });
 

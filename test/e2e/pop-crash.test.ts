@@ -99,46 +99,60 @@ describe('POP state across kill -9', () => {
   it.each([
     { durability: 'sync', flush: 'SYNC_FLUSH', ackedBack: false },
     { durability: 'async', flush: 'ASYNC_FLUSH', ackedBack: true },
-  ])('power loss ($flush): acked messages redelivered: $ackedBack', async ({ durability, flush, ackedBack }) => {
-    await env?.broker.stop('SIGKILL');
-    await env?.nameServer.stop('SIGTERM');
-    if (env) fs.rmSync(env.dataDir, { recursive: true, force: true });
-    env = await singleBrokerProcs('cirrusmq-poppower-', { CIRRUSMQ_DURABILITY: durability, CIRRUSMQ_FLUSH_DISK_TYPE: flush, CIRRUSMQ_FLUSH_INTERVAL_MS: '5000', CIRRUSMQ_TIER: 'off' }, { powerLoss: true });
-    await env.nameServer.start();
-    await env.broker.start();
-    const ns = new NameServerClient(env.nsAddr);
-    await waitFor('broker registered', 30_000, async () => (await ns.getCluster()).some((b) => b.alive));
-    await ns.createTopic({ topic: TOPIC, queues: 1 });
-    await ns.putGroup(GROUP, { consumeFrom: 'earliest' });
-    let broker = new BrokerClient(env.brokerAddr);
-    await waitFor('topic on the broker', 30_000, async () => broker.progress(TOPIC, GROUP).then(() => true, () => false));
-    for (let i = 0; i < 10; i++) await broker.sendBatch(encodeSendBatch(TOPIC, 0, [prepareMessage({ topic: TOPIC, body: `p${i}` })]));
-    // The messages themselves on disk: only the consume state is at stake here.
-    await waitFor('the messages flushed', 30_000, async () => {
-      const s = await broker.stats(2_000);
-      return s !== null && (s.commitLogFlushedOffset as number) >= (s.commitLogMaxOffset as number);
-    });
-    const got = await broker.pop({ topic: TOPIC, group: GROUP, max: 10, invisibleMs: 1_000, waitMs: 0 }, 'broker-a');
-    expect(got).toHaveLength(10);
-    const res = await broker.ack({ topic: TOPIC, group: GROUP, receiptHandles: got.slice(0, 6).map((m) => m.receiptHandle) });
-    expect(res.results.every((r) => r.status === 'OK')).toBe(true);
+  ])(
+    'power loss ($flush): acked messages redelivered: $ackedBack',
+    async ({ durability, flush, ackedBack }) => {
+      await env?.broker.stop('SIGKILL');
+      await env?.nameServer.stop('SIGTERM');
+      if (env) fs.rmSync(env.dataDir, { recursive: true, force: true });
+      env = await singleBrokerProcs(
+        'cirrusmq-poppower-',
+        { CIRRUSMQ_DURABILITY: durability, CIRRUSMQ_FLUSH_DISK_TYPE: flush, CIRRUSMQ_FLUSH_INTERVAL_MS: '5000', CIRRUSMQ_TIER: 'off' },
+        { powerLoss: true },
+      );
+      await env.nameServer.start();
+      await env.broker.start();
+      const ns = new NameServerClient(env.nsAddr);
+      await waitFor('broker registered', 30_000, async () => (await ns.getCluster()).some((b) => b.alive));
+      await ns.createTopic({ topic: TOPIC, queues: 1 });
+      await ns.putGroup(GROUP, { consumeFrom: 'earliest' });
+      let broker = new BrokerClient(env.brokerAddr);
+      await waitFor('topic on the broker', 30_000, async () =>
+        broker.progress(TOPIC, GROUP).then(
+          () => true,
+          () => false,
+        ),
+      );
+      for (let i = 0; i < 10; i++) await broker.sendBatch(encodeSendBatch(TOPIC, 0, [prepareMessage({ topic: TOPIC, body: `p${i}` })]));
+      // The messages themselves on disk: only the consume state is at stake here.
+      await waitFor('the messages flushed', 30_000, async () => {
+        const s = await broker.stats(2_000);
+        return s !== null && (s.commitLogFlushedOffset as number) >= (s.commitLogMaxOffset as number);
+      });
+      const got = await broker.pop({ topic: TOPIC, group: GROUP, max: 10, invisibleMs: 1_000, waitMs: 0 }, 'broker-a');
+      expect(got).toHaveLength(10);
+      const res = await broker.ack({ topic: TOPIC, group: GROUP, receiptHandles: got.slice(0, 6).map((m) => m.receiptHandle) });
+      expect(res.results.every((r) => r.status === 'OK')).toBe(true);
 
-    await pullThePlug(env.broker, env.powerLoss!);
-    broker.close();
-    await env.broker.start();
-    broker = new BrokerClient(env.brokerAddr);
-    const acked = new Set(got.slice(0, 6).map((m) => m.messageId));
-    const back = new Map<string, number>();
-    await waitFor('the unacked back', 30_000, async () => {
-      for (const m of await broker.pop({ topic: TOPIC, group: GROUP, max: 32, invisibleMs: 60_000, waitMs: 1_000 }, 'broker-a')) back.set(m.messageId, m.deliveryAttempt);
-      return got.slice(6).every((m) => back.has(m.messageId));
-    });
-    const ackedBackCount = [...back.keys()].filter((id) => acked.has(id)).length;
-    if (ackedBack) expect(ackedBackCount).toBeGreaterThan(0);
-    else expect(ackedBackCount).toBe(0);
-    broker.close();
-    ns.close();
-  }, 120_000);
+      await pullThePlug(env.broker, env.powerLoss!);
+      broker.close();
+      await env.broker.start();
+      broker = new BrokerClient(env.brokerAddr);
+      const acked = new Set(got.slice(0, 6).map((m) => m.messageId));
+      const back = new Map<string, number>();
+      await waitFor('the unacked back', 30_000, async () => {
+        for (const m of await broker.pop({ topic: TOPIC, group: GROUP, max: 32, invisibleMs: 60_000, waitMs: 1_000 }, 'broker-a'))
+          back.set(m.messageId, m.deliveryAttempt);
+        return got.slice(6).every((m) => back.has(m.messageId));
+      });
+      const ackedBackCount = [...back.keys()].filter((id) => acked.has(id)).length;
+      if (ackedBack) expect(ackedBackCount).toBeGreaterThan(0);
+      else expect(ackedBackCount).toBe(0);
+      broker.close();
+      ns.close();
+    },
+    120_000,
+  );
 
   // One round of test/crash/consume-crash.crash.ts: producers and consumers (POP + ack) while the broker is killed.
   it('one kill -9 while producing and consuming: every produced message delivered, none acked redelivered (SYNC_FLUSH)', async () => {
@@ -161,7 +175,12 @@ describe('POP state across kill -9', () => {
     await ns.createTopic({ topic: TOPIC, queues: 1 });
     await ns.putGroup(GROUP, { consumeFrom: 'earliest' });
     let broker = new BrokerClient(env.brokerAddr);
-    await waitFor('topic on the broker', 30_000, async () => broker.progress(TOPIC, GROUP).then(() => true, () => false));
+    await waitFor('topic on the broker', 30_000, async () =>
+      broker.progress(TOPIC, GROUP).then(
+        () => true,
+        () => false,
+      ),
+    );
     for (let i = 0; i < 10; i++) await broker.sendBatch(encodeSendBatch(TOPIC, 0, [prepareMessage({ topic: TOPIC, body: `w${i}` })]));
     const got = await broker.pop({ topic: TOPIC, group: GROUP, max: 6, invisibleMs: 60_000, waitMs: 0 }, 'broker-a');
     expect(got).toHaveLength(6);
@@ -184,7 +203,10 @@ describe('POP state across kill -9', () => {
     expect(res.results.map((r) => (r.status === 'OK' ? 'OK' : r.error.code))).toEqual(['OK', 'OK', 'RECEIPT_HANDLE_EXPIRED']);
     const rest = await broker.pop({ topic: TOPIC, group: GROUP, max: 32, invisibleMs: 60_000, waitMs: 0 }, 'broker-a');
     expect(rest.map((m) => m.body.toString())).toEqual(['w6', 'w7', 'w8', 'w9']);
-    const recovered = fs.readFileSync(path.join(env.dataDir, 'logs', 'broker.log'), 'utf8').split('\n').filter((l) => l.includes('pop state recovered'));
+    const recovered = fs
+      .readFileSync(path.join(env.dataDir, 'logs', 'broker.log'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('pop state recovered'));
     expect(recovered.at(-1)).toContain('"source":"tier"');
     broker.close();
     ns.close();

@@ -42,7 +42,8 @@ async function expectStoredExactlyAsAcked(): Promise<void> {
         if (m.queueOffset !== offset) wrong.push(`${at}: queueOffset ${m.queueOffset}`);
         else if (!s) wrong.push(`${at}: ${m.messageId} was never acknowledged`);
         else if (seen.has(m.messageId)) wrong.push(`${at}: ${m.messageId} stored twice`);
-        else if (s.broker !== broker || s.queueId !== queueId || s.queueOffset !== offset) wrong.push(`${at}: ${m.messageId} acknowledged at ${s.broker}/${s.queueId}/${s.queueOffset}`);
+        else if (s.broker !== broker || s.queueId !== queueId || s.queueOffset !== offset)
+          wrong.push(`${at}: ${m.messageId} acknowledged at ${s.broker}/${s.queueId}/${s.queueOffset}`);
         else if (m.body !== s.body) wrong.push(`${at}: body ${JSON.stringify(m.body).slice(0, 40)}, sent ${JSON.stringify(s.body).slice(0, 40)}`);
         seen.add(m.messageId);
       });

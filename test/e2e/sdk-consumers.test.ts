@@ -114,7 +114,10 @@ describe('SimpleConsumer', () => {
       }
     }
     expect(sent.size).toBe(10_000);
-    const handled = await consumeWithFour(() => new SimpleConsumer({ gateway: cluster.gatewayUrl, group: 'audit', topics: ['orders'], awaitDuration: 1_000 }), sent.size);
+    const handled = await consumeWithFour(
+      () => new SimpleConsumer({ gateway: cluster.gatewayUrl, group: 'audit', topics: ['orders'], awaitDuration: 1_000 }),
+      sent.size,
+    );
     expectExactlyOnce(handled, sent);
     expect(await lag('orders', 'audit')).toEqual({ lag: 0, inFlight: 0 });
   }, 120_000);
@@ -155,7 +158,9 @@ describe('SimpleConsumer', () => {
   it('a subscription with a tag filter receives only those tags', async () => {
     await createTopic('events');
     await createGroup('only-a');
-    const sent = await Promise.all(Array.from({ length: 40 }, (_, i) => producer.send({ topic: 'events', body: `e${i}`, tags: i % 2 === 0 ? 'TagA' : 'TagB' })));
+    const sent = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => producer.send({ topic: 'events', body: `e${i}`, tags: i % 2 === 0 ? 'TagA' : 'TagB' })),
+    );
     const wanted = new Set(sent.filter((_, i) => i % 2 === 0).map((r) => r.messageId));
     const consumer = new SimpleConsumer({ gateway: cluster.gatewayUrl, group: 'only-a', subscriptions: { events: 'TagA' }, awaitDuration: 1_000 });
     const got: MessageView[] = [];
@@ -277,14 +282,18 @@ describe('orderly group', () => {
       }
     };
     // Orderly comes from the group's config (the NameServer), not from an option.
-    const consumers = [0, 1].map(() => new PushConsumer({ nameServer, group: 'fifo', topics: ['ledger'], awaitDuration: 1_000, consumptionThreadCount: 8, messageListener: listener }));
+    const consumers = [0, 1].map(
+      () => new PushConsumer({ nameServer, group: 'fifo', topics: ['ledger'], awaitDuration: 1_000, consumptionThreadCount: 8, messageListener: listener }),
+    );
     await Promise.all(consumers.map((c) => c.start()));
     try {
       await waitFor('every message handled', 60_000, async () => [...handled.values()].reduce((n, s) => n + s.length, 0) >= keys.length * perKey);
     } catch (e) {
       // What was handled and where the group stands, to tell a stuck queue from a slow machine.
       const progress = await api(cluster.gatewayUrl, 'GET', '/v1/topics/ledger/groups/fifo');
-      throw new Error(`${(e as Error).message}; failed ${failed}; handled ${JSON.stringify([...handled].map(([k, v]) => [k, v.length]))}; queues ${JSON.stringify(progress.body.queues)}`);
+      throw new Error(
+        `${(e as Error).message}; failed ${failed}; handled ${JSON.stringify([...handled].map(([k, v]) => [k, v.length]))}; queues ${JSON.stringify(progress.body.queues)}`,
+      );
     } finally {
       await Promise.all(consumers.map((c) => c.shutdown()));
     }
@@ -313,7 +322,12 @@ describe('PullConsumer', () => {
       }
       expect([...sent].filter((id) => !read.has(id))).toEqual([]);
       await first.commit();
-      expect(first.assignment().map((p) => p.committed).reduce((a, b) => a + b, 0)).toBe(300);
+      expect(
+        first
+          .assignment()
+          .map((p) => p.committed)
+          .reduce((a, b) => a + b, 0),
+      ).toBe(300);
     } finally {
       first.close();
     }
@@ -322,7 +336,12 @@ describe('PullConsumer', () => {
     const second = new PullConsumer({ nameServer, group: 'etl', pollIntervalMs: 20 });
     try {
       await second.assign('stream');
-      expect(second.assignment().map((p) => p.offset).reduce((a, b) => a + b, 0)).toBe(300);
+      expect(
+        second
+          .assignment()
+          .map((p) => p.offset)
+          .reduce((a, b) => a + b, 0),
+      ).toBe(300);
       expect(await second.poll(200)).toEqual([]);
       const q = second.assignment().find((p) => p.committed > 0)!;
       second.seek(q, 0);

@@ -53,7 +53,11 @@ function fingerprint(dir: string): string[] {
 /** Runs an entry point that is expected to exit; answers its exit code, output and how long it ran. */
 function runToExit(entry: string, env: Record<string, string>, timeoutMs: number): Promise<{ code: number | null; output: string; ms: number }> {
   const started = Date.now();
-  const child = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', entry], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', entry], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -164,7 +168,13 @@ describe('one process per store folder', () => {
     // SIGKILL frees the lock with the process: a new broker takes the folder and serves the same data.
     await h.broker.stop('SIGKILL');
     const thirdPort = await freePort();
-    const third = new Proc('broker-3', 'broker-node/src/main.ts', brokerEnv(h, thirdPort), `http://127.0.0.1:${thirdPort}/healthz`, path.join(h.dataDir, 'logs', 'broker-3.log'));
+    const third = new Proc(
+      'broker-3',
+      'broker-node/src/main.ts',
+      brokerEnv(h, thirdPort),
+      `http://127.0.0.1:${thirdPort}/healthz`,
+      path.join(h.dataDir, 'logs', 'broker-3.log'),
+    );
     cleanups.push(() => third.stop('SIGKILL'));
     await third.start();
     expect(JSON.parse(fs.readFileSync(path.join(h.storeDir, 'lock'), 'utf8')).pid).toBe(third.child!.pid);
@@ -181,12 +191,24 @@ describe('one process per store folder', () => {
     const ns = new NameServerClient(h.nsAddr);
     cleanups.push(() => ns.close());
     // A registration alone (no broker process): topic creation needs a live master.
-    await ns.registerBroker({ clusterName: 'DefaultCluster', brokerName: 'broker-a', brokerId: 0, brokerAddr: '127.0.0.1:1', startedAt: Date.now(), heartbeatTimeoutMs: 60_000 });
+    await ns.registerBroker({
+      clusterName: 'DefaultCluster',
+      brokerName: 'broker-a',
+      brokerId: 0,
+      brokerAddr: '127.0.0.1:1',
+      startedAt: Date.now(),
+      heartbeatTimeoutMs: 60_000,
+    });
     await ns.createTopic({ topic: 'kept', queues: 3 });
     const dataDir = path.join(h.dataDir, 'nameserver');
     const lockedDir = path.join(dataDir, 'nameserver');
     const holderPid = h.nameServer.child!.pid!;
-    const nsEnv = (port: number) => ({ CIRRUSMQ_NAMESRV_HOST: '127.0.0.1', CIRRUSMQ_NAMESRV_PORT: String(port), CIRRUSMQ_DATA_DIR: dataDir, CIRRUSMQ_ROUTE_BACKEND: 'embedded' });
+    const nsEnv = (port: number) => ({
+      CIRRUSMQ_NAMESRV_HOST: '127.0.0.1',
+      CIRRUSMQ_NAMESRV_PORT: String(port),
+      CIRRUSMQ_DATA_DIR: dataDir,
+      CIRRUSMQ_ROUTE_BACKEND: 'embedded',
+    });
 
     const secondPort = await freePort();
     const { before, after, run } = await whileStopped(holderPid, async () => {
@@ -204,7 +226,13 @@ describe('one process per store folder', () => {
 
     await h.nameServer.stop('SIGKILL');
     const thirdPort = await freePort();
-    const third = new Proc('nameserver-3', 'functions/nameserver/src/main.ts', nsEnv(thirdPort), `http://127.0.0.1:${thirdPort}/healthz`, path.join(h.dataDir, 'logs', 'nameserver-3.log'));
+    const third = new Proc(
+      'nameserver-3',
+      'functions/nameserver/src/main.ts',
+      nsEnv(thirdPort),
+      `http://127.0.0.1:${thirdPort}/healthz`,
+      path.join(h.dataDir, 'logs', 'nameserver-3.log'),
+    );
     cleanups.push(() => third.stop('SIGKILL'));
     await third.start();
     const ns3 = new NameServerClient(`127.0.0.1:${thirdPort}`);

@@ -68,7 +68,14 @@ async function start(brokerEnv: Record<string, string> = {}): Promise<Harness> {
   const ns = new NameServerClient(nsAddr);
   await waitFor('broker registered', 60_000, async () => (await ns.getCluster()).some((b) => b.brokerName === 'broker-a' && b.alive));
   await ns.createTopic({ topic: TOPIC, queues: QUEUES });
-  harness = { dataDir, nameServer, broker, client: new BrokerClient(brokerAddr), ns, producer: new Producer({ nameServer: nsAddr, retryTimesWhenSendFailed: 2, sendTimeoutMs: 15_000 }) };
+  harness = {
+    dataDir,
+    nameServer,
+    broker,
+    client: new BrokerClient(brokerAddr),
+    ns,
+    producer: new Producer({ nameServer: nsAddr, retryTimesWhenSendFailed: 2, sendTimeoutMs: 15_000 }),
+  };
   return harness;
 }
 
@@ -82,7 +89,11 @@ interface Acked {
 async function produce(h: Harness, count: number, tag = 'm'): Promise<Map<string, Acked>> {
   const acked = new Map<string, Acked>();
   for (let i = 0; i < count; i += 16) {
-    const messages = Array.from({ length: Math.min(16, count - i) }, (_, j) => ({ topic: TOPIC, keys: [`${tag}-key-${i + j}`], body: Buffer.from(`${tag}-${i + j}-${'z'.repeat(1000)}`) }));
+    const messages = Array.from({ length: Math.min(16, count - i) }, (_, j) => ({
+      topic: TOPIC,
+      keys: [`${tag}-key-${i + j}`],
+      body: Buffer.from(`${tag}-${i + j}-${'z'.repeat(1000)}`),
+    }));
     const results = await h.producer.sendBatch(messages);
     results.forEach((r, j) => {
       expect(r.status).toBe('SEND_OK');
@@ -133,9 +144,11 @@ async function waitAllSealedTiered(h: Harness, minSegments: number, timeoutMs = 
 /** Runs `fn` over `items`, `parallel` at a time. */
 async function eachLimited<T>(items: T[], parallel: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: parallel }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 describe('tiered storage (local tier folder)', () => {
@@ -161,49 +174,59 @@ describe('tiered storage (local tier folder)', () => {
   it.each([
     { durability: 'async', everyAckSurvives: false },
     { durability: 's3', everyAckSurvives: true },
-  ])('restores from the tier after SIGKILL and a wiped store folder (durability $durability): each acknowledged message that must survive is back by offset, by key and by id', async ({ durability, everyAckSurvives }) => {
-    const h = await start({ CIRRUSMQ_DURABILITY: durability });
-    const acked = await produce(h, 600);
-    const { tieredMaxOffset: tieredEnd } = await waitAllSealedTiered(h, 6);
-    // Where each acknowledged message is in the log: those below tieredEnd must come back.
-    const before = [await readQueue(h, 0), await readQueue(h, 1)];
-    expectAllAcked(acked, before);
-    const survives = (at: string) => {
-      const [q, o] = queueAndOffset(at);
-      return everyAckSurvives || before[q]![o]!.commitLogOffset < tieredEnd;
-    };
-    const kept = [...acked].filter(([at]) => survives(at));
-    const lost = [...acked].filter(([at]) => !survives(at));
-    expect(kept.length).toBeGreaterThan(300);
-    // Some messages are past the tiered log: the async case loses them, the s3 case must not.
-    expect(before.flat().some((m) => m.commitLogOffset >= tieredEnd)).toBe(true);
+  ])(
+    'restores from the tier after SIGKILL and a wiped store folder (durability $durability): each acknowledged message that must survive is back by offset, by key and by id',
+    async ({ durability, everyAckSurvives }) => {
+      const h = await start({ CIRRUSMQ_DURABILITY: durability });
+      const acked = await produce(h, 600);
+      const { tieredMaxOffset: tieredEnd } = await waitAllSealedTiered(h, 6);
+      // Where each acknowledged message is in the log: those below tieredEnd must come back.
+      const before = [await readQueue(h, 0), await readQueue(h, 1)];
+      expectAllAcked(acked, before);
+      const survives = (at: string) => {
+        const [q, o] = queueAndOffset(at);
+        return everyAckSurvives || before[q]![o]!.commitLogOffset < tieredEnd;
+      };
+      const kept = [...acked].filter(([at]) => survives(at));
+      const lost = [...acked].filter(([at]) => !survives(at));
+      expect(kept.length).toBeGreaterThan(300);
+      // Some messages are past the tiered log: the async case loses them, the s3 case must not.
+      expect(before.flat().some((m) => m.commitLogOffset >= tieredEnd)).toBe(true);
 
-    await h.broker.stop('SIGKILL');
-    fs.rmSync(path.join(h.dataDir, 'broker-a'), { recursive: true, force: true });
-    await h.broker.start();
-    const restored = [await readQueue(h, 0), await readQueue(h, 1)];
-    // By offset: each surviving message in its place; the queues end with the last of them
-    // (async: where the tiered log ends; the active segment was lost with the disk, and only it).
-    expectAllAcked(new Map(kept), restored);
-    for (const q of [0, 1]) expect(restored[q]!.length, `queue ${q}`).toBe(kept.filter(([at]) => queueAndOffset(at)[0] === q).length);
-    // By key and by id: each one, through the key index the restore rebuilt.
-    await eachLimited(kept, 8, async ([at, m]) => {
-      const [q, o] = queueAndOffset(at);
-      const byKey = await h.client.queryMessage(TOPIC, m.key);
-      expect(byKey.map((r) => [r.queueId, r.queueOffset, r.body.toString()]), `key ${m.key}`).toEqual([[q, o, m.body]]);
-      const byId = await h.client.viewMessage(m.messageId);
-      expect(byId.map((r) => [r.queueId, r.queueOffset, r.body.toString()]), `id ${m.messageId}`).toEqual([[q, o, m.body]]);
-    });
-    await eachLimited(lost, 8, async ([, m]) => expect(await h.client.queryMessage(TOPIC, m.key), `lost key ${m.key}`).toEqual([]));
+      await h.broker.stop('SIGKILL');
+      fs.rmSync(path.join(h.dataDir, 'broker-a'), { recursive: true, force: true });
+      await h.broker.start();
+      const restored = [await readQueue(h, 0), await readQueue(h, 1)];
+      // By offset: each surviving message in its place; the queues end with the last of them
+      // (async: where the tiered log ends; the active segment was lost with the disk, and only it).
+      expectAllAcked(new Map(kept), restored);
+      for (const q of [0, 1]) expect(restored[q]!.length, `queue ${q}`).toBe(kept.filter(([at]) => queueAndOffset(at)[0] === q).length);
+      // By key and by id: each one, through the key index the restore rebuilt.
+      await eachLimited(kept, 8, async ([at, m]) => {
+        const [q, o] = queueAndOffset(at);
+        const byKey = await h.client.queryMessage(TOPIC, m.key);
+        expect(
+          byKey.map((r) => [r.queueId, r.queueOffset, r.body.toString()]),
+          `key ${m.key}`,
+        ).toEqual([[q, o, m.body]]);
+        const byId = await h.client.viewMessage(m.messageId);
+        expect(
+          byId.map((r) => [r.queueId, r.queueOffset, r.body.toString()]),
+          `id ${m.messageId}`,
+        ).toEqual([[q, o, m.body]]);
+      });
+      await eachLimited(lost, 8, async ([, m]) => expect(await h.client.queryMessage(TOPIC, m.key), `lost key ${m.key}`).toEqual([]));
 
-    const more = await produce(h, 32, 'after');
-    const queues = [await readQueue(h, 0), await readQueue(h, 1)];
-    expectAllAcked(new Map([...kept, ...more]), queues);
-    expect(queues[0]!.length + queues[1]!.length).toBe(kept.length + 32);
-    const s = await tierStats(h);
-    expect(s.commitLogMinOffset).toBeGreaterThanOrEqual(tieredEnd);
-    expect(s.tieredMinOffset).toBe(0); // the restored broker reads its early records from the tier
-  }, 120_000);
+      const more = await produce(h, 32, 'after');
+      const queues = [await readQueue(h, 0), await readQueue(h, 1)];
+      expectAllAcked(new Map([...kept, ...more]), queues);
+      expect(queues[0]!.length + queues[1]!.length).toBe(kept.length + 32);
+      const s = await tierStats(h);
+      expect(s.commitLogMinOffset).toBeGreaterThanOrEqual(tieredEnd);
+      expect(s.tieredMinOffset).toBe(0); // the restored broker reads its early records from the tier
+    },
+    120_000,
+  );
 });
 
 describe.skipIf(!moto)('tiered storage (S3 on moto_server)', () => {

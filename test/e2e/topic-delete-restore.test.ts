@@ -76,11 +76,21 @@ async function produce(h: Harness, count: number, tag: string): Promise<Acked[]>
   producers.push(producer);
   const acked: Acked[] = [];
   for (let i = 0; i < count; i += 16) {
-    const messages = Array.from({ length: Math.min(16, count - i) }, (_, j) => ({ topic: TOPIC, keys: [`${tag}-key-${i + j}`, 'k'], body: Buffer.from(`${tag}-${i + j}-${'z'.repeat(1000)}`) }));
+    const messages = Array.from({ length: Math.min(16, count - i) }, (_, j) => ({
+      topic: TOPIC,
+      keys: [`${tag}-key-${i + j}`, 'k'],
+      body: Buffer.from(`${tag}-${i + j}-${'z'.repeat(1000)}`),
+    }));
     const results = await producer.sendBatch(messages);
     results.forEach((r, j) => {
       expect(r.status).toBe('SEND_OK');
-      acked.push({ queueId: r.messageQueue.queueId, queueOffset: r.queueOffset, body: messages[j]!.body.toString(), key: messages[j]!.keys[0]!, messageId: r.messageId });
+      acked.push({
+        queueId: r.messageQueue.queueId,
+        queueOffset: r.queueOffset,
+        body: messages[j]!.body.toString(),
+        key: messages[j]!.keys[0]!,
+        messageId: r.messageId,
+      });
     });
   }
   return acked;
@@ -99,11 +109,17 @@ async function readQueue(h: Harness, queueId: number): Promise<MessageExt[]> {
 async function expectQueuesHoldOnly(h: Harness, acked: Acked[]): Promise<void> {
   for (let q = 0; q < QUEUES; q++) {
     const mine = acked.filter((a) => a.queueId === q).sort((a, b) => a.queueOffset - b.queueOffset);
-    expect(mine.map((a) => a.queueOffset), `queue ${q} offsets`).toEqual(mine.map((_, i) => i));
+    expect(
+      mine.map((a) => a.queueOffset),
+      `queue ${q} offsets`,
+    ).toEqual(mine.map((_, i) => i));
     const got = await readQueue(h, q);
     // Named by the bodies' heads ("new-17"), so a failure reads; then every body byte for byte.
     const head = (body: string) => body.slice(0, body.indexOf('-z'));
-    expect(got.map((m) => [m.queueOffset, m.messageId, head(m.body.toString())]), `queue ${q}`).toEqual(mine.map((a) => [a.queueOffset, a.messageId, head(a.body)]));
+    expect(
+      got.map((m) => [m.queueOffset, m.messageId, head(m.body.toString())]),
+      `queue ${q}`,
+    ).toEqual(mine.map((a) => [a.queueOffset, a.messageId, head(a.body)]));
     got.forEach((m, i) => expect(m.body.toString() === mine[i]!.body, `queue ${q} offset ${i} body`).toBe(true));
   }
 }
@@ -127,9 +143,11 @@ async function waitAllSealedTiered(h: Harness, minEnd: number): Promise<number> 
 /** Runs `fn` over `items`, `parallel` at a time. */
 async function eachLimited<T>(items: T[], parallel: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: parallel }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 /** The tier's copies of the deleted topics under the broker's prefix (tier-tombstones.ts keeps one). */
@@ -185,9 +203,15 @@ describe('topic delete, then a restore from the tier', () => {
     expect(shared.map((m) => m.messageId).sort()).toEqual(fresh.map((m) => m.messageId).sort());
     await eachLimited(fresh, 8, async (m) => {
       const byKey = await h.client.queryMessage(TOPIC, m.key);
-      expect(byKey.map((r) => [r.queueId, r.queueOffset, r.body.toString()]), `key ${m.key}`).toEqual([[m.queueId, m.queueOffset, m.body]]);
+      expect(
+        byKey.map((r) => [r.queueId, r.queueOffset, r.body.toString()]),
+        `key ${m.key}`,
+      ).toEqual([[m.queueId, m.queueOffset, m.body]]);
       const byId = await h.client.viewMessage(m.messageId);
-      expect(byId.map((r) => [r.queueId, r.queueOffset, r.body.toString()]), `id ${m.messageId}`).toEqual([[m.queueId, m.queueOffset, m.body]]);
+      expect(
+        byId.map((r) => [r.queueId, r.queueOffset, r.body.toString()]),
+        `id ${m.messageId}`,
+      ).toEqual([[m.queueId, m.queueOffset, m.body]]);
     });
 
     // Sends continue the new incarnation's queues.

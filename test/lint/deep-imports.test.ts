@@ -23,7 +23,9 @@ async function lint(folder: string, source: string): Promise<{ ok: boolean; outp
   const file = path.join(dir, 'probe.mjs');
   fs.writeFileSync(file, source);
   try {
-    const r = await promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/@biomejs/biome/bin/biome'), 'lint', path.relative(ROOT, file)], { cwd: ROOT });
+    const r = await promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/@biomejs/biome/bin/biome'), 'lint', path.relative(ROOT, file)], {
+      cwd: ROOT,
+    });
     return { ok: true, output: r.stdout + r.stderr };
   } catch (e) {
     const err = e as { stdout: string; stderr: string };
@@ -44,7 +46,8 @@ describe('no deep imports into client/', () => {
   });
 
   it('accepts the package entries outside client/, and relative paths inside it', async () => {
-    const entries = "import { Producer } from '@cirrusmq/client';\nimport { CirrusError } from '@cirrusmq/client/protocol';\nimport { FolderLock } from '@cirrusmq/client/server';\nexport const x = [Producer, CirrusError, FolderLock];\n";
+    const entries =
+      "import { Producer } from '@cirrusmq/client';\nimport { CirrusError } from '@cirrusmq/client/protocol';\nimport { FolderLock } from '@cirrusmq/client/server';\nexport const x = [Producer, CirrusError, FolderLock];\n";
     for (const folder of ['broker-node/src', 'functions', 'infra', 'test']) {
       const r = await lint(folder, entries);
       expect(r, r.output).toMatchObject({ ok: true });

@@ -74,7 +74,8 @@ export async function readWholeQueue(gatewayUrl: string, topic: string, broker: 
     const res = await api(gatewayUrl, 'GET', `/v1/topics/${topic}/messages?broker=${broker}&queueId=${queueId}&offset=${all.length}&max=${page}`);
     if (res.status !== 200) throw new Error(`read ${broker}/${queueId} answered ${res.status}: ${JSON.stringify(res.body)}`);
     if (res.body.messages.length === 0) return all;
-    if (res.body.nextOffset !== all.length + res.body.messages.length) throw new Error(`nextOffset ${res.body.nextOffset} after ${all.length} + ${res.body.messages.length}`);
+    if (res.body.nextOffset !== all.length + res.body.messages.length)
+      throw new Error(`nextOffset ${res.body.nextOffset} after ${all.length} + ${res.body.messages.length}`);
     all.push(...res.body.messages);
   }
 }

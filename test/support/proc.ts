@@ -20,7 +20,11 @@ export class Proc {
 
   async start(): Promise<void> {
     const log = fs.openSync(this.logFile, 'a');
-    const child = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', this.entry], { cwd: ROOT, env: { ...process.env, ...this.env }, stdio: ['ignore', log, log] });
+    const child = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', this.entry], {
+      cwd: ROOT,
+      env: { ...process.env, ...this.env },
+      stdio: ['ignore', log, log],
+    });
     fs.closeSync(log);
     this.child = child;
     await waitFor(`${this.name} healthy`, 30_000, async () => {
@@ -39,4 +43,3 @@ export class Proc {
     clearTimeout(force);
   }
 }
-

@@ -45,7 +45,13 @@ export async function singleBrokerProcs(tmpPrefix: string, brokerEnv: Record<str
   const nameServer = new Proc(
     'nameserver',
     'functions/nameserver/src/main.ts',
-    { CIRRUSMQ_NAMESRV_HOST: '127.0.0.1', CIRRUSMQ_NAMESRV_PORT: String(nsPort), CIRRUSMQ_DATA_DIR: path.join(dataDir, 'nameserver'), CIRRUSMQ_ROUTE_BACKEND: 'embedded', CIRRUSMQ_LOG_LEVEL: 'warn' },
+    {
+      CIRRUSMQ_NAMESRV_HOST: '127.0.0.1',
+      CIRRUSMQ_NAMESRV_PORT: String(nsPort),
+      CIRRUSMQ_DATA_DIR: path.join(dataDir, 'nameserver'),
+      CIRRUSMQ_ROUTE_BACKEND: 'embedded',
+      CIRRUSMQ_LOG_LEVEL: 'warn',
+    },
     `http://${nsAddr}/healthz`,
     path.join(dataDir, 'logs', 'nameserver.log'),
   );

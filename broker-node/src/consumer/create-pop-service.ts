@@ -36,13 +36,24 @@ export async function createPopService(opts: {
     store: opts.store,
     topicConfigManager: opts.topicConfigManager,
     groups: opts.groups,
-    codec: new ReceiptHandleCodec(opts.receiptKey ?? (await loadReceiptKeyWithTier(opts.storeDir, opts.tierObjects, (err) => opts.logger.warn('receipt key: no copy in the tier', { err: String(err) })))),
+    codec: new ReceiptHandleCodec(
+      opts.receiptKey ??
+        (await loadReceiptKeyWithTier(opts.storeDir, opts.tierObjects, (err) => opts.logger.warn('receipt key: no copy in the tier', { err: String(err) }))),
+    ),
     deadLetter: new DeadLetterService(opts.store, opts.logger, ensureTopic),
     logger: opts.logger,
   });
   const store = opts.store;
   const tier = opts.tierObjects ? new TierPopSnapshotCopy(opts.tierObjects, opts.logger, opts.tierDurableEnd) : undefined;
-  const keeper = new PopStateKeeper(opts.storeDir, popService, new CommitLogPopJournal(store, opts.logger), opts.logger, opts.snapshotIntervalMs, () => store.commitLog.getMaxOffset(), tier);
+  const keeper = new PopStateKeeper(
+    opts.storeDir,
+    popService,
+    new CommitLogPopJournal(store, opts.logger),
+    opts.logger,
+    opts.snapshotIntervalMs,
+    () => store.commitLog.getMaxOffset(),
+    tier,
+  );
   // Retention keeps the journal after the newest durable snapshot (pop-state-keeper.ts), locally and in the tier; all of it until recovered.
   const clean = store.cleanCommitLogService;
   const canDelete = clean.canDelete;

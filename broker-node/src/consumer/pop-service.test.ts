@@ -16,7 +16,10 @@ afterEach(async () => {
 
 async function service(maxLeases: number) {
   const dir = tempDir();
-  const store = new DefaultMessageStore({ storeDir: dir, commitLogSegmentBytes: 1 << 20, consumeQueueUnitsPerFile: 1000, flushIntervalMs: 100 }, silentLogger).load();
+  const store = new DefaultMessageStore(
+    { storeDir: dir, commitLogSegmentBytes: 1 << 20, consumeQueueUnitsPerFile: 1000, flushIntervalMs: 100 },
+    silentLogger,
+  ).load();
   const ns = new FakeNameServer();
   ns.addTopic('T', 2);
   const pop = new PopService({

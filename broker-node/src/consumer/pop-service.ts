@@ -180,7 +180,15 @@ export class PopService {
       const minOffset = this.deps.store.getMinOffsetInQueue(topic, queueId);
       const maxOffset = this.deps.store.getMaxOffsetInQueue(topic, queueId);
       const committedOffset = q.committedOffset() ?? minOffset;
-      queues.push({ queueId, minOffset, maxOffset, committedOffset, cursor: q.cursor ?? committedOffset, inFlight: q.inFlight(), lag: Math.max(0, maxOffset - committedOffset) });
+      queues.push({
+        queueId,
+        minOffset,
+        maxOffset,
+        committedOffset,
+        cursor: q.cursor ?? committedOffset,
+        inFlight: q.inFlight(),
+        lag: Math.max(0, maxOffset - committedOffset),
+      });
     }
     const c = this.counters.get(counterKey(groupName, topic));
     return { topic, group: groupName, brokerName: this.deps.brokerName, queues, retried: c?.retried ?? 0, deadLettered: c?.deadLettered ?? 0 };
@@ -260,7 +268,13 @@ export class PopService {
     return out;
   }
 
-  private async popFromQueue(q: QueueLeases, group: SubscriptionGroupConfig, req: PopRequest, filter: MessageFilter | undefined, out: PopResult): Promise<void> {
+  private async popFromQueue(
+    q: QueueLeases,
+    group: SubscriptionGroupConfig,
+    req: PopRequest,
+    filter: MessageFilter | undefined,
+    out: PopResult,
+  ): Promise<void> {
     await this.ensureCursor(q, group);
     if (q.orderly && q.hasActiveLease()) return;
     const redelivered = await this.redeliver(q, req, out);
@@ -287,7 +301,13 @@ export class PopService {
     if (got.nextOffset < from) {
       // The queue ends below the cursor: its tail was lost (ASYNC_FLUSH power loss, a restore short of the end). Leases there named messages
       // that are gone; the offsets will hold other messages, which the cursor delivers as new.
-      this.deps.logger.warn('queue ends below the consumer cursor, moved back', { group: q.group, topic: q.topic, queueId: q.queueId, cursor: from, maxOffset: got.nextOffset });
+      this.deps.logger.warn('queue ends below the consumer cursor, moved back', {
+        group: q.group,
+        topic: q.topic,
+        queueId: q.queueId,
+        cursor: from,
+        maxOffset: got.nextOffset,
+      });
       for (const offset of [...q.leases.keys()]) {
         if (offset < got.nextOffset) continue;
         this.table.resolve(q, offset);
@@ -326,7 +346,17 @@ export class PopService {
       }
       const deadline = this.now() + req.invisibleMs;
       this.table.lease(q, offset, lease.attempt + 1, deadline);
-      this.journal?.append({ t: 'POP', g: q.group, topic: q.topic, q: q.queueId, offset, attempt: lease.attempt, gen: lease.generation, deadline, cursor: q.cursor! });
+      this.journal?.append({
+        t: 'POP',
+        g: q.group,
+        topic: q.topic,
+        q: q.queueId,
+        offset,
+        attempt: lease.attempt,
+        gen: lease.generation,
+        deadline,
+        cursor: q.cursor!,
+      });
       this.deliver(q, lease, got.records, out);
       n++;
     }
@@ -334,7 +364,14 @@ export class PopService {
   }
 
   private deliver(q: QueueLeases, lease: Lease, record: Buffer, out: PopResult): void {
-    const fields: ReceiptHandleFields = { brokerName: this.deps.brokerName, topic: q.topic, queueId: q.queueId, queueOffset: lease.offset, group: q.group, generation: lease.generation };
+    const fields: ReceiptHandleFields = {
+      brokerName: this.deps.brokerName,
+      topic: q.topic,
+      queueId: q.queueId,
+      queueOffset: lease.offset,
+      group: q.group,
+      generation: lease.generation,
+    };
     out.messages.push({ receiptHandle: this.deps.codec.encode(fields), deliveryAttempt: lease.attempt, queueId: q.queueId, queueOffset: lease.offset });
     out.records.push(record);
   }
@@ -364,12 +401,17 @@ export class PopService {
   /** The lease a handle names, if it is still running; the errors a client sees per entry otherwise. */
   private liveLease(handle: string, topic: string, group: string): { q: QueueLeases; lease: Lease; fields: ReceiptHandleFields } {
     const fields = this.deps.codec.decode(handle);
-    if (fields.brokerName !== this.deps.brokerName) throw new CirrusError('INVALID_RECEIPT_HANDLE', `receipt handle of broker ${fields.brokerName}, not ${this.deps.brokerName}`);
-    if (fields.topic !== topic || fields.group !== group) throw new CirrusError('INVALID_RECEIPT_HANDLE', `receipt handle of topic ${fields.topic} and group ${fields.group}, not ${topic} and ${group}`);
+    if (fields.brokerName !== this.deps.brokerName)
+      throw new CirrusError('INVALID_RECEIPT_HANDLE', `receipt handle of broker ${fields.brokerName}, not ${this.deps.brokerName}`);
+    if (fields.topic !== topic || fields.group !== group)
+      throw new CirrusError('INVALID_RECEIPT_HANDLE', `receipt handle of topic ${fields.topic} and group ${fields.group}, not ${topic} and ${group}`);
     const q = this.table.get(group, topic, fields.queueId);
     const lease = q?.leases.get(fields.queueOffset);
     if (!q || !lease || lease.generation !== fields.generation || lease.state !== 'LEASED' || lease.deadline <= this.now()) {
-      throw new CirrusError('RECEIPT_HANDLE_EXPIRED', `the lease of ${topic}/${fields.queueId}@${fields.queueOffset} for ${group} has ended (acked, redelivered, changed or expired)`);
+      throw new CirrusError(
+        'RECEIPT_HANDLE_EXPIRED',
+        `the lease of ${topic}/${fields.queueId}@${fields.queueOffset} for ${group} has ended (acked, redelivered, changed or expired)`,
+      );
     }
     return { q, lease, fields };
   }
@@ -443,11 +485,14 @@ export class PopService {
     if (this.timer && this.timerAt <= next) return;
     clearTimeout(this.timer);
     this.timerAt = next;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Number.POSITIVE_INFINITY;
-      this.expire();
-    }, Math.max(0, next - this.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Number.POSITIVE_INFINITY;
+        this.expire();
+      },
+      Math.max(0, next - this.now()),
+    );
     this.timer.unref();
   }
 

@@ -53,7 +53,16 @@ async function openBroker(opts: { tiered: boolean; diskBudgetBytes?: number }, n
       )
     : undefined;
   const store = new DefaultMessageStore(
-    { storeDir: storeDir(), commitLogSegmentBytes: SEGMENT, consumeQueueUnitsPerFile: 64, flushIntervalMs: 50, indexHashSlotNum: 64, indexNum: 256, cleanIntervalMs: 3_600_000, diskBudgetBytes: opts.diskBudgetBytes ?? 0 },
+    {
+      storeDir: storeDir(),
+      commitLogSegmentBytes: SEGMENT,
+      consumeQueueUnitsPerFile: 64,
+      flushIntervalMs: 50,
+      indexHashSlotNum: 64,
+      indexNum: 256,
+      cleanIntervalMs: 3_600_000,
+      diskBudgetBytes: opts.diskBudgetBytes ?? 0,
+    },
     silentLogger,
     tier,
   );

@@ -18,7 +18,15 @@ const storeConfig = (storeDir: string) => ({ storeDir, commitLogSegmentBytes: 64
 
 async function open(dir: string, groups: InMemoryGroups, ns: FakeNameServer) {
   const store = await new DefaultMessageStore(storeConfig(dir), silentLogger).open();
-  const { popService, keeper } = await createPopService({ brokerName: 'broker-a', storeDir: dir, store, topicConfigManager: new TopicConfigManager('broker-a', ns), groups, nameServer: ns, logger: silentLogger });
+  const { popService, keeper } = await createPopService({
+    brokerName: 'broker-a',
+    storeDir: dir,
+    store,
+    topicConfigManager: new TopicConfigManager('broker-a', ns),
+    groups,
+    nameServer: ns,
+    logger: silentLogger,
+  });
   return { store, popService, keeper };
 }
 
@@ -48,9 +56,17 @@ describe('POP state recovery (journal in the CommitLog + snapshot)', () => {
       const got = await b.popService.pop({ ...req, max: 6 });
       await b.popService.ack({ topic: 'T', group: 'g', receiptHandles: got.messages.slice(0, 3).map((m) => m.receiptHandle) });
       if (mode.startsWith('snapshot')) await b.keeper.snapshot();
-      const changed = await b.popService.changeInvisibility({ topic: 'T', group: 'g', entries: [{ receiptHandle: got.messages[3]!.receiptHandle, invisibleMs: 120_000 }] });
+      const changed = await b.popService.changeInvisibility({
+        topic: 'T',
+        group: 'g',
+        entries: [{ receiptHandle: got.messages[3]!.receiptHandle, invisibleMs: 120_000 }],
+      });
       await b.popService.commitOffset({ topic: 'T', group: 'g', queueId: 1, offset: 2 });
-      await b.popService.changeInvisibility({ topic: 'T', group: 'g', entries: got.messages.slice(4).map((m) => ({ receiptHandle: m.receiptHandle, invisibleMs: 0 })) });
+      await b.popService.changeInvisibility({
+        topic: 'T',
+        group: 'g',
+        entries: got.messages.slice(4).map((m) => ({ receiptHandle: m.receiptHandle, invisibleMs: 0 })),
+      });
       await b.popService.pop({ ...req, max: 1 });
       const before = await b.popService.progress('T', 'g');
       await crash(b, mode === 'clean shutdown');
@@ -60,7 +76,11 @@ describe('POP state recovery (journal in the CommitLog + snapshot)', () => {
       // The changed handle still works after the restart (same key, same generation); the old one does not.
       const r0 = changed.results[0]!;
       if (r0.status !== 'OK') throw new Error('change failed');
-      const acks = await b.popService.ack({ topic: 'T', group: 'g', receiptHandles: [got.messages[3]!.receiptHandle, r0.receiptHandle, got.messages[0]!.receiptHandle] });
+      const acks = await b.popService.ack({
+        topic: 'T',
+        group: 'g',
+        receiptHandles: [got.messages[3]!.receiptHandle, r0.receiptHandle, got.messages[0]!.receiptHandle],
+      });
       expect(acks.results.map((r) => (r.status === 'OK' ? 'OK' : r.error.code))).toEqual(['RECEIPT_HANDLE_EXPIRED', 'OK', 'RECEIPT_HANDLE_EXPIRED']);
       // New generations stay above every handle given out before.
       const next = await b.popService.pop(req);
@@ -83,7 +103,14 @@ describe('POP state recovery (journal in the CommitLog + snapshot)', () => {
     let b = await open(dir, groups, ns);
     const n = 200_000;
     const body = Buffer.alloc(16);
-    for (let i = 0; i < n; i += 1000) await b.store.putMessages(makeBatch('Big', 0, Array.from({ length: 1000 }, () => ({ body }))));
+    for (let i = 0; i < n; i += 1000)
+      await b.store.putMessages(
+        makeBatch(
+          'Big',
+          0,
+          Array.from({ length: 1000 }, () => ({ body })),
+        ),
+      );
     let leased = 0;
     while (leased < n) leased += (await b.popService.pop({ ...req, topic: 'Big' })).messages.length;
     await crash(b, false);

@@ -109,7 +109,9 @@ export class PopStateKeeper {
         if (!this.tier) return;
         // The records the snapshot covers stored first (durability s3: in the tier's write-ahead log), so a restore that finds the copy finds them.
         await this.journal.sync();
-        await this.tier.put(s, bytes).catch((err: unknown) => this.logger.warn('pop snapshot: tier copy failed; retried at the next snapshot', { err: String(err) }));
+        await this.tier
+          .put(s, bytes)
+          .catch((err: unknown) => this.logger.warn('pop snapshot: tier copy failed; retried at the next snapshot', { err: String(err) }));
       })
       .catch((err: unknown) => this.logger.error('pop snapshot failed', { err: String(err) }))
       .finally(() => {

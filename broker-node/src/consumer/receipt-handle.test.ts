@@ -31,7 +31,8 @@ describe('receipt handles', () => {
     flipped[0]! ^= 1;
     expect(codeOf(() => codec.decode(`${v}.${payload}.${flipped.toString('base64url')}`))).toBe('INVALID_RECEIPT_HANDLE');
     expect(codeOf(() => new ReceiptHandleCodec(Buffer.alloc(32, 2)).decode(h))).toBe('INVALID_RECEIPT_HANDLE');
-    for (const bad of ['', 'x', 'v1..', `v2.${payload}.${mac}`, 'a'.repeat(5000), 42, null]) expect(codeOf(() => codec.decode(bad))).toBe('INVALID_RECEIPT_HANDLE');
+    for (const bad of ['', 'x', 'v1..', `v2.${payload}.${mac}`, 'a'.repeat(5000), 42, null])
+      expect(codeOf(() => codec.decode(bad))).toBe('INVALID_RECEIPT_HANDLE');
   });
 
   it('keeps its key in the store folder across restarts', () => {

@@ -54,7 +54,14 @@ export class ReceiptHandleCodec {
     }
     if (!Array.isArray(f) || f.length !== 6) throw invalid('receipt handle payload malformed');
     const [brokerName, topic, queueId, queueOffset, group, generation] = f as unknown[];
-    if (typeof brokerName !== 'string' || typeof topic !== 'string' || typeof group !== 'string' || !isIndex(queueId) || !isIndex(queueOffset) || !isIndex(generation)) {
+    if (
+      typeof brokerName !== 'string' ||
+      typeof topic !== 'string' ||
+      typeof group !== 'string' ||
+      !isIndex(queueId) ||
+      !isIndex(queueOffset) ||
+      !isIndex(generation)
+    ) {
       throw invalid('receipt handle payload malformed');
     }
     return { brokerName, topic, queueId, queueOffset, group, generation };

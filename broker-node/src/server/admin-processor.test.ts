@@ -25,7 +25,10 @@ afterEach(async () => {
 
 async function start(overrides: Partial<MessageStoreConfig> = {}): Promise<string> {
   dir = tempDir();
-  store = new DefaultMessageStore({ storeDir: dir, commitLogSegmentBytes: 1 << 20, consumeQueueUnitsPerFile: 1000, flushIntervalMs: 20, ...overrides }, silentLogger).load();
+  store = new DefaultMessageStore(
+    { storeDir: dir, commitLogSegmentBytes: 1 << 20, consumeQueueUnitsPerFile: 1000, flushIntervalMs: 20, ...overrides },
+    silentLogger,
+  ).load();
   const nameServer = new FakeNameServer();
   nameServer.addTopic('TopicA', 4);
   server = createBrokerServer({

@@ -41,7 +41,8 @@ export function deleteTopicProcessor(ctx: BrokerServerContext) {
         throw new CirrusError('INVALID_JSON', 'body is not valid JSON');
       }
       const c = (parsed as { createdAt?: unknown } | null)?.createdAt;
-      if (c !== undefined && (!Number.isSafeInteger(c) || (c as number) < 0)) throw new CirrusError('INVALID_PARAMETER', 'createdAt must be a non-negative integer');
+      if (c !== undefined && (!Number.isSafeInteger(c) || (c as number) < 0))
+        throw new CirrusError('INVALID_PARAMETER', 'createdAt must be a non-negative integer');
       createdAt = c as number | undefined;
     }
     if (!ctx.deleteTopic || !ctx.store.isOpen()) throw new CirrusError('SERVICE_NOT_AVAILABLE', `broker ${ctx.brokerName} cannot delete topics now`);

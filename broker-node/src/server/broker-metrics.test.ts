@@ -24,11 +24,20 @@ afterEach(async () => {
 async function start(): Promise<string> {
   dir = tempDir();
   // flushIntervalMs long: the only flush is the test's flushRound, so the flush histogram's count is known.
-  store = new DefaultMessageStore({ storeDir: dir, commitLogSegmentBytes: 1 << 20, consumeQueueUnitsPerFile: 1000, flushIntervalMs: 60_000 }, silentLogger).load();
+  store = new DefaultMessageStore(
+    { storeDir: dir, commitLogSegmentBytes: 1 << 20, consumeQueueUnitsPerFile: 1000, flushIntervalMs: 60_000 },
+    silentLogger,
+  ).load();
   const nameServer = new FakeNameServer();
   nameServer.addTopic('TopicA', 4);
   nameServer.addTopic('TopicB', 4);
-  server = createBrokerServer({ brokerName: 'broker-a', store, topicConfigManager: new TopicConfigManager('broker-a', nameServer), logger: silentLogger, acceptingWrites: () => true });
+  server = createBrokerServer({
+    brokerName: 'broker-a',
+    store,
+    topicConfigManager: new TopicConfigManager('broker-a', nameServer),
+    logger: silentLogger,
+    acceptingWrites: () => true,
+  });
   await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
@@ -56,7 +65,9 @@ function parse(text: string): { samples: Sample[]; types: Map<string, string> } 
 }
 
 const value = (samples: Sample[], name: string, labels: Record<string, string>) =>
-  samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v) && Object.keys(s.labels).length === Object.keys(labels).length)?.value;
+  samples.find(
+    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v) && Object.keys(s.labels).length === Object.keys(labels).length,
+  )?.value;
 
 const send = (base: string, body: Buffer) => fetch(`${base}/v1/send`, { method: 'POST', body, headers: { 'content-type': ContentTypes.SEND_BATCH } });
 
@@ -79,7 +90,12 @@ describe('broker /metrics histograms and per-topic counters', () => {
     expect(text).toContain('cirrusmq_broker_put_messages_total{broker="broker-a"} 6');
     expect(types.get('cirrusmq_store_flush_latency_seconds')).toBe('summary');
 
-    for (const name of ['cirrusmq_broker_send_duration_seconds', 'cirrusmq_broker_pull_duration_seconds', 'cirrusmq_store_flush_duration_seconds', 'cirrusmq_tier_upload_duration_seconds']) {
+    for (const name of [
+      'cirrusmq_broker_send_duration_seconds',
+      'cirrusmq_broker_pull_duration_seconds',
+      'cirrusmq_store_flush_duration_seconds',
+      'cirrusmq_tier_upload_duration_seconds',
+    ]) {
       expect(types.get(name), name).toBe('histogram');
     }
     const b = { broker: 'broker-a' };

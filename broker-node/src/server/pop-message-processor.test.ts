@@ -88,7 +88,12 @@ describe('POP over HTTP', () => {
     fields[3] = (fields[3] as number) + 1;
     const edited = `${v}.${Buffer.from(JSON.stringify(fields)).toString('base64url')}.${mac}`;
     const res = await f.client.ack({ topic: 'Orders', group: 'g1', receiptHandles: [edited, 'garbage', h1, h1] });
-    expect(res.results.map((r) => (r.status === 'OK' ? 'OK' : r.error.code))).toEqual(['INVALID_RECEIPT_HANDLE', 'INVALID_RECEIPT_HANDLE', 'OK', 'RECEIPT_HANDLE_EXPIRED']);
+    expect(res.results.map((r) => (r.status === 'OK' ? 'OK' : r.error.code))).toEqual([
+      'INVALID_RECEIPT_HANDLE',
+      'INVALID_RECEIPT_HANDLE',
+      'OK',
+      'RECEIPT_HANDLE_EXPIRED',
+    ]);
     // A handle of another group is not this group's to ack.
     const other = await f.client.ack({ topic: 'Orders', group: 'g2', receiptHandles: [m2!.receiptHandle] });
     expect(other.results[0]).toMatchObject({ status: 'FAILED', error: { code: 'INVALID_RECEIPT_HANDLE' } });
@@ -109,7 +114,9 @@ describe('POP over HTTP', () => {
     expect(res.results[0]!.status).toBe('OK');
     const again = await waiting;
     expect(again.map((x) => [x.queueOffset, x.deliveryAttempt])).toEqual([[0, 1]]);
-    expect((await f.client.ack({ topic: 'One', group: 'g1', receiptHandles: [m!.receiptHandle] })).results[0]).toMatchObject({ error: { code: 'RECEIPT_HANDLE_EXPIRED' } });
+    expect((await f.client.ack({ topic: 'One', group: 'g1', receiptHandles: [m!.receiptHandle] })).results[0]).toMatchObject({
+      error: { code: 'RECEIPT_HANDLE_EXPIRED' },
+    });
     expect((await f.client.progress('One', 'g1')).retried).toBe(0);
   });
 
@@ -122,7 +129,9 @@ describe('POP over HTTP', () => {
     expect(await errorOf(pop({ invisibleMs: ConsumeLimits.MIN_INVISIBLE_MS - 1 }))).toMatchObject({ status: 400 });
     expect(await errorOf(pop({ waitMs: ConsumeLimits.MAX_WAIT_MS + 1 }))).toMatchObject({ status: 400 });
     expect(await errorOf(f.client.ack({ topic: 'Orders', group: 'g1', receiptHandles: [] }))).toMatchObject({ status: 400 });
-    expect(await errorOf(f.client.ack({ topic: 'Orders', group: 'g1', receiptHandles: Array(ConsumeLimits.MAX_ACK_ENTRIES + 1).fill('x') }))).toMatchObject({ status: 400 });
+    expect(await errorOf(f.client.ack({ topic: 'Orders', group: 'g1', receiptHandles: Array(ConsumeLimits.MAX_ACK_ENTRIES + 1).fill('x') }))).toMatchObject({
+      status: 400,
+    });
     await sendSpread(1);
     expect(await pop()).toHaveLength(1);
   });
@@ -140,7 +149,9 @@ describe('POP over HTTP', () => {
     const again = await pop({ topic: 'One', waitMs: 10_000 });
     expect(Date.now() - t0).toBeLessThan(5_000);
     expect(again.map((m) => [m.queueOffset, m.deliveryAttempt])).toEqual([[0, 2]]);
-    expect((await f.client.ack({ topic: 'One', group: 'g1', receiptHandles: [first[0]!.receiptHandle] })).results[0]).toMatchObject({ error: { code: 'RECEIPT_HANDLE_EXPIRED' } });
+    expect((await f.client.ack({ topic: 'One', group: 'g1', receiptHandles: [first[0]!.receiptHandle] })).results[0]).toMatchObject({
+      error: { code: 'RECEIPT_HANDLE_EXPIRED' },
+    });
     await f.client.ack({ topic: 'One', group: 'g1', receiptHandles: [again[0]!.receiptHandle] });
     const p = await f.client.progress('One', 'g1');
     expect(p.queues[0]).toMatchObject({ committedOffset: 3, inFlight: 0, lag: 0 });
@@ -218,7 +229,11 @@ describe('POP over HTTP', () => {
   });
 
   it('filters by tag: other tags are skipped and the cursor moves past them', async () => {
-    await f.send('One', 0, [{ body: 'x', tags: 'A' }, { body: 'y', tags: 'B' }, { body: 'z', tags: 'A' }]);
+    await f.send('One', 0, [
+      { body: 'x', tags: 'A' },
+      { body: 'y', tags: 'B' },
+      { body: 'z', tags: 'A' },
+    ]);
     expect((await pop({ topic: 'One', filter: 'A' })).map((m) => m.body.toString())).toEqual(['x', 'z']);
     expect((await f.client.progress('One', 'g1')).queues[0]!.cursor).toBe(3);
   });

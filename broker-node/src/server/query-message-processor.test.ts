@@ -19,7 +19,16 @@ let client: BrokerClient;
 beforeEach(async () => {
   dir = tempDir();
   store = new DefaultMessageStore(
-    { storeDir: dir, commitLogSegmentBytes: 4096, consumeQueueUnitsPerFile: 8, flushIntervalMs: 20, indexHashSlotNum: 64, indexNum: 256, cleanIntervalMs: 3_600_000, preallocateSegments: false },
+    {
+      storeDir: dir,
+      commitLogSegmentBytes: 4096,
+      consumeQueueUnitsPerFile: 8,
+      flushIntervalMs: 20,
+      indexHashSlotNum: 64,
+      indexNum: 256,
+      cleanIntervalMs: 3_600_000,
+      preallocateSegments: false,
+    },
     silentLogger,
   ).load();
   const nameServer = new FakeNameServer();
@@ -61,7 +70,15 @@ async function rejection(p: Promise<unknown>): Promise<CirrusError> {
 
 describe('GET /v1/messages with tag=', () => {
   it('reads only the tags of the expression; BrokerClient.pull takes the expression', async () => {
-    await store.putMessages(makeBatch('Orders', 0, [{ body: 'a', tags: 'TagA' }, { body: 'b', tags: 'TagB' }, { body: 'c', tags: 'TagC' }, { body: 'aa', tags: 'Aa' }, { body: 'bb', tags: 'BB' }]));
+    await store.putMessages(
+      makeBatch('Orders', 0, [
+        { body: 'a', tags: 'TagA' },
+        { body: 'b', tags: 'TagB' },
+        { body: 'c', tags: 'TagC' },
+        { body: 'aa', tags: 'Aa' },
+        { body: 'bb', tags: 'BB' },
+      ]),
+    );
     const raw = await get(`/v1/messages?topic=Orders&queueId=0&offset=0&tag=${encodeURIComponent('TagA || TagC')}`);
     expect(raw.status).toBe(200);
     expect(raw.headers.get(PullHeaders.COUNT)).toBe('2');
@@ -85,7 +102,12 @@ describe('GET /v1/messages with tag=', () => {
 
 describe('GET /v1/messages/by-key and /v1/messages/by-id/{id}', () => {
   it('answers records by key, newest max, within a time range', async () => {
-    await store.putMessages(makeBatch('Orders', 0, [{ body: 'o1', keys: ['order-1'] }, { body: 'o2', keys: ['order-2'] }]));
+    await store.putMessages(
+      makeBatch('Orders', 0, [
+        { body: 'o1', keys: ['order-1'] },
+        { body: 'o2', keys: ['order-2'] },
+      ]),
+    );
     await store.putMessages(makeBatch('Orders', 3, [{ body: 'o1b', keys: ['order-1', 'x'] }]));
     const raw = await get('/v1/messages/by-key?topic=Orders&key=order-1');
     expect(raw.status).toBe(200);
@@ -114,7 +136,14 @@ describe('GET /v1/messages/by-key and /v1/messages/by-id/{id}', () => {
   });
 
   it('refuses bad lookup parameters with 400', async () => {
-    for (const q of ['topic=Orders', 'key=k', 'topic=bad%20topic&key=k', 'topic=Orders&key=k&max=0', 'topic=Orders&key=k&begin=10&end=5', 'topic=Orders&key=k&begin=x']) {
+    for (const q of [
+      'topic=Orders',
+      'key=k',
+      'topic=bad%20topic&key=k',
+      'topic=Orders&key=k&max=0',
+      'topic=Orders&key=k&begin=10&end=5',
+      'topic=Orders&key=k&begin=x',
+    ]) {
       const r = await get(`/v1/messages/by-key?${q}`);
       expect(r.status, q).toBe(400);
     }

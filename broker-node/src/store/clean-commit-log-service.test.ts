@@ -73,7 +73,7 @@ describe('retention (CleanCommitLogService)', () => {
     // Each queue's minimum moved to its first unit still in the log, and files wholly below went.
     const min = store.commitLog.getMinOffset();
     for (const q of [0, 1]) {
-      const got = (await store.getMessage('T', q, (await store.getMessage('T', q, 1_000, 1)).minOffset, 1));
+      const got = await store.getMessage('T', q, (await store.getMessage('T', q, 1_000, 1)).minOffset, 1);
       expect(got.minOffset).toBeGreaterThan(0);
       expect(decodeRecords(got.records)[0]!.commitLogOffset).toBeGreaterThanOrEqual(min);
     }
@@ -93,7 +93,7 @@ describe('retention (CleanCommitLogService)', () => {
     const minOffset = (await store.getMessage('T', 0, 1_000, 1)).minOffset;
     expect(minOffset).toBeGreaterThan(0);
 
-    const err = (await belowMinimum(() => store.getMessage('T', 0, 0, 10)));
+    const err = await belowMinimum(() => store.getMessage('T', 0, 0, 10));
     expect(err.code).toBe('OFFSET_BELOW_MINIMUM');
     expect(err.status).toBe(404);
     expect(err.details).toEqual({ minOffset });
@@ -140,7 +140,12 @@ describe('CleanCommitLogService hooks', () => {
     const n = segments(store).length;
     const inFuture = () => Date.now() + 73 * HOUR;
     let allowed = 1;
-    const held = new CleanCommitLogService(store.commitLog, { fileReservedTimeMs: 72 * HOUR, diskBudgetBytes: 0, cleanIntervalMs: 1_000 }, { now: inFuture, canDelete: () => allowed-- > 0 }, silentLogger);
+    const held = new CleanCommitLogService(
+      store.commitLog,
+      { fileReservedTimeMs: 72 * HOUR, diskBudgetBytes: 0, cleanIntervalMs: 1_000 },
+      { now: inFuture, canDelete: () => allowed-- > 0 },
+      silentLogger,
+    );
     expect(held.run().deletedSegments).toBe(1);
     expect(segments(store)).toHaveLength(n - 1);
     expect(store.cleanCommitLogService.run().deletedSegments).toBe(0); // the store's own clock: nothing is 72 h old
@@ -148,7 +153,12 @@ describe('CleanCommitLogService hooks', () => {
     store.cleanCommitLogService.canDelete = () => false;
     for (const s of segments(store)) age(s, 100 * HOUR);
     expect(store.cleanCommitLogService.run().deletedSegments).toBe(0);
-    const free = new CleanCommitLogService(store.commitLog, { fileReservedTimeMs: 72 * HOUR, diskBudgetBytes: 0, cleanIntervalMs: 1_000 }, { now: inFuture }, silentLogger);
+    const free = new CleanCommitLogService(
+      store.commitLog,
+      { fileReservedTimeMs: 72 * HOUR, diskBudgetBytes: 0, cleanIntervalMs: 1_000 },
+      { now: inFuture },
+      silentLogger,
+    );
     expect(free.run().deletedSegments).toBe(n - 2);
   });
 });

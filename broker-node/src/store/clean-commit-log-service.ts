@@ -105,7 +105,6 @@ export class CleanCommitLogService extends ServiceThread {
     this.hooks.onDeleted?.(minOffset);
     return { deletedSegments: deleted, minOffset };
   }
-
 }
 
 function lastModified(f: MappedFile): number {

@@ -154,12 +154,19 @@ export class CommitLog {
     if (result.status === 'CORRUPT' && result.offset < start) {
       // A bad record before the checkpoint (its data was synced: a disk fault). As the
       // separate replay did, the replay stops there; the log itself is judged from `start`.
-      this.logger.error('commitlog: replay stopped at a corrupt record before the checkpoint', { offset: result.offset, reason: result.reason, checkpointOffset: start });
+      this.logger.error('commitlog: replay stopped at a corrupt record before the checkpoint', {
+        offset: result.offset,
+        reason: result.reason,
+        checkpointOffset: start,
+      });
       result = this.walk(start, undefined, start, Infinity);
     }
     const holder = this.findMappedFileByOffset(start);
     if (result.status === 'CORRUPT' && result.offset === start && holder && holder.fileFromOffset < start) {
-      this.logger.warn('commitlog: the record at the checkpoint does not verify, verifying its segment from the start', { checkpointOffset: start, reason: result.reason });
+      this.logger.warn('commitlog: the record at the checkpoint does not verify, verifying its segment from the start', {
+        checkpointOffset: start,
+        reason: result.reason,
+      });
       verifiedFrom = holder.fileFromOffset;
       // Records the first walk visited (before `start`) are not visited again.
       result = this.walk(verifiedFrom, replay?.visit, verifiedFrom, Math.max(visitFrom, start));

@@ -148,5 +148,3 @@ export class RecordDispatchRequest implements DispatchRequest {
     return continueJavaHashBytes(prefixHash, this.buf, this.uniqStart, this.uniqEnd);
   }
 }
-
-

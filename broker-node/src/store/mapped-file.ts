@@ -37,8 +37,7 @@ export function fileNameToOffset(name: string): number | undefined {
  */
 export type DataSync = (fd: number) => Promise<void>;
 
-export const fsDataSync: DataSync = (fd) =>
-  new Promise<void>((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+export const fsDataSync: DataSync = (fd) => new Promise<void>((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
 
 export class MappedFile {
   /** Bytes written (appends go here). */

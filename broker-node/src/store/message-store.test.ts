@@ -20,7 +20,7 @@ describe('DefaultMessageStore', async () => {
     const store = openStore();
     const put = await store.putMessages(makeBatch('TopicA', 1, [{ body: 'a', tags: 'TagA' }, 'b', 'c']));
     expect(put).toEqual({ status: 'PUT_OK', queueOffset: 0, count: 3, commitLogOffset: 0 });
-    const got = (await store.getMessage('TopicA', 1, 0, 32));
+    const got = await store.getMessage('TopicA', 1, 0, 32);
     expect(got).toMatchObject({ count: 3, nextOffset: 3, minOffset: 0, maxOffset: 3 });
     const msgs = decodeRecords(got.records);
     expect(msgs.map((m) => [m.body.toString(), m.queueOffset, m.queueId])).toEqual([
@@ -29,7 +29,7 @@ describe('DefaultMessageStore', async () => {
       ['c', 2, 1],
     ]);
     expect(msgs[0]!.tags).toBe('TagA');
-    expect((await store.getMessage('TopicA', 1, 1, 1))).toMatchObject({ count: 1, nextOffset: 2 });
+    expect(await store.getMessage('TopicA', 1, 1, 1)).toMatchObject({ count: 1, nextOffset: 2 });
   });
 
   it('keeps queue offsets contiguous per topic-queue while the CommitLog interleaves them', async () => {
@@ -39,8 +39,8 @@ describe('DefaultMessageStore', async () => {
     expect((await store.putMessages(makeBatch('TopicA', 0, ['a2']))).queueOffset).toBe(2);
     expect((await store.putMessages(makeBatch('TopicA', 1, ['x0']))).queueOffset).toBe(0);
     expect((await store.putMessages(makeBatch('TopicB', 0, ['b1', 'b2']))).queueOffset).toBe(1);
-    expect((await bodies(store, 'TopicA', 0))).toEqual(['a0', 'a1', 'a2']);
-    expect((await bodies(store, 'TopicB', 0))).toEqual(['b0', 'b1', 'b2']);
+    expect(await bodies(store, 'TopicA', 0)).toEqual(['a0', 'a1', 'a2']);
+    expect(await bodies(store, 'TopicB', 0)).toEqual(['b0', 'b1', 'b2']);
     expect(decodeRecords((await store.getMessage('TopicB', 0, 0, 10)).records).map((m) => m.queueOffset)).toEqual([0, 1, 2]);
     expect(store.stats().putMessagesTotal).toBe(7);
   });
@@ -48,10 +48,10 @@ describe('DefaultMessageStore', async () => {
   it('answers empty reads past the end, before the start, and for unknown queues', async () => {
     const store = openStore();
     await store.putMessages(makeBatch('TopicA', 0, ['a', 'b']));
-    expect((await store.getMessage('TopicA', 0, 2, 32))).toMatchObject({ count: 0, nextOffset: 2, maxOffset: 2 });
-    expect((await store.getMessage('TopicA', 0, 99, 32))).toMatchObject({ count: 0, nextOffset: 2, maxOffset: 2 });
+    expect(await store.getMessage('TopicA', 0, 2, 32)).toMatchObject({ count: 0, nextOffset: 2, maxOffset: 2 });
+    expect(await store.getMessage('TopicA', 0, 99, 32)).toMatchObject({ count: 0, nextOffset: 2, maxOffset: 2 });
     expect((await store.getMessage('TopicA', 0, 99, 32)).records.length).toBe(0);
-    expect((await store.getMessage('Nope', 0, 5, 32))).toMatchObject({ count: 0, nextOffset: 0, maxOffset: 0 });
+    expect(await store.getMessage('Nope', 0, 5, 32)).toMatchObject({ count: 0, nextOffset: 0, maxOffset: 0 });
   });
 
   it('reads across ConsumeQueue files and CommitLog segments', async () => {
@@ -63,8 +63,8 @@ describe('DefaultMessageStore', async () => {
       await store.putMessages(makeBatch('TopicA', 0, batch));
     }
     expect(store.commitLog.mappedFileQueue.mappedFiles.length).toBeGreaterThan(3);
-    expect((await bodies(store, 'TopicA', 0))).toEqual(all);
-    const page = (await store.getMessage('TopicA', 0, 5, 7));
+    expect(await bodies(store, 'TopicA', 0)).toEqual(all);
+    const page = await store.getMessage('TopicA', 0, 5, 7);
     expect(page).toMatchObject({ count: 7, nextOffset: 12 });
     expect(decodeRecords(page.records).map((m) => m.body.toString())).toEqual(all.slice(5, 12));
   });
@@ -78,7 +78,7 @@ describe('DefaultMessageStore', async () => {
     expect(again.stats().commitLogMaxOffset).toBe(end);
     expect(await again.putMessages(makeBatch('TopicA', 0, ['c']))).toEqual({ status: 'PUT_OK', queueOffset: 2, count: 1, commitLogOffset: end });
     expect((await again.putMessages(makeBatch('TopicB', 3, ['y']))).queueOffset).toBe(1);
-    expect((await bodies(again, 'TopicA', 0))).toEqual(['a', 'b', 'c']);
+    expect(await bodies(again, 'TopicA', 0)).toEqual(['a', 'b', 'c']);
   });
 
   // A crash leaves damage only after the last checkpoint (before it, everything was synced):
@@ -95,12 +95,12 @@ describe('DefaultMessageStore', async () => {
     fs.writeSync(fd, Buffer.alloc(3), 0, 3, end - 3);
     fs.closeSync(fd);
     const again = await reopen();
-    expect((await bodies(again, 'TopicA', 0))).toEqual(['a', 'b']);
+    expect(await bodies(again, 'TopicA', 0)).toEqual(['a', 'b']);
     expect((await again.getMessage('TopicA', 0, 0, 10)).maxOffset).toBe(2);
     const put = await again.putMessages(makeBatch('TopicA', 0, ['d']));
     expect(put.queueOffset).toBe(2);
     expect(put.commitLogOffset).toBeLessThan(end);
-    expect((await bodies(again, 'TopicA', 0))).toEqual(['a', 'b', 'd']);
+    expect(await bodies(again, 'TopicA', 0)).toEqual(['a', 'b', 'd']);
   });
 
   it('drops the last record when its body is garbled (CRC)', async () => {
@@ -114,7 +114,7 @@ describe('DefaultMessageStore', async () => {
     fs.writeSync(fd, Buffer.from('?'), 0, 1, second.commitLogOffset + 64 + 1);
     fs.closeSync(fd);
     const again = await reopen();
-    expect((await bodies(again, 'TopicA', 0))).toEqual(['first']);
+    expect(await bodies(again, 'TopicA', 0)).toEqual(['first']);
     expect(again.stats().commitLogMaxOffset).toBe(second.commitLogOffset);
   });
 
@@ -124,11 +124,11 @@ describe('DefaultMessageStore', async () => {
       await store.putMessages(makeBatch('TopicA', i % 2, [`a${i}`, `b${i}`]));
       await store.putMessages(makeBatch('TopicB', 0, [`c${i}-${'q'.repeat(100)}`]));
     }
-    const expected = { a0: (await bodies(store, 'TopicA', 0)), a1: (await bodies(store, 'TopicA', 1)), b0: (await bodies(store, 'TopicB', 0)) };
+    const expected = { a0: await bodies(store, 'TopicA', 0), a1: await bodies(store, 'TopicA', 1), b0: await bodies(store, 'TopicB', 0) };
     await store.shutdown();
     fs.rmSync(path.join(fx.dir, 'consumequeue'), { recursive: true });
     const again = await reopen({ commitLogSegmentBytes: 1024, consumeQueueUnitsPerFile: 4 });
-    expect({ a0: (await bodies(again, 'TopicA', 0)), a1: (await bodies(again, 'TopicA', 1)), b0: (await bodies(again, 'TopicB', 0)) }).toEqual(expected);
+    expect({ a0: await bodies(again, 'TopicA', 0), a1: await bodies(again, 'TopicA', 1), b0: await bodies(again, 'TopicB', 0) }).toEqual(expected);
     expect((await again.putMessages(makeBatch('TopicA', 1, ['next']))).queueOffset).toBe(6);
   });
 
@@ -142,7 +142,7 @@ describe('DefaultMessageStore', async () => {
     fs.ftruncateSync(fd, 8 * 20);
     fs.closeSync(fd);
     const again = await reopen();
-    expect((await bodies(again, 'TopicA', 0))).toEqual(['a', 'b', 'c', 'd']);
+    expect(await bodies(again, 'TopicA', 0)).toEqual(['a', 'b', 'c', 'd']);
     expect((await again.putMessages(makeBatch('TopicA', 0, ['e']))).queueOffset).toBe(4);
   });
 

@@ -103,8 +103,10 @@ export class DefaultMessageStore implements MessageStore {
       },
       logger,
     );
-    this.dispatcher = new Dispatcher([new CommitLogDispatcherBuildConsumeQueue((t, q) => this.findConsumeQueue(t, q), logger), this.indexService], logger, (topic, offset) =>
-      this.topicTombstones.isDeleted(topic, offset),
+    this.dispatcher = new Dispatcher(
+      [new CommitLogDispatcherBuildConsumeQueue((t, q) => this.findConsumeQueue(t, q), logger), this.indexService],
+      logger,
+      (topic, offset) => this.topicTombstones.isDeleted(topic, offset),
     );
     const cleanConsumeQueue = new CleanConsumeQueueService(() => this.allConsumeQueues(), this.indexService, logger);
     this.cleanCommitLogService = new CleanCommitLogService(
@@ -120,7 +122,8 @@ export class DefaultMessageStore implements MessageStore {
           cleanConsumeQueue.run(this.minPhysicOffset());
           this.topicTombstones.prune(this.minPhysicOffset());
         },
-        canDelete: tier ? (f) => tier.canDelete(f) : undefined },
+        canDelete: tier ? (f) => tier.canDelete(f) : undefined,
+      },
       logger,
     );
     tier?.attach(this.commitLog, {
@@ -139,7 +142,13 @@ export class DefaultMessageStore implements MessageStore {
     });
     this.flushService = new FlushRealTimeService(() => this.flushRound(), config.flushIntervalMs, logger);
     if (this.flushDiskType === 'SYNC_FLUSH') {
-      this.groupCommit = new GroupCommitService(this.commitLog, config.syncFlushTimeoutMs ?? STORE_DEFAULTS.syncFlushTimeoutMs, this.storeStats, logger, config.syncFlushClock);
+      this.groupCommit = new GroupCommitService(
+        this.commitLog,
+        config.syncFlushTimeoutMs ?? STORE_DEFAULTS.syncFlushTimeoutMs,
+        this.storeStats,
+        logger,
+        config.syncFlushClock,
+      );
     }
   }
 
@@ -282,7 +291,13 @@ export class DefaultMessageStore implements MessageStore {
     if (createdAt < t.createdAt) return 'stale';
     const { deletedBelow, queues, closed } = this.dropTopic(topic, createdAt, false);
     closed.catch((e: unknown) => this.logger.error('deleted topic: closing its queues failed', { topic, err: e }));
-    this.logger.info('topic created again since its queues here were written: older queues dropped', { topic, createdAt, was: t.createdAt, deletedBelow, queues });
+    this.logger.info('topic created again since its queues here were written: older queues dropped', {
+      topic,
+      createdAt,
+      was: t.createdAt,
+      deletedBelow,
+      queues,
+    });
     return 'current';
   }
 

@@ -55,7 +55,7 @@ describe('recovery from the checkpoint', () => {
     overwrite(seg0(), end - 3, Buffer.alloc(3)); // the last write, torn
     const again = openStore();
     expect(again.commitLog.lastRecovery).toEqual({ fromOffset: checkpointed, endOffset: expect.any(Number) });
-    expect(bodiesOf((await readAll(again, 'TopicA', 0))).map((b) => b.slice(0, 2))).toEqual(['a0', 'a1', 'a2', 'a3', 'a4', 'b0', 'b1', 'b2', 'b3']);
+    expect(bodiesOf(await readAll(again, 'TopicA', 0)).map((b) => b.slice(0, 2))).toEqual(['a0', 'a1', 'a2', 'a3', 'a4', 'b0', 'b1', 'b2', 'b3']);
     expect((await again.putMessages(makeBatch('TopicA', 0, ['next']))).queueOffset).toBe(9);
   });
 
@@ -67,7 +67,7 @@ describe('recovery from the checkpoint', () => {
     await crash(store);
     overwrite(seg0(), b[2]! + Field.BODY + 1, Buffer.from('#')); // b2's body: CRC fails
     const again = openStore();
-    expect(bodiesOf((await readAll(again, 'TopicA', 0))).map((x) => x.slice(0, 2))).toEqual(['a0', 'a1', 'a2', 'b0', 'b1']);
+    expect(bodiesOf(await readAll(again, 'TopicA', 0)).map((x) => x.slice(0, 2))).toEqual(['a0', 'a1', 'a2', 'b0', 'b1']);
     expect(again.stats().commitLogMaxOffset).toBe(b[2]);
   });
 
@@ -102,7 +102,7 @@ describe('recovery from the checkpoint', () => {
     fs.truncateSync(seg0(), end - 10); // ...then the file loses its last bytes
     const again = openStore();
     expect(again.commitLog.lastRecovery?.fromOffset).toBe(0);
-    expect(bodiesOf((await readAll(again, 'TopicA', 0))).map((x) => x.slice(0, 2))).toEqual(['a0', 'a1', 'a2', 'b0', 'b1']);
+    expect(bodiesOf(await readAll(again, 'TopicA', 0)).map((x) => x.slice(0, 2))).toEqual(['a0', 'a1', 'a2', 'b0', 'b1']);
     expect(again.stats().commitLogMaxOffset).toBe(b[2]);
   });
 
@@ -115,7 +115,7 @@ describe('recovery from the checkpoint', () => {
     overwrite(seg0(), a[1]! + Field.BODY, Buffer.from('#')); // before the old checkpoint: found now
     const again = openStore();
     expect(again.commitLog.lastRecovery).toEqual({ fromOffset: 0, endOffset: a[1] });
-    expect(bodiesOf((await readAll(again, 'TopicA', 0))).map((x) => x.slice(0, 2))).toEqual(['a0']);
+    expect(bodiesOf(await readAll(again, 'TopicA', 0)).map((x) => x.slice(0, 2))).toEqual(['a0']);
   });
 
   it('crosses segments when the checkpoint is in an earlier one', async () => {
@@ -132,8 +132,8 @@ describe('recovery from the checkpoint', () => {
     overwrite(lastFile, lastPos - 1, Buffer.from([0x7f]));
     const again = openStore({ commitLogSegmentBytes: 4096 });
     expect(again.commitLog.lastRecovery?.fromOffset).toBe(checkpointed);
-    expect((await readAll(again, 'TopicA', 0))).toHaveLength(10);
-    const q1 = (await readAll(again, 'TopicA', 1));
+    expect(await readAll(again, 'TopicA', 0)).toHaveLength(10);
+    const q1 = await readAll(again, 'TopicA', 1);
     expect(q1.map((m) => m.queueOffset)).toEqual(Array.from({ length: 119 }, (_, i) => i));
     expect(bodiesOf(q1).at(-1)!.startsWith('b118')).toBe(true);
   });
@@ -150,7 +150,7 @@ describe('recovery from the checkpoint', () => {
     const again = openStore();
     // The walk starts at the replay's start (a3's first byte, a record boundary), so a3 is verified whole.
     expect(again.commitLog.lastRecovery?.fromOffset).toBe(a[3]);
-    expect(bodiesOf((await readAll(again, 'TopicA', 0))).map((x) => x.slice(0, 2))).toEqual(['a0', 'a1', 'a2', 'a3']);
+    expect(bodiesOf(await readAll(again, 'TopicA', 0)).map((x) => x.slice(0, 2))).toEqual(['a0', 'a1', 'a2', 'a3']);
   });
 
   it('rebuilds ConsumeQueue units lost after the checkpoint in one queue while another kept its own', async () => {
@@ -187,7 +187,7 @@ describe('recovery from the checkpoint', () => {
     const cqFile = path.join(fx.dir, 'consumequeue', 'TopicA', '0', '00000000000000000000');
     overwrite(cqFile, 5 * CQ_STORE_UNIT_SIZE, Buffer.alloc(CQ_STORE_UNIT_SIZE));
     const again = openStore();
-    const msgs = (await readAll(again, 'TopicA', 0));
+    const msgs = await readAll(again, 'TopicA', 0);
     expect(msgs.map((m) => m.queueOffset)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(bodiesOf(msgs).map((x) => x.slice(0, 2))).toEqual(['a0', 'a1', 'a2', 'a3', 'b0', 'b1', 'b2', 'b3']);
   });
@@ -203,7 +203,7 @@ describe('recovery from the checkpoint', () => {
     const again = openStore();
     expect((await again.getMessage('TopicA', 0, 0, 100)).maxOffset).toBe(3);
     expect((await again.putMessages(makeBatch('TopicA', 0, ['c']))).queueOffset).toBe(3);
-    expect(bodiesOf((await readAll(again, 'TopicA', 0))).map((x) => x.slice(0, 2))).toEqual(['a0', 'a1', 'b0', 'c']);
+    expect(bodiesOf(await readAll(again, 'TopicA', 0)).map((x) => x.slice(0, 2))).toEqual(['a0', 'a1', 'b0', 'c']);
   });
 
   it('SYNC_FLUSH: every acknowledged put survives a crash, with checkpoints running', async () => {
@@ -234,6 +234,6 @@ describe('recovery from the checkpoint', () => {
     const again = openStore();
     expect(again.commitLog.lastRecovery).toEqual({ fromOffset: end, endOffset: end });
     expect(again.stats()).toMatchObject({ checkpointPhysicOffset: end, checkpointLogicsOffset: end });
-    expect((await readAll(again, 'TopicA', 0))).toHaveLength(5);
+    expect(await readAll(again, 'TopicA', 0)).toHaveLength(5);
   });
 });

@@ -93,8 +93,16 @@ export class StoreStatsService implements FlushObserver {
           for (const [topic, p] of puts) this.inc({ topic }, p[field]);
         },
       });
-    this.topicPutMessages = perTopic('cirrusmq_broker_topic_put_messages_total', `Messages stored per topic (topics past the first ${MAX_TOPIC_SERIES} under topic="${OTHER_TOPICS}").`, 'messages');
-    this.topicPutBytes = perTopic('cirrusmq_broker_topic_put_bytes_total', `Record bytes stored per topic (topics past the first ${MAX_TOPIC_SERIES} under topic="${OTHER_TOPICS}").`, 'bytes');
+    this.topicPutMessages = perTopic(
+      'cirrusmq_broker_topic_put_messages_total',
+      `Messages stored per topic (topics past the first ${MAX_TOPIC_SERIES} under topic="${OTHER_TOPICS}").`,
+      'messages',
+    );
+    this.topicPutBytes = perTopic(
+      'cirrusmq_broker_topic_put_bytes_total',
+      `Record bytes stored per topic (topics past the first ${MAX_TOPIC_SERIES} under topic="${OTHER_TOPICS}").`,
+      'bytes',
+    );
   }
 
   recordPut(messages: number, bytes: number, topic?: string): void {

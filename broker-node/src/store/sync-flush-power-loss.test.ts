@@ -64,7 +64,10 @@ describe('SYNC_FLUSH under a power cut at the moment of each ack', () => {
     expect(rolledAcks).toBeGreaterThan(100);
     expect(Math.floor(logEnd / SEGMENT)).toBeGreaterThan(10); // many rolls happened
     // And the durable image itself opens as a store holding every record up to the end.
-    const reopened = new DefaultMessageStore({ storeDir: image, commitLogSegmentBytes: SEGMENT, consumeQueueUnitsPerFile: 16, flushIntervalMs: 3_600_000 }, silentLogger).load();
+    const reopened = new DefaultMessageStore(
+      { storeDir: image, commitLogSegmentBytes: SEGMENT, consumeQueueUnitsPerFile: 16, flushIntervalMs: 3_600_000 },
+      silentLogger,
+    ).load();
     try {
       expect(reopened.commitLog.getMaxOffset()).toBe(logEnd);
       for (const q of [0, 1, 2, 3]) expect(reopened.findConsumeQueue('S', q).getMaxOffsetInQueue()).toBe(store.topicQueueTable.get(`S-${q}`));

@@ -27,7 +27,13 @@ async function crash(store: DefaultMessageStore): Promise<void> {
 
 /** Three old messages on queues 0 and 1 of T (with keys), one of Other. */
 async function putOld(store: DefaultMessageStore): Promise<string[]> {
-  const r = await store.putMessages(makeBatch('T', 0, [{ body: 'old0', keys: ['k'] }, { body: 'old1', keys: ['k'] }, { body: 'old2', keys: ['k'] }]));
+  const r = await store.putMessages(
+    makeBatch('T', 0, [
+      { body: 'old0', keys: ['k'] },
+      { body: 'old1', keys: ['k'] },
+      { body: 'old2', keys: ['k'] },
+    ]),
+  );
   await store.putMessages(makeBatch('T', 1, ['old-q1']));
   await store.putMessages(makeBatch('Other', 0, ['keep']));
   expect(r.queueOffset).toBe(0);

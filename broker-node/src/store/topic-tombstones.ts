@@ -173,7 +173,7 @@ function mergeTombstone(ours: TopicTombstone | undefined, theirs: TopicTombstone
   const a = ours.createdAt ?? -1;
   const b = theirs.createdAt ?? -1;
   const createdAt = a >= b ? ours.createdAt : theirs.createdAt;
-  const deleted = a === b ? Boolean(ours.deleted || theirs.deleted) : (a > b ? ours.deleted : theirs.deleted);
+  const deleted = a === b ? Boolean(ours.deleted || theirs.deleted) : a > b ? ours.deleted : theirs.deleted;
   const out: TopicTombstone = {};
   if (deletedBelow !== undefined) out.deletedBelow = deletedBelow;
   if (createdAt !== undefined) out.createdAt = createdAt;

@@ -41,7 +41,10 @@ export class InMemoryGroups {
 
 export class PopFixture {
   readonly dir = tempDir('cirrusmq-pop-');
-  readonly store = new DefaultMessageStore({ storeDir: this.dir, commitLogSegmentBytes: 1 << 20, consumeQueueUnitsPerFile: 1000, flushIntervalMs: 100 }, silentLogger).load();
+  readonly store = new DefaultMessageStore(
+    { storeDir: this.dir, commitLogSegmentBytes: 1 << 20, consumeQueueUnitsPerFile: 1000, flushIntervalMs: 100 },
+    silentLogger,
+  ).load();
   readonly nameServer = new FakeNameServer();
   readonly groups = new InMemoryGroups();
   readonly popService: PopService;

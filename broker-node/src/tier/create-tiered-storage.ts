@@ -56,6 +56,11 @@ function s3Backends(tier: TierOn, config: BrokerConfig): { objectStore: ObjectSt
   const ddb = new DynamoDBClient({ region: tier.region, endpoint: tier.endpoint, credentials, maxAttempts: 3 });
   return {
     objectStore: new S3ObjectStore({ client, bucket: tier.bucket, keyPrefix: tier.prefix }),
-    manifest: new DynamoDbTierManifest({ doc: DynamoDBDocumentClient.from(ddb), tableName: tier.tableName, clusterName: config.clusterName, brokerName: config.brokerName }),
+    manifest: new DynamoDbTierManifest({
+      doc: DynamoDBDocumentClient.from(ddb),
+      tableName: tier.tableName,
+      clusterName: config.clusterName,
+      brokerName: config.brokerName,
+    }),
   };
 }

@@ -74,13 +74,30 @@ export class DynamoDbTierManifest implements TierManifest {
           TableName: this.table,
           Item: item,
           ConditionExpression: 'attribute_not_exists(#sk) OR (#end = :end AND #clk = :clk AND #cqk = :cqk AND #size = :size AND #crc = :crc)',
-          ExpressionAttributeNames: { '#sk': SK, '#end': 'endOffset', '#clk': 'commitLogKey', '#cqk': 'consumeQueueKey', '#size': 'objectSize', '#crc': 'crc32' },
-          ExpressionAttributeValues: { ':end': segment.endOffset, ':clk': segment.commitLogKey, ':cqk': segment.consumeQueueKey, ':size': segment.objectSize, ':crc': segment.crc32 },
+          ExpressionAttributeNames: {
+            '#sk': SK,
+            '#end': 'endOffset',
+            '#clk': 'commitLogKey',
+            '#cqk': 'consumeQueueKey',
+            '#size': 'objectSize',
+            '#crc': 'crc32',
+          },
+          ExpressionAttributeValues: {
+            ':end': segment.endOffset,
+            ':clk': segment.commitLogKey,
+            ':cqk': segment.consumeQueueKey,
+            ':size': segment.objectSize,
+            ':crc': segment.crc32,
+          },
         }),
       );
     } catch (e) {
       if ((e as { name?: string }).name === 'ConditionalCheckFailedException') {
-        throw new CirrusError('TIER_OBJECT_CONFLICT', `tier manifest ${this.table} ${this.pk} ${this.sk(segment.startOffset)} already names another segment than ${segment.commitLogKey} (crc32 ${segment.crc32}); not replaced`, { cause: e });
+        throw new CirrusError(
+          'TIER_OBJECT_CONFLICT',
+          `tier manifest ${this.table} ${this.pk} ${this.sk(segment.startOffset)} already names another segment than ${segment.commitLogKey} (crc32 ${segment.crc32}); not replaced`,
+          { cause: e },
+        );
       }
       await this.call(`commit ${segment.startOffset}`, () => Promise.reject(e));
     }

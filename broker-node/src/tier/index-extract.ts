@@ -162,7 +162,13 @@ export function isMissingExtract(err: unknown): boolean {
  * existed), IndexExtractDamagedError when it is damaged: the entries of the good blocks
  * before stay, and the caller rebuilds the rest from the segment.
  */
-export async function replayIndexExtract(store: ObjectStore, key: string, startOffset: number, endOffset: number, index: IndexService): Promise<IndexExtractReplay> {
+export async function replayIndexExtract(
+  store: ObjectStore,
+  key: string,
+  startOffset: number,
+  endOffset: number,
+  index: IndexService,
+): Promise<IndexExtractReplay> {
   // The first GET takes the header and, with the usual block size, the first blocks too.
   const first = await store.getRange(key, 0, INDEX_EXTRACT_HEADER_SIZE + BLOCKS_PER_GET * (INDEX_EXTRACT_BLOCK_ENTRIES * INDEX_EXTRACT_ENTRY_SIZE + 4));
   if (first.length < INDEX_EXTRACT_HEADER_SIZE || first.readUInt32BE(0) !== INDEX_EXTRACT_MAGIC) throw damaged(key, 'bad magic');

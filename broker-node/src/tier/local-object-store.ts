@@ -147,7 +147,8 @@ export class LocalObjectStore implements ObjectStore {
     this.requestCounts.errors++;
     if (e instanceof CirrusError) return e;
     const code = (e as NodeJS.ErrnoException).code;
-    if (read && (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR')) return new CirrusError('TIER_OBJECT_NOT_FOUND', `no object ${key} in ${this.location}`, { cause: e });
+    if (read && (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR'))
+      return new CirrusError('TIER_OBJECT_NOT_FOUND', `no object ${key} in ${this.location}`, { cause: e });
     return new CirrusError('TIER_UNAVAILABLE', `local tier ${this.location} failed on ${key}: ${(e as Error).message}`, { cause: e });
   }
 }

@@ -13,11 +13,7 @@ import type { ObjectBody } from './object-store';
  */
 export function checkKey(key: string): void {
   const bad =
-    key.length === 0 ||
-    key.length > 1024 ||
-    key.includes('\\') ||
-    key.includes('\0') ||
-    key.split('/').some((seg) => seg.length === 0 || seg.startsWith('.'));
+    key.length === 0 || key.length > 1024 || key.includes('\\') || key.includes('\0') || key.split('/').some((seg) => seg.length === 0 || seg.startsWith('.'));
   if (bad) throw new CirrusError('INVALID_PARAMETER', `invalid object key ${JSON.stringify(key)}`);
 }
 

@@ -212,11 +212,7 @@ export function objectStoreContract(name: string, newBackend: () => Promise<Obje
         'wal/a/b/c',
       ];
       for (const k of keys) await store.putObject(k, Buffer.from(k));
-      expect(await store.list('commitlog/')).toEqual([
-        'commitlog/00000000000000000000',
-        'commitlog/00000000001073741824',
-        'commitlog/00000000002147483648',
-      ]);
+      expect(await store.list('commitlog/')).toEqual(['commitlog/00000000000000000000', 'commitlog/00000000001073741824', 'commitlog/00000000002147483648']);
       expect(await store.list('commitlog')).toEqual([
         'commitlog/00000000000000000000',
         'commitlog/00000000001073741824',

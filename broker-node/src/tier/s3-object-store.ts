@@ -221,7 +221,10 @@ export class S3ObjectStore implements ObjectStore {
       if (errors.length > 0) {
         this.requestCounts.errors++;
         const first = errors[0]!;
-        throw new CirrusError('TIER_UNAVAILABLE', `${this.location}: ${errors.length} of ${batch.length} deletes failed, first ${first.Key}: ${first.Code} ${first.Message ?? ''}`);
+        throw new CirrusError(
+          'TIER_UNAVAILABLE',
+          `${this.location}: ${errors.length} of ${batch.length} deletes failed, first ${first.Key}: ${first.Code} ${first.Message ?? ''}`,
+        );
       }
     }
   }

@@ -8,7 +8,17 @@
  * uploaded before index extracts existed.
  */
 import fs from 'node:fs/promises';
-import { BLANK_MAGIC, CirrusError, Field, hasValidCrc, MESSAGE_MAGIC, MIN_BLANK_SIZE, readInt64, readRecordShape, type RecordShape } from '@cirrusmq/client/protocol';
+import {
+  BLANK_MAGIC,
+  CirrusError,
+  Field,
+  hasValidCrc,
+  MESSAGE_MAGIC,
+  MIN_BLANK_SIZE,
+  readInt64,
+  readRecordShape,
+  type RecordShape,
+} from '@cirrusmq/client/protocol';
 
 /** Called per verified record; a returned promise is awaited before the scan goes on (the window stays put). */
 export type SegmentRecordVisitor = (buf: Buffer, pos: number, shape: RecordShape, physicalOffset: number) => void | Promise<void>;
@@ -35,7 +45,14 @@ export async function scanSegmentFile(
 ): Promise<SegmentScanSummary> {
   const fh = await fs.open(filePath, 'r');
   try {
-    return await scanSegment(async (into, length, position) => (await fh.read(into, 0, length, position)).bytesRead, filePath, fileFromOffset, fileSize, visit, windowBytes);
+    return await scanSegment(
+      async (into, length, position) => (await fh.read(into, 0, length, position)).bytesRead,
+      filePath,
+      fileFromOffset,
+      fileSize,
+      visit,
+      windowBytes,
+    );
   } finally {
     await fh.close();
   }

@@ -91,7 +91,10 @@ async function expectReadable(store: DefaultMessageStore, sent: Sent[]): Promise
     const [rec] = decodeRecords(got.records);
     expect([rec?.body.toString(), rec?.commitLogOffset], `${m.topic} queue offset ${m.queueOffset}`).toEqual([m.body, m.offset]);
     const byKey = decodeRecords((await store.queryMessage(m.topic, m.key, 10, 0, Number.MAX_SAFE_INTEGER)).records);
-    expect(byKey.map((r) => [r.body.toString(), r.commitLogOffset]), m.key).toEqual([[m.body, m.offset]]);
+    expect(
+      byKey.map((r) => [r.body.toString(), r.commitLogOffset]),
+      m.key,
+    ).toEqual([[m.body, m.offset]]);
   }
 }
 
@@ -146,7 +149,10 @@ describe('a store whose local log came back behind its tier', () => {
 
     const { store } = await openTiered();
     expect(store.commitLog.getMinOffset()).toBe(tieredEnd);
-    await expectReadable(store, kept.filter((m) => m.offset < tieredEnd));
+    await expectReadable(
+      store,
+      kept.filter((m) => m.offset < tieredEnd),
+    );
     expect((await store.getMessage('D', 0, 0, 100)).count).toBe(0);
     // The topic created again starts empty, and its new records are not taken for deleted ones.
     const d = await store.putMessages(makeBatch('D', 0, ['D again']));

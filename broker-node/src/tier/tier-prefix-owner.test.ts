@@ -117,7 +117,11 @@ describe('objects an earlier run uploaded but never committed', () => {
       },
       silentLogger,
     );
-    const store = new DefaultMessageStore({ storeDir: path.join(dir, 'store'), commitLogSegmentBytes: SEGMENT, consumeQueueUnitsPerFile: 16, flushIntervalMs: 50 }, silentLogger, tier);
+    const store = new DefaultMessageStore(
+      { storeDir: path.join(dir, 'store'), commitLogSegmentBytes: SEGMENT, consumeQueueUnitsPerFile: 16, flushIntervalMs: 50 },
+      silentLogger,
+      tier,
+    );
     await store.open();
     for (let i = 0; i < 40; i++) await store.putMessages(makeBatch('T', 0, [{ body: `m${i}-${'q'.repeat(200)}` }]));
     return { objects, tier, store };
@@ -200,7 +204,15 @@ describe.skipIf(!endpoint)('tier prefix ownership on S3 (moto)', () => {
   });
   afterAll(() => admin.destroy());
 
-  ownerContract('S3', (prefix) => new S3ObjectStore({ client: createS3Client({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }), bucket: motoBucket, keyPrefix: prefix }));
+  ownerContract(
+    'S3',
+    (prefix) =>
+      new S3ObjectStore({
+        client: createS3Client({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }),
+        bucket: motoBucket,
+        keyPrefix: prefix,
+      }),
+  );
 
   it('a broker process whose S3 prefix holds a forged marker exits non-zero naming the owner, and writes nothing', async () => {
     const tier = await createMotoTier(endpoint!);
@@ -215,7 +227,11 @@ describe.skipIf(!endpoint)('tier prefix ownership on S3 (moto)', () => {
       CIRRUSMQ_NAMESRV_ADDR: '127.0.0.1:1',
       CIRRUSMQ_STORE_DIR: storeDir,
     };
-    const child = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', 'broker-node/src/main.ts'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', 'broker-node/src/main.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));

@@ -71,10 +71,23 @@ export async function restoreFromTier(store: ObjectStore, manifest: TierManifest
   const segments = await manifest.list();
   const tieredEnd = segments.at(-1)?.endOffset ?? 0;
   const chunks = options.replayWal ? await listWalChunks(store) : [];
-  const result: RestoreResult = { restored: false, tieredSegments: segments.length, tieredEnd, logEnd: tieredEnd, walBytes: 0, indexEntries: 0, indexRebuiltSegments: 0, deletedUnits: 0 };
+  const result: RestoreResult = {
+    restored: false,
+    tieredSegments: segments.length,
+    tieredEnd,
+    logEnd: tieredEnd,
+    walBytes: 0,
+    indexEntries: 0,
+    indexRebuiltSegments: 0,
+    deletedUnits: 0,
+  };
   if (segments.length === 0 && !chunks.some((c) => c.end > tieredEnd)) return result;
 
-  logger.info('tier restore: a store folder without a CommitLog, restoring from the tier', { tieredSegments: segments.length, tieredEnd, walChunks: chunks.length });
+  logger.info('tier restore: a store folder without a CommitLog, restoring from the tier', {
+    tieredSegments: segments.length,
+    tieredEnd,
+    walChunks: chunks.length,
+  });
   // Whatever else is in the folder describes a log that is gone.
   for (const sub of ['consumequeue', 'index', 'checkpoint', 'commitlog']) fs.rmSync(path.join(options.storeDir, sub), { recursive: true, force: true });
   fs.mkdirSync(path.join(options.storeDir, 'commitlog'), { recursive: true });
@@ -86,7 +99,8 @@ export async function restoreFromTier(store: ObjectStore, manifest: TierManifest
     for (let i = 0; i < segments.length; i += PARALLEL) {
       const batch = segments.slice(i, i + PARALLEL);
       const extracts = await Promise.all(batch.map((s) => store.getObject(s.consumeQueueKey)));
-      for (const buf of extracts) for (const run of decodeConsumeQueueExtract(buf)) queues.append(run.topic, run.queueId, run.firstQueueOffset, run.units, run.count);
+      for (const buf of extracts)
+        for (const run of decodeConsumeQueueExtract(buf)) queues.append(run.topic, run.queueId, run.firstQueueOffset, run.units, run.count);
     }
   } finally {
     queues.close();
@@ -133,7 +147,10 @@ async function restoreKeyIndex(store: ObjectStore, segments: TieredSegment[], op
         } catch (scanErr) {
           // A damaged or missing segment object: reads of it fail too; lookups miss its messages, the rest restores.
           if (!(scanErr instanceof CirrusError) || (scanErr.code !== 'INTERNAL' && scanErr.code !== 'TIER_OBJECT_NOT_FOUND')) throw scanErr;
-          logger.error('tier restore: cannot index the tiered segment; lookups by key and id miss its messages', { startOffset: seg.startOffset, err: scanErr });
+          logger.error('tier restore: cannot index the tiered segment; lookups by key and id miss its messages', {
+            startOffset: seg.startOffset,
+            err: scanErr,
+          });
         }
       }
       index.advanceTo(seg.endOffset);
@@ -150,11 +167,18 @@ async function indexTieredSegment(store: ObjectStore, seg: TieredSegment, index:
   const hasher = new RecordKeyHasher();
   let entries = 0;
   const read = async (into: Buffer, length: number, position: number) => (await store.getRange(seg.commitLogKey, position, position + length)).copy(into);
-  await scanSegment(read, seg.commitLogKey, seg.startOffset, seg.objectSize, (buf, pos, shape, physicalOffset) => {
-    entries += hasher.hash(buf, shape);
-    index.restoreRecord(hasher.hashes, physicalOffset, readInt64(buf, pos + Field.STORETIMESTAMP));
-    index.flush(); // writes once enough entries are staged
-  }, REBUILD_WINDOW_BYTES);
+  await scanSegment(
+    read,
+    seg.commitLogKey,
+    seg.startOffset,
+    seg.objectSize,
+    (buf, pos, shape, physicalOffset) => {
+      entries += hasher.hash(buf, shape);
+      index.restoreRecord(hasher.hashes, physicalOffset, readInt64(buf, pos + Field.STORETIMESTAMP));
+      index.flush(); // writes once enough entries are staged
+    },
+    REBUILD_WINDOW_BYTES,
+  );
   return entries;
 }
 

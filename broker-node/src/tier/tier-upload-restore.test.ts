@@ -57,8 +57,21 @@ class FailingManifest implements TierManifest {
   }
 }
 
-function uploader(store: DefaultMessageStore, objects: ObjectStore, manifest: TierManifest, tiered = new TieredCommitLog(objects, { blockBytes: 1024, cacheBytes: 16 * 1024, readAheadBlocks: 1 })) {
-  return new TierUploadService(store.commitLog, objects, manifest, tiered, { ...DEFAULT_TIER_UPLOAD_CONFIG, retryInitialDelayMs: 5, retryMaxDelayMs: 10 }, {}, silentLogger);
+function uploader(
+  store: DefaultMessageStore,
+  objects: ObjectStore,
+  manifest: TierManifest,
+  tiered = new TieredCommitLog(objects, { blockBytes: 1024, cacheBytes: 16 * 1024, readAheadBlocks: 1 }),
+) {
+  return new TierUploadService(
+    store.commitLog,
+    objects,
+    manifest,
+    tiered,
+    { ...DEFAULT_TIER_UPLOAD_CONFIG, retryInitialDelayMs: 5, retryMaxDelayMs: 10 },
+    {},
+    silentLogger,
+  );
 }
 
 describe('TierUploadService', () => {
@@ -117,7 +130,12 @@ describe('restoreFromTier', () => {
     const expected = [0, 1, 2].map((q) => store.findConsumeQueue('TopicT', q).getIndexBuffer(0, 1000)!);
 
     const fresh = path.join(dir, 'fresh');
-    const result = await restoreFromTier(objects, manifest, { storeDir: fresh, commitLogSegmentBytes: SEGMENT, consumeQueueUnitsPerFile: 16, replayWal: false }, silentLogger);
+    const result = await restoreFromTier(
+      objects,
+      manifest,
+      { storeDir: fresh, commitLogSegmentBytes: SEGMENT, consumeQueueUnitsPerFile: 16, replayWal: false },
+      silentLogger,
+    );
     expect(result).toMatchObject({ restored: true, tieredSegments: entries.length, tieredEnd, logEnd: tieredEnd });
     const restored = openStore(fresh);
     expect(restored.commitLog.getMinOffset()).toBe(tieredEnd);
@@ -144,7 +162,8 @@ describe('restoreFromTier', () => {
       for (let next = 0; ; ) {
         const got = await store.getMessage('TopicK', q, next, 32);
         if (got.count === 0) break;
-        for (const m of decodeRecords(got.records)) if (m.commitLogOffset < end) out.push({ offset: m.commitLogOffset, id: m.messageId, key: m.keys.at(-1)!, queueId: q });
+        for (const m of decodeRecords(got.records))
+          if (m.commitLogOffset < end) out.push({ offset: m.commitLogOffset, id: m.messageId, key: m.keys.at(-1)!, queueId: q });
         next = got.nextOffset;
       }
     }
@@ -177,7 +196,13 @@ describe('restoreFromTier', () => {
     return { objects, manifest, entries, records };
   }
 
-  const restoreOptions = (storeDir: string) => ({ storeDir, commitLogSegmentBytes: SEGMENT, consumeQueueUnitsPerFile: 16, replayWal: false, index: { hashSlotNum: 16, indexNum: 32 } });
+  const restoreOptions = (storeDir: string) => ({
+    storeDir,
+    commitLogSegmentBytes: SEGMENT,
+    consumeQueueUnitsPerFile: 16,
+    replayWal: false,
+    index: { hashSlotNum: 16, indexNum: 32 },
+  });
 
   it('restores the key index of every tiered record from the index extracts (one key and one id each)', async () => {
     const { objects, manifest, records } = await tieredWithKeys(60);
@@ -246,8 +271,12 @@ describe('restoreFromTier', () => {
   it('does nothing when the tier is empty', async () => {
     const objects = new LocalObjectStore(path.join(dir, 'tier'), 'C/broker-a/');
     const manifest = new LocalTierManifest(path.join(dir, 'manifest'));
-    const r = await restoreFromTier(objects, manifest, { storeDir: path.join(dir, 's'), commitLogSegmentBytes: SEGMENT, consumeQueueUnitsPerFile: 16, replayWal: true }, silentLogger);
+    const r = await restoreFromTier(
+      objects,
+      manifest,
+      { storeDir: path.join(dir, 's'), commitLogSegmentBytes: SEGMENT, consumeQueueUnitsPerFile: 16, replayWal: true },
+      silentLogger,
+    );
     expect(r.restored).toBe(false);
   });
 });
-

@@ -54,7 +54,10 @@ class ScriptedManifest implements TierManifest {
 
 /** A store with `sealed` full 4 KiB segments. */
 async function storeWithSealedSegments(sealed: number): Promise<DefaultMessageStore> {
-  const s = new DefaultMessageStore({ storeDir: path.join(dir, 'store'), commitLogSegmentBytes: 4096, consumeQueueUnitsPerFile: 16, flushIntervalMs: 50 }, silentLogger).load();
+  const s = new DefaultMessageStore(
+    { storeDir: path.join(dir, 'store'), commitLogSegmentBytes: 4096, consumeQueueUnitsPerFile: 16, flushIntervalMs: 50 },
+    silentLogger,
+  ).load();
   store = s;
   for (let i = 0; s.commitLog.mappedFileQueue.mappedFiles.filter((f) => f.isFull()).length < sealed; i++) {
     await s.putMessages(makeBatch('T', 0, [{ body: `m${i}-${'y'.repeat(150)}` }]));
@@ -66,7 +69,15 @@ function uploader(s: DefaultMessageStore, manifest: TierManifest, config: Partia
   const objects = new LocalObjectStore(path.join(dir, 'tier'), 'C/broker-a/');
   const tiered = new TieredCommitLog(objects, { blockBytes: 1024, cacheBytes: 16 * 1024, readAheadBlocks: 1 });
   // An hour's check interval: every pass below is the start's, a backoff's or a wakeup's.
-  up = new TierUploadService(s.commitLog, objects, manifest, tiered, { ...DEFAULT_TIER_UPLOAD_CONFIG, checkIntervalMs: 3_600_000, ...config }, { now }, silentLogger);
+  up = new TierUploadService(
+    s.commitLog,
+    objects,
+    manifest,
+    tiered,
+    { ...DEFAULT_TIER_UPLOAD_CONFIG, checkIntervalMs: 3_600_000, ...config },
+    { now },
+    silentLogger,
+  );
   return up;
 }
 

@@ -193,7 +193,10 @@ export class TierUploadService extends ServiceThread {
         // Another writer's bytes under our prefix: retrying cannot help, and never overwriting
         // them is the point. Local retention keeps every untiered segment meanwhile.
         this.halted = err as Error;
-        this.logger.error('tier: UPLOADS STOPPED: the tier holds objects this broker did not write; untiered segments stay on local disk until an operator resolves it and restarts the broker', { err });
+        this.logger.error(
+          'tier: UPLOADS STOPPED: the tier holds objects this broker did not write; untiered segments stay on local disk until an operator resolves it and restarts the broker',
+          { err },
+        );
         return;
       }
       this.stats.failingFor++;
@@ -250,7 +253,14 @@ export class TierUploadService extends ServiceThread {
     this.stats.lastUploadSeconds = seconds;
     this.stats.lastUploadBytesPerSec = seconds > 0 ? file.fileSize / seconds : 0;
     this.hooks.onUploaded?.(seconds);
-    this.logger.info('tier: segment tiered', { startOffset: start, bytes: file.fileSize, dataBytes: scan.dataBytes, records: scan.records, indexEntries: index.entries, seconds: Number(seconds.toFixed(3)) });
+    this.logger.info('tier: segment tiered', {
+      startOffset: start,
+      bytes: file.fileSize,
+      dataBytes: scan.dataBytes,
+      records: scan.records,
+      indexEntries: index.entries,
+      seconds: Number(seconds.toFixed(3)),
+    });
     await this.hooks.onTiered?.(segment);
   }
 

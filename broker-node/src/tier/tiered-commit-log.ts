@@ -19,7 +19,6 @@ export interface TieredReadConfig {
   readAheadBlocks: number;
 }
 
-
 export class TieredCommitLog {
   /** By startOffset ascending. */
   private segments: TieredSegment[] = [];

@@ -23,7 +23,10 @@ afterEach(async () => {
 
 /** A store with a few sealed 4 KiB segments: messages of two queues interleaved. */
 async function storeWithSealedSegments(): Promise<DefaultMessageStore> {
-  store = new DefaultMessageStore({ storeDir: `${dir}/store`, commitLogSegmentBytes: 4096, consumeQueueUnitsPerFile: 64, flushIntervalMs: 50 }, silentLogger).load();
+  store = new DefaultMessageStore(
+    { storeDir: `${dir}/store`, commitLogSegmentBytes: 4096, consumeQueueUnitsPerFile: 64, flushIntervalMs: 50 },
+    silentLogger,
+  ).load();
   for (let i = 0; i < 40; i++) {
     await store.putMessages(makeBatch('TopicT', i % 2, [{ body: `m${i}-${'x'.repeat(100 + (i % 7) * 30)}`, tags: i % 3 === 0 ? 'TagA' : 'TagB' }]));
   }
@@ -73,7 +76,17 @@ describe('TieredCommitLog', () => {
       const summary = await scanSegmentFile(f.fileName, f.fileFromOffset, f.fileSize, () => {});
       const key = `commitlog/${f.fileFromOffset}`;
       const put = await objects.putObject(key, { filePath: f.fileName, start: 0, end: summary.dataBytes });
-      segments.push({ startOffset: f.fileFromOffset, endOffset: f.fileFromOffset + f.fileSize, commitLogKey: key, consumeQueueKey: 'x', objectSize: summary.dataBytes, crc32: put.crc32, firstStoreTimestamp: 0, lastStoreTimestamp: 0, tieredAt: 0 });
+      segments.push({
+        startOffset: f.fileFromOffset,
+        endOffset: f.fileFromOffset + f.fileSize,
+        commitLogKey: key,
+        consumeQueueKey: 'x',
+        objectSize: summary.dataBytes,
+        crc32: put.crc32,
+        firstStoreTimestamp: 0,
+        lastStoreTimestamp: 0,
+        tieredAt: 0,
+      });
     }
     const tiered = new TieredCommitLog(objects, { blockBytes: 1000, cacheBytes: 8000, readAheadBlocks: 2 });
     tiered.setSegments(segments.slice().reverse());

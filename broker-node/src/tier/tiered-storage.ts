@@ -155,7 +155,10 @@ export class TieredStorage implements StoreTier {
       }
     }
     if (stale.length === 0) return;
-    this.logger.warn('tier: deleting objects of segments uploaded but never committed (an earlier run died before the manifest commit)', { tieredEnd, keys: stale });
+    this.logger.warn('tier: deleting objects of segments uploaded but never committed (an earlier run died before the manifest commit)', {
+      tieredEnd,
+      keys: stale,
+    });
     await this.objectStore.deleteObjects(stale);
   }
 
@@ -278,7 +281,9 @@ export class TieredStorage implements StoreTier {
       const pieceEnd = Math.min(dataEnd, to, offset + LOCAL_TAIL_PIECE_BYTES);
       const bytes = file.read(offset - file.fileFromOffset, pieceEnd - offset);
       const sealsSegment = pieceEnd === dataEnd && dataEnd === segEnd && segEnd <= to;
-      const status = await this.wal!.append(bytes, [{ physicalOffset: offset, bufStart: 0, bufEnd: bytes.length, endOffset: sealsSegment ? segEnd : pieceEnd }]);
+      const status = await this.wal!.append(bytes, [
+        { physicalOffset: offset, bufStart: 0, bufEnd: bytes.length, endOffset: sealsSegment ? segEnd : pieceEnd },
+      ]);
       if (status !== 'PUT_OK') this.logger.warn('s3 wal: local tail piece not yet stored, going on', { offset, status });
       offset = pieceEnd;
     }
@@ -322,9 +327,7 @@ export class TieredStorage implements StoreTier {
     // again) is acknowledged only once the tier's copy of that is stored too: a restore
     // without it would take the new incarnation's records for older ones and drop them.
     if (!this.tombstoneCopy!.behind) return ack;
-    return Promise.all([ack, this.tombstonesWithin(this.config.wal!.ackTimeoutMs)]).then(
-      ([status, stored]) => (stored ? status : 'FLUSH_S3_TIMEOUT'),
-    );
+    return Promise.all([ack, this.tombstonesWithin(this.config.wal!.ackTimeoutMs)]).then(([status, stored]) => (stored ? status : 'FLUSH_S3_TIMEOUT'));
   }
 
   private walAppend(wal: S3WalService, result: AppendResult): Promise<WalAckStatus> {
@@ -352,7 +355,11 @@ export class TieredStorage implements StoreTier {
       await this.tombstoneCopy!.sync();
     } catch (err) {
       if (err instanceof CirrusError && (err.code === 'TIER_PREFIX_OWNED' || err.code === 'TIER_OBJECT_CONFLICT')) throw err;
-      throw new CirrusError('TIER_UNAVAILABLE', `the topic is deleted on this broker, but the tier ${this.objectStore.location} did not store the record of it (durability s3): retry the delete`, { cause: err });
+      throw new CirrusError(
+        'TIER_UNAVAILABLE',
+        `the topic is deleted on this broker, but the tier ${this.objectStore.location} did not store the record of it (durability s3): retry the delete`,
+        { cause: err },
+      );
     }
   }
 
@@ -373,7 +380,8 @@ export class TieredStorage implements StoreTier {
   }
 
   readInto(offset: number, length: number, into: Buffer, intoOffset: number): Promise<void> {
-    if (!this.manifestLoaded) return Promise.reject(new CirrusError('TIER_UNAVAILABLE', `the tier ${this.objectStore.location} has not answered since the broker started`));
+    if (!this.manifestLoaded)
+      return Promise.reject(new CirrusError('TIER_UNAVAILABLE', `the tier ${this.objectStore.location} has not answered since the broker started`));
     return this.tieredLog.readInto(offset, length, into, intoOffset);
   }
 

@@ -34,7 +34,9 @@ class FlakyManifest implements TierManifest {
   }
 }
 
-async function openTiered(options: { retentionMs?: number; now?: () => number; s3Durability?: boolean; manifestDown?: boolean; objects?: (local: ObjectStore) => ObjectStore } = {}) {
+async function openTiered(
+  options: { retentionMs?: number; now?: () => number; s3Durability?: boolean; manifestDown?: boolean; objects?: (local: ObjectStore) => ObjectStore } = {},
+) {
   const manifest = new FlakyManifest(new LocalTierManifest(path.join(fx.dir, 'tier', '_manifest')));
   manifest.listDown = options.manifestDown ?? false;
   const local = new LocalObjectStore(path.join(fx.dir, 'tier'), 'C/broker-a/');
@@ -54,7 +56,14 @@ async function openTiered(options: { retentionMs?: number; now?: () => number; s
   );
   const store = new DefaultMessageStore(
     // A budget of one segment: every sealed segment is "over budget" once tiered.
-    { storeDir: path.join(fx.dir, 'store'), commitLogSegmentBytes: SEGMENT, consumeQueueUnitsPerFile: 16, flushIntervalMs: 50, diskBudgetBytes: SEGMENT, cleanIntervalMs: 3_600_000 },
+    {
+      storeDir: path.join(fx.dir, 'store'),
+      commitLogSegmentBytes: SEGMENT,
+      consumeQueueUnitsPerFile: 16,
+      flushIntervalMs: 50,
+      diskBudgetBytes: SEGMENT,
+      cleanIntervalMs: 3_600_000,
+    },
     silentLogger,
     tier,
   );
@@ -194,9 +203,15 @@ describe('DefaultMessageStore with a tier', () => {
     expect(store.commitLog.getMinOffset()).toBe(tieredEnd); // restored: the tiered records are only in the tier
     for (const m of sent) {
       const byKey = decodeRecords((await store.queryMessage('T', m.key, 10, 0, Number.MAX_SAFE_INTEGER)).records);
-      expect(byKey.map((r) => [r.body.toString(), r.commitLogOffset]), m.key).toEqual([[m.body, m.offset]]);
+      expect(
+        byKey.map((r) => [r.body.toString(), r.commitLogOffset]),
+        m.key,
+      ).toEqual([[m.body, m.offset]]);
       const byId = decodeRecords((await store.queryMessageById(m.id, 10)).records);
-      expect(byId.map((r) => [r.body.toString(), r.commitLogOffset]), m.id).toEqual([[m.body, m.offset]]);
+      expect(
+        byId.map((r) => [r.body.toString(), r.commitLogOffset]),
+        m.id,
+      ).toEqual([[m.body, m.offset]]);
     }
   });
 
@@ -232,7 +247,9 @@ describe('DefaultMessageStore with a tier', () => {
       s3Durability: true,
       // Write-ahead chunks wait at the gate: the store is "slow".
       objects: (local) =>
-        Object.assign(Object.create(local) as ObjectStore, { putObject: async (...a: Parameters<ObjectStore['putObject']>) => (atGate++, await gate, local.putObject(...a)) }),
+        Object.assign(Object.create(local) as ObjectStore, {
+          putObject: async (...a: Parameters<ObjectStore['putObject']>) => (atGate++, await gate, local.putObject(...a)),
+        }),
     });
     expect(store.durability).toBe('s3');
     const fast = await store.putMessages(makeBatch('T', 0, ['fast']), { durability: 'async' });
@@ -247,4 +264,3 @@ describe('DefaultMessageStore with a tier', () => {
     expect((await durable).status).toBe('PUT_OK');
   });
 });
-

@@ -48,7 +48,15 @@ async function openTiered(options: Options = {}) {
     silentLogger,
   );
   const store = new DefaultMessageStore(
-    { storeDir: storeDir(), commitLogSegmentBytes: SEGMENT, consumeQueueUnitsPerFile: 16, flushIntervalMs: 50, indexHashSlotNum: 64, indexNum: 256, cleanIntervalMs: 3_600_000 },
+    {
+      storeDir: storeDir(),
+      commitLogSegmentBytes: SEGMENT,
+      consumeQueueUnitsPerFile: 16,
+      flushIntervalMs: 50,
+      indexHashSlotNum: 64,
+      indexNum: 256,
+      cleanIntervalMs: 3_600_000,
+    },
     silentLogger,
     tier,
   );

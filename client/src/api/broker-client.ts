@@ -52,7 +52,10 @@ export interface QueryMessageOptions {
 export class BrokerClient {
   private readonly http: HttpClient;
 
-  constructor(readonly addr: string, options: { timeoutMs?: number; maxSockets?: number } = {}) {
+  constructor(
+    readonly addr: string,
+    options: { timeoutMs?: number; maxSockets?: number } = {},
+  ) {
     this.http = new HttpClient(addr, options);
   }
 

@@ -2,14 +2,7 @@
 import { CirrusError, errorFromBody } from '../errors.js';
 import { HttpClient, parseJson, type HttpResponse } from '../http/http-client.js';
 import type { PutGroupRequest, SubscriptionGroupConfig } from './consume-types.js';
-import type {
-  BrokerRegistration,
-  ClusterBrokerInfo,
-  CreateTopicRequest,
-  RegisterBrokerResult,
-  TopicInfo,
-  TopicRouteData,
-} from './types.js';
+import type { BrokerRegistration, ClusterBrokerInfo, CreateTopicRequest, RegisterBrokerResult, TopicInfo, TopicRouteData } from './types.js';
 
 export interface NameServerApi {
   /** Calls made so far, where the implementation counts them. */

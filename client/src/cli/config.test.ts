@@ -6,7 +6,11 @@ describe('the CLI configuration and its help', () => {
   const read = namesRead(loadCliConfig);
 
   it('reads exactly the variables of its table, and no other', () => {
-    expect([...read].sort()).toEqual(Object.values(CLI_ENV).map((v) => v.name).sort());
+    expect([...read].sort()).toEqual(
+      Object.values(CLI_ENV)
+        .map((v) => v.name)
+        .sort(),
+    );
   });
 
   it('defaults to the local gateway and refuses a URL that is not one', () => {

@@ -41,7 +41,11 @@ export async function consumeCommand(gw: GatewayClient, o: ConsumeCommandOptions
       if (messages.length === 0) break;
       for (const m of messages) o.out(o.json ? JSON.stringify(m) : `${formatMessageLine(m)}\tattempt=${m.deliveryAttempt}`);
       received += messages.length;
-      const { results } = await gw.ack(o.topic, o.group, messages.map((m) => m.receiptHandle));
+      const { results } = await gw.ack(
+        o.topic,
+        o.group,
+        messages.map((m) => m.receiptHandle),
+      );
       for (const r of results) {
         if (r.status === 'FAILED') {
           ackFailed++;

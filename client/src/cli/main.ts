@@ -104,7 +104,12 @@ async function run(gw: GatewayClient): Promise<void> {
       if (sub === 'list') {
         const topics = await gw.listTopics();
         if (values.json) return printJson(topics);
-        return print(formatTable(['TOPIC', 'QUEUES', 'BROKERS'], topics.map((t) => [t.topic, String(t.queues), t.brokers.map((b) => b.brokerName).join(',')])));
+        return print(
+          formatTable(
+            ['TOPIC', 'QUEUES', 'BROKERS'],
+            topics.map((t) => [t.topic, String(t.queues), t.brokers.map((b) => b.brokerName).join(',')]),
+          ),
+        );
       }
       if (sub === 'describe' && arg) return printJson(await gw.getTopic(arg));
       if (sub === 'delete' && arg) {
@@ -131,7 +136,12 @@ async function run(gw: GatewayClient): Promise<void> {
       const brokers = await gw.cluster();
       if (values.json) return printJson(brokers);
       const ago = (ms: number) => `${Math.round((Date.now() - ms) / 1000)}s ago`;
-      return print(formatTable(['CLUSTER', 'BROKER', 'ID', 'ADDRESS', 'LAST HEARTBEAT', 'ALIVE'], brokers.map((b) => [b.cluster, b.brokerName, String(b.brokerId), b.addr, ago(b.lastHeartbeatMs), b.alive ? 'yes' : 'NO'])));
+      return print(
+        formatTable(
+          ['CLUSTER', 'BROKER', 'ID', 'ADDRESS', 'LAST HEARTBEAT', 'ALIVE'],
+          brokers.map((b) => [b.cluster, b.brokerName, String(b.brokerId), b.addr, ago(b.lastHeartbeatMs), b.alive ? 'yes' : 'NO']),
+        ),
+      );
     }
     case 'consume': {
       if (!sub) throw new UsageError('consume needs a topic');
@@ -162,7 +172,12 @@ async function group(gw: GatewayClient, sub: string | undefined, name: string | 
   if (sub === 'list') {
     const groups = await gw.listGroups();
     if (values.json) return printJson(groups);
-    return print(formatTable(['GROUP', 'RETRY MAX', 'ORDERLY', 'CONSUME FROM'], groups.map((g) => [g.group, String(g.retryMaxTimes), g.orderly ? 'yes' : 'no', String(g.consumeFrom)])));
+    return print(
+      formatTable(
+        ['GROUP', 'RETRY MAX', 'ORDERLY', 'CONSUME FROM'],
+        groups.map((g) => [g.group, String(g.retryMaxTimes), g.orderly ? 'yes' : 'no', String(g.consumeFrom)]),
+      ),
+    );
   }
   if ((sub === 'describe' || sub === 'reset') && name) {
     if (!values.topic) throw new UsageError('--topic is required');
@@ -178,7 +193,9 @@ async function group(gw: GatewayClient, sub: string | undefined, name: string | 
     const t = progress.totals;
     rows.push(['total', '', String(t.maxOffset), String(t.committedOffset), String(t.inFlight), String(t.lag)]);
     print(formatTable(['BROKER', 'QUEUE', 'MAX OFFSET', 'COMMITTED', 'IN FLIGHT', 'LAG'], rows));
-    print(`-- retried ${progress.retried}, dead-lettered ${progress.deadLettered}${progress.unreachableBrokers ? `; not answering: ${progress.unreachableBrokers.join(', ')}` : ''}`);
+    print(
+      `-- retried ${progress.retried}, dead-lettered ${progress.deadLettered}${progress.unreachableBrokers ? `; not answering: ${progress.unreachableBrokers.join(', ')}` : ''}`,
+    );
     return;
   }
   throw new UsageError('group needs list, describe <group> --topic T or reset <group> --topic T --to earliest|latest|<ms>');
@@ -191,7 +208,13 @@ async function send(gw: GatewayClient, topic: string, body: string): Promise<voi
   if (count === 1) {
     const [r] = await gw.send(topic, [message]);
     if (r!.status === 'FAILED') process.exitCode = 1;
-    return values.json ? printJson(r) : print(r!.status === 'FAILED' ? `FAILED ${r!.error.code}: ${r!.error.message}` : `${r!.status} ${r!.messageId} -> ${r!.broker}/${r!.queueId}@${r!.queueOffset}`);
+    return values.json
+      ? printJson(r)
+      : print(
+          r!.status === 'FAILED'
+            ? `FAILED ${r!.error.code}: ${r!.error.message}`
+            : `${r!.status} ${r!.messageId} -> ${r!.broker}/${r!.queueId}@${r!.queueOffset}`,
+        );
   }
   const started = Date.now();
   let sent = 0;
@@ -212,7 +235,10 @@ async function send(gw: GatewayClient, topic: string, body: string): Promise<voi
       const n = Math.min(batch, count - done);
       let results;
       try {
-        results = await gw.send(topic, Array.from({ length: n }, () => message));
+        results = await gw.send(
+          topic,
+          Array.from({ length: n }, () => message),
+        );
       } catch (e) {
         if (!(e instanceof CirrusError)) throw e;
         failed += count - done;

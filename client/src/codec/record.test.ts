@@ -4,7 +4,11 @@ import { MessageConst, SysFlag } from '../message.js';
 import { encodeProperties } from './properties.js';
 import { decodeRecord, decodeRecords, encodeRecord, Field, hasValidCrc, readRecordShape, recordSize, stampRecord } from './record.js';
 
-function makeRecord(body: Uint8Array, sysFlag = 0, props: Record<string, string> = { [MessageConst.TAGS]: 'TagA', [MessageConst.UNIQ_KEY]: 'ID1', [MessageConst.KEYS]: 'k1 k2' }) {
+function makeRecord(
+  body: Uint8Array,
+  sysFlag = 0,
+  props: Record<string, string> = { [MessageConst.TAGS]: 'TagA', [MessageConst.UNIQ_KEY]: 'ID1', [MessageConst.KEYS]: 'k1 k2' },
+) {
   const properties = encodeProperties(props);
   const size = recordSize(body.length, 'orders'.length, Buffer.byteLength(properties));
   const buf = Buffer.alloc(size);

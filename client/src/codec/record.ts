@@ -202,9 +202,7 @@ export function decodeRecord(buf: Buffer, pos: number, shape: RecordShape): Mess
   const sysFlag = buf.readInt32BE(pos + Field.SYSFLAG);
   let body = Buffer.from(buf.subarray(pos + Field.BODY, pos + Field.BODY + shape.bodyLength));
   if (sysFlag & SysFlag.COMPRESSED) body = inflateSync(body);
-  const properties = decodeProperties(
-    buf.toString('utf8', shape.propertiesStart, shape.propertiesStart + shape.propertiesLength),
-  );
+  const properties = decodeProperties(buf.toString('utf8', shape.propertiesStart, shape.propertiesStart + shape.propertiesLength));
   const keys = properties[MessageConst.KEYS];
   return {
     topic: buf.toString('latin1', shape.topicStart, shape.topicStart + shape.topicLength),

@@ -48,7 +48,13 @@ describe('send batch', () => {
     const asBytes = texts.map((t) => ({ ...prepared(''), body: Buffer.from(t, 'utf8') }));
     expect(encodeSendBatch('orders', 3, asText).equals(encodeSendBatch('orders', 3, asBytes))).toBe(true);
     // bodyLength may be left out: it is then computed
-    expect(encodeSendBatch('orders', 3, texts.map((t) => ({ ...prepared(''), body: t }))).equals(encodeSendBatch('orders', 3, asBytes))).toBe(true);
+    expect(
+      encodeSendBatch(
+        'orders',
+        3,
+        texts.map((t) => ({ ...prepared(''), body: t })),
+      ).equals(encodeSendBatch('orders', 3, asBytes)),
+    ).toBe(true);
     const batch = decodeSendBatch(encodeSendBatch('orders', 3, asText), 1000);
     expect(batch.records.map((r) => r.shape.bodyLength)).toEqual(texts.map((t) => Buffer.byteLength(t)));
   });
@@ -57,4 +63,3 @@ describe('send batch', () => {
     expect(codeOf(() => encodeSendBatch('orders', 0, [{ ...prepared(''), body: 'café', bodyLength: 4 }]))).toBe('INTERNAL');
   });
 });
-

@@ -53,7 +53,14 @@ export const envVar = {
   }),
   int: (name: string, def: number, min: number, max: number, doc: Doc): IntVar => ({ kind: 'int', name, default: def, min, max, ...doc }),
   /** A TCP port; 0 (the OS picks) only where `allowZero`: tests ask for free ports that way. */
-  port: (name: string, def: number, doc: Doc & { allowZero?: boolean }): IntVar => ({ kind: 'int', name, default: def, min: doc.allowZero ? 0 : 1, max: 65_535, ...doc }),
+  port: (name: string, def: number, doc: Doc & { allowZero?: boolean }): IntVar => ({
+    kind: 'int',
+    name,
+    default: def,
+    min: doc.allowZero ? 0 : 1,
+    max: 65_535,
+    ...doc,
+  }),
   bool: (name: string, def: boolean, doc: Doc): BoolVar => ({ kind: 'bool', name, default: def, ...doc }),
   oneOf: <T extends string>(name: string, values: readonly T[], def: T, doc: Doc): EnumVar<T> => ({ kind: 'enum', name, values, default: def, ...doc }),
 };

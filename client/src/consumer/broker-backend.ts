@@ -140,7 +140,8 @@ export class BrokerConsumeBackend implements ConsumeBackend {
           const res = await client.ack({ topic: first.topic, group, receiptHandles: indexes.map((i) => messages[i]!.receiptHandle) });
           indexes.forEach((i, j) => {
             const r = res.results[j];
-            outcomes[i] = r === undefined ? new CirrusError('INTERNAL', 'the broker answered fewer ack results than handles') : r.status === 'OK' ? null : entryError(r);
+            outcomes[i] =
+              r === undefined ? new CirrusError('INTERNAL', 'the broker answered fewer ack results than handles') : r.status === 'OK' ? null : entryError(r);
           });
         } catch (e) {
           const err = toCirrusError(e);
@@ -170,7 +171,14 @@ export class BrokerConsumeBackend implements ConsumeBackend {
           await client.changeInvisibility({ topic: first.topic, group, entries });
         } catch (e) {
           const err = toCirrusError(e);
-          this.options.logger.warn('release failed; the leases end at their invisibility', { topic: first.topic, group, broker: first.brokerName, count: indexes.length, code: err.code, err: err.message });
+          this.options.logger.warn('release failed; the leases end at their invisibility', {
+            topic: first.topic,
+            group,
+            broker: first.brokerName,
+            count: indexes.length,
+            code: err.code,
+            err: err.message,
+          });
         }
       }),
     );

@@ -27,10 +27,15 @@ export class GatewayConsumeBackend implements ConsumeBackend {
     await Promise.all(
       [...byTopic].map(async ([topic, indexes]) => {
         try {
-          const res = await this.gateway.ack(topic, group, indexes.map((i) => messages[i]!.receiptHandle));
+          const res = await this.gateway.ack(
+            topic,
+            group,
+            indexes.map((i) => messages[i]!.receiptHandle),
+          );
           indexes.forEach((i, j) => {
             const r = res.results[j];
-            outcomes[i] = r === undefined ? new CirrusError('INTERNAL', 'the gateway answered fewer ack results than handles') : r.status === 'OK' ? null : entryError(r);
+            outcomes[i] =
+              r === undefined ? new CirrusError('INTERNAL', 'the gateway answered fewer ack results than handles') : r.status === 'OK' ? null : entryError(r);
           });
         } catch (e) {
           const err = toCirrusError(e);
@@ -42,7 +47,9 @@ export class GatewayConsumeBackend implements ConsumeBackend {
   }
 
   async changeInvisibility(group: string, message: MessageView, invisibleMs: number): Promise<string> {
-    const res = await this.gateway.changeInvisibility(message.topic, group, [{ receiptHandle: message.receiptHandle, invisibleSeconds: toSeconds(invisibleMs) }]);
+    const res = await this.gateway.changeInvisibility(message.topic, group, [
+      { receiptHandle: message.receiptHandle, invisibleSeconds: toSeconds(invisibleMs) },
+    ]);
     const r = res.results[0];
     if (!r) throw new CirrusError('INTERNAL', 'the gateway answered no change-invisibility result');
     if (r.status !== 'OK') throw entryError(r);
@@ -55,7 +62,11 @@ export class GatewayConsumeBackend implements ConsumeBackend {
     await Promise.all(
       [...byTopic].map(([topic, ms]) =>
         this.gateway
-          .changeInvisibility(topic, group, ms.map((m) => ({ receiptHandle: m.receiptHandle, invisibleSeconds: toSeconds(ConsumeLimits.MIN_INVISIBLE_MS) })))
+          .changeInvisibility(
+            topic,
+            group,
+            ms.map((m) => ({ receiptHandle: m.receiptHandle, invisibleSeconds: toSeconds(ConsumeLimits.MIN_INVISIBLE_MS) })),
+          )
           .catch(() => {
             // Nothing to do: the leases end at their invisibility.
           }),

@@ -161,7 +161,7 @@ describe('PushConsumer', () => {
     expect(Math.max(...backend.ackRequests)).toBeLessThanOrEqual(7);
   });
 
-  it('FAILURE and a throw make the message invisible for its attempt\'s backoff', async () => {
+  it("FAILURE and a throw make the message invisible for its attempt's backoff", async () => {
     const backend = new FakeBackend();
     backend.add([...messages(1, 1, 1), ...messages(1, 1, 3).map((m) => ({ ...m, messageId: 'third' }))]);
     consumer = new PushConsumer({
@@ -213,7 +213,7 @@ describe('PushConsumer', () => {
     expect(parallelQueues).toBeGreaterThan(1);
   });
 
-  it('orderly: a failure holds back the rest of its queue\'s batch with it', async () => {
+  it("orderly: a failure holds back the rest of its queue's batch with it", async () => {
     const backend = new FakeBackend();
     backend.add(messages(5, 1));
     const handled: number[] = [];

@@ -206,7 +206,13 @@ export class PushConsumer {
       }
     } catch (e) {
       const err = toCirrusError(e);
-      this.logger.warn(result === 'SUCCESS' ? 'ack failed' : 'change-invisibility failed', { group: this.group, topic: m.topic, messageId: m.messageId, code: err.code, err: err.message });
+      this.logger.warn(result === 'SUCCESS' ? 'ack failed' : 'change-invisibility failed', {
+        group: this.group,
+        topic: m.topic,
+        messageId: m.messageId,
+        code: err.code,
+        err: err.message,
+      });
     } finally {
       this.done(1);
     }

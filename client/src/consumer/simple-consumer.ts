@@ -129,7 +129,11 @@ export function createBackend(options: ConsumerConnection): ConsumeBackend {
   if (options.gateway) return new GatewayConsumeBackend(new GatewayClient(options.gateway, { maxSockets: 16 }));
   const owns = typeof options.nameServer === 'string';
   const nameServer = typeof options.nameServer === 'string' ? new NameServerClient(options.nameServer) : options.nameServer!;
-  const backend = new BrokerConsumeBackend({ nameServer, routes: new RouteCache(nameServer, { ttlMs: options.routeTtlMs }), logger: options.logger ?? silentLogger });
+  const backend = new BrokerConsumeBackend({
+    nameServer,
+    routes: new RouteCache(nameServer, { ttlMs: options.routeTtlMs }),
+    logger: options.logger ?? silentLogger,
+  });
   if (!owns) return backend;
   const close = backend.close.bind(backend);
   backend.close = () => {

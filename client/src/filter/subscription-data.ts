@@ -44,7 +44,8 @@ export function buildSubscriptionData(expression: string | undefined | null): Su
   for (const part of subString.split('||')) {
     const tag = part.trim();
     if (tag.length === 0) throw new CirrusError('INVALID_PARAMETER', `tag expression "${subString}" has an empty tag: write "TagA || TagB", or "*" for all`);
-    if (tag.length > Limits.TAG_MAX_LENGTH) throw new CirrusError('INVALID_PARAMETER', `a tag in the expression is longer than ${Limits.TAG_MAX_LENGTH} characters`);
+    if (tag.length > Limits.TAG_MAX_LENGTH)
+      throw new CirrusError('INVALID_PARAMETER', `a tag in the expression is longer than ${Limits.TAG_MAX_LENGTH} characters`);
     if (SEPARATORS.test(tag)) throw new CirrusError('INVALID_PARAMETER', 'a tag in the expression has a control separator');
     tagsSet.add(tag);
     codeSet.add(tagsHashCode(tag));

@@ -21,7 +21,14 @@ beforeAll(async () => {
     req.on('end', () => {
       const batch = decodeSendBatch(Buffer.concat(chunks), 1000);
       received.push({ queueId: batch.queueId, count: batch.records.length });
-      const answer: BrokerSendResponse = { status: 'SEND_OK', brokerName: 'broker-b', queueId: batch.queueId, queueOffset: nextOffset, count: batch.records.length, commitLogOffset: 0 };
+      const answer: BrokerSendResponse = {
+        status: 'SEND_OK',
+        brokerName: 'broker-b',
+        queueId: batch.queueId,
+        queueOffset: nextOffset,
+        count: batch.records.length,
+        commitLogOffset: 0,
+      };
       nextOffset += batch.records.length;
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
     });
@@ -97,7 +104,12 @@ describe('Producer', () => {
     const producer = new Producer({ nameServer: nameServer() });
     received.length = 0;
     expect(() => producer.prepareBatch('t', [])).toThrow(expect.objectContaining({ code: 'EMPTY_BATCH' }));
-    expect(() => producer.prepareBatch('t', [{ topic: 't', body: Buffer.from('a') }, { topic: 't', body: Buffer.alloc(0) }])).toThrow(/messages\[1\]/);
+    expect(() =>
+      producer.prepareBatch('t', [
+        { topic: 't', body: Buffer.from('a') },
+        { topic: 't', body: Buffer.alloc(0) },
+      ]),
+    ).toThrow(/messages\[1\]/);
     expect(() => producer.prepareBatch('%DLQ%x', [{ topic: '%DLQ%x', body: Buffer.from('a') }])).toThrow(expect.objectContaining({ code: 'RESERVED_TOPIC' }));
     expect(received).toHaveLength(0);
     producer.shutdown();

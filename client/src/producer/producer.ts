@@ -148,7 +148,11 @@ export class Producer {
         break;
       }
     }
-    if (!keyed) groups.set(undefined, Array.from({ length: messages.length }, (_, i) => i));
+    if (!keyed)
+      groups.set(
+        undefined,
+        Array.from({ length: messages.length }, (_, i) => i),
+      );
     else {
       messages.forEach((m, i) => {
         const g = groups.get(m.shardingKey);
@@ -257,9 +261,7 @@ export class Producer {
   }
 
   private sendRoundRobin(topic: string, prepared: PreparedMessage[]): Promise<SendResult[]> {
-    return this.sendWithRetry(topic, prepared, (info, lastBrokerName) =>
-      info.selectOneMessageQueue(lastBrokerName, this.faults.isAvailable),
-    );
+    return this.sendWithRetry(topic, prepared, (info, lastBrokerName) => info.selectOneMessageQueue(lastBrokerName, this.faults.isAvailable));
   }
 
   private async sendToHashedQueue(topic: string, key: string, prepared: PreparedMessage[]): Promise<SendResult[]> {
@@ -296,13 +298,7 @@ export class Producer {
     throw lastError ?? new CirrusError('TIMEOUT', `send to ${topic} ran out of its ${this.sendTimeoutMs} ms budget`);
   }
 
-  private async sendToQueue(
-    info: TopicPublishInfo,
-    mq: MessageQueue,
-    body: Buffer,
-    prepared: PreparedMessage[],
-    timeoutMs: number,
-  ): Promise<SendResult[]> {
+  private async sendToQueue(info: TopicPublishInfo, mq: MessageQueue, body: Buffer, prepared: PreparedMessage[], timeoutMs: number): Promise<SendResult[]> {
     const addr = info.brokerAddrs.get(mq.brokerName);
     if (!addr) throw new CirrusError('BROKER_UNAVAILABLE', `no address for broker ${mq.brokerName}`);
     setSendBatchQueueId(body, mq.queueId);

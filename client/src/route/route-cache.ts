@@ -31,7 +31,10 @@ export class RouteCache {
   private readonly minRefreshIntervalMs: number;
   private readonly now: () => number;
 
-  constructor(private readonly nameServer: NameServerApi, options: RouteCacheOptions = {}) {
+  constructor(
+    private readonly nameServer: NameServerApi,
+    options: RouteCacheOptions = {},
+  ) {
     this.ttlMs = options.ttlMs ?? 30_000;
     this.minRefreshIntervalMs = options.minRefreshIntervalMs ?? 100;
     this.notFoundTtlMs = options.notFoundTtlMs ?? 1_000;

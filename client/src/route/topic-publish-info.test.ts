@@ -18,7 +18,14 @@ describe('TopicPublishInfo', () => {
     expect(info.messageQueueList.map((q) => `${q.brokerName}/${q.queueId}`)).toEqual(['broker-a/0', 'broker-a/1', 'broker-b/0', 'broker-b/1']);
     const picks = Array.from({ length: 8 }, () => info.selectOneMessageQueue());
     expect(picks.map((q) => `${q.brokerName}/${q.queueId}`)).toEqual([
-      'broker-a/1', 'broker-b/0', 'broker-b/1', 'broker-a/0', 'broker-a/1', 'broker-b/0', 'broker-b/1', 'broker-a/0',
+      'broker-a/1',
+      'broker-b/0',
+      'broker-b/1',
+      'broker-a/0',
+      'broker-a/1',
+      'broker-b/0',
+      'broker-b/1',
+      'broker-a/0',
     ]);
   });
 

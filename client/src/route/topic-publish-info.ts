@@ -11,7 +11,10 @@ export class TopicPublishInfo {
   readonly brokerAddrs: ReadonlyMap<string, string>;
   private sendWhichQueue: number;
 
-  constructor(readonly route: TopicRouteData, startIndex = Math.floor(Math.random() * 1024)) {
+  constructor(
+    readonly route: TopicRouteData,
+    startIndex = Math.floor(Math.random() * 1024),
+  ) {
     const addrs = new Map<string, string>();
     for (const bd of route.brokerDatas) {
       const master = bd.brokerAddrs[String(MASTER_ID)];

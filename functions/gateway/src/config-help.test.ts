@@ -6,7 +6,11 @@ describe('the gateway configuration and its help', () => {
   const read = namesRead(loadGatewayConfig);
 
   it('reads exactly the variables of its table, and no other', () => {
-    expect([...read].sort()).toEqual(Object.values(GATEWAY_ENV).map((v) => v.name).sort());
+    expect([...read].sort()).toEqual(
+      Object.values(GATEWAY_ENV)
+        .map((v) => v.name)
+        .sort(),
+    );
   });
 
   it('names every variable it reads in --help and in the README configuration table', () => {

@@ -31,7 +31,12 @@ beforeAll(async () => {
   const nsAddr = `127.0.0.1:${(nameServer.address() as AddressInfo).port}`;
   broker = new BrokerController(
     // 16 MiB segments: a 4 MiB record must fit one.
-    loadBrokerConfig({ CIRRUSMQ_BROKER_PORT: '0', CIRRUSMQ_STORE_DIR: path.join(dir, 'broker-a'), CIRRUSMQ_NAMESRV_ADDR: nsAddr, CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: String(16 * 1024 * 1024) }),
+    loadBrokerConfig({
+      CIRRUSMQ_BROKER_PORT: '0',
+      CIRRUSMQ_STORE_DIR: path.join(dir, 'broker-a'),
+      CIRRUSMQ_NAMESRV_ADDR: nsAddr,
+      CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: String(16 * 1024 * 1024),
+    }),
     { logger: silentLogger },
   );
   await broker.start();
@@ -104,17 +109,32 @@ describe('gateway Lambda handler', () => {
       const event = httpApiEvent(...args);
       const res = (await handler(event as never)) as { statusCode: number; body: string };
       // What Lambda counts: the invocation's event and result as JSON.
-      return { status: res.statusCode, body: JSON.parse(res.body), eventBytes: Buffer.byteLength(JSON.stringify(event)), resultBytes: Buffer.byteLength(JSON.stringify(res)) };
+      return {
+        status: res.statusCode,
+        body: JSON.parse(res.body),
+        eventBytes: Buffer.byteLength(JSON.stringify(event)),
+        resultBytes: Buffer.byteLength(JSON.stringify(res)),
+      };
     };
     expect((await call('POST', '/v1/topics', '', JSON.stringify({ topic: 'big', queues: 1 }))).status).toBe(201);
 
     const max = randomBytes(4 * 1024 * 1024);
-    const sent = await call('POST', '/v1/topics/big/messages', '', JSON.stringify({ messages: [{ body: max.toString('base64'), bodyEncoding: 'base64', keys: ['k'] }] }));
+    const sent = await call(
+      'POST',
+      '/v1/topics/big/messages',
+      '',
+      JSON.stringify({ messages: [{ body: max.toString('base64'), bodyEncoding: 'base64', keys: ['k'] }] }),
+    );
     expect(sent.body).toMatchObject({ results: [{ status: 'SEND_OK', queueOffset: 0 }] });
     expect(sent.eventBytes).toBeLessThanOrEqual(LAMBDA_PAYLOAD_BYTES);
     const three = [randomBytes(3 * 1024 * 1024), randomBytes(3 * 1024 * 1024)];
     for (const b of three) {
-      const r = await call('POST', '/v1/topics/big/messages', '', JSON.stringify({ messages: [{ body: b.toString('base64'), bodyEncoding: 'base64', keys: ['k'] }] }));
+      const r = await call(
+        'POST',
+        '/v1/topics/big/messages',
+        '',
+        JSON.stringify({ messages: [{ body: b.toString('base64'), bodyEncoding: 'base64', keys: ['k'] }] }),
+      );
       expect(r.status).toBe(200);
     }
 

@@ -20,7 +20,10 @@ describe('send request and answer JSON', () => {
   });
 
   it('keeps a UTF-8 body as text and decodes a base64 one', () => {
-    const [text, bytes] = parseMessages('t', [{ body: 'héllo', tags: 'A' }, { body: 'aGk=', bodyEncoding: 'base64' }]);
+    const [text, bytes] = parseMessages('t', [
+      { body: 'héllo', tags: 'A' },
+      { body: 'aGk=', bodyEncoding: 'base64' },
+    ]);
     expect(text).toEqual({ topic: 't', body: 'héllo', tags: 'A' });
     expect(Buffer.from(bytes!.body as Uint8Array).toString()).toBe('hi');
   });

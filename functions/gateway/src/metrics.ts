@@ -110,7 +110,10 @@ export class GatewayMetrics {
       await next();
       const mode = c.req.query('mode') ?? 'sync';
       // An invalid mode is a 400 of its own; its text is not a label (unbounded).
-      this.sendSeconds.observe({ mode: mode === 'sync' || mode === 'oneway' ? mode : 'invalid', status: String(c.res.status) }, (performance.now() - t0) / 1000);
+      this.sendSeconds.observe(
+        { mode: mode === 'sync' || mode === 'oneway' ? mode : 'invalid', status: String(c.res.status) },
+        (performance.now() - t0) / 1000,
+      );
     };
   }
 

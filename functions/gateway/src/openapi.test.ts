@@ -53,7 +53,12 @@ describe('the OpenAPI document', () => {
     const doc = await fetchDocument();
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.servers.map((s: any) => s.url)).toContain('https://{apiId}.execute-api.{region}.amazonaws.com');
-    expect(doc.components.securitySchemes.sigv4).toMatchObject({ type: 'apiKey', in: 'header', name: 'Authorization', 'x-amazon-apigateway-authtype': 'awsSigv4' });
+    expect(doc.components.securitySchemes.sigv4).toMatchObject({
+      type: 'apiKey',
+      in: 'header',
+      name: 'Authorization',
+      'x-amazon-apigateway-authtype': 'awsSigv4',
+    });
     expect(doc.security).toEqual([{ sigv4: [] }]);
     expect(doc.paths['/healthz'].get.security).toEqual([]);
   });

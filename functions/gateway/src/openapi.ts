@@ -46,7 +46,7 @@ export function openApiDocument(app: OpenAPIHono): ReturnType<OpenAPIHono['getOp
     security: [{ [SIGV4]: [] }],
     tags: [
       { name: 'messages', description: 'Send and read' },
-      { name: 'lookup', description: 'Find messages by key or id through the brokers\' index' },
+      { name: 'lookup', description: "Find messages by key or id through the brokers' index" },
       { name: 'topics', description: 'Topic administration' },
       { name: 'groups', description: 'Consumer group administration' },
       { name: 'cluster', description: 'Brokers and their figures' },

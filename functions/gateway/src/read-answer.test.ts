@@ -4,7 +4,14 @@ import { capMessages, lambdaWeight } from './read-answer';
 
 describe('read answers sized for a Lambda result', () => {
   it('weighs JSON text as it travels inside a Lambda result: a JSON string of it', () => {
-    const values = ['plain', 'quote " and backslash \\', 'nul \u0000 newline \n tab \t', 'h\u00e9llo \u4e16\u754c \ud83d\ude00', '\ud800 lone', { a: ['"', '\\'] }];
+    const values = [
+      'plain',
+      'quote " and backslash \\',
+      'nul \u0000 newline \n tab \t',
+      'h\u00e9llo \u4e16\u754c \ud83d\ude00',
+      '\ud800 lone',
+      { a: ['"', '\\'] },
+    ];
     for (const v of values) {
       const json = JSON.stringify(v);
       expect(lambdaWeight(json)).toBe(Buffer.byteLength(JSON.stringify(json)) - 2);

@@ -127,9 +127,7 @@ describe('NameServer app: happy paths', () => {
     await app.request('/v1/brokers', json(registration));
     await app.request('/v1/topics', json({ topic: 'orders', queues: 2 }));
     const res = await app.request('/v1/brokers', json(registration));
-    expect(((await res.json()) as { topics: unknown[] }).topics).toEqual([
-      { topic: 'orders', readQueueNums: 2, writeQueueNums: 2, perm: 6, order: false },
-    ]);
+    expect(((await res.json()) as { topics: unknown[] }).topics).toEqual([{ topic: 'orders', readQueueNums: 2, writeQueueNums: 2, perm: 6, order: false }]);
   });
 
   it('allows reserved prefixes on reads (URL-encoded)', async () => {
@@ -232,19 +230,30 @@ describe('NameServer app: bad input', () => {
   it('hides an unexpected failure behind 500 INTERNAL and logs it', async () => {
     const lines: string[] = [];
     const failing = { listTopics: () => Promise.reject(new Error('table gone: arn:secret')) } as unknown as RouteTable;
-    const broken = createNameServerApp(failing, createLogger({}, 'info', (l) => lines.push(l)));
+    const broken = createNameServerApp(
+      failing,
+      createLogger({}, 'info', (l) => lines.push(l)),
+    );
     const res = await broken.request('/v1/topics');
     expect(res.status).toBe(500);
     expect(await res.json()).toEqual({ error: { code: 'INTERNAL', message: 'internal error' } });
     expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
-      expect.objectContaining({ level: 'error', msg: 'unhandled error', path: '/v1/topics', err: expect.objectContaining({ message: 'table gone: arn:secret' }) }),
+      expect.objectContaining({
+        level: 'error',
+        msg: 'unhandled error',
+        path: '/v1/topics',
+        err: expect.objectContaining({ message: 'table gone: arn:secret' }),
+      }),
     ]);
     expect((await broken.request('/healthz')).status).toBe(200);
   });
 
   it('logs each request as JSON at debug level', async () => {
     const lines: string[] = [];
-    const logged = createNameServerApp(table, createLogger({ service: 'nameserver' }, 'debug', (l) => lines.push(l)));
+    const logged = createNameServerApp(
+      table,
+      createLogger({ service: 'nameserver' }, 'debug', (l) => lines.push(l)),
+    );
     await logged.request('/v1/topics/unknown');
     expect(JSON.parse(lines.at(-1)!)).toMatchObject({ level: 'debug', msg: 'request', method: 'GET', path: '/v1/topics/unknown', status: 404 });
   });

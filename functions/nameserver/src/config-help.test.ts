@@ -8,7 +8,11 @@ describe('the NameServer configuration and its help', () => {
   const read = namesRead(loadConfig, ENVS);
 
   it('reads exactly the variables of its table, and no other', () => {
-    expect([...read].sort()).toEqual(Object.values(NAMESRV_ENV).map((v) => v.name).sort());
+    expect([...read].sort()).toEqual(
+      Object.values(NAMESRV_ENV)
+        .map((v) => v.name)
+        .sort(),
+    );
   });
 
   it('names every variable it reads in --help and in the README configuration table', () => {

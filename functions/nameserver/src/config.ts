@@ -41,14 +41,24 @@ export const NAMESRV_ENV = {
     description: 'route store',
     defaultText: 'embedded; dynamodb when AWS_ENDPOINT_URL or AWS_LAMBDA_FUNCTION_NAME is set',
   }),
-  awsEndpoint: str('AWS_ENDPOINT_URL', undefined, { description: 'DynamoDB endpoint (LocalStack, moto_server)', pattern: /^https?:\/\/[^/\s]+/, expected: 'an http(s) URL' }),
+  awsEndpoint: str('AWS_ENDPOINT_URL', undefined, {
+    description: 'DynamoDB endpoint (LocalStack, moto_server)',
+    pattern: /^https?:\/\/[^/\s]+/,
+    expected: 'an http(s) URL',
+  }),
   awsRegion: str('AWS_REGION', 'us-east-1', { description: 'DynamoDB region' }),
-  awsAccessKeyId: str('AWS_ACCESS_KEY_ID', undefined, { description: 'with AWS_ENDPOINT_URL: when this, AWS_PROFILE and AWS_WEB_IDENTITY_TOKEN_FILE are unset, the emulator gets dummy credentials' }),
+  awsAccessKeyId: str('AWS_ACCESS_KEY_ID', undefined, {
+    description: 'with AWS_ENDPOINT_URL: when this, AWS_PROFILE and AWS_WEB_IDENTITY_TOKEN_FILE are unset, the emulator gets dummy credentials',
+  }),
   awsProfile: str('AWS_PROFILE', undefined, { description: 'AWS credentials profile (see AWS_ACCESS_KEY_ID)' }),
   awsWebIdentity: str('AWS_WEB_IDENTITY_TOKEN_FILE', undefined, { description: 'AWS web identity credentials (see AWS_ACCESS_KEY_ID)' }),
   lambdaName: str('AWS_LAMBDA_FUNCTION_NAME', undefined, { description: 'set by Lambda: the default backend becomes dynamodb' }),
   // DynamoDB's own naming rule, checked here so the error names the variable.
-  tableName: str('CIRRUSMQ_TABLE_NAME', 'cirrusmq-nameserver', { description: 'DynamoDB table (created if missing)', pattern: /^[a-zA-Z0-9_.-]{3,255}$/, expected: 'a DynamoDB table name' }),
+  tableName: str('CIRRUSMQ_TABLE_NAME', 'cirrusmq-nameserver', {
+    description: 'DynamoDB table (created if missing)',
+    pattern: /^[a-zA-Z0-9_.-]{3,255}$/,
+    expected: 'a DynamoDB table name',
+  }),
   brokerExpiryMs: int('CIRRUSMQ_BROKER_EXPIRY_MS', 120_000, 1, 24 * 3_600_000, { description: 'broker liveness when a registration names none' }),
   sweepIntervalMs: int('CIRRUSMQ_SWEEP_INTERVAL_MS', 10_000, 1, 3_600_000, { description: 'embedded backend: sweep of expired brokers' }),
   logLevel: oneOf('CIRRUSMQ_LOG_LEVEL', LOG_LEVELS, 'info', { description: 'log level' }),

@@ -85,7 +85,11 @@ describe('NameServer GET /metrics', () => {
     await a.request('/v1/topics');
     await a.request('/v1/topics');
     await b.request('/v1/topics');
-    expect(sample(await (await a.request('/metrics')).text(), 'cirrusmq_nameserver_requests_total', { method: 'GET', route: '/v1/topics', status: '200' })).toBe(2);
-    expect(sample(await (await b.request('/metrics')).text(), 'cirrusmq_nameserver_requests_total', { method: 'GET', route: '/v1/topics', status: '200' })).toBe(1);
+    expect(
+      sample(await (await a.request('/metrics')).text(), 'cirrusmq_nameserver_requests_total', { method: 'GET', route: '/v1/topics', status: '200' }),
+    ).toBe(2);
+    expect(
+      sample(await (await b.request('/metrics')).text(), 'cirrusmq_nameserver_requests_total', { method: 'GET', route: '/v1/topics', status: '200' }),
+    ).toBe(1);
   });
 });

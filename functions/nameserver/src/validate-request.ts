@@ -2,7 +2,17 @@
  * Checks of NameServer request bodies and path parameters. Brokers are trusted peers, but
  * a bad registration would poison every route that lists it, so each field is checked.
  */
-import { type BrokerRegistration, CirrusError, type CreateTopicRequest, dlqTopicOf, parseNonNegativeInt, validateGroup, validateQueueCount, validateTopic, validateUserTopic } from '@cirrusmq/client/protocol';
+import {
+  type BrokerRegistration,
+  CirrusError,
+  type CreateTopicRequest,
+  dlqTopicOf,
+  parseNonNegativeInt,
+  validateGroup,
+  validateQueueCount,
+  validateTopic,
+  validateUserTopic,
+} from '@cirrusmq/client/protocol';
 
 /**
  * Cluster and broker names become parts of DynamoDB keys joined by '#', and of URL paths,

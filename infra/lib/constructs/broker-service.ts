@@ -182,12 +182,7 @@ export class BrokerService extends Construct {
       },
       healthCheck: {
         // Node is the only program the image is sure to have; fetch is built in.
-        command: [
-          'CMD',
-          'node',
-          '-e',
-          `fetch('http://127.0.0.1:${props.port}/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
-        ],
+        command: ['CMD', 'node', '-e', `fetch('http://127.0.0.1:${props.port}/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`],
         interval: Duration.seconds(15),
         timeout: Duration.seconds(5),
         retries: 3,

@@ -64,4 +64,6 @@ export class CirrusMqFunction extends Construct {
 }
 
 /** CloudWatch Logs accepts these retentions only. */
-export const LOG_RETENTION_DAYS = Object.values(logs.RetentionDays).filter((d): d is number => typeof d === 'number' && d > 0 && d !== logs.RetentionDays.INFINITE);
+export const LOG_RETENTION_DAYS = Object.values(logs.RetentionDays).filter(
+  (d): d is number => typeof d === 'number' && d > 0 && d !== logs.RetentionDays.INFINITE,
+);

@@ -97,7 +97,12 @@ export class BrokerStack extends Stack {
     super(scope, id, props);
     const v = new PropsValidator(id);
     v.pattern('clusterName', props.clusterName, '', NAME_PATTERN, NAME_RULE);
-    v.check('brokerNames', Array.isArray(props.brokerNames) && props.brokerNames.length >= 1 && props.brokerNames.length <= 32, 'a list of 1 to 32 broker names', props.brokerNames);
+    v.check(
+      'brokerNames',
+      Array.isArray(props.brokerNames) && props.brokerNames.length >= 1 && props.brokerNames.length <= 32,
+      'a list of 1 to 32 broker names',
+      props.brokerNames,
+    );
     for (const [i, name] of props.brokerNames.entries()) v.pattern(`brokerNames[${i}]`, name, '', NAME_PATTERN, NAME_RULE);
     const dup = props.brokerNames.find((n, i) => props.brokerNames.indexOf(n) !== i);
     v.check('brokerNames', dup === undefined, `a list without duplicates (${dup} appears twice)`, props.brokerNames);

@@ -81,7 +81,11 @@ export class NetworkStack extends Stack {
     if (vpcId !== undefined && (Token.isUnresolved(this.account) || Token.isUnresolved(this.region))) {
       // Vpc.fromLookup reads the VPC from the account at synth time; it cannot in an
       // environment-agnostic stack, and would fail later with a vaguer message.
-      v.fail('vpcId', 'used with a stack whose env names an account and a region (run with AWS credentials, or set CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION)', vpcId);
+      v.fail(
+        'vpcId',
+        'used with a stack whose env names an account and a region (run with AWS credentials, or set CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION)',
+        vpcId,
+      );
     }
 
     const privateType = natGateways > 0 ? ec2.SubnetType.PRIVATE_WITH_EGRESS : ec2.SubnetType.PRIVATE_ISOLATED;

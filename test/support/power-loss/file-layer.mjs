@@ -30,7 +30,30 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DurableImage } from './durable-image.mjs';
 
-const SYNC_NAMES = ['openSync', 'closeSync', 'writeSync', 'writevSync', 'ftruncateSync', 'truncateSync', 'fdatasyncSync', 'fsyncSync', 'renameSync', 'linkSync', 'rmSync', 'unlinkSync', 'rmdirSync', 'mkdirSync', 'writeFileSync', 'appendFileSync', 'copyFileSync', 'existsSync', 'fstatSync', 'statSync', 'readSync', 'readdirSync'];
+const SYNC_NAMES = [
+  'openSync',
+  'closeSync',
+  'writeSync',
+  'writevSync',
+  'ftruncateSync',
+  'truncateSync',
+  'fdatasyncSync',
+  'fsyncSync',
+  'renameSync',
+  'linkSync',
+  'rmSync',
+  'unlinkSync',
+  'rmdirSync',
+  'mkdirSync',
+  'writeFileSync',
+  'appendFileSync',
+  'copyFileSync',
+  'existsSync',
+  'fstatSync',
+  'statSync',
+  'readSync',
+  'readdirSync',
+];
 const CALLBACK_NAMES = ['open', 'close', 'write', 'writev', 'ftruncate', 'fdatasync', 'fsync', 'rename', 'link', 'rm', 'unlink', 'mkdir'];
 const PROMISE_NAMES = ['open', 'rename', 'link', 'rm', 'unlink', 'rmdir', 'mkdir', 'writeFile', 'appendFile', 'copyFile', 'truncate'];
 
@@ -483,7 +506,16 @@ export function createFileLayer(fs, options) {
   /** A FileHandle's own methods do not go through node:fs: each is wrapped on the instance. */
   function wrapHandle(fh) {
     const fd = fh.fd;
-    const orig = { write: fh.write, writev: fh.writev, datasync: fh.datasync, sync: fh.sync, truncate: fh.truncate, close: fh.close, writeFile: fh.writeFile, appendFile: fh.appendFile };
+    const orig = {
+      write: fh.write,
+      writev: fh.writev,
+      datasync: fh.datasync,
+      sync: fh.sync,
+      truncate: fh.truncate,
+      close: fh.close,
+      writeFile: fh.writeFile,
+      appendFile: fh.appendFile,
+    };
     fh.write = async (buffer, ...rest) => {
       const r = await orig.write.call(fh, buffer, ...rest);
       markWritten(fd, positionOf(buffer, rest), r.bytesWritten);
@@ -579,7 +611,10 @@ class FileState {
 
 /** Sorted, overlaps joined, clipped to `size`. */
 function mergeRanges(ranges, size) {
-  const sorted = ranges.map(([a, b]) => [a, Math.min(b, size)]).filter(([a, b]) => a < b).sort((x, y) => x[0] - y[0]);
+  const sorted = ranges
+    .map(([a, b]) => [a, Math.min(b, size)])
+    .filter(([a, b]) => a < b)
+    .sort((x, y) => x[0] - y[0]);
   const out = [];
   for (const r of sorted) {
     const last = out[out.length - 1];

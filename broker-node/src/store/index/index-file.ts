@@ -119,7 +119,14 @@ export class IndexFile {
    * `progressPhyOffset` is the progress already on disk: not `beginPhyOffset`, because the
    * file before may still wait for its last persist, and a crash then must replay it.
    */
-  static create(dir: string, beginPhyOffset: number, beginTimestamp: number, hashSlotCount: number, indexNum: number, progressPhyOffset = beginPhyOffset): IndexFile {
+  static create(
+    dir: string,
+    beginPhyOffset: number,
+    beginTimestamp: number,
+    hashSlotCount: number,
+    indexNum: number,
+    progressPhyOffset = beginPhyOffset,
+  ): IndexFile {
     const fileName = path.join(dir, offsetToFileName(beginPhyOffset));
     // A leftover with this name holds entries of a log that no longer exists (a dirty tail).
     fs.rmSync(fileName, { force: true });

@@ -8,7 +8,14 @@ import type { DispatchRequest } from '../dispatcher';
 import type { DefaultMessageStore } from '../message-store';
 import { IndexService } from './index-service';
 
-const fx = useStoreFixture({ commitLogSegmentBytes: 64 * 1024, consumeQueueUnitsPerFile: 64, flushIntervalMs: 20, indexHashSlotNum: 8, indexNum: 16, preallocateSegments: false });
+const fx = useStoreFixture({
+  commitLogSegmentBytes: 64 * 1024,
+  consumeQueueUnitsPerFile: 64,
+  flushIntervalMs: 20,
+  indexHashSlotNum: 8,
+  indexNum: 16,
+  preallocateSegments: false,
+});
 const openStore = fx.open;
 const reopen = fx.reopen;
 afterEach(() => {
@@ -23,30 +30,40 @@ const indexFiles = () => fs.readdirSync(path.join(fx.dir, 'index')).filter((n) =
 describe('IndexService: lookup by key and by id', () => {
   it('finds messages by key within their topic, and by id without one', async () => {
     const store = openStore();
-    await store.putMessages(makeBatch('Orders', 0, [{ body: 'o1', keys: ['order-1', 'cust-9'] }, { body: 'o2', keys: ['order-2'] }]));
+    await store.putMessages(
+      makeBatch('Orders', 0, [
+        { body: 'o1', keys: ['order-1', 'cust-9'] },
+        { body: 'o2', keys: ['order-2'] },
+      ]),
+    );
     await store.putMessages(makeBatch('Orders', 1, [{ body: 'o1-again', keys: ['order-1'] }]));
     await store.putMessages(makeBatch('Refunds', 0, [{ body: 'r1', keys: ['order-1'] }]));
-    expect((await byKey(store, 'Orders', 'order-1'))).toEqual(['o1', 'o1-again']);
-    expect((await byKey(store, 'Orders', 'cust-9'))).toEqual(['o1']);
-    expect((await byKey(store, 'Refunds', 'order-1'))).toEqual(['r1']);
-    expect((await byKey(store, 'Orders', 'nope'))).toEqual([]);
-    expect((await byKey(store, 'Orders', 'order-1', 1))).toEqual(['o1-again']); // the newest
+    expect(await byKey(store, 'Orders', 'order-1')).toEqual(['o1', 'o1-again']);
+    expect(await byKey(store, 'Orders', 'cust-9')).toEqual(['o1']);
+    expect(await byKey(store, 'Refunds', 'order-1')).toEqual(['r1']);
+    expect(await byKey(store, 'Orders', 'nope')).toEqual([]);
+    expect(await byKey(store, 'Orders', 'order-1', 1)).toEqual(['o1-again']); // the newest
 
     const neverStored = prepare({ body: 'by-id' });
     await store.putMessages(makeBatch('Orders', 2, [{ body: 'find-me' }]));
     const all = decodeRecords((await store.getMessage('Orders', 2, 0, 10)).records);
-    const found = (await byId(store, all[0]!.messageId));
+    const found = await byId(store, all[0]!.messageId);
     expect(found.map((m) => [m.body.toString(), m.topic, m.queueId])).toEqual([['find-me', 'Orders', 2]]);
-    expect((await byId(store, neverStored.messageId))).toEqual([]); // prepared, never stored
-    expect((await byId(store, 'NO-SUCH-ID'))).toEqual([]);
+    expect(await byId(store, neverStored.messageId)).toEqual([]); // prepared, never stored
+    expect(await byId(store, 'NO-SUCH-ID')).toEqual([]);
   });
 
   it('confirms each hit against the record: keys whose index hashes collide ("Aa", "BB") stay apart', async () => {
     expect(javaHashCode('Orders#Aa')).toBe(javaHashCode('Orders#BB'));
     const store = openStore();
-    await store.putMessages(makeBatch('Orders', 0, [{ body: 'aa', keys: ['Aa'] }, { body: 'bb', keys: ['BB'] }]));
-    expect((await byKey(store, 'Orders', 'Aa'))).toEqual(['aa']);
-    expect((await byKey(store, 'Orders', 'BB'))).toEqual(['bb']);
+    await store.putMessages(
+      makeBatch('Orders', 0, [
+        { body: 'aa', keys: ['Aa'] },
+        { body: 'bb', keys: ['BB'] },
+      ]),
+    );
+    expect(await byKey(store, 'Orders', 'Aa')).toEqual(['aa']);
+    expect(await byKey(store, 'Orders', 'BB')).toEqual(['bb']);
   });
 
   it('looks up within a time range', async () => {
@@ -58,10 +75,10 @@ describe('IndexService: lookup by key and by id', () => {
     }
     now.mockRestore();
     const base = 1_700_000_000_000;
-    expect((await byKey(store, 'Orders', 'k'))).toEqual(['m0', 'm1', 'm2']);
-    expect((await byKey(store, 'Orders', 'k', 100, base + 1_500, base + 2_500))).toEqual(['m1']);
-    expect((await byKey(store, 'Orders', 'k', 100, base + 2_000))).toEqual(['m1', 'm2']);
-    expect((await byKey(store, 'Orders', 'k', 100, 0, base + 999))).toEqual([]);
+    expect(await byKey(store, 'Orders', 'k')).toEqual(['m0', 'm1', 'm2']);
+    expect(await byKey(store, 'Orders', 'k', 100, base + 1_500, base + 2_500)).toEqual(['m1']);
+    expect(await byKey(store, 'Orders', 'k', 100, base + 2_000)).toEqual(['m1', 'm2']);
+    expect(await byKey(store, 'Orders', 'k', 100, 0, base + 999)).toEqual([]);
   });
 
   it('rolls to a new file when one is full and still finds messages in the old ones', async () => {
@@ -70,9 +87,9 @@ describe('IndexService: lookup by key and by id', () => {
     for (let i = 0; i < messages.length; i += 4) await store.putMessages(makeBatch('Orders', 0, messages.slice(i, i + 4)));
     // Two entries a message (key + id), 15 a file (entry 0 is never used), a batch's keys in one file.
     expect(indexFiles().length).toBeGreaterThanOrEqual(6);
-    expect((await byKey(store, 'Orders', 'k3'))).toEqual(['m3', 'm8', 'm13', 'm18', 'm23', 'm28', 'm33', 'm38']);
+    expect(await byKey(store, 'Orders', 'k3')).toEqual(['m3', 'm8', 'm13', 'm18', 'm23', 'm28', 'm33', 'm38']);
     await reopen({ indexNum: 16 });
-    expect((await byKey(fx.stores[0]!, 'Orders', 'k3'))).toHaveLength(8);
+    expect(await byKey(fx.stores[0]!, 'Orders', 'k3')).toHaveLength(8);
   });
 
   it('is rebuilt from the CommitLog after its directory is deleted', async () => {
@@ -83,8 +100,8 @@ describe('IndexService: lookup by key and by id', () => {
     fs.rmSync(path.join(fx.dir, 'index'), { recursive: true });
 
     store = openStore();
-    expect((await byKey(store, 'Orders', 'all'))).toHaveLength(10);
-    expect((await byKey(store, 'Orders', 'key-7'))).toEqual(['m7']);
+    expect(await byKey(store, 'Orders', 'all')).toHaveLength(10);
+    expect(await byKey(store, 'Orders', 'key-7')).toEqual(['m7']);
     expect((await byId(store, ids[2]!)).map((m) => m.body.toString())).toEqual(['m5']);
     // Durable progress moves once the rebuilt files are persisted (the persist timer, or now).
     await store.indexService.persistAsync();
@@ -97,7 +114,7 @@ describe('IndexService: lookup by key and by id', () => {
     const end = store.commitLog.getMaxOffset();
     const again = await reopen();
     expect(again.indexService.maxPhysicalOffset()).toBe(end);
-    expect((await byKey(again, 'Orders', 'k'))).toEqual(['a']); // not twice
+    expect(await byKey(again, 'Orders', 'k')).toEqual(['a']); // not twice
   });
 });
 

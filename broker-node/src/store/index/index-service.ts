@@ -34,7 +34,11 @@ export interface IndexServiceConfig {
   persistIntervalMs: number;
 }
 
-export const DEFAULT_INDEX_CONFIG: IndexServiceConfig = { hashSlotNum: STORE_DEFAULTS.indexHashSlotNum, indexNum: STORE_DEFAULTS.indexNum, persistIntervalMs: 1_000 };
+export const DEFAULT_INDEX_CONFIG: IndexServiceConfig = {
+  hashSlotNum: STORE_DEFAULTS.indexHashSlotNum,
+  indexNum: STORE_DEFAULTS.indexNum,
+  persistIntervalMs: 1_000,
+};
 
 /** The index key of a message key in a topic. */
 export function buildKey(topic: string, key: string): string {
@@ -226,7 +230,14 @@ export class IndexService implements CommitLogDispatcher {
       old.seal();
       this.queuePersist(old);
     }
-    const file = IndexFile.create(this.storePath, beginPhyOffset, beginTimestamp, this.config.hashSlotNum, this.config.indexNum, Math.min(this.persistedPhysicalOffset, beginPhyOffset));
+    const file = IndexFile.create(
+      this.storePath,
+      beginPhyOffset,
+      beginTimestamp,
+      this.config.hashSlotNum,
+      this.config.indexNum,
+      Math.min(this.persistedPhysicalOffset, beginPhyOffset),
+    );
     this.files.push(file);
     return file;
   }

@@ -28,7 +28,15 @@ export interface LogReader {
 }
 
 /** Up to `maxNum` messages of `topic` with `key` among their KEYS, stored within [begin, end] (ms): the newest ones. */
-export function queryMessageByKey(index: IndexService, log: LogReader, topic: string, key: string, maxNum: number, begin: number, end: number): Promise<QueryMessageResult> {
+export function queryMessageByKey(
+  index: IndexService,
+  log: LogReader,
+  topic: string,
+  key: string,
+  maxNum: number,
+  begin: number,
+  end: number,
+): Promise<QueryMessageResult> {
   const confirm: Confirm = (t, props) => t === topic && (props[MessageConst.KEYS]?.split(KEY_SEPARATOR).includes(key) ?? false);
   return collect(index, log, buildKey(topic, key), confirm, maxNum, begin, end);
 }
@@ -39,7 +47,15 @@ export function queryMessageById(index: IndexService, log: LogReader, messageId:
   return collect(index, log, buildIdKey(messageId), confirm, maxNum, 0, Number.MAX_SAFE_INTEGER);
 }
 
-async function collect(index: IndexService, log: LogReader, indexKey: string, confirm: Confirm, maxNum: number, begin: number, end: number): Promise<QueryMessageResult> {
+async function collect(
+  index: IndexService,
+  log: LogReader,
+  indexKey: string,
+  confirm: Confirm,
+  maxNum: number,
+  begin: number,
+  end: number,
+): Promise<QueryMessageResult> {
   const found: { offset: number; record: Buffer }[] = [];
   let bytes = 0;
   let candidates = 0;
@@ -52,7 +68,13 @@ async function collect(index: IndexService, log: LogReader, indexKey: string, co
     bytes += record.length;
   }
   found.sort((a, b) => a.offset - b.offset);
-  return { records: Buffer.concat(found.map((f) => f.record), bytes), count: found.length };
+  return {
+    records: Buffer.concat(
+      found.map((f) => f.record),
+      bytes,
+    ),
+    count: found.length,
+  };
 }
 
 async function readConfirmed(log: LogReader, phy: number, confirm: Confirm, begin: number, end: number): Promise<Buffer | undefined> {

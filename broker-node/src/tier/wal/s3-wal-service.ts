@@ -29,7 +29,6 @@ export interface S3WalConfig {
   retryMaxDelayMs?: number;
 }
 
-
 export type WalAckStatus = 'PUT_OK' | 'FLUSH_S3_TIMEOUT';
 
 /** One written part of an append, as bytes of a buffer that is reused after the call. */

@@ -48,12 +48,7 @@ export function walEndFrom(chunks: readonly WalChunkRef[], from: number): number
  * past `from` (the local log may end inside a chunk, even inside one append's part). Chunks
  * are fetched one at a time so a long run is never held at once. Returns the run's end.
  */
-export async function replayWalFrom(
-  store: ObjectStore,
-  chunks: readonly WalChunkRef[],
-  from: number,
-  onParts: (parts: WalPart[]) => void,
-): Promise<number> {
+export async function replayWalFrom(store: ObjectStore, chunks: readonly WalChunkRef[], from: number, onParts: (parts: WalPart[]) => void): Promise<number> {
   let end = from;
   for (const ref of contiguousRunFrom(chunks, from)) {
     const parts: WalPart[] = [];

@@ -54,7 +54,11 @@ class FlakyStore implements ObjectStore {
 }
 
 function wal(s: ObjectStore, overrides: Partial<S3WalConfig> = {}, start = 0): S3WalService {
-  const w = new S3WalService(s, { windowMs: 20, maxChunkBytes: 64 * 1024, maxInFlight: 2, ackTimeoutMs: 5_000, retryInitialDelayMs: 10, retryMaxDelayMs: 20, ...overrides }, silentLogger);
+  const w = new S3WalService(
+    s,
+    { windowMs: 20, maxChunkBytes: 64 * 1024, maxInFlight: 2, ackTimeoutMs: 5_000, retryInitialDelayMs: 10, retryMaxDelayMs: 20, ...overrides },
+    silentLogger,
+  );
   w.start(start);
   services.push(w);
   return w;

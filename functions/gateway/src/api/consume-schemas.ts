@@ -19,17 +19,16 @@ export const TopicGroupParams = z.object({ topic: topicParam, group: groupParam 
 export const GroupParams = z.object({ group: groupParam });
 
 const int = () => z.number().int();
-const invisibleSeconds = () => int().min(ConsumeLimits.MIN_INVISIBLE_MS / 1000).max(MAX_INVISIBLE_SECONDS);
+const invisibleSeconds = () =>
+  int()
+    .min(ConsumeLimits.MIN_INVISIBLE_MS / 1000)
+    .max(MAX_INVISIBLE_SECONDS);
 
 export const ReceiveRequestSchema = z
   .object({
     max: int().min(1).max(ConsumeLimits.MAX_RECEIVE).default(16).openapi({ description: 'Messages at most' }),
     invisibleSeconds: invisibleSeconds().default(30).openapi({ description: 'How long the received messages stay invisible to the group unless acked' }),
-    waitSeconds: int()
-      .min(0)
-      .max(MAX_WAIT_SECONDS)
-      .default(0)
-      .openapi({ description: 'Long polling: when no message is there, wait up to this long for one' }),
+    waitSeconds: int().min(0).max(MAX_WAIT_SECONDS).default(0).openapi({ description: 'Long polling: when no message is there, wait up to this long for one' }),
     filter: z
       .string()
       .max(4096)
@@ -96,7 +95,12 @@ export const AckResultsSchema = z
 export const ChangeInvisibilityResultsSchema = z
   .object({
     results: z
-      .array(z.union([z.object({ status: z.literal('OK'), receiptHandle: z.string().openapi({ description: 'The new handle; the old one no longer works' }) }), entryFailure]))
+      .array(
+        z.union([
+          z.object({ status: z.literal('OK'), receiptHandle: z.string().openapi({ description: 'The new handle; the old one no longer works' }) }),
+          entryFailure,
+        ]),
+      )
       .openapi({ description: 'One per entry, in order' }),
   })
   .openapi('ChangeInvisibilityResults');
@@ -127,6 +131,8 @@ export const GroupProgressSchema = z
 export const RedriveResultSchema = z
   .object({
     redriven: int(),
-    failed: int().openapi({ description: 'Dead letters that could not be sent back (no origin topic, or the send failed); they stay in the dead-letter topic' }),
+    failed: int().openapi({
+      description: 'Dead letters that could not be sent back (no origin topic, or the send failed); they stay in the dead-letter topic',
+    }),
   })
   .openapi('RedriveResult');

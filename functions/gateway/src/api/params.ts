@@ -10,7 +10,12 @@ export const TopicParams = z.object({ topic: topicParam });
 
 /** A non-negative integer query parameter; `fallback` when absent, required when there is none. */
 export const intQuery = (name: string, doc: { minimum?: number; maximum?: number; default?: number; description?: string } = {}, fallback = doc.default) =>
-  queryParam((raw) => parseNonNegativeInt(name, raw, fallback)).openapi({ type: 'integer', minimum: 0, ...doc, param: { name, in: 'query', required: fallback === undefined } });
+  queryParam((raw) => parseNonNegativeInt(name, raw, fallback)).openapi({
+    type: 'integer',
+    minimum: 0,
+    ...doc,
+    param: { name, in: 'query', required: fallback === undefined },
+  });
 
 /** A message key or id in the path. */
 export const lookupKeyParam = (name: string, description: string) =>

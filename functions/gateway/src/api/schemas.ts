@@ -102,10 +102,7 @@ export const ReadResultSchema = z
 export const LookupResultSchema = z
   .object({
     messages: z.array(z.object({ ...storedMessage, topic: z.string(), broker: z.string(), queueId: z.number().int() })),
-    unreachableBrokers: z
-      .array(z.string())
-      .optional()
-      .openapi({ description: 'Brokers that failed to answer (left out); absent when all answered' }),
+    unreachableBrokers: z.array(z.string()).optional().openapi({ description: 'Brokers that failed to answer (left out); absent when all answered' }),
     truncated: z.boolean().optional().openapi({ description: 'true when matches were left out to fit the answer size; absent otherwise' }),
   })
   .openapi('LookupResult');
@@ -148,12 +145,10 @@ export const BrokerSchema = z
     startedAt: int(),
     expiresAtMs: int(),
     alive: z.boolean(),
-    stats: z
-      .looseObject({ tier: TierStatsSchema.optional() })
-      .nullable()
-      .openapi({
-        description: "The broker's store figures from its /v1/stats (put rate and bytes, flush latency, CommitLog offsets, RSS); null when it did not answer within 1 s",
-      }),
+    stats: z.looseObject({ tier: TierStatsSchema.optional() }).nullable().openapi({
+      description:
+        "The broker's store figures from its /v1/stats (put rate and bytes, flush latency, CommitLog offsets, RSS); null when it did not answer within 1 s",
+    }),
   })
   .openapi('Broker');
 
@@ -173,9 +168,10 @@ export const groupSchemaDoc = {
   description: `Not starting with a reserved prefix (${RESERVED_GROUP_PREFIXES.join(', ')})`,
 };
 
-const consumeFromSchema = z
-  .union([z.enum(['latest', 'earliest']), int().min(0)])
-  .openapi({ description: "Where the group starts on a queue it never consumed: 'latest' (messages stored after the group was created), 'earliest', or a time in ms since the epoch" });
+const consumeFromSchema = z.union([z.enum(['latest', 'earliest']), int().min(0)]).openapi({
+  description:
+    "Where the group starts on a queue it never consumed: 'latest' (messages stored after the group was created), 'earliest', or a time in ms since the epoch",
+});
 
 export const SubscriptionGroupSchema = z
   .object({
@@ -197,7 +193,10 @@ export const PutGroupSchema = z
       .max(ConsumeLimits.MAX_RETRY_TIMES)
       .optional()
       .openapi({ description: `Default ${GroupDefaults.RETRY_MAX_TIMES} for a new group; absent: unchanged` }),
-    orderly: z.boolean().optional().openapi({ description: `Default ${GroupDefaults.ORDERLY}; absent: unchanged` }),
+    orderly: z
+      .boolean()
+      .optional()
+      .openapi({ description: `Default ${GroupDefaults.ORDERLY}; absent: unchanged` }),
     consumeFrom: consumeFromSchema.optional(),
   })
   .strict()

@@ -39,24 +39,27 @@ const SendMessageSchema = z
       .record(z.string(), z.string())
       .refine(
         (p) =>
-          Object.entries(p).every(([n, v]) => n.length > 0 && !SEPARATORS.test(n) && !SEPARATORS.test(v) && !RESERVED.has(n) && isWellFormedText(n) && isWellFormedText(v)),
+          Object.entries(p).every(
+            ([n, v]) => n.length > 0 && !SEPARATORS.test(n) && !SEPARATORS.test(v) && !RESERVED.has(n) && isWellFormedText(n) && isWellFormedText(v),
+          ),
         'property names and values: valid text, no control separators, no reserved name',
       )
       .refine((p) => propertiesBytes(p) <= Limits.MAX_PROPERTIES_BYTES, `properties are larger than ${Limits.MAX_PROPERTIES_BYTES} bytes`)
       .optional()
-      .openapi({ description: `User properties, at most ${Limits.MAX_PROPERTIES_BYTES} bytes (name + value + 2 each); reserved names (${[...RESERVED].join(', ')}) are refused` }),
+      .openapi({
+        description: `User properties, at most ${Limits.MAX_PROPERTIES_BYTES} bytes (name + value + 2 each); reserved names (${[...RESERVED].join(', ')}) are refused`,
+      }),
     shardingKey: wellFormed('shardingKey').min(1).optional().openapi({ description: 'Messages with one go to the queue its hash picks, in order' }),
   })
   .superRefine((m, ctx) => {
     const bytes = bodyBytes(m.body, m.bodyEncoding ?? 'utf8');
     if (bytes === undefined) ctx.addIssue({ code: 'custom', path: ['body'], message: 'body is not valid text / base64' });
-    else if (bytes === 0 || bytes > Limits.MAX_BODY_BYTES) ctx.addIssue({ code: 'custom', path: ['body'], message: `body must be 1 to ${Limits.MAX_BODY_BYTES} bytes` });
+    else if (bytes === 0 || bytes > Limits.MAX_BODY_BYTES)
+      ctx.addIssue({ code: 'custom', path: ['body'], message: `body must be 1 to ${Limits.MAX_BODY_BYTES} bytes` });
   })
   .openapi('SendMessage');
 
-export const SendRequestSchema = z
-  .object({ messages: z.array(SendMessageSchema).min(1).max(Limits.MAX_BATCH_MESSAGES) })
-  .openapi('SendRequest');
+export const SendRequestSchema = z.object({ messages: z.array(SendMessageSchema).min(1).max(Limits.MAX_BATCH_MESSAGES) }).openapi('SendRequest');
 
 /** The decoded body's length, or undefined when it is not valid text / base64. */
 function bodyBytes(body: string, encoding: 'utf8' | 'base64'): number | undefined {

@@ -11,7 +11,7 @@ const getClusterRoute = createRoute({
   path: '/v1/cluster',
   operationId: 'getCluster',
   tags: ['cluster'],
-  summary: 'Brokers, their last heartbeat and liveness, and each live broker\'s store figures',
+  summary: "Brokers, their last heartbeat and liveness, and each live broker's store figures",
   responses: { 200: json(ClusterSchema) },
 });
 

@@ -33,7 +33,14 @@ interface FakeBroker {
 let seq = 0;
 /** A handle in the broker's format (consume-types.ts receiptHandleBroker); the mac is the broker's business. */
 const handle = (broker: string, n = ++seq) => `v1.${Buffer.from(JSON.stringify([broker, 'orders', 0, n, 'billing', 1])).toString('base64url')}.mac${n}`;
-const [Ha1, Ha2, Hb1, Hb2, Hb4, Hz3] = [handle('broker-a', 901), handle('broker-a', 902), handle('broker-b', 903), handle('broker-b', 904), handle('broker-b', 905), handle('broker-z', 906)];
+const [Ha1, Ha2, Hb1, Hb2, Hb4, Hz3] = [
+  handle('broker-a', 901),
+  handle('broker-a', 902),
+  handle('broker-b', 903),
+  handle('broker-b', 904),
+  handle('broker-b', 905),
+  handle('broker-z', 906),
+];
 function popped(brokerName: string, queueOffset: number, body = `m${queueOffset}`): PoppedMessage {
   return {
     topic: 'orders',
@@ -187,7 +194,7 @@ describe('consume routes: receipt handles', () => {
     const handles = [Hb1, 'forged', Ha2, Hz3, Hb4, 'v1.!!.x'];
     const res = await post(ACK, { receiptHandles: handles });
     expect(res.status).toBe(200);
-    expect(res.body.results.map((r: any) => r.status === 'OK' ? 'OK' : r.error.code)).toEqual([
+    expect(res.body.results.map((r: any) => (r.status === 'OK' ? 'OK' : r.error.code))).toEqual([
       'OK',
       'INVALID_RECEIPT_HANDLE',
       'OK',
@@ -209,7 +216,13 @@ describe('consume routes: receipt handles', () => {
 
   it('change-invisibility converts seconds to ms and answers the new handles in order', async () => {
     const { post, fakes } = setup();
-    const res = await post(CHANGE, { entries: [{ receiptHandle: Hb1, invisibleSeconds: 60 }, { receiptHandle: 'junk', invisibleSeconds: 5 }, { receiptHandle: Ha2, invisibleSeconds: 5 }] });
+    const res = await post(CHANGE, {
+      entries: [
+        { receiptHandle: Hb1, invisibleSeconds: 60 },
+        { receiptHandle: 'junk', invisibleSeconds: 5 },
+        { receiptHandle: Ha2, invisibleSeconds: 5 },
+      ],
+    });
     expect(res.body.results).toEqual([
       { status: 'OK', receiptHandle: `${Hb1}+` },
       { status: 'FAILED', error: { code: 'INVALID_RECEIPT_HANDLE', message: 'malformed receipt handle' } },
@@ -231,7 +244,18 @@ describe('consume routes: receive across brokers', () => {
     expect(first.body.messages.map((m: any) => `${m.broker}/${m.queueOffset}`)).toEqual(['broker-a/0', 'broker-a/1', 'broker-b/100', 'broker-b/101']);
     expect(fakes.get('broker-b')!.pops[0]).toMatchObject({ topic: 'orders', group: 'billing', max: 2, invisibleMs: 10_000, waitMs: 0 });
     expect(Object.keys(first.body.messages[0])).toEqual([
-      'messageId', 'receiptHandle', 'deliveryAttempt', 'body', 'bodyEncoding', 'keys', 'properties', 'broker', 'queueId', 'queueOffset', 'bornTimestamp', 'storeTimestamp',
+      'messageId',
+      'receiptHandle',
+      'deliveryAttempt',
+      'body',
+      'bodyEncoding',
+      'keys',
+      'properties',
+      'broker',
+      'queueId',
+      'queueOffset',
+      'bornTimestamp',
+      'storeTimestamp',
     ]);
     // The next receive starts at broker-b, which fills it alone.
     const second = await post(RECEIVE, { max: 4 });
@@ -306,7 +330,9 @@ describe('consume routes: answer size, progress, reset, metrics', () => {
     fakes.get('broker-a')!.onPop = () => leased;
     const res = await post(RECEIVE, { max: 2 });
     expect(res.body.messages.map((m: any) => m.queueOffset)).toEqual([0]);
-    expect(fakes.get('broker-a')!.changes).toEqual([{ topic: 'orders', group: 'billing', entries: [{ receiptHandle: leased[1]!.receiptHandle, invisibleMs: 0 }] }]);
+    expect(fakes.get('broker-a')!.changes).toEqual([
+      { topic: 'orders', group: 'billing', entries: [{ receiptHandle: leased[1]!.receiptHandle, invisibleMs: 0 }] },
+    ]);
     expect(metrics.messagesReleased).toBe(1);
   });
 

@@ -50,7 +50,7 @@ const receiveRoute = createRoute({
   tags: ['consume'],
   summary: 'Receive messages (POP): each is leased to the caller, invisible to the group until acked or its invisibility ends',
   description:
-    'A group is created with the defaults on its first receive. The topic\'s brokers are asked in turn until max is filled; when none has a message and waitSeconds > 0, the receive waits (long polling) and answers as soon as a message arrives. An answer holds at most what fits a Lambda result; messages leased but not answered are released at once. A message not acked before its invisibility ends is delivered again with deliveryAttempt + 1; after the group\'s retryMaxTimes + 1 deliveries it goes to %DLQ%{group}.',
+    "A group is created with the defaults on its first receive. The topic's brokers are asked in turn until max is filled; when none has a message and waitSeconds > 0, the receive waits (long polling) and answers as soon as a message arrives. An answer holds at most what fits a Lambda result; messages leased but not answered are released at once. A message not acked before its invisibility ends is delivered again with deliveryAttempt + 1; after the group's retryMaxTimes + 1 deliveries it goes to %DLQ%{group}.",
   request: { params: TopicGroupParams, body: body(ReceiveRequestSchema) },
   responses: {
     200: json(ReceiveResultSchema),
@@ -69,7 +69,10 @@ const ackRoute = createRoute({
   summary: 'Acknowledge received messages: their leases end and they are not delivered to the group again',
   request: { params: TopicGroupParams, body: body(AckRequestSchema) },
   responses: {
-    200: json(AckResultsSchema, 'One result per handle, in order; per entry INVALID_RECEIPT_HANDLE (malformed, edited or forged) or RECEIPT_HANDLE_EXPIRED (its lease ended)'),
+    200: json(
+      AckResultsSchema,
+      'One result per handle, in order; per entry INVALID_RECEIPT_HANDLE (malformed, edited or forged) or RECEIPT_HANDLE_EXPIRED (its lease ended)',
+    ),
     400: failure(`${BAD_PARAMS} (1 to 100 receipt handles)`),
     404: failure('TOPIC_NOT_FOUND'),
     415: failure('UNSUPPORTED_MEDIA_TYPE'),
@@ -171,7 +174,8 @@ export function consumeRoutes(app: OpenAPIHono, deps: GatewayDeps): void {
           const { results } = await brokers.get(addr).changeInvisibility({ topic, group, entries });
           const failed = results.filter((r) => r.status !== 'OK').length;
           metrics.messagesReleased += ms.length - failed;
-          if (failed > 0) throw new CirrusError('INTERNAL', `${failed} of ${ms.length} releases refused: ${JSON.stringify(results.find((r) => r.status !== 'OK'))}`);
+          if (failed > 0)
+            throw new CirrusError('INTERNAL', `${failed} of ${ms.length} releases refused: ${JSON.stringify(results.find((r) => r.status !== 'OK'))}`);
         } catch (e) {
           // They come back when their invisibility ends: late, not lost.
           metrics.releaseFailures += ms.length;
@@ -215,7 +219,13 @@ export function consumeRoutes(app: OpenAPIHono, deps: GatewayDeps): void {
   app.post('/v1/topics/:topic/groups/:group/ack', async (c) => {
     const { topic, group } = parseWith(TopicGroupParams, c.req.param());
     const { receiptHandles } = parseWith(AckRequestSchema, await readJsonObject(c));
-    const results = await perBroker(routes, topic, receiptHandles, (h) => h, async (addr, hs) => (await brokers.get(addr).ack({ topic, group, receiptHandles: hs })).results);
+    const results = await perBroker(
+      routes,
+      topic,
+      receiptHandles,
+      (h) => h,
+      async (addr, hs) => (await brokers.get(addr).ack({ topic, group, receiptHandles: hs })).results,
+    );
     metrics.ackRequests++;
     for (const r of results) {
       if (r.status === 'OK') metrics.acksOk++;
@@ -234,8 +244,11 @@ export function consumeRoutes(app: OpenAPIHono, deps: GatewayDeps): void {
       entries,
       (e) => e.receiptHandle,
       async (addr, es) =>
-        (await brokers.get(addr).changeInvisibility({ topic, group, entries: es.map((e) => ({ receiptHandle: e.receiptHandle, invisibleMs: e.invisibleSeconds * 1000 })) }))
-          .results,
+        (
+          await brokers
+            .get(addr)
+            .changeInvisibility({ topic, group, entries: es.map((e) => ({ receiptHandle: e.receiptHandle, invisibleMs: e.invisibleSeconds * 1000 })) })
+        ).results,
     );
     return c.json({ results }, 200);
   });
@@ -331,7 +344,10 @@ async function perBroker<E, R>(
   names.forEach((name, i) => {
     const addr = name === undefined ? undefined : masters.get(name);
     if (addr === undefined) {
-      results[i] = fail('INVALID_RECEIPT_HANDLE', name === undefined ? 'malformed receipt handle' : `receipt handle names broker ${name}, which does not serve topic ${topic}`);
+      results[i] = fail(
+        'INVALID_RECEIPT_HANDLE',
+        name === undefined ? 'malformed receipt handle' : `receipt handle names broker ${name}, which does not serve topic ${topic}`,
+      );
       return;
     }
     let at = byAddr.get(addr);

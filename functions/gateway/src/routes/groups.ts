@@ -18,7 +18,7 @@ export const putGroupRoute = createRoute({
   path: '/v1/groups/{group}',
   operationId: 'putGroup',
   tags: ['groups'],
-  summary: "Create a consumer group or change its settings (fields left out keep their value, or the default for a new group)",
+  summary: 'Create a consumer group or change its settings (fields left out keep their value, or the default for a new group)',
   request: {
     params: GroupPathParams,
     body: { required: false, content: { 'application/json': { schema: PutGroupSchema } } },
@@ -26,7 +26,9 @@ export const putGroupRoute = createRoute({
   responses: {
     201: json(SubscriptionGroupSchema, 'Created'),
     200: json(SubscriptionGroupSchema, 'Updated'),
-    400: failure('INVALID_GROUP (bad name or reserved prefix), INVALID_PARAMETER (retryMaxTimes, orderly, consumeFrom, unknown field), INVALID_JSON, BAD_REQUEST (not an object)'),
+    400: failure(
+      'INVALID_GROUP (bad name or reserved prefix), INVALID_PARAMETER (retryMaxTimes, orderly, consumeFrom, unknown field), INVALID_JSON, BAD_REQUEST (not an object)',
+    ),
     415: failure('UNSUPPORTED_MEDIA_TYPE: a body that is not JSON'),
   },
 });

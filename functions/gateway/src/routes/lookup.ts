@@ -31,7 +31,10 @@ interface Found {
 
 /** A time in ms as a query parameter; checked with the range by parseLookupRange. */
 const timeQuery = (name: string, description: string) =>
-  z.string().optional().openapi({ type: 'integer', minimum: 0, description, param: { name, in: 'query' } });
+  z
+    .string()
+    .optional()
+    .openapi({ type: 'integer', minimum: 0, description, param: { name, in: 'query' } });
 
 const lookupByKeyRoute = createRoute({
   method: 'get',
@@ -109,7 +112,11 @@ export function lookupRoutes(app: OpenAPIHono, { routes, nameServer, brokers, lo
 }
 
 /** Asks every broker at once; failures are collected, and thrown only when all failed. */
-async function askAll(targets: BrokerTarget[], ask: (b: BrokerTarget) => Promise<MessageExt[]>, logger: GatewayDeps['logger']): Promise<{ found: Found[]; unreachable: string[] }> {
+async function askAll(
+  targets: BrokerTarget[],
+  ask: (b: BrokerTarget) => Promise<MessageExt[]>,
+  logger: GatewayDeps['logger'],
+): Promise<{ found: Found[]; unreachable: string[] }> {
   const settled = await Promise.allSettled(targets.map(ask));
   const found: Found[] = [];
   const unreachable: string[] = [];

@@ -29,8 +29,15 @@ export const sendMessagesRoute = createRoute({
     "Behind API Gateway, the request travels in a Lambda event as a JSON string: a text body heavy in quotes, backslashes or control characters weighs more there (each gains a backslash) and may exceed Lambda's limit before this one; base64 does not grow. " +
     'Messages without a shardingKey go to one queue chosen round-robin; messages with one go to the queue its hash picks, in order.',
   request: {
-    params: z.object({ topic: z.string().openapi({ ...topicSchemaDoc, description: 'Not a reserved topic (%RETRY%, %DLQ%, rmq_sys_)', param: { name: 'topic', in: 'path' } }) }),
-    query: z.object({ mode: z.enum(['sync', 'oneway']).optional().openapi({ default: 'sync', param: { name: 'mode', in: 'query' } }) }),
+    params: z.object({
+      topic: z.string().openapi({ ...topicSchemaDoc, description: 'Not a reserved topic (%RETRY%, %DLQ%, rmq_sys_)', param: { name: 'topic', in: 'path' } }),
+    }),
+    query: z.object({
+      mode: z
+        .enum(['sync', 'oneway'])
+        .optional()
+        .openapi({ default: 'sync', param: { name: 'mode', in: 'query' } }),
+    }),
     body: { required: true, content: { 'application/json': { schema: SendRequestSchema } } },
   },
   responses: {
@@ -39,9 +46,13 @@ export const sendMessagesRoute = createRoute({
       AcceptedSchema,
       'mode=oneway: checked and routed (an unknown topic is a 404, no live broker a 503, as for sync), then sent without waiting; failures after the 202 are logged and counted in /metrics (cirrusmq_gateway_oneway_messages_failed_total)',
     ),
-    400: failure('INVALID_JSON, INVALID_TEXT (not valid Unicode / UTF-8), BAD_REQUEST (not an object), INVALID_MESSAGE, EMPTY_BATCH, TOO_MANY_MESSAGES, INVALID_TOPIC, RESERVED_TOPIC, INVALID_PARAMETER (mode)'),
+    400: failure(
+      'INVALID_JSON, INVALID_TEXT (not valid Unicode / UTF-8), BAD_REQUEST (not an object), INVALID_MESSAGE, EMPTY_BATCH, TOO_MANY_MESSAGES, INVALID_TOPIC, RESERVED_TOPIC, INVALID_PARAMETER (mode)',
+    ),
     404: failure('TOPIC_NOT_FOUND (also for mode=oneway)'),
-    413: failure(`PAYLOAD_TOO_LARGE: a request over ${MAX_SEND_REQUEST_BYTES} bytes, a body over ${Limits.MAX_BODY_BYTES} bytes decoded, or a batch over one broker request`),
+    413: failure(
+      `PAYLOAD_TOO_LARGE: a request over ${MAX_SEND_REQUEST_BYTES} bytes, a body over ${Limits.MAX_BODY_BYTES} bytes decoded, or a batch over one broker request`,
+    ),
     415: failure('UNSUPPORTED_MEDIA_TYPE'),
     503: failure('NO_ROUTE: no live broker serves the topic (retriable)'),
   },
@@ -82,7 +93,9 @@ const readMessagesRoute = createRoute({
   responses: {
     200: json(ReadResultSchema),
     400: failure('INVALID_TOPIC, INVALID_PARAMETER (bad broker, queueId, offset, max or tag expression)'),
-    404: failure('TOPIC_NOT_FOUND, BROKER_NOT_FOUND, QUEUE_NOT_FOUND; OFFSET_BELOW_MINIMUM: the offset was deleted by retention, error.details.minOffset is where the queue starts now'),
+    404: failure(
+      'TOPIC_NOT_FOUND, BROKER_NOT_FOUND, QUEUE_NOT_FOUND; OFFSET_BELOW_MINIMUM: the offset was deleted by retention, error.details.minOffset is where the queue starts now',
+    ),
     503: failure('BROKER_UNAVAILABLE'),
   },
 });

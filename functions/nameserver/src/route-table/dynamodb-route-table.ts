@@ -26,15 +26,7 @@
  * always decided here, from expiresAtMs, on every read.
  */
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  DeleteCommand,
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  type QueryCommandInput,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, type QueryCommandInput, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type {
   BrokerRegistration,
   ClusterBrokerInfo,
@@ -137,10 +129,7 @@ export class DynamoDbRouteTable implements RouteTable {
   }
 
   async createTopic(req: CreateTopicRequest): Promise<{ created: boolean; topic: TopicInfo }> {
-    const [existing, brokers] = await Promise.all([
-      this.readTopic(req.topic),
-      this.clusterNamesFor(req.cluster).then((names) => this.brokersOf(names)),
-    ]);
+    const [existing, brokers] = await Promise.all([this.readTopic(req.topic), this.clusterNamesFor(req.cluster).then((names) => this.brokersOf(names))]);
     const now = this.now();
     const masters = brokers.filter((b) => isLiveMaster(b, now));
     let current = existing;
@@ -194,8 +183,7 @@ export class DynamoDbRouteTable implements RouteTable {
       ConsistentRead: true,
     });
     const exists = items.some((i) => i[TableKeys.SK] === Keys.CONFIG_SK);
-    const del = (sk: unknown) =>
-      this.doc.send(new DeleteCommand({ TableName: this.table, Key: { [TableKeys.PK]: Keys.topicPk(topic), [TableKeys.SK]: sk } }));
+    const del = (sk: unknown) => this.doc.send(new DeleteCommand({ TableName: this.table, Key: { [TableKeys.PK]: Keys.topicPk(topic), [TableKeys.SK]: sk } }));
     // Queue data first, config last: a crash in between leaves a topic that can be
     // deleted again, never queue data without a config that would resurface on re-create.
     await Promise.all(items.filter((i) => i[TableKeys.SK] !== Keys.CONFIG_SK).map((i) => del(i[TableKeys.SK])));

@@ -57,13 +57,7 @@ export class EmbeddedRouteTable implements RouteTable {
     return new EmbeddedRouteTable(options, file, await loadTopicFile(file), groupFile, await loadGroupFile(groupFile));
   }
 
-  private constructor(
-    options: EmbeddedRouteTableOptions,
-    file: string,
-    stored: StoredTopic[],
-    groupFile: string,
-    storedGroups: SubscriptionGroupConfig[],
-  ) {
+  private constructor(options: EmbeddedRouteTableOptions, file: string, stored: StoredTopic[], groupFile: string, storedGroups: SubscriptionGroupConfig[]) {
     this.now = options.now ?? Date.now;
     this.defaultExpiryMs = options.defaultBrokerExpiryMs ?? DEFAULT_BROKER_EXPIRY_MS;
     this.file = file;
@@ -122,9 +116,7 @@ export class EmbeddedRouteTable implements RouteTable {
 
   async createTopic(req: CreateTopicRequest): Promise<{ created: boolean; topic: TopicInfo }> {
     const now = this.now();
-    const masters = [...this.brokers.values()].filter(
-      (b) => isLiveMaster(b, now) && (req.cluster === undefined || b.cluster === req.cluster),
-    );
+    const masters = [...this.brokers.values()].filter((b) => isLiveMaster(b, now) && (req.cluster === undefined || b.cluster === req.cluster));
     const existing = this.topics.get(req.topic);
     const plan = planCreateTopic(req, existing, masters, now);
     if (plan.kind === 'existing' && plan.add.length === 0) {
@@ -142,9 +134,7 @@ export class EmbeddedRouteTable implements RouteTable {
   }
 
   async listTopics(): Promise<TopicInfo[]> {
-    return [...this.topics.values()]
-      .map((t) => toTopicInfo(t.config, t.onBrokers))
-      .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
+    return [...this.topics.values()].map((t) => toTopicInfo(t.config, t.onBrokers)).sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
   }
 
   async deleteTopic(topic: string): Promise<boolean> {

@@ -2,7 +2,18 @@
  * The records both stores keep, and the pure functions that turn them into API answers,
  * so the embedded store and the DynamoDB store cannot drift apart in what they return.
  */
-import { type BrokerData, type BrokerRegistration, CirrusError, type ClusterBrokerInfo, MASTER_ID, Perm, type QueueData, type TopicConfig, type TopicInfo, type TopicRouteData } from '@cirrusmq/client/protocol';
+import {
+  type BrokerData,
+  type BrokerRegistration,
+  CirrusError,
+  type ClusterBrokerInfo,
+  MASTER_ID,
+  Perm,
+  type QueueData,
+  type TopicConfig,
+  type TopicInfo,
+  type TopicRouteData,
+} from '@cirrusmq/client/protocol';
 
 /** A live-broker entry (brokerLiveTable + brokerAddrTable in RocketMQ). */
 export interface BrokerRecord {
@@ -107,12 +118,7 @@ export function sortBrokerInfos(list: ClusterBrokerInfo[]): ClusterBrokerInfo[] 
  * brokers (in the cluster the topic was created in) is alive, as RocketMQ drops queue data
  * only once a brokerName has no address left.
  */
-export function buildTopicRoute(
-  topic: string,
-  onBrokers: readonly TopicBrokerRecord[],
-  brokers: readonly BrokerRecord[],
-  now: number,
-): TopicRouteData {
+export function buildTopicRoute(topic: string, onBrokers: readonly TopicBrokerRecord[], brokers: readonly BrokerRecord[], now: number): TopicRouteData {
   const queueDatas: QueueData[] = [];
   const brokerDatas: BrokerData[] = [];
   for (const q of [...onBrokers].sort(byBrokerName)) {
@@ -143,10 +149,7 @@ export function planCreateTopic(
 ): CreateTopicPlan {
   if (existing) {
     if (existing.config.queues !== req.queues) {
-      throw new CirrusError(
-        'TOPIC_EXISTS',
-        `topic "${req.topic}" exists with ${existing.config.queues} queues per broker, not ${req.queues}`,
-      );
+      throw new CirrusError('TOPIC_EXISTS', `topic "${req.topic}" exists with ${existing.config.queues} queues per broker, not ${req.queues}`);
     }
     const have = new Set(existing.onBrokers.map((r) => r.brokerName));
     const add = uniqueByName(liveMasters)
