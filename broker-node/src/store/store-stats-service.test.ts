@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FLUSH_WINDOW, MAX_TOPIC_SERIES, OTHER_TOPICS, StoreStatsService } from './store-stats-service';
+import { MAX_TOPIC_SERIES, OTHER_TOPICS } from '@cirrusmq/client/server';
+import { FLUSH_WINDOW, StoreStatsService } from './store-stats-service';
 
 describe('StoreStatsService', () => {
   it('reports the put rate over the last 10 s from one-second buckets', () => {

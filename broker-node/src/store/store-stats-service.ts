@@ -10,6 +10,7 @@
  * (prom-client, observed once per fdatasync or segment, never per message) and the messages
  * and bytes put per topic (a Map bumped once per batch; prom-client reads it only at a scrape).
  */
+import { MAX_TOPIC_SERIES, OTHER_TOPICS, type TopicCounts, TopicSeries } from '@cirrusmq/client/server';
 import { Counter, Histogram } from 'prom-client';
 
 /** Told of each CommitLog fdatasync (the group commit, the flush round). */
@@ -20,22 +21,10 @@ export interface FlushObserver {
 
 const RATE_WINDOW_S = 10;
 export const FLUSH_WINDOW = 1024;
-/**
- * Topics with their own per-topic series: each is a Prometheus series to store forever, so a
- * broker flooded with topics must not flood the monitoring. Topics first put after this many
- * are counted together under OTHER_TOPICS.
- */
-export const MAX_TOPIC_SERIES = 1000;
-export const OTHER_TOPICS = '_other';
 /** fdatasync: from a page-cache hit (~0.1 ms on NVMe) to a disk in trouble (seconds). */
 const FLUSH_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 /** One CommitLog segment (1 GiB by default) to S3: seconds to minutes. */
 const TIER_UPLOAD_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
-
-interface TopicPuts {
-  messages: number;
-  bytes: number;
-}
 
 export interface PutRate {
   /** Messages per second over the last 10 s (or since start, if sooner). */
@@ -61,7 +50,7 @@ export class StoreStatsService implements FlushObserver {
   private readonly bucketBytes = new Float64Array(RATE_WINDOW_S);
   private readonly flushLatency = new Float64Array(FLUSH_WINDOW);
   private readonly startedSecond: number;
-  private readonly topicPuts = new Map<string, TopicPuts>();
+  private readonly topicPuts = new TopicSeries();
   /** Not in any registry: the broker's /metrics registers them (one store per broker, several brokers in a test process). */
   readonly flushSeconds = new Histogram({
     name: 'cirrusmq_store_flush_duration_seconds',
@@ -81,7 +70,7 @@ export class StoreStatsService implements FlushObserver {
   constructor(private readonly now: () => number = Date.now) {
     this.startedSecond = Math.floor(now() / 1000);
     const puts = this.topicPuts;
-    const perTopic = (name: string, help: string, field: keyof TopicPuts) =>
+    const perTopic = (name: string, help: string, field: keyof TopicCounts) =>
       new Counter({
         name,
         help,
@@ -108,7 +97,11 @@ export class StoreStatsService implements FlushObserver {
   recordPut(messages: number, bytes: number, topic?: string): void {
     this.putMessagesTotal += messages;
     this.putBytesTotal += bytes;
-    if (topic !== undefined) this.recordTopicPut(topic, messages, bytes);
+    if (topic !== undefined) {
+      const p = this.topicPuts.counts(topic);
+      p.messages += messages;
+      p.bytes += bytes;
+    }
     const second = Math.floor(this.now() / 1000);
     const i = second % RATE_WINDOW_S;
     if (this.bucketSecond[i] !== second) {
@@ -128,20 +121,6 @@ export class StoreStatsService implements FlushObserver {
 
   recordTierUpload(seconds: number): void {
     this.tierUploadSeconds.observe(seconds);
-  }
-
-  private recordTopicPut(topic: string, messages: number, bytes: number): void {
-    let p = this.topicPuts.get(topic);
-    if (p === undefined) {
-      const key = this.topicPuts.size < MAX_TOPIC_SERIES ? topic : OTHER_TOPICS;
-      p = this.topicPuts.get(key);
-      if (p === undefined) {
-        p = { messages: 0, bytes: 0 };
-        this.topicPuts.set(key, p);
-      }
-    }
-    p.messages += messages;
-    p.bytes += bytes;
   }
 
   putRate(): PutRate {

@@ -2,7 +2,8 @@ import type { PreparedBatch, SendOutcome } from '@cirrusmq/client';
 import { CirrusError } from '@cirrusmq/client/protocol';
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { GatewayMetrics, MAX_TOPIC_SERIES, OTHER_TOPICS, SEND_BUCKETS } from './metrics';
+import { MAX_TOPIC_SERIES, OTHER_TOPICS } from '@cirrusmq/client/server';
+import { GatewayMetrics, SEND_BUCKETS } from './metrics';
 
 const batch = (topic: string, bodies: (string | Uint8Array)[]): PreparedBatch => ({
   topic,

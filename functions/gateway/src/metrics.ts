@@ -5,21 +5,14 @@
  * topic. A Lambda gateway answers for its own instance only: each instance counts from its start.
  */
 import type { PreparedBatch, SendOutcome } from '@cirrusmq/client';
+import { MAX_TOPIC_SERIES, OTHER_TOPICS, type TopicCounts, TopicSeries } from '@cirrusmq/client/server';
 import type { MiddlewareHandler } from 'hono';
 import { Counter, Histogram, Registry } from 'prom-client';
 
-/** Topics with their own series; later topics are counted under OTHER_TOPICS (each series is kept forever by Prometheus). */
-export const MAX_TOPIC_SERIES = 1000;
-export const OTHER_TOPICS = '_other';
 /** One HTTP send: a route-cache hit and a broker write (~ms) to a NameServer lookup and retries (seconds). */
 export const SEND_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** One receive: a broker read (~ms) to a long poll that waits up to 20 s. */
 export const RECEIVE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 25];
-
-interface TopicSent {
-  messages: number;
-  bytes: number;
-}
 
 export class GatewayMetrics {
   messagesSent = 0;
@@ -48,7 +41,7 @@ export class GatewayMetrics {
   readonly sendSeconds: Histogram<'mode' | 'status'>;
   /** POST .../receive, request to answer (long polling included), by outcome: messages, empty, error. */
   readonly receiveSeconds: Histogram<'outcome'>;
-  private readonly topicSent = new Map<string, TopicSent>();
+  private readonly topicSent = new TopicSeries();
 
   constructor() {
     this.sendSeconds = new Histogram({
@@ -66,7 +59,7 @@ export class GatewayMetrics {
       registers: [this.registry],
     });
     const sent = this.topicSent;
-    const perTopic = (name: string, help: string, field: keyof TopicSent) =>
+    const perTopic = (name: string, help: string, field: keyof TopicCounts) =>
       new Counter({
         name,
         help: `${help} (topics past the first ${MAX_TOPIC_SERIES} under topic="${OTHER_TOPICS}").`,
@@ -97,8 +90,8 @@ export class GatewayMetrics {
     const sent = outcomes.length - failed;
     this.messagesSent += sent;
     this.messagesFailed += failed;
-    if (sent > 0) this.topicCounts(batch.topic).messages += sent;
-    if (bytes > 0) this.topicCounts(batch.topic).bytes += bytes;
+    if (sent > 0) this.topicSent.counts(batch.topic).messages += sent;
+    if (bytes > 0) this.topicSent.counts(batch.topic).bytes += bytes;
     return failed;
   }
 
@@ -139,19 +132,6 @@ export class GatewayMetrics {
       '\n',
       await this.registry.metrics(),
     ].join('');
-  }
-
-  private topicCounts(topic: string): TopicSent {
-    let t = this.topicSent.get(topic);
-    if (t === undefined) {
-      const key = this.topicSent.size < MAX_TOPIC_SERIES ? topic : OTHER_TOPICS;
-      t = this.topicSent.get(key);
-      if (t === undefined) {
-        t = { messages: 0, bytes: 0 };
-        this.topicSent.set(key, t);
-      }
-    }
-    return t;
   }
 }
 
