@@ -6,8 +6,8 @@
  *
  *   consumer/snapshot/{20-digit journal offset}   the snapshot as the local file holds it
  *
- * Objects are never replaced (object-store.ts), so each copy is a new key, named by the
- * journal offset it covers (a copy at the same offset holds the same state: skipped).
+ * Each copy is a new version (tier/versioned-objects.ts), numbered by the journal offset it
+ * covers (a copy at the same offset holds the same state: skipped).
  *
  * A copy is restorable once the tier also holds every journal record below its offset: a
  * restore that brings back less cannot use it (its offsets would be given to other records).
@@ -19,14 +19,14 @@
  */
 import type { Logger } from '@cirrusmq/client/protocol';
 import type { ObjectStore } from '../tier/object-store';
+import { listVersions, StaleVersions, versionedKey } from '../tier/versioned-objects';
 import { type PopSnapshot, parsePopSnapshot } from './pop-snapshot';
 
 export const TIER_SNAPSHOT_PREFIX = 'consumer/snapshot/';
-const DIGITS = 20;
 
 export type SnapshotObjects = Pick<ObjectStore, 'getObject' | 'putObject' | 'list' | 'deleteObjects'>;
 
-export const tierSnapshotKey = (journalOffset: number): string => `${TIER_SNAPSHOT_PREFIX}${String(journalOffset).padStart(DIGITS, '0')}`;
+const tierSnapshotKey = (journalOffset: number): string => versionedKey(TIER_SNAPSHOT_PREFIX, journalOffset);
 
 /** What retention and pruning need of a stored copy (not its state: a million leases would stay in memory twice). */
 export interface StoredCopy {
@@ -35,30 +35,22 @@ export interface StoredCopy {
   commitLogOffset: number | undefined;
 }
 
-/** Stored copies, oldest first. */
-async function listCopies(store: SnapshotObjects): Promise<{ key: string; journalOffset: number }[]> {
-  const out: { key: string; journalOffset: number }[] = [];
-  for (const key of await store.list(TIER_SNAPSHOT_PREFIX)) {
-    const rest = key.slice(TIER_SNAPSHOT_PREFIX.length);
-    if (key.startsWith(TIER_SNAPSHOT_PREFIX) && /^\d{20}$/.test(rest)) out.push({ key, journalOffset: Number(rest) });
-  }
-  return out.sort((a, b) => a.journalOffset - b.journalOffset);
-}
-
 export class TierPopSnapshotCopy {
   /** The copies this run knows are stored, oldest first. */
   private copies: StoredCopy[] = [];
   private listed = false;
-  private readonly stale: string[] = [];
+  private readonly stale: StaleVersions;
   /** Copies stored by this run (tests, logs). */
   writes = 0;
 
   constructor(
     private readonly store: SnapshotObjects,
-    private readonly logger: Logger,
+    logger: Logger,
     /** The CommitLog offset below which the tier holds every byte (restorable onto a wiped disk). */
     private readonly durableEnd: () => number = () => Number.POSITIVE_INFINITY,
-  ) {}
+  ) {
+    this.stale = new StaleVersions(store, logger, 'older pop snapshots');
+  }
 
   /**
    * The newest stored snapshot at or below `maxJournalOffset`. Newer ones name journal records
@@ -66,22 +58,22 @@ export class TierPopSnapshotCopy {
    * journal will give their offsets to other records.
    */
   async readNewest(maxJournalOffset: number): Promise<PopSnapshot | undefined> {
-    const all = await listCopies(this.store);
+    const all = await listVersions(this.store, TIER_SNAPSHOT_PREFIX);
     this.listed = true;
     this.copies = [];
     let found: PopSnapshot | undefined;
     for (let i = all.length - 1; i >= 0; i--) {
       const c = all[i]!;
-      if (found || c.journalOffset > maxJournalOffset) {
-        this.stale.push(c.key);
+      if (found || c.version > maxJournalOffset) {
+        this.stale.add(c.key);
         continue;
       }
       const s = parsePopSnapshot((await this.store.getObject(c.key)).toString('utf8'));
       if (!s) continue;
       found = s;
-      this.copies = [{ journalOffset: c.journalOffset, commitLogOffset: s.commitLogOffset }];
+      this.copies = [{ journalOffset: c.version, commitLogOffset: s.commitLogOffset }];
     }
-    await this.deleteStale();
+    await this.stale.delete();
     return found;
   }
 
@@ -108,19 +100,8 @@ export class TierPopSnapshotCopy {
     if (keep) {
       const older = this.copies.filter((c) => c.journalOffset < keep.journalOffset);
       this.copies = this.copies.filter((c) => c.journalOffset >= keep.journalOffset);
-      this.stale.push(...older.map((c) => tierSnapshotKey(c.journalOffset)));
+      this.stale.add(...older.map((c) => tierSnapshotKey(c.journalOffset)));
     }
-    await this.deleteStale();
-  }
-
-  private async deleteStale(): Promise<void> {
-    if (this.stale.length === 0) return;
-    const keys = this.stale.splice(0);
-    try {
-      await this.store.deleteObjects(keys);
-    } catch (err) {
-      this.stale.push(...keys);
-      this.logger.warn('tier: could not delete older pop snapshots; retried after the next copy', { keys, err: String(err) });
-    }
+    await this.stale.delete();
   }
 }

@@ -5,8 +5,7 @@
  *
  *   meta/topic-tombstones/{20-digit version}   the whole table, as the local file holds it
  *
- * Objects are never replaced (object-store.ts), so each change is a new version; a restore
- * reads the newest. Once a version is stored, the older ones are deleted (best effort: a
+ * Each change is a new version (versioned-objects.ts); a restore reads the newest. Once a version is stored, the older ones are deleted (best effort: a
  * leftover costs a few bytes, and the newest still wins). Versions come from a listing at
  * the first write of a run, so a restart or a restored broker continues after the newest.
  *
@@ -16,30 +15,15 @@
 import { CirrusError, type Logger } from '@cirrusmq/client/protocol';
 import { parseTombstones, type TopicTombstone } from '../store/topic-tombstones';
 import type { ObjectStore } from './object-store';
+import { listVersions, StaleVersions, versionedKey } from './versioned-objects';
 
 export const TOMBSTONES_PREFIX = 'meta/topic-tombstones/';
-const VERSION_DIGITS = 20;
 
-export const tombstonesKey = (version: number): string => `${TOMBSTONES_PREFIX}${String(version).padStart(VERSION_DIGITS, '0')}`;
-
-function versionOf(key: string): number | undefined {
-  const rest = key.slice(TOMBSTONES_PREFIX.length);
-  return key.startsWith(TOMBSTONES_PREFIX) && /^\d{20}$/.test(rest) ? Number(rest) : undefined;
-}
-
-/** Stored versions, oldest first. */
-async function listVersions(store: ObjectStore): Promise<{ key: string; version: number }[]> {
-  const out: { key: string; version: number }[] = [];
-  for (const key of await store.list(TOMBSTONES_PREFIX)) {
-    const version = versionOf(key);
-    if (version !== undefined) out.push({ key, version });
-  }
-  return out.sort((a, b) => a.version - b.version);
-}
+const tombstonesKey = (version: number): string => versionedKey(TOMBSTONES_PREFIX, version);
 
 /** The newest stored table (empty when the tier has none). A newest version that does not parse stops the restore: going on could bring deleted topics back. */
 export async function readTierTombstones(store: ObjectStore): Promise<{ table: Map<string, TopicTombstone>; key?: string }> {
-  const newest = (await listVersions(store)).at(-1);
+  const newest = (await listVersions(store, TOMBSTONES_PREFIX)).at(-1);
   if (!newest) return { table: new Map() };
   const bytes = await store.getObject(newest.key);
   return { table: parseTombstones(bytes.toString('utf8'), `${store.location}/${newest.key}`), key: newest.key };
@@ -54,14 +38,16 @@ export class TierTombstoneCopy {
   /** Known once listed: the newest stored version, and the older keys still to delete. */
   private newest: { version: number; bytes: Buffer } | undefined;
   private listed = false;
-  private readonly stale: string[] = [];
+  private readonly stale: StaleVersions;
   writes = 0;
 
   constructor(
     private readonly store: ObjectStore,
     private readonly snapshot: () => Buffer,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.stale = new StaleVersions(store, logger, 'older copies of the deleted topics');
+  }
 
   /** The local table changed (durably), to be copied by the next sync(). */
   markChanged(): void {
@@ -108,29 +94,18 @@ export class TierTombstoneCopy {
       if (err instanceof CirrusError && err.code === 'TIER_OBJECT_CONFLICT') this.listed = false;
       throw err;
     }
-    if (this.newest) this.stale.push(tombstonesKey(this.newest.version));
+    if (this.newest) this.stale.add(tombstonesKey(this.newest.version));
     this.newest = { version, bytes };
     this.storedGeneration = Math.max(this.storedGeneration, generation);
     this.writes++;
-    await this.deleteStale();
+    await this.stale.delete();
   }
 
   private async list(): Promise<void> {
-    const versions = await listVersions(this.store);
+    const versions = await listVersions(this.store, TOMBSTONES_PREFIX);
     const newest = versions.at(-1);
     this.newest = newest ? { version: newest.version, bytes: await this.store.getObject(newest.key) } : undefined;
-    this.stale.push(...versions.slice(0, -1).map((v) => v.key));
+    this.stale.add(...versions.slice(0, -1).map((v) => v.key));
     this.listed = true;
-  }
-
-  private async deleteStale(): Promise<void> {
-    if (this.stale.length === 0) return;
-    const keys = this.stale.splice(0);
-    try {
-      await this.store.deleteObjects(keys);
-    } catch (err) {
-      this.stale.push(...keys);
-      this.logger.warn('tier: could not delete older copies of the deleted topics; retried after the next copy', { keys, err });
-    }
   }
 }
