@@ -122,7 +122,7 @@ export class SimpleConsumer {
 }
 
 /** The backend that `options` name: exactly one of backend, gateway, nameServer. */
-export function createBackend(options: ConsumerConnection): ConsumeBackend {
+function createBackend(options: ConsumerConnection): ConsumeBackend {
   const given = [options.backend, options.gateway, options.nameServer].filter((x) => x !== undefined).length;
   if (given !== 1) throw new CirrusError('INVALID_PARAMETER', 'a consumer needs exactly one of nameServer or gateway');
   if (options.backend) return options.backend;
@@ -143,7 +143,7 @@ export function createBackend(options: ConsumerConnection): ConsumeBackend {
   return backend;
 }
 
-export function checkInvisible(ms: number): number {
+function checkInvisible(ms: number): number {
   return checkRange('invisibleDuration', ms, ConsumeLimits.MIN_INVISIBLE_MS, ConsumeLimits.MAX_INVISIBLE_MS);
 }
 

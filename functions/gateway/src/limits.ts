@@ -13,7 +13,6 @@
 import { Limits } from '@cirrusmq/client/protocol';
 
 export const LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024;
-export const API_GATEWAY_PAYLOAD_BYTES = 10 * 1000 * 1000;
 
 /** The largest send request body (JSON) the gateway reads: 5,767,168 bytes. */
 export const MAX_SEND_REQUEST_BYTES = 5.5 * 1024 * 1024;
