@@ -3,6 +3,7 @@ import { CirrusError } from '@cirrusmq/client/protocol';
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { MAX_TOPIC_SERIES, OTHER_TOPICS } from '@cirrusmq/client/server';
+import { sample } from '../../../test/support/prometheus-text';
 import { GatewayMetrics, SEND_BUCKETS } from './metrics';
 
 const batch = (topic: string, bodies: (string | Uint8Array)[]): PreparedBatch => ({
@@ -12,17 +13,6 @@ const batch = (topic: string, bodies: (string | Uint8Array)[]): PreparedBatch =>
 });
 const ok = { status: 'SEND_OK' } as unknown as SendOutcome;
 const failed = { status: 'FAILED', error: new CirrusError('BROKER_UNAVAILABLE', 'down') } as unknown as SendOutcome;
-
-/** The value of the sample `name{labels}` (labels in any order), or undefined. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const got = Object.fromEntries([...(m[2] ?? '').matchAll(/([a-zA-Z_]+)="([^"]*)"/g)].map(([, k, v]) => [k, v]));
-    if (Object.keys(got).length === Object.keys(labels).length && Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(m[3]);
-  }
-  return undefined;
-}
 
 describe('GatewayMetrics', () => {
   it('counts sent and failed messages, and messages and body bytes sent per topic', async () => {

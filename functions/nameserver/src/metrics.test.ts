@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type BrokerRegistration, silentLogger } from '@cirrusmq/client/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sample } from '../../../test/support/prometheus-text';
 import { createNameServerApp } from './app';
 import { REQUEST_BUCKETS } from './metrics';
 import { EmbeddedRouteTable } from './route-table/embedded-route-table';
@@ -32,17 +33,6 @@ afterEach(async () => {
 });
 
 const post = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-
-/** The value of the sample `name{labels}` (labels in any order), or undefined. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const got = Object.fromEntries([...(m[2] ?? '').matchAll(/([a-zA-Z_]+)="([^"]*)"/g)].map(([, k, v]) => [k, v]));
-    if (Object.keys(got).length === Object.keys(labels).length && Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(m[3]);
-  }
-  return undefined;
-}
 
 describe('NameServer GET /metrics', () => {
   it('counts and times requests by route pattern and status, and counts the registered brokers', async () => {
