@@ -9,9 +9,9 @@
 import { CirrusError, type NameServerApi, type SubscriptionGroupConfig, validateGroup } from '@cirrusmq/client/protocol';
 
 /** How long a group's config is used before it is asked again (RocketMQ brokers sync theirs every 30 s too). */
-export const GROUP_REFRESH_MS = 30_000;
+const GROUP_REFRESH_MS = 30_000;
 /** Groups remembered; beyond it the least recently loaded are forgotten (and asked again on use). */
-export const MAX_CACHED_GROUPS = 10_000;
+const MAX_CACHED_GROUPS = 10_000;
 
 interface Cached {
   config: SubscriptionGroupConfig;

@@ -10,7 +10,7 @@ import type { MessageStore } from '../store/message-store-types';
 type OffsetStore = Pick<MessageStore, 'getMessage' | 'getMinOffsetInQueue' | 'getMaxOffsetInQueue'>;
 
 /** The first offset whose record was stored at or after `timestamp` (the max offset when none is). */
-export async function getOffsetInQueueByTime(store: OffsetStore, topic: string, queueId: number, timestamp: number): Promise<number> {
+async function getOffsetInQueueByTime(store: OffsetStore, topic: string, queueId: number, timestamp: number): Promise<number> {
   let lo = store.getMinOffsetInQueue(topic, queueId);
   let hi = store.getMaxOffsetInQueue(topic, queueId);
   while (lo < hi) {

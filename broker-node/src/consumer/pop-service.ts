@@ -71,7 +71,7 @@ export interface PopResult {
  * Past it a receive still gets redeliveries but no new message: the broker stays up and the
  * consumers' acks bring it back under.
  */
-export const MAX_LEASES_IN_FLIGHT = 2_000_000;
+const MAX_LEASES_IN_FLIGHT = 2_000_000;
 
 /** Per queue, bumped by a reset: a receive that read across a reset drops what it read. */
 const epochs = new WeakMap<QueueLeases, number>();

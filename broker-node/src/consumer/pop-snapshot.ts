@@ -24,7 +24,7 @@ export interface PopSnapshot {
   }[];
 }
 
-export function snapshotPath(storeDir: string): string {
+function snapshotPath(storeDir: string): string {
   return path.join(storeDir, 'config', 'pop-snapshot.json');
 }
 

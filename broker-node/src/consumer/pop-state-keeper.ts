@@ -16,7 +16,7 @@ import type { PopService } from './pop-service';
 import { type PopSnapshot, readPopSnapshot, writePopSnapshot } from './pop-snapshot';
 import type { TierPopSnapshotCopy } from './pop-snapshot-tier';
 
-export const DEFAULT_POP_SNAPSHOT_INTERVAL_MS = 60_000;
+const DEFAULT_POP_SNAPSHOT_INTERVAL_MS = 60_000;
 
 export class PopStateKeeper {
   private timer: NodeJS.Timeout | undefined;

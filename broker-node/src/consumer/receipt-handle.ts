@@ -85,7 +85,7 @@ export function loadOrCreateReceiptKey(storeDir: string): Buffer {
 }
 
 /** The key's copy in the tier: a broker restored onto an empty disk accepts the handles it gave out before. */
-export const TIER_RECEIPT_KEY = 'consumer/receipt.key';
+const TIER_RECEIPT_KEY = 'consumer/receipt.key';
 
 /**
  * With a tier, its copy wins (put once, never replaced: the object store refuses other bytes

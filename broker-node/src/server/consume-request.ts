@@ -38,7 +38,7 @@ function intIn(b: Body, field: string, min: number, max: number, fallback?: numb
 }
 
 /** The topic and group every consume request names. */
-export function topicAndGroup(b: Body): { topic: string; group: string } {
+function topicAndGroup(b: Body): { topic: string; group: string } {
   return { topic: validateTopic(b.topic), group: validateGroup(b.group) };
 }
 

@@ -26,10 +26,10 @@ import { continueJavaHash } from '../store/index/index-file';
 import type { ObjectStore } from './object-store';
 
 const INDEX_EXTRACT_MAGIC = 0x49445831; // "IDX1"
-export const INDEX_EXTRACT_HEADER_SIZE = 16;
-export const INDEX_EXTRACT_ENTRY_SIZE = 20;
+const INDEX_EXTRACT_HEADER_SIZE = 16;
+const INDEX_EXTRACT_ENTRY_SIZE = 20;
 /** 1.25 MiB of entries per block. */
-export const INDEX_EXTRACT_BLOCK_ENTRIES = 65_536;
+const INDEX_EXTRACT_BLOCK_ENTRIES = 65_536;
 /** A header asking for more is damaged. */
 const MAX_BLOCK_ENTRIES = 1 << 20;
 /** Blocks fetched per ranged GET at restore (~5 MiB). */

@@ -18,7 +18,7 @@ export interface PrefixOwner {
 }
 
 /** Deterministic bytes: a retried or repeated claim by the same broker is the same object. */
-export function ownerMarker(owner: PrefixOwner): Buffer {
+function ownerMarker(owner: PrefixOwner): Buffer {
   return Buffer.from(JSON.stringify({ cluster: owner.clusterName, brokerName: owner.brokerName }) + '\n');
 }
 

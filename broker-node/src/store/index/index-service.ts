@@ -53,7 +53,7 @@ export function buildIdKey(messageId: string): string {
 const ID_PREFIX_HASH = javaHashCode('#');
 
 /** Java hash of "{topic}#": the prefix of every key index key of the topic. */
-export function topicKeyPrefixHash(topic: string): number {
+function topicKeyPrefixHash(topic: string): number {
   return continueJavaHash(continueJavaHash(0, topic), '#');
 }
 
