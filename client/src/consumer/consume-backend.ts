@@ -3,19 +3,12 @@
  * through the gateway's HTTP API (gateway-backend.ts). The consumers above it do not know
  * which; a gRPC endpoint would be one more of these.
  */
-import type { SubscriptionGroupConfig } from '../api/consume-types.js';
+import type { PopRequest, SubscriptionGroupConfig } from '../api/consume-types.js';
 import type { CirrusError } from '../errors.js';
 import type { MessageView } from './message-view.js';
 
-export interface ReceiveParams {
-  topic: string;
-  group: string;
-  max: number;
-  invisibleMs: number;
-  /** Long polling: how long a receive that finds nothing waits for a message. */
-  waitMs: number;
-  filter?: string;
-}
+/** A broker's pop without a queue: a receive spans the topic's queues (and brokers), the backend picks them. */
+export type ReceiveParams = Omit<PopRequest, 'queueId'>;
 
 /** One per acked message, in order: null when the lease ended, else why not. */
 export type AckOutcome = CirrusError | null;
