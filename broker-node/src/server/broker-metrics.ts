@@ -25,35 +25,22 @@ export class BrokerMetrics {
   readonly ack: Histogram<'result'>;
 
   constructor(brokerName: string, store: Pick<MessageStore, 'storeStats'>) {
-    const registers = [this.registry];
-    this.send = new Histogram({
-      name: 'cirrusmq_broker_send_duration_seconds',
-      help: 'POST /v1/send, from the request to the answer (SYNC_FLUSH and durability s3 include the wait for durability).',
-      labelNames: ['result'] as const,
-      buckets: REQUEST_BUCKETS,
-      registers,
-    });
-    this.pull = new Histogram({
-      name: 'cirrusmq_broker_pull_duration_seconds',
-      help: 'GET /v1/messages, from the request to the answer (tiered reads included).',
-      labelNames: ['result'] as const,
-      buckets: REQUEST_BUCKETS,
-      registers,
-    });
-    this.pop = new Histogram({
-      name: 'cirrusmq_broker_pop_duration_seconds',
-      help: 'POST /v1/consume/pop, from the request to the answer (a long-polling wait included), by result: FOUND, NO_NEW_MSG or the error code.',
-      labelNames: ['result'] as const,
-      buckets: [...REQUEST_BUCKETS, 20],
-      registers,
-    });
-    this.ack = new Histogram({
-      name: 'cirrusmq_broker_ack_duration_seconds',
-      help: 'POST /v1/consume/ack, from the request to the answer (the journal record stored at the store durability included).',
-      labelNames: ['result'] as const,
-      buckets: REQUEST_BUCKETS,
-      registers,
-    });
+    const byResult = (name: string, help: string, buckets = REQUEST_BUCKETS) =>
+      new Histogram({ name, help, labelNames: ['result'] as const, buckets, registers: [this.registry] });
+    this.send = byResult(
+      'cirrusmq_broker_send_duration_seconds',
+      'POST /v1/send, from the request to the answer (SYNC_FLUSH and durability s3 include the wait for durability).',
+    );
+    this.pull = byResult('cirrusmq_broker_pull_duration_seconds', 'GET /v1/messages, from the request to the answer (tiered reads included).');
+    this.pop = byResult(
+      'cirrusmq_broker_pop_duration_seconds',
+      'POST /v1/consume/pop, from the request to the answer (a long-polling wait included), by result: FOUND, NO_NEW_MSG or the error code.',
+      [...REQUEST_BUCKETS, 20],
+    );
+    this.ack = byResult(
+      'cirrusmq_broker_ack_duration_seconds',
+      'POST /v1/consume/ack, from the request to the answer (the journal record stored at the store durability included).',
+    );
     const s = store.storeStats;
     for (const m of [s.flushSeconds, s.tierUploadSeconds, s.topicPutMessages, s.topicPutBytes]) this.registry.registerMetric(m);
     this.registry.setDefaultLabels({ broker: brokerName });
