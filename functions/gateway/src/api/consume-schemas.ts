@@ -3,20 +3,16 @@
  * the contract's limits (ConsumeLimits), answers described for the OpenAPI document.
  */
 import { z } from '@hono/zod-openapi';
-import { buildSubscriptionData, ConsumeLimits, validateConsumeFrom, validateGroup } from '@cirrusmq/client/protocol';
-import { checked, pathParam } from './check';
-import { topicParam } from './params';
+import { buildSubscriptionData, ConsumeLimits, validateConsumeFrom } from '@cirrusmq/client/protocol';
+import { checked } from './check';
+import { groupParam, topicParam } from './params';
 
 const MAX_INVISIBLE_SECONDS = ConsumeLimits.MAX_INVISIBLE_MS / 1000;
 const MAX_WAIT_SECONDS = ConsumeLimits.MAX_WAIT_MS / 1000;
 /** Dead letters sent back by one redrive request: bounded so a request ends well inside API Gateway's 30 s. */
 export const MAX_REDRIVE = 10_000;
 
-const groupDoc = { type: 'string' as const, pattern: '^[a-zA-Z0-9_-]{1,64}$', description: 'Not starting with a reserved prefix (%RETRY%, %DLQ%, rmq_sys_)' };
-export const groupParam = pathParam(validateGroup).openapi({ ...groupDoc, param: { name: 'group', in: 'path' } });
-
 export const TopicGroupParams = z.object({ topic: topicParam, group: groupParam });
-export const GroupParams = z.object({ group: groupParam });
 
 const int = () => z.number().int();
 const invisibleSeconds = () =>

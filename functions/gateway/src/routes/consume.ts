@@ -22,7 +22,6 @@ import {
   ChangeInvisibilityRequestSchema,
   ChangeInvisibilityResultsSchema,
   CommitOffsetRequestSchema,
-  GroupParams,
   GroupProgressSchema,
   ReceiveRequestSchema,
   ReceiveResultSchema,
@@ -31,6 +30,7 @@ import {
   ResetRequestSchema,
   TopicGroupParams,
 } from '../api/consume-schemas';
+import { GroupParams } from '../api/params';
 import { failure, json } from '../api/schemas';
 import { type BrokerTarget, readableBrokerAddr, topicMasters } from '../broker-route';
 import type { GatewayDeps } from '../deps';

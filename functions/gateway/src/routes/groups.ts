@@ -3,24 +3,22 @@
  * the config; the gateway checks and forwards. A group also comes to exist on its first
  * receive, with the defaults; PUT sets them ahead of time or changes them.
  */
-import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { validateGroup, validatePutGroupRequest } from '@cirrusmq/client/protocol';
 import { readJsonObject } from '../../../shared/http';
-import { pathParam } from '../api/check';
-import { failure, groupSchemaDoc, GroupListSchema, json, PutGroupSchema, SubscriptionGroupSchema } from '../api/schemas';
+import { GroupParams } from '../api/params';
+import { failure, GroupListSchema, json, PutGroupSchema, SubscriptionGroupSchema } from '../api/schemas';
 import type { GatewayDeps } from '../deps';
 
-const GroupPathParams = z.object({ group: pathParam(validateGroup).openapi({ ...groupSchemaDoc, param: { name: 'group', in: 'path' } }) });
-
-export const putGroupRoute = createRoute({
+const putGroupRoute = createRoute({
   method: 'put',
   path: '/v1/groups/{group}',
   operationId: 'putGroup',
   tags: ['groups'],
   summary: 'Create a consumer group or change its settings (fields left out keep their value, or the default for a new group)',
   request: {
-    params: GroupPathParams,
+    params: GroupParams,
     body: { required: false, content: { 'application/json': { schema: PutGroupSchema } } },
   },
   responses: {
@@ -48,7 +46,7 @@ const getGroupRoute = createRoute({
   operationId: 'getGroup',
   tags: ['groups'],
   summary: "Describe a consumer group's settings",
-  request: { params: GroupPathParams },
+  request: { params: GroupParams },
   responses: { 200: json(SubscriptionGroupSchema), 400: failure('INVALID_GROUP'), 404: failure('GROUP_NOT_FOUND') },
 });
 
@@ -58,7 +56,7 @@ const deleteGroupRoute = createRoute({
   operationId: 'deleteGroup',
   tags: ['groups'],
   summary: "Delete a consumer group's settings (a later receive creates it again with the defaults)",
-  request: { params: GroupPathParams },
+  request: { params: GroupParams },
   responses: { 204: { description: 'Deleted' }, 400: failure('INVALID_GROUP'), 404: failure('GROUP_NOT_FOUND') },
 });
 
