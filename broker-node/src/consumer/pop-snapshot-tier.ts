@@ -40,8 +40,6 @@ export class TierPopSnapshotCopy {
   private copies: StoredCopy[] = [];
   private listed = false;
   private readonly stale: StaleVersions;
-  /** Copies stored by this run (tests, logs). */
-  writes = 0;
 
   constructor(
     private readonly store: SnapshotObjects,
@@ -94,7 +92,6 @@ export class TierPopSnapshotCopy {
     if (!newest || newest.journalOffset < s.journalOffset) {
       await this.store.putObject(tierSnapshotKey(s.journalOffset), bytes);
       this.copies.push({ journalOffset: s.journalOffset, commitLogOffset: s.commitLogOffset });
-      this.writes++;
     }
     const keep = this.restorable();
     if (keep) {

@@ -39,7 +39,6 @@ export class TierTombstoneCopy {
   private newest: { version: number; bytes: Buffer } | undefined;
   private listed = false;
   private readonly stale: StaleVersions;
-  writes = 0;
 
   constructor(
     private readonly store: ObjectStore,
@@ -97,7 +96,6 @@ export class TierTombstoneCopy {
     if (this.newest) this.stale.add(tombstonesKey(this.newest.version));
     this.newest = { version, bytes };
     this.storedGeneration = Math.max(this.storedGeneration, generation);
-    this.writes++;
     await this.stale.delete();
   }
 
