@@ -53,11 +53,6 @@ export class SubscriptionGroupManager {
     }
   }
 
-  /** Forgets every config: each is asked again on next use (e.g. after an admin change). */
-  invalidateAll(): void {
-    this.subscriptionGroupTable.clear();
-  }
-
   private async load(group: string): Promise<SubscriptionGroupConfig> {
     const config = await this.nameServer.ensureGroup(group);
     this.subscriptionGroupTable.delete(group); // re-inserted last: the Map's order is load order
