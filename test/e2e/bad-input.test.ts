@@ -6,14 +6,13 @@
  * 6 MB; the CLI reports failures. A topic whose brokers are all gone answers 503 with a
  * retriable code at once.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../infra/local/local-cluster';
 import { waitFor } from '../../infra/local/wait-for';
 import { MAX_SEND_REQUEST_BYTES } from '../../functions/gateway/src/limits';
+import { runCli } from '../support/cli';
 import { api, startTestCluster, stopTestCluster } from '../support/cluster';
 
 let cluster: LocalCluster;
@@ -67,19 +66,7 @@ function postEarlyAnswer(url: string, body: string): Promise<{ status: number; b
   });
 }
 /** Runs the cirrusmq CLI against the test gateway. */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const root = path.resolve(import.meta.dirname, '../..');
-  const child = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', 'client/src/cli/main.ts', ...args], {
-    cwd: root,
-    env: { ...process.env, CIRRUSMQ_GATEWAY_URL: gw },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c) => (stdout += c));
-  child.stderr.on('data', (c) => (stderr += c));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
+const cli = (args: string[]) => runCli(gw, args);
 
 const cases: [string, string, string, unknown, Record<string, string> | undefined, number, string][] = [
   ['malformed JSON', 'POST', send, '{"messages": [', undefined, 400, 'INVALID_JSON'],

@@ -7,12 +7,11 @@
  * a PullConsumer's assign / poll / commit / seek; and
  * `cirrusmq consume --count`.
  */
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsumeResult, type MessageView, Producer, PullConsumer, PushConsumer, SimpleConsumer } from '@cirrusmq/client';
 import type { LocalCluster } from '../../infra/local/local-cluster';
 import { waitFor } from '../../infra/local/wait-for';
+import { runCli } from '../support/cli';
 import { api, readWholeQueue, startTestCluster, stopTestCluster } from '../support/cluster';
 
 let cluster: LocalCluster;
@@ -392,19 +391,7 @@ describe('cirrusmq consume', () => {
 });
 
 /** Runs the cirrusmq CLI against the test gateway. */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const root = path.resolve(import.meta.dirname, '../..');
-  const child = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', 'client/src/cli/main.ts', ...args], {
-    cwd: root,
-    env: { ...process.env, CIRRUSMQ_GATEWAY_URL: cluster.gatewayUrl },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c) => (stdout += c));
-  child.stderr.on('data', (c) => (stderr += c));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
+const cli = (args: string[]) => runCli(cluster.gatewayUrl, args);
 
 // Last in the file: it kills and restarts broker-b.
 describe('a broker killed under a SimpleConsumer', () => {
