@@ -1,7 +1,6 @@
 /** Builds the broker's consume core once its store is open (the receipt key and the snapshot live in the store folder) and recovers its state. */
 import type { Logger, NameServerApi } from '@cirrusmq/client/protocol';
 import type { DefaultMessageStore } from '../store/message-store';
-import type { ObjectStore } from '../tier/object-store';
 import type { TopicConfigManager } from '../topic-config-manager';
 import { DeadLetterService } from './dead-letter';
 import { CommitLogPopJournal } from './pop-journal';
@@ -20,7 +19,7 @@ export async function createPopService(opts: {
   logger: Logger;
   snapshotIntervalMs?: number;
   /** The tier's object store: the receipt key and the snapshots get copies there. */
-  tierObjects?: SnapshotObjects & Pick<ObjectStore, 'getObject' | 'putObject'>;
+  tierObjects?: SnapshotObjects;
   /** The tier's overall retention, held below the journal still needed (TieredStorage.holdRetention). */
   holdTierRetention?: (hold: () => number) => void;
   /** The CommitLog offset below which the tier holds every byte (tiered segments; durability s3: every synced append). */
