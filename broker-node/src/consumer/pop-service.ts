@@ -154,11 +154,11 @@ export class PopService {
         const { q, lease, fields } = this.liveLease(entry.receiptHandle, req.topic, req.group);
         if (entry.invisibleMs === RELEASE_INVISIBLE_MS) {
           this.release(q, lease);
-          return { status: 'OK' as const, receiptHandle: this.deps.codec.encode({ ...fields, generation: lease.generation }) };
+        } else {
+          const deadline = this.now() + entry.invisibleMs;
+          this.table.extend(q, lease, deadline);
+          this.journal?.append({ t: 'CHANGE', g: q.group, topic: q.topic, q: q.queueId, offset: lease.offset, gen: lease.generation, deadline });
         }
-        const deadline = this.now() + entry.invisibleMs;
-        this.table.extend(q, lease, deadline);
-        this.journal?.append({ t: 'CHANGE', g: q.group, topic: q.topic, q: q.queueId, offset: lease.offset, gen: lease.generation, deadline });
         return { status: 'OK' as const, receiptHandle: this.deps.codec.encode({ ...fields, generation: lease.generation }) };
       } catch (e) {
         return failure(e);
