@@ -1,7 +1,9 @@
 /**
  * Group state across a SIGKILL of a SYNC_FLUSH broker process: committed offsets are where they
  * were, leased-unacked messages come back (attempt 2, after their invisibility), acked ones
- * never come back, and messages never delivered are delivered once.
+ * never come back, and messages never delivered are delivered once. Then the same across a
+ * power loss (SYNC_FLUSH and ASYNC_FLUSH), one round of the consume crash scenario, and a
+ * durability s3 broker restored onto a wiped disk.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,37 +12,51 @@ import { BrokerClient, encodeSendBatch, NameServerClient, type PoppedMessage, pr
 import { waitFor } from '../../infra/local/wait-for';
 import { runConsumeCrashScenario } from '../crash/consume-crash-scenario';
 import { pullThePlug } from '../support/power-loss/power-loss';
-import { type SingleBroker, singleBrokerProcs } from '../support/single-broker';
+import { type SingleBroker, type SingleBrokerOptions, singleBrokerProcs } from '../support/single-broker';
 
 let env: SingleBroker | undefined;
 
-afterAll(async () => {
+async function stopEnv(): Promise<void> {
   await env?.broker.stop('SIGKILL');
   await env?.nameServer.stop('SIGTERM');
   if (env) fs.rmSync(env.dataDir, { recursive: true, force: true });
-});
+}
+
+afterAll(stopEnv);
 
 const TOPIC = 'PopCrash';
 const GROUP = 'crash-group';
 
+/** A NameServer and broker of their own (the previous pair gone) with TOPIC and GROUP (from the earliest) known to the broker. */
+async function startEnv(
+  tmpPrefix: string,
+  brokerEnv: Record<string, string>,
+  queues: number,
+  options?: SingleBrokerOptions,
+): Promise<{ env: SingleBroker; ns: NameServerClient; broker: BrokerClient }> {
+  await stopEnv();
+  env = await singleBrokerProcs(tmpPrefix, brokerEnv, options);
+  await env.nameServer.start();
+  await env.broker.start();
+  const ns = new NameServerClient(env.nsAddr);
+  await waitFor('broker registered', 30_000, async () => (await ns.getCluster()).some((b) => b.alive));
+  await ns.createTopic({ topic: TOPIC, queues });
+  await ns.putGroup(GROUP, { consumeFrom: 'earliest' });
+  const broker = new BrokerClient(env.brokerAddr);
+  await waitFor('topic on the broker', 30_000, async () =>
+    broker.progress(TOPIC, GROUP).then(
+      () => true,
+      () => false,
+    ),
+  );
+  return { env, ns, broker };
+}
+
 describe('POP state across kill -9', () => {
   it('keeps committed offsets and leases; redelivers the unacked, never the acked (SYNC_FLUSH)', async () => {
-    env = await singleBrokerProcs('cirrusmq-popcrash-', { CIRRUSMQ_DURABILITY: 'sync', CIRRUSMQ_FLUSH_DISK_TYPE: 'SYNC_FLUSH' });
-    await env.nameServer.start();
-    await env.broker.start();
-    const ns = new NameServerClient(env.nsAddr);
-    await waitFor('broker registered', 30_000, async () => (await ns.getCluster()).some((b) => b.alive));
-    await ns.createTopic({ topic: TOPIC, queues: 2 });
-    await ns.putGroup(GROUP, { consumeFrom: 'earliest' });
-    let broker = new BrokerClient(env.brokerAddr);
-    await waitFor('topic on the broker', 30_000, async () => {
-      try {
-        await broker.progress(TOPIC, GROUP);
-        return true;
-      } catch {
-        return false;
-      }
-    });
+    const started = await startEnv('cirrusmq-popcrash-', { CIRRUSMQ_DURABILITY: 'sync', CIRRUSMQ_FLUSH_DISK_TYPE: 'SYNC_FLUSH' }, 2);
+    const { env, ns } = started;
+    let broker = started.broker;
     const sent = new Set<string>();
     for (let i = 0; i < 40; i++) {
       const m = prepareMessage({ topic: TOPIC, body: `m${i}` });
@@ -102,27 +118,14 @@ describe('POP state across kill -9', () => {
   ])(
     'power loss ($flush): acked messages redelivered: $ackedBack',
     async ({ durability, flush, ackedBack }) => {
-      await env?.broker.stop('SIGKILL');
-      await env?.nameServer.stop('SIGTERM');
-      if (env) fs.rmSync(env.dataDir, { recursive: true, force: true });
-      env = await singleBrokerProcs(
+      const started = await startEnv(
         'cirrusmq-poppower-',
         { CIRRUSMQ_DURABILITY: durability, CIRRUSMQ_FLUSH_DISK_TYPE: flush, CIRRUSMQ_FLUSH_INTERVAL_MS: '5000', CIRRUSMQ_TIER: 'off' },
+        1,
         { powerLoss: true },
       );
-      await env.nameServer.start();
-      await env.broker.start();
-      const ns = new NameServerClient(env.nsAddr);
-      await waitFor('broker registered', 30_000, async () => (await ns.getCluster()).some((b) => b.alive));
-      await ns.createTopic({ topic: TOPIC, queues: 1 });
-      await ns.putGroup(GROUP, { consumeFrom: 'earliest' });
-      let broker = new BrokerClient(env.brokerAddr);
-      await waitFor('topic on the broker', 30_000, async () =>
-        broker.progress(TOPIC, GROUP).then(
-          () => true,
-          () => false,
-        ),
-      );
+      const { env, ns } = started;
+      let broker = started.broker;
       for (let i = 0; i < 10; i++) await broker.sendBatch(encodeSendBatch(TOPIC, 0, [prepareMessage({ topic: TOPIC, body: `p${i}` })]));
       // The messages themselves on disk: only the consume state is at stake here.
       await waitFor('the messages flushed', 30_000, async () => {
@@ -164,23 +167,9 @@ describe('POP state across kill -9', () => {
   }, 120_000);
 
   it('durability s3: a broker restored onto a wiped disk resumes the group where it was and accepts its old handles', async () => {
-    await env?.broker.stop('SIGKILL');
-    await env?.nameServer.stop('SIGTERM');
-    if (env) fs.rmSync(env.dataDir, { recursive: true, force: true });
-    env = await singleBrokerProcs('cirrusmq-popwipe-', { CIRRUSMQ_DURABILITY: 's3', CIRRUSMQ_POP_SNAPSHOT_INTERVAL_MS: '200' });
-    await env.nameServer.start();
-    await env.broker.start();
-    const ns = new NameServerClient(env.nsAddr);
-    await waitFor('broker registered', 30_000, async () => (await ns.getCluster()).some((b) => b.alive));
-    await ns.createTopic({ topic: TOPIC, queues: 1 });
-    await ns.putGroup(GROUP, { consumeFrom: 'earliest' });
-    let broker = new BrokerClient(env.brokerAddr);
-    await waitFor('topic on the broker', 30_000, async () =>
-      broker.progress(TOPIC, GROUP).then(
-        () => true,
-        () => false,
-      ),
-    );
+    const started = await startEnv('cirrusmq-popwipe-', { CIRRUSMQ_DURABILITY: 's3', CIRRUSMQ_POP_SNAPSHOT_INTERVAL_MS: '200' }, 1);
+    const { env, ns } = started;
+    let broker = started.broker;
     for (let i = 0; i < 10; i++) await broker.sendBatch(encodeSendBatch(TOPIC, 0, [prepareMessage({ topic: TOPIC, body: `w${i}` })]));
     const got = await broker.pop({ topic: TOPIC, group: GROUP, max: 6, invisibleMs: 60_000, waitMs: 0 }, 'broker-a');
     expect(got).toHaveLength(6);
