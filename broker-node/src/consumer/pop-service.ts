@@ -203,9 +203,7 @@ export class PopService {
     const q = this.table.getOrCreate(req.group, req.topic, req.queueId);
     await this.ensureCursor(q, group);
     if (req.offset > (q.committedOffset() ?? 0)) {
-      for (const offset of [...q.leases.keys()]) if (offset < req.offset) this.table.resolve(q, offset);
-      dropBelow(q.ready, req.offset);
-      q.cursor = Math.max(q.cursor ?? 0, req.offset);
+      this.commitBelow(q, req.offset);
       this.journal?.append({ t: 'COMMIT', g: q.group, topic: q.topic, q: q.queueId, cursor: req.offset });
       await this.journal?.sync();
     }
@@ -416,6 +414,13 @@ export class PopService {
     return { q, lease, fields };
   }
 
+  /** A commit (live and replayed): every lease below `offset` resolved, the cursor never backwards. */
+  private commitBelow(q: QueueLeases, offset: number): void {
+    for (const leased of [...q.leases.keys()]) if (leased < offset) this.table.resolve(q, leased);
+    dropBelow(q.ready, offset);
+    q.cursor = Math.max(q.cursor ?? 0, offset);
+  }
+
   /** Runs the expiry of leases whose deadline passed. */
   expire(): void {
     this.table.expire(this.now(), (q, l) => {
@@ -540,9 +545,7 @@ export class PopService {
         break;
       }
       case 'COMMIT':
-        for (const offset of [...q.leases.keys()]) if (offset < r.cursor) this.table.resolve(q, offset);
-        dropBelow(q.ready, r.cursor);
-        q.cursor = Math.max(q.cursor ?? 0, r.cursor);
+        this.commitBelow(q, r.cursor);
         break;
       case 'RESET':
         this.table.clearQueue(q);
