@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '@cirrusmq/client/protocol';
+import { expectError } from '../../../test/support/error-answer';
 import { createNameServerApp } from './app';
 import { EmbeddedRouteTable } from './route-table/embedded-route-table';
 
@@ -26,12 +27,6 @@ afterEach(async () => {
 
 const put = (group: string, body: unknown, contentType = 'application/json') =>
   app.request(`/v1/groups/${group}`, { method: 'PUT', headers: { 'content-type': contentType }, body: typeof body === 'string' ? body : JSON.stringify(body) });
-
-async function expectError(res: Response, status: number, code: string, message?: RegExp): Promise<void> {
-  const body = (await res.json()) as { error: { code: string; message: string } };
-  expect({ status: res.status, code: body.error.code }).toEqual({ status, code });
-  if (message) expect(body.error.message).toMatch(message);
-}
 
 describe('NameServer app: consumer groups', () => {
   it('creates (201), updates (200, createdAt kept), gets, lists and deletes (204) a group', async () => {

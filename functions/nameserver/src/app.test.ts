@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type BrokerRegistration, createLogger, silentLogger } from '@cirrusmq/client/protocol';
+import { expectError } from '../../../test/support/error-answer';
 import { createNameServerApp } from './app';
 import { EmbeddedRouteTable } from './route-table/embedded-route-table';
 import type { RouteTable } from './route-table/route-table';
@@ -37,13 +38,6 @@ const json = (body: unknown, method = 'POST'): RequestInit => ({
   headers: { 'content-type': 'application/json' },
   body: typeof body === 'string' ? body : JSON.stringify(body),
 });
-
-async function expectError(res: Response, status: number, code: string): Promise<void> {
-  expect(res.status).toBe(status);
-  const body = (await res.json()) as { error: { code: string; message: string } };
-  expect(body.error.code).toBe(code);
-  expect(body.error.message).toEqual(expect.any(String));
-}
 
 async function expectStillServing(): Promise<void> {
   const res = await app.request('/healthz');

@@ -13,6 +13,7 @@ import { createNameServerApp } from '../../../nameserver/src/app';
 import { EmbeddedRouteTable } from '../../../nameserver/src/route-table/embedded-route-table';
 import { createGatewayApp } from '../app';
 import type { GatewayDeps } from '../deps';
+import { expectError } from '../../../../test/support/error-answer';
 import { GatewayMetrics } from '../metrics';
 
 let dir: string;
@@ -41,12 +42,6 @@ afterAll(async () => {
 
 const put = (group: string, body?: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
   app.request(`/v1/groups/${group}`, { method: 'PUT', headers: body === undefined ? {} : headers, body });
-
-async function expectError(res: Response, status: number, code: string, message?: RegExp): Promise<void> {
-  const body = (await res.json()) as { error: { code: string; message: string } };
-  expect({ status: res.status, code: body.error.code }).toEqual({ status, code });
-  if (message) expect(body.error.message).toMatch(message);
-}
 
 describe('gateway: consumer group routes', () => {
   it('PUT creates (201) then updates (200, createdAt kept); GET, list and DELETE forward to the NameServer', async () => {
