@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { helpNames, namesRead, readmeConfigNames, runHelp } from '../../test/support/env-coverage';
+import { itCoversItsConfig, namesRead } from '../../test/support/env-coverage';
 import { LAUNCHER_ENV, launcherHelp, loadLauncherOptions, loadLocalClusterConfig } from './config';
 
 describe('the launcher configuration and its help', () => {
@@ -8,20 +8,7 @@ describe('the launcher configuration and its help', () => {
     loadLauncherOptions(env);
   });
 
-  it('reads exactly the variables of its table, and no other', () => {
-    expect([...read].sort()).toEqual(
-      Object.values(LAUNCHER_ENV)
-        .map((v) => v.name)
-        .sort(),
-    );
-  });
-
-  it('names every variable it reads in --help and in the README configuration table', () => {
-    const help = helpNames(launcherHelp());
-    const readme = readmeConfigNames();
-    expect([...read].filter((n) => !help.has(n))).toEqual([]);
-    expect([...read].filter((n) => !readme.has(n))).toEqual([]);
-  });
+  itCoversItsConfig(read, LAUNCHER_ENV, launcherHelp, 'infra/local/start-cluster.ts');
 
   it('keeps the old values and refuses bad ones in one error', () => {
     expect(loadLauncherOptions({ CIRRUSMQ_AUTO_RESTART: 'off' }).autoRestart).toBe(false);
@@ -30,11 +17,4 @@ describe('the launcher configuration and its help', () => {
     expect(() => loadLocalClusterConfig({ CIRRUSMQ_BROKERS: 'a', CIRRUSMQ_NAMESRV_PORT: '0' })).toThrow(/CIRRUSMQ_BROKERS entries.*CIRRUSMQ_NAMESRV_PORT/);
     expect(() => loadLauncherOptions({ CIRRUSMQ_AUTO_RESTART: 'maybe' })).toThrow(/invalid CIRRUSMQ_AUTO_RESTART="maybe"/);
   });
-
-  it('prints that help from start-cluster.ts --help and exits 0 without starting', () => {
-    const r = runHelp('infra/local/start-cluster.ts');
-    expect(r.stderr).toBe('');
-    expect(r.status).toBe(0);
-    expect(r.stdout.trimEnd()).toBe(launcherHelp().trimEnd());
-  }, 60_000);
 });

@@ -2,11 +2,13 @@
  * For the config-help tests: which environment variables a runtime's loader really reads
  * (a Proxy records every name it asks for, whatever the reading code looks like), the names
  * the README's "## Configuration" table mentions, and a runtime's real `--help` output.
+ * itCoversItsConfig is the set of checks each runtime's config-help test runs with them.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect, it } from 'vitest';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const VAR = /\b(?:CIRRUSMQ|AWS)_[A-Z0-9_]*[A-Z0-9]\b/g;
@@ -59,4 +61,33 @@ export function runHelp(entry: string): { status: number | null; stdout: string;
     timeout: 60_000,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * The checks every runtime's configuration gets: its loader reads exactly the variables of its
+ * table (`read`, from namesRead), each is named in its help and in the README's table, and
+ * `entry --help` prints that help and exits 0 without starting.
+ */
+export function itCoversItsConfig(read: Set<string>, table: Record<string, { readonly name: string }>, help: () => string, entry: string): void {
+  it('reads exactly the variables of its table, and no other', () => {
+    expect([...read].sort()).toEqual(
+      Object.values(table)
+        .map((v) => v.name)
+        .sort(),
+    );
+  });
+
+  it('names every variable it reads in --help and in the README configuration table', () => {
+    const names = helpNames(help());
+    const readme = readmeConfigNames();
+    expect([...read].filter((n) => !names.has(n))).toEqual([]);
+    expect([...read].filter((n) => !readme.has(n))).toEqual([]);
+  });
+
+  it(`prints that help from ${path.basename(entry)} --help and exits 0 without starting`, () => {
+    const r = runHelp(entry);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout.trimEnd()).toBe(help().trimEnd());
+  }, 60_000);
 }
