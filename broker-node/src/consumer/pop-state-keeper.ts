@@ -11,6 +11,7 @@
  * taken (the tier's newest restorable copy when there is a tier: a wiped disk restores from it).
  */
 import type { Logger } from '@cirrusmq/client/protocol';
+import { PeriodicService } from '../periodic-service';
 import type { CommitLogPopJournal } from './pop-journal';
 import type { PopService } from './pop-service';
 import { type PopSnapshot, readPopSnapshot, writePopSnapshot } from './pop-snapshot';
@@ -19,7 +20,7 @@ import type { TierPopSnapshotCopy } from './pop-snapshot-tier';
 const DEFAULT_POP_SNAPSHOT_INTERVAL_MS = 60_000;
 
 export class PopStateKeeper {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: PeriodicService | undefined;
   private writing: Promise<void> | undefined;
   /** A snapshot asked for while one was being written: taken once that one is done (it must cover the state at the ask). */
   private next: Promise<void> | undefined;
@@ -72,8 +73,8 @@ export class PopStateKeeper {
     this.logger.info('pop state recovered', { ...this.recovered, snapshotQueues: snapshot?.queues.length ?? 0 });
     // A snapshot now: the next replay starts here, retention gets its hold without waiting an interval, and an ignored local snapshot is replaced.
     void this.snapshot();
-    this.timer = setInterval(() => void this.snapshot(), this.snapshotIntervalMs);
-    this.timer.unref();
+    this.timer = new PeriodicService('PopSnapshotService', this.snapshotIntervalMs, () => this.snapshot(), this.logger);
+    this.timer.start();
   }
 
   /**
@@ -122,7 +123,7 @@ export class PopStateKeeper {
 
   /** Before the store closes: the journal's last records stored, and a snapshot. */
   async close(): Promise<void> {
-    clearInterval(this.timer);
+    await this.timer?.shutdown();
     await this.next;
     await this.writing;
     await this.journal.sync().catch(() => undefined);
