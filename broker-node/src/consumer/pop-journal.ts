@@ -3,14 +3,15 @@
  * CommitLog under the system topic rmq_sys_POP_JOURNAL (queue 0), so they get the store's
  * durability as they are (ASYNC_FLUSH, SYNC_FLUSH group commit, the s3 write-ahead log) and a
  * broker restored from its tier replays them. Records appended in one turn of the event loop
- * go as one message (a JSON array, at most MAX_RECORDS_PER_MESSAGE), so a receive of 32 is one
- * append, not 32. No DynamoDB write per receive or ack.
+ * go as one message (pop-journal-codec.ts, at most MAX_RECORDS_PER_MESSAGE), so a receive of 32 is
+ * one append, not 32. No DynamoDB write per receive or ack.
  *
  * A snapshot (pop-snapshot.ts) bounds the replay: a restart loads it and replays the journal
  * from the offset it names. Replaying a record twice is harmless: each sets state.
  */
 import { decodeRecords, decodeSendBatch, encodeSendBatch, type Logger } from '@cirrusmq/client/protocol';
 import type { MessageStore } from '../store/message-store-types';
+import { decodePopJournalRecords, encodePopJournalRecords } from './pop-journal-codec';
 import type { PopJournal, PopJournalRecord } from './pop-journal-record';
 
 export const POP_JOURNAL_TOPIC = 'rmq_sys_POP_JOURNAL';
@@ -53,9 +54,9 @@ export class CommitLogPopJournal implements PopJournal {
     this.pending = [];
     const puts: Promise<unknown>[] = [];
     for (let i = 0; i < records.length; i += MAX_RECORDS_PER_MESSAGE) {
-      const body = JSON.stringify(records.slice(i, i + MAX_RECORDS_PER_MESSAGE));
+      const body = encodePopJournalRecords(records.slice(i, i + MAX_RECORDS_PER_MESSAGE));
       const batch = encodeSendBatch(POP_JOURNAL_TOPIC, 0, [
-        { messageId: '', body, bodyLength: Buffer.byteLength(body), sysFlag: 0, bornTimestamp: Date.now(), properties: '', propertiesLength: 0 },
+        { messageId: '', body, bodyLength: body.length, sysFlag: 0, bornTimestamp: Date.now(), properties: '', propertiesLength: 0 },
       ]);
       puts.push(this.store.putMessages(decodeSendBatch(batch, 1)));
     }
@@ -84,7 +85,7 @@ export class CommitLogPopJournal implements PopJournal {
       const got = await this.store.getMessage(POP_JOURNAL_TOPIC, 0, offset, REPLAY_BATCH);
       if (got.count === 0) break;
       for (const m of decodeRecords(got.records)) {
-        const records = JSON.parse(m.body.toString('utf8')) as PopJournalRecord[];
+        const records = decodePopJournalRecords(m.body);
         for (const r of records) apply(r);
         n += records.length;
       }

@@ -1,9 +1,10 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CirrusError } from '@cirrusmq/client/protocol';
 import { removeDir, tempDir } from '../testing/fixtures';
-import { loadOrCreateReceiptKey, ReceiptHandleCodec } from './receipt-handle';
+import { HmacSha256, loadOrCreateReceiptKey, ReceiptHandleCodec } from './receipt-handle';
 
 const fields = { brokerName: 'broker-a', topic: 'Orders', queueId: 3, queueOffset: 12345, group: 'billing', generation: 7 };
 const codeOf = (f: () => unknown) => {
@@ -44,5 +45,25 @@ describe('receipt handles', () => {
     } finally {
       removeDir(dir);
     }
+  });
+});
+
+describe('HmacSha256', () => {
+  it('gives createHmac-sha256 bytes for short, 64-byte and long keys and for ASCII, non-ASCII, empty and over-long messages', () => {
+    const keys = [randomBytes(16), randomBytes(32), randomBytes(64), randomBytes(65), randomBytes(200)];
+    const messages = ['', 'v1payload', 'é€😀 ünïcode', 'x'.repeat(1024), '€'.repeat(1024), 'y'.repeat(1025), randomBytes(700).toString('base64url')];
+    for (const key of keys) {
+      const mac = new HmacSha256(key);
+      for (const m of messages) expect(mac.digest(m).toString('hex')).toBe(createHmac('sha256', key).update(m).digest('hex'));
+      // The kept buffers hold nothing of the previous message: a shorter one after a longer one.
+      expect(mac.digest('ab').toString('hex')).toBe(createHmac('sha256', key).update('ab').digest('hex'));
+    }
+  });
+
+  it('verifies a handle MACed by createHmac (handles given out before the change)', () => {
+    const key = Buffer.alloc(32, 1);
+    const payload = Buffer.from(JSON.stringify(['broker-a', 'Orders', 3, 12345, 'billing', 7])).toString('base64url');
+    const old = `v1.${payload}.${createHmac('sha256', key).update(payload).digest().subarray(0, 16).toString('base64url')}`;
+    expect(new ReceiptHandleCodec(key).decode(old)).toEqual(fields);
   });
 });

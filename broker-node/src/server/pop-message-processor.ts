@@ -36,7 +36,7 @@ export function popMessageProcessor(ctx: BrokerServerContext): (req: IncomingMes
   return async (req, res) => {
     const request = validatePopRequest(await body(req));
     const got = await popService(ctx).pop(request);
-    const payload = encodePopResult({ messages: got.messages }, Buffer.concat(got.records));
+    const payload = encodePopResult({ messages: got.messages }, got.records);
     res.writeHead(200, { 'content-type': ContentTypes.POP_RESULT, 'content-length': payload.length });
     res.end(payload);
     return got.messages.length > 0 ? 'FOUND' : 'NO_NEW_MSG';

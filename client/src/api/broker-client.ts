@@ -193,12 +193,21 @@ export function decodePopResult(body: Buffer, brokerName: string): PoppedMessage
   });
 }
 
-/** Builds a POP_RESULT body: the broker's side of decodePopResult. */
-export function encodePopResult(meta: PopResultMeta, records: Buffer): Buffer {
-  const json = Buffer.from(JSON.stringify(meta), 'utf8');
-  const head = Buffer.allocUnsafe(4);
-  head.writeUInt32BE(json.length, 0);
-  return Buffer.concat([head, json, records]);
+/**
+ * Builds a POP_RESULT body: the broker's side of decodePopResult. The records may come as a list
+ * (the broker's slices of what it read): each is copied once, straight into the answer.
+ */
+export function encodePopResult(meta: PopResultMeta, records: Buffer | readonly Buffer[]): Buffer {
+  const json = JSON.stringify(meta);
+  const metaLength = Buffer.byteLength(json);
+  const parts = Buffer.isBuffer(records) ? [records] : records;
+  let size = 4 + metaLength;
+  for (const r of parts) size += r.length;
+  const out = Buffer.allocUnsafe(size);
+  out.writeUInt32BE(metaLength, 0);
+  let pos = 4 + out.write(json, 4, 'utf8');
+  for (const r of parts) pos += r.copy(out, pos);
+  return out;
 }
 
 function errorOf(res: HttpResponse): CirrusError {
