@@ -86,15 +86,13 @@ export class PopLongPollingService {
   }
 
   private wakeOne(topic: string, group: string, queueId: number): void {
-    const byGroup = this.waiters.get(topic);
-    const list = byGroup?.get(group);
-    if (!byGroup || !list) return;
-    const i = list.findIndex((w) => w.queueId < 0 || w.queueId === queueId);
-    if (i < 0) return;
-    const [w] = list.splice(i, 1);
-    if (list.length === 0) byGroup.delete(group);
-    if (byGroup.size === 0) this.waiters.delete(topic);
-    w!.wake();
+    const w = this.waiters
+      .get(topic)
+      ?.get(group)
+      ?.find((x) => x.queueId < 0 || x.queueId === queueId);
+    if (!w) return;
+    this.remove(topic, w);
+    w.wake();
   }
 
   private remove(topic: string, waiter: Waiter): void {
