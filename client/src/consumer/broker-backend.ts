@@ -13,7 +13,7 @@ import type { Logger } from '../logger.js';
 import { BrokerFaultTolerance } from '../route/broker-fault-tolerance.js';
 import type { RouteCache } from '../route/route-cache.js';
 import type { AckOutcome, ConsumeBackend, ReceiveParams } from './consume-backend.js';
-import { entryError } from './entry-error.js';
+import { entryError, settleAcks } from './entry-error.js';
 import type { MessageView } from './message-view.js';
 
 export interface BrokerBackendOptions {
@@ -138,11 +138,7 @@ export class BrokerConsumeBackend implements ConsumeBackend {
         try {
           const client = await this.clientOf(first);
           const res = await client.ack({ topic: first.topic, group, receiptHandles: indexes.map((i) => messages[i]!.receiptHandle) });
-          indexes.forEach((i, j) => {
-            const r = res.results[j];
-            outcomes[i] =
-              r === undefined ? new CirrusError('INTERNAL', 'the broker answered fewer ack results than handles') : r.status === 'OK' ? null : entryError(r);
-          });
+          settleAcks(outcomes, indexes, res, 'broker');
         } catch (e) {
           const err = toCirrusError(e);
           for (const i of indexes) outcomes[i] = err;

@@ -21,7 +21,8 @@ export interface ConsumeBackend {
   /**
    * Hands leased messages back unread (a consumer shutting down): on the broker route the
    * lease ends at once and is not counted as an attempt; the gateway takes no such release
-   * from users, so there the shortest invisibility is set instead. Failures are logged, not thrown.
+   * from users, so there the shortest invisibility is set instead. Failures are not thrown (the
+   * broker backend logs them); the leases then end at their invisibility.
    */
   release(group: string, messages: readonly MessageView[]): Promise<void>;
   /** The group's settings (orderly, retries), when the backend can tell. */

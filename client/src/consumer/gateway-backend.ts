@@ -3,7 +3,7 @@ import { ConsumeLimits, type SubscriptionGroupConfig } from '../api/consume-type
 import type { GatewayClient } from '../api/gateway-client.js';
 import { CirrusError, toCirrusError } from '../errors.js';
 import type { AckOutcome, ConsumeBackend, ReceiveParams } from './consume-backend.js';
-import { entryError, toSeconds } from './entry-error.js';
+import { entryError, settleAcks, toSeconds } from './entry-error.js';
 import { messageViewFromJson, type MessageView } from './message-view.js';
 
 export class GatewayConsumeBackend implements ConsumeBackend {
@@ -32,11 +32,7 @@ export class GatewayConsumeBackend implements ConsumeBackend {
             group,
             indexes.map((i) => messages[i]!.receiptHandle),
           );
-          indexes.forEach((i, j) => {
-            const r = res.results[j];
-            outcomes[i] =
-              r === undefined ? new CirrusError('INTERNAL', 'the gateway answered fewer ack results than handles') : r.status === 'OK' ? null : entryError(r);
-          });
+          settleAcks(outcomes, indexes, res, 'gateway');
         } catch (e) {
           const err = toCirrusError(e);
           for (const i of indexes) outcomes[i] = err;
