@@ -17,7 +17,7 @@ import { capMessages, MESSAGES_BUDGET } from '../read-answer';
 const DEFAULT_READ_MAX = 32;
 
 /** Documented here; parsed by hand (see send-request-schema.ts), so registered without zod validation. */
-export const sendMessagesRoute = createRoute({
+const sendMessagesRoute = createRoute({
   method: 'post',
   path: '/v1/topics/{topic}/messages',
   operationId: 'sendMessages',

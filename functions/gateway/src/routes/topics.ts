@@ -10,7 +10,7 @@ import type { GatewayDeps } from '../deps';
 /** A broker's delete is a few fsyncs; this bounds a broker that hangs. */
 const BROKER_DELETE_TIMEOUT_MS = 10_000;
 
-export const createTopicRoute = createRoute({
+const createTopicRoute = createRoute({
   method: 'post',
   path: '/v1/topics',
   operationId: 'createTopic',
