@@ -52,10 +52,12 @@ export class PopFixture {
   client!: BrokerClient;
 
   constructor() {
+    // One for both, as BrokerController has it: the server and the consume core see the same topic configs.
+    const topicConfigManager = new TopicConfigManager('broker-a', this.nameServer);
     this.popService = new PopService({
       brokerName: 'broker-a',
       store: this.store,
-      topicConfigManager: new TopicConfigManager('broker-a', this.nameServer),
+      topicConfigManager,
       groups: this.groups,
       codec: new ReceiptHandleCodec(loadOrCreateReceiptKey(this.dir)),
       deadLetter: new DeadLetterService(this.store, silentLogger),
@@ -65,7 +67,7 @@ export class PopFixture {
     this.server = createBrokerServer({
       brokerName: 'broker-a',
       store: this.store,
-      topicConfigManager: new TopicConfigManager('broker-a', this.nameServer),
+      topicConfigManager,
       popService: this.popService,
       logger: silentLogger,
       acceptingWrites: () => true,
