@@ -20,8 +20,6 @@ export interface BrokerBackendOptions {
   nameServer: NameServerApi;
   routes: RouteCache;
   logger: Logger;
-  brokerIsolationMs?: number;
-  maxSocketsPerBroker?: number;
 }
 
 export class BrokerConsumeBackend implements ConsumeBackend {
@@ -33,8 +31,9 @@ export class BrokerConsumeBackend implements ConsumeBackend {
   private readonly nextBroker = new Map<string, number>();
 
   constructor(private readonly options: BrokerBackendOptions) {
-    this.brokers = new BrokerClients({ maxSockets: options.maxSocketsPerBroker ?? 16 });
-    this.faults = new BrokerFaultTolerance(options.brokerIsolationMs ?? 10_000);
+    this.brokers = new BrokerClients({ maxSockets: 16 });
+    // As the Producer's default: a failed broker is skipped for 10 s.
+    this.faults = new BrokerFaultTolerance(10_000);
   }
 
   async receive(params: ReceiveParams): Promise<MessageView[]> {

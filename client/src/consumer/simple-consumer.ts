@@ -42,7 +42,7 @@ export interface SimpleConsumerOptions extends ConsumerConnection {
   invisibleDuration?: number;
 }
 
-export const SimpleConsumerDefaults = { AWAIT_DURATION_MS: 20_000, INVISIBLE_DURATION_MS: 30_000 } as const;
+const SimpleConsumerDefaults = { AWAIT_DURATION_MS: 20_000, INVISIBLE_DURATION_MS: 30_000 } as const;
 
 export class SimpleConsumer {
   readonly group: string;
