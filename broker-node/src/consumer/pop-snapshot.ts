@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { syncDirectory } from '../store/mapped-file';
 import type { LeaseState } from './pop-lease-table';
 
 export interface PopSnapshot {
@@ -58,5 +59,7 @@ export async function writePopSnapshot(storeDir: string, s: PopSnapshot): Promis
     await fh.close();
   }
   await fs.promises.rename(tmp, file);
+  // Retention may drop journal bytes below this snapshot once it is written: its name must survive a power loss too.
+  syncDirectory(path.dirname(file));
   return bytes;
 }

@@ -11,6 +11,7 @@ import { createHash, createHmac, hash, randomBytes, timingSafeEqual } from 'node
 import fs from 'node:fs';
 import path from 'node:path';
 import { CirrusError } from '@cirrusmq/client/protocol';
+import { writeFileDurably } from '../store/durable-file';
 
 export interface ReceiptHandleFields {
   brokerName: string;
@@ -168,12 +169,9 @@ function readLocalKey(storeDir: string): Buffer | undefined {
   }
 }
 
+/** Durable before any handle signed with it leaves the broker: a key lost to a power loss would void them all. */
 function writeLocalKey(storeDir: string, key: Buffer): void {
-  const file = keyFile(storeDir);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp`;
-  fs.writeFileSync(tmp, key, { mode: 0o600 });
-  fs.renameSync(tmp, file);
+  writeFileDurably(keyFile(storeDir), key, 0o600);
 }
 
 function isIndex(v: unknown): v is number {

@@ -20,7 +20,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CirrusError } from '@cirrusmq/client/protocol';
-import { syncDirectory } from './mapped-file';
+import { writeFileDurably } from './durable-file';
 
 export const TOMBSTONE_FILE = 'topic-tombstones.json';
 const VERSION = 1;
@@ -45,7 +45,7 @@ export class TopicTombstones {
   private topics: Map<string, TopicTombstone> | undefined;
   private listener: (() => void) | undefined;
 
-  constructor(private readonly storeDir: string) {
+  constructor(storeDir: string) {
     this.fileName = path.join(storeDir, TOMBSTONE_FILE);
   }
 
@@ -147,18 +147,7 @@ export class TopicTombstones {
   }
 
   private persist(): void {
-    fs.mkdirSync(this.storeDir, { recursive: true });
-    const body = encodeTombstones(this.table());
-    const tmp = `${this.fileName}.tmp`;
-    const fd = fs.openSync(tmp, 'w');
-    try {
-      fs.writeSync(fd, body);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, this.fileName);
-    syncDirectory(this.storeDir);
+    writeFileDurably(this.fileName, encodeTombstones(this.table()));
     this.listener?.();
   }
 }
