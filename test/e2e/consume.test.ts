@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../infra/local/local-cluster';
 import { waitFor } from '../../infra/local/wait-for';
-import { api, startTestCluster, stopTestCluster } from '../support/cluster';
+import { api, parkedReceives, startTestCluster, stopTestCluster, waitUntilParked } from '../support/cluster';
 
 let cluster: LocalCluster;
 let gw: string;
@@ -179,11 +179,11 @@ describe('consume through the gateway', () => {
     await createGroup('poller');
     const latencies: number[] = [];
     for (let round = 0; round < 5; round++) {
+      const parkedBefore = await parkedReceives(cluster);
       const started = performance.now();
       const waiting = receive('polled', 'poller', { max: 32, waitSeconds: 10 }).then((res) => ({ res, at: performance.now() }));
-      // Input timing, not a wait for a result: the send goes out once the receive is (very
-      // likely) parked; the latency below is measured from the send's ack either way.
-      await new Promise((r) => setTimeout(r, 300));
+      // The send goes out once the receive is parked on both brokers.
+      await waitUntilParked(cluster, parkedBefore);
       const sendAt = performance.now();
       await send('polled', [`p${round}`]);
       const { res, at } = await waiting;
@@ -264,8 +264,9 @@ describe('consume through the gateway', () => {
     };
     const releasedBefore = await released();
     // One receive parked on both brokers (max 1, a 10-minute invisibility), then messages on both.
+    const parkedBefore = await parkedReceives(cluster);
     const waiting = receive('spread', 'spreader', { max: 1, invisibleSeconds: 600, waitSeconds: 10 });
-    await new Promise((r) => setTimeout(r, 300)); // input timing: let the receive park first
+    await waitUntilParked(cluster, parkedBefore);
     const bodies = Array.from({ length: 8 }, (_, i) => `s${i}`);
     const brokers = new Set<string>();
     // One at a time: the producer's round robin puts them on queues of both brokers.

@@ -12,7 +12,7 @@ import { ConsumeResult, type MessageView, Producer, PullConsumer, PushConsumer, 
 import type { LocalCluster } from '../../infra/local/local-cluster';
 import { waitFor } from '../../infra/local/wait-for';
 import { runCli } from '../support/cli';
-import { api, readWholeQueue, startTestCluster, stopTestCluster } from '../support/cluster';
+import { api, parkedReceives, readWholeQueue, startTestCluster, stopTestCluster, waitUntilParked } from '../support/cluster';
 
 let cluster: LocalCluster;
 let producer: Producer;
@@ -126,12 +126,11 @@ describe('SimpleConsumer', () => {
     await createGroup('pager');
     const consumer = new SimpleConsumer({ nameServer, group: 'pager', subscriptions: { alerts: '*' }, awaitDuration: 20_000 });
     try {
+      const parkedBefore = await parkedReceives(cluster);
       const waiting = consumer.receive(1);
       let sentAt = 0;
       const sender = (async () => {
-        // A delay of the stimulus, not a wait for a condition: the receive is long-polling by
-        // then (had it not started yet, it finds the message at once and the bound still holds).
-        await new Promise((r) => setTimeout(r, 500));
+        await waitUntilParked(cluster, parkedBefore);
         sentAt = Date.now();
         // One message, on one of the two brokers: the receive long-polls both.
         await producer.send({ topic: 'alerts', body: 'a0' });

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { loadLocalClusterConfig } from '../../infra/local/config';
 import { LocalCluster } from '../../infra/local/local-cluster';
 import { freePort } from './free-port';
+import { waitFor } from '../../infra/local/wait-for';
+import { sample } from './prometheus-text';
 
 export interface TestClusterOptions {
   brokers?: string[];
@@ -78,4 +80,19 @@ export async function readWholeQueue(gatewayUrl: string, topic: string, broker: 
       throw new Error(`nextOffset ${res.body.nextOffset} after ${all.length} + ${res.body.messages.length}`);
     all.push(...res.body.messages);
   }
+}
+
+/** Receives long-polling on each broker of the cluster now (cirrusmq_broker_pop_parked_receives), in config order. */
+export async function parkedReceives(cluster: LocalCluster): Promise<number[]> {
+  return Promise.all(
+    cluster.config.brokers.map(async ({ brokerName }) => {
+      const text = await (await fetch(`${cluster.brokerUrl(brokerName)}/metrics`)).text();
+      return sample(text, 'cirrusmq_broker_pop_parked_receives', { broker: brokerName }) ?? 0;
+    }),
+  );
+}
+
+/** Waits until a receive started after `before` was read has parked a long poll on every broker. */
+export async function waitUntilParked(cluster: LocalCluster, before: number[], timeoutMs = 10_000): Promise<void> {
+  await waitFor('a receive long-polling on every broker', timeoutMs, async () => (await parkedReceives(cluster)).every((n, i) => n > before[i]!));
 }

@@ -8,7 +8,7 @@
  * One registry per server, not prom-client's global one: tests run several brokers in a process.
  */
 import { CirrusError } from '@cirrusmq/client/protocol';
-import { Histogram, Registry } from 'prom-client';
+import { Gauge, Histogram, Registry } from 'prom-client';
 import type { MessageStore } from '../store/message-store-types';
 
 /** An HTTP request on the same host: from a page-cache write (~0.5 ms) to a group commit in trouble. */
@@ -24,7 +24,8 @@ export class BrokerMetrics {
   readonly pop: Histogram<'result'>;
   readonly ack: Histogram<'result'>;
 
-  constructor(brokerName: string, store: Pick<MessageStore, 'storeStats'>) {
+  /** `parked`: the receives long-polling on this broker now (read at scrape time). */
+  constructor(brokerName: string, store: Pick<MessageStore, 'storeStats'>, parked: () => number = () => 0) {
     const byResult = (name: string, help: string, buckets = REQUEST_BUCKETS) =>
       new Histogram({ name, help, labelNames: ['result'] as const, buckets, registers: [this.registry] });
     this.send = byResult(
@@ -41,6 +42,14 @@ export class BrokerMetrics {
       'cirrusmq_broker_ack_duration_seconds',
       'POST /v1/consume/ack, from the request to the answer (the journal record stored at the store durability included).',
     );
+    new Gauge({
+      name: 'cirrusmq_broker_pop_parked_receives',
+      help: 'Receives long-polling on this broker now (waiting for a message of their topic).',
+      registers: [this.registry],
+      collect() {
+        this.set(parked());
+      },
+    });
     const s = store.storeStats;
     for (const m of [s.flushSeconds, s.tierUploadSeconds, s.topicPutMessages, s.topicPutBytes]) this.registry.registerMetric(m);
     this.registry.setDefaultLabels({ broker: brokerName });

@@ -30,7 +30,7 @@ import { Router } from './router';
 import { sendMessageProcessor } from './send-message-processor';
 
 export function createBrokerRouter(ctx: BrokerServerContext): Router {
-  const metrics = new BrokerMetrics(ctx.brokerName, ctx.store);
+  const metrics = new BrokerMetrics(ctx.brokerName, ctx.store, () => ctx.popService?.polling.parked() ?? 0);
   return new Router()
     .on('POST', '/v1/send', timed(metrics.send, sendMessageProcessor(ctx)))
     .on('GET', '/v1/messages', timed(metrics.pull, pullMessageProcessor(ctx)))
