@@ -9,7 +9,9 @@
  *      ConsumeQueue recovery, replay to the indexes, until it could serve. Timed inside the
  *      child (open + recovery), and as the whole process (node + tsx startup included);
  *   3. the parent reads the log files sequentially with fs.readSync and a 4 MiB buffer.
- * Prints the ratio restart / sequential read (target <= 2).
+ * Prints the ratio restart / sequential read (target <= 2). A run fails unless the restarted
+ * store holds exactly what was written: its CommitLog max offset is the writer's, and each
+ * queue's max offset is the number of messages put in it (a kill -9 keeps the page cache).
  *
  * What recovery reads (message-store.ts load()): the 1 KiB checkpoint; the CommitLog from
  * the checkpoint's flushed offset to its end, verifying each record's CRC (what was written
@@ -81,14 +83,17 @@ async function childWrite(dir: string, bytes: number): Promise<void> {
   const store = new DefaultMessageStore(storeConfig(dir), silentLogger).load();
   const batchBytes = batches[0]!.records.reduce((n, x) => n + x.shape.size, 0);
   let written = 0;
+  const perQueue = new Array<number>(8).fill(0);
   for (let p = 0; written < bytes; p++) {
-    await store.putMessages(batches[p % 8]!);
+    const r = await store.putMessages(batches[p % 8]!);
+    if (r.status !== 'PUT_OK') throw new Error(`put answered ${r.status}`);
+    perQueue[p % 8]! += 32;
     written += batchBytes;
     // A broker's event loop turns between requests: the flush timer (and checkpoint) runs.
     if (p % 8 === 7) await new Promise((r) => setImmediate(r));
   }
   const s = store.stats();
-  process.stdout.write(JSON.stringify({ written: s.commitLogMaxOffset, checkpoint: s.checkpointPhysicOffset }) + '\n');
+  process.stdout.write(JSON.stringify({ written: s.commitLogMaxOffset, checkpoint: s.checkpointPhysicOffset, perQueue }) + '\n');
   await new Promise(() => {}); // killed here
 }
 
@@ -111,6 +116,7 @@ function childOpen(dir: string): void {
       checkpoint,
       indexProgress: store.indexService.maxPhysicalOffset(),
       maxOffset: store.stats().commitLogMaxOffset,
+      perQueue: Array.from({ length: 8 }, (_, q) => store.getMaxOffsetInQueue('bench', q)),
     }) + '\n',
   );
   // Exit without a clean shutdown: the next run starts from the same crashed state.
@@ -184,7 +190,7 @@ async function main(): Promise<void> {
   for (let run = 1; run <= runs; run++) {
     const dir = fs.mkdtempSync(path.join(values.dir!, 'cirrusmq-bench-recovery-'));
     try {
-      let written: { written: number; checkpoint: number } | undefined;
+      let written: { written: number; checkpoint: number; perQueue: number[] } | undefined;
       await runChild(['--child', 'write', '--store', dir, '--bytes', String(bytes), '--flush-interval', values['flush-interval']!], (line, kill) => {
         written = JSON.parse(line);
         kill();
@@ -200,7 +206,13 @@ async function main(): Promise<void> {
         reputFrom: number | null;
         reputRecords: number;
         checkpoint: { physicOffset: number; logicsOffset: number; indexOffset: number } | undefined;
+        maxOffset: number;
+        perQueue: number[];
       };
+      // A fast restart that lost data is no result: the recovered store must end where the writer did.
+      if (r.maxOffset !== written.written) throw new Error(`run ${run}: recovered CommitLog max offset ${r.maxOffset}, the writer reached ${written.written}`);
+      if (r.perQueue.join() !== written.perQueue.join())
+        throw new Error(`run ${run}: recovered queue max offsets ${r.perQueue.join()}, written ${written.perQueue.join()}`);
       if (values.cold) dropCaches();
       const read = readSequentially(dir, written.written);
       const ratio = r.openMs / read.ms;
@@ -212,6 +224,7 @@ async function main(): Promise<void> {
           `replayed ${fmt(r.reputRecords)} records from ${r.reputFrom === null ? '-' : fmt(r.reputFrom / MB, 1) + ' MiB'}` +
           ` (checkpoint: CommitLog ${fmt((r.checkpoint?.physicOffset ?? 0) / MB, 1)}, ConsumeQueues ${fmt((r.checkpoint?.logicsOffset ?? 0) / MB, 1)}, index ${fmt((r.checkpoint?.indexOffset ?? 0) / MB, 1)} MiB)\n` +
           `  sequential read of the log (${fmt(read.bytes / MB)} MiB, 4 MiB readSync): ${fmt(read.ms)} ms (${fmt(read.bytes / MB / (read.ms / 1000))} MB/s)\n` +
+          `  recovered max offset = written (${fmt(r.maxOffset)} B; ${fmt(r.perQueue.reduce((a, b) => a + b, 0))} messages in 8 queues)\n` +
           `  restart / sequential read = ${fmt(ratio, 2)} (target <= 2)`,
       );
     } finally {

@@ -288,23 +288,30 @@ interface LoadResult {
 
 async function putLoad(store: DefaultMessageStore, producers: number): Promise<LoadResult> {
   const latencies: number[] = [];
-  const deadline = performance.now() + SECONDS * 1000;
+  const started = performance.now();
+  const deadline = started + SECONDS * 1000;
   let messages = 0;
   let notOk = 0;
   await Promise.all(
     Array.from({ length: producers }, async (_, w) => {
-      for (let i = w; performance.now() < deadline; i += producers) {
+      for (let i = w, n = 0; performance.now() < deadline; i += producers, n++) {
         const t0 = performance.now();
         const r = await store.putMessages(batches[i % QUEUES]!);
         latencies.push(performance.now() - t0);
         if (r.status === 'PUT_OK') messages += r.count;
         else notOk++;
+        // An ASYNC put can finish without leaving the microtask queue: without a turn of the
+        // event loop the flush timer never runs, and the baseline would skip the fdatasyncs a
+        // broker pays (a broker's loop turns between requests).
+        if (n % 8 === 7) await new Promise((r) => setImmediate(r));
       }
     }),
   );
+  // Puts still in flight at the deadline finish after it and are counted: so is their time.
+  const seconds = (performance.now() - started) / 1000;
   if (notOk > 0) log(`  ${notOk} batches not acknowledged PUT_OK`);
   latencies.sort((a, b) => a - b);
-  return { msgsPerSec: messages / SECONDS, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  return { msgsPerSec: messages / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
 /** What the object store takes: PUTs of write-ahead-chunk-sized bodies, 4 in flight, for 2 s. */
@@ -381,7 +388,8 @@ async function benchProduceHttp(motoTier: MotoTier): Promise<Map<number, number[
           await producer.sendBatch(messages); // warm the route
           const latencies: number[] = [];
           let sent = 0;
-          const deadline = performance.now() + SECONDS * 1000;
+          const started = performance.now();
+          const deadline = started + SECONDS * 1000;
           await Promise.all(
             Array.from({ length: producers }, async () => {
               while (performance.now() < deadline) {
@@ -392,8 +400,10 @@ async function benchProduceHttp(motoTier: MotoTier): Promise<Map<number, number[
               }
             }),
           );
+          // Sends in flight at the deadline are counted, so the time they took is too.
+          const seconds = (performance.now() - started) / 1000;
           latencies.sort((a, b) => a - b);
-          results[durability] = { msgsPerSec: sent / SECONDS, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+          results[durability] = { msgsPerSec: sent / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
         } finally {
           producer.shutdown();
           ns.close();
