@@ -7,7 +7,8 @@ import { CommitLogPopJournal } from './pop-journal';
 import { type GroupConfigSource, PopService } from './pop-service';
 import { type SnapshotObjects, TierPopSnapshotCopy } from './pop-snapshot-tier';
 import { PopStateKeeper } from './pop-state-keeper';
-import { loadReceiptKeyWithTier, ReceiptHandleCodec } from './receipt-handle';
+import { ReceiptHandleCodec } from './receipt-handle';
+import { loadReceiptKeyWithTier } from './receipt-key';
 
 export async function createPopService(opts: {
   brokerName: string;
@@ -38,6 +39,7 @@ export async function createPopService(opts: {
     codec: new ReceiptHandleCodec(
       opts.receiptKey ??
         (await loadReceiptKeyWithTier(opts.storeDir, opts.tierObjects, (err) => opts.logger.warn('receipt key: no copy in the tier', { err: String(err) }))),
+      opts.brokerName,
     ),
     deadLetter: new DeadLetterService(opts.store, opts.logger, ensureTopic),
     logger: opts.logger,

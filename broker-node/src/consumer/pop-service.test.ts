@@ -27,7 +27,7 @@ async function service(maxLeases: number) {
     store,
     topicConfigManager: new TopicConfigManager('broker-a', ns),
     groups: new InMemoryGroups(),
-    codec: new ReceiptHandleCodec(Buffer.alloc(32, 7)),
+    codec: new ReceiptHandleCodec(Buffer.alloc(32, 7), 'broker-a'),
     deadLetter: new DeadLetterService(store, silentLogger),
     logger: silentLogger,
     maxLeases,

@@ -40,7 +40,7 @@ import type { PopJournal, PopJournalRecord } from './pop-journal-record';
 import { type Lease, PopLeaseTable, type QueueLeases } from './pop-lease-table';
 import { PopLongPollingService, SAFETY_RECHECK_MS } from './pop-long-polling-service';
 import type { PopSnapshot } from './pop-snapshot';
-import type { ReceiptHandleCodec, ReceiptHandleFields } from './receipt-handle';
+import type { LeaseRef, ReceiptHandleCodec } from './receipt-handle';
 
 /** The group's settings: the NameServer's (SubscriptionGroupManager.getOrCreate), created on first use. */
 export interface GroupConfigSource {
@@ -64,6 +64,8 @@ export interface PopResult {
   messages: PoppedMeta[];
   /** The records, in the order of `messages`. */
   records: Buffer[];
+  /** The leases, in the order of `messages`: their handles are signed together at the end of the receive. */
+  leases: LeaseRef[];
 }
 
 /**
@@ -130,10 +132,11 @@ export class PopService {
   /** Answers once the acks are in the journal at the store's durability: under SYNC_FLUSH an acked lease survives a crash. */
   async ack(req: AckRequest): Promise<AckResponse> {
     this.expire();
+    const refs = this.deps.codec.decodeAll(req.receiptHandles, req.topic, req.group);
     const response: AckResponse = {
-      results: req.receiptHandles.map((h) => {
+      results: refs.map((ref) => {
         try {
-          const { q, lease } = this.liveLease(h, req.topic, req.group);
+          const { q, lease } = this.liveLease(ref, req.topic, req.group);
           this.table.resolve(q, lease.offset);
           this.journal?.append({ t: 'ACK', g: q.group, topic: q.topic, q: q.queueId, offset: lease.offset });
           if (q.orderly && !q.hasActiveLease()) this.polling.notifyReleased(q.topic, q.group, q.queueId);
@@ -149,9 +152,15 @@ export class PopService {
 
   async changeInvisibility(req: ChangeInvisibilityRequest): Promise<ChangeInvisibilityResponse> {
     this.expire();
-    const results = req.entries.map((entry) => {
+    const refs = this.deps.codec.decodeAll(
+      req.entries.map((e) => e.receiptHandle),
+      req.topic,
+      req.group,
+    );
+    const changed: LeaseRef[] = [];
+    const outcomes = req.entries.map((entry, i) => {
       try {
-        const { q, lease, fields } = this.liveLease(entry.receiptHandle, req.topic, req.group);
+        const { q, lease } = this.liveLease(refs[i]!, req.topic, req.group);
         if (entry.invisibleMs === RELEASE_INVISIBLE_MS) {
           this.release(q, lease);
         } else {
@@ -159,11 +168,14 @@ export class PopService {
           this.table.extend(q, lease, deadline);
           this.journal?.append({ t: 'CHANGE', g: q.group, topic: q.topic, q: q.queueId, offset: lease.offset, gen: lease.generation, deadline });
         }
-        return { status: 'OK' as const, receiptHandle: this.deps.codec.encode({ ...fields, generation: lease.generation }) };
+        changed.push({ queueId: q.queueId, queueOffset: lease.offset, generation: lease.generation });
+        return changed.length - 1;
       } catch (e) {
         return failure(e);
       }
     });
+    const handles = this.deps.codec.encodeAll(req.topic, req.group, changed);
+    const results = outcomes.map((o) => (typeof o === 'number' ? { status: 'OK' as const, receiptHandle: handles[o]! } : o));
     this.armTimer();
     await this.journal?.sync();
     return { results };
@@ -246,7 +258,7 @@ export class PopService {
   }
 
   private async popOnce(req: PopRequest, group: SubscriptionGroupConfig, queueIds: number[], filter: MessageFilter | undefined): Promise<PopResult> {
-    const out: PopResult = { messages: [], records: [] };
+    const out: PopResult = { messages: [], records: [], leases: [] };
     const rrKey = counterKey(req.group, req.topic);
     const start = this.rr.get(rrKey) ?? 0;
     this.rr.set(rrKey, (start + 1) % queueIds.length);
@@ -262,7 +274,11 @@ export class PopService {
         q.locked = false;
       }
     }
-    if (out.messages.length > 0) this.armTimer();
+    if (out.messages.length > 0) {
+      const handles = this.deps.codec.encodeAll(req.topic, req.group, out.leases);
+      for (let i = 0; i < handles.length; i++) out.messages[i]!.receiptHandle = handles[i]!;
+      this.armTimer();
+    }
     return out;
   }
 
@@ -361,17 +377,11 @@ export class PopService {
     return n;
   }
 
+  /** The handle is signed with the rest of the receive's (popOnce). */
   private deliver(q: QueueLeases, lease: Lease, record: Buffer, out: PopResult): void {
-    const fields: ReceiptHandleFields = {
-      brokerName: this.deps.brokerName,
-      topic: q.topic,
-      queueId: q.queueId,
-      queueOffset: lease.offset,
-      group: q.group,
-      generation: lease.generation,
-    };
-    out.messages.push({ receiptHandle: this.deps.codec.encode(fields), deliveryAttempt: lease.attempt, queueId: q.queueId, queueOffset: lease.offset });
+    out.messages.push({ receiptHandle: '', deliveryAttempt: lease.attempt, queueId: q.queueId, queueOffset: lease.offset });
     out.records.push(record);
+    out.leases.push({ queueId: q.queueId, queueOffset: lease.offset, generation: lease.generation });
   }
 
   private async read(q: QueueLeases, offset: number, max: number, filter: MessageFilter | undefined) {
@@ -397,21 +407,17 @@ export class PopService {
   }
 
   /** The lease a handle names, if it is still running; the errors a client sees per entry otherwise. */
-  private liveLease(handle: string, topic: string, group: string): { q: QueueLeases; lease: Lease; fields: ReceiptHandleFields } {
-    const fields = this.deps.codec.decode(handle);
-    if (fields.brokerName !== this.deps.brokerName)
-      throw new CirrusError('INVALID_RECEIPT_HANDLE', `receipt handle of broker ${fields.brokerName}, not ${this.deps.brokerName}`);
-    if (fields.topic !== topic || fields.group !== group)
-      throw new CirrusError('INVALID_RECEIPT_HANDLE', `receipt handle of topic ${fields.topic} and group ${fields.group}, not ${topic} and ${group}`);
-    const q = this.table.get(group, topic, fields.queueId);
-    const lease = q?.leases.get(fields.queueOffset);
-    if (!q || !lease || lease.generation !== fields.generation || lease.state !== 'LEASED' || lease.deadline <= this.now()) {
+  private liveLease(ref: LeaseRef | CirrusError, topic: string, group: string): { q: QueueLeases; lease: Lease } {
+    if (ref instanceof CirrusError) throw ref;
+    const q = this.table.get(group, topic, ref.queueId);
+    const lease = q?.leases.get(ref.queueOffset);
+    if (!q || !lease || lease.generation !== ref.generation || lease.state !== 'LEASED' || lease.deadline <= this.now()) {
       throw new CirrusError(
         'RECEIPT_HANDLE_EXPIRED',
-        `the lease of ${topic}/${fields.queueId}@${fields.queueOffset} for ${group} has ended (acked, redelivered, changed or expired)`,
+        `the lease of ${topic}/${ref.queueId}@${ref.queueOffset} for ${group} has ended (acked, redelivered, changed or expired)`,
       );
     }
-    return { q, lease, fields };
+    return { q, lease };
   }
 
   /** A commit (live and replayed): every lease below `offset` resolved, the cursor never backwards. */

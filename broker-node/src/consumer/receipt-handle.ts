@@ -1,177 +1,181 @@
 /**
- * Receipt handles: opaque to clients, self-describing to the broker (which broker, topic,
- * queue, offset, group and lease generation: an ack needs no lookup to route), and signed with
- * HMAC-SHA256 under the broker's key, so an edited or forged handle is refused with
- * INVALID_RECEIPT_HANDLE instead of acking some other message (RocketMQ's handle is a plain
- * string a client can edit).
+ * Receipt handles: opaque to clients, self-describing to the broker (which queue, offset and
+ * lease generation: an ack needs no lookup to route), and authenticated under the broker's
+ * key, so an edited or forged handle is refused with INVALID_RECEIPT_HANDLE instead of acking
+ * some other message (RocketMQ's handle is a plain string a client can edit).
  *
- *   v1.<base64url(JSON [broker, topic, queueId, queueOffset, group, generation])>.<base64url(mac, 16 bytes)>
+ *   v2.<brokerName>.<base64url(26 bytes)>
+ *
+ * | bytes | field                                                      |
+ * |-------|------------------------------------------------------------|
+ * | 0–1   | queueId, u16 BE                                            |
+ * | 2–7   | queueOffset, u48 BE                                        |
+ * | 8–13  | lease generation, u48 BE                                   |
+ * | 14–25 | tag: 12 bytes of AES-128 CBC-MAC over two blocks (below)   |
+ *
+ * The tag is E(E(P) ⊕ D): P = bytes 0–13 + 0x00 0x02, D = 16 bytes of SHA-256 over the broker
+ * name, topic and group. CBC-MAC over a fixed two-block message is a PRF, so the tag binds the
+ * lease to its broker, topic and group without carrying them. It is computed for a whole
+ * batch (every handle of a receive or an ack) in two calls to one long-lived ECB cipher: ~0.05
+ * µs a handle, where v1's HMAC-SHA256 cost four SHA-256 calls (~3 µs) per message received
+ * and acked, the largest piece of the POP path's CPU the broker controls.
+ *
+ *   v1.<base64url(JSON [broker, topic, queueId, queueOffset, group, generation])>.<base64url(HMAC-SHA256, 16 bytes)>
+ *
+ * is still accepted (handles given out before v2), and no longer given out.
  */
-import { createHash, createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
+import { createCipheriv, createHash, createHmac, type Cipher, timingSafeEqual } from 'node:crypto';
 import { CirrusError } from '@cirrusmq/client/protocol';
-import { writeFileDurably } from '../store/durable-file';
 
-export interface ReceiptHandleFields {
-  brokerName: string;
-  topic: string;
+/** A lease as a handle names it. */
+export interface LeaseRef {
   queueId: number;
   queueOffset: number;
-  group: string;
-  /** The lease's generation: a new one on every delivery and every change of invisibility. */
+  /** A new one on every delivery and every change of invisibility. */
   generation: number;
 }
 
-const VERSION = 'v1';
-/** 128 bits of the HMAC: forging stays out of reach, handles stay short. */
-const MAC_BYTES = 16;
 const MAX_HANDLE_CHARS = 1024;
+const BLOCK = 16;
+const BODY_BYTES = 14;
+const TAG_BYTES = 12;
+const HANDLE_BYTES = BODY_BYTES + TAG_BYTES;
+const HANDLE_B64_CHARS = Math.ceil((HANDLE_BYTES * 4) / 3);
+const MAX_U48 = 2 ** 48 - 1;
+/** Bytes 14–15 of P: the version, so a v2 tag never means anything else. */
+const P_SUFFIX = 0x0002;
 
 export class ReceiptHandleCodec {
-  private readonly hmac: HmacSha256;
+  /** ECB with no padding and never finalized: each update enciphers whole blocks on their own, so one object serves every batch. */
+  private readonly ecb: Cipher;
+  private readonly v1Key: Buffer;
+  private readonly prefix: string;
+  private readonly tweaks = new Map<string, Buffer>();
 
-  constructor(key: Buffer) {
+  constructor(
+    key: Buffer,
+    private readonly brokerName: string,
+  ) {
     if (key.length < 16) throw new CirrusError('INTERNAL', 'receipt handle key shorter than 16 bytes');
-    this.hmac = new HmacSha256(key);
+    this.v1Key = key;
+    const aesKey = createHash('sha256').update('cirrusmq receipt handle v2\0').update(key).digest().subarray(0, 16);
+    this.ecb = createCipheriv('aes-128-ecb', aesKey, null);
+    this.ecb.setAutoPadding(false);
+    this.prefix = `v2.${brokerName}.`;
   }
 
-  encode(f: ReceiptHandleFields): string {
-    const payload = Buffer.from(JSON.stringify([f.brokerName, f.topic, f.queueId, f.queueOffset, f.group, f.generation])).toString('base64url');
-    return `${VERSION}.${payload}.${this.mac(payload).toString('base64url')}`;
+  /** Handles for leases of one topic and group, in order. */
+  encodeAll(topic: string, group: string, leases: readonly LeaseRef[]): string[] {
+    const n = leases.length;
+    if (n === 0) return [];
+    const blocks = Buffer.allocUnsafe(n * BLOCK);
+    for (let i = 0; i < n; i++) writeBlock(blocks, i * BLOCK, leases[i]!);
+    const tags = this.tags(blocks, topic, group);
+    const out = Buffer.allocUnsafe(n * HANDLE_BYTES);
+    const handles = new Array<string>(n);
+    for (let i = 0; i < n; i++) {
+      const at = i * HANDLE_BYTES;
+      blocks.copy(out, at, i * BLOCK, i * BLOCK + BODY_BYTES);
+      tags.copy(out, at + BODY_BYTES, i * BLOCK, i * BLOCK + TAG_BYTES);
+      handles[i] = this.prefix + out.toString('base64url', at, at + HANDLE_BYTES);
+    }
+    return handles;
   }
 
-  /** The fields of a genuine handle; INVALID_RECEIPT_HANDLE for anything else. */
-  decode(handle: unknown): ReceiptHandleFields {
-    if (typeof handle !== 'string' || handle.length > MAX_HANDLE_CHARS) throw invalid('not a receipt handle');
+  /** Per handle, the lease it names if it is genuine and of this broker, topic and group; INVALID_RECEIPT_HANDLE otherwise. */
+  decodeAll(handles: readonly unknown[], topic: string, group: string): (LeaseRef | CirrusError)[] {
+    const out = new Array<LeaseRef | CirrusError>(handles.length);
+    const bodies = Buffer.alloc(handles.length * BLOCK);
+    const given = Buffer.alloc(handles.length * TAG_BYTES);
+    const v2: number[] = [];
+    const scratch = Buffer.allocUnsafe(HANDLE_BYTES + 3);
+    for (let i = 0; i < handles.length; i++) {
+      const h = handles[i];
+      if (typeof h !== 'string' || h.length > MAX_HANDLE_CHARS) {
+        out[i] = invalid('not a receipt handle');
+      } else if (h.startsWith('v1.')) {
+        out[i] = this.decodeV1(h, topic, group);
+      } else if (!h.startsWith('v2.')) {
+        out[i] = invalid('not a receipt handle');
+      } else {
+        const dot = h.indexOf('.', 3);
+        const name = dot < 0 ? '' : h.slice(3, dot);
+        if (dot < 0 || h.length - dot - 1 !== HANDLE_B64_CHARS || scratch.write(h.slice(dot + 1), 'base64url') !== HANDLE_BYTES) {
+          out[i] = invalid('not a receipt handle');
+        } else if (name !== this.brokerName) {
+          out[i] = invalid(`receipt handle of broker ${name}, not ${this.brokerName}`);
+        } else {
+          scratch.copy(bodies, i * BLOCK, 0, BODY_BYTES);
+          bodies.writeUInt16BE(P_SUFFIX, i * BLOCK + BODY_BYTES);
+          scratch.copy(given, i * TAG_BYTES, BODY_BYTES, HANDLE_BYTES);
+          v2.push(i);
+        }
+      }
+    }
+    if (v2.length > 0) {
+      const tags = this.tags(bodies, topic, group);
+      for (const i of v2) {
+        const ok = timingSafeEqual(tags.subarray(i * BLOCK, i * BLOCK + TAG_BYTES), given.subarray(i * TAG_BYTES, (i + 1) * TAG_BYTES));
+        out[i] = ok ? readBlock(bodies, i * BLOCK) : invalid('receipt handle signature does not match (edited, forged, or of another topic or group)');
+      }
+    }
+    return out;
+  }
+
+  /** E(E(P) ⊕ D) for every block of `blocks`, in two cipher calls. */
+  private tags(blocks: Buffer, topic: string, group: string): Buffer {
+    const d = this.tweak(topic, group);
+    const first = this.ecb.update(blocks);
+    for (let i = 0; i < first.length; i++) first[i]! ^= d[i & (BLOCK - 1)]!;
+    return this.ecb.update(first);
+  }
+
+  private tweak(topic: string, group: string): Buffer {
+    const k = `${topic}\0${group}`;
+    let d = this.tweaks.get(k);
+    if (!d) {
+      if (this.tweaks.size >= 4096) this.tweaks.clear();
+      d = createHash('sha256').update(`${this.brokerName}\0${k}`).digest().subarray(0, BLOCK);
+      this.tweaks.set(k, d);
+    }
+    return d;
+  }
+
+  private decodeV1(handle: string, topic: string, group: string): LeaseRef | CirrusError {
     const parts = handle.split('.');
-    if (parts.length !== 3 || parts[0] !== VERSION) throw invalid('not a receipt handle');
+    if (parts.length !== 3) return invalid('not a receipt handle');
     const [, payload, mac] = parts as [string, string, string];
-    const given = Buffer.from(mac, 'base64url');
-    const expected = this.mac(payload);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid('receipt handle signature does not match (edited or forged)');
+    const givenMac = Buffer.from(mac, 'base64url');
+    const expected = createHmac('sha256', this.v1Key).update(payload).digest().subarray(0, 16);
+    if (givenMac.length !== expected.length || !timingSafeEqual(givenMac, expected))
+      return invalid('receipt handle signature does not match (edited or forged)');
     let f: unknown;
     try {
       f = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
     } catch {
-      throw invalid('receipt handle payload unreadable');
+      return invalid('receipt handle payload unreadable');
     }
-    if (!Array.isArray(f) || f.length !== 6) throw invalid('receipt handle payload malformed');
-    const [brokerName, topic, queueId, queueOffset, group, generation] = f as unknown[];
-    if (
-      typeof brokerName !== 'string' ||
-      typeof topic !== 'string' ||
-      typeof group !== 'string' ||
-      !isIndex(queueId) ||
-      !isIndex(queueOffset) ||
-      !isIndex(generation)
-    ) {
-      throw invalid('receipt handle payload malformed');
-    }
-    return { brokerName, topic, queueId, queueOffset, group, generation };
-  }
-
-  private mac(payload: string): Buffer {
-    return this.hmac.digest(payload).subarray(0, MAC_BYTES);
+    if (!Array.isArray(f) || f.length !== 6) return invalid('receipt handle payload malformed');
+    const [brokerName, hTopic, queueId, queueOffset, hGroup, generation] = f as unknown[];
+    if (!isIndex(queueId) || !isIndex(queueOffset) || !isIndex(generation)) return invalid('receipt handle payload malformed');
+    if (brokerName !== this.brokerName) return invalid(`receipt handle of broker ${String(brokerName)}, not ${this.brokerName}`);
+    if (hTopic !== topic || hGroup !== group)
+      return invalid(`receipt handle of topic ${String(hTopic)} and group ${String(hGroup)}, not ${topic} and ${group}`);
+    return { queueId, queueOffset, generation };
   }
 }
 
-/** SHA-256's block: HMAC's key pads are one block. */
-const BLOCK = 64;
-/** Payloads up to this many UTF-16 units go through the kept buffers (3 UTF-8 bytes each at most); a longer one, createHmac. */
-const MAX_FAST_PAYLOAD = MAX_HANDLE_CHARS;
-
-/**
- * HMAC-SHA256 (RFC 2104) as two one-shot hashes over buffers kept for the codec's life. Byte for
- * byte createHmac's MAC (handles given out before still verify), without a native Hmac object and
- * its key setup per handle: that was ~10% of a broker's CPU on the receive + ack path, plus the
- * garbage collector's work on the objects. Synchronous, so one pair of buffers serves every call.
- */
-export class HmacSha256 {
-  /** key XOR ipad, then the message. */
-  private readonly inner = Buffer.alloc(BLOCK + 3 * MAX_FAST_PAYLOAD);
-  /** key XOR opad, then the inner digest. */
-  private readonly outer = Buffer.alloc(BLOCK + 32);
-
-  constructor(private readonly key: Buffer) {
-    const k = key.length > BLOCK ? createHash('sha256').update(key).digest() : key;
-    for (let i = 0; i < BLOCK; i++) {
-      const b = i < k.length ? k[i]! : 0;
-      this.inner[i] = b ^ 0x36;
-      this.outer[i] = b ^ 0x5c;
-    }
-  }
-
-  digest(message: string): Buffer {
-    if (message.length > MAX_FAST_PAYLOAD) return createHmac('sha256', this.key).update(message).digest();
-    const n = this.inner.write(message, BLOCK, 'utf8');
-    hash('sha256', this.inner.subarray(0, BLOCK + n), 'buffer').copy(this.outer, BLOCK);
-    return hash('sha256', this.outer, 'buffer');
-  }
+function writeBlock(buf: Buffer, at: number, l: LeaseRef): void {
+  if (l.queueId > 0xffff || l.queueOffset > MAX_U48 || l.generation > MAX_U48)
+    throw new CirrusError('INTERNAL', `lease out of the receipt handle's range: ${JSON.stringify(l)}`);
+  buf.writeUInt16BE(l.queueId, at);
+  buf.writeUIntBE(l.queueOffset, at + 2, 6);
+  buf.writeUIntBE(l.generation, at + 8, 6);
+  buf.writeUInt16BE(P_SUFFIX, at + BODY_BYTES);
 }
 
-/**
- * The broker's key: generated once and kept in the store folder (`config/receipt.key`, mode
- * 0600), so handles given out before a restart still verify after it.
- */
-export function loadOrCreateReceiptKey(storeDir: string): Buffer {
-  const key = readLocalKey(storeDir);
-  if (key) return key;
-  const fresh = randomBytes(32);
-  writeLocalKey(storeDir, fresh);
-  return fresh;
-}
-
-/** The key's copy in the tier: a broker restored onto an empty disk accepts the handles it gave out before. */
-const TIER_RECEIPT_KEY = 'consumer/receipt.key';
-
-/**
- * With a tier, its copy wins (put once, never replaced: the object store refuses other bytes
- * under a key); the local file follows it. A tier that does not answer leaves the local key
- * (handles of a restored broker would then answer INVALID_RECEIPT_HANDLE, logged).
- */
-export async function loadReceiptKeyWithTier(
-  storeDir: string,
-  tier: { getObject(key: string): Promise<Buffer>; putObject(key: string, body: Buffer): Promise<unknown> } | undefined,
-  onTierError: (err: unknown) => void,
-): Promise<Buffer> {
-  if (!tier) return loadOrCreateReceiptKey(storeDir);
-  try {
-    const remote = await tier.getObject(TIER_RECEIPT_KEY).catch((e: unknown) => {
-      if (e instanceof CirrusError && e.code === 'TIER_OBJECT_NOT_FOUND') return undefined;
-      throw e;
-    });
-    if (remote && remote.length >= 16) {
-      const local = readLocalKey(storeDir);
-      if (!local?.equals(remote)) writeLocalKey(storeDir, remote);
-      return remote;
-    }
-    const key = loadOrCreateReceiptKey(storeDir);
-    await tier.putObject(TIER_RECEIPT_KEY, key);
-    return key;
-  } catch (e) {
-    onTierError(e);
-    return loadOrCreateReceiptKey(storeDir);
-  }
-}
-
-function keyFile(storeDir: string): string {
-  return path.join(storeDir, 'config', 'receipt.key');
-}
-
-function readLocalKey(storeDir: string): Buffer | undefined {
-  try {
-    const key = fs.readFileSync(keyFile(storeDir));
-    return key.length >= 16 ? key : undefined;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    return undefined;
-  }
-}
-
-/** Durable before any handle signed with it leaves the broker: a key lost to a power loss would void them all. */
-function writeLocalKey(storeDir: string, key: Buffer): void {
-  writeFileDurably(keyFile(storeDir), key, 0o600);
+function readBlock(buf: Buffer, at: number): LeaseRef {
+  return { queueId: buf.readUInt16BE(at), queueOffset: buf.readUIntBE(at + 2, 6), generation: buf.readUIntBE(at + 8, 6) };
 }
 
 function isIndex(v: unknown): v is number {

@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { BrokerClient, decodeSendBatch, GroupDefaults, silentLogger, type SubscriptionGroupConfig } from '@cirrusmq/client/protocol';
 import { DeadLetterService } from '../consumer/dead-letter';
 import { PopService } from '../consumer/pop-service';
-import { loadOrCreateReceiptKey, ReceiptHandleCodec } from '../consumer/receipt-handle';
+import { ReceiptHandleCodec } from '../consumer/receipt-handle';
+import { loadOrCreateReceiptKey } from '../consumer/receipt-key';
 import { createBrokerServer } from '../server/broker-server';
 import { DefaultMessageStore } from '../store/message-store';
 import { TopicConfigManager } from '../topic-config-manager';
@@ -59,7 +60,7 @@ export class PopFixture {
       store: this.store,
       topicConfigManager,
       groups: this.groups,
-      codec: new ReceiptHandleCodec(loadOrCreateReceiptKey(this.dir)),
+      codec: new ReceiptHandleCodec(loadOrCreateReceiptKey(this.dir), 'broker-a'),
       deadLetter: new DeadLetterService(this.store, silentLogger),
       logger: silentLogger,
     });

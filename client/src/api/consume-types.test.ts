@@ -9,9 +9,15 @@ describe('receiptHandleBroker', () => {
     expect(receiptHandleBroker(`v1.${payload(['broker-a', 'orders', 0, 5, 'billing', 1])}.anything`)).toBe('broker-a');
   });
 
+  it('reads the broker name of a v2 handle', () => {
+    expect(receiptHandleBroker('v2.broker-b.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')).toBe('broker-b');
+  });
+
   it.each([
     ['not a handle', 'forged'],
-    ['another version', `v2.${payload(['broker-a'])}.m`],
+    ['another version', `v3.broker-a.m`],
+    ['a v2 handle with an empty broker name', 'v2..AAAA'],
+    ['a v2 handle with four parts', 'v2.broker-a.AA.x'],
     ['four parts', `v1.${payload(['broker-a'])}.m.x`],
     ['a payload that is not JSON', 'v1.!!.m'],
     ['a payload that is not a list', `v1.${payload({ broker: 'broker-a' })}.m`],

@@ -130,23 +130,26 @@ export interface ChangeInvisibilityRequest {
 export const RELEASE_INVISIBLE_MS = 0;
 
 /**
- * A receipt handle is `v1.<payload>.<mac>` (the broker's ReceiptHandleCodec owns the format):
- * payload is base64url JSON `[brokerName, topic, queueId, queueOffset, group, generation]`,
- * mac an HMAC over it with the issuing broker's key. The payload is not secret; only the
- * broker verifies the mac. The gateway routes an ack or change-invisibility by the broker name
+ * A receipt handle is `v2.<brokerName>.<body>` (the broker's ReceiptHandleCodec owns the
+ * format; handles given out before it are `v1.<base64url JSON [brokerName, …]>.<mac>`). Only
+ * the broker verifies it. The gateway routes an ack or change-invisibility by the broker name
  * read here, and trusts nothing else in it.
  */
 export function receiptHandleBroker(handle: string): string | undefined {
   if (handle.length > 1024) return undefined;
   const parts = handle.split('.');
-  if (parts.length !== 3 || parts[0] !== 'v1') return undefined;
-  let fields: unknown;
-  try {
-    fields = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
-  } catch {
-    return undefined;
+  if (parts.length !== 3) return undefined;
+  let name: unknown;
+  if (parts[0] === 'v2') {
+    name = parts[1];
+  } else if (parts[0] === 'v1') {
+    try {
+      const fields: unknown = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
+      name = Array.isArray(fields) ? fields[0] : undefined;
+    } catch {
+      return undefined;
+    }
   }
-  const name = Array.isArray(fields) ? fields[0] : undefined;
   return typeof name === 'string' && /^[a-zA-Z0-9_-]{1,64}$/.test(name) ? name : undefined;
 }
 
