@@ -17,6 +17,11 @@
  * | removalPolicy | retain | retain or destroy, for the table and the bucket |
  * | authorization | iam | iam or none, for the HTTP API |
  * | alarmEmail | (none) | subscribed to the alarm topic |
+ * | grpcEndpoint | tls with grpcCertificateArn, else off | the RocketMQ 5 gRPC endpoint: off, tls or plaintext |
+ * | grpcCertificateArn | (none) | ACM certificate of its TLS listener |
+ * | grpcInternetFacing | false | an internet-facing load balancer (needs grpcClientCidrs) |
+ * | grpcClientCidrs | (the VPC's CIDR) | CIDRs of the RocketMQ applications allowed to it |
+ * | grpcProxyImage | (built from grpc-proxy/Dockerfile) | a prebuilt image URI instead |
  */
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import type { Node } from 'constructs';
@@ -48,9 +53,22 @@ export function propsFromContext(node: Node, env: Record<string, string | undefi
     return raw as T | undefined;
   };
 
+  const bool = (key: string): boolean | undefined => {
+    const raw = str(key);
+    if (raw === undefined) return undefined;
+    if (raw !== 'true' && raw !== 'false') throw new PropsError(`context ${key} must be true or false; got ${JSON.stringify(raw)}`);
+    return raw === 'true';
+  };
+
   const vpcId = str('vpcId');
   const brokerImage = str('brokerImage');
   const alarmEmail = str('alarmEmail');
+  const grpcCertificateArn = str('grpcCertificateArn');
+  const grpcEndpoint = oneOf('grpcEndpoint', ['off', 'tls', 'plaintext'] as const) ?? (grpcCertificateArn ? 'tls' : 'off');
+  if (grpcEndpoint === 'off' && grpcCertificateArn !== undefined) {
+    throw new PropsError('context grpcCertificateArn is for the gRPC endpoint, which grpcEndpoint=off leaves out; drop one of them');
+  }
+  const grpcProxyImage = str('grpcProxyImage');
   return {
     stackPrefix: str('stackPrefix'),
     clusterName: str('clusterName'),
@@ -71,5 +89,16 @@ export function propsFromContext(node: Node, env: Record<string, string | undefi
     },
     gateway: { authorization: oneOf('authorization', ['iam', 'none'] as const) },
     monitoring: alarmEmail ? { alarmEmail } : undefined,
+    // The stack checks the rest: tls without a certificate, or plaintext with one, fails the synth.
+    grpcProxy:
+      grpcEndpoint === 'off'
+        ? undefined
+        : {
+            certificateArn: grpcCertificateArn,
+            plaintext: grpcEndpoint === 'plaintext',
+            internetFacing: bool('grpcInternetFacing'),
+            clientCidrs: list('grpcClientCidrs'),
+            image: grpcProxyImage ? ecs.ContainerImage.fromRegistry(grpcProxyImage) : undefined,
+          },
   };
 }

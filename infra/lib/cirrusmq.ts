@@ -1,15 +1,19 @@
 /**
- * The whole CirrusMQ deployment as six stacks, wired together. Stacks are the deployment
+ * The whole CirrusMQ deployment as six stacks, wired together, and a seventh when asked for:
+ * the RocketMQ 5 gRPC endpoint (GrpcProxyStack; `grpcProxy` props, off by default because its
+ * TLS listener needs a certificate only the deployer has). Stacks are the deployment
  * units (each deploys and rolls back on its own; state lives in StorageStack alone), the
  * constructs in constructs/ are the building blocks.
  *
  *   Storage ─┬─> NameServer ─┬─> Brokers ─┐
- *   Network ─┘               └─> Gateway ─┴─> Monitoring
+ *   Network ─┘               ├─> Gateway ─┴─> Monitoring
+ *                            └─> GrpcProxy (optional)
  */
 import { Tags, type App, type Environment } from 'aws-cdk-lib';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import { BrokerStack, type BrokerStackProps } from './stacks/broker-stack';
 import { GatewayStack, type GatewayStackProps } from './stacks/gateway-stack';
+import { GrpcProxyStack, type GrpcProxyStackProps } from './stacks/grpc-proxy-stack';
 import { MonitoringStack, type MonitoringStackProps } from './stacks/monitoring-stack';
 import { NameServerStack, type NameServerStackProps } from './stacks/nameserver-stack';
 import { DEFAULT_BROKER_PORT, NetworkStack, type NetworkStackProps } from './stacks/network-stack';
@@ -53,6 +57,27 @@ export interface CirrusMqProps {
     readonly image?: ecs.ContainerImage;
   };
   readonly gateway?: Own<GatewayStackProps, 'vpc' | 'subnets' | 'securityGroup' | 'nameServerAddr'>;
+  /**
+   * The RocketMQ 5 gRPC endpoint for the official clients: made when given. It needs a
+   * certificateArn (TLS listener) or plaintext: true, or the synth fails.
+   * @default - no gRPC endpoint
+   */
+  readonly grpcProxy?: Own<
+    GrpcProxyStackProps,
+    | 'vpc'
+    | 'taskSubnets'
+    | 'assignPublicIp'
+    | 'privateSubnets'
+    | 'brokerSecurityGroup'
+    | 'brokerPort'
+    | 'nameServerSecurityGroup'
+    | 'nameServerAddr'
+    | 'endpointSecurityGroup'
+    | 'image'
+  > & {
+    /** @default - built from grpc-proxy/Dockerfile at deploy */
+    readonly image?: ecs.ContainerImage;
+  };
   readonly monitoring?: Own<
     MonitoringStackProps,
     'clusterName' | 'brokerNames' | 'metricNamespace' | 'table' | 'api' | 'gatewayFunction' | 'nameServerFunction'
@@ -68,7 +93,10 @@ export interface CirrusMqStacks {
   readonly monitoring: MonitoringStack;
 }
 
-export function createCirrusMq(app: App, props: CirrusMqProps = {}): CirrusMqStacks {
+/** The six stacks, and the gRPC endpoint's when props.grpcProxy is given. */
+export type CirrusMqDeployment = CirrusMqStacks & { readonly grpcProxy?: GrpcProxyStack };
+
+export function createCirrusMq(app: App, props: CirrusMqProps = {}): CirrusMqDeployment {
   const v = new PropsValidator('CirrusMq');
   const prefix = v.pattern('stackPrefix', props.stackPrefix, 'CirrusMq', /^[A-Za-z][A-Za-z0-9-]{0,63}$/, 'a letter then up to 63 letters, digits or "-"');
   const clusterName = v.pattern('clusterName', props.clusterName, 'DefaultCluster', NAME_PATTERN, NAME_RULE);
@@ -138,6 +166,24 @@ export function createCirrusMq(app: App, props: CirrusMqProps = {}): CirrusMqSta
   // The broker metric filters must exist for the alarms to mean anything.
   monitoring.addStackDependency(brokers);
 
+  const grpcProxy =
+    props.grpcProxy === undefined
+      ? undefined
+      : new GrpcProxyStack(app, `${prefix}-GrpcProxy`, {
+          env,
+          description: description('RocketMQ 5 gRPC endpoint: proxy tasks on ECS Fargate behind a Network Load Balancer'),
+          ...props.grpcProxy,
+          vpc: network.vpc,
+          taskSubnets: network.brokerSubnets,
+          assignPublicIp: network.assignBrokerPublicIp,
+          privateSubnets: network.privateSubnets,
+          brokerSecurityGroup: network.brokerSecurityGroup,
+          brokerPort,
+          nameServerSecurityGroup: network.nameServerSecurityGroup,
+          nameServerAddr: nameServer.nameServerAddr,
+          endpointSecurityGroup: network.endpointsSecurityGroup,
+        });
+
   Tags.of(app).add('cirrusmq:cluster', clusterName);
-  return { storage, network, nameServer, brokers, gateway, monitoring };
+  return { storage, network, nameServer, brokers, gateway, monitoring, ...(grpcProxy ? { grpcProxy } : {}) };
 }

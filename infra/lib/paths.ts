@@ -13,5 +13,6 @@ export const Entries = {
   gatewayHandler: path.join(REPO_ROOT, 'functions/gateway/src/handler.ts'),
   /** Relative to the Docker build context (the repo root), as `docker build -f` takes it. */
   brokerDockerfile: 'broker-node/Dockerfile',
+  grpcProxyDockerfile: 'grpc-proxy/Dockerfile',
   lockFile: path.join(REPO_ROOT, 'package-lock.json'),
 } as const;

@@ -168,6 +168,11 @@ export class NetworkStack extends Stack {
     this.interfaceEndpoints = endpoints;
   }
 
+  /** The interface endpoints' group, when there are any: other tasks that need them get an ingress rule on it. */
+  get endpointsSecurityGroup(): ec2.SecurityGroup | undefined {
+    return this.endpointSg;
+  }
+
   private endpointSg?: ec2.SecurityGroup;
   private endpointSecurityGroup(): ec2.SecurityGroup {
     if (!this.endpointSg) {
