@@ -14,6 +14,8 @@ export interface LocalClusterConfig {
   clusterName: string;
   nameServerPort: number;
   gatewayPort: number;
+  /** The RocketMQ 5 gRPC proxy's port and its HTTP /healthz port; unset = no proxy (CIRRUSMQ_GRPC_PROXY_PORT=0). */
+  grpcProxy?: { port: number; healthPort: number };
   brokers: LocalBrokerSpec[];
   /** Extra environment for every process (segment sizes, heartbeat intervals in tests...). */
   env: Record<string, string>;
@@ -28,6 +30,8 @@ export const LAUNCHER_ENV = {
   nameServerPort: port('CIRRUSMQ_NAMESRV_PORT', 9876, { description: 'NameServer port' }),
   brokers: str('CIRRUSMQ_BROKERS', 'broker-a:10911,broker-b:10921', { description: 'brokers as name:port,...' }),
   gatewayPort: port('CIRRUSMQ_GATEWAY_PORT', 8080, { description: 'gateway port' }),
+  grpcProxyPort: port('CIRRUSMQ_GRPC_PROXY_PORT', 8081, { description: 'gRPC proxy port (RocketMQ 5 clients; 0 = no proxy)', allowZero: true }),
+  grpcProxyHealthPort: port('CIRRUSMQ_GRPC_PROXY_HEALTH_PORT', 8082, { description: 'gRPC proxy health port (HTTP GET /healthz)' }),
   clusterName: str('CIRRUSMQ_CLUSTER', 'DefaultCluster', { description: 'cluster name' }),
   autoRestart: bool('CIRRUSMQ_AUTO_RESTART', true, { description: 'restart a process that exits unexpectedly, with backoff' }),
   restartDelayMs: int('CIRRUSMQ_RESTART_DELAY_MS', DEFAULT_RESTART_POLICY.initialDelayMs, 0, 60_000, {
@@ -52,9 +56,13 @@ export function loadLocalClusterConfig(env: Env = process.env): LocalClusterConf
     clusterName: r.str(V.clusterName),
     nameServerPort: r.int(V.nameServerPort),
     gatewayPort: r.int(V.gatewayPort),
+    grpcProxy: undefined,
     brokers,
     env: {},
   };
+  const grpcProxyPort = r.int(V.grpcProxyPort);
+  const grpcProxyHealthPort = r.int(V.grpcProxyHealthPort);
+  if (grpcProxyPort !== 0) config.grpcProxy = { port: grpcProxyPort, healthPort: grpcProxyHealthPort };
   r.done('launcher');
   return config;
 }
@@ -83,12 +91,12 @@ export function loadLauncherOptions(env: Env = process.env): LauncherOptions {
 
 /** `npm start -- --help`, from LAUNCHER_ENV. */
 export function launcherHelp(): string {
-  return `npm start: the whole CirrusMQ cluster on this machine (NameServer, brokers, gateway)
+  return `npm start: the whole CirrusMQ cluster on this machine (NameServer, brokers, gateway, gRPC proxy)
 
 Environment:
 ${formatEnvHelp(Object.values(LAUNCHER_ENV))}
 Every process also reads its own variables: see README.md, or run its entry with --help.
-Ctrl-C, SIGTERM and SIGHUP stop the cluster: gateway, brokers (flush, unregister), NameServer.
+Ctrl-C, SIGTERM and SIGHUP stop the cluster: gRPC proxy and gateway, brokers (flush, unregister), NameServer.
 `;
 }
 

@@ -1,6 +1,6 @@
 /**
- * Runs the whole cluster as real processes on one machine: the NameServer, the brokers and
- * the gateway, each `node --import tsx <entry>`. Used by `npm start` and by the end-to-end
+ * Runs the whole cluster as real processes on one machine: the NameServer, the brokers, the
+ * gateway and the gRPC proxy, each `node --import tsx <entry>`. Used by `npm start` and by the end-to-end
  * tests, which kill and restart its processes. Each process logs JSON lines to
  * {dataDir}/logs/{name}.log.
  *
@@ -25,6 +25,7 @@ const ENTRIES = {
   nameserver: 'functions/nameserver/src/main.ts',
   broker: 'broker-node/src/main.ts',
   gateway: 'functions/gateway/src/main.ts',
+  grpcProxy: 'grpc-proxy/src/main.ts',
 } as const;
 
 interface ProcessSpec {
@@ -110,6 +111,20 @@ export class LocalCluster {
       env: { CIRRUSMQ_GATEWAY_HOST: host, CIRRUSMQ_GATEWAY_PORT: String(config.gatewayPort), CIRRUSMQ_NAMESRV_ADDR: nameServerAddr },
       healthUrl: `http://${host}:${config.gatewayPort}/healthz`,
     });
+    if (config.grpcProxy) {
+      // gRPC needs HTTP/2, so the proxy answers /healthz on a plain HTTP port of its own.
+      this.add({
+        name: 'grpc-proxy',
+        entry: ENTRIES.grpcProxy,
+        env: {
+          CIRRUSMQ_GRPC_PROXY_HOST: host,
+          CIRRUSMQ_GRPC_PROXY_PORT: String(config.grpcProxy.port),
+          CIRRUSMQ_GRPC_PROXY_HEALTH_PORT: String(config.grpcProxy.healthPort),
+          CIRRUSMQ_NAMESRV_ADDR: nameServerAddr,
+        },
+        healthUrl: `http://${host}:${config.grpcProxy.healthPort}/healthz`,
+      });
+    }
   }
 
   get nameServerUrl(): string {
@@ -118,6 +133,11 @@ export class LocalCluster {
 
   get gatewayUrl(): string {
     return `http://${this.config.host}:${this.config.gatewayPort}`;
+  }
+
+  /** "host:port" of the gRPC proxy, the `endpoints` of a RocketMQ 5 client; undefined when the cluster runs none. */
+  get grpcProxyEndpoint(): string | undefined {
+    return this.config.grpcProxy ? `${this.config.host}:${this.config.grpcProxy.port}` : undefined;
   }
 
   brokerUrl(brokerName: string): string {
@@ -136,7 +156,7 @@ export class LocalCluster {
     await this.startProcess('nameserver');
     await Promise.all(this.config.brokers.map((b) => this.startProcess(b.brokerName)));
     await this.waitForBrokers(this.config.brokers.map((b) => b.brokerName));
-    await this.startProcess('gateway');
+    await Promise.all([this.startProcess('gateway'), this.config.grpcProxy ? this.startProcess('grpc-proxy') : undefined]);
     this.supervising = true;
   }
 
@@ -197,11 +217,11 @@ export class LocalCluster {
     return this.running.get(name)?.pid;
   }
 
-  /** Stops the gateway first, then the brokers (they flush and unregister), then the NameServer. */
+  /** Stops the front doors first (gateway, gRPC proxy), then the brokers (they flush and unregister), then the NameServer. */
   async stop(): Promise<void> {
     this.supervising = false;
     this.supervisor?.close();
-    await this.stopProcess('gateway');
+    await Promise.all([this.stopProcess('gateway'), this.stopProcess('grpc-proxy')]);
     await Promise.all(this.config.brokers.map((b) => this.stopProcess(b.brokerName)));
     await this.stopProcess('nameserver');
   }

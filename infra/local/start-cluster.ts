@@ -32,6 +32,12 @@ try {
     { name: 'nameserver', port: config.nameServerPort },
     ...config.brokers.map((b) => ({ name: b.brokerName, port: b.port })),
     { name: 'gateway', port: config.gatewayPort },
+    ...(config.grpcProxy
+      ? [
+          { name: 'grpc-proxy', port: config.grpcProxy.port },
+          { name: 'grpc-proxy health', port: config.grpcProxy.healthPort },
+        ]
+      : []),
   ]);
 } catch (e) {
   if (!(e instanceof LauncherError)) throw e;
@@ -45,7 +51,7 @@ let stopping = false;
 async function stop(): Promise<void> {
   if (stopping) return;
   stopping = true;
-  out('\nstopping: gateway, then brokers (flush and unregister), then the NameServer...');
+  out('\nstopping: gateway and gRPC proxy, then brokers (flush and unregister), then the NameServer...');
   await cluster.stop();
   out('stopped.');
   process.exit(0);
@@ -70,6 +76,7 @@ out('');
 out(`  NameServer  ${cluster.nameServerUrl}   (route store: ${backend})`);
 for (const b of config.brokers) out(`  Broker      ${cluster.brokerUrl(b.brokerName)}  ${b.brokerName} in ${config.clusterName}`);
 out(`  Gateway     ${cluster.gatewayUrl}   (OpenAPI: ${cluster.gatewayUrl}/openapi.json)`);
+if (cluster.grpcProxyEndpoint) out(`  gRPC proxy  ${cluster.grpcProxyEndpoint}   (RocketMQ 5 clients: endpoints '${cluster.grpcProxyEndpoint}')`);
 out(`  Logs        ${config.dataDir}/logs/`);
 out('');
 out(`Try: curl -X POST ${cluster.gatewayUrl}/v1/topics -H 'content-type: application/json' -d '{"topic":"orders","queues":4}'`);

@@ -22,6 +22,9 @@ interface Ports {
   'broker-a': number;
   'broker-b': number;
   gateway: number;
+  grpcProxy: number;
+  /** The gRPC proxy's HTTP /healthz port. */
+  grpcProxyHealth: number;
 }
 
 /** One `npm start`: its stdout and stderr collected, its exit awaited. */
@@ -60,12 +63,21 @@ class Launcher {
 
 async function newLauncherEnv(extra: Record<string, string> = {}): Promise<{ env: Record<string, string>; ports: Ports; dataDir: string }> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cirrusmq-launcher-'));
-  const ports: Ports = { nameserver: await freePort(), 'broker-a': await freePort(), 'broker-b': await freePort(), gateway: await freePort() };
+  const ports: Ports = {
+    nameserver: await freePort(),
+    'broker-a': await freePort(),
+    'broker-b': await freePort(),
+    gateway: await freePort(),
+    grpcProxy: await freePort(),
+    grpcProxyHealth: await freePort(),
+  };
   const env = {
     CIRRUSMQ_DATA_DIR: dataDir,
     CIRRUSMQ_NAMESRV_PORT: String(ports.nameserver),
     CIRRUSMQ_BROKERS: `broker-a:${ports['broker-a']},broker-b:${ports['broker-b']}`,
     CIRRUSMQ_GATEWAY_PORT: String(ports.gateway),
+    CIRRUSMQ_GRPC_PROXY_PORT: String(ports.grpcProxy),
+    CIRRUSMQ_GRPC_PROXY_HEALTH_PORT: String(ports.grpcProxyHealth),
     CIRRUSMQ_LOG_LEVEL: 'warn',
     ...extra,
   };
@@ -81,12 +93,13 @@ async function healthPid(port: number): Promise<number> {
   return body.pid;
 }
 
-async function allPids(ports: Ports): Promise<Record<keyof Ports, number>> {
+async function allPids(ports: Ports): Promise<Record<string, number>> {
   return {
     nameserver: await healthPid(ports.nameserver),
     'broker-a': await healthPid(ports['broker-a']),
     'broker-b': await healthPid(ports['broker-b']),
     gateway: await healthPid(ports.gateway),
+    'grpc-proxy': await healthPid(ports.grpcProxyHealth),
   };
 }
 
@@ -220,6 +233,16 @@ describe('npm start supervises its cluster', () => {
     await expectAllRead(ports.gateway, 'orders', 'broker-a', sent);
   }, 120_000);
 
+  it('reports the gRPC proxy killed with SIGKILL and restarts it on its ports', async () => {
+    const pid = await healthPid(ports.grpcProxyHealth);
+    process.kill(pid, 'SIGKILL');
+    await launcher.waitForOutput('the proxy report line', `[supervisor] grpc-proxy (pid ${pid}) exited unexpectedly (signal SIGKILL)`, 10_000);
+    await launcher.waitForOutput('grpc-proxy restarted', /\[supervisor\] grpc-proxy is back \(pid (\d+)\)/, 60_000);
+    const newPid = Number(/\[supervisor\] grpc-proxy is back \(pid (\d+)\)/.exec(launcher.output)![1]);
+    expect(newPid).not.toBe(pid);
+    expect(await healthPid(ports.grpcProxyHealth)).toBe(newPid);
+  }, 90_000);
+
   it('retries a restart that fails (the port, like a store lock, is not free yet) with a longer delay, then brings the broker back', async () => {
     const pid = await healthPid(ports['broker-b']);
     process.kill(pid, 'SIGKILL');
@@ -267,7 +290,7 @@ describe('the launcher stops its children', () => {
     launcher.child.kill('SIGHUP');
     const { code } = await launcher.exited;
     expect(code, launcher.output).toBe(0);
-    expect(launcher.output).toContain('stopping: gateway, then brokers (flush and unregister), then the NameServer...\nstopped.');
+    expect(launcher.output).toContain('stopping: gateway and gRPC proxy, then brokers (flush and unregister), then the NameServer...\nstopped.');
     for (const pid of Object.values(pids)) expect(processGone(pid)).toBe(true);
     await assertPortsFree('127.0.0.1', portList(setup.ports));
     // The brokers flushed and unregistered: both logged their clean stop.

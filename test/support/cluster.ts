@@ -12,6 +12,8 @@ export interface TestClusterOptions {
   brokers?: string[];
   env?: Record<string, string>;
   dataDir?: string;
+  /** Also start the gRPC proxy (on free ports); its address is then cluster.grpcProxyEndpoint. */
+  grpcProxy?: boolean;
 }
 
 export async function startTestCluster(options: TestClusterOptions = {}): Promise<LocalCluster> {
@@ -23,6 +25,7 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
     dataDir,
     nameServerPort: await freePort(),
     gatewayPort: await freePort(),
+    grpcProxy: options.grpcProxy ? { port: await freePort(), healthPort: await freePort() } : undefined,
     brokers,
     env: {
       CIRRUSMQ_LOG_LEVEL: 'warn',
