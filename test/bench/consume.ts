@@ -12,7 +12,7 @@
  * nats-server, over the run). Then latency: a fixed-rate producer (this process) and
  * long-polling SimpleConsumers (their own processes), at 1,000 and 10,000 msg/s.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +24,7 @@ import { waitFor } from '../../infra/local/wait-for';
 import { startTestCluster } from '../support/cluster';
 import type { WorkerResult, WorkerSpec } from './consume-worker';
 import { hasNatsServer, NatsPeer } from './nats-peer';
+import { cpuSeconds } from './proc-cpu';
 import { fmt, median, percentile } from './stats';
 
 const { values } = parseArgs({
@@ -57,7 +58,6 @@ const MSG_BYTES = 1024;
 const WARMUP_MS = 2000;
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'consume-worker.ts');
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 const body = Buffer.alloc(MSG_BYTES, 'cirrusmq-benchmark-payload-');
 const log = (s: string) => process.stdout.write(s + '\n');
@@ -247,17 +247,6 @@ async function createTopic(topic: string): Promise<void> {
     body: JSON.stringify({ topic, queues: 4 }),
   });
   if (res.status >= 300) throw new Error(`create topic ${topic}: ${res.status} ${await res.text()}`);
-}
-
-/** user+system CPU seconds of the processes so far (fields 14 and 15 of /proc/PID/stat). */
-function cpuSeconds(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return ticks / CLK_TCK;
 }
 
 interface Worker {

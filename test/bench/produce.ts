@@ -1,168 +1,483 @@
 /**
- * npm run bench:produce [-- --seconds 10 --runs 3]
+ * npm run bench:produce [-- --seconds 10 --runs 5 --warmup-seconds 3 --rate-seconds 5 --segment 2g
+ *                          --systems gateway,direct,jetstream,sync,redis-always]
  *
- * 1 KB messages in batches of 32, 16 requests in flight, for a fixed time:
- *   (a) through the gateway over HTTP (wrk as the client when installed, else a Node client),
- *   (b) direct to the brokers with the SDK Producer (RocketMQ's defaults, then with autoBatch),
- *   (c) NATS JetStream (file store) as the peer, with a lean client, in the same run.
- * Prints msgs/s, p50/p99 latency per batch, the ratios, the gateway's RSS and the NameServer
- * calls made while warm. With --runs N each scenario runs N times, interleaved, and the
- * medians are reported.
+ * 1 KB messages, 512 in flight for every system, each load generator in its own process:
+ *   gateway         wrk -c16 POSTing JSON batches of 32 (produce-wrk.lua counts SEND_OK per result)
+ *                   to the gateway of an ASYNC_FLUSH cluster (NameServer, broker-a, broker-b)
+ *   direct          the SDK Producer, 16 loops of sendBatch(32), to the same brokers (produce-worker.ts)
+ *   jetstream       nats-server, file-store stream, a lean client: core publish with a reply
+ *                   inbox, one subscription for the stream acks (jetstream-lean.ts)
+ *   sync            the SDK Producer as `direct`, to a second cluster with SYNC_FLUSH brokers
+ *   redis-always    Redis Streams, XADD pipelined, appendfsync always: the peer that acks after fsync
+ *   redis-everysec  (optional) Redis Streams, appendfsync everysec: a second ASYNC peer
+ * Runs alternate between the systems (the first system of each run rotates, so none always
+ * runs last), with `sync` between runs so no run pays for another's dirty pages. Only what was
+ * acknowledged counts (SEND_OK per message, a stream ack, an XADD id); failures are reported.
+ * Per run: msgs/s, server CPU per message (utime+stime from /proc of the system's server
+ * processes over the run / acknowledged messages), the load generator's CPU per message, and
+ * whether a CommitLog segment sealed or the tier uploaded during it. Then the medians of the
+ * per-run ratios against the targets of issue 12, and a fixed-rate run (OpenMessaging
+ * Benchmark style) per system at 50% of its median throughput: p50 / p99 / p99.9 latency.
  */
+import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { HttpClient } from '@cirrusmq/client/protocol';
-import { Producer } from '@cirrusmq/client';
+import type { LocalCluster } from '../../infra/local/local-cluster';
 import { startTestCluster } from '../support/cluster';
 import { hasNatsServer, NatsPeer } from './nats-peer';
-import { fmt, median, runLoad, type LoadResult } from './stats';
+import { cpuSeconds } from './proc-cpu';
+import type { ProduceResult, ProduceRun, ProduceWorkerSpec } from './produce-worker';
+import { hasRedisServer, RedisPeer } from './redis-peer';
+import { fmt, median } from './stats';
 import { hasWrk, wrkPost } from './wrk';
 
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '10' },
-    runs: { type: 'string', default: '1' },
+    runs: { type: 'string', default: '3' },
+    'warmup-seconds': { type: 'string', default: '3' },
+    'rate-seconds': { type: 'string', default: '5' },
+    segment: { type: 'string', default: '2g' },
+    systems: { type: 'string', default: 'gateway,direct,jetstream,sync,redis-always' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help) {
-  console.log('npm run bench:produce -- [--seconds S (per scenario, default 10)] [--runs N (default 1)]');
+  console.log(
+    'npm run bench:produce -- [--seconds S (per run, 10)] [--runs N (3)] [--warmup-seconds S (3)] [--rate-seconds S (5; 0 skips the fixed-rate runs)]\n' +
+      '  [--segment 2g (CommitLog segment size; 1g is the broker default)] [--systems gateway,direct,jetstream,sync,redis-always[,redis-everysec]]',
+  );
   process.exit(0);
 }
+const MiB = 1024 * 1024;
 const durationMs = Number(values.seconds) * 1000;
 const runs = Number(values.runs);
+const warmupMs = Number(values['warmup-seconds']) * 1000;
+const rateMs = Number(values['rate-seconds']) * 1000;
+const SEGMENT = parseSize(values.segment!);
+const wanted = new Set(values.systems!.split(','));
 const BATCH = 32;
-const IN_FLIGHT = 16;
+const IN_FLIGHT = 512;
 const MSG_BYTES = 1024;
-const WARMUP_MS = 2000;
+const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'produce-worker.ts');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-const body = Buffer.alloc(MSG_BYTES, 'cirrusmq-benchmark-payload-');
 const log = (s: string) => process.stdout.write(s + '\n');
+const load = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+
+function parseSize(s: string): number {
+  const m = /^(\d+)([kmg]?)$/i.exec(s.trim());
+  if (!m) throw new Error(`not a size: ${s}`);
+  return Number(m[1]) * { '': 1, k: 1024, m: MiB, g: 1024 * MiB }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
+}
+
+interface System {
+  key: string;
+  label: string;
+  durability: string;
+  /** The processes whose CPU is the system's cost, by name. */
+  servers: Map<number, string>;
+  throughput(ms: number): Promise<ProduceResult>;
+  rate(msgsPerSec: number, ms: number): Promise<ProduceResult>;
+  /** Outside the timed run (Redis: empty the in-memory stream). */
+  beforeRun?: () => Promise<void>;
+}
+
+interface RunRecord {
+  run: number;
+  key: string;
+  r: ProduceResult;
+  msgsPerSec: number;
+  serverCpuUs: number;
+  serverCpuUsByPid: Map<number, number>;
+  clientCpuUs: number;
+  sealed: string[];
+  tierUploadMiB: number;
+  load: string;
+}
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cirrusmq-bench-produce-'));
+const clusters: { name: string; cluster: LocalCluster }[] = [];
+const workers: Worker[] = [];
+const peers: { stop(): Promise<void> }[] = [];
+let workerCount = 0;
 
 log(
-  `bench:produce: ${MSG_BYTES} B messages, batches of ${BATCH}, ${IN_FLIGHT} in flight, ${durationMs / 1000}s per scenario, ${runs} run(s); ${os.cpus().length} cores`,
+  `bench:produce: ${MSG_BYTES} B messages, ${IN_FLIGHT} in flight per system (batches of ${BATCH}), ${durationMs / 1000} s per run, ${runs} run(s), ` +
+    `${warmupMs / 1000} s warm-up per system; CommitLog segments ${fmt(SEGMENT / MiB)} MiB; ${os.cpus().length} cores; load average ${load()}`,
 );
 
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cirrusmq-bench-'));
-const cluster = await startTestCluster({
-  dataDir,
-  env: {
-    CIRRUSMQ_HEARTBEAT_INTERVAL_MS: '30000',
-    CIRRUSMQ_HEARTBEAT_TIMEOUT_MS: '120000',
-    CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: String(1024 * 1024 * 1024),
-    CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE: '300000',
-  },
-});
-const nats = hasNatsServer() ? await NatsPeer.start() : undefined;
-if (!nats) log('nats-server not found (apt-get install nats-server): the JetStream peer is skipped');
-
-const gatewayHttp = new HttpClient(cluster.gatewayUrl, { maxSockets: IN_FLIGHT });
-const nameServerAddr = `${cluster.config.host}:${cluster.config.nameServerPort}`;
-const producer = new Producer({ nameServer: nameServerAddr });
-const batchingProducer = new Producer({ nameServer: nameServerAddr, autoBatch: true });
-const useWrk = hasWrk();
-log(`gateway load from ${useWrk ? 'wrk (C)' : 'a Node client (apt-get install wrk for a cheaper one)'}`);
-
 try {
-  const created = await gatewayHttp.json<{ topic: string }>('POST', '/v1/topics', { topic: 'bench', queues: 4 });
-  log(`topic ${created.topic} created: 4 queues on each of ${cluster.config.brokers.length} brokers`);
+  const systems = await startSystems();
+  log(`systems: ${systems.map((s) => s.key).join(', ')}`);
+  for (const s of systems) log(`  ${s.key.padEnd(15)} ${s.label}; durability: ${s.durability}`);
 
-  const requestBody = JSON.stringify({ messages: Array.from({ length: BATCH }, () => ({ body: body.toString('utf8'), tags: 'TagA' })) });
-  const viaGatewayNode = async () => {
-    const res = await gatewayHttp.request({ method: 'POST', path: '/v1/topics/bench/messages', body: requestBody });
-    if (res.status !== 200) throw new Error(`gateway answered ${res.status}`);
-  };
-  const loadGateway = (ms: number) =>
-    useWrk ? wrkPost(`${cluster.gatewayUrl}/v1/topics/bench/messages`, requestBody, IN_FLIGHT, ms, BATCH) : runLoad(IN_FLIGHT, ms, BATCH, viaGatewayNode);
-  const messages = Array.from({ length: BATCH }, () => ({ topic: 'bench', body, tags: 'TagA' }));
-  const direct = async () => {
-    await producer.sendBatch(messages);
-  };
-  const directBatching = async () => {
-    await batchingProducer.sendBatch(messages);
-  };
-  const natsBodies = Array.from({ length: BATCH }, () => body);
-  const viaNats = async () => {
-    await nats!.publishBatch('bench.orders', natsBodies);
-  };
-
-  // Warm up: routes cached, connections open, JIT done.
-  await loadGateway(WARMUP_MS);
-  await runLoad(IN_FLIGHT, WARMUP_MS, BATCH, direct);
-  await runLoad(IN_FLIGHT, WARMUP_MS, BATCH, directBatching);
-  if (nats) await runLoad(IN_FLIGHT, WARMUP_MS, BATCH, viaNats);
-
-  const results: Record<'gateway' | 'direct' | 'directBatching' | 'jetstream', LoadResult[]> = { gateway: [], direct: [], directBatching: [], jetstream: [] };
-  const gatewayNsCalls: number[] = [];
-  const gatewayRss: number[] = [];
-  const directCallsBefore = producer.nameServerCalls;
-  for (let run = 1; run <= runs; run++) {
-    const before = await gatewayMetrics();
-    results.gateway.push(await loadGateway(durationMs));
-    const after = await gatewayMetrics();
-    gatewayNsCalls.push(after.nameServerCalls - before.nameServerCalls);
-    gatewayRss.push(after.rss);
-    results.direct.push(await runLoad(IN_FLIGHT, durationMs, BATCH, direct));
-    results.directBatching.push(await runLoad(IN_FLIGHT, durationMs, BATCH, directBatching));
-    if (nats) results.jetstream.push(await runLoad(IN_FLIGHT, durationMs, BATCH, viaNats));
-    const last = (k: keyof typeof results) => fmt(results[k].at(-1)!.msgsPerSec);
-    log(
-      `run ${run}/${runs}: gateway ${last('gateway')}, direct ${last('direct')}, direct+autoBatch ${last('directBatching')}${nats ? `, jetstream ${last('jetstream')}` : ''} msg/s`,
-    );
+  // Warm-up: JIT of servers and clients, connections, routes. Not counted.
+  for (const s of systems) {
+    await s.beforeRun?.();
+    const r = await s.throughput(warmupMs);
+    log(`warm-up ${s.key}: ${fmt(r.ok / (r.elapsedMs / 1000))} msg/s${r.failed ? `, ${fmt(r.failed)} failed: ${r.firstFailure}` : ''}`);
   }
 
-  const summary = (rs: LoadResult[]) => ({
-    msgsPerSec: median(rs.map((r) => r.msgsPerSec)),
-    p50Ms: median(rs.map((r) => r.p50Ms)),
-    p99Ms: median(rs.map((r) => r.p99Ms)),
-    messages: rs.reduce((a, r) => a + r.messages, 0),
-    errors: rs.reduce((a, r) => a + r.errors, 0),
-  });
-  const gw = summary(results.gateway);
-  const dr = summary(results.direct);
-  const db = summary(results.directBatching);
-  const js = nats ? summary(results.jetstream) : undefined;
+  const records: RunRecord[] = [];
+  const gatewayNs: number[] = [];
+  for (let run = 1; run <= runs; run++) {
+    const order = systems.map((_, i) => systems[(i + run - 1) % systems.length]!);
+    for (const s of order) {
+      await s.beforeRun?.();
+      settle();
+      const ns0 = s.key === 'gateway' ? await gatewayNameServerCalls() : 0;
+      const rec = await measured(run, s, () => s.throughput(durationMs));
+      if (s.key === 'gateway') gatewayNs.push((await gatewayNameServerCalls()) - ns0);
+      records.push(rec);
+      log(
+        `run ${run}/${runs} ${s.key.padEnd(15)} ${fmt(rec.msgsPerSec).padStart(9)} msg/s  server CPU ${fmt(rec.serverCpuUs, 2).padStart(6)} µs/msg  ` +
+          `client CPU ${fmt(rec.clientCpuUs, 2).padStart(6)} µs/msg  p50 ${fmt(rec.r.p50Ms, 2)} p99 ${fmt(rec.r.p99Ms, 2)} ms  ` +
+          `failed ${fmt(rec.r.failed)}  sealed ${rec.sealed.length ? rec.sealed.join(' ') : 'no'}  tier upload ${fmt(rec.tierUploadMiB)} MiB  load ${rec.load}` +
+          (rec.r.failed ? `\n    failure: ${rec.r.firstFailure}` : ''),
+      );
+    }
+  }
+  report(systems, records, gatewayNs);
 
+  if (rateMs > 0) {
+    log('');
+    log(
+      `fixed rate (OpenMessaging Benchmark style): each system at 50% of its median throughput, batches of ${BATCH} sent when due whatever is outstanding, ` +
+        `${rateMs / 1000} s measured after 1 s; latency per batch from when it was due to its last ack`,
+    );
+    const p99: Record<string, number> = {};
+    for (const s of systems) {
+      const rate = Math.round(0.5 * median(records.filter((x) => x.key === s.key).map((x) => x.msgsPerSec)));
+      await s.beforeRun?.();
+      settle();
+      const rec = await measured(0, s, () => s.rate(rate, rateMs));
+      p99[s.key] = rec.r.p99Ms;
+      log(
+        `  ${s.key.padEnd(15)} ${fmt(rate).padStart(8)} msg/s asked, ${fmt(rec.msgsPerSec).padStart(8)} acked: p50 ${fmt(rec.r.p50Ms, 2)}  p99 ${fmt(rec.r.p99Ms, 2)}  p99.9 ${fmt(rec.r.p999Ms, 2)} ms ` +
+          `(${fmt(rec.r.samples)} batches; sender behind schedule at most ${fmt(rec.r.maxLagMs, 1)} ms; server CPU ${fmt(rec.serverCpuUs, 2)} µs/msg; failed ${fmt(rec.r.failed)}` +
+          `; sealed ${rec.sealed.length ? rec.sealed.join(' ') : 'no'})`,
+      );
+    }
+    if (p99.direct !== undefined && p99.jetstream !== undefined) {
+      const ratio = p99.direct / p99.jetstream;
+      log(`  p99 at 50% load, direct / JetStream: ${fmt(ratio, 2)}   target <= 1.0: ${ratio <= 1 ? 'met' : 'NOT met'}`);
+    }
+    if (p99.sync !== undefined && p99['redis-always'] !== undefined)
+      log(`  p99 at 50% load, SYNC_FLUSH direct / Redis appendfsync always: ${fmt(p99.sync / p99['redis-always'], 2)}`);
+  }
   log('');
-  log(`medians of ${runs} run(s)         msgs/s      p50 ms   p99 ms   errors`);
-  const row = (name: string, s: ReturnType<typeof summary>) =>
-    log(`${name.padEnd(28)} ${fmt(s.msgsPerSec).padStart(10)}  ${fmt(s.p50Ms, 2).padStart(7)}  ${fmt(s.p99Ms, 2).padStart(7)}   ${s.errors}`);
-  row('(a) gateway (HTTP)', gw);
-  row('(b) direct (SDK Producer)', dr);
-  row('(b2) direct, autoBatch', db);
-  if (js) row('(c) NATS JetStream (file)', js);
-  log('');
-  // Each run measures the paths back to back, so a ratio within a run shares the machine's
-  // mood of the moment; the median of those is the figure to quote.
-  const ratio = (a: keyof typeof results, b: keyof typeof results, target?: string) => {
-    const perRun = results[a].map((r, i) => r.msgsPerSec / results[b][i]!.msgsPerSec);
-    const range = runs > 1 ? ` (runs: ${perRun.map((x) => fmt(x, 2)).join(', ')})` : '';
-    return `${fmt(median(perRun), 2)}${target ? `   target ${target}` : ''}${range}`;
-  };
-  log('ratios, median of per-run ratios:');
-  if (js) log(`  gateway / JetStream         ${ratio('gateway', 'jetstream', '>= 1.0')}`);
-  log(`  gateway / direct            ${ratio('gateway', 'direct', '>= 0.8')}`);
-  log(`  gateway / direct+autoBatch  ${ratio('gateway', 'directBatching')}`);
-  if (js) log(`  direct / JetStream          ${ratio('direct', 'jetstream')}`);
-  const nsCalls = gatewayNsCalls.reduce((a, b) => a + b, 0);
-  log(`gateway NameServer calls while warm: ${nsCalls} for ${fmt(gw.messages)} messages (${fmt((nsCalls / gw.messages) * 10_000, 3)} per 10,000; target <= 1)`);
-  log(`direct SDK NameServer calls while warm: ${producer.nameServerCalls - directCallsBefore}`);
-  log(`p50/p99 are per request (a batch of ${BATCH}); gateway latency is wrk's when wrk runs`);
-  log(`gateway RSS: ${fmt(median(gatewayRss) / 1024 / 1024, 1)} MiB`);
+  log(`load average at the end: ${load()}`);
 } finally {
-  producer.shutdown();
-  batchingProducer.shutdown();
-  gatewayHttp.close();
-  await nats?.stop();
-  await cluster.stop();
+  for (const w of workers) w.stop();
+  for (const p of peers) await p.stop().catch(() => undefined);
+  for (const { cluster } of clusters) await cluster.stop().catch(() => undefined);
   fs.rmSync(dataDir, { recursive: true, force: true });
 }
 
-async function gatewayMetrics(): Promise<{ nameServerCalls: number; rss: number }> {
-  const res = await gatewayHttp.request({ method: 'GET', path: '/metrics' });
-  const text = res.body.toString('utf8');
-  const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-  return { nameServerCalls: read('cirrusmq_gateway_nameserver_calls_total'), rss: read('process_resident_memory_bytes') };
+async function startSystems(): Promise<System[]> {
+  const systems: System[] = [];
+  const clusterEnv = {
+    CIRRUSMQ_HEARTBEAT_INTERVAL_MS: '30000',
+    CIRRUSMQ_HEARTBEAT_TIMEOUT_MS: '120000',
+    CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: String(SEGMENT),
+    CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE: '300000',
+  };
+  if (wanted.has('gateway') || wanted.has('direct')) {
+    const cluster = await startTestCluster({ dataDir: path.join(dataDir, 'async'), env: clusterEnv });
+    clusters.push({ name: 'async', cluster });
+    await createTopic(cluster);
+    const brokers = namedPids(cluster, ['nameserver', ...cluster.config.brokers.map((b) => b.brokerName)]);
+    const nameServer = `${cluster.config.host}:${cluster.config.nameServerPort}`;
+    const ASYNC = 'ASYNC_FLUSH: ack after the write to the page cache, fdatasync every 500 ms';
+    if (wanted.has('gateway')) {
+      if (!hasWrk()) throw new Error('wrk not found (apt-get install wrk): the gateway is loaded by wrk');
+      const url = `${cluster.gatewayUrl}/v1/topics/bench/messages`;
+      const requestBody = JSON.stringify({ messages: Array.from({ length: BATCH }, () => ({ body: payload().toString('utf8'), tags: 'TagA' })) });
+      const rateWorker = await startWorker({ mode: 'gateway', address: cluster.gatewayUrl, topic: 'bench' });
+      systems.push({
+        key: 'gateway',
+        label: `wrk -t1 -c${IN_FLIGHT / BATCH}, JSON batches of ${BATCH}, to the gateway (HTTP), brokers as \`direct\`; fixed rate from a Node HTTP client`,
+        durability: ASYNC,
+        servers: new Map([...brokers, ...namedPids(cluster, ['gateway'])]),
+        throughput: (ms) => wrkPost(url, requestBody, IN_FLIGHT / BATCH, ms, BATCH),
+        rate: (rate, ms) => rateWorker.run({ kind: 'rate', durationMs: ms, rate, warmupMs: 1000 }),
+      });
+    }
+    if (wanted.has('direct')) {
+      const w = await startWorker({ mode: 'direct', address: nameServer, topic: 'bench' });
+      systems.push({
+        key: 'direct',
+        label: `SDK Producer, ${IN_FLIGHT / BATCH} loops of sendBatch(${BATCH}), 2 brokers x 4 queues`,
+        durability: ASYNC,
+        servers: brokers,
+        throughput: (ms) => w.run({ kind: 'throughput', durationMs: ms }),
+        rate: (rate, ms) => w.run({ kind: 'rate', durationMs: ms, rate, warmupMs: 1000 }),
+      });
+    }
+  }
+  if (wanted.has('jetstream')) {
+    if (!hasNatsServer()) throw new Error('nats-server not found (apt-get install nats-server)');
+    const nats = await NatsPeer.start();
+    peers.push(nats);
+    const w = await startWorker({ mode: 'nats', address: nats.address, topic: 'bench.orders' });
+    systems.push({
+      key: 'jetstream',
+      label: `nats-server ${natsVersion()}, file-store stream, lean client (core publish + reply inbox, one ack subscription), ${IN_FLIGHT} in flight`,
+      // nats-server 2.9 has no sync_interval option (2.10 added it): `nats-server -t` refuses it.
+      durability: 'file store: ack after the write to the page cache, fsync every 2 min (the default sync_interval)',
+      servers: new Map([[nats.pid!, 'nats-server']]),
+      throughput: (ms) => w.run({ kind: 'throughput', durationMs: ms }),
+      rate: (rate, ms) => w.run({ kind: 'rate', durationMs: ms, rate, warmupMs: 1000 }),
+    });
+  }
+  if (wanted.has('sync')) {
+    const cluster = await startTestCluster({ dataDir: path.join(dataDir, 'sync'), env: { ...clusterEnv, CIRRUSMQ_FLUSH_DISK_TYPE: 'SYNC_FLUSH' } });
+    clusters.push({ name: 'sync', cluster });
+    await createTopic(cluster);
+    const w = await startWorker({ mode: 'direct', address: `${cluster.config.host}:${cluster.config.nameServerPort}`, topic: 'bench' });
+    systems.push({
+      key: 'sync',
+      label: `SDK Producer as \`direct\`, to a second cluster whose brokers run SYNC_FLUSH`,
+      durability: 'SYNC_FLUSH: ack after fdatasync (group commit); FLUSH_DISK_TIMEOUT counts as failed',
+      servers: namedPids(cluster, ['nameserver', ...cluster.config.brokers.map((b) => b.brokerName)]),
+      throughput: (ms) => w.run({ kind: 'throughput', durationMs: ms }),
+      rate: (rate, ms) => w.run({ kind: 'rate', durationMs: ms, rate, warmupMs: 1000 }),
+    });
+  }
+  for (const fsync of ['always', 'everysec'] as const) {
+    if (!wanted.has(`redis-${fsync}`)) continue;
+    if (!hasRedisServer()) throw new Error('redis-server not found (apt-get install redis-server)');
+    const redis = await RedisPeer.start(fsync);
+    peers.push(redis);
+    const w = await startWorker({ mode: 'redis', address: redis.address, topic: 'bench' });
+    systems.push({
+      key: `redis-${fsync}`,
+      label: `${redisVersion()}, Redis Streams XADD pipelined by a lean client, ${IN_FLIGHT} in flight`,
+      durability:
+        fsync === 'always'
+          ? 'appendfsync always: the AOF is fsynced before the answers of each event-loop turn (group commit)'
+          : 'appendfsync everysec: ack after the write, AOF fsync once a second',
+      servers: new Map([[redis.pid!, 'redis-server']]),
+      throughput: (ms) => w.run({ kind: 'throughput', durationMs: ms }),
+      rate: (rate, ms) => w.run({ kind: 'rate', durationMs: ms, rate, warmupMs: 1000 }),
+      beforeRun: () => redis.reset('bench'),
+    });
+  }
+  return systems;
+}
+
+function payload(): Buffer {
+  return Buffer.alloc(MSG_BYTES, 'cirrusmq-benchmark-payload-');
+}
+
+function namedPids(cluster: LocalCluster, names: string[]): Map<number, string> {
+  return new Map(names.map((n) => [cluster.pid(n)!, n]));
+}
+
+async function createTopic(cluster: LocalCluster): Promise<void> {
+  const http = new HttpClient(cluster.gatewayUrl);
+  try {
+    await http.json('POST', '/v1/topics', { topic: 'bench', queues: 4 });
+  } finally {
+    http.close();
+  }
+}
+
+/** One run of a system, with its server CPU, and what the CommitLogs and tiers did meanwhile. */
+async function measured(run: number, s: System, go: () => Promise<ProduceResult>): Promise<RunRecord> {
+  const pids = [...s.servers.keys()];
+  const store0 = await storeState();
+  const each0 = pids.map((p) => cpuSeconds([p]));
+  const r = await go();
+  const each1 = pids.map((p) => cpuSeconds([p]));
+  const store1 = await storeState();
+  const cpu = each1.reduce((a, x, i) => a + x - each0[i]!, 0);
+  const sealed: string[] = [];
+  let uploaded = 0;
+  for (const [broker, b0] of store0) {
+    const b1 = store1.get(broker)!;
+    if (Math.floor(b1.maxOffset / SEGMENT) > Math.floor(b0.maxOffset / SEGMENT)) sealed.push(broker);
+    uploaded += b1.tierUploaded - b0.tierUploaded;
+  }
+  return {
+    run,
+    key: s.key,
+    r,
+    msgsPerSec: r.ok / (r.elapsedMs / 1000),
+    serverCpuUs: (cpu / r.ok) * 1e6,
+    serverCpuUsByPid: new Map(pids.map((p, i) => [p, ((each1[i]! - each0[i]!) / r.ok) * 1e6])),
+    clientCpuUs: (r.clientCpuSec / r.ok) * 1e6,
+    sealed,
+    tierUploadMiB: uploaded / MiB,
+    load: load(),
+  };
+}
+
+/** Every broker's CommitLog end and tier upload total, from its /metrics. */
+async function storeState(): Promise<Map<string, { maxOffset: number; tierUploaded: number }>> {
+  const out = new Map<string, { maxOffset: number; tierUploaded: number }>();
+  for (const { name, cluster } of clusters) {
+    for (const { brokerName } of cluster.config.brokers) {
+      const text = await (await fetch(`${cluster.brokerUrl(brokerName)}/metrics`)).text();
+      out.set(`${name}/${brokerName}`, {
+        maxOffset: metric(text, 'cirrusmq_commitlog_max_offset'),
+        tierUploaded: metric(text, 'cirrusmq_tier_uploaded_bytes_total'),
+      });
+    }
+  }
+  return out;
+}
+
+/** The sum of a metric's samples over its label sets (0 when absent). */
+function metric(text: string, name: string): number {
+  let sum = 0;
+  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) sum += Number(m[1]);
+  return sum;
+}
+
+async function gatewayNameServerCalls(): Promise<number> {
+  const c = clusters.find((x) => x.name === 'async')!.cluster;
+  return metric(await (await fetch(`${c.gatewayUrl}/metrics`)).text(), 'cirrusmq_gateway_nameserver_calls_total');
+}
+
+/** The previous run's dirty pages written out before the next run starts. */
+function settle(): void {
+  execSync('sync');
+}
+
+function natsVersion(): string {
+  return execSync('nats-server --version', { encoding: 'utf8' })
+    .trim()
+    .replace(/^nats-server: /, '');
+}
+
+function redisVersion(): string {
+  return `redis-server ${/v=(\S+)/.exec(execSync('redis-server --version', { encoding: 'utf8' }))?.[1] ?? ''}`;
+}
+
+function report(systems: System[], records: RunRecord[], gatewayNs: number[]): void {
+  const of = (key: string) => records.filter((r) => r.key === key);
+  const has = (key: string) => systems.some((s) => s.key === key);
+  log('');
+  log(`medians of ${runs} run(s)     msgs/s  server CPU µs/msg  client CPU µs/msg   p50 ms   p99 ms   failed  runs with a seal`);
+  for (const s of systems) {
+    const rs = of(s.key);
+    const m = (f: (r: RunRecord) => number) => median(rs.map(f));
+    log(
+      `${s.key.padEnd(20)} ${fmt(m((r) => r.msgsPerSec)).padStart(10)}  ${fmt(
+        m((r) => r.serverCpuUs),
+        2,
+      ).padStart(17)}  ${fmt(
+        m((r) => r.clientCpuUs),
+        2,
+      ).padStart(17)}  ${fmt(
+        m((r) => r.r.p50Ms),
+        2,
+      ).padStart(7)}  ${fmt(
+        m((r) => r.r.p99Ms),
+        2,
+      ).padStart(7)}  ${fmt(rs.reduce((a, r) => a + r.r.failed, 0)).padStart(7)}  ${rs.filter((r) => r.sealed.length > 0).length}`,
+    );
+    const byPid = [...s.servers].map(([pid, name]) => `${name} ${fmt(median(rs.map((r) => r.serverCpuUsByPid.get(pid)!)), 2)}`);
+    if (s.servers.size > 1) log(`${''.padEnd(22)}server CPU µs/msg by process: ${byPid.join(', ')}`);
+  }
+  log('latency: per request of 32 (gateway, by wrk; direct, sync) or per message (jetstream, redis: each publish to its ack)');
+
+  log('');
+  log('targets (issue 12), ratios of figures from the same run:');
+  const ratios = (a: string, b: string, f: (r: RunRecord) => number) => of(a).map((r) => f(r) / f(of(b).find((x) => x.run === r.run)!));
+  const line = (name: string, a: string, b: string, f: (r: RunRecord) => number, target: string, met: (xs: number[]) => boolean) => {
+    if (!has(a) || !has(b)) return;
+    const xs = ratios(a, b, f);
+    log(
+      `  ${name.padEnd(52)} median ${fmt(median(xs), 2).padStart(5)}  runs ${xs.map((x) => fmt(x, 2)).join(', ')}   target ${target}: ${met(xs) ? 'met' : 'NOT met'}`,
+    );
+  };
+  const tput = (r: RunRecord) => r.msgsPerSec;
+  const cpu = (r: RunRecord) => r.serverCpuUs;
+  line('direct / JetStream, msgs/s (every run)', 'direct', 'jetstream', tput, '>= 1.0 every run', (xs) => xs.every((x) => x >= 1));
+  line('direct / JetStream, server CPU per msg (every run)', 'direct', 'jetstream', cpu, '<= 1.0 every run', (xs) => xs.every((x) => x <= 1));
+  line('gateway / JetStream, msgs/s', 'gateway', 'jetstream', tput, '>= 1.0', (xs) => median(xs) >= 1);
+  line('gateway / JetStream, server CPU per msg', 'gateway', 'jetstream', cpu, '<= 1.3', (xs) => median(xs) <= 1.3);
+  line('SYNC_FLUSH direct / Redis appendfsync always, msgs/s', 'sync', 'redis-always', tput, '>= 1.0', (xs) => median(xs) >= 1);
+  if (has('sync') && has('redis-always')) {
+    const xs = ratios('sync', 'redis-always', cpu);
+    log(
+      `  ${'SYNC_FLUSH direct / Redis always, server CPU per msg'.padEnd(52)} median ${fmt(median(xs), 2).padStart(5)}  runs ${xs.map((x) => fmt(x, 2)).join(', ')}`,
+    );
+  }
+  if (has('direct') && has('redis-everysec')) {
+    const xs = ratios('direct', 'redis-everysec', tput);
+    log(`  ${'direct / Redis appendfsync everysec, msgs/s'.padEnd(52)} median ${fmt(median(xs), 2).padStart(5)}  runs ${xs.map((x) => fmt(x, 2)).join(', ')}`);
+  }
+  if (has('gateway') && has('direct')) {
+    const xs = ratios('gateway', 'direct', tput);
+    log(`  ${'gateway / direct, msgs/s'.padEnd(52)} median ${fmt(median(xs), 2).padStart(5)}  runs ${xs.map((x) => fmt(x, 2)).join(', ')}`);
+  }
+  if (gatewayNs.length) {
+    const calls = gatewayNs.reduce((a, b) => a + b, 0);
+    const msgs = of('gateway').reduce((a, r) => a + r.r.ok, 0);
+    log(`gateway NameServer calls while warm: ${calls} for ${fmt(msgs)} messages (${fmt((calls / msgs) * 10_000, 3)} per 10,000; target <= 1)`);
+  }
+  const sealedRuns = records.filter((r) => r.sealed.length > 0);
+  log(
+    sealedRuns.length === 0
+      ? `no CommitLog segment sealed during any run (segments of ${fmt(SEGMENT / MiB)} MiB; checked per run from each broker's cirrusmq_commitlog_max_offset)`
+      : `a CommitLog segment sealed during ${sealedRuns.map((r) => `run ${r.run} ${r.key} (${r.sealed.join(' ')})`).join(', ')}: those runs include a seal and its tier upload`,
+  );
+}
+
+interface Worker {
+  run(r: ProduceRun): Promise<ProduceResult>;
+  stop(): void;
+}
+
+/** A produce-worker.ts process, connected and ready; one run at a time. */
+async function startWorker(spec: Omit<ProduceWorkerSpec, 'resultFile' | 'batch' | 'inFlight' | 'msgBytes'>): Promise<Worker> {
+  const resultFile = path.join(dataDir, `produce-worker-${++workerCount}.json`);
+  const full: ProduceWorkerSpec = { ...spec, batch: BATCH, inFlight: IN_FLIGHT, msgBytes: MSG_BYTES, resultFile };
+  const child: ChildProcess = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', WORKER, JSON.stringify(full)], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const waiting: ((type: string) => void)[] = [];
+  readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+    let type: string;
+    try {
+      type = (JSON.parse(line) as { type: string }).type;
+    } catch {
+      process.stderr.write(`${spec.mode} worker: ${line}\n`);
+      return;
+    }
+    waiting.shift()?.(type);
+  });
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`${spec.mode} worker exited with ${code}`))));
+  exited.catch(() => undefined);
+  const next = () => Promise.race([new Promise<string>((resolve) => waiting.push(resolve)), exited]);
+  await next(); // ready
+  const worker: Worker = {
+    async run(r) {
+      const answered = next();
+      child.stdin!.write(`${JSON.stringify(r)}\n`);
+      await answered;
+      return JSON.parse(fs.readFileSync(resultFile, 'utf8')) as ProduceResult;
+    },
+    stop() {
+      child.stdin!.end('exit\n');
+      setTimeout(() => child.kill('SIGKILL'), 2000).unref();
+    },
+  };
+  workers.push(worker);
+  return worker;
 }

@@ -1,0 +1,20 @@
+/**
+ * CPU time of processes from /proc/PID/stat (Linux): the benches' server-side cost figure,
+ * independent of the load generator. utime and stime there cover every thread of the process.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** user+system CPU seconds of the processes so far (fields 14 and 15 of /proc/PID/stat). */
+export function cpuSeconds(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / CLK_TCK;
+}
