@@ -35,8 +35,8 @@ import { failure, json } from '../api/schemas';
 import { type BrokerTarget, readableBrokerAddr, topicMasters } from '../broker-route';
 import type { GatewayDeps } from '../deps';
 import { redriveDeadLetters } from '../dlq-redrive';
-import { messageToJson } from '../message-json';
-import { capMessages, MESSAGES_BUDGET } from '../read-answer';
+import { MESSAGES_BUDGET } from '../read-answer';
+import { receiveAnswer } from '../receive-answer';
 import { ParkedReceives, receiveAcross } from '../receive-fanout';
 
 const BASE = '/v1/topics/{topic}/groups/{group}';
@@ -204,11 +204,11 @@ export function consumeRoutes(app: OpenAPIHono, deps: GatewayDeps): void {
         },
       );
       // Capped to fit a Lambda result; what is left out goes back to the group now.
-      const parts = capMessages(popped, encodeReceived, MESSAGES_BUDGET);
-      if (parts.length < popped.length) await release(topic, group, popped.slice(parts.length));
-      metrics.messagesReceived += parts.length;
-      status = parts.length > 0 ? 'messages' : 'empty';
-      return c.body(`{"messages":[${parts.join(',')}]}`, 200, { 'Content-Type': 'application/json' });
+      const answer = receiveAnswer(popped, MESSAGES_BUDGET);
+      if (answer.count < popped.length) await release(topic, group, popped.slice(answer.count));
+      metrics.messagesReceived += answer.count;
+      status = answer.count > 0 ? 'messages' : 'empty';
+      return c.body(answer.body, 200, { 'Content-Type': 'application/json' });
     } finally {
       metrics.receiveRequests++;
       metrics.receiveSeconds.observe({ outcome: status }, (performance.now() - t0) / 1000);
@@ -301,25 +301,6 @@ export function consumeRoutes(app: OpenAPIHono, deps: GatewayDeps): void {
     return c.json(result, 200);
   });
 }
-
-const encodeReceived = (m: PoppedMessage, base64: boolean) => {
-  const j = messageToJson(m, base64);
-  return JSON.stringify({
-    messageId: j.messageId,
-    receiptHandle: m.receiptHandle,
-    deliveryAttempt: m.deliveryAttempt,
-    body: j.body,
-    bodyEncoding: j.bodyEncoding,
-    tags: j.tags,
-    keys: j.keys,
-    properties: j.properties,
-    broker: m.brokerName,
-    queueId: m.queueId,
-    queueOffset: m.queueOffset,
-    bornTimestamp: j.bornTimestamp,
-    storeTimestamp: j.storeTimestamp,
-  });
-};
 
 type EntryResult<R> = R | EntryFailure;
 

@@ -1,0 +1,153 @@
+/**
+ * The receive answer, {"messages":[…]}, written in one pass into one buffer: the same text as
+ * `encodeReceived` (JSON.stringify of each message's fields) without a JSON object per message,
+ * the body as a string, or a weighing loop over every character. This is the gateway's hot path:
+ * before, encoding and weighing cost more CPU per message than both brokers' POP and ack.
+ *
+ * A text body with nothing to escape (checked natively for '"' and '\', four bytes at a time
+ * for control characters) is copied as its bytes, which is exactly what JSON.stringify would
+ * write for it. Weighing for the Lambda result (read-answer.ts) is skipped when the answer
+ * could not outweigh the budget even if every byte weighed two (the most one can); only an
+ * answer past that bound (MBs) is built message by message with read-answer.ts's capMessages.
+ */
+import { isUtf8 } from 'node:buffer';
+import { MessageConst, type PoppedMessage } from '@cirrusmq/client/protocol';
+import { messageToJson } from './message-json';
+import { capMessages } from './read-answer';
+
+const RESERVED = new Set<string>(Object.values(MessageConst));
+const OPEN = '{"messages":[';
+const CLOSE = ']}';
+
+/** One received message as JSON: the reference text receiveAnswer writes, field for field. */
+export function encodeReceived(m: PoppedMessage, base64: boolean): string {
+  const j = messageToJson(m, base64);
+  return JSON.stringify({
+    messageId: j.messageId,
+    receiptHandle: m.receiptHandle,
+    deliveryAttempt: m.deliveryAttempt,
+    body: j.body,
+    bodyEncoding: j.bodyEncoding,
+    tags: j.tags,
+    keys: j.keys,
+    properties: j.properties,
+    broker: m.brokerName,
+    queueId: m.queueId,
+    queueOffset: m.queueOffset,
+    bornTimestamp: j.bornTimestamp,
+    storeTimestamp: j.storeTimestamp,
+  });
+}
+
+/**
+ * The answer for `messages`: its bytes and how many of the messages it holds (a prefix; the
+ * caller releases the rest). The messages held weigh at most `budget` in a Lambda result.
+ */
+export function receiveAnswer(messages: readonly PoppedMessage[], budget: number): { body: Buffer<ArrayBuffer>; count: number } {
+  const out = new AnswerWriter(messages);
+  out.text(OPEN);
+  for (let i = 0; i < messages.length; i++) writeMessage(out, messages[i]!, i > 0);
+  const messageBytes = out.length - OPEN.length;
+  out.text(CLOSE);
+  if (2 * messageBytes <= budget) return { body: out.bytes(), count: messages.length };
+  const parts = capMessages(messages, encodeReceived, budget);
+  return { body: Buffer.from(`${OPEN}${parts.join(',')}${CLOSE}`), count: parts.length };
+}
+
+/** encodeReceived(m, false), preceded by a comma when `comma`, into `out`: a raw body between two texts, else one text. */
+function writeMessage(out: AnswerWriter, m: PoppedMessage, comma: boolean): void {
+  const head = `${comma ? ',' : ''}{"messageId":${JSON.stringify(m.messageId)},"receiptHandle":${JSON.stringify(m.receiptHandle)},"deliveryAttempt":${m.deliveryAttempt},"body":`;
+  const body = m.body;
+  const utf8 = isUtf8(body);
+  if (utf8 && needsNoEscape(body)) {
+    out.text(`${head}"`);
+    out.raw(body);
+    out.text(`"${tail(m, 'utf8')}`);
+  } else if (utf8) out.text(head + JSON.stringify(body.toString('utf8')) + tail(m, 'utf8'));
+  else out.text(`${head}"${body.toString('base64')}"${tail(m, 'base64')}`);
+}
+
+const tail = (m: PoppedMessage, encoding: 'utf8' | 'base64') =>
+  `,"bodyEncoding":"${encoding}"${m.tags === undefined ? '' : `,"tags":${JSON.stringify(m.tags)}`},"keys":${m.keys.length === 0 ? '[]' : JSON.stringify(m.keys)},"properties":${userPropertiesJson(m.properties)},"broker":${JSON.stringify(m.brokerName)},"queueId":${m.queueId},"queueOffset":${m.queueOffset},"bornTimestamp":${m.bornTimestamp},"storeTimestamp":${m.storeTimestamp}}`;
+
+/** JSON.stringify of the properties without the reserved ones, in the same order (messageToJson's). */
+function userPropertiesJson(properties: Record<string, string>): string {
+  let s = '';
+  for (const k in properties) {
+    if (RESERVED.has(k)) continue;
+    s += `${s === '' ? '' : ','}${JSON.stringify(k)}:${JSON.stringify(properties[k])}`;
+  }
+  return `{${s}}`;
+}
+
+/**
+ * True when JSON.stringify would write this valid UTF-8 text as it is: no '"', no '\' and no
+ * control character (< 0x20). Control characters are looked for four bytes at a time: a word
+ * x holds a byte below 0x20 exactly when (x - 0x20202020) & ~x & 0x80808080 is not zero.
+ */
+export function needsNoEscape(b: Buffer): boolean {
+  if (b.indexOf(0x22) >= 0 || b.indexOf(0x5c) >= 0) return false;
+  const start = b.byteOffset;
+  const n = b.length;
+  let i = 0;
+  const head = Math.min(n, ((start + 3) & ~3) - start);
+  for (; i < head; i++) if (b[i]! < 0x20) return false;
+  const words = (n - i) >>> 2;
+  if (words > 0) {
+    const u = new Uint32Array(b.buffer, start + i, words);
+    let w = 0;
+    for (; w + 4 <= words; w += 4) {
+      const a = u[w]!;
+      const c = u[w + 1]!;
+      const d = u[w + 2]!;
+      const e = u[w + 3]!;
+      if ((((a - 0x20202020) & ~a) | ((c - 0x20202020) & ~c) | ((d - 0x20202020) & ~d) | ((e - 0x20202020) & ~e)) & 0x80808080) return false;
+    }
+    for (; w < words; w++) {
+      const x = u[w]!;
+      if ((x - 0x20202020) & ~x & 0x80808080) return false;
+    }
+    i += words * 4;
+  }
+  for (; i < n; i++) if (b[i]! < 0x20) return false;
+  return true;
+}
+
+/** A growing byte buffer, sized at first for the bodies plus room for each message's fields. */
+class AnswerWriter {
+  private buf: Buffer<ArrayBuffer>;
+  private pos = 0;
+
+  constructor(messages: readonly PoppedMessage[]) {
+    let size = OPEN.length + CLOSE.length;
+    for (const m of messages) size += m.body.length + 1024;
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  get length(): number {
+    return this.pos;
+  }
+
+  text(s: string): void {
+    // A UTF-16 unit takes at most 3 UTF-8 bytes; write() would silently cut what does not fit.
+    this.ensure(3 * s.length);
+    this.pos += this.buf.write(s, this.pos);
+  }
+
+  raw(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  bytes(): Buffer<ArrayBuffer> {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(2 * this.buf.length, this.pos + n));
+    this.buf.copy(grown, 0, 0, this.pos);
+    this.buf = grown;
+  }
+}
