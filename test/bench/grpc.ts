@@ -1,0 +1,270 @@
+/**
+ * npm run bench:grpc [-- --seconds 8 --runs 3 --processes 4 --inflight 64 --messages 300000]
+ *
+ * The RocketMQ 5 gRPC endpoint (grpc-proxy/, the official Node client rocketmq-client-nodejs)
+ * beside the project's own SDK (@cirrusmq/client, straight to the brokers), in one run, 1 KB
+ * messages, each load loop in its own process (grpc-worker.ts), runs interleaved A B A B:
+ *   send:    (a) SDK Producer.sendBatch of 32         (b) official Producer.send, one message a call
+ *            the same messages in flight per process (--inflight): (a) inflight/32 batches, (b) inflight sends
+ *   receive: (a) SDK SimpleConsumer receive 32 + ackAll (b) official SimpleConsumer receive 32 + ack each
+ *            one loop per process; each run reads with fresh groups from the first stored message
+ * Per run: acknowledged msgs/s (sends answered OK, acks answered OK; nothing else counts),
+ * p50/p99 per call, and the SERVER CPU per message: utime+stime from /proc of the brokers and
+ * the NameServer, plus the gRPC proxy for (b) — the extra hop's cost is counted against it.
+ * Then the ratio (b)/(a) of msgs/s, median of the per-run ratios (target >= 0.8).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { GatewayClient, Producer } from '@cirrusmq/client';
+import { startTestCluster } from '../support/cluster';
+import type { GrpcWorkerResult, GrpcWorkerSpec } from './grpc-worker';
+import { fmt, median, percentile } from './stats';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '8' },
+    runs: { type: 'string', default: '3' },
+    processes: { type: 'string', default: '4' },
+    inflight: { type: 'string', default: '64' },
+    messages: { type: 'string', default: '300000' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (values.help) {
+  console.log(
+    'npm run bench:grpc -- [--seconds S (per run, 8)] [--runs N (3)] [--processes P (load processes per run, 4)]\n' +
+      '  [--inflight M (messages in flight per sending process, 64)] [--messages K (pre-stored for the receive runs, 300000)]',
+  );
+  process.exit(0);
+}
+const durationMs = Number(values.seconds) * 1000;
+const runs = Number(values.runs);
+const processes = Number(values.processes);
+const inflight = Number(values.inflight);
+const stored = Number(values.messages);
+const BATCH = 32;
+const MSG_BYTES = 1024;
+const WARMUP_MS = 2000;
+const TOPIC = 'bench';
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const WORKER = path.join(HERE, 'grpc-worker.ts');
+const ROOT = path.resolve(HERE, '../..');
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+const log = (s: string) => process.stdout.write(`${s}\n`);
+const load = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+let workerCount = 0;
+/** Messages in the topic: the pre-stored ones and every send run's. */
+let storedTotal = 0;
+
+log(
+  `bench:grpc: ${MSG_BYTES} B messages, ${processes} load processes, ${inflight} messages in flight per sending process, receive ${BATCH}, ${durationMs / 1000}s per run, ${runs} run(s); ${os.cpus().length} cores; load average ${load()}`,
+);
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cirrusmq-bench-grpc-'));
+// Production-like store (the broker's defaults), as bench:consume.
+const cluster = await startTestCluster({
+  dataDir,
+  grpcProxy: true,
+  env: {
+    CIRRUSMQ_HEARTBEAT_INTERVAL_MS: '30000',
+    CIRRUSMQ_HEARTBEAT_TIMEOUT_MS: '120000',
+    CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: String(1024 * 1024 * 1024),
+    CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE: '300000',
+  },
+});
+const nameServerAddr = `${cluster.config.host}:${cluster.config.nameServerPort}`;
+const grpcEndpoint = cluster.grpcProxyEndpoint!;
+const gateway = new GatewayClient(cluster.gatewayUrl);
+const producer = new Producer({ nameServer: nameServerAddr });
+
+interface RunResult {
+  msgsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  done: number;
+  errors: number;
+  cpuUsPerMsg: number;
+  proxyCpuUsPerMsg: number;
+  /** The load processes' own CPU per message: the client library's cost. */
+  clientCpuUsPerMsg: number;
+}
+
+type Mode = GrpcWorkerSpec['mode'];
+
+try {
+  const res = await fetch(`${cluster.gatewayUrl}/v1/topics`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ topic: TOPIC, queues: 4 }),
+  });
+  if (res.status >= 300) throw new Error(`create topic: ${res.status} ${await res.text()}`);
+  const body = Buffer.alloc(MSG_BYTES, 'cirrusmq-benchmark-payload-');
+  const batch = Array.from({ length: BATCH }, () => ({ topic: TOPIC, body, tags: 'TagA' }));
+  const t0 = performance.now();
+  let sent = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (sent < stored) {
+        sent += BATCH;
+        await producer.sendBatch(batch);
+      }
+    }),
+  );
+  storedTotal = sent;
+  log(`stored ${fmt(sent)} messages for the receive runs in ${fmt((performance.now() - t0) / 1000, 1)} s`);
+
+  // Warm-up (JIT of every path, connections), not counted.
+  for (const mode of ['sdk-send', 'grpc-send'] as const) await run(mode, 'unused', WARMUP_MS);
+  for (const mode of ['sdk-receive', 'grpc-receive'] as const) {
+    const group = `warmup-${mode}`;
+    await gateway.putGroup(group, { consumeFrom: 'earliest' });
+    await run(mode, group, WARMUP_MS);
+  }
+
+  const results: Record<Mode, RunResult[]> = { 'sdk-send': [], 'grpc-send': [], 'sdk-receive': [], 'grpc-receive': [] };
+  for (let i = 1; i <= runs; i++) {
+    results['sdk-send'].push(await run('sdk-send', 'unused'));
+    results['grpc-send'].push(await run('grpc-send', 'unused'));
+    log(`send run ${i}/${runs}: (a) SDK ${brief(results['sdk-send'].at(-1)!)} | (b) gRPC ${brief(results['grpc-send'].at(-1)!)}   load ${load()}`);
+  }
+  for (let i = 1; i <= runs; i++) {
+    for (const mode of ['sdk-receive', 'grpc-receive'] as const) {
+      await gateway.putGroup(`bench-${mode}-${i}`, { consumeFrom: 'earliest' });
+      results[mode].push(await run(mode, `bench-${mode}-${i}`));
+    }
+    log(`receive run ${i}/${runs}: (a) SDK ${brief(results['sdk-receive'].at(-1)!)} | (b) gRPC ${brief(results['grpc-receive'].at(-1)!)}   load ${load()}`);
+  }
+
+  log('');
+  log(`medians of ${runs} run(s)                             msgs/s   p50 ms   p99 ms   server CPU µs/msg (proxy)   client CPU µs/msg  errors`);
+  const row = (name: string, rs: RunResult[]) => {
+    const m = (f: (r: RunResult) => number, digits = 1) => fmt(median(rs.map(f)), digits);
+    const cells = [
+      m((r) => r.msgsPerSec, 0).padStart(8),
+      m((r) => r.p50Ms, 2).padStart(7),
+      m((r) => r.p99Ms, 2).padStart(7),
+      `${m((r) => r.cpuUsPerMsg)} (${m((r) => r.proxyCpuUsPerMsg)})`.padStart(24),
+      m((r) => r.clientCpuUsPerMsg).padStart(17),
+      String(rs.reduce((a, r) => a + r.errors, 0)).padStart(6),
+    ];
+    log(`${name.padEnd(44)} ${cells.join('  ')}`);
+  };
+  row('(a) send: SDK sendBatch 32', results['sdk-send']);
+  row('(b) send: official Producer.send over gRPC', results['grpc-send']);
+  row('(a) receive+ack: SDK SimpleConsumer', results['sdk-receive']);
+  row('(b) receive+ack: official SimpleConsumer', results['grpc-receive']);
+  log('');
+  const ratio = (b: RunResult[], a: RunResult[], f: (r: RunResult) => number) => {
+    const perRun = b.map((r, i) => f(r) / f(a[i]!));
+    return `${fmt(median(perRun), 2)}   (runs: ${perRun.map((v) => fmt(v, 2)).join(', ')})`;
+  };
+  log('ratios (b)/(a), median of per-run ratios:');
+  log(`  send msgs/s                ${ratio(results['grpc-send'], results['sdk-send'], (r) => r.msgsPerSec)}   target >= 0.8`);
+  log(`  receive+ack msgs/s         ${ratio(results['grpc-receive'], results['sdk-receive'], (r) => r.msgsPerSec)}   target >= 0.8`);
+  log(`  send server CPU/msg        ${ratio(results['grpc-send'], results['sdk-send'], (r) => r.cpuUsPerMsg)}`);
+  log(`  receive server CPU/msg     ${ratio(results['grpc-receive'], results['sdk-receive'], (r) => r.cpuUsPerMsg)}`);
+  log(
+    'p50/p99 per call: (a) send = a batch of 32, (b) send = one message; receive = receive + its acks. Server CPU: brokers + NameServer, + the gRPC proxy for (b) (its share in parentheses); client CPU: the load processes.',
+  );
+  log(`load average at the end: ${load()}`);
+} finally {
+  producer.shutdown();
+  await cluster.stop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+}
+
+function brief(r: RunResult): string {
+  return `${fmt(r.msgsPerSec)} msg/s, CPU/msg ${fmt(r.cpuUsPerMsg, 1)} µs server ${fmt(r.clientCpuUsPerMsg, 1)} µs client${r.errors ? ` ${r.errors} errors` : ''}`;
+}
+
+/** user+system CPU seconds of the processes so far (fields 14 and 15 of /proc/PID/stat). */
+function cpuSeconds(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / CLK_TCK;
+}
+
+interface Worker {
+  child: ChildProcess;
+  next(type: string): Promise<any>;
+  send(line: string): void;
+}
+
+function startWorker(spec: Omit<GrpcWorkerSpec, 'resultFile'>): Worker {
+  const resultFile = path.join(dataDir, `grpc-worker-${++workerCount}.json`);
+  const child = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', WORKER, JSON.stringify({ ...spec, resultFile })], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const waiting = new Map<string, ((v: any) => void)[]>();
+  readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+    let msg: any;
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      process.stderr.write(`worker: ${line}\n`);
+      return;
+    }
+    if (msg.type === 'result') msg = JSON.parse(fs.readFileSync(resultFile, 'utf8'));
+    for (const resolve of waiting.get(msg.type) ?? []) resolve(msg);
+    waiting.delete(msg.type);
+  });
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`grpc worker (${spec.mode}) exited with ${code}`))));
+  exited.catch(() => undefined);
+  return {
+    child,
+    next: (type) => Promise.race([new Promise((resolve) => waiting.set(type, [...(waiting.get(type) ?? []), resolve])), exited]),
+    send: (line) => child.stdin!.write(`${line}\n`),
+  };
+}
+
+async function run(mode: Mode, group: string, runMs = durationMs): Promise<RunResult> {
+  const address = mode.startsWith('grpc') ? grpcEndpoint : nameServerAddr;
+  const spec = { mode, address, topic: TOPIC, group, durationMs: runMs, batch: BATCH, inflight, bodyBytes: MSG_BYTES, awaitMs: 1000 };
+  const workers = Array.from({ length: processes }, () => startWorker(spec));
+  await Promise.all(workers.map((w) => w.next('ready')));
+  const pids = serverPids(mode);
+  const proxyPid = cluster.pid('grpc-proxy')!;
+  const cpu0 = cpuSeconds(pids);
+  const proxy0 = cpuSeconds([proxyPid]);
+  const done = workers.map((w) => w.next('result') as Promise<GrpcWorkerResult>);
+  for (const w of workers) w.send('go');
+  const rs = await Promise.all(done);
+  const cpu1 = cpuSeconds(pids);
+  const proxy1 = cpuSeconds([proxyPid]);
+  const total = rs.reduce((a, r) => a + r.done, 0);
+  const samples = rs.flatMap((r) => r.errorSamples);
+  if (samples.length > 0) log(`  ${mode}: errors, e.g. ${[...new Set(samples)].slice(0, 3).join(' | ')}`);
+  if (mode.endsWith('send')) storedTotal += total;
+  else if (total >= storedTotal) log(`  warning: ${mode} read every stored message (${fmt(total)}); msgs/s counts up to its last ack`);
+  const calls = rs.flatMap((r) => r.callMs).sort((a, b) => a - b);
+  return {
+    msgsPerSec: total / (Math.max(...rs.map((r) => r.elapsedMs)) / 1000),
+    p50Ms: percentile(calls, 50),
+    p99Ms: percentile(calls, 99),
+    done: total,
+    errors: rs.reduce((a, r) => a + r.errors, 0),
+    cpuUsPerMsg: ((cpu1 - cpu0) / total) * 1e6,
+    proxyCpuUsPerMsg: mode.startsWith('grpc') ? ((proxy1 - proxy0) / total) * 1e6 : 0,
+    clientCpuUsPerMsg: rs.reduce((a, r) => a + r.clientCpuUs, 0) / total,
+  };
+}
+
+function serverPids(mode: Mode): number[] {
+  const store = ['nameserver', ...cluster.config.brokers.map((b) => b.brokerName)].map((n) => cluster.pid(n)!);
+  return mode.startsWith('grpc') ? [...store, cluster.pid('grpc-proxy')!] : store;
+}
