@@ -37,6 +37,7 @@ import type { GatewayDeps } from '../deps';
 import { redriveDeadLetters } from '../dlq-redrive';
 import { MESSAGES_BUDGET } from '../read-answer';
 import { receiveAnswer } from '../receive-answer';
+import { ackInput, receiveInput, topicGroup } from '../consume-input';
 import { ParkedReceives, receiveAcross } from '../receive-fanout';
 
 const BASE = '/v1/topics/{topic}/groups/{group}';
@@ -190,8 +191,8 @@ export function consumeRoutes(app: OpenAPIHono, deps: GatewayDeps): void {
     const t0 = performance.now();
     let status = 'error';
     try {
-      const { topic, group } = parseWith(TopicGroupParams, c.req.param());
-      const req = parseWith(ReceiveRequestSchema, await readJsonObject(c));
+      const { topic, group } = topicGroup(c.req.param());
+      const req = receiveInput(await readJsonObject(c));
       const targets = topicMasters(await routes.get(topic));
       const popped = await receiveAcross(
         targets,
@@ -217,8 +218,8 @@ export function consumeRoutes(app: OpenAPIHono, deps: GatewayDeps): void {
 
   app.openAPIRegistry.registerPath(ackRoute);
   app.post('/v1/topics/:topic/groups/:group/ack', async (c) => {
-    const { topic, group } = parseWith(TopicGroupParams, c.req.param());
-    const { receiptHandles } = parseWith(AckRequestSchema, await readJsonObject(c));
+    const { topic, group } = topicGroup(c.req.param());
+    const { receiptHandles } = ackInput(await readJsonObject(c));
     const results = await perBroker(
       routes,
       topic,
