@@ -62,7 +62,7 @@ export interface PopServiceDeps {
 
 export interface PopResult {
   messages: PoppedMeta[];
-  /** The records, in the order of `messages`. */
+  /** The records, in the order of `messages` (a buffer may hold several). */
   records: Buffer[];
   /** The leases, in the order of `messages`: their handles are signed together at the end of the receive. */
   leases: LeaseRef[];
@@ -309,9 +309,11 @@ export class PopService {
       const offset = readQueueOffset(buf, pos);
       const lease = this.table.lease(q, offset, 1, deadline);
       this.journal?.append({ t: 'POP', g: q.group, topic: q.topic, q: q.queueId, offset, attempt: 1, gen: lease.generation, deadline, cursor: got.nextOffset });
-      this.deliver(q, lease, buf.subarray(pos, pos + shape.size), out);
+      this.deliver(q, lease, undefined, out);
       pos += shape.size;
     }
+    // Every record read is delivered: the answer takes the read buffer whole, not a slice per record.
+    if (buf.length > 0) out.records.push(buf);
     if (got.nextOffset < from) {
       // The queue ends below the cursor: its tail was lost (ASYNC_FLUSH power loss, a restore short of the end). Leases there named messages
       // that are gone; the offsets will hold other messages, which the cursor delivers as new.
@@ -377,10 +379,10 @@ export class PopService {
     return n;
   }
 
-  /** The handle is signed with the rest of the receive's (popOnce). */
-  private deliver(q: QueueLeases, lease: Lease, record: Buffer, out: PopResult): void {
+  /** The handle is signed with the rest of the receive's (popOnce); `record` undefined: the caller adds the records of a run at once. */
+  private deliver(q: QueueLeases, lease: Lease, record: Buffer | undefined, out: PopResult): void {
     out.messages.push({ receiptHandle: '', deliveryAttempt: lease.attempt, queueId: q.queueId, queueOffset: lease.offset });
-    out.records.push(record);
+    if (record) out.records.push(record);
     out.leases.push({ queueId: q.queueId, queueOffset: lease.offset, generation: lease.generation });
   }
 

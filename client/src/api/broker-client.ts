@@ -187,10 +187,16 @@ export function decodePopResult(body: Buffer, brokerName: string): PoppedMessage
   if (records.length !== meta.messages.length) {
     throw new Error(`pop result holds ${records.length} records for ${meta.messages.length} leases`);
   }
-  return records.map((m, i) => {
+  // The decoded records gain the lease's fields in place: a copy by spread was the largest piece of a consumer's CPU per message.
+  const out = records as PoppedMessage[];
+  for (let i = 0; i < out.length; i++) {
+    const m = out[i]!;
     const lease: PoppedMeta = meta.messages[i]!;
-    return { ...m, receiptHandle: lease.receiptHandle, deliveryAttempt: lease.deliveryAttempt, brokerName };
-  });
+    m.receiptHandle = lease.receiptHandle;
+    m.deliveryAttempt = lease.deliveryAttempt;
+    m.brokerName = brokerName;
+  }
+  return out;
 }
 
 /**

@@ -217,11 +217,20 @@ export function readableBrokers(route: TopicRouteData): ReadableBroker[] {
 
 function byBrokerAndTopic(messages: readonly MessageView[]): Map<string, number[]> {
   const groups = new Map<string, number[]>();
-  messages.forEach((m, i) => {
+  let last: MessageView | undefined;
+  let lastGroup: number[] | undefined;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
+    // A batch from one receive shares its broker and topic: no key string per message then.
+    if (last && lastGroup && m.brokerName === last.brokerName && m.topic === last.topic) {
+      lastGroup.push(i);
+      continue;
+    }
     const key = `${m.brokerName}\u0000${m.topic}`;
-    const g = groups.get(key);
-    if (g) g.push(i);
-    else groups.set(key, [i]);
-  });
+    lastGroup = groups.get(key);
+    if (lastGroup) lastGroup.push(i);
+    else groups.set(key, (lastGroup = [i]));
+    last = m;
+  }
   return groups;
 }
