@@ -39,8 +39,10 @@ import type { DeadLetterService } from './dead-letter';
 import type { PopJournal, PopJournalRecord } from './pop-journal-record';
 import { type Lease, PopLeaseTable, type QueueLeases } from './pop-lease-table';
 import { PopLongPollingService, SAFETY_RECHECK_MS } from './pop-long-polling-service';
+import { applyJournalRecord, commitBelow, loadSnapshotInto, snapshotOf } from './pop-recovery';
 import type { PopSnapshot } from './pop-snapshot';
 import type { LeaseRef, ReceiptHandleCodec } from './receipt-handle';
+import { insertSorted, removeValue } from './sorted-offsets';
 
 /** The group's settings: the NameServer's (SubscriptionGroupManager.getOrCreate), created on first use. */
 export interface GroupConfigSource {
@@ -215,7 +217,7 @@ export class PopService {
     const q = this.table.getOrCreate(req.group, req.topic, req.queueId);
     await this.ensureCursor(q, group);
     if (req.offset > (q.committedOffset() ?? 0)) {
-      this.commitBelow(q, req.offset);
+      commitBelow(this.table, q, req.offset);
       this.journal?.append({ t: 'COMMIT', g: q.group, topic: q.topic, q: q.queueId, cursor: req.offset });
       await this.journal?.sync();
     }
@@ -422,13 +424,6 @@ export class PopService {
     return { q, lease };
   }
 
-  /** A commit (live and replayed): every lease below `offset` resolved, the cursor never backwards. */
-  private commitBelow(q: QueueLeases, offset: number): void {
-    for (const leased of [...q.leases.keys()]) if (leased < offset) this.table.resolve(q, leased);
-    dropBelow(q.ready, offset);
-    q.cursor = Math.max(q.cursor ?? 0, offset);
-  }
-
   /** Runs the expiry of leases whose deadline passed. */
   expire(): void {
     this.table.expire(this.now(), (q, l) => {
@@ -509,91 +504,24 @@ export class PopService {
     this.timer.unref();
   }
 
-  /** Replays one journal record (recovery): each record sets state, so a replay of one already applied is harmless. */
+  /** Replays one journal record (recovery). */
   applyJournal(r: PopJournalRecord): void {
-    if (r.t === 'FORGET') {
-      this.table.removeTopic(r.topic);
-      return;
-    }
-    const q = this.table.getOrCreate(r.g, r.topic, r.q);
-    switch (r.t) {
-      case 'POP':
-        this.table.observeGeneration(r.gen);
-        this.table.lease(q, r.offset, r.attempt, r.deadline, r.gen);
-        removeValue(q.ready, r.offset);
-        q.cursor = r.cursor;
-        break;
-      case 'CURSOR':
-        q.cursor = r.cursor;
-        break;
-      case 'ACK':
-      case 'DLQ':
-        this.table.resolve(q, r.offset);
-        removeValue(q.ready, r.offset);
-        break;
-      case 'CHANGE': {
-        this.table.observeGeneration(r.gen);
-        const lease = q.leases.get(r.offset);
-        if (lease) {
-          lease.state = 'LEASED';
-          removeValue(q.ready, r.offset);
-          this.table.extend(q, lease, r.deadline, r.gen);
-        }
-        break;
-      }
-      case 'RELEASE': {
-        this.table.observeGeneration(r.gen);
-        const lease = q.leases.get(r.offset);
-        if (lease) {
-          lease.attempt = r.attempt;
-          lease.generation = r.gen;
-          lease.state = 'READY';
-          insertSorted(q.ready, r.offset);
-        }
-        break;
-      }
-      case 'COMMIT':
-        this.commitBelow(q, r.cursor);
-        break;
-      case 'RESET':
-        this.table.clearQueue(q);
-        q.cursor = r.cursor;
-        break;
-    }
+    applyJournalRecord(this.table, r);
   }
 
   /** Every queue's cursor and leases, for a snapshot covering the journal below `journalOffset`. */
   toSnapshot(journalOffset: number): PopSnapshot {
-    const queues: PopSnapshot['queues'] = [];
-    for (const q of this.table.all()) {
-      const leases: PopSnapshot['queues'][number]['leases'] = [];
-      for (const l of q.leases.values()) leases.push([l.offset, l.attempt, l.generation, l.deadline, l.state]);
-      if (q.cursor !== undefined || leases.length > 0) queues.push({ g: q.group, topic: q.topic, q: q.queueId, cursor: q.cursor, leases });
-    }
-    return { version: 1, journalOffset, generation: this.table.currentGeneration(), queues };
+    return snapshotOf(this.table, journalOffset);
   }
 
   loadSnapshot(s: PopSnapshot): void {
-    this.table.observeGeneration(s.generation);
-    for (const sq of s.queues) {
-      const q = this.table.getOrCreate(sq.g, sq.topic, sq.q);
-      q.cursor = sq.cursor;
-      for (const [offset, attempt, generation, deadline, state] of sq.leases) {
-        // Waiting for redelivery or a dead letter: goes again through expiry, at once.
-        this.table.lease(q, offset, attempt, state === 'LEASED' ? deadline : 0, generation);
-      }
-    }
+    loadSnapshotInto(this.table, s);
   }
 
   /** After recovery: leases whose deadline passed while the broker was down expire now. */
   start(): void {
     this.expire();
   }
-}
-
-function removeValue(a: number[], v: number): void {
-  const i = a.indexOf(v);
-  if (i >= 0) a.splice(i, 1);
 }
 
 function counterKey(group: string, topic: string): string {
@@ -603,21 +531,4 @@ function counterKey(group: string, topic: string): string {
 function failure(e: unknown): EntryFailure {
   if (e instanceof CirrusError) return { status: 'FAILED', error: { code: e.code, message: e.message } };
   return { status: 'FAILED', error: { code: 'INTERNAL', message: 'internal error' } };
-}
-
-function insertSorted(a: number[], v: number): void {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (a[mid]! < v) lo = mid + 1;
-    else hi = mid;
-  }
-  if (a[lo] !== v) a.splice(lo, 0, v);
-}
-
-function dropBelow(a: number[], v: number): void {
-  let n = 0;
-  while (n < a.length && a[n]! < v) n++;
-  a.splice(0, n);
 }
