@@ -8,6 +8,7 @@ import type { ProxyContext } from '../proxy-context.js';
 import { unary } from '../rpc.js';
 import { RmqStatusError } from '../status.js';
 import { overallStatus, settleByBroker } from './handle-batches.js';
+import type { LeaseRenewer } from './lease-renewer.js';
 import { topicAndGroup } from './request-names.js';
 
 interface AckEntryIn {
@@ -15,13 +16,15 @@ interface AckEntryIn {
   receipt_handle?: string;
 }
 
-export function ackMessage(ctx: ProxyContext) {
+export function ackMessage(ctx: ProxyContext, renewer: LeaseRenewer) {
   return unary('AckMessage', ctx.logger, async (request: any) => {
     const { topic, group } = topicAndGroup(request);
     const entries: AckEntryIn[] = request.entries ?? [];
     if (entries.length === 0) throw new RmqStatusError('BAD_REQUEST', 'entries must not be empty');
     const handles = entries.map((e) => e.receipt_handle ?? '');
-    const statuses = await settleByBroker(ctx.routes, topic, handles, (addr, chunk) => ctx.brokers.get(addr).ack({ topic, group, receiptHandles: chunk }));
+    // A lease the proxy renews is acked under its latest handle.
+    const current = await Promise.all(handles.map((h) => renewer.take(h)));
+    const statuses = await settleByBroker(ctx.routes, topic, current, (addr, chunk) => ctx.brokers.get(addr).ack({ topic, group, receiptHandles: chunk }));
     return {
       status: overallStatus(statuses),
       entries: entries.map((e, i) => ({ message_id: e.message_id ?? '', receipt_handle: handles[i], status: statuses[i] })),

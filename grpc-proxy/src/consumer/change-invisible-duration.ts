@@ -12,17 +12,19 @@ import { unary } from '../rpc.js';
 import { okStatus, RmqStatusError } from '../status.js';
 import { brokerAddr } from './broker-addr.js';
 import { entryStatus } from './handle-batches.js';
+import type { LeaseRenewer } from './lease-renewer.js';
 import { durationMs } from './receive-params.js';
 import { topicAndGroup } from './request-names.js';
 
-export function changeInvisibleDuration(ctx: ProxyContext) {
+export function changeInvisibleDuration(ctx: ProxyContext, renewer: LeaseRenewer) {
   return unary('ChangeInvisibleDuration', ctx.logger, async (request: any) => {
     const { topic, group } = topicAndGroup(request);
     const asked = durationMs(request.invisible_duration);
     if (asked === undefined || asked < 0 || asked > ConsumeLimits.MAX_INVISIBLE_MS) {
       throw new RmqStatusError('ILLEGAL_INVISIBLE_TIME', `invisible_duration must be from 0 to ${ConsumeLimits.MAX_INVISIBLE_MS} ms`);
     }
-    const handle: string = request.receipt_handle ?? '';
+    // A lease the proxy renews: from now on the client's own duration holds.
+    const handle = await renewer.take(request.receipt_handle ?? '');
     const broker = receiptHandleBroker(handle);
     if (broker === undefined) throw new RmqStatusError('INVALID_RECEIPT_HANDLE', 'not a receipt handle');
     const addr = await brokerAddr(ctx.routes, topic, broker);

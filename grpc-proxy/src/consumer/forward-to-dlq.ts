@@ -20,12 +20,13 @@ import { okStatus, RmqStatusError } from '../status.js';
 import { brokerAddr } from './broker-addr.js';
 import { deadLetterBatch } from './dead-letter-copy.js';
 import { entryStatus } from './handle-batches.js';
+import type { LeaseRenewer } from './lease-renewer.js';
 import { topicAndGroup } from './request-names.js';
 
 /** How long step 1 holds the lease: the remaining steps are a few broker calls. */
 const HOLD_MS = 30_000;
 
-export function forwardMessageToDeadLetterQueue(ctx: ProxyContext) {
+export function forwardMessageToDeadLetterQueue(ctx: ProxyContext, renewer: LeaseRenewer) {
   /** Dead-letter topics this proxy created (or found): createTopic once per group per process. */
   const ensured = new Set<string>();
   const ensureDlqTopic = async (group: string) => {
@@ -39,7 +40,7 @@ export function forwardMessageToDeadLetterQueue(ctx: ProxyContext) {
     const { topic, group } = topicAndGroup(request);
     const messageId: string = request.message_id ?? '';
     if (!messageId) throw new RmqStatusError('ILLEGAL_MESSAGE_ID', 'message_id is required');
-    const handle: string = request.receipt_handle ?? '';
+    const handle = await renewer.take(request.receipt_handle ?? '');
     const broker = receiptHandleBroker(handle);
     if (broker === undefined) throw new RmqStatusError('INVALID_RECEIPT_HANDLE', 'not a receipt handle');
     const addr = await brokerAddr(ctx.routes, topic, broker);

@@ -9,15 +9,17 @@
 import type * as grpc from '@grpc/grpc-js';
 import { type BrokerClients, CirrusError, type PoppedMessage, RELEASE_INVISIBLE_MS } from '@cirrusmq/client/protocol';
 import type { ProxyContext } from '../proxy-context.js';
+import { clientIdOf } from '../rpc.js';
 import { okStatus, type RmqStatus, statusOf } from '../status.js';
 import { brokerAddr } from './broker-addr.js';
 import { timestampOf } from '../duration.js';
 import { toProtoMessage } from './message-convert.js';
+import type { LeaseRenewer } from './lease-renewer.js';
 import { receiveParams } from './receive-params.js';
 
-export function receiveMessage(ctx: ProxyContext, pops: BrokerClients): grpc.handleServerStreamingCall<any, any> {
+export function receiveMessage(ctx: ProxyContext, pops: BrokerClients, renewer: LeaseRenewer): grpc.handleServerStreamingCall<any, any> {
   return (call) => {
-    receive(ctx, pops, call).catch((e) => {
+    receive(ctx, pops, renewer, call).catch((e) => {
       const status = statusOf(e);
       if (status.code.startsWith('INTERNAL') || status.code === 'PROXY_TIMEOUT')
         ctx.logger.warn('ReceiveMessage failed', { code: status.code, err: status.message });
@@ -26,8 +28,8 @@ export function receiveMessage(ctx: ProxyContext, pops: BrokerClients): grpc.han
   };
 }
 
-async function receive(ctx: ProxyContext, pops: BrokerClients, call: grpc.ServerWritableStream<any, any>): Promise<void> {
-  const { brokerName, pop } = receiveParams(call.request, deadlineOf(call), Date.now());
+async function receive(ctx: ProxyContext, pops: BrokerClients, renewer: LeaseRenewer, call: grpc.ServerWritableStream<any, any>): Promise<void> {
+  const { brokerName, pop, autoRenew } = receiveParams(call.request, deadlineOf(call), Date.now());
   const addr = await brokerAddr(ctx.routes, pop.topic, brokerName);
   if (!addr) throw new CirrusError('BROKER_NOT_FOUND', `broker ${brokerName} serves no queue of topic ${pop.topic}`);
   const popped = await pops.get(addr).pop(pop, brokerName);
@@ -37,6 +39,17 @@ async function receive(ctx: ProxyContext, pops: BrokerClients, call: grpc.Server
   }
   const messages = popped.map((m) => toProtoMessage(m, pop.invisibleMs));
   answer(call, popped.length > 0 ? okStatus() : { code: 'MESSAGE_NOT_FOUND', message: 'no new message' }, messages);
+  // Only for a client with a session: its end is how the proxy learns to stop renewing.
+  const clientId = clientIdOf(call);
+  if (autoRenew && popped.length > 0 && ctx.sessions.get(clientId)) {
+    renewer.hold(
+      clientId,
+      addr,
+      pop.topic,
+      pop.group,
+      popped.map((m) => m.receiptHandle),
+    );
+  }
 }
 
 function answer(call: grpc.ServerWritableStream<any, any>, status: RmqStatus, messages: unknown[]): void {

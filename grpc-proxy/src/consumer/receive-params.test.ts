@@ -32,6 +32,7 @@ describe('receiveParams', () => {
     expect(receiveParams(request(), NOW + 33_000, NOW)).toEqual({
       brokerName: 'broker-a',
       pop: { topic: 'Orders', group: 'g1', max: 10, invisibleMs: 15_000, waitMs: 20_000 },
+      autoRenew: false,
     });
   });
 
@@ -48,8 +49,10 @@ describe('receiveParams', () => {
     expect(p.pop.filter).toBe('TagA || TagB');
   });
 
-  it('auto_renew without an invisible duration gets the fixed push-consumer lease', () => {
-    expect(receiveParams(request({ auto_renew: true, invisible_duration: null }), Number.POSITIVE_INFINITY, NOW).pop.invisibleMs).toBe(AUTO_RENEW_INVISIBLE_MS);
+  it('auto_renew without an invisible duration gets the push-consumer lease, renewed by the proxy', () => {
+    const p = receiveParams(request({ auto_renew: true, invisible_duration: null }), Number.POSITIVE_INFINITY, NOW);
+    expect(p.pop.invisibleMs).toBe(AUTO_RENEW_INVISIBLE_MS);
+    expect(p.autoRenew).toBe(true);
   });
 
   it('answers bad requests with the RocketMQ code the clients expect', () => {

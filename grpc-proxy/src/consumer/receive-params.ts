@@ -11,10 +11,8 @@ import { RmqStatusError } from '../status.js';
 import { checked } from './request-names.js';
 
 /**
- * auto_renew (PushConsumer) sends no invisible_duration and expects the proxy to keep the
- * lease alive while the client holds the message. This proxy keeps no lease state, so such a
- * receive gets this fixed lease instead (Apache's defaultInvisibleTimeMills, which Apache
- * then renews): a message still in a push consumer's cache after it comes back.
+ * auto_renew (PushConsumer) sends no invisible_duration: its leases are this long (Apache's
+ * defaultInvisibleTimeMills), renewed by the proxy while the client holds the message.
  */
 export const AUTO_RENEW_INVISIBLE_MS = 60_000;
 
@@ -27,6 +25,8 @@ export const DEFAULT_LONG_POLLING_MS = ConsumeLimits.MAX_WAIT_MS;
 export interface ReceiveParams {
   brokerName: string;
   pop: PopRequest;
+  /** The proxy keeps the leases alive until the client ends them (lease-renewer.ts). */
+  autoRenew: boolean;
 }
 
 /** A Duration's ms, undefined when the field is absent (proto-loader gives an unset message field as null). */
@@ -67,7 +67,7 @@ export function receiveParams(request: any, deadlineMs: number, now: number): Re
   const pop: PopRequest = { topic, group, max: Math.min(batch, ConsumeLimits.MAX_RECEIVE), invisibleMs, waitMs: Math.floor(waitMs) };
   const filter = filterOf(request.filter_expression);
   if (filter !== undefined) pop.filter = filter;
-  return { brokerName, pop };
+  return { brokerName, pop, autoRenew: Boolean(request.auto_renew) };
 }
 
 /** A TAG expression (absent or `*`: every message); SQL92 is refused, the brokers filter by tag only. */
