@@ -1,7 +1,7 @@
 /**
  * The receive answer, {"messages":[…]}, written in one pass into one buffer: the same text as
- * `encodeReceived` (JSON.stringify of each message's fields) without a JSON object per message,
- * the body as a string, or a weighing loop over every character. This is the gateway's hot path:
+ * JSON.stringify of each message (messageToJson's fields and the lease's) without a JSON object
+ * per message, the body as a string, or a weighing loop over every character. This is the gateway's hot path:
  * before, encoding and weighing cost more CPU per message than both brokers' POP and ack.
  *
  * A text body with nothing to escape (checked natively for '"' and '\', four bytes at a time
@@ -12,73 +12,87 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { MessageConst, type PoppedMessage } from '@cirrusmq/client/protocol';
-import { messageToJson } from './message-json';
+import type { RecordFields } from './pop-records';
 import { capMessages } from './read-answer';
 
 const RESERVED = new Set<string>(Object.values(MessageConst));
 const OPEN = '{"messages":[';
 const CLOSE = ']}';
 
-/** One received message as JSON: the reference text receiveAnswer writes, field for field. */
-export function encodeReceived(m: PoppedMessage, base64: boolean): string {
-  const j = messageToJson(m, base64);
-  return JSON.stringify({
-    messageId: j.messageId,
-    receiptHandle: m.receiptHandle,
-    deliveryAttempt: m.deliveryAttempt,
-    body: j.body,
-    bodyEncoding: j.bodyEncoding,
-    tags: j.tags,
-    keys: j.keys,
-    properties: j.properties,
-    broker: m.brokerName,
-    queueId: m.queueId,
-    queueOffset: m.queueOffset,
-    bornTimestamp: j.bornTimestamp,
-    storeTimestamp: j.storeTimestamp,
-  });
+/** What the answer says of a message's lease. */
+export interface Lease {
+  receiptHandle: string;
+  deliveryAttempt: number;
+  brokerName: string;
 }
 
 /**
  * The answer for `messages`: its bytes and how many of the messages it holds (a prefix; the
  * caller releases the rest). The messages held weigh at most `budget` in a Lambda result.
+ * `fieldsOf` reads a message's stored fields (pop-records.ts recordFields, or poppedFields).
  */
-export function receiveAnswer(messages: readonly PoppedMessage[], budget: number): { body: Buffer<ArrayBuffer>; count: number } {
-  const out = new AnswerWriter(messages);
+export function receiveAnswer<M extends Lease>(
+  messages: readonly M[],
+  fieldsOf: (m: M) => RecordFields,
+  budget: number,
+): { body: Buffer<ArrayBuffer>; count: number } {
+  const fields = messages.map(fieldsOf);
+  const out = new AnswerWriter(fields);
   out.text(OPEN);
-  for (let i = 0; i < messages.length; i++) writeMessage(out, messages[i]!, i > 0);
+  for (let i = 0; i < messages.length; i++) writeMessage(out, messages[i]!, fields[i]!, i > 0, false);
   const messageBytes = out.length - OPEN.length;
   out.text(CLOSE);
   if (2 * messageBytes <= budget) return { body: out.bytes(), count: messages.length };
-  const parts = capMessages(messages, encodeReceived, budget);
+  const encode = (i: number, base64: boolean) => {
+    const one = new AnswerWriter([fields[i]!]);
+    writeMessage(one, messages[i]!, fields[i]!, false, base64);
+    return one.bytes().toString('utf8');
+  };
+  const parts = capMessages(
+    messages.map((_, i) => i),
+    encode,
+    budget,
+  );
   return { body: Buffer.from(`${OPEN}${parts.join(',')}${CLOSE}`), count: parts.length };
 }
 
-/** encodeReceived(m, false), preceded by a comma when `comma`, into `out`: a raw body between two texts, else one text. */
-function writeMessage(out: AnswerWriter, m: PoppedMessage, comma: boolean): void {
-  const head = `${comma ? ',' : ''}{"messageId":${JSON.stringify(m.messageId)},"receiptHandle":${JSON.stringify(m.receiptHandle)},"deliveryAttempt":${m.deliveryAttempt},"body":`;
-  const body = m.body;
-  const utf8 = isUtf8(body);
+/** A decoded message's fields, as recordFields reads them from a record. */
+export function poppedFields(m: PoppedMessage): RecordFields {
+  let userProperties: Record<string, string> | undefined;
+  for (const k in m.properties) if (!RESERVED.has(k)) (userProperties ??= {})[k] = m.properties[k]!;
+  return {
+    messageId: m.messageId,
+    tags: m.tags,
+    keys: m.keys,
+    userProperties,
+    body: m.body,
+    queueId: m.queueId,
+    queueOffset: m.queueOffset,
+    bornTimestamp: m.bornTimestamp,
+    storeTimestamp: m.storeTimestamp,
+  };
+}
+
+/**
+ * One message's JSON, preceded by a comma when `comma`, into `out`: JSON.stringify's text of
+ * {messageId, receiptHandle, deliveryAttempt, body, bodyEncoding, tags, keys, properties,
+ * broker, queueId, queueOffset, bornTimestamp, storeTimestamp}. The body is text when it is
+ * UTF-8 (copied as its bytes when nothing in it needs escaping), else (or with `base64`) base64.
+ */
+function writeMessage(out: AnswerWriter, lease: Lease, f: RecordFields, comma: boolean, base64: boolean): void {
+  const head = `${comma ? ',' : ''}{"messageId":${JSON.stringify(f.messageId)},"receiptHandle":${JSON.stringify(lease.receiptHandle)},"deliveryAttempt":${lease.deliveryAttempt},"body":`;
+  const body = f.body;
+  const utf8 = !base64 && isUtf8(body);
   if (utf8 && needsNoEscape(body)) {
     out.text(`${head}"`);
     out.raw(body);
-    out.text(`"${tail(m, 'utf8')}`);
-  } else if (utf8) out.text(head + JSON.stringify(body.toString('utf8')) + tail(m, 'utf8'));
-  else out.text(`${head}"${body.toString('base64')}"${tail(m, 'base64')}`);
+    out.text(`"${tail(lease, f, 'utf8')}`);
+  } else if (utf8) out.text(head + JSON.stringify(body.toString('utf8')) + tail(lease, f, 'utf8'));
+  else out.text(`${head}"${body.toString('base64')}"${tail(lease, f, 'base64')}`);
 }
 
-const tail = (m: PoppedMessage, encoding: 'utf8' | 'base64') =>
-  `,"bodyEncoding":"${encoding}"${m.tags === undefined ? '' : `,"tags":${JSON.stringify(m.tags)}`},"keys":${m.keys.length === 0 ? '[]' : JSON.stringify(m.keys)},"properties":${userPropertiesJson(m.properties)},"broker":${JSON.stringify(m.brokerName)},"queueId":${m.queueId},"queueOffset":${m.queueOffset},"bornTimestamp":${m.bornTimestamp},"storeTimestamp":${m.storeTimestamp}}`;
-
-/** JSON.stringify of the properties without the reserved ones, in the same order (messageToJson's). */
-function userPropertiesJson(properties: Record<string, string>): string {
-  let s = '';
-  for (const k in properties) {
-    if (RESERVED.has(k)) continue;
-    s += `${s === '' ? '' : ','}${JSON.stringify(k)}:${JSON.stringify(properties[k])}`;
-  }
-  return `{${s}}`;
-}
+const tail = (lease: Lease, f: RecordFields, encoding: 'utf8' | 'base64') =>
+  `,"bodyEncoding":"${encoding}"${f.tags === undefined ? '' : `,"tags":${JSON.stringify(f.tags)}`},"keys":${f.keys.length === 0 ? '[]' : JSON.stringify(f.keys)},"properties":${f.userProperties ? JSON.stringify(f.userProperties) : '{}'},"broker":${JSON.stringify(lease.brokerName)},"queueId":${f.queueId},"queueOffset":${f.queueOffset},"bornTimestamp":${f.bornTimestamp},"storeTimestamp":${f.storeTimestamp}}`;
 
 /**
  * True when JSON.stringify would write this valid UTF-8 text as it is: no '"', no '\' and no
@@ -118,9 +132,9 @@ class AnswerWriter {
   private buf: Buffer<ArrayBuffer>;
   private pos = 0;
 
-  constructor(messages: readonly PoppedMessage[]) {
+  constructor(fields: readonly RecordFields[]) {
     let size = OPEN.length + CLOSE.length;
-    for (const m of messages) size += m.body.length + 1024;
+    for (const f of fields) size += f.body.length + 1024;
     this.buf = Buffer.allocUnsafe(size);
   }
 

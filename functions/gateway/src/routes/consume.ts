@@ -36,7 +36,7 @@ import { type BrokerTarget, readableBrokerAddr, topicMasters } from '../broker-r
 import type { GatewayDeps } from '../deps';
 import { redriveDeadLetters } from '../dlq-redrive';
 import { MESSAGES_BUDGET } from '../read-answer';
-import { receiveAnswer } from '../receive-answer';
+import { poppedFields, receiveAnswer } from '../receive-answer';
 import { ackInput, receiveInput, topicGroup } from '../consume-input';
 import { ParkedReceives, receiveAcross } from '../receive-fanout';
 
@@ -205,7 +205,7 @@ export function consumeRoutes(app: OpenAPIHono, deps: GatewayDeps): void {
         },
       );
       // Capped to fit a Lambda result; what is left out goes back to the group now.
-      const answer = receiveAnswer(popped, MESSAGES_BUDGET);
+      const answer = receiveAnswer(popped, poppedFields, MESSAGES_BUDGET);
       if (answer.count < popped.length) await release(topic, group, popped.slice(answer.count));
       metrics.messagesReceived += answer.count;
       status = answer.count > 0 ? 'messages' : 'empty';
