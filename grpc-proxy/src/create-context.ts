@@ -4,6 +4,7 @@ import { Producer } from '@cirrusmq/client';
 import { ClientSessions } from './client/client-sessions.js';
 import type { ProxyConfig } from './config.js';
 import { GroupSettings } from './group-settings.js';
+import { ProxyMetrics } from './metrics.js';
 import type { ProxyContext } from './proxy-context.js';
 
 export function createProxyContext(config: ProxyConfig, logger: Logger = createLogger({ service: 'grpc-proxy' }, config.logLevel)): ProxyContext {
@@ -28,6 +29,7 @@ export function createProxyContext(config: ProxyConfig, logger: Logger = createL
     producer,
     sessions: new ClientSessions(),
     groups: new GroupSettings(nameServer, config.groupTtlMs),
+    metrics: new ProxyMetrics(),
   };
 }
 

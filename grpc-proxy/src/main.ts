@@ -1,6 +1,6 @@
 /**
  * The gRPC proxy as a process (npm start, a container): RocketMQ 5's MessagingService on
- * `port`, GET /healthz (answering the pid, as the other runtimes do) on `healthPort`.
+ * `port`; GET /healthz (answering the pid, as the other runtimes do) and GET /metrics on `healthPort`.
  */
 import http from 'node:http';
 import { exitWithHelpIfAsked } from '@cirrusmq/client/server';
@@ -17,11 +17,20 @@ const { server, port } = await startProxyServer(ctx, config.host, config.port).c
   process.exit(1);
 });
 const health = http.createServer((req, res) => {
+  if (req.url === '/metrics') {
+    ctx.metrics.registry.metrics().then((text) => {
+      res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType });
+      res.end(text);
+    });
+    return;
+  }
   const ok = req.url === '/healthz';
   res.writeHead(ok ? 200 : 404, { 'content-type': 'application/json' });
   res.end(
     JSON.stringify(
-      ok ? { status: 'UP', pid: process.pid, grpcPort: port, clients: ctx.sessions.size } : { error: { code: 'NOT_FOUND', message: 'GET /healthz' } },
+      ok
+        ? { status: 'UP', pid: process.pid, grpcPort: port, clients: ctx.sessions.size }
+        : { error: { code: 'NOT_FOUND', message: 'GET /healthz or /metrics' } },
     ),
   );
 });

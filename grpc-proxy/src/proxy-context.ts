@@ -9,6 +9,7 @@ import type { Producer } from '@cirrusmq/client';
 import type { ClientSessions } from './client/client-sessions.js';
 import type { ProxyConfig } from './config.js';
 import type { GroupSettings } from './group-settings.js';
+import type { ProxyMetrics } from './metrics.js';
 
 export interface ProxyContext {
   readonly config: ProxyConfig;
@@ -24,4 +25,6 @@ export interface ProxyContext {
   readonly sessions: ClientSessions;
   /** Consumer groups' settings (orderly, retryMaxTimes) from the NameServer, cached. */
   readonly groups: GroupSettings;
+  /** GET /metrics on the health port; every RPC is timed by server.ts (instrument.ts). */
+  readonly metrics: ProxyMetrics;
 }

@@ -7,6 +7,7 @@ import { notifyClientTermination } from './client/notify-client-termination.js';
 import { heartbeat } from './client/heartbeat.js';
 import { telemetry } from './client/telemetry.js';
 import { consumerRpcs } from './consumer/index.js';
+import { instrument } from './instrument.js';
 import { endTransaction } from './producer/end-transaction.js';
 import { recallMessage } from './producer/recall-message.js';
 import { sendMessage } from './producer/send-message.js';
@@ -50,7 +51,7 @@ export interface RunningProxyServer {
 /** Binds host:port (0 = any free port) without TLS and starts serving. */
 export function startProxyServer(ctx: ProxyContext, host: string, port: number): Promise<RunningProxyServer> {
   const server = new grpc.Server(SERVER_OPTIONS);
-  server.addService(messagingServiceDefinition(), messagingRpcs(ctx) as grpc.UntypedServiceImplementation);
+  server.addService(messagingServiceDefinition(), instrument(messagingRpcs(ctx), ctx.metrics) as grpc.UntypedServiceImplementation);
   return new Promise((resolve, reject) => {
     server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
       if (err) reject(err);

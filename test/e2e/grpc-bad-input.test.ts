@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messagingServiceClient } from '../../grpc-proxy/src/proto';
 import type { LocalCluster } from '../../infra/local/local-cluster';
 import { api, startTestCluster, stopTestCluster } from '../support/cluster';
+import { sample } from '../support/prometheus-text';
 import { startOfficialProducer } from '../support/rmq-official-client';
 
 const TOPIC = 'grpc-bad-input';
@@ -159,5 +160,19 @@ describe('bad input over gRPC', () => {
     const err = await call('QueryOffset', { message_queue: { topic: { name: TOPIC }, id: 0 } }).catch((e: grpc.ServiceError) => e);
     expect(err.code).toBe(grpc.status.UNIMPLEMENTED);
     await expectStillServing();
+  });
+  it('counts what it answered on GET /metrics of the health port: RPCs by method and Code, streams open', async () => {
+    const res = await fetch(`http://127.0.0.1:${cluster.config.grpcProxy!.healthPort}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const count = (method: string, code: string) => sample(text, 'cirrusmq_grpc_proxy_rpc_duration_seconds_count', { method, code }) ?? 0;
+    // The earlier cases of this file: invalid topic names x3, oversize bodies, good sends.
+    expect(count('SendMessage', 'ILLEGAL_TOPIC')).toBeGreaterThanOrEqual(3);
+    expect(count('SendMessage', 'MESSAGE_BODY_TOO_LARGE')).toBeGreaterThanOrEqual(1);
+    expect(count('SendMessage', 'OK')).toBeGreaterThanOrEqual(7);
+    expect(count('QueryRoute', 'TOPIC_NOT_FOUND')).toBeGreaterThanOrEqual(1);
+    // The official producer's Telemetry session is still open.
+    expect(sample(text, 'cirrusmq_grpc_proxy_streams_open', { method: 'Telemetry' })).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'cirrusmq_grpc_proxy_process_cpu_seconds_total')).toBeGreaterThan(0);
   });
 });
