@@ -7,8 +7,7 @@
  * node_modules of the repo above it — serves MessagingService, answers GET /healthz, logs
  * JSON and exits 0 on SIGTERM.
  */
-import { spawn } from 'node:child_process';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
