@@ -44,6 +44,7 @@ const { values } = parseArgs({
     'warmup-seconds': { type: 'string', default: '3' },
     'rate-seconds': { type: 'string', default: '5' },
     segment: { type: 'string', default: '2g' },
+    seal: { type: 'string', default: 'avoid' },
     systems: { type: 'string', default: 'gateway,direct,jetstream,sync,redis-always' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -51,7 +52,8 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(
     'npm run bench:produce -- [--seconds S (per run, 10)] [--runs N (3)] [--warmup-seconds S (3)] [--rate-seconds S (5; 0 skips the fixed-rate runs)]\n' +
-      '  [--segment 2g (CommitLog segment size; 1g is the broker default)] [--systems gateway,direct,jetstream,sync,redis-always[,redis-everysec]]',
+      '  [--segment 2g (CommitLog segment size; 1g is the broker default)] [--seal avoid|allow (avoid: fresh broker stores before a run that could seal)]\n' +
+      '  [--systems gateway,direct,jetstream,sync,redis-always[,redis-everysec]]',
   );
   process.exit(0);
 }
@@ -61,6 +63,7 @@ const runs = Number(values.runs);
 const warmupMs = Number(values['warmup-seconds']) * 1000;
 const rateMs = Number(values['rate-seconds']) * 1000;
 const SEGMENT = parseSize(values.segment!);
+const AVOID_SEALS = values.seal !== 'allow';
 const wanted = new Set(values.systems!.split(','));
 const BATCH = 32;
 const IN_FLIGHT = 512;
@@ -85,8 +88,10 @@ interface System {
   key: string;
   label: string;
   durability: string;
-  /** The processes whose CPU is the system's cost, by name. */
-  servers: Map<number, string>;
+  /** The processes whose CPU is the system's cost: name -> pid, read when a run starts (a renewed broker has a new pid). */
+  servers: () => Map<string, number>;
+  /** The CirrusMQ cluster it writes to, if any. */
+  cluster?: ClusterEntry;
   throughput(ms: number): Promise<ProduceResult>;
   rate(msgsPerSec: number, ms: number): Promise<ProduceResult>;
   /** Outside the timed run (Redis: empty the in-memory stream). */
@@ -99,7 +104,7 @@ interface RunRecord {
   r: ProduceResult;
   msgsPerSec: number;
   serverCpuUs: number;
-  serverCpuUsByPid: Map<number, number>;
+  serverCpuUsByName: Map<string, number>;
   clientCpuUs: number;
   sealed: string[];
   tierUploadMiB: number;
@@ -107,10 +112,17 @@ interface RunRecord {
 }
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cirrusmq-bench-produce-'));
-const clusters: { name: string; cluster: LocalCluster }[] = [];
+interface ClusterEntry {
+  name: string;
+  cluster: LocalCluster;
+  /** The most one run wrote to one broker so far (bytes of CommitLog). */
+  maxRunBytes: number;
+}
+const clusters: ClusterEntry[] = [];
 const workers: Worker[] = [];
 const peers: { stop(): Promise<void> }[] = [];
 let workerCount = 0;
+let renewals = 0;
 
 log(
   `bench:produce: ${MSG_BYTES} B messages, ${IN_FLIGHT} in flight per system (batches of ${BATCH}), ${durationMs / 1000} s per run, ${runs} run(s), ` +
@@ -123,11 +135,7 @@ try {
   for (const s of systems) log(`  ${s.key.padEnd(15)} ${s.label}; durability: ${s.durability}`);
 
   // Warm-up: JIT of servers and clients, connections, routes. Not counted.
-  for (const s of systems) {
-    await s.beforeRun?.();
-    const r = await s.throughput(warmupMs);
-    log(`warm-up ${s.key}: ${fmt(r.ok / (r.elapsedMs / 1000))} msg/s${r.failed ? `, ${fmt(r.failed)} failed: ${r.firstFailure}` : ''}`);
-  }
+  for (const s of systems) await warmUp(s, true);
 
   const records: RunRecord[] = [];
   const gatewayNs: number[] = [];
@@ -135,6 +143,7 @@ try {
     const order = systems.map((_, i) => systems[(i + run - 1) % systems.length]!);
     for (const s of order) {
       await s.beforeRun?.();
+      await makeRoom(s, systems);
       settle();
       const ns0 = s.key === 'gateway' ? await gatewayNameServerCalls() : 0;
       const rec = await measured(run, s, () => s.throughput(durationMs));
@@ -160,6 +169,7 @@ try {
     for (const s of systems) {
       const rate = Math.round(0.5 * median(records.filter((x) => x.key === s.key).map((x) => x.msgsPerSec)));
       await s.beforeRun?.();
+      await makeRoom(s, systems);
       settle();
       const rec = await measured(0, s, () => s.rate(rate, rateMs));
       p99[s.key] = rec.r.p99Ms;
@@ -195,9 +205,10 @@ async function startSystems(): Promise<System[]> {
   };
   if (wanted.has('gateway') || wanted.has('direct')) {
     const cluster = await startTestCluster({ dataDir: path.join(dataDir, 'async'), env: clusterEnv });
-    clusters.push({ name: 'async', cluster });
     await createTopic(cluster);
-    const brokers = namedPids(cluster, ['nameserver', ...cluster.config.brokers.map((b) => b.brokerName)]);
+    const entry: ClusterEntry = { name: 'async', cluster, maxRunBytes: 0 };
+    clusters.push(entry);
+    const brokers = ['nameserver', ...cluster.config.brokers.map((b) => b.brokerName)];
     const nameServer = `${cluster.config.host}:${cluster.config.nameServerPort}`;
     const ASYNC = 'ASYNC_FLUSH: ack after the write to the page cache, fdatasync every 500 ms';
     if (wanted.has('gateway')) {
@@ -209,7 +220,8 @@ async function startSystems(): Promise<System[]> {
         key: 'gateway',
         label: `wrk -t1 -c${IN_FLIGHT / BATCH}, JSON batches of ${BATCH}, to the gateway (HTTP), brokers as \`direct\`; fixed rate from a Node HTTP client`,
         durability: ASYNC,
-        servers: new Map([...brokers, ...namedPids(cluster, ['gateway'])]),
+        servers: () => namedPids(cluster, [...brokers, 'gateway']),
+        cluster: entry,
         throughput: (ms) => wrkPost(url, requestBody, IN_FLIGHT / BATCH, ms, BATCH),
         rate: (rate, ms) => rateWorker.run({ kind: 'rate', durationMs: ms, rate, warmupMs: 1000 }),
       });
@@ -220,7 +232,8 @@ async function startSystems(): Promise<System[]> {
         key: 'direct',
         label: `SDK Producer, ${IN_FLIGHT / BATCH} loops of sendBatch(${BATCH}), 2 brokers x 4 queues`,
         durability: ASYNC,
-        servers: brokers,
+        servers: () => namedPids(cluster, brokers),
+        cluster: entry,
         throughput: (ms) => w.run({ kind: 'throughput', durationMs: ms }),
         rate: (rate, ms) => w.run({ kind: 'rate', durationMs: ms, rate, warmupMs: 1000 }),
       });
@@ -236,21 +249,23 @@ async function startSystems(): Promise<System[]> {
       label: `nats-server ${natsVersion()}, file-store stream, lean client (core publish + reply inbox, one ack subscription), ${IN_FLIGHT} in flight`,
       // nats-server 2.9 has no sync_interval option (2.10 added it): `nats-server -t` refuses it.
       durability: 'file store: ack after the write to the page cache, fsync every 2 min (the default sync_interval)',
-      servers: new Map([[nats.pid!, 'nats-server']]),
+      servers: () => new Map([['nats-server', nats.pid!]]),
       throughput: (ms) => w.run({ kind: 'throughput', durationMs: ms }),
       rate: (rate, ms) => w.run({ kind: 'rate', durationMs: ms, rate, warmupMs: 1000 }),
     });
   }
   if (wanted.has('sync')) {
     const cluster = await startTestCluster({ dataDir: path.join(dataDir, 'sync'), env: { ...clusterEnv, CIRRUSMQ_FLUSH_DISK_TYPE: 'SYNC_FLUSH' } });
-    clusters.push({ name: 'sync', cluster });
+    const entry: ClusterEntry = { name: 'sync', cluster, maxRunBytes: 0 };
+    clusters.push(entry);
     await createTopic(cluster);
     const w = await startWorker({ mode: 'direct', address: `${cluster.config.host}:${cluster.config.nameServerPort}`, topic: 'bench' });
     systems.push({
       key: 'sync',
       label: `SDK Producer as \`direct\`, to a second cluster whose brokers run SYNC_FLUSH`,
       durability: 'SYNC_FLUSH: ack after fdatasync (group commit); FLUSH_DISK_TIMEOUT counts as failed',
-      servers: namedPids(cluster, ['nameserver', ...cluster.config.brokers.map((b) => b.brokerName)]),
+      servers: () => namedPids(cluster, ['nameserver', ...cluster.config.brokers.map((b) => b.brokerName)]),
+      cluster: entry,
       throughput: (ms) => w.run({ kind: 'throughput', durationMs: ms }),
       rate: (rate, ms) => w.run({ kind: 'rate', durationMs: ms, rate, warmupMs: 1000 }),
     });
@@ -268,7 +283,7 @@ async function startSystems(): Promise<System[]> {
         fsync === 'always'
           ? 'appendfsync always: the AOF is fsynced before the answers of each event-loop turn (group commit)'
           : 'appendfsync everysec: ack after the write, AOF fsync once a second',
-      servers: new Map([[redis.pid!, 'redis-server']]),
+      servers: () => new Map([['redis-server', redis.pid!]]),
       throughput: (ms) => w.run({ kind: 'throughput', durationMs: ms }),
       rate: (rate, ms) => w.run({ kind: 'rate', durationMs: ms, rate, warmupMs: 1000 }),
       beforeRun: () => redis.reset('bench'),
@@ -277,12 +292,65 @@ async function startSystems(): Promise<System[]> {
   return systems;
 }
 
+/** A run that is not counted; the first also estimates how much a measured run writes per broker. */
+async function warmUp(s: System, estimate: boolean): Promise<void> {
+  await s.beforeRun?.();
+  const before = await storeState();
+  const r = await s.throughput(warmupMs);
+  const after = await storeState();
+  if (estimate && s.cluster) {
+    const c = s.cluster;
+    for (const [broker, b0] of before) {
+      if (!broker.startsWith(`${c.name}/`)) continue;
+      const wrote = ((after.get(broker)!.maxOffset - b0.maxOffset) * durationMs) / (r.elapsedMs || 1);
+      c.maxRunBytes = Math.max(c.maxRunBytes, wrote);
+    }
+  }
+  log(`warm-up ${s.key}: ${fmt(r.ok / (r.elapsedMs / 1000))} msg/s${r.failed ? `, ${fmt(r.failed)} failed: ${r.firstFailure}` : ''}`);
+}
+
+/**
+ * Keeps seals out of the measured runs (unless --seal allow): when a broker's segment has less
+ * room left than the most a run has written to one broker (+25%), the cluster's brokers are
+ * stopped, their stores and local tiers deleted, started again and warmed up again, so every
+ * run writes into an open segment and no tier upload runs beside it.
+ */
+async function makeRoom(s: System, systems: System[]): Promise<void> {
+  const c = s.cluster;
+  if (!c || !AVOID_SEALS) return;
+  const need = c.maxRunBytes * 1.25;
+  if (need > SEGMENT / 2) {
+    log(
+      `  a run writes up to ${fmt(c.maxRunBytes / MiB)} MiB per broker: too much to keep seals out of ${fmt(SEGMENT / MiB)} MiB segments (shorter runs or --seal allow)`,
+    );
+    return;
+  }
+  const state = await storeState();
+  const tight = c.cluster.config.brokers.filter((b) => SEGMENT - (state.get(`${c.name}/${b.brokerName}`)!.maxOffset % SEGMENT) < need);
+  if (tight.length === 0) return;
+  log(
+    `  ${c.name} cluster: fresh broker stores before the next ${s.key} run (${tight.map((b) => b.brokerName).join(', ')} within ${fmt(need / MiB)} MiB of a seal)`,
+  );
+  const { cluster } = c;
+  const names = cluster.config.brokers.map((b) => b.brokerName);
+  await Promise.all(names.map((n) => cluster.stopProcess(n)));
+  for (const n of names) {
+    fs.rmSync(path.join(cluster.config.dataDir, n), { recursive: true, force: true });
+    fs.rmSync(path.join(cluster.config.dataDir, `${n}-tier`), { recursive: true, force: true });
+  }
+  await Promise.all(names.map((n) => cluster.startProcess(n)));
+  await cluster.waitForBrokers(names);
+  await createTopic(cluster);
+  renewals++;
+  for (const other of systems) if (other.cluster === c) await warmUp(other, false);
+}
+
 function payload(): Buffer {
   return Buffer.alloc(MSG_BYTES, 'cirrusmq-benchmark-payload-');
 }
 
-function namedPids(cluster: LocalCluster, names: string[]): Map<number, string> {
-  return new Map(names.map((n) => [cluster.pid(n)!, n]));
+function namedPids(cluster: LocalCluster, names: string[]): Map<string, number> {
+  return new Map(names.map((n) => [n, cluster.pid(n)!]));
 }
 
 async function createTopic(cluster: LocalCluster): Promise<void> {
@@ -296,7 +364,8 @@ async function createTopic(cluster: LocalCluster): Promise<void> {
 
 /** One run of a system, with its server CPU, and what the CommitLogs and tiers did meanwhile. */
 async function measured(run: number, s: System, go: () => Promise<ProduceResult>): Promise<RunRecord> {
-  const pids = [...s.servers.keys()];
+  const servers = s.servers();
+  const pids = [...servers.values()];
   const store0 = await storeState();
   const each0 = pids.map((p) => cpuSeconds([p]));
   const r = await go();
@@ -309,15 +378,17 @@ async function measured(run: number, s: System, go: () => Promise<ProduceResult>
     const b1 = store1.get(broker)!;
     if (Math.floor(b1.maxOffset / SEGMENT) > Math.floor(b0.maxOffset / SEGMENT)) sealed.push(broker);
     uploaded += b1.tierUploaded - b0.tierUploaded;
+    const c = clusters.find((x) => broker.startsWith(`${x.name}/`))!;
+    c.maxRunBytes = Math.max(c.maxRunBytes, b1.maxOffset - b0.maxOffset);
   }
   return {
     run,
     key: s.key,
     r,
     msgsPerSec: r.ok / (r.elapsedMs / 1000),
-    serverCpuUs: (cpu / r.ok) * 1e6,
-    serverCpuUsByPid: new Map(pids.map((p, i) => [p, ((each1[i]! - each0[i]!) / r.ok) * 1e6])),
-    clientCpuUs: (r.clientCpuSec / r.ok) * 1e6,
+    serverCpuUs: (cpu / r.okAll) * 1e6,
+    serverCpuUsByName: new Map([...servers.keys()].map((n, i) => [n, ((each1[i]! - each0[i]!) / r.okAll) * 1e6])),
+    clientCpuUs: (r.clientCpuSec / r.okAll) * 1e6,
     sealed,
     tierUploadMiB: uploaded / MiB,
     load: load(),
@@ -389,8 +460,9 @@ function report(systems: System[], records: RunRecord[], gatewayNs: number[]): v
         2,
       ).padStart(7)}  ${fmt(rs.reduce((a, r) => a + r.r.failed, 0)).padStart(7)}  ${rs.filter((r) => r.sealed.length > 0).length}`,
     );
-    const byPid = [...s.servers].map(([pid, name]) => `${name} ${fmt(median(rs.map((r) => r.serverCpuUsByPid.get(pid)!)), 2)}`);
-    if (s.servers.size > 1) log(`${''.padEnd(22)}server CPU µs/msg by process: ${byPid.join(', ')}`);
+    const names = [...rs[0]!.serverCpuUsByName.keys()];
+    const byName = names.map((name) => `${name} ${fmt(median(rs.map((r) => r.serverCpuUsByName.get(name)!)), 2)}`);
+    if (names.length > 1) log(`${''.padEnd(22)}server CPU µs/msg by process: ${byName.join(', ')}`);
   }
   log('latency: per request of 32 (gateway, by wrk; direct, sync) or per message (jetstream, redis: each publish to its ack)');
 
@@ -433,7 +505,8 @@ function report(systems: System[], records: RunRecord[], gatewayNs: number[]): v
   const sealedRuns = records.filter((r) => r.sealed.length > 0);
   log(
     sealedRuns.length === 0
-      ? `no CommitLog segment sealed during any run (segments of ${fmt(SEGMENT / MiB)} MiB; checked per run from each broker's cirrusmq_commitlog_max_offset)`
+      ? `no CommitLog segment sealed during any run (segments of ${fmt(SEGMENT / MiB)} MiB; checked per run from each broker's cirrusmq_commitlog_max_offset; ` +
+          `${renewals} cluster store renewal(s) between runs to keep it so)`
       : `a CommitLog segment sealed during ${sealedRuns.map((r) => `run ${r.run} ${r.key} (${r.sealed.join(' ')})`).join(', ')}: those runs include a seal and its tier upload`,
   );
 }

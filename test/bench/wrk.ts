@@ -55,6 +55,7 @@ export async function wrkPost(url: string, body: string, connections: number, du
     return {
       type: 'result',
       ok: r.ok,
+      okAll: r.ok,
       failed,
       firstFailure: failed > 0 ? `${r.not200} non-200 answers, ${r.socketErrors} socket errors/timeouts; ${r.sample}` : undefined,
       elapsedMs: r.durationUs / 1000,
