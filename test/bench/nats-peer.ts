@@ -2,9 +2,10 @@
  * The peer: NATS JetStream with a file-store stream, on this machine, loaded the same way
  * (batches of messages in flight). Needs nats-server (apt-get install nats-server).
  *
- * The client is lean: a core-NATS publish with a reply subject, and one wildcard subscription
- * that collects the stream's acks, so the peer is not held back by per-publish request
- * machinery (the nats.js `js.publish` path does about 19k msg/s here).
+ * publishBatch is a core-NATS publish with a reply subject and one wildcard subscription that
+ * collects the stream's acks (not nats.js's `js.publish`, ~19k msg/s here), with a promise per
+ * message: enough to pre-store messages (bench:consume). bench:produce measures JetStream with
+ * jetstream-lean.ts in a process of its own.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
