@@ -161,6 +161,21 @@ describe('bad input over gRPC', () => {
     expect(err.code).toBe(grpc.status.UNIMPLEMENTED);
     await expectStillServing();
   });
+  it('answers QueryAssignment from the group settings at the NameServer: one broker-wide queue per broker, one per queue for an orderly group; no group is ILLEGAL_CONSUMER_GROUP', async () => {
+    const ep = { scheme: 'IPv4', addresses: [{ host: 'lb.example', port: 8081 }] };
+    const plain = await call('QueryAssignment', { topic: { name: TOPIC }, group: { name: 'grpc-plain-group' }, endpoints: ep });
+    expect(plain.status.code).toBe('OK');
+    expect(plain.assignments.map((a: any) => `${a.message_queue.broker.name}/${a.message_queue.id}`)).toEqual(['broker-a/-1']);
+    expect(plain.assignments[0].message_queue.broker.endpoints.addresses).toEqual([{ host: 'lb.example', port: 8081 }]);
+    const put = await api(cluster.nameServerUrl, 'PUT', '/v1/groups/grpc-fifo-group', { orderly: true });
+    expect([200, 201]).toContain(put.status);
+    const fifo = await call('QueryAssignment', { topic: { name: TOPIC }, group: { name: 'grpc-fifo-group' }, endpoints: ep });
+    expect(fifo.assignments.map((a: any) => `${a.message_queue.broker.name}/${a.message_queue.id}`)).toEqual(['broker-a/0', 'broker-a/1']);
+    expect((await call('QueryAssignment', { topic: { name: TOPIC }, group: { name: '' }, endpoints: ep })).status.code).toBe('ILLEGAL_CONSUMER_GROUP');
+    expect((await call('QueryAssignment', { topic: { name: 'no-such-topic' }, group: { name: 'g' }, endpoints: ep })).status.code).toBe('TOPIC_NOT_FOUND');
+    await expectStillServing();
+  });
+
   it('counts what it answered on GET /metrics of the health port: RPCs by method and Code, streams open', async () => {
     const res = await fetch(`http://127.0.0.1:${cluster.config.grpcProxy!.healthPort}/metrics`);
     expect(res.status).toBe(200);
