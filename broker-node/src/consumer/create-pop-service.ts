@@ -28,6 +28,14 @@ export async function createPopService(opts: {
   /** A key (>= 16 bytes) the deployment sets: used instead of the stored one (CIRRUSMQ_RECEIPT_KEY). */
   receiptKey?: Buffer;
 }): Promise<{ popService: PopService; keeper: PopStateKeeper }> {
+  // Retention keeps the journal after the newest durable snapshot (pop-state-keeper.ts), locally and in the tier; all of it until
+  // recovered. Held before the first await: the key's fetch from the tier may outlast a retention interval.
+  let keeper: PopStateKeeper | undefined;
+  const hold = () => keeper?.retentionHold() ?? 0;
+  const clean = opts.store.cleanCommitLogService;
+  const canDelete = clean.canDelete;
+  clean.canDelete = (f) => canDelete(f) && f.fileFromOffset + f.fileSize <= hold();
+  opts.holdTierRetention?.(hold);
   const { nameServer } = opts;
   // %DLQ%{group} gets one queue on every live master (the NameServer's createTopic); each broker writes its own dead letters to its queue 0.
   const ensureTopic = nameServer.createTopic ? async (topic: string) => void (await nameServer.createTopic!({ topic, queues: 1 })) : undefined;
@@ -46,7 +54,7 @@ export async function createPopService(opts: {
   });
   const store = opts.store;
   const tier = opts.tierObjects ? new TierPopSnapshotCopy(opts.tierObjects, opts.logger, opts.tierDurableEnd) : undefined;
-  const keeper = new PopStateKeeper(
+  keeper = new PopStateKeeper(
     opts.storeDir,
     popService,
     new CommitLogPopJournal(store, opts.logger),
@@ -55,11 +63,6 @@ export async function createPopService(opts: {
     () => store.commitLog.getMaxOffset(),
     tier,
   );
-  // Retention keeps the journal after the newest durable snapshot (pop-state-keeper.ts), locally and in the tier; all of it until recovered.
-  const clean = store.cleanCommitLogService;
-  const canDelete = clean.canDelete;
-  clean.canDelete = (f) => canDelete(f) && f.fileFromOffset + f.fileSize <= keeper.retentionHold();
-  opts.holdTierRetention?.(() => keeper.retentionHold());
   await keeper.recover();
   opts.store.setMessageArrivingListener(popService.onMessageArriving);
   return { popService, keeper };

@@ -4,6 +4,7 @@ import { DefaultMessageStore } from '../store/message-store';
 import { FakeNameServer } from '../testing/fake-nameserver';
 import { makeBatch, removeDir, tempDir } from '../testing/fixtures';
 import { InMemoryGroups } from '../testing/pop-fixture';
+import { LocalObjectStore } from '../tier/local-object-store';
 import { TopicConfigManager } from '../topic-config-manager';
 import { createPopService } from './create-pop-service';
 import type { PopService } from './pop-service';
@@ -123,4 +124,55 @@ describe('POP state recovery (journal in the CommitLog + snapshot)', () => {
     expect(ms).toBeLessThan(20_000);
     await crash(b, true);
   }, 120_000);
+});
+
+describe('retention while the consume core starts', () => {
+  it('deletes no CommitLog segment (the journal may be in it) while the receipt key is still being fetched from the tier', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const ns = new FakeNameServer();
+    ns.addTopic('T', 1);
+    // Small segments, all old enough for retention at once.
+    const store = await new DefaultMessageStore({ ...storeConfig(dir), commitLogSegmentBytes: 64 << 10, fileReservedTimeMs: 0 }, silentLogger).open();
+    const body = Buffer.alloc(1000);
+    for (let i = 0; i < 20; i++)
+      await store.putMessages(
+        makeBatch(
+          'T',
+          0,
+          Array.from({ length: 10 }, () => ({ body })),
+        ),
+      );
+    expect(store.commitLog.mappedFileQueue.mappedFiles.length).toBeGreaterThan(2);
+    store.flush(); // retention deletes only flushed segments
+    let releaseKey!: () => void;
+    const keyFetched = new Promise<void>((r) => (releaseKey = r));
+    const tierDir = tempDir();
+    dirs.push(tierDir);
+    const tierObjects = new LocalObjectStore(tierDir, 'c/broker-a/');
+    const getObject = tierObjects.getObject.bind(tierObjects);
+    tierObjects.getObject = async (key) => {
+      await keyFetched;
+      return getObject(key);
+    };
+    const starting = createPopService({
+      brokerName: 'broker-a',
+      storeDir: dir,
+      store,
+      topicConfigManager: new TopicConfigManager('broker-a', new FakeNameServer()),
+      groups: new InMemoryGroups(),
+      nameServer: ns,
+      logger: silentLogger,
+      tierObjects,
+    });
+    // The key fetch is pending: a retention pass now must keep every segment.
+    expect(store.cleanCommitLogService.run().deletedSegments).toBe(0);
+    releaseKey();
+    const { popService, keeper } = await starting;
+    // Recovered with no journal yet: the hold moves up, and the old segments may go now.
+    expect(store.cleanCommitLogService.run().deletedSegments).toBeGreaterThan(0);
+    popService.shutdown();
+    await keeper.close();
+    await store.shutdown();
+  });
 });
