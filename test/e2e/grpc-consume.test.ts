@@ -35,7 +35,7 @@ let raw: grpc.Client & Record<string, any>;
 const logger = memoryLogger();
 const started: { shutdown(): Promise<void> }[] = [];
 
-const TOPICS = ['orders', 'redeliver', 'fifo', 'fifo-dlq', 'sdk-in', 'grpc-in', 'cancel', 'bad'];
+const TOPICS = ['orders', 'redeliver', 'tags', 'push', 'fifo', 'fifo-dlq', 'sdk-in', 'grpc-in', 'cancel', 'bad'];
 
 beforeAll(async () => {
   cluster = await startTestCluster({ grpcProxy: true });
@@ -76,13 +76,13 @@ async function start<T extends { startup(): Promise<unknown>; shutdown(): Promis
   return client;
 }
 
-function simpleConsumer(group: string, topic: string, awaitDuration = 2_000): Promise<RmqSimpleConsumer> {
+function simpleConsumer(group: string, topic: string, awaitDuration = 2_000, filter = '*'): Promise<RmqSimpleConsumer> {
   return start(
     new RmqSimpleConsumer({
       endpoints,
       namespace: '',
       consumerGroup: group,
-      subscriptions: new Map([[topic, '*']]),
+      subscriptions: new Map([[topic, filter]]),
       awaitDuration,
       logger,
       requestTimeout: 5_000,
@@ -190,6 +190,63 @@ describe('official SimpleConsumer over gRPC', () => {
       entries: [{ message_id: kept.messageId, receipt_handle: oldHandle }],
     });
     expect(res.status.code).toBe('INVALID_RECEIPT_HANDLE');
+  });
+});
+
+describe('official SimpleConsumer with a tag filter', () => {
+  it('gets only the messages of its tags', { timeout: 60_000 }, async () => {
+    await createGroup('tagged');
+    const wanted = new Set<string>();
+    for (let i = 0; i < 8; i++) {
+      const r = await rmqProducer.send({ topic: 'tags', body: Buffer.from(`t${i}`), tag: i % 2 === 0 ? 'TagA' : 'TagB' });
+      if (i % 2 === 0) wanted.add(r.messageId);
+    }
+    const consumer = await simpleConsumer('tagged', 'tags', 1_000, 'TagA || TagC');
+    const got = new Map<string, string>();
+    await waitFor('the TagA messages', 20_000, async () => {
+      for (const m of await consumer.receive(32, 30_000)) {
+        got.set(m.messageId, m.tag!);
+        await consumer.ack(m);
+      }
+      return got.size >= wanted.size;
+    });
+    // Both brokers asked again: nothing else comes.
+    for (let i = 0; i < 2; i++) for (const m of await consumer.receive(32, 30_000)) got.set(m.messageId, m.tag!);
+    expect(new Set(got.keys())).toEqual(wanted);
+    expect(new Set(got.values())).toEqual(new Set(['TagA']));
+  });
+});
+
+describe('official PushConsumer', () => {
+  it('a failed message comes back after the back-off as its next attempt, then is acked', { timeout: 60_000 }, async () => {
+    await createGroup('pusher');
+    for (let i = 0; i < 5; i++) await rmqProducer.send({ topic: 'push', body: Buffer.from(`p${i}`) });
+    const deliveries: { body: string; attempt: number; at: number }[] = [];
+    await start(
+      new PushConsumer({
+        endpoints,
+        namespace: '',
+        consumerGroup: 'pusher',
+        subscriptions: new Map([['push', '*']]),
+        logger,
+        requestTimeout: 5_000,
+        messageListener: {
+          consume(m: RmqMessageView) {
+            deliveries.push({ body: m.body.toString(), attempt: m.deliveryAttempt!, at: Date.now() });
+            return m.body.toString() === 'p2' && m.deliveryAttempt === 1 ? ConsumeResult.FAILURE : ConsumeResult.SUCCESS;
+          },
+        },
+      }),
+    );
+    await waitFor('p2 again', 30_000, async () => deliveries.some((d) => d.body === 'p2' && d.attempt === 2));
+    const p2 = deliveries.filter((d) => d.body === 'p2');
+    expect(p2.map((d) => d.attempt)).toEqual([1, 2]);
+    // The nack is a change of invisibility by the client's back-off (1 s first).
+    expect(p2[1]!.at - p2[0]!.at).toBeGreaterThanOrEqual(900);
+    await waitFor('all five', 10_000, async () => new Set(deliveries.map((d) => d.body)).size === 5);
+    const progress = async () => (await api(cluster.gatewayUrl, 'GET', '/v1/topics/push/groups/pusher')).body;
+    await waitFor('every lease acked', 10_000, async () => (await progress()).totals.inFlight === 0 && (await progress()).totals.lag === 0);
+    expect(deliveries).toHaveLength(6);
   });
 });
 
