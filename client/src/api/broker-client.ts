@@ -122,6 +122,11 @@ export class BrokerClient {
    * request timeout covers the wait.
    */
   async pop(request: PopRequest, brokerName: string): Promise<PoppedMessage[]> {
+    return decodePopResult(await this.popRaw(request), brokerName);
+  }
+
+  /** pop's answer undecoded (a POP_RESULT body: decodePopResult's layout), for a caller that re-encodes the records itself. */
+  async popRaw(request: PopRequest): Promise<Buffer> {
     const res = await this.http.request({
       method: 'POST',
       path: '/v1/consume/pop',
@@ -129,7 +134,7 @@ export class BrokerClient {
       timeoutMs: request.waitMs + POP_TIMEOUT_MARGIN_MS,
     });
     if (res.status !== 200) throw errorOf(res);
-    return decodePopResult(res.body, brokerName);
+    return res.body;
   }
 
   /** Ends the leases of these receipt handles; one result per handle, in order. */
