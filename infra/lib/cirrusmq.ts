@@ -6,8 +6,7 @@
  * constructs in constructs/ are the building blocks.
  *
  *   Storage ─┬─> NameServer ─┬─> Brokers ─┐
- *   Network ─┘               ├─> Gateway ─┴─> Monitoring
- *                            └─> GrpcProxy (optional)
+ *   Network ─┘               └─> Gateway ─┴─> Monitoring ──> GrpcProxy (optional; also after Network, NameServer)
  */
 import { Tags, type App, type Environment } from 'aws-cdk-lib';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -73,6 +72,7 @@ export interface CirrusMqProps {
     | 'nameServerSecurityGroup'
     | 'nameServerAddr'
     | 'endpointSecurityGroup'
+    | 'alarmTopic'
     | 'image'
   > & {
     /** @default - built from grpc-proxy/Dockerfile at deploy */
@@ -182,6 +182,7 @@ export function createCirrusMq(app: App, props: CirrusMqProps = {}): CirrusMqDep
           nameServerSecurityGroup: network.nameServerSecurityGroup,
           nameServerAddr: nameServer.nameServerAddr,
           endpointSecurityGroup: network.endpointsSecurityGroup,
+          alarmTopic: monitoring.alarmTopic,
         });
 
   Tags.of(app).add('cirrusmq:cluster', clusterName);

@@ -146,6 +146,19 @@ describe('GrpcProxyStack', () => {
     expect(JSON.stringify(Template.fromStack(stacks.network).toJSON())).not.toContain('GrpcProxy');
   });
 
+  it('alarms to the alarm topic when the load balancer has no healthy task', () => {
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'HealthyHostCount',
+      Namespace: 'AWS/NetworkELB',
+      Statistic: 'Minimum',
+      ComparisonOperator: 'LessThanThreshold',
+      Threshold: 1,
+      TreatMissingData: 'breaching',
+      AlarmActions: [Match.objectLike({})],
+    });
+    expect(JSON.stringify(t.findResources('AWS::CloudWatch::Alarm'))).toMatch(/Monitoring.*AlarmTopic/);
+  });
+
   it('outputs the endpoint the clients use: the load balancer DNS name and 8081', () => {
     t.hasOutput('GrpcEndpoint', {
       Value: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^ProxyLoadBalancer'), 'DNSName'] }, ':8081']] },

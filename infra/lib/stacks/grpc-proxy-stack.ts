@@ -11,11 +11,14 @@
  * The security group rules on the broker and NameServer groups (NetworkStack) are made here,
  * beside the proxy's own group, so NetworkStack does not depend on this stack.
  */
-import { CfnOutput, IgnoreMode, RemovalPolicy, Stack, Token, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, IgnoreMode, RemovalPolicy, Stack, Token, type StackProps } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { LOG_RETENTION_DAYS } from '../constructs/cirrusmq-function';
 import { GrpcProxyService } from '../constructs/grpc-proxy-service';
@@ -87,6 +90,8 @@ export interface GrpcProxyStackProps extends StackProps {
   readonly logLevel?: LogLevel;
   /** @default 30 */
   readonly logRetentionDays?: number;
+  /** Where the "no healthy proxy task" alarm goes (MonitoringStack.alarmTopic). @default - the alarm notifies nobody */
+  readonly alarmTopic?: sns.ITopic;
   /** More proxy settings (grpc-proxy/src/config.ts), e.g. { CIRRUSMQ_SEND_TIMEOUT_MS: '5000' }. Names must start with CIRRUSMQ_. @default {} */
   readonly environment?: Readonly<Record<string, string>>;
 }
@@ -98,6 +103,8 @@ export class GrpcProxyStack extends Stack {
   /** What RocketMQ applications put in their endpoints: "dns-name:8081". */
   readonly endpoint: string;
   readonly tls: boolean;
+  /** In ALARM when the load balancer has no healthy task: every RocketMQ 5 client is cut off. */
+  readonly noHealthyTasksAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: GrpcProxyStackProps) {
     super(scope, id, props);
@@ -216,6 +223,20 @@ export class GrpcProxyStack extends Stack {
       targetCpuPercent,
       stopTimeoutSeconds,
     });
+
+    this.noHealthyTasksAlarm = new cloudwatch.Alarm(this, 'NoHealthyTasks', {
+      alarmDescription: 'CirrusMQ gRPC endpoint: the load balancer has no healthy proxy task',
+      metric: this.proxy.targetGroup.metrics.healthyHostCount({ statistic: 'Minimum', period: Duration.minutes(1) }),
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      threshold: 1,
+      evaluationPeriods: 2,
+      // No data means no load balancer answering for the tasks either.
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+    if (props.alarmTopic) {
+      this.noHealthyTasksAlarm.addAlarmAction(new actions.SnsAction(props.alarmTopic));
+      this.noHealthyTasksAlarm.addOkAction(new actions.SnsAction(props.alarmTopic));
+    }
 
     this.endpoint = `${this.proxy.loadBalancer.loadBalancerDnsName}:${port}`;
     new CfnOutput(this, 'GrpcEndpoint', {
