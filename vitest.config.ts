@@ -9,7 +9,14 @@ export default defineConfig({
   ssr: { resolve: { conditions: SERVER_CONDITIONS } },
   resolve: { conditions: SERVER_CONDITIONS },
   test: {
-    include: ['client/**/*.test.ts', 'broker-node/**/*.test.ts', 'functions/**/*.test.ts', 'grpc-proxy/**/*.test.ts', 'infra/**/*.test.ts', 'test/**/*.test.ts'],
+    include: [
+      'client/**/*.test.ts',
+      'broker-node/**/*.test.ts',
+      'functions/**/*.test.ts',
+      'grpc-proxy/**/*.test.ts',
+      'infra/**/*.test.ts',
+      'test/**/*.test.ts',
+    ],
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,

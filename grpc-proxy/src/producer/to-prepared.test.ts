@@ -12,7 +12,13 @@ function entry(sp: Record<string, unknown>, body = Buffer.from('payload')) {
 
 describe('a SendMessage entry as a stored message', () => {
   it("keeps the client's message id as UNIQ_KEY, with tag, keys, message group and user properties, and its born time", () => {
-    const m = entry({ message_id: CLIENT_ID, tag: 'TagA', keys: ['k1', 'k2'], message_group: 'g1', born_timestamp: { seconds: 1_700_000_000, nanos: 5_000_000 } });
+    const m = entry({
+      message_id: CLIENT_ID,
+      tag: 'TagA',
+      keys: ['k1', 'k2'],
+      message_group: 'g1',
+      born_timestamp: { seconds: 1_700_000_000, nanos: 5_000_000 },
+    });
     const p = toPrepared(toMessage('t', m, 1024), m, Date.now());
     expect(p.messageId).toBe(CLIENT_ID);
     expect(p.propertiesLength).toBe(Buffer.byteLength(p.properties));
