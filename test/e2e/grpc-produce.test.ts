@@ -4,7 +4,7 @@
  * read back over the HTTP API: bodies byte for byte, tags, keys, user properties, the
  * client's own message ids and the offsets its receipts name; a message group's messages in
  * one queue in send order; a proxy SIGKILLed and restarted under a live producer; a client
- * that shuts down and starts again.
+ * that shuts down and starts again; a broker SIGKILLed under a live producer.
  */
 import { randomBytes } from 'node:crypto';
 import type { Producer } from 'rocketmq-client-nodejs';
@@ -169,4 +169,24 @@ describe('the official producer through the gRPC proxy', () => {
     const stored = await readTopic(topic);
     expect(stored.map((m) => m.body.toString()).sort()).toEqual(['one', 'two']);
   }, 60_000);
+  it('routes around a SIGKILLed broker: every send of the official producer succeeds, on the broker left', async () => {
+    const topic = 'grpc-produce-broker-kill';
+    await createTopic(topic);
+    const producer = await producerFor(topic);
+    await cluster.stopProcess('broker-b', 'SIGKILL');
+    try {
+      const receipts = [];
+      for (let i = 0; i < 40; i++) receipts.push(await producer.send({ topic, body: Buffer.from(`during-${i}`) }));
+      const stored = await Promise.all(Array.from({ length: QUEUES }, (_, q) => readWholeQueue(cluster.gatewayUrl, topic, 'broker-a', q)));
+      expect(
+        stored
+          .flat()
+          .map((m) => m.messageId)
+          .sort(),
+      ).toEqual(receipts.map((r) => r.messageId).sort());
+    } finally {
+      await cluster.startProcess('broker-b');
+      await cluster.waitForBrokers(['broker-b']);
+    }
+  }, 90_000);
 });
