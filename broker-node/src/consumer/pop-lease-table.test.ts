@@ -60,14 +60,53 @@ describe('PopLeaseTable', () => {
     expect(g1).toBe(1);
   });
 
-  it('the heap pops in deadline order', () => {
+  it('the heap pops in deadline order, after moves and removals in the middle', () => {
     const h = new DeadlineHeap();
     const q = new PopLeaseTable().getOrCreate('g', 'T', 0);
-    const ds = Array.from({ length: 500 }, (_, i) => (i * 7919) % 1000);
-    for (const d of ds) h.push({ deadline: d, queue: q, offset: d, generation: 1 });
+    const leases = Array.from({ length: 500 }, (_, i) => ({
+      offset: i,
+      queue: q,
+      attempt: 1,
+      generation: 1,
+      deadline: (i * 7919) % 1000,
+      state: 'LEASED' as const,
+      heapIndex: -1,
+    }));
+    for (const l of leases) h.update(l);
+    for (let i = 0; i < 500; i += 7) {
+      leases[i]!.deadline = (i * 31) % 1000;
+      h.update(leases[i]!);
+    }
+    const removed = new Set<number>();
+    for (let i = 3; i < 500; i += 11) {
+      h.remove(leases[i]!);
+      h.remove(leases[i]!); // twice: a no-op
+      removed.add(i);
+    }
+    expect(h.size).toBe(500 - removed.size);
     const out: number[] = [];
     while (h.size > 0) out.push(h.pop()!.deadline);
-    expect(out).toEqual([...ds].sort((x, y) => x - y));
+    expect(out).toEqual(
+      leases
+        .filter((l) => !removed.has(l.offset))
+        .map((l) => l.deadline)
+        .sort((x, y) => x - y),
+    );
+    expect(leases.every((l) => l.heapIndex === -1)).toBe(true);
+  });
+
+  it('an acked lease leaves the deadline heap at once (nothing kept until its deadline)', () => {
+    const t = new PopLeaseTable();
+    const q = t.getOrCreate('g', 'T', 0);
+    for (let o = 0; o < 100; o++) t.lease(q, o, 1, 60_000 + o);
+    for (let o = 0; o < 100; o += 2) t.resolve(q, o);
+    t.makeReady(q.leases.get(1)!);
+    expect(t.nextDeadline()).toBe(60_003);
+    const expired: number[] = [];
+    t.expire(60_010, (_, l) => expired.push(l.offset));
+    expect(expired).toEqual([3, 5, 7, 9]);
+    t.clearQueue(q);
+    expect(t.nextDeadline()).toBeUndefined();
   });
 
   it('a million leases cost bounded memory (measured, stated in the design)', () => {
@@ -77,7 +116,7 @@ describe('PopLeaseTable', () => {
     const before = process.memoryUsage().heapUsed;
     for (let o = 0; o < 1_000_000; o++) t.lease(q, o, 1, 1_000_000 + o);
     const perLease = (process.memoryUsage().heapUsed - before) / 1_000_000;
-    // Lease object + Map entry + heap entry: about 150-250 bytes; never a message copy.
+    // Lease object + Map entry + heap slot: about 150-250 bytes; never a message copy.
     expect(perLease).toBeLessThan(400);
     console.log(`pop lease table: ${perLease.toFixed(0)} bytes per lease`);
   });
