@@ -43,7 +43,8 @@ export function sendMessage(ctx: ProxyContext) {
     } catch (e) {
       const status = statusOf(e);
       // The caller's mistakes are answered, not logged; the service's own failures are both.
-      if (status.code.startsWith('INTERNAL') || status.code === 'PROXY_TIMEOUT') ctx.logger.warn('SendMessage failed', { code: status.code, err: status.message });
+      if (status.code.startsWith('INTERNAL') || status.code === 'PROXY_TIMEOUT')
+        ctx.logger.warn('SendMessage failed', { code: status.code, err: status.message });
       return { status, entries: ids.map((id) => entry(status, id)) };
     }
   });
