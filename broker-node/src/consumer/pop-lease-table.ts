@@ -214,7 +214,7 @@ export class PopLeaseTable {
   }
 
   /** Change-invisibility: same lease, new generation (the old handle stops working) and deadline. */
-  extend(q: QueueLeases, l: Lease, deadline: number, generation = this.nextGeneration()): void {
+  extend(l: Lease, deadline: number, generation = this.nextGeneration()): void {
     l.generation = generation;
     l.deadline = deadline;
     if (l.state === 'LEASED') this.heap.update(l);

@@ -35,7 +35,7 @@ export function applyJournalRecord(table: PopLeaseTable, r: PopJournalRecord): v
       if (lease) {
         lease.state = 'LEASED';
         removeValue(q.ready, r.offset);
-        table.extend(q, lease, r.deadline, r.gen);
+        table.extend(lease, r.deadline, r.gen);
       }
       break;
     }

@@ -167,7 +167,7 @@ export class PopService {
           this.release(q, lease);
         } else {
           const deadline = this.now() + entry.invisibleMs;
-          this.table.extend(q, lease, deadline);
+          this.table.extend(lease, deadline);
           this.journal?.append({ t: 'CHANGE', g: q.group, topic: q.topic, q: q.queueId, offset: lease.offset, gen: lease.generation, deadline });
         }
         changed.push({ queueId: q.queueId, queueOffset: lease.offset, generation: lease.generation });
