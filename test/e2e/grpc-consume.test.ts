@@ -35,7 +35,7 @@ let raw: grpc.Client & Record<string, any>;
 const logger = memoryLogger();
 const started: { shutdown(): Promise<void> }[] = [];
 
-const TOPICS = ['orders', 'redeliver', 'tags', 'push', 'fifo', 'fifo-dlq', 'sdk-in', 'grpc-in', 'cancel', 'bad'];
+const TOPICS = ['orders', 'redeliver', 'poll', 'tags', 'push', 'fifo', 'fifo-dlq', 'sdk-in', 'grpc-in', 'cancel', 'bad'];
 
 beforeAll(async () => {
   cluster = await startTestCluster({ grpcProxy: true });
@@ -190,6 +190,40 @@ describe('official SimpleConsumer over gRPC', () => {
       entries: [{ message_id: kept.messageId, receipt_handle: oldHandle }],
     });
     expect(res.status.code).toBe('INVALID_RECEIPT_HANDLE');
+  });
+});
+
+describe('long polling', () => {
+  it('a parked receive answers as soon as a message arrives, and one whose deadline comes first answers MESSAGE_NOT_FOUND before it', {
+    timeout: 60_000,
+  }, async () => {
+    await createGroup('poller');
+    const brokerIndex = 1;
+    const broker = cluster.config.brokers[brokerIndex]!.brokerName;
+    // A 2 s deadline and a 20 s long poll: the poll is cut to fit, the answer is a status, not DEADLINE_EXCEEDED.
+    const t0 = Date.now();
+    const short = await new Promise<any[]>((resolve, reject) => {
+      const out: any[] = [];
+      const stream = raw.ReceiveMessage(receiveRequest('poll', 'poller', broker, { long_polling_timeout: { seconds: 20, nanos: 0 } }), new grpc.Metadata(), {
+        deadline: Date.now() + 2_000,
+      });
+      stream.on('data', (d: unknown) => out.push(d));
+      stream.on('end', () => resolve(out));
+      stream.on('error', reject);
+    });
+    expect(short[0].status.code).toBe('MESSAGE_NOT_FOUND');
+    expect(Date.now() - t0).toBeLessThan(2_000);
+
+    const before = await parkedReceives(cluster);
+    const started = Date.now();
+    const waiting = rawReceive(receiveRequest('poll', 'poller', broker, { long_polling_timeout: { seconds: 20, nanos: 0 } }));
+    await waitFor('the receive parked', 10_000, async () => (await parkedReceives(cluster))[brokerIndex]! > before[brokerIndex]!);
+    // Round robin over both brokers' 4 queues: 4 of the 8 land on the waiting one.
+    for (let i = 0; i < 8; i++) await sdkProducer.send({ topic: 'poll', body: `p${i}` });
+    const got = await waiting;
+    expect(got[0].status.code).toBe('OK');
+    expect(got.filter((r) => r.message).length).toBeGreaterThan(0);
+    expect(Date.now() - started).toBeLessThan(15_000);
   });
 });
 
