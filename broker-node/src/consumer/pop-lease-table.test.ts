@@ -23,7 +23,7 @@ describe('PopLeaseTable', () => {
     const a = t.lease(q, 0, 1, 100);
     t.lease(q, 1, 1, 200);
     t.lease(q, 2, 1, 300);
-    t.extend(q, a, 1000);
+    t.extend(a, 1000);
     t.resolve(q, 1);
     const expired: number[] = [];
     t.expire(350, (_q, l) => expired.push(l.offset));
