@@ -5,6 +5,9 @@
  * (rocketmq-client-nodejs) and by a raw grpc-js client:
  *   - 1,000 messages sent over gRPC, received and acked by the official SimpleConsumer, each once;
  *   - an unacked message comes back with a higher delivery attempt; a changed invisibility hands a new handle that acks;
+ *     one never acked reaches %DLQ%{group} after retryMaxTimes + 1 deliveries;
+ *   - long polling answers when a message arrives, and within a call deadline shorter than the poll;
+ *   - a tag filter; a standard PushConsumer's failed message returns after its back-off as attempt 2;
  *   - a PushConsumer on an orderly group gets each message group's messages in send order; one it
  *     gives up on is forwarded to %DLQ%{group} and the group goes on;
  *   - cross-protocol: SDK in, gRPC out with byte-exact bodies and properties, and gRPC in, SDK out;
@@ -35,7 +38,7 @@ let raw: grpc.Client & Record<string, any>;
 const logger = memoryLogger();
 const started: { shutdown(): Promise<void> }[] = [];
 
-const TOPICS = ['orders', 'redeliver', 'poll', 'tags', 'push', 'fifo', 'fifo-dlq', 'sdk-in', 'grpc-in', 'cancel', 'bad'];
+const TOPICS = ['orders', 'redeliver', 'dead', 'poll', 'tags', 'push', 'fifo', 'fifo-dlq', 'sdk-in', 'grpc-in', 'cancel', 'bad'];
 
 beforeAll(async () => {
   cluster = await startTestCluster({ grpcProxy: true });
@@ -190,6 +193,23 @@ describe('official SimpleConsumer over gRPC', () => {
       entries: [{ message_id: kept.messageId, receipt_handle: oldHandle }],
     });
     expect(res.status.code).toBe('INVALID_RECEIPT_HANDLE');
+  });
+});
+
+describe('retries and the dead-letter queue, as for HTTP consumers', () => {
+  it('a message never acked goes to %DLQ%{group} after retryMaxTimes + 1 deliveries', { timeout: 60_000 }, async () => {
+    await createGroup('dlq-simple', { retryMaxTimes: 1 });
+    const { messageId } = await rmqProducer.send({ topic: 'dead', body: Buffer.from('poison') });
+    const consumer = await simpleConsumer('dlq-simple', 'dead', 3_000);
+    const attempts: number[] = [];
+    await waitFor('two deliveries', 30_000, async () => {
+      for (const m of await consumer.receive(32, 1_000)) if (m.messageId === messageId) attempts.push(m.deliveryAttempt!);
+      return attempts.length >= 2;
+    });
+    expect(attempts).toEqual([1, 2]);
+    const progress = async () => (await api(cluster.gatewayUrl, 'GET', '/v1/topics/dead/groups/dlq-simple')).body;
+    await waitFor('the dead letter', 20_000, async () => (await progress()).deadLettered === 1);
+    expect(await consumer.receive(32, 1_000)).toEqual([]);
   });
 });
 
