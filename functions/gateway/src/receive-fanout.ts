@@ -8,28 +8,29 @@
  * lease ends. Without the hand-over, a late answer is the rule at low rates: the broker wakes
  * its oldest parked receive first, which is the one whose caller was already answered.
  */
-import { CirrusError, type PopRequest, type PoppedMessage } from '@cirrusmq/client/protocol';
+import { CirrusError, type PopRequest } from '@cirrusmq/client/protocol';
 import type { BrokerTarget } from './broker-route';
 
-export interface FanoutOps {
-  pop(target: BrokerTarget, request: PopRequest): Promise<PoppedMessage[]>;
+/** `M`: a leased message as the route keeps it (a decoded message, or its record in the broker's answer). */
+export interface FanoutOps<M> {
+  pop(target: BrokerTarget, request: PopRequest): Promise<M[]>;
   /** Ends these leases now, so the messages are deliverable again; must not throw (it logs). */
-  release(messages: readonly PoppedMessage[]): Promise<void>;
+  release(messages: readonly M[]): Promise<void>;
   /** Receives of this process parked in their long poll, to hand late answers to. */
-  parked: ParkedReceives;
+  parked: ParkedReceives<M>;
 }
 
 /** A parked receive takes messages leased for another and answers how many it took (up to its max). */
-type Taker = (messages: readonly PoppedMessage[]) => number;
+type Taker<M> = (messages: readonly M[]) => number;
 
 /**
  * The long-polling receives of this process, by what makes a lease taken for one as good as
  * its own: topic, group, filter and invisibility. Oldest first, like the broker's waiters.
  */
-export class ParkedReceives {
-  private readonly byKey = new Map<string, Set<Taker>>();
+export class ParkedReceives<M> {
+  private readonly byKey = new Map<string, Set<Taker<M>>>();
 
-  park(request: PopRequest, take: Taker): () => void {
+  park(request: PopRequest, take: Taker<M>): () => void {
     const key = keyOf(request);
     let set = this.byKey.get(key);
     if (!set) this.byKey.set(key, (set = new Set()));
@@ -41,7 +42,7 @@ export class ParkedReceives {
   }
 
   /** Hands `messages` to parked receives of `request`'s kind; answers those none took. */
-  offer(request: PopRequest, messages: readonly PoppedMessage[]): PoppedMessage[] {
+  offer(request: PopRequest, messages: readonly M[]): M[] {
     let rest = messages;
     const set = this.byKey.get(keyOf(request));
     if (!set) return [...rest];
@@ -65,10 +66,10 @@ const keyOf = (r: PopRequest) => `${r.topic}\u0000${r.group}\u0000${r.filter ?? 
  * Up to `request.max` messages from `targets`, starting at `targets[start % n]`. Throws the
  * first broker error only when every broker failed.
  */
-export async function receiveAcross(targets: readonly BrokerTarget[], start: number, request: PopRequest, ops: FanoutOps): Promise<PoppedMessage[]> {
+export async function receiveAcross<M>(targets: readonly BrokerTarget[], start: number, request: PopRequest, ops: FanoutOps<M>): Promise<M[]> {
   if (targets.length === 0) throw new CirrusError('NO_ROUTE', `no live broker serves topic ${request.topic}`);
   const order = targets.map((_, i) => targets[(start + i) % targets.length]!);
-  const got: PoppedMessage[] = [];
+  const got: M[] = [];
   const errors: unknown[] = [];
   for (const target of order) {
     try {
@@ -88,12 +89,12 @@ export async function receiveAcross(targets: readonly BrokerTarget[], start: num
  * Every broker polled at once; the first non-empty answer wins (or messages handed over by
  * another receive), and later ones go to another parked receive or are released.
  */
-function longPoll(order: readonly BrokerTarget[], request: PopRequest, ops: FanoutOps): Promise<PoppedMessage[]> {
+function longPoll<M>(order: readonly BrokerTarget[], request: PopRequest, ops: FanoutOps<M>): Promise<M[]> {
   return new Promise((resolve, reject) => {
     let answered = false;
     let settled = 0;
     const errors: unknown[] = [];
-    const answer = (messages: PoppedMessage[]) => {
+    const answer = (messages: M[]) => {
       answered = true;
       unpark();
       resolve(messages);

@@ -162,7 +162,7 @@ export function consumeRoutes(app: OpenAPIHono, deps: GatewayDeps): void {
   const { routes, brokers, metrics, logger } = deps;
   /** Where a receive starts: consecutive receives begin at different brokers. */
   let next = 0;
-  const parked = new ParkedReceives();
+  const parked = new ParkedReceives<PoppedMessage>();
 
   const release = async (topic: string, group: string, messages: readonly PoppedMessage[]): Promise<void> => {
     const byBroker = groupBy(messages, (m) => m.brokerName);
