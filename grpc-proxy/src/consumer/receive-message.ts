@@ -5,6 +5,7 @@
  * writes it. A failure is a status alone. What the broker leased for a call whose client is
  * gone by the time the answer is ready is released at once (the broker's invisibleMs 0: back
  * in line, the attempt not counted), so another consumer gets it now, not after the lease.
+ * An auto_renew receive (PushConsumer) hands its leases to the LeaseRenewer.
  */
 import type * as grpc from '@grpc/grpc-js';
 import { type BrokerClients, CirrusError, type PoppedMessage, RELEASE_INVISIBLE_MS } from '@cirrusmq/client/protocol';
