@@ -41,55 +41,113 @@ type Fields = Record<string, string | number>;
 
 export function encodePopJournalRecords(records: readonly PopJournalRecord[]): Buffer {
   // First pass: the size, and each distinct string's number (its order of first use, as the reader numbers them).
-  const ids = new Map<string, number>();
-  const lengths: number[] = [];
+  const strings = new StringTable();
   let size = 6;
   for (const r of records) {
-    const layout = LAYOUTS[CODE.get(r.t)! - 1]![1];
-    size += 1 + 8 * layout.numbers.length;
-    for (const name of layout.strings) {
-      const s = (r as unknown as Fields)[name] as string;
-      size += 2;
-      if (!ids.has(s)) {
-        const n = Buffer.byteLength(s);
-        if (n >= NEW_STRING) throw new CirrusError('INTERNAL', 'pop journal string too long');
-        ids.set(s, ids.size);
-        lengths.push(n);
-        size += 2 + n;
-      }
-    }
+    size += 1 + 8 * NUMBER_COUNT[r.t] + (r.t === 'FORGET' ? 2 : 4);
+    if (r.t !== 'FORGET') size += strings.add(r.g);
+    size += strings.add(r.topic);
   }
-  if (ids.size >= NEW_STRING) throw new CirrusError('INTERNAL', 'too many strings in one pop journal body');
+  if (strings.count >= NEW_STRING) throw new CirrusError('INTERNAL', 'too many strings in one pop journal body');
   const buf = Buffer.allocUnsafe(size);
   buf[0] = MAGIC;
   buf[1] = VERSION;
   buf.writeUInt32LE(records.length, 2);
-  let pos = 6;
-  let defined = 0;
+  const w = { buf, pos: 6, defined: 0 };
+  // Per type, its fields in LAYOUTS' order, read directly (a generic loop over field names was most of the encoder's time).
   for (const r of records) {
-    const code = CODE.get(r.t)!;
-    const layout = LAYOUTS[code - 1]![1];
-    buf[pos++] = code;
-    for (const name of layout.strings) {
-      const s = (r as unknown as Fields)[name] as string;
-      const id = ids.get(s)!;
-      if (id === defined) {
-        buf.writeUInt16LE(NEW_STRING, pos);
-        buf.writeUInt16LE(lengths[id]!, pos + 2);
-        pos += 4 + buf.write(s, pos + 4, 'utf8');
-        defined++;
-      } else {
-        buf.writeUInt16LE(id, pos);
-        pos += 2;
-      }
-    }
-    for (const name of layout.numbers) {
-      buf.writeDoubleLE((r as unknown as Fields)[name] as number, pos);
-      pos += 8;
+    buf[w.pos++] = CODE.get(r.t)!;
+    if (r.t !== 'FORGET') writeString(w, strings, r.g);
+    writeString(w, strings, r.topic);
+    switch (r.t) {
+      case 'POP':
+        num(w, r.q);
+        num(w, r.offset);
+        num(w, r.attempt);
+        num(w, r.gen);
+        num(w, r.deadline);
+        num(w, r.cursor);
+        break;
+      case 'CURSOR':
+      case 'COMMIT':
+      case 'RESET':
+        num(w, r.q);
+        num(w, r.cursor);
+        break;
+      case 'ACK':
+      case 'DLQ':
+        num(w, r.q);
+        num(w, r.offset);
+        break;
+      case 'CHANGE':
+        num(w, r.q);
+        num(w, r.offset);
+        num(w, r.gen);
+        num(w, r.deadline);
+        break;
+      case 'RELEASE':
+        num(w, r.q);
+        num(w, r.offset);
+        num(w, r.attempt);
+        num(w, r.gen);
+        break;
+      case 'FORGET':
+        break;
     }
   }
-  if (pos !== size) throw new CirrusError('INTERNAL', 'pop journal body encoded to another size than computed');
+  if (w.pos !== size) throw new CirrusError('INTERNAL', 'pop journal body encoded to another size than computed');
   return buf;
+}
+
+const NUMBER_COUNT = Object.fromEntries(LAYOUTS.map(([t, l]) => [t, l.numbers.length])) as Record<RecordType, number>;
+
+/** A body's strings by number; the last one looked up is remembered (a body's records mostly share one group and topic). */
+class StringTable {
+  private readonly ids = new Map<string, number>();
+  readonly lengths: number[] = [];
+  private last = '';
+  private lastId = -1;
+
+  get count(): number {
+    return this.lengths.length;
+  }
+
+  /** Bytes the string's definition adds: 0 once it is known. */
+  add(s: string): number {
+    if (this.idOf(s) >= 0) return 0;
+    const n = Buffer.byteLength(s);
+    if (n >= NEW_STRING) throw new CirrusError('INTERNAL', 'pop journal string too long');
+    this.ids.set(s, this.lengths.length);
+    this.lengths.push(n);
+    return 2 + n;
+  }
+
+  idOf(s: string): number {
+    if (s === this.last) return this.lastId;
+    const id = this.ids.get(s);
+    if (id === undefined) return -1;
+    this.last = s;
+    this.lastId = id;
+    return id;
+  }
+}
+
+function writeString(w: { buf: Buffer; pos: number; defined: number }, strings: StringTable, s: string): void {
+  const id = strings.idOf(s);
+  if (id === w.defined) {
+    w.buf.writeUInt16LE(NEW_STRING, w.pos);
+    w.buf.writeUInt16LE(strings.lengths[id]!, w.pos + 2);
+    w.pos += 4 + w.buf.write(s, w.pos + 4, 'utf8');
+    w.defined++;
+  } else {
+    w.buf.writeUInt16LE(id, w.pos);
+    w.pos += 2;
+  }
+}
+
+function num(w: { buf: Buffer; pos: number }, v: number): void {
+  w.buf.writeDoubleLE(v, w.pos);
+  w.pos += 8;
 }
 
 /** The records of a journal body: the binary form, or the JSON array of bodies written before it. */
