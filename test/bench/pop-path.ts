@@ -5,7 +5,8 @@
  * pre-stored, SimpleConsumer loops (receive 32 + ackAll) in worker processes
  * (consume-worker.ts), and the broker's CPU per acked message from /proc over each run. The
  * figure does not depend on the machine's load as much as msgs/s does; bench:consume is the
- * comparison against a peer.
+ * comparison against a peer. With CIRRUSMQ_BENCH_SIGNAL_PROFILE set, the broker gets SIGUSR2
+ * when the measured runs start (for a profiler preloaded with --import that starts on it).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -72,6 +73,8 @@ try {
   const pid = cluster.pid('broker-a')!;
   const perMsg: number[] = [];
   for (let run = 0; run <= runs; run++) {
+    // Profiling (a --import preload that starts on SIGUSR2): the measured runs only.
+    if (run === 1 && process.env.CIRRUSMQ_BENCH_SIGNAL_PROFILE) process.kill(pid, 'SIGUSR2');
     const group = `pop-path-${run}`;
     await gateway.putGroup(group, { consumeFrom: 'earliest' });
     const cpu0 = cpuSeconds([pid]);
