@@ -21,6 +21,8 @@ import { createTieredStorage } from './tier/create-tiered-storage';
 import { TieredStorage } from './tier/tiered-storage';
 import { SubscriptionGroupManager } from './subscription-group-manager';
 import { TopicConfigManager } from './topic-config-manager';
+import { TimerMessageStore } from './timer/timer-message-store';
+import { holdRetentionForTimers } from './timer/timer-put';
 
 export interface BrokerControllerDeps {
   /** Defaults to a NameServerClient on config.namesrvAddr. */
@@ -52,6 +54,8 @@ export class BrokerController {
   private storeLock: FolderLock | undefined;
   /** The port actually bound (config.brokerPort, or the one picked for port 0). */
   port = 0;
+  /** Scheduled messages: recovered once the store is open, before the server listens. */
+  readonly timerStore: TimerMessageStore;
 
   constructor(
     readonly config: BrokerConfig,
@@ -83,6 +87,12 @@ export class BrokerController {
       createTieredStorage(config, this.logger),
     );
     this.topicConfigManager = new TopicConfigManager(config.brokerName, this.nameServer, Date.now, this.store);
+    this.timerStore = new TimerMessageStore(
+      this.store,
+      { storeDir: config.storeDir, precisionMs: config.timerPrecisionMs, wheelSpanMs: config.timerWheelSpanMs, maxDelayMs: config.timerMaxDelayMs },
+      this.logger.child({ component: 'timer' }),
+    );
+    holdRetentionForTimers(this.store.cleanCommitLogService, this.timerStore);
     this.subscriptionGroupManager = new SubscriptionGroupManager(this.nameServer);
   }
 
@@ -114,6 +124,8 @@ export class BrokerController {
     });
     this.popService = pop.popService;
     this.popStateKeeper = pop.keeper;
+    await this.timerStore.recover();
+    this.timerStore.start();
     const server = createBrokerServer({
       brokerName: this.config.brokerName,
       store: this.store,
@@ -123,6 +135,7 @@ export class BrokerController {
       logger: this.logger,
       acceptingWrites: () => this.acceptingWrites,
       deleteTopic: (topic, createdAt) => this.deleteTopic(topic, createdAt),
+      timerStore: this.timerStore,
     });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -197,6 +210,7 @@ export class BrokerController {
     await this.closeServer();
     await this.opening?.catch(() => {});
     if (this.store.isOpen()) await this.popStateKeeper?.close();
+    if (this.store.isOpen()) await this.timerStore.close();
     await this.store.shutdown();
     await this.storeLock?.release();
     this.ownsNameServer?.close();

@@ -47,6 +47,9 @@ describe('loadBrokerConfig', () => {
         walAckTimeoutMs: 10_000,
       },
       popSnapshotIntervalMs: 60_000,
+      timerMaxDelayMs: 40 * 86_400_000,
+      timerPrecisionMs: 100,
+      timerWheelSpanMs: 86_400_000,
     });
     expect(c.receiptKey).toBeUndefined();
     expect(brokerAddr(c, 10911)).toBe('127.0.0.1:10911');

@@ -56,6 +56,10 @@ export interface BrokerConfig {
   readonly popSnapshotIntervalMs: number;
   /** The receipt handles' HMAC key when the deployment sets one; otherwise the broker's stored key. */
   readonly receiptKey?: Buffer;
+  /** Timer messages (timer/): the furthest a delivery time may lie ahead, the wheel's tick, and the span its slots file covers. */
+  readonly timerMaxDelayMs: number;
+  readonly timerPrecisionMs: number;
+  readonly timerWheelSpanMs: number;
 }
 
 export type Durability = StoreDurability;
@@ -199,6 +203,15 @@ export const BROKER_ENV = {
     pattern: /^([0-9a-fA-F]{2}){16,64}$/,
     expected: '32 to 128 hex digits',
   }),
+  timerMaxDelayMs: int('CIRRUSMQ_TIMER_MAX_DELAY_MS', 40 * 86_400_000, 1_000, 3_650 * 86_400_000, {
+    description: 'timer messages: the furthest a delivery time may lie ahead (beyond: 400 INVALID_DELAY)',
+  }),
+  timerPrecisionMs: int('CIRRUSMQ_TIMER_PRECISION_MS', 100, 10, 1_000, {
+    description: 'timer messages: the wheel tick (a timer fires at most this late plus a pass)',
+  }),
+  timerWheelSpanMs: int('CIRRUSMQ_TIMER_WHEEL_SPAN_MS', 86_400_000, 60_000, 7 * 86_400_000, {
+    description: 'timer messages: the span of the wheel file (16 bytes a tick); timers beyond half of it roll forward',
+  }),
 };
 
 /** `--help` of broker-node/src/main.ts, from BROKER_ENV. */
@@ -237,6 +250,9 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
   const logLevel = r.oneOf(V.logLevel);
   const popSnapshotIntervalMs = r.int(V.popSnapshotIntervalMs);
   const receiptKeyHex = r.str(V.receiptKey);
+  const timerMaxDelayMs = r.int(V.timerMaxDelayMs);
+  const timerPrecisionMs = r.int(V.timerPrecisionMs);
+  const timerWheelSpanMs = r.int(V.timerWheelSpanMs);
   if (heartbeatTimeoutMs <= heartbeatIntervalMs) {
     r.problem(
       `CIRRUSMQ_HEARTBEAT_TIMEOUT_MS (${heartbeatTimeoutMs}) must exceed CIRRUSMQ_HEARTBEAT_INTERVAL_MS (${heartbeatIntervalMs}), or the broker expires between heartbeats`,
@@ -284,6 +300,9 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
     tier,
     popSnapshotIntervalMs,
     receiptKey: receiptKeyHex ? Buffer.from(receiptKeyHex, 'hex') : undefined,
+    timerMaxDelayMs,
+    timerPrecisionMs,
+    timerWheelSpanMs,
   };
 }
 

@@ -25,6 +25,12 @@ export const ErrorCodes = {
   OFFSET_BELOW_MINIMUM: { status: 404, retriable: false },
   TOPIC_EXISTS: { status: 409, retriable: false },
   INVALID_GROUP: { status: 400, retriable: false },
+  /** A timer message's delivery time that is not a number, negative, past the broker's horizon, or a delay level outside 1..18. */
+  INVALID_DELAY: { status: 400, retriable: false },
+  /** Cancel of a scheduled message no broker holds pending (never scheduled, or cancelled already). */
+  TIMER_NOT_FOUND: { status: 404, retriable: false },
+  /** Cancel of a scheduled message that has fired (it is in its queue). */
+  TIMER_ALREADY_FIRED: { status: 409, retriable: false },
   GROUP_NOT_FOUND: { status: 404, retriable: false },
   /** A receipt handle that was edited, forged, or is not this broker's. */
   INVALID_RECEIPT_HANDLE: { status: 400, retriable: false },

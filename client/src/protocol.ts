@@ -23,6 +23,7 @@ export * from './message-id.js';
 export * from './message.js';
 export * from './producer/prepare-message.js';
 export * from './producer/select-queue-by-hash.js';
+export * from './producer/timer-properties.js';
 export * from './route/broker-fault-tolerance.js';
 export * from './route/route-cache.js';
 export * from './route/topic-publish-info.js';

@@ -9,6 +9,7 @@
  *   GET  /healthz, GET /metrics, GET /v1/stats   admin-processor.ts
  *   POST /v1/admin/topics/{topic}/delete          admin-processor.ts
  *   POST /v1/consume/pop|ack|change-invisibility|offsets/commit|offsets/reset, GET /v1/consume/progress   pop-message-processor.ts
+ *   POST /v1/timer/cancel                          ../timer/timer-cancel-processor.ts
  */
 import http from 'node:http';
 import { CirrusError } from '@cirrusmq/client/protocol';
@@ -28,6 +29,7 @@ import { pullMessageProcessor } from './pull-message-processor';
 import { VIEW_MESSAGE_PREFIX, queryMessageProcessor, viewMessageByIdProcessor } from './query-message-processor';
 import { Router } from './router';
 import { sendMessageProcessor } from './send-message-processor';
+import { TIMER_CANCEL_PATH, timerCancelProcessor } from '../timer/timer-cancel-processor';
 
 export function createBrokerRouter(ctx: BrokerServerContext): Router {
   const metrics = new BrokerMetrics(ctx.brokerName, ctx.store, () => ctx.popService?.polling.parked() ?? 0);
@@ -45,7 +47,8 @@ export function createBrokerRouter(ctx: BrokerServerContext): Router {
     .on('POST', '/v1/consume/change-invisibility', changeInvisibleTimeProcessor(ctx))
     .on('GET', '/v1/consume/progress', consumerProgressProcessor(ctx))
     .on('POST', '/v1/consume/offsets/commit', commitOffsetProcessor(ctx))
-    .on('POST', '/v1/consume/offsets/reset', resetOffsetProcessor(ctx));
+    .on('POST', '/v1/consume/offsets/reset', resetOffsetProcessor(ctx))
+    .on('POST', TIMER_CANCEL_PATH, timerCancelProcessor(ctx));
 }
 
 export function createBrokerServer(ctx: BrokerServerContext): http.Server {

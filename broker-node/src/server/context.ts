@@ -4,6 +4,7 @@ import type { PopService } from '../consumer/pop-service';
 import type { DeleteTopicResult, MessageStore } from '../store/message-store-types';
 import type { SubscriptionGroupManager } from '../subscription-group-manager';
 import type { TopicConfigManager } from '../topic-config-manager';
+import type { TimerMessageStore } from '../timer/timer-message-store';
 
 export interface BrokerServerContext {
   brokerName: string;
@@ -18,4 +19,6 @@ export interface BrokerServerContext {
   acceptingWrites(): boolean;
   /** The admin delete of a topic's queues (BrokerController.deleteTopic); absent in servers that do not offer it. */
   deleteTopic?(topic: string, createdAt: number | undefined): Promise<DeleteTopicResult>;
+  /** Scheduled messages (timer/): absent, a send's schedule properties are stored as plain properties. */
+  timerStore?: TimerMessageStore;
 }

@@ -12,6 +12,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type BrokerSendResponse, CirrusError, ContentTypes, decodeSendBatch, Limits, validateTopic } from '@cirrusmq/client/protocol';
+import { putMessagesWithTimers } from '../timer/timer-put';
 import type { BrokerServerContext } from './context';
 import { mediaType, readBody, sendJson } from './http-util';
 
@@ -44,7 +45,9 @@ export function sendMessageProcessor(ctx: BrokerServerContext) {
     // Under SYNC_FLUSH this waits for the group commit, with durability s3 for the write-ahead
     // chunk; FLUSH_DISK_TIMEOUT and FLUSH_S3_TIMEOUT are still a 200: the batch is stored,
     // only not yet known durable (the producer sees the status).
-    const put = await ctx.store.putMessages(batch, durability === 'async' ? { durability } : undefined);
+    const options = durability === 'async' ? { durability } : undefined;
+    // Scheduled records go under the timer topic (timer/timer-put.ts); a bad schedule refuses the batch before anything is stored.
+    const put = ctx.timerStore ? await putMessagesWithTimers(ctx.store, ctx.timerStore, batch, options) : await ctx.store.putMessages(batch, options);
     const answer: BrokerSendResponse = {
       status: put.status === 'PUT_OK' ? 'SEND_OK' : put.status,
       brokerName: ctx.brokerName,

@@ -402,6 +402,12 @@ export class DefaultMessageStore implements MessageStore {
     return queryMessageById(this.indexService, this.logReader, messageId, maxNum);
   }
 
+  /** One whole record by its CommitLog offset and size, local or tiered (the timer store's firing); undefined when not stored. */
+  readCommitLog(offset: number, size: number): Promise<Buffer | undefined> {
+    this.checkOpen();
+    return this.logReader.read(offset, size);
+  }
+
   /** Lookups read the local CommitLog, and the tier below it (a tiered record whose index entry is still local). */
   private readonly logReader: LogReader = {
     minOffset: () => this.commitLogReader.minOffset(),

@@ -8,6 +8,7 @@ import type { PreparedMessage } from '../codec/send-batch.js';
 import { KEY_SEPARATOR, MessageConst, SysFlag, type Message } from '../message.js';
 import { createUniqId } from '../message-id.js';
 import { validateMessage } from '../validation.js';
+import { timerProperties } from './timer-properties.js';
 
 export const DEFAULT_COMPRESS_OVER_BYTES = 4 * 1024;
 
@@ -33,6 +34,7 @@ export function prepareMessage(msg: Message, compressOverBytes = DEFAULT_COMPRES
   if (msg.tags) properties += TAGS_HEAD + msg.tags + PROPERTY;
   if (msg.keys && msg.keys.length > 0) properties += KEYS_HEAD + msg.keys.join(KEY_SEPARATOR) + PROPERTY;
   if (msg.shardingKey) properties += SHARDING_KEY_HEAD + msg.shardingKey + PROPERTY;
+  if (msg.deliverAt !== undefined || msg.delaySeconds !== undefined || msg.delayTimeLevel !== undefined) properties += timerProperties(msg);
   properties += UNIQ_KEY_HEAD + messageId + PROPERTY;
 
   let body = msg.body;

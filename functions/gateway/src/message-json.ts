@@ -42,6 +42,10 @@ function parseMessage(topic: string, m: unknown): Message {
   if (o.keys !== undefined) msg.keys = o.keys as string[];
   if (o.properties !== undefined) msg.properties = o.properties as Record<string, string>;
   if (o.shardingKey !== undefined) msg.shardingKey = o.shardingKey as string;
+  // Checked by the producer's prepare (timer-properties.ts): a non-number is INVALID_DELAY there.
+  if (o.deliverAt !== undefined) msg.deliverAt = o.deliverAt as number;
+  if (o.delaySeconds !== undefined) msg.delaySeconds = o.delaySeconds as number;
+  if (o.delayTimeLevel !== undefined) msg.delayTimeLevel = o.delayTimeLevel as number;
   return msg;
 }
 

@@ -9,7 +9,7 @@
  * deflate (bodies over 4 KiB are compressed first), and the request size limit.
  */
 import { z } from '@hono/zod-openapi';
-import { isWellFormedText, KEY_SEPARATOR, Limits, MessageConst } from '@cirrusmq/client/protocol';
+import { DELAY_LEVELS_MS, isWellFormedText, KEY_SEPARATOR, Limits, MessageConst } from '@cirrusmq/client/protocol';
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const SEPARATORS = /[\u0001\u0002]/;
@@ -50,8 +50,18 @@ const SendMessageSchema = z
         description: `User properties, at most ${Limits.MAX_PROPERTIES_BYTES} bytes (name + value + 2 each); reserved names (${[...RESERVED].join(', ')}) are refused`,
       }),
     shardingKey: wellFormed('shardingKey').min(1).optional().openapi({ description: 'Messages with one go to the queue its hash picks, in order' }),
+    deliverAt: z.number().int().min(0).optional().openapi({
+      description:
+        "Scheduled delivery: visible in its queue no earlier than this epoch ms (a past time delivers at once); at most the brokers' horizon ahead (40 days by default, else 400 INVALID_DELAY)",
+    }),
+    delaySeconds: z.number().int().min(0).optional().openapi({ description: 'Scheduled delivery this many seconds after the broker receives it' }),
+    delayTimeLevel: z.number().int().min(1).max(DELAY_LEVELS_MS.length).optional().openapi({
+      description: "RocketMQ 4's delay level: 1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h",
+    }),
   })
   .superRefine((m, ctx) => {
+    if ((m.deliverAt !== undefined ? 1 : 0) + (m.delaySeconds !== undefined ? 1 : 0) + (m.delayTimeLevel !== undefined ? 1 : 0) > 1)
+      ctx.addIssue({ code: 'custom', path: ['deliverAt'], message: 'at most one of deliverAt, delaySeconds and delayTimeLevel' });
     const bytes = bodyBytes(m.body, m.bodyEncoding ?? 'utf8');
     if (bytes === undefined) ctx.addIssue({ code: 'custom', path: ['body'], message: 'body is not valid text / base64' });
     else if (bytes === 0 || bytes > Limits.MAX_BODY_BYTES)
