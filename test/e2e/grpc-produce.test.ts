@@ -169,6 +169,15 @@ describe('the official producer through the gRPC proxy', () => {
     const stored = await readTopic(topic);
     expect(stored.map((m) => m.body.toString()).sort()).toEqual(['one', 'two']);
   }, 60_000);
+  it('starts a producer of several topics (the client waits for settings only after its last route) and sends to each', async () => {
+    const topics = ['grpc-multi-a', 'grpc-multi-b', 'grpc-multi-c', 'grpc-multi-d'];
+    for (const t of topics) await createTopic(t);
+    const p = await startOfficialProducer(endpoints, topics);
+    producers.push(p);
+    for (const topic of topics) await p.send({ topic, body: Buffer.from(topic) });
+    for (const topic of topics) expect((await readTopic(topic)).map((m) => m.body.toString())).toEqual([topic]);
+  }, 60_000);
+
   it('routes around a SIGKILLed broker: every send of the official producer succeeds, on the broker left', async () => {
     const topic = 'grpc-produce-broker-kill';
     await createTopic(topic);

@@ -20,6 +20,9 @@ export interface ClientSession {
   topics: string[];
   stream?: grpc.ServerDuplexStream<any, any>;
   lastSeenAt: number;
+  /** The settings command last answered on the stream, and when: resent after a route query (resendSettingsAfterRoute). */
+  answer?: object;
+  answeredAt?: number;
 }
 
 export class ClientSessions {
@@ -49,6 +52,14 @@ export class ClientSessions {
   detachStream(clientId: string, stream: grpc.ServerDuplexStream<any, any>): void {
     const s = this.sessions.get(clientId);
     if (s?.stream === stream) this.sessions.delete(clientId);
+  }
+
+  /** The settings answer written on the client's stream (kept to write it again). */
+  answered(clientId: string, answer: object): void {
+    const s = this.sessions.get(clientId);
+    if (!s) return;
+    s.answer = answer;
+    s.answeredAt = this.now();
   }
 
   /** NotifyClientTermination. */

@@ -29,11 +29,17 @@ export function telemetry(ctx: ProxyContext) {
     };
     call.on('data', (command: any) => {
       if (command.command !== 'settings') return; // thread stack traces, verify results: nothing asked for them
-      answerSettings(ctx, clientId, command.settings, call).then(write, (e) => {
-        const status = statusOf(e);
-        log.warn('client settings refused', { code: status.code, err: status.message });
-        write({ status });
-      });
+      answerSettings(ctx, clientId, command.settings, call).then(
+        (answer) => {
+          write(answer);
+          ctx.sessions.answered(clientId, answer);
+        },
+        (e) => {
+          const status = statusOf(e);
+          log.warn('client settings refused', { code: status.code, err: status.message });
+          write({ status });
+        },
+      );
     });
     call.on('end', () => {
       finish();
@@ -60,4 +66,25 @@ async function answerSettings(ctx: ProxyContext, clientId: string, settings: any
     return { status: okStatus(), settings: consumerSettings(settings, config) };
   }
   throw new RmqStatusError('UNRECOGNIZED_CLIENT_TYPE', `client type ${kind} is not served`);
+}
+
+/** After its settings, a starting client fetches the routes of its other topics: resends within this long of the answer. */
+const STARTUP_WINDOW_MS = 60_000;
+/** After the route answer has gone: the client waits for settings only once its last route is in. */
+const RESEND_DELAY_MS = 50;
+
+/**
+ * The official Node.js client fetches its topics' routes one after another and opens
+ * Telemetry after the first; it waits for the settings answer only after the last route. An
+ * answer that arrived in between is dropped and startup() waits forever (any client with two
+ * or more topics). So the answer is written again shortly after each route query the client
+ * makes while starting; a client that already has it applies the same settings again.
+ */
+export function resendSettingsAfterRoute(ctx: ProxyContext, clientId: string): void {
+  const s = clientId ? ctx.sessions.get(clientId) : undefined;
+  if (!s?.stream || !s.answer || s.answeredAt === undefined || Date.now() - s.answeredAt > STARTUP_WINDOW_MS) return;
+  const { stream, answer } = s;
+  setTimeout(() => {
+    if (!stream.writableEnded && !stream.destroyed) stream.write(answer);
+  }, RESEND_DELAY_MS).unref();
 }
