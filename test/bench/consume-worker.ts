@@ -35,6 +35,8 @@ export interface WorkerResult {
   emptyReceives: number;
   errors: number;
   elapsedMs: number;
+  /** The consumer process's own CPU (user + system µs) over the run: the client's cost per message. */
+  cpuUs: number;
   /** Latency mode: [sequence, epoch ms when receive answered] per message. */
   received?: [number, number][];
 }
@@ -67,6 +69,7 @@ async function runSimple(): Promise<void> {
   out({ type: 'ready' });
   await nextLine();
   const r = newResult();
+  const cpu0 = process.cpuUsage();
   const started = performance.now();
   const deadline = started + spec.durationMs;
   let lastAckAt = started;
@@ -91,6 +94,7 @@ async function runSimple(): Promise<void> {
     lastAckAt = performance.now();
   }
   r.elapsedMs = (r.acked > 0 ? lastAckAt : performance.now()) - started;
+  r.cpuUs = cpuUsOf(process.cpuUsage(cpu0));
   out(r);
   consumer.close();
 }
@@ -102,6 +106,7 @@ async function runNats(): Promise<void> {
   out({ type: 'ready' });
   await nextLine();
   const r = newResult();
+  const cpu0 = process.cpuUsage();
   const started = performance.now();
   const deadline = started + spec.durationMs;
   let lastAckAt = started;
@@ -124,6 +129,7 @@ async function runNats(): Promise<void> {
   }
   await nc.flush(); // every ack has reached the server before the run is counted as over
   r.elapsedMs = (r.acked > 0 ? lastAckAt : performance.now()) - started;
+  r.cpuUs = cpuUsOf(process.cpuUsage(cpu0));
   out(r);
   await nc.close();
 }
@@ -163,5 +169,9 @@ async function runLatency(): Promise<void> {
 }
 
 function newResult(): WorkerResult {
-  return { type: 'result', acked: 0, receiveMs: [], emptyReceives: 0, errors: 0, elapsedMs: 0 };
+  return { type: 'result', acked: 0, receiveMs: [], emptyReceives: 0, errors: 0, elapsedMs: 0, cpuUs: 0 };
+}
+
+function cpuUsOf(u: NodeJS.CpuUsage): number {
+  return u.user + u.system;
 }

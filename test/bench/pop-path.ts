@@ -72,6 +72,7 @@ try {
   );
   const pid = cluster.pid('broker-a')!;
   const perMsg: number[] = [];
+  const clientPerMsg: number[] = [];
   for (let run = 0; run <= runs; run++) {
     // Profiling (a --import preload that starts on SIGUSR2): the measured runs only.
     if (run === 1 && process.env.CIRRUSMQ_BENCH_SIGNAL_PROFILE) process.kill(pid, 'SIGUSR2');
@@ -88,12 +89,16 @@ try {
     const cpu = cpuSeconds([pid]) - cpu0;
     const acked = results.reduce((a, r) => a + r.acked, 0);
     const us = (cpu * 1e6) / acked;
+    const clientUs = results.reduce((a, r) => a + r.cpuUs, 0) / acked;
     log(
-      `${run === 0 ? 'warm-up' : `run ${run}`}: ${fmt(acked)} acked, ${fmt(acked / (ms / 1000))} msg/s, broker CPU ${fmt(us, 2)} µs/msg, load ${os.loadavg()[0]!.toFixed(1)}`,
+      `${run === 0 ? 'warm-up' : `run ${run}`}: ${fmt(acked)} acked, ${fmt(acked / (ms / 1000))} msg/s, broker CPU ${fmt(us, 2)} µs/msg, consumer processes ${fmt(clientUs, 2)} µs/msg, load ${os.loadavg()[0]!.toFixed(1)}`,
     );
-    if (run > 0) perMsg.push(us);
+    if (run > 0) {
+      perMsg.push(us);
+      clientPerMsg.push(clientUs);
+    }
   }
-  log(`median broker CPU per acked message: ${fmt(median(perMsg), 2)} µs`);
+  log(`median CPU per acked message: broker ${fmt(median(perMsg), 2)} µs, consumer processes ${fmt(median(clientPerMsg), 2)} µs`);
 } finally {
   await producer.shutdown();
   await cluster.stop();
