@@ -12,6 +12,7 @@ import { groupRoutes } from './routes/groups';
 import { consumeRoutes } from './routes/consume';
 import { lookupRoutes } from './routes/lookup';
 import { messageRoutes } from './routes/messages';
+import { scheduleRoutes } from './routes/schedule';
 import { topicRoutes } from './routes/topics';
 
 const healthRoute = createRoute({
@@ -50,6 +51,7 @@ export function createGatewayApp(deps: GatewayDeps): OpenAPIHono<BlankEnv> {
   messageRoutes(app, deps);
   lookupRoutes(app, deps);
   consumeRoutes(app, deps);
+  scheduleRoutes(app, deps);
   // Built once, after every route is registered: the document describes exactly these routes.
   const document = openApiDocument(app);
   app.get('/openapi.json', (c) => c.json(document));

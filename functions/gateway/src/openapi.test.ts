@@ -26,6 +26,9 @@ async function fetchDocument() {
  *                            signature is the platform's, the same for every signed route).
  */
 const ACCEPTED_WARNINGS = new Set(['info-license', 'operation-4xx-response']);
+/** The schedule's DELETE and the key lookup's GET share a template shape only: other methods, and a messageId is hex, never "by-key". */
+const acceptedAmbiguity = (p: { ruleId: string; message: string }) =>
+  p.ruleId === 'no-ambiguous-paths' && p.message.includes('/by-key/{key}') && p.message.includes('/{messageId}/schedule');
 
 describe('the OpenAPI document', () => {
   it('passes the recommended ruleset of a standard linter (Redocly) with no error', async () => {
@@ -38,7 +41,7 @@ describe('the OpenAPI document', () => {
     });
     const show = (p: (typeof problems)[number]) => `${p.severity} ${p.ruleId}: ${p.message} at ${p.location[0]?.pointer}`;
     expect(problems.filter((p) => p.severity === 'error').map(show)).toEqual([]);
-    expect(problems.filter((p) => p.severity === 'warn' && !ACCEPTED_WARNINGS.has(p.ruleId)).map(show)).toEqual([]);
+    expect(problems.filter((p) => p.severity === 'warn' && !ACCEPTED_WARNINGS.has(p.ruleId) && !acceptedAmbiguity(p)).map(show)).toEqual([]);
   });
 
   it('gives every operation a unique operationId', async () => {
