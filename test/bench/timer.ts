@@ -1,0 +1,152 @@
+/**
+ * npm run bench:timer -- [--timers 1000000] [--burst 100000] [--sends 200000]
+ *
+ * The timer store measured at store level (one process: DefaultMessageStore + TimerMessageStore,
+ * the broker's put path for scheduled records), for issue 14's figures:
+ *   1. pending timers: `--timers` messages (100-byte bodies) scheduled 1 to 2 hours ahead, all
+ *      enqueued into the wheel; RSS and heap before and after (after a GC), so the cost per
+ *      pending timer is what the process holds, not the page cache of its files;
+ *   2. burst: `--burst` timers due within one second; lateness of each (its delivered record's
+ *      store time minus its TIMER_OUT_MS) p50 / p99 / max, and the time until the last fired;
+ *   3. throughput: `--sends` messages in batches of 32 through the put path, plain and delayed
+ *      alternately (A B A B), messages/s each and the ratio.
+ * Run with --expose-gc for exact heap figures (the script uses it when present).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { decodeRecords, decodeSendBatch, encodeSendBatch, MessageConst, type PreparedMessage, prepareMessage, silentLogger } from '@cirrusmq/client/protocol';
+import { DefaultMessageStore } from '../../broker-node/src/store/message-store';
+import { TimerMessageStore } from '../../broker-node/src/timer/timer-message-store';
+import { putMessagesWithTimers } from '../../broker-node/src/timer/timer-put';
+
+const { values } = parseArgs({
+  options: {
+    timers: { type: 'string', default: '1000000' },
+    burst: { type: 'string', default: '100000' },
+    sends: { type: 'string', default: '200000' },
+  },
+});
+const TIMERS = Number(values.timers);
+const BURST = Number(values.burst);
+const SENDS = Number(values.sends);
+const MiB = 1024 * 1024;
+const BODY = 'x'.repeat(100);
+const gc = (globalThis as { gc?: () => void }).gc;
+
+function memory(): { rss: number; heap: number } {
+  gc?.();
+  const m = process.memoryUsage();
+  return { rss: m.rss / MiB, heap: m.heapUsed / MiB };
+}
+
+async function open(dir: string) {
+  const store = await new DefaultMessageStore(
+    { storeDir: dir, commitLogSegmentBytes: 512 * MiB, consumeQueueUnitsPerFile: 1_000_000, flushIntervalMs: 500 },
+    silentLogger,
+  ).open();
+  const timer = new TimerMessageStore(store, { storeDir: dir, precisionMs: 100, wheelSpanMs: 86_400_000, maxDelayMs: 40 * 86_400_000 }, silentLogger);
+  await timer.recover();
+  return { store, timer };
+}
+
+/** Schedules `n` messages on `topic` in batches of 1000; deliverAt(i) says when. */
+async function schedule(ctx: Awaited<ReturnType<typeof open>>, topic: string, n: number, deliverAt: (i: number) => number): Promise<void> {
+  for (let i = 0; i < n; i += 1000) {
+    const now = Date.now();
+    const prepared: PreparedMessage[] = [];
+    for (let j = i; j < Math.min(n, i + 1000); j++) prepared.push(prepareMessage({ topic, body: BODY, deliverAt: deliverAt(j) }, 4096, now, true));
+    await putMessagesWithTimers(ctx.store, ctx.timer, decodeSendBatch(encodeSendBatch(topic, 0, prepared), 1000));
+  }
+}
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
+}
+
+async function pending(dir: string): Promise<void> {
+  const ctx = await open(dir);
+  const before = memory();
+  const t0 = performance.now();
+  const base = Date.now() + 3_600_000;
+  await schedule(ctx, 'Pending', TIMERS, (i) => base + Math.floor((i * 3_600_000) / TIMERS));
+  const stored = performance.now();
+  await ctx.timer.pass();
+  const enqueued = performance.now();
+  const after = memory();
+  console.log(
+    `pending: ${ctx.timer.pendingCount()} timers stored in ${((stored - t0) / 1000).toFixed(1)} s, enqueued in ${((enqueued - stored) / 1000).toFixed(1)} s; ` +
+      `RSS ${before.rss.toFixed(0)} -> ${after.rss.toFixed(0)} MiB (+${(after.rss - before.rss).toFixed(0)}), heap ${before.heap.toFixed(0)} -> ${after.heap.toFixed(0)} MiB (+${(after.heap - before.heap).toFixed(0)})${gc ? '' : ' (no --expose-gc)'}`,
+  );
+  const files = (d: string) => fs.readdirSync(d).reduce((s, f) => s + fs.statSync(path.join(d, f)).blocks * 512, 0);
+  console.log(
+    `pending: timer log ${(files(path.join(dir, 'timer', 'timerlog')) / MiB).toFixed(0)} MiB on disk, wheel ${(fs.statSync(path.join(dir, 'timer', 'timerwheel')).blocks / 2048).toFixed(1)} MiB on disk`,
+  );
+  await ctx.timer.close();
+  await ctx.store.shutdown();
+}
+
+async function burst(dir: string): Promise<void> {
+  const ctx = await open(dir);
+  ctx.timer.start();
+  const second = Math.ceil((Date.now() + 4_000 + BURST / 50) / 1000) * 1000;
+  const t0 = performance.now();
+  await schedule(ctx, 'Burst', BURST, (i) => second + (i % 1000));
+  console.log(`burst: ${BURST} timers due in [${new Date(second).toISOString()}, +1 s) stored in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const lateness: number[] = [];
+  let offset = 0;
+  const deadline = second + 60_000;
+  while (lateness.length < BURST && Date.now() < deadline) {
+    const got = await ctx.store.getMessage('Burst', 0, offset, 1000);
+    if (got.count === 0) {
+      await new Promise((r) => setTimeout(r, 20));
+      continue;
+    }
+    for (const m of decodeRecords(got.records)) lateness.push(m.storeTimestamp - Number(m.properties[MessageConst.TIMER_OUT_MS]));
+    offset = got.nextOffset;
+  }
+  lateness.sort((a, b) => a - b);
+  const early = lateness.filter((l) => l < 0).length;
+  console.log(
+    `burst: ${lateness.length}/${BURST} fired; lateness p50 ${pct(lateness, 50)} ms, p99 ${pct(lateness, 99)} ms, max ${lateness[lateness.length - 1]} ms; early ${early}`,
+  );
+  await ctx.timer.close();
+  await ctx.store.shutdown();
+}
+
+async function throughput(dir: string): Promise<void> {
+  const ctx = await open(dir);
+  const run = async (delayed: boolean, n: number) => {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i += 32) {
+      const now = Date.now();
+      const prepared = Array.from({ length: 32 }, () =>
+        prepareMessage({ topic: 'Tput', body: BODY, ...(delayed ? { delaySeconds: 3600 } : {}) }, 4096, now, true),
+      );
+      await putMessagesWithTimers(ctx.store, ctx.timer, decodeSendBatch(encodeSendBatch('Tput', 0, prepared), 1000));
+    }
+    return n / ((performance.now() - t0) / 1000);
+  };
+  const rates = { plain: [] as number[], delayed: [] as number[] };
+  for (let round = 0; round < 4; round++) {
+    rates.plain.push(await run(false, SENDS / 8));
+    rates.delayed.push(await run(true, SENDS / 8));
+    await ctx.timer.pass();
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  console.log(
+    `throughput (batches of 32, in process): plain ${mean(rates.plain).toFixed(0)} msg/s, delayed ${mean(rates.delayed).toFixed(0)} msg/s, ratio ${(mean(rates.delayed) / mean(rates.plain)).toFixed(2)}`,
+  );
+  await ctx.timer.close();
+  await ctx.store.shutdown();
+}
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cirrusmq-bench-timer-'));
+try {
+  if (TIMERS > 0) await pending(path.join(root, 'pending'));
+  if (BURST > 0) await burst(path.join(root, 'burst'));
+  if (SENDS > 0) await throughput(path.join(root, 'tput'));
+} finally {
+  fs.rmSync(root, { recursive: true, force: true });
+}
