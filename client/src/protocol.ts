@@ -6,6 +6,7 @@
  */
 export * from './api/broker-client.js';
 export * from './api/consume-types.js';
+export * from './api/dead-letter-batch.js';
 export * from './api/gateway-client.js';
 export * from './api/nameserver-client.js';
 export * from './api/types.js';

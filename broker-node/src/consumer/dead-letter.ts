@@ -4,7 +4,7 @@
  * where it came from, so it can be read like any topic and redriven. The copy keeps the
  * message id (UNIQ_KEY): a redrive is the same message again, as RocketMQ keeps it.
  */
-import { DlqProperties, decodeRecords, decodeSendBatch, dlqTopicOf, encodeProperties, encodeSendBatch, type Logger, SysFlag } from '@cirrusmq/client/protocol';
+import { deadLetterBatch, decodeRecords, decodeSendBatch, dlqTopicOf, type Logger } from '@cirrusmq/client/protocol';
 import type { MessageStore } from '../store/message-store-types';
 
 export interface DeadLetterRequest {
@@ -35,26 +35,7 @@ export class DeadLetterService {
     const m = got.count > 0 ? decodeRecords(got.records)[0] : undefined;
     if (!m || m.queueOffset !== r.queueOffset) return false;
     const dlq = dlqTopicOf(r.group);
-    const properties = encodeProperties({
-      ...m.properties,
-      [DlqProperties.ORIGIN_TOPIC]: r.topic,
-      [DlqProperties.ORIGIN_QUEUE_ID]: String(r.queueId),
-      [DlqProperties.ORIGIN_QUEUE_OFFSET]: String(r.queueOffset),
-      [DlqProperties.ORIGIN_MESSAGE_ID]: m.messageId,
-      [DlqProperties.DELIVERY_ATTEMPTS]: String(r.deliveryAttempts),
-    });
-    const body = encodeSendBatch(dlq, 0, [
-      {
-        messageId: m.messageId,
-        body: m.body,
-        // decodeRecords inflated the body: the copy goes uncompressed.
-        sysFlag: m.sysFlag & ~SysFlag.COMPRESSED,
-        bornTimestamp: m.bornTimestamp,
-        properties,
-        propertiesLength: Buffer.byteLength(properties),
-      },
-    ]);
-    await this.store.putMessages(decodeSendBatch(body, 1));
+    await this.store.putMessages(decodeSendBatch(deadLetterBatch(r.group, m, r.deliveryAttempts), 1));
     if (this.ensureTopic && !this.ensured.has(dlq)) {
       this.ensureTopic(dlq).then(
         () => this.ensured.add(dlq),

@@ -7,18 +7,17 @@
  *   1. change-invisibility: proves the handle's lease is live, and holds it while the copy is written;
  *   2. the message, by its id, on the broker the handle names;
  *   3. %DLQ%{group} created if this proxy has not seen it (the NameServer's createTopic, 1 queue);
- *   4. the copy sent to that broker's queue 0 (dead-letter-copy.ts);
+ *   4. the copy sent to that broker's queue 0 (deadLetterBatch, the form the broker's own dead letters have);
  *   5. the lease acked.
  *
  * Not atomic: a failure after 4 leaves a dead letter and a later redelivery (at least once,
  * as Apache). A message retention already deleted has nothing to copy: its lease is acked.
  */
-import { type BrokerClient, dlqTopicOf, receiptHandleBroker } from '@cirrusmq/client/protocol';
+import { type BrokerClient, deadLetterBatch, dlqTopicOf, receiptHandleBroker } from '@cirrusmq/client/protocol';
 import type { ProxyContext } from '../proxy-context.js';
 import { unary } from '../rpc.js';
 import { okStatus, RmqStatusError } from '../status.js';
 import { brokerAddr } from './broker-addr.js';
-import { deadLetterBatch } from './dead-letter-copy.js';
 import { entryStatus } from './handle-batches.js';
 import type { LeaseRenewer } from './lease-renewer.js';
 import { topicAndGroup } from './request-names.js';

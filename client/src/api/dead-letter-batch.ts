@@ -1,9 +1,12 @@
 /**
- * The copy of a message that goes to %DLQ%{group}, as the broker's DeadLetterService writes
- * it (same message id, the DlqProperties naming where it came from), so the gateway's redrive
- * and the DLQ's readers cannot tell a forwarded dead letter from one the broker made.
+ * The copy of a message that goes to %DLQ%{group} (the broker's DeadLetterService, and the gRPC
+ * proxy's ForwardMessageToDeadLetterQueue): the same message id and body, the DlqProperties
+ * naming where it came from, so a redrive and the DLQ's readers see one form whoever wrote it.
  */
-import { DlqProperties, dlqTopicOf, encodeProperties, encodeSendBatch, type MessageExt, SysFlag } from '@cirrusmq/client/protocol';
+import { encodeSendBatch } from '../codec/send-batch.js';
+import { encodeProperties } from '../codec/properties.js';
+import { type MessageExt, SysFlag } from '../message.js';
+import { DlqProperties, dlqTopicOf } from './consume-types.js';
 
 /** A one-message send batch for queue 0 of the group's dead-letter topic (each broker keeps its own there). */
 export function deadLetterBatch(group: string, m: MessageExt, deliveryAttempts: number): Buffer {
