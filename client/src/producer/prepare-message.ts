@@ -52,3 +52,15 @@ export function prepareMessage(msg: Message, compressOverBytes = DEFAULT_COMPRES
   // A text body stays a string: encodeSendBatch writes its UTF-8 straight into the batch.
   return { messageId, body, bodyLength: length, sysFlag, bornTimestamp: now, properties, propertiesLength: Buffer.byteLength(properties, 'utf8') };
 }
+
+/**
+ * The message keeps an id it already has (a redriven dead letter, a gRPC client's own id):
+ * UNIQ_KEY, which prepareMessage writes last, takes it. The caller vouches for the id.
+ */
+export function withMessageId(p: PreparedMessage, id: string): PreparedMessage {
+  const tail = p.messageId + PROPERTY;
+  p.properties = p.properties.slice(0, p.properties.length - tail.length) + id + PROPERTY;
+  p.propertiesLength = Buffer.byteLength(p.properties, 'utf8');
+  p.messageId = id;
+  return p;
+}

@@ -15,6 +15,7 @@ import {
   MessageConst,
   type NameServerApi,
   type PoppedMessage,
+  withMessageId,
 } from '@cirrusmq/client/protocol';
 import type { Producer } from '@cirrusmq/client';
 
@@ -88,7 +89,10 @@ async function resend(producer: Producer, m: PoppedMessage, logger: Logger): Pro
   const shardingKey = m.properties[MessageConst.SHARDING_KEY];
   if (shardingKey) msg.shardingKey = shardingKey;
   try {
-    const [outcome] = await producer.sendMessages(origin, [msg]);
+    // The same message again (RocketMQ keeps the id of what it retries): the original's id, which the dead letter kept.
+    const batch = producer.prepareBatch(origin, [msg]);
+    withMessageId(batch.prepared[0]!, m.properties[DlqProperties.ORIGIN_MESSAGE_ID] ?? m.messageId);
+    const [outcome] = await producer.sendPrepared(batch);
     if (outcome!.status === 'FAILED') throw outcome!.error;
     return true;
   } catch (e) {

@@ -5,7 +5,7 @@
  * HTTP or SDK) sees, as with Apache's proxy (the client id is the UNIQ_KEY).
  */
 import { gunzipSync } from 'node:zlib';
-import { type Message, type PreparedMessage, prepareMessage } from '@cirrusmq/client/protocol';
+import { type Message, type PreparedMessage, prepareMessage, withMessageId } from '@cirrusmq/client/protocol';
 import { RmqStatusError } from '../status.js';
 
 /** The official clients' ids: "01" + 32 hex digits (v1), or the 32 hex of older ones. */
@@ -34,13 +34,7 @@ export function toPrepared(msg: Message, m: any, now: number): PreparedMessage {
   const p = prepareMessage(msg, undefined, now, true);
   const sp = m.system_properties ?? {};
   const id: string = sp.message_id ?? '';
-  if (CLIENT_ID_PATTERN.test(id)) {
-    // prepareMessage writes UNIQ_KEY last: swap its value.
-    const tail = p.messageId + '\u0002';
-    p.properties = p.properties.slice(0, p.properties.length - tail.length) + id + '\u0002';
-    p.propertiesLength = Buffer.byteLength(p.properties, 'utf8');
-    p.messageId = id;
-  }
+  if (CLIENT_ID_PATTERN.test(id)) withMessageId(p, id);
   const born = Number(sp.born_timestamp?.seconds ?? 0) * 1000 + Math.floor(Number(sp.born_timestamp?.nanos ?? 0) / 1_000_000);
   if (born > 0) p.bornTimestamp = born;
   return p;
