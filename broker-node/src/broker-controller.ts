@@ -93,6 +93,7 @@ export class BrokerController {
       this.logger.child({ component: 'timer' }),
     );
     holdRetentionForTimers(this.store.cleanCommitLogService, this.timerStore);
+    if (this.store.tier instanceof TieredStorage) this.store.tier.holdRetention(() => this.timerStore.retentionHold());
     this.subscriptionGroupManager = new SubscriptionGroupManager(this.nameServer);
   }
 

@@ -289,9 +289,12 @@ export class TieredStorage implements StoreTier {
     }
   }
 
-  /** Overall retention keeps every segment that ends past `hold()` (the POP journal after its newest durable snapshot). */
+  /** Overall retention keeps every segment that ends past `hold()` (the POP journal after its newest durable snapshot, pending timers' records); holds add up: the lowest wins. */
   holdRetention(hold: () => number): void {
-    if (this.uploader) this.uploader.retentionHold = hold;
+    const uploader = this.uploader;
+    if (!uploader) return;
+    const before = uploader.retentionHold;
+    uploader.retentionHold = () => Math.min(before(), hold());
   }
 
   /** The first readable offset: the tier's first segment, or the local CommitLog's minimum (0, keeping everything, while the manifest is not loaded). */
