@@ -102,6 +102,8 @@ interface RunResult {
   cpuUsPerMsg: number;
   /** The same per server process, by pid. */
   cpuUsPerMsgByPid: Map<number, number>;
+  /** The consumer processes' own CPU per acked message (the load generator's cost, for the record). */
+  clientCpuUsPerMsg: number;
 }
 
 try {
@@ -188,7 +190,7 @@ try {
   for (const [k, rs] of Object.entries(results)) {
     if (rs.length === 0) continue;
     const split = [...rs[0]!.cpuUsPerMsgByPid.keys()].map((pid) => `${names.get(pid)} ${fmt(median(rs.map((r) => r.cpuUsPerMsgByPid.get(pid)!)), 1)}`);
-    log(`  (${k}) server CPU µs/msg by process: ${split.join(', ')}`);
+    log(`  (${k}) server CPU µs/msg by process: ${split.join(', ')}; consumer processes ${fmt(median(rs.map((r) => r.clientCpuUsPerMsg)), 1)}`);
   }
   log('p50/p99 are per receive call (up to 32 messages); server CPU: (a) brokers + NameServer, (b) + gateway, (c) nats-server');
   log(
@@ -313,6 +315,7 @@ async function throughputRun(p: { mode: WorkerSpec['mode']; address: string; gro
     empty,
     cpuUsPerMsg: ((cpu1 - cpu0) / acked) * 1e6,
     cpuUsPerMsgByPid: new Map(serverPids.map((pid, i) => [pid, ((each1[i]! - each0[i]!) / acked) * 1e6])),
+    clientCpuUsPerMsg: rs.reduce((a, r) => a + r.cpuUs, 0) / acked,
   };
 }
 
