@@ -1,7 +1,8 @@
 /**
- * The receive answer, {"messages":[…]}, written in one pass into one buffer: the same text as
- * JSON.stringify of each message (messageToJson's fields and the lease's) without a JSON object
- * per message, the body as a string, or a weighing loop over every character. This is the gateway's hot path:
+ * The receive answer, {"messages":[…]}, written in one pass into one buffer straight from the
+ * records of the brokers' POP answers (pop-records.ts): the same text as JSON.stringify of each
+ * decoded message (messageToJson's fields and the lease's), without decoding the record into a
+ * message, a JSON object per message, the body as a string, or a weighing loop over every character. This is the gateway's hot path:
  * before, encoding and weighing cost more CPU per message than both brokers' POP and ack.
  *
  * A text body with nothing to escape (checked natively for '"' and '\', four bytes at a time
@@ -11,32 +12,18 @@
  * answer past that bound (MBs) is built message by message with read-answer.ts's capMessages.
  */
 import { isUtf8 } from 'node:buffer';
-import { MessageConst, type PoppedMessage } from '@cirrusmq/client/protocol';
-import type { RecordFields } from './pop-records';
+import { type LeasedRecord, type RecordFields, recordFields } from './pop-records';
 import { capMessages } from './read-answer';
 
-const RESERVED = new Set<string>(Object.values(MessageConst));
 const OPEN = '{"messages":[';
 const CLOSE = ']}';
-
-/** What the answer says of a message's lease. */
-export interface Lease {
-  receiptHandle: string;
-  deliveryAttempt: number;
-  brokerName: string;
-}
 
 /**
  * The answer for `messages`: its bytes and how many of the messages it holds (a prefix; the
  * caller releases the rest). The messages held weigh at most `budget` in a Lambda result.
- * `fieldsOf` reads a message's stored fields (pop-records.ts recordFields, or poppedFields).
  */
-export function receiveAnswer<M extends Lease>(
-  messages: readonly M[],
-  fieldsOf: (m: M) => RecordFields,
-  budget: number,
-): { body: Buffer<ArrayBuffer>; count: number } {
-  const fields = messages.map(fieldsOf);
+export function receiveAnswer(messages: readonly LeasedRecord[], budget: number): { body: Buffer<ArrayBuffer>; count: number } {
+  const fields = messages.map(recordFields);
   const out = new AnswerWriter(fields);
   out.text(OPEN);
   for (let i = 0; i < messages.length; i++) writeMessage(out, messages[i]!, fields[i]!, i > 0, false);
@@ -56,30 +43,13 @@ export function receiveAnswer<M extends Lease>(
   return { body: Buffer.from(`${OPEN}${parts.join(',')}${CLOSE}`), count: parts.length };
 }
 
-/** A decoded message's fields, as recordFields reads them from a record. */
-export function poppedFields(m: PoppedMessage): RecordFields {
-  let userProperties: Record<string, string> | undefined;
-  for (const k in m.properties) if (!RESERVED.has(k)) (userProperties ??= {})[k] = m.properties[k]!;
-  return {
-    messageId: m.messageId,
-    tags: m.tags,
-    keys: m.keys,
-    userProperties,
-    body: m.body,
-    queueId: m.queueId,
-    queueOffset: m.queueOffset,
-    bornTimestamp: m.bornTimestamp,
-    storeTimestamp: m.storeTimestamp,
-  };
-}
-
 /**
  * One message's JSON, preceded by a comma when `comma`, into `out`: JSON.stringify's text of
  * {messageId, receiptHandle, deliveryAttempt, body, bodyEncoding, tags, keys, properties,
  * broker, queueId, queueOffset, bornTimestamp, storeTimestamp}. The body is text when it is
  * UTF-8 (copied as its bytes when nothing in it needs escaping), else (or with `base64`) base64.
  */
-function writeMessage(out: AnswerWriter, lease: Lease, f: RecordFields, comma: boolean, base64: boolean): void {
+function writeMessage(out: AnswerWriter, lease: LeasedRecord, f: RecordFields, comma: boolean, base64: boolean): void {
   const head = `${comma ? ',' : ''}{"messageId":${JSON.stringify(f.messageId)},"receiptHandle":${JSON.stringify(lease.receiptHandle)},"deliveryAttempt":${lease.deliveryAttempt},"body":`;
   const body = f.body;
   const utf8 = !base64 && isUtf8(body);
@@ -91,7 +61,7 @@ function writeMessage(out: AnswerWriter, lease: Lease, f: RecordFields, comma: b
   else out.text(`${head}"${body.toString('base64')}"${tail(lease, f, 'base64')}`);
 }
 
-const tail = (lease: Lease, f: RecordFields, encoding: 'utf8' | 'base64') =>
+const tail = (lease: LeasedRecord, f: RecordFields, encoding: 'utf8' | 'base64') =>
   `,"bodyEncoding":"${encoding}"${f.tags === undefined ? '' : `,"tags":${JSON.stringify(f.tags)}`},"keys":${f.keys.length === 0 ? '[]' : JSON.stringify(f.keys)},"properties":${f.userProperties ? JSON.stringify(f.userProperties) : '{}'},"broker":${JSON.stringify(lease.brokerName)},"queueId":${f.queueId},"queueOffset":${f.queueOffset},"bornTimestamp":${f.bornTimestamp},"storeTimestamp":${f.storeTimestamp}}`;
 
 /**

@@ -10,9 +10,15 @@ import {
   type ChangeInvisibilityRequest,
   CirrusError,
   type ConsumerProgress,
+  encodePopResult,
+  encodeProperties,
+  encodeRecord,
+  MessageConst,
   type PopRequest,
   type PoppedMessage,
+  recordSize,
   silentLogger,
+  stampRecord,
 } from '@cirrusmq/client/protocol';
 import { waitFor } from '../../../../infra/local/wait-for';
 import { createGatewayApp } from '../app';
@@ -61,6 +67,20 @@ function popped(brokerName: string, queueOffset: number, body = `m${queueOffset}
   };
 }
 
+/** A broker's POP answer (POP_RESULT) holding these messages: their records as stored, their leases in the meta. */
+function popResultOf(messages: readonly PoppedMessage[]): Buffer {
+  const records = messages.map((m) => {
+    const properties = encodeProperties({ ...m.properties, [MessageConst.UNIQ_KEY]: m.messageId });
+    const size = recordSize(m.body.length, m.topic.length, Buffer.byteLength(properties));
+    const buf = Buffer.alloc(size);
+    encodeRecord(buf, 0, { queueId: m.queueId, sysFlag: 0, bornTimestamp: m.bornTimestamp, reconsumeTimes: 0, body: m.body, topic: m.topic, properties });
+    stampRecord(buf, 0, size, m.queueId, m.queueOffset, m.commitLogOffset, m.storeTimestamp);
+    return buf;
+  });
+  const leases = messages.map((m) => ({ receiptHandle: m.receiptHandle, deliveryAttempt: m.deliveryAttempt, queueId: m.queueId, queueOffset: m.queueOffset }));
+  return encodePopResult({ messages: leases }, records);
+}
+
 const progressOf = (brokerName: string, topic: string, group: string): ConsumerProgress => ({
   topic,
   group,
@@ -89,9 +109,9 @@ function setup(brokerNames = ['broker-a', 'broker-b']) {
     get: (addr: string) => {
       const f = fakes.get(addr.replace(/:1$/, ''))!;
       return {
-        pop: async (req: PopRequest) => {
+        popRaw: async (req: PopRequest) => {
           f.pops.push(req);
-          return f.onPop(req);
+          return popResultOf(await f.onPop(req));
         },
         ack: async (req: AckRequest) => {
           f.acks.push(req);

@@ -5,15 +5,7 @@
  * gateway keeps nothing between requests.
  */
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
-import {
-  CirrusError,
-  type ConsumerProgress,
-  type EntryFailure,
-  type PoppedMessage,
-  RELEASE_INVISIBLE_MS,
-  type RouteCache,
-  receiptHandleBroker,
-} from '@cirrusmq/client/protocol';
+import { CirrusError, type ConsumerProgress, type EntryFailure, RELEASE_INVISIBLE_MS, type RouteCache, receiptHandleBroker } from '@cirrusmq/client/protocol';
 import { readJsonObject } from '../../../shared/http';
 import { parseWith } from '../api/check';
 import {
@@ -36,7 +28,8 @@ import { type BrokerTarget, readableBrokerAddr, topicMasters } from '../broker-r
 import type { GatewayDeps } from '../deps';
 import { redriveDeadLetters } from '../dlq-redrive';
 import { MESSAGES_BUDGET } from '../read-answer';
-import { poppedFields, receiveAnswer } from '../receive-answer';
+import { receiveAnswer } from '../receive-answer';
+import { type LeasedRecord, splitPopResult } from '../pop-records';
 import { ackInput, receiveInput, topicGroup } from '../consume-input';
 import { ParkedReceives, receiveAcross } from '../receive-fanout';
 
@@ -162,9 +155,9 @@ export function consumeRoutes(app: OpenAPIHono, deps: GatewayDeps): void {
   const { routes, brokers, metrics, logger } = deps;
   /** Where a receive starts: consecutive receives begin at different brokers. */
   let next = 0;
-  const parked = new ParkedReceives<PoppedMessage>();
+  const parked = new ParkedReceives<LeasedRecord>();
 
-  const release = async (topic: string, group: string, messages: readonly PoppedMessage[]): Promise<void> => {
+  const release = async (topic: string, group: string, messages: readonly LeasedRecord[]): Promise<void> => {
     const byBroker = groupBy(messages, (m) => m.brokerName);
     await Promise.all(
       [...byBroker].map(async ([brokerName, ms]) => {
@@ -199,13 +192,13 @@ export function consumeRoutes(app: OpenAPIHono, deps: GatewayDeps): void {
         next++,
         { topic, group, max: req.max, invisibleMs: req.invisibleSeconds * 1000, waitMs: req.waitSeconds * 1000, filter: req.filter },
         {
-          pop: (target, request) => brokers.get(target.addr).pop(request, target.brokerName),
+          pop: async (target, request) => splitPopResult(await brokers.get(target.addr).popRaw(request), target.brokerName),
           release: (ms) => release(topic, group, ms),
           parked,
         },
       );
       // Capped to fit a Lambda result; what is left out goes back to the group now.
-      const answer = receiveAnswer(popped, poppedFields, MESSAGES_BUDGET);
+      const answer = receiveAnswer(popped, MESSAGES_BUDGET);
       if (answer.count < popped.length) await release(topic, group, popped.slice(answer.count));
       metrics.messagesReceived += answer.count;
       status = answer.count > 0 ? 'messages' : 'empty';
