@@ -22,8 +22,7 @@ export class GatewayConsumeBackend implements ConsumeBackend {
 
   async ack(group: string, messages: readonly MessageView[]): Promise<AckOutcome[]> {
     const outcomes: AckOutcome[] = new Array(messages.length).fill(null);
-    const byTopic = new Map<string, number[]>();
-    messages.forEach((m, i) => byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), i]));
+    const byTopic = groupIndexes(messages, (m) => m.topic);
     await Promise.all(
       [...byTopic].map(async ([topic, indexes]) => {
         try {
@@ -53,15 +52,14 @@ export class GatewayConsumeBackend implements ConsumeBackend {
   }
 
   async release(group: string, messages: readonly MessageView[]): Promise<void> {
-    const byTopic = new Map<string, MessageView[]>();
-    for (const m of messages) byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), m]);
+    const byTopic = groupIndexes(messages, (m) => m.topic);
     await Promise.all(
-      [...byTopic].map(([topic, ms]) =>
+      [...byTopic].map(([topic, indexes]) =>
         this.gateway
           .changeInvisibility(
             topic,
             group,
-            ms.map((m) => ({ receiptHandle: m.receiptHandle, invisibleSeconds: toSeconds(ConsumeLimits.MIN_INVISIBLE_MS) })),
+            indexes.map((i) => ({ receiptHandle: messages[i]!.receiptHandle, invisibleSeconds: toSeconds(ConsumeLimits.MIN_INVISIBLE_MS) })),
           )
           .catch(() => {
             // Nothing to do: the leases end at their invisibility.
@@ -83,4 +81,16 @@ export class GatewayConsumeBackend implements ConsumeBackend {
   close(): void {
     this.gateway.close();
   }
+}
+
+/** The indexes of `items` by key, in order (one list per key, not a copy per item). */
+function groupIndexes<T>(items: readonly T[], key: (t: T) => string): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (let i = 0; i < items.length; i++) {
+    const k = key(items[i]!);
+    const list = out.get(k);
+    if (list) list.push(i);
+    else out.set(k, [i]);
+  }
+  return out;
 }
