@@ -97,6 +97,22 @@ describe('timer messages', () => {
     expect(percentile(lateness, 50)).toBeLessThan(1_000);
   }, 60_000);
 
+  it('answers a batch mixing plain and scheduled messages with the offsets where the plain ones are stored', async () => {
+    await createTopicAndGroup('timer-mixed', 'timer-mixed-g');
+    const messages: Message[] = ['p0', 's1', 'p2', 'p3', 's4'].map((body) => ({
+      topic: 'timer-mixed',
+      body,
+      ...(body.startsWith('s') ? { delaySeconds: 60 } : {}),
+    }));
+    const results = await producer.sendMessages('timer-mixed', messages);
+    for (const [i, r] of results.entries()) {
+      expect(r.status, JSON.stringify(r)).toBe('SEND_OK');
+      if (r.status === 'FAILED' || messages[i]!.delaySeconds !== undefined) continue;
+      const stored = await readWholeQueue(cluster.gatewayUrl, 'timer-mixed', r.messageQueue.brokerName, r.messageQueue.queueId);
+      expect(stored[r.queueOffset]?.messageId).toBe(r.messageId);
+    }
+  });
+
   it('refuses bad schedules with 400 INVALID_DELAY, over HTTP and in the SDK', async () => {
     const bad = [
       { delaySeconds: -1 },

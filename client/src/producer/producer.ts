@@ -17,6 +17,7 @@ import { Limits, validateUserTopic } from '../validation.js';
 import { DEFAULT_COMPRESS_OVER_BYTES, prepareMessage } from './prepare-message.js';
 import { ProduceAccumulator } from './produce-accumulator.js';
 import { selectQueueByHash } from './select-queue-by-hash.js';
+import { type SendGroup, sendGroupsOf } from './send-groups.js';
 
 export interface ProducerOptions {
   /** "host:port" of the NameServer, or an API object (tests, the gateway). */
@@ -67,7 +68,8 @@ export type SendOutcome = SendResult | SendFailure;
 export interface PreparedBatch {
   topic: string;
   prepared: PreparedMessage[];
-  groups: Map<string | undefined, number[]>;
+  /** Which messages travel together (sendGroupsOf). */
+  groups: SendGroup[];
 }
 
 export class Producer {
@@ -140,27 +142,7 @@ export class Producer {
    */
   prepareBatch(topic: string, messages: readonly Message[]): PreparedBatch {
     const prepared = this.prepareAll(topic, messages);
-    const groups = new Map<string | undefined, number[]>();
-    let keyed = false;
-    for (let i = 0; i < messages.length; i++) {
-      if (messages[i]!.shardingKey !== undefined) {
-        keyed = true;
-        break;
-      }
-    }
-    if (!keyed)
-      groups.set(
-        undefined,
-        Array.from({ length: messages.length }, (_, i) => i),
-      );
-    else {
-      messages.forEach((m, i) => {
-        const g = groups.get(m.shardingKey);
-        if (g) g.push(i);
-        else groups.set(m.shardingKey, [i]);
-      });
-    }
-    return { topic, prepared, groups };
+    return { topic, prepared, groups: sendGroupsOf(messages) };
   }
 
   /**
@@ -172,7 +154,7 @@ export class Producer {
   async sendPrepared(batch: PreparedBatch): Promise<SendOutcome[]> {
     const { topic, prepared, groups } = batch;
     await this.publishInfo(topic);
-    if (groups.size === 1 && groups.has(undefined)) {
+    if (groups.length === 1 && groups[0]!.shardingKey === undefined && groups[0]!.indexes.length === prepared.length) {
       // The common case, one group without a sharding key: its results are the outcomes, and
       // its failure (nothing sent) is the request's error.
       try {
@@ -183,7 +165,7 @@ export class Producer {
     }
     const outcomes: SendOutcome[] = new Array(prepared.length);
     await Promise.all(
-      [...groups].map(async ([key, indexes]) => {
+      groups.map(async ({ shardingKey: key, indexes }) => {
         const part = indexes.length === prepared.length ? prepared : indexes.map((i) => prepared[i]!);
         try {
           const results = key === undefined ? await this.sendToSomeQueue(topic, part) : await this.sendToHashedQueue(topic, key, part);

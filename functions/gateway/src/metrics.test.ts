@@ -9,7 +9,7 @@ import { GatewayMetrics, SEND_BUCKETS } from './metrics';
 const batch = (topic: string, bodies: (string | Uint8Array)[]): PreparedBatch => ({
   topic,
   prepared: bodies.map((body, i) => ({ messageId: `m${i}`, body, sysFlag: 0, bornTimestamp: 0, properties: '', propertiesLength: 0 })),
-  groups: new Map(),
+  groups: [],
 });
 const ok = { status: 'SEND_OK' } as unknown as SendOutcome;
 const failed = { status: 'FAILED', error: new CirrusError('BROKER_UNAVAILABLE', 'down') } as unknown as SendOutcome;

@@ -5,7 +5,7 @@
  * round robin over writable queues avoiding a broker that just failed; all of it is the SDK
  * Producer's sendPrepared. Each entry gets its own status, message id and queue offset.
  */
-import { type CirrusError, Limits, Perm, type PreparedMessage, validateUserTopic } from '@cirrusmq/client/protocol';
+import { type CirrusError, Limits, type Message, Perm, type PreparedMessage, sendGroupsOf, validateUserTopic } from '@cirrusmq/client/protocol';
 import type { PreparedBatch } from '@cirrusmq/client';
 import type { ProxyContext } from '../proxy-context.js';
 import { resourceName, unary } from '../rpc.js';
@@ -57,7 +57,7 @@ async function prepare(ctx: ProxyContext, messages: any[], maxBodySize: number):
   validateUserTopic(topic);
   const now = Date.now();
   const prepared: PreparedMessage[] = new Array(messages.length);
-  const groups = new Map<string | undefined, number[]>();
+  const msgs: Message[] = new Array(messages.length);
   let bytes = 0;
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i];
@@ -67,14 +67,12 @@ async function prepare(ctx: ProxyContext, messages: any[], maxBodySize: number):
     const p = toPrepared(msg, m, now);
     prepared[i] = p;
     bytes += (typeof p.body === 'string' ? (p.bodyLength ?? Buffer.byteLength(p.body)) : p.body.length) + p.propertiesLength;
-    const g = groups.get(msg.shardingKey);
-    if (g) g.push(i);
-    else groups.set(msg.shardingKey, [i]);
+    msgs[i] = msg;
   }
   if (bytes > Limits.MAX_SEND_REQUEST_BYTES - 128 * messages.length)
     throw new RmqStatusError('PAYLOAD_TOO_LARGE', 'the messages are larger than a broker takes in one request');
   await checkWritable(ctx, topic);
-  return { topic, prepared, groups };
+  return { topic, prepared, groups: sendGroupsOf(msgs) };
 }
 
 /** A topic whose every queue refuses writes (perm without WRITE) is FORBIDDEN, not merely unroutable. */
