@@ -23,6 +23,7 @@ import { SubscriptionGroupManager } from './subscription-group-manager';
 import { TopicConfigManager } from './topic-config-manager';
 import { TimerMessageStore } from './timer/timer-message-store';
 import { holdRetentionForTimers } from './timer/timer-put';
+import { TransactionalMessageService } from './transaction/transactional-message-service';
 
 export interface BrokerControllerDeps {
   /** Defaults to a NameServerClient on config.namesrvAddr. */
@@ -56,6 +57,8 @@ export class BrokerController {
   port = 0;
   /** Scheduled messages: recovered once the store is open, before the server listens. */
   readonly timerStore: TimerMessageStore;
+  /** Half messages: the table of pending transactions, rebuilt once the store is open, before the server listens. */
+  readonly transactions: TransactionalMessageService;
 
   constructor(
     readonly config: BrokerConfig,
@@ -94,6 +97,20 @@ export class BrokerController {
     );
     holdRetentionForTimers(this.store.cleanCommitLogService, this.timerStore);
     if (this.store.tier instanceof TieredStorage) this.store.tier.holdRetention(() => this.timerStore.retentionHold());
+    this.transactions = new TransactionalMessageService(
+      this.store,
+      {
+        brokerName: config.brokerName,
+        checkFirstMs: config.transactionCheckFirstMs,
+        checkIntervalMs: config.transactionCheckIntervalMs,
+        checkMax: config.transactionCheckMax,
+        checkUrlTimeoutMs: config.transactionCheckUrlTimeoutMs,
+      },
+      this.logger.child({ component: 'transaction' }),
+    );
+    // A pending half message's record outlives retention, locally and in the tier (like a pending timer's).
+    holdRetentionForTimers(this.store.cleanCommitLogService, this.transactions);
+    if (this.store.tier instanceof TieredStorage) this.store.tier.holdRetention(() => this.transactions.retentionHold());
     this.subscriptionGroupManager = new SubscriptionGroupManager(this.nameServer);
   }
 
@@ -127,6 +144,8 @@ export class BrokerController {
     this.popStateKeeper = pop.keeper;
     await this.timerStore.recover();
     this.timerStore.start();
+    await this.transactions.recover();
+    this.transactions.start();
     const server = createBrokerServer({
       brokerName: this.config.brokerName,
       store: this.store,
@@ -137,6 +156,7 @@ export class BrokerController {
       acceptingWrites: () => this.acceptingWrites,
       deleteTopic: (topic, createdAt) => this.deleteTopic(topic, createdAt),
       timerStore: this.timerStore,
+      transactions: this.transactions,
     });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -212,6 +232,7 @@ export class BrokerController {
     await this.opening?.catch(() => {});
     if (this.store.isOpen()) await this.popStateKeeper?.close();
     if (this.store.isOpen()) await this.timerStore.close();
+    await this.transactions.close();
     await this.store.shutdown();
     await this.storeLock?.release();
     this.ownsNameServer?.close();

@@ -50,6 +50,10 @@ describe('loadBrokerConfig', () => {
       timerMaxDelayMs: 40 * 86_400_000,
       timerPrecisionMs: 100,
       timerWheelSpanMs: 86_400_000,
+      transactionCheckFirstMs: 6_000,
+      transactionCheckIntervalMs: 30_000,
+      transactionCheckMax: 15,
+      transactionCheckUrlTimeoutMs: 3_000,
     });
     expect(c.receiptKey).toBeUndefined();
     expect(brokerAddr(c, 10911)).toBe('127.0.0.1:10911');

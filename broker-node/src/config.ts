@@ -60,6 +60,11 @@ export interface BrokerConfig {
   readonly timerMaxDelayMs: number;
   readonly timerPrecisionMs: number;
   readonly timerWheelSpanMs: number;
+  /** Transactional messages (transaction/): the first check-back of a half message, the interval of the next ones, how many before a rollback, and a check URL's timeout. */
+  readonly transactionCheckFirstMs: number;
+  readonly transactionCheckIntervalMs: number;
+  readonly transactionCheckMax: number;
+  readonly transactionCheckUrlTimeoutMs: number;
 }
 
 export type Durability = StoreDurability;
@@ -212,6 +217,18 @@ export const BROKER_ENV = {
   timerWheelSpanMs: int('CIRRUSMQ_TIMER_WHEEL_SPAN_MS', 86_400_000, 60_000, 7 * 86_400_000, {
     description: 'timer messages: the span of the wheel file (16 bytes a tick); timers beyond half of it roll forward',
   }),
+  transactionCheckFirstMs: int('CIRRUSMQ_TRANSACTION_CHECK_FIRST_MS', 6_000, 10, 86_400_000, {
+    description: "transactions: first check-back of an unresolved half message after it is stored (RocketMQ's transactionTimeOut)",
+  }),
+  transactionCheckIntervalMs: int('CIRRUSMQ_TRANSACTION_CHECK_INTERVAL_MS', 30_000, 10, 86_400_000, {
+    description: "transactions: interval between check-backs (RocketMQ's transactionCheckInterval)",
+  }),
+  transactionCheckMax: int('CIRRUSMQ_TRANSACTION_CHECK_MAX', 15, 0, 1_000, {
+    description: "transactions: check-backs before an unresolved half message is rolled back and logged (RocketMQ's transactionCheckMax)",
+  }),
+  transactionCheckUrlTimeoutMs: int('CIRRUSMQ_TRANSACTION_CHECK_URL_TIMEOUT_MS', 3_000, 10, 60_000, {
+    description: "transactions: a producer group's check URL answering later than this counts as UNKNOWN",
+  }),
 };
 
 /** `--help` of broker-node/src/main.ts, from BROKER_ENV. */
@@ -253,6 +270,10 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
   const timerMaxDelayMs = r.int(V.timerMaxDelayMs);
   const timerPrecisionMs = r.int(V.timerPrecisionMs);
   const timerWheelSpanMs = r.int(V.timerWheelSpanMs);
+  const transactionCheckFirstMs = r.int(V.transactionCheckFirstMs);
+  const transactionCheckIntervalMs = r.int(V.transactionCheckIntervalMs);
+  const transactionCheckMax = r.int(V.transactionCheckMax);
+  const transactionCheckUrlTimeoutMs = r.int(V.transactionCheckUrlTimeoutMs);
   if (heartbeatTimeoutMs <= heartbeatIntervalMs) {
     r.problem(
       `CIRRUSMQ_HEARTBEAT_TIMEOUT_MS (${heartbeatTimeoutMs}) must exceed CIRRUSMQ_HEARTBEAT_INTERVAL_MS (${heartbeatIntervalMs}), or the broker expires between heartbeats`,
@@ -303,6 +324,10 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
     timerMaxDelayMs,
     timerPrecisionMs,
     timerWheelSpanMs,
+    transactionCheckFirstMs,
+    transactionCheckIntervalMs,
+    transactionCheckMax,
+    transactionCheckUrlTimeoutMs,
   };
 }
 

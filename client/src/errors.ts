@@ -31,6 +31,10 @@ export const ErrorCodes = {
   TIMER_NOT_FOUND: { status: 404, retriable: false },
   /** Cancel of a scheduled message that has fired (it is in its queue). */
   TIMER_ALREADY_FIRED: { status: 409, retriable: false },
+  /** A commit or rollback of a transaction id no broker holds (never sent, or ended long ago). */
+  TRANSACTION_NOT_FOUND: { status: 404, retriable: false },
+  /** A commit or rollback of a transaction already committed or rolled back (a commit after a rollback too). */
+  TRANSACTION_ALREADY_ENDED: { status: 409, retriable: false },
   GROUP_NOT_FOUND: { status: 404, retriable: false },
   /** A receipt handle that was edited, forged, or is not this broker's. */
   INVALID_RECEIPT_HANDLE: { status: 400, retriable: false },

@@ -6,6 +6,14 @@
  */
 export { Producer, type PreparedBatch, type ProducerOptions, type SendFailure, type SendOutcome } from './producer/producer.js';
 export { HttpProducer } from './producer/http-producer.js';
+export {
+  TransactionProducer,
+  type TransactionCheckView,
+  type TransactionListener,
+  type TransactionProducerOptions,
+  type TransactionSendResult,
+} from './producer/transaction-producer.js';
+export type { TransactionResolution } from './producer/transaction-id.js';
 export { SimpleConsumer, type ConsumerConnection, type SimpleConsumerOptions } from './consumer/simple-consumer.js';
 export { ConsumeResult, PushConsumer, type MessageListener, type PushConsumerOptions } from './consumer/push-consumer.js';
 export { PullConsumer, type PullConsumerOptions, type PulledMessage } from './consumer/pull-consumer.js';

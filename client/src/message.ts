@@ -20,6 +20,12 @@ export const MessageConst = {
   TIMER_ROLL_TIMES: 'TIMER_ROLL_TIMES',
   /** A cancel record: the id of the scheduled message it cancels. */
   TIMER_DEL_UNIQKEY: 'TIMER_DEL_UNIQKEY',
+  /** Transactional messages (RocketMQ's names): a half message, its transaction id, and the op records' kind (transaction/). */
+  TRANSACTION_PREPARED: 'TRAN_MSG',
+  TRANSACTION_ID: '__transactionId__',
+  TRANSACTION_OP: 'TRANS_OP',
+  /** How often a half message was checked back, on the copy a checker is given. */
+  TRANSACTION_CHECK_TIMES: 'TRANSACTION_CHECK_TIMES',
 } as const;
 
 /** RocketMQ 4's messageDelayLevel "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h": level n waits DELAY_LEVELS_MS[n - 1]. */

@@ -122,6 +122,7 @@ export function metricsProcessor(ctx: BrokerServerContext, metrics: BrokerMetric
         metric('cirrusmq_s3_wal_ack_timeouts_total', 'counter', 'Durability s3: sends answered FLUSH_S3_TIMEOUT.', [[label, t.wal.ackTimeouts]]);
       }
     }
+    if (ctx.transactions) lines.push(ctx.transactions.metricsText(ctx.brokerName));
     metric('process_resident_memory_bytes', 'gauge', 'Resident memory of the broker process.', [[label, process.memoryUsage.rss()]]);
     lines.push('', await metrics.text());
     const body = lines.join('\n');

@@ -10,6 +10,7 @@
  *   POST /v1/admin/topics/{topic}/delete          admin-processor.ts
  *   POST /v1/consume/pop|ack|change-invisibility|offsets/commit|offsets/reset, GET /v1/consume/progress   pop-message-processor.ts
  *   POST /v1/timer/cancel                          ../timer/timer-cancel-processor.ts
+ *   POST /v1/transaction/end|producer-group, GET /v1/transaction/checks   ../transaction/end-transaction-processor.ts
  */
 import http from 'node:http';
 import { CirrusError } from '@cirrusmq/client/protocol';
@@ -30,6 +31,14 @@ import { VIEW_MESSAGE_PREFIX, queryMessageProcessor, viewMessageByIdProcessor } 
 import { Router } from './router';
 import { sendMessageProcessor } from './send-message-processor';
 import { TIMER_CANCEL_PATH, timerCancelProcessor } from '../timer/timer-cancel-processor';
+import {
+  endTransactionProcessor,
+  PRODUCER_GROUP_PATH,
+  producerGroupProcessor,
+  TRANSACTION_CHECKS_PATH,
+  TRANSACTION_END_PATH,
+  transactionChecksProcessor,
+} from '../transaction/end-transaction-processor';
 
 export function createBrokerRouter(ctx: BrokerServerContext): Router {
   const metrics = new BrokerMetrics(ctx.brokerName, ctx.store, () => ctx.popService?.polling.parked() ?? 0);
@@ -48,7 +57,10 @@ export function createBrokerRouter(ctx: BrokerServerContext): Router {
     .on('GET', '/v1/consume/progress', consumerProgressProcessor(ctx))
     .on('POST', '/v1/consume/offsets/commit', commitOffsetProcessor(ctx))
     .on('POST', '/v1/consume/offsets/reset', resetOffsetProcessor(ctx))
-    .on('POST', TIMER_CANCEL_PATH, timerCancelProcessor(ctx));
+    .on('POST', TIMER_CANCEL_PATH, timerCancelProcessor(ctx))
+    .on('POST', TRANSACTION_END_PATH, endTransactionProcessor(ctx))
+    .on('GET', TRANSACTION_CHECKS_PATH, transactionChecksProcessor(ctx))
+    .on('POST', PRODUCER_GROUP_PATH, producerGroupProcessor(ctx));
 }
 
 export function createBrokerServer(ctx: BrokerServerContext): http.Server {

@@ -5,6 +5,7 @@ import type { DeleteTopicResult, MessageStore } from '../store/message-store-typ
 import type { SubscriptionGroupManager } from '../subscription-group-manager';
 import type { TopicConfigManager } from '../topic-config-manager';
 import type { TimerMessageStore } from '../timer/timer-message-store';
+import type { TransactionalMessageService } from '../transaction/transactional-message-service';
 
 export interface BrokerServerContext {
   brokerName: string;
@@ -21,4 +22,6 @@ export interface BrokerServerContext {
   deleteTopic?(topic: string, createdAt: number | undefined): Promise<DeleteTopicResult>;
   /** Scheduled messages (timer/): absent, a send's schedule properties are stored as plain properties. */
   timerStore?: TimerMessageStore;
+  /** Transactional (half) messages (transaction/): absent, TRAN_MSG is stored as a plain property and the transaction routes answer 503. */
+  transactions?: TransactionalMessageService;
 }

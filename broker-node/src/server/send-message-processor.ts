@@ -47,7 +47,9 @@ export function sendMessageProcessor(ctx: BrokerServerContext) {
     // only not yet known durable (the producer sees the status).
     const options = durability === 'async' ? { durability } : undefined;
     // Scheduled records go under the timer topic (timer/timer-put.ts); a bad schedule refuses the batch before anything is stored.
-    const put = ctx.timerStore ? await putMessagesWithTimers(ctx.store, ctx.timerStore, batch, options) : await ctx.store.putMessages(batch, options);
+    const putPlain = (b: typeof batch) => (ctx.timerStore ? putMessagesWithTimers(ctx.store, ctx.timerStore, b, options) : ctx.store.putMessages(b, options));
+    // Half messages go under the half topic (transaction/), invisible until committed; the rest on as before.
+    const put = ctx.transactions ? await ctx.transactions.putMessages(batch, options, putPlain) : await putPlain(batch);
     const answer: BrokerSendResponse = {
       status: put.status === 'PUT_OK' ? 'SEND_OK' : put.status,
       brokerName: ctx.brokerName,

@@ -239,7 +239,9 @@ export class Producer {
   }
 
   private sendToSomeQueue(topic: string, prepared: PreparedMessage[]): Promise<SendResult[]> {
-    return this.accumulator ? this.accumulator.submit(topic, prepared) : this.sendRoundRobin(topic, prepared);
+    // Half messages (markHalfMessages) travel unmerged: the broker stores them in its half queue, and a send's results are its first offset + i.
+    const half = prepared[0]?.properties.includes('TRAN_MSG\u0001true') === true;
+    return this.accumulator && !half ? this.accumulator.submit(topic, prepared) : this.sendRoundRobin(topic, prepared);
   }
 
   private sendRoundRobin(topic: string, prepared: PreparedMessage[]): Promise<SendResult[]> {

@@ -14,6 +14,7 @@ import { lookupRoutes } from './routes/lookup';
 import { messageRoutes } from './routes/messages';
 import { scheduleRoutes } from './routes/schedule';
 import { topicRoutes } from './routes/topics';
+import { transactionRoutes } from './routes/transactions';
 
 const healthRoute = createRoute({
   method: 'get',
@@ -52,6 +53,7 @@ export function createGatewayApp(deps: GatewayDeps): OpenAPIHono<BlankEnv> {
   lookupRoutes(app, deps);
   consumeRoutes(app, deps);
   scheduleRoutes(app, deps);
+  transactionRoutes(app, deps);
   // Built once, after every route is registered: the document describes exactly these routes.
   const document = openApiDocument(app);
   app.get('/openapi.json', (c) => c.json(document));

@@ -69,7 +69,19 @@ const SendMessageSchema = z
   })
   .openapi('SendMessage');
 
-export const SendRequestSchema = z.object({ messages: z.array(SendMessageSchema).min(1).max(Limits.MAX_BATCH_MESSAGES) }).openapi('SendRequest');
+export const SendRequestSchema = z
+  .object({
+    messages: z.array(SendMessageSchema).min(1).max(Limits.MAX_BATCH_MESSAGES),
+    transaction: z.boolean().optional().openapi({
+      description:
+        'true: each message is a half message of its own transaction, stored but invisible to consumers until POST /v1/transactions/{transactionId}/commit (rollback discards it); needs producerGroup; not with mode=oneway nor a schedule',
+    }),
+    producerGroup: z
+      .string()
+      .optional()
+      .openapi({ description: "transaction: the group its check-backs go to (the group's checkUrl, or a long poll of GET /v1/transactions/checks)" }),
+  })
+  .openapi('SendRequest');
 
 /** The decoded body's length, or undefined when it is not valid text / base64. */
 function bodyBytes(body: string, encoding: 'utf8' | 'base64'): number | undefined {

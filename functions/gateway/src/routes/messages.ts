@@ -13,6 +13,7 @@ import type { GatewayDeps } from '../deps';
 import { LAMBDA_PAYLOAD_BYTES, MAX_BODY_BASE64_CHARS, MAX_READ_ANSWER_BYTES, MAX_SEND_REQUEST_BYTES } from '../limits';
 import { messageToJson, parseMessages, resultsJson } from '../message-json';
 import { capMessages, MESSAGES_BUDGET } from '../read-answer';
+import { markTransactional, transactionResultsJson } from './transactions';
 
 const DEFAULT_READ_MAX = 32;
 
@@ -110,6 +111,8 @@ export function messageRoutes(app: OpenAPIHono, deps: GatewayDeps): void {
     const body = await readJsonObject(c, MAX_SEND_REQUEST_BYTES);
     // The topic's one check is the producer's (prepareBatch), before any message is prepared.
     const batch = producer.prepareBatch(topic, parseMessages(topic, body.messages));
+    // Half messages (routes/transactions.ts): marked here, answered with their transaction ids below.
+    const transactional = markTransactional(batch, body, mode);
     if (mode === 'oneway') {
       // The route first (the shared route cache; the NameServer on a miss): an unknown topic or
       // one without a live broker is the caller's answer (404 / 503), not a silent drop.
@@ -132,7 +135,7 @@ export function messageRoutes(app: OpenAPIHono, deps: GatewayDeps): void {
       throw e;
     }
     metrics.recordOutcomes(batch, outcomes);
-    return c.body(resultsJson(outcomes), 200, { 'Content-Type': 'application/json' });
+    return c.body(transactional ? transactionResultsJson(outcomes) : resultsJson(outcomes), 200, { 'Content-Type': 'application/json' });
   });
 
   app.openapi(readMessagesRoute, async (c) => {

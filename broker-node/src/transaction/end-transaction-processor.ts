@@ -1,0 +1,88 @@
+/**
+ * The broker's transaction routes (RocketMQ's EndTransactionProcessor, and the check channel
+ * its producers would be called back on):
+ *
+ *   POST /v1/transaction/end?messageId={id}&resolution=COMMIT|ROLLBACK
+ *        200 {transactionId, messageId, resolution, topic, queueId, queueOffset?}
+ *        404 TRANSACTION_NOT_FOUND, 409 TRANSACTION_ALREADY_ENDED
+ *   GET  /v1/transaction/checks?producerGroup={g}&waitMs={ms}&max={n}
+ *        long poll: 200 {checks: [...]} once checks are due for the group, or empty after waitMs
+ *   POST /v1/transaction/producer-group?group={g}   body {"checkUrl": "http(s)://..." | null}
+ *        200 {group, checkUrl}: the URL this broker POSTs each check of the group to
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CirrusError, parseJson, validateGroup } from '@cirrusmq/client/protocol';
+import type { BrokerServerContext } from '../server/context';
+import { readBody, sendJson } from '../server/http-util';
+
+export const TRANSACTION_END_PATH = '/v1/transaction/end';
+export const TRANSACTION_CHECKS_PATH = '/v1/transaction/checks';
+export const PRODUCER_GROUP_PATH = '/v1/transaction/producer-group';
+
+const MESSAGE_ID = /^[0-9A-Fa-f]{1,64}$/;
+/** A long poll waits at most this long (under the gateway's and clients' request timeouts). */
+export const MAX_CHECK_WAIT_MS = 30_000;
+
+function service(ctx: BrokerServerContext) {
+  if (!ctx.transactions) throw new CirrusError('SERVICE_NOT_AVAILABLE', `broker ${ctx.brokerName} keeps no transactions`);
+  return ctx.transactions;
+}
+
+export function endTransactionProcessor(ctx: BrokerServerContext) {
+  return async (_req: IncomingMessage, res: ServerResponse, query: string): Promise<void> => {
+    const tx = service(ctx);
+    const params = new URLSearchParams(query);
+    const messageId = params.get('messageId') ?? '';
+    const resolution = (params.get('resolution') ?? '').toUpperCase();
+    if (!MESSAGE_ID.test(messageId)) throw new CirrusError('INVALID_PARAMETER', 'messageId must be a message id (hex)');
+    if (resolution !== 'COMMIT' && resolution !== 'ROLLBACK') throw new CirrusError('INVALID_PARAMETER', 'resolution must be COMMIT or ROLLBACK');
+    sendJson(res, 200, await tx.end(messageId, resolution));
+  };
+}
+
+export function transactionChecksProcessor(ctx: BrokerServerContext) {
+  return async (_req: IncomingMessage, res: ServerResponse, query: string): Promise<void> => {
+    const tx = service(ctx);
+    const params = new URLSearchParams(query);
+    const group = validateGroup(params.get('producerGroup') ?? '');
+    const waitMs = intParam(params, 'waitMs', 0, 0, MAX_CHECK_WAIT_MS);
+    const max = intParam(params, 'max', 32, 1, 1000);
+    const gone = new AbortController();
+    res.once('close', () => gone.abort());
+    const checks = await tx.takeChecks(group, waitMs, max, gone.signal);
+    if (!res.destroyed) sendJson(res, 200, { checks });
+  };
+}
+
+export function producerGroupProcessor(ctx: BrokerServerContext) {
+  return async (req: IncomingMessage, res: ServerResponse, query: string): Promise<void> => {
+    const tx = service(ctx);
+    const group = validateGroup(new URLSearchParams(query).get('group') ?? '');
+    const body = parseJson(await readBody(req, 64 * 1024)) as { checkUrl?: unknown } | undefined;
+    const checkUrl = validateCheckUrl(body?.checkUrl);
+    await tx.registerGroup(group, checkUrl);
+    sendJson(res, 200, { group, checkUrl });
+  };
+}
+
+/** http(s) URL of at most 2048 characters, or null to clear. */
+export function validateCheckUrl(raw: unknown): string | null {
+  if (raw === null) return null;
+  if (typeof raw !== 'string' || raw.length > 2048) throw new CirrusError('INVALID_PARAMETER', 'checkUrl must be an http(s) URL or null');
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new CirrusError('INVALID_PARAMETER', 'checkUrl must be an http(s) URL or null');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CirrusError('INVALID_PARAMETER', 'checkUrl must be an http(s) URL or null');
+  return raw;
+}
+
+function intParam(params: URLSearchParams, name: string, dflt: number, min: number, max: number): number {
+  const raw = params.get(name);
+  if (raw === null || raw === '') return dflt;
+  const n = Number(raw);
+  if (!/^\d{1,9}$/.test(raw) || n < min || n > max) throw new CirrusError('INVALID_PARAMETER', `${name} must be an integer from ${min} to ${max}`);
+  return n;
+}

@@ -1,0 +1,150 @@
+/**
+ * Half messages on the put path and at commit (RocketMQ's TransactionalMessageBridge): a record
+ * with TRAN_MSG is stored under the system topic rmq_sys_trans_half_topic, queue 0, with its
+ * queue in REAL_TOPIC / REAL_QID, so the body lives once in the CommitLog with the store's
+ * durability, tiering and restore, and no consumer of its topic can see it. A commit appends it
+ * again to its real queue (same body, id and born time, TRAN_MSG dropped); a rollback appends
+ * nothing there. Both append an op record under rmq_sys_trans_op_half_topic (TRANS_OP = COMMIT
+ * or ROLLBACK, body = the message id), which is what recovery replays to tell pending from ended.
+ */
+import {
+  decodeProperties,
+  encodeProperties,
+  Field,
+  MessageConst,
+  type PreparedMessage,
+  type RecordShape,
+  readRecordShape,
+  type SendBatch,
+} from '@cirrusmq/client/protocol';
+import { batchOf, preparedFrom, propertiesString } from '../timer/timer-record';
+
+export const HALF_TOPIC = 'rmq_sys_trans_half_topic';
+export const OP_TOPIC = 'rmq_sys_trans_op_half_topic';
+
+const C = MessageConst;
+
+export type OpKind = 'COMMIT' | 'ROLLBACK' | 'GROUP';
+
+/** Whether a record's properties may mark a half message: a byte search, so a plain send pays no property decode. */
+function mayBeHalf(buf: Buffer, shape: RecordShape): boolean {
+  if (shape.propertiesLength < 8) return false;
+  return buf.subarray(shape.propertiesStart, shape.propertiesStart + shape.propertiesLength).indexOf('TRAN_MSG\u0001true') >= 0;
+}
+
+export interface DivertedHalves {
+  /** The records that are not half messages, for their own queue (undefined: none). */
+  normal: SendBatch | undefined;
+  /** The half messages, under HALF_TOPIC queue 0. */
+  half: SendBatch;
+  /** Each half message's id, producer group and real queue, in order. */
+  halves: { messageId: string; producerGroup: string }[];
+}
+
+/** Splits a send batch; undefined (the batch goes as it came) when it holds no half message. */
+export function divertHalfMessages(batch: SendBatch): DivertedHalves | undefined {
+  const { body, records } = batch;
+  let any = false;
+  for (const { shape } of records) if (mayBeHalf(body, shape)) any = true;
+  if (!any) return undefined;
+  const half: PreparedMessage[] = [];
+  const halves: DivertedHalves['halves'] = [];
+  const normal: PreparedMessage[] = [];
+  for (const { pos, shape } of records) {
+    const props = propertiesString(body, shape);
+    if (!mayBeHalf(body, shape) || decodeProperties(props)[C.TRANSACTION_PREPARED] !== 'true') {
+      normal.push(preparedFrom(body, pos, shape, props));
+      continue;
+    }
+    const p = decodeProperties(props);
+    const messageId = p[C.UNIQ_KEY] ?? '';
+    const extra = encodeProperties({ [C.REAL_TOPIC]: batch.topic, [C.REAL_QID]: String(batch.queueId), [C.TRANSACTION_ID]: messageId });
+    half.push(preparedFrom(body, pos, shape, props + extra));
+    halves.push({ messageId, producerGroup: p[C.PRODUCER_GROUP] ?? '' });
+  }
+  return {
+    normal: normal.length > 0 ? batchOf(batch.topic, batch.queueId, normal) : undefined,
+    half: batchOf(HALF_TOPIC, 0, half),
+    halves,
+  };
+}
+
+/** A stored half message, as commit and the checks need it. */
+export interface HalfRecord {
+  messageId: string;
+  realTopic: string;
+  realQueueId: number;
+  producerGroup: string;
+  offsetPy: number;
+  size: number;
+  storeTimestamp: number;
+  props: Record<string, string>;
+  buf: Buffer;
+  shape: RecordShape;
+}
+
+/** Reads a half record at `pos` of `buf` (as stored: with its CommitLog offset); undefined for anything else. */
+export function readHalfRecord(buf: Buffer, pos = 0): HalfRecord | undefined {
+  const shape = readRecordShape(buf, pos, buf.length);
+  if (!shape) return undefined;
+  const props = decodeProperties(propertiesString(buf, shape));
+  const realTopic = props[C.REAL_TOPIC];
+  const messageId = props[C.UNIQ_KEY];
+  if (realTopic === undefined || messageId === undefined || props[C.TRANSACTION_PREPARED] !== 'true') return undefined;
+  return {
+    messageId,
+    realTopic,
+    realQueueId: Number(props[C.REAL_QID] ?? 0),
+    producerGroup: props[C.PRODUCER_GROUP] ?? '',
+    offsetPy: Number(buf.readBigInt64BE(pos + Field.PHYSICALOFFSET)),
+    size: shape.size,
+    storeTimestamp: Number(buf.readBigInt64BE(pos + Field.STORETIMESTAMP)),
+    props,
+    buf: buf.subarray(pos, pos + shape.size),
+    shape: readRecordShape(buf.subarray(pos, pos + shape.size), 0, shape.size)!,
+  };
+}
+
+/** The record a commit appends to its real queue: the half message's id, body and born time, no longer a half message. */
+export function committedMessage(r: HalfRecord): PreparedMessage {
+  const props = { ...r.props };
+  for (const name of [C.REAL_TOPIC, C.REAL_QID, C.TRANSACTION_PREPARED]) delete props[name];
+  return { ...preparedFrom(r.buf, 0, r.shape, encodeProperties(props)), messageId: r.messageId };
+}
+
+/** An op record: the end of a transaction (body: its message id), or a producer group's check URL (body: JSON). */
+export function opMessage(kind: OpKind, key: string, body: string, now: number): PreparedMessage {
+  const properties = encodeProperties({ [C.TRANSACTION_OP]: kind, [C.TRANSACTION_ID]: key });
+  return {
+    messageId: '',
+    body: Buffer.from(body, 'utf8'),
+    sysFlag: 0,
+    bornTimestamp: now,
+    properties,
+    propertiesLength: Buffer.byteLength(properties, 'utf8'),
+  };
+}
+
+export interface OpRecord {
+  kind: OpKind;
+  key: string;
+  body: Buffer;
+  offsetPy: number;
+  storeTimestamp: number;
+}
+
+export function readOpRecord(buf: Buffer, pos = 0): OpRecord | undefined {
+  const shape = readRecordShape(buf, pos, buf.length);
+  if (!shape) return undefined;
+  const props = decodeProperties(propertiesString(buf, shape));
+  const kind = props[C.TRANSACTION_OP];
+  const key = props[C.TRANSACTION_ID];
+  if ((kind !== 'COMMIT' && kind !== 'ROLLBACK' && kind !== 'GROUP') || key === undefined) return undefined;
+  return {
+    kind,
+    key,
+    body: buf.subarray(pos + Field.BODY, pos + Field.BODY + shape.bodyLength),
+    offsetPy: Number(buf.readBigInt64BE(pos + Field.PHYSICALOFFSET)),
+    storeTimestamp: Number(buf.readBigInt64BE(pos + Field.STORETIMESTAMP)),
+  };
+}

@@ -1,0 +1,461 @@
+/**
+ * TransactionalMessageService (RocketMQ's TransactionalMessageServiceImpl + CheckService), with
+ * one change: the state of half messages is a table of pending transactions in memory, not a
+ * re-append of the half message at every check (RocketMQ's putBackHalfMsgQueue).
+ *
+ *   put      half records go under rmq_sys_trans_half_topic (half-message.ts): durable, tiered
+ *   commit   the half record is appended again to its real queue, then a COMMIT op record
+ *   rollback a ROLLBACK op record only
+ *   check    every pending transaction is checked back with its producer group first after
+ *            checkFirstMs, then every checkIntervalMs; after checkMax checks it is rolled back
+ *            and logged. A group with a check URL is called (check-url-caller.ts); otherwise the
+ *            check waits in the group's outbox for a long poll (takeChecks) of an SDK producer.
+ *   recover  the op topic (ends, check URLs), then the half topic: a half record without an end
+ *            is pending again. Its check count follows from its age, so none is persisted.
+ *
+ * Retention keeps every segment from the oldest pending half record on (retentionHold), so a
+ * pending transaction's record outlives the 72 h file reservation; the op records after it too.
+ */
+import { CirrusError, decodeRecord, encodeTransactionId, type Logger, MessageConst, readRecordShape, type SendBatch } from '@cirrusmq/client/protocol';
+import { PeriodicService } from '../periodic-service';
+import type { MessageStore, PutMessageResult, PutOptions } from '../store/message-store-types';
+import { batchOf } from '../timer/timer-record';
+import { type CheckUnknownReason, callCheckUrl } from './check-url-caller';
+import {
+  committedMessage,
+  divertHalfMessages,
+  HALF_TOPIC,
+  type HalfRecord,
+  OP_TOPIC,
+  type OpKind,
+  opMessage,
+  readHalfRecord,
+  readOpRecord,
+} from './half-message';
+
+export type TransactionBackingStore = Pick<MessageStore, 'putMessages' | 'getMessage' | 'getMaxOffsetInQueue' | 'getMinOffsetInQueue'> & {
+  readCommitLog(offset: number, size: number): Promise<Buffer | undefined>;
+};
+
+export interface TransactionConfig {
+  brokerName: string;
+  /** RocketMQ's transactionTimeOut: the first check this long after the half message is stored (6 s). */
+  checkFirstMs: number;
+  /** RocketMQ's transactionCheckInterval (30 s). */
+  checkIntervalMs: number;
+  /** RocketMQ's transactionCheckMax (15): then rolled back. */
+  checkMax: number;
+  /** A check URL answering later than this counts as UNKNOWN. */
+  checkUrlTimeoutMs: number;
+  /** A check URL's record is appended again this often, so retention never deletes the last one (24 h). */
+  groupRefreshMs?: number;
+  now?: () => number;
+}
+
+interface Pending {
+  messageId: string;
+  realTopic: string;
+  realQueueId: number;
+  producerGroup: string;
+  offsetPy: number;
+  size: number;
+  storedMs: number;
+  checks: number;
+  nextCheckMs: number;
+}
+
+/** What a checker is given: the message as sent, with its transaction id and how often it was checked. */
+export interface TransactionCheck {
+  transactionId: string;
+  messageId: string;
+  topic: string;
+  queueId: number;
+  producerGroup: string;
+  checkTimes: number;
+  bornTimestamp: number;
+  storeTimestamp: number;
+  body: string;
+  bodyEncoding: 'base64';
+  tags?: string;
+  keys: string[];
+  properties: Record<string, string>;
+}
+
+export type EndAction = 'COMMIT' | 'ROLLBACK';
+
+export interface EndResult {
+  transactionId: string;
+  messageId: string;
+  resolution: EndAction;
+  topic: string;
+  queueId: number;
+  /** The committed message's offset in its queue. */
+  queueOffset?: number;
+}
+
+/** Ended ids remembered for a 409 (oldest forgotten first: then a late commit is a 404). */
+const ENDED_KEPT = 100_000;
+const SCAN_BATCH = 256;
+const RESERVED = new Set<string>(Object.values(MessageConst));
+
+export class TransactionalMessageService {
+  private readonly pending = new Map<string, Pending>();
+  private readonly ended = new Map<string, EndAction>();
+  private readonly groups = new Map<string, { checkUrl: string | null; storedMs: number }>();
+  /** Checks due for SDK producers, per group, until a long poll takes them or the transaction ends. */
+  private readonly outbox = new Map<string, Set<string>>();
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly checking = new Set<string>();
+  private readonly now: () => number;
+  private readonly loop: PeriodicService;
+  private recovered = false;
+  readonly counters = {
+    halfPut: 0,
+    committed: 0,
+    rolledBack: 0,
+    checks: 0,
+    discarded: 0,
+    checkUnknown: { unknown: 0, timeout: 0, garbage: 0, error: 0 } as Record<CheckUnknownReason, number>,
+  };
+
+  constructor(
+    private readonly store: TransactionBackingStore,
+    private readonly config: TransactionConfig,
+    private readonly logger: Logger,
+  ) {
+    this.now = config.now ?? Date.now;
+    const tick = Math.max(20, Math.min(1_000, Math.floor(Math.min(config.checkFirstMs, config.checkIntervalMs) / 4)));
+    this.loop = new PeriodicService('TransactionalMessageCheckService', tick, () => this.checkPass(), logger);
+  }
+
+  /** Stores a send batch whose records may be half messages: those under the half topic, the rest through `next` (the timer hook, the store). */
+  async putMessages(batch: SendBatch, options: PutOptions | undefined, next: (b: SendBatch) => Promise<PutMessageResult>): Promise<PutMessageResult> {
+    const diverted = divertHalfMessages(batch);
+    if (!diverted) return next(batch);
+    if (!this.recovered) throw new CirrusError('SERVICE_NOT_AVAILABLE', 'the transaction table is recovering');
+    for (const h of diverted.halves) {
+      if (!h.producerGroup) throw new CirrusError('INVALID_MESSAGE', 'a transactional message needs its producer group (PGROUP)');
+    }
+    const [plain, half] = await Promise.all([diverted.normal ? next(diverted.normal) : undefined, this.store.putMessages(diverted.half, options)]);
+    const storedMs = this.now();
+    let offsetPy = half.commitLogOffset;
+    for (let i = 0; i < diverted.halves.length; i++) {
+      const size = diverted.half.records[i]!.shape.size;
+      const h = diverted.halves[i]!;
+      this.pending.set(h.messageId, {
+        messageId: h.messageId,
+        realTopic: batch.topic,
+        realQueueId: batch.queueId,
+        producerGroup: h.producerGroup,
+        offsetPy,
+        size,
+        storedMs,
+        checks: 0,
+        nextCheckMs: storedMs + this.config.checkFirstMs,
+      });
+      offsetPy += size;
+    }
+    this.counters.halfPut += diverted.halves.length;
+    const first = plain ?? half;
+    return { ...first, count: batch.records.length, status: first.status !== 'PUT_OK' ? first.status : half.status };
+  }
+
+  /** Commit or rollback (RocketMQ's EndTransactionProcessor). TRANSACTION_NOT_FOUND / TRANSACTION_ALREADY_ENDED otherwise. */
+  async end(messageId: string, action: EndAction): Promise<EndResult> {
+    if (!this.recovered) throw new CirrusError('SERVICE_NOT_AVAILABLE', 'the transaction table is recovering');
+    const p = this.pending.get(messageId);
+    const transactionId = encodeTransactionId(this.config.brokerName, messageId);
+    if (!p) {
+      const done = this.ended.get(messageId);
+      if (done) {
+        throw new CirrusError('TRANSACTION_ALREADY_ENDED', `transaction ${transactionId} was ${done === 'COMMIT' ? 'committed' : 'rolled back'} already`, {
+          details: { resolution: done },
+        });
+      }
+      throw new CirrusError('TRANSACTION_NOT_FOUND', `no transaction ${transactionId} on broker ${this.config.brokerName}`);
+    }
+    // Out of the table before the first await: a second end (a client's and a check's at once) is a 409.
+    this.pending.delete(messageId);
+    this.remember(messageId, action);
+    this.outbox.get(p.producerGroup)?.delete(messageId);
+    try {
+      let queueOffset: number | undefined;
+      if (action === 'COMMIT') {
+        const r = await this.readHalf(p);
+        if (!r) throw new CirrusError('INTERNAL', `the half message of transaction ${transactionId} is gone from the CommitLog`);
+        // The message first, then its end: a crash between them commits it again at the next check (at least once, as RocketMQ).
+        const put = await this.store.putMessages(batchOf(p.realTopic, p.realQueueId, [committedMessage(r)]));
+        queueOffset = put.queueOffset;
+      }
+      await this.putOp(action, messageId, '');
+      if (action === 'COMMIT') this.counters.committed++;
+      else this.counters.rolledBack++;
+      return { transactionId, messageId, resolution: action, topic: p.realTopic, queueId: p.realQueueId, queueOffset };
+    } catch (e) {
+      this.ended.delete(messageId);
+      this.pending.set(messageId, p);
+      throw e;
+    }
+  }
+
+  /** Registers (or with null clears) a producer group's check URL; kept as an op record, so it survives a crash and a restore. */
+  async registerGroup(group: string, checkUrl: string | null): Promise<void> {
+    await this.putOp('GROUP', group, JSON.stringify({ checkUrl }));
+    this.groups.set(group, { checkUrl, storedMs: this.now() });
+  }
+
+  checkUrlOf(group: string): string | null {
+    return this.groups.get(group)?.checkUrl ?? null;
+  }
+
+  /** Long poll of an SDK producer: the checks due for its group, waiting up to waitMs for one. */
+  async takeChecks(group: string, waitMs: number, max: number, signal?: AbortSignal): Promise<TransactionCheck[]> {
+    if (!this.outbox.get(group)?.size && waitMs > 0) {
+      await new Promise<void>((resolve) => {
+        let set = this.waiters.get(group);
+        if (!set) this.waiters.set(group, (set = new Set()));
+        const done = () => {
+          clearTimeout(timer);
+          set.delete(done);
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, waitMs);
+        signal?.addEventListener('abort', done);
+        set.add(done);
+      });
+    }
+    const ids = this.outbox.get(group);
+    const out: TransactionCheck[] = [];
+    if (!ids || signal?.aborted) return out;
+    for (const id of [...ids].slice(0, max)) {
+      ids.delete(id);
+      const p = this.pending.get(id);
+      const check = p && (await this.checkOf(p));
+      if (check) out.push(check);
+    }
+    return out;
+  }
+
+  /** Long polls parked now, per group (tests wait for one). */
+  parkedPolls(): number {
+    let n = 0;
+    for (const s of this.waiters.values()) n += s.size;
+    return n;
+  }
+
+  pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /** The CommitLog offset retention must not delete past: the oldest pending half record (everything before recovery). */
+  retentionHold(): number {
+    if (!this.recovered) return 0;
+    let min = Number.POSITIVE_INFINITY;
+    for (const p of this.pending.values()) if (p.offsetPy < min) min = p.offsetPy;
+    return min;
+  }
+
+  /** Rebuilds the table from the op and half topics, then starts the checks. */
+  async recover(): Promise<void> {
+    const groupRecords = new Map<string, { checkUrl: string | null; storedMs: number }>();
+    // Every end still stored decides, not only the ENDED_KEPT newest remembered for 409s.
+    const ended = new Set<string>();
+    for await (const buf of this.scan(OP_TOPIC)) {
+      const op = readOpRecord(buf);
+      if (!op) continue;
+      if (op.kind === 'GROUP') {
+        try {
+          const { checkUrl } = JSON.parse(op.body.toString('utf8')) as { checkUrl: string | null };
+          groupRecords.set(op.key, { checkUrl, storedMs: op.storeTimestamp });
+        } catch {
+          this.logger.warn('transaction: a producer group record that is not JSON, skipped', { group: op.key });
+        }
+      } else {
+        ended.add(op.key);
+        this.remember(op.key, op.kind);
+      }
+    }
+    for (const [g, v] of groupRecords) this.groups.set(g, v);
+    const now = this.now();
+    const { checkFirstMs: first, checkIntervalMs: interval, checkMax } = this.config;
+    for await (const buf of this.scan(HALF_TOPIC)) {
+      const r = readHalfRecord(buf);
+      if (!r || ended.has(r.messageId)) continue;
+      const firstAt = r.storeTimestamp + first;
+      // The checks its age allows, less one made at once: missed checks are not replayed, nor counted twice.
+      const passed = now < firstAt ? 0 : 1 + Math.floor((now - firstAt) / interval);
+      this.pending.set(r.messageId, {
+        messageId: r.messageId,
+        realTopic: r.realTopic,
+        realQueueId: r.realQueueId,
+        producerGroup: r.producerGroup,
+        offsetPy: r.offsetPy,
+        size: r.size,
+        storedMs: r.storeTimestamp,
+        checks: Math.min(checkMax, Math.max(0, passed - 1)),
+        nextCheckMs: passed === 0 ? firstAt : now,
+      });
+    }
+    this.recovered = true;
+    this.logger.info('transactions recovered', { pending: this.pending.size, ended: this.ended.size, groups: this.groups.size });
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  async close(): Promise<void> {
+    for (const set of this.waiters.values()) for (const done of [...set]) done();
+    await this.loop.shutdown();
+  }
+
+  /** Prometheus text for the broker's /metrics. */
+  metricsText(brokerName: string): string {
+    const l = `broker="${brokerName}"`;
+    const c = this.counters;
+    const lines = [
+      '# HELP cirrusmq_transaction_pending Half messages neither committed nor rolled back.',
+      '# TYPE cirrusmq_transaction_pending gauge',
+      `cirrusmq_transaction_pending{${l}} ${this.pending.size}`,
+      '# HELP cirrusmq_transaction_half_messages_total Half messages stored.',
+      '# TYPE cirrusmq_transaction_half_messages_total counter',
+      `cirrusmq_transaction_half_messages_total{${l}} ${c.halfPut}`,
+      '# HELP cirrusmq_transaction_ended_total Transactions ended, by resolution (rollbacks after the last check included).',
+      '# TYPE cirrusmq_transaction_ended_total counter',
+      `cirrusmq_transaction_ended_total{${l},resolution="commit"} ${c.committed}`,
+      `cirrusmq_transaction_ended_total{${l},resolution="rollback"} ${c.rolledBack}`,
+      '# HELP cirrusmq_transaction_checks_total Check-backs made (to a check URL or offered to a long poll).',
+      '# TYPE cirrusmq_transaction_checks_total counter',
+      `cirrusmq_transaction_checks_total{${l}} ${c.checks}`,
+      '# HELP cirrusmq_transaction_discarded_total Transactions rolled back after their last check (checkMax).',
+      '# TYPE cirrusmq_transaction_discarded_total counter',
+      `cirrusmq_transaction_discarded_total{${l}} ${c.discarded}`,
+      '# HELP cirrusmq_transaction_check_unknown_total Check URL answers taken as UNKNOWN, by reason (unknown: said so; timeout; garbage: not COMMIT/ROLLBACK/UNKNOWN; error: refused or an error status).',
+      '# TYPE cirrusmq_transaction_check_unknown_total counter',
+    ];
+    for (const [reason, n] of Object.entries(c.checkUnknown)) lines.push(`cirrusmq_transaction_check_unknown_total{${l},reason="${reason}"} ${n}`);
+    return lines.join('\n');
+  }
+
+  /** One pass of the check service: due transactions are checked, those past checkMax rolled back; old check URL records refreshed. */
+  async checkPass(): Promise<void> {
+    const now = this.now();
+    const { checkIntervalMs, checkMax } = this.config;
+    for (const p of [...this.pending.values()]) {
+      if (p.nextCheckMs > now || this.checking.has(p.messageId)) continue;
+      if (p.checks >= checkMax) {
+        this.counters.discarded++;
+        this.logger.warn('transaction rolled back after its last check', {
+          transactionId: encodeTransactionId(this.config.brokerName, p.messageId),
+          producerGroup: p.producerGroup,
+          topic: p.realTopic,
+          checks: p.checks,
+        });
+        await this.end(p.messageId, 'ROLLBACK').catch((e) => this.logger.error('transaction: rollback after the last check failed', { err: e }));
+        continue;
+      }
+      p.checks++;
+      p.nextCheckMs = now + checkIntervalMs;
+      this.counters.checks++;
+      const url = this.groups.get(p.producerGroup)?.checkUrl;
+      if (url) void this.callCheckUrl(p, url);
+      else this.offer(p);
+    }
+    const refresh = this.config.groupRefreshMs ?? 86_400_000;
+    for (const [group, g] of this.groups) if (now - g.storedMs >= refresh) await this.registerGroup(group, g.checkUrl);
+  }
+
+  private offer(p: Pending): void {
+    let ids = this.outbox.get(p.producerGroup);
+    if (!ids) this.outbox.set(p.producerGroup, (ids = new Set()));
+    ids.add(p.messageId);
+    for (const done of [...(this.waiters.get(p.producerGroup) ?? [])]) done();
+  }
+
+  private async callCheckUrl(p: Pending, url: string): Promise<void> {
+    this.checking.add(p.messageId);
+    try {
+      const check = await this.checkOf(p);
+      if (!check) return;
+      const answer = await callCheckUrl(url, check, this.config.checkUrlTimeoutMs);
+      if (answer.reason) {
+        this.counters.checkUnknown[answer.reason]++;
+        if (answer.reason !== 'unknown') this.logger.warn('transaction check URL gave no answer', { producerGroup: p.producerGroup, reason: answer.reason });
+        return;
+      }
+      if (answer.resolution === 'COMMIT' || answer.resolution === 'ROLLBACK') await this.end(p.messageId, answer.resolution);
+    } catch (e) {
+      // Ended by its producer meanwhile: nothing left to do.
+      if (!(e instanceof CirrusError && (e.code === 'TRANSACTION_ALREADY_ENDED' || e.code === 'TRANSACTION_NOT_FOUND')))
+        this.logger.error('transaction check failed', { err: e });
+    } finally {
+      this.checking.delete(p.messageId);
+    }
+  }
+
+  private async checkOf(p: Pending): Promise<TransactionCheck | undefined> {
+    const r = await this.readHalf(p);
+    if (!r) return undefined;
+    const m = decodeRecord(r.buf, 0, r.shape);
+    const properties: Record<string, string> = {};
+    for (const k in m.properties) if (!RESERVED.has(k) && k !== MessageConst.TRANSACTION_ID) properties[k] = m.properties[k]!;
+    return {
+      transactionId: encodeTransactionId(this.config.brokerName, p.messageId),
+      messageId: p.messageId,
+      topic: p.realTopic,
+      queueId: p.realQueueId,
+      producerGroup: p.producerGroup,
+      checkTimes: p.checks,
+      bornTimestamp: m.bornTimestamp,
+      storeTimestamp: m.storeTimestamp,
+      body: m.body.toString('base64'),
+      bodyEncoding: 'base64',
+      tags: m.tags,
+      keys: m.keys,
+      properties,
+    };
+  }
+
+  private async readHalf(p: Pending): Promise<HalfRecord | undefined> {
+    const buf = await this.store.readCommitLog(p.offsetPy, p.size);
+    const r = buf ? readHalfRecord(buf) : undefined;
+    return r?.messageId === p.messageId ? r : undefined;
+  }
+
+  private async putOp(kind: OpKind, key: string, body: string): Promise<void> {
+    await this.store.putMessages(batchOf(OP_TOPIC, 0, [opMessage(kind, key, body, this.now())]));
+  }
+
+  private remember(messageId: string, action: EndAction): void {
+    this.ended.set(messageId, action);
+    if (this.ended.size > ENDED_KEPT) this.ended.delete(this.ended.keys().next().value!);
+  }
+
+  /** Every record of a system topic's queue 0 still stored, one record per buffer. */
+  private async *scan(topic: string): AsyncGenerator<Buffer> {
+    let offset = this.store.getMinOffsetInQueue(topic, 0);
+    const max = this.store.getMaxOffsetInQueue(topic, 0);
+    while (offset < max) {
+      let got: Awaited<ReturnType<TransactionBackingStore['getMessage']>>;
+      try {
+        got = await this.store.getMessage(topic, 0, offset, SCAN_BATCH);
+      } catch (e) {
+        if (e instanceof CirrusError && e.code === 'OFFSET_BELOW_MINIMUM') {
+          offset = this.store.getMinOffsetInQueue(topic, 0);
+          continue;
+        }
+        throw e;
+      }
+      let pos = 0;
+      while (pos < got.records.length) {
+        const shape = readRecordShape(got.records, pos, got.records.length);
+        if (!shape) break;
+        yield got.records.subarray(pos, pos + shape.size);
+        pos += shape.size;
+      }
+      if (got.nextOffset <= offset) return;
+      offset = got.nextOffset;
+    }
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * RocketMQ's TransactionMQProducer: sends a half message (stored, invisible to consumers), runs
+ * the local transaction, then commits or rolls back by what it answered. UNKNOWN leaves the
+ * transaction to the broker's check-backs: this producer keeps a long poll open on every live
+ * broker (GET /v1/transaction/checks) for its group, asks the listener's checkLocalTransaction
+ * and sends the outcome, so a producer restarted after a crash resolves what its last run left.
+ */
+import type { ClusterBrokerInfo } from '../api/types.js';
+import { CirrusError, errorFromBody, toCirrusError } from '../errors.js';
+import { HttpClient, parseJson } from '../http/http-client.js';
+import { silentLogger, type Logger } from '../logger.js';
+import type { Message, SendResult } from '../message.js';
+import { validateGroup } from '../validation.js';
+import { Producer, type ProducerOptions } from './producer.js';
+import { decodeTransactionId, encodeTransactionId, markHalfMessages, type TransactionResolution } from './transaction-id.js';
+
+/** A half message as a check-back gives it. */
+export interface TransactionCheckView {
+  transactionId: string;
+  messageId: string;
+  topic: string;
+  body: Buffer;
+  tags?: string;
+  keys: string[];
+  properties: Record<string, string>;
+  /** 1 at the first check-back. */
+  checkTimes: number;
+  bornTimestamp: number;
+}
+
+/** RocketMQ's TransactionListener. A callback that throws counts as UNKNOWN. */
+export interface TransactionListener {
+  executeLocalTransaction(msg: Message, arg: unknown, result: SendResult & { transactionId: string }): TransactionResolution | Promise<TransactionResolution>;
+  checkLocalTransaction(check: TransactionCheckView): TransactionResolution | Promise<TransactionResolution>;
+}
+
+export interface TransactionProducerOptions extends ProducerOptions {
+  producerGroup: string;
+  listener: TransactionListener;
+  /** How long one check-back long poll waits on a broker (20 s). */
+  checkWaitMs?: number;
+  /** How often the list of brokers polled is refreshed (10 s). */
+  brokerRefreshMs?: number;
+}
+
+export interface TransactionSendResult extends SendResult {
+  transactionId: string;
+  /** What executeLocalTransaction answered (and so what was done: UNKNOWN waits for a check-back). */
+  resolution: TransactionResolution;
+}
+
+export class TransactionProducer {
+  readonly producer: Producer;
+  readonly producerGroup: string;
+  private readonly listener: TransactionListener;
+  private readonly logger: Logger;
+  private readonly checkWaitMs: number;
+  private readonly brokerRefreshMs: number;
+  private readonly clients = new Map<string, HttpClient>();
+  private readonly polling = new Map<string, { stop: boolean }>();
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private running = false;
+  /** Check-backs answered COMMIT or ROLLBACK (tests, metrics). */
+  checksResolved = 0;
+
+  constructor(options: TransactionProducerOptions) {
+    this.producerGroup = validateGroup(options.producerGroup);
+    this.listener = options.listener;
+    this.logger = options.logger ?? silentLogger;
+    this.checkWaitMs = options.checkWaitMs ?? 20_000;
+    this.brokerRefreshMs = options.brokerRefreshMs ?? 10_000;
+    this.producer = new Producer(options);
+  }
+
+  /** Opens the check-back long polls. Sending works without it; check-backs need it. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    await this.refreshBrokers();
+    const tick = () => {
+      this.refreshTimer = setTimeout(() => {
+        this.refreshBrokers()
+          .catch((e) => this.logger.warn('transaction producer: broker list refresh failed', { err: e }))
+          .finally(() => this.running && tick());
+      }, this.brokerRefreshMs);
+      this.refreshTimer.unref();
+    };
+    tick();
+  }
+
+  /** Sends `msg` as a half message, runs the local transaction, and commits or rolls back as it answers. */
+  async sendMessageInTransaction(msg: Message, arg?: unknown): Promise<TransactionSendResult> {
+    const batch = this.producer.prepareBatch(msg.topic, [msg]);
+    markHalfMessages(batch.prepared, this.producerGroup);
+    const [outcome] = await this.producer.sendPrepared(batch);
+    if (!outcome || outcome.status === 'FAILED') throw outcome?.error ?? new CirrusError('INTERNAL', 'no send result');
+    const transactionId = encodeTransactionId(outcome.messageQueue.brokerName, outcome.messageId);
+    let resolution: TransactionResolution;
+    try {
+      resolution = await this.listener.executeLocalTransaction(msg, arg, { ...outcome, transactionId });
+    } catch (e) {
+      this.logger.warn('executeLocalTransaction threw: left to the check-back', { transactionId, err: e });
+      resolution = 'UNKNOWN';
+    }
+    if (resolution === 'COMMIT' || resolution === 'ROLLBACK') await this.end(transactionId, resolution);
+    return { ...outcome, transactionId, resolution };
+  }
+
+  commit(transactionId: string): Promise<void> {
+    return this.end(transactionId, 'COMMIT');
+  }
+
+  rollback(transactionId: string): Promise<void> {
+    return this.end(transactionId, 'ROLLBACK');
+  }
+
+  shutdown(): void {
+    this.running = false;
+    clearTimeout(this.refreshTimer);
+    for (const p of this.polling.values()) p.stop = true;
+    this.polling.clear();
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+    this.producer.shutdown();
+  }
+
+  private async end(transactionId: string, resolution: 'COMMIT' | 'ROLLBACK'): Promise<void> {
+    const { brokerName, messageId } = decodeTransactionId(transactionId);
+    const broker = (await this.masters()).find((b) => b.brokerName === brokerName);
+    if (!broker) throw new CirrusError('BROKER_NOT_FOUND', `broker ${brokerName} of transaction ${transactionId} is not in the cluster`);
+    const res = await this.client(broker.addr).request({ method: 'POST', path: `/v1/transaction/end?messageId=${messageId}&resolution=${resolution}` });
+    if (res.status !== 200) throw errorFromBody(res.status, parseJson(res.body));
+  }
+
+  private async masters(): Promise<ClusterBrokerInfo[]> {
+    return (await this.producer.nameServer.getCluster()).filter((b) => b.alive && b.brokerId === 0);
+  }
+
+  private client(addr: string): HttpClient {
+    let c = this.clients.get(addr);
+    if (!c) this.clients.set(addr, (c = new HttpClient(addr, { maxSockets: 8, timeoutMs: this.checkWaitMs + 10_000 })));
+    return c;
+  }
+
+  private async refreshBrokers(): Promise<void> {
+    if (!this.running) return;
+    const addrs = new Set((await this.masters()).map((b) => b.addr));
+    for (const [addr, p] of this.polling) {
+      if (!addrs.has(addr)) {
+        p.stop = true;
+        this.polling.delete(addr);
+      }
+    }
+    for (const addr of addrs) {
+      if (this.polling.has(addr)) continue;
+      const state = { stop: false };
+      this.polling.set(addr, state);
+      void this.pollLoop(addr, state);
+    }
+  }
+
+  private async pollLoop(addr: string, state: { stop: boolean }): Promise<void> {
+    const path = `/v1/transaction/checks?producerGroup=${encodeURIComponent(this.producerGroup)}&waitMs=${this.checkWaitMs}`;
+    while (!state.stop && this.running) {
+      try {
+        const res = await this.client(addr).request({ method: 'GET', path });
+        if (res.status !== 200) throw errorFromBody(res.status, parseJson(res.body));
+        const { checks } = parseJson(res.body) as { checks: (Omit<TransactionCheckView, 'body'> & { body: string })[] };
+        for (const c of checks) await this.answerCheck(addr, { ...c, body: Buffer.from(c.body, 'base64') });
+      } catch (e) {
+        if (state.stop || !this.running) return;
+        this.logger.warn('transaction producer: check-back poll failed', { broker: addr, err: toCirrusError(e).message });
+        await new Promise((r) => setTimeout(r, 1_000).unref());
+      }
+    }
+  }
+
+  private async answerCheck(addr: string, check: TransactionCheckView): Promise<void> {
+    let resolution: TransactionResolution;
+    try {
+      resolution = await this.listener.checkLocalTransaction(check);
+    } catch (e) {
+      this.logger.warn('checkLocalTransaction threw: UNKNOWN', { transactionId: check.transactionId, err: e });
+      return;
+    }
+    if (resolution !== 'COMMIT' && resolution !== 'ROLLBACK') return;
+    const res = await this.client(addr).request({ method: 'POST', path: `/v1/transaction/end?messageId=${check.messageId}&resolution=${resolution}` });
+    // Ended meanwhile (by this producer, another of its group, or the last check): nothing to do.
+    if (res.status !== 200 && res.status !== 404 && res.status !== 409) throw errorFromBody(res.status, parseJson(res.body));
+    if (res.status === 200) this.checksResolved++;
+  }
+}
