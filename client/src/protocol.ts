@@ -5,6 +5,7 @@
  * the SDK cannot disagree on a byte. Not a stable API for applications: that is `@cirrusmq/client`.
  */
 export * from './api/broker-client.js';
+export * from './api/cancel-scheduled.js';
 export * from './api/consume-types.js';
 export * from './api/dead-letter-batch.js';
 export * from './api/gateway-client.js';

@@ -135,13 +135,16 @@ describe('bad input over gRPC', () => {
     await expectStillServing();
   });
 
-  it('answers delayed and transactional messages, EndTransaction and RecallMessage with UNSUPPORTED until timers and transactions exist', async () => {
-    expect(await sendCode(message({ type: 'DELAY', deliveryAt: Date.now() + 60_000 }))).toBe('UNSUPPORTED');
+  it('answers a DELAY message without a delivery time (or a time on another type), one past the horizon, bad recalls, and transactional messages with their codes', async () => {
+    expect(await sendCode(message({ type: 'DELAY' }))).toBe('MESSAGE_PROPERTY_CONFLICT_WITH_TYPE');
+    expect(await sendCode(message({ type: 'NORMAL', deliveryAt: Date.now() + 60_000 }))).toBe('MESSAGE_PROPERTY_CONFLICT_WITH_TYPE');
+    expect(await sendCode(message({ type: 'DELAY', deliveryAt: Date.now() + 400 * 86_400_000 }))).toBe('ILLEGAL_DELIVERY_TIME');
+    expect((await call('RecallMessage', { topic: { name: TOPIC }, recall_handle: 'not a handle' })).status.code).toBe('BAD_REQUEST');
+    expect((await call('RecallMessage', { topic: { name: TOPIC }, recall_handle: '0123456789ABCDEF0123456789ABCDEF' })).status.code).toBe('NOT_FOUND');
     expect(await sendCode(message({ type: 'TRANSACTION' }))).toBe('UNSUPPORTED');
     expect((await call('EndTransaction', { topic: { name: TOPIC }, message_id: 'x', transaction_id: 'y', resolution: 'COMMIT' })).status.code).toBe(
       'UNSUPPORTED',
     );
-    expect((await call('RecallMessage', { topic: { name: TOPIC }, recall_handle: 'x' })).status.code).toBe('UNSUPPORTED');
     await expectStillServing();
   });
 

@@ -43,6 +43,7 @@ interface Stored {
   broker: string;
   queueId: number;
   queueOffset: number;
+  storeTimestamp: number;
   messageId: string;
   body: Buffer;
   tags?: string;
@@ -176,6 +177,24 @@ describe('the official producer through the gRPC proxy', () => {
     producers.push(p);
     for (const topic of topics) await p.send({ topic, body: Buffer.from(topic) });
     for (const topic of topics) expect((await readTopic(topic)).map((m) => m.body.toString())).toEqual([topic]);
+  }, 60_000);
+
+  it('delivers a delayed message (deliveryTimestamp) no earlier than its time, and a recalled one never', async () => {
+    const topic = 'grpc-delay';
+    await createTopic(topic);
+    const p = await producerFor(topic);
+    const sentAt = Date.now();
+    const later = await p.send({ topic, body: Buffer.from('later'), deliveryTimestamp: new Date(sentAt + 2_000) });
+    const recalled = await p.send({ topic, body: Buffer.from('recalled'), deliveryTimestamp: new Date(sentAt + 2_000) });
+    expect(recalled.recallHandle).not.toBe('');
+    expect((await p.recallMessage(topic, recalled.recallHandle)).messageId).toBe(recalled.messageId);
+    expect(await readTopic(topic)).toEqual([]);
+    await waitFor('the delayed message', 20_000, async () => (await readTopic(topic)).length > 0);
+    const stored = await readTopic(topic);
+    expect(stored.map((m) => [m.messageId, m.body.toString()])).toEqual([[later.messageId, 'later']]);
+    expect(stored[0]!.storeTimestamp).toBeGreaterThanOrEqual(sentAt + 2_000);
+    // Past its time: a second recall finds it delivered.
+    await expect(p.recallMessage(topic, later.recallHandle)).rejects.toThrow();
   }, 60_000);
 
   it('routes around a SIGKILLed broker: every send of the official producer succeeds, on the broker left', async () => {

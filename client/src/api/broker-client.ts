@@ -1,5 +1,6 @@
 /** A broker's HTTP API: binary send batches in, raw records out (reads and lookups). */
 import { type CirrusError, errorFromBody } from '../errors.js';
+import type { ScheduleCancelled } from './cancel-scheduled.js';
 import { HttpClient, parseJson, type HttpResponse } from '../http/http-client.js';
 import { decodeRecords } from '../codec/record.js';
 import { buildSubscriptionData } from '../filter/subscription-data.js';
@@ -135,6 +136,11 @@ export class BrokerClient {
     });
     if (res.status !== 200) throw errorOf(res);
     return res.body;
+  }
+
+  /** Cancels a scheduled message held pending here (TIMER_NOT_FOUND, TIMER_ALREADY_FIRED otherwise). */
+  cancelTimer(topic: string, messageId: string): Promise<ScheduleCancelled> {
+    return this.http.json<ScheduleCancelled>('POST', `/v1/timer/cancel?topic=${encodeURIComponent(topic)}&messageId=${encodeURIComponent(messageId)}`);
   }
 
   /** Ends the leases of these receipt handles; one result per handle, in order. */

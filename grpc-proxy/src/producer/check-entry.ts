@@ -9,14 +9,16 @@ import { RmqStatusError } from '../status.js';
 const SEPARATORS = /[\u0001\u0002]/;
 const RESERVED = new Set<string>(Object.values(MessageConst));
 
-/** Message types CirrusMQ stores; DELAY and TRANSACTION wait for timers and transactions (issue 14). */
-const SUPPORTED_TYPES = new Set(['NORMAL', 'FIFO', 'MESSAGE_TYPE_UNSPECIFIED']);
+/** Message types CirrusMQ stores; TRANSACTION waits for transactions over gRPC (issue 14). */
+const SUPPORTED_TYPES = new Set(['NORMAL', 'FIFO', 'DELAY', 'MESSAGE_TYPE_UNSPECIFIED']);
 
 export function checkEntry(m: any, maxBodySize: number): void {
   const sp = m.system_properties ?? {};
   const type: string = sp.message_type ?? 'MESSAGE_TYPE_UNSPECIFIED';
   if (!SUPPORTED_TYPES.has(type)) throw new RmqStatusError('UNSUPPORTED', `${type} messages are not supported yet`);
-  if (sp.delivery_timestamp) throw new RmqStatusError('UNSUPPORTED', 'delayed delivery (delivery_timestamp) is not supported yet');
+  // Apache's GrpcValidator: the type and the delivery time go together.
+  if ((type === 'DELAY') !== Boolean(sp.delivery_timestamp))
+    throw new RmqStatusError('MESSAGE_PROPERTY_CONFLICT_WITH_TYPE', 'a DELAY message needs a delivery_timestamp, and only a DELAY message has one');
   if (type === 'FIFO' && !sp.message_group) throw new RmqStatusError('MESSAGE_PROPERTY_CONFLICT_WITH_TYPE', 'a FIFO message needs a message_group');
   const bodyLength = m.body?.length ?? 0;
   if (bodyLength === 0) throw new RmqStatusError('MESSAGE_BODY_EMPTY', 'message body is empty');

@@ -21,9 +21,12 @@ interface SendResultEntry {
   recall_handle: string;
 }
 
-function entry(status: RmqStatus, messageId: string, offset = 0): SendResultEntry {
-  return { status, message_id: messageId, transaction_id: '', offset, recall_handle: '' };
+function entry(status: RmqStatus, messageId: string, offset = 0, recallHandle = ''): SendResultEntry {
+  return { status, message_id: messageId, transaction_id: '', offset, recall_handle: recallHandle };
 }
+
+/** A scheduled message's recall handle is its id: RecallMessage asks the topic's brokers for it (cancelScheduled). */
+const isDelay = (m: any) => Boolean(m.system_properties?.delivery_timestamp);
 
 export function sendMessage(ctx: ProxyContext) {
   const maxBodySize = ctx.config.maxBodySize;
@@ -36,7 +39,7 @@ export function sendMessage(ctx: ProxyContext) {
       const entries = outcomes.map((o, i) =>
         o.status === 'FAILED'
           ? entry(statusOf((o as { error: CirrusError }).error), batch.prepared[i]!.messageId)
-          : entry(okStatus(), o.messageId, o.queueOffset),
+          : entry(okStatus(), o.messageId, o.queueOffset, isDelay(messages[i]) ? o.messageId : ''),
       );
       const failed = entries.filter((e) => e.status.code !== 'OK').length;
       return { status: failed === 0 ? okStatus() : { code: 'MULTIPLE_RESULTS', message: `${failed} of ${entries.length} messages failed` }, entries };

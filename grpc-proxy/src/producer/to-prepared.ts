@@ -27,6 +27,7 @@ export function toMessage(topic: string, m: any, maxBodySize: number): Message {
   const props = m.user_properties;
   if (props && Object.keys(props).length > 0) msg.properties = props;
   if (sp.message_group) msg.shardingKey = sp.message_group;
+  if (sp.delivery_timestamp) msg.deliverAt = timestampMs(sp.delivery_timestamp);
   return msg;
 }
 
@@ -35,7 +36,12 @@ export function toPrepared(msg: Message, m: any, now: number): PreparedMessage {
   const sp = m.system_properties ?? {};
   const id: string = sp.message_id ?? '';
   if (CLIENT_ID_PATTERN.test(id)) withMessageId(p, id);
-  const born = Number(sp.born_timestamp?.seconds ?? 0) * 1000 + Math.floor(Number(sp.born_timestamp?.nanos ?? 0) / 1_000_000);
+  const born = timestampMs(sp.born_timestamp);
   if (born > 0) p.bornTimestamp = born;
   return p;
+}
+
+/** A google.protobuf.Timestamp as epoch ms (0 when absent). */
+function timestampMs(t: { seconds?: number | string; nanos?: number } | null | undefined): number {
+  return Number(t?.seconds ?? 0) * 1000 + Math.floor(Number(t?.nanos ?? 0) / 1_000_000);
 }

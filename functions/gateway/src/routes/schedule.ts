@@ -7,7 +7,7 @@
  *       its queue, else 404 TIMER_NOT_FOUND; 503 when none had it and some did not answer.
  */
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { CirrusError, errorFromBody, HttpClient, parseJson, toCirrusError } from '@cirrusmq/client/protocol';
+import { CirrusError, cancelScheduled } from '@cirrusmq/client/protocol';
 import { pathParam } from '../api/check';
 import { topicParam } from '../api/params';
 import { failure, json } from '../api/schemas';
@@ -49,35 +49,9 @@ const cancelScheduleRoute = createRoute({
   },
 });
 
-export function scheduleRoutes(app: OpenAPIHono, { routes }: GatewayDeps): void {
-  // The broker's cancel call is not on BrokerClient (another part's file): a small pool per broker here.
-  const clients = new Map<string, HttpClient>();
-  const client = (addr: string) => {
-    let c = clients.get(addr);
-    if (!c) clients.set(addr, (c = new HttpClient(addr, { maxSockets: 4, timeoutMs: 5_000 })));
-    return c;
-  };
+export function scheduleRoutes(app: OpenAPIHono, { routes, brokers }: GatewayDeps): void {
   app.openapi(cancelScheduleRoute, async (c) => {
     const { topic, messageId } = c.req.valid('param');
-    const targets = topicMasters(await routes.get(topic));
-    if (targets.length === 0) throw new CirrusError('NO_ROUTE', `no live broker serves topic ${topic}`);
-    const query = `topic=${encodeURIComponent(topic)}&messageId=${encodeURIComponent(messageId)}`;
-    const settled = await Promise.allSettled(
-      targets.map(async (b) => {
-        const res = await client(b.addr).request({ method: 'POST', path: `/v1/timer/cancel?${query}` });
-        const body = parseJson(res.body);
-        if (res.status !== 200) throw errorFromBody(res.status, body);
-        return body as z.infer<typeof CancelledSchema>;
-      }),
-    );
-    const errors = settled.flatMap((s) => (s.status === 'rejected' ? [toCirrusError(s.reason)] : []));
-    const done = settled.find((s) => s.status === 'fulfilled');
-    if (done) return c.json(done.value, 200);
-    const fired = errors.find((e) => e.code === 'TIMER_ALREADY_FIRED');
-    if (fired) throw fired;
-    const other = errors.find((e) => e.code !== 'TIMER_NOT_FOUND');
-    if (other)
-      throw other.status < 500 ? other : new CirrusError('BROKER_UNAVAILABLE', `message ${messageId} is pending on no broker that answered: ${other.message}`);
-    throw new CirrusError('TIMER_NOT_FOUND', `no pending scheduled message ${messageId} in topic ${topic}`);
+    return c.json(await cancelScheduled(brokers, topicMasters(await routes.get(topic)), topic, messageId), 200);
   });
 }
