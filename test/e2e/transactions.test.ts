@@ -1,0 +1,277 @@
+/**
+ * Transactional (half) messages against a real cluster (NameServer, two brokers, gateway as
+ * processes), with check-backs made short (first after 0.5 s, every 1.5 s, 8 at most):
+ * committed messages are consumed exactly once and rolled-back or pending ones never appear in
+ * their queues; an SDK TransactionProducer answers a check-back over its long poll; a check URL
+ * answering COMMIT commits, one answering garbage or too late is counted as UNKNOWN and the
+ * transaction is rolled back after the last check; pending transactions survive a SIGKILL of
+ * both brokers and commit afterwards; 400 / 404 / 409 answers.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SimpleConsumer, TransactionProducer, type TransactionResolution } from '@cirrusmq/client';
+import type { LocalCluster } from '../../infra/local/local-cluster';
+import { waitFor } from '../../infra/local/wait-for';
+import { api, readWholeQueue, startTestCluster, stopTestCluster } from '../support/cluster';
+import { sample } from '../support/prometheus-text';
+
+const CHECK_FIRST_MS = 500;
+const CHECK_INTERVAL_MS = 1_500;
+const CHECK_MAX = 8;
+
+let cluster: LocalCluster;
+let nameServer: string;
+const servers: http.Server[] = [];
+
+beforeAll(async () => {
+  cluster = await startTestCluster({
+    env: {
+      CIRRUSMQ_TRANSACTION_CHECK_FIRST_MS: String(CHECK_FIRST_MS),
+      CIRRUSMQ_TRANSACTION_CHECK_INTERVAL_MS: String(CHECK_INTERVAL_MS),
+      CIRRUSMQ_TRANSACTION_CHECK_MAX: String(CHECK_MAX),
+      CIRRUSMQ_TRANSACTION_CHECK_URL_TIMEOUT_MS: '300',
+    },
+  });
+  nameServer = cluster.nameServerUrl.replace(/^http:\/\//, '');
+}, 60_000);
+afterAll(async () => {
+  for (const s of servers) {
+    s.closeAllConnections();
+    s.close();
+  }
+  await stopTestCluster(cluster);
+});
+
+async function createTopic(topic: string): Promise<void> {
+  expect((await api(cluster.gatewayUrl, 'POST', '/v1/topics', { topic, queues: 2 })).status).toBe(201);
+}
+
+/** The message ids in every queue of `topic`, read by offset (what any consumer could ever get). */
+async function storedIds(topic: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (const { brokerName } of cluster.config.brokers) {
+    for (const queueId of [0, 1]) for (const m of await readWholeQueue(cluster.gatewayUrl, topic, brokerName, queueId)) ids.push(m.messageId);
+  }
+  return ids.sort();
+}
+
+async function sendHalf(topic: string, producerGroup: string, bodies: string[]): Promise<{ messageId: string; transactionId: string }[]> {
+  const res = await api(cluster.gatewayUrl, 'POST', `/v1/topics/${topic}/messages`, {
+    transaction: true,
+    producerGroup,
+    messages: bodies.map((body) => ({ body })),
+  });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  for (const r of res.body.results) expect(r.transactionId).toMatch(/^[0-9A-F]+\.[A-Za-z0-9_-]+$/);
+  return res.body.results;
+}
+
+const end = (transactionId: string, action: 'commit' | 'rollback') => api(cluster.gatewayUrl, 'POST', `/v1/transactions/${transactionId}/${action}`);
+
+/** A check URL: answers `answer(body)` (undefined: never answers), and records what it was sent. */
+async function checkServer(answer: (check: any) => string | undefined): Promise<{ url: string; checks: any[] }> {
+  const checks: any[] = [];
+  const server = http.createServer((req, res) => {
+    let s = '';
+    req.on('data', (d) => (s += d));
+    req.on('end', () => {
+      const check = JSON.parse(s);
+      checks.push(check);
+      const a = answer(check);
+      if (a !== undefined) res.end(a);
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/check`, checks };
+}
+
+async function brokerMetric(name: string, labels: Record<string, string>): Promise<number> {
+  let total = 0;
+  for (const { brokerName } of cluster.config.brokers) {
+    const text = await (await fetch(`${cluster.brokerUrl(brokerName)}/metrics`)).text();
+    total += sample(text, name, { broker: brokerName, ...labels }) ?? 0;
+  }
+  return total;
+}
+
+describe('transactional messages', () => {
+  it('commit: consumed exactly once; rollback: never in its queue; a second end is 409, an unknown id 404', async () => {
+    await createTopic('TxBasic');
+    expect((await api(cluster.gatewayUrl, 'PUT', '/v1/groups/tx-basic', { consumeFrom: 'earliest' })).status).toBe(201);
+    const [a, b, c] = await sendHalf('TxBasic', 'pg-basic', ['commit me', 'roll me back', 'commit me too']);
+    expect(await storedIds('TxBasic')).toEqual([]);
+    const committed = await end(a!.transactionId, 'commit');
+    expect(committed.status).toBe(200);
+    expect(committed.body).toMatchObject({ messageId: a!.messageId, resolution: 'COMMIT', topic: 'TxBasic' });
+    expect((await end(b!.transactionId, 'rollback')).status).toBe(200);
+    expect((await end(c!.transactionId, 'commit')).status).toBe(200);
+
+    const again = await end(a!.transactionId, 'commit');
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe('TRANSACTION_ALREADY_ENDED');
+    const afterRollback = await end(b!.transactionId, 'commit');
+    expect(afterRollback.status).toBe(409);
+    expect(afterRollback.body.error).toMatchObject({ code: 'TRANSACTION_ALREADY_ENDED', details: { resolution: 'ROLLBACK' } });
+    const unknownId = `${'AB'.repeat(16)}.${a!.transactionId.split('.')[1]}`;
+    const unknown = await end(unknownId, 'commit');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.code).toBe('TRANSACTION_NOT_FOUND');
+
+    // The committed ones, same ids, each once; the rolled-back one nowhere.
+    expect(await storedIds('TxBasic')).toEqual([a!.messageId, c!.messageId].sort());
+    const consumer = new SimpleConsumer({ nameServer, group: 'tx-basic', topics: ['TxBasic'], awaitDuration: 500 });
+    const seen: string[] = [];
+    try {
+      await waitFor('both committed messages received', 20_000, async () => {
+        const got = await consumer.receive(16);
+        seen.push(...got.map((m) => m.messageId));
+        await consumer.ackAll(got);
+        return seen.length >= 2;
+      });
+      // Nothing more comes: the rolled-back one and no duplicate.
+      const more = await consumer.receive(16);
+      expect(more).toEqual([]);
+    } finally {
+      await consumer.close();
+    }
+    expect(seen.sort()).toEqual([a!.messageId, c!.messageId].sort());
+  }, 60_000);
+
+  it('refuses bad input with a code', async () => {
+    await createTopic('TxBad');
+    const send = (body: unknown, query = '') => api(cluster.gatewayUrl, 'POST', `/v1/topics/TxBad/messages${query}`, body);
+    const cases: [unknown, string, number, string][] = [
+      [{ transaction: true, messages: [{ body: 'x' }] }, '', 400, 'INVALID_GROUP'],
+      [{ transaction: 'yes', producerGroup: 'g', messages: [{ body: 'x' }] }, '', 400, 'INVALID_PARAMETER'],
+      [{ transaction: true, producerGroup: 'g', messages: [{ body: 'x' }] }, '?mode=oneway', 400, 'INVALID_PARAMETER'],
+      [{ transaction: true, producerGroup: 'g', messages: [{ body: 'x', delaySeconds: 5 }] }, '', 400, 'INVALID_MESSAGE'],
+      [{ transaction: true, producerGroup: '%DLQ%g', messages: [{ body: 'x' }] }, '', 400, 'INVALID_GROUP'],
+    ];
+    for (const [body, query, status, code] of cases) {
+      const res = await send(body, query);
+      expect([res.status, res.body.error?.code], JSON.stringify(body)).toEqual([status, code]);
+    }
+    for (const id of ['nodot', 'XYZ.YQ', `${'A'.repeat(10)}.`]) {
+      const res = await end(id, 'commit');
+      expect([res.status, res.body.error.code]).toEqual([400, 'INVALID_PARAMETER']);
+    }
+    const noBroker = await end(`ABCD.${Buffer.from('no-such-broker').toString('base64url')}`, 'rollback');
+    expect([noBroker.status, noBroker.body.error.code]).toEqual([404, 'BROKER_NOT_FOUND']);
+    const badUrl = await api(cluster.gatewayUrl, 'PUT', '/v1/producer-groups/pg-bad', { checkUrl: 'ftp://x' });
+    expect([badUrl.status, badUrl.body.error.code]).toEqual([400, 'INVALID_PARAMETER']);
+    const badWait = await api(cluster.gatewayUrl, 'GET', '/v1/transactions/checks?producerGroup=g&waitSeconds=99');
+    expect([badWait.status, badWait.body.error.code]).toEqual([400, 'INVALID_PARAMETER']);
+    // No transaction was stored by a refused send.
+    expect(await storedIds('TxBad')).toEqual([]);
+  });
+
+  it('SDK: executeLocalTransaction decides; an UNKNOWN one is resolved by checkLocalTransaction over the long poll', async () => {
+    await createTopic('TxSdk');
+    const decide: Record<string, TransactionResolution> = { a: 'COMMIT', b: 'ROLLBACK', c: 'UNKNOWN' };
+    const checked: string[] = [];
+    const producer = new TransactionProducer({
+      nameServer,
+      producerGroup: 'pg-sdk',
+      checkWaitMs: 2_000,
+      listener: {
+        executeLocalTransaction: (msg) => decide[String(msg.body)]!,
+        checkLocalTransaction: (check) => {
+          checked.push(check.body.toString());
+          return 'COMMIT';
+        },
+      },
+    });
+    try {
+      await producer.start();
+      const sent = [];
+      for (const body of ['a', 'b', 'c']) sent.push(await producer.sendMessageInTransaction({ topic: 'TxSdk', body }));
+      expect(sent.map((s) => s.resolution)).toEqual(['COMMIT', 'ROLLBACK', 'UNKNOWN']);
+      expect(await storedIds('TxSdk')).toEqual([sent[0]!.messageId]);
+      await waitFor('the UNKNOWN one committed by its check-back', 20_000, async () => (await storedIds('TxSdk')).length === 2);
+      expect(await storedIds('TxSdk')).toEqual([sent[0]!.messageId, sent[2]!.messageId].sort());
+      expect(checked).toEqual(['c']);
+      expect(producer.checksResolved).toBe(1);
+      // The SDK's own end of a transaction the check-back ended: 409.
+      await expect(producer.rollback(sent[2]!.transactionId)).rejects.toMatchObject({ code: 'TRANSACTION_ALREADY_ENDED' });
+    } finally {
+      producer.shutdown();
+    }
+  }, 60_000);
+
+  it('a check URL answering COMMIT commits; garbage and timeouts count as UNKNOWN and end in a rollback after the last check', async () => {
+    await createTopic('TxUrl');
+    const good = await checkServer(() => 'COMMIT');
+    const garbage = await checkServer(() => '<html>oops</html>');
+    const silent = await checkServer(() => undefined);
+    for (const [group, url] of [
+      ['pg-good', good.url],
+      ['pg-garbage', garbage.url],
+      ['pg-silent', silent.url],
+    ]) {
+      const put = await api(cluster.gatewayUrl, 'PUT', `/v1/producer-groups/${group}`, { checkUrl: url });
+      expect(put.status).toBe(200);
+      expect(put.body.brokers.sort()).toEqual(['broker-a', 'broker-b']);
+    }
+    const garbageBefore = await brokerMetric('cirrusmq_transaction_check_unknown_total', { reason: 'garbage' });
+    const timeoutBefore = await brokerMetric('cirrusmq_transaction_check_unknown_total', { reason: 'timeout' });
+    const discardedBefore = await brokerMetric('cirrusmq_transaction_discarded_total', {});
+    const [ok] = await sendHalf('TxUrl', 'pg-good', ['ok']);
+    const [bad] = await sendHalf('TxUrl', 'pg-garbage', ['bad']);
+    const [late] = await sendHalf('TxUrl', 'pg-silent', ['late']);
+    await waitFor('the check URL commit', 20_000, async () => (await storedIds('TxUrl')).length === 1);
+    expect(await storedIds('TxUrl')).toEqual([ok!.messageId]);
+    expect(good.checks[0]).toMatchObject({
+      transactionId: ok!.transactionId,
+      messageId: ok!.messageId,
+      topic: 'TxUrl',
+      producerGroup: 'pg-good',
+      checkTimes: 1,
+    });
+    expect(Buffer.from(good.checks[0].body, 'base64').toString()).toBe('ok');
+
+    // Rolled back after CHECK_MAX checks, each counted as UNKNOWN (watched on the metric: a commit to probe would end them).
+    const deadline = CHECK_FIRST_MS + CHECK_MAX * CHECK_INTERVAL_MS + 20_000;
+    await waitFor(
+      'both unanswered transactions rolled back',
+      deadline,
+      async () => (await brokerMetric('cirrusmq_transaction_discarded_total', {})) >= discardedBefore + 2,
+    );
+    for (const t of [bad!, late!]) {
+      const res = await end(t.transactionId, 'commit');
+      expect([res.status, res.body.error.details?.resolution]).toEqual([409, 'ROLLBACK']);
+    }
+    expect(garbage.checks.length).toBe(CHECK_MAX);
+    expect(silent.checks.length).toBe(CHECK_MAX);
+    expect((await brokerMetric('cirrusmq_transaction_check_unknown_total', { reason: 'garbage' })) - garbageBefore).toBe(CHECK_MAX);
+    expect((await brokerMetric('cirrusmq_transaction_check_unknown_total', { reason: 'timeout' })) - timeoutBefore).toBe(CHECK_MAX);
+    expect(await storedIds('TxUrl')).toEqual([ok!.messageId]);
+  }, 90_000);
+
+  it('pending transactions survive a SIGKILL of both brokers: nothing visible after the restart, then a commit works', async () => {
+    await createTopic('TxCrash');
+    // A group without a check URL or poller: its transactions wait for their producer.
+    const sent = await sendHalf('TxCrash', 'pg-crash', ['p1', 'p2', 'p3', 'p4']);
+    expect((await end(sent[3]!.transactionId, 'rollback')).status).toBe(200);
+    await cluster.stopProcess('broker-a', 'SIGKILL');
+    await cluster.stopProcess('broker-b', 'SIGKILL');
+    await cluster.startProcess('broker-a');
+    await cluster.startProcess('broker-b');
+    expect(await storedIds('TxCrash')).toEqual([]);
+    const committed = [];
+    for (const s of sent.slice(0, 2)) {
+      // The gateway may still see the restarted broker as gone for a moment.
+      let res = await end(s.transactionId, 'commit');
+      await waitFor('the commit answered', 10_000, async () => {
+        if (res.status === 503) res = await end(s.transactionId, 'commit');
+        return res.status !== 503;
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      committed.push(s.messageId);
+    }
+    expect((await end(sent[2]!.transactionId, 'rollback')).status).toBe(200);
+    expect((await end(sent[3]!.transactionId, 'commit')).status).toBe(409);
+    expect(await storedIds('TxCrash')).toEqual(committed.sort());
+  }, 90_000);
+});
