@@ -200,6 +200,21 @@ describe('transactional messages', () => {
     }
   }, 60_000);
 
+  it('HTTP: a long poll of GET /v1/transactions/checks answers a check-back, resolved by a commit', async () => {
+    await createTopic('TxPoll');
+    const [t] = await sendHalf('TxPoll', 'pg-poll', ['polled']);
+    const polled = await api(cluster.gatewayUrl, 'GET', '/v1/transactions/checks?producerGroup=pg-poll&waitSeconds=10');
+    expect(polled.status).toBe(200);
+    expect(polled.body.checks).toHaveLength(1);
+    expect(polled.body.checks[0]).toMatchObject({ transactionId: t!.transactionId, topic: 'TxPoll', producerGroup: 'pg-poll', checkTimes: 1 });
+    expect(Buffer.from(polled.body.checks[0].body, 'base64').toString()).toBe('polled');
+    expect((await end(polled.body.checks[0].transactionId, 'commit')).status).toBe(200);
+    expect(await storedIds('TxPoll')).toEqual([t!.messageId]);
+    // Nothing left for the group: an empty answer after the wait.
+    const empty = await api(cluster.gatewayUrl, 'GET', '/v1/transactions/checks?producerGroup=pg-poll&waitSeconds=0');
+    expect(empty.body.checks).toEqual([]);
+  }, 60_000);
+
   it('a check URL answering COMMIT commits; garbage and timeouts count as UNKNOWN and end in a rollback after the last check', async () => {
     await createTopic('TxUrl');
     const good = await checkServer(() => 'COMMIT');

@@ -13,7 +13,10 @@ import {
   silentLogger,
 } from '@cirrusmq/client/protocol';
 import type { DefaultMessageStore } from '../store/message-store';
+import { waitFor } from '../../../infra/local/wait-for';
+import { makeBatch } from '../testing/fixtures';
 import { useStoreFixture } from '../testing/store-fixture';
+import { holdRetentionForTimers } from '../timer/timer-put';
 import { parseCheckAnswer } from './check-url-caller';
 import { HALF_TOPIC } from './half-message';
 import { TransactionalMessageService } from './transactional-message-service';
@@ -193,6 +196,30 @@ describe('TransactionalMessageService', () => {
       server.closeAllConnections();
       server.close();
     }
+  });
+
+  it('keeps a pending half record through retention (small segments, nothing reserved); after its end its segment may go', async () => {
+    const store = fx.open({ commitLogSegmentBytes: 4096, fileReservedTimeMs: 1 });
+    const { tx } = setup(store);
+    holdRetentionForTimers(store.cleanCommitLogService, tx);
+    const fill = () => store.putMessages(makeBatch('Fill', 0, [{ body: 'x'.repeat(1000) }]));
+    await fill();
+    await tx.recover();
+    for (let i = 0; i < 6; i++) await fill();
+    const [id] = await send(tx, store, [{ body: 'held' }]);
+    for (let i = 0; i < 30; i++) await fill();
+    store.flush();
+    const sealed = Date.now();
+    await waitFor('every sealed segment older than fileReservedTimeMs', 1_000, () => Date.now() > sealed + 2);
+    store.cleanCommitLogService.run();
+    const left = store.commitLog.mappedFileQueue.mappedFiles;
+    expect(left[0]!.fileFromOffset).toBeGreaterThan(0);
+    expect(left[0]!.fileFromOffset).toBeLessThanOrEqual(tx.retentionHold());
+    await tx.end(id!, 'COMMIT');
+    expect((await visible(store)).map((m) => m.body.toString())).toEqual(['held']);
+    const before = store.commitLog.mappedFileQueue.mappedFiles.length;
+    store.cleanCommitLogService.run();
+    expect(store.commitLog.mappedFileQueue.mappedFiles.length).toBeLessThan(before);
   });
 
   it('parses check answers: plain words, JSON strings and objects; anything else is garbage', () => {
