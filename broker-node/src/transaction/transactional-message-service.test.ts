@@ -210,7 +210,7 @@ describe('TransactionalMessageService', () => {
     for (let i = 0; i < 30; i++) await fill();
     store.flush();
     const sealed = Date.now();
-    await waitFor('every sealed segment older than fileReservedTimeMs', 1_000, () => Date.now() > sealed + 2);
+    await waitFor('every sealed segment older than fileReservedTimeMs', 1_000, async () => Date.now() > sealed + 2);
     store.cleanCommitLogService.run();
     const left = store.commitLog.mappedFileQueue.mappedFiles;
     expect(left[0]!.fileFromOffset).toBeGreaterThan(0);
