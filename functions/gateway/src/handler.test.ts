@@ -163,5 +163,18 @@ describe('gateway Lambda handler', () => {
     expect(byKey.body.truncated).toBe(true);
     expect(byKey.body.messages.map((m: { queueOffset: number }) => m.queueOffset)).toEqual([2]);
     expect(Buffer.from(byKey.body.messages[0].body, 'base64').equals(three[1]!)).toBe(true);
+
+    // A receive (its answer is written as bytes) comes out of the Lambda as JSON text that fits
+    // a result: the 4 MiB message alone; the two leased beside it are released for the next.
+    expect((await call('PUT', '/v1/groups/lambda-readers', '', JSON.stringify({ consumeFrom: 'earliest' }))).status).toBe(201);
+    const receive = () => call('POST', '/v1/topics/big/groups/lambda-readers/receive', '', JSON.stringify({ max: 32 }));
+    const got = await receive();
+    expect(got.status).toBe(200);
+    expect(got.resultBytes).toBeLessThanOrEqual(LAMBDA_PAYLOAD_BYTES);
+    expect(got.body.messages.map((m: { queueOffset: number }) => m.queueOffset)).toEqual([0]);
+    expect(Buffer.from(got.body.messages[0].body, 'base64').equals(max)).toBe(true);
+    const acked = await call('POST', '/v1/topics/big/groups/lambda-readers/ack', '', JSON.stringify({ receiptHandles: [got.body.messages[0].receiptHandle] }));
+    expect(acked.body).toEqual({ results: [{ status: 'OK' }] });
+    expect((await receive()).body.messages.map((m: { queueOffset: number }) => m.queueOffset)).toEqual([1]);
   });
 });
