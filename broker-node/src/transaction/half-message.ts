@@ -23,6 +23,7 @@ export const HALF_TOPIC = 'rmq_sys_trans_half_topic';
 export const OP_TOPIC = 'rmq_sys_trans_op_half_topic';
 
 const C = MessageConst;
+const HALF_MARK = `${MessageConst.TRANSACTION_PREPARED}\u0001true\u0002`;
 
 export type OpKind = 'COMMIT' | 'ROLLBACK' | 'GROUP';
 
@@ -37,8 +38,10 @@ export interface DivertedHalves {
   normal: SendBatch | undefined;
   /** The half messages, under HALF_TOPIC queue 0. */
   half: SendBatch;
-  /** Each half message's id, producer group and real queue, in order. */
+  /** Each half message's id and producer group, in order. */
   halves: { messageId: string; producerGroup: string }[];
+  /** Each half message as its commit appends it (committedMessage of its record, made from the send). */
+  committed: PreparedMessage[];
 }
 
 /** Splits a send batch; undefined (the batch goes as it came) when it holds no half message. */
@@ -49,6 +52,7 @@ export function divertHalfMessages(batch: SendBatch): DivertedHalves | undefined
   if (!any) return undefined;
   const half: PreparedMessage[] = [];
   const halves: DivertedHalves['halves'] = [];
+  const committed: PreparedMessage[] = [];
   const normal: PreparedMessage[] = [];
   for (const { pos, shape } of records) {
     const props = propertiesString(body, shape);
@@ -61,11 +65,15 @@ export function divertHalfMessages(batch: SendBatch): DivertedHalves | undefined
     const extra = encodeProperties({ [C.REAL_TOPIC]: batch.topic, [C.REAL_QID]: String(batch.queueId), [C.TRANSACTION_ID]: messageId });
     half.push(preparedFrom(body, pos, shape, props + extra));
     halves.push({ messageId, producerGroup: p[C.PRODUCER_GROUP] ?? '' });
+    // What committedMessage gives for the stored record: TRAN_MSG out, the transaction id appended.
+    const kept = `${props.replace(HALF_MARK, '')}${encodeProperties({ [C.TRANSACTION_ID]: messageId })}`;
+    committed.push({ ...preparedFrom(body, pos, shape, kept), messageId });
   }
   return {
     normal: normal.length > 0 ? batchOf(batch.topic, batch.queueId, normal) : undefined,
     half: batchOf(HALF_TOPIC, 0, half),
     halves,
+    committed,
   };
 }
 

@@ -16,11 +16,21 @@
  * Retention keeps every segment from the oldest pending half record on (retentionHold), so a
  * pending transaction's record outlives the 72 h file reservation; the op records after it too.
  */
-import { CirrusError, decodeRecord, encodeTransactionId, type Logger, MessageConst, readRecordShape, type SendBatch } from '@cirrusmq/client/protocol';
+import {
+  CirrusError,
+  decodeRecord,
+  encodeTransactionId,
+  type Logger,
+  MessageConst,
+  type PreparedMessage,
+  readRecordShape,
+  type SendBatch,
+} from '@cirrusmq/client/protocol';
 import { PeriodicService } from '../periodic-service';
 import type { MessageStore, PutMessageResult, PutOptions } from '../store/message-store-types';
 import { batchOf } from '../timer/timer-record';
 import { type CheckUnknownReason, callCheckUrl } from './check-url-caller';
+import { EndBatcher } from './end-batcher';
 import {
   committedMessage,
   divertHalfMessages,
@@ -97,6 +107,8 @@ export interface EndResult {
 const ENDED_KEPT = 100_000;
 const SCAN_BATCH = 256;
 const RESERVED = new Set<string>(Object.values(MessageConst));
+/** Committed forms of recent half messages kept in memory, so the usual quick commit reads nothing back (32 MiB of bodies at most, oldest dropped first). */
+const RECENT_BYTES = 32 * 1024 * 1024;
 
 export class TransactionalMessageService {
   private readonly pending = new Map<string, Pending>();
@@ -106,8 +118,11 @@ export class TransactionalMessageService {
   private readonly outbox = new Map<string, Set<string>>();
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly checking = new Set<string>();
+  private readonly recent = new Map<string, PreparedMessage>();
+  private recentBytes = 0;
   private readonly now: () => number;
   private readonly loop: PeriodicService;
+  private readonly ends: EndBatcher<Pending>;
   private recovered = false;
   readonly counters = {
     halfPut: 0,
@@ -125,6 +140,11 @@ export class TransactionalMessageService {
   ) {
     this.now = config.now ?? Date.now;
     const tick = Math.max(20, Math.min(1_000, Math.floor(Math.min(config.checkFirstMs, config.checkIntervalMs) / 4)));
+    this.ends = new EndBatcher<Pending>(
+      (b) => this.store.putMessages(b),
+      (p) => this.committedOf(p),
+      this.now,
+    );
     this.loop = new PeriodicService('TransactionalMessageCheckService', tick, () => this.checkPass(), logger);
   }
 
@@ -142,6 +162,7 @@ export class TransactionalMessageService {
     for (let i = 0; i < diverted.halves.length; i++) {
       const size = diverted.half.records[i]!.shape.size;
       const h = diverted.halves[i]!;
+      this.rememberRecent(h.messageId, diverted.committed[i]!);
       this.pending.set(h.messageId, {
         messageId: h.messageId,
         realTopic: batch.topic,
@@ -177,17 +198,11 @@ export class TransactionalMessageService {
     // Out of the table before the first await: a second end (a client's and a check's at once) is a 409.
     this.pending.delete(messageId);
     this.remember(messageId, action);
+    if (action === 'ROLLBACK') this.forgetRecent(messageId);
     this.outbox.get(p.producerGroup)?.delete(messageId);
     try {
-      let queueOffset: number | undefined;
-      if (action === 'COMMIT') {
-        const r = await this.readHalf(p);
-        if (!r) throw new CirrusError('INTERNAL', `the half message of transaction ${transactionId} is gone from the CommitLog`);
-        // The message first, then its end: a crash between them commits it again at the next check (at least once, as RocketMQ).
-        const put = await this.store.putMessages(batchOf(p.realTopic, p.realQueueId, [committedMessage(r)]));
-        queueOffset = put.queueOffset;
-      }
-      await this.putOp(action, messageId, '');
+      // The message first, then its end, batched with the other ends of this turn (end-batcher.ts).
+      const queueOffset = await this.ends.submit(p, action);
       if (action === 'COMMIT') this.counters.committed++;
       else this.counters.rolledBack++;
       return { transactionId, messageId, resolution: action, topic: p.realTopic, queueId: p.realQueueId, queueOffset };
@@ -415,6 +430,34 @@ export class TransactionalMessageService {
       keys: m.keys,
       properties,
     };
+  }
+
+  /** The message a commit appends: from the recent sends when there, else from its half record. */
+  private async committedOf(p: Pending): Promise<PreparedMessage | undefined> {
+    const recent = this.recent.get(p.messageId);
+    if (recent) {
+      this.forgetRecent(p.messageId);
+      return recent;
+    }
+    const r = await this.readHalf(p);
+    return r && committedMessage(r);
+  }
+
+  private rememberRecent(messageId: string, m: PreparedMessage): void {
+    this.forgetRecent(messageId);
+    this.recent.set(messageId, m);
+    this.recentBytes += (m.body as Uint8Array).length + m.propertiesLength;
+    for (const [id] of this.recent) {
+      if (this.recentBytes <= RECENT_BYTES) break;
+      this.forgetRecent(id);
+    }
+  }
+
+  private forgetRecent(messageId: string): void {
+    const m = this.recent.get(messageId);
+    if (!m) return;
+    this.recent.delete(messageId);
+    this.recentBytes -= (m.body as Uint8Array).length + m.propertiesLength;
   }
 
   private async readHalf(p: Pending): Promise<HalfRecord | undefined> {

@@ -59,6 +59,7 @@ export class TransactionProducer {
   private readonly clients = new Map<string, HttpClient>();
   private readonly polling = new Map<string, { stop: boolean }>();
   private refreshTimer: NodeJS.Timeout | undefined;
+  private cluster: { at: number; brokers: Promise<ClusterBrokerInfo[]> } | undefined;
   private running = false;
   /** Check-backs answered COMMIT or ROLLBACK (tests, metrics). */
   checksResolved = 0;
@@ -126,14 +127,21 @@ export class TransactionProducer {
 
   private async end(transactionId: string, resolution: 'COMMIT' | 'ROLLBACK'): Promise<void> {
     const { brokerName, messageId } = decodeTransactionId(transactionId);
-    const broker = (await this.masters()).find((b) => b.brokerName === brokerName);
+    const find = async (fresh: boolean) => (await this.masters(fresh)).find((b) => b.brokerName === brokerName);
+    const broker = (await find(false)) ?? (await find(true));
     if (!broker) throw new CirrusError('BROKER_NOT_FOUND', `broker ${brokerName} of transaction ${transactionId} is not in the cluster`);
     const res = await this.client(broker.addr).request({ method: 'POST', path: `/v1/transaction/end?messageId=${messageId}&resolution=${resolution}` });
     if (res.status !== 200) throw errorFromBody(res.status, parseJson(res.body));
   }
 
-  private async masters(): Promise<ClusterBrokerInfo[]> {
-    return (await this.producer.nameServer.getCluster()).filter((b) => b.alive && b.brokerId === 0);
+  /** The live masters, from the NameServer at most every brokerRefreshMs (or when `fresh`): a commit costs no NameServer call. */
+  private masters(fresh = false): Promise<ClusterBrokerInfo[]> {
+    if (fresh || !this.cluster || Date.now() - this.cluster.at > this.brokerRefreshMs) {
+      const brokers = this.producer.nameServer.getCluster().then((all) => all.filter((b) => b.alive && b.brokerId === 0));
+      this.cluster = { at: Date.now(), brokers };
+      brokers.catch(() => (this.cluster = undefined));
+    }
+    return this.cluster.brokers;
   }
 
   private client(addr: string): HttpClient {
@@ -144,7 +152,7 @@ export class TransactionProducer {
 
   private async refreshBrokers(): Promise<void> {
     if (!this.running) return;
-    const addrs = new Set((await this.masters()).map((b) => b.addr));
+    const addrs = new Set((await this.masters(true)).map((b) => b.addr));
     for (const [addr, p] of this.polling) {
       if (!addrs.has(addr)) {
         p.stop = true;
