@@ -179,7 +179,8 @@ describe('transactional messages', () => {
         executeLocalTransaction: (msg) => decide[String(msg.body)]!,
         checkLocalTransaction: (check) => {
           checked.push(check.body.toString());
-          return 'COMMIT';
+          // The 'd' ones are committed by the test itself.
+          return check.body.toString() === 'c' ? 'COMMIT' : 'UNKNOWN';
         },
       },
     });
@@ -195,6 +196,16 @@ describe('transactional messages', () => {
       expect(producer.checksResolved).toBe(1);
       // The SDK's own end of a transaction the check-back ended: 409.
       await expect(producer.rollback(sent[2]!.transactionId)).rejects.toMatchObject({ code: 'TRANSACTION_ALREADY_ENDED' });
+
+      // Concurrent commits to one broker travel merged (POST /v1/transaction/end {"ends": [...]}), each answered on its own.
+      decide.d = 'UNKNOWN';
+      const many = await Promise.all(
+        Array.from({ length: 20 }, () => producer.sendMessageInTransaction({ topic: 'TxSdk', body: 'd', shardingKey: 'one-queue' })),
+      );
+      const ends = await Promise.allSettled([...many, many[0]!].map((m) => producer.commit(m.transactionId)));
+      expect(ends.filter((e) => e.status === 'fulfilled')).toHaveLength(20);
+      expect(ends.filter((e) => e.status === 'rejected').map((e) => (e as PromiseRejectedResult).reason.code)).toEqual(['TRANSACTION_ALREADY_ENDED']);
+      expect(await storedIds('TxSdk')).toEqual([sent[0]!.messageId, sent[2]!.messageId, ...many.map((m) => m.messageId)].sort());
     } finally {
       producer.shutdown();
     }

@@ -5,6 +5,8 @@
  *   POST /v1/transaction/end?messageId={id}&resolution=COMMIT|ROLLBACK
  *        200 {transactionId, messageId, resolution, topic, queueId, queueOffset?}
  *        404 TRANSACTION_NOT_FOUND, 409 TRANSACTION_ALREADY_ENDED
+ *   POST /v1/transaction/end   body {"ends": [{messageId, resolution}, ...]}
+ *        200 {results: [...]}: each an answer as above or {error: {code, message, details?}}
  *   GET  /v1/transaction/checks?producerGroup={g}&waitMs={ms}&max={n}
  *        long poll: 200 {checks: [...]} once checks are due for the group, or empty after waitMs
  *   POST /v1/transaction/producer-group?group={g}   body {"checkUrl": "http(s)://..." | null}
@@ -29,15 +31,40 @@ function service(ctx: BrokerServerContext) {
 }
 
 export function endTransactionProcessor(ctx: BrokerServerContext) {
-  return async (_req: IncomingMessage, res: ServerResponse, query: string): Promise<void> => {
+  return async (req: IncomingMessage, res: ServerResponse, query: string): Promise<void> => {
     const tx = service(ctx);
     const params = new URLSearchParams(query);
-    const messageId = params.get('messageId') ?? '';
-    const resolution = (params.get('resolution') ?? '').toUpperCase();
-    if (!MESSAGE_ID.test(messageId)) throw new CirrusError('INVALID_PARAMETER', 'messageId must be a message id (hex)');
-    if (resolution !== 'COMMIT' && resolution !== 'ROLLBACK') throw new CirrusError('INVALID_PARAMETER', 'resolution must be COMMIT or ROLLBACK');
+    if (!params.has('messageId')) {
+      // A batch (the SDK merges the ends waiting while one is in flight): one answer per end, in order.
+      const body = parseJson(await readBody(req, 256 * 1024)) as { ends?: unknown } | undefined;
+      const ends = body?.ends;
+      if (!Array.isArray(ends) || ends.length === 0 || ends.length > MAX_ENDS) {
+        throw new CirrusError('INVALID_PARAMETER', `a batch end is {"ends": [{messageId, resolution}, ...]} of 1 to ${MAX_ENDS}`);
+      }
+      const checked = ends.map((e) => checkEnd((e as { messageId?: unknown })?.messageId, (e as { resolution?: unknown })?.resolution));
+      const results = await Promise.all(
+        checked.map((e) =>
+          tx.end(e.messageId, e.resolution).catch((err: unknown) => {
+            const c = err instanceof CirrusError ? err : new CirrusError('INTERNAL', 'internal error');
+            return { error: { code: c.code, message: c.message, details: c.details } };
+          }),
+        ),
+      );
+      sendJson(res, 200, { results });
+      return;
+    }
+    const { messageId, resolution } = checkEnd(params.get('messageId'), params.get('resolution'));
     sendJson(res, 200, await tx.end(messageId, resolution));
   };
+}
+
+const MAX_ENDS = 1000;
+
+function checkEnd(messageId: unknown, resolution: unknown): { messageId: string; resolution: 'COMMIT' | 'ROLLBACK' } {
+  if (typeof messageId !== 'string' || !MESSAGE_ID.test(messageId)) throw new CirrusError('INVALID_PARAMETER', 'messageId must be a message id (hex)');
+  const r = typeof resolution === 'string' ? resolution.toUpperCase() : '';
+  if (r !== 'COMMIT' && r !== 'ROLLBACK') throw new CirrusError('INVALID_PARAMETER', 'resolution must be COMMIT or ROLLBACK');
+  return { messageId, resolution: r };
 }
 
 export function transactionChecksProcessor(ctx: BrokerServerContext) {

@@ -12,6 +12,7 @@ import { silentLogger, type Logger } from '../logger.js';
 import type { Message, SendResult } from '../message.js';
 import { validateGroup } from '../validation.js';
 import { Producer, type ProducerOptions } from './producer.js';
+import { TransactionEndSender } from './transaction-end-sender.js';
 import { decodeTransactionId, encodeTransactionId, markHalfMessages, type TransactionResolution } from './transaction-id.js';
 
 /** A half message as a check-back gives it. */
@@ -59,6 +60,7 @@ export class TransactionProducer {
   private readonly clients = new Map<string, HttpClient>();
   private readonly polling = new Map<string, { stop: boolean }>();
   private refreshTimer: NodeJS.Timeout | undefined;
+  private readonly endSenders = new Map<string, TransactionEndSender>();
   private cluster: { at: number; brokers: Promise<ClusterBrokerInfo[]> } | undefined;
   private running = false;
   /** Check-backs answered COMMIT or ROLLBACK (tests, metrics). */
@@ -122,6 +124,7 @@ export class TransactionProducer {
     this.polling.clear();
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
+    this.endSenders.clear();
     this.producer.shutdown();
   }
 
@@ -130,8 +133,9 @@ export class TransactionProducer {
     const find = async (fresh: boolean) => (await this.masters(fresh)).find((b) => b.brokerName === brokerName);
     const broker = (await find(false)) ?? (await find(true));
     if (!broker) throw new CirrusError('BROKER_NOT_FOUND', `broker ${brokerName} of transaction ${transactionId} is not in the cluster`);
-    const res = await this.client(broker.addr).request({ method: 'POST', path: `/v1/transaction/end?messageId=${messageId}&resolution=${resolution}` });
-    if (res.status !== 200) throw errorFromBody(res.status, parseJson(res.body));
+    let sender = this.endSenders.get(broker.addr);
+    if (!sender) this.endSenders.set(broker.addr, (sender = new TransactionEndSender(this.client(broker.addr))));
+    await sender.end(messageId, resolution);
   }
 
   /** The live masters, from the NameServer at most every brokerRefreshMs (or when `fresh`): a commit costs no NameServer call. */
