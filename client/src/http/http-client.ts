@@ -1,76 +1,67 @@
 /**
- * A keep-alive HTTP/1.1 client over an undici Pool. The hot path (a producer's send batch)
- * goes through it: undici costs a fraction of node:http's ClientRequest per call, which on
- * a 2-core machine is throughput for the brokers.
+ * A keep-alive HTTP/1.1 client: a pool of connections to one origin (http1-connection.ts),
+ * each carrying one request at a time. Every SDK call to a broker, the NameServer or the
+ * gateway goes through it; a receive and an ack per batch, a send per batch, so its cost per
+ * call is the consumer's and producer's CPU per message.
  */
-import { Pool, type Dispatcher } from 'undici';
 import { CirrusError, errorFromBody, toCirrusError } from '../errors.js';
 import { ContentTypes } from '../api/types.js';
+import { Http1Connection, HttpTransportError, type HttpResponse } from './http1-connection.js';
 
-export interface HttpResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-}
+export type { HttpResponse } from './http1-connection.js';
 
 export interface HttpRequest {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD';
   path: string;
   body?: Buffer | string;
   contentType?: string;
   timeoutMs?: number;
 }
 
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+/** Under Node's http server default keep-alive (5 s): a connection idle longer may be closed by the server as it is reused. */
+const MAX_IDLE_MS = 4_000;
 
 export class HttpClient {
-  private readonly pool: Pool;
   private readonly defaultTimeoutMs: number;
+  private readonly maxSockets: number;
   readonly host: string;
   readonly port: number;
+  private readonly hostHeader: string;
+  /** Idle connections, the most recently used last (reused first: it is the least likely to have been closed). */
+  private readonly idle: Http1Connection[] = [];
+  private open = 0;
+  private readonly waiting: ((c: Http1Connection | Error) => void)[] = [];
+  private closed = false;
 
   /** `address` is "host:port" or a base URL such as http://127.0.0.1:9876. */
   constructor(address: string, options: { maxSockets?: number; timeoutMs?: number } = {}) {
     const url = new URL(address.includes('://') ? address : `http://${address}`);
-    this.host = url.hostname;
+    if (url.protocol !== 'http:') throw new CirrusError('INVALID_PARAMETER', `only http:// addresses are served, not ${url.protocol}`);
+    this.host = url.hostname.replace(/^\[|\]$/g, '');
     this.port = Number(url.port || 80);
+    this.hostHeader = url.host;
     this.defaultTimeoutMs = options.timeoutMs ?? 10_000;
-    this.pool = new Pool(url.origin, { connections: options.maxSockets ?? 64, keepAliveTimeout: 30_000 });
+    this.maxSockets = options.maxSockets ?? 64;
   }
 
-  /**
-   * One request through the pool's dispatch API: the answer is collected from handler
-   * callbacks, without a body stream and its async iteration (which cost more than the
-   * rest of a small call on the send path).
-   */
-  request(req: HttpRequest): Promise<HttpResponse> {
+  async request(req: HttpRequest): Promise<HttpResponse> {
     const timeout = req.timeoutMs ?? this.defaultTimeoutMs;
-    return new Promise<HttpResponse>((resolve, reject) => {
-      const handler = new CollectHandler(resolve, (e) => reject(this.requestError(req, timeout, e)));
-      try {
-        this.pool.dispatch(
-          {
-            method: req.method,
-            path: req.path,
-            body: req.body,
-            headers: req.body === undefined ? undefined : { 'content-type': req.contentType ?? ContentTypes.JSON },
-            headersTimeout: timeout,
-            bodyTimeout: timeout,
-          },
-          handler,
-        );
-      } catch (e) {
-        reject(this.requestError(req, timeout, e));
-      }
-    });
-  }
-
-  private requestError(req: HttpRequest, timeout: number, e: unknown): CirrusError {
-    const code = (e as { code?: string }).code;
-    if (code && TIMEOUT_CODES.has(code)) {
-      return new CirrusError('TIMEOUT', `${req.method} ${this.host}:${this.port}${req.path} timed out after ${timeout} ms`, { cause: e });
+    let head = `${req.method} ${req.path} HTTP/1.1\r\nhost: ${this.hostHeader}\r\n`;
+    if (req.body !== undefined) {
+      const length = typeof req.body === 'string' ? Buffer.byteLength(req.body) : req.body.length;
+      head += `content-type: ${req.contentType ?? ContentTypes.JSON}\r\ncontent-length: ${length}\r\n`;
     }
-    return toCirrusError(e);
+    head += '\r\n';
+    try {
+      const c = await this.acquire();
+      try {
+        return await c.send(head, req.body, timeout, req.method === 'HEAD');
+      } finally {
+        this.release(c);
+      }
+    } catch (e) {
+      throw this.requestError(req, timeout, e);
+    }
   }
 
   /** A JSON call: a 2xx answer is parsed, anything else becomes the CirrusError it carries. */
@@ -81,57 +72,54 @@ export class HttpClient {
     return parsed as T;
   }
 
+  /** Closes the idle connections now and each busy one when its request ends; later requests fail. */
   close(): void {
-    void this.pool.close();
+    this.closed = true;
+    for (const c of this.idle.splice(0)) c.close();
+    for (const w of this.waiting.splice(0)) w(new HttpTransportError('ECONNRESET', 'client closed'));
+  }
+
+  private acquire(): Promise<Http1Connection> {
+    if (this.closed) return Promise.reject(new HttpTransportError('ECONNRESET', 'client closed'));
+    const now = Date.now();
+    for (;;) {
+      const c = this.idle.pop();
+      if (!c) break;
+      if (!c.closed && now - c.idleSince < MAX_IDLE_MS) return Promise.resolve(c);
+      c.close();
+    }
+    if (this.open < this.maxSockets) {
+      this.open++;
+      return Promise.resolve(new Http1Connection(this.host, this.port, () => this.open--));
+    }
+    return new Promise((resolve, reject) => this.waiting.push((c) => (c instanceof Error ? reject(c) : resolve(c))));
+  }
+
+  private release(c: Http1Connection): void {
+    if (this.closed) {
+      c.close();
+      return;
+    }
+    const next = this.waiting.shift();
+    if (next) {
+      if (!c.closed) next(c);
+      else {
+        // Its slot is free now: a new connection for the one waiting.
+        this.open++;
+        next(new Http1Connection(this.host, this.port, () => this.open--));
+      }
+      return;
+    }
+    if (!c.closed) this.idle.push(c);
+  }
+
+  private requestError(req: HttpRequest, timeout: number, e: unknown): CirrusError {
+    if (e instanceof HttpTransportError && e.code === 'TIMEOUT') {
+      return new CirrusError('TIMEOUT', `${req.method} ${this.host}:${this.port}${req.path} timed out after ${timeout} ms`, { cause: e });
+    }
+    return toCirrusError(e);
   }
 }
-
-/** Collects one answer: status, headers (lower-case names) and the whole body. */
-class CollectHandler implements Dispatcher.DispatchHandler {
-  private status = 0;
-  private headers: Record<string, string | string[] | undefined> = {};
-  private chunks: Buffer[] = [];
-  private size = 0;
-  private done = false;
-
-  constructor(
-    private readonly resolve: (res: HttpResponse) => void,
-    private readonly reject: (e: unknown) => void,
-  ) {}
-
-  onRequestStart(): void {
-    // A request retried on another socket starts over.
-    this.status = 0;
-    this.chunks = [];
-    this.size = 0;
-  }
-
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[]>): void {
-    this.status = statusCode;
-    this.headers = headers;
-  }
-
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.size += chunk.length;
-  }
-
-  onResponseEnd(): void {
-    if (this.done) return;
-    this.done = true;
-    const { chunks } = this;
-    const body = chunks.length === 1 ? chunks[0]! : chunks.length === 0 ? EMPTY : Buffer.concat(chunks, this.size);
-    this.resolve({ status: this.status, headers: this.headers, body });
-  }
-
-  onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
-    if (this.done) return;
-    this.done = true;
-    this.reject(error);
-  }
-}
-
-const EMPTY = Buffer.alloc(0);
 
 /** A JSON answer body, or undefined when it is empty or not JSON. */
 export function parseJson(body: Buffer): unknown {
