@@ -33,6 +33,7 @@ import { type CheckUnknownReason, callCheckUrl } from './check-url-caller';
 import { EndBatcher } from './end-batcher';
 import {
   committedMessage,
+  type DivertedHalves,
   divertHalfMessages,
   HALF_TOPIC,
   type HalfRecord,
@@ -109,6 +110,8 @@ const SCAN_BATCH = 256;
 const RESERVED = new Set<string>(Object.values(MessageConst));
 /** Committed forms of recent half messages kept in memory, so the usual quick commit reads nothing back (32 MiB of bodies at most, oldest dropped first). */
 const RECENT_BYTES = 32 * 1024 * 1024;
+/** Check URL calls in flight at once. */
+const MAX_CHECK_CALLS = 64;
 
 export class TransactionalMessageService {
   private readonly pending = new Map<string, Pending>();
@@ -156,9 +159,21 @@ export class TransactionalMessageService {
     for (const h of diverted.halves) {
       if (!h.producerGroup) throw new CirrusError('INVALID_MESSAGE', 'a transactional message needs its producer group (PGROUP)');
     }
-    const [plain, half] = await Promise.all([diverted.normal ? next(diverted.normal) : undefined, this.store.putMessages(diverted.half, options)]);
+    // Both appends happen in this turn; the half messages enter the table once stored, whatever becomes of the plain ones.
+    const [plain, half] = await Promise.all([
+      diverted.normal ? next(diverted.normal) : undefined,
+      this.store.putMessages(diverted.half, options).then((put) => {
+        this.addPending(batch, diverted, put.commitLogOffset);
+        return put;
+      }),
+    ]);
+    const first = plain ?? half;
+    return { ...first, count: batch.records.length, status: first.status !== 'PUT_OK' ? first.status : half.status };
+  }
+
+  private addPending(batch: SendBatch, diverted: DivertedHalves, commitLogOffset: number): void {
     const storedMs = this.now();
-    let offsetPy = half.commitLogOffset;
+    let offsetPy = commitLogOffset;
     for (let i = 0; i < diverted.halves.length; i++) {
       const size = diverted.half.records[i]!.shape.size;
       const h = diverted.halves[i]!;
@@ -177,8 +192,6 @@ export class TransactionalMessageService {
       offsetPy += size;
     }
     this.counters.halfPut += diverted.halves.length;
-    const first = plain ?? half;
-    return { ...first, count: batch.records.length, status: first.status !== 'PUT_OK' ? first.status : half.status };
   }
 
   /** Commit or rollback (RocketMQ's EndTransactionProcessor). TRANSACTION_NOT_FOUND / TRANSACTION_ALREADY_ENDED otherwise. */
@@ -370,10 +383,12 @@ export class TransactionalMessageService {
         await this.end(p.messageId, 'ROLLBACK').catch((e) => this.logger.error('transaction: rollback after the last check failed', { err: e }));
         continue;
       }
+      const url = this.groups.get(p.producerGroup)?.checkUrl;
+      // A burst of due checks calls out a few at a time; the rest wait for a later pass, their count unchanged.
+      if (url && this.checking.size >= MAX_CHECK_CALLS) continue;
       p.checks++;
       p.nextCheckMs = now + checkIntervalMs;
       this.counters.checks++;
-      const url = this.groups.get(p.producerGroup)?.checkUrl;
       if (url) void this.callCheckUrl(p, url);
       else this.offer(p);
     }
