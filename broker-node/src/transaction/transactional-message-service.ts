@@ -370,17 +370,12 @@ export class TransactionalMessageService {
   async checkPass(): Promise<void> {
     const now = this.now();
     const { checkIntervalMs, checkMax } = this.config;
-    for (const p of [...this.pending.values()]) {
+    const discard: Pending[] = [];
+    // The live iterator, not a copy: a pass over a large table allocates little. Nothing is awaited inside it.
+    for (const p of this.pending.values()) {
       if (p.nextCheckMs > now || this.checking.has(p.messageId)) continue;
       if (p.checks >= checkMax) {
-        this.counters.discarded++;
-        this.logger.warn('transaction rolled back after its last check', {
-          transactionId: encodeTransactionId(this.config.brokerName, p.messageId),
-          producerGroup: p.producerGroup,
-          topic: p.realTopic,
-          checks: p.checks,
-        });
-        await this.end(p.messageId, 'ROLLBACK').catch((e) => this.logger.error('transaction: rollback after the last check failed', { err: e }));
+        discard.push(p);
         continue;
       }
       const url = this.groups.get(p.producerGroup)?.checkUrl;
@@ -391,6 +386,22 @@ export class TransactionalMessageService {
       this.counters.checks++;
       if (url) void this.callCheckUrl(p, url);
       else this.offer(p);
+    }
+    for (const p of discard) {
+      this.logger.warn('transaction rolled back after its last check', {
+        transactionId: encodeTransactionId(this.config.brokerName, p.messageId),
+        producerGroup: p.producerGroup,
+        topic: p.realTopic,
+        checks: p.checks,
+      });
+      try {
+        await this.end(p.messageId, 'ROLLBACK');
+        this.counters.discarded++;
+      } catch (e) {
+        // Ended meanwhile by its producer, or the store refused: then the next pass tries again.
+        if (!(e instanceof CirrusError && e.code === 'TRANSACTION_ALREADY_ENDED'))
+          this.logger.error('transaction: rollback after the last check failed', { err: e });
+      }
     }
     const refresh = this.config.groupRefreshMs ?? 86_400_000;
     for (const [group, g] of this.groups) if (now - g.storedMs >= refresh) await this.registerGroup(group, g.checkUrl);
