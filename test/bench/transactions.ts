@@ -131,8 +131,10 @@ async function endToEnd(n: number, concurrency: number): Promise<void> {
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cirrusmq-bench-tx-'));
 try {
-  await throughput(path.join(root, 'batched'), Number(values.batch));
-  await throughput(path.join(root, 'single'), 1);
+  if (SENDS > 0) {
+    await throughput(path.join(root, 'batched'), Number(values.batch));
+    await throughput(path.join(root, 'single'), 1);
+  }
   if (Number(values.e2e) > 0) await endToEnd(Number(values.e2e), Number(values.producers));
 } finally {
   fs.rmSync(root, { recursive: true, force: true });
