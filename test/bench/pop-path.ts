@@ -27,6 +27,7 @@ const { values } = parseArgs({
     consumers: { type: 'string', default: '4' },
     runs: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '5' },
+    brokers: { type: 'string', default: '1' },
   },
 });
 const stored = Number(values.messages);
@@ -41,7 +42,7 @@ const log = (s: string) => process.stdout.write(`${s}\n`);
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cirrusmq-pop-path-'));
 const cluster = await startTestCluster({
   dataDir,
-  brokers: ['broker-a'],
+  brokers: Array.from({ length: Number(values.brokers) }, (_, i) => `broker-${String.fromCharCode(97 + i)}`),
   env: {
     CIRRUSMQ_HEARTBEAT_INTERVAL_MS: '30000',
     CIRRUSMQ_HEARTBEAT_TIMEOUT_MS: '120000',
@@ -56,7 +57,7 @@ try {
   const res = await fetch(`${cluster.gatewayUrl}/v1/topics`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ topic: 'bench', queues: 8 }),
+    body: JSON.stringify({ topic: 'bench', queues: 8 / cluster.config.brokers.length }),
   });
   if (res.status >= 300) throw new Error(`create topic: ${res.status} ${await res.text()}`);
   const body = Buffer.alloc(1024, 'cirrusmq-benchmark-payload-');
@@ -70,15 +71,15 @@ try {
       }
     }),
   );
-  const pid = cluster.pid('broker-a')!;
+  const pids = cluster.config.brokers.map((b) => cluster.pid(b.brokerName)!);
   const perMsg: number[] = [];
   const clientPerMsg: number[] = [];
   for (let run = 0; run <= runs; run++) {
     // Profiling (a --import preload that starts on SIGUSR2): the measured runs only.
-    if (run === 1 && process.env.CIRRUSMQ_BENCH_SIGNAL_PROFILE) process.kill(pid, 'SIGUSR2');
+    if (run === 1 && process.env.CIRRUSMQ_BENCH_SIGNAL_PROFILE) for (const pid of pids) process.kill(pid, 'SIGUSR2');
     const group = `pop-path-${run}`;
     await gateway.putGroup(group, { consumeFrom: 'earliest' });
-    const cpu0 = cpuSeconds([pid]);
+    const cpu0 = cpuSeconds(pids);
     const t0 = performance.now();
     const results = await Promise.all(
       Array.from({ length: consumers }, () =>
@@ -86,12 +87,13 @@ try {
       ),
     );
     const ms = performance.now() - t0;
-    const cpu = cpuSeconds([pid]) - cpu0;
+    const cpu = cpuSeconds(pids) - cpu0;
     const acked = results.reduce((a, r) => a + r.acked, 0);
     const us = (cpu * 1e6) / acked;
     const clientUs = results.reduce((a, r) => a + r.cpuUs, 0) / acked;
+    const receives = results.reduce((a, r) => a + r.receiveMs.length, 0);
     log(
-      `${run === 0 ? 'warm-up' : `run ${run}`}: ${fmt(acked)} acked, ${fmt(acked / (ms / 1000))} msg/s, broker CPU ${fmt(us, 2)} µs/msg, consumer processes ${fmt(clientUs, 2)} µs/msg, load ${os.loadavg()[0]!.toFixed(1)}`,
+      `${run === 0 ? 'warm-up' : `run ${run}`}: ${fmt(acked)} acked, ${fmt(acked / (ms / 1000))} msg/s, broker CPU ${fmt(us, 2)} µs/msg, consumer processes ${fmt(clientUs, 2)} µs/msg, ${fmt(acked / receives, 1)} messages a receive, load ${os.loadavg()[0]!.toFixed(1)}`,
     );
     if (run > 0) {
       perMsg.push(us);
