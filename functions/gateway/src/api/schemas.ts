@@ -71,12 +71,9 @@ export const SendResultSchema = z
     broker: z.string().optional(),
     queueId: z.number().int().optional(),
     queueOffset: z.number().int().optional(),
-    transactionId: z
-      .string()
-      .optional()
-      .openapi({
-        description: "A transactional send: the id to commit or roll back (POST /v1/transactions/{transactionId}/commit); queueOffset is then the half queue's",
-      }),
+    transactionId: z.string().optional().openapi({
+      description: "A transactional send: the id to commit or roll back (POST /v1/transactions/{transactionId}/commit); queueOffset is then the half queue's",
+    }),
     error: z.object({ code: z.string(), message: z.string() }).optional().openapi({ description: 'status FAILED only' }),
   })
   .openapi('SendResult');
