@@ -4,7 +4,7 @@
  *   POST /v1/consume/offsets/commit, /offsets/reset.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CirrusError, ContentTypes, encodePopResult, validateGroup, validateTopic } from '@cirrusmq/client/protocol';
+import { CirrusError, ContentTypes, popResultParts, validateGroup, validateTopic } from '@cirrusmq/client/protocol';
 import type { PopService } from '../consumer/pop-service';
 import type { BrokerServerContext } from './context';
 import { readBody, sendJson } from './http-util';
@@ -36,9 +36,15 @@ export function popMessageProcessor(ctx: BrokerServerContext): (req: IncomingMes
   return async (req, res) => {
     const request = validatePopRequest(await body(req));
     const got = await popService(ctx).pop(request);
-    const payload = encodePopResult({ messages: got.messages }, got.records);
-    res.writeHead(200, { 'content-type': ContentTypes.POP_RESULT, 'content-length': payload.length });
-    res.end(payload);
+    const parts = popResultParts({ messages: got.messages }, got.records);
+    let length = 0;
+    for (const p of parts) length += p.length;
+    // Corked: the head, the meta and every record go out in one writev, the records uncopied.
+    res.cork();
+    res.writeHead(200, { 'content-type': ContentTypes.POP_RESULT, 'content-length': length });
+    for (const p of parts) res.write(p);
+    res.end();
+    res.uncork();
     return got.messages.length > 0 ? 'FOUND' : 'NO_NEW_MSG';
   };
 }

@@ -143,6 +143,14 @@ export class BrokerClient {
     return this.http.json<ScheduleCancelled>('POST', `/v1/timer/cancel?topic=${encodeURIComponent(topic)}&messageId=${encodeURIComponent(messageId)}`);
   }
 
+  /** Commits or rolls back a half message held here; TRANSACTION_NOT_FOUND, or TRANSACTION_ALREADY_ENDED with details.resolution. */
+  endTransaction(
+    messageId: string,
+    resolution: 'COMMIT' | 'ROLLBACK',
+  ): Promise<{ transactionId: string; messageId: string; resolution: 'COMMIT' | 'ROLLBACK'; topic: string; queueId: number; queueOffset?: number }> {
+    return this.http.json('POST', `/v1/transaction/end?messageId=${encodeURIComponent(messageId)}&resolution=${resolution}`);
+  }
+
   /** Ends the leases of these receipt handles; one result per handle, in order. */
   ack(request: AckRequest): Promise<AckResponse> {
     return this.http.json<AckResponse>('POST', '/v1/consume/ack', request);
@@ -210,21 +218,21 @@ export function decodePopResult(body: Buffer, brokerName: string): PoppedMessage
   return out;
 }
 
-/**
- * Builds a POP_RESULT body: the broker's side of decodePopResult. The records may come as a list
- * (the broker's slices of what it read): each is copied once, straight into the answer.
- */
+/** A POP_RESULT body (decodePopResult's layout) in one buffer. */
 export function encodePopResult(meta: PopResultMeta, records: Buffer | readonly Buffer[]): Buffer {
+  return Buffer.concat(popResultParts(meta, records));
+}
+
+/**
+ * A POP_RESULT body as its pieces: the length-prefixed meta, then the records as they were read.
+ * The broker writes them as they are (one writev), with no copy of the records into an answer.
+ */
+export function popResultParts(meta: PopResultMeta, records: Buffer | readonly Buffer[]): Buffer[] {
   const json = JSON.stringify(meta);
-  const metaLength = Buffer.byteLength(json);
-  const parts = Buffer.isBuffer(records) ? [records] : records;
-  let size = 4 + metaLength;
-  for (const r of parts) size += r.length;
-  const out = Buffer.allocUnsafe(size);
-  out.writeUInt32BE(metaLength, 0);
-  let pos = 4 + out.write(json, 4, 'utf8');
-  for (const r of parts) pos += r.copy(out, pos);
-  return out;
+  const head = Buffer.allocUnsafe(4 + Buffer.byteLength(json));
+  head.writeUInt32BE(head.length - 4, 0);
+  head.write(json, 4, 'utf8');
+  return Buffer.isBuffer(records) ? [head, records] : [head, ...records];
 }
 
 function errorOf(res: HttpResponse): CirrusError {
