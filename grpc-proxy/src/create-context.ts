@@ -6,6 +6,8 @@ import type { ProxyConfig } from './config.js';
 import { GroupSettings } from './group-settings.js';
 import { ProxyMetrics } from './metrics.js';
 import type { ProxyContext } from './proxy-context.js';
+import { MasterBrokers } from './transaction/master-brokers.js';
+import { TransactionChecks } from './transaction/transaction-checks.js';
 
 export function createProxyContext(config: ProxyConfig, logger: Logger = createLogger({ service: 'grpc-proxy' }, config.logLevel)): ProxyContext {
   const nameServer = new NameServerClient(config.nameServerAddr);
@@ -20,6 +22,19 @@ export function createProxyContext(config: ProxyConfig, logger: Logger = createL
     routes,
     retryTimesWhenSendFailed: config.retryTimesWhenSendFailed,
   });
+  const metrics = new ProxyMetrics();
+  const sessions = new ClientSessions();
+  const masters = new MasterBrokers(nameServer);
+  const writeCommand = (clientId: string, command: object) => {
+    const stream = sessions.get(clientId)?.stream;
+    if (!stream || stream.writableEnded || stream.destroyed) return false;
+    stream.write(command);
+    return true;
+  };
+  const transactionChecks = new TransactionChecks(masters, writeCommand, logger.child({ component: 'transaction-checks' }), {
+    onCheck: (result) => metrics.transactionChecks.inc({ result }),
+  });
+  metrics.transactionCheckPolls = () => transactionChecks.polls;
   return {
     config,
     logger,
@@ -27,14 +42,17 @@ export function createProxyContext(config: ProxyConfig, logger: Logger = createL
     routes,
     brokers: new BrokerClients(),
     producer,
-    sessions: new ClientSessions(),
+    sessions,
     groups: new GroupSettings(nameServer, config.groupTtlMs),
-    metrics: new ProxyMetrics(),
+    metrics,
+    masters,
+    transactionChecks,
   };
 }
 
 /** Closes the context's connections (shutdown). */
 export function closeProxyContext(ctx: ProxyContext): void {
+  ctx.transactionChecks.close();
   ctx.producer.shutdown();
   ctx.brokers.close();
   (ctx.nameServer as NameServerClient).close?.();

@@ -15,6 +15,10 @@ export class ProxyMetrics {
   readonly rpcSeconds: Histogram<'method' | 'code'>;
   readonly streamsOpen: Gauge<'method'>;
   readonly streamsTotal: Counter<'method'>;
+  /** Check-backs from the brokers: written on a producer's Telemetry stream, or dropped (no producer of the group connected). */
+  readonly transactionChecks: Counter<'result'>;
+  /** Set by create-context.ts: the check-back long polls open now (group × broker). */
+  transactionCheckPolls: () => number = () => 0;
 
   constructor(processMetrics = true) {
     this.rpcSeconds = new Histogram({
@@ -35,6 +39,21 @@ export class ProxyMetrics {
       help: 'Streaming RPCs started, by method.',
       labelNames: ['method'] as const,
       registers: [this.registry],
+    });
+    this.transactionChecks = new Counter({
+      name: 'cirrusmq_grpc_proxy_transaction_checks_total',
+      help: 'Transaction check-backs taken from the brokers, by result (forwarded: written to a producer as RecoverOrphanedTransactionCommand; dropped: no producer of its group connected, the broker offers it again).',
+      labelNames: ['result'] as const,
+      registers: [this.registry],
+    });
+    const polls = () => this.transactionCheckPolls();
+    new Gauge({
+      name: 'cirrusmq_grpc_proxy_transaction_check_polls',
+      help: 'Check-back long polls open on the brokers now: one per producer group with a producer connected, per live master.',
+      registers: [this.registry],
+      collect() {
+        this.set(polls());
+      },
     });
     if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'cirrusmq_grpc_proxy_' });
   }

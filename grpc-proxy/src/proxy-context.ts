@@ -10,6 +10,8 @@ import type { ClientSessions } from './client/client-sessions.js';
 import type { ProxyConfig } from './config.js';
 import type { GroupSettings } from './group-settings.js';
 import type { ProxyMetrics } from './metrics.js';
+import type { MasterBrokers } from './transaction/master-brokers.js';
+import type { TransactionChecks } from './transaction/transaction-checks.js';
 
 export interface ProxyContext {
   readonly config: ProxyConfig;
@@ -27,4 +29,8 @@ export interface ProxyContext {
   readonly groups: GroupSettings;
   /** GET /metrics on the health port; every RPC is timed by server.ts (instrument.ts). */
   readonly metrics: ProxyMetrics;
+  /** Live masters by name: where EndTransaction's transaction id sends it, and where check-backs are polled. */
+  readonly masters: MasterBrokers;
+  /** The check-back polls of the producers connected here (pushed as RecoverOrphanedTransactionCommand). */
+  readonly transactionChecks: TransactionChecks;
 }

@@ -135,15 +135,19 @@ describe('bad input over gRPC', () => {
     await expectStillServing();
   });
 
-  it('answers a DELAY message without a delivery time (or a time on another type), one past the horizon, bad recalls, and transactional messages with their codes', async () => {
+  it('answers a DELAY message without a delivery time (or a time on another type), one past the horizon, bad recalls, and transactional messages in conflict with their type, with their codes', async () => {
     expect(await sendCode(message({ type: 'DELAY' }))).toBe('MESSAGE_PROPERTY_CONFLICT_WITH_TYPE');
     expect(await sendCode(message({ type: 'NORMAL', deliveryAt: Date.now() + 60_000 }))).toBe('MESSAGE_PROPERTY_CONFLICT_WITH_TYPE');
     expect(await sendCode(message({ type: 'DELAY', deliveryAt: Date.now() + 400 * 86_400_000 }))).toBe('ILLEGAL_DELIVERY_TIME');
     expect((await call('RecallMessage', { topic: { name: TOPIC }, recall_handle: 'not a handle' })).status.code).toBe('BAD_REQUEST');
     expect((await call('RecallMessage', { topic: { name: TOPIC }, recall_handle: '0123456789ABCDEF0123456789ABCDEF' })).status.code).toBe('NOT_FOUND');
-    expect(await sendCode(message({ type: 'TRANSACTION' }))).toBe('UNSUPPORTED');
+    // A transactional message is stored (grpc-transactions.test.ts); with a message group or a delivery time it conflicts with its type.
+    expect(
+      await sendCode({ ...message({ type: 'TRANSACTION' }), system_properties: { ...message({ type: 'TRANSACTION' }).system_properties, message_group: 'g' } }),
+    ).toBe('MESSAGE_PROPERTY_CONFLICT_WITH_TYPE');
+    expect(await sendCode(message({ type: 'TRANSACTION', deliveryAt: Date.now() + 60_000 }))).toBe('MESSAGE_PROPERTY_CONFLICT_WITH_TYPE');
     expect((await call('EndTransaction', { topic: { name: TOPIC }, message_id: 'x', transaction_id: 'y', resolution: 'COMMIT' })).status.code).toBe(
-      'UNSUPPORTED',
+      'INVALID_TRANSACTION_ID',
     );
     await expectStillServing();
   });

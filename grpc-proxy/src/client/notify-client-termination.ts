@@ -1,4 +1,4 @@
-/** NotifyClientTermination: the client shuts down; its session is forgotten. */
+/** NotifyClientTermination: the client shuts down; its session and its check-back polls are forgotten. */
 import type { ProxyContext } from '../proxy-context.js';
 import { clientIdOf, unary } from '../rpc.js';
 import { okStatus } from '../status.js';
@@ -7,6 +7,7 @@ export function notifyClientTermination(ctx: ProxyContext) {
   return unary('NotifyClientTermination', ctx.logger, async (_req: unknown, call) => {
     const clientId = clientIdOf(call);
     ctx.sessions.remove(clientId);
+    ctx.transactionChecks.unwatch(clientId);
     ctx.logger.debug('client terminated', { clientId });
     return { status: okStatus() };
   });

@@ -11,6 +11,7 @@ import { clientIdOf, resourceName } from '../rpc.js';
 import { okStatus, RmqStatusError, statusOf } from '../status.js';
 import type { ClientKind } from './client-sessions.js';
 import { consumerSettings, producerSettings } from './settings.js';
+import { producerGroupOf } from '../transaction/producer-group.js';
 
 const CONSUMER_KINDS = new Set(['PUSH_CONSUMER', 'SIMPLE_CONSUMER', 'PULL_CONSUMER', 'LITE_PUSH_CONSUMER', 'LITE_SIMPLE_CONSUMER']);
 
@@ -23,6 +24,8 @@ export function telemetry(ctx: ProxyContext) {
       if (ended) return;
       ended = true;
       ctx.sessions.detachStream(clientId, call);
+      // A client that reconnected has a newer stream in its session: its check-backs go there.
+      if (!ctx.sessions.get(clientId)) ctx.transactionChecks.unwatch(clientId);
     };
     const write = (command: object) => {
       if (!ended && !call.writableEnded) call.write(command);
@@ -56,6 +59,8 @@ async function answerSettings(ctx: ProxyContext, clientId: string, settings: any
   if (kind === 'PRODUCER') {
     const topics = (settings.publishing?.topics ?? []).map(resourceName);
     ctx.sessions.upsert(clientId, { kind: 'PRODUCER', settings, topics }, stream);
+    // The settings do not say whether the producer is transactional: any producer of a topic may be asked (as on Apache).
+    ctx.transactionChecks.watch(clientId, topics.filter(Boolean).map(producerGroupOf));
     return { status: okStatus(), settings: producerSettings(settings, ctx.config) };
   }
   if (CONSUMER_KINDS.has(kind)) {

@@ -9,8 +9,8 @@ import { RmqStatusError } from '../status.js';
 const SEPARATORS = /[\u0001\u0002]/;
 const RESERVED = new Set<string>(Object.values(MessageConst));
 
-/** Message types CirrusMQ stores; TRANSACTION waits for transactions over gRPC (issue 14). */
-const SUPPORTED_TYPES = new Set(['NORMAL', 'FIFO', 'DELAY', 'MESSAGE_TYPE_UNSPECIFIED']);
+/** Message types CirrusMQ stores (PRIORITY and LITE are not). */
+const SUPPORTED_TYPES = new Set(['NORMAL', 'FIFO', 'DELAY', 'TRANSACTION', 'MESSAGE_TYPE_UNSPECIFIED']);
 
 export function checkEntry(m: any, maxBodySize: number): void {
   const sp = m.system_properties ?? {};
@@ -20,6 +20,9 @@ export function checkEntry(m: any, maxBodySize: number): void {
   if ((type === 'DELAY') !== Boolean(sp.delivery_timestamp))
     throw new RmqStatusError('MESSAGE_PROPERTY_CONFLICT_WITH_TYPE', 'a DELAY message needs a delivery_timestamp, and only a DELAY message has one');
   if (type === 'FIFO' && !sp.message_group) throw new RmqStatusError('MESSAGE_PROPERTY_CONFLICT_WITH_TYPE', 'a FIFO message needs a message_group');
+  // As the official clients refuse it: a half message has no order to keep.
+  if (type === 'TRANSACTION' && sp.message_group)
+    throw new RmqStatusError('MESSAGE_PROPERTY_CONFLICT_WITH_TYPE', 'a TRANSACTION message cannot have a message_group');
   const bodyLength = m.body?.length ?? 0;
   if (bodyLength === 0) throw new RmqStatusError('MESSAGE_BODY_EMPTY', 'message body is empty');
   if (bodyLength > maxBodySize) throw new RmqStatusError('MESSAGE_BODY_TOO_LARGE', `message body of ${bodyLength} bytes is larger than ${maxBodySize}`);

@@ -5,13 +5,24 @@
  * round robin over writable queues avoiding a broker that just failed; all of it is the SDK
  * Producer's sendPrepared. Each entry gets its own status, message id and queue offset.
  */
-import { type CirrusError, Limits, type Message, Perm, type PreparedMessage, sendGroupsOf, validateUserTopic } from '@cirrusmq/client/protocol';
+import {
+  type CirrusError,
+  encodeTransactionId,
+  Limits,
+  markHalfMessages,
+  type Message,
+  Perm,
+  type PreparedMessage,
+  sendGroupsOf,
+  validateUserTopic,
+} from '@cirrusmq/client/protocol';
 import type { PreparedBatch } from '@cirrusmq/client';
 import type { ProxyContext } from '../proxy-context.js';
-import { resourceName, unary } from '../rpc.js';
+import { clientIdOf, resourceName, unary } from '../rpc.js';
 import { okStatus, type RmqStatus, RmqStatusError, statusOf } from '../status.js';
 import { checkEntry } from './check-entry.js';
 import { toMessage, toPrepared } from './to-prepared.js';
+import { producerGroupOf } from '../transaction/producer-group.js';
 
 interface SendResultEntry {
   status: RmqStatus;
@@ -21,25 +32,34 @@ interface SendResultEntry {
   recall_handle: string;
 }
 
-function entry(status: RmqStatus, messageId: string, offset = 0, recallHandle = ''): SendResultEntry {
-  return { status, message_id: messageId, transaction_id: '', offset, recall_handle: recallHandle };
+function entry(status: RmqStatus, messageId: string, offset = 0, recallHandle = '', transactionId = ''): SendResultEntry {
+  return { status, message_id: messageId, transaction_id: transactionId, offset, recall_handle: recallHandle };
 }
 
 /** A scheduled message's recall handle is its id: RecallMessage asks the topic's brokers for it (cancelScheduled). */
 const isDelay = (m: any) => Boolean(m.system_properties?.delivery_timestamp);
+const isTransaction = (m: any) => m.system_properties?.message_type === 'TRANSACTION';
 
 export function sendMessage(ctx: ProxyContext) {
   const maxBodySize = ctx.config.maxBodySize;
-  return unary('SendMessage', ctx.logger, async (req: any) => {
+  return unary('SendMessage', ctx.logger, async (req: any, call) => {
     const messages: any[] = req.messages ?? [];
     const ids = messages.map((m) => String(m.system_properties?.message_id ?? ''));
     try {
       const batch = await prepare(ctx, messages, maxBodySize);
+      const transactional = messages.some(isTransaction);
+      if (transactional) markTransactional(ctx, clientIdOf(call), batch, messages);
       const outcomes = await ctx.producer.sendPrepared(batch);
       const entries = outcomes.map((o, i) =>
         o.status === 'FAILED'
           ? entry(statusOf((o as { error: CirrusError }).error), batch.prepared[i]!.messageId)
-          : entry(okStatus(), o.messageId, o.queueOffset, isDelay(messages[i]) ? o.messageId : ''),
+          : entry(
+              okStatus(),
+              o.messageId,
+              o.queueOffset,
+              isDelay(messages[i]) ? o.messageId : '',
+              transactional && isTransaction(messages[i]) ? encodeTransactionId(o.messageQueue.brokerName, o.messageId) : '',
+            ),
       );
       const failed = entries.filter((e) => e.status.code !== 'OK').length;
       return { status: failed === 0 ? okStatus() : { code: 'MULTIPLE_RESULTS', message: `${failed} of ${entries.length} messages failed` }, entries };
@@ -51,6 +71,20 @@ export function sendMessage(ctx: ProxyContext) {
       return { status, entries: ids.map((id) => entry(status, id)) };
     }
   });
+}
+
+/**
+ * Marks the TRANSACTION entries as half messages of the topic's producer group (producerGroupOf),
+ * and makes the sender a target of that group's check-backs even if its settings did not name
+ * the topic (the official clients add a topic to their settings only at the next sync).
+ */
+function markTransactional(ctx: ProxyContext, clientId: string, batch: PreparedBatch, messages: any[]): void {
+  const group = producerGroupOf(batch.topic);
+  markHalfMessages(
+    batch.prepared.filter((_, i) => isTransaction(messages[i])),
+    group,
+  );
+  if (clientId && ctx.sessions.get(clientId)?.stream) ctx.transactionChecks.watch(clientId, [group]);
 }
 
 async function prepare(ctx: ProxyContext, messages: any[], maxBodySize: number): Promise<PreparedBatch> {
