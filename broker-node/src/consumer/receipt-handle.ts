@@ -42,6 +42,7 @@ const TAG_BYTES = 12;
 const HANDLE_BYTES = BODY_BYTES + TAG_BYTES;
 const HANDLE_B64_CHARS = Math.ceil((HANDLE_BYTES * 4) / 3);
 const MAX_U48 = 2 ** 48 - 1;
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 /** Bytes 14–15 of P: the version, so a v2 tag never means anything else. */
 const P_SUFFIX = 0x0002;
 
@@ -100,7 +101,13 @@ export class ReceiptHandleCodec {
       } else {
         const dot = h.indexOf('.', 3);
         const name = dot < 0 ? '' : h.slice(3, dot);
-        if (dot < 0 || h.length - dot - 1 !== HANDLE_B64_CHARS || scratch.write(h.slice(dot + 1), 'base64url') !== HANDLE_BYTES) {
+        if (
+          dot < 0 ||
+          h.length - dot - 1 !== HANDLE_B64_CHARS ||
+          // 26 bytes leave the last character 2 unused bits: a decoder ignores them, so they must be zero (one spelling per handle).
+          (B64URL.indexOf(h[h.length - 1]!) & 0b11) !== 0 ||
+          scratch.write(h.slice(dot + 1), 'base64url') !== HANDLE_BYTES
+        ) {
           out[i] = invalid('not a receipt handle');
         } else if (name !== this.brokerName) {
           out[i] = invalid(`receipt handle of broker ${name}, not ${this.brokerName}`);
