@@ -5,7 +5,8 @@
  * is pushed back to a producer of its topic as a RecoverOrphanedTransactionCommand (also to
  * one started after the sender went away), whose checker's COMMIT stores it once; the
  * proxy's check-back polls stop when no producer is left; EndTransaction with an id no send
- * answered gets INVALID_TRANSACTION_ID and the proxy keeps serving.
+ * answered gets INVALID_TRANSACTION_ID and the proxy keeps serving; a transaction open while
+ * the proxy is SIGKILLed is checked back through the restarted one.
  */
 import { createRequire } from 'node:module';
 import * as grpc from '@grpc/grpc-js';
@@ -232,4 +233,19 @@ describe('transactional messages over gRPC', () => {
     const plain = await producer.send({ topic, body: Buffer.from('plain') });
     expect(plain.transactionId).toBe('');
   }, 60_000);
+
+  it('a transaction left open when the proxy is SIGKILLed is checked back once the restarted proxy has the reconnected producer', async () => {
+    const topic = 'grpc-tx-proxy-kill';
+    await createTopic(topic);
+    const producer = await startProducer('proxy-kill', [topic]);
+    const tx = producer.beginTransaction();
+    const receipt = await producer.send({ topic, body: Buffer.from('orphan across a proxy restart') }, tx);
+    await cluster.stopProcess('grpc-proxy', 'SIGKILL');
+    await cluster.startProcess('grpc-proxy');
+    // The client renews its Telemetry stream by itself and sends its settings again: the new proxy polls for its topic.
+    await waitFor('the check-back through the restarted proxy', 45_000, async () =>
+      checked.some((c) => c.view.messageId === receipt.messageId && c.producer === 'proxy-kill'),
+    );
+    await waitFor('the commit after the proxy restart in its queue', 20_000, async () => (await storedCounts(topic)).get(receipt.messageId) === 1);
+  }, 90_000);
 });
