@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { GatewayClient, Producer } from '@cirrusmq/client';
 import { startTestCluster } from '../support/cluster';
 import type { WorkerResult, WorkerSpec } from './consume-worker';
-import { cpuSeconds } from './proc-cpu';
+import { cpuSeconds, systemSeconds } from './proc-cpu';
 import { fmt, median } from './stats';
 
 const { values } = parseArgs({
@@ -80,6 +80,7 @@ try {
     const group = `pop-path-${run}`;
     await gateway.putGroup(group, { consumeFrom: 'earliest' });
     const cpu0 = cpuSeconds(pids);
+    const sys0 = systemSeconds(pids);
     const t0 = performance.now();
     const results = await Promise.all(
       Array.from({ length: consumers }, () =>
@@ -88,12 +89,13 @@ try {
     );
     const ms = performance.now() - t0;
     const cpu = cpuSeconds(pids) - cpu0;
+    const sys = systemSeconds(pids) - sys0;
     const acked = results.reduce((a, r) => a + r.acked, 0);
     const us = (cpu * 1e6) / acked;
     const clientUs = results.reduce((a, r) => a + r.cpuUs, 0) / acked;
     const receives = results.reduce((a, r) => a + r.receiveMs.length, 0);
     log(
-      `${run === 0 ? 'warm-up' : `run ${run}`}: ${fmt(acked)} acked, ${fmt(acked / (ms / 1000))} msg/s, broker CPU ${fmt(us, 2)} µs/msg, consumer processes ${fmt(clientUs, 2)} µs/msg, ${fmt(acked / receives, 1)} messages a receive, load ${os.loadavg()[0]!.toFixed(1)}`,
+      `${run === 0 ? 'warm-up' : `run ${run}`}: ${fmt(acked)} acked, ${fmt(acked / (ms / 1000))} msg/s, broker CPU ${fmt(us, 2)} µs/msg (${fmt((100 * sys) / cpu, 0)}% in the kernel), consumer processes ${fmt(clientUs, 2)} µs/msg, ${fmt(acked / receives, 1)} messages a receive, load ${os.loadavg()[0]!.toFixed(1)}`,
     );
     if (run > 0) {
       perMsg.push(us);

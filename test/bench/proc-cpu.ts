@@ -11,10 +11,21 @@ const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).s
 export function cpuSeconds(pids: number[]): number {
   let ticks = 0;
   for (const pid of pids) {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const fields = statFields(pid);
     ticks += Number(fields[11]) + Number(fields[12]);
   }
   return ticks / CLK_TCK;
+}
+
+/** The system (kernel) part alone: on loopback, a socket write carries the receiver's TCP work too. */
+export function systemSeconds(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) ticks += Number(statFields(pid)[12]);
+  return ticks / CLK_TCK;
+}
+
+function statFields(pid: number): string[] {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
