@@ -31,9 +31,15 @@ export function createProxyContext(config: ProxyConfig, logger: Logger = createL
     stream.write(command);
     return true;
   };
-  const transactionChecks = new TransactionChecks(masters, writeCommand, logger.child({ component: 'transaction-checks' }), {
-    onCheck: (result) => metrics.transactionChecks.inc({ result }),
-  });
+  const transactionChecks = new TransactionChecks(
+    masters,
+    new BrokerClients({ maxSockets: 1024 }),
+    writeCommand,
+    logger.child({ component: 'transaction-checks' }),
+    {
+      onCheck: (result) => metrics.transactionChecks.inc({ result }),
+    },
+  );
   metrics.transactionCheckPolls = () => transactionChecks.polls;
   return {
     config,

@@ -1,6 +1,7 @@
 /** A broker's HTTP API: binary send batches in, raw records out (reads and lookups). */
-import { type CirrusError, errorFromBody } from '../errors.js';
+import { type CirrusError, type ErrorDetails, errorFromBody } from '../errors.js';
 import type { ScheduleCancelled } from './cancel-scheduled.js';
+import type { BrokerTransactionCheck } from './transaction-check.js';
 import { HttpClient, parseJson, type HttpResponse } from '../http/http-client.js';
 import { decodeRecords } from '../codec/record.js';
 import { buildSubscriptionData } from '../filter/subscription-data.js';
@@ -149,6 +150,28 @@ export class BrokerClient {
     resolution: 'COMMIT' | 'ROLLBACK',
   ): Promise<{ transactionId: string; messageId: string; resolution: 'COMMIT' | 'ROLLBACK'; topic: string; queueId: number; queueOffset?: number }> {
     return this.http.json('POST', `/v1/transaction/end?messageId=${encodeURIComponent(messageId)}&resolution=${resolution}`);
+  }
+
+  /** Several ends in one request; one result per end, in order (an `error` where it failed). */
+  endTransactions(
+    ends: readonly { messageId: string; resolution: 'COMMIT' | 'ROLLBACK' }[],
+  ): Promise<{ results: { error?: { code: string; message: string; details?: ErrorDetails } }[] }> {
+    return this.http.json('POST', '/v1/transaction/end', { ends });
+  }
+
+  /**
+   * A producer group's transaction check-backs due on this broker (a long poll up to `waitMs`);
+   * `signal` ends the poll early (its producer left).
+   */
+  async transactionChecks(producerGroup: string, waitMs: number, signal?: AbortSignal): Promise<BrokerTransactionCheck[]> {
+    const res = await this.http.request({
+      method: 'GET',
+      path: `/v1/transaction/checks?producerGroup=${encodeURIComponent(producerGroup)}&waitMs=${waitMs}`,
+      timeoutMs: waitMs + POP_TIMEOUT_MARGIN_MS,
+      signal,
+    });
+    if (res.status !== 200) throw errorOf(res);
+    return (parseJson(res.body) as { checks: BrokerTransactionCheck[] }).checks;
   }
 
   /** Ends the leases of these receipt handles; one result per handle, in order. */

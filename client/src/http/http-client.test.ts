@@ -146,6 +146,20 @@ describe('HttpClient', () => {
     expect(await codeOf(client(`127.0.0.1:${port}`).request({ method: 'GET', path: '/' }))).toBe('BROKER_UNAVAILABLE');
   });
 
+  it('ends an exchange when its signal aborts (rejecting with the reason), and serves the next request', async () => {
+    const server = http.createServer((req, res) => {
+      if (req.url === '/slow') setTimeout(() => res.end('late'), 5_000);
+      else res.end('now');
+    });
+    const c = client(await listen(server));
+    const abort = new AbortController();
+    const slow = c.request({ method: 'GET', path: '/slow', signal: abort.signal });
+    setTimeout(() => abort.abort(new Error('stop')), 50);
+    await expect(slow).rejects.toThrow('stop');
+    await expect(c.request({ method: 'GET', path: '/', signal: abort.signal })).rejects.toThrow('stop');
+    expect((await c.request({ method: 'GET', path: '/' })).body.toString()).toBe('now');
+  });
+
   it('refuses requests after close()', async () => {
     const server = http.createServer((_req, res) => res.end('x'));
     const c = client(await listen(server));

@@ -16,6 +16,8 @@ export interface HttpRequest {
   body?: Buffer | string;
   contentType?: string;
   timeoutMs?: number;
+  /** Aborting ends the exchange (its connection is closed) and rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /** Under Node's http server default keep-alive (5 s): a connection idle longer may be closed by the server as it is reused. */
@@ -52,14 +54,20 @@ export class HttpClient {
       head += `content-type: ${req.contentType ?? ContentTypes.JSON}\r\ncontent-length: ${length}\r\n`;
     }
     head += '\r\n';
+    const { signal } = req;
+    signal?.throwIfAborted();
     try {
       const c = await this.acquire();
+      const abort = () => c.close();
+      signal?.addEventListener('abort', abort, { once: true });
       try {
         return await c.send(head, req.body, timeout, req.method === 'HEAD');
       } finally {
+        signal?.removeEventListener('abort', abort);
         this.release(c);
       }
     } catch (e) {
+      if (signal?.aborted) throw signal.reason;
       throw this.requestError(req, timeout, e);
     }
   }

@@ -4,9 +4,8 @@
  * when the one in flight comes back, as RocketMQ 5's autoBatch does for sends. An idle producer
  * adds no latency; a busy one sends a request per round trip instead of one per transaction.
  */
-import { CirrusError, type ErrorDetails, errorFromBody, isErrorCode, toCirrusError } from '../errors.js';
-import type { HttpClient } from '../http/http-client.js';
-import { parseJson } from '../http/http-client.js';
+import type { BrokerClient } from '../api/broker-client.js';
+import { CirrusError, isErrorCode, toCirrusError } from '../errors.js';
 
 interface Waiting {
   messageId: string;
@@ -21,7 +20,7 @@ export class TransactionEndSender {
   private waiting: Waiting[] = [];
   private inFlight = false;
 
-  constructor(private readonly client: HttpClient) {}
+  constructor(private readonly broker: BrokerClient) {}
 
   end(messageId: string, resolution: 'COMMIT' | 'ROLLBACK'): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -46,16 +45,11 @@ export class TransactionEndSender {
     try {
       if (batch.length === 1) {
         const { messageId, resolution } = batch[0]!;
-        const res = await this.client.request({ method: 'POST', path: `/v1/transaction/end?messageId=${messageId}&resolution=${resolution}` });
-        if (res.status !== 200) throw errorFromBody(res.status, parseJson(res.body));
+        await this.broker.endTransaction(messageId, resolution);
         batch[0]!.resolve();
         return;
       }
-      const body = JSON.stringify({ ends: batch.map(({ messageId, resolution }) => ({ messageId, resolution })) });
-      const res = await this.client.request({ method: 'POST', path: '/v1/transaction/end', body, contentType: 'application/json' });
-      const parsed = parseJson(res.body);
-      if (res.status !== 200) throw errorFromBody(res.status, parsed);
-      const results = (parsed as { results: { error?: { code: string; message: string; details?: ErrorDetails } }[] }).results;
+      const { results } = await this.broker.endTransactions(batch.map(({ messageId, resolution }) => ({ messageId, resolution })));
       batch.forEach((w, i) => {
         const e = results[i]?.error;
         if (!e) w.resolve();

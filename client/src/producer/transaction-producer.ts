@@ -6,8 +6,8 @@
  * and sends the outcome, so a producer restarted after a crash resolves what its last run left.
  */
 import type { ClusterBrokerInfo } from '../api/types.js';
-import { CirrusError, errorFromBody, toCirrusError } from '../errors.js';
-import { HttpClient, parseJson } from '../http/http-client.js';
+import { BrokerClients } from '../api/broker-client.js';
+import { CirrusError, toCirrusError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Message, SendResult } from '../message.js';
 import { validateGroup } from '../validation.js';
@@ -57,7 +57,8 @@ export class TransactionProducer {
   private readonly logger: Logger;
   private readonly checkWaitMs: number;
   private readonly brokerRefreshMs: number;
-  private readonly clients = new Map<string, HttpClient>();
+  /** Check-back polls park up to checkWaitMs: connections apart from the producer's sends. */
+  private readonly brokers = new BrokerClients({ maxSockets: 8 });
   private readonly polling = new Map<string, { stop: boolean }>();
   private refreshTimer: NodeJS.Timeout | undefined;
   private readonly endSenders = new Map<string, TransactionEndSender>();
@@ -122,8 +123,7 @@ export class TransactionProducer {
     clearTimeout(this.refreshTimer);
     for (const p of this.polling.values()) p.stop = true;
     this.polling.clear();
-    for (const c of this.clients.values()) c.close();
-    this.clients.clear();
+    this.brokers.close();
     this.endSenders.clear();
     this.producer.shutdown();
   }
@@ -134,7 +134,7 @@ export class TransactionProducer {
     const broker = (await find(false)) ?? (await find(true));
     if (!broker) throw new CirrusError('BROKER_NOT_FOUND', `broker ${brokerName} of transaction ${transactionId} is not in the cluster`);
     let sender = this.endSenders.get(broker.addr);
-    if (!sender) this.endSenders.set(broker.addr, (sender = new TransactionEndSender(this.client(broker.addr))));
+    if (!sender) this.endSenders.set(broker.addr, (sender = new TransactionEndSender(this.brokers.get(broker.addr))));
     await sender.end(messageId, resolution);
   }
 
@@ -146,12 +146,6 @@ export class TransactionProducer {
       brokers.catch(() => (this.cluster = undefined));
     }
     return this.cluster.brokers;
-  }
-
-  private client(addr: string): HttpClient {
-    let c = this.clients.get(addr);
-    if (!c) this.clients.set(addr, (c = new HttpClient(addr, { maxSockets: 8, timeoutMs: this.checkWaitMs + 10_000 })));
-    return c;
   }
 
   private async refreshBrokers(): Promise<void> {
@@ -172,12 +166,9 @@ export class TransactionProducer {
   }
 
   private async pollLoop(addr: string, state: { stop: boolean }): Promise<void> {
-    const path = `/v1/transaction/checks?producerGroup=${encodeURIComponent(this.producerGroup)}&waitMs=${this.checkWaitMs}`;
     while (!state.stop && this.running) {
       try {
-        const res = await this.client(addr).request({ method: 'GET', path });
-        if (res.status !== 200) throw errorFromBody(res.status, parseJson(res.body));
-        const { checks } = parseJson(res.body) as { checks: (Omit<TransactionCheckView, 'body'> & { body: string })[] };
+        const checks = await this.brokers.get(addr).transactionChecks(this.producerGroup, this.checkWaitMs);
         for (const c of checks) await this.answerCheck(addr, { ...c, body: Buffer.from(c.body, 'base64') });
       } catch (e) {
         if (state.stop || !this.running) return;
@@ -196,9 +187,13 @@ export class TransactionProducer {
       return;
     }
     if (resolution !== 'COMMIT' && resolution !== 'ROLLBACK') return;
-    const res = await this.client(addr).request({ method: 'POST', path: `/v1/transaction/end?messageId=${check.messageId}&resolution=${resolution}` });
-    // Ended meanwhile (by this producer, another of its group, or the last check): nothing to do.
-    if (res.status !== 200 && res.status !== 404 && res.status !== 409) throw errorFromBody(res.status, parseJson(res.body));
-    if (res.status === 200) this.checksResolved++;
+    try {
+      await this.brokers.get(addr).endTransaction(check.messageId, resolution);
+      this.checksResolved++;
+    } catch (e) {
+      // Ended meanwhile (by this producer, another of its group, or the last check): nothing to do.
+      const code = toCirrusError(e).code;
+      if (code !== 'TRANSACTION_NOT_FOUND' && code !== 'TRANSACTION_ALREADY_ENDED') throw e;
+    }
   }
 }

@@ -5,27 +5,9 @@
  * its TransactionChecker, and answers with EndTransaction (source SERVER_CHECK) carrying the
  * same transaction id.
  */
-import { decodeTransactionId } from '@cirrusmq/client/protocol';
+import { type BrokerTransactionCheck, decodeTransactionId } from '@cirrusmq/client/protocol';
 import { bodyDigest, type ProtoMessage } from '../consumer/message-convert.js';
 import { timestampOf } from '../duration.js';
-
-/** One check as the broker answers it (broker-node's TransactionCheck, JSON). */
-export interface BrokerTransactionCheck {
-  transactionId: string;
-  messageId: string;
-  topic: string;
-  queueId: number;
-  producerGroup: string;
-  checkTimes: number;
-  bornTimestamp: number;
-  storeTimestamp: number;
-  body: string;
-  bodyEncoding: 'base64';
-  tags?: string;
-  keys: string[];
-  /** The user's properties only (the broker drops the system ones). */
-  properties: Record<string, string>;
-}
 
 export interface RecoverOrphanedTransactionCommand {
   recover_orphaned_transaction_command: { message: ProtoMessage; transaction_id: string };

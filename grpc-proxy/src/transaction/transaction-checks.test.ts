@@ -1,9 +1,15 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type ClusterBrokerInfo, encodeTransactionId, type NameServerApi, silentLogger } from '@cirrusmq/client/protocol';
+import {
+  BrokerClients,
+  type BrokerTransactionCheck,
+  type ClusterBrokerInfo,
+  encodeTransactionId,
+  type NameServerApi,
+  silentLogger,
+} from '@cirrusmq/client/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../infra/local/wait-for';
-import type { BrokerTransactionCheck } from './check-command';
 import { MasterBrokers } from './master-brokers';
 import { TransactionChecks } from './transaction-checks';
 
@@ -69,6 +75,7 @@ async function setup(connected: Set<string>) {
   const written: { clientId: string; command: any }[] = [];
   const checks = new TransactionChecks(
     new MasterBrokers(nameServer as unknown as NameServerApi),
+    new BrokerClients(),
     (clientId, command) => connected.has(clientId) && written.push({ clientId, command }) > 0,
     silentLogger,
     { waitMs: 30_000, retryMs: 50 },

@@ -8,8 +8,8 @@
  * at its next interval, and rolls it back after the last one, so nothing here needs to last.
  * Polls are per group, not per client: many producers of a topic cost one poll per broker.
  */
-import { errorFromBody, type Logger, parseJson, toCirrusError } from '@cirrusmq/client/protocol';
-import { type BrokerTransactionCheck, recoverCommandOf } from './check-command.js';
+import { type BrokerClients, type BrokerTransactionCheck, type Logger, toCirrusError } from '@cirrusmq/client/protocol';
+import { recoverCommandOf } from './check-command.js';
 import type { MasterBrokers } from './master-brokers.js';
 
 /** Writes a command on a client's Telemetry stream; false when the client has none any more. */
@@ -47,6 +47,8 @@ export class TransactionChecks {
 
   constructor(
     private readonly masters: MasterBrokers,
+    /** Check polls park up to waitMs: a pool apart from the calls that must not wait behind them. */
+    private readonly brokers: BrokerClients,
     private readonly sink: CommandSink,
     private readonly logger: Logger,
     options: TransactionChecksOptions = {},
@@ -138,14 +140,10 @@ export class TransactionChecks {
   }
 
   private async pollLoop(group: string, g: GroupPoll, addr: string, signal: AbortSignal): Promise<void> {
-    const url = `http://${addr}/v1/transaction/checks?producerGroup=${encodeURIComponent(group)}&waitMs=${this.waitMs}`;
     let failures = 0;
     while (!signal.aborted) {
       try {
-        const res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(this.waitMs + 10_000)]) });
-        const body = Buffer.from(await res.arrayBuffer());
-        if (res.status !== 200) throw errorFromBody(res.status, parseJson(body));
-        const { checks } = parseJson(body) as { checks: BrokerTransactionCheck[] };
+        const checks = await this.brokers.get(addr).transactionChecks(group, this.waitMs, signal);
         failures = 0;
         for (const check of checks) this.dispatch(group, g, check);
       } catch (e) {
