@@ -99,8 +99,10 @@ export class ReceiptHandleCodec {
       } else if (!h.startsWith('v2.')) {
         out[i] = invalid('not a receipt handle');
       } else {
-        const dot = h.indexOf('.', 3);
-        const name = dot < 0 ? '' : h.slice(3, dot);
+        // This broker's prefix: no substring for the name (the other case names it in the error).
+        const ours = h.startsWith(this.prefix);
+        const dot = ours ? this.prefix.length - 1 : h.indexOf('.', 3);
+        const name = ours ? this.brokerName : dot < 0 ? '' : h.slice(3, dot);
         if (
           dot < 0 ||
           h.length - dot - 1 !== HANDLE_B64_CHARS ||

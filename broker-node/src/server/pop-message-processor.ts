@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CirrusError, ContentTypes, popResultParts, validateGroup, validateTopic } from '@cirrusmq/client/protocol';
 import type { PopService } from '../consumer/pop-service';
 import type { BrokerServerContext } from './context';
-import { readBody, sendJson } from './http-util';
+import { readBody, sendJson, sendJsonText } from './http-util';
 import {
   parseJsonObject,
   validateAckRequest,
@@ -52,7 +52,10 @@ export function popMessageProcessor(ctx: BrokerServerContext): (req: IncomingMes
 export function ackMessageProcessor(ctx: BrokerServerContext): (req: IncomingMessage, res: ServerResponse) => Promise<undefined> {
   return async (req, res) => {
     const request = validateAckRequest(await body(req));
-    sendJson(res, 200, await popService(ctx).ack(request));
+    const answer = await popService(ctx).ack(request);
+    // The usual answer, every entry OK, is written without serializing an object per entry.
+    if (answer.results.every((r) => r.status === 'OK')) sendJsonText(res, 200, allOk(answer.results.length));
+    else sendJson(res, 200, answer);
     return undefined;
   };
 }
@@ -85,4 +88,10 @@ export function resetOffsetProcessor(ctx: BrokerServerContext): Handler {
     const request = validateResetOffsetRequest(await body(req));
     sendJson(res, 200, await popService(ctx).resetOffset(request));
   };
+}
+
+const OK_ENTRY = '{"status":"OK"}';
+/** JSON.stringify({ results: [{ status: 'OK' }, …] }) for n entries. */
+export function allOk(n: number): string {
+  return n === 0 ? '{"results":[]}' : `{"results":[${`${OK_ENTRY},`.repeat(n - 1)}${OK_ENTRY}]}`;
 }
