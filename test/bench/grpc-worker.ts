@@ -7,6 +7,7 @@
  * durationMs (the result itself in resultFile).
  *
  *   sdk-send       @cirrusmq/client Producer: sendBatch of `batch`, inflight/batch calls in flight
+ *   sdk-send-one   @cirrusmq/client Producer: send() of one message, `inflight` in flight (as grpc-send)
  *   grpc-send      official Producer (rocketmq-client-nodejs): send() of one message, `inflight` in flight
  *   sdk-receive    @cirrusmq/client SimpleConsumer: receive(batch) + ackAll
  *   grpc-receive   official SimpleConsumer: receive(batch) + ack of each message (the client has no batch ack)
@@ -19,7 +20,7 @@ import { Producer as RmqProducer, SimpleConsumer as RmqSimpleConsumer } from 'ro
 import { type MessageView, Producer, SimpleConsumer } from '@cirrusmq/client';
 
 export interface GrpcWorkerSpec {
-  mode: 'sdk-send' | 'grpc-send' | 'sdk-receive' | 'grpc-receive';
+  mode: 'sdk-send' | 'sdk-send-one' | 'grpc-send' | 'sdk-receive' | 'grpc-receive';
   /** NameServer "host:port" (sdk-*) or the gRPC proxy's "host:port" (grpc-*). */
   address: string;
   topic: string;
@@ -71,6 +72,7 @@ const failed = (e: unknown) => {
 
 switch (spec.mode) {
   case 'sdk-send':
+  case 'sdk-send-one':
     await sdkSend();
     break;
   case 'grpc-send':
@@ -125,7 +127,8 @@ async function sdkSend(): Promise<void> {
   await producer.sendBatch(messages); // routes and connections before the clock starts
   out({ type: 'ready' });
   await nextLine();
-  await runLoops(Math.max(1, Math.round(spec.inflight / spec.batch)), async () => (await producer.sendBatch(messages)).length);
+  if (spec.mode === 'sdk-send-one') await runLoops(spec.inflight, async () => (await producer.sendBatch(messages.slice(0, 1))).length);
+  else await runLoops(Math.max(1, Math.round(spec.inflight / spec.batch)), async () => (await producer.sendBatch(messages)).length);
   out(r);
   producer.shutdown();
 }

@@ -5,7 +5,8 @@
  * beside the project's own SDK (@cirrusmq/client, straight to the brokers), in one run, 1 KB
  * messages, each load loop in its own process (grpc-worker.ts), runs interleaved A B A B:
  *   send:    (a) SDK Producer.sendBatch of 32         (b) official Producer.send, one message a call
- *            the same messages in flight per process (--inflight): (a) inflight/32 batches, (b) inflight sends
+ *            the same messages in flight per process (--inflight): (a) inflight/32 batches, (b) inflight sends;
+ *            and (c) SDK Producer.send of one message, inflight sends: batching apart from the protocol
  *   receive: (a) SDK SimpleConsumer receive 32 + ackAll (b) official SimpleConsumer receive 32 + ack each
  *            one loop per process; each run reads with fresh groups from the first stored message
  * Per run: acknowledged msgs/s (sends answered OK, acks answered OK; nothing else counts),
@@ -124,18 +125,19 @@ try {
   log(`stored ${fmt(sent)} messages for the receive runs in ${fmt((performance.now() - t0) / 1000, 1)} s`);
 
   // Warm-up (JIT of every path, connections), not counted.
-  for (const mode of ['sdk-send', 'grpc-send'] as const) await run(mode, 'unused', WARMUP_MS);
+  for (const mode of ['sdk-send', 'grpc-send', 'sdk-send-one'] as const) await run(mode, 'unused', WARMUP_MS);
   for (const mode of ['sdk-receive', 'grpc-receive'] as const) {
     const group = `warmup-${mode}`;
     await gateway.putGroup(group, { consumeFrom: 'earliest' });
     await run(mode, group, WARMUP_MS);
   }
 
-  const results: Record<Mode, RunResult[]> = { 'sdk-send': [], 'grpc-send': [], 'sdk-receive': [], 'grpc-receive': [] };
+  const results: Record<Mode, RunResult[]> = { 'sdk-send': [], 'grpc-send': [], 'sdk-send-one': [], 'sdk-receive': [], 'grpc-receive': [] };
   for (let i = 1; i <= runs; i++) {
-    results['sdk-send'].push(await run('sdk-send', 'unused'));
-    results['grpc-send'].push(await run('grpc-send', 'unused'));
-    log(`send run ${i}/${runs}: (a) SDK ${brief(results['sdk-send'].at(-1)!)} | (b) gRPC ${brief(results['grpc-send'].at(-1)!)}   load ${load()}`);
+    for (const mode of ['sdk-send', 'grpc-send', 'sdk-send-one'] as const) results[mode].push(await run(mode, 'unused'));
+    log(
+      `send run ${i}/${runs}: (a) SDK ${brief(results['sdk-send'].at(-1)!)} | (b) gRPC ${brief(results['grpc-send'].at(-1)!)} | (c) SDK one a call ${brief(results['sdk-send-one'].at(-1)!)}   load ${load()}`,
+    );
   }
   for (let i = 1; i <= runs; i++) {
     for (const mode of ['sdk-receive', 'grpc-receive'] as const) {
@@ -161,6 +163,7 @@ try {
   };
   row('(a) send: SDK sendBatch 32', results['sdk-send']);
   row('(b) send: official Producer.send over gRPC', results['grpc-send']);
+  row('(c) send: SDK Producer.send, one a call', results['sdk-send-one']);
   row('(a) receive+ack: SDK SimpleConsumer', results['sdk-receive']);
   row('(b) receive+ack: official SimpleConsumer', results['grpc-receive']);
   log('');
@@ -172,6 +175,7 @@ try {
   log(`  send msgs/s                ${ratio(results['grpc-send'], results['sdk-send'], (r) => r.msgsPerSec)}   target >= 0.8`);
   log(`  receive+ack msgs/s         ${ratio(results['grpc-receive'], results['sdk-receive'], (r) => r.msgsPerSec)}   target >= 0.8`);
   log(`  send server CPU/msg        ${ratio(results['grpc-send'], results['sdk-send'], (r) => r.cpuUsPerMsg)}`);
+  log(`  send msgs/s (b)/(c)        ${ratio(results['grpc-send'], results['sdk-send-one'], (r) => r.msgsPerSec)}   (one message a call on both sides)`);
   log(`  receive server CPU/msg     ${ratio(results['grpc-receive'], results['sdk-receive'], (r) => r.cpuUsPerMsg)}`);
   log(
     'p50/p99 per call: (a) send = a batch of 32, (b) send = one message; receive = receive + its acks. Server CPU: brokers + NameServer, + the gRPC proxy for (b) (its share in parentheses); client CPU: the load processes.',
@@ -249,7 +253,7 @@ async function run(mode: Mode, group: string, runMs = durationMs): Promise<RunRe
   const total = rs.reduce((a, r) => a + r.done, 0);
   const samples = rs.flatMap((r) => r.errorSamples);
   if (samples.length > 0) log(`  ${mode}: errors, e.g. ${[...new Set(samples)].slice(0, 3).join(' | ')}`);
-  if (mode.endsWith('send')) storedTotal += total;
+  if (!mode.endsWith('receive')) storedTotal += total;
   else if (total >= storedTotal) log(`  warning: ${mode} read every stored message (${fmt(total)}); msgs/s counts up to its last ack`);
   const calls = rs.flatMap((r) => r.callMs).sort((a, b) => a - b);
   return {
