@@ -1,5 +1,5 @@
 /**
- * npm run bench:timer -- [--timers 1000000] [--burst 100000] [--sends 200000]
+ * npm run bench:timer -- [--timers 1000000] [--burst 100000] [--sends 200000] [--e2e 400000] [--producers 16]
  *
  * The timer store measured at store level (one process: DefaultMessageStore + TimerMessageStore,
  * the broker's put path for scheduled records), for issue 14's figures:
@@ -9,23 +9,38 @@
  *   2. burst: `--burst` timers due within one second; lateness of each (its delivered record's
  *      store time minus its TIMER_OUT_MS) p50 / p99 / max, and the time until the last fired;
  *   3. throughput: `--sends` messages in batches of 32 through the put path, plain and delayed
- *      alternately (A B A B), messages/s each and the ratio.
+ *      alternately (A B A B), messages/s each and the ratio; then `--e2e` messages the same way
+ *      through a broker process with the SDK (0 skips).
  * Run with --expose-gc for exact heap figures (the script uses it when present).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { decodeRecords, decodeSendBatch, encodeSendBatch, MessageConst, type PreparedMessage, prepareMessage, silentLogger } from '@cirrusmq/client/protocol';
+import { Producer } from '@cirrusmq/client';
+import {
+  decodeRecords,
+  decodeSendBatch,
+  encodeSendBatch,
+  MessageConst,
+  NameServerClient,
+  type PreparedMessage,
+  prepareMessage,
+  silentLogger,
+} from '@cirrusmq/client/protocol';
 import { DefaultMessageStore } from '../../broker-node/src/store/message-store';
 import { TimerMessageStore } from '../../broker-node/src/timer/timer-message-store';
 import { putMessagesWithTimers } from '../../broker-node/src/timer/timer-put';
+import { waitFor } from '../../infra/local/wait-for';
+import { singleBrokerProcs } from '../support/single-broker';
 
 const { values } = parseArgs({
   options: {
     timers: { type: 'string', default: '1000000' },
     burst: { type: 'string', default: '100000' },
     sends: { type: 'string', default: '200000' },
+    e2e: { type: 'string', default: '400000' },
+    producers: { type: 'string', default: '16' },
   },
 });
 const TIMERS = Number(values.timers);
@@ -142,11 +157,59 @@ async function throughput(dir: string): Promise<void> {
   await ctx.store.shutdown();
 }
 
+/**
+ * The same comparison as a user sees it: a NameServer and a broker as processes, the SDK's
+ * Producer, `producers` loops of sendBatch(32) in this process, plain and delayed (1 h)
+ * alternately; the broker's timer loop runs as in production.
+ */
+async function endToEnd(n: number, concurrency: number): Promise<void> {
+  const procs = await singleBrokerProcs('cirrusmq-bench-timer-e2e-', { CIRRUSMQ_LOG_LEVEL: 'warn' });
+  const ns = new NameServerClient(procs.nsAddr);
+  const producer = new Producer({ nameServer: procs.nsAddr, sendTimeoutMs: 30_000 });
+  try {
+    await procs.nameServer.start();
+    await procs.broker.start();
+    await waitFor('broker registered', 60_000, async () => (await ns.getCluster()).some((b) => b.alive));
+    await ns.createTopic({ topic: 'TimerE2e', queues: 8 });
+    const run = async (delayed: boolean, count: number) => {
+      let next = 0;
+      const t0 = performance.now();
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while ((next += 32) <= count) {
+            const deliverAt = delayed ? Date.now() + 3_600_000 : undefined;
+            await producer.sendBatch(Array.from({ length: 32 }, () => ({ topic: 'TimerE2e', body: BODY, ...(deliverAt ? { deliverAt } : {}) })));
+          }
+        }),
+      );
+      return count / ((performance.now() - t0) / 1000);
+    };
+    await run(false, 20_000);
+    await run(true, 20_000);
+    const rates = { plain: [] as number[], delayed: [] as number[] };
+    for (let round = 0; round < 4; round++) {
+      rates.plain.push(await run(false, n / 8));
+      rates.delayed.push(await run(true, n / 8));
+    }
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    console.log(
+      `end to end (${concurrency} loops of sendBatch(32), SDK -> broker process): plain ${mean(rates.plain).toFixed(0)} msg/s, delayed ${mean(rates.delayed).toFixed(0)} msg/s, ratio ${(mean(rates.delayed) / mean(rates.plain)).toFixed(2)}`,
+    );
+  } finally {
+    producer.shutdown();
+    ns.close();
+    await procs.broker.stop('SIGTERM');
+    await procs.nameServer.stop('SIGTERM');
+    fs.rmSync(procs.dataDir, { recursive: true, force: true });
+  }
+}
+
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cirrusmq-bench-timer-'));
 try {
   if (TIMERS > 0) await pending(path.join(root, 'pending'));
   if (BURST > 0) await burst(path.join(root, 'burst'));
   if (SENDS > 0) await throughput(path.join(root, 'tput'));
+  if (Number(values.e2e) > 0) await endToEnd(Number(values.e2e), Number(values.producers));
 } finally {
   fs.rmSync(root, { recursive: true, force: true });
 }
