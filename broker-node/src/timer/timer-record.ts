@@ -70,11 +70,15 @@ export function propertiesString(buf: Buffer, shape: RecordShape): string {
   return buf.toString('utf8', shape.propertiesStart, shape.propertiesStart + shape.propertiesLength);
 }
 
+// DELAY (RocketMQ 4's level) and TIMER_DELAY_SEC both hold "DELAY"; TIMER_DELIVER_MS holds "DELIVER_MS".
+const DELAY_BYTES = Buffer.from('DELAY');
+const DELIVER_BYTES = Buffer.from('DELIVER_MS');
+
 /** Whether a record's properties may hold a schedule: a byte search, so a plain send pays no property decode. */
 function mayHaveSchedule(buf: Buffer, shape: RecordShape): boolean {
-  if (shape.propertiesLength < 6) return false;
+  if (shape.propertiesLength < DELAY_BYTES.length) return false;
   const props = buf.subarray(shape.propertiesStart, shape.propertiesStart + shape.propertiesLength);
-  return props.indexOf('DELAY') >= 0 || props.indexOf('DELIVER_MS') >= 0;
+  return props.indexOf(DELAY_BYTES) >= 0 || props.indexOf(DELIVER_BYTES) >= 0;
 }
 
 export interface DivertedBatch {
@@ -92,6 +96,8 @@ export interface DivertedBatch {
  */
 export function divertTimers(batch: SendBatch, now: number, maxDelayMs: number): DivertedBatch | undefined {
   const { body, records } = batch;
+  // One search of the whole batch: a plain batch (the usual case) is done here.
+  if (body.indexOf(DELAY_BYTES) < 0 && body.indexOf(DELIVER_BYTES) < 0) return undefined;
   let scheduled: { index: number; at: number; props: string }[] | undefined;
   for (let i = 0; i < records.length; i++) {
     const { shape } = records[i]!;

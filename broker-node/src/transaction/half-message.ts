@@ -27,10 +27,12 @@ const HALF_MARK = `${MessageConst.TRANSACTION_PREPARED}\u0001true\u0002`;
 
 export type OpKind = 'COMMIT' | 'ROLLBACK' | 'GROUP';
 
+const HALF_BYTES = Buffer.from('TRAN_MSG\u0001true');
+
 /** Whether a record's properties may mark a half message: a byte search, so a plain send pays no property decode. */
 function mayBeHalf(buf: Buffer, shape: RecordShape): boolean {
-  if (shape.propertiesLength < 8) return false;
-  return buf.subarray(shape.propertiesStart, shape.propertiesStart + shape.propertiesLength).indexOf('TRAN_MSG\u0001true') >= 0;
+  if (shape.propertiesLength < HALF_BYTES.length) return false;
+  return buf.subarray(shape.propertiesStart, shape.propertiesStart + shape.propertiesLength).indexOf(HALF_BYTES) >= 0;
 }
 
 export interface DivertedHalves {
@@ -47,6 +49,8 @@ export interface DivertedHalves {
 /** Splits a send batch; undefined (the batch goes as it came) when it holds no half message. */
 export function divertHalfMessages(batch: SendBatch): DivertedHalves | undefined {
   const { body, records } = batch;
+  // One search of the whole batch: a plain batch (the usual case) is done here.
+  if (body.indexOf(HALF_BYTES) < 0) return undefined;
   let any = false;
   for (const { shape } of records) if (mayBeHalf(body, shape)) any = true;
   if (!any) return undefined;
