@@ -1,5 +1,5 @@
 /**
- * npx tsx --conditions=cirrusmq-source test/bench/produce-breakdown.ts [-- --system gateway|direct|sync --runs 3 --seconds 5]
+ * npx tsx --conditions=cirrusmq-source test/bench/produce-breakdown.ts [--system gateway|direct|sync --runs 3 --seconds 5 --segment-mib 2047]
  *
  * Where a produce's server CPU goes, per process, for one system at a time (bench:produce
  * compares systems; this explains one). 1 KB messages, 512 in flight, as bench:produce:
@@ -27,6 +27,8 @@ const { values } = parseArgs({
     system: { type: 'string', default: 'gateway' },
     runs: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '5' },
+    // Smaller segments seal within the runs: with CIRRUSMQ_COMMITLOG_PREALLOCATE=true, the next ones are zero-filled.
+    'segment-mib': { type: 'string', default: '2047' },
   },
 });
 const system = values.system!;
@@ -44,8 +46,8 @@ const cluster = await startTestCluster({
     CIRRUSMQ_FLUSH_DISK_TYPE: system === 'sync' ? 'SYNC_FLUSH' : 'ASYNC_FLUSH',
     CIRRUSMQ_HEARTBEAT_INTERVAL_MS: '30000',
     CIRRUSMQ_HEARTBEAT_TIMEOUT_MS: '120000',
-    // No segment seals within the runs (a seal's upload would land in the figures).
-    CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: String(2 * 1024 * 1024 * 1024 - 1),
+    // By default no segment seals within the runs (a seal's upload would land in the figures).
+    CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: String(Math.min(Number(values['segment-mib']) * 1024 * 1024, 2 ** 31 - 1)),
     CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE: '300000',
   },
 });
