@@ -5,54 +5,12 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[i]!;
 }
 
+/** The middle value; of an even count, the mean of the two middle ones (not the lower, as the 50th percentile gives). */
 export function median(values: number[]): number {
-  return percentile(
-    [...values].sort((a, b) => a - b),
-    50,
-  );
-}
-
-export interface LoadResult {
-  msgsPerSec: number;
-  p50Ms: number;
-  p99Ms: number;
-  requests: number;
-  messages: number;
-  errors: number;
-}
-
-/**
- * Runs `workers` loops of `op` for `durationMs`; each op sends `msgsPerOp` messages and its
- * latency is one sample. Failed ops count as errors, not as throughput.
- */
-export async function runLoad(workers: number, durationMs: number, msgsPerOp: number, op: () => Promise<void>): Promise<LoadResult> {
-  const latencies: number[] = [];
-  let errors = 0;
-  const started = performance.now();
-  const deadline = started + durationMs;
-  await Promise.all(
-    Array.from({ length: workers }, async () => {
-      while (performance.now() < deadline) {
-        const t0 = performance.now();
-        try {
-          await op();
-          latencies.push(performance.now() - t0);
-        } catch {
-          errors++;
-        }
-      }
-    }),
-  );
-  const elapsedSec = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  return {
-    msgsPerSec: (latencies.length * msgsPerOp) / elapsedSec,
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
-    requests: latencies.length,
-    messages: latencies.length * msgsPerOp,
-    errors,
-  };
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  if (sorted.length === 0) return NaN;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 export function fmt(n: number, digits = 0): string {
