@@ -14,7 +14,7 @@
  * the NameServer, plus the gRPC proxy for (b) — the extra hop's cost is counted against it.
  * Then the ratio (b)/(a) of msgs/s, median of the per-run ratios (target >= 0.8).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { GatewayClient, Producer } from '@cirrusmq/client';
 import { startTestCluster } from '../support/cluster';
 import type { GrpcWorkerResult, GrpcWorkerSpec } from './grpc-worker';
+import { cpuSeconds } from './proc-cpu';
 import { fmt, median, percentile } from './stats';
 
 const { values } = parseArgs({
@@ -55,7 +56,6 @@ const TOPIC = 'bench';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const WORKER = path.join(HERE, 'grpc-worker.ts');
 const ROOT = path.resolve(HERE, '../..');
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 const log = (s: string) => process.stdout.write(`${s}\n`);
 const load = () =>
@@ -189,17 +189,6 @@ try {
 
 function brief(r: RunResult): string {
   return `${fmt(r.msgsPerSec)} msg/s, CPU/msg ${fmt(r.cpuUsPerMsg, 1)} µs server ${fmt(r.clientCpuUsPerMsg, 1)} µs client${r.errors ? ` ${r.errors} errors` : ''}`;
-}
-
-/** user+system CPU seconds of the processes so far (fields 14 and 15 of /proc/PID/stat). */
-function cpuSeconds(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return ticks / CLK_TCK;
 }
 
 interface Worker {
