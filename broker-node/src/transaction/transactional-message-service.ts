@@ -17,6 +17,7 @@
  * pending transaction's record outlives the 72 h file reservation; the op records after it too.
  */
 import {
+  type BrokerTransactionCheck,
   CirrusError,
   decodeRecord,
   encodeTransactionId,
@@ -73,23 +74,6 @@ interface Pending {
   storedMs: number;
   checks: number;
   nextCheckMs: number;
-}
-
-/** What a checker is given: the message as sent, with its transaction id and how often it was checked. */
-export interface TransactionCheck {
-  transactionId: string;
-  messageId: string;
-  topic: string;
-  queueId: number;
-  producerGroup: string;
-  checkTimes: number;
-  bornTimestamp: number;
-  storeTimestamp: number;
-  body: string;
-  bodyEncoding: 'base64';
-  tags?: string;
-  keys: string[];
-  properties: Record<string, string>;
 }
 
 export type EndAction = 'COMMIT' | 'ROLLBACK';
@@ -237,7 +221,7 @@ export class TransactionalMessageService {
   }
 
   /** Long poll of an SDK producer: the checks due for its group, waiting up to waitMs for one. */
-  async takeChecks(group: string, waitMs: number, max: number, signal?: AbortSignal): Promise<TransactionCheck[]> {
+  async takeChecks(group: string, waitMs: number, max: number, signal?: AbortSignal): Promise<BrokerTransactionCheck[]> {
     if (!this.outbox.get(group)?.size && waitMs > 0) {
       await new Promise<void>((resolve) => {
         let set = this.waiters.get(group);
@@ -254,7 +238,7 @@ export class TransactionalMessageService {
       });
     }
     const ids = this.outbox.get(group);
-    const out: TransactionCheck[] = [];
+    const out: BrokerTransactionCheck[] = [];
     if (!ids || signal?.aborted) return out;
     for (const id of [...ids].slice(0, max)) {
       ids.delete(id);
@@ -435,7 +419,7 @@ export class TransactionalMessageService {
     }
   }
 
-  private async checkOf(p: Pending): Promise<TransactionCheck | undefined> {
+  private async checkOf(p: Pending): Promise<BrokerTransactionCheck | undefined> {
     const r = await this.readHalf(p);
     if (!r) return undefined;
     const m = decodeRecord(r.buf, 0, r.shape);
