@@ -33,6 +33,7 @@ import { Producer } from '@cirrusmq/client';
 import { waitFor } from '../../infra/local/wait-for';
 import { pullThePlug } from '../support/power-loss/power-loss';
 import { singleBrokerProcs } from '../support/single-broker';
+import { pullWholeQueue } from '../support/pull-queue';
 
 const TOPIC = 'crashtest';
 
@@ -225,7 +226,7 @@ export async function runBrokerCrashScenario(options: CrashScenarioOptions): Pro
 
     // Read every queue from 0 straight from the broker.
     const byQueue = new Map<number, MessageExt[]>();
-    for (let q = 0; q < queues; q++) byQueue.set(q, await readQueue(reader, TOPIC, q));
+    for (let q = 0; q < queues; q++) byQueue.set(q, await pullWholeQueue(reader, TOPIC, q));
     const seenCommitLogOffsets = new Set<number>();
     for (const [q, msgs] of byQueue) {
       report.stored += msgs.length;
@@ -337,13 +338,4 @@ async function readTiered(
 /** A send started in period `p`, with the broker up, was acknowledged: the broker is back and writable. */
 function waitForAck(periods: PeriodReport[], p: number): Promise<void> {
   return waitFor(`a send acknowledged in period ${p}`, 30_000, async () => periods[p]!.acked > 0);
-}
-
-async function readQueue(client: BrokerClient, topic: string, queueId: number): Promise<MessageExt[]> {
-  const all: MessageExt[] = [];
-  for (;;) {
-    const page = await client.pull(topic, queueId, all.length, 256);
-    if (page.messages.length === 0) return all;
-    all.push(...page.messages);
-  }
 }

@@ -20,6 +20,7 @@ import type { Proc } from '../support/proc';
 import { singleBrokerProcs } from '../support/single-broker';
 import { createMotoTier } from '../support/tier-on-moto';
 import { ToggleProxy } from '../support/toggle-proxy';
+import { pullWholeQueue } from '../support/pull-queue';
 
 const TOPIC = 'tiered';
 const QUEUES = 2;
@@ -105,15 +106,6 @@ async function produce(h: Harness, count: number, tag = 'm'): Promise<Map<string
 
 const queueAndOffset = (k: string) => k.split('/').map(Number) as [number, number];
 
-async function readQueue(h: Harness, queueId: number): Promise<MessageExt[]> {
-  const all: MessageExt[] = [];
-  for (;;) {
-    const page = await h.client.pull(TOPIC, queueId, all.length, 64);
-    if (page.messages.length === 0) return all;
-    all.push(...page.messages);
-  }
-}
-
 async function tierStats(h: Harness): Promise<any> {
   const s = (await h.client.stats(5_000)) as any;
   return { ...s.tier, commitLogMinOffset: s.commitLogMinOffset, commitLogMaxOffset: s.commitLogMaxOffset };
@@ -161,7 +153,7 @@ describe('tiered storage (local tier folder)', () => {
     });
     const s = await tierStats(h);
     expect(s.tieredMinOffset).toBe(0);
-    const queues = [await readQueue(h, 0), await readQueue(h, 1)];
+    const queues = [await pullWholeQueue(h.client, TOPIC, 0), await pullWholeQueue(h.client, TOPIC, 1)];
     expect(queues[0]!.length + queues[1]!.length).toBe(800);
     expectAllAcked(acked, queues);
     const after = await tierStats(h);
@@ -181,7 +173,7 @@ describe('tiered storage (local tier folder)', () => {
       const acked = await produce(h, 600);
       const { tieredMaxOffset: tieredEnd } = await waitAllSealedTiered(h, 6);
       // Where each acknowledged message is in the log: those below tieredEnd must come back.
-      const before = [await readQueue(h, 0), await readQueue(h, 1)];
+      const before = [await pullWholeQueue(h.client, TOPIC, 0), await pullWholeQueue(h.client, TOPIC, 1)];
       expectAllAcked(acked, before);
       const survives = (at: string) => {
         const [q, o] = queueAndOffset(at);
@@ -196,7 +188,7 @@ describe('tiered storage (local tier folder)', () => {
       await h.broker.stop('SIGKILL');
       fs.rmSync(path.join(h.dataDir, 'broker-a'), { recursive: true, force: true });
       await h.broker.start();
-      const restored = [await readQueue(h, 0), await readQueue(h, 1)];
+      const restored = [await pullWholeQueue(h.client, TOPIC, 0), await pullWholeQueue(h.client, TOPIC, 1)];
       // By offset: each surviving message in its place; the queues end with the last of them
       // (async: where the tiered log ends; the active segment was lost with the disk, and only it).
       expectAllAcked(new Map(kept), restored);
@@ -218,7 +210,7 @@ describe('tiered storage (local tier folder)', () => {
       await eachLimited(lost, 8, async ([, m]) => expect(await h.client.queryMessage(TOPIC, m.key), `lost key ${m.key}`).toEqual([]));
 
       const more = await produce(h, 32, 'after');
-      const queues = [await readQueue(h, 0), await readQueue(h, 1)];
+      const queues = [await pullWholeQueue(h.client, TOPIC, 0), await pullWholeQueue(h.client, TOPIC, 1)];
       expectAllAcked(new Map([...kept, ...more]), queues);
       expect(queues[0]!.length + queues[1]!.length).toBe(kept.length + 32);
       const s = await tierStats(h);
@@ -255,7 +247,7 @@ describe.skipIf(!moto)('tiered storage (S3 on moto_server)', () => {
       return s.tieredSegments >= 10 && s.commitLogMinOffset > during.tieredMaxOffset;
     });
     // Every message in its place (body, id, queue offset), across the tier and the disk.
-    const queues = [await readQueue(h, 0), await readQueue(h, 1)];
+    const queues = [await pullWholeQueue(h.client, TOPIC, 0), await pullWholeQueue(h.client, TOPIC, 1)];
     expect(acked.size).toBe(800);
     expectAllAcked(acked, queues);
     expect(queues[0]!.length + queues[1]!.length).toBe(800);

@@ -8,10 +8,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BrokerClient, type MessageExt, MessageConst, NameServerClient } from '@cirrusmq/client/protocol';
+import { BrokerClient, MessageConst, NameServerClient } from '@cirrusmq/client/protocol';
 import { Producer } from '@cirrusmq/client';
 import { waitFor } from '../../infra/local/wait-for';
 import { type SingleBroker, singleBrokerProcs } from '../support/single-broker';
+import { pullWholeQueue } from '../support/pull-queue';
 
 const TOPIC = 'timers';
 
@@ -28,17 +29,7 @@ afterEach(async () => {
   h = undefined;
 });
 
-async function readQueue(client: BrokerClient, queueId: number): Promise<MessageExt[]> {
-  const out: MessageExt[] = [];
-  for (let offset = 0; ; ) {
-    const r = await client.pull(TOPIC, queueId, offset, 256);
-    out.push(...r.messages);
-    if (r.nextOffset >= r.maxOffset || r.nextOffset === offset) return out;
-    offset = r.nextOffset;
-  }
-}
-
-const readAll = async (client: BrokerClient) => [...(await readQueue(client, 0)), ...(await readQueue(client, 1))];
+const readAll = async (client: BrokerClient) => [...(await pullWholeQueue(client, TOPIC, 0)), ...(await pullWholeQueue(client, TOPIC, 1))];
 
 describe('timers across a wiped disk', () => {
   it('restored from the tier (durability s3), fires each pending timer once and none fired before again', async () => {

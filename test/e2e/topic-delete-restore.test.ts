@@ -10,11 +10,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BrokerClient, type MessageExt, NameServerClient } from '@cirrusmq/client/protocol';
+import { BrokerClient, NameServerClient } from '@cirrusmq/client/protocol';
 import { Producer } from '@cirrusmq/client';
 import { waitFor } from '../../infra/local/wait-for';
 import type { Proc } from '../support/proc';
 import { singleBrokerProcs } from '../support/single-broker';
+import { pullWholeQueue } from '../support/pull-queue';
 
 const TOPIC = 't';
 const QUEUES = 2;
@@ -96,15 +97,6 @@ async function produce(h: Harness, count: number, tag: string): Promise<Acked[]>
   return acked;
 }
 
-async function readQueue(h: Harness, queueId: number): Promise<MessageExt[]> {
-  const all: MessageExt[] = [];
-  for (;;) {
-    const page = await h.client.pull(TOPIC, queueId, all.length, 64);
-    if (page.messages.length === 0) return all;
-    all.push(...page.messages);
-  }
-}
-
 /** Each queue holds exactly `acked`'s messages of it, in queue-offset order from 0. */
 async function expectQueuesHoldOnly(h: Harness, acked: Acked[]): Promise<void> {
   for (let q = 0; q < QUEUES; q++) {
@@ -113,7 +105,7 @@ async function expectQueuesHoldOnly(h: Harness, acked: Acked[]): Promise<void> {
       mine.map((a) => a.queueOffset),
       `queue ${q} offsets`,
     ).toEqual(mine.map((_, i) => i));
-    const got = await readQueue(h, q);
+    const got = await pullWholeQueue(h.client, TOPIC, q);
     // Named by the bodies' heads ("new-17"), so a failure reads; then every body byte for byte.
     const head = (body: string) => body.slice(0, body.indexOf('-z'));
     expect(
