@@ -2,10 +2,14 @@
  * HttpClient against real servers: node:http (Content-Length and chunked answers, keep-alive,
  * Connection: close) and raw sockets that split, stall, or cut an answer.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CirrusError } from '../errors.js';
 import { decodeChunked } from './http1-connection.js';
@@ -28,8 +32,8 @@ async function listen(server: net.Server): Promise<string> {
   return `127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-function client(addr: string, options: { maxSockets?: number; timeoutMs?: number } = {}): HttpClient {
-  const c = new HttpClient(addr, options);
+function client(addr: string, options: { maxSockets?: number; timeoutMs?: number } = {}, ca?: Buffer): HttpClient {
+  const c = new HttpClient(addr, { ...options, ca });
   closers.push(async () => c.close());
   return c;
 }
@@ -158,6 +162,35 @@ describe('HttpClient', () => {
     await expect(slow).rejects.toThrow('stop');
     await expect(c.request({ method: 'GET', path: '/', signal: abort.signal })).rejects.toThrow('stop');
     expect((await c.request({ method: 'GET', path: '/' })).body.toString()).toBe('now');
+  });
+
+  it('speaks https, trusting a given certificate authority, and refuses a certificate it does not trust', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cirrusmq-https-'));
+    closers.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
+    await promisify(execFile)('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout',
+      path.join(dir, 'key.pem'),
+      '-out',
+      path.join(dir, 'cert.pem'),
+    ]);
+    const cert = fs.readFileSync(path.join(dir, 'cert.pem'));
+    const server = https.createServer({ key: fs.readFileSync(path.join(dir, 'key.pem')), cert }, (req, res) => res.end(`secure ${req.url}`));
+    const addr = await listen(server);
+    const c = client(`https://${addr}`, {}, cert);
+    expect((await c.request({ method: 'GET', path: '/a' })).body.toString()).toBe('secure /a');
+    expect((await c.request({ method: 'POST', path: '/b', body: 'x' })).body.toString()).toBe('secure /b');
+    expect(await codeOf(client(`https://${addr}`).request({ method: 'GET', path: '/' }))).not.toBe('OK');
   });
 
   it('refuses requests after close()', async () => {

@@ -4,6 +4,7 @@
  * gateway goes through it; a receive and an ack per batch, a send per batch, so its cost per
  * call is the consumer's and producer's CPU per message.
  */
+import type tls from 'node:tls';
 import { CirrusError, errorFromBody, toCirrusError } from '../errors.js';
 import { ContentTypes } from '../api/types.js';
 import { Http1Connection, HttpTransportError, type HttpResponse } from './http1-connection.js';
@@ -35,12 +36,19 @@ export class HttpClient {
   private readonly waiting: ((c: Http1Connection | Error) => void)[] = [];
   private closed = false;
 
-  /** `address` is "host:port" or a base URL such as http://127.0.0.1:9876. */
-  constructor(address: string, options: { maxSockets?: number; timeoutMs?: number } = {}) {
+  private readonly secure: tls.ConnectionOptions | undefined;
+
+  /**
+   * `address` is "host:port" or a base URL such as http://127.0.0.1:9876 or https://gateway.example;
+   * `ca`: roots to trust for https beyond the system's (a private certificate authority).
+   */
+  constructor(address: string, options: { maxSockets?: number; timeoutMs?: number; ca?: string | Buffer } = {}) {
     const url = new URL(address.includes('://') ? address : `http://${address}`);
-    if (url.protocol !== 'http:') throw new CirrusError('INVALID_PARAMETER', `only http:// addresses are served, not ${url.protocol}`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new CirrusError('INVALID_PARAMETER', `an http:// or https:// address, not ${url.protocol}`);
+    this.secure = url.protocol === 'https:' ? (options.ca ? { ca: options.ca } : {}) : undefined;
     this.host = url.hostname.replace(/^\[|\]$/g, '');
-    this.port = Number(url.port || 80);
+    this.port = Number(url.port || (this.secure ? 443 : 80));
     this.hostHeader = url.host;
     this.defaultTimeoutMs = options.timeoutMs ?? 10_000;
     this.maxSockets = options.maxSockets ?? 64;
@@ -98,7 +106,7 @@ export class HttpClient {
     }
     if (this.open < this.maxSockets) {
       this.open++;
-      return Promise.resolve(new Http1Connection(this.host, this.port, () => this.open--));
+      return Promise.resolve(new Http1Connection(this.host, this.port, () => this.open--, this.secure));
     }
     return new Promise((resolve, reject) => this.waiting.push((c) => (c instanceof Error ? reject(c) : resolve(c))));
   }
@@ -114,7 +122,7 @@ export class HttpClient {
       else {
         // Its slot is free now: a new connection for the one waiting.
         this.open++;
-        next(new Http1Connection(this.host, this.port, () => this.open--));
+        next(new Http1Connection(this.host, this.port, () => this.open--, this.secure));
       }
       return;
     }

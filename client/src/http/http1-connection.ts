@@ -6,6 +6,7 @@
  * handler objects) cost the consumer more CPU than decoding the 32 messages.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 
 export interface HttpResponse {
   status: number;
@@ -51,9 +52,17 @@ export class Http1Connection {
     port: number,
     /** Called once, when the connection can carry nothing more. */
     private readonly onClose: (c: Http1Connection) => void,
+    /** https: the TLS options (trusted roots beyond the system's, for one); undefined: plain TCP. */
+    secure?: tls.ConnectionOptions,
   ) {
-    this.socket = net.connect({ host, port, noDelay: true });
-    this.socket.once('connect', () => (this.connected = true));
+    if (secure) {
+      this.socket = tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ALPNProtocols: ['http/1.1'], ...secure });
+      this.socket.setNoDelay(true);
+      this.socket.once('secureConnect', () => (this.connected = true));
+    } else {
+      this.socket = net.connect({ host, port, noDelay: true });
+      this.socket.once('connect', () => (this.connected = true));
+    }
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', (e: NodeJS.ErrnoException) => this.fail(new HttpTransportError(e.code ?? 'ECONNRESET', e.message)));
     this.socket.on('close', () => {
