@@ -105,6 +105,7 @@ export class BrokerController {
         checkIntervalMs: config.transactionCheckIntervalMs,
         checkMax: config.transactionCheckMax,
         checkUrlTimeoutMs: config.transactionCheckUrlTimeoutMs,
+        checkUrlPrefixes: config.transactionCheckUrlPrefixes,
       },
       this.logger.child({ component: 'transaction' }),
     );

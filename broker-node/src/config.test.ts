@@ -54,6 +54,7 @@ describe('loadBrokerConfig', () => {
       transactionCheckIntervalMs: 30_000,
       transactionCheckMax: 15,
       transactionCheckUrlTimeoutMs: 3_000,
+      transactionCheckUrlPrefixes: [],
     });
     expect(c.receiptKey).toBeUndefined();
     expect(brokerAddr(c, 10911)).toBe('127.0.0.1:10911');

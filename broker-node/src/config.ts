@@ -65,6 +65,8 @@ export interface BrokerConfig {
   readonly transactionCheckIntervalMs: number;
   readonly transactionCheckMax: number;
   readonly transactionCheckUrlTimeoutMs: number;
+  /** Check URLs must start with one of these (empty: any http(s) URL). */
+  readonly transactionCheckUrlPrefixes: string[];
 }
 
 export type Durability = StoreDurability;
@@ -226,6 +228,11 @@ export const BROKER_ENV = {
   transactionCheckMax: int('CIRRUSMQ_TRANSACTION_CHECK_MAX', 15, 0, 1_000, {
     description: "transactions: check-backs before an unresolved half message is rolled back and logged (RocketMQ's transactionCheckMax)",
   }),
+  transactionCheckUrlPrefixes: str('CIRRUSMQ_TRANSACTION_CHECK_URL_PREFIXES', undefined, {
+    description:
+      "transactions: comma-separated URL prefixes a producer group's check URL must start with (the broker POSTs to it: set this in a deployment so it cannot be pointed at internal services); unset: any http(s) URL",
+    defaultText: 'unset',
+  }),
   transactionCheckUrlTimeoutMs: int('CIRRUSMQ_TRANSACTION_CHECK_URL_TIMEOUT_MS', 3_000, 10, 60_000, {
     description: "transactions: a producer group's check URL answering later than this counts as UNKNOWN",
   }),
@@ -274,6 +281,10 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
   const transactionCheckIntervalMs = r.int(V.transactionCheckIntervalMs);
   const transactionCheckMax = r.int(V.transactionCheckMax);
   const transactionCheckUrlTimeoutMs = r.int(V.transactionCheckUrlTimeoutMs);
+  const transactionCheckUrlPrefixes = (r.str(V.transactionCheckUrlPrefixes) ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   if (heartbeatTimeoutMs <= heartbeatIntervalMs) {
     r.problem(
       `CIRRUSMQ_HEARTBEAT_TIMEOUT_MS (${heartbeatTimeoutMs}) must exceed CIRRUSMQ_HEARTBEAT_INTERVAL_MS (${heartbeatIntervalMs}), or the broker expires between heartbeats`,
@@ -328,6 +339,7 @@ export function loadBrokerConfig(env: Env = process.env): BrokerConfig {
     transactionCheckIntervalMs,
     transactionCheckMax,
     transactionCheckUrlTimeoutMs,
+    transactionCheckUrlPrefixes,
   };
 }
 

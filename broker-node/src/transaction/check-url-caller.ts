@@ -24,6 +24,8 @@ export async function callCheckUrl(url: string, payload: unknown, timeoutMs: num
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(payload),
       signal: AbortSignal.timeout(timeoutMs),
+      // A redirect is not followed: the registered URL is the only place the broker POSTs to.
+      redirect: 'manual',
     });
     text = (await res.text()).trim();
     if (!res.ok) return { resolution: 'UNKNOWN', reason: 'error' };

@@ -17,7 +17,7 @@ import { waitFor } from '../../../infra/local/wait-for';
 import { makeBatch } from '../testing/fixtures';
 import { useStoreFixture } from '../testing/store-fixture';
 import { holdRetentionForTimers } from '../timer/timer-put';
-import { parseCheckAnswer } from './check-url-caller';
+import { callCheckUrl, parseCheckAnswer } from './check-url-caller';
 import { HALF_TOPIC } from './half-message';
 import { TransactionalMessageService } from './transactional-message-service';
 
@@ -220,6 +220,49 @@ describe('TransactionalMessageService', () => {
     const before = store.commitLog.mappedFileQueue.mappedFiles.length;
     store.cleanCommitLogService.run();
     expect(store.commitLog.mappedFileQueue.mappedFiles.length).toBeLessThan(before);
+  });
+
+  it('refuses a check URL outside the allowed prefixes, and does not follow a redirect from one (the answer behind it counts as UNKNOWN)', async () => {
+    const store = fx.open();
+    const tx = new TransactionalMessageService(
+      store,
+      {
+        brokerName: 'broker-a',
+        checkFirstMs: 6_000,
+        checkIntervalMs: 30_000,
+        checkMax: 3,
+        checkUrlTimeoutMs: 1_000,
+        checkUrlPrefixes: ['https://checks.example/'],
+      },
+      silentLogger,
+    );
+    await tx.recover();
+    expect(await code(tx.registerGroup('G', 'http://169.254.169.254/latest/meta-data/'))).toBe('INVALID_PARAMETER');
+    expect(await code(tx.registerGroup('G', 'https://checks.example/orders'))).toBe('ok');
+    expect(await code(tx.registerGroup('G', null))).toBe('ok');
+    // Behind a redirect, a checker that would say COMMIT: never reached.
+    let reached = 0;
+    const target = http.createServer((_req, res) => {
+      reached++;
+      res.end('COMMIT');
+    });
+    const redirect = http.createServer((_req, res) => {
+      res.writeHead(302, { location: `http://127.0.0.1:${(target.address() as AddressInfo).port}/` });
+      res.end();
+    });
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => redirect.listen(0, '127.0.0.1', r));
+    try {
+      const answer = await callCheckUrl(`http://127.0.0.1:${(redirect.address() as AddressInfo).port}/`, { transactionId: 'x' }, 1_000);
+      expect(answer).toEqual({ resolution: 'UNKNOWN', reason: 'error' });
+      expect(reached).toBe(0);
+    } finally {
+      for (const s of [target, redirect]) {
+        s.closeAllConnections();
+        s.close();
+      }
+    }
+    await tx.close();
   });
 
   it('parses check answers: plain words, JSON strings and objects; anything else is garbage', () => {

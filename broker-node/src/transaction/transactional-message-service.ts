@@ -59,6 +59,8 @@ export interface TransactionConfig {
   checkMax: number;
   /** A check URL answering later than this counts as UNKNOWN. */
   checkUrlTimeoutMs: number;
+  /** A check URL must start with one of these (empty or absent: any http(s) URL). */
+  checkUrlPrefixes?: readonly string[];
   /** A check URL's record is appended again this often, so retention never deletes the last one (24 h). */
   groupRefreshMs?: number;
   now?: () => number;
@@ -212,6 +214,10 @@ export class TransactionalMessageService {
 
   /** Registers (or with null clears) a producer group's check URL; kept as an op record, so it survives a crash and a restore. */
   async registerGroup(group: string, checkUrl: string | null): Promise<void> {
+    const prefixes = this.config.checkUrlPrefixes ?? [];
+    if (checkUrl !== null && prefixes.length > 0 && !prefixes.some((p) => checkUrl.startsWith(p))) {
+      throw new CirrusError('INVALID_PARAMETER', `checkUrl must start with one of ${prefixes.join(', ')} (CIRRUSMQ_TRANSACTION_CHECK_URL_PREFIXES)`);
+    }
     await this.putOp('GROUP', group, JSON.stringify({ checkUrl }));
     this.groups.set(group, { checkUrl, storedMs: this.now() });
   }
