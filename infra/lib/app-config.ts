@@ -22,6 +22,7 @@
  * | grpcInternetFacing | false | an internet-facing load balancer (needs grpcClientCidrs) |
  * | grpcClientCidrs | (the VPC's CIDR) | CIDRs of the RocketMQ applications allowed to it |
  * | grpcProxyImage | (built from grpc-proxy/Dockerfile) | a prebuilt image URI instead |
+ * | transactionCheckUrlPrefixes | (any http(s) URL) | URL prefixes a producer group's transaction check URL must start with |
  */
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import type { Node } from 'constructs';
@@ -69,6 +70,12 @@ export function propsFromContext(node: Node, env: Record<string, string | undefi
     throw new PropsError('context grpcCertificateArn is for the gRPC endpoint, which grpcEndpoint=off leaves out; drop one of them');
   }
   const grpcProxyImage = str('grpcProxyImage');
+  const checkUrlPrefixes = list('transactionCheckUrlPrefixes');
+  for (const prefix of checkUrlPrefixes ?? []) {
+    if (!/^https?:\/\/[^/\s]+/.test(prefix)) {
+      throw new PropsError(`context transactionCheckUrlPrefixes must be http(s) URL prefixes with a host; got ${JSON.stringify(prefix)}`);
+    }
+  }
   return {
     stackPrefix: str('stackPrefix'),
     clusterName: str('clusterName'),
@@ -86,6 +93,8 @@ export function propsFromContext(node: Node, env: Record<string, string | undefi
     brokers: {
       durability: oneOf('durability', ['async', 'sync', 's3'] as const),
       image: brokerImage ? ecs.ContainerImage.fromRegistry(brokerImage) : undefined,
+      // The brokers POST to check URLs that clients register: a deployment names where they may point.
+      environment: checkUrlPrefixes ? { CIRRUSMQ_TRANSACTION_CHECK_URL_PREFIXES: checkUrlPrefixes.join(',') } : undefined,
     },
     gateway: { authorization: oneOf('authorization', ['iam', 'none'] as const) },
     monitoring: alarmEmail ? { alarmEmail } : undefined,

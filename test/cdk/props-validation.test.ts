@@ -146,6 +146,16 @@ describe('the app and its context', () => {
     expect(props.env).toBeUndefined();
   });
 
+  it('passes the transaction check URL prefixes to every broker, and refuses one that is not an http(s) URL', () => {
+    const app = new App({ context: { transactionCheckUrlPrefixes: 'https://checks.internal.example/, http://10.0.1.5:8080/tx' } });
+    expect(propsFromContext(app.node, {}).brokers?.environment).toEqual({
+      CIRRUSMQ_TRANSACTION_CHECK_URL_PREFIXES: 'https://checks.internal.example/,http://10.0.1.5:8080/tx',
+    });
+    expect(propsFromContext(new App().node, {}).brokers?.environment).toBeUndefined();
+    const bad = new App({ context: { transactionCheckUrlPrefixes: 'checks.example' } });
+    expect(() => propsFromContext(bad.node, {})).toThrow('context transactionCheckUrlPrefixes must be http(s) URL prefixes with a host; got "checks.example"');
+  });
+
   it('rejects a context value it does not know, naming the key', () => {
     const app = new App({ context: { durability: 'eventually' } });
     expect(() => propsFromContext(app.node, {})).toThrow('context durability must be one of async, sync, s3; got "eventually"');
