@@ -11,6 +11,9 @@
  *   grpc-send      official Producer (rocketmq-client-nodejs): send() of one message, `inflight` in flight
  *   sdk-receive    @cirrusmq/client SimpleConsumer: receive(batch) + ackAll
  *   grpc-receive   official SimpleConsumer: receive(batch) + ack of each message (the client has no batch ack)
+ *   lean-send      raw grpc-js client (grpc-lean.ts): SendMessage of one message, `inflight` in flight (as grpc-send)
+ *   lean-send-batch raw grpc-js client: SendMessage of `batch` messages, inflight/batch calls in flight (as sdk-send)
+ *   lean-receive   raw grpc-js client: ReceiveMessage of `batch` + one AckMessage of them all
  *
  * Only acknowledged work counts: a send the server answered OK, an ack that succeeded.
  */
@@ -18,10 +21,11 @@ import fs from 'node:fs';
 import readline from 'node:readline';
 import { Producer as RmqProducer, SimpleConsumer as RmqSimpleConsumer } from 'rocketmq-client-nodejs';
 import { type MessageView, Producer, SimpleConsumer } from '@cirrusmq/client';
+import { LeanClient } from './grpc-lean';
 
 export interface GrpcWorkerSpec {
-  mode: 'sdk-send' | 'sdk-send-one' | 'grpc-send' | 'sdk-receive' | 'grpc-receive';
-  /** NameServer "host:port" (sdk-*) or the gRPC proxy's "host:port" (grpc-*). */
+  mode: 'sdk-send' | 'sdk-send-one' | 'grpc-send' | 'sdk-receive' | 'grpc-receive' | 'lean-send' | 'lean-send-batch' | 'lean-receive';
+  /** NameServer "host:port" (sdk-*) or the gRPC proxy's "host:port" (grpc-*, lean-*). */
   address: string;
   topic: string;
   /** Consumer group (receive modes). */
@@ -83,6 +87,13 @@ switch (spec.mode) {
     break;
   case 'grpc-receive':
     await grpcReceive();
+    break;
+  case 'lean-send':
+  case 'lean-send-batch':
+    await leanSend();
+    break;
+  case 'lean-receive':
+    await leanReceive();
     break;
 }
 process.exit(0);
@@ -193,4 +204,42 @@ async function grpcReceive(): Promise<void> {
   });
   out(r);
   await consumer.shutdown().catch(() => undefined);
+}
+
+async function leanSend(): Promise<void> {
+  const client = new LeanClient(spec.address);
+  const one = spec.mode === 'lean-send';
+  const bodies = Array.from({ length: one ? 1 : spec.batch }, () => body);
+  const sendOk = async () => {
+    let ok = 0;
+    for (const e of await client.send(spec.topic, bodies, 'TagA')) e.status.code === 'OK' ? ok++ : failed(`${e.status.code} ${e.status.message}`);
+    return ok;
+  };
+  await sendOk(); // the connection before the clock starts
+  out({ type: 'ready' });
+  await nextLine();
+  await runLoops(one ? spec.inflight : Math.max(1, Math.round(spec.inflight / spec.batch)), sendOk);
+  out(r);
+  client.close();
+}
+
+async function leanReceive(): Promise<void> {
+  const client = new LeanClient(spec.address);
+  const brokers = await client.brokers(spec.topic);
+  let next = 0;
+  out({ type: 'ready' });
+  await nextLine();
+  await runLoops(1, async () => {
+    // Round robin over the brokers, as the official SimpleConsumer goes over its route's queues.
+    const messages = await client.receive(spec.topic, spec.group, brokers[next++ % brokers.length]!, spec.batch, 30_000, spec.awaitMs);
+    if (messages.length === 0) {
+      r.emptyReceives++;
+      return -1;
+    }
+    const { acked, failures } = await client.ack(spec.topic, spec.group, messages);
+    for (const f of failures) failed(f);
+    return acked;
+  });
+  out(r);
+  client.close();
 }

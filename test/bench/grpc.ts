@@ -7,11 +7,16 @@
  *   send:    (a) SDK Producer.sendBatch of 32         (b) official Producer.send, one message a call
  *            the same messages in flight per process (--inflight): (a) inflight/32 batches, (b) inflight sends;
  *            and (c) SDK Producer.send of one message, inflight sends: batching apart from the protocol
+ *            (d) lean gRPC client (grpc-lean.ts: raw grpc-js, no official client) SendMessage of one
+ *            message, inflight sends as (b); (e) the same with 32 messages a call, as (a)
  *   receive: (a) SDK SimpleConsumer receive 32 + ackAll (b) official SimpleConsumer receive 32 + ack each
+ *            (d) lean gRPC ReceiveMessage 32 + one AckMessage of them all
  *            one loop per process; each run reads with fresh groups from the first stored message
  * Per run: acknowledged msgs/s (sends answered OK, acks answered OK; nothing else counts),
  * p50/p99 per call, and the SERVER CPU per message: utime+stime from /proc of the brokers and
- * the NameServer, plus the gRPC proxy for (b) — the extra hop's cost is counted against it.
+ * the NameServer, plus the gRPC proxy for (b), (d), (e) — the extra hop's cost is counted against
+ * it; and the proxy's RPCs per message by method (from its /metrics), which shows whether a
+ * client makes calls beyond the ones the load asks for (route re-queries, retries, heartbeats).
  * Then the ratio (b)/(a) of msgs/s, median of the per-run ratios (target >= 0.8).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -24,7 +29,8 @@ import { parseArgs } from 'node:util';
 import { GatewayClient, Producer } from '@cirrusmq/client';
 import { startTestCluster } from '../support/cluster';
 import type { GrpcWorkerResult, GrpcWorkerSpec } from './grpc-worker';
-import { cpuSeconds } from './proc-cpu';
+import { sample } from '../support/prometheus-text';
+import { cpuSeconds, systemSeconds } from './proc-cpu';
 import { fmt, median, percentile } from './stats';
 
 const { values } = parseArgs({
@@ -34,13 +40,16 @@ const { values } = parseArgs({
     processes: { type: 'string', default: '4' },
     inflight: { type: 'string', default: '64' },
     messages: { type: 'string', default: '300000' },
+    modes: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help) {
   console.log(
     'npm run bench:grpc -- [--seconds S (per run, 8)] [--runs N (3)] [--processes P (load processes per run, 4)]\n' +
-      '  [--inflight M (messages in flight per sending process, 64)] [--messages K (pre-stored for the receive runs, 300000)]',
+      '  [--inflight M (messages in flight per sending process, 64)] [--messages K (pre-stored for the receive runs, 300000)]\n' +
+      '  [--modes m1,m2 (only these load modes, e.g. lean-send,lean-receive to profile the proxy; default all:\n' +
+      '   sdk-send grpc-send sdk-send-one lean-send lean-send-batch sdk-receive grpc-receive lean-receive)]',
   );
   process.exit(0);
 }
@@ -96,11 +105,29 @@ interface RunResult {
   errors: number;
   cpuUsPerMsg: number;
   proxyCpuUsPerMsg: number;
+  /** The kernel's part of proxyCpuUsPerMsg (socket reads and writes; on loopback a write carries the receiver's TCP work). */
+  proxySysUsPerMsg: number;
   /** The load processes' own CPU per message: the client library's cost. */
   clientCpuUsPerMsg: number;
+  /** gRPC modes: the proxy's calls per message, by method (unary RPCs answered, streams started). */
+  rpcsPerMsg: Record<string, number>;
 }
 
 type Mode = GrpcWorkerSpec['mode'];
+const chosen = (m: Mode) => !values.modes || values.modes.split(',').includes(m);
+const SEND_MODES = (['sdk-send', 'grpc-send', 'sdk-send-one', 'lean-send', 'lean-send-batch'] as const).filter(chosen);
+const RECEIVE_MODES = (['sdk-receive', 'grpc-receive', 'lean-receive'] as const).filter(chosen);
+const LABELS: Record<Mode, string> = {
+  'sdk-send': '(a) send: SDK sendBatch 32',
+  'grpc-send': '(b) send: official Producer.send over gRPC',
+  'sdk-send-one': '(c) send: SDK Producer.send, one a call',
+  'lean-send': '(d) send: lean gRPC SendMessage, one a call',
+  'lean-send-batch': '(e) send: lean gRPC SendMessage, 32 a call',
+  'sdk-receive': '(a) receive+ack: SDK SimpleConsumer',
+  'grpc-receive': '(b) receive+ack: official SimpleConsumer',
+  'lean-receive': '(d) receive+ack: lean gRPC, one AckMessage',
+};
+const isGrpc = (mode: Mode) => mode.startsWith('grpc') || mode.startsWith('lean');
 
 try {
   const res = await fetch(`${cluster.gatewayUrl}/v1/topics`, {
@@ -125,26 +152,26 @@ try {
   log(`stored ${fmt(sent)} messages for the receive runs in ${fmt((performance.now() - t0) / 1000, 1)} s`);
 
   // Warm-up (JIT of every path, connections), not counted.
-  for (const mode of ['sdk-send', 'grpc-send', 'sdk-send-one'] as const) await run(mode, 'unused', WARMUP_MS);
-  for (const mode of ['sdk-receive', 'grpc-receive'] as const) {
+  for (const mode of SEND_MODES) await run(mode, 'unused', WARMUP_MS);
+  for (const mode of RECEIVE_MODES) {
     const group = `warmup-${mode}`;
     await gateway.putGroup(group, { consumeFrom: 'earliest' });
     await run(mode, group, WARMUP_MS);
   }
 
-  const results: Record<Mode, RunResult[]> = { 'sdk-send': [], 'grpc-send': [], 'sdk-send-one': [], 'sdk-receive': [], 'grpc-receive': [] };
+  const results = Object.fromEntries(Object.keys(LABELS).map((m) => [m, [] as RunResult[]])) as Record<Mode, RunResult[]>;
   for (let i = 1; i <= runs; i++) {
-    for (const mode of ['sdk-send', 'grpc-send', 'sdk-send-one'] as const) results[mode].push(await run(mode, 'unused'));
-    log(
-      `send run ${i}/${runs}: (a) SDK ${brief(results['sdk-send'].at(-1)!)} | (b) gRPC ${brief(results['grpc-send'].at(-1)!)} | (c) SDK one a call ${brief(results['sdk-send-one'].at(-1)!)}   load ${load()}`,
-    );
+    for (const mode of SEND_MODES) results[mode].push(await run(mode, 'unused'));
+    log(`send run ${i}/${runs}   load ${load()}`);
+    for (const mode of SEND_MODES) log(`  ${LABELS[mode].padEnd(44)} ${brief(results[mode].at(-1)!)}`);
   }
   for (let i = 1; i <= runs; i++) {
-    for (const mode of ['sdk-receive', 'grpc-receive'] as const) {
+    for (const mode of RECEIVE_MODES) {
       await gateway.putGroup(`bench-${mode}-${i}`, { consumeFrom: 'earliest' });
       results[mode].push(await run(mode, `bench-${mode}-${i}`));
     }
-    log(`receive run ${i}/${runs}: (a) SDK ${brief(results['sdk-receive'].at(-1)!)} | (b) gRPC ${brief(results['grpc-receive'].at(-1)!)}   load ${load()}`);
+    log(`receive run ${i}/${runs}   load ${load()}`);
+    for (const mode of RECEIVE_MODES) log(`  ${LABELS[mode].padEnd(44)} ${brief(results[mode].at(-1)!)}`);
   }
 
   log('');
@@ -161,13 +188,16 @@ try {
     ];
     log(`${name.padEnd(44)} ${cells.join('  ')}`);
   };
-  row('(a) send: SDK sendBatch 32', results['sdk-send']);
-  row('(b) send: official Producer.send over gRPC', results['grpc-send']);
-  row('(c) send: SDK Producer.send, one a call', results['sdk-send-one']);
-  row('(a) receive+ack: SDK SimpleConsumer', results['sdk-receive']);
-  row('(b) receive+ack: official SimpleConsumer', results['grpc-receive']);
+  for (const mode of [...SEND_MODES, ...RECEIVE_MODES]) row(LABELS[mode], results[mode]);
+  log('');
+  log("calls per message (median): the proxy's by method, and the brokers' send requests");
+  for (const mode of [...SEND_MODES, ...RECEIVE_MODES]) {
+    const methods = [...new Set(results[mode].flatMap((r) => Object.keys(r.rpcsPerMsg)))].sort();
+    log(`  ${LABELS[mode].padEnd(44)} ${methods.map((m) => `${m} ${fmt(median(results[mode].map((r) => r.rpcsPerMsg[m] ?? 0)), 3)}`).join(', ')}`);
+  }
   log('');
   const ratio = (b: RunResult[], a: RunResult[], f: (r: RunResult) => number) => {
+    if (b.length === 0 || a.length === 0) return '-   (a mode left out by --modes)';
     const perRun = b.map((r, i) => f(r) / f(a[i]!));
     return `${fmt(median(perRun), 2)}   (runs: ${perRun.map((v) => fmt(v, 2)).join(', ')})`;
   };
@@ -177,8 +207,12 @@ try {
   log(`  send server CPU/msg        ${ratio(results['grpc-send'], results['sdk-send'], (r) => r.cpuUsPerMsg)}`);
   log(`  send msgs/s (b)/(c)        ${ratio(results['grpc-send'], results['sdk-send-one'], (r) => r.msgsPerSec)}   (one message a call on both sides)`);
   log(`  receive server CPU/msg     ${ratio(results['grpc-receive'], results['sdk-receive'], (r) => r.cpuUsPerMsg)}`);
+  log("ratios of the lean gRPC client (what the endpoint carries without the official client's own cost):");
+  log(`  send msgs/s (d)/(c)        ${ratio(results['lean-send'], results['sdk-send-one'], (r) => r.msgsPerSec)}   (one message a call on both sides)`);
+  log(`  send msgs/s (e)/(a)        ${ratio(results['lean-send-batch'], results['sdk-send'], (r) => r.msgsPerSec)}   (32 a call on both sides)`);
+  log(`  receive+ack msgs/s (d)/(a) ${ratio(results['lean-receive'], results['sdk-receive'], (r) => r.msgsPerSec)}`);
   log(
-    'p50/p99 per call: (a) send = a batch of 32, (b) send = one message; receive = receive + its acks. Server CPU: brokers + NameServer, + the gRPC proxy for (b) (its share in parentheses); client CPU: the load processes.',
+    'p50/p99 per call: (a), (e) send = a batch of 32, (b), (c), (d) send = one message; receive = receive + its acks. Server CPU: brokers + NameServer, + the gRPC proxy for (b), (d), (e) (its share in parentheses); client CPU: the load processes.',
   );
   log(`load average at the end: ${load()}`);
 } finally {
@@ -188,7 +222,8 @@ try {
 }
 
 function brief(r: RunResult): string {
-  return `${fmt(r.msgsPerSec)} msg/s, CPU/msg ${fmt(r.cpuUsPerMsg, 1)} µs server ${fmt(r.clientCpuUsPerMsg, 1)} µs client${r.errors ? ` ${r.errors} errors` : ''}`;
+  const proxy = r.proxyCpuUsPerMsg > 0 ? ` (proxy ${fmt(r.proxyCpuUsPerMsg, 1)}, its kernel part ${fmt(r.proxySysUsPerMsg, 1)})` : '';
+  return `${fmt(r.msgsPerSec)} msg/s, CPU/msg ${fmt(r.cpuUsPerMsg, 1)} µs server${proxy} ${fmt(r.clientCpuUsPerMsg, 1)} µs client${r.errors ? ` ${r.errors} errors` : ''}`;
 }
 
 interface Worker {
@@ -226,19 +261,26 @@ function startWorker(spec: Omit<GrpcWorkerSpec, 'resultFile'>): Worker {
 }
 
 async function run(mode: Mode, group: string, runMs = durationMs): Promise<RunResult> {
-  const address = mode.startsWith('grpc') ? grpcEndpoint : nameServerAddr;
+  const address = isGrpc(mode) ? grpcEndpoint : nameServerAddr;
   const spec = { mode, address, topic: TOPIC, group, durationMs: runMs, batch: BATCH, inflight, bodyBytes: MSG_BYTES, awaitMs: 1000 };
   const workers = Array.from({ length: processes }, () => startWorker(spec));
   await Promise.all(workers.map((w) => w.next('ready')));
   const pids = serverPids(mode);
   const proxyPid = cluster.pid('grpc-proxy')!;
+  const rpcs0 = isGrpc(mode) ? await proxyCalls() : {};
+  const sends0 = await brokerSendRequests();
   const cpu0 = cpuSeconds(pids);
   const proxy0 = cpuSeconds([proxyPid]);
+  const proxySys0 = systemSeconds([proxyPid]);
   const done = workers.map((w) => w.next('result') as Promise<GrpcWorkerResult>);
   for (const w of workers) w.send('go');
   const rs = await Promise.all(done);
   const cpu1 = cpuSeconds(pids);
   const proxy1 = cpuSeconds([proxyPid]);
+  const proxySys1 = systemSeconds([proxyPid]);
+  const rpcs1 = isGrpc(mode) ? await proxyCalls() : {};
+  const sends1 = await brokerSendRequests();
+  if (!mode.endsWith('receive')) rpcs1['(broker send requests)'] = sends1 - sends0;
   const total = rs.reduce((a, r) => a + r.done, 0);
   const samples = rs.flatMap((r) => r.errorSamples);
   if (samples.length > 0) log(`  ${mode}: errors, e.g. ${[...new Set(samples)].slice(0, 3).join(' | ')}`);
@@ -252,12 +294,40 @@ async function run(mode: Mode, group: string, runMs = durationMs): Promise<RunRe
     done: total,
     errors: rs.reduce((a, r) => a + r.errors, 0),
     cpuUsPerMsg: ((cpu1 - cpu0) / total) * 1e6,
-    proxyCpuUsPerMsg: mode.startsWith('grpc') ? ((proxy1 - proxy0) / total) * 1e6 : 0,
+    proxyCpuUsPerMsg: isGrpc(mode) ? ((proxy1 - proxy0) / total) * 1e6 : 0,
+    proxySysUsPerMsg: isGrpc(mode) ? ((proxySys1 - proxySys0) / total) * 1e6 : 0,
     clientCpuUsPerMsg: rs.reduce((a, r) => a + r.clientCpuUs, 0) / total,
+    rpcsPerMsg: Object.fromEntries(
+      Object.entries(rpcs1)
+        .map(([m, n]) => [m, (n - (rpcs0[m] ?? 0)) / Math.max(1, total)] as const)
+        .filter(([, v]) => v > 0),
+    ),
   };
 }
 
 function serverPids(mode: Mode): number[] {
   const store = ['nameserver', ...cluster.config.brokers.map((b) => b.brokerName)].map((n) => cluster.pid(n)!);
-  return mode.startsWith('grpc') ? [...store, cluster.pid('grpc-proxy')!] : store;
+  return isGrpc(mode) ? [...store, cluster.pid('grpc-proxy')!] : store;
+}
+
+/** Send requests the brokers have answered so far (their /metrics): how far the proxy merged one-message calls. */
+async function brokerSendRequests(): Promise<number> {
+  let n = 0;
+  for (const b of cluster.config.brokers) {
+    const text = await (await fetch(`${cluster.brokerUrl(b.brokerName)}/metrics`)).text();
+    for (const m of text.matchAll(/^cirrusmq_broker_send_duration_seconds_count(?:\{[^}]*\})? (\S+)$/gm)) n += Number(m[1]);
+  }
+  return n;
+}
+
+/** Calls the proxy has taken so far, by method: unary RPCs answered and streams started (its /metrics). */
+async function proxyCalls(): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://${cluster.config.host}:${cluster.config.grpcProxy!.healthPort}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^cirrusmq_grpc_proxy_rpc_duration_seconds_count\{([^}]*)\} (\S+)$/gm)) {
+    const method = /method="([^"]*)"/.exec(m[1]!)?.[1] ?? '?';
+    out[method] = (out[method] ?? 0) + Number(m[2]);
+  }
+  for (const method of ['ReceiveMessage', 'Telemetry']) out[method] = sample(text, 'cirrusmq_grpc_proxy_streams_total', { method }) ?? 0;
+  return out;
 }
