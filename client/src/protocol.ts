@@ -29,6 +29,8 @@ export * from './producer/select-queue-by-hash.js';
 export * from './producer/send-groups.js';
 export * from './producer/timer-properties.js';
 export * from './producer/transaction-id.js';
+export * from './remoting/broker-transport.js';
+export * from './remoting/remoting-frame.js';
 export * from './route/broker-fault-tolerance.js';
 export * from './route/route-cache.js';
 export * from './route/topic-publish-info.js';

@@ -28,9 +28,9 @@ export class PopLongPollingService {
 
   /**
    * Resolves true when woken, false after `ms` (capped at SAFETY_RECHECK_MS by the caller's
-   * loop).
+   * loop) or at once when `signal` aborts (the receive's client left: it is no waiter any more).
    */
-  park(topic: string, group: string, queueId: number, ms: number): Promise<boolean> {
+  park(topic: string, group: string, queueId: number, ms: number, signal?: AbortSignal): Promise<boolean> {
     return new Promise((resolve) => {
       let byGroup = this.waiters.get(topic);
       if (!byGroup) {
@@ -47,14 +47,23 @@ export class PopLongPollingService {
         queueId,
         wake: () => {
           clearTimeout(timer);
+          signal?.removeEventListener('abort', gone);
           resolve(true);
         },
       };
       list.push(waiter);
+      const gone = () => {
+        clearTimeout(timer);
+        this.remove(topic, waiter);
+        resolve(false);
+      };
       const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', gone);
         this.remove(topic, waiter);
         resolve(false);
       }, ms);
+      if (signal?.aborted) gone();
+      else signal?.addEventListener('abort', gone, { once: true });
     });
   }
 

@@ -112,7 +112,8 @@ export class PopService {
     this.polling.wakeAll();
   }
 
-  async pop(req: PopRequest): Promise<PopResult> {
+  /** `signal`: the client left (its connection closed, or it cancelled); a long poll ends with nothing rather than lease to no one. */
+  async pop(req: PopRequest, signal?: AbortSignal): Promise<PopResult> {
     const queueIds = await this.readQueues(req.topic, req.queueId);
     const group = await this.deps.groups.getOrCreate(req.group);
     const filter = messageFilterFor(req.filter);
@@ -127,7 +128,8 @@ export class PopService {
       const left = until - this.now();
       if (left <= 0) return out;
       if (this.polling.version(req.topic) !== version) continue;
-      await this.polling.park(req.topic, req.group, req.queueId ?? -1, Math.min(left, SAFETY_RECHECK_MS));
+      await this.polling.park(req.topic, req.group, req.queueId ?? -1, Math.min(left, SAFETY_RECHECK_MS), signal);
+      if (signal?.aborted) return out;
     }
   }
 

@@ -1,6 +1,7 @@
 /**
  * The broker's HTTP server: plain node:http (no framework on the hot path), a tiny router,
- * and one error policy: a CirrusError answers {"error":{code,message}} with its status;
+ * the same routes over remoting frames (GET /v1/remoting with Upgrade: cirrusmq-remoting/1,
+ * remoting-server.ts), and one error policy: a CirrusError answers {"error":{code,message}} with its status;
  * anything else is a 500 INTERNAL, logged, and the server keeps serving.
  *
  *   POST /v1/send       send-message-processor.ts
@@ -12,8 +13,9 @@
  *   POST /v1/timer/cancel                          ../timer/timer-cancel-processor.ts
  *   POST /v1/transaction/end|producer-group, GET /v1/transaction/checks   ../transaction/end-transaction-processor.ts
  */
-import http from 'node:http';
-import { CirrusError } from '@cirrusmq/client/protocol';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { CirrusError, MAX_FRAME_HEAD_BYTES, REMOTING_PATH, REMOTING_UPGRADE } from '@cirrusmq/client/protocol';
 import { ADMIN_TOPICS_PREFIX, deleteTopicProcessor, healthProcessor, metricsProcessor, statsProcessor } from './admin-processor';
 import { BrokerMetrics, timed } from './broker-metrics';
 import type { BrokerServerContext } from './context';
@@ -29,7 +31,8 @@ import {
 import { pullMessageProcessor } from './pull-message-processor';
 import { VIEW_MESSAGE_PREFIX, queryMessageProcessor, viewMessageByIdProcessor } from './query-message-processor';
 import { Router } from './router';
-import { sendMessageProcessor } from './send-message-processor';
+import { RemotingServer } from './remoting-server';
+import { MAX_SEND_BODY_BYTES, sendMessageProcessor } from './send-message-processor';
 import { TIMER_CANCEL_PATH, timerCancelProcessor } from '../timer/timer-cancel-processor';
 import {
   endTransactionProcessor,
@@ -63,36 +66,69 @@ export function createBrokerRouter(ctx: BrokerServerContext): Router {
     .on('POST', PRODUCER_GROUP_PATH, producerGroupProcessor(ctx));
 }
 
-export function createBrokerServer(ctx: BrokerServerContext): http.Server {
-  const router = createBrokerRouter(ctx);
-  const server = http.createServer((req, res) => {
-    const fail = (e: unknown) => {
-      let err: CirrusError;
-      if (e instanceof CirrusError) {
-        err = e;
-      } else {
-        ctx.logger.error('request failed', { err: e, method: req.method, url: req.url, stack: e instanceof Error ? e.stack : undefined });
-        err = new CirrusError('INTERNAL', 'internal error');
+/**
+ * The HTTP server, which also upgrades connections to remoting frames (remoting-server.ts)
+ * on the same port: close() and closeAllConnections() end those too, so the controller's
+ * shutdown covers both.
+ */
+export class BrokerHttpServer extends http.Server {
+  readonly remoting: RemotingServer;
+
+  constructor(ctx: BrokerServerContext) {
+    const router = createBrokerRouter(ctx);
+    const handle = (req: IncomingMessage, res: ServerResponse) => {
+      const fail = (e: unknown) => {
+        let err: CirrusError;
+        if (e instanceof CirrusError) {
+          err = e;
+        } else {
+          ctx.logger.error('request failed', { err: e, method: req.method, url: req.url, stack: e instanceof Error ? e.stack : undefined });
+          err = new CirrusError('INTERNAL', 'internal error');
+        }
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        // A request body left unread (refused early) would poison a keep-alive connection.
+        const unread = !req.complete;
+        sendError(res, err, unread ? { connection: 'close' } : {});
+      };
+      try {
+        const { handler, query } = router.match(req.method, req.url);
+        const done = handler(req, res, query);
+        if (done) done.catch(fail);
+      } catch (e) {
+        fail(e);
       }
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      // A request body left unread (refused early) would poison a keep-alive connection.
-      const unread = !req.complete;
-      sendError(res, err, unread ? { connection: 'close' } : {});
     };
-    try {
-      const { handler, query } = router.match(req.method, req.url);
-      const done = handler(req, res, query);
-      if (done) done.catch(fail);
-    } catch (e) {
-      fail(e);
-    }
-  });
-  server.on('clientError', (err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    else socket.destroy(err);
-  });
-  return server;
+    super(handle);
+    // The processors use only what RemotingIncoming/RemotingOutgoing have of the node:http pair.
+    this.remoting = new RemotingServer(
+      (req, res) => handle(req as unknown as IncomingMessage, res as unknown as ServerResponse),
+      ctx.logger,
+      MAX_SEND_BODY_BYTES + MAX_FRAME_HEAD_BYTES,
+    );
+    this.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (req.url === REMOTING_PATH && req.headers.upgrade?.toLowerCase() === REMOTING_UPGRADE) this.remoting.accept(req, socket, head);
+      else socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    });
+    this.on('clientError', (err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      else socket.destroy(err);
+    });
+  }
+
+  override close(callback?: (err?: Error) => void): this {
+    this.remoting.close();
+    return super.close(callback);
+  }
+
+  override closeAllConnections(): void {
+    this.remoting.closeAll();
+    super.closeAllConnections();
+  }
+}
+
+export function createBrokerServer(ctx: BrokerServerContext): BrokerHttpServer {
+  return new BrokerHttpServer(ctx);
 }

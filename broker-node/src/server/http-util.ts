@@ -1,6 +1,7 @@
 /** Small node:http helpers for the broker's hot path: bounded body reads and JSON answers. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CirrusError, ContentTypes } from '@cirrusmq/client/protocol';
+import { frameBodyOf } from './remoting-exchange';
 
 /** The media type of a request, without parameters, lower-cased. */
 export function mediaType(req: IncomingMessage): string {
@@ -15,6 +16,12 @@ export function mediaType(req: IncomingMessage): string {
  * content-length or the bytes received say so, without reading the rest.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  // A remoting request (remoting-exchange.ts) came whole in its frame: no stream to read.
+  const framed = frameBodyOf(req);
+  if (framed) {
+    if (framed.length > limit) return Promise.reject(new CirrusError('PAYLOAD_TOO_LARGE', `request body of ${framed.length} bytes exceeds ${limit}`));
+    return Promise.resolve(framed);
+  }
   return new Promise((resolve, reject) => {
     const declared = req.headers['content-length'];
     const length = declared === undefined ? undefined : Number(declared);

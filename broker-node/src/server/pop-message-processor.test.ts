@@ -185,6 +185,8 @@ describe('POP over HTTP', () => {
 
   it('long polling: a message sent while a receive waits reaches it at once, and wakes one receive of the group, not all', async () => {
     const a = pop({ topic: 'One', waitMs: 15_000 });
+    // a parks first: two receives sent together on one remoting connection are dispatched in the same tick, in no set order.
+    await waitFor('a parked', 5_000, async () => f.popService.polling.parked() === 1, 5);
     const b = pop({ topic: 'One', waitMs: 1_500 });
     await waitFor('two parked receives', 5_000, async () => f.popService.polling.parked() === 2, 5);
     const t0 = performance.now();

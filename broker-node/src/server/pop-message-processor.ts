@@ -35,7 +35,13 @@ async function body(req: IncomingMessage) {
 export function popMessageProcessor(ctx: BrokerServerContext): (req: IncomingMessage, res: ServerResponse) => Promise<string> {
   return async (req, res) => {
     const request = validatePopRequest(await body(req));
-    const got = await popService(ctx).pop(request);
+    // Only a long poll can outlive its client; 'close' also follows every answer, so it is listened to for those alone.
+    let gone: AbortController | undefined;
+    if (request.waitMs > 0) {
+      gone = new AbortController();
+      res.once('close', () => gone!.abort());
+    }
+    const got = await popService(ctx).pop(request, gone?.signal);
     const parts = popResultParts({ messages: got.messages }, got.records);
     let length = 0;
     for (const p of parts) length += p.length;

@@ -2,14 +2,13 @@
  * A broker's consume side for tests: a real store in a temp folder, the HTTP server with the
  * PopService, a FakeNameServer for topics, in-memory group configs, and a BrokerClient.
  */
-import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BrokerClient, decodeSendBatch, GroupDefaults, silentLogger, type SubscriptionGroupConfig } from '@cirrusmq/client/protocol';
 import { DeadLetterService } from '../consumer/dead-letter';
 import { PopService } from '../consumer/pop-service';
 import { ReceiptHandleCodec } from '../consumer/receipt-handle';
 import { loadOrCreateReceiptKey } from '../consumer/receipt-key';
-import { createBrokerServer } from '../server/broker-server';
+import { type BrokerHttpServer, createBrokerServer } from '../server/broker-server';
 import { DefaultMessageStore } from '../store/message-store';
 import { TopicConfigManager } from '../topic-config-manager';
 import { FakeNameServer } from './fake-nameserver';
@@ -49,7 +48,7 @@ export class PopFixture {
   readonly nameServer = new FakeNameServer();
   readonly groups = new InMemoryGroups();
   readonly popService: PopService;
-  readonly server: http.Server;
+  readonly server: BrokerHttpServer;
   client!: BrokerClient;
 
   constructor() {

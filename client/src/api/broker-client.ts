@@ -2,7 +2,8 @@
 import { type CirrusError, type ErrorDetails, errorFromBody } from '../errors.js';
 import type { ScheduleCancelled } from './cancel-scheduled.js';
 import type { BrokerTransactionCheck } from './transaction-check.js';
-import { HttpClient, parseJson, type HttpResponse } from '../http/http-client.js';
+import { parseJson, type HttpResponse } from '../http/http-client.js';
+import { BrokerTransport, type BrokerTransportOptions } from '../remoting/broker-transport.js';
 import { decodeRecords } from '../codec/record.js';
 import { buildSubscriptionData } from '../filter/subscription-data.js';
 import type { MessageExt } from '../message.js';
@@ -52,13 +53,14 @@ export interface QueryMessageOptions {
 }
 
 export class BrokerClient {
-  private readonly http: HttpClient;
+  /** Remoting frames on one connection by default, HTTP/1.1 with `transport: 'http'` or against a broker that refuses the upgrade. */
+  private readonly http: BrokerTransport;
 
   constructor(
     readonly addr: string,
-    options: { timeoutMs?: number; maxSockets?: number } = {},
+    options: BrokerTransportOptions = {},
   ) {
-    this.http = new HttpClient(addr, options);
+    this.http = new BrokerTransport(addr, options);
   }
 
   /** Sends an encoded batch (codec/send-batch.ts); the broker stores it in one queue. `durability`: the ack asked for (ProducerOptions.durability). */
@@ -266,7 +268,7 @@ function errorOf(res: HttpResponse): CirrusError {
 export class BrokerClients {
   private readonly clients = new Map<string, BrokerClient>();
 
-  constructor(private readonly options: { timeoutMs?: number; maxSockets?: number } = {}) {}
+  constructor(private readonly options: BrokerTransportOptions = {}) {}
 
   get(addr: string): BrokerClient {
     let c = this.clients.get(addr);

@@ -5,6 +5,7 @@
  * that fails is skipped for a while (BrokerFaultTolerance).
  */
 import { BrokerClients } from '../api/broker-client.js';
+import type { BrokerTransportKind } from '../remoting/broker-transport.js';
 import { RELEASE_INVISIBLE_MS, type SubscriptionGroupConfig } from '../api/consume-types.js';
 import type { NameServerApi } from '../api/nameserver-client.js';
 import { MASTER_ID, Perm, type TopicRouteData } from '../api/types.js';
@@ -20,6 +21,7 @@ export interface BrokerBackendOptions {
   nameServer: NameServerApi;
   routes: RouteCache;
   logger: Logger;
+  transport?: BrokerTransportKind;
 }
 
 export class BrokerConsumeBackend implements ConsumeBackend {
@@ -31,7 +33,7 @@ export class BrokerConsumeBackend implements ConsumeBackend {
   private readonly nextBroker = new Map<string, number>();
 
   constructor(private readonly options: BrokerBackendOptions) {
-    this.brokers = new BrokerClients({ maxSockets: 16 });
+    this.brokers = new BrokerClients({ maxSockets: 16, transport: options.transport });
     // As the Producer's default: a failed broker is skipped for 10 s.
     this.faults = new BrokerFaultTolerance(10_000);
   }

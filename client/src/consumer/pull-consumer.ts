@@ -6,6 +6,7 @@
  * back: after a seek backwards, the broker keeps the higher offset until a reset.
  */
 import { BrokerClients, type BrokerClient } from '../api/broker-client.js';
+import type { BrokerTransportKind } from '../remoting/broker-transport.js';
 import { NameServerClient, type NameServerApi } from '../api/nameserver-client.js';
 import { CirrusError, toCirrusError } from '../errors.js';
 import type { MessageExt, MessageQueue } from '../message.js';
@@ -23,6 +24,8 @@ export interface PullConsumerOptions {
   filter?: string;
   /** How long an idle poll sleeps before it asks the queues again (100 ms). */
   pollIntervalMs?: number;
+  /** How this client reaches the brokers: 'remoting' (default: frames on one persistent connection per broker, HTTP where a broker refuses) or 'http' (HTTP/1.1 only). */
+  transport?: BrokerTransportKind;
 }
 
 /** A pulled message and the broker it came from. */
@@ -44,7 +47,7 @@ export class PullConsumer {
   private readonly nameServer: NameServerApi;
   private readonly ownsNameServer: boolean;
   private readonly routes: RouteCache;
-  private readonly brokers = new BrokerClients({ maxSockets: 8 });
+  private readonly brokers: BrokerClients;
   private readonly positions = new Map<string, Position>();
   private readonly maxPollRecords: number;
   private readonly pollIntervalMs: number;
@@ -59,6 +62,7 @@ export class PullConsumer {
     this.maxPollRecords = options.maxPollRecords ?? 32;
     this.pollIntervalMs = options.pollIntervalMs ?? 100;
     this.filter = options.filter;
+    this.brokers = new BrokerClients({ maxSockets: 8, transport: options.transport });
   }
 
   /**

@@ -6,6 +6,7 @@
  * (`gateway`); the calls and the messages are the same either way.
  */
 import { ConsumeLimits } from '../api/consume-types.js';
+import type { BrokerTransportKind } from '../remoting/broker-transport.js';
 import { GatewayClient } from '../api/gateway-client.js';
 import { NameServerClient, type NameServerApi } from '../api/nameserver-client.js';
 import { CirrusError } from '../errors.js';
@@ -28,6 +29,8 @@ export interface ConsumerConnection {
   logger?: Logger;
   /** Tests and embedders: a backend of their own instead of `nameServer` / `gateway`. */
   backend?: ConsumeBackend;
+  /** Direct only: how this client reaches the brokers: 'remoting' (default: frames on one persistent connection per broker, HTTP where a broker refuses) or 'http' (HTTP/1.1 only). */
+  transport?: BrokerTransportKind;
 }
 
 export interface SimpleConsumerOptions extends ConsumerConnection {
@@ -133,6 +136,7 @@ function createBackend(options: ConsumerConnection): ConsumeBackend {
     nameServer,
     routes: new RouteCache(nameServer, { ttlMs: options.routeTtlMs }),
     logger: options.logger ?? silentLogger,
+    transport: options.transport,
   });
   if (!owns) return backend;
   const close = backend.close.bind(backend);

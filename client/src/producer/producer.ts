@@ -4,6 +4,7 @@
  * send is retried up to `retryTimesWhenSendFailed` times on another broker.
  */
 import { BrokerClients } from '../api/broker-client.js';
+import type { BrokerTransportKind } from '../remoting/broker-transport.js';
 import { NameServerClient, type NameServerApi } from '../api/nameserver-client.js';
 import type { Durability } from '../api/types.js';
 import { encodeSendBatch, preparedBodyLength, setSendBatchQueueId, type PreparedMessage } from '../codec/send-batch.js';
@@ -38,6 +39,8 @@ export interface ProducerOptions {
   /** How long a broker that refused a send is avoided (10 s). */
   brokerIsolationMs?: number;
   maxSocketsPerBroker?: number;
+  /** How this client reaches the brokers: 'remoting' (default: frames on one persistent connection per broker, HTTP where a broker refuses) or 'http' (HTTP/1.1 only). */
+  transport?: BrokerTransportKind;
   /**
    * Busy producers merge waiting batches of a topic into one request (RocketMQ 5's
    * autoBatch). Off by default, as in RocketMQ; the gateway turns it on.
@@ -89,7 +92,7 @@ export class Producer {
     this.ownsNameServer = typeof options.nameServer === 'string';
     this.nameServer = typeof options.nameServer === 'string' ? new NameServerClient(options.nameServer) : options.nameServer;
     this.routes = options.routes ?? new RouteCache(this.nameServer, { ttlMs: options.routeTtlMs });
-    this.brokers = new BrokerClients({ maxSockets: options.maxSocketsPerBroker ?? 64 });
+    this.brokers = new BrokerClients({ maxSockets: options.maxSocketsPerBroker ?? 64, transport: options.transport });
     this.faults = new BrokerFaultTolerance(options.brokerIsolationMs ?? 10_000);
     this.retries = options.retryTimesWhenSendFailed ?? 2;
     this.sendTimeoutMs = options.sendTimeoutMs ?? 3_000;
