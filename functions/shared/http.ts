@@ -11,12 +11,19 @@ import { CirrusError, type Logger } from '@cirrusmq/client/protocol';
 
 /** The JSON error answer for any thrown value; unexpected ones are logged and hidden as 500. */
 export function errorResponse(c: Context, err: unknown, logger?: Logger): Response {
-  if (err instanceof CirrusError) {
-    return c.json(err.toJSON(), err.status as ContentfulStatusCode);
-  }
-  logger?.error('unhandled error', { method: c.req.method, path: c.req.path, err });
+  const { status, body } = errorAnswer(err, logger, c.req.method, c.req.path);
+  return c.body(body, status as ContentfulStatusCode, { 'Content-Type': 'application/json' });
+}
+
+/**
+ * errorResponse's status and text, for a listener that answers without Hono (the gateway's
+ * hot routes, functions/gateway/src/hot-routes.ts): both answer the same bytes.
+ */
+export function errorAnswer(err: unknown, logger: Logger | undefined, method: string, path: string): { status: number; body: string } {
+  if (err instanceof CirrusError) return { status: err.status, body: JSON.stringify(err.toJSON()) };
+  logger?.error('unhandled error', { method, path, err });
   // The message of an unexpected error may leak internals (table names, stack hints).
-  return c.json(new CirrusError('INTERNAL', 'internal error').toJSON(), 500);
+  return { status: 500, body: JSON.stringify(new CirrusError('INTERNAL', 'internal error').toJSON()) };
 }
 
 /** The largest JSON body any route takes unless it says otherwise. */
@@ -28,11 +35,35 @@ const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
  * INVALID_JSON when it does not parse.
  */
 export async function readJsonBody(c: Context, maxBytes = DEFAULT_MAX_BODY_BYTES): Promise<unknown> {
-  const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  checkJsonType(c.req.header('content-type'));
+  return parseJsonBytes(await readBodyBytes(c, maxBytes));
+}
+
+/**
+ * readJsonObject for a node request served without Hono (the gateway's hot routes): the same
+ * checks in the same order, the same errors. `contentType` is the header as a fetch Headers
+ * object reads it (repeated headers joined by ", ").
+ */
+export async function readNodeJsonObject(
+  incoming: IncomingMessage,
+  contentType: string | undefined,
+  maxBytes = DEFAULT_MAX_BODY_BYTES,
+): Promise<Record<string, unknown>> {
+  checkJsonType(contentType);
+  const tooLarge = () => new CirrusError('PAYLOAD_TOO_LARGE', `request body is larger than ${maxBytes} bytes`);
+  if (Number(incoming.headers['content-length']) > maxBytes) throw tooLarge();
+  return jsonObject(parseJsonBytes(await readNodeBody(incoming, maxBytes, tooLarge)));
+}
+
+/** 415 unless `header` names JSON (application/json or a +json type). */
+function checkJsonType(header: string | undefined): void {
+  const type = (header ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json' && !/^application\/[a-z0-9.+-]+\+json$/.test(type)) {
     throw new CirrusError('UNSUPPORTED_MEDIA_TYPE', `expected content-type application/json, got "${type || 'none'}"`);
   }
-  const bytes = await readBodyBytes(c, maxBytes);
+}
+
+function parseJsonBytes(bytes: Buffer): unknown {
   // JSON is UTF-8 (RFC 8259); decoding other bytes would turn them into U+FFFD and store
   // text the client never sent. isUtf8 is a native SIMD scan, cheap beside JSON.parse.
   if (!isUtf8(bytes)) throw new CirrusError('INVALID_TEXT', 'request body is not valid UTF-8: send binary message bodies as bodyEncoding "base64"');
@@ -115,7 +146,10 @@ function readNodeBody(incoming: IncomingMessage, maxBytes: number, tooLarge: () 
 
 /** readJsonBody, and the result must be a JSON object. */
 export async function readJsonObject(c: Context, maxBytes?: number): Promise<Record<string, unknown>> {
-  const body = await readJsonBody(c, maxBytes);
+  return jsonObject(await readJsonBody(c, maxBytes));
+}
+
+function jsonObject(body: unknown): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new CirrusError('BAD_REQUEST', 'request body must be a JSON object');
   }
@@ -127,13 +161,13 @@ export function installHttpBasics(app: Hono, logger: Logger): void {
   app.use(async (c, next) => {
     const started = performance.now();
     await next();
-    logger.debug('request', {
-      method: c.req.method,
-      path: c.req.path,
-      status: c.res.status,
-      ms: Math.round((performance.now() - started) * 10) / 10,
-    });
+    logRequest(logger, c.req.method, c.req.path, c.res.status, started);
   });
   app.onError((err, c) => errorResponse(c, err, logger));
   app.notFound((c) => errorResponse(c, new CirrusError('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`)));
+}
+
+/** The debug line every request leaves (installHttpBasics; the gateway's hot routes too). */
+export function logRequest(logger: Logger, method: string, path: string, status: number, started: number): void {
+  logger.debug('request', { method, path, status, ms: Math.round((performance.now() - started) * 10) / 10 });
 }

@@ -14,10 +14,12 @@ export interface GatewayConfig {
    * request saved is a loopback write and wakeup on both sides.
    */
   maxInflightPerTopic: number;
+  /** The process server answers the hot routes itself, without Hono (hot-routes.ts); off: Hono serves all. */
+  hotRoutes: boolean;
   logLevel: LogLevel;
 }
 
-const { str, int, port, oneOf } = envVar;
+const { str, int, port, oneOf, bool } = envVar;
 
 /** Every variable the gateway reads: loadGatewayConfig and `--help` (gatewayHelp) both use this table. */
 export const GATEWAY_ENV = {
@@ -28,6 +30,7 @@ export const GATEWAY_ENV = {
   routeTtlMs: int('CIRRUSMQ_ROUTE_TTL_MS', 30_000, 0, 3_600_000, { description: 'route cache lifetime' }),
   retryTimes: int('CIRRUSMQ_RETRY_TIMES_WHEN_SEND_FAILED', 2, 0, 16, { description: 'retries on another broker' }),
   maxInflightPerTopic: int('CIRRUSMQ_MAX_INFLIGHT_PER_TOPIC', 2, 1, 1024, { description: 'broker requests of a topic in flight before batches merge' }),
+  hotRoutes: bool('CIRRUSMQ_GATEWAY_HOT_ROUTES', true, { description: 'serve send, receive and ack without Hono (same answers, less CPU)' }),
   logLevel: oneOf('CIRRUSMQ_LOG_LEVEL', LOG_LEVELS, 'info', { description: 'log level' }),
 };
 
@@ -51,6 +54,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     routeTtlMs: r.int(V.routeTtlMs),
     retryTimesWhenSendFailed: r.int(V.retryTimes),
     maxInflightPerTopic: r.int(V.maxInflightPerTopic),
+    hotRoutes: r.bool(V.hotRoutes),
     logLevel: r.oneOf(V.logLevel),
   };
   r.done('gateway');

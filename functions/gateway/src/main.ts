@@ -1,16 +1,24 @@
 /** The gateway as a local process (npm start). */
-import { serve } from '@hono/node-server';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
 import { exitWithHelpIfAsked } from '@cirrusmq/client/server';
 import { createGatewayApp } from './app';
 import { gatewayHelp, loadGatewayConfig } from './config';
 import { createGatewayDeps } from './create-deps';
+import { hotRoutesListener } from './hot-routes';
 
 exitWithHelpIfAsked(gatewayHelp());
 
 const config = loadGatewayConfig();
 const deps = createGatewayDeps(config);
-const server = serve({ fetch: createGatewayApp(deps).fetch, hostname: config.host, port: config.port }, (info) => {
-  deps.logger.info('gateway listening', { host: config.host, port: info.port, nameServer: config.nameServerAddr });
+// What @hono/node-server's serve() builds, with the hot routes (send, receive, ack) answered
+// before Hono: same answers, a fraction of the CPU (hot-routes.ts).
+const honoListener = getRequestListener(createGatewayApp(deps).fetch, { hostname: config.host });
+const server = createServer(config.hotRoutes ? hotRoutesListener(deps, honoListener) : honoListener);
+server.listen(config.port, config.host, () => {
+  const { port } = server.address() as AddressInfo;
+  deps.logger.info('gateway listening', { host: config.host, port, nameServer: config.nameServerAddr, hotRoutes: config.hotRoutes });
 });
 
 let stopping = false;

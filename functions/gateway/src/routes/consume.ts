@@ -5,7 +5,7 @@
  * gateway keeps nothing between requests.
  */
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
-import { CirrusError, type ConsumerProgress, type EntryFailure, RELEASE_INVISIBLE_MS, type RouteCache, receiptHandleBroker } from '@cirrusmq/client/protocol';
+import { CirrusError, type ConsumerProgress } from '@cirrusmq/client/protocol';
 import { readJsonObject } from '../../../shared/http';
 import { parseWith } from '../api/check';
 import {
@@ -24,14 +24,11 @@ import {
 } from '../api/consume-schemas';
 import { GroupParams } from '../api/params';
 import { failure, json } from '../api/schemas';
-import { type BrokerTarget, readableBrokerAddr, topicMasters } from '../broker-route';
+import { readableBrokerAddr, topicMasters } from '../broker-route';
+import { consumeCalls } from '../consume-calls';
 import type { GatewayDeps } from '../deps';
 import { redriveDeadLetters } from '../dlq-redrive';
-import { MESSAGES_BUDGET } from '../read-answer';
-import { receiveAnswer } from '../receive-answer';
-import { type LeasedRecord, splitPopResult } from '../pop-records';
-import { ackInput, receiveInput, topicGroup } from '../consume-input';
-import { ParkedReceives, receiveAcross } from '../receive-fanout';
+import { JSON_HEADERS } from '../http-answer';
 
 const BASE = '/v1/topics/{topic}/groups/{group}';
 const body = <T>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
@@ -152,99 +149,25 @@ const redriveRoute = createRoute({
 });
 
 export function consumeRoutes(app: OpenAPIHono, deps: GatewayDeps): void {
-  const { routes, brokers, metrics, logger } = deps;
-  /** Where a receive starts: consecutive receives begin at different brokers. */
-  let next = 0;
-  const parked = new ParkedReceives<LeasedRecord>();
-
-  const release = async (topic: string, group: string, messages: readonly LeasedRecord[]): Promise<void> => {
-    const byBroker = groupBy(messages, (m) => m.brokerName);
-    await Promise.all(
-      [...byBroker].map(async ([brokerName, ms]) => {
-        try {
-          const addr = (await routes.get(topic)).brokerAddrs.get(brokerName);
-          if (!addr) throw new CirrusError('BROKER_UNAVAILABLE', `broker ${brokerName} is not alive`);
-          const entries = ms.map((m) => ({ receiptHandle: m.receiptHandle, invisibleMs: RELEASE_INVISIBLE_MS }));
-          const { results } = await brokers.get(addr).changeInvisibility({ topic, group, entries });
-          const failed = results.filter((r) => r.status !== 'OK').length;
-          metrics.messagesReleased += ms.length - failed;
-          if (failed > 0)
-            throw new CirrusError('INTERNAL', `${failed} of ${ms.length} releases refused: ${JSON.stringify(results.find((r) => r.status !== 'OK'))}`);
-        } catch (e) {
-          // They come back when their invisibility ends: late, not lost.
-          metrics.releaseFailures += ms.length;
-          logger.warn('receive: leased messages not released', { topic, group, broker: brokerName, count: ms.length, err: e });
-        }
-      }),
-    );
-  };
+  const { routes, brokers, metrics } = deps;
+  const calls = consumeCalls(deps);
 
   app.openAPIRegistry.registerPath(receiveRoute);
   app.post('/v1/topics/:topic/groups/:group/receive', async (c) => {
-    const t0 = performance.now();
-    let status = 'error';
-    try {
-      const { topic, group } = topicGroup(c.req.param());
-      const req = receiveInput(await readJsonObject(c));
-      const targets = topicMasters(await routes.get(topic));
-      const popped = await receiveAcross(
-        targets,
-        next++,
-        { topic, group, max: req.max, invisibleMs: req.invisibleSeconds * 1000, waitMs: req.waitSeconds * 1000, filter: req.filter },
-        {
-          pop: async (target, request) => splitPopResult(await brokers.get(target.addr).popRaw(request), target.brokerName),
-          release: (ms) => release(topic, group, ms),
-          parked,
-        },
-      );
-      // Capped to fit a Lambda result; what is left out goes back to the group now.
-      const answer = receiveAnswer(popped, MESSAGES_BUDGET);
-      if (answer.count < popped.length) await release(topic, group, popped.slice(answer.count));
-      metrics.messagesReceived += answer.count;
-      status = answer.count > 0 ? 'messages' : 'empty';
-      return c.body(answer.body, 200, { 'Content-Type': 'application/json' });
-    } finally {
-      metrics.receiveRequests++;
-      metrics.receiveSeconds.observe({ outcome: status }, (performance.now() - t0) / 1000);
-    }
+    const { status, body } = await calls.receive(c.req.param(), (max) => readJsonObject(c, max));
+    return c.body(body, status, JSON_HEADERS);
   });
 
   app.openAPIRegistry.registerPath(ackRoute);
   app.post('/v1/topics/:topic/groups/:group/ack', async (c) => {
-    const { topic, group } = topicGroup(c.req.param());
-    const { receiptHandles } = ackInput(await readJsonObject(c));
-    const results = await perBroker(
-      routes,
-      topic,
-      receiptHandles,
-      (h) => h,
-      async (addr, hs) => (await brokers.get(addr).ack({ topic, group, receiptHandles: hs })).results,
-    );
-    metrics.ackRequests++;
-    for (const r of results) {
-      if (r.status === 'OK') metrics.acksOk++;
-      else metrics.acksFailed++;
-    }
-    return c.json({ results }, 200);
+    const { status, body } = await calls.ack(c.req.param(), (max) => readJsonObject(c, max));
+    return c.body(body, status, JSON_HEADERS);
   });
 
   app.openAPIRegistry.registerPath(changeInvisibilityRoute);
   app.post('/v1/topics/:topic/groups/:group/change-invisibility', async (c) => {
-    const { topic, group } = parseWith(TopicGroupParams, c.req.param());
-    const { entries } = parseWith(ChangeInvisibilityRequestSchema, await readJsonObject(c));
-    const results = await perBroker(
-      routes,
-      topic,
-      entries,
-      (e) => e.receiptHandle,
-      async (addr, es) =>
-        (
-          await brokers
-            .get(addr)
-            .changeInvisibility({ topic, group, entries: es.map((e) => ({ receiptHandle: e.receiptHandle, invisibleMs: e.invisibleSeconds * 1000 })) })
-        ).results,
-    );
-    return c.json({ results }, 200);
+    const { status, body } = await calls.changeInvisibility(c.req.param(), (max) => readJsonObject(c, max));
+    return c.body(body, status, JSON_HEADERS);
   });
 
   app.openapi(describeRoute, async (c) => {
@@ -294,72 +217,6 @@ export function consumeRoutes(app: OpenAPIHono, deps: GatewayDeps): void {
     metrics.messagesRedriven += result.redriven;
     return c.json(result, 200);
   });
-}
-
-type EntryResult<R> = R | EntryFailure;
-
-/**
- * Each entry sent to the broker its receipt handle names, one request per broker, answered in
- * the entries' order. A handle naming no broker of the topic, or a broker that fails to
- * answer, fails its entries only.
- */
-async function perBroker<E, R>(
-  routes: RouteCache,
-  topic: string,
-  entries: readonly E[],
-  handleOf: (e: E) => string,
-  call: (addr: string, entries: E[]) => Promise<EntryResult<R>[]>,
-): Promise<EntryResult<R>[]> {
-  const results: EntryResult<R>[] = new Array(entries.length);
-  let masters = mastersByName(topicMasters(await routes.get(topic)));
-  const names = entries.map((e) => receiptHandleBroker(handleOf(e)));
-  // A handle from a broker the cached route does not know yet: the route is read again once.
-  if (names.some((n) => n !== undefined && !masters.has(n))) masters = mastersByName(topicMasters(await routes.refresh(topic)));
-  const byAddr = new Map<string, number[]>();
-  names.forEach((name, i) => {
-    const addr = name === undefined ? undefined : masters.get(name);
-    if (addr === undefined) {
-      results[i] = fail(
-        'INVALID_RECEIPT_HANDLE',
-        name === undefined ? 'malformed receipt handle' : `receipt handle names broker ${name}, which does not serve topic ${topic}`,
-      );
-      return;
-    }
-    let at = byAddr.get(addr);
-    if (!at) byAddr.set(addr, (at = []));
-    at.push(i);
-  });
-  await Promise.all(
-    [...byAddr].map(async ([addr, at]) => {
-      try {
-        const answer = await call(
-          addr,
-          at.map((i) => entries[i]!),
-        );
-        if (answer.length !== at.length) throw new CirrusError('INTERNAL', `broker answered ${answer.length} results for ${at.length} entries`);
-        at.forEach((i, k) => (results[i] = answer[k]!));
-      } catch (e) {
-        const err = e instanceof CirrusError ? e : new CirrusError('BROKER_UNAVAILABLE', e instanceof Error ? e.message : String(e));
-        for (const i of at) results[i] = fail(err.code, err.message);
-      }
-    }),
-  );
-  return results;
-}
-
-const fail = (code: string, message: string): EntryFailure => ({ status: 'FAILED', error: { code, message } });
-
-const mastersByName = (targets: BrokerTarget[]) => new Map(targets.map((t) => [t.brokerName, t.addr]));
-
-function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    let list = out.get(k);
-    if (!list) out.set(k, (list = []));
-    list.push(item);
-  }
-  return out;
 }
 
 /** The brokers' progress as one answer: queues by broker and id, totals summed. */

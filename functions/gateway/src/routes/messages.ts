@@ -1,7 +1,6 @@
 /** Produce and read over HTTP. Sends go through the embedded direct-to-broker Producer. */
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { buildSubscriptionData, CirrusError, Limits, type MessageExt, parseNonNegativeInt } from '@cirrusmq/client/protocol';
-import type { PreparedBatch } from '@cirrusmq/client';
 import { readJsonObject } from '../../../shared/http';
 import { queryParam } from '../api/check';
 import { jsonText } from '../api/json-text';
@@ -11,9 +10,10 @@ import { SendRequestSchema } from '../api/send-request-schema';
 import { readableBrokerAddr } from '../broker-route';
 import type { GatewayDeps } from '../deps';
 import { LAMBDA_PAYLOAD_BYTES, MAX_BODY_BASE64_CHARS, MAX_READ_ANSWER_BYTES, MAX_SEND_REQUEST_BYTES } from '../limits';
-import { messageToJson, parseMessages, resultsJson } from '../message-json';
+import { JSON_HEADERS } from '../http-answer';
+import { messageToJson } from '../message-json';
 import { capMessages, MESSAGES_BUDGET } from '../read-answer';
-import { markTransactional, transactionResultsJson } from './transactions';
+import { sendMessages } from '../send-messages';
 
 const DEFAULT_READ_MAX = 32;
 
@@ -102,40 +102,11 @@ const readMessagesRoute = createRoute({
 });
 
 export function messageRoutes(app: OpenAPIHono, deps: GatewayDeps): void {
-  const { producer, routes, brokers, metrics } = deps;
+  const { routes, brokers } = deps;
   app.openAPIRegistry.registerPath(sendMessagesRoute);
   app.post('/v1/topics/:topic/messages', async (c) => {
-    const topic = c.req.param('topic');
-    const mode = c.req.query('mode') ?? 'sync';
-    if (mode !== 'sync' && mode !== 'oneway') throw new CirrusError('INVALID_PARAMETER', 'mode must be "sync" or "oneway"');
-    const body = await readJsonObject(c, MAX_SEND_REQUEST_BYTES);
-    // The topic's one check is the producer's (prepareBatch), before any message is prepared.
-    const batch = producer.prepareBatch(topic, parseMessages(topic, body.messages));
-    // Half messages (routes/transactions.ts): marked here, answered with their transaction ids below.
-    const transactional = markTransactional(batch, body, mode);
-    if (mode === 'oneway') {
-      // The route first (the shared route cache; the NameServer on a miss): an unknown topic or
-      // one without a live broker is the caller's answer (404 / 503), not a silent drop.
-      metrics.sendRequests++;
-      try {
-        await producer.resolveRoute(topic);
-      } catch (e) {
-        metrics.messagesFailed += batch.prepared.length;
-        throw e;
-      }
-      sendOneway(deps, batch);
-      return c.json({ accepted: batch.prepared.length }, 202);
-    }
-    metrics.sendRequests++;
-    let outcomes;
-    try {
-      outcomes = await producer.sendPrepared(batch);
-    } catch (e) {
-      metrics.messagesFailed += batch.prepared.length;
-      throw e;
-    }
-    metrics.recordOutcomes(batch, outcomes);
-    return c.body(transactional ? transactionResultsJson(outcomes) : resultsJson(outcomes), 200, { 'Content-Type': 'application/json' });
+    const { status, body } = await sendMessages(deps, c.req.param('topic'), c.req.query('mode'), (max) => readJsonObject(c, max));
+    return c.body(body, status, JSON_HEADERS);
   });
 
   app.openapi(readMessagesRoute, async (c) => {
@@ -151,28 +122,3 @@ export function messageRoutes(app: OpenAPIHono, deps: GatewayDeps): void {
 }
 
 const encodeMessage = (m: MessageExt, base64: boolean) => JSON.stringify(messageToJson(m, base64));
-
-/**
- * Sends after the 202: counted as the sync path counts (requests, messages sent and failed)
- * and in the oneway counters; a failure is logged, since no caller hears of it.
- */
-function sendOneway({ producer, metrics, logger }: GatewayDeps, batch: PreparedBatch): void {
-  const n = batch.prepared.length;
-  metrics.onewayRequests++;
-  metrics.onewayMessagesAccepted += n;
-  producer.sendPrepared(batch).then(
-    (outcomes) => {
-      const failed = metrics.recordOutcomes(batch, outcomes);
-      if (failed > 0) {
-        metrics.onewayMessagesFailed += failed;
-        const first = outcomes.find((o) => o.status === 'FAILED');
-        logger.warn('oneway send failed', { topic: batch.topic, failed, of: n, code: first?.status === 'FAILED' ? first.error.code : undefined });
-      }
-    },
-    (e: unknown) => {
-      metrics.messagesFailed += n;
-      metrics.onewayMessagesFailed += n;
-      logger.warn('oneway send failed', { topic: batch.topic, failed: n, of: n, err: e });
-    },
-  );
-}

@@ -1,0 +1,200 @@
+/**
+ * The consume calls a consumer makes per batch (receive, ack, change-invisibility): checks,
+ * the broker calls, the answer's bytes and the counters. Served by the Hono routes
+ * (routes/consume.ts) and by the process server's hot-route listener (hot-routes.ts); one
+ * instance per GatewayDeps, so both share the parked long polls and the receive rotation.
+ */
+import { CirrusError, type EntryFailure, RELEASE_INVISIBLE_MS, type RouteCache, receiptHandleBroker } from '@cirrusmq/client/protocol';
+import { parseWith } from './api/check';
+import { ChangeInvisibilityRequestSchema, TopicGroupParams } from './api/consume-schemas';
+import { type BrokerTarget, topicMasters } from './broker-route';
+import { ackInput, receiveInput, topicGroup } from './consume-input';
+import type { GatewayDeps } from './deps';
+import type { BodyReader, HttpAnswer } from './http-answer';
+import { type LeasedRecord, splitPopResult } from './pop-records';
+import { MESSAGES_BUDGET } from './read-answer';
+import { receiveAnswer } from './receive-answer';
+import { ParkedReceives, receiveAcross } from './receive-fanout';
+
+/** The route's path parameters as read (decoded, not yet checked). */
+export interface TopicGroupRaw {
+  topic: string;
+  group: string;
+}
+
+export interface ConsumeCalls {
+  receive(params: TopicGroupRaw, readBody: BodyReader): Promise<HttpAnswer>;
+  ack(params: TopicGroupRaw, readBody: BodyReader): Promise<HttpAnswer>;
+  changeInvisibility(params: TopicGroupRaw, readBody: BodyReader): Promise<HttpAnswer>;
+}
+
+const byDeps = new WeakMap<GatewayDeps, ConsumeCalls>();
+
+/** The calls of this gateway (one set per deps: a Hono app and a hot listener built on the same deps share it). */
+export function consumeCalls(deps: GatewayDeps): ConsumeCalls {
+  let calls = byDeps.get(deps);
+  if (!calls) byDeps.set(deps, (calls = createConsumeCalls(deps)));
+  return calls;
+}
+
+function createConsumeCalls(deps: GatewayDeps): ConsumeCalls {
+  const { routes, brokers, metrics, logger } = deps;
+  /** Where a receive starts: consecutive receives begin at different brokers. */
+  let next = 0;
+  const parked = new ParkedReceives<LeasedRecord>();
+
+  const release = async (topic: string, group: string, messages: readonly LeasedRecord[]): Promise<void> => {
+    const byBroker = groupBy(messages, (m) => m.brokerName);
+    await Promise.all(
+      [...byBroker].map(async ([brokerName, ms]) => {
+        try {
+          const addr = (await routes.get(topic)).brokerAddrs.get(brokerName);
+          if (!addr) throw new CirrusError('BROKER_UNAVAILABLE', `broker ${brokerName} is not alive`);
+          const entries = ms.map((m) => ({ receiptHandle: m.receiptHandle, invisibleMs: RELEASE_INVISIBLE_MS }));
+          const { results } = await brokers.get(addr).changeInvisibility({ topic, group, entries });
+          const failed = results.filter((r) => r.status !== 'OK').length;
+          metrics.messagesReleased += ms.length - failed;
+          if (failed > 0)
+            throw new CirrusError('INTERNAL', `${failed} of ${ms.length} releases refused: ${JSON.stringify(results.find((r) => r.status !== 'OK'))}`);
+        } catch (e) {
+          // They come back when their invisibility ends: late, not lost.
+          metrics.releaseFailures += ms.length;
+          logger.warn('receive: leased messages not released', { topic, group, broker: brokerName, count: ms.length, err: e });
+        }
+      }),
+    );
+  };
+
+  return {
+    async receive(params, readBody) {
+      const t0 = performance.now();
+      let status = 'error';
+      try {
+        const { topic, group } = topicGroup(params);
+        const req = receiveInput(await readBody());
+        const targets = topicMasters(await routes.get(topic));
+        const popped = await receiveAcross(
+          targets,
+          next++,
+          { topic, group, max: req.max, invisibleMs: req.invisibleSeconds * 1000, waitMs: req.waitSeconds * 1000, filter: req.filter },
+          {
+            pop: async (target, request) => splitPopResult(await brokers.get(target.addr).popRaw(request), target.brokerName),
+            release: (ms) => release(topic, group, ms),
+            parked,
+          },
+        );
+        // Capped to fit a Lambda result; what is left out goes back to the group now.
+        const answer = receiveAnswer(popped, MESSAGES_BUDGET);
+        if (answer.count < popped.length) await release(topic, group, popped.slice(answer.count));
+        metrics.messagesReceived += answer.count;
+        status = answer.count > 0 ? 'messages' : 'empty';
+        return { status: 200, body: answer.body };
+      } finally {
+        metrics.receiveRequests++;
+        metrics.receiveSeconds.observe({ outcome: status }, (performance.now() - t0) / 1000);
+      }
+    },
+
+    async ack(params, readBody) {
+      const { topic, group } = topicGroup(params);
+      const { receiptHandles } = ackInput(await readBody());
+      const results = await perBroker(
+        routes,
+        topic,
+        receiptHandles,
+        (h) => h,
+        async (addr, hs) => (await brokers.get(addr).ack({ topic, group, receiptHandles: hs })).results,
+      );
+      metrics.ackRequests++;
+      for (const r of results) {
+        if (r.status === 'OK') metrics.acksOk++;
+        else metrics.acksFailed++;
+      }
+      return { status: 200, body: JSON.stringify({ results }) };
+    },
+
+    async changeInvisibility(params, readBody) {
+      const { topic, group } = parseWith(TopicGroupParams, params);
+      const { entries } = parseWith(ChangeInvisibilityRequestSchema, await readBody());
+      const results = await perBroker(
+        routes,
+        topic,
+        entries,
+        (e) => e.receiptHandle,
+        async (addr, es) =>
+          (
+            await brokers
+              .get(addr)
+              .changeInvisibility({ topic, group, entries: es.map((e) => ({ receiptHandle: e.receiptHandle, invisibleMs: e.invisibleSeconds * 1000 })) })
+          ).results,
+      );
+      return { status: 200, body: JSON.stringify({ results }) };
+    },
+  };
+}
+
+type EntryResult<R> = R | EntryFailure;
+
+/**
+ * Each entry sent to the broker its receipt handle names, one request per broker, answered in
+ * the entries' order. A handle naming no broker of the topic, or a broker that fails to
+ * answer, fails its entries only.
+ */
+async function perBroker<E, R>(
+  routes: RouteCache,
+  topic: string,
+  entries: readonly E[],
+  handleOf: (e: E) => string,
+  call: (addr: string, entries: E[]) => Promise<EntryResult<R>[]>,
+): Promise<EntryResult<R>[]> {
+  const results: EntryResult<R>[] = new Array(entries.length);
+  let masters = mastersByName(topicMasters(await routes.get(topic)));
+  const names = entries.map((e) => receiptHandleBroker(handleOf(e)));
+  // A handle from a broker the cached route does not know yet: the route is read again once.
+  if (names.some((n) => n !== undefined && !masters.has(n))) masters = mastersByName(topicMasters(await routes.refresh(topic)));
+  const byAddr = new Map<string, number[]>();
+  names.forEach((name, i) => {
+    const addr = name === undefined ? undefined : masters.get(name);
+    if (addr === undefined) {
+      results[i] = fail(
+        'INVALID_RECEIPT_HANDLE',
+        name === undefined ? 'malformed receipt handle' : `receipt handle names broker ${name}, which does not serve topic ${topic}`,
+      );
+      return;
+    }
+    let at = byAddr.get(addr);
+    if (!at) byAddr.set(addr, (at = []));
+    at.push(i);
+  });
+  await Promise.all(
+    [...byAddr].map(async ([addr, at]) => {
+      try {
+        const answer = await call(
+          addr,
+          at.map((i) => entries[i]!),
+        );
+        if (answer.length !== at.length) throw new CirrusError('INTERNAL', `broker answered ${answer.length} results for ${at.length} entries`);
+        at.forEach((i, k) => (results[i] = answer[k]!));
+      } catch (e) {
+        const err = e instanceof CirrusError ? e : new CirrusError('BROKER_UNAVAILABLE', e instanceof Error ? e.message : String(e));
+        for (const i of at) results[i] = fail(err.code, err.message);
+      }
+    }),
+  );
+  return results;
+}
+
+const fail = (code: string, message: string): EntryFailure => ({ status: 'FAILED', error: { code, message } });
+
+const mastersByName = (targets: BrokerTarget[]) => new Map(targets.map((t) => [t.brokerName, t.addr]));
+
+function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    let list = out.get(k);
+    if (!list) out.set(k, (list = []));
+    list.push(item);
+  }
+  return out;
+}

@@ -1,0 +1,128 @@
+/**
+ * The process server's request listener (main.ts): it answers the routes a producer and a
+ * consumer call per batch (send, receive, ack, change-invisibility) itself and hands every
+ * other request to Hono's listener unchanged. Hono costs these routes more CPU than their
+ * own work: @hono/node-server builds a fetch Request and Response around each request and
+ * the router, middleware and Context run per call. The answers are the same bytes: both
+ * servers call the same functions (send-messages.ts, consume-calls.ts) for the checks, the
+ * broker calls, the answer and the metrics, and the same readers and error answer
+ * (functions/shared/http.ts). The routes stay declared in the Hono app, so the OpenAPI
+ * document still describes them, and the Lambda handler serves them through Hono.
+ *
+ * A request is served here only when Hono would see exactly the same path and parameters:
+ * a POST whose target @hono/node-server takes as it is (its own fast check, copied below),
+ * with no percent-encoding (Hono's decoding is its own) and no fragment. Anything else
+ * (HEAD, other methods, encoded names, odd paths) goes to Hono and is answered as before.
+ */
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { getQueryParam } from 'hono/utils/url';
+import { errorAnswer, logRequest, readNodeJsonObject } from '../../shared/http';
+import { consumeCalls, type TopicGroupRaw } from './consume-calls';
+import type { GatewayDeps } from './deps';
+import type { BodyReader, HttpAnswer } from './http-answer';
+import { sendMessages } from './send-messages';
+
+/** @hono/node-server's buildUrl: a host and target it uses without the URL parser; here without '#' too ('%' is not in the set). */
+const PLAIN_HOST = /^[a-z0-9._-]+(?::(?:[1-5]\d{3,4}|[6-9]\d{3}))?$/;
+const PLAIN_TARGET = /^\/[!$&-;=?-[\]_a-z~]*$/;
+const DOT_SEGMENT = /\/\.\.?(?:[/?]|$)/;
+
+type HotCall = (readBody: BodyReader) => Promise<HttpAnswer>;
+
+interface HotRoute {
+  /** c.req.path as Hono reads it: the target up to its query. */
+  path: string;
+  call: HotCall;
+  /** The send route's mode query parameter as Hono reads it (it labels the send histogram). */
+  send?: { mode: string | undefined };
+}
+
+export function hotRoutesListener(deps: GatewayDeps, fallback: RequestListener): RequestListener {
+  const calls = consumeCalls(deps);
+  const { logger, metrics } = deps;
+
+  /** The hot route `req` asks for, or undefined when Hono is to answer it. */
+  const match = (req: IncomingMessage): HotRoute | undefined => {
+    const url = req.url;
+    const host = req.headers.host;
+    if (req.method !== 'POST' || url === undefined || host === undefined || !hostTaken(host)) return undefined;
+    if (!PLAIN_TARGET.test(url) || DOT_SEGMENT.test(url)) return undefined;
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const parts = path.split('/');
+    if (parts[1] !== 'v1' || parts[2] !== 'topics' || !parts[3]) return undefined;
+    const topic = parts[3];
+    if (parts.length === 5 && parts[4] === 'messages') {
+      const mode = q < 0 ? undefined : (getQueryParam(url, 'mode') as string | undefined);
+      return { path, send: { mode }, call: (readBody) => sendMessages(deps, topic, mode, readBody) };
+    }
+    if (parts.length !== 7 || parts[4] !== 'groups' || !parts[5]) return undefined;
+    const params: TopicGroupRaw = { topic, group: parts[5] };
+    switch (parts[6]) {
+      case 'receive':
+        return { path, call: (readBody) => calls.receive(params, readBody) };
+      case 'ack':
+        return { path, call: (readBody) => calls.ack(params, readBody) };
+      case 'change-invisibility':
+        return { path, call: (readBody) => calls.changeInvisibility(params, readBody) };
+      default:
+        return undefined;
+    }
+  };
+
+  const serve = async (req: IncomingMessage, res: ServerResponse, route: HotRoute): Promise<void> => {
+    const started = performance.now();
+    const readBody: BodyReader = (maxBytes) => readNodeJsonObject(req, fetchHeader(req, 'content-type'), maxBytes);
+    let answer: { status: number; body: string | Buffer };
+    try {
+      answer = await route.call(readBody);
+    } catch (e) {
+      answer = errorAnswer(e, logger, 'POST', route.path);
+    }
+    if (route.send) metrics.observeSend(route.send.mode, answer.status, started);
+    // As @hono/node-server writes it: the status, the type, then end() adds the length.
+    res.statusCode = answer.status;
+    res.setHeader('Content-Type', 'application/json');
+    res.end(answer.body);
+    logRequest(logger, 'POST', route.path, answer.status, started);
+  };
+
+  return (req, res) => {
+    const route = match(req);
+    if (route === undefined) return fallback(req, res);
+    serve(req, res, route).catch((e: unknown) => {
+      logger.error('hot route failed', { method: req.method, path: route.path, err: e });
+      res.destroy();
+    });
+  };
+}
+
+/** The last host found good: a connection sends the same one each time. */
+let goodHost = '';
+
+/** True when @hono/node-server builds its URL from this host (buildUrl); it answers 400 for one it does not. */
+function hostTaken(host: string): boolean {
+  if (host === goodHost || PLAIN_HOST.test(host)) return true;
+  try {
+    const { hostname } = new URL(`http://${host}/`);
+    if (hostname.length !== host.length && hostname !== (host.includes(':') ? host.replace(/:\d+$/, '') : host).toLowerCase()) return false;
+  } catch {
+    return false;
+  }
+  goodHost = host;
+  return true;
+}
+
+/**
+ * A header as a fetch Headers object reads it (what Hono's c.req.header answers): a header
+ * sent more than once is its values joined by ", ", where node keeps the first content-type.
+ */
+function fetchHeader(req: IncomingMessage, name: string): string | undefined {
+  const raw = req.rawHeaders;
+  let value: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const key = raw[i]!;
+    if (key.length === name.length && key.toLowerCase() === name) value = value === undefined ? raw[i + 1] : `${value}, ${raw[i + 1]}`;
+  }
+  return value;
+}
