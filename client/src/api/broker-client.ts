@@ -3,7 +3,7 @@ import { type CirrusError, type ErrorDetails, errorFromBody } from '../errors.js
 import type { ScheduleCancelled } from './cancel-scheduled.js';
 import type { BrokerTransactionCheck } from './transaction-check.js';
 import { parseJson, type HttpResponse } from '../http/http-client.js';
-import { BrokerTransport, type BrokerTransportOptions } from '../remoting/broker-transport.js';
+import { BrokerTransport, type BrokerTransportKind, type BrokerTransportOptions } from '../remoting/broker-transport.js';
 import { decodeRecords } from '../codec/record.js';
 import { buildSubscriptionData } from '../filter/subscription-data.js';
 import type { MessageExt } from '../message.js';
@@ -61,6 +61,11 @@ export class BrokerClient {
     options: BrokerTransportOptions = {},
   ) {
     this.http = new BrokerTransport(addr, options);
+  }
+
+  /** The transport the next call takes: 'remoting', or 'http' (so configured, or the broker refused the upgrade). */
+  transport(): BrokerTransportKind {
+    return this.http.current();
   }
 
   /** Sends an encoded batch (codec/send-batch.ts); the broker stores it in one queue. `durability`: the ack asked for (ProducerOptions.durability). */
