@@ -1,5 +1,5 @@
 /**
- * npm run bench:transactions -- [--sends 100000] [--batch 32] [--e2e 20000] [--producers 32]
+ * npm run bench:transactions -- [--sends 100000] [--batch 32] [--e2e 40000] [--producers 32]
  *
  * Issue 14's figure "transactional send + commit throughput against plain sends (>= 0.5x)", two ways,
  * each alternately (A B A B, 4 rounds) and as messages/s and their ratio:
@@ -12,7 +12,9 @@
  *    A transaction writes three records (half, committed, op) where a plain send writes one.
  * 2. end to end (`--e2e` messages; 0 skips): a NameServer and a broker as processes, `--producers`
  *    concurrent senders in this process, one message per send: Producer.send against
- *    TransactionProducer.sendMessageInTransaction committing each (a send and a commit request).
+ *    TransactionProducer.sendMessageInTransaction committing each (a send and a commit request),
+ *    with both producers' autoBatch off (a request per send), then on (concurrent sends merged).
+ *    Each row also gives the CPU per message of the broker process and of this one.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,13 +26,14 @@ import { NameServerClient } from '@cirrusmq/client/protocol';
 import { DefaultMessageStore } from '../../broker-node/src/store/message-store';
 import { TransactionalMessageService } from '../../broker-node/src/transaction/transactional-message-service';
 import { waitFor } from '../../infra/local/wait-for';
+import { cpuSeconds } from './proc-cpu';
 import { singleBrokerProcs } from '../support/single-broker';
 
 const { values } = parseArgs({
   options: {
     sends: { type: 'string', default: '100000' },
     batch: { type: 'string', default: '32' },
-    e2e: { type: 'string', default: '20000' },
+    e2e: { type: 'string', default: '40000' },
     producers: { type: 'string', default: '32' },
   },
 });
@@ -82,34 +85,58 @@ async function throughput(dir: string, batch: number): Promise<void> {
 async function endToEnd(n: number, concurrency: number): Promise<void> {
   const procs = await singleBrokerProcs('cirrusmq-bench-tx-e2e-', { CIRRUSMQ_LOG_LEVEL: 'warn' });
   const ns = new NameServerClient(procs.nsAddr);
-  const plain = new Producer({ nameServer: procs.nsAddr, sendTimeoutMs: 30_000 });
-  const tx = new TransactionProducer({
-    nameServer: procs.nsAddr,
-    producerGroup: 'bench-group',
-    sendTimeoutMs: 30_000,
-    listener: { executeLocalTransaction: () => 'COMMIT', checkLocalTransaction: () => 'COMMIT' },
-  });
   try {
     await procs.nameServer.start();
     await procs.broker.start();
     await waitFor('broker registered', 60_000, async () => (await ns.getCluster()).some((b) => b.alive));
     await ns.createTopic({ topic: 'TxBench', queues: 8 });
-    const run = async (transactional: boolean, count: number) => {
-      let next = 0;
-      const t0 = performance.now();
-      await Promise.all(
-        Array.from({ length: concurrency }, async () => {
-          while (next++ < count) {
-            const msg = { topic: 'TxBench', body: BODY };
-            if (transactional) await tx.sendMessageInTransaction(msg);
-            else await plain.send(msg);
-          }
-        }),
-      );
-      return count / ((performance.now() - t0) / 1000);
-    };
+    // Both sides with the same producer options: without autoBatch each send is a request; with it, concurrent sends merge (half messages among themselves).
+    for (const autoBatch of [false, true]) await endToEndRow(procs.nsAddr, procs.broker.child!.pid!, n, concurrency, autoBatch);
+  } finally {
+    ns.close();
+    await procs.broker.stop('SIGTERM');
+    await procs.nameServer.stop('SIGTERM');
+    fs.rmSync(procs.dataDir, { recursive: true, force: true });
+  }
+}
+
+async function endToEndRow(nsAddr: string, brokerPid: number, n: number, concurrency: number, autoBatch: boolean): Promise<void> {
+  const plain = new Producer({ nameServer: nsAddr, sendTimeoutMs: 30_000, autoBatch });
+  const tx = new TransactionProducer({
+    nameServer: nsAddr,
+    producerGroup: 'bench-group',
+    sendTimeoutMs: 30_000,
+    autoBatch,
+    listener: { executeLocalTransaction: () => 'COMMIT', checkLocalTransaction: () => 'COMMIT' },
+  });
+  const zero = () => ({ broker: 0, client: 0, n: 0 });
+  let cpu = { plain: zero(), tx: zero() };
+  const run = async (transactional: boolean, count: number) => {
+    let next = 0;
+    const b0 = cpuSeconds([brokerPid]);
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next++ < count) {
+          const msg = { topic: 'TxBench', body: BODY };
+          if (transactional) await tx.sendMessageInTransaction(msg);
+          else await plain.send(msg);
+        }
+      }),
+    );
+    const rate = count / ((performance.now() - t0) / 1000);
+    const c = process.cpuUsage(c0);
+    const side = cpu[transactional ? 'tx' : 'plain'];
+    side.broker += cpuSeconds([brokerPid]) - b0;
+    side.client += (c.user + c.system) / 1e6;
+    side.n += count;
+    return rate;
+  };
+  try {
     await run(false, 2_000);
     await run(true, 2_000);
+    cpu = { plain: zero(), tx: zero() };
     const rates = { plain: [] as number[], tx: [] as number[] };
     for (let round = 0; round < 4; round++) {
       rates.plain.push(await run(false, n / 8));
@@ -117,15 +144,15 @@ async function endToEnd(n: number, concurrency: number): Promise<void> {
     }
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     console.log(
-      `end to end (${concurrency} concurrent senders, one message a send): plain ${mean(rates.plain).toFixed(0)} msg/s, transactional send + commit ${mean(rates.tx).toFixed(0)} msg/s, ratio ${(mean(rates.tx) / mean(rates.plain)).toFixed(2)}`,
+      `end to end, autoBatch ${autoBatch ? 'on ' : 'off'} (${concurrency} concurrent senders, one message a send): plain ${mean(rates.plain).toFixed(0)} msg/s, transactional send + commit ${mean(rates.tx).toFixed(0)} msg/s, ratio ${(mean(rates.tx) / mean(rates.plain)).toFixed(2)}`,
     );
+    // The processes' CPU (the broker's from /proc, all its threads; this process's own): the cost per message whatever the load beside it.
+    const us = (s: { broker: number; client: number; n: number }) =>
+      `broker ${((s.broker / s.n) * 1e6).toFixed(0)}, client ${((s.client / s.n) * 1e6).toFixed(0)}`;
+    console.log(`  CPU µs per message: plain ${us(cpu.plain)}; transactional ${us(cpu.tx)}`);
   } finally {
     plain.shutdown();
     tx.shutdown();
-    ns.close();
-    await procs.broker.stop('SIGTERM');
-    await procs.nameServer.stop('SIGTERM');
-    fs.rmSync(procs.dataDir, { recursive: true, force: true });
   }
 }
 

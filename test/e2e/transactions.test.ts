@@ -211,6 +211,43 @@ describe('transactional messages', () => {
     }
   }, 60_000);
 
+  it('SDK with autoBatch: concurrent half messages share send requests, each answered with its own transaction; commits stored once, rollbacks never', async () => {
+    await createTopic('TxBatch');
+    const producer = new TransactionProducer({
+      nameServer,
+      producerGroup: 'pg-batch',
+      autoBatch: true,
+      listener: {
+        executeLocalTransaction: (msg) => (String(msg.body).startsWith('c') ? 'COMMIT' : 'ROLLBACK'),
+        checkLocalTransaction: () => 'UNKNOWN',
+      },
+    });
+    try {
+      const sends = () => brokerMetric('cirrusmq_broker_send_duration_seconds_count', { result: 'SEND_OK' });
+      const halves = () => brokerMetric('cirrusmq_transaction_half_messages_total', {});
+      const [sends0, halves0] = [await sends(), await halves()];
+      const bodies = Array.from({ length: 60 }, (_, i) => `${i % 3 === 0 ? 'r' : 'c'}${i}`);
+      const sent = await Promise.all(bodies.map((body) => producer.sendMessageInTransaction({ topic: 'TxBatch', body })));
+      expect(sent.map((s) => s.resolution)).toEqual(bodies.map((b) => (b.startsWith('c') ? 'COMMIT' : 'ROLLBACK')));
+      expect(new Set(sent.map((s) => s.transactionId)).size).toBe(60);
+      expect((await halves()) - halves0).toBe(60);
+      // Merged: far fewer requests than messages (4 in flight at once, the rest wait and leave together).
+      const requests = (await sends()) - sends0;
+      expect(requests).toBeGreaterThan(0);
+      expect(requests).toBeLessThan(30);
+      expect(await storedIds('TxBatch')).toEqual(
+        sent
+          .filter((s) => s.resolution === 'COMMIT')
+          .map((s) => s.messageId)
+          .sort(),
+      );
+      // Each transaction id names its own message: a second end of any is a 409.
+      for (const s of sent.slice(0, 6)) await expect(producer.commit(s.transactionId)).rejects.toMatchObject({ code: 'TRANSACTION_ALREADY_ENDED' });
+    } finally {
+      producer.shutdown();
+    }
+  }, 60_000);
+
   it('HTTP: a long poll of GET /v1/transactions/checks answers a check-back, resolved by a commit', async () => {
     await createTopic('TxPoll');
     const [t] = await sendHalf('TxPoll', 'pg-poll', ['polled']);

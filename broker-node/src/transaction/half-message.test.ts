@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { decodeSendBatch, encodeSendBatch, markHalfMessages, MessageConst, prepareMessage } from '@cirrusmq/client/protocol';
+import { decodeRecord, decodeSendBatch, encodeSendBatch, markHalfMessages, MessageConst, prepareMessage, readRecordShape } from '@cirrusmq/client/protocol';
+import { batchOf } from '../timer/timer-record';
 import { useStoreFixture } from '../testing/store-fixture';
-import { committedMessage, divertHalfMessages, HALF_TOPIC, readHalfRecord } from './half-message';
+import {
+  committedRecord,
+  divertHalfMessages,
+  endOpMessages,
+  HALF_TOPIC,
+  OP_TOPIC,
+  opMessage,
+  readHalfRecord,
+  readOpRecord,
+  sendBatchOfRecords,
+} from './half-message';
 
 const fx = useStoreFixture({ commitLogSegmentBytes: 64 * 1024, consumeQueueUnitsPerFile: 64, flushIntervalMs: 10, preallocateSegments: false });
 
@@ -20,13 +31,39 @@ describe('half messages', () => {
     const r = readHalfRecord((await store.readCommitLog(put.commitLogOffset, d.half.records[0]!.shape.size))!)!;
     expect(r).toMatchObject({ messageId: prepared[0]!.messageId, realTopic: 'T', realQueueId: 3, producerGroup: 'G' });
     expect(store.getMaxOffsetInQueue(HALF_TOPIC, 0)).toBe(1);
-    const fromRecord = committedMessage(r);
+    // Byte for byte: the record kept from the send is the one a commit would rebuild from the stored half record.
     const fromSend = d.committed[0]!;
-    expect(fromSend.properties).toBe(fromRecord.properties);
-    expect(Buffer.from(fromSend.body as Uint8Array)).toEqual(Buffer.from(fromRecord.body as Uint8Array));
-    expect([fromSend.sysFlag, fromSend.bornTimestamp, fromSend.messageId]).toEqual([fromRecord.sysFlag, fromRecord.bornTimestamp, fromRecord.messageId]);
-    expect(fromSend.properties).not.toContain(MessageConst.TRANSACTION_PREPARED);
-    expect(fromSend.properties).not.toContain(MessageConst.REAL_TOPIC);
+    expect(fromSend.equals(committedRecord(r))).toBe(true);
+    const m = decodeRecord(fromSend, 0, readRecordShape(fromSend, 0, fromSend.length)!);
+    expect(m).toMatchObject({ topic: 'T', messageId: prepared[0]!.messageId, tags: 'a', keys: ['k'], bornTimestamp: 1 });
+    expect(m.body.toString()).toBe('x'.repeat(5000));
+    expect(m.properties).toMatchObject({ p: '1', [MessageConst.TRANSACTION_ID]: prepared[0]!.messageId });
+    expect(m.properties[MessageConst.TRANSACTION_PREPARED]).toBeUndefined();
+    expect(m.properties[MessageConst.REAL_TOPIC]).toBeUndefined();
+    // A commit's put of it lands in the real queue.
+    await store.putMessages(sendBatchOfRecords('T', 3, d.committed));
+    expect(store.getMaxOffsetInQueue('T', 3)).toBe(1);
+  });
+
+  it('reads the ends of one op record for many transactions, and of one for an id with the separator', async () => {
+    const store = fx.open();
+    const ids = ['AA01', 'AA02', 'AA03'];
+    await store.putMessages(
+      batchOf(OP_TOPIC, 0, [...endOpMessages('COMMIT', ids, 5), ...endOpMessages('ROLLBACK', ['BB01', 'x,y'], 5), opMessage('ROLLBACK', 'CC01', '', 5)]),
+    );
+    const got = await store.getMessage(OP_TOPIC, 0, 0, 10);
+    const read: { kind: string; ids: string[] }[] = [];
+    for (let pos = 0; pos < got.records.length; ) {
+      const op = readOpRecord(got.records, pos)!;
+      read.push({ kind: op.kind, ids: op.ids });
+      pos += readRecordShape(got.records, pos, got.records.length)!.size;
+    }
+    expect(read).toEqual([
+      { kind: 'COMMIT', ids },
+      { kind: 'ROLLBACK', ids: ['x,y'] },
+      { kind: 'ROLLBACK', ids: ['BB01'] },
+      { kind: 'ROLLBACK', ids: ['CC01'] },
+    ]);
   });
 
   it('leaves a batch without half messages as it came, and refuses to mark a scheduled message', () => {

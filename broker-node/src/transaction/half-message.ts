@@ -5,11 +5,15 @@
  * durability, tiering and restore, and no consumer of its topic can see it. A commit appends it
  * again to its real queue (same body, id and born time, TRAN_MSG dropped); a rollback appends
  * nothing there. Both append an op record under rmq_sys_trans_op_half_topic (TRANS_OP = COMMIT
- * or ROLLBACK, body = the message id), which is what recovery replays to tell pending from ended.
+ * or ROLLBACK, __transactionId__ = the message id), which is what recovery replays to tell pending
+ * from ended; one op record may end several transactions of one kind (body: their ids, comma
+ * separated), so a batch of ends writes one record, not one per end.
  */
 import {
   decodeProperties,
+  decodeSendBatch,
   encodeProperties,
+  encodeSendBatch,
   Field,
   MessageConst,
   type PreparedMessage,
@@ -28,6 +32,8 @@ const HALF_MARK = `${MessageConst.TRANSACTION_PREPARED}\u0001true\u0002`;
 export type OpKind = 'COMMIT' | 'ROLLBACK' | 'GROUP';
 
 const HALF_BYTES = Buffer.from('TRAN_MSG\u0001true');
+/** The properties looked at of a record without the mark: none. */
+const NOT_HALF: Readonly<Record<string, string>> = {};
 
 /** Whether a record's properties may mark a half message: a byte search, so a plain send pays no property decode. */
 function mayBeHalf(buf: Buffer, shape: RecordShape): boolean {
@@ -42,8 +48,11 @@ export interface DivertedHalves {
   half: SendBatch;
   /** Each half message's id and producer group, in order. */
   halves: { messageId: string; producerGroup: string }[];
-  /** Each half message as its commit appends it (committedMessage of its record, made from the send). */
-  committed: PreparedMessage[];
+  /**
+   * Each half message's record as its commit appends it (committedRecord of its stored record,
+   * made from the send): CommitLog layout under the real topic, a view into one buffer per batch.
+   */
+  committed: Buffer[];
 }
 
 /** Splits a send batch; undefined (the batch goes as it came) when it holds no half message. */
@@ -58,27 +67,42 @@ export function divertHalfMessages(batch: SendBatch): DivertedHalves | undefined
   const halves: DivertedHalves['halves'] = [];
   const committed: PreparedMessage[] = [];
   const normal: PreparedMessage[] = [];
+  const whereTo = `${C.REAL_TOPIC}\u0001${batch.topic}\u0002${C.REAL_QID}\u0001${batch.queueId}\u0002`;
   for (const { pos, shape } of records) {
     const props = propertiesString(body, shape);
-    if (!mayBeHalf(body, shape) || decodeProperties(props)[C.TRANSACTION_PREPARED] !== 'true') {
+    const p = mayBeHalf(body, shape) ? decodeProperties(props) : NOT_HALF;
+    if (p[C.TRANSACTION_PREPARED] !== 'true') {
       normal.push(preparedFrom(body, pos, shape, props));
       continue;
     }
-    const p = decodeProperties(props);
     const messageId = p[C.UNIQ_KEY] ?? '';
-    const extra = encodeProperties({ [C.REAL_TOPIC]: batch.topic, [C.REAL_QID]: String(batch.queueId), [C.TRANSACTION_ID]: messageId });
-    half.push(preparedFrom(body, pos, shape, props + extra));
+    // encodeProperties of {TRANSACTION_ID: messageId}, written out: one string per record less.
+    const idProperty = `${C.TRANSACTION_ID}\u0001${messageId}\u0002`;
+    half.push(preparedFrom(body, pos, shape, props + whereTo + idProperty));
     halves.push({ messageId, producerGroup: p[C.PRODUCER_GROUP] ?? '' });
     // What committedMessage gives for the stored record: TRAN_MSG out, the transaction id appended.
-    const kept = `${props.replace(HALF_MARK, '')}${encodeProperties({ [C.TRANSACTION_ID]: messageId })}`;
-    committed.push({ ...preparedFrom(body, pos, shape, kept), messageId });
+    committed.push(preparedFrom(body, pos, shape, props.replace(HALF_MARK, '') + idProperty));
   }
   return {
     normal: normal.length > 0 ? batchOf(batch.topic, batch.queueId, normal) : undefined,
     half: batchOf(HALF_TOPIC, 0, half),
     halves,
-    committed,
+    committed: recordsOf(encodeSendBatch(batch.topic, batch.queueId, committed)),
   };
+}
+
+/** The records of an encoded send batch, each a view of its bytes. */
+function recordsOf(encoded: Buffer): Buffer[] {
+  return decodeSendBatch(encoded, Number.MAX_SAFE_INTEGER).records.map(({ pos, shape }) => encoded.subarray(pos, pos + shape.size));
+}
+
+/** A send batch of records already in CommitLog layout under `topic` (committedRecord's, divertHalfMessages' committed): one copy each. */
+export function sendBatchOfRecords(topic: string, queueId: number, records: readonly Buffer[]): SendBatch {
+  const head = encodeSendBatch(topic, queueId, []);
+  const body = Buffer.concat([head, ...records]);
+  // The record count sits after magic, version, topic length and queue id (send-batch.ts).
+  body.writeUInt32BE(records.length, 12);
+  return decodeSendBatch(body, records.length);
 }
 
 /** A stored half message, as commit and the checks need it. */
@@ -124,7 +148,23 @@ export function committedMessage(r: HalfRecord): PreparedMessage {
   return { ...preparedFrom(r.buf, 0, r.shape, encodeProperties(props)), messageId: r.messageId };
 }
 
-/** An op record: the end of a transaction (body: its message id), or a producer group's check URL (body: JSON). */
+/** committedMessage in CommitLog layout under the real topic, as sendBatchOfRecords takes it. */
+export function committedRecord(r: HalfRecord): Buffer {
+  return recordsOf(encodeSendBatch(r.realTopic, r.realQueueId, [committedMessage(r)]))[0]!;
+}
+
+/**
+ * The op records of ends of one kind: one for them all (the first id as its key, all of them in
+ * the body when more than one), and one of its own for an id holding the separator.
+ */
+export function endOpMessages(kind: 'COMMIT' | 'ROLLBACK', messageIds: readonly string[], now: number): PreparedMessage[] {
+  const joinable = messageIds.filter((id) => !id.includes(','));
+  const out = messageIds.filter((id) => id.includes(',')).map((id) => opMessage(kind, id, '', now));
+  if (joinable.length > 0) out.push(opMessage(kind, joinable[0]!, joinable.length > 1 ? joinable.join(',') : '', now));
+  return out;
+}
+
+/** An op record: the end of transactions (endOpMessage), or a producer group's check URL (body: JSON). */
 export function opMessage(kind: OpKind, key: string, body: string, now: number): PreparedMessage {
   const properties = encodeProperties({ [C.TRANSACTION_OP]: kind, [C.TRANSACTION_ID]: key });
   return {
@@ -140,6 +180,8 @@ export function opMessage(kind: OpKind, key: string, body: string, now: number):
 export interface OpRecord {
   kind: OpKind;
   key: string;
+  /** The transactions a COMMIT or ROLLBACK record ends (its key alone, or the ids in its body). */
+  ids: string[];
   body: Buffer;
   offsetPy: number;
   storeTimestamp: number;
@@ -152,10 +194,12 @@ export function readOpRecord(buf: Buffer, pos = 0): OpRecord | undefined {
   const kind = props[C.TRANSACTION_OP];
   const key = props[C.TRANSACTION_ID];
   if ((kind !== 'COMMIT' && kind !== 'ROLLBACK' && kind !== 'GROUP') || key === undefined) return undefined;
+  const body = buf.subarray(pos + Field.BODY, pos + Field.BODY + shape.bodyLength);
   return {
     kind,
     key,
-    body: buf.subarray(pos + Field.BODY, pos + Field.BODY + shape.bodyLength),
+    ids: kind === 'GROUP' ? [] : body.length > 0 ? body.toString('latin1').split(',') : [key],
+    body,
     offsetPy: Number(buf.readBigInt64BE(pos + Field.PHYSICALOFFSET)),
     storeTimestamp: Number(buf.readBigInt64BE(pos + Field.STORETIMESTAMP)),
   };

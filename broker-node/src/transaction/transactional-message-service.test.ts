@@ -18,7 +18,7 @@ import { makeBatch } from '../testing/fixtures';
 import { useStoreFixture } from '../testing/store-fixture';
 import { holdRetentionForTimers } from '../timer/timer-put';
 import { callCheckUrl, parseCheckAnswer } from './check-url-caller';
-import { HALF_TOPIC } from './half-message';
+import { HALF_TOPIC, OP_TOPIC } from './half-message';
 import { TransactionalMessageService } from './transactional-message-service';
 
 const fx = useStoreFixture({
@@ -117,6 +117,25 @@ describe('TransactionalMessageService', () => {
     await again.tx.end(c!, 'COMMIT');
     expect((await visible(store)).map((m) => m.body.toString())).toEqual(['a', 'c']);
     expect(again.tx.retentionHold()).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('ends arriving in one turn share one put per queue and one op record per kind; after a restart every one of them is still ended', async () => {
+    const first = setup();
+    await first.tx.recover();
+    const ids = await send(first.tx, first.store, [{ body: 'a' }, { body: 'b' }, { body: 'c' }, { body: 'd' }, { body: 'e' }, { body: 'f' }]);
+    const ops = first.store.getMaxOffsetInQueue(OP_TOPIC, 0);
+    const actions = ['COMMIT', 'ROLLBACK', 'COMMIT', 'COMMIT', 'ROLLBACK', 'COMMIT'] as const;
+    const ended = await Promise.all(ids.map((id, i) => first.tx.end(id, actions[i]!)));
+    expect(ended.filter((e) => e.resolution === 'COMMIT').map((e) => e.queueOffset)).toEqual([0, 1, 2, 3]);
+    expect(first.store.getMaxOffsetInQueue(OP_TOPIC, 0) - ops).toBe(2);
+    expect((await visible(first.store)).map((m) => m.body.toString())).toEqual(['a', 'c', 'd', 'f']);
+    const store = await fx.reopen();
+    const again = setup(store);
+    await again.tx.recover();
+    expect(again.tx.pendingCount()).toBe(0);
+    for (const [i, id] of ids.entries())
+      expect(await code(again.tx.end(id, actions[i] === 'COMMIT' ? 'ROLLBACK' : 'COMMIT'))).toBe('TRANSACTION_ALREADY_ENDED');
+    expect((await visible(store)).map((m) => m.body.toString())).toEqual(['a', 'c', 'd', 'f']);
   });
 
   it('checks back first after checkFirstMs, then every checkIntervalMs, and rolls back after checkMax checks', async () => {

@@ -23,7 +23,6 @@ import {
   encodeTransactionId,
   type Logger,
   MessageConst,
-  type PreparedMessage,
   readRecordShape,
   type SendBatch,
 } from '@cirrusmq/client/protocol';
@@ -33,7 +32,7 @@ import { batchOf } from '../timer/timer-record';
 import { type CheckUnknownReason, callCheckUrl } from './check-url-caller';
 import { EndBatcher } from './end-batcher';
 import {
-  committedMessage,
+  committedRecord,
   type DivertedHalves,
   divertHalfMessages,
   HALF_TOPIC,
@@ -107,7 +106,10 @@ export class TransactionalMessageService {
   private readonly outbox = new Map<string, Set<string>>();
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly checking = new Set<string>();
-  private readonly recent = new Map<string, PreparedMessage>();
+  /** Committed records of recent half messages (divertHalfMessages' committed), by message id. */
+  private readonly recent = new Map<string, Buffer>();
+  /** encodeTransactionId(brokerName, '') : an id is the message id and this. */
+  private readonly transactionIdSuffix: string;
   private recentBytes = 0;
   private readonly now: () => number;
   private readonly loop: PeriodicService;
@@ -128,6 +130,7 @@ export class TransactionalMessageService {
     private readonly logger: Logger,
   ) {
     this.now = config.now ?? Date.now;
+    this.transactionIdSuffix = encodeTransactionId(config.brokerName, '');
     const tick = Math.max(20, Math.min(1_000, Math.floor(Math.min(config.checkFirstMs, config.checkIntervalMs) / 4)));
     this.ends = new EndBatcher<Pending>(
       (b) => this.store.putMessages(b),
@@ -184,7 +187,7 @@ export class TransactionalMessageService {
   async end(messageId: string, action: EndAction): Promise<EndResult> {
     if (!this.recovered) throw new CirrusError('SERVICE_NOT_AVAILABLE', 'the transaction table is recovering');
     const p = this.pending.get(messageId);
-    const transactionId = encodeTransactionId(this.config.brokerName, messageId);
+    const transactionId = messageId + this.transactionIdSuffix;
     if (!p) {
       const done = this.ended.get(messageId);
       if (done) {
@@ -290,8 +293,10 @@ export class TransactionalMessageService {
           this.logger.warn('transaction: a producer group record that is not JSON, skipped', { group: op.key });
         }
       } else {
-        ended.add(op.key);
-        this.remember(op.key, op.kind);
+        for (const id of op.ids) {
+          ended.add(id);
+          this.remember(id, op.kind);
+        }
       }
     }
     for (const [g, v] of groupRecords) this.groups.set(g, v);
@@ -448,21 +453,20 @@ export class TransactionalMessageService {
     };
   }
 
-  /** The message a commit appends: from the recent sends when there, else from its half record. */
-  private async committedOf(p: Pending): Promise<PreparedMessage | undefined> {
+  /** The record a commit appends: from the recent sends when there (no read, no encode), else from its half record. */
+  private committedOf(p: Pending): Buffer | Promise<Buffer | undefined> {
     const recent = this.recent.get(p.messageId);
     if (recent) {
       this.forgetRecent(p.messageId);
       return recent;
     }
-    const r = await this.readHalf(p);
-    return r && committedMessage(r);
+    return this.readHalf(p).then((r) => r && committedRecord(r));
   }
 
-  private rememberRecent(messageId: string, m: PreparedMessage): void {
+  private rememberRecent(messageId: string, record: Buffer): void {
     this.forgetRecent(messageId);
-    this.recent.set(messageId, m);
-    this.recentBytes += (m.body as Uint8Array).length + m.propertiesLength;
+    this.recent.set(messageId, record);
+    this.recentBytes += record.length;
     for (const [id] of this.recent) {
       if (this.recentBytes <= RECENT_BYTES) break;
       this.forgetRecent(id);
@@ -470,10 +474,10 @@ export class TransactionalMessageService {
   }
 
   private forgetRecent(messageId: string): void {
-    const m = this.recent.get(messageId);
-    if (!m) return;
+    const record = this.recent.get(messageId);
+    if (!record) return;
     this.recent.delete(messageId);
-    this.recentBytes -= (m.body as Uint8Array).length + m.propertiesLength;
+    this.recentBytes -= record.length;
   }
 
   private async readHalf(p: Pending): Promise<HalfRecord | undefined> {

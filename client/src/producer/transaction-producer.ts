@@ -11,7 +11,9 @@ import { CirrusError, toCirrusError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Message, SendResult } from '../message.js';
 import { validateGroup } from '../validation.js';
-import { Producer, type ProducerOptions } from './producer.js';
+import type { PreparedMessage } from '../codec/send-batch.js';
+import { ProduceAccumulator } from './produce-accumulator.js';
+import { Producer, type ProducerOptions, type SendOutcome } from './producer.js';
 import { TransactionEndSender } from './transaction-end-sender.js';
 import { decodeTransactionId, encodeTransactionId, markHalfMessages, type TransactionResolution } from './transaction-id.js';
 
@@ -62,6 +64,10 @@ export class TransactionProducer {
   private readonly polling = new Map<string, { stop: boolean }>();
   private refreshTimer: NodeJS.Timeout | undefined;
   private readonly endSenders = new Map<string, TransactionEndSender>();
+  /** With autoBatch: concurrent half sends of a topic merged into one request, as the Producer merges plain ones. */
+  private readonly halfAccumulator?: ProduceAccumulator;
+  /** base64url of each broker name, for its transaction ids. */
+  private readonly txIdSuffix = new Map<string, string>();
   private cluster: { at: number; brokers: Promise<ClusterBrokerInfo[]> } | undefined;
   private running = false;
   /** Check-backs answered COMMIT or ROLLBACK (tests, metrics). */
@@ -74,6 +80,10 @@ export class TransactionProducer {
     this.checkWaitMs = options.checkWaitMs ?? 20_000;
     this.brokerRefreshMs = options.brokerRefreshMs ?? 10_000;
     this.producer = new Producer(options);
+    if (options.autoBatch) {
+      // The Producer sends half messages apart from plain ones (their results are half-queue offsets): merged here among themselves.
+      this.halfAccumulator = new ProduceAccumulator((topic, prepared) => this.sendHalves(topic, prepared), options.maxInflightPerTopic ?? 4);
+    }
   }
 
   /** Opens the check-back long polls. Sending works without it; check-backs need it. */
@@ -96,9 +106,13 @@ export class TransactionProducer {
   async sendMessageInTransaction(msg: Message, arg?: unknown): Promise<TransactionSendResult> {
     const batch = this.producer.prepareBatch(msg.topic, [msg]);
     markHalfMessages(batch.prepared, this.producerGroup);
-    const [outcome] = await this.producer.sendPrepared(batch);
+    const [outcome] =
+      this.halfAccumulator && batch.groups[0]?.shardingKey === undefined
+        ? await this.halfAccumulator.submit(msg.topic, batch.prepared)
+        : await this.producer.sendPrepared(batch);
     if (!outcome || outcome.status === 'FAILED') throw outcome?.error ?? new CirrusError('INTERNAL', 'no send result');
-    const transactionId = encodeTransactionId(outcome.messageQueue.brokerName, outcome.messageId);
+    const brokerName = outcome.messageQueue.brokerName;
+    const transactionId = this.transactionIdOf(brokerName, outcome.messageId);
     let resolution: TransactionResolution;
     try {
       resolution = await this.listener.executeLocalTransaction(msg, arg, { ...outcome, transactionId });
@@ -106,7 +120,8 @@ export class TransactionProducer {
       this.logger.warn('executeLocalTransaction threw: left to the check-back', { transactionId, err: e });
       resolution = 'UNKNOWN';
     }
-    if (resolution === 'COMMIT' || resolution === 'ROLLBACK') await this.end(transactionId, resolution);
+    // The broker and id as the send answered them: no decode of the transaction id.
+    if (resolution === 'COMMIT' || resolution === 'ROLLBACK') await this.endAt(brokerName, outcome.messageId, resolution, transactionId);
     return { ...outcome, transactionId, resolution };
   }
 
@@ -130,12 +145,36 @@ export class TransactionProducer {
 
   private async end(transactionId: string, resolution: 'COMMIT' | 'ROLLBACK'): Promise<void> {
     const { brokerName, messageId } = decodeTransactionId(transactionId);
+    return this.endAt(brokerName, messageId, resolution, transactionId);
+  }
+
+  private async endAt(brokerName: string, messageId: string, resolution: 'COMMIT' | 'ROLLBACK', transactionId: string): Promise<void> {
     const find = async (fresh: boolean) => (await this.masters(fresh)).find((b) => b.brokerName === brokerName);
     const broker = (await find(false)) ?? (await find(true));
     if (!broker) throw new CirrusError('BROKER_NOT_FOUND', `broker ${brokerName} of transaction ${transactionId} is not in the cluster`);
     let sender = this.endSenders.get(broker.addr);
     if (!sender) this.endSenders.set(broker.addr, (sender = new TransactionEndSender(this.brokers.get(broker.addr))));
     await sender.end(messageId, resolution);
+  }
+
+  /** encodeTransactionId, with the broker's part computed once per broker. */
+  private transactionIdOf(brokerName: string, messageId: string): string {
+    let suffix = this.txIdSuffix.get(brokerName);
+    if (suffix === undefined) {
+      suffix = encodeTransactionId(brokerName, '');
+      this.txIdSuffix.set(brokerName, suffix);
+    }
+    return messageId + suffix;
+  }
+
+  /** A merged send of half messages (one topic, no sharding key): one result per message, or the error of the whole. */
+  private async sendHalves(topic: string, prepared: PreparedMessage[]): Promise<SendResult[]> {
+    const outcomes: SendOutcome[] = await this.producer.sendPrepared({
+      topic,
+      prepared,
+      groups: [{ shardingKey: undefined, indexes: prepared.map((_, i) => i) }],
+    });
+    return outcomes as SendResult[];
   }
 
   /** The live masters, from the NameServer at most every brokerRefreshMs (or when `fresh`): a commit costs no NameServer call. */
