@@ -25,6 +25,8 @@ export interface WorkerSpec {
   awaitMs: number;
   /** Where the result is written (JSON): a result can be megabytes, more than a line on a pipe should carry. */
   resultFile: string;
+  /** direct: the SDK's transport to the brokers (its default, remoting, when unset). */
+  transport?: 'remoting' | 'http';
 }
 
 export interface WorkerResult {
@@ -60,7 +62,7 @@ process.exit(0);
 
 async function runSimple(): Promise<void> {
   const consumer = new SimpleConsumer({
-    ...(spec.mode === 'gateway' ? { gateway: spec.address } : { nameServer: spec.address }),
+    ...(spec.mode === 'gateway' ? { gateway: spec.address } : { nameServer: spec.address, transport: spec.transport }),
     group: spec.group,
     topics: [spec.topic],
     awaitDuration: spec.awaitMs,

@@ -1,5 +1,5 @@
 /**
- * npm run bench:pop-path [-- --messages 200000 --consumers 4 --runs 3]
+ * npm run bench:pop-path [-- --messages 200000 --consumers 4 --runs 3 --transport remoting|http]
  *
  * The broker's side of receive + ack alone, for work on the POP path: one broker, messages
  * pre-stored, SimpleConsumer loops (receive 32 + ackAll) in worker processes
@@ -28,9 +28,12 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '5' },
     brokers: { type: 'string', default: '1' },
+    /** The consumers' transport to the broker (the SDK's default: remoting). */
+    transport: { type: 'string', default: 'remoting' },
   },
 });
 const stored = Number(values.messages);
+if (values.transport !== 'remoting' && values.transport !== 'http') throw new Error(`--transport remoting or http, not ${values.transport}`);
 const consumers = Number(values.consumers);
 const runs = Number(values.runs);
 const BATCH = 32;
@@ -84,7 +87,15 @@ try {
     const t0 = performance.now();
     const results = await Promise.all(
       Array.from({ length: consumers }, () =>
-        worker({ mode: 'direct', address: nameServer, topic: 'bench', group, batch: BATCH, durationMs: Number(values.seconds) * 1000 }),
+        worker({
+          mode: 'direct',
+          address: nameServer,
+          topic: 'bench',
+          group,
+          batch: BATCH,
+          durationMs: Number(values.seconds) * 1000,
+          transport: values.transport as 'remoting' | 'http',
+        }),
       ),
     );
     const ms = performance.now() - t0;
@@ -102,6 +113,7 @@ try {
       clientPerMsg.push(clientUs);
     }
   }
+  log(`transport: ${values.transport}`);
   log(`median CPU per acked message: broker ${fmt(median(perMsg), 2)} µs, consumer processes ${fmt(median(clientPerMsg), 2)} µs`);
 } finally {
   await producer.shutdown();

@@ -155,6 +155,19 @@ describe('remoting on the broker port', () => {
     big.socket.destroy();
   });
 
+  it("an idle remoting connection outlives the HTTP server's keep-alive timeout that closes idle HTTP connections", async () => {
+    f.server.keepAliveTimeout = 100;
+    await f.client.progress('Orders', 'g1');
+    const httpSocket = net.connect({ host: '127.0.0.1', port: (f.server.address() as AddressInfo).port });
+    const httpClosed = new Promise<void>((r) => httpSocket.on('close', () => r()));
+    httpSocket.on('data', () => {});
+    httpSocket.write('GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n');
+    await httpClosed;
+    expect(f.server.remoting.size()).toBe(1);
+    await f.client.progress('Orders', 'g1');
+    expect(f.server.remoting.size()).toBe(1);
+  });
+
   it('close(): answers in flight go out, a request arriving meanwhile is answered 503, then the connection ends', async () => {
     const raw = await rawConnection();
     raw.socket.write(

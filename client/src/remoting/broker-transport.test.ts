@@ -177,6 +177,44 @@ describe('BrokerTransport', () => {
     }
   });
 
+  it('a connection that goes silent (a host gone without a reset) is given up after a probe; a slow broker answering the probe keeps it', async () => {
+    // Silent: the first connection answers nothing at all; later ones answer everything.
+    const silent = remotingServer((f, socket, answer) => {
+      if (silent.sockets.indexOf(socket) > 0) answer(200, '{}');
+    });
+    const t = new BrokerTransport(await listen(silent.server));
+    try {
+      const long = t.request({ method: 'GET', path: '/long', timeoutMs: 60_000 }).catch((x: unknown) => x);
+      const t0 = Date.now();
+      expect(await t.request({ method: 'GET', path: '/short', timeoutMs: 200 }).catch((x: unknown) => (x as CirrusError).code)).toBe('TIMEOUT');
+      // The probe's 3 s, not the long request's 60 s.
+      expect(((await long) as CirrusError).code).toBe('BROKER_UNAVAILABLE');
+      expect(Date.now() - t0).toBeLessThan(20_000);
+      expect((await t.request({ method: 'GET', path: '/again' })).status).toBe(200);
+      expect(silent.sockets).toHaveLength(2);
+    } finally {
+      t.close();
+    }
+
+    // Slow: /healthz is answered, the rest held; the long request lives on past the short one's timeout.
+    const held: (() => void)[] = [];
+    const slow = remotingServer((f, _socket, answer) => {
+      if (f.target === '/healthz') answer(200, '{}');
+      else held.push(() => answer(200, '{"late":true}'));
+    });
+    const t2 = new BrokerTransport(await listen(slow.server));
+    try {
+      const long = t2.request({ method: 'GET', path: '/long', timeoutMs: 60_000 });
+      expect(await t2.request({ method: 'GET', path: '/short', timeoutMs: 200 }).catch((x: unknown) => (x as CirrusError).code)).toBe('TIMEOUT');
+      await waitFor('the probe answered', 10_000, async () => held.length === 2 && slow.sockets.length === 1, 5);
+      held[0]!();
+      expect((await long).body.toString()).toBe('{"late":true}');
+      expect(slow.sockets).toHaveLength(1);
+    } finally {
+      t2.close();
+    }
+  });
+
   it('a script that never closes its client still exits once its calls are answered', async () => {
     const { server } = remotingServer((_f, _s, answer) => answer(200, PROGRESS));
     const addr = await listen(server);

@@ -13,6 +13,8 @@ import { encodeCancel, encodeRequestHead, type FrameHeaders, FrameDecoder, Frame
 /** Answers larger than this are refused (a sanity bound: a POP of 32 messages of 4 MiB fits). */
 export const MAX_RESPONSE_FRAME_BYTES = 256 * 1024 * 1024;
 const MAX_UPGRADE_HEAD_BYTES = 16 * 1024;
+/** How long a probe of a silent connection (GET /healthz) may take before the connection is given up. */
+const PROBE_TIMEOUT_MS = 3_000;
 const CRLF2 = Buffer.from('\r\n\r\n');
 
 export interface RemotingRequest {
@@ -49,6 +51,7 @@ export class RemotingConnection {
   private nextId = 1;
   /** The last time bytes came from the broker: a request timing out with nothing since it was sent means a dead connection. */
   private lastReceivedAt = 0;
+  private probing = false;
   private settleReady!: (o: UpgradeOutcome) => void;
   private failReady!: (e: Error) => void;
   readonly ready: Promise<UpgradeOutcome>;
@@ -163,10 +166,31 @@ export class RemotingConnection {
   private timeout(id: number, timeoutMs: number): void {
     const p = this.pending.get(id);
     if (!p) return;
-    // Nothing at all from the broker since the request went out: the connection, not the request, is what failed.
-    const dead = p.sentAt > 0 && this.lastReceivedAt < p.sentAt;
+    const silent = p.sentAt > 0 && this.lastReceivedAt < p.sentAt;
     this.cancel(id, new HttpTransportError('TIMEOUT', `no complete answer within ${timeoutMs} ms`));
-    if (dead) this.fail(new HttpTransportError('ECONNRESET', `no bytes from the broker for ${timeoutMs} ms`));
+    if (silent) this.probe();
+  }
+
+  /**
+   * Nothing at all from the broker since a request that timed out went out: a slow broker, or a
+   * dead connection (its host gone without a reset)? Over HTTP each request has its own
+   * connection and a new one follows; here the connection would serve nothing ever again, so
+   * it is asked for GET /healthz and given up (every request on it failing, the next call
+   * reconnecting) if that brings no byte either. A slow broker's other requests live on.
+   */
+  private probe(): void {
+    if (this.probing || this.closed) return;
+    this.probing = true;
+    const since = Date.now();
+    this.request({ method: 'GET', path: '/healthz', timeoutMs: PROBE_TIMEOUT_MS }).then(
+      () => {
+        this.probing = false;
+      },
+      () => {
+        this.probing = false;
+        if (this.lastReceivedAt < since) this.fail(new HttpTransportError('ECONNRESET', 'no bytes from the broker, not even for a probe'));
+      },
+    );
   }
 
   private settle(id: number, p: Pending): void {
