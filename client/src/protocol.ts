@@ -17,6 +17,7 @@ export * from './codec/properties.js';
 export * from './codec/record.js';
 export * from './codec/send-batch.js';
 export * from './codec/tag-hash.js';
+export * from './codec/timer-batch.js';
 export * from './config/env.js';
 export * from './errors.js';
 export * from './filter/subscription-data.js';

@@ -22,6 +22,7 @@ import {
   decodeRecords,
   decodeSendBatch,
   encodeSendBatch,
+  encodeTimerBatch,
   MessageConst,
   NameServerClient,
   type PreparedMessage,
@@ -66,13 +67,18 @@ async function open(dir: string) {
   return { store, timer };
 }
 
+/** A send batch as the SDK's Producer encodes it: scheduled messages in the timer form (codec/timer-batch.ts). */
+function sdkBatch(topic: string, prepared: PreparedMessage[], now: number): Buffer {
+  return encodeTimerBatch(topic, 0, prepared, now) ?? encodeSendBatch(topic, 0, prepared);
+}
+
 /** Schedules `n` messages on `topic` in batches of 1000; deliverAt(i) says when. */
 async function schedule(ctx: Awaited<ReturnType<typeof open>>, topic: string, n: number, deliverAt: (i: number) => number): Promise<void> {
   for (let i = 0; i < n; i += 1000) {
     const now = Date.now();
     const prepared: PreparedMessage[] = [];
     for (let j = i; j < Math.min(n, i + 1000); j++) prepared.push(prepareMessage({ topic, body: BODY, deliverAt: deliverAt(j) }, 4096, now, true));
-    await putMessagesWithTimers(ctx.store, ctx.timer, decodeSendBatch(encodeSendBatch(topic, 0, prepared), 1000));
+    await putMessagesWithTimers(ctx.store, ctx.timer, decodeSendBatch(sdkBatch(topic, prepared, now), 1000));
   }
 }
 
@@ -139,7 +145,7 @@ async function throughput(dir: string): Promise<void> {
       const prepared = Array.from({ length: 32 }, () =>
         prepareMessage({ topic: 'Tput', body: BODY, ...(delayed ? { delaySeconds: 3600 } : {}) }, 4096, now, true),
       );
-      await putMessagesWithTimers(ctx.store, ctx.timer, decodeSendBatch(encodeSendBatch('Tput', 0, prepared), 1000));
+      await putMessagesWithTimers(ctx.store, ctx.timer, decodeSendBatch(sdkBatch('Tput', prepared, now), 1000));
     }
     return n / ((performance.now() - t0) / 1000);
   };

@@ -68,6 +68,8 @@ export interface PutMessageResult {
   count: number;
   /** CommitLog offset of the batch's first record. */
   commitLogOffset: number;
+  /** The CommitLog's end after the batch: commitLogEnd - commitLogOffset is the records' bytes when no segment change split them (the timer store's hand-off relies on it). */
+  commitLogEnd?: number;
 }
 
 export interface GetMessageResult {

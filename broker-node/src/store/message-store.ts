@@ -363,13 +363,14 @@ export class DefaultMessageStore implements MessageStore {
     const nextOffset = this.commitLog.getMaxOffset();
     if (nextOffset - this.flushRoundService.checkpointedOffset >= FLUSH_ROUND_BYTES) this.flushService.wakeup();
     const tierAck = this.tier?.afterAppend(result);
-    if (options?.durability === 'async') return { status: 'PUT_OK', queueOffset, count: result.count, commitLogOffset: result.commitLogOffset };
+    if (options?.durability === 'async')
+      return { status: 'PUT_OK', queueOffset, count: result.count, commitLogOffset: result.commitLogOffset, commitLogEnd: nextOffset };
     let status: PutMessageResult['status'] = this.groupCommit ? await this.groupCommit.waitForFlush(nextOffset) : 'PUT_OK';
     if (tierAck) {
       const s3 = await tierAck;
       if (status === 'PUT_OK') status = s3;
     }
-    return { status, queueOffset, count: result.count, commitLogOffset: result.commitLogOffset };
+    return { status, queueOffset, count: result.count, commitLogOffset: result.commitLogOffset, commitLogEnd: nextOffset };
   }
 
   /** Called after each append is indexed: (topic, queueId, the queue's new max offset). */

@@ -17,6 +17,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { readInt64, writeInt64 } from '@cirrusmq/client/protocol';
 
 export const UNIT_SIZE = 40;
 export const UNIT_NORMAL = 1;
@@ -39,10 +40,10 @@ interface LogFile {
 }
 
 export function writeUnit(buf: Buffer, at: number, u: TimerUnit): void {
-  buf.writeBigInt64BE(BigInt(u.slotMs), at);
-  buf.writeBigInt64BE(BigInt(u.deliverMs), at + 8);
-  buf.writeBigInt64BE(BigInt(u.offsetPy), at + 16);
-  buf.writeBigInt64BE(BigInt(u.prevPos), at + 24);
+  writeInt64(buf, u.slotMs, at);
+  writeInt64(buf, u.deliverMs, at + 8);
+  writeInt64(buf, u.offsetPy, at + 16);
+  writeInt64(buf, u.prevPos, at + 24);
   buf.writeInt32BE(u.sizePy, at + 32);
   buf.writeInt32BE(u.magic, at + 36);
 }
@@ -111,7 +112,7 @@ export class TimerLog {
       const n = Math.min(count - done, (this.fileSize - inFile) / UNIT_SIZE);
       fs.writeSync(file.fd, buf, done * UNIT_SIZE, n * UNIT_SIZE, inFile);
       for (let i = 0; i < n; i++) {
-        const slot = Number(buf.readBigInt64BE((done + i) * UNIT_SIZE));
+        const slot = readInt64(buf, (done + i) * UNIT_SIZE);
         if (file.maxSlotMs === Number.POSITIVE_INFINITY || slot > file.maxSlotMs) file.maxSlotMs = slot;
       }
       this.dirty.add(file);

@@ -1,11 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import {
   CirrusError,
   decodeRecords,
   decodeSendBatch,
   encodeSendBatch,
+  encodeTimerBatch,
   type Message,
   MessageConst,
   prepareMessage,
@@ -51,9 +52,13 @@ function setup(
   return { store, clock, timer };
 }
 
+/** How `send` encodes a batch all scheduled for later: as the gateway and gRPC proxy do (plain) or as the SDK does (timer: codec/timer-batch.ts). */
+let sendForm: 'plain' | 'timer' = 'plain';
+
 async function send(store: DefaultMessageStore, timer: TimerMessageStore, now: number, messages: Omit<Message, 'topic'>[], queueId = 0): Promise<string[]> {
   const prepared = messages.map((m) => prepareMessage({ topic: 'T', ...m }, 4096, now));
-  await putMessagesWithTimers(store, timer, decodeSendBatch(encodeSendBatch('T', queueId, prepared), 1000), undefined, now);
+  const body = (sendForm === 'timer' ? encodeTimerBatch('T', queueId, prepared, now) : undefined) ?? encodeSendBatch('T', queueId, prepared);
+  await putMessagesWithTimers(store, timer, decodeSendBatch(body, 1000), undefined, now);
   return prepared.map((p) => p.messageId);
 }
 
@@ -68,7 +73,11 @@ async function at(ctx: { clock: { now: number }; timer: TimerMessageStore }, ms:
   await ctx.timer.pass();
 }
 
-describe('TimerMessageStore', () => {
+describe.each(['plain', 'timer'] as const)('TimerMessageStore, scheduled sends in the %s form', (form) => {
+  beforeEach(() => {
+    sendForm = form;
+  });
+
   it('delivers each message at its time, never before, with its id, body and properties, and without the timer properties', async () => {
     const ctx = setup();
     await ctx.timer.recover();

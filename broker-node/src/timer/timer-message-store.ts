@@ -1,9 +1,12 @@
 /**
  * TimerMessageStore (RocketMQ 5, RIP-43): scheduled messages kept on disk, not in the heap.
  *
- *   put path (timer-record.ts)  -> record under rmq_sys_wheel_timer (CommitLog: durable, tiered)
- *   enqueue  (every tick)       -> read that topic's ConsumeQueue from `enqueueOffset`, append one
- *                                  timer-log unit per record, link it into its wheel slot
+ *   put path (timer-put.ts)     -> record under rmq_sys_wheel_timer (CommitLog: durable, tiered);
+ *                                  the put hands each record's place and due time over (handOff)
+ *   enqueue  (every tick)       -> from `enqueueOffset` of that topic's queue: the handed-over
+ *                                  records as they are, anything else (rolls, cancels, a batch
+ *                                  split over segments, all after a restart) read back from the
+ *                                  ConsumeQueue; one timer-log unit per record, linked into its slot
  *   dequeue  (every tick)       -> for each due tick: walk its slot's list, read the records,
  *                                  append each to its real queue (or, if it was only parked there
  *                                  because it lies beyond the wheel, append it again under the
@@ -20,7 +23,7 @@
  */
 import path from 'node:path';
 import fs from 'node:fs';
-import { CirrusError, Field, type Logger, type PreparedMessage, readRecordShape } from '@cirrusmq/client/protocol';
+import { CirrusError, Field, type Logger, type PreparedMessage, readRecordShape, type SendBatch } from '@cirrusmq/client/protocol';
 import { writeFileDurably } from '../store/durable-file';
 import type { MessageStore, PutMessageResult } from '../store/message-store-types';
 import { ServiceThread } from '../service-thread';
@@ -52,6 +55,10 @@ interface Checkpoint {
 }
 
 const ENQUEUE_BATCH = 256;
+/** Handed-over records kept for the loop at most: past it (a loop held up), the loop reads them back instead. */
+const MAX_HANDED_OFF = 256 * 1024;
+/** Handed-over records enqueued with one timer-log write at most. */
+const ENQUEUE_HANDED_OFF = 8192;
 /** The longest run of adjacent records fired with one read. */
 const READ_RUN_BYTES = 1 << 20;
 const MAX_PUT_MESSAGES = 1000;
@@ -87,8 +94,11 @@ export class TimerMessageStore extends ServiceThread {
   readonly cancelled = new Map<string, number>();
   /** Ids being appended to their queue right now: a cancel then answers TIMER_ALREADY_FIRED. */
   private readonly inFlight = new Set<string>();
+  /** Timer records the put path stored, by queue offset, not yet enqueued (memory only: a restart reads them back). */
+  private readonly handedOff: HandedOff[] = [];
+  private handedOffCount = 0;
   /** Counters for /metrics and tests. */
-  readonly counters = { enqueued: 0, fired: 0, rolled: 0, cancelled: 0, skippedDuplicates: 0, lost: 0 };
+  readonly counters = { enqueued: 0, fired: 0, rolled: 0, cancelled: 0, skippedDuplicates: 0, lost: 0, handedOff: 0 };
 
   constructor(
     private readonly store: TimerBackingStore,
@@ -192,6 +202,23 @@ export class TimerMessageStore extends ServiceThread {
     this.wakeup();
   }
 
+  /**
+   * The put path stored `records` (a batch under the timer topic) as `result` says, due at
+   * `deliverMs`: the loop enqueues them from here, without reading them back. Only a batch
+   * stored back to back (no segment change within it) is taken; the ConsumeQueue stays the
+   * truth, so anything not taken, or lost with the process, is read from there.
+   */
+  handOff(result: PutMessageResult, records: SendBatch['records'], deliverMs: readonly number[]): void {
+    if (result.commitLogEnd === undefined || result.queueOffset < this.enqueueOffset) return;
+    if (this.handedOffCount + records.length > MAX_HANDED_OFF) return;
+    const sizes = new Array<number>(records.length);
+    let bytes = 0;
+    for (let i = 0; i < records.length; i++) bytes += sizes[i] = records[i]!.shape.size;
+    if (result.commitLogEnd - result.commitLogOffset !== bytes) return;
+    this.handedOff.push({ queueOffset: result.queueOffset, commitLogOffset: result.commitLogOffset, sizes, deliverMs });
+    this.handedOffCount += records.length;
+  }
+
   /** The CommitLog offset retention must not delete past (a segment may go only if it ends at or below it). */
   retentionHold(): number {
     if (!this.recovered) return 0;
@@ -219,11 +246,20 @@ export class TimerMessageStore extends ServiceThread {
       const max = this.store.getMaxOffsetInQueue(TIMER_TOPIC, 0);
       if (this.enqueueOffset >= max) {
         this.firstUnenqueued = Number.POSITIVE_INFINITY;
+        this.handedOff.length = 0;
+        this.handedOffCount = 0;
         return;
       }
+      const next = this.nextHandedOff();
+      if (next && next.queueOffset <= this.enqueueOffset) {
+        this.enqueueHandedOff(next);
+        continue;
+      }
+      // Read back only up to the next handed-over batch.
+      const limit = next ? Math.min(ENQUEUE_BATCH, next.queueOffset - this.enqueueOffset) : ENQUEUE_BATCH;
       let got: Awaited<ReturnType<TimerBackingStore['getMessage']>>;
       try {
-        got = await this.store.getMessage(TIMER_TOPIC, 0, this.enqueueOffset, ENQUEUE_BATCH);
+        got = await this.store.getMessage(TIMER_TOPIC, 0, this.enqueueOffset, limit);
       } catch (e) {
         if (e instanceof CirrusError && e.code === 'OFFSET_BELOW_MINIMUM') {
           this.enqueueOffset = this.store.getMinOffsetInQueue(TIMER_TOPIC, 0);
@@ -241,6 +277,65 @@ export class TimerMessageStore extends ServiceThread {
     }
   }
 
+  /** The first handed-over batch not wholly before enqueueOffset (taken off the list), if any. */
+  private nextHandedOff(): HandedOff | undefined {
+    while (this.handedOff.length > 0) {
+      const h = this.handedOff[0]!;
+      if (h.queueOffset + h.sizes.length > this.enqueueOffset) {
+        if (h.queueOffset <= this.enqueueOffset) {
+          this.handedOff.shift();
+          this.handedOffCount -= h.sizes.length;
+        }
+        return h;
+      }
+      this.handedOff.shift();
+      this.handedOffCount -= h.sizes.length;
+    }
+    return undefined;
+  }
+
+  /**
+   * Units for `first` (from enqueueOffset on) and the handed-over batches right after it, with
+   * one timer-log write: each record's place follows from its batch's first and the sizes.
+   */
+  private enqueueHandedOff(first: HandedOff): void {
+    const batches = [first];
+    let units = first.queueOffset + first.sizes.length - this.enqueueOffset;
+    for (let h = this.handedOff[0]; h && h.queueOffset === this.enqueueOffset + units && units < ENQUEUE_HANDED_OFF; h = this.handedOff[0]) {
+      this.handedOff.shift();
+      this.handedOffCount -= h.sizes.length;
+      batches.push(h);
+      units += h.sizes.length;
+    }
+    const buf = Buffer.allocUnsafe(units * UNIT_SIZE);
+    let n = 0;
+    for (const h of batches) {
+      const skip = Math.max(0, this.enqueueOffset - h.queueOffset);
+      let offsetPy = h.commitLogOffset;
+      for (let i = 0; i < skip; i++) offsetPy += h.sizes[i]!;
+      for (let i = skip; i < h.sizes.length; i++) {
+        const sizePy = h.sizes[i]!;
+        this.placeUnit(buf, n++, offsetPy, sizePy, h.deliverMs[i]!);
+        offsetPy += sizePy;
+      }
+    }
+    this.log.append(buf, n);
+    this.wheel.flushPending();
+    this.enqueueOffset += n;
+    this.counters.handedOff += n;
+  }
+
+  /** Writes the unit of a timer due at `deliverMs` as the `n`th of `units` and links it into its slot. */
+  private placeUnit(units: Buffer, n: number, offsetPy: number, sizePy: number, deliverMs: number): void {
+    let slotMs = Math.max(this.tickOf(deliverMs), this.readTimeMs);
+    // Beyond the wheel: parked half a span ahead, then appended again (rolled forward) from there.
+    if (slotMs - this.readTimeMs >= this.rollWindowMs) slotMs = this.readTimeMs + this.rollWindowMs;
+    writeUnit(units, n * UNIT_SIZE, { slotMs, deliverMs, offsetPy, prevPos: this.wheel.lastPos(slotMs), sizePy, magic: UNIT_NORMAL });
+    this.wheel.link(slotMs, this.log.nextPos(n));
+    this.addPending(offsetPy, 1);
+    this.counters.enqueued++;
+  }
+
   private enqueueRecords(records: Buffer, count: number): void {
     const units = Buffer.allocUnsafe(count * UNIT_SIZE);
     let n = 0;
@@ -255,26 +350,12 @@ export class TimerMessageStore extends ServiceThread {
         this.logger.warn('timer: a record of the timer topic without a schedule, skipped', { offsetPy });
         continue;
       }
-      const at = this.log.nextPos(n);
       if (r.cancels !== undefined) {
         this.cancelled.set(r.cancels, r.deliverMs);
         writeUnit(units, n++ * UNIT_SIZE, { slotMs: r.deliverMs, deliverMs: r.deliverMs, offsetPy, prevPos: -1, sizePy: shape.size, magic: UNIT_DELETE });
         continue;
       }
-      let slotMs = Math.max(this.tickOf(r.deliverMs), this.readTimeMs);
-      // Beyond the wheel: parked half a span ahead, then appended again (rolled forward) from there.
-      if (slotMs - this.readTimeMs >= this.rollWindowMs) slotMs = this.readTimeMs + this.rollWindowMs;
-      writeUnit(units, n++ * UNIT_SIZE, {
-        slotMs,
-        deliverMs: r.deliverMs,
-        offsetPy,
-        prevPos: this.wheel.lastPos(slotMs),
-        sizePy: shape.size,
-        magic: UNIT_NORMAL,
-      });
-      this.wheel.link(slotMs, at);
-      this.addPending(offsetPy, 1);
-      this.counters.enqueued++;
+      this.placeUnit(units, n++, offsetPy, shape.size, r.deliverMs);
     }
     if (n > 0) this.log.append(units, n);
     this.wheel.flushPending();
@@ -455,6 +536,15 @@ export class TimerMessageStore extends ServiceThread {
     this.log.close();
     this.wheel.close();
   }
+}
+
+interface HandedOff {
+  /** The timer queue's offset of the first record. */
+  queueOffset: number;
+  commitLogOffset: number;
+  /** Per record, back to back from commitLogOffset. */
+  sizes: number[];
+  deliverMs: readonly number[];
 }
 
 function alreadyFired(messageId: string): CirrusError {

@@ -20,14 +20,15 @@ import {
   type RecordShape,
   readRecordShape,
   type SendBatch,
+  TIMER_TOPIC,
 } from '@cirrusmq/client/protocol';
 
-export const TIMER_TOPIC = 'rmq_sys_wheel_timer';
+export { TIMER_TOPIC };
 
 const C = MessageConst;
 
 /** The due time (epoch ms) a record's schedule names, undefined without one; INVALID_DELAY for a bad one or one past the horizon. */
-export function deliverTimeOf(props: Record<string, string>, now: number, maxDelayMs: number): number | undefined {
+export function deliverTimeOf(props: Record<string, string | undefined>, now: number, maxDelayMs: number): number | undefined {
   let at: number | undefined;
   const deliverMs = props[C.TIMER_DELIVER_MS];
   const delaySec = props[C.TIMER_DELAY_SEC];
@@ -88,7 +89,12 @@ export interface DivertedBatch {
   timers: SendBatch | undefined;
   /** The earliest due time among the timers. */
   earliestMs: number;
+  /** Each timer's due time, in the order of `timers`' records. */
+  deliverMs: number[];
 }
+
+/** Properties only the broker writes on a timer record: a send carrying one is refused (a forged cancel, roll or target). */
+export const TIMER_INTERNAL_PROPERTIES = [C.REAL_TOPIC, C.REAL_QID, C.TIMER_OUT_MS, C.TIMER_DEL_UNIQKEY, C.TIMER_ROLL_TIMES] as const;
 
 /**
  * Splits a send batch; undefined (the batch goes as it came) when no record is scheduled for
@@ -103,15 +109,19 @@ export function divertTimers(batch: SendBatch, now: number, maxDelayMs: number):
     const { shape } = records[i]!;
     if (!mayHaveSchedule(body, shape)) continue;
     const props = propertiesString(body, shape);
-    const at = deliverTimeOf(decodeProperties(props), now, maxDelayMs);
+    const decoded = decodeProperties(props);
+    const at = deliverTimeOf(decoded, now, maxDelayMs);
     // Due already (a past deliverAt, a zero delay): a normal put, as RocketMQ does.
     if (at === undefined || at <= now) continue;
+    // Would be replayed as a cancel of another message's timer. (REAL_TOPIC, REAL_QID and TIMER_OUT_MS are overridden by the ones appended below.)
+    if (decoded[C.TIMER_DEL_UNIQKEY] !== undefined) throw new CirrusError('INVALID_MESSAGE', `property ${C.TIMER_DEL_UNIQKEY} is the broker's own`);
     (scheduled ??= []).push({ index: i, at, props });
   }
   if (!scheduled) return undefined;
   const timers: PreparedMessage[] = [];
   const normal: PreparedMessage[] = [];
   let earliestMs = Number.POSITIVE_INFINITY;
+  const deliverMs: number[] = [];
   let next = 0;
   for (let i = 0; i < records.length; i++) {
     const { pos, shape } = records[i]!;
@@ -120,6 +130,7 @@ export function divertTimers(batch: SendBatch, now: number, maxDelayMs: number):
       next++;
       const extra = encodeProperties({ [C.REAL_TOPIC]: batch.topic, [C.REAL_QID]: String(batch.queueId), [C.TIMER_OUT_MS]: String(s.at) });
       timers.push(preparedFrom(body, pos, shape, s.props + extra));
+      deliverMs.push(s.at);
       if (s.at < earliestMs) earliestMs = s.at;
     } else normal.push(preparedFrom(body, pos, shape, propertiesString(body, shape)));
   }
@@ -127,6 +138,7 @@ export function divertTimers(batch: SendBatch, now: number, maxDelayMs: number):
     normal: normal.length > 0 ? batchOf(batch.topic, batch.queueId, normal) : undefined,
     timers: batchOf(TIMER_TOPIC, 0, timers),
     earliestMs,
+    deliverMs,
   };
 }
 

@@ -66,9 +66,15 @@ export function setSendBatchQueueId(buf: Buffer, queueId: number): void {
   buf.writeInt32BE(queueId, 8);
 }
 
+/** RocketMQ 5's system topic of scheduled messages: a send batch's records may be under it (timer-batch.ts). */
+export const TIMER_TOPIC = 'rmq_sys_wheel_timer';
+const TIMER_TOPIC_BYTES = Buffer.from(TIMER_TOPIC, 'latin1');
+
 export interface SendBatch {
   topic: string;
   queueId: number;
+  /** The timer form (timer-batch.ts): every record is under TIMER_TOPIC, scheduled for this topic and queue. */
+  timerForm?: boolean;
   /** Positions of the records within the request body, checked for shape. */
   records: { pos: number; shape: RecordShape }[];
   body: Buffer;
@@ -89,15 +95,20 @@ export function decodeSendBatch(body: Buffer, maxRecords: number): SendBatch {
   const topic = body.toString('latin1', HEADER, HEADER + topicLength);
   const records: SendBatch['records'] = [];
   let pos = HEADER + topicLength;
+  // The first record decides the form: all records under the batch's topic, or all under TIMER_TOPIC.
+  let timerForm = false;
   for (let i = 0; i < count; i++) {
     const shape = readRecordShape(body, pos, body.length);
     if (!shape) throw new CirrusError('BAD_REQUEST', `record ${i} of the send batch is malformed`);
     if (shape.topicLength !== topicLength || body.compare(body, HEADER, HEADER + topicLength, shape.topicStart, shape.topicStart + topicLength) !== 0) {
-      throw new CirrusError('BAD_REQUEST', `record ${i} names another topic than the batch`);
-    }
+      const underTimer =
+        shape.topicLength === TIMER_TOPIC_BYTES.length && TIMER_TOPIC_BYTES.compare(body, shape.topicStart, shape.topicStart + shape.topicLength) === 0;
+      if (!underTimer || (i > 0 && !timerForm)) throw new CirrusError('BAD_REQUEST', `record ${i} names another topic than the batch`);
+      timerForm = true;
+    } else if (timerForm) throw new CirrusError('BAD_REQUEST', `record ${i} names another topic than the batch's other records`);
     records.push({ pos, shape });
     pos += shape.size;
   }
   if (pos !== body.length) throw new CirrusError('BAD_REQUEST', 'bytes left over after the last record');
-  return { topic, queueId, records, body };
+  return timerForm ? { topic, queueId, records, body, timerForm } : { topic, queueId, records, body };
 }

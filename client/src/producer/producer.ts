@@ -7,7 +7,7 @@ import { BrokerClients } from '../api/broker-client.js';
 import type { BrokerTransportKind } from '../remoting/broker-transport.js';
 import { NameServerClient, type NameServerApi } from '../api/nameserver-client.js';
 import type { Durability } from '../api/types.js';
-import { encodeSendBatch, preparedBodyLength, setSendBatchQueueId, type PreparedMessage } from '../codec/send-batch.js';
+import { preparedBodyLength, type PreparedMessage } from '../codec/send-batch.js';
 import { CirrusError, toCirrusError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Message, MessageQueue, SendResult } from '../message.js';
@@ -19,6 +19,7 @@ import { DEFAULT_COMPRESS_OVER_BYTES, prepareMessage } from './prepare-message.j
 import { ProduceAccumulator } from './produce-accumulator.js';
 import { selectQueueByHash } from './select-queue-by-hash.js';
 import { type SendGroup, sendGroupsOf } from './send-groups.js';
+import { sendBatchBody } from './timer-form.js';
 
 export interface ProducerOptions {
   /** "host:port" of the NameServer, or an API object (tests, the gateway). */
@@ -261,7 +262,7 @@ export class Producer {
     prepared: PreparedMessage[],
     select: (info: TopicPublishInfo, lastBrokerName?: string) => MessageQueue,
   ): Promise<SendResult[]> {
-    const body = encodeSendBatch(topic, 0, prepared);
+    const body = sendBatchBody(topic, prepared);
     const deadline = Date.now() + this.sendTimeoutMs;
     let info = await this.publishInfo(topic);
     let lastBrokerName: string | undefined;
@@ -285,11 +286,16 @@ export class Producer {
     throw lastError ?? new CirrusError('TIMEOUT', `send to ${topic} ran out of its ${this.sendTimeoutMs} ms budget`);
   }
 
-  private async sendToQueue(info: TopicPublishInfo, mq: MessageQueue, body: Buffer, prepared: PreparedMessage[], timeoutMs: number): Promise<SendResult[]> {
+  private async sendToQueue(
+    info: TopicPublishInfo,
+    mq: MessageQueue,
+    body: (queueId: number) => Buffer,
+    prepared: PreparedMessage[],
+    timeoutMs: number,
+  ): Promise<SendResult[]> {
     const addr = info.brokerAddrs.get(mq.brokerName);
     if (!addr) throw new CirrusError('BROKER_UNAVAILABLE', `no address for broker ${mq.brokerName}`);
-    setSendBatchQueueId(body, mq.queueId);
-    const res = await this.brokers.get(addr).sendBatch(body, timeoutMs, this.durability);
+    const res = await this.brokers.get(addr).sendBatch(body(mq.queueId), timeoutMs, this.durability);
     this.faults.markOk(mq.brokerName);
     const results: SendResult[] = new Array(prepared.length);
     for (let i = 0; i < prepared.length; i++) {
