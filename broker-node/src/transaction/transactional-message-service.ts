@@ -101,6 +101,13 @@ const MAX_CHECK_CALLS = 64;
 export class TransactionalMessageService {
   private readonly pending = new Map<string, Pending>();
   private readonly ended = new Map<string, EndAction>();
+  /**
+   * The ids remembered in `ended`, oldest first, as a ring: the oldest is forgotten in O(1).
+   * (Evicting by `ended.keys().next()` walks the deleted entries V8 leaves at the front of a
+   * Map until it rehashes: a scan of up to the whole table per end, once full.)
+   */
+  private readonly endedRing: (string | undefined)[] = new Array(ENDED_KEPT);
+  private endedNext = 0;
   private readonly groups = new Map<string, { checkUrl: string | null; storedMs: number }>();
   /** Checks due for SDK producers, per group, until a long poll takes them or the transaction ends. */
   private readonly outbox = new Map<string, Set<string>>();
@@ -467,7 +474,8 @@ export class TransactionalMessageService {
     this.forgetRecent(messageId);
     this.recent.set(messageId, record);
     this.recentBytes += record.length;
-    for (const [id] of this.recent) {
+    // Only when over: an iterator's first step walks the deleted entries at the Map's front (see endedRing).
+    if (this.recentBytes > RECENT_BYTES) for (const [id] of this.recent) {
       if (this.recentBytes <= RECENT_BYTES) break;
       this.forgetRecent(id);
     }
@@ -491,8 +499,11 @@ export class TransactionalMessageService {
   }
 
   private remember(messageId: string, action: EndAction): void {
+    const oldest = this.endedRing[this.endedNext];
+    if (oldest !== undefined) this.ended.delete(oldest);
+    this.endedRing[this.endedNext] = messageId;
+    this.endedNext = (this.endedNext + 1) % ENDED_KEPT;
     this.ended.set(messageId, action);
-    if (this.ended.size > ENDED_KEPT) this.ended.delete(this.ended.keys().next().value!);
   }
 
   /** Every record of a system topic's queue 0 still stored, one record per buffer. */
