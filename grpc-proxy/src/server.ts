@@ -41,6 +41,9 @@ const SERVER_OPTIONS: grpc.ServerOptions = {
   // A 4 MiB body plus its properties and the protobuf framing.
   'grpc.max_receive_message_length': 16 * 1024 * 1024,
   'grpc.max_send_message_length': 16 * 1024 * 1024,
+  // Channelz (grpc-js's introspection service, which the proxy does not serve) otherwise
+  // keeps per-call and per-message counters and timestamps.
+  'grpc.enable_channelz': 0,
 };
 
 export interface RunningProxyServer {

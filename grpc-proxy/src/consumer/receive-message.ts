@@ -12,6 +12,7 @@ import { type BrokerClients, CirrusError, type PoppedMessage, RELEASE_INVISIBLE_
 import type { ProxyContext } from '../proxy-context.js';
 import { clientIdOf } from '../rpc.js';
 import { okStatus, type RmqStatus, statusOf } from '../status.js';
+import { writeBatched } from './batched-writes.js';
 import { brokerAddr } from './broker-addr.js';
 import { timestampOf } from '../duration.js';
 import { toProtoMessage } from './message-convert.js';
@@ -55,9 +56,10 @@ async function receive(ctx: ProxyContext, pops: BrokerClients, renewer: LeaseRen
 
 function answer(call: grpc.ServerWritableStream<any, any>, status: RmqStatus, messages: unknown[]): void {
   if (call.cancelled) return;
-  call.write({ status });
-  for (const message of messages) call.write({ message });
-  call.write({ delivery_timestamp: timestampOf(Date.now()) });
+  const responses: object[] = [{ status }];
+  for (const message of messages) responses.push({ message });
+  responses.push({ delivery_timestamp: timestampOf(Date.now()) });
+  writeBatched(call, responses);
   call.end();
 }
 
