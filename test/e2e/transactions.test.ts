@@ -139,6 +139,45 @@ describe('transactional messages', () => {
     expect(seen.sort()).toEqual([a!.messageId, c!.messageId].sort());
   }, 60_000);
 
+  it("a broker's batch end answers each end, or with answer=failures (the SDK's) only the failed ones by index", async () => {
+    await createTopic('TxBatchEnd');
+    const [a, b, c, d] = await sendHalf('TxBatchEnd', 'pg-batch-end', ['a', 'b', 'c', 'd']);
+    const brokerOf = (transactionId: string) => Buffer.from(transactionId.split('.')[1]!, 'base64url').toString('utf8');
+    const brokerUrl = cluster.brokerUrl(brokerOf(a!.transactionId));
+    // One request goes to one broker: the ones sent there (a send batch takes one queue, so all of them).
+    expect([b, c, d].map((x) => brokerOf(x!.transactionId))).toEqual([brokerOf(a!.transactionId), brokerOf(a!.transactionId), brokerOf(a!.transactionId)]);
+    const unknown = 'AB'.repeat(16);
+    const full = await api(brokerUrl, 'POST', '/v1/transaction/end', {
+      ends: [
+        { messageId: a!.messageId, resolution: 'COMMIT' },
+        { messageId: unknown, resolution: 'COMMIT' },
+        { messageId: b!.messageId, resolution: 'ROLLBACK' },
+      ],
+    });
+    expect(full.status).toBe(200);
+    expect(full.body.results).toHaveLength(3);
+    expect(full.body.results[0]).toMatchObject({ messageId: a!.messageId, resolution: 'COMMIT', topic: 'TxBatchEnd' });
+    expect(full.body.results[1].error.code).toBe('TRANSACTION_NOT_FOUND');
+    expect(full.body.results[2]).toMatchObject({ messageId: b!.messageId, resolution: 'ROLLBACK' });
+    const brief = await api(brokerUrl, 'POST', '/v1/transaction/end', {
+      answer: 'failures',
+      ends: [
+        { messageId: c!.messageId, resolution: 'COMMIT' },
+        { messageId: a!.messageId, resolution: 'ROLLBACK' },
+        { messageId: d!.messageId, resolution: 'ROLLBACK' },
+        { messageId: unknown, resolution: 'ROLLBACK' },
+      ],
+    });
+    expect(brief.status).toBe(200);
+    expect(brief.body).toEqual({
+      failures: [
+        { index: 1, error: expect.objectContaining({ code: 'TRANSACTION_ALREADY_ENDED', details: { resolution: 'COMMIT' } }) },
+        { index: 3, error: expect.objectContaining({ code: 'TRANSACTION_NOT_FOUND' }) },
+      ],
+    });
+    expect(await storedIds('TxBatchEnd')).toEqual([a!.messageId, c!.messageId].sort());
+  });
+
   it('refuses bad input with a code', async () => {
     await createTopic('TxBad');
     const send = (body: unknown, query = '') => api(cluster.gatewayUrl, 'POST', `/v1/topics/TxBad/messages${query}`, body);

@@ -5,8 +5,9 @@
  *   POST /v1/transaction/end?messageId={id}&resolution=COMMIT|ROLLBACK
  *        200 {transactionId, messageId, resolution, topic, queueId, queueOffset?}
  *        404 TRANSACTION_NOT_FOUND, 409 TRANSACTION_ALREADY_ENDED
- *   POST /v1/transaction/end   body {"ends": [{messageId, resolution}, ...]}
- *        200 {results: [...]}: each an answer as above or {error: {code, message, details?}}
+ *   POST /v1/transaction/end   body {"ends": [{messageId, resolution}, ...], "answer"?: "failures"}
+ *        200 {results: [...]}: each an answer as above or {error: {code, message, details?}};
+ *        with "answer": "failures" (the SDK's), {failures: [{index, error}]}: the failed ends only
  *   GET  /v1/transaction/checks?producerGroup={g}&waitMs={ms}&max={n}
  *        long poll: 200 {checks: [...]} once checks are due for the group, or empty after waitMs
  *   POST /v1/transaction/producer-group?group={g}   body {"checkUrl": "http(s)://..." | null}
@@ -36,20 +37,22 @@ export function endTransactionProcessor(ctx: BrokerServerContext) {
     const params = new URLSearchParams(query);
     if (!params.has('messageId')) {
       // A batch (the SDK merges the ends waiting while one is in flight): one answer per end, in order.
-      const body = parseJson(await readBody(req, 256 * 1024)) as { ends?: unknown } | undefined;
+      const body = parseJson(await readBody(req, 256 * 1024)) as { ends?: unknown; answer?: unknown } | undefined;
       const ends = body?.ends;
       if (!Array.isArray(ends) || ends.length === 0 || ends.length > MAX_ENDS) {
         throw new CirrusError('INVALID_PARAMETER', `a batch end is {"ends": [{messageId, resolution}, ...]} of 1 to ${MAX_ENDS}`);
       }
       const checked = ends.map((e) => checkEnd((e as { messageId?: unknown })?.messageId, (e as { resolution?: unknown })?.resolution));
-      const results = await Promise.all(
-        checked.map((e) =>
-          tx.end(e.messageId, e.resolution).catch((err: unknown) => {
-            const c = err instanceof CirrusError ? err : new CirrusError('INTERNAL', 'internal error');
-            return { error: { code: c.code, message: c.message, details: c.details } };
-          }),
-        ),
-      );
+      if (body?.answer === 'failures') {
+        // The usual answer of a merged commit is "all done": a few bytes, not a result per end.
+        const failures: { index: number; error: ReturnType<typeof errorBody> }[] = [];
+        await Promise.all(
+          checked.map((e, index) => tx.end(e.messageId, e.resolution).catch((err: unknown) => failures.push({ index, error: errorBody(err) }))),
+        );
+        sendJson(res, 200, { failures: failures.sort((a, b) => a.index - b.index) });
+        return;
+      }
+      const results = await Promise.all(checked.map((e) => tx.end(e.messageId, e.resolution).catch((err: unknown) => ({ error: errorBody(err) }))));
       sendJson(res, 200, { results });
       return;
     }
@@ -59,6 +62,11 @@ export function endTransactionProcessor(ctx: BrokerServerContext) {
 }
 
 const MAX_ENDS = 1000;
+
+function errorBody(err: unknown): { code: string; message: string; details?: CirrusError['details'] } {
+  const c = err instanceof CirrusError ? err : new CirrusError('INTERNAL', 'internal error');
+  return { code: c.code, message: c.message, details: c.details };
+}
 
 function checkEnd(messageId: unknown, resolution: unknown): { messageId: string; resolution: 'COMMIT' | 'ROLLBACK' } {
   if (typeof messageId !== 'string' || !MESSAGE_ID.test(messageId)) throw new CirrusError('INVALID_PARAMETER', 'messageId must be a message id (hex)');

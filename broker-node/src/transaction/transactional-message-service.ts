@@ -475,7 +475,8 @@ export class TransactionalMessageService {
     this.recent.set(messageId, record);
     this.recentBytes += record.length;
     // Only when over: an iterator's first step walks the deleted entries at the Map's front (see endedRing).
-    if (this.recentBytes > RECENT_BYTES) for (const [id] of this.recent) {
+    if (this.recentBytes <= RECENT_BYTES) return;
+    for (const [id] of this.recent) {
       if (this.recentBytes <= RECENT_BYTES) break;
       this.forgetRecent(id);
     }

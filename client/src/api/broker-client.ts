@@ -159,11 +159,15 @@ export class BrokerClient {
     return this.http.json('POST', `/v1/transaction/end?messageId=${encodeURIComponent(messageId)}&resolution=${resolution}`);
   }
 
-  /** Several ends in one request; one result per end, in order (an `error` where it failed). */
-  endTransactions(
-    ends: readonly { messageId: string; resolution: 'COMMIT' | 'ROLLBACK' }[],
-  ): Promise<{ results: { error?: { code: string; message: string; details?: ErrorDetails } }[] }> {
-    return this.http.json('POST', '/v1/transaction/end', { ends });
+  /**
+   * Several ends in one request, answered with the failed ones only (`failures`, by index; none:
+   * all ended). A broker from before that form answers one result per end, in order (`results`).
+   */
+  endTransactions(ends: readonly { messageId: string; resolution: 'COMMIT' | 'ROLLBACK' }[]): Promise<{
+    failures?: { index: number; error: { code: string; message: string; details?: ErrorDetails } }[];
+    results?: { error?: { code: string; message: string; details?: ErrorDetails } }[];
+  }> {
+    return this.http.json('POST', '/v1/transaction/end', { ends, answer: 'failures' });
   }
 
   /**

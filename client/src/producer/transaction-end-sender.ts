@@ -1,11 +1,14 @@
 /**
  * Sends a producer's commits and rollbacks to one broker: at once when none is in flight, else
- * merged with the others that wait into one request (POST /v1/transaction/end {"ends": [...]})
- * when the one in flight comes back, as RocketMQ 5's autoBatch does for sends. An idle producer
- * adds no latency; a busy one sends a request per round trip instead of one per transaction.
+ * merged with the others that wait into one request (POST /v1/transaction/end {"ends": [...]},
+ * answered with its failures only) when the one in flight comes back, as RocketMQ 5's autoBatch
+ * does for sends. An idle producer adds no latency; a busy one sends a request per round trip
+ * instead of one per transaction.
  */
 import type { BrokerClient } from '../api/broker-client.js';
-import { CirrusError, isErrorCode, toCirrusError } from '../errors.js';
+import { CirrusError, type ErrorDetails, isErrorCode, toCirrusError } from '../errors.js';
+
+type ErrorBody = { code: string; message: string; details?: ErrorDetails };
 
 interface Waiting {
   messageId: string;
@@ -49,9 +52,11 @@ export class TransactionEndSender {
         batch[0]!.resolve();
         return;
       }
-      const { results } = await this.broker.endTransactions(batch.map(({ messageId, resolution }) => ({ messageId, resolution })));
+      const { failures, results } = await this.broker.endTransactions(batch.map(({ messageId, resolution }) => ({ messageId, resolution })));
+      const errors: (ErrorBody | undefined)[] = results ? results.map((r) => r?.error) : new Array(batch.length);
+      for (const f of failures ?? []) errors[f.index] = f.error;
       batch.forEach((w, i) => {
-        const e = results[i]?.error;
+        const e = errors[i];
         if (!e) w.resolve();
         else w.reject(new CirrusError(isErrorCode(e.code) ? e.code : 'INTERNAL', e.message, { details: e.details }));
       });
