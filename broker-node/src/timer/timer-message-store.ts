@@ -57,6 +57,8 @@ interface Checkpoint {
 const ENQUEUE_BATCH = 256;
 /** Handed-over records kept for the loop at most: past it (a loop held up), the loop reads them back instead. */
 const MAX_HANDED_OFF = 256 * 1024;
+/** Handed-over records waiting that wake the loop before its next tick. */
+const WAKE_HANDED_OFF = 64 * 1024;
 /** Handed-over records enqueued with one timer-log write at most. */
 const ENQUEUE_HANDED_OFF = 8192;
 /** The longest run of adjacent records fired with one read. */
@@ -196,10 +198,15 @@ export class TimerMessageStore extends ServiceThread {
     if (since >= (idle ? IDLE_CHECKPOINT_MS : this.checkpointIntervalMs)) this.writeCheckpoint();
   }
 
-  /** A timer record was appended at `commitLogOffset`: retention keeps it until enqueued, and the loop wakes. */
-  noteAppended(commitLogOffset: number): void {
+  /**
+   * A timer record was appended at `commitLogOffset`: retention keeps it until enqueued. The
+   * loop wakes at once unless `wake` is false: the put path's records wait for the next tick
+   * (at most precisionMs), which enqueues before it fires, so no timer fires later for it,
+   * and one pass enqueues a tick's sends with one timer-log write instead of one per send.
+   */
+  noteAppended(commitLogOffset: number, wake = true): void {
     if (commitLogOffset < this.firstUnenqueued) this.firstUnenqueued = commitLogOffset;
-    this.wakeup();
+    if (wake || this.handedOffCount >= WAKE_HANDED_OFF) this.wakeup();
   }
 
   /**
@@ -217,6 +224,11 @@ export class TimerMessageStore extends ServiceThread {
     if (result.commitLogEnd - result.commitLogOffset !== bytes) return;
     this.handedOff.push({ queueOffset: result.queueOffset, commitLogOffset: result.commitLogOffset, sizes, deliverMs });
     this.handedOffCount += records.length;
+  }
+
+  /** Handed-over timer records not yet enqueued (held in memory only). */
+  get handedOffWaiting(): number {
+    return this.handedOffCount;
   }
 
   /** The CommitLog offset retention must not delete past (a segment may go only if it ends at or below it). */

@@ -51,8 +51,8 @@ async function putTimers(
   options?: PutOptions,
 ): Promise<PutMessageResult> {
   const result = await store.putMessages(timers, options);
-  timer.noteAppended(result.commitLogOffset);
   timer.handOff(result, timers.records, deliverMs);
+  timer.noteAppended(result.commitLogOffset, false);
   return result;
 }
 
