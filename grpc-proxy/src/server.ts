@@ -32,7 +32,7 @@ export function messagingRpcs(ctx: ProxyContext): Partial<MessagingRpcs> {
 }
 
 /** Server-side keepalive: a client that vanished without a FIN (a dead host) releases its streams. */
-const SERVER_OPTIONS: grpc.ServerOptions = {
+export const SERVER_OPTIONS: grpc.ServerOptions = {
   'grpc.keepalive_time_ms': 60_000,
   'grpc.keepalive_timeout_ms': 20_000,
   // The official clients ping every 30 s or so; grpc-js would answer ENHANCE_YOUR_CALM below 5 min.
