@@ -10,6 +10,7 @@
  *      transactional:  one put of the batch as half messages, then a commit of each (all at
  *                      once, as a producer's callbacks would), which appends each to its queue
  *    A transaction writes three records (half, committed, op) where a plain send writes one.
+ *    Each row also gives this process's CPU per message (steadier than msg/s on a busy machine).
  * 2. end to end (`--e2e` messages; 0 skips): a NameServer and a broker as processes, `--producers`
  *    concurrent senders in this process, one message per send: Producer.send against
  *    TransactionProducer.sendMessageInTransaction committing each (a send and a commit request),
@@ -57,7 +58,9 @@ async function open(dir: string) {
 
 async function throughput(dir: string, batch: number): Promise<void> {
   const { store, tx } = await open(dir);
+  const cpu = { plain: 0, tx: 0 };
   const run = async (transactional: boolean, n: number) => {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < n; i += batch) {
       const now = Date.now();
@@ -67,7 +70,10 @@ async function throughput(dir: string, batch: number): Promise<void> {
       await tx.putMessages(decodeSendBatch(encodeSendBatch('Tput', 0, prepared), 1000), undefined, (b) => store.putMessages(b));
       if (transactional) await Promise.all(ids.map((id) => tx.end(id, 'COMMIT')));
     }
-    return n / ((performance.now() - t0) / 1000);
+    const rate = n / ((performance.now() - t0) / 1000);
+    const c = process.cpuUsage(c0);
+    cpu[transactional ? 'tx' : 'plain'] += (c.user + c.system) / n;
+    return rate;
   };
   const rates = { plain: [] as number[], tx: [] as number[] };
   for (let round = 0; round < 4; round++) {
@@ -78,6 +84,8 @@ async function throughput(dir: string, batch: number): Promise<void> {
   console.log(
     `batches of ${batch} (in process): plain ${mean(rates.plain).toFixed(0)} msg/s, transactional send + commit ${mean(rates.tx).toFixed(0)} msg/s, ratio ${(mean(rates.tx) / mean(rates.plain)).toFixed(2)}`,
   );
+  // CPU, not wall time: steadier than msg/s on a shared machine (the plain/tx ratio of these is the cost ratio).
+  console.log(`  CPU µs per message: plain ${(cpu.plain / 4).toFixed(1)}, transactional ${(cpu.tx / 4).toFixed(1)}, ratio ${(cpu.plain / cpu.tx).toFixed(2)}`);
   await tx.close();
   await store.shutdown();
 }
