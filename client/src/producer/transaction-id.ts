@@ -38,11 +38,12 @@ export type TransactionResolution = 'COMMIT' | 'ROLLBACK' | 'UNKNOWN';
 export function markHalfMessages(prepared: PreparedMessage[], producerGroup: string): void {
   validateGroup(producerGroup);
   const extra = `${MessageConst.TRANSACTION_PREPARED}\u0001true\u0002${MessageConst.PRODUCER_GROUP}\u0001${producerGroup}\u0002`;
+  const extraLength = Buffer.byteLength(extra, 'utf8');
   for (const m of prepared) {
     if (/(^|\u0002)(TIMER_DELIVER_MS|TIMER_DELAY_SEC|DELAY)\u0001/.test(m.properties)) {
       throw new CirrusError('INVALID_MESSAGE', 'a transactional message cannot be scheduled (deliverAt, delaySeconds, delayTimeLevel)');
     }
     m.properties += extra;
-    m.propertiesLength = Buffer.byteLength(m.properties, 'utf8');
+    m.propertiesLength += extraLength;
   }
 }
