@@ -82,6 +82,20 @@ describe('BrokerTransport', () => {
     }
   });
 
+  it('a server that never answers the upgrade (it took it for something else) is used over HTTP after a second', async () => {
+    const server = http.createServer((req, res) => {
+      if (req.url === REMOTING_PATH) return; // parked, like a long poll that never ends
+      res.writeHead(200, { 'content-type': 'application/json' }).end(PROGRESS);
+    });
+    const client = new BrokerClient(await listen(server));
+    try {
+      expect(await progress(client)).toEqual(JSON.parse(PROGRESS));
+      expect(client.transport()).toBe('http');
+    } finally {
+      client.close();
+    }
+  });
+
   it("transport 'http' never asks for the upgrade", async () => {
     const seen: string[] = [];
     const server = http.createServer((req, res) => {
@@ -179,7 +193,7 @@ describe('BrokerTransport', () => {
 
   it('a connection that goes silent (a host gone without a reset) is given up after a probe; a slow broker answering the probe keeps it', async () => {
     // Silent: the first connection answers nothing at all; later ones answer everything.
-    const silent = remotingServer((f, socket, answer) => {
+    const silent = remotingServer((_f, socket, answer) => {
       if (silent.sockets.indexOf(socket) > 0) answer(200, '{}');
     });
     const t = new BrokerTransport(await listen(silent.server));

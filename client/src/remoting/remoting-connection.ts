@@ -13,6 +13,12 @@ import { encodeCancel, encodeRequestHead, type FrameHeaders, FrameDecoder, Frame
 /** Answers larger than this are refused (a sanity bound: a POP of 32 messages of 4 MiB fits). */
 export const MAX_RESPONSE_FRAME_BYTES = 256 * 1024 * 1024;
 const MAX_UPGRADE_HEAD_BYTES = 16 * 1024;
+/**
+ * How long a connected server may take to answer the upgrade before it counts as refused (the
+ * calls then go over HTTP): a broker answers it at once, from its event loop; a server that
+ * takes the upgrade request for something else may never answer it.
+ */
+export const UPGRADE_ANSWER_TIMEOUT_MS = 1_000;
 /** How long a probe of a silent connection (GET /healthz) may take before the connection is given up. */
 const PROBE_TIMEOUT_MS = 3_000;
 const CRLF2 = Buffer.from('\r\n\r\n');
@@ -31,13 +37,13 @@ interface Pending {
   resolve: (res: HttpResponse) => void;
   reject: (e: unknown) => void;
   timer: NodeJS.Timeout;
-  /** When its bytes were handed to the socket (0 while it waits in the backlog). */
-  sentAt: number;
+  /** `reads` when its bytes were handed to the socket (-1 while it waits in the backlog). */
+  readsAtSend: number;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
 }
 
-/** 'remoting': frames from now on; 'refused': the server answered the upgrade with `status` (use HTTP). */
+/** 'remoting': frames from now on; 'refused': the server answered the upgrade with `status`, 0 for no answer in time (use HTTP). */
 export type UpgradeOutcome = { kind: 'remoting' } | { kind: 'refused'; status: number };
 
 export class RemotingConnection {
@@ -49,8 +55,8 @@ export class RemotingConnection {
   private upgradeHead: Buffer | undefined;
   private upgraded = false;
   private nextId = 1;
-  /** The last time bytes came from the broker: a request timing out with nothing since it was sent means a dead connection. */
-  private lastReceivedAt = 0;
+  /** Reads from the broker so far (a count, not a time: a read and a send can share a millisecond); none since a request that timed out was sent hints at a dead connection. */
+  private reads = 0;
   private probing = false;
   private settleReady!: (o: UpgradeOutcome) => void;
   private failReady!: (e: Error) => void;
@@ -75,6 +81,18 @@ export class RemotingConnection {
       ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ALPNProtocols: ['http/1.1'], ...secure })
       : net.connect({ host, port, noDelay: true });
     if (secure) this.socket.setNoDelay(true);
+    this.socket.once(secure ? 'secureConnect' : 'connect', () => {
+      const late = setTimeout(() => {
+        if (this.upgraded || this.closed) return;
+        this.settleReady({ kind: 'refused', status: 0 });
+        this.destroy();
+      }, UPGRADE_ANSWER_TIMEOUT_MS);
+      late.unref();
+      this.ready.then(
+        () => clearTimeout(late),
+        () => clearTimeout(late),
+      );
+    });
     this.socket.write(
       `GET ${REMOTING_PATH} HTTP/1.1\r\nhost: ${hostHeader}\r\nconnection: Upgrade\r\nupgrade: ${REMOTING_UPGRADE}\r\ncontent-length: 0\r\n\r\n`,
       'latin1',
@@ -105,7 +123,7 @@ export class RemotingConnection {
       const signal = req.signal;
       const onAbort = signal ? () => this.cancel(id, signal.reason) : undefined;
       signal?.addEventListener('abort', onAbort!, { once: true });
-      this.pending.set(id, { resolve, reject, timer, sentAt: 0, signal, onAbort });
+      this.pending.set(id, { resolve, reject, timer, readsAtSend: -1, signal, onAbort });
       this.socket.ref();
       this.write(id, bodyLength > 0 ? [head, body!] : [head]);
     });
@@ -134,7 +152,7 @@ export class RemotingConnection {
 
   private writeNow(id: number, parts: (Buffer | string)[]): void {
     const p = this.pending.get(id);
-    if (p) p.sentAt = Date.now();
+    if (p) p.readsAtSend = this.reads;
     if (parts.length === 1) {
       this.socket.write(parts[0]!);
       return;
@@ -166,7 +184,7 @@ export class RemotingConnection {
   private timeout(id: number, timeoutMs: number): void {
     const p = this.pending.get(id);
     if (!p) return;
-    const silent = p.sentAt > 0 && this.lastReceivedAt < p.sentAt;
+    const silent = p.readsAtSend === this.reads;
     this.cancel(id, new HttpTransportError('TIMEOUT', `no complete answer within ${timeoutMs} ms`));
     if (silent) this.probe();
   }
@@ -181,14 +199,14 @@ export class RemotingConnection {
   private probe(): void {
     if (this.probing || this.closed) return;
     this.probing = true;
-    const since = Date.now();
+    const since = this.reads;
     this.request({ method: 'GET', path: '/healthz', timeoutMs: PROBE_TIMEOUT_MS }).then(
       () => {
         this.probing = false;
       },
       () => {
         this.probing = false;
-        if (this.lastReceivedAt < since) this.fail(new HttpTransportError('ECONNRESET', 'no bytes from the broker, not even for a probe'));
+        if (this.reads === since) this.fail(new HttpTransportError('ECONNRESET', 'no bytes from the broker, not even for a probe'));
       },
     );
   }
@@ -202,7 +220,7 @@ export class RemotingConnection {
   }
 
   private onData(chunk: Buffer): void {
-    this.lastReceivedAt = Date.now();
+    this.reads++;
     if (!this.upgraded) {
       chunk = this.onUpgradeData(chunk) ?? Buffer.alloc(0);
       if (!this.upgraded || chunk.length === 0) return;
