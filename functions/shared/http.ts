@@ -3,7 +3,7 @@
  * leaves as {"error":{"code","message"}} with the CirrusError's status, and JSON bodies are
  * read with the checks the API promises (415 for another content type, 400 for bad JSON).
  */
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import { IncomingMessage } from 'node:http';
 import type { Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -66,8 +66,10 @@ function checkJsonType(header: string | undefined): void {
 function parseJsonBytes(bytes: Buffer): unknown {
   // JSON is UTF-8 (RFC 8259); decoding other bytes would turn them into U+FFFD and store
   // text the client never sent. isUtf8 is a native SIMD scan, cheap beside JSON.parse.
-  if (!isUtf8(bytes)) throw new CirrusError('INVALID_TEXT', 'request body is not valid UTF-8: send binary message bodies as bodyEncoding "base64"');
-  const text = bytes.toString('utf8');
+  // ASCII (the usual JSON) is UTF-8 that latin1 decodes as itself, several times faster.
+  const ascii = isAscii(bytes);
+  if (!ascii && !isUtf8(bytes)) throw new CirrusError('INVALID_TEXT', 'request body is not valid UTF-8: send binary message bodies as bodyEncoding "base64"');
+  const text = bytes.toString(ascii ? 'latin1' : 'utf8');
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {

@@ -17,7 +17,7 @@ import type { GatewayDeps } from '../../functions/gateway/src/deps';
 import { MAX_SEND_REQUEST_BYTES } from '../../functions/gateway/src/limits';
 import type { LocalCluster } from '../../infra/local/local-cluster';
 import { waitFor } from '../../infra/local/wait-for';
-import { api, startTestCluster, stopTestCluster } from '../support/cluster';
+import { api, readWholeQueue, startTestCluster, stopTestCluster } from '../support/cluster';
 import { sample } from '../support/prometheus-text';
 
 interface Req {
@@ -88,7 +88,7 @@ let app: ReturnType<typeof createGatewayApp>;
 beforeAll(async () => {
   cluster = await startTestCluster();
   const c = cluster.config;
-  for (const topic of ['hot', 'quiet', 'leases']) expect((await api(cluster.gatewayUrl, 'POST', '/v1/topics', { topic, queues: 2 })).status).toBe(201);
+  for (const topic of ['hot', 'quiet', 'leases', 'texts']) expect((await api(cluster.gatewayUrl, 'POST', '/v1/topics', { topic, queues: 2 })).status).toBe(201);
   deps = createGatewayDeps(loadGatewayConfig({ CIRRUSMQ_NAMESRV_ADDR: `${c.host}:${c.nameServerPort}`, CIRRUSMQ_LOG_LEVEL: 'error' }));
   app = createGatewayApp(deps);
 }, 120_000);
@@ -187,8 +187,10 @@ describe('the gateway process and its Hono app answer alike', () => {
   it('receive and ack real leases: the same answers but for ids, handles and offsets', async () => {
     const base = '/v1/topics/leases/groups/readers';
     expect((await api(cluster.gatewayUrl, 'PUT', '/v1/groups/readers', { consumeFrom: 'earliest' })).status).toBe(201);
+    const unicode = { messages: ['é', '雪 ☃', '😀 "q" \\ \n'].map((body) => ({ body })) };
     const sent = await toProcess(cluster.gatewayUrl, { path: '/v1/topics/leases/messages', body: msgs(8) });
     expect(sent.status).toBe(200);
+    expect((await toProcess(cluster.gatewayUrl, { path: '/v1/topics/texts/messages', body: unicode })).status).toBe(200);
     const receive = (via: (r: Req) => Promise<Answer>) => via({ path: `${base}/receive`, body: { max: 4, waitSeconds: 1, invisibleSeconds: 60 } });
     const byProcess = (r: Req) => toProcess(cluster.gatewayUrl, r);
     const byApp = (r: Req) => toApp(app, r);
@@ -198,6 +200,13 @@ describe('the gateway process and its Hono app answer alike', () => {
     await waitFor('a lease through the app', 30_000, async () => leased((got.app = await receive(byApp))));
     // Bodies and keys are the message's index: blanked too.
     const shape = (a: Answer) => JSON.parse(blank(a).body).messages.map((m: object) => ({ ...m, body: 'm', keys: ['k'] }));
+    // Text stored as sent, whether the request was ASCII or not (the two ways it is decoded).
+    const stored: string[] = [];
+    for (const broker of cluster.config.brokers.map((b) => b.brokerName))
+      for (const queueId of [0, 1]) stored.push(...(await readWholeQueue(cluster.gatewayUrl, 'texts', broker, queueId)).map((m) => m.body));
+    expect(stored.sort()).toEqual(unicode.messages.map((m) => m.body).sort());
+    const leasedBodies = (a: Answer) => JSON.parse(a.body.toString()).messages.map((m: { body: string }) => m.body);
+    for (const b of [...leasedBodies(got.process!), ...leasedBodies(got.app!)]) expect(msgs(8).messages.map((m) => m.body)).toContain(b);
     expect(got.process!.status).toBe(200);
     expect(got.process!.type).toBe('application/json');
     expect(shape(got.process!)[0]).toEqual(shape(got.app!)[0]);
