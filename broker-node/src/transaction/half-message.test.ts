@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { decodeRecord, decodeSendBatch, encodeSendBatch, markHalfMessages, MessageConst, prepareMessage, readRecordShape } from '@cirrusmq/client/protocol';
+import {
+  decodeProperties,
+  decodeRecord,
+  decodeSendBatch,
+  encodeSendBatch,
+  markHalfMessages,
+  MessageConst,
+  prepareMessage,
+  readRecordShape,
+} from '@cirrusmq/client/protocol';
 import { batchOf } from '../timer/timer-record';
 import { useStoreFixture } from '../testing/store-fixture';
 import {
@@ -43,6 +52,29 @@ describe('half messages', () => {
     // A commit's put of it lands in the real queue.
     await store.putMessages(sendBatchOfRecords('T', 3, d.committed));
     expect(store.getMaxOffsetInQueue('T', 3)).toBe(1);
+  });
+
+  it('finds the marks of a batch in one pass: a mark in a body is none, a half message after it is one; properties that are not UTF-8 still encode', () => {
+    const prepared = [
+      prepareMessage({ topic: 'T', body: 'TRAN_MSG\u0001true in a body' }, 4096, 1),
+      prepareMessage({ topic: 'T', body: 'half' }, 4096, 1),
+      prepareMessage({ topic: 'T', body: 'plain', properties: { p: 'é' } }, 4096, 1),
+      prepareMessage({ topic: 'T', body: 'half too' }, 4096, 1),
+    ];
+    markHalfMessages([prepared[1]!, prepared[3]!], 'G');
+    const encoded = encodeSendBatch('T', 0, prepared);
+    // Break the UTF-8 of the plain record's "é" (C3 A9 -> FF A9): it decodes to two U+FFFD, six bytes.
+    const at = encoded.indexOf(Buffer.from('é', 'utf8'));
+    encoded[at] = 0xff;
+    const d = divertHalfMessages(decodeSendBatch(encoded, 10))!;
+    expect(d.halves.map((h) => h.messageId)).toEqual([prepared[1]!.messageId, prepared[3]!.messageId]);
+    expect(d.normal!.records).toHaveLength(2);
+    const plain = d.normal!.records[1]!;
+    // Every property whole (a stated length short of the re-encoded string would cut the last ones).
+    const stored = decodeRecord(d.normal!.body, plain.pos, plain.shape);
+    expect(stored.properties).toEqual({ ...decodeProperties(prepared[2]!.properties), p: '\uFFFD\uFFFD' });
+    expect(stored.messageId).toBe(prepared[2]!.messageId);
+    expect(d.committed).toHaveLength(2);
   });
 
   it('reads the ends of one op record for many transactions, and of one for an id with the separator', async () => {

@@ -32,13 +32,41 @@ const HALF_MARK = `${MessageConst.TRANSACTION_PREPARED}\u0001true\u0002`;
 export type OpKind = 'COMMIT' | 'ROLLBACK' | 'GROUP';
 
 const HALF_BYTES = Buffer.from('TRAN_MSG\u0001true');
-/** The properties looked at of a record without the mark: none. */
-const NOT_HALF: Readonly<Record<string, string>> = {};
+const HALF_MARK_BYTES = Buffer.byteLength(HALF_MARK, 'utf8');
 
-/** Whether a record's properties may mark a half message: a byte search, so a plain send pays no property decode. */
-function mayBeHalf(buf: Buffer, shape: RecordShape): boolean {
-  if (shape.propertiesLength < HALF_BYTES.length) return false;
-  return buf.subarray(shape.propertiesStart, shape.propertiesStart + shape.propertiesLength).indexOf(HALF_BYTES) >= 0;
+/**
+ * Which records' properties may mark a half message: byte searches of the whole batch, each
+ * going on past the record it found, so a plain send pays no property decode and a batch of
+ * halves one pass. undefined: none.
+ */
+function halfMarks(batch: SendBatch): boolean[] | undefined {
+  const { body, records } = batch;
+  let marks: boolean[] | undefined;
+  let at = body.indexOf(HALF_BYTES);
+  let i = 0;
+  while (at >= 0) {
+    while (i < records.length && records[i]!.pos + records[i]!.shape.size <= at) i++;
+    if (i === records.length) break;
+    const { pos, shape } = records[i]!;
+    if (at >= shape.propertiesStart && at + HALF_BYTES.length <= shape.propertiesStart + shape.propertiesLength) {
+      if (!marks) marks = new Array<boolean>(records.length).fill(false);
+      marks[i] = true;
+      at = body.indexOf(HALF_BYTES, pos + shape.size);
+    } else at = body.indexOf(HALF_BYTES, at + 1);
+  }
+  return marks;
+}
+
+/** preparedFrom with the properties' byte length given (the caller knows it from the parts). */
+function preparedWith(buf: Buffer, pos: number, shape: RecordShape, properties: string, propertiesLength: number): PreparedMessage {
+  return {
+    messageId: '',
+    body: buf.subarray(pos + Field.BODY, pos + Field.BODY + shape.bodyLength),
+    sysFlag: buf.readInt32BE(pos + Field.SYSFLAG),
+    bornTimestamp: Number(buf.readBigInt64BE(pos + Field.BORNTIMESTAMP)),
+    properties,
+    propertiesLength,
+  };
 }
 
 export interface DivertedHalves {
@@ -58,30 +86,34 @@ export interface DivertedHalves {
 /** Splits a send batch; undefined (the batch goes as it came) when it holds no half message. */
 export function divertHalfMessages(batch: SendBatch): DivertedHalves | undefined {
   const { body, records } = batch;
-  // One search of the whole batch: a plain batch (the usual case) is done here.
-  if (body.indexOf(HALF_BYTES) < 0) return undefined;
-  let any = false;
-  for (const { shape } of records) if (mayBeHalf(body, shape)) any = true;
-  if (!any) return undefined;
+  const marks = halfMarks(batch);
+  if (!marks) return undefined;
   const half: PreparedMessage[] = [];
   const halves: DivertedHalves['halves'] = [];
   const committed: PreparedMessage[] = [];
   const normal: PreparedMessage[] = [];
   const whereTo = `${C.REAL_TOPIC}\u0001${batch.topic}\u0002${C.REAL_QID}\u0001${batch.queueId}\u0002`;
-  for (const { pos, shape } of records) {
+  const whereToBytes = Buffer.byteLength(whereTo, 'utf8');
+  for (let i = 0; i < records.length; i++) {
+    const { pos, shape } = records[i]!;
     const props = propertiesString(body, shape);
-    const p = mayBeHalf(body, shape) ? decodeProperties(props) : NOT_HALF;
-    if (p[C.TRANSACTION_PREPARED] !== 'true') {
-      normal.push(preparedFrom(body, pos, shape, props));
+    // The stored length, unless bytes that are not UTF-8 were decoded to U+FFFD (then they re-encode to another length).
+    const propsBytes = props.includes('\uFFFD') ? Buffer.byteLength(props, 'utf8') : shape.propertiesLength;
+    const p = marks[i] ? decodeProperties(props) : undefined;
+    if (p === undefined || p[C.TRANSACTION_PREPARED] !== 'true') {
+      normal.push(preparedWith(body, pos, shape, props, propsBytes));
       continue;
     }
     const messageId = p[C.UNIQ_KEY] ?? '';
     // encodeProperties of {TRANSACTION_ID: messageId}, written out: one string per record less.
     const idProperty = `${C.TRANSACTION_ID}\u0001${messageId}\u0002`;
-    half.push(preparedFrom(body, pos, shape, props + whereTo + idProperty));
+    const idBytes = Buffer.byteLength(idProperty, 'utf8');
+    half.push(preparedWith(body, pos, shape, props + whereTo + idProperty, propsBytes + whereToBytes + idBytes));
     halves.push({ messageId, producerGroup: p[C.PRODUCER_GROUP] ?? '' });
     // What committedMessage gives for the stored record: TRAN_MSG out, the transaction id appended.
-    committed.push(preparedFrom(body, pos, shape, props.replace(HALF_MARK, '') + idProperty));
+    const kept = props.replace(HALF_MARK, '');
+    const keptBytes = propsBytes - (kept.length === props.length ? 0 : HALF_MARK_BYTES);
+    committed.push(preparedWith(body, pos, shape, kept + idProperty, keptBytes + idBytes));
   }
   return {
     normal: normal.length > 0 ? batchOf(batch.topic, batch.queueId, normal) : undefined,
