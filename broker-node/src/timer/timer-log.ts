@@ -22,6 +22,8 @@ import { readInt64, writeInt64 } from '@cirrusmq/client/protocol';
 export const UNIT_SIZE = 40;
 export const UNIT_NORMAL = 1;
 export const UNIT_DELETE = 4;
+/** Units readBackward reads at once (64 KiB). */
+const READ_WINDOW_UNITS = 1638;
 
 export interface TimerUnit {
   slotMs: number;
@@ -50,10 +52,10 @@ export function writeUnit(buf: Buffer, at: number, u: TimerUnit): void {
 
 export function readUnit(buf: Buffer, at: number): TimerUnit {
   return {
-    slotMs: Number(buf.readBigInt64BE(at)),
-    deliverMs: Number(buf.readBigInt64BE(at + 8)),
-    offsetPy: Number(buf.readBigInt64BE(at + 16)),
-    prevPos: Number(buf.readBigInt64BE(at + 24)),
+    slotMs: readInt64(buf, at),
+    deliverMs: readInt64(buf, at + 8),
+    offsetPy: readInt64(buf, at + 16),
+    prevPos: readInt64(buf, at + 24),
     sizePy: buf.readInt32BE(at + 32),
     magic: buf.readInt32BE(at + 36),
   };
@@ -65,6 +67,10 @@ export class TimerLog {
   /** One past the last unit written. */
   private end = 0;
   private readonly one = Buffer.alloc(UNIT_SIZE);
+  /** readBackward's window: the log's bytes [windowStart, windowEnd). */
+  private readonly window = Buffer.allocUnsafe(READ_WINDOW_UNITS * UNIT_SIZE);
+  private windowStart = 0;
+  private windowEnd = 0;
   /** Files written since the last sync. */
   private readonly dirty = new Set<LogFile>();
 
@@ -77,6 +83,7 @@ export class TimerLog {
 
   /** Opens the files and cuts the log at `end` (units past it were never checkpointed: the replay writes them again). */
   open(end: number): void {
+    this.windowEnd = 0;
     fs.mkdirSync(this.dir, { recursive: true });
     const names = fs
       .readdirSync(this.dir)
@@ -134,6 +141,24 @@ export class TimerLog {
     return readUnit(this.one, 0);
   }
 
+  /**
+   * The unit at `pos`, read with the units before it in one read: a slot's list runs
+   * backwards, mostly through units appended together (a burst's ten thousand per tick are a
+   * few reads, not ten thousand). Units never change once written, but for recovery's rewrite,
+   * which drops the window.
+   */
+  readBackward(pos: number): TimerUnit {
+    if (pos >= this.windowStart && pos + UNIT_SIZE <= this.windowEnd) return readUnit(this.window, pos - this.windowStart);
+    const file = this.fileAt(pos);
+    if (!file) throw new Error(`timer log: no file holds position ${pos}`);
+    const from = Math.max(file.start, pos + UNIT_SIZE - this.window.length);
+    const n = fs.readSync(file.fd, this.window, 0, pos + UNIT_SIZE - from, from - file.start);
+    this.windowStart = from;
+    this.windowEnd = from + n;
+    if (n < pos + UNIT_SIZE - from) throw new Error(`timer log: position ${pos} is past the end of its file`);
+    return readUnit(this.window, pos - from);
+  }
+
   /** Units from `from` to the end, in runs read whole (recovery's scan). */
   *scan(from = this.startPos): Generator<{ pos: number; unit: TimerUnit }> {
     const buf = Buffer.allocUnsafe(4096 * UNIT_SIZE);
@@ -158,6 +183,7 @@ export class TimerLog {
 
   /** Writes a unit again in place (recovery relinks it). */
   rewrite(pos: number, unit: TimerUnit): void {
+    this.windowEnd = 0;
     const file = this.fileAt(pos);
     if (!file) throw new Error(`timer log: no file holds position ${pos}`);
     writeUnit(this.one, 0, unit);
@@ -179,6 +205,7 @@ export class TimerLog {
       fs.closeSync(f.fd);
       this.dirty.delete(f);
       fs.rmSync(path.join(this.dir, String(f.start).padStart(20, '0')), { force: true });
+      this.windowEnd = 0;
       n++;
     }
     return n;
@@ -191,6 +218,7 @@ export class TimerLog {
   close(): void {
     for (const f of this.files) fs.closeSync(f.fd);
     this.files.length = 0;
+    this.windowEnd = 0;
   }
 
   private fileAt(pos: number): LogFile | undefined {

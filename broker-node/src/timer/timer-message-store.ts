@@ -376,7 +376,7 @@ export class TimerMessageStore extends ServiceThread {
   private async fireTick(tickMs: number): Promise<void> {
     const units: TimerUnit[] = [];
     for (let p = this.wheel.lastPos(tickMs); p >= 0; ) {
-      const unit = this.log.read(p);
+      const unit = this.log.readBackward(p);
       units.push(unit);
       p = unit.prevPos;
     }
