@@ -229,6 +229,20 @@ describe('BrokerTransport', () => {
     }
   });
 
+  it('close() as over HTTP: a call in flight is still answered, a later one fails, then the connection ends', async () => {
+    const held: (() => void)[] = [];
+    const { server, sockets } = remotingServer((_f, _socket, answer) => held.push(() => answer(200, PROGRESS)));
+    const client = new BrokerClient(await listen(server));
+    const inFlight = progress(client);
+    await waitFor('the call at the server', 5_000, async () => held.length === 1, 5);
+    client.close();
+    expect(((await progress(client).catch((x: unknown) => x)) as CirrusError).code).toBe('BROKER_UNAVAILABLE');
+    const closed = new Promise((r) => sockets[0]!.once('end', r));
+    held[0]!();
+    expect(await inFlight).toEqual(JSON.parse(PROGRESS));
+    await closed;
+  });
+
   it('a script that never closes its client still exits once its calls are answered', async () => {
     const { server } = remotingServer((_f, _s, answer) => answer(200, PROGRESS));
     const addr = await listen(server);

@@ -79,8 +79,10 @@ export class BrokerTransport {
 
   close(): void {
     this.closed = true;
-    this.conn?.close();
+    // As over HTTP: calls in flight are answered, later ones fail.
+    this.conn?.closeWhenIdle();
     this.conn = undefined;
+    this.opening?.close();
     this.http.close();
   }
 

@@ -58,6 +58,8 @@ export class RemotingConnection {
   /** Reads from the broker so far (a count, not a time: a read and a send can share a millisecond); none since a request that timed out was sent hints at a dead connection. */
   private reads = 0;
   private probing = false;
+  /** closeWhenIdle() was called: no new requests, and the socket closes with the last answer. */
+  private closing = false;
   private settleReady!: (o: UpgradeOutcome) => void;
   private failReady!: (e: Error) => void;
   readonly ready: Promise<UpgradeOutcome>;
@@ -111,7 +113,7 @@ export class RemotingConnection {
   }
 
   request(req: RemotingRequest): Promise<HttpResponse> {
-    if (this.closed || !this.upgraded) return Promise.reject(new HttpTransportError('ECONNRESET', 'connection closed'));
+    if (this.closed || this.closing || !this.upgraded) return Promise.reject(new HttpTransportError('ECONNRESET', 'connection closed'));
     req.signal?.throwIfAborted();
     const id = this.takeId();
     const body = req.body;
@@ -127,6 +129,12 @@ export class RemotingConnection {
       this.socket.ref();
       this.write(id, bodyLength > 0 ? [head, body!] : [head]);
     });
+  }
+
+  /** As the HTTP client's close(): requests in flight get their answers, then the socket closes; new ones are refused. */
+  closeWhenIdle(): void {
+    this.closing = true;
+    if (this.pending.size === 0) this.destroy();
   }
 
   /** Fails every request in flight and closes the socket. */
@@ -216,7 +224,10 @@ export class RemotingConnection {
     clearTimeout(p.timer);
     if (p.onAbort) p.signal!.removeEventListener('abort', p.onAbort);
     // An idle connection does not keep the process alive.
-    if (this.pending.size === 0) this.socket.unref();
+    if (this.pending.size === 0) {
+      this.socket.unref();
+      if (this.closing) this.destroy();
+    }
   }
 
   private onData(chunk: Buffer): void {
