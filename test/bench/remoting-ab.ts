@@ -1,5 +1,5 @@
 /**
- * npx tsx --conditions=cirrusmq-source test/bench/remoting-ab.ts [-- --rounds 6 --seconds 2 --loops 4]
+ * npx tsx --conditions=cirrusmq-source test/bench/remoting-ab.ts [--rounds 6 --seconds 2 --loops 4 --transports http,remoting]
  *
  * The transport's cost alone: a broker (its server, store and PopService) and receive 32 +
  * ack loops in ONE process, alternating HTTP and remoting slices of a few seconds, and the
@@ -20,6 +20,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '2' },
     loops: { type: 'string', default: '4' },
     messages: { type: 'string', default: '400000' },
+    /** The transports alternated (one alone: the same slices for comparing two trees). */
+    transports: { type: 'string', default: 'http,remoting' },
   },
 });
 const BATCH = 32;
@@ -41,7 +43,7 @@ try {
   }
   const perMsg: Record<BrokerTransportKind, number[]> = { http: [], remoting: [] };
   for (let round = 0; round <= Number(values.rounds); round++) {
-    for (const transport of ['http', 'remoting'] as const) {
+    for (const transport of values.transports.split(',') as BrokerTransportKind[]) {
       const client = new BrokerClient(addr, { transport });
       const group = `ab-${round}-${transport}`;
       f.groups.put(group);
@@ -68,7 +70,9 @@ try {
   }
   const h = median(perMsg.http);
   const r = median(perMsg.remoting);
-  log(`median µs CPU per acked message, broker + client in one process: http ${fmt(h, 2)}, remoting ${fmt(r, 2)} (remoting/http ${fmt(r / h, 2)})`);
+  const figures = [perMsg.http.length > 0 ? `http ${fmt(h, 2)}` : '', perMsg.remoting.length > 0 ? `remoting ${fmt(r, 2)}` : ''].filter(Boolean);
+  const ratio = perMsg.http.length > 0 && perMsg.remoting.length > 0 ? ` (remoting/http ${fmt(r / h, 2)})` : '';
+  log(`median µs CPU per acked message, broker + client in one process: ${figures.join(', ')}${ratio}`);
 } finally {
   await f.close();
 }
