@@ -1,5 +1,10 @@
 /**
- * npx tsx --conditions=cirrusmq-source test/bench/produce-breakdown.ts [--system gateway|direct|sync --runs 3 --seconds 5 --segment-mib 2047]
+ * npx tsx --conditions=cirrusmq-source test/bench/produce-breakdown.ts [--system gateway|direct|sync --runs 3 --seconds 5 --warmup-seconds 2 --segment-mib 2047]
+ *
+ * The cluster's processes inherit this one's environment: CIRRUSMQ_GATEWAY_HOT_ROUTES=false
+ * gives the gateway as it was before its own listener for the hot routes (Hono serves all).
+ * On a busy machine a first run after 2 s of warm-up still pays for JIT compilation: compare
+ * like runs, or warm up longer.
  *
  * Where a produce's server CPU goes, per process, for one system at a time (bench:produce
  * compares systems; this explains one). 1 KB messages, 512 in flight, as bench:produce:
@@ -27,6 +32,7 @@ const { values } = parseArgs({
     system: { type: 'string', default: 'gateway' },
     runs: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '5' },
+    'warmup-seconds': { type: 'string', default: '2' },
     // Smaller segments seal within the runs: with CIRRUSMQ_COMMITLOG_PREALLOCATE=true, the next ones are zero-filled.
     'segment-mib': { type: 'string', default: '2047' },
   },
@@ -71,7 +77,7 @@ try {
     );
     return ok;
   };
-  await load(2000); // warm-up: routes, connections, JIT
+  await load(Number(values['warmup-seconds']) * 1000); // warm-up: routes, connections, JIT
   for (let run = 1; run <= Number(values.runs); run++) {
     const before = await snapshot();
     const t0 = performance.now();
