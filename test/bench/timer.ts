@@ -34,6 +34,7 @@ import { DefaultMessageStore } from '../../broker-node/src/store/message-store';
 import { TimerMessageStore } from '../../broker-node/src/timer/timer-message-store';
 import { putMessagesWithTimers } from '../../broker-node/src/timer/timer-put';
 import { waitFor } from '../../infra/local/wait-for';
+import { cpuSeconds } from './proc-cpu';
 import { singleBrokerProcs } from '../support/single-broker';
 
 const { values } = parseArgs({
@@ -144,7 +145,9 @@ async function burst(dir: string): Promise<void> {
 
 async function throughput(dir: string): Promise<void> {
   const ctx = await open(dir);
+  const cpuUs = { plain: 0, delayed: 0 };
   const run = async (delayed: boolean, n: number) => {
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < n; i += 32) {
       const now = Date.now();
@@ -155,7 +158,10 @@ async function throughput(dir: string): Promise<void> {
     }
     // The timer loop's share (enqueueing what was sent) counts against the delayed sends.
     if (delayed) await ctx.timer.pass();
-    return n / ((performance.now() - t0) / 1000);
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    cpuUs[delayed ? 'delayed' : 'plain'] += cpu.user + cpu.system;
+    return n / seconds;
   };
   const rates = { plain: [] as number[], delayed: [] as number[] };
   for (let round = 0; round < 4; round++) {
@@ -164,7 +170,8 @@ async function throughput(dir: string): Promise<void> {
   }
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   console.log(
-    `throughput (batches of 32, in process): plain ${mean(rates.plain).toFixed(0)} msg/s, delayed ${mean(rates.delayed).toFixed(0)} msg/s, ratio ${(mean(rates.delayed) / mean(rates.plain)).toFixed(2)}`,
+    `throughput (batches of 32, in process): plain ${mean(rates.plain).toFixed(0)} msg/s, delayed ${mean(rates.delayed).toFixed(0)} msg/s, ratio ${(mean(rates.delayed) / mean(rates.plain)).toFixed(2)}; ` +
+      `CPU µs/msg plain ${(cpuUs.plain / (SENDS / 2)).toFixed(2)}, delayed ${(cpuUs.delayed / (SENDS / 2)).toFixed(2)} (plain/delayed ${(cpuUs.plain / cpuUs.delayed).toFixed(2)}, load ${os.loadavg()[0]!.toFixed(1)})`,
   );
   await ctx.timer.close();
   await ctx.store.shutdown();
@@ -184,8 +191,12 @@ async function endToEnd(n: number, concurrency: number): Promise<void> {
     await procs.broker.start();
     await waitFor('broker registered', 60_000, async () => (await ns.getCluster()).some((b) => b.alive));
     await ns.createTopic({ topic: 'TimerE2e', queues: 8 });
+    const brokerPid = procs.broker.child!.pid!;
+    const cpu = { plain: { broker: 0, sdk: 0, n: 0 }, delayed: { broker: 0, sdk: 0, n: 0 } };
     const run = async (delayed: boolean, count: number) => {
       let next = 0;
+      const broker0 = cpuSeconds([brokerPid]);
+      const sdk0 = process.cpuUsage();
       const t0 = performance.now();
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
@@ -195,10 +206,18 @@ async function endToEnd(n: number, concurrency: number): Promise<void> {
           }
         }),
       );
-      return count / ((performance.now() - t0) / 1000);
+      const seconds = (performance.now() - t0) / 1000;
+      const sdk = process.cpuUsage(sdk0);
+      const c = cpu[delayed ? 'delayed' : 'plain'];
+      c.broker += cpuSeconds([brokerPid]) - broker0;
+      c.sdk += (sdk.user + sdk.system) / 1e6;
+      c.n += count;
+      return count / seconds;
     };
     await run(false, 20_000);
     await run(true, 20_000);
+    cpu.plain = { broker: 0, sdk: 0, n: 0 };
+    cpu.delayed = { broker: 0, sdk: 0, n: 0 };
     const rates = { plain: [] as number[], delayed: [] as number[] };
     for (let round = 0; round < 4; round++) {
       rates.plain.push(await run(false, n / 8));
@@ -207,6 +226,14 @@ async function endToEnd(n: number, concurrency: number): Promise<void> {
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     console.log(
       `end to end (${concurrency} loops of sendBatch(32), SDK -> broker process): plain ${mean(rates.plain).toFixed(0)} msg/s, delayed ${mean(rates.delayed).toFixed(0)} msg/s, ratio ${(mean(rates.delayed) / mean(rates.plain)).toFixed(2)}`,
+    );
+    // CPU per message, which the machine's load moves less than the rates: the broker's (its timer loop included) and this process's (the SDK).
+    const us = (c: { broker: number; sdk: number; n: number }) => ({ broker: (c.broker * 1e6) / c.n, sdk: (c.sdk * 1e6) / c.n });
+    const p = us(cpu.plain);
+    const d = us(cpu.delayed);
+    console.log(
+      `end to end CPU µs/msg: broker plain ${p.broker.toFixed(2)}, delayed ${d.broker.toFixed(2)} (plain/delayed ${(p.broker / d.broker).toFixed(2)}); ` +
+        `SDK plain ${p.sdk.toFixed(2)}, delayed ${d.sdk.toFixed(2)}; both plain/delayed ${((p.broker + p.sdk) / (d.broker + d.sdk)).toFixed(2)} (load ${os.loadavg()[0]!.toFixed(1)})`,
     );
   } finally {
     producer.shutdown();
