@@ -30,7 +30,8 @@ beforeAll(async () => {
       CIRRUSMQ_TRANSACTION_CHECK_FIRST_MS: String(CHECK_FIRST_MS),
       CIRRUSMQ_TRANSACTION_CHECK_INTERVAL_MS: String(CHECK_INTERVAL_MS),
       CIRRUSMQ_TRANSACTION_CHECK_MAX: String(CHECK_MAX),
-      CIRRUSMQ_TRANSACTION_CHECK_URL_TIMEOUT_MS: '300',
+      // Long enough for a busy machine's answer to COMMIT; the silent server shows the timeout.
+      CIRRUSMQ_TRANSACTION_CHECK_URL_TIMEOUT_MS: '1000',
     },
   });
   nameServer = cluster.nameServerUrl.replace(/^http:\/\//, '');

@@ -34,7 +34,7 @@ const T0 = 1_800_000_000_000;
 function setup(store: DefaultMessageStore = fx.open(), clock = { now: T0 }, checkMax = 3) {
   const tx = new TransactionalMessageService(
     store,
-    { brokerName: 'broker-a', checkFirstMs: 6_000, checkIntervalMs: 30_000, checkMax, checkUrlTimeoutMs: 300, now: () => clock.now },
+    { brokerName: 'broker-a', checkFirstMs: 6_000, checkIntervalMs: 30_000, checkMax, checkUrlTimeoutMs: 1_000, now: () => clock.now },
     silentLogger,
   );
   return { store, clock, tx };
@@ -194,7 +194,7 @@ describe('TransactionalMessageService', () => {
       const [id] = await send(tx, store, [{ body: 'x' }]);
       const settle = async (reason: 'garbage' | 'timeout', n: number) => {
         await tx.checkPass();
-        for (let i = 0; i < 100 && tx.counters.checkUnknown[reason] < n; i++) await new Promise((r) => setTimeout(r, 20));
+        await waitFor(`${n} check(s) counted as ${reason}`, 15_000, async () => tx.counters.checkUnknown[reason] >= n, 20);
       };
       clock.now = T0 + 6_000;
       await settle('garbage', 1);
@@ -207,7 +207,7 @@ describe('TransactionalMessageService', () => {
       answer = '{"resolution":"COMMIT"}';
       clock.now = T0 + 66_000;
       await tx.checkPass();
-      for (let i = 0; i < 100 && tx.pendingCount() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      await waitFor('the check URL commit', 15_000, async () => tx.pendingCount() === 0, 20);
       expect((await visible(store)).map((m) => m.messageId)).toEqual([id]);
       expect(bodies[0]).toMatchObject({ messageId: id, topic: 'T', producerGroup: 'G', checkTimes: 1 });
       expect(tx.metricsText('broker-a')).toContain('cirrusmq_transaction_check_unknown_total{broker="broker-a",reason="garbage"} 1');
