@@ -190,7 +190,7 @@ try {
   };
   for (const mode of [...SEND_MODES, ...RECEIVE_MODES]) row(LABELS[mode], results[mode]);
   log('');
-  log("calls per message (median): the proxy's by method, and the brokers' send requests");
+  log("calls per message (median): the proxy's by method, and the brokers' send, pop and ack requests");
   for (const mode of [...SEND_MODES, ...RECEIVE_MODES]) {
     const methods = [...new Set(results[mode].flatMap((r) => Object.keys(r.rpcsPerMsg)))].sort();
     log(`  ${LABELS[mode].padEnd(44)} ${methods.map((m) => `${m} ${fmt(median(results[mode].map((r) => r.rpcsPerMsg[m] ?? 0)), 3)}`).join(', ')}`);
@@ -268,7 +268,7 @@ async function run(mode: Mode, group: string, runMs = durationMs): Promise<RunRe
   const pids = serverPids(mode);
   const proxyPid = cluster.pid('grpc-proxy')!;
   const rpcs0 = isGrpc(mode) ? await proxyCalls() : {};
-  const sends0 = await brokerSendRequests();
+  const broker0 = await brokerRequests();
   const cpu0 = cpuSeconds(pids);
   const proxy0 = cpuSeconds([proxyPid]);
   const proxySys0 = systemSeconds([proxyPid]);
@@ -279,8 +279,9 @@ async function run(mode: Mode, group: string, runMs = durationMs): Promise<RunRe
   const proxy1 = cpuSeconds([proxyPid]);
   const proxySys1 = systemSeconds([proxyPid]);
   const rpcs1 = isGrpc(mode) ? await proxyCalls() : {};
-  const sends1 = await brokerSendRequests();
-  if (!mode.endsWith('receive')) rpcs1['(broker send requests)'] = sends1 - sends0;
+  const broker1 = await brokerRequests();
+  for (const kind of mode.endsWith('receive') ? (['pop', 'ack'] as const) : (['send'] as const))
+    rpcs1[`(broker ${kind} requests)`] = broker1[kind] - broker0[kind];
   const total = rs.reduce((a, r) => a + r.done, 0);
   const samples = rs.flatMap((r) => r.errorSamples);
   if (samples.length > 0) log(`  ${mode}: errors, e.g. ${[...new Set(samples)].slice(0, 3).join(' | ')}`);
@@ -310,12 +311,12 @@ function serverPids(mode: Mode): number[] {
   return isGrpc(mode) ? [...store, cluster.pid('grpc-proxy')!] : store;
 }
 
-/** Send requests the brokers have answered so far (their /metrics): how far the proxy merged one-message calls. */
-async function brokerSendRequests(): Promise<number> {
-  let n = 0;
+/** Send, pop and ack requests the brokers have answered so far (their /metrics): how far one-message calls were merged. */
+async function brokerRequests(): Promise<Record<'send' | 'pop' | 'ack', number>> {
+  const n = { send: 0, pop: 0, ack: 0 };
   for (const b of cluster.config.brokers) {
     const text = await (await fetch(`${cluster.brokerUrl(b.brokerName)}/metrics`)).text();
-    for (const m of text.matchAll(/^cirrusmq_broker_send_duration_seconds_count(?:\{[^}]*\})? (\S+)$/gm)) n += Number(m[1]);
+    for (const m of text.matchAll(/^cirrusmq_broker_(send|pop|ack)_duration_seconds_count(?:\{[^}]*\})? (\S+)$/gm)) n[m[1] as 'send'] += Number(m[2]);
   }
   return n;
 }
