@@ -1,5 +1,5 @@
 /**
- * npm run bench:pop-path [-- --messages 200000 --consumers 4 --runs 3 --transport remoting|http]
+ * npm run bench:pop-path [-- --messages 200000 --consumers 4 --runs 3 --transport remoting|http|both]
  *
  * The broker's side of receive + ack alone, for work on the POP path: one broker, messages
  * pre-stored, SimpleConsumer loops (receive 32 + ackAll) in worker processes
@@ -28,12 +28,13 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '5' },
     brokers: { type: 'string', default: '1' },
-    /** The consumers' transport to the broker (the SDK's default: remoting). */
+    /** The consumers' transport to the broker (the SDK's default: remoting); both: each run once over each, alternating, in one cluster. */
     transport: { type: 'string', default: 'remoting' },
   },
 });
 const stored = Number(values.messages);
-if (values.transport !== 'remoting' && values.transport !== 'http') throw new Error(`--transport remoting or http, not ${values.transport}`);
+if (!['remoting', 'http', 'both'].includes(values.transport)) throw new Error(`--transport remoting, http or both, not ${values.transport}`);
+const transports = (values.transport === 'both' ? ['http', 'remoting'] : [values.transport]) as ('remoting' | 'http')[];
 const consumers = Number(values.consumers);
 const runs = Number(values.runs);
 const BATCH = 32;
@@ -75,46 +76,49 @@ try {
     }),
   );
   const pids = cluster.config.brokers.map((b) => cluster.pid(b.brokerName)!);
-  const perMsg: number[] = [];
-  const clientPerMsg: number[] = [];
+  const perMsg = new Map<string, number[]>(transports.map((t) => [t, []]));
+  const clientPerMsg = new Map<string, number[]>(transports.map((t) => [t, []]));
   for (let run = 0; run <= runs; run++) {
-    // Profiling (a --import preload that starts on SIGUSR2): the measured runs only.
-    if (run === 1 && process.env.CIRRUSMQ_BENCH_SIGNAL_PROFILE) for (const pid of pids) process.kill(pid, 'SIGUSR2');
-    const group = `pop-path-${run}`;
-    await gateway.putGroup(group, { consumeFrom: 'earliest' });
-    const cpu0 = cpuSeconds(pids);
-    const sys0 = systemSeconds(pids);
-    const t0 = performance.now();
-    const results = await Promise.all(
-      Array.from({ length: consumers }, () =>
-        worker({
-          mode: 'direct',
-          address: nameServer,
-          topic: 'bench',
-          group,
-          batch: BATCH,
-          durationMs: Number(values.seconds) * 1000,
-          transport: values.transport as 'remoting' | 'http',
-        }),
-      ),
-    );
-    const ms = performance.now() - t0;
-    const cpu = cpuSeconds(pids) - cpu0;
-    const sys = systemSeconds(pids) - sys0;
-    const acked = results.reduce((a, r) => a + r.acked, 0);
-    const us = (cpu * 1e6) / acked;
-    const clientUs = results.reduce((a, r) => a + r.cpuUs, 0) / acked;
-    const receives = results.reduce((a, r) => a + r.receiveMs.length, 0);
-    log(
-      `${run === 0 ? 'warm-up' : `run ${run}`}: ${fmt(acked)} acked, ${fmt(acked / (ms / 1000))} msg/s, broker CPU ${fmt(us, 2)} µs/msg (${fmt((100 * sys) / cpu, 0)}% in the kernel), consumer processes ${fmt(clientUs, 2)} µs/msg, ${fmt(acked / receives, 1)} messages a receive, load ${os.loadavg()[0]!.toFixed(1)}`,
-    );
-    if (run > 0) {
-      perMsg.push(us);
-      clientPerMsg.push(clientUs);
+    for (const transport of transports) {
+      // Profiling (a --import preload that starts on SIGUSR2): the measured runs only.
+      if (run === 1 && transport === transports[0] && process.env.CIRRUSMQ_BENCH_SIGNAL_PROFILE) for (const pid of pids) process.kill(pid, 'SIGUSR2');
+      const group = `pop-path-${run}-${transport}`;
+      await gateway.putGroup(group, { consumeFrom: 'earliest' });
+      const cpu0 = cpuSeconds(pids);
+      const sys0 = systemSeconds(pids);
+      const t0 = performance.now();
+      const results = await Promise.all(
+        Array.from({ length: consumers }, () =>
+          worker({
+            mode: 'direct',
+            address: nameServer,
+            topic: 'bench',
+            group,
+            batch: BATCH,
+            durationMs: Number(values.seconds) * 1000,
+            transport,
+          }),
+        ),
+      );
+      const ms = performance.now() - t0;
+      const cpu = cpuSeconds(pids) - cpu0;
+      const sys = systemSeconds(pids) - sys0;
+      const acked = results.reduce((a, r) => a + r.acked, 0);
+      const us = (cpu * 1e6) / acked;
+      const clientUs = results.reduce((a, r) => a + r.cpuUs, 0) / acked;
+      const receives = results.reduce((a, r) => a + r.receiveMs.length, 0);
+      log(
+        `${run === 0 ? 'warm-up' : `run ${run}`}${transports.length > 1 ? ` ${transport}` : ''}: ${fmt(acked)} acked, ${fmt(acked / (ms / 1000))} msg/s, broker CPU ${fmt(us, 2)} µs/msg (${fmt((100 * sys) / cpu, 0)}% in the kernel), consumer processes ${fmt(clientUs, 2)} µs/msg, ${fmt(acked / receives, 1)} messages a receive, load ${os.loadavg()[0]!.toFixed(1)}`,
+      );
+      if (run > 0) {
+        perMsg.get(transport)!.push(us);
+        clientPerMsg.get(transport)!.push(clientUs);
+      }
     }
   }
-  log(`transport: ${values.transport}`);
-  log(`median CPU per acked message: broker ${fmt(median(perMsg), 2)} µs, consumer processes ${fmt(median(clientPerMsg), 2)} µs`);
+  for (const t of transports) {
+    log(`median CPU per acked message over ${t}: broker ${fmt(median(perMsg.get(t)!), 2)} µs, consumer processes ${fmt(median(clientPerMsg.get(t)!), 2)} µs`);
+  }
 } finally {
   await producer.shutdown();
   await cluster.stop();
