@@ -42,6 +42,8 @@ export function popMessageProcessor(ctx: BrokerServerContext): (req: IncomingMes
       res.once('close', () => gone!.abort());
     }
     const got = await popService(ctx).pop(request, gone?.signal);
+    // The client left: nobody to answer (what it leased, if anything, comes back after its invisibility).
+    if (res.destroyed) return got.messages.length > 0 ? 'FOUND' : 'NO_NEW_MSG';
     const parts = popResultParts({ messages: got.messages }, got.records);
     let length = 0;
     for (const p of parts) length += p.length;

@@ -135,6 +135,26 @@ describe('remoting on the broker port', () => {
     }
   });
 
+  it('over HTTP too, a long poll whose client left frees its waiter at once (not at its wait)', async () => {
+    const t = new BrokerTransport(addr, { transport: 'http' });
+    try {
+      const abort = new AbortController();
+      const body = JSON.stringify(popReq({ topic: 'One', waitMs: 15_000 }));
+      const poll = t.request({ method: 'POST', path: '/v1/consume/pop', body, timeoutMs: 20_000, signal: abort.signal });
+      await waitFor('parked', 5_000, async () => f.popService.polling.parked() === 1, 5);
+      abort.abort(new Error('consumer gone'));
+      await expect(poll).rejects.toThrow('consumer gone');
+      await waitFor('the waiter gone', 2_000, async () => f.popService.polling.parked() === 0, 5);
+      // Gone for good, not between two parks: a message sent now goes to the next receive, not to the poll that left.
+      const next = f.client.pop(popReq({ topic: 'One', waitMs: 5_000 }), 'broker-a');
+      await waitFor('the next receive parked', 5_000, async () => f.popService.polling.parked() === 1, 5);
+      await f.client.sendBatch(sendBody('One', 0, ['kept']));
+      expect((await next).map((m) => m.body.toString())).toEqual(['kept']);
+    } finally {
+      t.close();
+    }
+  });
+
   it('garbage closes that connection only (the broker keeps serving); an oversize request is refused and its connection goes on', async () => {
     const bad = await rawConnection();
     bad.socket.write(Buffer.from([0, 0, 0, 5, 99, 0, 0, 0, 1]));
