@@ -98,10 +98,15 @@ export function needsNoEscape(b: Buffer): boolean {
   return true;
 }
 
-/** A growing byte buffer, sized at first for the bodies plus room for each message's fields. */
+/**
+ * A growing byte buffer, sized at first for the bodies plus room for each message's fields.
+ * Text waits in a string until bytes or the length are asked for: one message's tail and the
+ * next one's head then cost one write into the buffer, not two.
+ */
 class AnswerWriter {
   private buf: Buffer<ArrayBuffer>;
   private pos = 0;
+  private pending = '';
 
   constructor(fields: readonly RecordFields[]) {
     let size = OPEN.length + CLOSE.length;
@@ -110,23 +115,35 @@ class AnswerWriter {
   }
 
   get length(): number {
+    this.flush();
     return this.pos;
   }
 
   text(s: string): void {
-    // A UTF-16 unit takes at most 3 UTF-8 bytes; write() would silently cut what does not fit.
-    this.ensure(3 * s.length);
-    this.pos += this.buf.write(s, this.pos);
+    this.pending += s;
+    // Bounded: the room made for it is 3 bytes a unit, and text bodies (escaped, base64) are long.
+    if (this.pending.length > 8192) this.flush();
   }
 
   raw(b: Uint8Array): void {
+    this.flush();
     this.ensure(b.length);
     this.buf.set(b, this.pos);
     this.pos += b.length;
   }
 
   bytes(): Buffer<ArrayBuffer> {
+    this.flush();
     return this.buf.subarray(0, this.pos);
+  }
+
+  private flush(): void {
+    const s = this.pending;
+    if (s.length === 0) return;
+    this.pending = '';
+    // A UTF-16 unit takes at most 3 UTF-8 bytes; write() would silently cut what does not fit.
+    this.ensure(3 * s.length);
+    this.pos += this.buf.write(s, this.pos);
   }
 
   private ensure(n: number): void {
