@@ -1,7 +1,17 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type BrokerSendResponse, ContentTypes, createLogger, decodeRecords, Limits, PullHeaders, silentLogger } from '@cirrusmq/client/protocol';
+import {
+  type BrokerSendResponse,
+  ContentTypes,
+  createLogger,
+  decodeRecords,
+  encodeTimerBatch,
+  Limits,
+  PullHeaders,
+  prepareMessage,
+  silentLogger,
+} from '@cirrusmq/client/protocol';
 import { DefaultMessageStore } from '../store/message-store';
 import { FakeNameServer } from '../testing/fake-nameserver';
 import { removeDir, sendBody, tempDir } from '../testing/fixtures';
@@ -139,6 +149,14 @@ describe('broker HTTP server', () => {
     const r = await send(sendBody('TopicA', 0, ['a']), 'application/json');
     expect(r.status).toBe(415);
     expect(errorCode(r)).toBe('UNSUPPORTED_MEDIA_TYPE');
+    await expectUnchangedAndServing();
+  });
+
+  it('refuses a batch in the timer form when it keeps no timers, storing nothing', async () => {
+    const later = [prepareMessage({ topic: 'TopicA', body: 'a', delaySeconds: 60 })];
+    const r = await send(encodeTimerBatch('TopicA', 0, later, Date.now())!);
+    expect(r.status).toBe(400);
+    expect(errorCode(r)).toBe('INVALID_MESSAGE');
     await expectUnchangedAndServing();
   });
 

@@ -39,6 +39,8 @@ export function sendMessageProcessor(ctx: BrokerServerContext) {
     const body = await readBody(req, MAX_SEND_BODY_BYTES);
     const batch = decodeSendBatch(body, Limits.MAX_BATCH_MESSAGES);
     validateTopic(batch.topic);
+    // A batch the SDK sent already in the timer form is stored only by a broker that fires timers.
+    if (batch.timerForm && !ctx.timerStore) throw new CirrusError('INVALID_MESSAGE', `broker ${ctx.brokerName} keeps no timers`);
     await ctx.topicConfigManager.checkWritable(batch.topic, batch.queueId);
     // The store may have closed while the topic lookup was awaited.
     if (!ctx.acceptingWrites()) throw notAvailable();
