@@ -13,6 +13,16 @@ describe('receiptHandleBroker', () => {
     expect(receiptHandleBroker('v2.broker-b.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')).toBe('broker-b');
   });
 
+  it('checks each v2 name, whichever came before', () => {
+    expect(receiptHandleBroker('v2.broker-a.AAAA')).toBe('broker-a');
+    expect(receiptHandleBroker('v2.broker-a.AAAA')).toBe('broker-a');
+    expect(receiptHandleBroker('v2.broker a.AAAA')).toBeUndefined();
+    expect(receiptHandleBroker('v2..AAAA')).toBeUndefined();
+    expect(receiptHandleBroker(`v2.${'b'.repeat(65)}.AAAA`)).toBeUndefined();
+    expect(receiptHandleBroker('v2.broker-a')).toBeUndefined();
+    expect(receiptHandleBroker('v2.broker-c.AAAA')).toBe('broker-c');
+  });
+
   it.each([
     ['not a handle', 'forged'],
     ['another version', `v3.broker-a.m`],
