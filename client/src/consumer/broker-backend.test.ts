@@ -27,6 +27,8 @@ afterEach(() => {
 /** A broker that answers pops as scripted and records change-invisibility entries. */
 async function scriptedBroker(name: string, script: Script, released: { broker: string; invisibleMs: number }[]): Promise<string> {
   const server = http.createServer((req, res) => {
+    // An older broker: it knows no remoting, so the client's upgrade gets a 404 and the calls go over HTTP.
+    if (req.url === '/v1/remoting') return void res.writeHead(404).end();
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {

@@ -18,6 +18,8 @@ async function fakeBroker() {
   const parked: { group: string; res: http.ServerResponse; closed: boolean }[] = [];
   const queued = new Map<string, BrokerTransactionCheck[]>();
   const server = http.createServer((req, res) => {
+    // An older broker: it knows no remoting, so the client's upgrade gets a 404 and the calls go over HTTP.
+    if (req.url === '/v1/remoting') return void res.writeHead(404).end();
     const url = new URL(req.url!, 'http://x');
     const poll = { group: url.searchParams.get('producerGroup')!, res, closed: false };
     res.on('close', () => (poll.closed = true));
