@@ -98,6 +98,28 @@ describe('half messages', () => {
     ]);
   });
 
+  it('takes a mark only as a whole property, the last of its name: a longer name, another value or a later TRAN_MSG=false is none', () => {
+    const withProps = (extra: string) => {
+      const m = prepareMessage({ topic: 'T', body: 'b', properties: { p: '1' } }, 4096, 1);
+      m.properties += extra;
+      m.propertiesLength += Buffer.byteLength(extra);
+      return decodeSendBatch(encodeSendBatch('T', 0, [m]), 10);
+    };
+    expect(divertHalfMessages(withProps('XTRAN_MSG\u0001true\u0002'))).toBeUndefined();
+    expect(divertHalfMessages(withProps('TRAN_MSG\u0001trueish\u0002'))).toBeUndefined();
+    expect(divertHalfMessages(withProps('TRAN_MSG\u0001true\u0002PGROUP\u0001G\u0002TRAN_MSG\u0001false\u0002'))).toBeUndefined();
+    // A mark after a TRAN_MSG=false counts (the last one decides).
+    const d = divertHalfMessages(withProps('TRAN_MSG\u0001false\u0002PGROUP\u0001G\u0002TRAN_MSG\u0001true\u0002'))!;
+    expect(d.halves).toHaveLength(1);
+    expect(d.halves[0]!.producerGroup).toBe('G');
+    const stored = decodeRecord(d.half.body, d.half.records[0]!.pos, d.half.records[0]!.shape);
+    expect(stored.properties).toMatchObject({ p: '1', [MessageConst.REAL_TOPIC]: 'T', [MessageConst.TRANSACTION_ID]: d.halves[0]!.messageId });
+    const committed = decodeRecord(d.committed[0]!, 0, readRecordShape(d.committed[0]!, 0, d.committed[0]!.length)!);
+    // The mark itself dropped (the first TRAN_MSG=true): the earlier TRAN_MSG=false stays.
+    expect(committed.properties).toMatchObject({ p: '1', [MessageConst.TRANSACTION_PREPARED]: 'false', [MessageConst.TRANSACTION_ID]: d.halves[0]!.messageId });
+    expect(committed.topic).toBe('T');
+  });
+
   it('leaves a batch without half messages as it came, and refuses to mark a scheduled message', () => {
     const plain = [prepareMessage({ topic: 'T', body: 'TRAN_MSG in a body is not a mark' }, 4096, 1)];
     expect(divertHalfMessages(decodeSendBatch(encodeSendBatch('T', 0, plain), 10))).toBeUndefined();

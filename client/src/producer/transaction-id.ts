@@ -36,14 +36,23 @@ export type TransactionResolution = 'COMMIT' | 'ROLLBACK' | 'UNKNOWN';
  * the broker stores them invisible until a commit. A scheduled message cannot be one (as in RocketMQ).
  */
 export function markHalfMessages(prepared: PreparedMessage[], producerGroup: string): void {
-  validateGroup(producerGroup);
-  const extra = `${MessageConst.TRANSACTION_PREPARED}\u0001true\u0002${MessageConst.PRODUCER_GROUP}\u0001${producerGroup}\u0002`;
-  const extraLength = Buffer.byteLength(extra, 'utf8');
+  // The last group's mark kept: a producer marks every send with the same one.
+  if (producerGroup !== lastMark.group) {
+    validateGroup(producerGroup);
+    const extra = `${MessageConst.TRANSACTION_PREPARED}\u0001true\u0002${MessageConst.PRODUCER_GROUP}\u0001${producerGroup}\u0002`;
+    lastMark = { group: producerGroup, extra, extraLength: Buffer.byteLength(extra, 'utf8') };
+  }
+  const { extra, extraLength } = lastMark;
   for (const m of prepared) {
-    if (/(^|\u0002)(TIMER_DELIVER_MS|TIMER_DELAY_SEC|DELAY)\u0001/.test(m.properties)) {
+    // The names hold DELAY or DELIVER_MS: the pattern only runs on properties that may hold one.
+    const p = m.properties;
+    if ((p.includes('DELAY') || p.includes('DELIVER_MS')) && SCHEDULED.test(p)) {
       throw new CirrusError('INVALID_MESSAGE', 'a transactional message cannot be scheduled (deliverAt, delaySeconds, delayTimeLevel)');
     }
-    m.properties += extra;
+    m.properties = p + extra;
     m.propertiesLength += extraLength;
   }
 }
+
+const SCHEDULED = /(^|\u0002)(TIMER_DELIVER_MS|TIMER_DELAY_SEC|DELAY)\u0001/;
+let lastMark = { group: '', extra: '', extraLength: 0 };

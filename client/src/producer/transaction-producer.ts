@@ -64,6 +64,8 @@ export class TransactionProducer {
   private readonly polling = new Map<string, { stop: boolean }>();
   private refreshTimer: NodeJS.Timeout | undefined;
   private readonly endSenders = new Map<string, TransactionEndSender>();
+  /** Each broker's end sender by broker name, while the broker list it was found in is fresh: a commit then awaits nothing before its request. */
+  private readonly endSenderByName = new Map<string, TransactionEndSender>();
   /** With autoBatch: concurrent half sends of a topic merged into one request, as the Producer merges plain ones. */
   private readonly halfAccumulator?: ProduceAccumulator;
   /** base64url of each broker name, for its transaction ids. */
@@ -140,6 +142,7 @@ export class TransactionProducer {
     this.polling.clear();
     this.brokers.close();
     this.endSenders.clear();
+    this.endSenderByName.clear();
     this.producer.shutdown();
   }
 
@@ -148,12 +151,18 @@ export class TransactionProducer {
     return this.endAt(brokerName, messageId, resolution, transactionId);
   }
 
-  private async endAt(brokerName: string, messageId: string, resolution: 'COMMIT' | 'ROLLBACK', transactionId: string): Promise<void> {
+  private endAt(brokerName: string, messageId: string, resolution: 'COMMIT' | 'ROLLBACK', transactionId: string): Promise<void> {
+    const known = this.cluster && Date.now() - this.cluster.at <= this.brokerRefreshMs ? this.endSenderByName.get(brokerName) : undefined;
+    return known ? known.end(messageId, resolution) : this.endAtLookup(brokerName, messageId, resolution, transactionId);
+  }
+
+  private async endAtLookup(brokerName: string, messageId: string, resolution: 'COMMIT' | 'ROLLBACK', transactionId: string): Promise<void> {
     const find = async (fresh: boolean) => (await this.masters(fresh)).find((b) => b.brokerName === brokerName);
     const broker = (await find(false)) ?? (await find(true));
     if (!broker) throw new CirrusError('BROKER_NOT_FOUND', `broker ${brokerName} of transaction ${transactionId} is not in the cluster`);
     let sender = this.endSenders.get(broker.addr);
     if (!sender) this.endSenders.set(broker.addr, (sender = new TransactionEndSender(this.brokers.get(broker.addr))));
+    this.endSenderByName.set(brokerName, sender);
     await sender.end(messageId, resolution);
   }
 
@@ -180,6 +189,8 @@ export class TransactionProducer {
   /** The live masters, from the NameServer at most every brokerRefreshMs (or when `fresh`): a commit costs no NameServer call. */
   private masters(fresh = false): Promise<ClusterBrokerInfo[]> {
     if (fresh || !this.cluster || Date.now() - this.cluster.at > this.brokerRefreshMs) {
+      // A broker's address may change with the list: its sender is looked up again.
+      this.endSenderByName.clear();
       const brokers = this.producer.nameServer.getCluster().then((all) => all.filter((b) => b.alive && b.brokerId === 0));
       this.cluster = { at: Date.now(), brokers };
       brokers.catch(() => (this.cluster = undefined));
