@@ -81,11 +81,8 @@ export class HttpClient {
   }
 
   /** A JSON call: a 2xx answer is parsed, anything else becomes the CirrusError it carries. */
-  async json<T>(method: HttpRequest['method'], path: string, body?: unknown, timeoutMs?: number): Promise<T> {
-    const res = await this.request({ method, path, body: body === undefined ? undefined : JSON.stringify(body), timeoutMs });
-    const parsed = parseJson(res.body);
-    if (res.status < 200 || res.status >= 300) throw errorFromBody(res.status, parsed);
-    return parsed as T;
+  json<T>(method: HttpRequest['method'], path: string, body?: unknown, timeoutMs?: number): Promise<T> {
+    return jsonCall<T>(this, method, path, body, timeoutMs);
   }
 
   /** Closes the idle connections now and each busy one when its request ends; later requests fail. */
@@ -145,4 +142,18 @@ export function parseJson(body: Buffer): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** A JSON call over any transport with HttpClient's request: a 2xx answer is parsed, anything else becomes the CirrusError it carries. */
+export async function jsonCall<T>(
+  transport: { request(req: HttpRequest): Promise<HttpResponse> },
+  method: HttpRequest['method'],
+  path: string,
+  body?: unknown,
+  timeoutMs?: number,
+): Promise<T> {
+  const res = await transport.request({ method, path, body: body === undefined ? undefined : JSON.stringify(body), timeoutMs });
+  const parsed = parseJson(res.body);
+  if (res.status < 200 || res.status >= 300) throw errorFromBody(res.status, parsed);
+  return parsed as T;
 }

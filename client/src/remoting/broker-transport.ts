@@ -6,8 +6,8 @@
  * send then has an unknown outcome, as over HTTP), TIMEOUT when the answer is late.
  */
 import type tls from 'node:tls';
-import { CirrusError, errorFromBody, toCirrusError } from '../errors.js';
-import { HttpClient, type HttpRequest, type HttpResponse, parseJson } from '../http/http-client.js';
+import { CirrusError, toCirrusError } from '../errors.js';
+import { HttpClient, type HttpRequest, type HttpResponse, jsonCall } from '../http/http-client.js';
 import { HttpTransportError } from '../http/http1-connection.js';
 import { RemotingConnection } from './remoting-connection.js';
 
@@ -70,11 +70,8 @@ export class BrokerTransport {
   }
 
   /** A JSON call: a 2xx answer is parsed, anything else becomes the CirrusError it carries. */
-  async json<T>(method: HttpRequest['method'], path: string, body?: unknown, timeoutMs?: number): Promise<T> {
-    const res = await this.request({ method, path, body: body === undefined ? undefined : JSON.stringify(body), timeoutMs });
-    const parsed = parseJson(res.body);
-    if (res.status < 200 || res.status >= 300) throw errorFromBody(res.status, parsed);
-    return parsed as T;
+  json<T>(method: HttpRequest['method'], path: string, body?: unknown, timeoutMs?: number): Promise<T> {
+    return jsonCall<T>(this, method, path, body, timeoutMs);
   }
 
   close(): void {
