@@ -16,6 +16,8 @@ export interface EndTarget {
   messageId: string;
   realTopic: string;
   realQueueId: number;
+  /** `${realTopic}\u0000${realQueueId}` when the caller has it already (computed otherwise). */
+  queueKey?: string;
 }
 
 interface Entry<T extends EndTarget> {
@@ -23,6 +25,8 @@ interface Entry<T extends EndTarget> {
   action: 'COMMIT' | 'ROLLBACK';
   resolve: (queueOffset: number | undefined) => void;
   reject: (e: unknown) => void;
+  /** A commit's offset in its queue, once put. */
+  queueOffset?: number;
 }
 
 /** What a commit appends: its record in CommitLog layout under the real topic (undefined: its half record is gone). */
@@ -76,12 +80,11 @@ export class EndBatcher<T extends EndTarget> {
         e.reject(new CirrusError('INTERNAL', `the half message of transaction ${e.target.messageId} is gone from the CommitLog`));
         return;
       }
-      const key = `${e.target.realTopic}\u0000${e.target.realQueueId}`;
+      const key = e.target.queueKey ?? `${e.target.realTopic}\u0000${e.target.realQueueId}`;
       let q = queues.get(key);
       if (!q) queues.set(key, (q = { topic: e.target.realTopic, queueId: e.target.realQueueId, items: [] }));
       q.items.push({ entry: e, record: r });
     });
-    const offsets = new Map<Entry<T>, number>();
     await Promise.all(
       [...queues.values()].flatMap((q) =>
         chunks(q.items).map(async (items) => {
@@ -94,7 +97,7 @@ export class EndBatcher<T extends EndTarget> {
               ),
             );
             items.forEach((it, j) => {
-              offsets.set(it.entry, put.queueOffset + j);
+              it.entry.queueOffset = put.queueOffset + j;
               ending.push(it.entry);
             });
           } catch (e) {
@@ -116,7 +119,7 @@ export class EndBatcher<T extends EndTarget> {
             ...(rollbacks.length > 0 ? endOpMessages('ROLLBACK', rollbacks, now) : []),
           ];
           await this.putMessages(batchOf(OP_TOPIC, 0, ops));
-          for (const e of part) e.resolve(offsets.get(e));
+          for (const e of part) e.resolve(e.queueOffset);
         } catch (err) {
           for (const e of part) e.reject(err);
         }

@@ -75,6 +75,10 @@ interface Pending {
   storedMs: number;
   checks: number;
   nextCheckMs: number;
+  /** `${realTopic}\u0000${realQueueId}`, one string for a whole send batch: the end batcher groups commits by it. */
+  queueKey: string;
+  /** The record a commit appends, kept from the send (divertHalfMessages' committed) while within RECENT_BYTES. */
+  committed: Buffer | undefined;
 }
 
 export type EndAction = 'COMMIT' | 'ROLLBACK';
@@ -93,7 +97,7 @@ export interface EndResult {
 const ENDED_KEPT = 100_000;
 const SCAN_BATCH = 256;
 const RESERVED = new Set<string>(Object.values(MessageConst));
-/** Committed forms of recent half messages kept in memory, so the usual quick commit reads nothing back (32 MiB of bodies at most, oldest dropped first). */
+/** Committed forms of recent half messages kept in memory (Pending.committed), so the usual quick commit reads nothing back (32 MiB of bodies at most, oldest dropped first). */
 const RECENT_BYTES = 32 * 1024 * 1024;
 /** Check URL calls in flight at once. */
 const MAX_CHECK_CALLS = 64;
@@ -113,8 +117,6 @@ export class TransactionalMessageService {
   private readonly outbox = new Map<string, Set<string>>();
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly checking = new Set<string>();
-  /** Committed records of recent half messages (divertHalfMessages' committed), by message id. */
-  private readonly recent = new Map<string, Buffer>();
   /** encodeTransactionId(brokerName, '') : an id is the message id and this. */
   private readonly transactionIdSuffix: string;
   private recentBytes = 0;
@@ -155,25 +157,35 @@ export class TransactionalMessageService {
     for (const h of diverted.halves) {
       if (!h.producerGroup) throw new CirrusError('INVALID_MESSAGE', 'a transactional message needs its producer group (PGROUP)');
     }
+    if (!diverted.normal) {
+      // All half messages (a transactional producer's send): one append, no second result to merge.
+      const put = await this.store.putMessages(diverted.half, options);
+      this.addPending(batch, diverted, put.commitLogOffset);
+      return put;
+    }
     // Both appends happen in this turn; the half messages enter the table once stored, whatever becomes of the plain ones.
     const [plain, half] = await Promise.all([
-      diverted.normal ? next(diverted.normal) : undefined,
+      next(diverted.normal),
       this.store.putMessages(diverted.half, options).then((put) => {
         this.addPending(batch, diverted, put.commitLogOffset);
         return put;
       }),
     ]);
-    const first = plain ?? half;
-    return { ...first, count: batch.records.length, status: first.status !== 'PUT_OK' ? first.status : half.status };
+    return { ...plain, count: batch.records.length, status: plain.status !== 'PUT_OK' ? plain.status : half.status };
   }
 
   private addPending(batch: SendBatch, diverted: DivertedHalves, commitLogOffset: number): void {
     const storedMs = this.now();
     let offsetPy = commitLogOffset;
+    const queueKey = `${batch.topic}\u0000${batch.queueId}`;
     for (let i = 0; i < diverted.halves.length; i++) {
       const size = diverted.half.records[i]!.shape.size;
       const h = diverted.halves[i]!;
-      this.rememberRecent(h.messageId, diverted.committed[i]!);
+      const committed = diverted.committed[i]!;
+      // The same id sent again (a retried send): the bytes kept for the one it replaces are no longer kept.
+      const before = this.pending.get(h.messageId)?.committed;
+      if (before) this.recentBytes -= before.length;
+      this.recentBytes += committed.length;
       this.pending.set(h.messageId, {
         messageId: h.messageId,
         realTopic: batch.topic,
@@ -184,10 +196,13 @@ export class TransactionalMessageService {
         storedMs,
         checks: 0,
         nextCheckMs: storedMs + this.config.checkFirstMs,
+        queueKey,
+        committed,
       });
       offsetPy += size;
     }
     this.counters.halfPut += diverted.halves.length;
+    if (this.recentBytes > RECENT_BYTES) this.dropKeptRecords();
   }
 
   /** Commit or rollback (RocketMQ's EndTransactionProcessor). TRANSACTION_NOT_FOUND / TRANSACTION_ALREADY_ENDED otherwise. */
@@ -207,7 +222,7 @@ export class TransactionalMessageService {
     // Out of the table before the first await: a second end (a client's and a check's at once) is a 409.
     this.pending.delete(messageId);
     this.remember(messageId, action);
-    if (action === 'ROLLBACK') this.forgetRecent(messageId);
+    if (action === 'ROLLBACK') this.takeCommitted(p);
     this.outbox.get(p.producerGroup)?.delete(messageId);
     try {
       // The message first, then its end, batched with the other ends of this turn (end-batcher.ts).
@@ -326,6 +341,8 @@ export class TransactionalMessageService {
         storedMs: r.storeTimestamp,
         checks: Math.min(checkMax, Math.max(0, passed - 1)),
         nextCheckMs: passed === 0 ? firstAt : now,
+        queueKey: `${r.realTopic}\u0000${r.realQueueId}`,
+        committed: undefined,
       });
     }
     this.recovered = true;
@@ -463,31 +480,29 @@ export class TransactionalMessageService {
 
   /** The record a commit appends: from the recent sends when there (no read, no encode), else from its half record. */
   private committedOf(p: Pending): Buffer | Promise<Buffer | undefined> {
-    const recent = this.recent.get(p.messageId);
-    if (recent) {
-      this.forgetRecent(p.messageId);
-      return recent;
-    }
-    return this.readHalf(p).then((r) => r && committedRecord(r));
+    return this.takeCommitted(p) ?? this.readHalf(p).then((r) => r && committedRecord(r));
   }
 
-  private rememberRecent(messageId: string, record: Buffer): void {
-    this.forgetRecent(messageId);
-    this.recent.set(messageId, record);
-    this.recentBytes += record.length;
-    // Only when over: an iterator's first step walks the deleted entries V8 leaves at a Map's front until it rehashes.
-    if (this.recentBytes <= RECENT_BYTES) return;
-    for (const [id] of this.recent) {
+  /** The record kept for `p`'s commit, no longer kept (undefined: none was). */
+  private takeCommitted(p: Pending): Buffer | undefined {
+    const record = p.committed;
+    if (record) {
+      p.committed = undefined;
+      this.recentBytes -= record.length;
+    }
+    return record;
+  }
+
+  /**
+   * Over RECENT_BYTES: the oldest pending transactions' kept records dropped (their commits read
+   * the half record back). Only when over: an iterator's first step walks the deleted entries
+   * V8 leaves at a Map's front until it rehashes.
+   */
+  private dropKeptRecords(): void {
+    for (const p of this.pending.values()) {
       if (this.recentBytes <= RECENT_BYTES) break;
-      this.forgetRecent(id);
+      this.takeCommitted(p);
     }
-  }
-
-  private forgetRecent(messageId: string): void {
-    const record = this.recent.get(messageId);
-    if (!record) return;
-    this.recent.delete(messageId);
-    this.recentBytes -= record.length;
   }
 
   private async readHalf(p: Pending): Promise<HalfRecord | undefined> {
