@@ -166,21 +166,23 @@ export function decodeFrame(frame: Buffer): Frame {
   const need = (n: number) => {
     if (pos + n > frame.length) throw new FrameError('frame field runs past its end');
   };
+  /** A latin1 string after its length, in `lengthBytes` (1 or 2) big-endian bytes. */
+  const readString = (lengthBytes: 1 | 2): string => {
+    need(lengthBytes);
+    const length = lengthBytes === 1 ? frame[pos]! : frame.readUInt16BE(pos);
+    pos += lengthBytes;
+    need(length);
+    const value = frame.toString('latin1', pos, pos + length);
+    pos += length;
+    return value;
+  };
   const readHeaders = (): FrameHeaders => {
     need(1);
     const count = frame[pos++]!;
     const headers: FrameHeaders = {};
     for (let i = 0; i < count; i++) {
-      need(1);
-      const nameLength = frame[pos++]!;
-      need(nameLength + 2);
-      const name = frame.toString('latin1', pos, pos + nameLength);
-      pos += nameLength;
-      const valueLength = frame.readUInt16BE(pos);
-      pos += 2;
-      need(valueLength);
-      const value = frame.toString('latin1', pos, pos + valueLength);
-      pos += valueLength;
+      const name = readString(1);
+      const value = readString(2);
       const had = headers[name];
       headers[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
     }
@@ -188,16 +190,8 @@ export function decodeFrame(frame: Buffer): Frame {
   };
   switch (type) {
     case FrameType.REQUEST: {
-      need(1);
-      const methodLength = frame[pos++]!;
-      need(methodLength + 2);
-      const method = frame.toString('latin1', pos, pos + methodLength);
-      pos += methodLength;
-      const targetLength = frame.readUInt16BE(pos);
-      pos += 2;
-      need(targetLength);
-      const target = frame.toString('latin1', pos, pos + targetLength);
-      pos += targetLength;
+      const method = readString(1);
+      const target = readString(2);
       const headers = readHeaders();
       return { type, id, method, target, headers, body: frame.subarray(pos) };
     }
