@@ -9,6 +9,8 @@
  *      plain:          one put of the batch into its queue
  *      transactional:  one put of the batch as half messages, then a commit of each (all at
  *                      once, as a producer's callbacks would), which appends each to its queue
+ *    Then `--producers` one-message sends at once (to 8 queues), then their commits: the shape
+ *    of the end-to-end row below (its senders' sends and their merged commits) without the network.
  *    A transaction writes three records (half, committed, op) where a plain send writes one.
  *    Each row also gives this process's CPU per message (steadier than msg/s on a busy machine).
  * 2. end to end (`--e2e` messages; 0 skips): a NameServer and a broker as processes, `--producers`
@@ -56,9 +58,15 @@ async function open(dir: string) {
   return { store, tx };
 }
 
-async function throughput(dir: string, batch: number): Promise<void> {
+/**
+ * `concurrent`: `batch` one-message sends in one turn (to queues 0-7 in turn), then their
+ * commits: the end-to-end row's shape (32 senders, autoBatch off) without the network.
+ */
+async function throughput(dir: string, batch: number, concurrent = false): Promise<void> {
   const { store, tx } = await open(dir);
   const cpu = { plain: 0, tx: 0 };
+  const put = (queueId: number, prepared: ReturnType<typeof prepareMessage>[]) =>
+    tx.putMessages(decodeSendBatch(encodeSendBatch('Tput', queueId, prepared), 1000), undefined, (b) => store.putMessages(b));
   const run = async (transactional: boolean, n: number) => {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
@@ -67,7 +75,8 @@ async function throughput(dir: string, batch: number): Promise<void> {
       const prepared = Array.from({ length: batch }, () => prepareMessage({ topic: 'Tput', body: BODY }, 4096, now, true));
       if (transactional) markHalfMessages(prepared, 'bench-group');
       const ids = prepared.map((p) => p.messageId);
-      await tx.putMessages(decodeSendBatch(encodeSendBatch('Tput', 0, prepared), 1000), undefined, (b) => store.putMessages(b));
+      if (concurrent) await Promise.all(prepared.map((p, j) => put(j % 8, [p])));
+      else await put(0, prepared);
       if (transactional) await Promise.all(ids.map((id) => tx.end(id, 'COMMIT')));
     }
     const rate = n / ((performance.now() - t0) / 1000);
@@ -82,7 +91,7 @@ async function throughput(dir: string, batch: number): Promise<void> {
   }
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   console.log(
-    `batches of ${batch} (in process): plain ${mean(rates.plain).toFixed(0)} msg/s, transactional send + commit ${mean(rates.tx).toFixed(0)} msg/s, ratio ${(mean(rates.tx) / mean(rates.plain)).toFixed(2)}`,
+    `${concurrent ? `${batch} concurrent single sends` : `batches of ${batch}`} (in process): plain ${mean(rates.plain).toFixed(0)} msg/s, transactional send + commit ${mean(rates.tx).toFixed(0)} msg/s, ratio ${(mean(rates.tx) / mean(rates.plain)).toFixed(2)}`,
   );
   // CPU, not wall time: steadier than msg/s on a shared machine (the plain/tx ratio of these is the cost ratio).
   console.log(`  CPU µs per message: plain ${(cpu.plain / 4).toFixed(1)}, transactional ${(cpu.tx / 4).toFixed(1)}, ratio ${(cpu.plain / cpu.tx).toFixed(2)}`);
@@ -169,6 +178,7 @@ try {
   if (SENDS > 0) {
     await throughput(path.join(root, 'batched'), Number(values.batch));
     await throughput(path.join(root, 'single'), 1);
+    await throughput(path.join(root, 'concurrent'), Number(values.producers), true);
   }
   if (Number(values.e2e) > 0) await endToEnd(Number(values.e2e), Number(values.producers));
 } finally {

@@ -117,7 +117,9 @@ export class TransactionProducer {
     const transactionId = this.transactionIdOf(brokerName, outcome.messageId);
     let resolution: TransactionResolution;
     try {
-      resolution = await this.listener.executeLocalTransaction(msg, arg, { ...outcome, transactionId });
+      const local = this.listener.executeLocalTransaction(msg, arg, { ...outcome, transactionId });
+      // A listener answering at once is not awaited: no turn of the microtask queue per transaction.
+      resolution = typeof local === 'string' ? local : await local;
     } catch (e) {
       this.logger.warn('executeLocalTransaction threw: left to the check-back', { transactionId, err: e });
       resolution = 'UNKNOWN';
