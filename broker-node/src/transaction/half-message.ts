@@ -192,8 +192,9 @@ export function divertHalfMessages(batch: SendBatch): DivertedHalves | undefined
   }
   // Marks that were no whole property: no half message after all.
   if (layouts.length === 0) return undefined;
-  // One buffer for both forms: the half batch, then the committed records.
-  const out = Buffer.allocUnsafe(halfBytes + committedBytes);
+  // A buffer per form: the committed records, kept until their commits (RECENT_BYTES counts them), hold no half record's bytes.
+  const out = Buffer.allocUnsafe(halfBytes);
+  const kept = Buffer.allocUnsafe(committedBytes);
   out.writeUInt32BE(SEND_BATCH_MAGIC, 0);
   out.writeUInt16BE(SEND_BATCH_VERSION, 4);
   out.writeUInt16BE(HALF_TOPIC_BYTES.length, 6);
@@ -203,7 +204,7 @@ export function divertHalfMessages(batch: SendBatch): DivertedHalves | undefined
   const halfRecords: SendBatch['records'] = new Array(layouts.length);
   const committed: Buffer[] = new Array(layouts.length);
   let h = BATCH_HEADER + HALF_TOPIC_BYTES.length;
-  let c = halfBytes;
+  let c = 0;
   for (let i = 0; i < layouts.length; i++) {
     const { pos, shape, idStart, idEnd, mark, halfSize, committedSize } = layouts[i]!;
     const ps = shape.propertiesStart;
@@ -233,23 +234,23 @@ export function divertHalfMessages(batch: SendBatch): DivertedHalves | undefined
     };
     // The committed record: under the real topic, without the half mark.
     const cStart = c;
-    c = copyHeadAndBody(out, c, body, pos, shape.bodyLength, committedSize, batch.queueId);
-    out[c++] = topicLength;
-    c += out.write(batch.topic, c, topicLength, 'latin1');
-    out.writeUInt16BE(cStart + committedSize - (c + 2), c);
+    c = copyHeadAndBody(kept, c, body, pos, shape.bodyLength, committedSize, batch.queueId);
+    kept[c++] = topicLength;
+    c += kept.write(batch.topic, c, topicLength, 'latin1');
+    kept.writeUInt16BE(cStart + committedSize - (c + 2), c);
     c += 2;
-    if (mark < 0) c += copyBytes(body, ps, pe, out, c);
+    if (mark < 0) c += copyBytes(body, ps, pe, kept, c);
     else {
-      c += copyBytes(body, ps, mark, out, c);
-      c += copyBytes(body, mark + HALF_MARK.length, pe, out, c);
+      c += copyBytes(body, ps, mark, kept, c);
+      c += copyBytes(body, mark + HALF_MARK.length, pe, kept, c);
     }
-    c = writeIdProperty(out, c, body, idStart, idEnd);
-    committed[i] = out.subarray(cStart, c);
+    c = writeIdProperty(kept, c, body, idStart, idEnd);
+    committed[i] = kept.subarray(cStart, c);
     if (h - hStart !== halfSize || c - cStart !== committedSize) throw new CirrusError('INTERNAL', 'a half message was laid out to another size than computed');
   }
   return {
     normal: normal ? sendBatchOfRecords(batch.topic, batch.queueId, normal) : undefined,
-    half: { topic: HALF_TOPIC, queueId: 0, records: halfRecords, body: out.subarray(0, halfBytes) },
+    half: { topic: HALF_TOPIC, queueId: 0, records: halfRecords, body: out },
     halves,
     committed,
   };
