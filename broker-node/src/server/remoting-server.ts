@@ -154,16 +154,25 @@ class RemotingServerConnection {
     let length = 0;
     for (const b of bodies) length += b.length;
     const head = encodeResponseHead(id, status, headers, length);
-    if (bodies.length === 0) {
-      this.socket.write(head);
-      return;
-    }
-    // One writev for the head and every chunk, the records uncopied.
-    this.socket.cork();
+    // One writev for every answer of this turn (the ends of one commit flush, the acks of one
+    // group of requests): heads and chunks, the records uncopied.
+    this.corkForTurn();
     this.socket.write(head);
     for (const b of bodies) this.socket.write(b);
-    this.socket.uncork();
   }
+
+  private corked = false;
+  private corkForTurn(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    process.nextTick(this.uncorkTurn);
+  }
+  /** (end() uncorks too, so an answer before a drained end still goes out first.) */
+  private readonly uncorkTurn = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   drain(): void {
     this.draining = true;

@@ -161,14 +161,22 @@ export class RemotingConnection {
   private writeNow(id: number, parts: (Buffer | string)[]): void {
     const p = this.pending.get(id);
     if (p) p.readsAtSend = this.reads;
-    if (parts.length === 1) {
-      this.socket.write(parts[0]!);
-      return;
-    }
-    this.socket.cork();
+    // The requests made in one turn (a consumer's acks, a producer's sends and commits) leave in one writev.
+    this.corkForTurn();
     for (const part of parts) this.socket.write(part);
-    this.socket.uncork();
   }
+
+  private corked = false;
+  private corkForTurn(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    process.nextTick(this.uncorkTurn);
+  }
+  private readonly uncorkTurn = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   private flushBacklog(): void {
     for (const [id, parts] of this.backlog) {
