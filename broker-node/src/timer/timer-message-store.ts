@@ -28,7 +28,8 @@ import { writeFileDurably } from '../store/durable-file';
 import type { MessageStore, PutMessageResult } from '../store/message-store-types';
 import { ServiceThread } from '../service-thread';
 import { TimerLog, type TimerUnit, UNIT_DELETE, UNIT_NORMAL, UNIT_SIZE, writeUnit } from './timer-log';
-import { batchOf, cancelMessage, deliveredMessage, readTimerRecord, rolledMessage, TIMER_TOPIC, type TimerRecord } from './timer-record';
+import { DeliveryBatch } from './timer-delivery';
+import { batchOf, cancelMessage, readTimerRecord, rolledMessage, TIMER_TOPIC, type TimerRecord } from './timer-record';
 import { TimerWheel } from './timer-wheel';
 
 export type TimerBackingStore = Pick<MessageStore, 'putMessages' | 'getMessage' | 'getMaxOffsetInQueue' | 'getMinOffsetInQueue' | 'queryMessageById'> & {
@@ -387,7 +388,13 @@ export class TimerMessageStore extends ServiceThread {
 
   private async fireUnits(tickMs: number, units: TimerUnit[]): Promise<void> {
     const records = await this.readRecords(units);
-    const deliver = new Map<string, { topic: string; queueId: number; messages: PreparedMessage[] }>();
+    // One batch per real queue, built from the stored bytes (timer-delivery.ts); a burst's are mostly one queue's.
+    const batches: DeliveryBatch[] = [];
+    const full: DeliveryBatch[] = [];
+    let last: DeliveryBatch | undefined;
+    let capacity = 1024;
+    for (const u of units) capacity += u.sizePy;
+    const ids: string[] = [];
     const rolls: PreparedMessage[] = [];
     for (let i = 0; i < units.length; i++) {
       const u = units[i]!;
@@ -398,7 +405,7 @@ export class TimerMessageStore extends ServiceThread {
         this.logger.error('timer: the record of a due timer is gone from the CommitLog', { offsetPy: u.offsetPy, sizePy: u.sizePy });
         continue;
       }
-      if (this.cancelled.has(r.messageId)) continue;
+      if (this.cancelled.size > 0 && this.cancelled.has(r.messageId)) continue;
       // The tick of the restart holds what fell due while the broker was down: some of it may have fired or rolled before the crash.
       if (tickMs <= this.startTickMs && (await this.firedOrRolledBefore(r, u.offsetPy))) {
         this.counters.skippedDuplicates++;
@@ -408,23 +415,36 @@ export class TimerMessageStore extends ServiceThread {
         rolls.push(rolledMessage(r));
         continue;
       }
-      const key = `${r.realTopic}\u0000${r.realQueueId}`;
-      let group = deliver.get(key);
-      if (!group) deliver.set(key, (group = { topic: r.realTopic, queueId: r.realQueueId, messages: [] }));
-      group.messages.push(deliveredMessage(r));
+      let batch = last !== undefined && last.queueId === r.realQueueId && last.topic === r.realTopic ? last : undefined;
+      if (!batch) {
+        for (const b of batches) if (b.queueId === r.realQueueId && b.topic === r.realTopic) batch = b;
+        if (!batch) {
+          batch = new DeliveryBatch(r.realTopic, r.realQueueId, capacity);
+          capacity = 4096;
+          batches.push(batch);
+        }
+      }
+      if (batch.bytes + r.shape.size > MAX_PUT_BYTES && batch.count > 0) {
+        full.push(batch);
+        const next = new DeliveryBatch(r.realTopic, r.realQueueId, 4096);
+        batches[batches.indexOf(batch)] = next;
+        batch = next;
+      }
+      last = batch;
+      batch.add(r);
+      ids.push(r.messageId);
       this.inFlight.add(r.messageId);
     }
     try {
       const puts: Promise<unknown>[] = [];
-      for (const g of deliver.values()) {
-        for (const chunk of chunks(g.messages)) puts.push(this.store.putMessages(batchOf(g.topic, g.queueId, chunk)));
-        this.counters.fired += g.messages.length;
-      }
+      for (const b of full) puts.push(this.store.putMessages(b.batch()));
+      for (const b of batches) if (b.count > 0) puts.push(this.store.putMessages(b.batch()));
+      this.counters.fired += ids.length;
       for (const chunk of chunks(rolls)) puts.push(this.putTimerRecords(chunk));
       this.counters.rolled += rolls.length;
       await Promise.all(puts);
     } finally {
-      for (const g of deliver.values()) for (const m of g.messages) this.inFlight.delete(m.messageId);
+      for (const id of ids) this.inFlight.delete(id);
     }
   }
 
@@ -476,7 +496,7 @@ export class TimerMessageStore extends ServiceThread {
     const buf = run.length > 1 ? await this.store.readCommitLog(start, last.offsetPy + last.sizePy - start) : undefined;
     for (const i of run) {
       const u = units[i]!;
-      out[i] = buf ? readTimerRecord(buf.subarray(u.offsetPy - start, u.offsetPy - start + u.sizePy)) : await this.readRecord(u.offsetPy, u.sizePy);
+      out[i] = buf ? readTimerRecord(buf, u.offsetPy - start) : await this.readRecord(u.offsetPy, u.sizePy);
     }
   }
 

@@ -160,35 +160,88 @@ export interface TimerRecord {
   realTopic: string;
   realQueueId: number;
   deliverMs: number;
-  props: Record<string, string>;
+  /** All its properties (decoded when first asked for: firing needs only the fields above). */
+  readonly props: Record<string, string>;
   /** A cancel record: the id it cancels. */
   cancels: string | undefined;
+  /** The bytes holding it, from `pos` on (a run of records read together may hold others). */
   buf: Buffer;
+  pos: number;
   shape: RecordShape;
 }
 
-/** Reads a timer record (at `pos` of `buf`); undefined for anything else. */
+const WANTED = [C.UNIQ_KEY, C.REAL_TOPIC, C.REAL_QID, C.TIMER_OUT_MS, C.TIMER_DEL_UNIQKEY].map((n) => Buffer.from(n, 'latin1'));
+/** Value spans of the WANTED properties in the record being read (-1: absent); reused. */
+const valueStart = new Int32Array(WANTED.length);
+const valueEnd = new Int32Array(WANTED.length);
+
+class StoredTimerRecord implements TimerRecord {
+  private decoded: Record<string, string> | undefined;
+  constructor(
+    readonly messageId: string,
+    readonly realTopic: string,
+    readonly realQueueId: number,
+    readonly deliverMs: number,
+    readonly cancels: string | undefined,
+    readonly buf: Buffer,
+    readonly pos: number,
+    readonly shape: RecordShape,
+  ) {}
+
+  get props(): Record<string, string> {
+    this.decoded ??= decodeProperties(propertiesString(this.buf, this.shape));
+    return this.decoded;
+  }
+}
+
+/**
+ * Reads a timer record (at `pos` of `buf`); undefined for anything else. The properties are
+ * read as decodeProperties reads them (name to the next 0x01, value to the next 0x02, the last
+ * of a name wins) but only the five it needs become strings.
+ */
 export function readTimerRecord(buf: Buffer, pos = 0): TimerRecord | undefined {
   const shape = readRecordShape(buf, pos, buf.length);
   if (!shape) return undefined;
-  const props = decodeProperties(propertiesString(buf, shape));
-  const out = Number(props[C.TIMER_OUT_MS]);
-  const realTopic = props[C.REAL_TOPIC];
+  valueStart.fill(-1);
+  const end = shape.propertiesStart + shape.propertiesLength;
+  for (let start = shape.propertiesStart; start < end; ) {
+    let sep = start;
+    while (sep < end && buf[sep] !== 0x01) sep++;
+    if (sep === end) break;
+    let stop = sep + 1;
+    while (stop < end && buf[stop] !== 0x02) stop++;
+    const length = sep - start;
+    for (let k = 0; k < WANTED.length; k++) {
+      const name = WANTED[k]!;
+      if (name.length !== length) continue;
+      let i = 0;
+      while (i < length && name[i] === buf[start + i]) i++;
+      if (i === length) {
+        valueStart[k] = sep + 1;
+        valueEnd[k] = stop;
+        break;
+      }
+    }
+    start = stop + 1;
+  }
+  const out = Number(wantedValue(buf, 3));
+  const realTopic = wantedValue(buf, 1);
   if (!Number.isFinite(out) || realTopic === undefined) return undefined;
-  return {
-    messageId: props[C.UNIQ_KEY] ?? '',
-    realTopic,
-    realQueueId: Number(props[C.REAL_QID] ?? 0),
-    deliverMs: out,
-    props,
-    cancels: props[C.TIMER_DEL_UNIQKEY],
-    buf,
-    shape,
-  };
+  const qid = wantedValue(buf, 2);
+  return new StoredTimerRecord(wantedValue(buf, 0) ?? '', realTopic, Number(qid ?? 0), out, wantedValue(buf, 4), buf, pos, shape);
+}
+
+/** The value of WANTED[k] as decodeProperties would give it (UTF-8), undefined when absent. */
+function wantedValue(buf: Buffer, k: number): string | undefined {
+  const start = valueStart[k]!;
+  if (start < 0) return undefined;
+  const stop = valueEnd[k]!;
+  for (let i = start; i < stop; i++) if (buf[i]! > 0x7f) return buf.toString('utf8', start, stop);
+  return buf.toString('latin1', start, stop);
 }
 
 /** The record delivered to its real queue. */
-export function deliveredMessage(r: TimerRecord, pos = 0): PreparedMessage {
+export function deliveredMessage(r: TimerRecord, pos = r.pos): PreparedMessage {
   // encodeProperties of the properties without the dropped ones, without copying the object and deleting from it.
   let props = '';
   for (const name in r.props) if (!DROPPED_AT_DELIVERY.has(name)) props += `${name}\u0001${r.props[name]}\u0002`;
@@ -198,7 +251,7 @@ export function deliveredMessage(r: TimerRecord, pos = 0): PreparedMessage {
 const DROPPED_AT_DELIVERY = new Set<string>([C.REAL_TOPIC, C.REAL_QID, C.TIMER_DELIVER_MS, C.TIMER_DELAY_SEC, C.DELAY, C.TIMER_ROLL_TIMES]);
 
 /** The record appended again under the timer topic when its slot was only a stop on the way (rolled forward). */
-export function rolledMessage(r: TimerRecord, pos = 0): PreparedMessage {
+export function rolledMessage(r: TimerRecord, pos = r.pos): PreparedMessage {
   const props = { ...r.props, [C.TIMER_ROLL_TIMES]: String(Number(r.props[C.TIMER_ROLL_TIMES] ?? 0) + 1) };
   return { ...preparedFrom(r.buf, pos, r.shape, encodeProperties(props)), messageId: r.messageId };
 }
