@@ -1,5 +1,5 @@
 /**
- * npm run bench:timer -- [--timers 1000000] [--burst 100000] [--sends 200000] [--e2e 400000] [--producers 16]
+ * npm run bench:timer -- [--timers 1000000] [--burst 100000] [--sends 200000] [--e2e 400000] [--producers 16] [--only pending|burst|throughput|e2e]
  *
  * The timer store measured at store level (one process: DefaultMessageStore + TimerMessageStore,
  * the broker's put path for scheduled records), for issue 14's figures:
@@ -44,8 +44,14 @@ const { values } = parseArgs({
     sends: { type: 'string', default: '200000' },
     e2e: { type: 'string', default: '400000' },
     producers: { type: 'string', default: '16' },
+    /** One part alone (the others skipped). */
+    only: { type: 'string' },
   },
 });
+const only = values.only;
+if (only !== undefined && !['pending', 'burst', 'throughput', 'e2e'].includes(only))
+  throw new Error(`--only takes pending, burst, throughput or e2e, not ${only}`);
+const runs = (part: string) => only === undefined || only === part;
 const TIMERS = Number(values.timers);
 const BURST = Number(values.burst);
 const SENDS = Number(values.sends);
@@ -246,10 +252,10 @@ async function endToEnd(n: number, concurrency: number): Promise<void> {
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cirrusmq-bench-timer-'));
 try {
-  if (TIMERS > 0) await pending(path.join(root, 'pending'));
-  if (BURST > 0) await burst(path.join(root, 'burst'));
-  if (SENDS > 0) await throughput(path.join(root, 'tput'));
-  if (Number(values.e2e) > 0) await endToEnd(Number(values.e2e), Number(values.producers));
+  if (TIMERS > 0 && runs('pending')) await pending(path.join(root, 'pending'));
+  if (BURST > 0 && runs('burst')) await burst(path.join(root, 'burst'));
+  if (SENDS > 0 && runs('throughput')) await throughput(path.join(root, 'tput'));
+  if (Number(values.e2e) > 0 && runs('e2e')) await endToEnd(Number(values.e2e), Number(values.producers));
 } finally {
   fs.rmSync(root, { recursive: true, force: true });
 }

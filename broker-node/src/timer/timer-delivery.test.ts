@@ -134,6 +134,8 @@ describe('delivered records by byte surgery', () => {
       `zeta\u0001z\u000242\u0001answer\u0002${timer}`, // an integer-like name goes first in an object
       `${timer}${C.UNIQ_KEY}\u0001ID1\u0002name\u0001värde\u0002`, // non-ASCII value
       `${timer}tail\u0001no-end`, // no trailing separator
+      `${timer}k\u0001v\u0002${C.DELAY}\u00013`, // a dropped one last, without its separator
+      `${C.DELAY}\u00013\u0002${timer}${C.UNIQ_KEY}\u0001ID2\u0002`, // a dropped one first
       `${timer}junk-without-separator`, // dropped by decodeProperties
       `\u0001empty-name\u0002${timer}v\u0001a\u0001b\u0002`, // empty name, 0x01 inside a value
       `${timer}${C.DELAY}\u00013\u0002${C.TIMER_DELAY_SEC}\u00015\u0002${C.TIMER_ROLL_TIMES}\u00012\u0002${C.TIMER_DELIVER_MS}\u00019\u0002`,

@@ -111,30 +111,42 @@ export function writeDelivered(dst: Buffer, at: number, src: Buffer, shape: Reco
   p += 2;
   const propsAt = p;
   // decodeProperties' reading: name up to the next 0x01, value up to the next 0x02 (or the end).
+  // Kept properties are copied in runs: their bytes stay as they are, only dropped ones break a run.
   const end = shape.propertiesStart + shape.propertiesLength;
   let n = 0;
-  for (let start = shape.propertiesStart; start < end; ) {
+  let run = shape.propertiesStart;
+  let start = shape.propertiesStart;
+  while (start < end) {
     let sep = start;
-    while (sep < end && src[sep] !== NAME_VALUE) sep++;
-    if (sep === end) break;
-    let stop = sep + 1;
-    while (stop < end && src[stop] !== PROPERTY_END) stop++;
     // The general path keeps integer-like names first and a repeated name once, at its first place, with its last value.
-    let digits = sep > start;
-    for (let i = start; i < stop; i++) {
-      const b = src[i]!;
+    let digits = true;
+    for (; sep < end; sep++) {
+      const b = src[sep]!;
+      if (b === NAME_VALUE) break;
       if (b > 0x7f) return -1;
-      if (i < sep && (b < 0x30 || b > 0x39)) digits = false;
+      if (b < 0x30 || b > 0x39) digits = false;
     }
-    if (digits) return -1;
+    if (sep === end) break;
+    if (digits && sep > start) return -1;
+    let stop = sep + 1;
+    for (; stop < end; stop++) {
+      const b = src[stop]!;
+      if (b === PROPERTY_END) break;
+      if (b > 0x7f) return -1;
+    }
     for (let k = 0; k < n; k++) if (sameBytes(src, nameStarts[k]!, nameEnds[k]!, start, sep)) return -1;
     nameStarts[n] = start;
     nameEnds[n++] = sep;
-    if (!isDropped(src, start, sep)) {
-      p += src.copy(dst, p, start, stop);
-      dst[p++] = PROPERTY_END;
+    if (isDropped(src, start, sep)) {
+      p += copyBytes(src, run, start, dst, p);
+      run = stop + 1;
     }
     start = stop + 1;
+  }
+  // Up to the last property (what follows without a separator is no property); one without its 0x02 gets it.
+  if (run < start) {
+    p += copyBytes(src, run, Math.min(start, end), dst, p);
+    if (start > end) dst[p++] = PROPERTY_END;
   }
   const propertiesLength = p - propsAt;
   if (propertiesLength > MAX_PROPERTIES_LENGTH) return -1;
@@ -148,6 +160,16 @@ export function writeDelivered(dst: Buffer, at: number, src: Buffer, shape: Reco
   for (let f = Field.FLAG; f < Field.SYSFLAG; f += 4) dst.writeInt32BE(0, at + f);
   for (let f = Field.STORETIMESTAMP; f < Field.BODYLENGTH; f += 4) dst.writeInt32BE(0, at + f);
   return size;
+}
+
+/** Copies this short or shorter go byte by byte: cheaper than a call into Buffer.copy. */
+const SHORT_COPY = 64;
+
+function copyBytes(src: Buffer, start: number, end: number, dst: Buffer, at: number): number {
+  const n = end - start;
+  if (n > SHORT_COPY) return src.copy(dst, at, start, end);
+  for (let i = 0; i < n; i++) dst[at + i] = src[start + i]!;
+  return n;
 }
 
 function isDropped(buf: Buffer, start: number, end: number): boolean {

@@ -148,7 +148,25 @@ export class TimerLog {
    * which drops the window.
    */
   readBackward(pos: number): TimerUnit {
-    if (pos >= this.windowStart && pos + UNIT_SIZE <= this.windowEnd) return readUnit(this.window, pos - this.windowStart);
+    return readUnit(this.window, this.windowAt(pos));
+  }
+
+  /**
+   * readBackward without a unit object (a firing tick reads thousands): the unit's deliverMs,
+   * offsetPy and sizePy go to `out` at `at`, at + 1, at + 2; returns its prevPos.
+   */
+  readBackwardInto(pos: number, out: Float64Array, at: number): number {
+    const w = this.windowAt(pos);
+    const buf = this.window;
+    out[at] = readInt64(buf, w + 8);
+    out[at + 1] = readInt64(buf, w + 16);
+    out[at + 2] = buf.readInt32BE(w + 32);
+    return readInt64(buf, w + 24);
+  }
+
+  /** Where the unit at `pos` is in the window, read (with the units before it) when it is not there. */
+  private windowAt(pos: number): number {
+    if (pos >= this.windowStart && pos + UNIT_SIZE <= this.windowEnd) return pos - this.windowStart;
     const file = this.fileAt(pos);
     if (!file) throw new Error(`timer log: no file holds position ${pos}`);
     const from = Math.max(file.start, pos + UNIT_SIZE - this.window.length);
@@ -156,7 +174,7 @@ export class TimerLog {
     this.windowStart = from;
     this.windowEnd = from + n;
     if (n < pos + UNIT_SIZE - from) throw new Error(`timer log: position ${pos} is past the end of its file`);
-    return readUnit(this.window, pos - from);
+    return pos - from;
   }
 
   /** Units from `from` to the end, in runs read whole (recovery's scan). */

@@ -27,7 +27,7 @@ import { CirrusError, Field, type Logger, type PreparedMessage, readRecordShape,
 import { writeFileDurably } from '../store/durable-file';
 import type { MessageStore, PutMessageResult } from '../store/message-store-types';
 import { ServiceThread } from '../service-thread';
-import { TimerLog, type TimerUnit, UNIT_DELETE, UNIT_NORMAL, UNIT_SIZE, writeUnit } from './timer-log';
+import { TimerLog, UNIT_DELETE, UNIT_NORMAL, UNIT_SIZE, writeUnit } from './timer-log';
 import { DeliveryBatch } from './timer-delivery';
 import { batchOf, cancelMessage, readTimerRecord, rolledMessage, TIMER_TOPIC, type TimerRecord } from './timer-record';
 import { TimerWheel } from './timer-wheel';
@@ -65,6 +65,8 @@ const ENQUEUE_HANDED_OFF = 8192;
 /** The longest run of adjacent records fired with one read. */
 const READ_RUN_BYTES = 1 << 20;
 const MAX_PUT_MESSAGES = 1000;
+/** Numbers per unit fireTick reads: deliverMs, offsetPy, sizePy. */
+const UNIT_FIELDS = 3;
 const MAX_PUT_BYTES = 4 * 1024 * 1024;
 
 /** How often an idle wheel's read time is checkpointed (a busy one: every checkpointIntervalMs). */
@@ -100,6 +102,8 @@ export class TimerMessageStore extends ServiceThread {
   /** Timer records the put path stored, by queue offset, not yet enqueued (memory only: a restart reads them back). */
   private readonly handedOff: HandedOff[] = [];
   private handedOffCount = 0;
+  /** fireTick's units: deliverMs, offsetPy, sizePy each (grown as a tick needs). */
+  private tickUnits = new Float64Array(16_384 * UNIT_FIELDS);
   /** Counters for /metrics and tests. */
   readonly counters = { enqueued: 0, fired: 0, rolled: 0, cancelled: 0, skippedDuplicates: 0, lost: 0, handedOff: 0 };
 
@@ -375,43 +379,61 @@ export class TimerMessageStore extends ServiceThread {
   }
 
   private async fireTick(tickMs: number): Promise<void> {
-    const units: TimerUnit[] = [];
-    for (let p = this.wheel.lastPos(tickMs); p >= 0; ) {
-      const unit = this.log.readBackward(p);
-      units.push(unit);
-      p = unit.prevPos;
+    // The slot's units as numbers (deliverMs, offsetPy, sizePy per unit), no object per timer.
+    let n = 0;
+    for (let p = this.wheel.lastPos(tickMs); p >= 0; n++) {
+      if ((n + 1) * UNIT_FIELDS > this.tickUnits.length) {
+        const grown = new Float64Array(this.tickUnits.length * 2);
+        grown.set(this.tickUnits);
+        this.tickUnits = grown;
+      }
+      p = this.log.readBackwardInto(p, this.tickUnits, n * UNIT_FIELDS);
     }
-    if (units.length === 0) return;
-    units.reverse();
-    for (let i = 0; i < units.length; i += MAX_PUT_MESSAGES) await this.fireUnits(tickMs, units.slice(i, i + MAX_PUT_MESSAGES));
+    if (n === 0) return;
+    const units = this.tickUnits;
+    // Linked backwards: the append order is the reverse.
+    for (let i = 0, j = n - 1; i < j; i++, j--) {
+      for (let f = 0; f < UNIT_FIELDS; f++) {
+        const t = units[i * UNIT_FIELDS + f]!;
+        units[i * UNIT_FIELDS + f] = units[j * UNIT_FIELDS + f]!;
+        units[j * UNIT_FIELDS + f] = t;
+      }
+    }
+    // A copy per slice: the array is the loop's own, and a slice's appends may wait while a later tick reads.
+    for (let i = 0; i < n; i += MAX_PUT_MESSAGES) {
+      await this.fireUnits(tickMs, units.slice(i * UNIT_FIELDS, Math.min(n, i + MAX_PUT_MESSAGES) * UNIT_FIELDS));
+    }
   }
 
-  private async fireUnits(tickMs: number, units: TimerUnit[]): Promise<void> {
+  /** Fires `units` (UNIT_FIELDS numbers each, as fireTick reads them) of the tick `tickMs`. */
+  private async fireUnits(tickMs: number, units: Float64Array): Promise<void> {
+    const count = units.length / UNIT_FIELDS;
     const records = await this.readRecords(units);
     // One batch per real queue, built from the stored bytes (timer-delivery.ts); a burst's are mostly one queue's.
     const batches: DeliveryBatch[] = [];
     const full: DeliveryBatch[] = [];
     let last: DeliveryBatch | undefined;
     let capacity = 1024;
-    for (const u of units) capacity += u.sizePy;
+    for (let i = 0; i < count; i++) capacity += units[i * UNIT_FIELDS + 2]!;
     const ids: string[] = [];
     const rolls: PreparedMessage[] = [];
-    for (let i = 0; i < units.length; i++) {
-      const u = units[i]!;
+    for (let i = 0; i < count; i++) {
+      const deliverMs = units[i * UNIT_FIELDS]!;
+      const offsetPy = units[i * UNIT_FIELDS + 1]!;
       const r = records[i];
-      this.addPending(u.offsetPy, -1);
+      this.addPending(offsetPy, -1);
       if (!r) {
         this.counters.lost++;
-        this.logger.error('timer: the record of a due timer is gone from the CommitLog', { offsetPy: u.offsetPy, sizePy: u.sizePy });
+        this.logger.error('timer: the record of a due timer is gone from the CommitLog', { offsetPy, sizePy: units[i * UNIT_FIELDS + 2]! });
         continue;
       }
       if (this.cancelled.size > 0 && this.cancelled.has(r.messageId)) continue;
       // The tick of the restart holds what fell due while the broker was down: some of it may have fired or rolled before the crash.
-      if (tickMs <= this.startTickMs && (await this.firedOrRolledBefore(r, u.offsetPy))) {
+      if (tickMs <= this.startTickMs && (await this.firedOrRolledBefore(r, offsetPy))) {
         this.counters.skippedDuplicates++;
         continue;
       }
-      if (u.deliverMs > tickMs) {
+      if (deliverMs > tickMs) {
         rolls.push(rolledMessage(r));
         continue;
       }
@@ -470,33 +492,40 @@ export class TimerMessageStore extends ServiceThread {
    * The units' records, each run of records adjacent in the CommitLog (a send batch's timers) read
    * with one read: a burst of 100,000 is a few hundred reads, not 100,000.
    */
-  private async readRecords(units: TimerUnit[]): Promise<(TimerRecord | undefined)[]> {
-    const out: (TimerRecord | undefined)[] = new Array(units.length);
-    const order = units.map((_, i) => i).sort((a, b) => units[a]!.offsetPy - units[b]!.offsetPy);
+  private async readRecords(units: Float64Array): Promise<(TimerRecord | undefined)[]> {
+    const count = units.length / UNIT_FIELDS;
+    const out: (TimerRecord | undefined)[] = new Array(count);
+    const offsetOf = (i: number) => units[i * UNIT_FIELDS + 1]!;
+    const sizeOf = (i: number) => units[i * UNIT_FIELDS + 2]!;
+    // In CommitLog order: a tick's units mostly are already (appended as their records were).
+    const order = new Int32Array(count);
+    let sorted = true;
+    for (let i = 0; i < count; i++) {
+      order[i] = i;
+      if (i > 0 && offsetOf(i) < offsetOf(i - 1)) sorted = false;
+    }
+    if (!sorted) order.sort((a, b) => offsetOf(a) - offsetOf(b));
     const reads: Promise<void>[] = [];
-    for (let i = 0; i < order.length; ) {
+    for (let i = 0; i < count; ) {
+      const first = offsetOf(order[i]!);
+      let end = first + sizeOf(order[i]!);
       let j = i + 1;
-      let end = units[order[i]!]!.offsetPy + units[order[i]!]!.sizePy;
-      while (j < order.length && units[order[j]!]!.offsetPy === end && end - units[order[i]!]!.offsetPy < READ_RUN_BYTES) {
-        end += units[order[j]!]!.sizePy;
-        j++;
-      }
-      const run = order.slice(i, j);
-      reads.push(this.readRun(units, run, out));
+      while (j < count && offsetOf(order[j]!) === end && end - first < READ_RUN_BYTES) end += sizeOf(order[j++]!);
+      reads.push(this.readRun(units, order.subarray(i, j), out));
       i = j;
     }
     await Promise.all(reads);
     return out;
   }
 
-  private async readRun(units: TimerUnit[], run: number[], out: (TimerRecord | undefined)[]): Promise<void> {
-    const start = units[run[0]!]!.offsetPy;
-    const last = units[run[run.length - 1]!]!;
+  private async readRun(units: Float64Array, run: Int32Array, out: (TimerRecord | undefined)[]): Promise<void> {
+    const start = units[run[0]! * UNIT_FIELDS + 1]!;
+    const last = run[run.length - 1]! * UNIT_FIELDS;
     // A run across a segment's end reads as not stored: then record by record.
-    const buf = run.length > 1 ? await this.store.readCommitLog(start, last.offsetPy + last.sizePy - start) : undefined;
+    const buf = run.length > 1 ? await this.store.readCommitLog(start, units[last + 1]! + units[last + 2]! - start) : undefined;
     for (const i of run) {
-      const u = units[i]!;
-      out[i] = buf ? readTimerRecord(buf, u.offsetPy - start) : await this.readRecord(u.offsetPy, u.sizePy);
+      const offsetPy = units[i * UNIT_FIELDS + 1]!;
+      out[i] = buf ? readTimerRecord(buf, offsetPy - start) : await this.readRecord(offsetPy, units[i * UNIT_FIELDS + 2]!);
     }
   }
 
