@@ -46,6 +46,10 @@ const { values } = parseArgs({
     segment: { type: 'string', default: '2g' },
     seal: { type: 'string', default: 'avoid' },
     systems: { type: 'string', default: 'gateway,direct,jetstream,sync,redis-always' },
+    rates: { type: 'string' },
+    'rate-runs': { type: 'string', default: '1' },
+    'server-node-options': { type: 'string', default: '' },
+    'client-node-options': { type: 'string', default: '--initial-old-space-size=64' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -53,7 +57,10 @@ if (values.help) {
   console.log(
     'npm run bench:produce -- [--seconds S (per run, 10)] [--runs N (3)] [--warmup-seconds S (3)] [--rate-seconds S (5; 0 skips the fixed-rate runs)]\n' +
       '  [--segment 2g (CommitLog segment size; 1g is the broker default)] [--seal avoid|allow (avoid: fresh broker stores before a run that could seal)]\n' +
-      '  [--systems gateway,direct,jetstream,sync,redis-always[,redis-everysec]]',
+      '  [--systems gateway,direct,jetstream,sync,redis-always[,redis-everysec]]\n' +
+      '  [--rates direct=64000,jetstream=41000 (skips the throughput runs: fixed-rate runs only, at these rates)] [--rate-runs N (1; fixed-rate runs alternate between the systems)]\n' +
+      "  [--server-node-options '--max-semi-space-size=2' (NODE_OPTIONS for the CirrusMQ clusters' processes; none by default)]\n" +
+      "  [--client-node-options '--initial-old-space-size=64' (node flags for every system's load generator alike; '' for V8's defaults)]",
   );
   process.exit(0);
 }
@@ -65,10 +72,21 @@ const rateMs = Number(values['rate-seconds']) * 1000;
 const SEGMENT = parseSize(values.segment!);
 const AVOID_SEALS = values.seal !== 'allow';
 const wanted = new Set(values.systems!.split(','));
+/** --rates: given fixed rates per system instead of 50% of measured medians (no throughput runs). */
+const givenRates = values.rates ? new Map(values.rates.split(',').map((kv) => [kv.split('=')[0]!, Number(kv.split('=')[1])])) : undefined;
+const rateRuns = Number(values['rate-runs']);
 const BATCH = 32;
 const IN_FLIGHT = 512;
 const MSG_BYTES = 1024;
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'produce-worker.ts');
+/**
+ * Node flags for every load generator alike. With V8's defaults a small heap (~10 MB old
+ * space) next to a 16 MiB-semi-space young generation leaves the old generation less slack
+ * than the young one holds, so V8 starts incremental marking and a mark-compact every
+ * ~200 ms (seen with --trace-gc / --trace-incremental-marking in the SDK worker and the
+ * brokers during rate runs); a 64 MB initial old space keeps it to scavenges.
+ */
+const WORKER_NODE_FLAGS = values['client-node-options'] ? values['client-node-options'].split(' ').filter(Boolean) : [];
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 const log = (s: string) => process.stdout.write(s + '\n');
@@ -139,7 +157,7 @@ try {
 
   const records: RunRecord[] = [];
   const gatewayNs: number[] = [];
-  for (let run = 1; run <= runs; run++) {
+  for (let run = 1; !givenRates && run <= runs; run++) {
     const order = systems.map((_, i) => systems[(i + run - 1) % systems.length]!);
     for (const s of order) {
       await s.beforeRun?.();
@@ -157,28 +175,34 @@ try {
       );
     }
   }
-  report(systems, records, gatewayNs);
+  if (!givenRates) report(systems, records, gatewayNs);
 
   if (rateMs > 0) {
     log('');
     log(
-      `fixed rate (OpenMessaging Benchmark style): each system at 50% of its median throughput, batches of ${BATCH} sent when due whatever is outstanding, ` +
+      `fixed rate (OpenMessaging Benchmark style): each system at ${givenRates ? 'the rate --rates gives' : '50% of its median throughput'}, batches of ${BATCH} sent when due whatever is outstanding, ` +
         `${rateMs / 1000} s measured after 1 s; latency per batch from when it was due to its last ack`,
     );
-    const p99: Record<string, number> = {};
-    for (const s of systems) {
-      const rate = Math.round(0.5 * median(records.filter((x) => x.key === s.key).map((x) => x.msgsPerSec)));
-      await s.beforeRun?.();
-      await makeRoom(s, systems);
-      settle();
-      const rec = await measured(0, s, () => s.rate(rate, rateMs));
-      p99[s.key] = rec.r.p99Ms;
-      log(
-        `  ${s.key.padEnd(15)} ${fmt(rate).padStart(8)} msg/s asked, ${fmt(rec.msgsPerSec).padStart(8)} acked: p50 ${fmt(rec.r.p50Ms, 2)}  p99 ${fmt(rec.r.p99Ms, 2)}  p99.9 ${fmt(rec.r.p999Ms, 2)} ms ` +
-          `(${fmt(rec.r.samples)} batches; sender behind schedule at most ${fmt(rec.r.maxLagMs, 1)} ms; server CPU ${fmt(rec.serverCpuUs, 2)} µs/msg; failed ${fmt(rec.r.failed)}` +
-          `; sealed ${rec.sealed.length ? rec.sealed.join(' ') : 'no'})`,
-      );
-    }
+    const p99s: Record<string, number[]> = {};
+    for (let rr = 1; rr <= rateRuns; rr++)
+      for (const s of systems.map((_, i) => systems[(i + rr - 1) % systems.length]!)) {
+        const rate = givenRates?.get(s.key) ?? Math.round(0.5 * median(records.filter((x) => x.key === s.key).map((x) => x.msgsPerSec)));
+        if (!rate) continue;
+        await s.beforeRun?.();
+        await makeRoom(s, systems);
+        settle();
+        const rec = await measured(rr, s, () => s.rate(rate, rateMs));
+        (p99s[s.key] ??= []).push(rec.r.p99Ms);
+        log(
+          `  ${rateRuns > 1 ? `${rr}/${rateRuns} ` : ''}${s.key.padEnd(15)} ${fmt(rate).padStart(8)} msg/s asked, ${fmt(rec.msgsPerSec).padStart(8)} acked: p50 ${fmt(rec.r.p50Ms, 2)}  p99 ${fmt(rec.r.p99Ms, 2)}  p99.9 ${fmt(rec.r.p999Ms, 2)} ms ` +
+            `(${fmt(rec.r.samples)} batches; sender behind schedule at most ${fmt(rec.r.maxLagMs, 1)} ms; server CPU ${fmt(rec.serverCpuUs, 2)} µs/msg; client CPU ${fmt(rec.clientCpuUs, 2)} µs/msg; failed ${fmt(rec.r.failed)}` +
+            `; sealed ${rec.sealed.length ? rec.sealed.join(' ') : 'no'}; load ${rec.load})` +
+            (rec.r.failed ? `\n    failure: ${rec.r.firstFailure}` : ''),
+        );
+      }
+    const p99: Record<string, number> = Object.fromEntries(Object.entries(p99s).map(([k, xs]) => [k, median(xs)]));
+    if (rateRuns > 1 && p99s.direct && p99s.jetstream)
+      log(`  p99 direct / JetStream per round: ${p99s.direct.map((d, i) => fmt(d / p99s.jetstream![i]!, 2)).join(', ')} (medians below)`);
     if (p99.direct !== undefined && p99.jetstream !== undefined) {
       const ratio = p99.direct / p99.jetstream;
       log(`  p99 at 50% load, direct / JetStream: ${fmt(ratio, 2)}   target <= 1.0: ${ratio <= 1 ? 'met' : 'NOT met'}`);
@@ -202,6 +226,7 @@ async function startSystems(): Promise<System[]> {
     CIRRUSMQ_HEARTBEAT_TIMEOUT_MS: '120000',
     CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: String(SEGMENT),
     CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE: '300000',
+    ...(values['server-node-options'] ? { NODE_OPTIONS: values['server-node-options'] } : {}),
   };
   if (wanted.has('gateway') || wanted.has('direct')) {
     const cluster = await startTestCluster({ dataDir: path.join(dataDir, 'async'), env: clusterEnv });
@@ -520,7 +545,7 @@ interface Worker {
 async function startWorker(spec: Omit<ProduceWorkerSpec, 'resultFile' | 'batch' | 'inFlight' | 'msgBytes'>): Promise<Worker> {
   const resultFile = path.join(dataDir, `produce-worker-${++workerCount}.json`);
   const full: ProduceWorkerSpec = { ...spec, batch: BATCH, inFlight: IN_FLIGHT, msgBytes: MSG_BYTES, resultFile };
-  const child: ChildProcess = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', WORKER, JSON.stringify(full)], {
+  const child: ChildProcess = spawn(process.execPath, [...WORKER_NODE_FLAGS, '--conditions=cirrusmq-source', '--import', 'tsx', WORKER, JSON.stringify(full)], {
     cwd: ROOT,
     stdio: ['pipe', 'pipe', 'inherit'],
   });
