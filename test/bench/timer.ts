@@ -1,5 +1,5 @@
 /**
- * npm run bench:timer -- [--timers 1000000] [--burst 100000] [--sends 200000] [--e2e 400000] [--producers 16] [--only pending|burst|throughput|e2e]
+ * npm run bench:timer -- [--timers 1000000] [--burst 100000] [--sends 200000] [--e2e 400000] [--producers 16] [--only pending|burst|fire|throughput|e2e]
  *
  * The timer store measured at store level (one process: DefaultMessageStore + TimerMessageStore,
  * the broker's put path for scheduled records), for issue 14's figures:
@@ -8,6 +8,8 @@
  *      pending timer is what the process holds, not the page cache of its files;
  *   2. burst: `--burst` timers due within one second; lateness of each (its delivered record's
  *      store time minus its TIMER_OUT_MS) p50 / p99 / max, and the time until the last fired;
+ *   2b. fire: the same burst fired by one pass on a clock of the bench's own, CPU per timer of
+ *      the firing alone (what the burst's lateness on a busy machine follows);
  *   3. throughput: `--sends` messages in batches of 32 through the put path, plain and delayed
  *      alternately (A B A B), messages/s each and the ratio (a delayed run includes the timer
  *      loop's enqueue of what it sent; delayed batches in the timer form, as the SDK sends them);
@@ -49,8 +51,8 @@ const { values } = parseArgs({
   },
 });
 const only = values.only;
-if (only !== undefined && !['pending', 'burst', 'throughput', 'e2e'].includes(only))
-  throw new Error(`--only takes pending, burst, throughput or e2e, not ${only}`);
+if (only !== undefined && !['pending', 'burst', 'fire', 'throughput', 'e2e'].includes(only))
+  throw new Error(`--only takes pending, burst, fire, throughput or e2e, not ${only}`);
 const runs = (part: string) => only === undefined || only === part;
 const TIMERS = Number(values.timers);
 const BURST = Number(values.burst);
@@ -65,12 +67,12 @@ function memory(): { rss: number; heap: number } {
   return { rss: m.rss / MiB, heap: m.heapUsed / MiB };
 }
 
-async function open(dir: string) {
+async function open(dir: string, now?: () => number) {
   const store = await new DefaultMessageStore(
     { storeDir: dir, commitLogSegmentBytes: 512 * MiB, consumeQueueUnitsPerFile: 1_000_000, flushIntervalMs: 500 },
     silentLogger,
   ).open();
-  const timer = new TimerMessageStore(store, { storeDir: dir, precisionMs: 100, wheelSpanMs: 86_400_000, maxDelayMs: 40 * 86_400_000 }, silentLogger);
+  const timer = new TimerMessageStore(store, { storeDir: dir, precisionMs: 100, wheelSpanMs: 86_400_000, maxDelayMs: 40 * 86_400_000, now }, silentLogger);
   await timer.recover();
   return { store, timer };
 }
@@ -145,6 +147,36 @@ async function burst(dir: string): Promise<void> {
     `burst: ${lateness.length}/${BURST} fired; lateness p50 ${pct(lateness, 50)} ms, p99 ${pct(lateness, 99)} ms, max ${lateness[lateness.length - 1]} ms; early ${early}; ` +
       `CPU ${((cpu.user + cpu.system) / lateness.length).toFixed(1)} µs per fired timer (load ${os.loadavg()[0]!.toFixed(1)})`,
   );
+  await ctx.timer.close();
+  await ctx.store.shutdown();
+}
+
+/**
+ * The firing alone, on a clock of its own: `--burst` timers due in one second, enqueued, then one
+ * pass with the clock past them fires them all. Its CPU per timer is the firing's cost without
+ * the burst part's reader, scheduling and waits in the same window (3 rounds).
+ */
+async function fire(dir: string): Promise<void> {
+  let clock = Date.now();
+  const ctx = await open(dir, () => clock);
+  const rows: string[] = [];
+  for (let round = 0; round < 3; round++) {
+    const due = Math.ceil((Date.now() + 60_000) / 1000) * 1000;
+    await schedule(ctx, `Fire${round}`, BURST, (i) => due + (i % 1000));
+    await ctx.timer.pass();
+    const fired0 = ctx.timer.counters.fired;
+    gc?.();
+    clock = due + 1000;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await ctx.timer.pass();
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const fired = ctx.timer.counters.fired - fired0;
+    if (fired !== BURST || ctx.store.getMaxOffsetInQueue(`Fire${round}`, 0) !== BURST) throw new Error(`fired ${fired} of ${BURST}`);
+    rows.push(`${((cpu.user + cpu.system) / fired).toFixed(2)} µs CPU, ${((ms * 1000) / fired).toFixed(2)} µs wall`);
+  }
+  console.log(`fire: ${BURST} due timers fired by one pass, per timer: ${rows.join('; ')} (load ${os.loadavg()[0]!.toFixed(1)})`);
   await ctx.timer.close();
   await ctx.store.shutdown();
 }
@@ -254,6 +286,7 @@ const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cirrusmq-bench-timer-'));
 try {
   if (TIMERS > 0 && runs('pending')) await pending(path.join(root, 'pending'));
   if (BURST > 0 && runs('burst')) await burst(path.join(root, 'burst'));
+  if (BURST > 0 && runs('fire')) await fire(path.join(root, 'fire'));
   if (SENDS > 0 && runs('throughput')) await throughput(path.join(root, 'tput'));
   if (Number(values.e2e) > 0 && runs('e2e')) await endToEnd(Number(values.e2e), Number(values.producers));
 } finally {
