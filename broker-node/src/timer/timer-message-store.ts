@@ -97,8 +97,8 @@ export class TimerMessageStore extends ServiceThread {
   private firstUnenqueued = Number.POSITIVE_INFINITY;
   /** Cancelled ids and their due time (pruned once long past). */
   readonly cancelled = new Map<string, number>();
-  /** Ids being appended to their queue right now: a cancel then answers TIMER_ALREADY_FIRED. */
-  private readonly inFlight = new Set<string>();
+  /** The records being appended to their queues right now (one list per fireUnits): a cancel of one answers TIMER_ALREADY_FIRED. */
+  private readonly firing = new Set<TimerRecord[]>();
   /** Timer records the put path stored, by queue offset, not yet enqueued (memory only: a restart reads them back). */
   private readonly handedOff: HandedOff[] = [];
   private handedOffCount = 0;
@@ -415,58 +415,59 @@ export class TimerMessageStore extends ServiceThread {
     let last: DeliveryBatch | undefined;
     let capacity = 1024;
     for (let i = 0; i < count; i++) capacity += units[i * UNIT_FIELDS + 2]!;
-    const ids: string[] = [];
     const rolls: PreparedMessage[] = [];
-    for (let i = 0; i < count; i++) {
-      const deliverMs = units[i * UNIT_FIELDS]!;
-      const offsetPy = units[i * UNIT_FIELDS + 1]!;
-      const r = records[i];
-      this.addPending(offsetPy, -1);
-      if (!r) {
-        this.counters.lost++;
-        this.logger.error('timer: the record of a due timer is gone from the CommitLog', { offsetPy, sizePy: units[i * UNIT_FIELDS + 2]! });
-        continue;
-      }
-      if (this.cancelled.size > 0 && this.cancelled.has(r.messageId)) continue;
-      // The tick of the restart holds what fell due while the broker was down: some of it may have fired or rolled before the crash.
-      if (tickMs <= this.startTickMs && (await this.firedOrRolledBefore(r, offsetPy))) {
-        this.counters.skippedDuplicates++;
-        continue;
-      }
-      if (deliverMs > tickMs) {
-        rolls.push(rolledMessage(r));
-        continue;
-      }
-      let batch = last !== undefined && last.queueId === r.realQueueId && last.topic === r.realTopic ? last : undefined;
-      if (!batch) {
-        for (const b of batches) if (b.queueId === r.realQueueId && b.topic === r.realTopic) batch = b;
-        if (!batch) {
-          batch = new DeliveryBatch(r.realTopic, r.realQueueId, capacity);
-          capacity = 4096;
-          batches.push(batch);
-        }
-      }
-      if (batch.bytes + r.shape.size > MAX_PUT_BYTES && batch.count > 0) {
-        full.push(batch);
-        const next = new DeliveryBatch(r.realTopic, r.realQueueId, 4096);
-        batches[batches.indexOf(batch)] = next;
-        batch = next;
-      }
-      last = batch;
-      batch.add(r);
-      ids.push(r.messageId);
-      this.inFlight.add(r.messageId);
-    }
+    // What is being appended to its queue: a cancel of one of them answers TIMER_ALREADY_FIRED.
+    const delivering: TimerRecord[] = [];
+    this.firing.add(delivering);
     try {
+      for (let i = 0; i < count; i++) {
+        const deliverMs = units[i * UNIT_FIELDS]!;
+        const offsetPy = units[i * UNIT_FIELDS + 1]!;
+        const r = records[i];
+        this.addPending(offsetPy, -1);
+        if (!r) {
+          this.counters.lost++;
+          this.logger.error('timer: the record of a due timer is gone from the CommitLog', { offsetPy, sizePy: units[i * UNIT_FIELDS + 2]! });
+          continue;
+        }
+        if (this.cancelled.size > 0 && this.cancelled.has(r.messageId)) continue;
+        // The tick of the restart holds what fell due while the broker was down: some of it may have fired or rolled before the crash.
+        if (tickMs <= this.startTickMs && (await this.firedOrRolledBefore(r, offsetPy))) {
+          this.counters.skippedDuplicates++;
+          continue;
+        }
+        if (deliverMs > tickMs) {
+          rolls.push(rolledMessage(r));
+          continue;
+        }
+        let batch = last !== undefined && last.queueId === r.realQueueId && last.topic === r.realTopic ? last : undefined;
+        if (!batch) {
+          for (const b of batches) if (b.queueId === r.realQueueId && b.topic === r.realTopic) batch = b;
+          if (!batch) {
+            batch = new DeliveryBatch(r.realTopic, r.realQueueId, capacity);
+            capacity = 4096;
+            batches.push(batch);
+          }
+        }
+        if (batch.bytes + r.shape.size > MAX_PUT_BYTES && batch.count > 0) {
+          full.push(batch);
+          const next = new DeliveryBatch(r.realTopic, r.realQueueId, 4096);
+          batches[batches.indexOf(batch)] = next;
+          batch = next;
+        }
+        last = batch;
+        batch.add(r);
+        delivering.push(r);
+      }
       const puts: Promise<unknown>[] = [];
       for (const b of full) puts.push(this.store.putMessages(b.batch()));
       for (const b of batches) if (b.count > 0) puts.push(this.store.putMessages(b.batch()));
-      this.counters.fired += ids.length;
+      this.counters.fired += delivering.length;
       for (const chunk of chunks(rolls)) puts.push(this.putTimerRecords(chunk));
       this.counters.rolled += rolls.length;
       await Promise.all(puts);
     } finally {
-      for (const id of ids) this.inFlight.delete(id);
+      this.firing.delete(delivering);
     }
   }
 
@@ -543,7 +544,7 @@ export class TimerMessageStore extends ServiceThread {
   async cancel(topic: string, messageId: string): Promise<{ messageId: string; deliverAt: number }> {
     if (!this.recovered) throw new CirrusError('SERVICE_NOT_AVAILABLE', 'the timer store is recovering');
     const newest = await this.findPending(topic, messageId);
-    if (this.inFlight.has(messageId)) throw alreadyFired(messageId);
+    if (this.isFiring(messageId)) throw alreadyFired(messageId);
     if (this.cancelled.has(messageId)) throw notFound(messageId);
     this.cancelled.set(messageId, newest.deliverMs);
     // It may have fired while the lookup ran: once in `cancelled` it cannot start to, and one that did is in the index now.
@@ -556,6 +557,12 @@ export class TimerMessageStore extends ServiceThread {
     await this.putTimerRecords([cancelMessage(messageId, topic, newest.deliverMs, this.now())]);
     this.counters.cancelled++;
     return { messageId, deliverAt: newest.deliverMs };
+  }
+
+  /** Whether `messageId` is being appended to its queue: a scan, since a cancel is rare and a firing keeps no id string per timer. */
+  private isFiring(messageId: string): boolean {
+    for (const records of this.firing) for (const r of records) if (r.messageId === messageId) return true;
+    return false;
   }
 
   private async findPending(topic: string, messageId: string): Promise<{ deliverMs: number }> {

@@ -177,8 +177,11 @@ const valueEnd = new Int32Array(WANTED.length);
 
 class StoredTimerRecord implements TimerRecord {
   private decoded: Record<string, string> | undefined;
+  private id: string | undefined;
   constructor(
-    readonly messageId: string,
+    /** The UNIQ_KEY value's bytes in buf (idStart < 0: none): made a string only when asked for. */
+    private readonly idStart: number,
+    private readonly idEnd: number,
     readonly realTopic: string,
     readonly realQueueId: number,
     readonly deliverMs: number,
@@ -187,6 +190,11 @@ class StoredTimerRecord implements TimerRecord {
     readonly pos: number,
     readonly shape: RecordShape,
   ) {}
+
+  get messageId(): string {
+    this.id ??= this.idStart < 0 ? '' : spanText(this.buf, this.idStart, this.idEnd);
+    return this.id;
+  }
 
   get props(): Record<string, string> {
     this.decoded ??= decodeProperties(propertiesString(this.buf, this.shape));
@@ -224,18 +232,55 @@ export function readTimerRecord(buf: Buffer, pos = 0): TimerRecord | undefined {
     }
     start = stop + 1;
   }
-  const out = Number(wantedValue(buf, 3));
-  const realTopic = wantedValue(buf, 1);
+  const out = wantedNumber(buf, 3);
+  const realTopic = wantedTopic(buf);
   if (!Number.isFinite(out) || realTopic === undefined) return undefined;
-  const qid = wantedValue(buf, 2);
-  return new StoredTimerRecord(wantedValue(buf, 0) ?? '', realTopic, Number(qid ?? 0), out, wantedValue(buf, 4), buf, pos, shape);
+  const qid = valueStart[2]! < 0 ? 0 : wantedNumber(buf, 2);
+  return new StoredTimerRecord(valueStart[0]!, valueEnd[0]!, realTopic, qid, out, wantedValue(buf, 4), buf, pos, shape);
+}
+
+/** Number() of WANTED[k]'s value (NaN when absent), without a string for plain digits. */
+function wantedNumber(buf: Buffer, k: number): number {
+  const start = valueStart[k]!;
+  const stop = valueEnd[k]!;
+  if (start >= 0 && stop > start && stop - start <= 15) {
+    let n = 0;
+    let i = start;
+    for (; i < stop; i++) {
+      const d = buf[i]! - 0x30;
+      if (d < 0 || d > 9) break;
+      n = n * 10 + d;
+    }
+    if (i === stop) return n;
+  }
+  return Number(wantedValue(buf, k));
+}
+
+/** The last REAL_TOPIC read, as text and bytes: a burst's timers mostly share one, made a string once. */
+let lastTopic = '';
+let lastTopicBytes = Buffer.alloc(0);
+
+function wantedTopic(buf: Buffer): string | undefined {
+  const start = valueStart[1]!;
+  if (start < 0) return undefined;
+  const stop = valueEnd[1]!;
+  if (stop - start === lastTopicBytes.length) {
+    let i = 0;
+    while (i < lastTopicBytes.length && lastTopicBytes[i] === buf[start + i]) i++;
+    if (i === lastTopicBytes.length) return lastTopic;
+  }
+  lastTopic = wantedValue(buf, 1)!;
+  lastTopicBytes = Buffer.from(buf.subarray(start, stop));
+  return lastTopic;
 }
 
 /** The value of WANTED[k] as decodeProperties would give it (UTF-8), undefined when absent. */
 function wantedValue(buf: Buffer, k: number): string | undefined {
   const start = valueStart[k]!;
-  if (start < 0) return undefined;
-  const stop = valueEnd[k]!;
+  return start < 0 ? undefined : spanText(buf, start, valueEnd[k]!);
+}
+
+function spanText(buf: Buffer, start: number, stop: number): string {
   for (let i = start; i < stop; i++) if (buf[i]! > 0x7f) return buf.toString('utf8', start, stop);
   return buf.toString('latin1', start, stop);
 }
