@@ -166,7 +166,8 @@ export class LocalCluster {
     if (!spec) throw new Error(`no process named ${name}`);
     if (this.running.has(name)) throw new Error(`${name} is already running`);
     const log = fs.openSync(this.logFile(name), 'a');
-    const child = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', spec.entry], {
+    // --initial-old-space-size=64: see docs/architecture.md, "Latency and V8's heap" (a mark-compact every ~200 ms under load without it).
+    const child = spawn(process.execPath, ['--initial-old-space-size=64', '--conditions=cirrusmq-source', '--import', 'tsx', spec.entry], {
       cwd: ROOT,
       env: { ...process.env, ...this.config.env, ...spec.env },
       // 'ipc': the channel's close tells the child its launcher is gone (see the file comment).
