@@ -19,7 +19,7 @@ describe('DefaultMessageStore', async () => {
   it('puts a batch and reads it back by queue offset', async () => {
     const store = openStore();
     const put = await store.putMessages(makeBatch('TopicA', 1, [{ body: 'a', tags: 'TagA' }, 'b', 'c']));
-    expect(put).toEqual({ status: 'PUT_OK', queueOffset: 0, count: 3, commitLogOffset: 0 });
+    expect(put).toEqual({ status: 'PUT_OK', queueOffset: 0, count: 3, commitLogOffset: 0, commitLogEnd: store.stats().commitLogMaxOffset });
     const got = await store.getMessage('TopicA', 1, 0, 32);
     expect(got).toMatchObject({ count: 3, nextOffset: 3, minOffset: 0, maxOffset: 3 });
     const msgs = decodeRecords(got.records);
@@ -76,7 +76,8 @@ describe('DefaultMessageStore', async () => {
     const end = store.stats().commitLogMaxOffset;
     const again = await reopen();
     expect(again.stats().commitLogMaxOffset).toBe(end);
-    expect(await again.putMessages(makeBatch('TopicA', 0, ['c']))).toEqual({ status: 'PUT_OK', queueOffset: 2, count: 1, commitLogOffset: end });
+    const put = await again.putMessages(makeBatch('TopicA', 0, ['c']));
+    expect(put).toEqual({ status: 'PUT_OK', queueOffset: 2, count: 1, commitLogOffset: end, commitLogEnd: again.stats().commitLogMaxOffset });
     expect((await again.putMessages(makeBatch('TopicB', 3, ['y']))).queueOffset).toBe(1);
     expect(await bodies(again, 'TopicA', 0)).toEqual(['a', 'b', 'c']);
   });
