@@ -32,6 +32,7 @@ export * from './producer/timer-properties.js';
 export * from './producer/transaction-id.js';
 export * from './remoting/broker-transport.js';
 export * from './remoting/remoting-frame.js';
+export * from './remoting/turn-cork.js';
 export * from './route/broker-fault-tolerance.js';
 export * from './route/route-cache.js';
 export * from './route/topic-publish-info.js';

@@ -20,6 +20,7 @@ import {
   FrameType,
   type Logger,
   REMOTING_UPGRADE,
+  turnCorker,
 } from '@cirrusmq/client/protocol';
 import { RemotingIncoming, RemotingOutgoing } from './remoting-exchange';
 
@@ -75,6 +76,8 @@ class RemotingServerConnection {
   private readonly exchanges = new Map<number, RemotingOutgoing>();
   private draining = false;
   private closed = false;
+  /** The answers of one turn leave in one writev (the ends of one commit flush, the acks of one group of requests). */
+  private readonly corkForTurn: () => void;
 
   constructor(
     private readonly socket: Duplex,
@@ -84,6 +87,7 @@ class RemotingServerConnection {
     private readonly onClose: () => void,
   ) {
     this.decoder = new FrameDecoder(maxFrameBytes, true);
+    this.corkForTurn = turnCorker(socket);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => this.destroy());
     socket.on('close', () => this.destroy());
@@ -154,25 +158,11 @@ class RemotingServerConnection {
     let length = 0;
     for (const b of bodies) length += b.length;
     const head = encodeResponseHead(id, status, headers, length);
-    // One writev for every answer of this turn (the ends of one commit flush, the acks of one
-    // group of requests): heads and chunks, the records uncopied.
+    // Heads and chunks, the records uncopied.
     this.corkForTurn();
     this.socket.write(head);
     for (const b of bodies) this.socket.write(b);
   }
-
-  private corked = false;
-  private corkForTurn(): void {
-    if (this.corked) return;
-    this.corked = true;
-    this.socket.cork();
-    process.nextTick(this.uncorkTurn);
-  }
-  /** (end() uncorks too, so an answer before a drained end still goes out first.) */
-  private readonly uncorkTurn = (): void => {
-    this.corked = false;
-    this.socket.uncork();
-  };
 
   drain(): void {
     this.draining = true;

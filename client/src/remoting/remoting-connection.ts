@@ -8,6 +8,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { HttpTransportError, type HttpResponse } from '../http/http1-connection.js';
+import { turnCorker } from './turn-cork.js';
 import { encodeCancel, encodeRequestHead, type FrameHeaders, FrameDecoder, FrameError, FrameType, REMOTING_PATH, REMOTING_UPGRADE } from './remoting-frame.js';
 
 /** Answers larger than this are refused (a sanity bound: a POP of 32 messages of 4 MiB fits). */
@@ -48,6 +49,8 @@ export type UpgradeOutcome = { kind: 'remoting' } | { kind: 'refused'; status: n
 
 export class RemotingConnection {
   private readonly socket: net.Socket;
+  /** The requests made in one turn (a consumer's acks, a producer's sends and commits) leave in one writev. */
+  private readonly corkForTurn: () => void;
   private readonly pending = new Map<number, Pending>();
   private readonly decoder = new FrameDecoder(MAX_RESPONSE_FRAME_BYTES);
   /** Frames waiting for the socket to drain, by request id (a cancel before they go out drops them). */
@@ -83,6 +86,7 @@ export class RemotingConnection {
       ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ALPNProtocols: ['http/1.1'], ...secure })
       : net.connect({ host, port, noDelay: true });
     if (secure) this.socket.setNoDelay(true);
+    this.corkForTurn = turnCorker(this.socket);
     this.socket.once(secure ? 'secureConnect' : 'connect', () => {
       const late = setTimeout(() => {
         if (this.upgraded || this.closed) return;
@@ -161,22 +165,9 @@ export class RemotingConnection {
   private writeNow(id: number, parts: (Buffer | string)[]): void {
     const p = this.pending.get(id);
     if (p) p.readsAtSend = this.reads;
-    // The requests made in one turn (a consumer's acks, a producer's sends and commits) leave in one writev.
     this.corkForTurn();
     for (const part of parts) this.socket.write(part);
   }
-
-  private corked = false;
-  private corkForTurn(): void {
-    if (this.corked) return;
-    this.corked = true;
-    this.socket.cork();
-    process.nextTick(this.uncorkTurn);
-  }
-  private readonly uncorkTurn = (): void => {
-    this.corked = false;
-    this.socket.uncork();
-  };
 
   private flushBacklog(): void {
     for (const [id, parts] of this.backlog) {
