@@ -36,6 +36,8 @@ describe('LocalCluster', () => {
     });
     expect(cluster.isRunning('nameserver')).toBe(false);
     expect(fs.readFileSync(cluster.logFile('nameserver'), 'utf8')).toContain('EADDRINUSE');
+    // The log's tail travels in the error: a test's data folder (logs included) is deleted after it.
+    expect((err as Error).message).toContain('EADDRINUSE');
   });
 
   it('answers its child pid, which the child answers in /healthz', async () => {

@@ -274,7 +274,11 @@ export class LocalCluster {
     await waitFor(`${name} healthy`, timeoutMs, async () => {
       if (child.exitCode !== null || child.signalCode !== null) {
         const taken = otherPid === undefined ? '' : ` (its port answers as another process, pid ${String(otherPid)}: is a cluster already running?)`;
-        throw new LauncherError('CHILD_EXITED', `${name} exited (${child.exitCode ?? child.signalCode}) while starting${taken}; see ${this.logFile(name)}`);
+        // The log's tail goes into the error: tests delete their data folder, logs included.
+        throw new LauncherError(
+          'CHILD_EXITED',
+          `${name} exited (${child.exitCode ?? child.signalCode}) while starting${taken}; see ${this.logFile(name)}, which ends:\n${logTail(this.logFile(name))}`,
+        );
       }
       const res = await fetch(spec.healthUrl);
       if (!res.ok) {
@@ -286,5 +290,27 @@ export class LocalCluster {
       otherPid = body.pid ?? 'unknown';
       return false;
     });
+  }
+}
+
+/** The last lines of a log file (at most 4 KiB), or why it could not be read. */
+function logTail(file: string): string {
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      const length = Math.min(size, 4096);
+      const buf = Buffer.alloc(length);
+      fs.readSync(fd, buf, 0, length, size - length);
+      return buf
+        .toString('utf8')
+        .split('\n')
+        .slice(length < size ? 1 : 0)
+        .join('\n');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (e) {
+    return `(unreadable: ${e instanceof Error ? e.message : String(e)})`;
   }
 }

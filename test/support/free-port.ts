@@ -4,10 +4,15 @@ import net from 'node:net';
  * Ports come from below Linux's ephemeral range (32768-60999): a port the OS hands out with
  * listen(0) is also what it hands to outgoing connections, and on a busy machine one of
  * those can take it between this check and the child's bind. A port is not handed out twice
- * by one test process.
+ * by one test process, and each vitest worker draws from its own slice of the range: a
+ * broker SIGKILLed and restarted on its port must not find it taken by another test file's
+ * process in the moment it was free.
  */
-const LOW = 20_000;
-const HIGH = 32_000;
+const SLICES = 8;
+const SLICE = 1_500;
+const slice = Number(process.env.VITEST_POOL_ID ?? 0) % SLICES;
+const LOW = 20_000 + slice * SLICE;
+const HIGH = LOW + SLICE;
 const given = new Set<number>();
 
 /** A TCP port that was free a moment ago on 127.0.0.1, outside the ephemeral range. */
