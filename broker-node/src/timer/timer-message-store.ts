@@ -29,12 +29,13 @@ import type { MessageStore, PutMessageResult } from '../store/message-store-type
 import { ServiceThread } from '../service-thread';
 import { TimerLog, UNIT_DELETE, UNIT_NORMAL, UNIT_SIZE, writeUnit } from './timer-log';
 import { DeliveryBatch } from './timer-delivery';
+import { type HandedOff, HandedOffQueue } from './timer-hand-off';
 import { batchOf, cancelMessage, readTimerRecord, rolledMessage, TIMER_TOPIC, type TimerRecord } from './timer-record';
+import { type CommitLogReader, eachRecord, readTimerRecordAt, readTimerRecords, UNIT_FIELDS } from './timer-record-reader';
 import { TimerWheel } from './timer-wheel';
 
-export type TimerBackingStore = Pick<MessageStore, 'putMessages' | 'getMessage' | 'getMaxOffsetInQueue' | 'getMinOffsetInQueue' | 'queryMessageById'> & {
-  readCommitLog(offset: number, size: number): Promise<Buffer | undefined>;
-};
+export type TimerBackingStore = Pick<MessageStore, 'putMessages' | 'getMessage' | 'getMaxOffsetInQueue' | 'getMinOffsetInQueue' | 'queryMessageById'> &
+  CommitLogReader;
 
 export interface TimerConfig {
   storeDir: string;
@@ -56,17 +57,9 @@ interface Checkpoint {
 }
 
 const ENQUEUE_BATCH = 256;
-/** Handed-over records kept for the loop at most: past it (a loop held up), the loop reads them back instead. */
-const MAX_HANDED_OFF = 256 * 1024;
-/** Handed-over records waiting that wake the loop before its next tick. */
-const WAKE_HANDED_OFF = 64 * 1024;
 /** Handed-over records enqueued with one timer-log write at most. */
 const ENQUEUE_HANDED_OFF = 8192;
-/** The longest run of adjacent records fired with one read. */
-const READ_RUN_BYTES = 1 << 20;
 const MAX_PUT_MESSAGES = 1000;
-/** Numbers per unit fireTick reads: deliverMs, offsetPy, sizePy. */
-const UNIT_FIELDS = 3;
 const MAX_PUT_BYTES = 4 * 1024 * 1024;
 
 /** How often an idle wheel's read time is checkpointed (a busy one: every checkpointIntervalMs). */
@@ -100,8 +93,7 @@ export class TimerMessageStore extends ServiceThread {
   /** The records being appended to their queues right now (one list per fireUnits): a cancel of one answers TIMER_ALREADY_FIRED. */
   private readonly firing = new Set<TimerRecord[]>();
   /** Timer records the put path stored, by queue offset, not yet enqueued (memory only: a restart reads them back). */
-  private readonly handedOff: HandedOff[] = [];
-  private handedOffCount = 0;
+  private readonly handedOff = new HandedOffQueue();
   /** fireTick's units: deliverMs, offsetPy, sizePy each (grown as a tick needs). */
   private tickUnits = new Float64Array(16_384 * UNIT_FIELDS);
   /** Counters for /metrics and tests. */
@@ -164,7 +156,7 @@ export class TimerMessageStore extends ServiceThread {
     }
     this.wheel.flushPending();
     for (let i = 0; i < deletes.length; i += 2) {
-      const r = await this.readRecord(deletes[i]!, deletes[i + 1]!);
+      const r = await readTimerRecordAt(this.store, deletes[i]!, deletes[i + 1]!);
       if (r?.cancels) this.cancelled.set(r.cancels, r.deliverMs);
     }
     const min = this.store.getMinOffsetInQueue(TIMER_TOPIC, 0);
@@ -211,7 +203,7 @@ export class TimerMessageStore extends ServiceThread {
    */
   noteAppended(commitLogOffset: number, wake = true): void {
     if (commitLogOffset < this.firstUnenqueued) this.firstUnenqueued = commitLogOffset;
-    if (wake || this.handedOffCount >= WAKE_HANDED_OFF) this.wakeup();
+    if (wake || this.handedOff.wantsWake) this.wakeup();
   }
 
   /**
@@ -221,19 +213,12 @@ export class TimerMessageStore extends ServiceThread {
    * truth, so anything not taken, or lost with the process, is read from there.
    */
   handOff(result: PutMessageResult, records: SendBatch['records'], deliverMs: readonly number[]): void {
-    if (result.commitLogEnd === undefined || result.queueOffset < this.enqueueOffset) return;
-    if (this.handedOffCount + records.length > MAX_HANDED_OFF) return;
-    const sizes = new Array<number>(records.length);
-    let bytes = 0;
-    for (let i = 0; i < records.length; i++) bytes += sizes[i] = records[i]!.shape.size;
-    if (result.commitLogEnd - result.commitLogOffset !== bytes) return;
-    this.handedOff.push({ queueOffset: result.queueOffset, commitLogOffset: result.commitLogOffset, sizes, deliverMs });
-    this.handedOffCount += records.length;
+    this.handedOff.offer(result, records, deliverMs, this.enqueueOffset);
   }
 
   /** Handed-over timer records not yet enqueued (held in memory only). */
   get handedOffWaiting(): number {
-    return this.handedOffCount;
+    return this.handedOff.count;
   }
 
   /** The CommitLog offset retention must not delete past (a segment may go only if it ends at or below it). */
@@ -263,11 +248,10 @@ export class TimerMessageStore extends ServiceThread {
       const max = this.store.getMaxOffsetInQueue(TIMER_TOPIC, 0);
       if (this.enqueueOffset >= max) {
         this.firstUnenqueued = Number.POSITIVE_INFINITY;
-        this.handedOff.length = 0;
-        this.handedOffCount = 0;
+        this.handedOff.clear();
         return;
       }
-      const next = this.nextHandedOff();
+      const next = this.handedOff.next(this.enqueueOffset);
       if (next && next.queueOffset <= this.enqueueOffset) {
         this.enqueueHandedOff(next);
         continue;
@@ -294,23 +278,6 @@ export class TimerMessageStore extends ServiceThread {
     }
   }
 
-  /** The first handed-over batch not wholly before enqueueOffset (taken off the list), if any. */
-  private nextHandedOff(): HandedOff | undefined {
-    while (this.handedOff.length > 0) {
-      const h = this.handedOff[0]!;
-      if (h.queueOffset + h.sizes.length > this.enqueueOffset) {
-        if (h.queueOffset <= this.enqueueOffset) {
-          this.handedOff.shift();
-          this.handedOffCount -= h.sizes.length;
-        }
-        return h;
-      }
-      this.handedOff.shift();
-      this.handedOffCount -= h.sizes.length;
-    }
-    return undefined;
-  }
-
   /**
    * Units for `first` (from enqueueOffset on) and the handed-over batches right after it, with
    * one timer-log write: each record's place follows from its batch's first and the sizes.
@@ -318,9 +285,9 @@ export class TimerMessageStore extends ServiceThread {
   private enqueueHandedOff(first: HandedOff): void {
     const batches = [first];
     let units = first.queueOffset + first.sizes.length - this.enqueueOffset;
-    for (let h = this.handedOff[0]; h && h.queueOffset === this.enqueueOffset + units && units < ENQUEUE_HANDED_OFF; h = this.handedOff[0]) {
-      this.handedOff.shift();
-      this.handedOffCount -= h.sizes.length;
+    while (units < ENQUEUE_HANDED_OFF) {
+      const h = this.handedOff.takeAt(this.enqueueOffset + units);
+      if (!h) break;
       batches.push(h);
       units += h.sizes.length;
     }
@@ -408,7 +375,7 @@ export class TimerMessageStore extends ServiceThread {
   /** Fires `units` (UNIT_FIELDS numbers each, as fireTick reads them) of the tick `tickMs`. */
   private async fireUnits(tickMs: number, units: Float64Array): Promise<void> {
     const count = units.length / UNIT_FIELDS;
-    const records = await this.readRecords(units);
+    const records = await readTimerRecords(this.store, units);
     // One batch per real queue, built from the stored bytes (timer-delivery.ts); a burst's are mostly one queue's.
     const batches: DeliveryBatch[] = [];
     const full: DeliveryBatch[] = [];
@@ -490,52 +457,6 @@ export class TimerMessageStore extends ServiceThread {
   }
 
   /**
-   * The units' records, each run of records adjacent in the CommitLog (a send batch's timers) read
-   * with one read: a burst of 100,000 is a few hundred reads, not 100,000.
-   */
-  private async readRecords(units: Float64Array): Promise<(TimerRecord | undefined)[]> {
-    const count = units.length / UNIT_FIELDS;
-    const out: (TimerRecord | undefined)[] = new Array(count);
-    const offsetOf = (i: number) => units[i * UNIT_FIELDS + 1]!;
-    const sizeOf = (i: number) => units[i * UNIT_FIELDS + 2]!;
-    // In CommitLog order: a tick's units mostly are already (appended as their records were).
-    const order = new Int32Array(count);
-    let sorted = true;
-    for (let i = 0; i < count; i++) {
-      order[i] = i;
-      if (i > 0 && offsetOf(i) < offsetOf(i - 1)) sorted = false;
-    }
-    if (!sorted) order.sort((a, b) => offsetOf(a) - offsetOf(b));
-    const reads: Promise<void>[] = [];
-    for (let i = 0; i < count; ) {
-      const first = offsetOf(order[i]!);
-      let end = first + sizeOf(order[i]!);
-      let j = i + 1;
-      while (j < count && offsetOf(order[j]!) === end && end - first < READ_RUN_BYTES) end += sizeOf(order[j++]!);
-      reads.push(this.readRun(units, order.subarray(i, j), out));
-      i = j;
-    }
-    await Promise.all(reads);
-    return out;
-  }
-
-  private async readRun(units: Float64Array, run: Int32Array, out: (TimerRecord | undefined)[]): Promise<void> {
-    const start = units[run[0]! * UNIT_FIELDS + 1]!;
-    const last = run[run.length - 1]! * UNIT_FIELDS;
-    // A run across a segment's end reads as not stored: then record by record.
-    const buf = run.length > 1 ? await this.store.readCommitLog(start, units[last + 1]! + units[last + 2]! - start) : undefined;
-    for (const i of run) {
-      const offsetPy = units[i * UNIT_FIELDS + 1]!;
-      out[i] = buf ? readTimerRecord(buf, offsetPy - start) : await this.readRecord(offsetPy, units[i * UNIT_FIELDS + 2]!);
-    }
-  }
-
-  private async readRecord(offset: number, size: number): Promise<TimerRecord | undefined> {
-    const buf = await this.store.readCommitLog(offset, size);
-    return buf ? readTimerRecord(buf) : undefined;
-  }
-
-  /**
    * Cancels the pending timer of `messageId` in `topic` (RocketMQ's RecallMessage): a cancel
    * record goes to the timer topic (so the cancel survives a crash) and the id is dropped when
    * its tick fires. TIMER_ALREADY_FIRED when it is in its queue, TIMER_NOT_FOUND when no
@@ -606,15 +527,6 @@ export class TimerMessageStore extends ServiceThread {
   }
 }
 
-interface HandedOff {
-  /** The timer queue's offset of the first record. */
-  queueOffset: number;
-  commitLogOffset: number;
-  /** Per record, back to back from commitLogOffset. */
-  sizes: number[];
-  deliverMs: readonly number[];
-}
-
 function alreadyFired(messageId: string): CirrusError {
   return new CirrusError('TIMER_ALREADY_FIRED', `message ${messageId} has fired: it is in its queue`);
 }
@@ -637,17 +549,4 @@ function* chunks(messages: PreparedMessage[]): Generator<PreparedMessage[]> {
     bytes += size;
   }
   if (start < messages.length) yield messages.slice(start);
-}
-
-/** The records of a lookup answer: topic, offset and, for timer records, the schedule. */
-function* eachRecord(buf: Buffer): Generator<{ topic: string; offset: number; timer: TimerRecord | undefined }> {
-  let pos = 0;
-  while (pos < buf.length) {
-    const shape = readRecordShape(buf, pos, buf.length);
-    if (!shape) return;
-    const topic = buf.toString('latin1', shape.topicStart, shape.topicStart + shape.topicLength);
-    const rec = buf.subarray(pos, pos + shape.size);
-    yield { topic, offset: Number(buf.readBigInt64BE(pos + Field.PHYSICALOFFSET)), timer: topic === TIMER_TOPIC ? readTimerRecord(rec) : undefined };
-    pos += shape.size;
-  }
 }
