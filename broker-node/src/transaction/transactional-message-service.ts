@@ -31,6 +31,7 @@ import type { MessageStore, PutMessageResult, PutOptions } from '../store/messag
 import { batchOf } from '../timer/timer-record';
 import { type CheckUnknownReason, callCheckUrl } from './check-url-caller';
 import { EndBatcher } from './end-batcher';
+import { HalfPutBatcher } from './half-put-batcher';
 import {
   committedRecord,
   type DivertedHalves,
@@ -123,6 +124,7 @@ export class TransactionalMessageService {
   private readonly now: () => number;
   private readonly loop: PeriodicService;
   private readonly ends: EndBatcher<Pending>;
+  private readonly halfPuts: HalfPutBatcher;
   private recovered = false;
   readonly counters = {
     halfPut: 0,
@@ -146,6 +148,10 @@ export class TransactionalMessageService {
       (p) => this.committedOf(p),
       this.now,
     );
+    this.halfPuts = new HalfPutBatcher(
+      (b, options) => this.store.putMessages(b, options),
+      async (queueOffset, count) => (await this.store.getMessage(HALF_TOPIC, 0, queueOffset, count)).records,
+    );
     this.loop = new PeriodicService('TransactionalMessageCheckService', tick, () => this.checkPass(), logger);
   }
 
@@ -158,25 +164,24 @@ export class TransactionalMessageService {
       if (!h.producerGroup) throw new CirrusError('INVALID_MESSAGE', 'a transactional message needs its producer group (PGROUP)');
     }
     if (!diverted.normal) {
-      // All half messages (a transactional producer's send): one append, no second result to merge.
-      const put = await this.store.putMessages(diverted.half, options);
-      this.addPending(batch, diverted, put.commitLogOffset);
+      // All half messages (a transactional producer's send): merged with the other sends of this turn into one append.
+      const { put, offsets } = await this.halfPuts.submit(diverted.half, options);
+      this.addPending(batch, diverted, offsets);
       return put;
     }
     // Both appends happen in this turn; the half messages enter the table once stored, whatever becomes of the plain ones.
     const [plain, half] = await Promise.all([
       next(diverted.normal),
-      this.store.putMessages(diverted.half, options).then((put) => {
-        this.addPending(batch, diverted, put.commitLogOffset);
+      this.halfPuts.submit(diverted.half, options).then(({ put, offsets }) => {
+        this.addPending(batch, diverted, offsets);
         return put;
       }),
     ]);
     return { ...plain, count: batch.records.length, status: plain.status !== 'PUT_OK' ? plain.status : half.status };
   }
 
-  private addPending(batch: SendBatch, diverted: DivertedHalves, commitLogOffset: number): void {
+  private addPending(batch: SendBatch, diverted: DivertedHalves, offsets: readonly number[]): void {
     const storedMs = this.now();
-    let offsetPy = commitLogOffset;
     const queueKey = `${batch.topic}\u0000${batch.queueId}`;
     for (let i = 0; i < diverted.halves.length; i++) {
       const size = diverted.half.records[i]!.shape.size;
@@ -191,7 +196,7 @@ export class TransactionalMessageService {
         realTopic: batch.topic,
         realQueueId: batch.queueId,
         producerGroup: h.producerGroup,
-        offsetPy,
+        offsetPy: offsets[i]!,
         size,
         storedMs,
         checks: 0,
@@ -199,7 +204,6 @@ export class TransactionalMessageService {
         queueKey,
         committed,
       });
-      offsetPy += size;
     }
     this.counters.halfPut += diverted.halves.length;
     if (this.recentBytes > RECENT_BYTES) this.dropKeptRecords();

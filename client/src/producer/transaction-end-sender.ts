@@ -1,9 +1,10 @@
 /**
- * Sends a producer's commits and rollbacks to one broker: at once when none is in flight, else
- * merged with the others that wait into one request (POST /v1/transaction/end {"ends": [...]},
- * answered with its failures only) when the one in flight comes back, as RocketMQ 5's autoBatch
- * does for sends. An idle producer adds no latency; a busy one sends a request per round trip
- * instead of one per transaction.
+ * Sends a producer's commits and rollbacks to one broker: the ends of one event-loop turn in one
+ * request (POST /v1/transaction/end {"ends": [...]}, answered with its failures only), and while
+ * one is in flight the others wait and go together when it comes back, as RocketMQ 5's autoBatch
+ * does for sends. With or without the producer's autoBatch: concurrent senders answered in one
+ * turn commit together (one request, one broker flush), and a lone commit waits only for the end
+ * of its turn (RocketMQ's own clients send an end per transaction).
  */
 import type { BrokerClient } from '../api/broker-client.js';
 import { CirrusError, type ErrorDetails, isErrorCode, toCirrusError } from '../errors.js';
@@ -22,15 +23,25 @@ const MAX_ENDS = 1000;
 export class TransactionEndSender {
   private waiting: Waiting[] = [];
   private inFlight = false;
+  private scheduled = false;
 
   constructor(private readonly broker: BrokerClient) {}
 
   end(messageId: string, resolution: 'COMMIT' | 'ROLLBACK'): Promise<void> {
     return new Promise((resolve, reject) => {
       this.waiting.push({ messageId, resolution, resolve, reject });
-      if (!this.inFlight) void this.drain();
+      if (!this.inFlight && !this.scheduled) {
+        this.scheduled = true;
+        // After this turn's microtasks: the ends of senders answered together have all arrived.
+        process.nextTick(this.drainNow);
+      }
     });
   }
+
+  private readonly drainNow = (): void => {
+    this.scheduled = false;
+    if (!this.inFlight) void this.drain();
+  };
 
   private async drain(): Promise<void> {
     this.inFlight = true;
