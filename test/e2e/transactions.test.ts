@@ -10,7 +10,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SimpleConsumer, TransactionProducer, type TransactionResolution } from '@cirrusmq/client';
+import { type CirrusError, SimpleConsumer, TransactionProducer, type TransactionResolution } from '@cirrusmq/client';
+import { ContentTypes, encodeSendBatch, encodeTimerBatch, prepareMessage } from '@cirrusmq/client/protocol';
 import type { LocalCluster } from '../../infra/local/local-cluster';
 import { waitFor } from '../../infra/local/wait-for';
 import { api, readWholeQueue, startTestCluster, stopTestCluster } from '../support/cluster';
@@ -187,6 +188,8 @@ describe('transactional messages', () => {
       [{ transaction: 'yes', producerGroup: 'g', messages: [{ body: 'x' }] }, '', 400, 'INVALID_PARAMETER'],
       [{ transaction: true, producerGroup: 'g', messages: [{ body: 'x' }] }, '?mode=oneway', 400, 'INVALID_PARAMETER'],
       [{ transaction: true, producerGroup: 'g', messages: [{ body: 'x', delaySeconds: 5 }] }, '', 400, 'INVALID_MESSAGE'],
+      [{ transaction: true, producerGroup: 'g', messages: [{ body: 'x', deliverAt: Date.now() + 60_000 }] }, '', 400, 'INVALID_MESSAGE'],
+      [{ transaction: true, producerGroup: 'g', messages: [{ body: 'x' }, { body: 'y', delayTimeLevel: 2 }] }, '', 400, 'INVALID_MESSAGE'],
       [{ transaction: true, producerGroup: '%DLQ%g', messages: [{ body: 'x' }] }, '', 400, 'INVALID_GROUP'],
     ];
     for (const [body, query, status, code] of cases) {
@@ -205,6 +208,47 @@ describe('transactional messages', () => {
     expect([badWait.status, badWait.body.error.code]).toEqual([400, 'INVALID_PARAMETER']);
     // No transaction was stored by a refused send.
     expect(await storedIds('TxBad')).toEqual([]);
+  });
+
+  it('a delayed transactional message is refused (400 INVALID_MESSAGE): by the SDK before sending, and by a broker sent one directly', async () => {
+    await createTopic('TxDelayed');
+    let executed = 0;
+    const producer = new TransactionProducer({
+      nameServer,
+      producerGroup: 'pg-delayed',
+      listener: { executeLocalTransaction: () => (executed++, 'COMMIT'), checkLocalTransaction: () => 'COMMIT' },
+    });
+    try {
+      for (const schedule of [{ deliverAt: Date.now() + 60_000 }, { delaySeconds: 5 }, { delayTimeLevel: 1 }]) {
+        const err = await producer.sendMessageInTransaction({ topic: 'TxDelayed', body: 'later', ...schedule }).catch((e: unknown) => e);
+        expect((err as CirrusError).code, JSON.stringify(schedule)).toBe('INVALID_MESSAGE');
+      }
+    } finally {
+      producer.shutdown();
+    }
+    expect(executed).toBe(0);
+    // A sender that does not check (the marks set by hand), in both send forms: the broker refuses it.
+    const { brokerName } = cluster.config.brokers[0]!;
+    const half = (schedule: Record<string, unknown>) => {
+      const m = prepareMessage({ topic: 'TxDelayed', body: 'later', ...schedule }, 4096, Date.now());
+      m.properties += 'TRAN_MSG\u0001true\u0002PGROUP\u0001pg-delayed\u0002';
+      m.propertiesLength = Buffer.byteLength(m.properties);
+      return m;
+    };
+    const m = half({ delaySeconds: 5 });
+    for (const body of [encodeSendBatch('TxDelayed', 0, [m]), encodeTimerBatch('TxDelayed', 0, [m], Date.now())!]) {
+      const res = await fetch(`${cluster.brokerUrl(brokerName)}/v1/send`, { method: 'POST', headers: { 'content-type': ContentTypes.SEND_BATCH }, body });
+      expect([res.status, ((await res.json()) as { error: { code: string } }).error.code]).toEqual([400, 'INVALID_MESSAGE']);
+    }
+    // The same message without its schedule is taken: the refusal is the schedule's.
+    const plainHalf = encodeSendBatch('TxDelayed', 0, [half({})]);
+    const ok = await fetch(`${cluster.brokerUrl(brokerName)}/v1/send`, {
+      method: 'POST',
+      headers: { 'content-type': ContentTypes.SEND_BATCH },
+      body: plainHalf,
+    });
+    expect(ok.status).toBe(200);
+    expect(await storedIds('TxDelayed')).toEqual([]);
   });
 
   it('SDK: executeLocalTransaction decides; an UNKNOWN one is resolved by checkLocalTransaction over the long poll', async () => {

@@ -4,6 +4,7 @@ import {
   decodeRecord,
   decodeSendBatch,
   encodeSendBatch,
+  encodeTimerBatch,
   markHalfMessages,
   MessageConst,
   prepareMessage,
@@ -126,5 +127,28 @@ describe('half messages', () => {
     const scheduled = [prepareMessage({ topic: 'T', body: 'later', delaySeconds: 5 }, 4096, 1)];
     expect(() => markHalfMessages(scheduled, 'G')).toThrow(/cannot be scheduled/);
     expect(() => markHalfMessages(plain, '%DLQ%G')).toThrow();
+  });
+
+  it('refuses a half message with a schedule (INVALID_MESSAGE), as a sender that does not check would send it: plain form or timer form', () => {
+    const half = (schedule: Record<string, unknown>, extra = '') => {
+      const m = prepareMessage({ topic: 'T', body: 'later', ...schedule }, 4096, Date.now());
+      m.properties += `TRAN_MSG\u0001true\u0002PGROUP\u0001G\u0002${extra}`;
+      m.propertiesLength = Buffer.byteLength(m.properties);
+      return m;
+    };
+    const refused = (batch: Buffer) => {
+      try {
+        divertHalfMessages(decodeSendBatch(batch, 10));
+        return 'accepted';
+      } catch (e) {
+        return (e as { code?: string }).code;
+      }
+    };
+    for (const schedule of [{ deliverAt: Date.now() + 60_000 }, { delaySeconds: 5 }, { delayTimeLevel: 3 }]) {
+      expect(refused(encodeSendBatch('T', 0, [half(schedule)])), JSON.stringify(schedule)).toBe('INVALID_MESSAGE');
+      expect(refused(encodeTimerBatch('T', 0, [half(schedule)], Date.now())!), `timer form ${JSON.stringify(schedule)}`).toBe('INVALID_MESSAGE');
+    }
+    // A name only ending like a schedule's is none.
+    expect(refused(encodeSendBatch('T', 0, [half({}, 'XDELAY\u00013\u0002MY_TIMER_DELIVER_MS\u00011\u0002')]))).toBe('accepted');
   });
 });

@@ -176,6 +176,8 @@ export function divertHalfMessages(batch: SendBatch): DivertedHalves | undefined
     }
     const id = propertyValue(props, UNIQ_NAME) ?? [0, 0];
     const group = propertyValue(props, PGROUP_NAME);
+    // RocketMQ refuses a delayed transactional message (here its commit would make it visible at once); the timer form holds only scheduled ones.
+    if (batch.timerForm || isScheduled(props)) throw scheduledHalf();
     halves.push({ messageId: valueText(props, body, ps, id), producerGroup: group ? valueText(props, body, ps, group) : '' });
     // The transaction id property, {TRANSACTION_ID: messageId}, goes at the end of both forms.
     const idBytes = ID_NAME.length + (id[1] - id[0]) + 1;
@@ -254,6 +256,18 @@ export function divertHalfMessages(batch: SendBatch): DivertedHalves | undefined
     halves,
     committed,
   };
+}
+
+const SCHEDULE_NAMES = [C.TIMER_DELIVER_MS, C.TIMER_DELAY_SEC, C.DELAY].map((n) => `${n}\u0001`);
+
+/** Whether latin1 properties hold a schedule (the names hold DELAY or DELIVER_MS: the search only runs on those that may). */
+function isScheduled(props: string): boolean {
+  if (!props.includes('DELAY') && !props.includes('DELIVER_MS')) return false;
+  return SCHEDULE_NAMES.some((name) => propertyValue(props, name) !== undefined);
+}
+
+function scheduledHalf(): CirrusError {
+  return new CirrusError('INVALID_MESSAGE', 'a transactional message cannot be scheduled (deliverAt, delaySeconds, delayTimeLevel)');
 }
 
 /** `__transactionId__` 0x01 {the UNIQ_KEY value's bytes} 0x02 at `at`; the position after it. */
