@@ -95,6 +95,8 @@ export interface TierOn {
   /** Tiered segments whose last message is older are deleted (overall retention); 0 = never. */
   readonly retentionMs: number;
   readonly checkIntervalMs: number;
+  /** A sealed segment's upload moves at most this many bytes per second (0 = no limit): sends keep their CPU and disk. */
+  readonly uploadBytesPerSec: number;
   /** Cold reads: ranged GETs of aligned blocks, through a bounded cache, read-ahead for sequential readers. */
   readonly blockBytes: number;
   readonly cacheBytes: number;
@@ -196,6 +198,12 @@ export const BROKER_ENV = {
   tierDir: str('CIRRUSMQ_TIER_DIR', undefined, { description: 'local tier: the folder', defaultText: '<store dir>-tier' }),
   retentionMs: int('CIRRUSMQ_RETENTION_MS', 0, 0, MAX, { description: 'tiered segments older than this are deleted, 0 = never' }),
   tierCheckIntervalMs: int('CIRRUSMQ_TIER_CHECK_INTERVAL_MS', 5_000, 10, 3_600_000, { description: 'how often the uploader looks for sealed segments' }),
+  // 64 MiB/s uploads a 1 GiB segment in 16 s: a broker writing a sustained 20 MiB/s (20k
+  // msg/s of 1 KB) seals one every ~50 s, and even a flat-out 55 MiB/s keeps up; the upload's
+  // CPU (a few core-seconds per GiB) is then spread over those seconds instead of taken at once.
+  tierUploadBytesPerSec: int('CIRRUSMQ_TIER_UPLOAD_BYTES_PER_SEC', 64 * MiB, 0, MAX, {
+    description: 'a sealed segment uploads at most this many bytes/s, so sends keep their CPU and disk (0 = no limit)',
+  }),
   tierBlockBytes: int('CIRRUSMQ_TIER_BLOCK_BYTES', 4 * MiB, 64 * 1024, 256 * MiB, { description: 'cold reads: ranged GET block size' }),
   tierCacheBytes: int('CIRRUSMQ_TIER_CACHE_BYTES', 64 * MiB, 0, 64 * 1024 * MiB, { description: 'cold reads: block cache size' }),
   tierReadAheadBlocks: int('CIRRUSMQ_TIER_READ_AHEAD_BLOCKS', 4, 0, 64, { description: 'cold reads: blocks read ahead for sequential readers' }),
@@ -367,6 +375,7 @@ function loadTierSettings(r: EnvReader, broker: { clusterName: string; brokerNam
     credentials: endpoint && !r.isSet(V.awsAccessKeyId) ? { accessKeyId: 'test', secretAccessKey: 'test' } : undefined,
     retentionMs: r.int(V.retentionMs),
     checkIntervalMs: r.int(V.tierCheckIntervalMs),
+    uploadBytesPerSec: r.int(V.tierUploadBytesPerSec),
     blockBytes: r.int(V.tierBlockBytes),
     cacheBytes: r.int(V.tierCacheBytes),
     readAheadBlocks: r.int(V.tierReadAheadBlocks),

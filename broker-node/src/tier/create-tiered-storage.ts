@@ -31,7 +31,12 @@ export function createTieredStorage(config: BrokerConfig, logger: Logger): Tiere
       consumeQueueUnitsPerFile: config.consumeQueueUnitsPerFile,
       index: { hashSlotNum: config.indexHashSlotNum, indexNum: config.indexNum },
       read: { blockBytes: tier.blockBytes, cacheBytes: tier.cacheBytes, readAheadBlocks: tier.readAheadBlocks },
-      upload: { ...DEFAULT_TIER_UPLOAD_CONFIG, checkIntervalMs: tier.checkIntervalMs, retentionMs: tier.retentionMs },
+      upload: {
+        ...DEFAULT_TIER_UPLOAD_CONFIG,
+        checkIntervalMs: tier.checkIntervalMs,
+        retentionMs: tier.retentionMs,
+        uploadBytesPerSec: tier.uploadBytesPerSec,
+      },
       wal:
         config.durability === 's3'
           ? { windowMs: tier.walWindowMs, maxChunkBytes: tier.walMaxChunkBytes, maxInFlight: 4, ackTimeoutMs: tier.walAckTimeoutMs }

@@ -13,7 +13,6 @@
  * a few blocks per ranged GET and checks each block's CRC before it inserts any entry of it,
  * so a damaged object stops at a block boundary and the rest is rebuilt from the segment.
  */
-import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -125,7 +124,7 @@ export class IndexExtractWriter {
   /** Closes and removes the spill file (after the upload, or after a failure). */
   async discard(): Promise<void> {
     await this.fh.close().catch(() => {});
-    fs.rmSync(this.filePath, { force: true });
+    await fsp.rm(this.filePath, { force: true });
   }
 }
 

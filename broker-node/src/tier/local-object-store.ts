@@ -16,12 +16,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { CirrusError } from '@cirrusmq/client/protocol';
-import { syncDirectory } from '../store/mapped-file';
 import { checkFileRange, checkKey, checkRange, normalizePrefix } from './object-store-args';
-import { objectConflict, type ObjectBody, type ObjectStore, type ObjectStoreRequestCounts, type PutObjectResult } from './object-store';
+import { type FileRangeBody, objectConflict, type ObjectBody, type ObjectStore, type ObjectStoreRequestCounts, type PutObjectResult } from './object-store';
 
 /** Bytes read and written per step when copying a file range: bounded memory, few syscalls. */
 const COPY_CHUNK_BYTES = 4 * 1024 * 1024;
+/** A file-range copy syncs what it wrote every this many bytes (see copyRange). */
+const SYNC_EVERY_BYTES = 64 * 1024 * 1024;
 
 export class LocalObjectStore implements ObjectStore {
   readonly requestCounts: ObjectStoreRequestCounts = { put: 0, uploadPart: 0, get: 0, list: 0, delete: 0, errors: 0 };
@@ -60,7 +61,7 @@ export class LocalObjectStore implements ObjectStore {
         if (existing.size !== result.size || existing.crc32 !== result.crc32) throw objectConflict(key, this.location, existing, result);
       }
       await fs.rm(tmp, { force: true });
-      syncDirectory(dir);
+      await syncDirectoryAsync(dir);
       return result;
     } catch (e) {
       await fs.rm(tmp, { force: true }).catch(() => {});
@@ -159,20 +160,33 @@ async function writeBuffer(out: fs.FileHandle, body: Buffer): Promise<PutObjectR
   return { size: body.length, crc32: zlib.crc32(body) };
 }
 
-/** Copies [start, end) of the source in chunks, the CRC computed on the way: never the whole range in memory. */
-async function copyRange(out: fs.FileHandle, body: { filePath: string; start: number; end: number }): Promise<PutObjectResult> {
+/**
+ * Copies [start, end) of the source in chunks, the CRC computed on the way: never the whole
+ * range in memory. Each chunk waits for the body's pace; every SYNC_EVERY_BYTES the copy's
+ * written pages are synced, so a segment's gigabyte reaches the disk in steps beside the
+ * CommitLog's own flushes instead of in one fsync at the end that would hold the disk for seconds.
+ */
+async function copyRange(out: fs.FileHandle, body: FileRangeBody): Promise<PutObjectResult> {
   const src = await fs.open(body.filePath, 'r');
   try {
     const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK_BYTES, Math.max(1, body.end - body.start)));
     let crc = 0;
+    let unsynced = 0;
     for (let pos = body.start; pos < body.end; ) {
-      const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, body.end - pos), pos);
+      const want = Math.min(buf.length, body.end - pos);
+      if (body.pace) await body.pace(want);
+      if (unsynced >= SYNC_EVERY_BYTES) {
+        await out.datasync();
+        unsynced = 0;
+      }
+      const { bytesRead } = await src.read(buf, 0, want, pos);
       if (bytesRead === 0) throw new CirrusError('INTERNAL', `upload source ${body.filePath} ended at ${pos}, before ${body.end}`);
       const chunk = buf.subarray(0, bytesRead);
       crc = zlib.crc32(chunk, crc);
       let written = 0;
       while (written < bytesRead) written += (await out.write(chunk, written, bytesRead - written)).bytesWritten;
       pos += bytesRead;
+      unsynced += bytesRead;
     }
     return { size: body.end - body.start, crc32: crc };
   } finally {
@@ -195,6 +209,23 @@ async function fileSizeAndCrc(file: string): Promise<PutObjectResult> {
     }
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * As store/mapped-file's syncDirectory, off the event loop: a folder's fsync commits the
+ * file system's journal, which can wait for other files' data (the CommitLog's) for tens of
+ * milliseconds, too long to hold the sends up.
+ */
+async function syncDirectoryAsync(dir: string): Promise<void> {
+  let fh: fs.FileHandle | undefined;
+  try {
+    fh = await fs.open(dir, 'r');
+    await fh.sync();
+  } catch {
+    // Some file systems refuse fsync on a directory; the data itself is still synced.
+  } finally {
+    await fh?.close().catch(() => {});
   }
 }
 

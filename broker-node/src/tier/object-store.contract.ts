@@ -11,6 +11,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CirrusError, type ErrorCode } from '@cirrusmq/client/protocol';
+import { waitFor } from '../../../infra/local/wait-for';
 import type { ObjectStore } from './object-store';
 
 export interface ObjectStoreBackend {
@@ -151,6 +152,33 @@ export function objectStoreContract(name: string, newBackend: () => Promise<Obje
       } else {
         expect(store.requestCounts).toMatchObject({ put: 1, uploadPart: 0 });
       }
+    });
+
+    it('reads a paced file range only as its pace allows: every byte asked for before it moves, the object whole', async () => {
+      const start = 2 * MiB + 3;
+      const end = start + 11 * MiB + 17;
+      let asked = 0;
+      let calls = 0;
+      let release: (() => void) | undefined;
+      const put = store.putObject('paced', {
+        filePath: bigFile,
+        start,
+        end,
+        pace: async (bytes) => {
+          calls++;
+          asked += bytes;
+          // The first chunk waits until the test lets it go: nothing may be stored before.
+          if (calls === 1) await new Promise<void>((r) => (release = r));
+        },
+      });
+      await waitFor('the first chunk to ask its pace', 10_000, async () => calls === 1, 5);
+      expect(await store.list('')).toEqual([]);
+      expect(calls).toBe(1);
+      release!();
+      expect(await put).toEqual({ size: end - start, crc32: zlib.crc32(bigBytes.subarray(start, end)) });
+      expect(asked).toBe(end - start);
+      expect(calls).toBeGreaterThan(1);
+      expect((await store.getObject('paced')).equals(bigBytes.subarray(start, end))).toBe(true);
     });
 
     it('uploads a small file range and an empty one as single objects', async () => {

@@ -8,8 +8,18 @@ import { CirrusError } from '@cirrusmq/client/protocol';
  * `commitlog/00000000001073741824`; the implementation adds the prefix.
  */
 
-/** A body to upload: bytes in memory, or a byte range of a local file (streamed, never loaded whole). */
-export type ObjectBody = Buffer | { filePath: string; start: number; end: number };
+/**
+ * A body to upload: bytes in memory, or a byte range of a local file (streamed, never loaded
+ * whole). `pace`, when given, is awaited before each chunk of the file is read: the uploader
+ * paces a segment's upload with it (upload-pacer.ts) so the send path keeps its CPU and disk.
+ */
+export type ObjectBody = Buffer | FileRangeBody;
+export interface FileRangeBody {
+  filePath: string;
+  start: number;
+  end: number;
+  pace?: (bytes: number) => Promise<void>;
+}
 
 export interface PutObjectResult {
   size: number;

@@ -29,7 +29,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { CirrusError, type Logger, silentLogger } from '@cirrusmq/client/protocol';
 import { checkFileRange, checkKey, checkRange, normalizePrefix } from './object-store-args';
-import { objectConflict, type ObjectBody, type ObjectStore, type ObjectStoreRequestCounts, type PutObjectResult } from './object-store';
+import { type FileRangeBody, objectConflict, type ObjectBody, type ObjectStore, type ObjectStoreRequestCounts, type PutObjectResult } from './object-store';
 
 export { createS3Client } from './s3-client';
 
@@ -302,14 +302,17 @@ export class S3ObjectStore implements ObjectStore {
  * is read after the upload completed, so every byte has passed the tap; a short count
  * means the file shrank under the upload, which must not pass as a whole object.
  */
-function crcTap(body: { filePath: string; start: number; end: number }): { stream: Readable; result: () => PutObjectResult } {
+function crcTap(body: FileRangeBody): { stream: Readable; result: () => PutObjectResult } {
   let crc = 0;
   let size = 0;
+  const pace = body.pace;
   const tap = new Transform({
     transform(chunk: Buffer, _enc, done) {
       crc = zlib.crc32(chunk, crc);
       size += chunk.length;
-      done(null, chunk);
+      // Paced: the chunk passes once the pace allows it, and the file is read no faster (backpressure).
+      if (pace) pace(chunk.length).then(() => done(null, chunk), done);
+      else done(null, chunk);
     },
   });
   const expected = body.end - body.start;

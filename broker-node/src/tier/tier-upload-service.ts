@@ -29,6 +29,7 @@ import type { ObjectStore } from './object-store';
 import { scanSegmentFile } from './segment-file-scanner';
 import type { TieredCommitLog } from './tiered-commit-log';
 import type { TieredSegment, TierManifest } from './tier-manifest';
+import { UploadPacer } from './upload-pacer';
 
 export interface TierUploadConfig {
   /** How often to look for sealed segments (a seal also wakes it). */
@@ -40,9 +41,19 @@ export interface TierUploadConfig {
   retryInitialDelayMs: number;
   retryMaxDelayMs: number;
   statusLogIntervalMs: number;
+  /**
+   * A segment's bytes go to the tier at most this fast (and its verifying scan keeps the same
+   * pace), so an upload takes its CPU and disk in small steps beside the send path instead of
+   * flat out; 0 = no limit (still in small steps). See upload-pacer.ts.
+   */
+  uploadBytesPerSec: number;
 }
 
+/** 64 MiB/s: a 1 GiB segment in 16 s; see CIRRUSMQ_TIER_UPLOAD_BYTES_PER_SEC in config.ts for why. */
+export const DEFAULT_UPLOAD_BYTES_PER_SEC = 64 * 1024 * 1024;
+
 export const DEFAULT_TIER_UPLOAD_CONFIG: TierUploadConfig = {
+  uploadBytesPerSec: DEFAULT_UPLOAD_BYTES_PER_SEC,
   checkIntervalMs: 5_000,
   retentionMs: 0,
   retryInitialDelayMs: 1_000,
@@ -218,18 +229,30 @@ export class TierUploadService extends ServiceThread {
     const start = file.fileFromOffset;
     const extract = new ConsumeQueueExtractBuilder();
     const index = await IndexExtractWriter.create(path.join(this.spillDir(), offsetToFileName(start)));
-    const uploading = this.objectStore.putObject(segmentKey(start), { filePath: file.fileName, start: 0, end: file.fileSize });
+    // The copy and the scan read the same bytes side by side, each at the rate: the segment is
+    // done in about size / rate, and neither runs ahead in a burst.
+    const copyPace = new UploadPacer(this.config.uploadBytesPerSec);
+    const scanPace = new UploadPacer(this.config.uploadBytesPerSec);
+    const pace = (bytes: number) => copyPace.take(bytes);
+    const uploading = this.objectStore.putObject(segmentKey(start), { filePath: file.fileName, start: 0, end: file.fileSize, pace });
     // Keep a failed upload from being an unhandled rejection while the scan runs.
     uploading.catch(() => {});
     let scan;
     try {
-      scan = await scanSegmentFile(file.fileName, start, file.fileSize, (buf, pos, shape, physical) => {
-        extract.add(buf, pos, shape, physical);
-        return index.add(buf, pos, shape, physical);
-      });
+      scan = await scanSegmentFile(
+        file.fileName,
+        start,
+        file.fileSize,
+        (buf, pos, shape, physical) => {
+          extract.add(buf, pos, shape, physical);
+          return index.add(buf, pos, shape, physical);
+        },
+        undefined,
+        (bytes) => scanPace.take(bytes),
+      );
       await this.objectStore.putObject(extractKey(start), extract.encode());
       const indexBytes = await index.finish();
-      await this.objectStore.putObject(indexExtractKey(start), { filePath: index.filePath, start: 0, end: indexBytes });
+      await this.objectStore.putObject(indexExtractKey(start), { filePath: index.filePath, start: 0, end: indexBytes, pace });
     } finally {
       await index.discard();
     }

@@ -1,0 +1,40 @@
+/**
+ * Paces a sealed segment's upload so it never runs flat out beside the send path: the
+ * uploader's reads (the copy to the tier and the verifying scan) ask for their bytes here
+ * before they move. At most `bytesPerSec` on average, with a short burst allowance so a
+ * pause (a GC, a slow request) is caught up on a little but never in one rush.
+ *
+ * Every call also gives the event loop a turn (setImmediate, or a timer when over the
+ * rate), so sends waiting behind a chunk run before the next chunk: the uploader holds the
+ * loop for one chunk's work at a time, never for a whole segment's.
+ */
+
+/** Bytes a late caller may take at once to catch up, in ms of the rate. */
+const BURST_MS = 100;
+
+export class UploadPacer {
+  /** When the bytes taken so far are due, on the clock (ms). */
+  private dueAt = 0;
+
+  /** `bytesPerSec` 0: no limit, only the turns. */
+  constructor(
+    readonly bytesPerSec: number,
+    private readonly clock: () => number = () => performance.now(),
+  ) {}
+
+  /** Resolves when `bytes` more may move: after a turn of the event loop, and no sooner than the rate allows. */
+  take(bytes: number): Promise<void> {
+    if (this.bytesPerSec <= 0) return nextTurn();
+    const now = this.clock();
+    this.dueAt = Math.max(this.dueAt, now - BURST_MS) + (bytes * 1000) / this.bytesPerSec;
+    const waitMs = this.dueAt - now;
+    return waitMs >= 1 ? new Promise((resolve) => setTimeout(resolve, waitMs)) : nextTurn();
+  }
+}
+
+/** A pacer for when nothing limits the rate: turns only. */
+export const UNPACED = new UploadPacer(0);
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
