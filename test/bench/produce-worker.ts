@@ -33,6 +33,8 @@ export interface ProduceWorkerSpec {
   inFlight: number;
   msgBytes: number;
   resultFile: string;
+  /** direct: SDK Producer options beyond the NameServer (autoBatch, maxInflightPerTopic). */
+  producer?: { autoBatch?: boolean; maxInflightPerTopic?: number };
 }
 
 export interface ProduceRun {
@@ -100,7 +102,7 @@ process.exit(0);
 
 async function connectClient(): Promise<{ sender?: Sender; lean?: LeanPublisher; close: () => Promise<void> }> {
   if (spec.mode === 'direct') {
-    const producer = new Producer({ nameServer: spec.address });
+    const producer = new Producer({ nameServer: spec.address, ...spec.producer });
     const messages = Array.from({ length: spec.batch }, () => ({ topic: spec.topic, body, tags: 'TagA' }));
     await producer.sendBatch(messages); // the route and a connection, before the clock starts
     return {

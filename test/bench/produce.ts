@@ -5,7 +5,9 @@
  * 1 KB messages, 512 in flight for every system, each load generator in its own process:
  *   gateway         wrk -c16 POSTing JSON batches of 32 (produce-wrk.lua counts SEND_OK per result)
  *                   to the gateway of an ASYNC_FLUSH cluster (NameServer, broker-a, broker-b)
- *   direct          the SDK Producer, 16 loops of sendBatch(32), to the same brokers (produce-worker.ts)
+ *   direct          the SDK Producer, 16 loops of sendBatch(32), to the same brokers (produce-worker.ts);
+ *                   autoBatch with 16 requests in flight per topic (--direct-producer), so only a backlog merges
+ *   direct-plain    (optional) the same with the SDK's defaults (autoBatch off)
  *   jetstream       nats-server, file-store stream, a lean client: core publish with a reply
  *                   inbox, one subscription for the stream acks (jetstream-lean.ts)
  *   sync            the SDK Producer as `direct`, to a second cluster with SYNC_FLUSH brokers
@@ -50,6 +52,7 @@ const { values } = parseArgs({
     'rate-runs': { type: 'string', default: '1' },
     'server-node-options': { type: 'string', default: '' },
     'client-node-options': { type: 'string', default: '--initial-old-space-size=64' },
+    'direct-producer': { type: 'string', default: '{"autoBatch":true,"maxInflightPerTopic":16}' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -60,7 +63,8 @@ if (values.help) {
       '  [--systems gateway,direct,jetstream,sync,redis-always[,redis-everysec]]\n' +
       '  [--rates direct=64000,jetstream=41000 (skips the throughput runs: fixed-rate runs only, at these rates)] [--rate-runs N (1; fixed-rate runs alternate between the systems)]\n' +
       "  [--server-node-options '--max-semi-space-size=2' (NODE_OPTIONS for the CirrusMQ clusters' processes; none by default)]\n" +
-      "  [--client-node-options '--initial-old-space-size=64' (node flags for every system's load generator alike; '' for V8's defaults)]",
+      "  [--client-node-options '--initial-old-space-size=64' (node flags for every system's load generator alike; '' for V8's defaults)]\n" +
+      '  [--direct-producer \'{"autoBatch":true,"maxInflightPerTopic":16}\' (SDK Producer options of the direct and sync workers; \'{}\' for its defaults)] [--systems …,direct-plain (the SDK defaults beside direct)]',
   );
   process.exit(0);
 }
@@ -86,6 +90,16 @@ const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'produce-
  * ~200 ms (seen with --trace-gc / --trace-incremental-marking in the SDK worker and the
  * brokers during rate runs); a 64 MB initial old space keeps it to scavenges.
  */
+/**
+ * The SDK Producer of the direct and sync workers: autoBatch with 16 requests of a topic in
+ * flight, as many as the 16 loops of a throughput run keep, so those never merge; in a
+ * fixed-rate run batches merge only once more than 16 are outstanding (a stall of the worker
+ * or a broker), and the catch-up then pays a request's costs once per several batches. With
+ * the defaults (autoBatch off, `direct-plain`) each of the hundreds of batches a stall leaves
+ * due is a request of its own, and on a busy machine the brokers fall behind for good:
+ * docs/benchmarks.md, "Fixed rate".
+ */
+const DIRECT_PRODUCER = JSON.parse(values['direct-producer']!) as ProduceWorkerSpec['producer'];
 const WORKER_NODE_FLAGS = values['client-node-options'] ? values['client-node-options'].split(' ').filter(Boolean) : [];
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -228,7 +242,7 @@ async function startSystems(): Promise<System[]> {
     CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE: '300000',
     ...(values['server-node-options'] ? { NODE_OPTIONS: values['server-node-options'] } : {}),
   };
-  if (wanted.has('gateway') || wanted.has('direct')) {
+  if (wanted.has('gateway') || wanted.has('direct') || wanted.has('direct-plain')) {
     const cluster = await startTestCluster({ dataDir: path.join(dataDir, 'async'), env: clusterEnv });
     await createTopic(cluster);
     const entry: ClusterEntry = { name: 'async', cluster, maxRunBytes: 0 };
@@ -251,11 +265,24 @@ async function startSystems(): Promise<System[]> {
         rate: (rate, ms) => rateWorker.run({ kind: 'rate', durationMs: ms, rate, warmupMs: 1000 }),
       });
     }
+    if (wanted.has('direct-plain')) {
+      // The SDK's defaults (autoBatch off): every sendBatch its own request, however many wait.
+      const w = await startWorker({ mode: 'direct', address: nameServer, topic: 'bench', producer: {} });
+      systems.push({
+        key: 'direct-plain',
+        label: `as \`direct\` with the SDK Producer's defaults (autoBatch off: a request per sendBatch however many wait)`,
+        durability: ASYNC,
+        servers: () => namedPids(cluster, brokers),
+        cluster: entry,
+        throughput: (ms) => w.run({ kind: 'throughput', durationMs: ms }),
+        rate: (rate, ms) => w.run({ kind: 'rate', durationMs: ms, rate, warmupMs: 1000 }),
+      });
+    }
     if (wanted.has('direct')) {
-      const w = await startWorker({ mode: 'direct', address: nameServer, topic: 'bench' });
+      const w = await startWorker({ mode: 'direct', address: nameServer, topic: 'bench', producer: DIRECT_PRODUCER });
       systems.push({
         key: 'direct',
-        label: `SDK Producer, ${IN_FLIGHT / BATCH} loops of sendBatch(${BATCH}), 2 brokers x 4 queues`,
+        label: `SDK Producer ${JSON.stringify(DIRECT_PRODUCER)}, ${IN_FLIGHT / BATCH} loops of sendBatch(${BATCH}), 2 brokers x 4 queues`,
         durability: ASYNC,
         servers: () => namedPids(cluster, brokers),
         cluster: entry,
@@ -284,7 +311,12 @@ async function startSystems(): Promise<System[]> {
     const entry: ClusterEntry = { name: 'sync', cluster, maxRunBytes: 0 };
     clusters.push(entry);
     await createTopic(cluster);
-    const w = await startWorker({ mode: 'direct', address: `${cluster.config.host}:${cluster.config.nameServerPort}`, topic: 'bench' });
+    const w = await startWorker({
+      mode: 'direct',
+      address: `${cluster.config.host}:${cluster.config.nameServerPort}`,
+      topic: 'bench',
+      producer: DIRECT_PRODUCER,
+    });
     systems.push({
       key: 'sync',
       label: `SDK Producer as \`direct\`, to a second cluster whose brokers run SYNC_FLUSH`,
