@@ -10,6 +10,7 @@ export * from './api/consume-types.js';
 export * from './api/dead-letter-batch.js';
 export * from './api/gateway-client.js';
 export * from './api/nameserver-client.js';
+export * from './api/pop-parts.js';
 export * from './api/transaction-check.js';
 export * from './api/types.js';
 export * from './codec/int64.js';

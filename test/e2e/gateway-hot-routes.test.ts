@@ -10,6 +10,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodePopParts, POP_PARTS_TYPE } from '@cirrusmq/client/protocol';
 import { createGatewayApp } from '../../functions/gateway/src/app';
 import { loadGatewayConfig } from '../../functions/gateway/src/config';
 import { createGatewayDeps } from '../../functions/gateway/src/create-deps';
@@ -156,6 +157,17 @@ const EXACT: [string, Req][] = [
   ['receive, bad JSON', { path: `${G}/receive`, body: '[' }],
   ['receive, text/plain', { path: `${G}/receive`, headers: [['content-type', 'text/plain']], body: {} }],
   ['receive, GET', { method: 'GET', path: `${G}/receive`, headers: [] }],
+  ['receive, empty, as POP_PARTS', { path: `${G}/receive`, headers: [...JSON_TYPE, ['accept', POP_PARTS_TYPE]], body: { max: 4, waitSeconds: 0 } }],
+  [
+    'receive, empty, POP_PARTS among two accept headers',
+    {
+      path: `${G}/receive`,
+      headers: [...JSON_TYPE, ['accept', 'application/json'], ['accept', `${POP_PARTS_TYPE};q=0.9`]],
+      body: { waitSeconds: 0 },
+    },
+  ],
+  ['receive, POP_PARTS with q=0 (JSON)', { path: `${G}/receive`, headers: [...JSON_TYPE, ['accept', `${POP_PARTS_TYPE};q=0`]], body: { waitSeconds: 0 } }],
+  ['receive, bad JSON, accepting POP_PARTS (the error is JSON)', { path: `${G}/receive`, headers: [...JSON_TYPE, ['accept', POP_PARTS_TYPE]], body: '[' }],
   ['ack, forged handles', { path: `${G}/ack`, body: { receiptHandles: ['x', 'v1.abc.def'] } }],
   ['ack, none', { path: `${G}/ack`, body: { receiptHandles: [] } }],
   ['ack, not a list', { path: `${G}/ack`, body: { receiptHandles: 'x' } }],
@@ -220,6 +232,34 @@ describe('the gateway process and its Hono app answer alike', () => {
     // The same handle acked again through each: the same refusal.
     const again = { path: `${base}/ack`, body: { receiptHandles: [handlesOf(got.process!)[0]] } };
     expect(blank(await byProcess(again))).toEqual(blank(await byApp(again)));
+  }, 60_000);
+});
+
+describe('the receive answer as POP_PARTS (Accept)', () => {
+  it('the process and the app answer the same type and the same messages (but for leases), and its leases ack', async () => {
+    const base = '/v1/topics/leases/groups/binary-readers';
+    expect((await api(cluster.gatewayUrl, 'PUT', '/v1/groups/binary-readers', { consumeFrom: 'earliest' })).status).toBe(201);
+    expect((await toProcess(cluster.gatewayUrl, { path: '/v1/topics/leases/messages', body: msgs(8) })).status).toBe(200);
+    const receive = (via: (r: Req) => Promise<Answer>) =>
+      via({ path: `${base}/receive`, headers: [...JSON_TYPE, ['accept', POP_PARTS_TYPE]], body: { max: 4, waitSeconds: 1, invisibleSeconds: 60 } });
+    const got: Record<string, Answer> = {};
+    await waitFor('a lease through the process', 30_000, async () => (got.process = await receive((r) => toProcess(cluster.gatewayUrl, r))).body.length > 0);
+    await waitFor('a lease through the app', 30_000, async () => (got.app = await receive((r) => toApp(app, r))).body.length > 0);
+    for (const a of [got.process!, got.app!]) {
+      expect(a.status).toBe(200);
+      expect(a.type).toBe(POP_PARTS_TYPE);
+    }
+    const [p, a] = [decodePopParts(got.process!.body), decodePopParts(got.app!.body)];
+    const bodies = msgs(8).messages.map((m) => m.body);
+    for (const m of [...p, ...a]) {
+      expect(bodies).toContain(m.body.toString());
+      expect(m).toMatchObject({ topic: 'leases', tags: 'T', deliveryAttempt: 1 });
+      expect(m.properties.p).toBe('v');
+    }
+    // Leases are not shared: the two reads got different messages.
+    expect(new Set([...p, ...a].map((m) => m.messageId)).size).toBe(p.length + a.length);
+    const ack = await toProcess(cluster.gatewayUrl, { path: `${base}/ack`, body: { receiptHandles: [...p, ...a].map((m) => m.receiptHandle) } });
+    expect(JSON.parse(ack.body.toString()).results.map((x: { status: string }) => x.status)).toEqual(Array(p.length + a.length).fill('OK'));
   }, 60_000);
 });
 

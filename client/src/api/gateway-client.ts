@@ -1,6 +1,9 @@
 /** The gateway's v1 HTTP API from the client side: for the CLI, the HTTP producer and any script. */
-import { HttpClient } from '../http/http-client.js';
+import { messageViewFromJson, type MessageView } from '../consumer/message-view.js';
+import { errorFromBody } from '../errors.js';
+import { HttpClient, parseJson } from '../http/http-client.js';
 import type { AckResponse, ChangeInvisibilityResponse, ConsumeFrom, ConsumerQueueProgress, PutGroupRequest, SubscriptionGroupConfig } from './consume-types.js';
+import { decodePopParts, POP_PARTS_TYPE } from './pop-parts.js';
 import type { ClusterBrokerInfo, TopicInfo, TopicRouteData } from './types.js';
 
 export interface MessageJsonIn {
@@ -109,6 +112,24 @@ export class GatewayClient {
   async receive(topic: string, group: string, request: ReceiveRequestJson): Promise<ReceivedMessageJson[]> {
     const timeoutMs = (request.waitSeconds ?? 0) * 1000 + RECEIVE_TIMEOUT_MARGIN_MS;
     return (await this.http.json<{ messages: ReceivedMessageJson[] }>('POST', `${groupPath(topic, group)}/receive`, request, timeoutMs)).messages;
+  }
+
+  /**
+   * POP through the gateway as MessageViews: the answer is asked for as POP_PARTS (the
+   * brokers' records, decoded as on the direct path); a gateway that answers JSON is read too.
+   */
+  async receiveMessages(topic: string, group: string, request: ReceiveRequestJson): Promise<MessageView[]> {
+    const res = await this.http.request({
+      method: 'POST',
+      path: `${groupPath(topic, group)}/receive`,
+      body: JSON.stringify(request),
+      accept: `${POP_PARTS_TYPE}, application/json;q=0.5`,
+      timeoutMs: (request.waitSeconds ?? 0) * 1000 + RECEIVE_TIMEOUT_MARGIN_MS,
+    });
+    if (res.status !== 200) throw errorFromBody(res.status, parseJson(res.body));
+    const type = res.headers['content-type'];
+    if (typeof type === 'string' && type.startsWith(POP_PARTS_TYPE)) return decodePopParts(res.body);
+    return (parseJson(res.body) as { messages: ReceivedMessageJson[] }).messages.map((m) => messageViewFromJson(topic, m));
   }
 
   ack(topic: string, group: string, receiptHandles: string[]): Promise<AckResponse> {

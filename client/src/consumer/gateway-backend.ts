@@ -4,20 +4,20 @@ import type { GatewayClient } from '../api/gateway-client.js';
 import { CirrusError, toCirrusError } from '../errors.js';
 import type { AckOutcome, ConsumeBackend, ReceiveParams } from './consume-backend.js';
 import { entryError, settleAcks, toSeconds } from './entry-error.js';
-import { messageViewFromJson, type MessageView } from './message-view.js';
+import type { MessageView } from './message-view.js';
 
 export class GatewayConsumeBackend implements ConsumeBackend {
   constructor(private readonly gateway: GatewayClient) {}
 
   async receive(p: ReceiveParams): Promise<MessageView[]> {
-    const messages = await this.gateway.receive(p.topic, p.group, {
+    // As POP_PARTS (api/pop-parts.ts): the brokers' records, decoded as the direct path decodes them.
+    return this.gateway.receiveMessages(p.topic, p.group, {
       max: p.max,
       invisibleSeconds: toSeconds(p.invisibleMs),
       // Rounded down: a receive must not wait longer than asked.
       waitSeconds: Math.floor(p.waitMs / 1000),
       filter: p.filter,
     });
-    return messages.map((m) => messageViewFromJson(p.topic, m));
   }
 
   async ack(group: string, messages: readonly MessageView[]): Promise<AckOutcome[]> {

@@ -16,6 +16,8 @@ export interface HttpRequest {
   path: string;
   body?: Buffer | string;
   contentType?: string;
+  /** The Accept header's value (none sent when unset). */
+  accept?: string;
   timeoutMs?: number;
   /** Aborting ends the exchange (its connection is closed) and rejects with the signal's reason. */
   signal?: AbortSignal;
@@ -57,6 +59,7 @@ export class HttpClient {
   async request(req: HttpRequest): Promise<HttpResponse> {
     const timeout = req.timeoutMs ?? this.defaultTimeoutMs;
     let head = `${req.method} ${req.path} HTTP/1.1\r\nhost: ${this.hostHeader}\r\n`;
+    if (req.accept !== undefined) head += `accept: ${req.accept}\r\n`;
     if (req.body !== undefined) {
       const length = typeof req.body === 'string' ? Buffer.byteLength(req.body) : req.body.length;
       head += `content-type: ${req.contentType ?? ContentTypes.JSON}\r\ncontent-length: ${length}\r\n`;

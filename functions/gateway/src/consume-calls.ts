@@ -4,7 +4,15 @@
  * (routes/consume.ts) and by the process server's hot-route listener (hot-routes.ts); one
  * instance per GatewayDeps, so both share the parked long polls and the receive rotation.
  */
-import { CirrusError, type EntryFailure, RELEASE_INVISIBLE_MS, type RouteCache, receiptHandleBroker } from '@cirrusmq/client/protocol';
+import {
+  acceptsPopParts,
+  CirrusError,
+  type EntryFailure,
+  POP_PARTS_TYPE,
+  RELEASE_INVISIBLE_MS,
+  type RouteCache,
+  receiptHandleBroker,
+} from '@cirrusmq/client/protocol';
 import { parseWith } from './api/check';
 import { ChangeInvisibilityRequestSchema, TopicGroupParams } from './api/consume-schemas';
 import { type BrokerTarget, topicMasters } from './broker-route';
@@ -14,6 +22,7 @@ import type { BodyReader, HttpAnswer } from './http-answer';
 import { type LeasedRecord, splitPopResult } from './pop-records';
 import { MESSAGES_BUDGET } from './read-answer';
 import { receiveAnswer } from './receive-answer';
+import { popPartsAnswer } from './receive-parts';
 import { ParkedReceives, receiveAcross } from './receive-fanout';
 
 /** The route's path parameters as read (decoded, not yet checked). */
@@ -23,7 +32,8 @@ export interface TopicGroupRaw {
 }
 
 export interface ConsumeCalls {
-  receive(params: TopicGroupRaw, readBody: BodyReader): Promise<HttpAnswer>;
+  /** `accept`: the request's Accept header; one listing POP_PARTS_TYPE gets the binary answer (receive-parts.ts). */
+  receive(params: TopicGroupRaw, readBody: BodyReader, accept?: string): Promise<HttpAnswer>;
   ack(params: TopicGroupRaw, readBody: BodyReader): Promise<HttpAnswer>;
   changeInvisibility(params: TopicGroupRaw, readBody: BodyReader): Promise<HttpAnswer>;
 }
@@ -66,7 +76,7 @@ function createConsumeCalls(deps: GatewayDeps): ConsumeCalls {
   };
 
   return {
-    async receive(params, readBody) {
+    async receive(params, readBody, accept) {
       const t0 = performance.now();
       let status = 'error';
       try {
@@ -84,11 +94,12 @@ function createConsumeCalls(deps: GatewayDeps): ConsumeCalls {
           },
         );
         // Capped to fit a Lambda result; what is left out goes back to the group now.
-        const answer = receiveAnswer(popped, MESSAGES_BUDGET);
+        const binary = acceptsPopParts(accept);
+        const answer = binary ? popPartsAnswer(popped, MESSAGES_BUDGET) : receiveAnswer(popped, MESSAGES_BUDGET);
         if (answer.count < popped.length) await release(topic, group, popped.slice(answer.count));
         metrics.messagesReceived += answer.count;
         status = answer.count > 0 ? 'messages' : 'empty';
-        return { status: 200, body: answer.body };
+        return binary ? { status: 200, body: answer.body, contentType: POP_PARTS_TYPE } : { status: 200, body: answer.body };
       } finally {
         metrics.receiveRequests++;
         metrics.receiveSeconds.observe({ outcome: status }, (performance.now() - t0) / 1000);

@@ -27,7 +27,7 @@ const PLAIN_HOST = /^[a-z0-9._-]+(?::(?:[1-5]\d{3,4}|[6-9]\d{3}))?$/;
 const PLAIN_TARGET = /^\/[!$&-;=?-[\]_a-z~]*$/;
 const DOT_SEGMENT = /\/\.\.?(?:[/?]|$)/;
 
-type HotCall = (readBody: BodyReader) => Promise<HttpAnswer>;
+type HotCall = (readBody: BodyReader, req: IncomingMessage) => Promise<HttpAnswer>;
 
 interface HotRoute {
   /** c.req.path as Hono reads it: the target up to its query. */
@@ -60,7 +60,7 @@ export function hotRoutesListener(deps: GatewayDeps, fallback: RequestListener):
     const params: TopicGroupRaw = { topic, group: parts[5] };
     switch (parts[6]) {
       case 'receive':
-        return { path, call: (readBody) => calls.receive(params, readBody) };
+        return { path, call: (readBody, req) => calls.receive(params, readBody, fetchHeader(req, 'accept')) };
       case 'ack':
         return { path, call: (readBody) => calls.ack(params, readBody) };
       case 'change-invisibility':
@@ -73,16 +73,16 @@ export function hotRoutesListener(deps: GatewayDeps, fallback: RequestListener):
   const serve = async (req: IncomingMessage, res: ServerResponse, route: HotRoute): Promise<void> => {
     const started = performance.now();
     const readBody: BodyReader = (maxBytes) => readNodeJsonObject(req, fetchHeader(req, 'content-type'), maxBytes);
-    let answer: { status: number; body: string | Buffer };
+    let answer: { status: number; body: string | Buffer; contentType?: string };
     try {
-      answer = await route.call(readBody);
+      answer = await route.call(readBody, req);
     } catch (e) {
       answer = errorAnswer(e, logger, 'POST', route.path);
     }
     if (route.send) metrics.observeSend(route.send.mode, answer.status, started);
     // As @hono/node-server writes it: the status, the type, then end() adds the length.
     res.statusCode = answer.status;
-    res.setHeader('Content-Type', 'application/json');
+    res.setHeader('Content-Type', answer.contentType ?? 'application/json');
     res.end(answer.body);
     logRequest(logger, 'POST', route.path, answer.status, started);
   };

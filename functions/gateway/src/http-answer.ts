@@ -4,8 +4,10 @@
  */
 export interface HttpAnswer {
   status: 200 | 202;
-  /** JSON text (content-type application/json). */
+  /** JSON text (content-type application/json), unless contentType says otherwise. */
   body: string | Buffer<ArrayBuffer>;
+  /** Set only for a body that is not JSON (a receive answered as POP_PARTS). */
+  contentType?: string;
 }
 
 export const JSON_HEADERS = { 'Content-Type': 'application/json' } as const;

@@ -11,6 +11,7 @@ import {
   hasValidCrc,
   KEY_SEPARATOR,
   MessageConst,
+  type PoppedMeta,
   type PopResultMeta,
   type RecordShape,
   readInt64,
@@ -24,6 +25,8 @@ export interface LeasedRecord {
   /** 1 on the first delivery. */
   deliveryAttempt: number;
   brokerName: string;
+  /** The lease as the broker's answer has it (the binary receive answer passes it on). */
+  lease: PoppedMeta;
   /** The broker's whole answer; the record is at `pos`. */
   buf: Buffer;
   pos: number;
@@ -41,7 +44,7 @@ export function splitPopResult(body: Buffer, brokerName: string): LeasedRecord[]
     if (!shape || !hasValidCrc(body, pos, shape.size)) throw new CirrusError('INTERNAL', `corrupt record at byte ${pos} of a pop result`);
     const lease = leases[out.length];
     if (!lease) break;
-    out.push({ receiptHandle: lease.receiptHandle, deliveryAttempt: lease.deliveryAttempt, brokerName, buf: body, pos, shape });
+    out.push({ receiptHandle: lease.receiptHandle, deliveryAttempt: lease.deliveryAttempt, brokerName, lease, buf: body, pos, shape });
     pos += shape.size;
   }
   if (pos < body.length || out.length !== leases.length) {

@@ -82,6 +82,14 @@ export const ReceivedMessageSchema = z
 
 export const ReceiveResultSchema = z.object({ messages: z.array(ReceivedMessageSchema) }).openapi('ReceiveResult');
 
+/** The receive answer as POP_PARTS (client api/pop-parts.ts), for a request whose Accept lists that type. */
+export const ReceivePopPartsSchema = z.string().openapi({
+  type: 'string',
+  format: 'binary',
+  description:
+    'Until the body ends (empty: no message): uint16 BE broker name length, the broker name (UTF-8), uint32 BE part length, then the part: that broker\'s POP answer (uint32 BE meta length, meta JSON {"messages":[{receiptHandle,deliveryAttempt,queueId,queueOffset}]}, then the stored records back to back in the order of meta.messages, in the CommitLog record layout). The same messages as the JSON answer; the SDK asks for it.',
+});
+
 const entryFailure = z.object({ status: z.literal('FAILED'), error: z.object({ code: z.string(), message: z.string() }) });
 
 export const AckResultsSchema = z

@@ -5,7 +5,7 @@
  * gateway keeps nothing between requests.
  */
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
-import { CirrusError, type ConsumerProgress } from '@cirrusmq/client/protocol';
+import { CirrusError, type ConsumerProgress, POP_PARTS_TYPE } from '@cirrusmq/client/protocol';
 import { readJsonObject } from '../../../shared/http';
 import { parseWith } from '../api/check';
 import {
@@ -15,6 +15,7 @@ import {
   ChangeInvisibilityResultsSchema,
   CommitOffsetRequestSchema,
   GroupProgressSchema,
+  ReceivePopPartsSchema,
   ReceiveRequestSchema,
   ReceiveResultSchema,
   RedriveRequestSchema,
@@ -44,7 +45,10 @@ const receiveRoute = createRoute({
     "A group is created with the defaults on its first receive. The topic's brokers are asked in turn until max is filled; when none has a message and waitSeconds > 0, the receive waits (long polling) and answers as soon as a message arrives. An answer holds at most what fits a Lambda result; messages leased but not answered are released at once. A message not acked before its invisibility ends is delivered again with deliveryAttempt + 1; after the group's retryMaxTimes + 1 deliveries it goes to %DLQ%{group}.",
   request: { params: TopicGroupParams, body: body(ReceiveRequestSchema) },
   responses: {
-    200: json(ReceiveResultSchema),
+    200: {
+      description: `OK. JSON by default; as ${POP_PARTS_TYPE} (binary, the brokers' records) when the Accept header lists that type`,
+      content: { 'application/json': { schema: ReceiveResultSchema }, [POP_PARTS_TYPE]: { schema: ReceivePopPartsSchema } },
+    },
     400: failure(`${BAD_PARAMS} (max 1-32, invisibleSeconds 1-43200, waitSeconds 0-20, filter)`),
     404: failure('TOPIC_NOT_FOUND'),
     415: failure('UNSUPPORTED_MEDIA_TYPE'),
@@ -154,8 +158,8 @@ export function consumeRoutes(app: OpenAPIHono, deps: GatewayDeps): void {
 
   app.openAPIRegistry.registerPath(receiveRoute);
   app.post('/v1/topics/:topic/groups/:group/receive', async (c) => {
-    const { status, body } = await calls.receive(c.req.param(), (max) => readJsonObject(c, max));
-    return c.body(body, status, JSON_HEADERS);
+    const { status, body, contentType } = await calls.receive(c.req.param(), (max) => readJsonObject(c, max), c.req.header('accept'));
+    return c.body(body, status, contentType ? { 'Content-Type': contentType } : JSON_HEADERS);
   });
 
   app.openAPIRegistry.registerPath(ackRoute);

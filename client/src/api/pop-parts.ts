@@ -1,0 +1,59 @@
+/**
+ * The gateway's binary receive answer (media type POP_PARTS_TYPE), asked for with an Accept
+ * header: the brokers' POP answers passed through, each behind the name of the broker that
+ * leased it, in place of a JSON object per message. The SDK's gateway backend asks for it, so
+ * neither the gateway nor the consumer writes, parses or base64-decodes JSON per message, and
+ * a message comes out of decodePopResult exactly as it does on the direct path.
+ *
+ *   repeat until the body ends (an empty body: no message):
+ *     2   brokerNameLength  uint16 BE
+ *     n   brokerName        UTF-8
+ *     4   partLength        uint32 BE
+ *     m   part              a POP_RESULT body (consume-types.ts): that broker's leases and records
+ */
+import { CirrusError } from '../errors.js';
+import { decodePopResult, type PoppedMessage } from './broker-client.js';
+
+export const POP_PARTS_TYPE = 'application/vnd.cirrusmq.pop-parts';
+
+/** The bytes before a part: its broker's name and the part's length. */
+export function popPartHead(brokerName: string, partLength: number): Buffer {
+  const nameLength = Buffer.byteLength(brokerName);
+  if (nameLength > 0xffff) throw new CirrusError('INTERNAL', `broker name of ${nameLength} bytes`);
+  const head = Buffer.allocUnsafe(2 + nameLength + 4);
+  head.writeUInt16BE(nameLength, 0);
+  head.write(brokerName, 2, 'utf8');
+  head.writeUInt32BE(partLength, 2 + nameLength);
+  return head;
+}
+
+/** Every message of a POP_PARTS body, in order, each with its lease and broker (decodePopResult's messages). */
+export function decodePopParts(body: Buffer): PoppedMessage[] {
+  const out: PoppedMessage[] = [];
+  let pos = 0;
+  while (pos < body.length) {
+    if (pos + 2 > body.length) throw truncated(pos);
+    const nameEnd = pos + 2 + body.readUInt16BE(pos);
+    if (nameEnd + 4 > body.length) throw truncated(pos);
+    const brokerName = body.toString('utf8', pos + 2, nameEnd);
+    const partEnd = nameEnd + 4 + body.readUInt32BE(nameEnd);
+    if (partEnd > body.length) throw truncated(pos);
+    const messages = decodePopResult(body.subarray(nameEnd + 4, partEnd), brokerName);
+    for (const m of messages) out.push(m);
+    pos = partEnd;
+  }
+  return out;
+}
+
+/** True when an Accept header value lists POP_PARTS_TYPE (without q=0). */
+export function acceptsPopParts(accept: string | undefined): boolean {
+  if (accept === undefined || !/vnd\.cirrusmq\.pop-parts/i.test(accept)) return false;
+  for (const range of accept.split(',')) {
+    const [type, ...params] = range.split(';');
+    if (type!.trim().toLowerCase() !== POP_PARTS_TYPE) continue;
+    if (!params.some((p) => /^\s*q\s*=\s*0(?:\.0*)?\s*$/i.test(p))) return true;
+  }
+  return false;
+}
+
+const truncated = (pos: number) => new CirrusError('INTERNAL', `pop-parts answer truncated at byte ${pos}`);
