@@ -192,8 +192,16 @@ export class CommitLog {
    * Appends a decoded send batch; record i gets queue offset `firstQueueOffset + i`.
    * Lays the whole batch out first (so a record too big for any segment fails before any
    * write), then writes one part per segment touched.
+   *
+   * `ofQueues` (a put of several queues' records in one write, MessageStore.putMessagesOfQueues):
+   * record i gets queue id `queueIds[i]` and queue offset `queueOffsets[i]` instead.
    */
-  putMessages(batch: SendBatch, firstQueueOffset: number, storeTimestamp: number): AppendResult {
+  putMessages(
+    batch: SendBatch,
+    firstQueueOffset: number,
+    storeTimestamp: number,
+    ofQueues?: { queueIds: readonly number[]; queueOffsets: readonly number[] },
+  ): AppendResult {
     const { records, body, queueId } = batch;
     for (const r of records) {
       if (r.shape.size > this.segmentBytes) {
@@ -274,8 +282,14 @@ export class CommitLog {
     }
     copyRun();
     const view = this.writeView;
-    for (let i = 0; i < records.length; i++) {
-      stampRecord(buf, recBufPos[i]!, records[i]!.shape.size, queueId, firstQueueOffset + i, recPhysical[i]!, storeTimestamp, view);
+    if (ofQueues) {
+      for (let i = 0; i < records.length; i++) {
+        stampRecord(buf, recBufPos[i]!, records[i]!.shape.size, ofQueues.queueIds[i]!, ofQueues.queueOffsets[i]!, recPhysical[i]!, storeTimestamp, view);
+      }
+    } else {
+      for (let i = 0; i < records.length; i++) {
+        stampRecord(buf, recBufPos[i]!, records[i]!.shape.size, queueId, firstQueueOffset + i, recPhysical[i]!, storeTimestamp, view);
+      }
     }
     const commitLogOffset = recPhysical[0] ?? -1;
     parts.push({ fileFromOffset: segFrom, filePosition: partFilePos, bufStart: partStart, recordsEnd: bufPos, bufEnd: bufPos, seal: false });

@@ -151,6 +151,36 @@ export class Dispatcher {
     this.flush();
   }
 
+  /**
+   * dispatchAppend for a put of several queues' records in one write: `queues` in the order
+   * of the batch's records, each with its count and first queue offset.
+   */
+  dispatchAppendOfQueues(
+    batch: SendBatch,
+    result: AppendResult,
+    queues: readonly { topic: string; queueId: number; count: number; queueOffset: number }[],
+  ): void {
+    const req = this.req;
+    const buf = result.buffer;
+    const records = batch.records;
+    req.storeTimestamp = result.storeTimestamp;
+    let i = 0;
+    for (const q of queues) {
+      req.topic = q.topic;
+      req.queueId = q.queueId;
+      for (let j = 0; j < q.count; j++, i++) {
+        const { pos, shape } = records[i]!;
+        const propsStart = shape.propertiesStart - pos + result.recordPositions[i]!;
+        req.commitLogOffset = result.physicalOffsets[i]!;
+        req.queueOffset = q.queueOffset + j;
+        req.size = shape.size;
+        req.readProperties(buf, propsStart, propsStart + shape.propertiesLength);
+        this.dispatchRequest();
+      }
+    }
+    this.flush();
+  }
+
   /** One record read from the log (the reput). */
   private dispatchRecord(buf: Buffer, pos: number, shape: RecordShape): void {
     if (buf !== this.viewBuf) {

@@ -373,6 +373,69 @@ export class DefaultMessageStore implements MessageStore {
     return { status, queueOffset, count: result.count, commitLogOffset: result.commitLogOffset, commitLogEnd: nextOffset };
   }
 
+  /**
+   * putMessages for the records of several queues in one CommitLog write and one dispatch pass
+   * (a transaction flush's commits and its op record): `batch` holds the records (CommitLog
+   * layout, any topics), `queues` says whose they are, in order, `count` records each; one
+   * answer per entry of `queues`. Acknowledged as a put is: after the write, or after the flush
+   * or the S3 chunk that covers all of it. The records keep their order in the log, so a torn
+   * tail keeps a prefix of them.
+   */
+  async putMessagesOfQueues(
+    batch: SendBatch,
+    queues: readonly { topic: string; queueId: number; count: number }[],
+    options?: PutOptions,
+  ): Promise<PutMessageResult[]> {
+    this.checkOpen();
+    const queueIds: number[] = new Array(batch.records.length);
+    const queueOffsets: number[] = new Array(batch.records.length);
+    const parts: { topic: string; queueId: number; count: number; queueOffset: number; key: string }[] = [];
+    // A queue named twice continues where its first part ends.
+    const next = new Map<string, number>();
+    let i = 0;
+    for (const q of queues) {
+      const key = queueKey(q.topic, q.queueId);
+      const queueOffset = next.get(key) ?? this.topicQueueTable.get(key) ?? 0;
+      next.set(key, queueOffset + q.count);
+      for (let j = 0; j < q.count; j++, i++) {
+        queueIds[i] = q.queueId;
+        queueOffsets[i] = queueOffset + j;
+      }
+      parts.push({ topic: q.topic, queueId: q.queueId, count: q.count, queueOffset, key });
+    }
+    if (i !== batch.records.length) throw new CirrusError('INTERNAL', `queues name ${i} records, the batch holds ${batch.records.length}`);
+    const result = this.commitLog.putMessages(batch, 0, Date.now(), { queueIds, queueOffsets });
+    for (const [key, offset] of next) this.topicQueueTable.set(key, offset);
+    this.dispatcher.dispatchAppendOfQueues(batch, result, parts);
+    const nextOffset = this.commitLog.getMaxOffset();
+    const answers: PutMessageResult[] = [];
+    let r = 0;
+    for (const p of parts) {
+      this.messageArrivingListener?.(p.topic, p.queueId, p.queueOffset + p.count);
+      let bytes = 0;
+      for (let j = 0; j < p.count; j++) bytes += batch.records[r + j]!.shape.size;
+      this.storeStats.recordPut(p.count, bytes, p.topic);
+      answers.push({
+        status: 'PUT_OK',
+        queueOffset: p.queueOffset,
+        count: p.count,
+        commitLogOffset: result.physicalOffsets[r] ?? -1,
+        commitLogEnd: nextOffset,
+      });
+      r += p.count;
+    }
+    if (nextOffset - this.flushRoundService.checkpointedOffset >= FLUSH_ROUND_BYTES) this.flushService.wakeup();
+    const tierAck = this.tier?.afterAppend(result);
+    if (options?.durability === 'async') return answers;
+    let status: PutMessageResult['status'] = this.groupCommit ? await this.groupCommit.waitForFlush(nextOffset) : 'PUT_OK';
+    if (tierAck) {
+      const s3 = await tierAck;
+      if (status === 'PUT_OK') status = s3;
+    }
+    for (const a of answers) a.status = status;
+    return answers;
+  }
+
   /** Called after each append is indexed: (topic, queueId, the queue's new max offset). */
   setMessageArrivingListener(listener: ((topic: string, queueId: number, maxOffset: number) => void) | undefined): void {
     this.messageArrivingListener = listener;

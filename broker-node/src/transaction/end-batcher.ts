@@ -1,16 +1,17 @@
 /**
  * The appends of commits and rollbacks, batched: the ends that arrive in one turn of the event
- * loop (a producer's burst of callbacks, a gateway's concurrent requests) share one put per real
- * queue and one op record per kind, instead of two puts each (measured in
- * test/bench/transactions.ts). The committed messages go first, then the op records: a crash
- * between them leaves the transactions pending, so they are committed again at their next check
- * (at least once, as in RocketMQ), never marked ended without their message.
+ * loop (a producer's burst of callbacks, a gateway's concurrent requests) share one CommitLog
+ * write (the store's putMessagesOfQueues): the committed messages of every real queue, then one
+ * op record per kind, instead of two puts each, or a put per queue (measured in
+ * test/bench/transactions.ts). The committed messages come first in the log: a crash that tears
+ * the write keeps a prefix, which leaves the transactions whose op record is lost pending, so
+ * they are committed again at their next check (at least once, as in RocketMQ), never marked
+ * ended without their message.
  */
-import { CirrusError } from '@cirrusmq/client/protocol';
+import { CirrusError, type SendBatch } from '@cirrusmq/client/protocol';
 import type { PutMessageResult } from '../store/message-store-types';
-import type { SendBatch } from '@cirrusmq/client/protocol';
 import { batchOf } from '../timer/timer-record';
-import { endOpMessages, OP_TOPIC, sendBatchOfRecords } from './half-message';
+import { batchOfRecords, endOpMessages, OP_TOPIC } from './half-message';
 
 export interface EndTarget {
   messageId: string;
@@ -32,14 +33,15 @@ interface Entry<T extends EndTarget> {
 /** What a commit appends: its record in CommitLog layout under the real topic (undefined: its half record is gone). */
 export type CommittedRecord = Buffer | undefined;
 
-/** At most this many records in one put (the store's batch limit). */
+/** At most this many ends in one put (a send batch's limit). */
 const MAX_PUT_MESSAGES = 1000;
 
 export class EndBatcher<T extends EndTarget> {
   private waiting: Entry<T>[] | undefined;
 
   constructor(
-    private readonly putMessages: (batch: SendBatch) => Promise<PutMessageResult>,
+    /** The store's putMessagesOfQueues: several queues' records in one write. */
+    private readonly putOfQueues: (batch: SendBatch, queues: readonly { topic: string; queueId: number; count: number }[]) => Promise<PutMessageResult[]>,
     /** The record a commit appends: usually kept from the send (synchronous), else read back. */
     private readonly committed: (target: T) => Promise<CommittedRecord> | CommittedRecord,
     private readonly now: () => number,
@@ -68,63 +70,65 @@ export class EndBatcher<T extends EndTarget> {
       records[i] = r;
     }
     if (reads) for (let i = 0; i < records.length; i++) records[i] = await records[i];
-    const queues = new Map<string, { topic: string; queueId: number; items: { entry: Entry<T>; record: Buffer }[] }>();
-    const ending: Entry<T>[] = [];
+    const ready: { entry: Entry<T>; record: Buffer | undefined }[] = [];
     entries.forEach((e, i) => {
-      if (e.action === 'ROLLBACK') {
-        ending.push(e);
-        return;
-      }
       const r = records[i] as CommittedRecord;
-      if (!r) {
+      if (e.action === 'COMMIT' && !r) {
         e.reject(new CirrusError('INTERNAL', `the half message of transaction ${e.target.messageId} is gone from the CommitLog`));
         return;
       }
+      ready.push({ entry: e, record: r });
+    });
+    await Promise.all(chunks(ready).map((part) => this.putPart(part)));
+  }
+
+  /**
+   * One CommitLog write for a part's ends: the committed records, queue by queue, then the op
+   * records (one per kind, its ids in the body). The commits come first in the log: a torn write
+   * keeps a prefix, so no transaction is marked ended without its message.
+   */
+  private async putPart(part: { entry: Entry<T>; record: Buffer | undefined }[]): Promise<void> {
+    const queues = new Map<string, { topic: string; queueId: number; items: { entry: Entry<T>; record: Buffer }[] }>();
+    const commits: string[] = [];
+    const rollbacks: string[] = [];
+    for (const { entry: e, record } of part) {
+      if (e.action === 'ROLLBACK') {
+        rollbacks.push(e.target.messageId);
+        continue;
+      }
+      commits.push(e.target.messageId);
       const key = e.target.queueKey ?? `${e.target.realTopic}\u0000${e.target.realQueueId}`;
       let q = queues.get(key);
       if (!q) queues.set(key, (q = { topic: e.target.realTopic, queueId: e.target.realQueueId, items: [] }));
-      q.items.push({ entry: e, record: r });
-    });
-    await Promise.all(
-      [...queues.values()].flatMap((q) =>
-        chunks(q.items).map(async (items) => {
-          try {
-            const put = await this.putMessages(
-              sendBatchOfRecords(
-                q.topic,
-                q.queueId,
-                items.map((it) => it.record),
-              ),
-            );
-            items.forEach((it, j) => {
-              it.entry.queueOffset = put.queueOffset + j;
-              ending.push(it.entry);
-            });
-          } catch (e) {
-            for (const it of items) it.entry.reject(e);
-          }
-        }),
-      ),
-    );
-    // One op record per kind for a whole part (its ids in the body), not one per end.
-    await Promise.all(
-      chunks(ending).map(async (part) => {
-        try {
-          const now = this.now();
-          const commits: string[] = [];
-          const rollbacks: string[] = [];
-          for (const e of part) (e.action === 'COMMIT' ? commits : rollbacks).push(e.target.messageId);
-          const ops = [
-            ...(commits.length > 0 ? endOpMessages('COMMIT', commits, now) : []),
-            ...(rollbacks.length > 0 ? endOpMessages('ROLLBACK', rollbacks, now) : []),
-          ];
-          await this.putMessages(batchOf(OP_TOPIC, 0, ops));
-          for (const e of part) e.resolve(e.queueOffset);
-        } catch (err) {
-          for (const e of part) e.reject(err);
-        }
-      }),
-    );
+      q.items.push({ entry: e, record: record! });
+    }
+    const now = this.now();
+    const ops = [
+      ...(commits.length > 0 ? endOpMessages('COMMIT', commits, now) : []),
+      ...(rollbacks.length > 0 ? endOpMessages('ROLLBACK', rollbacks, now) : []),
+    ];
+    const opBatch = batchOf(OP_TOPIC, 0, ops);
+    const buffers: Buffer[] = [];
+    const layout: { topic: string; queueId: number; count: number }[] = [];
+    for (const q of queues.values()) {
+      for (const it of q.items) buffers.push(it.record);
+      layout.push({ topic: q.topic, queueId: q.queueId, count: q.items.length });
+    }
+    for (const { pos, shape } of opBatch.records) buffers.push(opBatch.body.subarray(pos, pos + shape.size));
+    layout.push({ topic: OP_TOPIC, queueId: 0, count: opBatch.records.length });
+    try {
+      const puts = await this.putOfQueues(batchOfRecords(buffers), layout);
+      let i = 0;
+      for (const q of queues.values()) {
+        const first = puts[i++]!.queueOffset;
+        q.items.forEach((it, j) => {
+          it.entry.queueOffset = first + j;
+        });
+      }
+      for (const { entry } of part) entry.resolve(entry.queueOffset);
+    } catch (err) {
+      for (const { entry } of part) entry.reject(err);
+    }
   }
 }
 

@@ -292,6 +292,24 @@ export function sendBatchOfRecords(topic: string, queueId: number, records: read
   return decodeSendBatch(body, records.length);
 }
 
+/**
+ * Records in CommitLog layout, of any topics, as one batch for the store's putMessagesOfQueues
+ * (which says whose each is): their bytes back to back, one copy each. No header: the store
+ * reads only the records.
+ */
+export function batchOfRecords(records: readonly Buffer[]): SendBatch {
+  const body = Buffer.concat(records as Buffer[]);
+  const out: SendBatch['records'] = new Array(records.length);
+  let pos = 0;
+  for (let i = 0; i < records.length; i++) {
+    const shape = readRecordShape(body, pos, body.length);
+    if (!shape) throw new CirrusError('INTERNAL', `record ${i} of a commit flush is malformed`);
+    out[i] = { pos, shape };
+    pos += shape.size;
+  }
+  return { topic: '', queueId: -1, records: out, body };
+}
+
 /** A stored half message, as commit and the checks need it. */
 export interface HalfRecord {
   messageId: string;
@@ -335,7 +353,7 @@ export function committedMessage(r: HalfRecord): PreparedMessage {
   return { ...preparedFrom(r.buf, 0, r.shape, encodeProperties(props)), messageId: r.messageId };
 }
 
-/** committedMessage in CommitLog layout under the real topic, as sendBatchOfRecords takes it. */
+/** committedMessage in CommitLog layout under the real topic, as sendBatchOfRecords and batchOfRecords take it. */
 export function committedRecord(r: HalfRecord): Buffer {
   return recordsOf(encodeSendBatch(r.realTopic, r.realQueueId, [committedMessage(r)]))[0]!;
 }

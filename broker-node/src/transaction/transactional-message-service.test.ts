@@ -119,7 +119,7 @@ describe('TransactionalMessageService', () => {
     expect(again.tx.retentionHold()).toBe(Number.POSITIVE_INFINITY);
   });
 
-  it('ends arriving in one turn share one put per queue and one op record per kind; after a restart every one of them is still ended', async () => {
+  it('ends arriving in one turn share one write and one op record per kind; after a restart every one of them is still ended', async () => {
     const first = setup();
     await first.tx.recover();
     const ids = await send(first.tx, first.store, [{ body: 'a' }, { body: 'b' }, { body: 'c' }, { body: 'd' }, { body: 'e' }, { body: 'f' }]);
@@ -136,6 +136,48 @@ describe('TransactionalMessageService', () => {
     for (const [i, id] of ids.entries())
       expect(await code(again.tx.end(id, actions[i] === 'COMMIT' ? 'ROLLBACK' : 'COMMIT'))).toBe('TRANSACTION_ALREADY_ENDED');
     expect((await visible(store)).map((m) => m.body.toString())).toEqual(['a', 'c', 'd', 'f']);
+  });
+
+  it('the ends of one turn to several queues are one CommitLog write: the committed records queue by queue, then the op records', async () => {
+    const { store, tx } = setup();
+    await tx.recover();
+    const sendTo = async (queueId: number, body: string) => {
+      const prepared = [prepareMessage({ topic: 'T', body }, 4096, T0)];
+      markHalfMessages(prepared, 'G');
+      await tx.putMessages(decodeSendBatch(encodeSendBatch('T', queueId, prepared), 1000), undefined, (b) => store.putMessages(b));
+      return prepared[0]!.messageId;
+    };
+    const sent = [await sendTo(0, 'a'), await sendTo(1, 'b'), await sendTo(2, 'c'), await sendTo(1, 'd'), await sendTo(0, 'e')];
+    const writes: number[] = [];
+    const putOfQueues = store.putMessagesOfQueues.bind(store);
+    store.putMessagesOfQueues = (batch, queues, options) => {
+      writes.push(batch.records.length);
+      return putOfQueues(batch, queues, options);
+    };
+    const logBefore = store.commitLog.getMaxOffset();
+    const actions = ['COMMIT', 'COMMIT', 'ROLLBACK', 'COMMIT', 'COMMIT'] as const;
+    const ended = await Promise.all(sent.map((id, i) => tx.end(id, actions[i]!)));
+    // 4 committed records and 2 op records (one per kind).
+    expect(writes).toEqual([6]);
+    expect(ended.map((e) => [e.queueId, e.queueOffset])).toEqual([
+      [0, 0],
+      [1, 0],
+      [2, undefined],
+      [1, 1],
+      [0, 1],
+    ]);
+    const inQueue = async (queueId: number) =>
+      decodeRecords((await store.getMessage('T', queueId, 0, 100)).records).map((m) => [m.body.toString(), m.commitLogOffset] as const);
+    const q0 = await inQueue(0);
+    const q1 = await inQueue(1);
+    expect(q0.map(([b]) => b)).toEqual(['a', 'e']);
+    expect(q1.map(([b]) => b)).toEqual(['b', 'd']);
+    expect(await inQueue(2)).toEqual([]);
+    // The op records lie after every committed record of the write.
+    const ops = decodeRecords((await store.getMessage(OP_TOPIC, 0, 0, 100)).records).filter((m) => m.commitLogOffset >= logBefore);
+    expect(ops).toHaveLength(2);
+    const lastCommitted = Math.max(...[...q0, ...q1].map(([, o]) => o));
+    for (const op of ops) expect(op.commitLogOffset).toBeGreaterThan(lastCommitted);
   });
 
   it('checks back first after checkFirstMs, then every checkIntervalMs, and rolls back after checkMax checks', async () => {

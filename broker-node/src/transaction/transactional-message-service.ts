@@ -46,6 +46,8 @@ import {
 } from './half-message';
 
 export type TransactionBackingStore = Pick<MessageStore, 'putMessages' | 'getMessage' | 'getMaxOffsetInQueue' | 'getMinOffsetInQueue'> & {
+  /** Several queues' records in one CommitLog write (DefaultMessageStore.putMessagesOfQueues): a flush of ends. */
+  putMessagesOfQueues(batch: SendBatch, queues: readonly { topic: string; queueId: number; count: number }[]): Promise<PutMessageResult[]>;
   readCommitLog(offset: number, size: number): Promise<Buffer | undefined>;
 };
 
@@ -144,7 +146,7 @@ export class TransactionalMessageService {
     this.transactionIdSuffix = encodeTransactionId(config.brokerName, '');
     const tick = Math.max(20, Math.min(1_000, Math.floor(Math.min(config.checkFirstMs, config.checkIntervalMs) / 4)));
     this.ends = new EndBatcher<Pending>(
-      (b) => this.store.putMessages(b),
+      (b, queues) => this.store.putMessagesOfQueues(b, queues),
       (p) => this.committedOf(p),
       this.now,
     );
