@@ -43,10 +43,10 @@ function measure(name: string, f: () => unknown): void {
 }
 
 const json = receiveAnswer(splitPopResult(pop, 'broker-a'), 6_000_000).body;
-const parts = popPartsAnswer(splitPopResult(pop, 'broker-a'), 6_000_000).body;
+const parts = Buffer.concat(popPartsAnswer(splitPopResult(pop, 'broker-a'), 6_000_000).parts);
 console.log(`answer bytes: JSON ${json.length}, POP_PARTS ${parts.length}; load ${(await import('node:os')).loadavg().map((x) => x.toFixed(2))}`);
 measure('gateway: split + JSON answer', () => receiveAnswer(splitPopResult(pop, 'broker-a'), 6_000_000));
-measure('gateway: split + POP_PARTS answer', () => popPartsAnswer(splitPopResult(pop, 'broker-a'), 6_000_000));
+measure('gateway: split (no CRC) + POP_PARTS answer', () => popPartsAnswer(splitPopResult(pop, 'broker-a', false), 6_000_000));
 // What the SDK's messageViewFromJson does per message (client/src/consumer/message-view.ts).
 const viewOf = (m: ReceivedMessageJson) => ({
   messageId: m.messageId,

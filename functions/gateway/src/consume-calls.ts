@@ -18,7 +18,7 @@ import { ChangeInvisibilityRequestSchema, TopicGroupParams } from './api/consume
 import { type BrokerTarget, topicMasters } from './broker-route';
 import { ackInput, receiveInput, topicGroup } from './consume-input';
 import type { GatewayDeps } from './deps';
-import type { BodyReader, HttpAnswer } from './http-answer';
+import { type BodyReader, type HttpAnswer, partsAnswer } from './http-answer';
 import { type LeasedRecord, splitPopResult } from './pop-records';
 import { MESSAGES_BUDGET } from './read-answer';
 import { receiveAnswer } from './receive-answer';
@@ -51,7 +51,9 @@ function createConsumeCalls(deps: GatewayDeps): ConsumeCalls {
   const { routes, brokers, metrics, logger } = deps;
   /** Where a receive starts: consecutive receives begin at different brokers. */
   let next = 0;
-  const parked = new ParkedReceives<LeasedRecord>();
+  // One set per answer form: records handed to a POP_PARTS receive were not CRC-checked here
+  // (the SDK checks each record as it decodes it); a JSON answer writes only checked ones.
+  const parked = { json: new ParkedReceives<LeasedRecord>(), parts: new ParkedReceives<LeasedRecord>() };
 
   const release = async (topic: string, group: string, messages: readonly LeasedRecord[]): Promise<void> => {
     const byBroker = groupBy(messages, (m) => m.brokerName);
@@ -82,24 +84,24 @@ function createConsumeCalls(deps: GatewayDeps): ConsumeCalls {
       try {
         const { topic, group } = topicGroup(params);
         const req = receiveInput(await readBody());
+        const binary = acceptsPopParts(accept);
         const targets = topicMasters(await routes.get(topic));
         const popped = await receiveAcross(
           targets,
           next++,
           { topic, group, max: req.max, invisibleMs: req.invisibleSeconds * 1000, waitMs: req.waitSeconds * 1000, filter: req.filter },
           {
-            pop: async (target, request) => splitPopResult(await brokers.get(target.addr).popRaw(request), target.brokerName),
+            pop: async (target, request) => splitPopResult(await brokers.get(target.addr).popRaw(request), target.brokerName, !binary),
             release: (ms) => release(topic, group, ms),
-            parked,
+            parked: binary ? parked.parts : parked.json,
           },
         );
         // Capped to fit a Lambda result; what is left out goes back to the group now.
-        const binary = acceptsPopParts(accept);
         const answer = binary ? popPartsAnswer(popped, MESSAGES_BUDGET) : receiveAnswer(popped, MESSAGES_BUDGET);
         if (answer.count < popped.length) await release(topic, group, popped.slice(answer.count));
         metrics.messagesReceived += answer.count;
         status = answer.count > 0 ? 'messages' : 'empty';
-        return binary ? { status: 200, body: answer.body, contentType: POP_PARTS_TYPE } : { status: 200, body: answer.body };
+        return 'parts' in answer ? partsAnswer(answer.parts, POP_PARTS_TYPE) : { status: 200, body: answer.body };
       } finally {
         metrics.receiveRequests++;
         metrics.receiveSeconds.observe({ outcome: status }, (performance.now() - t0) / 1000);

@@ -73,7 +73,7 @@ export function hotRoutesListener(deps: GatewayDeps, fallback: RequestListener):
   const serve = async (req: IncomingMessage, res: ServerResponse, route: HotRoute): Promise<void> => {
     const started = performance.now();
     const readBody: BodyReader = (maxBytes) => readNodeJsonObject(req, fetchHeader(req, 'content-type'), maxBytes);
-    let answer: { status: number; body: string | Buffer; contentType?: string };
+    let answer: { status: number; body: string | Buffer; contentType?: string; parts?: readonly Buffer[] };
     try {
       answer = await route.call(readBody, req);
     } catch (e) {
@@ -83,7 +83,8 @@ export function hotRoutesListener(deps: GatewayDeps, fallback: RequestListener):
     // As @hono/node-server writes it: the status, the type, then end() adds the length.
     res.statusCode = answer.status;
     res.setHeader('Content-Type', answer.contentType ?? 'application/json');
-    res.end(answer.body);
+    if (answer.parts) endWithParts(res, answer.parts);
+    else res.end(answer.body);
     logRequest(logger, 'POST', route.path, answer.status, started);
   };
 
@@ -95,6 +96,17 @@ export function hotRoutesListener(deps: GatewayDeps, fallback: RequestListener):
       res.destroy();
     });
   };
+}
+
+/** The pieces as one body of a known length, in one writev (the socket corked while they are queued). */
+function endWithParts(res: ServerResponse, parts: readonly Buffer[]): void {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  res.setHeader('Content-Length', length);
+  res.cork();
+  for (const p of parts) res.write(p);
+  res.end();
+  res.uncork();
 }
 
 /** The last host found good: a connection sends the same one each time. */

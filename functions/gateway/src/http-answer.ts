@@ -8,6 +8,26 @@ export interface HttpAnswer {
   body: string | Buffer<ArrayBuffer>;
   /** Set only for a body that is not JSON (a receive answered as POP_PARTS). */
   contentType?: string;
+  /**
+   * The body as the pieces it is made of (a POP_PARTS answer: the brokers' answers as they
+   * came), for a writer that sends them without joining them (the process server, in one
+   * writev); `body` is then their join, made only when read.
+   */
+  parts?: readonly Buffer[];
+}
+
+/** An answer of these pieces: `body` joins them only when read. */
+export function partsAnswer(parts: readonly Buffer[], contentType: string): HttpAnswer {
+  let joined: Buffer<ArrayBuffer> | undefined;
+  return {
+    status: 200,
+    contentType,
+    parts,
+    get body() {
+      joined ??= Buffer.concat(parts) as Buffer<ArrayBuffer>;
+      return joined;
+    },
+  };
 }
 
 export const JSON_HEADERS = { 'Content-Type': 'application/json' } as const;

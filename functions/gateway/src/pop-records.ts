@@ -2,7 +2,8 @@
  * A POP answer (consume-types.ts, POP_RESULT) split into its leases without decoding the
  * records: receive-answer.ts writes each message's JSON straight from its record's bytes, so a
  * message costs no MessageExt, no copy of its body and no properties object. The records are
- * checked as decodeRecords checks them (shape and CRC), and read as decodeRecord reads them.
+ * checked as decodeRecords checks them (shape and CRC; the CRC is left to the SDK when the
+ * records are passed on as POP_PARTS), and read as decodeRecord reads them.
  */
 import { inflateSync } from 'node:zlib';
 import {
@@ -33,7 +34,8 @@ export interface LeasedRecord {
   shape: RecordShape;
 }
 
-export function splitPopResult(body: Buffer, brokerName: string): LeasedRecord[] {
+/** `checkCrc` false: each record's CRC is left to the caller's reader (POP_PARTS: the SDK's decodePopResult checks it). */
+export function splitPopResult(body: Buffer, brokerName: string, checkCrc = true): LeasedRecord[] {
   if (body.length < 4) throw new CirrusError('INTERNAL', `pop result of ${body.length} bytes has no meta length`);
   const metaLength = body.readUInt32BE(0);
   const leases = (JSON.parse(body.toString('utf8', 4, 4 + metaLength)) as PopResultMeta).messages;
@@ -41,7 +43,7 @@ export function splitPopResult(body: Buffer, brokerName: string): LeasedRecord[]
   let pos = 4 + metaLength;
   while (pos < body.length) {
     const shape = readRecordShape(body, pos, body.length);
-    if (!shape || !hasValidCrc(body, pos, shape.size)) throw new CirrusError('INTERNAL', `corrupt record at byte ${pos} of a pop result`);
+    if (!shape || (checkCrc && !hasValidCrc(body, pos, shape.size))) throw new CirrusError('INTERNAL', `corrupt record at byte ${pos} of a pop result`);
     const lease = leases[out.length];
     if (!lease) break;
     out.push({ receiptHandle: lease.receiptHandle, deliveryAttempt: lease.deliveryAttempt, brokerName, lease, buf: body, pos, shape });

@@ -108,6 +108,8 @@ const fromJson = (records: LeasedRecord[]) =>
     receiptHandle: m.receiptHandle,
   }));
 
+const bodyOf = (a: { parts: Buffer[] }) => Buffer.concat(a.parts);
+
 describe('the receive answer as POP_PARTS', () => {
   it('gives the same messages as the JSON answer, across brokers, and passes a whole broker answer through untouched', () => {
     const a = popResult(MIXED, 'broker-a');
@@ -115,8 +117,8 @@ describe('the receive answer as POP_PARTS', () => {
     const records = [...splitPopResult(a, 'broker-a'), ...splitPopResult(b, 'broker-b')];
     const answer = popPartsAnswer(records, 6_000_000);
     expect(answer.count).toBe(MIXED.length + 3);
-    expect(answer.body).toEqual(Buffer.concat([popPartHead('broker-a', a.length), a, popPartHead('broker-b', b.length), b]));
-    const binary = decodePopParts(answer.body);
+    expect(Buffer.concat(answer.parts)).toEqual(Buffer.concat([popPartHead('broker-a', a.length), a, popPartHead('broker-b', b.length), b]));
+    const binary = decodePopParts(bodyOf(answer));
     expect(binary.map(seen)).toEqual(fromJson(records));
     // Decoded by the direct path's decoder: the same objects a consumer gets from the broker.
     expect(binary).toEqual([...decodePopResult(a, 'broker-a'), ...decodePopResult(b, 'broker-b')]);
@@ -127,14 +129,14 @@ describe('the receive answer as POP_PARTS', () => {
     const some = [a[1]!, a[2]!, a[5]!, a[7]!];
     const answer = popPartsAnswer(some, 6_000_000);
     expect(answer.count).toBe(4);
-    expect(decodePopParts(answer.body).map(seen)).toEqual(fromJson(some));
-    expect(decodePopParts(answer.body).map((m) => m.receiptHandle)).toEqual(['v2.broker-a.h1', 'v2.broker-a.h2', 'v2.broker-a.h5', 'v2.broker-a.h7']);
+    expect(decodePopParts(bodyOf(answer)).map(seen)).toEqual(fromJson(some));
+    expect(decodePopParts(bodyOf(answer)).map((m) => m.receiptHandle)).toEqual(['v2.broker-a.h1', 'v2.broker-a.h2', 'v2.broker-a.h5', 'v2.broker-a.h7']);
   });
 
   it('answers no bytes for no message', () => {
     const answer = popPartsAnswer([], 6_000_000);
-    expect(answer).toEqual({ body: Buffer.alloc(0), count: 0 });
-    expect(decodePopParts(answer.body)).toEqual([]);
+    expect(answer).toEqual({ parts: [], count: 0 });
+    expect(decodePopParts(bodyOf(answer))).toEqual([]);
   });
 
   it('holds the longest prefix whose base64 fits the budget, and always the first message', () => {
@@ -142,15 +144,15 @@ describe('the receive answer as POP_PARTS', () => {
     const records = splitPopResult(popResult(big, 'broker-a'), 'broker-a');
     const capped = popPartsAnswer(records, 4 * Math.ceil(35_000 / 3));
     expect(capped.count).toBe(3);
-    expect(4 * Math.ceil(capped.body.length / 3)).toBeLessThanOrEqual(4 * Math.ceil(35_000 / 3));
-    expect(decodePopParts(capped.body).map(seen)).toEqual(fromJson(records.slice(0, 3)));
+    expect(4 * Math.ceil(bodyOf(capped).length / 3)).toBeLessThanOrEqual(4 * Math.ceil(35_000 / 3));
+    expect(decodePopParts(bodyOf(capped)).map(seen)).toEqual(fromJson(records.slice(0, 3)));
     const alone = popPartsAnswer(records, 100);
     expect(alone.count).toBe(1);
-    expect(decodePopParts(alone.body).map((m) => m.receiptHandle)).toEqual(['v2.broker-a.h0']);
+    expect(decodePopParts(bodyOf(alone)).map((m) => m.receiptHandle)).toEqual(['v2.broker-a.h0']);
   });
 
   it('a truncated or corrupt body is an error, not fewer messages', () => {
-    const body = popPartsAnswer(splitPopResult(popResult(MIXED, 'broker-a'), 'broker-a'), 6_000_000).body;
+    const body = bodyOf(popPartsAnswer(splitPopResult(popResult(MIXED, 'broker-a'), 'broker-a'), 6_000_000));
     expect(() => decodePopParts(body.subarray(0, body.length - 1))).toThrow(/truncated/);
     expect(() => decodePopParts(body.subarray(0, 5))).toThrow(/truncated/);
     const flipped = Buffer.from(body);

@@ -14,14 +14,16 @@
 import { popPartHead, popResultParts } from '@cirrusmq/client/protocol';
 import type { LeasedRecord } from './pop-records';
 
-/** `messages` as a POP_PARTS body, capped to `budget` base64 bytes; `count` of them are in it (a prefix). */
-export function popPartsAnswer(messages: readonly LeasedRecord[], budget: number): { body: Buffer<ArrayBuffer>; count: number } {
+/** `messages` as a POP_PARTS body in pieces, capped to `budget` base64 bytes; `count` of them are in it (a prefix). */
+export function popPartsAnswer(messages: readonly LeasedRecord[], budget: number): { parts: Buffer[]; count: number } {
   let count = messages.length;
-  if (base64Weight(estimate(messages, count)) > budget) {
+  // Mostly one answer of one broker, far under the budget: its bytes bound the answer (a
+  // rebuilt part's meta holds a subset of its answer's leases, so it is no longer).
+  if (base64Weight(bound(messages)) > budget && base64Weight(estimate(messages, count)) > budget) {
     count = 1;
     while (count < messages.length && base64Weight(estimate(messages, count + 1)) <= budget) count++;
   }
-  return { body: Buffer.concat(partsOf(messages, count)), count };
+  return { parts: partsOf(messages, count), count };
 }
 
 /** The buffers of the first `count` messages' answer: per run of one broker answer, a head and a POP_RESULT. */
@@ -53,6 +55,17 @@ function partsOf(messages: readonly LeasedRecord[], count: number): Buffer[] {
     i = end;
   }
   return out;
+}
+
+/** No fewer than the bytes of the whole answer: each distinct broker answer's bytes and a head per part. */
+function bound(messages: readonly LeasedRecord[]): number {
+  let bytes = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
+    if (i > 0 && m.buf === messages[i - 1]!.buf) continue;
+    bytes += 2 + 3 * m.brokerName.length + 4 + m.buf.length;
+  }
+  return bytes;
 }
 
 /** No fewer than the bytes of the first `count` messages' answer: each part's meta counted as rebuilt, a lease at a time. */
