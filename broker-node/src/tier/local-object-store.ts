@@ -21,8 +21,6 @@ import { type FileRangeBody, objectConflict, type ObjectBody, type ObjectStore, 
 
 /** Bytes read and written per step when copying a file range: bounded memory, few syscalls. */
 const COPY_CHUNK_BYTES = 4 * 1024 * 1024;
-/** A file-range copy syncs what it wrote every this many bytes (see copyRange). */
-const SYNC_EVERY_BYTES = 64 * 1024 * 1024;
 
 export class LocalObjectStore implements ObjectStore {
   readonly requestCounts: ObjectStoreRequestCounts = { put: 0, uploadPart: 0, get: 0, list: 0, delete: 0, errors: 0 };
@@ -162,23 +160,19 @@ async function writeBuffer(out: fs.FileHandle, body: Buffer): Promise<PutObjectR
 
 /**
  * Copies [start, end) of the source in chunks, the CRC computed on the way: never the whole
- * range in memory. Each chunk waits for the body's pace; every SYNC_EVERY_BYTES the copy's
- * written pages are synced, so a segment's gigabyte reaches the disk in steps beside the
- * CommitLog's own flushes instead of in one fsync at the end that would hold the disk for seconds.
+ * range in memory. Each chunk waits for the body's pace. The copy is synced once, by the
+ * caller, at the end: a sync every 64 MiB (tried, to spread the writeback) made every one a
+ * file system journal commit that also flushed the CommitLog's fresh pages, and stalled the
+ * sends' writes behind it for up to seconds (bench:tier-seal, ext4).
  */
 async function copyRange(out: fs.FileHandle, body: FileRangeBody): Promise<PutObjectResult> {
   const src = await fs.open(body.filePath, 'r');
   try {
     const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK_BYTES, Math.max(1, body.end - body.start)));
     let crc = 0;
-    let unsynced = 0;
     for (let pos = body.start; pos < body.end; ) {
       const want = Math.min(buf.length, body.end - pos);
       if (body.pace) await body.pace(want);
-      if (unsynced >= SYNC_EVERY_BYTES) {
-        await out.datasync();
-        unsynced = 0;
-      }
       const { bytesRead } = await src.read(buf, 0, want, pos);
       if (bytesRead === 0) throw new CirrusError('INTERNAL', `upload source ${body.filePath} ended at ${pos}, before ${body.end}`);
       const chunk = buf.subarray(0, bytesRead);
@@ -186,7 +180,6 @@ async function copyRange(out: fs.FileHandle, body: FileRangeBody): Promise<PutOb
       let written = 0;
       while (written < bytesRead) written += (await out.write(chunk, written, bytesRead - written)).bytesWritten;
       pos += bytesRead;
-      unsynced += bytesRead;
     }
     return { size: body.end - body.start, crc32: crc };
   } finally {

@@ -171,9 +171,9 @@ export function objectStoreContract(name: string, newBackend: () => Promise<Obje
           if (calls === 1) await new Promise<void>((r) => (release = r));
         },
       });
-      await waitFor('the first chunk to ask its pace', 10_000, async () => calls === 1, 5);
+      await waitFor('the first chunk to ask its pace', 10_000, async () => release !== undefined, 5);
+      // Other chunks may go ahead (parts upload in parallel), but not the object.
       expect(await store.list('')).toEqual([]);
-      expect(calls).toBe(1);
       release!();
       expect(await put).toEqual({ size: end - start, crc32: zlib.crc32(bigBytes.subarray(start, end)) });
       expect(asked).toBe(end - start);

@@ -1,23 +1,25 @@
 /**
  * The ObjectStore on S3: objects are `s3://{bucket}/{keyPrefix}{key}`.
  *
- * putObject goes through lib-storage's Upload: a body under partSizeBytes is one PutObject,
- * a larger one a multipart upload with queueSize parts in flight, which S3 shows only once
- * CompleteMultipartUpload succeeds (and Upload aborts on failure). A file-range body is
- * streamed from disk through a CRC32 tap, so a 1 GiB segment never sits in memory: at most
- * queueSize x partSizeBytes do. Parts also carry S3's own CRC32 checksum, so S3 refuses a
- * part corrupted on the way.
+ * putObject: a body up to a part (a file range) or 64 MiB (a Buffer) is one PutObject; a
+ * larger file range a multipart upload with queueSize parts in flight (s3-file-parts.ts:
+ * part buffers reused, one CRC32 per part, the object's combined from them), which S3 shows
+ * only once CompleteMultipartUpload succeeds (a failed one is aborted). A 1 GiB segment
+ * never sits in memory: queueSize x partSizeBytes do. Every request carries the body's CRC32,
+ * so S3 refuses bytes corrupted on the way, and is signed UNSIGNED-PAYLOAD (no SHA-256 of
+ * the bytes: the checksum protects them).
  *
  * Every put is conditional (If-None-Match: *, on PutObject and on CompleteMultipartUpload),
  * so an object is never replaced. S3 answers 412 when the key exists: the object is then
  * read back (streamed) and counts as stored when its size and CRC32 are this put's (a
  * retry), else TIER_OBJECT_CONFLICT.
  */
-import fs from 'node:fs';
-import { pipeline, Transform, type Readable } from 'node:stream';
+import fs from 'node:fs/promises';
 import zlib from 'node:zlib';
 import {
+  AbortMultipartUploadCommand,
   ChecksumAlgorithm,
+  CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -30,6 +32,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { CirrusError, type Logger, silentLogger } from '@cirrusmq/client/protocol';
 import { checkFileRange, checkKey, checkRange, normalizePrefix } from './object-store-args';
 import { type FileRangeBody, objectConflict, type ObjectBody, type ObjectStore, type ObjectStoreRequestCounts, type PutObjectResult } from './object-store';
+import { crc32Base64, type UploadedParts, unsignedPayload, uploadFileParts } from './s3-file-parts';
 
 export { createS3Client } from './s3-client';
 
@@ -54,8 +57,6 @@ const MIN_PART_SIZE = 5 * 1024 * 1024;
 const MAX_SINGLE_PUT_BYTES = 64 * 1024 * 1024;
 /** Keys per DeleteObjects request: S3's limit. */
 const DELETE_BATCH = 1000;
-/** Read size when streaming a file range to S3. */
-const READ_CHUNK_BYTES = 1024 * 1024;
 
 export class S3ObjectStore implements ObjectStore {
   readonly requestCounts: ObjectStoreRequestCounts = { put: 0, uploadPart: 0, get: 0, list: 0, delete: 0, errors: 0 };
@@ -88,58 +89,96 @@ export class S3ObjectStore implements ObjectStore {
   async putObject(key: string, body: ObjectBody): Promise<PutObjectResult> {
     checkKey(key);
     const startedAt = Date.now();
-    let source: Buffer | Readable;
-    let result: () => PutObjectResult;
     if (Buffer.isBuffer(body)) {
       const crc32 = zlib.crc32(body);
       // In memory and not huge (write-ahead chunks, extracts): one request, with the checksum
-      // computed here by zlib (the SDK would compute it again in JS); parts only pay off for streams.
+      // computed here by zlib (the SDK would compute it again); parts only pay off for large bodies.
       if (body.length <= MAX_SINGLE_PUT_BYTES) return this.putSmall(key, body, crc32, startedAt);
-      source = body;
-      result = () => ({ size: body.length, crc32 });
-    } else {
-      await checkFileRange(body);
-      const tap = crcTap(body);
-      source = tap.stream;
-      result = tap.result;
+      return this.putLargeBuffer(key, body, crc32, startedAt);
     }
+    await checkFileRange(body);
+    const length = body.end - body.start;
+    if (length > this.partSize) return this.putFileInParts(key, body, startedAt);
+    // One part's worth or less: one PutObject of the bytes read here.
+    if (body.pace) await body.pace(length);
+    const bytes = await readRange(body);
+    return this.putSmall(key, bytes, zlib.crc32(bytes), startedAt);
+  }
+
+  /** A Buffer over MAX_SINGLE_PUT_BYTES (no caller makes one today): lib-storage's Upload in parts. */
+  private async putLargeBuffer(key: string, body: Buffer, crc32: number, startedAt: number): Promise<PutObjectResult> {
     const upload = new Upload({
       client: this.counted,
       queueSize: this.queueSize,
       partSize: this.partSize,
       // Upload passes the params to PutObject and to CompleteMultipartUpload alike.
-      params: { Bucket: this.bucket, Key: this.prefix + key, Body: source, ChecksumAlgorithm: ChecksumAlgorithm.CRC32, IfNoneMatch: '*' },
+      params: { Bucket: this.bucket, Key: this.prefix + key, Body: body, ChecksumAlgorithm: ChecksumAlgorithm.CRC32, IfNoneMatch: '*' },
     });
-    let exists = false;
+    const out = { size: body.length, crc32 };
     try {
       await upload.done();
     } catch (e) {
       // Not counted here: the failed command itself was counted by the counting client.
       if (!isPreconditionFailed(e)) throw this.mapError(e, key, 'put');
-      exists = true;
-    } finally {
-      // An upload that failed early stops reading: close the source file now, not at GC.
-      if (!Buffer.isBuffer(source)) source.destroy();
+      await this.expectSameObject(key, out);
     }
-    const out = result();
-    if (exists) await this.expectSameObject(key, out);
     this.log.debug('tier object uploaded', { key, size: out.size, multipart: upload.uploadId !== undefined, ms: Date.now() - startedAt });
     return out;
   }
 
-  private async putSmall(key: string, body: Buffer, crc32: number, startedAt: number): Promise<PutObjectResult> {
-    const checksum = Buffer.alloc(4);
-    checksum.writeUInt32BE(crc32);
+  /** A file range larger than a part: our own multipart upload (s3-file-parts.ts), completed only if the key is free. */
+  private async putFileInParts(key: string, body: FileRangeBody, startedAt: number): Promise<PutObjectResult> {
+    let uploaded: UploadedParts | undefined;
+    let exists = false;
     try {
+      uploaded = await uploadFileParts(this.counted, { bucket: this.bucket, key: this.prefix + key, partSize: this.partSize, queueSize: this.queueSize }, body);
       await this.counted.send(
-        new PutObjectCommand({
+        new CompleteMultipartUploadCommand({
           Bucket: this.bucket,
           Key: this.prefix + key,
-          Body: body,
-          ChecksumAlgorithm: ChecksumAlgorithm.CRC32,
-          ChecksumCRC32: checksum.toString('base64'),
+          UploadId: uploaded.uploadId,
+          MultipartUpload: { Parts: uploaded.parts },
           IfNoneMatch: '*',
         }),
+      );
+    } catch (e) {
+      // An upload that did not complete holds its parts in S3 (and on the bill) until aborted.
+      const uploadId = uploaded?.uploadId ?? (e as { uploadId?: string }).uploadId;
+      if (uploadId) await this.abort(key, uploadId);
+      if (!uploaded || !isPreconditionFailed(e)) throw this.mapError(e, key, 'put');
+      exists = true;
+    }
+    if (exists) await this.expectSameObject(key, uploaded.result);
+    this.log.debug('tier object uploaded', { key, size: uploaded.result.size, multipart: true, ms: Date.now() - startedAt });
+    return uploaded.result;
+  }
+
+  private async abort(key: string, uploadId: string): Promise<void> {
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.prefix + key, UploadId: uploadId }));
+    } catch (e) {
+      this.log.warn('tier: could not abort a failed multipart upload (a bucket lifecycle rule for incomplete uploads cleans it)', {
+        key,
+        uploadId,
+        message: (e as Error).message,
+      });
+    }
+  }
+
+  private async putSmall(key: string, body: Buffer, crc32: number, startedAt: number): Promise<PutObjectResult> {
+    try {
+      await this.counted.send(
+        // The CRC32 header protects the bytes (S3 checks it): no SHA-256 of them for the signature.
+        unsignedPayload(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: this.prefix + key,
+            Body: body,
+            ChecksumAlgorithm: ChecksumAlgorithm.CRC32,
+            ChecksumCRC32: crc32Base64(crc32),
+            IfNoneMatch: '*',
+          }),
+        ),
       );
     } catch (e) {
       if (!isPreconditionFailed(e)) throw this.mapError(e, key, 'put');
@@ -297,39 +336,21 @@ export class S3ObjectStore implements ObjectStore {
   }
 }
 
-/**
- * The file range as a stream, its CRC32 and length computed as Upload reads it. result()
- * is read after the upload completed, so every byte has passed the tap; a short count
- * means the file shrank under the upload, which must not pass as a whole object.
- */
-function crcTap(body: FileRangeBody): { stream: Readable; result: () => PutObjectResult } {
-  let crc = 0;
-  let size = 0;
-  const pace = body.pace;
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      crc = zlib.crc32(chunk, crc);
-      size += chunk.length;
-      // Paced: the chunk passes once the pace allows it, and the file is read no faster (backpressure).
-      if (pace) pace(chunk.length).then(() => done(null, chunk), done);
-      else done(null, chunk);
-    },
-  });
-  const expected = body.end - body.start;
-  if (expected === 0) {
-    tap.end();
-  } else {
-    const src = fs.createReadStream(body.filePath, { start: body.start, end: body.end - 1, highWaterMark: READ_CHUNK_BYTES });
-    // A read error destroys the tap with it, which fails the upload (and aborts the multipart).
-    pipeline(src, tap, () => {});
+/** The bytes of a small file range, read whole; a short read means the file shrank under the upload. */
+async function readRange(body: FileRangeBody): Promise<Buffer> {
+  const length = body.end - body.start;
+  const buf = Buffer.allocUnsafe(length);
+  const fh = await fs.open(body.filePath, 'r');
+  try {
+    for (let done = 0; done < length; ) {
+      const { bytesRead } = await fh.read(buf, done, length - done, body.start + done);
+      if (bytesRead === 0) throw new CirrusError('INTERNAL', `upload source ${body.filePath} ended at ${body.start + done}, before ${body.end}`);
+      done += bytesRead;
+    }
+  } finally {
+    await fh.close();
   }
-  return {
-    stream: tap,
-    result: () => {
-      if (size !== expected) throw new CirrusError('INTERNAL', `upload source ${body.filePath} gave ${size} bytes, expected ${expected}`);
-      return { size, crc32: crc };
-    },
-  };
+  return buf;
 }
 
 /** S3's answer to a conditional put on an existing key (412). */
