@@ -37,6 +37,7 @@ const { values } = parseArgs({
     'latency-consumers': { type: 'string', default: '4' },
     'latency-rates': { type: 'string', default: '1000,10000' },
     systems: { type: 'string', default: 'direct,gateway,nats' },
+    'client-node-options': { type: 'string', default: '--initial-old-space-size=64' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -44,7 +45,8 @@ if (values.help) {
   console.log(
     'npm run bench:consume -- [--seconds S (per throughput run, 8)] [--runs N (3)] [--consumers C (4)] [--messages M (pre-stored, 800000)]\n' +
       '  [--latency-seconds S (8)] [--latency-consumers C (4)] [--latency-rates 1000,10000 (empty: skip)]\n' +
-      '  [--systems direct,gateway,nats (the throughput rows to run: (a), (b), (c))]',
+      '  [--systems direct,gateway,nats (the throughput rows to run: (a), (b), (c))]\n' +
+      "  [--client-node-options '--initial-old-space-size=64' (node flags for every consumer process alike, as bench:produce's; '' for V8's defaults)]",
   );
   process.exit(0);
 }
@@ -59,6 +61,7 @@ const systems = new Set(values.systems!.split(',').filter(Boolean));
 for (const s of systems) if (!['direct', 'gateway', 'nats'].includes(s)) throw new Error(`--systems: unknown system ${s} (direct, gateway, nats)`);
 const runDirect = systems.has('direct');
 const runGateway = systems.has('gateway');
+const WORKER_NODE_FLAGS = values['client-node-options'] ? values['client-node-options'].split(' ').filter(Boolean) : [];
 const BATCH = 32;
 const MSG_BYTES = 1024;
 const WARMUP_MS = 2000;
@@ -266,10 +269,14 @@ interface Worker {
 
 function startWorker(spec: Omit<WorkerSpec, 'resultFile'>): Worker {
   const resultFile = path.join(dataDir, `consume-worker-${++workerCount}.json`);
-  const child = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', WORKER, JSON.stringify({ ...spec, resultFile })], {
-    cwd: ROOT,
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...WORKER_NODE_FLAGS, '--conditions=cirrusmq-source', '--import', 'tsx', WORKER, JSON.stringify({ ...spec, resultFile })],
+    {
+      cwd: ROOT,
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   const waiting = new Map<string, ((v: any) => void)[]>();
   const latest = new Map<string, any>();
   readline.createInterface({ input: child.stdout! }).on('line', (line) => {

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { silentLogger } from '@cirrusmq/client/protocol';
+import { decodePopParts, POP_PARTS_TYPE, silentLogger } from '@cirrusmq/client/protocol';
 import { BrokerController } from '../../../broker-node/src/broker-controller';
 import { loadBrokerConfig } from '../../../broker-node/src/config';
 import { createNameServerApp } from '../../nameserver/src/app';
@@ -52,13 +52,13 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function httpApiEvent(method: string, rawPath: string, rawQueryString = '', body?: string, base64 = false) {
+function httpApiEvent(method: string, rawPath: string, rawQueryString = '', body?: string, base64 = false, headers: Record<string, string> = {}) {
   return {
     version: '2.0',
     routeKey: '$default',
     rawPath,
     rawQueryString,
-    headers: { host: 'gw.example.com', 'content-type': 'application/json' },
+    headers: { host: 'gw.example.com', 'content-type': 'application/json', ...headers },
     body: body ?? null,
     isBase64Encoded: base64,
     requestContext: {
@@ -176,5 +176,22 @@ describe('gateway Lambda handler', () => {
     const acked = await call('POST', '/v1/topics/big/groups/lambda-readers/ack', '', JSON.stringify({ receiptHandles: [got.body.messages[0].receiptHandle] }));
     expect(acked.body).toEqual({ results: [{ status: 'OK' }] });
     expect((await receive()).body.messages.map((m: { queueOffset: number }) => m.queueOffset)).toEqual([1]);
+
+    // As POP_PARTS (the SDK's Accept): binary, so the result carries it base64, capped alike:
+    // the 4 MiB message alone again; what was leased beside it is released for the next receive.
+    expect((await call('PUT', '/v1/groups/lambda-binary', '', JSON.stringify({ consumeFrom: 'earliest' }))).status).toBe(201);
+    const receiveParts = async () => {
+      const event = httpApiEvent('POST', '/v1/topics/big/groups/lambda-binary/receive', '', JSON.stringify({ max: 32 }), false, { accept: POP_PARTS_TYPE });
+      const res = (await handler(event as never)) as { statusCode: number; body: string; isBase64Encoded: boolean; headers: Record<string, string> };
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toBe(POP_PARTS_TYPE);
+      expect(res.isBase64Encoded).toBe(true);
+      expect(Buffer.byteLength(JSON.stringify(res))).toBeLessThanOrEqual(LAMBDA_PAYLOAD_BYTES);
+      return decodePopParts(Buffer.from(res.body, 'base64'));
+    };
+    const parts = await receiveParts();
+    expect(parts.map((m) => m.queueOffset)).toEqual([0]);
+    expect(parts[0]!.body.equals(max)).toBe(true);
+    expect((await receiveParts()).map((m) => m.queueOffset)).toEqual([1]);
   });
 });
