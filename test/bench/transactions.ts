@@ -1,5 +1,5 @@
 /**
- * npm run bench:transactions -- [--sends 100000] [--batch 32] [--e2e 40000] [--producers 32]
+ * npm run bench:transactions -- [--sends 100000] [--batch 32] [--e2e 40000] [--producers 32] [--auto-batch off,on]
  *
  * Issue 14's figure "transactional send + commit throughput against plain sends (>= 0.5x)", two ways,
  * each alternately (A B A B, 4 rounds) and as messages/s and their ratio:
@@ -38,6 +38,8 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '32' },
     e2e: { type: 'string', default: '40000' },
     producers: { type: 'string', default: '32' },
+    /** The end-to-end rows to run: autoBatch off, on, or both (in that order). */
+    'auto-batch': { type: 'string', default: 'off,on' },
   },
 });
 const SENDS = Number(values.sends);
@@ -108,7 +110,10 @@ async function endToEnd(n: number, concurrency: number): Promise<void> {
     await waitFor('broker registered', 60_000, async () => (await ns.getCluster()).some((b) => b.alive));
     await ns.createTopic({ topic: 'TxBench', queues: 8 });
     // Both sides with the same producer options: without autoBatch each send is a request; with it, concurrent sends merge (half messages among themselves).
-    for (const autoBatch of [false, true]) await endToEndRow(procs.nsAddr, procs.broker.child!.pid!, n, concurrency, autoBatch);
+    const rows = String(values['auto-batch'])
+      .split(',')
+      .map((v) => v.trim() === 'on');
+    for (const autoBatch of rows) await endToEndRow(procs.nsAddr, procs.broker.child!.pid!, n, concurrency, autoBatch);
   } finally {
     ns.close();
     await procs.broker.stop('SIGTERM');

@@ -254,6 +254,27 @@ describe('transactional messages', () => {
     expect(await storedIds('TxDelayed')).toEqual([]);
   });
 
+  it('SDK with autoBatch: the half messages of senders in one turn go in one request, and each is committed once', async () => {
+    await createTopic('TxTurn');
+    const producer = new TransactionProducer({
+      nameServer,
+      producerGroup: 'pg-turn',
+      autoBatch: true,
+      listener: { executeLocalTransaction: () => 'COMMIT', checkLocalTransaction: () => 'UNKNOWN' },
+    });
+    try {
+      // The route first, so the turn's sends find it cached.
+      await producer.sendMessageInTransaction({ topic: 'TxTurn', body: 'first' });
+      const before = await brokerMetric('cirrusmq_broker_send_duration_seconds_count', { result: 'SEND_OK' });
+      const sent = await Promise.all(Array.from({ length: 40 }, (_, i) => producer.sendMessageInTransaction({ topic: 'TxTurn', body: `m${i}` })));
+      expect((await brokerMetric('cirrusmq_broker_send_duration_seconds_count', { result: 'SEND_OK' })) - before).toBe(1);
+      expect(new Set(sent.map((r) => r.transactionId)).size).toBe(40);
+      expect(await storedIds('TxTurn')).toHaveLength(41);
+    } finally {
+      producer.shutdown();
+    }
+  });
+
   it('SDK: executeLocalTransaction decides; an UNKNOWN one is resolved by checkLocalTransaction over the long poll', async () => {
     await createTopic('TxSdk');
     const decide: Record<string, TransactionResolution> = { a: 'COMMIT', b: 'ROLLBACK', c: 'UNKNOWN' };
