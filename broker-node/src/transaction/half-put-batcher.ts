@@ -9,7 +9,7 @@
  * Sends asking for different durabilities are not merged. A merged put the store refuses is
  * tried again one send at a time, so a bad send (a record too large for a segment) fails alone.
  */
-import { Field, type SendBatch, readRecordShape } from '@cirrusmq/client/protocol';
+import { CirrusError, Field, type SendBatch, readRecordShape } from '@cirrusmq/client/protocol';
 import type { PutMessageResult, PutOptions } from '../store/message-store-types';
 import { HALF_TOPIC } from './half-message';
 
@@ -128,13 +128,18 @@ export class HalfPutBatcher {
       at += sizes[i]!;
     }
     if (put.commitLogEnd === undefined || put.commitLogEnd === at) return offsets;
-    const stored = await this.readQueue(put.queueOffset, sizes.length);
-    let pos = 0;
-    for (let i = 0; i < sizes.length; i++) {
-      const shape = readRecordShape(stored, pos, stored.length);
-      if (!shape) break;
-      offsets[i] = Number(stored.readBigInt64BE(pos + Field.PHYSICALOFFSET));
-      pos += shape.size;
+    // A read may answer fewer records than asked: read on from where it stopped.
+    for (let i = 0; i < sizes.length; ) {
+      const stored = await this.readQueue(put.queueOffset + i, sizes.length - i);
+      const from = i;
+      let pos = 0;
+      while (i < sizes.length) {
+        const shape = readRecordShape(stored, pos, stored.length);
+        if (!shape) break;
+        offsets[i++] = Number(stored.readBigInt64BE(pos + Field.PHYSICALOFFSET));
+        pos += shape.size;
+      }
+      if (i === from) throw new CirrusError('INTERNAL', `half messages stored at queue offset ${put.queueOffset + i} cannot be read back`);
     }
     return offsets;
   }
