@@ -18,6 +18,13 @@
  * it; and the proxy's RPCs per message by method (from its /metrics), which shows whether a
  * client makes calls beyond the ones the load asks for (route re-queries, retries, heartbeats).
  * Then the ratio (b)/(a) of msgs/s, median of the per-run ratios (target >= 0.8).
+ *
+ * Seals (--seal avoid, the default): a CommitLog segment that seals during a run starts its
+ * tier upload beside the load. Before each run, a broker with less room left in its segment
+ * than a run writes (+25%, measured in the warm-up) is filled up to its segment's end with
+ * messages of another topic, and the run waits until that segment is tiered. The receive runs
+ * keep their stored messages (bench:produce gives its brokers fresh stores instead). Each run
+ * line says whether a segment sealed during it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -27,6 +34,7 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { GatewayClient, Producer } from '@cirrusmq/client';
+import { waitFor } from '../../infra/local/wait-for';
 import { startTestCluster } from '../support/cluster';
 import type { GrpcWorkerResult, GrpcWorkerSpec } from './grpc-worker';
 import { sample } from '../support/prometheus-text';
@@ -41,6 +49,8 @@ const { values } = parseArgs({
     inflight: { type: 'string', default: '64' },
     messages: { type: 'string', default: '300000' },
     modes: { type: 'string' },
+    seal: { type: 'string', default: 'avoid' },
+    segment: { type: 'string', default: '1024' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -49,7 +59,9 @@ if (values.help) {
     'npm run bench:grpc -- [--seconds S (per run, 8)] [--runs N (3)] [--processes P (load processes per run, 4)]\n' +
       '  [--inflight M (messages in flight per sending process, 64)] [--messages K (pre-stored for the receive runs, 300000)]\n' +
       '  [--modes m1,m2 (only these load modes, e.g. lean-send,lean-receive to profile the proxy; default all:\n' +
-      '   sdk-send grpc-send sdk-send-one lean-send lean-send-batch sdk-receive grpc-receive lean-receive)]',
+      '   sdk-send grpc-send sdk-send-one lean-send lean-send-batch sdk-receive grpc-receive lean-receive)]\n' +
+      '  [--seal avoid|allow (avoid: before a run that could seal a CommitLog segment, fill it up and wait for its tier upload)]\n' +
+      '  [--segment MiB (CommitLog segment size, 1024 as the broker default)]',
   );
   process.exit(0);
 }
@@ -62,6 +74,9 @@ const BATCH = 32;
 const MSG_BYTES = 1024;
 const WARMUP_MS = 2000;
 const TOPIC = 'bench';
+const SEGMENT = Number(values.segment) * 1024 * 1024;
+const AVOID_SEALS = values.seal !== 'allow';
+const FILLER_TOPIC = 'bench-filler';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const WORKER = path.join(HERE, 'grpc-worker.ts');
 const ROOT = path.resolve(HERE, '../..');
@@ -75,6 +90,9 @@ const load = () =>
 let workerCount = 0;
 /** Messages in the topic: the pre-stored ones and every send run's. */
 let storedTotal = 0;
+/** --seal avoid: the most a run has written to one broker (bytes), warm-ups included; fills before runs. */
+let maxRunBytes = 0;
+let fills = 0;
 
 log(
   `bench:grpc: ${MSG_BYTES} B messages, ${processes} load processes, ${inflight} messages in flight per sending process, receive ${BATCH}, ${durationMs / 1000}s per run, ${runs} run(s); ${os.cpus().length} cores; load average ${load()}`,
@@ -88,7 +106,7 @@ const cluster = await startTestCluster({
   env: {
     CIRRUSMQ_HEARTBEAT_INTERVAL_MS: '30000',
     CIRRUSMQ_HEARTBEAT_TIMEOUT_MS: '120000',
-    CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: String(1024 * 1024 * 1024),
+    CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: String(SEGMENT),
     CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE: '300000',
   },
 });
@@ -111,6 +129,8 @@ interface RunResult {
   clientCpuUsPerMsg: number;
   /** gRPC modes: the proxy's calls per message, by method (unary RPCs answered, streams started). */
   rpcsPerMsg: Record<string, number>;
+  /** Brokers whose CommitLog sealed a segment during the run. */
+  sealed: string[];
 }
 
 type Mode = GrpcWorkerSpec['mode'];
@@ -136,6 +156,14 @@ try {
     body: JSON.stringify({ topic: TOPIC, queues: 4 }),
   });
   if (res.status >= 300) throw new Error(`create topic: ${res.status} ${await res.text()}`);
+  if (AVOID_SEALS) {
+    const filler = await fetch(`${cluster.gatewayUrl}/v1/topics`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ topic: FILLER_TOPIC, queues: 4 }),
+    });
+    if (filler.status >= 300) throw new Error(`create topic: ${filler.status} ${await filler.text()}`);
+  }
   const body = Buffer.alloc(MSG_BYTES, 'cirrusmq-benchmark-payload-');
   const batch = Array.from({ length: BATCH }, () => ({ topic: TOPIC, body, tags: 'TagA' }));
   const t0 = performance.now();
@@ -161,13 +189,17 @@ try {
 
   const results = Object.fromEntries(Object.keys(LABELS).map((m) => [m, [] as RunResult[]])) as Record<Mode, RunResult[]>;
   for (let i = 1; i <= runs; i++) {
-    for (const mode of SEND_MODES) results[mode].push(await run(mode, 'unused'));
+    for (const mode of SEND_MODES) {
+      await keepSealsOut();
+      results[mode].push(await run(mode, 'unused'));
+    }
     log(`send run ${i}/${runs}   load ${load()}`);
     for (const mode of SEND_MODES) log(`  ${LABELS[mode].padEnd(44)} ${brief(results[mode].at(-1)!)}`);
   }
   for (let i = 1; i <= runs; i++) {
     for (const mode of RECEIVE_MODES) {
       await gateway.putGroup(`bench-${mode}-${i}`, { consumeFrom: 'earliest' });
+      await keepSealsOut();
       results[mode].push(await run(mode, `bench-${mode}-${i}`));
     }
     log(`receive run ${i}/${runs}   load ${load()}`);
@@ -214,6 +246,12 @@ try {
   log(
     'p50/p99 per call: (a), (e) send = a batch of 32, (b), (c), (d) send = one message; receive = receive + its acks. Server CPU: brokers + NameServer, + the gRPC proxy for (b), (d), (e) (its share in parentheses); client CPU: the load processes.',
   );
+  const sealedRuns = Object.values(results)
+    .flat()
+    .filter((r) => r.sealed.length > 0).length;
+  log(
+    `segment seals during measured runs: ${sealedRuns} (--seal ${AVOID_SEALS ? `avoid: ${fills} fill(s) before runs` : 'allow'}; ${SEGMENT / 1024 / 1024} MiB segments)`,
+  );
   log(`load average at the end: ${load()}`);
 } finally {
   producer.shutdown();
@@ -223,7 +261,8 @@ try {
 
 function brief(r: RunResult): string {
   const proxy = r.proxyCpuUsPerMsg > 0 ? ` (proxy ${fmt(r.proxyCpuUsPerMsg, 1)}, its kernel part ${fmt(r.proxySysUsPerMsg, 1)})` : '';
-  return `${fmt(r.msgsPerSec)} msg/s, CPU/msg ${fmt(r.cpuUsPerMsg, 1)} µs server${proxy} ${fmt(r.clientCpuUsPerMsg, 1)} µs client${r.errors ? ` ${r.errors} errors` : ''}`;
+  const sealed = r.sealed.length > 0 ? `  SEALED ${r.sealed.join(' ')}` : '';
+  return `${fmt(r.msgsPerSec)} msg/s, CPU/msg ${fmt(r.cpuUsPerMsg, 1)} µs server${proxy} ${fmt(r.clientCpuUsPerMsg, 1)} µs client${r.errors ? ` ${r.errors} errors` : ''}${sealed}`;
 }
 
 interface Worker {
@@ -269,6 +308,7 @@ async function run(mode: Mode, group: string, runMs = durationMs): Promise<RunRe
   const proxyPid = cluster.pid('grpc-proxy')!;
   const rpcs0 = isGrpc(mode) ? await proxyCalls() : {};
   const broker0 = await brokerRequests();
+  const logs0 = await brokerLogs();
   const cpu0 = cpuSeconds(pids);
   const proxy0 = cpuSeconds([proxyPid]);
   const proxySys0 = systemSeconds([proxyPid]);
@@ -280,6 +320,14 @@ async function run(mode: Mode, group: string, runMs = durationMs): Promise<RunRe
   const proxySys1 = systemSeconds([proxyPid]);
   const rpcs1 = isGrpc(mode) ? await proxyCalls() : {};
   const broker1 = await brokerRequests();
+  const logs1 = await brokerLogs();
+  const sealed: string[] = [];
+  for (const [broker, b0] of logs0) {
+    const b1 = logs1.get(broker)!;
+    if (Math.floor(b1.maxOffset / SEGMENT) > Math.floor(b0.maxOffset / SEGMENT)) sealed.push(broker);
+    // The most one run of any mode writes to one broker, scaled to a measured run (warm-ups are shorter).
+    maxRunBytes = Math.max(maxRunBytes, ((b1.maxOffset - b0.maxOffset) * durationMs) / runMs);
+  }
   for (const kind of mode.endsWith('receive') ? (['pop', 'ack'] as const) : (['send'] as const))
     rpcs1[`(broker ${kind} requests)`] = broker1[kind] - broker0[kind];
   const total = rs.reduce((a, r) => a + r.done, 0);
@@ -303,7 +351,66 @@ async function run(mode: Mode, group: string, runMs = durationMs): Promise<RunRe
         .map(([m, n]) => [m, (n - (rpcs0[m] ?? 0)) / Math.max(1, total)] as const)
         .filter(([, v]) => v > 0),
     ),
+    sealed,
   };
+}
+
+/** Each broker's CommitLog end and the end of what it has tiered (its /metrics). */
+async function brokerLogs(): Promise<Map<string, { maxOffset: number; tierMaxOffset: number }>> {
+  const out = new Map<string, { maxOffset: number; tierMaxOffset: number }>();
+  for (const b of cluster.config.brokers) {
+    const text = await (await fetch(`${cluster.brokerUrl(b.brokerName)}/metrics`)).text();
+    out.set(b.brokerName, { maxOffset: metricSum(text, 'cirrusmq_commitlog_max_offset'), tierMaxOffset: metricSum(text, 'cirrusmq_tier_max_offset') });
+  }
+  return out;
+}
+
+/** The sum of a metric's samples over its label sets (0 when absent): one broker's gauge carries its broker label. */
+function metricSum(text: string, name: string): number {
+  let sum = 0;
+  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) sum += Number(m[1]);
+  return sum;
+}
+
+/**
+ * --seal avoid: when a broker's segment has less room than a run writes (+25%), fills it to
+ * its end with messages of FILLER_TOPIC (never read by the receive runs), then waits until the
+ * sealed segment is tiered, so the next run neither seals nor shares the cores with an upload.
+ */
+async function keepSealsOut(): Promise<void> {
+  if (!AVOID_SEALS) return;
+  const need = maxRunBytes * 1.25;
+  if (need > SEGMENT / 2) {
+    log(`  a run writes up to ${fmt(maxRunBytes / 1024 / 1024)} MiB per broker: too much to keep seals out of ${SEGMENT / 1024 / 1024} MiB segments`);
+    return;
+  }
+  const state = await brokerLogs();
+  const boundaries = new Map<string, number>();
+  for (const [broker, s] of state) if (SEGMENT - (s.maxOffset % SEGMENT) < need) boundaries.set(broker, (Math.floor(s.maxOffset / SEGMENT) + 1) * SEGMENT);
+  if (boundaries.size === 0) return;
+  const t0 = performance.now();
+  const body = Buffer.alloc(MSG_BYTES, 'cirrusmq-benchmark-filler-');
+  const batch = Array.from({ length: BATCH }, () => ({ topic: FILLER_TOPIC, body }));
+  const crossed = async () => {
+    const now = await brokerLogs();
+    return [...boundaries].every(([broker, end]) => now.get(broker)!.maxOffset >= end);
+  };
+  // Batches go round the topic's queues on every broker; a broker already past its boundary takes a few more.
+  while (!(await crossed())) {
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        for (let i = 0; i < 64; i++) await producer.sendBatch(batch);
+      }),
+    );
+  }
+  await waitFor('the filled segments to be tiered', 300_000, async () => {
+    const now = await brokerLogs();
+    return [...boundaries].every(([broker, end]) => now.get(broker)!.tierMaxOffset >= end);
+  });
+  fills++;
+  log(
+    `  keeping seals out: filled ${[...boundaries.keys()].join(', ')} to the end of the segment and waited for its tier upload (${fmt((performance.now() - t0) / 1000, 1)} s)`,
+  );
 }
 
 function serverPids(mode: Mode): number[] {
