@@ -19,7 +19,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CirrusError, Field, type Logger, readInt64, readRecordShape, type SendBatch } from '@cirrusmq/client/protocol';
-import { CommitLog } from './commit-log';
+import { type AppendResult, CommitLog } from './commit-log';
 import { CommitLogReader } from './commit-log-reader';
 import type { ConsumeQueue } from './consume-queue';
 import { ConsumeQueueTable } from './consume-queue-table';
@@ -361,16 +361,24 @@ export class DefaultMessageStore implements MessageStore {
     this.messageArrivingListener?.(batch.topic, batch.queueId, queueOffset + result.count);
     this.storeStats.recordPut(result.count, result.bytes, batch.topic);
     const nextOffset = this.commitLog.getMaxOffset();
+    const durable = this.afterAppend(result, nextOffset, options);
+    const status = durable === undefined ? 'PUT_OK' : await durable;
+    return { status, queueOffset, count: result.count, commitLogOffset: result.commitLogOffset, commitLogEnd: nextOffset };
+  }
+
+  /**
+   * What every append does after its write: wake the flush round, hand the bytes to the tier,
+   * and answer the put's status once its durability is reached (undefined: at once, PUT_OK).
+   */
+  private afterAppend(result: AppendResult, nextOffset: number, options: PutOptions | undefined): Promise<PutMessageResult['status']> | undefined {
     if (nextOffset - this.flushRoundService.checkpointedOffset >= FLUSH_ROUND_BYTES) this.flushService.wakeup();
     const tierAck = this.tier?.afterAppend(result);
-    if (options?.durability === 'async')
-      return { status: 'PUT_OK', queueOffset, count: result.count, commitLogOffset: result.commitLogOffset, commitLogEnd: nextOffset };
-    let status: PutMessageResult['status'] = this.groupCommit ? await this.groupCommit.waitForFlush(nextOffset) : 'PUT_OK';
-    if (tierAck) {
-      const s3 = await tierAck;
-      if (status === 'PUT_OK') status = s3;
-    }
-    return { status, queueOffset, count: result.count, commitLogOffset: result.commitLogOffset, commitLogEnd: nextOffset };
+    if (options?.durability === 'async' || (!this.groupCommit && !tierAck)) return undefined;
+    return (async () => {
+      const status: PutMessageResult['status'] = this.groupCommit ? await this.groupCommit.waitForFlush(nextOffset) : 'PUT_OK';
+      const s3 = tierAck ? await tierAck : 'PUT_OK';
+      return status === 'PUT_OK' ? s3 : status;
+    })();
   }
 
   /**
@@ -424,14 +432,9 @@ export class DefaultMessageStore implements MessageStore {
       });
       r += p.count;
     }
-    if (nextOffset - this.flushRoundService.checkpointedOffset >= FLUSH_ROUND_BYTES) this.flushService.wakeup();
-    const tierAck = this.tier?.afterAppend(result);
-    if (options?.durability === 'async') return answers;
-    let status: PutMessageResult['status'] = this.groupCommit ? await this.groupCommit.waitForFlush(nextOffset) : 'PUT_OK';
-    if (tierAck) {
-      const s3 = await tierAck;
-      if (status === 'PUT_OK') status = s3;
-    }
+    const durable = this.afterAppend(result, nextOffset, options);
+    if (durable === undefined) return answers;
+    const status = await durable;
     for (const a of answers) a.status = status;
     return answers;
   }
