@@ -310,14 +310,18 @@ export function batchOfRecords(records: readonly Buffer[]): SendBatch {
   return { topic: '', queueId: -1, records: out, body };
 }
 
-/** A stored half message, as commit and the checks need it. */
-export interface HalfRecord {
+/** Where a half message is stored and whose it is: what a pending transaction keeps of it. */
+export interface HalfMessageRef {
   messageId: string;
   realTopic: string;
   realQueueId: number;
   producerGroup: string;
   offsetPy: number;
   size: number;
+}
+
+/** A stored half message, as commit and the checks need it. */
+export interface HalfRecord extends HalfMessageRef {
   storeTimestamp: number;
   props: Record<string, string>;
   buf: Buffer;
@@ -344,6 +348,16 @@ export function readHalfRecord(buf: Buffer, pos = 0): HalfRecord | undefined {
     buf: buf.subarray(pos, pos + shape.size),
     shape: readRecordShape(buf.subarray(pos, pos + shape.size), 0, shape.size)!,
   };
+}
+
+/** The half record `ref` names, read back from the CommitLog (undefined: gone, or another record there now). */
+export async function readHalfAt(
+  readCommitLog: (offset: number, size: number) => Promise<Buffer | undefined>,
+  ref: HalfMessageRef,
+): Promise<HalfRecord | undefined> {
+  const buf = await readCommitLog(ref.offsetPy, ref.size);
+  const r = buf ? readHalfRecord(buf) : undefined;
+  return r?.messageId === ref.messageId ? r : undefined;
 }
 
 /** The record a commit appends to its real queue: the half message's id, body and born time, no longer a half message. */
