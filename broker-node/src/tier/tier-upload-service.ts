@@ -8,7 +8,9 @@
  *     -> onTiered (the local copy may now be deleted; s3 write-ahead chunks before it go)
  *
  * A failed step is retried from the start of the segment with exponential backoff; the
- * produce path never waits for any of it. Overall retention (retentionMs) removes tiered
+ * produce path never waits for any of it, and the upload is paced (uploadBytesPerSec, in
+ * small steps that give the event loop back: upload-pacer.ts) so it never runs flat out
+ * beside the sends on the broker's cores and disk. Overall retention (retentionMs) removes tiered
  * segments whose last record is older, manifest entry first (an object without an entry
  * is garbage; an entry without an object would be a broken read).
  *
