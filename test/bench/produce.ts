@@ -32,6 +32,7 @@ import { parseArgs } from 'node:util';
 import { HttpClient } from '@cirrusmq/client/protocol';
 import type { LocalCluster } from '../../infra/local/local-cluster';
 import { startTestCluster } from '../support/cluster';
+import { loopTraceSummary } from './loop-trace-summary';
 import { hasNatsServer, NatsPeer } from './nats-peer';
 import { cpuSeconds } from './proc-cpu';
 import type { ProduceResult, ProduceRun, ProduceWorkerSpec } from './produce-worker';
@@ -53,6 +54,7 @@ const { values } = parseArgs({
     'server-node-options': { type: 'string', default: '' },
     'client-node-options': { type: 'string', default: '--initial-old-space-size=64' },
     'direct-producer': { type: 'string', default: '{"autoBatch":true,"maxInflightPerTopic":16}' },
+    'loop-trace': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -64,7 +66,8 @@ if (values.help) {
       '  [--rates direct=64000,jetstream=41000 (skips the throughput runs: fixed-rate runs only, at these rates)] [--rate-runs N (1; fixed-rate runs alternate between the systems)]\n' +
       "  [--server-node-options '--max-semi-space-size=2' (NODE_OPTIONS for the CirrusMQ clusters' processes; none by default)]\n" +
       "  [--client-node-options '--initial-old-space-size=64' (node flags for every system's load generator alike; '' for V8's defaults)]\n" +
-      '  [--direct-producer \'{"autoBatch":true,"maxInflightPerTopic":16}\' (SDK Producer options of the direct and sync workers; \'{}\' for its defaults)] [--systems …,direct-plain (the SDK defaults beside direct)]',
+      '  [--direct-producer \'{"autoBatch":true,"maxInflightPerTopic":16}\' (SDK Producer options of the direct and sync workers; \'{}\' for its defaults)] [--systems …,direct-plain (the SDK defaults beside direct)]\n' +
+      '  [--loop-trace DIR (every process writes its event-loop delay, GC and fs calls per second to DIR: loop-trace.mjs; a summary at the end)]',
   );
   process.exit(0);
 }
@@ -100,7 +103,18 @@ const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'produce-
  * docs/benchmarks.md, "Fixed rate".
  */
 const DIRECT_PRODUCER = JSON.parse(values['direct-producer']!) as ProduceWorkerSpec['producer'];
-const WORKER_NODE_FLAGS = values['client-node-options'] ? values['client-node-options'].split(' ').filter(Boolean) : [];
+/** --loop-trace: loop-trace.mjs preloaded in every process (servers through NODE_OPTIONS); it writes where the variable says. */
+const LOOP_TRACE = values['loop-trace'] ? path.resolve(values['loop-trace']) : undefined;
+const LOOP_TRACE_IMPORT = ['--import', path.join(path.dirname(fileURLToPath(import.meta.url)), 'loop-trace.mjs')];
+if (LOOP_TRACE) {
+  fs.mkdirSync(LOOP_TRACE, { recursive: true });
+  process.env.CIRRUSMQ_LOOP_TRACE_DIR = LOOP_TRACE;
+}
+const WORKER_NODE_FLAGS = [
+  ...(values['client-node-options'] ? values['client-node-options'].split(' ').filter(Boolean) : []),
+  ...(LOOP_TRACE ? LOOP_TRACE_IMPORT : []),
+];
+const SERVER_NODE_OPTIONS = [values['server-node-options'], ...(LOOP_TRACE ? LOOP_TRACE_IMPORT : [])].filter(Boolean).join(' ');
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 const log = (s: string) => process.stdout.write(s + '\n');
@@ -225,6 +239,7 @@ try {
       log(`  p99 at 50% load, SYNC_FLUSH direct / Redis appendfsync always: ${fmt(p99.sync / p99['redis-always'], 2)}`);
   }
   log('');
+  if (LOOP_TRACE) for (const line of loopTraceSummary(LOOP_TRACE)) log(line);
   log(`load average at the end: ${load()}`);
 } finally {
   for (const w of workers) w.stop();
@@ -240,7 +255,7 @@ async function startSystems(): Promise<System[]> {
     CIRRUSMQ_HEARTBEAT_TIMEOUT_MS: '120000',
     CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: String(SEGMENT),
     CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE: '300000',
-    ...(values['server-node-options'] ? { NODE_OPTIONS: values['server-node-options'] } : {}),
+    ...(SERVER_NODE_OPTIONS ? { NODE_OPTIONS: SERVER_NODE_OPTIONS } : {}),
   };
   if (wanted.has('gateway') || wanted.has('direct') || wanted.has('direct-plain')) {
     const cluster = await startTestCluster({ dataDir: path.join(dataDir, 'async'), env: clusterEnv });
