@@ -113,6 +113,30 @@ interface RunResult {
   cpuUsPerMsgByPid: Map<number, number>;
   /** The consumer processes' own CPU per acked message (the load generator's cost, for the record). */
   clientCpuUsPerMsg: number;
+  /** The machine's idle share over the run (/proc/stat): near 0 means CPU-bound, well above it latency-bound. */
+  idlePct: number;
+  /** Gateway runs: its receive, ack and broker ack calls over the run (from /metrics; undefined when it has no such counter). */
+  gatewayCalls?: { receives: number; acks: number; brokerAcks: number | undefined };
+}
+
+/** Idle and total jiffies of the machine so far (the "cpu" line of /proc/stat: idle + iowait count as idle). */
+function machineJiffies(): { idle: number; total: number } {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return { idle: f[3]! + f[4]!, total: f.reduce((a, b) => a + b, 0) };
+}
+
+/** The gateway's request counters (its /metrics text), to count exchanges per message. */
+async function gatewayCounters(): Promise<{ receives: number; acks: number; brokerAcks: number | undefined }> {
+  const text = await (await fetch(`${cluster.gatewayUrl}/metrics`)).text();
+  const read = (name: string) => {
+    const m = new RegExp(`^${name} (\\d+)`, 'm').exec(text);
+    return m ? Number(m[1]) : undefined;
+  };
+  return {
+    receives: read('cirrusmq_gateway_receive_requests_total') ?? 0,
+    acks: read('cirrusmq_gateway_ack_requests_total') ?? 0,
+    brokerAcks: read('cirrusmq_gateway_broker_ack_calls_total'),
+  };
 }
 
 try {
@@ -143,6 +167,10 @@ try {
     await throughputRun({ mode: 'nats', address: nats.address, group: 'bench-warmup-c' }, [nats.pid!], WARMUP_MS);
   }
   const results: Record<'a' | 'b' | 'c', RunResult[]> = { a: [], b: [], c: [] };
+  const names = new Map([
+    ...['nameserver', ...cluster.config.brokers.map((b) => b.brokerName), 'gateway'].map((n) => [cluster.pid(n)!, n] as const),
+    [nats?.pid ?? -1, 'nats-server'],
+  ]);
   for (let run = 1; run <= runs; run++) {
     const groupA = `bench-a-${run}`;
     const groupB = `bench-b-${run}`;
@@ -157,6 +185,17 @@ try {
     const last = (k: 'a' | 'b' | 'c') =>
       results[k].length ? `${fmt(results[k].at(-1)!.msgsPerSec)} msg/s ${fmt(results[k].at(-1)!.cpuUsPerMsg, 1)} µs CPU/msg` : '-';
     log(`run ${run}/${runs}: (a) ${last('a')} | (b) ${last('b')} | (c) ${last('c')}   load ${load()}`);
+    const detail = (k: 'a' | 'b' | 'c', r: RunResult | undefined) => {
+      if (!r) return;
+      const split = [...r.cpuUsPerMsgByPid].map(([pid, us]) => `${names.get(pid)} ${fmt(us, 1)}`);
+      const g = r.gatewayCalls;
+      const calls = g
+        ? `; per message: ${fmt(g.receives / r.acked, 3)} receives, ${fmt(g.acks / r.acked, 3)} acks in, ${g.brokerAcks === undefined ? '?' : fmt(g.brokerAcks / r.acked, 3)} broker acks out`
+        : '';
+      log(`    (${k}) µs/msg ${split.join(', ')}, consumers ${fmt(r.clientCpuUsPerMsg, 1)}; machine idle ${fmt(r.idlePct, 0)}%${calls}`);
+    };
+    if (runDirect) detail('a', results.a.at(-1));
+    if (runGateway) detail('b', results.b.at(-1));
   }
 
   log('');
@@ -192,10 +231,6 @@ try {
   if (nats && runDirect) log(`  (a)/(c) server CPU per msg  ${ratio(results.a, results.c, (r) => r.cpuUsPerMsg, '<= 1.0')}`);
   if (runDirect && runGateway) log(`  (b)/(a) msgs/s              ${ratio(results.b, results.a, (r) => r.msgsPerSec, '>= 0.7')}`);
   // Where the server CPU goes: the median per process, so a regression points at its process.
-  const names = new Map([
-    ...['nameserver', ...cluster.config.brokers.map((b) => b.brokerName), 'gateway'].map((n) => [cluster.pid(n)!, n] as const),
-    [nats?.pid ?? -1, 'nats-server'],
-  ]);
   for (const [k, rs] of Object.entries(results)) {
     if (rs.length === 0) continue;
     const split = [...rs[0]!.cpuUsPerMsgByPid.keys()].map((pid) => `${names.get(pid)} ${fmt(median(rs.map((r) => r.cpuUsPerMsgByPid.get(pid)!)), 1)}`);
@@ -308,13 +343,17 @@ async function throughputRun(p: { mode: WorkerSpec['mode']; address: string; gro
   const spec = { ...p, topic: 'bench', durationMs: runMs, batch: BATCH, awaitMs: 1000 };
   const workers = Array.from({ length: consumers }, () => startWorker(spec));
   await Promise.all(workers.map((w) => w.next('ready')));
+  const calls0 = p.mode === 'gateway' ? await gatewayCounters() : undefined;
   const cpu0 = cpuSeconds(serverPids);
   const each0 = serverPids.map((pid) => cpuSeconds([pid]));
+  const jiffies0 = machineJiffies();
   const done = workers.map((w) => w.next('result') as Promise<WorkerResult>);
   for (const w of workers) w.send('go');
   const rs = await Promise.all(done);
   const cpu1 = cpuSeconds(serverPids);
   const each1 = serverPids.map((pid) => cpuSeconds([pid]));
+  const jiffies1 = machineJiffies();
+  const calls1 = calls0 ? await gatewayCounters() : undefined;
   const acked = rs.reduce((a, r) => a + r.acked, 0);
   const latencies = rs.flatMap((r) => r.receiveMs).sort((a, b) => a - b);
   const empty = rs.reduce((a, r) => a + r.emptyReceives, 0);
@@ -329,6 +368,15 @@ async function throughputRun(p: { mode: WorkerSpec['mode']; address: string; gro
     cpuUsPerMsg: ((cpu1 - cpu0) / acked) * 1e6,
     cpuUsPerMsgByPid: new Map(serverPids.map((pid, i) => [pid, ((each1[i]! - each0[i]!) / acked) * 1e6])),
     clientCpuUsPerMsg: rs.reduce((a, r) => a + r.cpuUs, 0) / acked,
+    idlePct: (100 * (jiffies1.idle - jiffies0.idle)) / (jiffies1.total - jiffies0.total),
+    gatewayCalls:
+      calls0 && calls1
+        ? {
+            receives: calls1.receives - calls0.receives,
+            acks: calls1.acks - calls0.acks,
+            brokerAcks: calls1.brokerAcks === undefined || calls0.brokerAcks === undefined ? undefined : calls1.brokerAcks - calls0.brokerAcks,
+          }
+        : undefined,
   };
 }
 

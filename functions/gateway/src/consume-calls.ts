@@ -5,8 +5,12 @@
  * instance per GatewayDeps, so both share the parked long polls and the receive rotation.
  */
 import {
+  type AckResponse,
   acceptsPopParts,
   CirrusError,
+  type ChangeInvisibilityRequest,
+  type ChangeInvisibilityResponse,
+  ConsumeLimits,
   type EntryFailure,
   POP_PARTS_TYPE,
   RELEASE_INVISIBLE_MS,
@@ -24,6 +28,7 @@ import { MESSAGES_BUDGET } from './read-answer';
 import { receiveAnswer } from './receive-answer';
 import { popPartsAnswer } from './receive-parts';
 import { ParkedReceives, receiveAcross } from './receive-fanout';
+import { TurnBatcher } from './turn-batcher';
 
 /** The route's path parameters as read (decoded, not yet checked). */
 export interface TopicGroupRaw {
@@ -54,6 +59,17 @@ function createConsumeCalls(deps: GatewayDeps): ConsumeCalls {
   // One set per answer form: records handed to a POP_PARTS receive were not CRC-checked here
   // (the SDK checks each record as it decodes it); a JSON answer writes only checked ones.
   const parked = { json: new ParkedReceives<LeasedRecord>(), parts: new ParkedReceives<LeasedRecord>() };
+  // The acks and invisibility changes of one turn for one (broker, topic, group): one broker call (turn-batcher.ts).
+  const acks = new TurnBatcher<BrokerCall, string, AckResponse['results'][number]>(async (c, receiptHandles) => {
+    metrics.brokerAckCalls++;
+    return (await brokers.get(c.addr).ack({ topic: c.topic, group: c.group, receiptHandles })).results;
+  }, ConsumeLimits.MAX_ACK_ENTRIES);
+  const invisibility = new TurnBatcher<BrokerCall, ChangeInvisibilityRequest['entries'][number], ChangeInvisibilityResponse['results'][number]>(
+    async (c, entries) => (await brokers.get(c.addr).changeInvisibility({ topic: c.topic, group: c.group, entries })).results,
+    ConsumeLimits.MAX_ACK_ENTRIES,
+  );
+  const changeAt = (addr: string, topic: string, group: string, entries: ChangeInvisibilityRequest['entries']) =>
+    invisibility.submit(callKey(addr, topic, group), { addr, topic, group }, entries);
 
   const release = async (topic: string, group: string, messages: readonly LeasedRecord[]): Promise<void> => {
     const byBroker = groupBy(messages, (m) => m.brokerName);
@@ -63,7 +79,7 @@ function createConsumeCalls(deps: GatewayDeps): ConsumeCalls {
           const addr = (await routes.get(topic)).brokerAddrs.get(brokerName);
           if (!addr) throw new CirrusError('BROKER_UNAVAILABLE', `broker ${brokerName} is not alive`);
           const entries = ms.map((m) => ({ receiptHandle: m.receiptHandle, invisibleMs: RELEASE_INVISIBLE_MS }));
-          const { results } = await brokers.get(addr).changeInvisibility({ topic, group, entries });
+          const results = await changeAt(addr, topic, group, entries);
           const failed = results.filter((r) => r.status !== 'OK').length;
           metrics.messagesReleased += ms.length - failed;
           if (failed > 0)
@@ -116,7 +132,7 @@ function createConsumeCalls(deps: GatewayDeps): ConsumeCalls {
         topic,
         receiptHandles,
         (h) => h,
-        async (addr, hs) => (await brokers.get(addr).ack({ topic, group, receiptHandles: hs })).results,
+        (addr, hs) => acks.submit(callKey(addr, topic, group), { addr, topic, group }, hs),
       );
       metrics.ackRequests++;
       for (const r of results) {
@@ -134,12 +150,13 @@ function createConsumeCalls(deps: GatewayDeps): ConsumeCalls {
         topic,
         entries,
         (e) => e.receiptHandle,
-        async (addr, es) =>
-          (
-            await brokers
-              .get(addr)
-              .changeInvisibility({ topic, group, entries: es.map((e) => ({ receiptHandle: e.receiptHandle, invisibleMs: e.invisibleSeconds * 1000 })) })
-          ).results,
+        (addr, es) =>
+          changeAt(
+            addr,
+            topic,
+            group,
+            es.map((e) => ({ receiptHandle: e.receiptHandle, invisibleMs: e.invisibleSeconds * 1000 })),
+          ),
       );
       return { status: 200, body: JSON.stringify({ results }) };
     },
@@ -147,6 +164,15 @@ function createConsumeCalls(deps: GatewayDeps): ConsumeCalls {
 }
 
 type EntryResult<R> = R | EntryFailure;
+
+/** Where a coalesced call goes, and for which (topic, group). */
+interface BrokerCall {
+  addr: string;
+  topic: string;
+  group: string;
+}
+
+const callKey = (addr: string, topic: string, group: string) => `${addr}\u0000${topic}\u0000${group}`;
 
 /**
  * Each entry sent to the broker its receipt handle names, one request per broker, answered in

@@ -33,6 +33,8 @@ export class GatewayMetrics {
   ackRequests = 0;
   acksOk = 0;
   acksFailed = 0;
+  /** Ack calls made to brokers: fewer than ackRequests when one turn's acks of a (broker, topic, group) went as one (turn-batcher.ts). */
+  brokerAckCalls = 0;
   messagesRedriven = 0;
 
   /** Per instance (tests build several gateways in one process), not prom-client's global registry. */
@@ -128,6 +130,7 @@ export class GatewayMetrics {
       metric('cirrusmq_gateway_ack_requests_total', 'counter', 'Ack requests answered', this.ackRequests),
       metric('cirrusmq_gateway_acks_ok_total', 'counter', 'Receipt handles acked', this.acksOk),
       metric('cirrusmq_gateway_acks_failed_total', 'counter', 'Receipt handles whose ack failed (invalid, expired, broker unavailable)', this.acksFailed),
+      metric('cirrusmq_gateway_broker_ack_calls_total', 'counter', 'Ack calls made to brokers (one per broker, topic and group per event-loop turn)', this.brokerAckCalls),
       metric('cirrusmq_gateway_messages_redriven_total', 'counter', 'Dead letters sent back to their topics', this.messagesRedriven),
       metric('cirrusmq_gateway_nameserver_calls_total', 'counter', 'Calls to the NameServer (route lookups and admin)', nameServerCalls),
       metric('process_resident_memory_bytes', 'gauge', 'Resident set size', rss),

@@ -234,6 +234,41 @@ describe('consume routes: receipt handles', () => {
     expect(res.body.results).toEqual([{ status: 'FAILED', error: { code: 'BROKER_UNAVAILABLE', message: 'down' } }, { status: 'OK' }]);
   });
 
+  it('acks of one turn go to each broker as one call; each request gets its own results, a failing broker fails only its entries', async () => {
+    const { post, fakes, metrics } = setup();
+    fakes.get('broker-b')!.failAck = true;
+    const [Ha3, Ha4] = [handle('broker-a', 907), handle('broker-a', 908)];
+    const answers = await Promise.all([
+      post(ACK, { receiptHandles: [Ha1, Hb1] }),
+      post(ACK, { receiptHandles: [Ha2] }),
+      post(ACK, { receiptHandles: [Hb2, Ha3, Ha4] }),
+    ]);
+    expect(fakes.get('broker-a')!.acks).toEqual([{ topic: 'orders', group: 'billing', receiptHandles: [Ha1, Ha2, Ha3, Ha4] }]);
+    expect(fakes.get('broker-b')!.acks).toEqual([{ topic: 'orders', group: 'billing', receiptHandles: [Hb1, Hb2] }]);
+    const down = { status: 'FAILED', error: { code: 'BROKER_UNAVAILABLE', message: 'down' } };
+    expect(answers.map((a) => a.body.results)).toEqual([[{ status: 'OK' }, down], [{ status: 'OK' }], [down, { status: 'OK' }, { status: 'OK' }]]);
+    expect([metrics.ackRequests, metrics.brokerAckCalls]).toEqual([3, 2]);
+  });
+
+  it('invisibility changes of one turn go to a broker as one call, each request answered its new handles', async () => {
+    const { post, fakes } = setup();
+    const answers = await Promise.all([
+      post(CHANGE, { entries: [{ receiptHandle: Ha1, invisibleSeconds: 5 }] }),
+      post(CHANGE, { entries: [{ receiptHandle: Ha2, invisibleSeconds: 60 }] }),
+    ]);
+    expect(fakes.get('broker-a')!.changes).toEqual([
+      {
+        topic: 'orders',
+        group: 'billing',
+        entries: [
+          { receiptHandle: Ha1, invisibleMs: 5_000 },
+          { receiptHandle: Ha2, invisibleMs: 60_000 },
+        ],
+      },
+    ]);
+    expect(answers.map((a) => a.body.results)).toEqual([[{ status: 'OK', receiptHandle: `${Ha1}+` }], [{ status: 'OK', receiptHandle: `${Ha2}+` }]]);
+  });
+
   it('change-invisibility converts seconds to ms and answers the new handles in order', async () => {
     const { post, fakes } = setup();
     const res = await post(CHANGE, {
