@@ -9,7 +9,15 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectsCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../../test/support/free-port';
 import { motoClientConfig } from '../../../test/support/moto';
@@ -127,6 +135,33 @@ if (!endpoint) {
       const store = new S3ObjectStore({ client: s3Client(), bucket: `${bucket}-missing`, keyPrefix: 'x' });
       await expectCode(store.getObject('k'), 'TIER_UNAVAILABLE');
       store.close();
+    });
+
+    it('aborts a multipart upload whose source fails midway: no object, no upload left open', async () => {
+      const store = new S3ObjectStore({ client: s3Client(), bucket, keyPrefix: 'aborted', partSizeBytes: 5 * MiB, queueSize: 1 });
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cirrusmq-s3-abort-'));
+      const file = path.join(dir, 'segment');
+      fs.writeFileSync(file, Buffer.alloc(16 * MiB, 7));
+      let calls = 0;
+      try {
+        // The file shrinks after the first part went up (a damaged disk, a bug): the upload must not complete.
+        const put = store.putObject('commitlog/00000000000000000000', {
+          filePath: file,
+          start: 0,
+          end: 16 * MiB,
+          pace: async () => {
+            if (++calls === 2) fs.truncateSync(file, 6 * MiB);
+          },
+        });
+        await expectCode(put, 'INTERNAL');
+        expect(calls).toBeGreaterThanOrEqual(2);
+        expect(await store.list('')).toEqual([]);
+        const open = await admin.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'aborted/' }));
+        expect(open.Uploads ?? []).toEqual([]);
+      } finally {
+        store.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('refuses a part size below S3 minimum', () => {
