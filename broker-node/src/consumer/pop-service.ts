@@ -7,8 +7,8 @@
  *            messages from the cursor through the tag filter; each delivery is a lease until
  *            now + invisibleMs. Nothing found: long polling until waitMs.
  *   ack:     ends a lease; change-invisibility moves its deadline under a new generation.
- *   expiry:  one timer on the earliest deadline; an expired lease becomes READY (and wakes one
- *            receive of its group), or, after retryMaxTimes + 1 deliveries, goes to %DLQ%{group}.
+ *   expiry:  pop-revive-service.ts: an expired lease becomes READY (and wakes one receive of
+ *            its group), or, after retryMaxTimes + 1 deliveries, goes to %DLQ%{group}.
  *   offsets: committed = smallest offset not resolved, or the cursor; commit moves forward
  *            only; reset moves anywhere and ends the leases.
  */
@@ -40,6 +40,7 @@ import type { PopJournal, PopJournalRecord } from './pop-journal-record';
 import { type Lease, PopLeaseTable, type QueueLeases } from './pop-lease-table';
 import { PopLongPollingService, SAFETY_RECHECK_MS } from './pop-long-polling-service';
 import { applyJournalRecord, commitBelow, loadSnapshotInto, snapshotOf } from './pop-recovery';
+import { groupTopicKey, PopReviveService } from './pop-revive-service';
 import type { PopSnapshot } from './pop-snapshot';
 import type { LeaseRef, ReceiptHandleCodec } from './receipt-handle';
 import { insertSorted, removeValue } from './sorted-offsets';
@@ -87,11 +88,8 @@ export class PopService {
   private readonly now: () => number;
   private readonly maxLeases: number;
   private readonly rr = new Map<string, number>();
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = Number.POSITIVE_INFINITY;
+  private readonly revive: PopReviveService;
   private stopped = false;
-  /** Since the broker started, per group + topic. */
-  private readonly counters = new Map<string, { retried: number; deadLettered: number }>();
 
   /** Set once the state is recovered: changes before that (the replay itself) are not journaled again. */
   journal: PopJournal | undefined;
@@ -99,6 +97,14 @@ export class PopService {
   constructor(private readonly deps: PopServiceDeps) {
     this.now = deps.now ?? Date.now;
     this.maxLeases = deps.maxLeases ?? MAX_LEASES_IN_FLIGHT;
+    this.revive = new PopReviveService({
+      table: this.table,
+      polling: this.polling,
+      deadLetter: deps.deadLetter,
+      logger: deps.logger,
+      now: this.now,
+      journal: () => this.journal,
+    });
   }
 
   /** The store's arrival hook (setMessageArrivingListener). */
@@ -108,7 +114,7 @@ export class PopService {
 
   shutdown(): void {
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.revive.shutdown();
     this.polling.wakeAll();
   }
 
@@ -180,7 +186,7 @@ export class PopService {
     });
     const handles = this.deps.codec.encodeAll(req.topic, req.group, changed);
     const results = outcomes.map((o) => (typeof o === 'number' ? { status: 'OK' as const, receiptHandle: handles[o]! } : o));
-    this.armTimer();
+    this.revive.armTimer();
     await this.journal?.sync();
     return { results };
   }
@@ -206,7 +212,7 @@ export class PopService {
         lag: Math.max(0, maxOffset - committedOffset),
       });
     }
-    const c = this.counters.get(counterKey(groupName, topic));
+    const c = this.revive.countsOf(groupName, topic);
     return { topic, group: groupName, brokerName: this.deps.brokerName, queues, retried: c?.retried ?? 0, deadLettered: c?.deadLettered ?? 0 };
   }
 
@@ -263,7 +269,7 @@ export class PopService {
 
   private async popOnce(req: PopRequest, group: SubscriptionGroupConfig, queueIds: number[], filter: MessageFilter | undefined): Promise<PopResult> {
     const out: PopResult = { messages: [], records: [], leases: [] };
-    const rrKey = counterKey(req.group, req.topic);
+    const rrKey = groupTopicKey(req.group, req.topic);
     const start = this.rr.get(rrKey) ?? 0;
     this.rr.set(rrKey, (start + 1) % queueIds.length);
     for (let i = 0; i < queueIds.length && out.messages.length < req.max; i++) {
@@ -281,7 +287,7 @@ export class PopService {
     if (out.messages.length > 0) {
       const handles = this.deps.codec.encodeAll(req.topic, req.group, out.leases);
       for (let i = 0; i < handles.length; i++) out.messages[i]!.receiptHandle = handles[i]!;
-      this.armTimer();
+      this.revive.armTimer();
     }
     return out;
   }
@@ -351,7 +357,7 @@ export class PopService {
       }
       if (lease.attempt >= q.maxDeliveries) {
         q.ready.shift();
-        this.startDeadLetter(q, lease);
+        this.revive.startDeadLetter(q, lease);
         continue;
       }
       const epoch = epochOf(q);
@@ -426,18 +432,9 @@ export class PopService {
     return { q, lease };
   }
 
-  /** Runs the expiry of leases whose deadline passed. */
+  /** Runs the expiry of leases whose deadline passed (pop-revive-service.ts). */
   expire(): void {
-    this.table.expire(this.now(), (q, l) => {
-      this.count(q).retried++;
-      if (l.attempt >= q.maxDeliveries) {
-        this.startDeadLetter(q, l);
-        return;
-      }
-      insertSorted(q.ready, l.offset);
-      this.polling.notifyReleased(q.topic, q.group, q.queueId);
-    });
-    this.armTimer();
+    this.revive.expire();
   }
 
   /** Ends a lease now without counting its delivery (the consumer never saw the message): first in line again. */
@@ -448,62 +445,6 @@ export class PopService {
     insertSorted(q.ready, l.offset);
     this.journal?.append({ t: 'RELEASE', g: q.group, topic: q.topic, q: q.queueId, offset: l.offset, attempt: l.attempt, gen: l.generation });
     this.polling.notifyReleased(q.topic, q.group, q.queueId);
-  }
-
-  private startDeadLetter(q: QueueLeases, l: Lease): void {
-    l.state = 'DEAD_LETTERING';
-    const generation = l.generation;
-    this.deps.deadLetter.send({ group: q.group, topic: q.topic, queueId: q.queueId, queueOffset: l.offset, deliveryAttempts: l.attempt }).then(
-      (sent) => {
-        // A reset or commit while the copy was written already resolved it.
-        if (q.leases.get(l.offset) !== l || l.generation !== generation) return;
-        this.table.resolve(q, l.offset);
-        this.journal?.append({ t: 'DLQ', g: q.group, topic: q.topic, q: q.queueId, offset: l.offset });
-        if (sent) this.count(q).deadLettered++;
-        if (q.orderly) this.polling.notifyReleased(q.topic, q.group, q.queueId);
-      },
-      (err: unknown) => {
-        // Stays unresolved (the committed offset holds); the next receive of the queue tries again.
-        this.deps.logger.error('dead letter failed', { group: q.group, topic: q.topic, queueId: q.queueId, offset: l.offset, err: String(err) });
-        if (q.leases.get(l.offset) !== l) return;
-        l.state = 'READY';
-        insertSorted(q.ready, l.offset);
-      },
-    );
-  }
-
-  private count(q: QueueLeases): { retried: number; deadLettered: number } {
-    const key = counterKey(q.group, q.topic);
-    let c = this.counters.get(key);
-    if (!c) {
-      c = { retried: 0, deadLettered: 0 };
-      this.counters.set(key, c);
-    }
-    return c;
-  }
-
-  /** One timer, on the earliest live deadline. */
-  private armTimer(): void {
-    if (this.stopped) return;
-    const next = this.table.nextDeadline();
-    if (next === undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-      this.timerAt = Number.POSITIVE_INFINITY;
-      return;
-    }
-    if (this.timer && this.timerAt <= next) return;
-    clearTimeout(this.timer);
-    this.timerAt = next;
-    this.timer = setTimeout(
-      () => {
-        this.timer = undefined;
-        this.timerAt = Number.POSITIVE_INFINITY;
-        this.expire();
-      },
-      Math.max(0, next - this.now()),
-    );
-    this.timer.unref();
   }
 
   /** Replays one journal record (recovery). */
@@ -524,10 +465,6 @@ export class PopService {
   start(): void {
     this.expire();
   }
-}
-
-function counterKey(group: string, topic: string): string {
-  return `${group}\u0000${topic}`;
 }
 
 function failure(e: unknown): EntryFailure {
