@@ -17,6 +17,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { CirrusError } from '@cirrusmq/client/protocol';
 import { checkFileRange, checkKey, checkRange, normalizePrefix } from './object-store-args';
+import { crc32InSteps } from './upload-pacer';
 import { type FileRangeBody, objectConflict, type ObjectBody, type ObjectStore, type ObjectStoreRequestCounts, type PutObjectResult } from './object-store';
 
 /** Bytes read and written per step when copying a file range: bounded memory, few syscalls. */
@@ -176,7 +177,7 @@ async function copyRange(out: fs.FileHandle, body: FileRangeBody): Promise<PutOb
       const { bytesRead } = await src.read(buf, 0, want, pos);
       if (bytesRead === 0) throw new CirrusError('INTERNAL', `upload source ${body.filePath} ended at ${pos}, before ${body.end}`);
       const chunk = buf.subarray(0, bytesRead);
-      crc = zlib.crc32(chunk, crc);
+      crc = await crc32InSteps(chunk, crc);
       let written = 0;
       while (written < bytesRead) written += (await out.write(chunk, written, bytesRead - written)).bytesWritten;
       pos += bytesRead;

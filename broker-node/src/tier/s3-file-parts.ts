@@ -14,11 +14,11 @@
  * Completing (conditional) and aborting stay with the caller (s3-object-store.ts).
  */
 import fs from 'node:fs/promises';
-import zlib from 'node:zlib';
 import { CreateMultipartUploadCommand, type CompletedPart, type S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
 import { CirrusError } from '@cirrusmq/client/protocol';
 import { crc32Combine } from './crc32-combine';
 import type { FileRangeBody, PutObjectResult } from './object-store';
+import { crc32InSteps } from './upload-pacer';
 
 export interface UploadedParts {
   uploadId: string;
@@ -82,7 +82,7 @@ export async function uploadFileParts(
           done += bytesRead;
         }
         const part = buf.subarray(0, len);
-        const crc = zlib.crc32(part);
+        const crc = await crc32InSteps(part);
         crcs[i] = crc;
         const checksum = crc32Base64(crc);
         const res = await client.send(

@@ -13,7 +13,7 @@ import { LocalObjectStore } from './local-object-store';
 import { LocalTierManifest } from './local-tier-manifest';
 import { TieredCommitLog } from './tiered-commit-log';
 import { DEFAULT_TIER_UPLOAD_CONFIG, TierUploadService } from './tier-upload-service';
-import { UploadPacer } from './upload-pacer';
+import { crc32InSteps, UploadPacer } from './upload-pacer';
 
 const MiB = 1024 * 1024;
 let dir: string;
@@ -48,6 +48,22 @@ describe('UploadPacer', () => {
       // What was queued before the call ran before it resolved.
       expect(turns).toBe(i + 1);
     }
+  });
+});
+
+describe('crc32InSteps', () => {
+  it("is zlib's CRC32, continued from a given one, and lets the event loop turn between megabytes", async () => {
+    const buf = Buffer.alloc(5 * MiB + 3, 'crc-steps-');
+    let turns = 0;
+    const ticking = setInterval(() => turns++, 0);
+    try {
+      expect(await crc32InSteps(buf)).toBe(zlib.crc32(buf));
+      expect(await crc32InSteps(buf.subarray(MiB), zlib.crc32(buf.subarray(0, MiB)))).toBe(zlib.crc32(buf));
+    } finally {
+      clearInterval(ticking);
+    }
+    expect(turns).toBeGreaterThan(0);
+    expect(await crc32InSteps(Buffer.alloc(0), 1234)).toBe(1234);
   });
 });
 
