@@ -11,7 +11,8 @@
 import { CirrusError, type SendBatch } from '@cirrusmq/client/protocol';
 import type { PutMessageResult } from '../store/message-store-types';
 import { batchOf } from '../timer/timer-record';
-import { batchOfRecords, endOpMessages, OP_TOPIC } from './half-message';
+import { batchOfRecords } from './half-message';
+import { endOpMessages, OP_TOPIC } from './op-message';
 
 export interface EndTarget {
   messageId: string;

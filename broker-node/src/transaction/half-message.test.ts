@@ -12,17 +12,9 @@ import {
 } from '@cirrusmq/client/protocol';
 import { batchOf } from '../timer/timer-record';
 import { useStoreFixture } from '../testing/store-fixture';
-import {
-  committedRecord,
-  divertHalfMessages,
-  endOpMessages,
-  HALF_TOPIC,
-  OP_TOPIC,
-  opMessage,
-  readHalfRecord,
-  readOpRecord,
-  sendBatchOfRecords,
-} from './half-message';
+import { committedRecord, HALF_TOPIC, readHalfRecord, sendBatchOfRecords } from './half-message';
+import { divertHalfMessages } from './half-message-divert';
+import { endOpMessages, OP_TOPIC, opMessage, readOpRecord } from './op-message';
 
 const fx = useStoreFixture({ commitLogSegmentBytes: 64 * 1024, consumeQueueUnitsPerFile: 64, flushIntervalMs: 10, preallocateSegments: false });
 

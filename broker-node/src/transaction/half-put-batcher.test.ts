@@ -11,7 +11,8 @@ import {
 } from '@cirrusmq/client/protocol';
 import type { PutMessageResult, PutOptions } from '../store/message-store-types';
 import { useStoreFixture } from '../testing/store-fixture';
-import { divertHalfMessages, HALF_TOPIC, readHalfRecord } from './half-message';
+import { HALF_TOPIC, readHalfRecord } from './half-message';
+import { divertHalfMessages } from './half-message-divert';
 import { HalfPutBatcher } from './half-put-batcher';
 
 const fx = useStoreFixture({

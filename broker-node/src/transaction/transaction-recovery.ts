@@ -4,7 +4,8 @@
  * so none is persisted.
  */
 import { CirrusError, type Logger, readRecordShape } from '@cirrusmq/client/protocol';
-import { HALF_TOPIC, OP_TOPIC, readHalfRecord, readOpRecord } from './half-message';
+import { HALF_TOPIC, readHalfRecord } from './half-message';
+import { OP_TOPIC, readOpRecord } from './op-message';
 import type { PendingTransactions } from './pending-transactions';
 import type { ProducerGroupRecord } from './transactional-message-check-service';
 import type { TransactionBackingStore, TransactionConfig } from './transactional-message-service';

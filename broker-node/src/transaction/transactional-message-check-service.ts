@@ -9,7 +9,8 @@
 import { type BrokerTransactionCheck, CirrusError, decodeRecord, encodeTransactionId, type Logger, MessageConst } from '@cirrusmq/client/protocol';
 import { PeriodicService } from '../periodic-service';
 import { callCheckUrl } from './check-url-caller';
-import type { HalfRecord, OpKind } from './half-message';
+import type { HalfRecord } from './half-message';
+import type { OpKind } from './op-message';
 import type { EndAction, PendingTransaction, PendingTransactions } from './pending-transactions';
 import type { TransactionCounters } from './transaction-metrics';
 import type { TransactionConfig } from './transactional-message-service';

@@ -18,7 +18,8 @@ import { makeBatch } from '../testing/fixtures';
 import { useStoreFixture } from '../testing/store-fixture';
 import { holdRetentionForTimers } from '../timer/timer-put';
 import { callCheckUrl, parseCheckAnswer } from './check-url-caller';
-import { HALF_TOPIC, OP_TOPIC } from './half-message';
+import { HALF_TOPIC } from './half-message';
+import { OP_TOPIC } from './op-message';
 import { TransactionalMessageService } from './transactional-message-service';
 
 const fx = useStoreFixture({

@@ -17,17 +17,9 @@ import type { MessageStore, PutMessageResult, PutOptions } from '../store/messag
 import { batchOf } from '../timer/timer-record';
 import { EndBatcher } from './end-batcher';
 import { HalfPutBatcher } from './half-put-batcher';
-import {
-  committedRecord,
-  type DivertedHalves,
-  divertHalfMessages,
-  HALF_TOPIC,
-  type HalfRecord,
-  OP_TOPIC,
-  type OpKind,
-  opMessage,
-  readHalfAt,
-} from './half-message';
+import { committedRecord, HALF_TOPIC, type HalfRecord, readHalfAt } from './half-message';
+import { type DivertedHalves, divertHalfMessages } from './half-message-divert';
+import { OP_TOPIC, type OpKind, opMessage } from './op-message';
 import { type EndAction, type PendingTransaction, PendingTransactions } from './pending-transactions';
 import { newTransactionCounters, transactionMetricsText } from './transaction-metrics';
 import { recoverTransactions } from './transaction-recovery';
