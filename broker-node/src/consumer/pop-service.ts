@@ -1,12 +1,14 @@
 /**
- * The broker's consume core (RocketMQ's PopMessageProcessor, AckMessageProcessor,
- * ChangeInvisibleTimeProcessor and ConsumerOffsetManager in one place, over the lease table):
+ * The broker's consume core over the lease table (RocketMQ's PopMessageProcessor and
+ * ConsumerOffsetManager; its AckMessageProcessor, ChangeInvisibleTimeProcessor and
+ * PopReviveService are the files named below):
  *
  *   pop:     queues of the topic in turn, each under a non-blocking lock (a busy queue is
  *            skipped); expired leases first (redelivered in place, attempt + 1), then new
  *            messages from the cursor through the tag filter; each delivery is a lease until
  *            now + invisibleMs. Nothing found: long polling until waitMs.
- *   ack:     ends a lease; change-invisibility moves its deadline under a new generation.
+ *   ack:     pop-ack-service.ts: ends a lease; change-invisibility moves its deadline under a
+ *            new generation.
  *   expiry:  pop-revive-service.ts: an expired lease becomes READY (and wakes one receive of
  *            its group), or, after retryMaxTimes + 1 deliveries, goes to %DLQ%{group}.
  *   offsets: committed = smallest offset not resolved, or the cursor; commit moves forward
@@ -21,11 +23,9 @@ import {
   type CommitOffsetRequest,
   type ConsumerProgress,
   type ConsumerQueueProgress,
-  type EntryFailure,
   type Logger,
   type PopRequest,
   type PoppedMeta,
-  RELEASE_INVISIBLE_MS,
   type ResetOffsetRequest,
   readQueueOffset,
   readRecordShape,
@@ -36,6 +36,7 @@ import type { MessageStore } from '../store/message-store-types';
 import type { TopicConfigManager } from '../topic-config-manager';
 import { offsetFor, startOffsetFor } from './consume-start-offset';
 import type { DeadLetterService } from './dead-letter';
+import { PopAckService } from './pop-ack-service';
 import type { PopJournal, PopJournalRecord } from './pop-journal-record';
 import { type Lease, PopLeaseTable, type QueueLeases } from './pop-lease-table';
 import { PopLongPollingService, SAFETY_RECHECK_MS } from './pop-long-polling-service';
@@ -43,7 +44,7 @@ import { applyJournalRecord, commitBelow, loadSnapshotInto, snapshotOf } from '.
 import { groupTopicKey, PopReviveService } from './pop-revive-service';
 import type { PopSnapshot } from './pop-snapshot';
 import type { LeaseRef, ReceiptHandleCodec } from './receipt-handle';
-import { insertSorted, removeValue } from './sorted-offsets';
+import { removeValue } from './sorted-offsets';
 
 /** The group's settings: the NameServer's (SubscriptionGroupManager.getOrCreate), created on first use. */
 export interface GroupConfigSource {
@@ -89,6 +90,7 @@ export class PopService {
   private readonly maxLeases: number;
   private readonly rr = new Map<string, number>();
   private readonly revive: PopReviveService;
+  private readonly acks: PopAckService;
   private stopped = false;
 
   /** Set once the state is recovered: changes before that (the replay itself) are not journaled again. */
@@ -102,6 +104,14 @@ export class PopService {
       polling: this.polling,
       deadLetter: deps.deadLetter,
       logger: deps.logger,
+      now: this.now,
+      journal: () => this.journal,
+    });
+    this.acks = new PopAckService({
+      table: this.table,
+      polling: this.polling,
+      revive: this.revive,
+      codec: deps.codec,
       now: this.now,
       journal: () => this.journal,
     });
@@ -139,56 +149,13 @@ export class PopService {
     }
   }
 
-  /** Answers once the acks are in the journal at the store's durability: under SYNC_FLUSH an acked lease survives a crash. */
-  async ack(req: AckRequest): Promise<AckResponse> {
-    this.expire();
-    const refs = this.deps.codec.decodeAll(req.receiptHandles, req.topic, req.group);
-    const response: AckResponse = {
-      results: refs.map((ref) => {
-        try {
-          const { q, lease } = this.liveLease(ref, req.topic, req.group);
-          this.table.resolve(q, lease.offset);
-          this.journal?.append({ t: 'ACK', g: q.group, topic: q.topic, q: q.queueId, offset: lease.offset });
-          if (q.orderly && !q.hasActiveLease()) this.polling.notifyReleased(q.topic, q.group, q.queueId);
-          return { status: 'OK' as const };
-        } catch (e) {
-          return failure(e);
-        }
-      }),
-    };
-    await this.journal?.sync();
-    return response;
+  /** Ack and change-invisibility: pop-ack-service.ts. */
+  ack(req: AckRequest): Promise<AckResponse> {
+    return this.acks.ack(req);
   }
 
-  async changeInvisibility(req: ChangeInvisibilityRequest): Promise<ChangeInvisibilityResponse> {
-    this.expire();
-    const refs = this.deps.codec.decodeAll(
-      req.entries.map((e) => e.receiptHandle),
-      req.topic,
-      req.group,
-    );
-    const changed: LeaseRef[] = [];
-    const outcomes = req.entries.map((entry, i) => {
-      try {
-        const { q, lease } = this.liveLease(refs[i]!, req.topic, req.group);
-        if (entry.invisibleMs === RELEASE_INVISIBLE_MS) {
-          this.release(q, lease);
-        } else {
-          const deadline = this.now() + entry.invisibleMs;
-          this.table.extend(lease, deadline);
-          this.journal?.append({ t: 'CHANGE', g: q.group, topic: q.topic, q: q.queueId, offset: lease.offset, gen: lease.generation, deadline });
-        }
-        changed.push({ queueId: q.queueId, queueOffset: lease.offset, generation: lease.generation });
-        return changed.length - 1;
-      } catch (e) {
-        return failure(e);
-      }
-    });
-    const handles = this.deps.codec.encodeAll(req.topic, req.group, changed);
-    const results = outcomes.map((o) => (typeof o === 'number' ? { status: 'OK' as const, receiptHandle: handles[o]! } : o));
-    this.revive.armTimer();
-    await this.journal?.sync();
-    return { results };
+  changeInvisibility(req: ChangeInvisibilityRequest): Promise<ChangeInvisibilityResponse> {
+    return this.acks.changeInvisibility(req);
   }
 
   async progress(topic: string, groupName: string): Promise<ConsumerProgress> {
@@ -418,33 +385,9 @@ export class PopService {
     this.journal?.append({ t: 'CURSOR', g: q.group, topic: q.topic, q: q.queueId, cursor: start });
   }
 
-  /** The lease a handle names, if it is still running; the errors a client sees per entry otherwise. */
-  private liveLease(ref: LeaseRef | CirrusError, topic: string, group: string): { q: QueueLeases; lease: Lease } {
-    if (ref instanceof CirrusError) throw ref;
-    const q = this.table.get(group, topic, ref.queueId);
-    const lease = q?.leases.get(ref.queueOffset);
-    if (!q || !lease || lease.generation !== ref.generation || lease.state !== 'LEASED' || lease.deadline <= this.now()) {
-      throw new CirrusError(
-        'RECEIPT_HANDLE_EXPIRED',
-        `the lease of ${topic}/${ref.queueId}@${ref.queueOffset} for ${group} has ended (acked, redelivered, changed or expired)`,
-      );
-    }
-    return { q, lease };
-  }
-
   /** Runs the expiry of leases whose deadline passed (pop-revive-service.ts). */
   expire(): void {
     this.revive.expire();
-  }
-
-  /** Ends a lease now without counting its delivery (the consumer never saw the message): first in line again. */
-  private release(q: QueueLeases, l: Lease): void {
-    l.attempt = Math.max(0, l.attempt - 1);
-    l.generation = this.table.nextGeneration();
-    this.table.makeReady(l);
-    insertSorted(q.ready, l.offset);
-    this.journal?.append({ t: 'RELEASE', g: q.group, topic: q.topic, q: q.queueId, offset: l.offset, attempt: l.attempt, gen: l.generation });
-    this.polling.notifyReleased(q.topic, q.group, q.queueId);
   }
 
   /** Replays one journal record (recovery). */
@@ -465,9 +408,4 @@ export class PopService {
   start(): void {
     this.expire();
   }
-}
-
-function failure(e: unknown): EntryFailure {
-  if (e instanceof CirrusError) return { status: 'FAILED', error: { code: e.code, message: e.message } };
-  return { status: 'FAILED', error: { code: 'INTERNAL', message: 'internal error' } };
 }
