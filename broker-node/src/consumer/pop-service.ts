@@ -1,7 +1,7 @@
 /**
- * The broker's consume core over the lease table (RocketMQ's PopMessageProcessor and
- * ConsumerOffsetManager; its AckMessageProcessor, ChangeInvisibleTimeProcessor and
- * PopReviveService are the files named below):
+ * The broker's consume core over the lease table (RocketMQ's PopMessageProcessor; its
+ * AckMessageProcessor, ChangeInvisibleTimeProcessor, PopReviveService and ConsumerOffsetManager
+ * are the files named below):
  *
  *   pop:     queues of the topic in turn, each under a non-blocking lock (a busy queue is
  *            skipped); expired leases first (redelivered in place, attempt + 1), then new
@@ -11,8 +11,8 @@
  *            new generation.
  *   expiry:  pop-revive-service.ts: an expired lease becomes READY (and wakes one receive of
  *            its group), or, after retryMaxTimes + 1 deliveries, goes to %DLQ%{group}.
- *   offsets: committed = smallest offset not resolved, or the cursor; commit moves forward
- *            only; reset moves anywhere and ends the leases.
+ *   offsets: consumer-offset-manager.ts: committed = smallest offset not resolved, or the
+ *            cursor; commit moves forward only; reset moves anywhere and ends the leases.
  */
 import {
   CirrusError,
@@ -22,7 +22,6 @@ import {
   type ChangeInvisibilityResponse,
   type CommitOffsetRequest,
   type ConsumerProgress,
-  type ConsumerQueueProgress,
   type Logger,
   type PopRequest,
   type PoppedMeta,
@@ -34,15 +33,16 @@ import {
 import { type MessageFilter, messageFilterFor } from '../store/filter/message-filter';
 import type { MessageStore } from '../store/message-store-types';
 import type { TopicConfigManager } from '../topic-config-manager';
-import { offsetFor, startOffsetFor } from './consume-start-offset';
+import { ConsumerOffsetManager } from './consumer-offset-manager';
 import type { DeadLetterService } from './dead-letter';
 import { PopAckService } from './pop-ack-service';
 import type { PopJournal, PopJournalRecord } from './pop-journal-record';
 import { type Lease, PopLeaseTable, type QueueLeases } from './pop-lease-table';
 import { PopLongPollingService, SAFETY_RECHECK_MS } from './pop-long-polling-service';
-import { applyJournalRecord, commitBelow, loadSnapshotInto, snapshotOf } from './pop-recovery';
+import { applyJournalRecord, loadSnapshotInto, snapshotOf } from './pop-recovery';
 import { groupTopicKey, PopReviveService } from './pop-revive-service';
 import type { PopSnapshot } from './pop-snapshot';
+import { ensureCursor, epochOf, readQueueIds } from './queue-cursor';
 import type { LeaseRef, ReceiptHandleCodec } from './receipt-handle';
 import { removeValue } from './sorted-offsets';
 
@@ -79,10 +79,6 @@ export interface PopResult {
  */
 const MAX_LEASES_IN_FLIGHT = 2_000_000;
 
-/** Per queue, bumped by a reset: a receive that read across a reset drops what it read. */
-const epochs = new WeakMap<QueueLeases, number>();
-const epochOf = (q: QueueLeases) => epochs.get(q) ?? 0;
-
 export class PopService {
   readonly table = new PopLeaseTable();
   readonly polling = new PopLongPollingService();
@@ -91,6 +87,7 @@ export class PopService {
   private readonly rr = new Map<string, number>();
   private readonly revive: PopReviveService;
   private readonly acks: PopAckService;
+  private readonly offsets: ConsumerOffsetManager;
   private stopped = false;
 
   /** Set once the state is recovered: changes before that (the replay itself) are not journaled again. */
@@ -115,6 +112,16 @@ export class PopService {
       now: this.now,
       journal: () => this.journal,
     });
+    this.offsets = new ConsumerOffsetManager({
+      brokerName: deps.brokerName,
+      store: deps.store,
+      topicConfigManager: deps.topicConfigManager,
+      groups: deps.groups,
+      table: this.table,
+      polling: this.polling,
+      revive: this.revive,
+      journal: () => this.journal,
+    });
   }
 
   /** The store's arrival hook (setMessageArrivingListener). */
@@ -130,7 +137,7 @@ export class PopService {
 
   /** `signal`: the client left (its connection closed, or it cancelled); a long poll ends with nothing rather than lease to no one. */
   async pop(req: PopRequest, signal?: AbortSignal): Promise<PopResult> {
-    const queueIds = await this.readQueues(req.topic, req.queueId);
+    const queueIds = await readQueueIds(this.deps.topicConfigManager, req.topic, req.queueId);
     const group = await this.deps.groups.getOrCreate(req.group);
     const filter = messageFilterFor(req.filter);
     const until = this.now() + req.waitMs;
@@ -158,80 +165,21 @@ export class PopService {
     return this.acks.changeInvisibility(req);
   }
 
-  async progress(topic: string, groupName: string): Promise<ConsumerProgress> {
-    const queueIds = await this.readQueues(topic, undefined);
-    const group = await this.deps.groups.getOrCreate(groupName);
-    this.expire();
-    const queues: ConsumerQueueProgress[] = [];
-    for (const queueId of queueIds) {
-      const q = this.table.getOrCreate(groupName, topic, queueId);
-      await this.ensureCursor(q, group);
-      const minOffset = this.deps.store.getMinOffsetInQueue(topic, queueId);
-      const maxOffset = this.deps.store.getMaxOffsetInQueue(topic, queueId);
-      const committedOffset = q.committedOffset() ?? minOffset;
-      queues.push({
-        queueId,
-        minOffset,
-        maxOffset,
-        committedOffset,
-        cursor: q.cursor ?? committedOffset,
-        inFlight: q.inFlight(),
-        lag: Math.max(0, maxOffset - committedOffset),
-      });
-    }
-    const c = this.revive.countsOf(groupName, topic);
-    return { topic, group: groupName, brokerName: this.deps.brokerName, queues, retried: c?.retried ?? 0, deadLettered: c?.deadLettered ?? 0 };
+  /** Offsets: consumer-offset-manager.ts. */
+  progress(topic: string, groupName: string): Promise<ConsumerProgress> {
+    return this.offsets.progress(topic, groupName);
   }
 
-  /** A pull consumer's commit: never backwards; leases below the offset are resolved. */
-  async commitOffset(req: CommitOffsetRequest): Promise<ConsumerProgress> {
-    await this.deps.topicConfigManager.checkReadable(req.topic, req.queueId);
-    const group = await this.deps.groups.getOrCreate(req.group);
-    const maxOffset = this.deps.store.getMaxOffsetInQueue(req.topic, req.queueId);
-    if (req.offset > maxOffset) throw new CirrusError('INVALID_PARAMETER', `offset ${req.offset} is past queue ${req.queueId}'s max offset ${maxOffset}`);
-    const q = this.table.getOrCreate(req.group, req.topic, req.queueId);
-    await this.ensureCursor(q, group);
-    if (req.offset > (q.committedOffset() ?? 0)) {
-      commitBelow(this.table, q, req.offset);
-      this.journal?.append({ t: 'COMMIT', g: q.group, topic: q.topic, q: q.queueId, cursor: req.offset });
-      await this.journal?.sync();
-    }
-    return this.progress(req.topic, req.group);
+  commitOffset(req: CommitOffsetRequest): Promise<ConsumerProgress> {
+    return this.offsets.commitOffset(req);
   }
 
-  /** Moves the group on every queue of the topic here; leases in flight end (their handles answer RECEIPT_HANDLE_EXPIRED). */
-  async resetOffset(req: ResetOffsetRequest): Promise<ConsumerProgress> {
-    const queueIds = await this.readQueues(req.topic, undefined);
-    await this.deps.groups.getOrCreate(req.group);
-    for (const queueId of queueIds) {
-      const target = await offsetFor(this.deps.store, req.topic, queueId, req.to);
-      const q = this.table.getOrCreate(req.group, req.topic, queueId);
-      this.table.clearQueue(q);
-      q.cursor = target;
-      epochs.set(q, epochOf(q) + 1);
-      this.journal?.append({ t: 'RESET', g: q.group, topic: q.topic, q: q.queueId, cursor: target });
-      this.polling.notifyReleased(req.topic, req.group, queueId);
-    }
-    await this.journal?.sync();
-    return this.progress(req.topic, req.group);
+  resetOffset(req: ResetOffsetRequest): Promise<ConsumerProgress> {
+    return this.offsets.resetOffset(req);
   }
 
-  /** The topic's queues here were deleted: its offsets will start again at 0, so no group keeps a cursor or lease on it. */
   forgetTopic(topic: string): void {
-    for (const q of this.table.removeTopic(topic)) {
-      this.table.clearQueue(q);
-      epochs.set(q, epochOf(q) + 1);
-    }
-    this.journal?.append({ t: 'FORGET', topic });
-  }
-
-  private async readQueues(topic: string, queueId: number | undefined): Promise<number[]> {
-    if (queueId !== undefined) {
-      await this.deps.topicConfigManager.checkReadable(topic, queueId);
-      return [queueId];
-    }
-    const config = await this.deps.topicConfigManager.getTopicConfig(topic);
-    return Array.from({ length: config.readQueueNums }, (_, i) => i);
+    this.offsets.forgetTopic(topic);
   }
 
   private async popOnce(req: PopRequest, group: SubscriptionGroupConfig, queueIds: number[], filter: MessageFilter | undefined): Promise<PopResult> {
@@ -266,7 +214,7 @@ export class PopService {
     filter: MessageFilter | undefined,
     out: PopResult,
   ): Promise<void> {
-    await this.ensureCursor(q, group);
+    await ensureCursor(this.deps.store, q, group, () => this.journal);
     if (q.orderly && q.hasActiveLease()) return;
     const redelivered = await this.redeliver(q, req, out);
     // Orderly: the expired batch goes again alone, in order, before anything after it.
@@ -375,14 +323,6 @@ export class PopService {
       }
       throw e;
     }
-  }
-
-  private async ensureCursor(q: QueueLeases, group: SubscriptionGroupConfig): Promise<void> {
-    if (q.cursor !== undefined) return;
-    const start = await startOffsetFor(this.deps.store, q.topic, q.queueId, group.consumeFrom, group.createdAt);
-    if (q.cursor !== undefined) return;
-    q.cursor = start;
-    this.journal?.append({ t: 'CURSOR', g: q.group, topic: q.topic, q: q.queueId, cursor: start });
   }
 
   /** Runs the expiry of leases whose deadline passed (pop-revive-service.ts). */
