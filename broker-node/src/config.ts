@@ -201,8 +201,9 @@ export const BROKER_ENV = {
   // 64 MiB/s uploads a 1 GiB segment in 16 s: a broker writing a sustained 20 MiB/s (20k
   // msg/s of 1 KB) seals one every ~50 s, and even a flat-out 55 MiB/s keeps up; the upload's
   // CPU (a few core-seconds per GiB) is then spread over those seconds instead of taken at once.
+  // A faster writer is not left behind: a backlog uploads flat out (tier-upload-service.ts).
   tierUploadBytesPerSec: int('CIRRUSMQ_TIER_UPLOAD_BYTES_PER_SEC', 64 * MiB, 0, MAX, {
-    description: 'a sealed segment uploads at most this many bytes/s, so sends keep their CPU and disk (0 = no limit)',
+    description: 'a sealed segment uploads at most this many bytes/s, so sends keep their CPU and disk; a backlog goes flat out (0 = no limit)',
   }),
   tierBlockBytes: int('CIRRUSMQ_TIER_BLOCK_BYTES', 4 * MiB, 64 * 1024, 256 * MiB, { description: 'cold reads: ranged GET block size' }),
   tierCacheBytes: int('CIRRUSMQ_TIER_CACHE_BYTES', 64 * MiB, 0, 64 * 1024 * MiB, { description: 'cold reads: block cache size' }),

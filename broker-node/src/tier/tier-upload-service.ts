@@ -46,7 +46,8 @@ export interface TierUploadConfig {
   /**
    * A segment's bytes go to the tier at most this fast (and its verifying scan keeps the same
    * pace), so an upload takes its CPU and disk in small steps beside the send path instead of
-   * flat out; 0 = no limit (still in small steps). See upload-pacer.ts.
+   * flat out; 0 = no limit (still in small steps). A backlog (another sealed segment waiting)
+   * goes flat out. See upload-pacer.ts.
    */
   uploadBytesPerSec: number;
 }
@@ -232,9 +233,13 @@ export class TierUploadService extends ServiceThread {
     const extract = new ConsumeQueueExtractBuilder();
     const index = await IndexExtractWriter.create(path.join(this.spillDir(), offsetToFileName(start)));
     // The copy and the scan read the same bytes side by side, each at the rate: the segment is
-    // done in about size / rate, and neither runs ahead in a burst.
-    const copyPace = new UploadPacer(this.config.uploadBytesPerSec);
-    const scanPace = new UploadPacer(this.config.uploadBytesPerSec);
+    // done in about size / rate, and neither runs ahead in a burst. Only while no other sealed
+    // segment waits behind it, though: a writer faster than the rate would otherwise pile up
+    // untiered segments on local disk without end, so a backlog goes up flat out (in small
+    // steps all the same), and the pace returns once the uploader has caught up.
+    const rate = () => (this.pendingSegments().length > 1 ? 0 : this.config.uploadBytesPerSec);
+    const copyPace = new UploadPacer(rate);
+    const scanPace = new UploadPacer(rate);
     const pace = (bytes: number) => copyPace.take(bytes);
     const uploading = this.objectStore.putObject(segmentKey(start), { filePath: file.fileName, start: 0, end: file.fileSize, pace });
     // Keep a failed upload from being an unhandled rejection while the scan runs.

@@ -14,6 +14,7 @@ import { LocalTierManifest } from './local-tier-manifest';
 import { TieredCommitLog } from './tiered-commit-log';
 import { DEFAULT_TIER_UPLOAD_CONFIG, TierUploadService } from './tier-upload-service';
 import { crc32InSteps, UploadPacer } from './upload-pacer';
+import { waitFor } from '../../../infra/local/wait-for';
 
 const MiB = 1024 * 1024;
 let dir: string;
@@ -37,6 +38,19 @@ describe('UploadPacer', () => {
     for (let i = 0; i < 6; i++) await pacer.take(MiB);
     // 6 MiB at 8 MiB/s is 750 ms, less the 100 ms a caller may run ahead.
     expect(performance.now() - t0).toBeGreaterThanOrEqual(640);
+  });
+
+  it('asks a rate function at every take: 0 lets bytes through at once, and a debt is not carried over', async () => {
+    let rate = 0;
+    const pacer = new UploadPacer(() => rate);
+    const t0 = performance.now();
+    for (let i = 0; i < 64; i++) await pacer.take(64 * MiB);
+    // 4 GiB "moved" without a limit: turns only.
+    expect(performance.now() - t0).toBeLessThan(2_000);
+    rate = 8 * MiB;
+    const t1 = performance.now();
+    for (let i = 0; i < 6; i++) await pacer.take(MiB);
+    expect(performance.now() - t1).toBeGreaterThanOrEqual(640);
   });
 
   it('without a limit still gives the event loop a turn on every call', async () => {
@@ -96,11 +110,11 @@ describe('a paced segment upload', () => {
     return { up, objects };
   }
 
-  it('takes at least size / rate, serves the event loop all along, and uploads every segment whole', async () => {
-    const s = await sealedStore(4);
+  it('takes at least size / rate, serves the event loop all along, and uploads the segment whole', async () => {
+    const s = await sealedStore(1);
     const sealed = s.commitLog.mappedFileQueue.mappedFiles.filter((f) => f.isFull());
     const bytes = sealed.reduce((a, f) => a + f.fileSize, 0);
-    const rate = MiB;
+    const rate = MiB / 4;
     const { up, objects } = uploader(s, rate);
     // Turns of the event loop during the pass: sends would be served in each.
     let turns = 0;
@@ -115,7 +129,7 @@ describe('a paced segment upload', () => {
     const ms = performance.now() - t0;
     ticking = false;
     expect(up.tieredLog.list()).toHaveLength(sealed.length);
-    // 1 MiB at 1 MiB/s: 1 s, less a burst of 100 ms per segment (flat out it takes ~150 ms).
+    // 256 KiB at 256 KiB/s: 1 s, less a burst of 100 ms (flat out it takes ~50 ms).
     expect(ms).toBeGreaterThanOrEqual((bytes / rate) * 1000 - sealed.length * 100);
     // A flat-out pass would hold the loop through whole segments; paced, 1 ms timers keep firing.
     expect(turns).toBeGreaterThan(ms / 20);
@@ -125,5 +139,21 @@ describe('a paced segment upload', () => {
       expect(object.length).toBe(f.fileSize);
       expect(zlib.crc32(object)).toBe(segment.crc32);
     }
+  });
+
+  it('uploads a backlog flat out, and paces the last segment once nothing waits behind it', async () => {
+    const s = await sealedStore(3);
+    const sealed = s.commitLog.mappedFileQueue.mappedFiles.filter((f) => f.isFull());
+    // Paced all the way, each 256 KiB segment would take 4 s at this rate.
+    const rate = 64 * 1024;
+    const { up } = uploader(s, rate);
+    const t0 = performance.now();
+    const pass = up.pass();
+    // The two with a segment behind them go flat out: well before the 8 s their pace would take.
+    await waitFor('the backlog tiered', 3_000, async () => up!.tieredLog.list().length >= sealed.length - 1, 10);
+    await pass;
+    expect(up.tieredLog.list()).toHaveLength(sealed.length);
+    // The last was paced: 4 s less the 100 ms burst.
+    expect(performance.now() - t0).toBeGreaterThanOrEqual((sealed.at(-1)!.fileSize / rate) * 1000 - 100);
   });
 });

@@ -17,17 +17,21 @@ export class UploadPacer {
   /** When the bytes taken so far are due, on the clock (ms). */
   private dueAt = 0;
 
-  /** `bytesPerSec` 0: no limit, only the turns. */
+  /** `bytesPerSec` 0: no limit, only the turns. A function is asked at every take (the rate may change mid-upload). */
   constructor(
-    readonly bytesPerSec: number,
+    private readonly bytesPerSec: number | (() => number),
     private readonly clock: () => number = () => performance.now(),
   ) {}
 
   /** Resolves when `bytes` more may move: after a turn of the event loop, and no sooner than the rate allows. */
   take(bytes: number): Promise<void> {
-    if (this.bytesPerSec <= 0) return nextTurn();
+    const rate = typeof this.bytesPerSec === 'function' ? this.bytesPerSec() : this.bytesPerSec;
     const now = this.clock();
-    this.dueAt = Math.max(this.dueAt, now - BURST_MS) + (bytes * 1000) / this.bytesPerSec;
+    if (rate <= 0) {
+      this.dueAt = now;
+      return nextTurn();
+    }
+    this.dueAt = Math.max(this.dueAt, now - BURST_MS) + (bytes * 1000) / rate;
     const waitMs = this.dueAt - now;
     return waitMs >= 1 ? new Promise((resolve) => setTimeout(resolve, waitMs)) : nextTurn();
   }
