@@ -39,6 +39,7 @@ describe('loadBrokerConfig', () => {
         endpoint: undefined,
         retentionMs: 0,
         checkIntervalMs: 5_000,
+        uploadBytesPerSec: 64 * 1024 * 1024,
         blockBytes: 4 * 1024 * 1024,
         cacheBytes: 64 * 1024 * 1024,
         readAheadBlocks: 4,
