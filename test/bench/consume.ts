@@ -113,10 +113,18 @@ interface RunResult {
   cpuUsPerMsgByPid: Map<number, number>;
   /** The consumer processes' own CPU per acked message (the load generator's cost, for the record). */
   clientCpuUsPerMsg: number;
+  /** Read and write syscalls (/proc/PID/io syscr + syscw: socket reads and writevs included) per acked message, by pid. */
+  syscallsPerMsgByPid: Map<number, number>;
   /** The machine's idle share over the run (/proc/stat): near 0 means CPU-bound, well above it latency-bound. */
   idlePct: number;
   /** Gateway runs: its receive, ack and broker ack calls over the run (from /metrics; undefined when it has no such counter). */
   gatewayCalls?: { receives: number; acks: number; brokerAcks: number | undefined };
+}
+
+/** A process's read and write syscalls so far (each socket read, write or writev is one). */
+function syscalls(pid: number): number {
+  const io = fs.readFileSync(`/proc/${pid}/io`, 'utf8');
+  return Number(/^syscr: (\d+)/m.exec(io)![1]) + Number(/^syscw: (\d+)/m.exec(io)![1]);
 }
 
 /** Idle and total jiffies of the machine so far (the "cpu" line of /proc/stat: idle + iowait count as idle). */
@@ -192,7 +200,9 @@ try {
       const calls = g
         ? `; per message: ${fmt(g.receives / r.acked, 3)} receives, ${fmt(g.acks / r.acked, 3)} acks in, ${g.brokerAcks === undefined ? '?' : fmt(g.brokerAcks / r.acked, 3)} broker acks out`
         : '';
+      const sys = [...r.syscallsPerMsgByPid].filter(([pid]) => names.get(pid) !== 'nameserver').map(([pid, n]) => `${names.get(pid)} ${fmt(n, 3)}`);
       log(`    (${k}) µs/msg ${split.join(', ')}, consumers ${fmt(r.clientCpuUsPerMsg, 1)}; machine idle ${fmt(r.idlePct, 0)}%${calls}`);
+      log(`        read+write syscalls per message: ${sys.join(', ')}`);
     };
     if (runDirect) detail('a', results.a.at(-1));
     if (runGateway) detail('b', results.b.at(-1));
@@ -347,12 +357,14 @@ async function throughputRun(p: { mode: WorkerSpec['mode']; address: string; gro
   const cpu0 = cpuSeconds(serverPids);
   const each0 = serverPids.map((pid) => cpuSeconds([pid]));
   const jiffies0 = machineJiffies();
+  const sys0 = serverPids.map(syscalls);
   const done = workers.map((w) => w.next('result') as Promise<WorkerResult>);
   for (const w of workers) w.send('go');
   const rs = await Promise.all(done);
   const cpu1 = cpuSeconds(serverPids);
   const each1 = serverPids.map((pid) => cpuSeconds([pid]));
   const jiffies1 = machineJiffies();
+  const sys1 = serverPids.map(syscalls);
   const calls1 = calls0 ? await gatewayCounters() : undefined;
   const acked = rs.reduce((a, r) => a + r.acked, 0);
   const latencies = rs.flatMap((r) => r.receiveMs).sort((a, b) => a - b);
@@ -368,6 +380,7 @@ async function throughputRun(p: { mode: WorkerSpec['mode']; address: string; gro
     cpuUsPerMsg: ((cpu1 - cpu0) / acked) * 1e6,
     cpuUsPerMsgByPid: new Map(serverPids.map((pid, i) => [pid, ((each1[i]! - each0[i]!) / acked) * 1e6])),
     clientCpuUsPerMsg: rs.reduce((a, r) => a + r.cpuUs, 0) / acked,
+    syscallsPerMsgByPid: new Map(serverPids.map((pid, i) => [pid, (sys1[i]! - sys0[i]!) / acked])),
     idlePct: (100 * (jiffies1.idle - jiffies0.idle)) / (jiffies1.total - jiffies0.total),
     gatewayCalls:
       calls0 && calls1
