@@ -1,6 +1,6 @@
 /**
  * The records a firing tick appends to one real queue, built by byte surgery on the stored
- * timer records (as transaction/half-message.ts builds committed records): header and body
+ * timer records (as transaction/half-message-divert.ts builds committed records): header and body
  * copied, the real topic written, the properties copied but for the schedule's own. No
  * property object, string or PreparedMessage per timer: a burst of 100,000 timers was mostly
  * those and their GC. The bytes are those deliveredMessage + encodeSendBatch write (timer-delivery.test.ts
