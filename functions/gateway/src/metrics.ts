@@ -130,7 +130,7 @@ export class GatewayMetrics {
       metric('cirrusmq_gateway_ack_requests_total', 'counter', 'Ack requests answered', this.ackRequests),
       metric('cirrusmq_gateway_acks_ok_total', 'counter', 'Receipt handles acked', this.acksOk),
       metric('cirrusmq_gateway_acks_failed_total', 'counter', 'Receipt handles whose ack failed (invalid, expired, broker unavailable)', this.acksFailed),
-      metric('cirrusmq_gateway_broker_ack_calls_total', 'counter', 'Ack calls made to brokers (one per broker, topic and group per event-loop turn)', this.brokerAckCalls),
+      metric('cirrusmq_gateway_broker_ack_calls_total', 'counter', 'Ack calls made to brokers (one per broker, topic, group and turn)', this.brokerAckCalls),
       metric('cirrusmq_gateway_messages_redriven_total', 'counter', 'Dead letters sent back to their topics', this.messagesRedriven),
       metric('cirrusmq_gateway_nameserver_calls_total', 'counter', 'Calls to the NameServer (route lookups and admin)', nameServerCalls),
       metric('process_resident_memory_bytes', 'gauge', 'Resident set size', rss),
