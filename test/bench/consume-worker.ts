@@ -23,6 +23,8 @@ export interface WorkerSpec {
   batch: number;
   /** SimpleConsumer awaitDuration (ms). */
   awaitMs: number;
+  /** direct / gateway: each batch's ack answered before the next receive starts (else the two run together). */
+  awaitAcks?: boolean;
   /** Where the result is written (JSON): a result can be megabytes, more than a line on a pipe should carry. */
   resultFile: string;
   /** direct: the SDK's transport to the brokers (its default, remoting, when unset). */
@@ -75,6 +77,7 @@ async function runSimple(): Promise<void> {
   const started = performance.now();
   const deadline = started + spec.durationMs;
   let lastAckAt = started;
+  let pending: Promise<void> = Promise.resolve();
   while (performance.now() < deadline) {
     const t0 = performance.now();
     let messages: MessageView[];
@@ -91,10 +94,16 @@ async function runSimple(): Promise<void> {
       if (r.acked > 0) break;
       continue;
     }
-    const errs = await consumer.ackAll(messages);
-    for (const e of errs) e ? r.errors++ : r.acked++;
-    lastAckAt = performance.now();
+    const acking = consumer.ackAll(messages).then((errs) => {
+      for (const e of errs) e ? r.errors++ : r.acked++;
+      lastAckAt = performance.now();
+    });
+    // Pipelined (the default): the next receive starts now, beside the ack (through the gateway
+    // it carries the ack: one request per batch). --await-acks: the ack answered first.
+    if (spec.awaitAcks) await acking;
+    else pending = acking;
   }
+  await pending;
   r.elapsedMs = (r.acked > 0 ? lastAckAt : performance.now()) - started;
   r.cpuUs = cpuUsOf(process.cpuUsage(cpu0));
   out(r);

@@ -3,8 +3,9 @@
  *
  * Throughput, with 1 KB messages already stored (--messages on each system), each consumer
  * loop in its own process (consume-worker.ts), runs interleaved A B C A B C:
- *   (a) SDK SimpleConsumer straight to the brokers: receive 32 + ack,
- *   (b) the same SimpleConsumer through the gateway's HTTP API,
+ *   (a) SDK SimpleConsumer straight to the brokers: receive 32 + ack, the next receive beside
+ *       the ack (--await-acks: after it),
+ *   (b) the same SimpleConsumer through the gateway's HTTP API (the next receive carries the ack),
  *   (c) NATS JetStream (file store), a durable pull consumer: fetch 32, ack each message.
  * Every run reads with a fresh group (or durable) from the first stored message, so each reads
  * the same messages. Per run: acked msgs/s, p50/p99 of the receive call, and the SERVER CPU
@@ -38,6 +39,7 @@ const { values } = parseArgs({
     'latency-rates': { type: 'string', default: '1000,10000' },
     systems: { type: 'string', default: 'direct,gateway,nats' },
     'client-node-options': { type: 'string', default: '--initial-old-space-size=64' },
+    'await-acks': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -46,7 +48,8 @@ if (values.help) {
     'npm run bench:consume -- [--seconds S (per throughput run, 8)] [--runs N (3)] [--consumers C (4)] [--messages M (pre-stored, 800000)]\n' +
       '  [--latency-seconds S (8)] [--latency-consumers C (4)] [--latency-rates 1000,10000 (empty: skip)]\n' +
       '  [--systems direct,gateway,nats (the throughput rows to run: (a), (b), (c))]\n' +
-      "  [--client-node-options '--initial-old-space-size=64' (node flags for every consumer process alike, as bench:produce's; '' for V8's defaults)]",
+      "  [--client-node-options '--initial-old-space-size=64' (node flags for every consumer process alike, as bench:produce's; '' for V8's defaults)]\n" +
+      '  [--await-acks ((a) and (b) wait for each ack before the next receive; by default the next receive starts beside the ack)]',
   );
   process.exit(0);
 }
@@ -251,6 +254,11 @@ try {
     'durability: CirrusMQ ASYNC_FLUSH (ack after the write, fdatasync every 500 ms); JetStream file store (ack after the write, fsync every 2 min by default)',
   );
   log(`JetStream acks are nats.js ack() (a publish the server does not answer); CirrusMQ acks are answered requests (ackAll, one per broker per batch)`);
+  log(
+    values['await-acks']
+      ? 'acks: (a) and (b) wait for each batch ack before the next receive (--await-acks)'
+      : 'acks: (a) and (b) start the next receive beside the batch ack; through the gateway the receive carries it (one request per batch)',
+  );
 
   for (const rate of latencyRates) {
     const perRun: LatencyResult[] = [];
@@ -350,7 +358,7 @@ function startWorker(spec: Omit<WorkerSpec, 'resultFile'>): Worker {
 }
 
 async function throughputRun(p: { mode: WorkerSpec['mode']; address: string; group: string }, serverPids: number[], runMs = durationMs): Promise<RunResult> {
-  const spec = { ...p, topic: 'bench', durationMs: runMs, batch: BATCH, awaitMs: 1000 };
+  const spec = { ...p, topic: 'bench', durationMs: runMs, batch: BATCH, awaitMs: 1000, awaitAcks: values['await-acks'] };
   const workers = Array.from({ length: consumers }, () => startWorker(spec));
   await Promise.all(workers.map((w) => w.next('ready')));
   const calls0 = p.mode === 'gateway' ? await gatewayCounters() : undefined;

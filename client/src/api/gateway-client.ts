@@ -3,7 +3,7 @@ import { messageViewFromJson, type MessageView } from '../consumer/message-view.
 import { errorFromBody } from '../errors.js';
 import { HttpClient, parseJson } from '../http/http-client.js';
 import type { AckResponse, ChangeInvisibilityResponse, ConsumeFrom, ConsumerQueueProgress, PutGroupRequest, SubscriptionGroupConfig } from './consume-types.js';
-import { decodePopParts, POP_PARTS_TYPE } from './pop-parts.js';
+import { decodePopPartsAnswer, POP_PARTS_TYPE } from './pop-parts.js';
 import type { ClusterBrokerInfo, TopicInfo, TopicRouteData } from './types.js';
 
 export interface MessageJsonIn {
@@ -119,6 +119,18 @@ export class GatewayClient {
    * brokers' records, decoded as on the direct path); a gateway that answers JSON is read too.
    */
   async receiveMessages(topic: string, group: string, request: ReceiveRequestJson): Promise<MessageView[]> {
+    return (await this.receiveWithAcks(topic, group, request)).messages;
+  }
+
+  /**
+   * A receive that first acks `request.ack` (handles of this topic and group): one request for
+   * the last batch's acks and the next batch. `ackResults` holds one result per handle, in order.
+   */
+  async receiveWithAcks(
+    topic: string,
+    group: string,
+    request: ReceiveRequestJson & { ack?: string[] },
+  ): Promise<{ messages: MessageView[]; ackResults?: AckResponse['results'] }> {
     const res = await this.http.request({
       method: 'POST',
       path: `${groupPath(topic, group)}/receive`,
@@ -128,8 +140,10 @@ export class GatewayClient {
     });
     if (res.status !== 200) throw errorFromBody(res.status, parseJson(res.body));
     const type = res.headers['content-type'];
-    if (typeof type === 'string' && type.startsWith(POP_PARTS_TYPE)) return decodePopParts(res.body);
-    return (parseJson(res.body) as { messages: ReceivedMessageJson[] }).messages.map((m) => messageViewFromJson(topic, m));
+    if (typeof type === 'string' && type.startsWith(POP_PARTS_TYPE)) return decodePopPartsAnswer(res.body);
+    const json = parseJson(res.body) as { messages: ReceivedMessageJson[]; ackResults?: AckResponse['results'] };
+    const messages = json.messages.map((m) => messageViewFromJson(topic, m));
+    return json.ackResults === undefined ? { messages } : { messages, ackResults: json.ackResults };
   }
 
   ack(topic: string, group: string, receiptHandles: string[]): Promise<AckResponse> {

@@ -10,9 +10,14 @@
  *     n   brokerName        UTF-8
  *     4   partLength        uint32 BE
  *     m   part              a POP_RESULT body (consume-types.ts): that broker's leases and records
+ *
+ * A receive that carried acks (the request's `ack`) is answered with one more part first,
+ * whose broker name is empty (no broker has one): its part is the ack results as JSON, one per
+ * handle in order, as the ack route answers them. A request without acks never gets it.
  */
 import { CirrusError } from '../errors.js';
 import { decodePopResult, type PoppedMessage } from './broker-client.js';
+import type { AckResponse } from './consume-types.js';
 
 export const POP_PARTS_TYPE = 'application/vnd.cirrusmq.pop-parts';
 
@@ -27,9 +32,21 @@ export function popPartHead(brokerName: string, partLength: number): Buffer {
   return head;
 }
 
+/** The ack results' part: the empty broker name, then the results as JSON. */
+export function ackResultsPart(results: AckResponse['results']): Buffer[] {
+  const json = Buffer.from(JSON.stringify(results));
+  return [popPartHead('', json.length), json];
+}
+
 /** Every message of a POP_PARTS body, in order, each with its lease and broker (decodePopResult's messages). */
 export function decodePopParts(body: Buffer): PoppedMessage[] {
+  return decodePopPartsAnswer(body).messages;
+}
+
+/** The messages of a POP_PARTS body and, when the receive carried acks, their results. */
+export function decodePopPartsAnswer(body: Buffer): { messages: PoppedMessage[]; ackResults?: AckResponse['results'] } {
   const out: PoppedMessage[] = [];
+  let ackResults: AckResponse['results'] | undefined;
   let pos = 0;
   while (pos < body.length) {
     if (pos + 2 > body.length) throw truncated(pos);
@@ -38,11 +55,23 @@ export function decodePopParts(body: Buffer): PoppedMessage[] {
     const brokerName = body.toString('utf8', pos + 2, nameEnd);
     const partEnd = nameEnd + 4 + body.readUInt32BE(nameEnd);
     if (partEnd > body.length) throw truncated(pos);
-    const messages = decodePopResult(body.subarray(nameEnd + 4, partEnd), brokerName);
-    for (const m of messages) out.push(m);
+    const part = body.subarray(nameEnd + 4, partEnd);
+    if (brokerName === '') ackResults = parseAckResults(part);
+    else for (const m of decodePopResult(part, brokerName)) out.push(m);
     pos = partEnd;
   }
-  return out;
+  return ackResults === undefined ? { messages: out } : { messages: out, ackResults };
+}
+
+function parseAckResults(part: Buffer): AckResponse['results'] {
+  let results: unknown;
+  try {
+    results = JSON.parse(part.toString('utf8'));
+  } catch {
+    throw new CirrusError('INTERNAL', 'pop-parts answer: ack results are not JSON');
+  }
+  if (!Array.isArray(results)) throw new CirrusError('INTERNAL', 'pop-parts answer: ack results are not a list');
+  return results as AckResponse['results'];
 }
 
 /** True when an Accept header value lists POP_PARTS_TYPE (without q=0). */

@@ -1,44 +1,103 @@
 /** The gateway path: the consume calls of the gateway's HTTP API (seconds, JSON bodies). */
-import { ConsumeLimits, type SubscriptionGroupConfig } from '../api/consume-types.js';
+import { type AckResponse, ConsumeLimits, type SubscriptionGroupConfig } from '../api/consume-types.js';
 import type { GatewayClient } from '../api/gateway-client.js';
 import { CirrusError, toCirrusError } from '../errors.js';
 import type { AckOutcome, ConsumeBackend, ReceiveParams } from './consume-backend.js';
 import { entryError, settleAcks, toSeconds } from './entry-error.js';
 import type { MessageView } from './message-view.js';
 
+/** One ack call's handles of one topic, waiting to be sent: alone, or carried by a receive of its topic and group. */
+interface PendingAck {
+  topic: string;
+  group: string;
+  handles: string[];
+  settle: (results: AckResponse['results'] | Error) => void;
+}
+
 export class GatewayConsumeBackend implements ConsumeBackend {
+  /** Acks of this synchronous run of code (sent in a microtask unless a receive takes them first). */
+  private pending: PendingAck[] = [];
+
   constructor(private readonly gateway: GatewayClient) {}
 
   async receive(p: ReceiveParams): Promise<MessageView[]> {
-    // As POP_PARTS (api/pop-parts.ts): the brokers' records, decoded as the direct path decodes them.
-    return this.gateway.receiveMessages(p.topic, p.group, {
+    const request = {
       max: p.max,
       invisibleSeconds: toSeconds(p.invisibleMs),
       // Rounded down: a receive must not wait longer than asked.
       waitSeconds: Math.floor(p.waitMs / 1000),
       filter: p.filter,
-    });
+    };
+    const carried = this.takeAcks(p.topic, p.group);
+    // As POP_PARTS (api/pop-parts.ts): the brokers' records, decoded as the direct path decodes them.
+    if (carried.length === 0) return this.gateway.receiveMessages(p.topic, p.group, request);
+    // The acks' answers come with the receive's, so it does not long-poll: their callers (a
+    // PushConsumer's cache room) would wait out the poll. An empty answer is polled again, acks done.
+    let answer: Awaited<ReturnType<GatewayClient['receiveWithAcks']>>;
+    try {
+      answer = await this.gateway.receiveWithAcks(p.topic, p.group, { ...request, waitSeconds: 0, ack: carried.flatMap((a) => a.handles) });
+    } catch (e) {
+      for (const a of carried) a.settle(toCirrusError(e));
+      throw e;
+    }
+    let from = 0;
+    for (const a of carried) {
+      const results = answer.ackResults?.slice(from, from + a.handles.length) ?? [];
+      from += a.handles.length;
+      a.settle(results);
+    }
+    if (answer.messages.length > 0 || request.waitSeconds === 0) return answer.messages;
+    return this.gateway.receiveMessages(p.topic, p.group, request);
   }
 
+  /**
+   * One request per topic, unless a receive of the same topic and group starts before the
+   * microtask that sends it (a consumer that acks a batch and asks for the next in one go):
+   * then the receive carries the handles (the receive route's `ack`), one request for both.
+   */
   async ack(group: string, messages: readonly MessageView[]): Promise<AckOutcome[]> {
     const outcomes: AckOutcome[] = new Array(messages.length).fill(null);
     const byTopic = groupIndexes(messages, (m) => m.topic);
     await Promise.all(
       [...byTopic].map(async ([topic, indexes]) => {
-        try {
-          const res = await this.gateway.ack(
-            topic,
-            group,
-            indexes.map((i) => messages[i]!.receiptHandle),
-          );
-          settleAcks(outcomes, indexes, res, 'gateway');
-        } catch (e) {
-          const err = toCirrusError(e);
+        const handles = indexes.map((i) => messages[i]!.receiptHandle);
+        const answer = await new Promise<AckResponse['results'] | Error>((settle) => this.queueAck({ topic, group, handles, settle }));
+        if (answer instanceof Error) {
+          const err = toCirrusError(answer);
           for (const i of indexes) outcomes[i] = err;
-        }
+        } else settleAcks(outcomes, indexes, { results: answer }, 'gateway');
       }),
     );
     return outcomes;
+  }
+
+  private queueAck(a: PendingAck): void {
+    this.pending.push(a);
+    if (this.pending.length === 1) queueMicrotask(() => this.sendPendingAcks());
+  }
+
+  /** The pending acks of (topic, group), as many as one request takes; the rest stay pending. */
+  private takeAcks(topic: string, group: string): PendingAck[] {
+    const taken: PendingAck[] = [];
+    let n = 0;
+    this.pending = this.pending.filter((a) => {
+      if (a.topic !== topic || a.group !== group || n + a.handles.length > ConsumeLimits.MAX_ACK_ENTRIES) return true;
+      n += a.handles.length;
+      taken.push(a);
+      return false;
+    });
+    return taken;
+  }
+
+  private sendPendingAcks(): void {
+    const sending = this.pending;
+    this.pending = [];
+    for (const a of sending) {
+      this.gateway.ack(a.topic, a.group, a.handles).then(
+        (res) => a.settle(res.results),
+        (e: unknown) => a.settle(toCirrusError(e)),
+      );
+    }
   }
 
   async changeInvisibility(group: string, message: MessageView, invisibleMs: number): Promise<string> {

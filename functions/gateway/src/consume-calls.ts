@@ -93,6 +93,22 @@ function createConsumeCalls(deps: GatewayDeps): ConsumeCalls {
     );
   };
 
+  /** The ack route's work, also done for a receive's `ack`: each handle to its broker, a turn's handles per broker in one call. */
+  const ackHandles = async (topic: string, group: string, receiptHandles: readonly string[]): Promise<AckResults> => {
+    const results = await perBroker(
+      routes,
+      topic,
+      receiptHandles,
+      (h) => h,
+      (addr, hs) => acks.submit(callKey(addr, topic, group), { addr, topic, group }, hs),
+    );
+    for (const r of results) {
+      if (r.status === 'OK') metrics.acksOk++;
+      else metrics.acksFailed++;
+    }
+    return results;
+  };
+
   return {
     async receive(params, readBody, accept) {
       const t0 = performance.now();
@@ -101,6 +117,8 @@ function createConsumeCalls(deps: GatewayDeps): ConsumeCalls {
         const { topic, group } = topicGroup(params);
         const req = receiveInput(await readBody());
         const binary = acceptsPopParts(accept);
+        // Acked before the pop: an orderly queue's batch is released before its next one is asked for.
+        const ackResults = req.ack && (await ackHandles(topic, group, req.ack));
         const targets = topicMasters(await routes.get(topic));
         const popped = await receiveAcross(
           targets,
@@ -113,7 +131,7 @@ function createConsumeCalls(deps: GatewayDeps): ConsumeCalls {
           },
         );
         // Capped to fit a Lambda result; what is left out goes back to the group now.
-        const answer = binary ? popPartsAnswer(popped, MESSAGES_BUDGET) : receiveAnswer(popped, MESSAGES_BUDGET);
+        const answer = binary ? popPartsAnswer(popped, MESSAGES_BUDGET, ackResults) : receiveAnswer(popped, MESSAGES_BUDGET, ackResults);
         if (answer.count < popped.length) await release(topic, group, popped.slice(answer.count));
         metrics.messagesReceived += answer.count;
         status = answer.count > 0 ? 'messages' : 'empty';
@@ -127,19 +145,8 @@ function createConsumeCalls(deps: GatewayDeps): ConsumeCalls {
     async ack(params, readBody) {
       const { topic, group } = topicGroup(params);
       const { receiptHandles } = ackInput(await readBody());
-      const results = await perBroker(
-        routes,
-        topic,
-        receiptHandles,
-        (h) => h,
-        (addr, hs) => acks.submit(callKey(addr, topic, group), { addr, topic, group }, hs),
-      );
       metrics.ackRequests++;
-      for (const r of results) {
-        if (r.status === 'OK') metrics.acksOk++;
-        else metrics.acksFailed++;
-      }
-      return { status: 200, body: JSON.stringify({ results }) };
+      return { status: 200, body: JSON.stringify({ results: await ackHandles(topic, group, receiptHandles) }) };
     },
 
     async changeInvisibility(params, readBody) {
@@ -164,6 +171,7 @@ function createConsumeCalls(deps: GatewayDeps): ConsumeCalls {
 }
 
 type EntryResult<R> = R | EntryFailure;
+type AckResults = AckResponse['results'];
 
 /** Where a coalesced call goes, and for which (topic, group). */
 interface BrokerCall {

@@ -16,6 +16,19 @@ function outcome(f: () => unknown): unknown {
   }
 }
 
+/** Handle lists in and out of the ack limits (1 to 100 handles of 1 to 1024 characters). */
+const ackLists: unknown[] = [
+  'v2.a.b',
+  [],
+  ['v2.a.b'],
+  ['v2.a.b', ''],
+  ['v2.a.b', 7],
+  ['x'.repeat(1024)],
+  ['x'.repeat(1025)],
+  Array.from({ length: 100 }, (_, i) => `h${i}`),
+  Array.from({ length: 101 }, (_, i) => `h${i}`),
+];
+
 const values = [undefined, 0, 1, 16, 20, 21, 30, 32, 33, -1, 1.5, 43_200, 43_201, '4', null, true];
 
 describe('consume inputs without zod', () => {
@@ -36,19 +49,20 @@ describe('consume inputs without zod', () => {
     expect(n).toBe(values.length ** 3 * 5);
   });
 
+  it("a receive body's ack gives what ReceiveRequestSchema gives, value or refusal", () => {
+    for (const ack of ackLists) {
+      for (const base of [{}, { max: 32, waitSeconds: 0 }, { max: 33 }, { filter: 'A' }]) {
+        const body = { ...base, ack };
+        expect(
+          outcome(() => receiveInput(body)),
+          JSON.stringify(body).slice(0, 200),
+        ).toEqual(outcome(() => parseWith(ReceiveRequestSchema, body)));
+      }
+    }
+  });
+
   it('an ack body gives what AckRequestSchema gives, value or refusal', () => {
-    const bodies = [
-      {},
-      { receiptHandles: 'v2.a.b' },
-      { receiptHandles: [] },
-      { receiptHandles: ['v2.a.b'] },
-      { receiptHandles: ['v2.a.b', ''] },
-      { receiptHandles: ['v2.a.b', 7] },
-      { receiptHandles: ['x'.repeat(1024)] },
-      { receiptHandles: ['x'.repeat(1025)] },
-      { receiptHandles: Array.from({ length: 100 }, (_, i) => `h${i}`) },
-      { receiptHandles: Array.from({ length: 101 }, (_, i) => `h${i}`) },
-    ];
+    const bodies = [{}, ...ackLists.map((receiptHandles) => ({ receiptHandles }))];
     for (const body of bodies) expect(outcome(() => ackInput(body))).toEqual(outcome(() => parseWith(AckRequestSchema, body)));
   });
 

@@ -35,16 +35,17 @@ export function topicGroup(raw: { topic: string; group: string }): { topic: stri
 
 const intIn = (v: unknown, min: number, max: number) => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 
-/** ReceiveRequestSchema's result; without zod for a body of in-range integers and no filter. */
+/** ReceiveRequestSchema's result; without zod for a body of in-range integers, no filter and plain ack handles (or none). */
 export function receiveInput(body: Record<string, unknown>): ReceiveInput {
-  const { max = DEFAULTS.max, invisibleSeconds = DEFAULTS.invisibleSeconds, waitSeconds = DEFAULTS.waitSeconds, filter } = body;
+  const { max = DEFAULTS.max, invisibleSeconds = DEFAULTS.invisibleSeconds, waitSeconds = DEFAULTS.waitSeconds, filter, ack } = body;
   if (
     filter === undefined &&
+    (ack === undefined || isHandleList(ack)) &&
     intIn(max, 1, ConsumeLimits.MAX_RECEIVE) &&
     intIn(invisibleSeconds, MIN_INVISIBLE_SECONDS, MAX_INVISIBLE_SECONDS) &&
     intIn(waitSeconds, 0, MAX_WAIT_SECONDS)
   ) {
-    return { max: max as number, invisibleSeconds: invisibleSeconds as number, waitSeconds: waitSeconds as number, filter: undefined };
+    return { max: max as number, invisibleSeconds: invisibleSeconds as number, waitSeconds: waitSeconds as number, filter: undefined, ack };
   }
   return parseWith(ReceiveRequestSchema, body);
 }
@@ -52,10 +53,10 @@ export function receiveInput(body: Record<string, unknown>): ReceiveInput {
 /** AckRequestSchema's result; without zod for 1 to MAX_ACK_ENTRIES strings of 1 to 1024 characters. */
 export function ackInput(body: Record<string, unknown>): { receiptHandles: string[] } {
   const handles = body.receiptHandles;
-  if (Array.isArray(handles) && handles.length >= 1 && handles.length <= ConsumeLimits.MAX_ACK_ENTRIES && handles.every(isHandleText)) {
-    return { receiptHandles: handles as string[] };
-  }
+  if (isHandleList(handles)) return { receiptHandles: handles };
   return parseWith(AckRequestSchema, body);
 }
+
+const isHandleList = (v: unknown): v is string[] => Array.isArray(v) && v.length >= 1 && v.length <= ConsumeLimits.MAX_ACK_ENTRIES && v.every(isHandleText);
 
 const isHandleText = (h: unknown) => typeof h === 'string' && h.length >= 1 && h.length <= MAX_HANDLE_LENGTH;

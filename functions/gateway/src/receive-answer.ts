@@ -13,23 +13,32 @@
  * answer past that bound (MBs) is built message by message with read-answer.ts's capMessages.
  */
 import { isUtf8 } from 'node:buffer';
+import type { AckResponse } from '@cirrusmq/client/protocol';
 import { type LeasedRecord, type RecordFields, recordFields } from './pop-records';
 import { capMessages } from './read-answer';
 
 const OPEN = '{"messages":[';
 const CLOSE = ']}';
+const ACK_RESULTS = ',"ackResults":';
 
 /**
  * The answer for `messages`: its bytes and how many of the messages it holds (a prefix; the
  * caller releases the rest). The messages held weigh at most `budget` in a Lambda result.
  */
-export function receiveAnswer(messages: readonly LeasedRecord[], budget: number): { body: Buffer<ArrayBuffer>; count: number } {
+export function receiveAnswer(
+  messages: readonly LeasedRecord[],
+  budget: number,
+  ackResults?: AckResponse['results'],
+): { body: Buffer<ArrayBuffer>; count: number } {
+  // The results of the acks the receive carried (consume-calls.ts) go after the messages; they weigh on the budget first.
+  const close = ackResults === undefined ? CLOSE : `]${ACK_RESULTS}${JSON.stringify(ackResults)}}`;
+  budget -= 2 * (close.length - CLOSE.length);
   const fields = messages.map(recordFields);
   const out = new AnswerWriter(fields);
   out.text(OPEN);
   for (let i = 0; i < messages.length; i++) writeMessage(out, messages[i]!, fields[i]!, i > 0, false);
   const messageBytes = out.length - OPEN.length;
-  out.text(CLOSE);
+  out.text(close);
   if (2 * messageBytes <= budget) return { body: out.bytes(), count: messages.length };
   const encode = (i: number, base64: boolean) => {
     const one = new AnswerWriter([fields[i]!]);
@@ -41,7 +50,7 @@ export function receiveAnswer(messages: readonly LeasedRecord[], budget: number)
     encode,
     budget,
   );
-  return { body: Buffer.from(`${OPEN}${parts.join(',')}${CLOSE}`), count: parts.length };
+  return { body: Buffer.from(`${OPEN}${parts.join(',')}${close}`), count: parts.length };
 }
 
 /**

@@ -11,11 +11,16 @@
  * (a record is at most 4 MiB, 5.6 MB as base64, which fits). The caller releases the rest, as
  * for the JSON answer. The process server applies the same cap: one behaviour in both.
  */
-import { popPartHead, popResultParts } from '@cirrusmq/client/protocol';
+import { type AckResponse, ackResultsPart, popPartHead, popResultParts } from '@cirrusmq/client/protocol';
 import type { LeasedRecord } from './pop-records';
 
-/** `messages` as a POP_PARTS body in pieces, capped to `budget` base64 bytes; `count` of them are in it (a prefix). */
-export function popPartsAnswer(messages: readonly LeasedRecord[], budget: number): { parts: Buffer[]; count: number } {
+/**
+ * `messages` as a POP_PARTS body in pieces, capped to `budget` base64 bytes; `count` of them
+ * are in it (a prefix). The results of the acks the receive carried go first, in their own part.
+ */
+export function popPartsAnswer(messages: readonly LeasedRecord[], budget: number, ackResults?: AckResponse['results']): { parts: Buffer[]; count: number } {
+  const acks = ackResults === undefined ? [] : ackResultsPart(ackResults);
+  for (const b of acks) budget -= base64Weight(b.length) + 3;
   let count = messages.length;
   // Mostly one answer of one broker, far under the budget: its bytes bound the answer (a
   // rebuilt part's meta holds a subset of its answer's leases, so it is no longer).
@@ -23,7 +28,8 @@ export function popPartsAnswer(messages: readonly LeasedRecord[], budget: number
     count = 1;
     while (count < messages.length && base64Weight(estimate(messages, count + 1)) <= budget) count++;
   }
-  return { parts: partsOf(messages, count), count };
+  const parts = partsOf(messages, count);
+  return { parts: acks.length === 0 ? parts : [...acks, ...parts], count };
 }
 
 /** The buffers of the first `count` messages' answer: per run of one broker answer, a head and a POP_RESULT. */

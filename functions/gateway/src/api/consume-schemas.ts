@@ -15,6 +15,7 @@ export const MAX_REDRIVE = 10_000;
 export const TopicGroupParams = z.object({ topic: topicParam, group: groupParam });
 
 const int = () => z.number().int();
+const receiptHandles = z.array(z.string().min(1).max(1024)).min(1).max(ConsumeLimits.MAX_ACK_ENTRIES);
 const invisibleSeconds = () =>
   int()
     .min(ConsumeLimits.MIN_INVISIBLE_MS / 1000)
@@ -31,10 +32,12 @@ export const ReceiveRequestSchema = z
       .optional()
       .transform((raw, ctx) => (raw === undefined ? undefined : checked(() => buildSubscriptionData(raw).subString, ctx)))
       .openapi({ type: 'string', description: 'Tag expression: "*" (default) or tags joined by "||"' }),
+    ack: receiptHandles.optional().openapi({
+      description:
+        "Receipt handles of this topic and group to ack before receiving, as the ack route would: one request per batch where a consumer acks the last batch and asks for the next. Their results are the answer's ackResults; a long-polling receive answers them when it answers",
+    }),
   })
   .openapi('ReceiveRequest');
-
-const receiptHandles = z.array(z.string().min(1).max(1024)).min(1).max(ConsumeLimits.MAX_ACK_ENTRIES);
 
 export const AckRequestSchema = z.object({ receiptHandles }).openapi('AckRequest');
 
@@ -80,21 +83,25 @@ export const ReceivedMessageSchema = z
   })
   .openapi('ReceivedMessage');
 
-export const ReceiveResultSchema = z.object({ messages: z.array(ReceivedMessageSchema) }).openapi('ReceiveResult');
+const entryFailure = z.object({ status: z.literal('FAILED'), error: z.object({ code: z.string(), message: z.string() }) });
+const ackResults = z.array(z.union([z.object({ status: z.literal('OK') }), entryFailure]));
+
+export const AckResultsSchema = z.object({ results: ackResults.openapi({ description: 'One per receipt handle, in order' }) }).openapi('AckResults');
+
+export const ReceiveResultSchema = z
+  .object({
+    messages: z.array(ReceivedMessageSchema),
+    ackResults: ackResults.optional().openapi({ description: "One per handle of the request's ack, in order; absent when it had none" }),
+  })
+  .openapi('ReceiveResult');
 
 /** The receive answer as POP_PARTS (client api/pop-parts.ts), for a request whose Accept lists that type. */
 export const ReceivePopPartsSchema = z.string().openapi({
   type: 'string',
   format: 'binary',
   description:
-    'Until the body ends (empty: no message): uint16 BE broker name length, the broker name (UTF-8), uint32 BE part length, then the part: that broker\'s POP answer (uint32 BE meta length, meta JSON {"messages":[{receiptHandle,deliveryAttempt,queueId,queueOffset}]}, then the stored records back to back in the order of meta.messages, in the CommitLog record layout). The same messages as the JSON answer; the SDK asks for it.',
+    'Until the body ends (empty: no message): uint16 BE broker name length, the broker name (UTF-8), uint32 BE part length, then the part: that broker\'s POP answer (uint32 BE meta length, meta JSON {"messages":[{receiptHandle,deliveryAttempt,queueId,queueOffset}]}, then the stored records back to back in the order of meta.messages, in the CommitLog record layout). The same messages as the JSON answer; the SDK asks for it. When the request carried ack, the body starts with one more part whose broker name is empty: the ack results as JSON (the JSON answer\'s ackResults).',
 });
-
-const entryFailure = z.object({ status: z.literal('FAILED'), error: z.object({ code: z.string(), message: z.string() }) });
-
-export const AckResultsSchema = z
-  .object({ results: z.array(z.union([z.object({ status: z.literal('OK') }), entryFailure])).openapi({ description: 'One per receipt handle, in order' }) })
-  .openapi('AckResults');
 
 export const ChangeInvisibilityResultsSchema = z
   .object({
