@@ -97,7 +97,20 @@ describe('GatewayConsumeBackend acks', () => {
     expect(seen.filter((s) => s.path.endsWith('/ack')).map((s) => [s.path, s.body.receiptHandles])).toEqual([['/v1/topics/other/groups/g/ack', ['v2.b.o1']]]);
   });
 
-  it('a receive that fails fails the acks it carried', async () => {
+  it('a receive refused whole (400) sends the acks it carried on their own; a handle the route would refuse is never carried', async () => {
+    receiveAnswer = () => ({ status: 400, json: { error: { code: 'INVALID_PARAMETER', message: 'max out of range' } } });
+    const acked = backend.ack('g', [leased('t', 'v2.b.h1')]);
+    await expect(receive('t')).rejects.toMatchObject({ code: 'INVALID_PARAMETER' });
+    expect(await acked).toEqual([null]);
+    const odd = backend.ack('g', [leased('t', 'x'.repeat(1025))]);
+    receiveAnswer = () => ({ status: 200, json: { messages: [] } });
+    await receive('t');
+    expect(await odd).toEqual([null]);
+    expect(seen.filter((s) => s.path.endsWith('/receive')).map((s) => s.body.ack)).toEqual([['v2.b.h1'], undefined]);
+    expect(seen.filter((s) => s.path.endsWith('/ack')).map((s) => s.body.receiptHandles)).toEqual([['v2.b.h1'], ['x'.repeat(1025)]]);
+  });
+
+  it('a receive that fails otherwise fails the acks it carried', async () => {
     receiveAnswer = () => ({ status: 503, json: { error: { code: 'BROKER_UNAVAILABLE', message: 'down' } } });
     const acked = backend.ack('g', [leased('t', 'v2.b.h1')]);
     await expect(receive('t')).rejects.toMatchObject({ code: 'BROKER_UNAVAILABLE' });

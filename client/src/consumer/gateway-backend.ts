@@ -37,7 +37,10 @@ export class GatewayConsumeBackend implements ConsumeBackend {
     try {
       answer = await this.gateway.receiveWithAcks(p.topic, p.group, { ...request, waitSeconds: 0, ack: carried.flatMap((a) => a.handles) });
     } catch (e) {
-      for (const a of carried) a.settle(toCirrusError(e));
+      const err = toCirrusError(e);
+      // Refused as a whole (4xx): the gateway checks a request before it acks, so the acks go on their own.
+      if (err.status >= 400 && err.status < 500) this.sendAcks(carried);
+      else for (const a of carried) a.settle(err);
       throw e;
     }
     let from = 0;
@@ -81,7 +84,8 @@ export class GatewayConsumeBackend implements ConsumeBackend {
     const taken: PendingAck[] = [];
     let n = 0;
     this.pending = this.pending.filter((a) => {
-      if (a.topic !== topic || a.group !== group || n + a.handles.length > ConsumeLimits.MAX_ACK_ENTRIES) return true;
+      // A handle the receive route would refuse stays out: it must fail its ack, not the receive.
+      if (a.topic !== topic || a.group !== group || n + a.handles.length > ConsumeLimits.MAX_ACK_ENTRIES || !a.handles.every(isHandleText)) return true;
       n += a.handles.length;
       taken.push(a);
       return false;
@@ -92,7 +96,11 @@ export class GatewayConsumeBackend implements ConsumeBackend {
   private sendPendingAcks(): void {
     const sending = this.pending;
     this.pending = [];
-    for (const a of sending) {
+    this.sendAcks(sending);
+  }
+
+  private sendAcks(acks: readonly PendingAck[]): void {
+    for (const a of acks) {
       this.gateway.ack(a.topic, a.group, a.handles).then(
         (res) => a.settle(res.results),
         (e: unknown) => a.settle(toCirrusError(e)),
@@ -141,6 +149,9 @@ export class GatewayConsumeBackend implements ConsumeBackend {
     this.gateway.close();
   }
 }
+
+/** What the receive route takes in `ack` (as its ack route: 1 to 1024 characters). */
+const isHandleText = (h: unknown) => typeof h === 'string' && h.length >= 1 && h.length <= 1024;
 
 /** The indexes of `items` by key, in order (one list per key, not a copy per item). */
 function groupIndexes<T>(items: readonly T[], key: (t: T) => string): Map<string, number[]> {
