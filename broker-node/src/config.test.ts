@@ -49,7 +49,7 @@ describe('loadBrokerConfig', () => {
       },
       popSnapshotIntervalMs: 60_000,
       timerMaxDelayMs: 40 * 86_400_000,
-      timerPrecisionMs: 100,
+      timerPrecisionMs: 50,
       timerWheelSpanMs: 86_400_000,
       transactionCheckFirstMs: 6_000,
       transactionCheckIntervalMs: 30_000,

@@ -222,7 +222,7 @@ export const BROKER_ENV = {
   timerMaxDelayMs: int('CIRRUSMQ_TIMER_MAX_DELAY_MS', 40 * 86_400_000, 1_000, 3_650 * 86_400_000, {
     description: 'timer messages: the furthest a delivery time may lie ahead (beyond: 400 INVALID_DELAY)',
   }),
-  timerPrecisionMs: int('CIRRUSMQ_TIMER_PRECISION_MS', 100, 10, 1_000, {
+  timerPrecisionMs: int('CIRRUSMQ_TIMER_PRECISION_MS', 50, 10, 1_000, {
     description: 'timer messages: the wheel tick (a timer fires at most this late plus a pass)',
   }),
   timerWheelSpanMs: int('CIRRUSMQ_TIMER_WHEEL_SPAN_MS', 86_400_000, 60_000, 7 * 86_400_000, {

@@ -1,5 +1,5 @@
 /**
- * npm run bench:timer -- [--timers 1000000] [--burst 100000] [--sends 200000] [--e2e 400000] [--producers 16] [--only pending|burst|fire|throughput|e2e]
+ * npm run bench:timer -- [--timers 1000000] [--burst 100000] [--sends 200000] [--e2e 400000] [--producers 16] [--precision-ms 50] [--only pending|burst|fire|throughput|e2e]
  *
  * The timer store measured at store level (one process: DefaultMessageStore + TimerMessageStore,
  * the broker's put path for scheduled records), for issue 14's figures:
@@ -46,6 +46,8 @@ const { values } = parseArgs({
     sends: { type: 'string', default: '200000' },
     e2e: { type: 'string', default: '400000' },
     producers: { type: 'string', default: '16' },
+    /** The wheel tick: the broker's default (CIRRUSMQ_TIMER_PRECISION_MS). */
+    'precision-ms': { type: 'string', default: '50' },
     /** One part alone (the others skipped). */
     only: { type: 'string' },
   },
@@ -56,6 +58,7 @@ if (only !== undefined && !['pending', 'burst', 'fire', 'throughput', 'e2e'].inc
 const runs = (part: string) => only === undefined || only === part;
 const TIMERS = Number(values.timers);
 const BURST = Number(values.burst);
+const PRECISION_MS = Number(values['precision-ms']);
 const SENDS = Number(values.sends);
 const MiB = 1024 * 1024;
 const BODY = 'x'.repeat(100);
@@ -72,7 +75,7 @@ async function open(dir: string, now?: () => number) {
     { storeDir: dir, commitLogSegmentBytes: 512 * MiB, consumeQueueUnitsPerFile: 1_000_000, flushIntervalMs: 500 },
     silentLogger,
   ).open();
-  const timer = new TimerMessageStore(store, { storeDir: dir, precisionMs: 100, wheelSpanMs: 86_400_000, maxDelayMs: 40 * 86_400_000, now }, silentLogger);
+  const timer = new TimerMessageStore(store, { storeDir: dir, precisionMs: PRECISION_MS, wheelSpanMs: 86_400_000, maxDelayMs: 40 * 86_400_000, now }, silentLogger);
   await timer.recover();
   return { store, timer };
 }

@@ -31,7 +31,14 @@ const fx = useStoreFixture({
 const T0 = 1_800_000_000_000;
 
 function setup(
-  opts: { wheelSpanMs?: number; unitsPerFile?: number; checkpointIntervalMs?: number; store?: DefaultMessageStore; clock?: { now: number } } = {},
+  opts: {
+    wheelSpanMs?: number;
+    unitsPerFile?: number;
+    checkpointIntervalMs?: number;
+    precisionMs?: number;
+    store?: DefaultMessageStore;
+    clock?: { now: number };
+  } = {},
 ) {
   const store = opts.store ?? fx.open();
   const clock = opts.clock ?? { now: T0 };
@@ -39,7 +46,7 @@ function setup(
     store,
     {
       storeDir: fx.dir,
-      precisionMs: 100,
+      precisionMs: opts.precisionMs ?? 100,
       wheelSpanMs: opts.wheelSpanMs ?? 3_600_000,
       maxDelayMs: 40 * 86_400_000,
       unitsPerFile: opts.unitsPerFile ?? 64,
@@ -185,6 +192,43 @@ describe.each(['plain', 'timer'] as const)('TimerMessageStore, scheduled sends i
     expect(new Set(final).size).toBe(12);
     expect(again.timer.pendingCount()).toBe(0);
     await again.timer.close();
+  });
+
+  it('fires every timer, never early, after restarts with another tick (50 ms, then 100, then 30)', async () => {
+    const ctx = setup({ precisionMs: 50 });
+    await ctx.timer.recover();
+    const dues = [1_050, 1_150, 2_030, 2_975, 3_510, 4_220, 5_005];
+    await send(
+      ctx.store,
+      ctx.timer,
+      T0,
+      dues.map((d) => ({ body: `at${d}`, deliverAt: T0 + d })),
+    );
+    await at(ctx, 900);
+    await ctx.timer.close();
+    // Restarted under a 100 ms tick: the 50 ms slots (1,050, 1,150, ...) are not ticks of it.
+    const coarser = setup({ store: ctx.store, clock: { now: T0 + 950 }, precisionMs: 100 });
+    await coarser.timer.recover();
+    const fired = new Map<string, number>();
+    const check = async (c: { clock: { now: number }; timer: TimerMessageStore }, until: number) => {
+      for (let t = c.clock.now - T0; t <= until; t += 10) {
+        await at(c, t);
+        for (const m of await visible(ctx.store)) if (!fired.has(m.body.toString())) fired.set(m.body.toString(), t);
+      }
+    };
+    await check(coarser, 2_500);
+    await coarser.timer.close();
+    const finer = setup({ store: ctx.store, clock: { now: T0 + 2_510 }, precisionMs: 30 });
+    await finer.timer.recover();
+    await check(finer, 6_000);
+    expect([...fired.keys()].sort()).toEqual(dues.map((d) => `at${d}`).sort());
+    for (const d of dues) {
+      const t = fired.get(`at${d}`)!;
+      expect(t, `at${d}`).toBeGreaterThanOrEqual(d);
+      expect(t - d, `at${d}`).toBeLessThanOrEqual(200);
+    }
+    expect(finer.timer.pendingCount()).toBe(0);
+    await finer.timer.close();
   });
 
   it('cancels a pending timer (also across a restart); cancel again or of an unknown id is TIMER_NOT_FOUND, of a fired one TIMER_ALREADY_FIRED', async () => {

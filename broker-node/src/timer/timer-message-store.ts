@@ -146,7 +146,9 @@ export class TimerMessageStore extends ServiceThread {
         continue;
       }
       if (unit.magic !== UNIT_NORMAL || unit.slotMs < firedBefore) continue;
-      const slotMs = Math.max(unit.slotMs, this.readTimeMs);
+      // On this start's ticks: a log written with another CIRRUSMQ_TIMER_PRECISION_MS holds slots
+      // this loop never reads (150 ms under a 100 ms tick); rounded up, so never early.
+      const slotMs = Math.max(this.tickOf(unit.slotMs), this.readTimeMs);
       unit.slotMs = slotMs;
       unit.prevPos = this.wheel.lastPos(slotMs);
       this.log.rewrite(pos, unit);
