@@ -75,7 +75,11 @@ async function open(dir: string, now?: () => number) {
     { storeDir: dir, commitLogSegmentBytes: 512 * MiB, consumeQueueUnitsPerFile: 1_000_000, flushIntervalMs: 500 },
     silentLogger,
   ).open();
-  const timer = new TimerMessageStore(store, { storeDir: dir, precisionMs: PRECISION_MS, wheelSpanMs: 86_400_000, maxDelayMs: 40 * 86_400_000, now }, silentLogger);
+  const timer = new TimerMessageStore(
+    store,
+    { storeDir: dir, precisionMs: PRECISION_MS, wheelSpanMs: 86_400_000, maxDelayMs: 40 * 86_400_000, now },
+    silentLogger,
+  );
   await timer.recover();
   return { store, timer };
 }
