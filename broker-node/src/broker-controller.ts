@@ -23,16 +23,20 @@ import { SubscriptionGroupManager } from './subscription-group-manager';
 import { TopicConfigManager } from './topic-config-manager';
 import { TimerMessageStore } from './timer/timer-message-store';
 import { holdRetentionForTimers } from './timer/timer-put';
+import { ProducerGroupSync } from './transaction/producer-group-sync';
 import { TransactionalMessageService } from './transaction/transactional-message-service';
 
 export interface BrokerControllerDeps {
   /** Defaults to a NameServerClient on config.namesrvAddr. */
-  nameServer?: Pick<NameServerApi, 'registerBroker' | 'unregisterBroker' | 'getTopic' | 'ensureGroup'> & Partial<Pick<NameServerApi, 'createTopic'>>;
+  nameServer?: Pick<NameServerApi, 'registerBroker' | 'unregisterBroker' | 'getTopic' | 'ensureGroup'> &
+    Partial<Pick<NameServerApi, 'createTopic' | 'getCluster'>>;
   logger: Logger;
 }
 
 /** Requests in flight get this long to finish at shutdown before their connections are cut. */
 const DRAIN_TIMEOUT_MS = 5_000;
+/** How often a broker asks its peers for producer groups it missed (also once at start). */
+const PRODUCER_GROUP_SYNC_MS = 60_000;
 
 export class BrokerController {
   readonly store: DefaultMessageStore;
@@ -59,6 +63,8 @@ export class BrokerController {
   readonly timerStore: TimerMessageStore;
   /** Half messages: the table of pending transactions, rebuilt once the store is open, before the server listens. */
   readonly transactions: TransactionalMessageService;
+  /** Producer groups' check URLs taken from peers (producer-group-sync.ts); started once registered. */
+  private groupSync: ProducerGroupSync | undefined;
 
   constructor(
     readonly config: BrokerConfig,
@@ -185,6 +191,19 @@ export class BrokerController {
       throw e;
     }
     void this.topicConfigManager.checkIncarnations(this.store.localTopics());
+    const getCluster = this.nameServer.getCluster?.bind(this.nameServer);
+    if (getCluster && !this.shuttingDown) {
+      this.groupSync = new ProducerGroupSync({
+        brokerName: this.config.brokerName,
+        getCluster,
+        adoptGroups: (records) => this.transactions.adoptGroups(records),
+        logger: this.logger.child({ component: 'producer-group-sync' }),
+        intervalMs: PRODUCER_GROUP_SYNC_MS,
+      });
+      this.groupSync.start();
+      // The first round now: a broker that missed a group's PUT should call its URL from its first check.
+      this.groupSync.wakeup();
+    }
   }
 
   /**
@@ -229,6 +248,7 @@ export class BrokerController {
     this.popService?.shutdown();
     if (this.store.isOpen()) this.store.flush();
     await this.outerAPI?.shutdown();
+    await this.groupSync?.shutdown();
     await this.closeServer();
     await this.opening?.catch(() => {});
     if (this.store.isOpen()) await this.popStateKeeper?.close();

@@ -420,6 +420,33 @@ describe('transactional messages', () => {
     expect(await storedIds('TxUrl')).toEqual([ok!.messageId]);
   }, 90_000);
 
+  it('a broker that was down at a check URL PUT takes the URL from a peer when it starts, and calls it', async () => {
+    await createTopic('TxLate');
+    const good = await checkServer(() => 'COMMIT');
+    await cluster.stopProcess('broker-b');
+    try {
+      // The gateway caches the cluster's brokers for 5 s: retried until it registers with broker-a alone.
+      await waitFor('a PUT that reaches broker-a alone', 30_000, async () => {
+        const put = await api(cluster.gatewayUrl, 'PUT', '/v1/producer-groups/pg-late', { checkUrl: good.url });
+        return put.status === 200 && JSON.stringify(put.body.brokers) === '["broker-a"]';
+      });
+    } finally {
+      await cluster.startProcess('broker-b');
+      await cluster.waitForBrokers(['broker-a', 'broker-b']);
+    }
+    await waitFor('broker-b to adopt pg-late', 20_000, async () => {
+      const res = await api(cluster.brokerUrl('broker-b'), 'GET', '/v1/transaction/producer-groups');
+      return (res.body?.groups ?? []).some((g: { group: string; checkUrl: string | null }) => g.group === 'pg-late' && g.checkUrl === good.url);
+    });
+    // Unresolved half messages on both brokers: each broker calls the URL, which commits them.
+    const halves: { messageId: string; transactionId: string }[] = [];
+    for (let i = 0; i < 8; i++) halves.push(...(await sendHalf('TxLate', 'pg-late', [`late-${i}`])));
+    const onB = Buffer.from('broker-b').toString('base64url');
+    expect(halves.some((h) => h.transactionId.endsWith(`.${onB}`))).toBe(true);
+    await waitFor('every half message committed by the check URL', 30_000, async () => (await storedIds('TxLate')).length === halves.length);
+    expect(await storedIds('TxLate')).toEqual(halves.map((h) => h.messageId).sort());
+  }, 90_000);
+
   it('pending transactions survive a SIGKILL of both brokers: nothing visible after the restart, then a commit works', async () => {
     await createTopic('TxCrash');
     // A group without a check URL or poller: its transactions wait for their producer.

@@ -11,7 +11,7 @@
  *   POST /v1/admin/topics/{topic}/delete          admin-processor.ts
  *   POST /v1/consume/pop|ack|change-invisibility|offsets/commit|offsets/reset, GET /v1/consume/progress   pop-message-processor.ts
  *   POST /v1/timer/cancel                          ../timer/timer-cancel-processor.ts
- *   POST /v1/transaction/end|producer-group, GET /v1/transaction/checks   ../transaction/end-transaction-processor.ts
+ *   POST /v1/transaction/end|producer-group, GET /v1/transaction/checks|producer-groups   ../transaction/end-transaction-processor.ts
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -37,7 +37,9 @@ import { TIMER_CANCEL_PATH, timerCancelProcessor } from '../timer/timer-cancel-p
 import {
   endTransactionProcessor,
   PRODUCER_GROUP_PATH,
+  PRODUCER_GROUPS_PATH,
   producerGroupProcessor,
+  producerGroupsProcessor,
   TRANSACTION_CHECKS_PATH,
   TRANSACTION_END_PATH,
   transactionChecksProcessor,
@@ -63,7 +65,8 @@ export function createBrokerRouter(ctx: BrokerServerContext): Router {
     .on('POST', TIMER_CANCEL_PATH, timerCancelProcessor(ctx))
     .on('POST', TRANSACTION_END_PATH, endTransactionProcessor(ctx))
     .on('GET', TRANSACTION_CHECKS_PATH, transactionChecksProcessor(ctx))
-    .on('POST', PRODUCER_GROUP_PATH, producerGroupProcessor(ctx));
+    .on('POST', PRODUCER_GROUP_PATH, producerGroupProcessor(ctx))
+    .on('GET', PRODUCER_GROUPS_PATH, producerGroupsProcessor(ctx));
 }
 
 /**

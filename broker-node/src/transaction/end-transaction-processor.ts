@@ -12,6 +12,8 @@
  *        long poll: 200 {checks: [...]} once checks are due for the group, or empty after waitMs
  *   POST /v1/transaction/producer-group?group={g}   body {"checkUrl": "http(s)://..." | null}
  *        200 {group, checkUrl}: the URL this broker POSTs each check of the group to
+ *   GET  /v1/transaction/producer-groups
+ *        200 {groups: [{group, checkUrl}]}: every group registered here (what a peer adopts)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CirrusError, parseJson, validateGroup } from '@cirrusmq/client/protocol';
@@ -21,6 +23,7 @@ import { readBody, sendJson } from '../server/http-util';
 export const TRANSACTION_END_PATH = '/v1/transaction/end';
 export const TRANSACTION_CHECKS_PATH = '/v1/transaction/checks';
 export const PRODUCER_GROUP_PATH = '/v1/transaction/producer-group';
+export const PRODUCER_GROUPS_PATH = '/v1/transaction/producer-groups';
 
 const MESSAGE_ID = /^[0-9A-Fa-f]{1,64}$/;
 /** A long poll waits at most this long (under the gateway's and clients' request timeouts). */
@@ -97,6 +100,12 @@ export function producerGroupProcessor(ctx: BrokerServerContext) {
     const checkUrl = validateCheckUrl(body?.checkUrl);
     await tx.registerGroup(group, checkUrl);
     sendJson(res, 200, { group, checkUrl });
+  };
+}
+
+export function producerGroupsProcessor(ctx: BrokerServerContext) {
+  return async (_req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    sendJson(res, 200, { groups: service(ctx).producerGroups() });
   };
 }
 

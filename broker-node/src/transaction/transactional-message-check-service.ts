@@ -60,6 +60,26 @@ export class TransactionalMessageCheckService {
     this.groups.set(group, { checkUrl, storedMs: this.deps.now() });
   }
 
+  /**
+   * Takes the registrations of groups this broker has never been told of, from a peer (a broker
+   * that joined, or was down, after the group's PUT): one registered with the brokers of its
+   * time must not have its half messages here rolled back unasked. A group this broker knows
+   * stays as it was told; a URL outside this broker's prefixes is left out. The groups taken.
+   */
+  async adoptGroups(records: readonly { group: string; checkUrl: string | null }[]): Promise<string[]> {
+    const taken: string[] = [];
+    for (const { group, checkUrl } of records) {
+      if (this.groups.has(group)) continue;
+      try {
+        await this.registerGroup(group, checkUrl);
+        taken.push(group);
+      } catch (e) {
+        this.deps.logger.warn('producer group of a peer not taken', { group, checkUrl, err: e instanceof Error ? e.message : String(e) });
+      }
+    }
+    return taken;
+  }
+
   checkUrlOf(group: string): string | null {
     return this.groups.get(group)?.checkUrl ?? null;
   }

@@ -327,6 +327,36 @@ describe('TransactionalMessageService', () => {
     await tx.close();
   });
 
+  it("adopts a peer's producer groups it has never been told of, durably; never one it knows; never a URL outside its prefixes", async () => {
+    const store = fx.open();
+    const config = {
+      brokerName: 'broker-b',
+      checkFirstMs: 6_000,
+      checkIntervalMs: 30_000,
+      checkMax: 3,
+      checkUrlTimeoutMs: 1_000,
+      checkUrlPrefixes: ['https://ok/'],
+    };
+    const tx = new TransactionalMessageService(store, config, silentLogger);
+    await tx.recover();
+    await tx.registerGroup('told', 'https://ok/told');
+    const taken = await tx.adoptGroups([
+      { group: 'told', checkUrl: 'https://ok/other' },
+      { group: 'new', checkUrl: 'https://ok/new' },
+      { group: 'cleared', checkUrl: null },
+      { group: 'elsewhere', checkUrl: 'http://169.254.169.254/' },
+    ]);
+    expect(taken).toEqual(['new', 'cleared']);
+    const groups = Object.fromEntries(tx.producerGroups().map((g) => [g.group, g.checkUrl]));
+    expect(groups).toEqual({ told: 'https://ok/told', new: 'https://ok/new', cleared: null });
+    await tx.close();
+    // Kept as the group's own registration: back after a restart.
+    const again = new TransactionalMessageService(store, config, silentLogger);
+    await again.recover();
+    expect(again.checkUrlOf('new')).toBe('https://ok/new');
+    await again.close();
+  });
+
   it('parses check answers: plain words, JSON strings and objects; anything else is garbage', () => {
     expect(parseCheckAnswer('commit')).toEqual({ resolution: 'COMMIT' });
     expect(parseCheckAnswer('"ROLLBACK"')).toEqual({ resolution: 'ROLLBACK' });

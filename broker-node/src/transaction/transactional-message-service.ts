@@ -179,6 +179,16 @@ export class TransactionalMessageService {
     return this.checks.registerGroup(group, checkUrl);
   }
 
+  /** Registrations of groups unknown here, from a peer broker (producer-group-sync.ts); the groups taken. */
+  adoptGroups(records: readonly { group: string; checkUrl: string | null }[]): Promise<string[]> {
+    return this.checks.adoptGroups(records);
+  }
+
+  /** Every producer group registered here, with its check URL (null: SDK producers long-poll). */
+  producerGroups(): { group: string; checkUrl: string | null }[] {
+    return [...this.checks.groups].map(([group, r]) => ({ group, checkUrl: r.checkUrl }));
+  }
+
   checkUrlOf(group: string): string | null {
     return this.checks.checkUrlOf(group);
   }

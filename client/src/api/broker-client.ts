@@ -170,6 +170,11 @@ export class BrokerClient {
     return this.http.json('POST', '/v1/transaction/end', { ends, answer: 'failures' });
   }
 
+  /** The producer groups registered on this broker, with their check URLs (null: SDK producers long-poll for checks). */
+  async producerGroups(): Promise<{ group: string; checkUrl: string | null }[]> {
+    return (await this.http.json<{ groups: { group: string; checkUrl: string | null }[] }>('GET', '/v1/transaction/producer-groups')).groups;
+  }
+
   /**
    * A producer group's transaction check-backs due on this broker (a long poll up to `waitMs`);
    * `signal` ends the poll early (its producer left).
