@@ -6,6 +6,7 @@
  */
 export { Producer, type PreparedBatch, type ProducerOptions, type SendFailure, type SendOutcome } from './producer/producer.js';
 export { HttpProducer } from './producer/http-producer.js';
+export { HttpTransactionProducer, type HttpTransactionProducerOptions } from './producer/http-transaction-producer.js';
 export {
   TransactionProducer,
   type TransactionCheckView,

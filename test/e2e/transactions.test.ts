@@ -10,7 +10,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CirrusError, SimpleConsumer, TransactionProducer, type TransactionResolution } from '@cirrusmq/client';
+import { type CirrusError, HttpTransactionProducer, SimpleConsumer, TransactionProducer, type TransactionResolution } from '@cirrusmq/client';
 import { ContentTypes, encodeSendBatch, encodeTimerBatch, prepareMessage } from '@cirrusmq/client/protocol';
 import type { LocalCluster } from '../../infra/local/local-cluster';
 import { waitFor } from '../../infra/local/wait-for';
@@ -314,6 +314,47 @@ describe('transactional messages', () => {
       expect(ends.filter((e) => e.status === 'fulfilled')).toHaveLength(20);
       expect(ends.filter((e) => e.status === 'rejected').map((e) => (e as PromiseRejectedResult).reason.code)).toEqual(['TRANSACTION_ALREADY_ENDED']);
       expect(await storedIds('TxSdk')).toEqual([sent[0]!.messageId, sent[2]!.messageId, ...many.map((m) => m.messageId)].sort());
+    } finally {
+      producer.shutdown();
+    }
+  }, 60_000);
+
+  it('SDK through the gateway (HttpTransactionProducer): executeLocalTransaction decides; an UNKNOWN one is resolved by the HTTP long poll', async () => {
+    await createTopic('TxHttp');
+    const decide: Record<string, TransactionResolution> = { a: 'COMMIT', b: 'ROLLBACK', c: 'UNKNOWN', d: 'UNKNOWN' };
+    const checked: string[] = [];
+    const producer = new HttpTransactionProducer({
+      gateway: cluster.gatewayUrl,
+      producerGroup: 'pg-http',
+      checkWaitSeconds: 2,
+      listener: {
+        executeLocalTransaction: (msg) => {
+          if (String(msg.body) === 'throws') throw new Error('local transaction failed');
+          return decide[String(msg.body)]!;
+        },
+        checkLocalTransaction: (check) => {
+          checked.push(check.body.toString());
+          return check.body.toString() === 'c' ? 'COMMIT' : 'UNKNOWN';
+        },
+      },
+    });
+    try {
+      producer.start();
+      const sent = [];
+      for (const body of ['a', 'b', 'c', 'throws']) sent.push(await producer.sendMessageInTransaction({ topic: 'TxHttp', body, tags: 'T' }));
+      expect(sent.map((s) => s.resolution)).toEqual(['COMMIT', 'ROLLBACK', 'UNKNOWN', 'UNKNOWN']);
+      for (const s of sent) expect(s.transactionId).toMatch(new RegExp(`^${s.messageId}\\.`));
+      expect(await storedIds('TxHttp')).toEqual([sent[0]!.messageId]);
+      await waitFor('the UNKNOWN one committed by its check-back', 20_000, async () => (await storedIds('TxHttp')).length === 2);
+      expect(await storedIds('TxHttp')).toEqual([sent[0]!.messageId, sent[2]!.messageId].sort());
+      expect(checked).toContain('c');
+      expect(producer.checksResolved).toBe(1);
+      // Its own end of a transaction already ended: 409; the one left UNKNOWN can still be rolled back by id.
+      await expect(producer.rollback(sent[2]!.transactionId)).rejects.toMatchObject({ code: 'TRANSACTION_ALREADY_ENDED' });
+      await producer.rollback(sent[3]!.transactionId);
+      expect(await storedIds('TxHttp')).toEqual([sent[0]!.messageId, sent[2]!.messageId].sort());
+      // A send the gateway refuses is the caller's error, no transaction begun.
+      await expect(producer.sendMessageInTransaction({ topic: 'no-such-topic', body: 'x' })).rejects.toMatchObject({ code: 'TOPIC_NOT_FOUND' });
     } finally {
       producer.shutdown();
     }

@@ -46,6 +46,23 @@ export interface ReceiveRequestJson {
   filter?: string;
 }
 
+/** A transaction due for a check-back, as GET /v1/transactions/checks answers it. */
+export interface TransactionCheckJson {
+  transactionId: string;
+  messageId: string;
+  topic: string;
+  queueId: number;
+  producerGroup: string;
+  checkTimes: number;
+  bornTimestamp: number;
+  storeTimestamp: number;
+  body: string;
+  bodyEncoding: 'base64';
+  tags?: string;
+  keys: string[];
+  properties: Record<string, string>;
+}
+
 /** A leased message as the gateway answers it. */
 export interface ReceivedMessageJson extends MessageJsonOut {
   receiptHandle: string;
@@ -97,6 +114,34 @@ export class GatewayClient {
 
   async send(topic: string, messages: MessageJsonIn[]): Promise<SendResultJson[]> {
     return (await this.http.json<{ results: SendResultJson[] }>('POST', `/v1/topics/${enc(topic)}/messages`, { messages })).results;
+  }
+
+  /** Half messages of `producerGroup` (invisible until committed); each stored one is answered with its transactionId. */
+  async sendTransactional(topic: string, producerGroup: string, messages: MessageJsonIn[]): Promise<(SendResultJson & { transactionId?: string })[]> {
+    return (
+      await this.http.json<{ results: (SendResultJson & { transactionId?: string })[] }>('POST', `/v1/topics/${enc(topic)}/messages`, {
+        transaction: true,
+        producerGroup,
+        messages,
+      })
+    ).results;
+  }
+
+  /** Commits or rolls back a transaction; TRANSACTION_NOT_FOUND (404), TRANSACTION_ALREADY_ENDED (409). */
+  endTransaction(transactionId: string, action: 'commit' | 'rollback'): Promise<unknown> {
+    return this.http.json('POST', `/v1/transactions/${enc(transactionId)}/${action}`);
+  }
+
+  /** A long poll for the group's transactions due for a check-back (empty after waitSeconds). */
+  async transactionChecks(producerGroup: string, waitSeconds: number, signal?: AbortSignal): Promise<TransactionCheckJson[]> {
+    const res = await this.http.request({
+      method: 'GET',
+      path: `/v1/transactions/checks?producerGroup=${enc(producerGroup)}&waitSeconds=${waitSeconds}`,
+      timeoutMs: waitSeconds * 1000 + RECEIVE_TIMEOUT_MARGIN_MS,
+      signal,
+    });
+    if (res.status !== 200) throw errorFromBody(res.status, parseJson(res.body));
+    return (parseJson(res.body) as { checks: TransactionCheckJson[] }).checks;
   }
 
   async sendOneway(topic: string, messages: MessageJsonIn[]): Promise<void> {

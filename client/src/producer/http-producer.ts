@@ -3,7 +3,7 @@
  * direct Producer, over the gateway's HTTP API, for places that cannot reach brokers
  * (a Lambda outside the VPC, a laptop). The gateway does the routing and retrying.
  */
-import { GatewayClient, type MessageJsonIn } from '../api/gateway-client.js';
+import { GatewayClient, type MessageJsonIn, type SendResultJson } from '../api/gateway-client.js';
 import { CirrusError, isErrorCode, toCirrusError } from '../errors.js';
 import type { Message, SendResult } from '../message.js';
 
@@ -26,7 +26,7 @@ export class HttpProducer {
   }
 
   sendOneway(msg: Message): void {
-    this.gateway.sendOneway(msg.topic, [toJson(msg)]).catch(() => {});
+    this.gateway.sendOneway(msg.topic, [messageToJsonIn(msg)]).catch(() => {});
   }
 
   /** One request for the whole batch; throws the first failure if any message failed. */
@@ -34,13 +34,8 @@ export class HttpProducer {
     const topic = messages[0]?.topic;
     if (topic === undefined) throw new CirrusError('EMPTY_BATCH', 'no messages to send');
     if (messages.some((m) => m.topic !== topic)) throw new CirrusError('INVALID_MESSAGE', 'a batch holds messages of one topic only');
-    const results = await this.gateway.send(topic, messages.map(toJson));
-    return results.map((r) => {
-      if (r.status === 'FAILED') {
-        throw new CirrusError(isErrorCode(r.error.code) ? r.error.code : 'INTERNAL', r.error.message);
-      }
-      return { status: r.status, messageId: r.messageId, messageQueue: { topic, brokerName: r.broker, queueId: r.queueId }, queueOffset: r.queueOffset };
-    });
+    const results = await this.gateway.send(topic, messages.map(messageToJsonIn));
+    return results.map((r) => sendResultOf(topic, r));
   }
 
   shutdown(): void {
@@ -48,7 +43,14 @@ export class HttpProducer {
   }
 }
 
-function toJson(m: Message): MessageJsonIn {
+/** A send result as the gateway answered it; a failed one thrown as its CirrusError. */
+export function sendResultOf(topic: string, r: SendResultJson): SendResult {
+  if (r.status === 'FAILED') throw new CirrusError(isErrorCode(r.error.code) ? r.error.code : 'INTERNAL', r.error.message);
+  return { status: r.status, messageId: r.messageId, messageQueue: { topic, brokerName: r.broker, queueId: r.queueId }, queueOffset: r.queueOffset };
+}
+
+/** A message as the gateway's send route takes it (a binary body as base64). */
+export function messageToJsonIn(m: Message): MessageJsonIn {
   const text = typeof m.body === 'string';
   return {
     body: typeof m.body === 'string' ? m.body : Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength).toString('base64'),
