@@ -89,6 +89,10 @@ async function checkServer(answer: (check: any) => string | undefined): Promise<
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/check`, checks };
 }
 
+async function gatewayMetric(name: string): Promise<number> {
+  return sample(await (await fetch(`${cluster.gatewayUrl}/metrics`)).text(), name, {}) ?? 0;
+}
+
 async function brokerMetric(name: string, labels: Record<string, string>): Promise<number> {
   let total = 0;
   for (const { brokerName } of cluster.config.brokers) {
@@ -178,6 +182,43 @@ describe('transactional messages', () => {
       ],
     });
     expect(await storedIds('TxBatchEnd')).toEqual([a!.messageId, c!.messageId].sort());
+  });
+
+  it('HTTP commits and rollbacks arriving together go to their broker as one batch end, each answered on its own', async () => {
+    await createTopic('TxHttpEnds');
+    const halves = await sendHalf(
+      'TxHttpEnds',
+      'pg-ends',
+      Array.from({ length: 20 }, (_, i) => `e${i}`),
+    );
+    const before = {
+      ends: await gatewayMetric('cirrusmq_gateway_transaction_ends_total'),
+      calls: await gatewayMetric('cirrusmq_gateway_broker_end_calls_total'),
+    };
+    // One send: all on one broker; every third rolled back, and the first committed twice.
+    const answers = await Promise.all([
+      ...halves.map((h, i) => end(h.transactionId, i % 3 === 0 ? 'rollback' : 'commit')),
+      end(halves[1]!.transactionId, 'commit'),
+    ]);
+    const committed = halves.filter((_, i) => i % 3 !== 0);
+    expect(answers.slice(0, 20).map((a) => a.status)).toEqual(halves.map(() => 200));
+    for (const [i, a] of answers.slice(0, 20).entries()) {
+      expect(a.body).toMatchObject({
+        transactionId: halves[i]!.transactionId,
+        messageId: halves[i]!.messageId,
+        resolution: i % 3 === 0 ? 'ROLLBACK' : 'COMMIT',
+        topic: 'TxHttpEnds',
+      });
+      if (i % 3 !== 0) expect(typeof a.body.queueOffset).toBe('number');
+    }
+    expect([answers[20]!.status, answers[20]!.body.error.code, answers[20]!.body.error.details?.resolution]).toEqual([
+      409,
+      'TRANSACTION_ALREADY_ENDED',
+      'COMMIT',
+    ]);
+    expect(await storedIds('TxHttpEnds')).toEqual(committed.map((h) => h.messageId).sort());
+    expect((await gatewayMetric('cirrusmq_gateway_transaction_ends_total')) - before.ends).toBe(21);
+    expect((await gatewayMetric('cirrusmq_gateway_broker_end_calls_total')) - before.calls).toBeLessThan(21);
   });
 
   it('refuses bad input with a code', async () => {

@@ -52,6 +52,16 @@ export interface QueryMessageOptions {
   max?: number;
 }
 
+/** A transaction a broker ended: COMMIT gives the message's offset in its queue. */
+export interface TransactionEnded {
+  transactionId: string;
+  messageId: string;
+  resolution: 'COMMIT' | 'ROLLBACK';
+  topic: string;
+  queueId: number;
+  queueOffset?: number;
+}
+
 export class BrokerClient {
   /** Remoting frames on one connection by default, HTTP/1.1 with `transport: 'http'` or against a broker that refuses the upgrade. */
   private readonly http: BrokerTransport;
@@ -152,11 +162,15 @@ export class BrokerClient {
   }
 
   /** Commits or rolls back a half message held here; TRANSACTION_NOT_FOUND, or TRANSACTION_ALREADY_ENDED with details.resolution. */
-  endTransaction(
-    messageId: string,
-    resolution: 'COMMIT' | 'ROLLBACK',
-  ): Promise<{ transactionId: string; messageId: string; resolution: 'COMMIT' | 'ROLLBACK'; topic: string; queueId: number; queueOffset?: number }> {
+  endTransaction(messageId: string, resolution: 'COMMIT' | 'ROLLBACK'): Promise<TransactionEnded> {
     return this.http.json('POST', `/v1/transaction/end?messageId=${encodeURIComponent(messageId)}&resolution=${resolution}`);
+  }
+
+  /** Several ends in one request, one answer per end in order: the ended transaction, or its error. */
+  endTransactionsAnswered(ends: readonly { messageId: string; resolution: 'COMMIT' | 'ROLLBACK' }[]): Promise<{
+    results: (TransactionEnded | { error: { code: string; message: string; details?: ErrorDetails } })[];
+  }> {
+    return this.http.json('POST', '/v1/transaction/end', { ends });
   }
 
   /**

@@ -35,6 +35,9 @@ export class GatewayMetrics {
   acksFailed = 0;
   /** Ack calls made to brokers: fewer than ackRequests when one turn's acks of a (broker, topic, group) went as one (turn-batcher.ts). */
   brokerAckCalls = 0;
+  /** Commit and rollback requests answered, and the batch-end calls made to brokers for them (one per broker and turn). */
+  transactionEnds = 0;
+  brokerEndCalls = 0;
   messagesRedriven = 0;
 
   /** Per instance (tests build several gateways in one process), not prom-client's global registry. */
@@ -131,6 +134,8 @@ export class GatewayMetrics {
       metric('cirrusmq_gateway_acks_ok_total', 'counter', 'Receipt handles acked', this.acksOk),
       metric('cirrusmq_gateway_acks_failed_total', 'counter', 'Receipt handles whose ack failed (invalid, expired, broker unavailable)', this.acksFailed),
       metric('cirrusmq_gateway_broker_ack_calls_total', 'counter', 'Ack calls made to brokers (one per broker, topic, group and turn)', this.brokerAckCalls),
+      metric('cirrusmq_gateway_transaction_ends_total', 'counter', 'Commit and rollback requests', this.transactionEnds),
+      metric('cirrusmq_gateway_broker_end_calls_total', 'counter', 'Transaction end calls made to brokers (one per broker and turn)', this.brokerEndCalls),
       metric('cirrusmq_gateway_messages_redriven_total', 'counter', 'Dead letters sent back to their topics', this.messagesRedriven),
       metric('cirrusmq_gateway_nameserver_calls_total', 'counter', 'Calls to the NameServer (route lookups and admin)', nameServerCalls),
       metric('process_resident_memory_bytes', 'gauge', 'Resident set size', rss),

@@ -17,11 +17,14 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { PreparedBatch, SendOutcome } from '@cirrusmq/client';
 import {
   type ClusterBrokerInfo,
+  type ErrorDetails,
+  type TransactionEnded,
   CirrusError,
   decodeTransactionId,
   encodeTransactionId,
   errorFromBody,
   HttpClient,
+  isErrorCode,
   markHalfMessages,
   parseJson,
   toCirrusError,
@@ -33,6 +36,9 @@ import { GroupParams } from '../api/params';
 import { failure, json } from '../api/schemas';
 import type { GatewayDeps } from '../deps';
 import { resultsJson } from '../message-json';
+import { TurnBatcher } from '../turn-batcher';
+
+type EndAnswer = TransactionEnded | { error: { code: string; message: string; details?: ErrorDetails } };
 
 /** Marks a send's messages as half messages when the body asks for a transaction; whether it did. */
 export function markTransactional(batch: PreparedBatch, body: Record<string, unknown>, mode: string): boolean {
@@ -162,7 +168,15 @@ const putProducerGroupRoute = createRoute({
 /** Live masters change rarely; a commit should not cost a NameServer call. */
 const CLUSTER_TTL_MS = 5_000;
 
-export function transactionRoutes(app: OpenAPIHono, { nameServer }: GatewayDeps): void {
+/** A broker's limit for one batch end (end-transaction-processor.ts). */
+const MAX_ENDS_PER_CALL = 1000;
+
+export function transactionRoutes(app: OpenAPIHono, { nameServer, brokers, metrics }: GatewayDeps): void {
+  // The commits and rollbacks of one event-loop turn to one broker: one batch end, each request answered from its own result.
+  const ends = new TurnBatcher<string, { messageId: string; resolution: 'COMMIT' | 'ROLLBACK' }, EndAnswer>(async (addr, entries) => {
+    metrics.brokerEndCalls++;
+    return (await brokers.get(addr).endTransactionsAnswered(entries)).results;
+  }, MAX_ENDS_PER_CALL);
   const clients = new Map<string, HttpClient>();
   const client = (addr: string) => {
     let c = clients.get(addr);
@@ -202,8 +216,21 @@ export function transactionRoutes(app: OpenAPIHono, { nameServer }: GatewayDeps)
       const find = async (fresh: boolean) => (await masters(fresh)).find((b) => b.brokerName === transactionId.brokerName);
       const broker = (await find(false)) ?? (await find(true));
       if (!broker) throw new CirrusError('BROKER_NOT_FOUND', `broker ${transactionId.brokerName} of transaction ${transactionId.raw} is not in the cluster`);
-      const query = `messageId=${transactionId.messageId}&resolution=${action.toUpperCase()}`;
-      return c.json((await call(broker.addr, 'POST', `/v1/transaction/end?${query}`)) as z.infer<typeof EndedSchema>, 200);
+      metrics.transactionEnds++;
+      let answer: EndAnswer;
+      try {
+        [answer] = (await ends.submit(broker.addr, broker.addr, [
+          { messageId: transactionId.messageId, resolution: action === 'commit' ? 'COMMIT' : 'ROLLBACK' },
+        ])) as [EndAnswer];
+      } catch (e) {
+        const err = toCirrusError(e);
+        throw err.status >= 500 ? new CirrusError('BROKER_UNAVAILABLE', `broker ${broker.brokerName}: ${err.message}`) : err;
+      }
+      if ('error' in answer) {
+        const { code, message, details } = answer.error;
+        throw isErrorCode(code) ? new CirrusError(code, message, { details }) : new CirrusError('INTERNAL', `${code}: ${message}`);
+      }
+      return c.json(answer as z.infer<typeof EndedSchema>, 200);
     });
   }
 
