@@ -30,6 +30,7 @@ export * from './producer/prepare-message.js';
 export * from './producer/select-queue-by-hash.js';
 export * from './producer/send-groups.js';
 export * from './producer/timer-properties.js';
+export * from './producer/transaction-end-sender.js';
 export * from './producer/transaction-id.js';
 export * from './remoting/broker-transport.js';
 export * from './remoting/remoting-frame.js';
