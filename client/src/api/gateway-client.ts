@@ -4,6 +4,7 @@ import { errorFromBody } from '../errors.js';
 import { HttpClient, parseJson } from '../http/http-client.js';
 import type { AckResponse, ChangeInvisibilityResponse, ConsumeFrom, ConsumerQueueProgress, PutGroupRequest, SubscriptionGroupConfig } from './consume-types.js';
 import { decodePopPartsAnswer, POP_PARTS_TYPE } from './pop-parts.js';
+import type { BrokerTransactionCheck } from './transaction-check.js';
 import type { ClusterBrokerInfo, TopicInfo, TopicRouteData } from './types.js';
 
 export interface MessageJsonIn {
@@ -44,23 +45,6 @@ export interface ReceiveRequestJson {
   invisibleSeconds?: number;
   waitSeconds?: number;
   filter?: string;
-}
-
-/** A transaction due for a check-back, as GET /v1/transactions/checks answers it. */
-export interface TransactionCheckJson {
-  transactionId: string;
-  messageId: string;
-  topic: string;
-  queueId: number;
-  producerGroup: string;
-  checkTimes: number;
-  bornTimestamp: number;
-  storeTimestamp: number;
-  body: string;
-  bodyEncoding: 'base64';
-  tags?: string;
-  keys: string[];
-  properties: Record<string, string>;
 }
 
 /** A leased message as the gateway answers it. */
@@ -132,8 +116,8 @@ export class GatewayClient {
     return this.http.json('POST', `/v1/transactions/${enc(transactionId)}/${action}`);
   }
 
-  /** A long poll for the group's transactions due for a check-back (empty after waitSeconds). */
-  async transactionChecks(producerGroup: string, waitSeconds: number, signal?: AbortSignal): Promise<TransactionCheckJson[]> {
+  /** A long poll for the group's transactions due for a check-back (empty after waitSeconds); the brokers' checks, passed on. */
+  async transactionChecks(producerGroup: string, waitSeconds: number, signal?: AbortSignal): Promise<BrokerTransactionCheck[]> {
     const res = await this.http.request({
       method: 'GET',
       path: `/v1/transactions/checks?producerGroup=${enc(producerGroup)}&waitSeconds=${waitSeconds}`,
@@ -141,7 +125,7 @@ export class GatewayClient {
       signal,
     });
     if (res.status !== 200) throw errorFromBody(res.status, parseJson(res.body));
-    return (parseJson(res.body) as { checks: TransactionCheckJson[] }).checks;
+    return (parseJson(res.body) as { checks: BrokerTransactionCheck[] }).checks;
   }
 
   async sendOneway(topic: string, messages: MessageJsonIn[]): Promise<void> {

@@ -5,13 +5,14 @@
  * check-backs, which this producer takes with a long poll of GET /v1/transactions/checks for
  * its group once started. The same TransactionListener as the direct TransactionProducer.
  */
-import { GatewayClient, type TransactionCheckJson } from '../api/gateway-client.js';
+import { GatewayClient } from '../api/gateway-client.js';
+import type { BrokerTransactionCheck } from '../api/transaction-check.js';
 import { CirrusError, toCirrusError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Message } from '../message.js';
 import { validateGroup } from '../validation.js';
 import { messageToJsonIn, sendResultOf } from './http-producer.js';
-import type { TransactionResolution } from './transaction-id.js';
+import { answerCheck, localResolution } from './transaction-listener-calls.js';
 import type { TransactionCheckView, TransactionListener, TransactionSendResult } from './transaction-producer.js';
 
 export interface HttpTransactionProducerOptions {
@@ -62,13 +63,8 @@ export class HttpTransactionProducer {
     const result = sendResultOf(msg.topic, r);
     const transactionId = r.status === 'FAILED' ? undefined : r.transactionId;
     if (transactionId === undefined) throw new CirrusError('INTERNAL', 'the gateway answered a transactional send without its transactionId');
-    let resolution: TransactionResolution;
-    try {
-      resolution = await this.listener.executeLocalTransaction(msg, arg, { ...result, transactionId });
-    } catch (e) {
-      this.logger.warn('executeLocalTransaction threw: left to the check-back', { transactionId, err: e });
-      resolution = 'UNKNOWN';
-    }
+    const local = localResolution(this.listener, msg, arg, { ...result, transactionId }, this.logger);
+    const resolution = typeof local === 'string' ? local : await local;
     if (resolution === 'COMMIT' || resolution === 'ROLLBACK') await this.end(transactionId, resolution);
     return { ...result, transactionId, resolution };
   }
@@ -106,26 +102,11 @@ export class HttpTransactionProducer {
   }
 
   private async answerCheck(check: TransactionCheckView): Promise<void> {
-    let resolution: TransactionResolution;
-    try {
-      resolution = await this.listener.checkLocalTransaction(check);
-    } catch (e) {
-      this.logger.warn('checkLocalTransaction threw: UNKNOWN', { transactionId: check.transactionId, err: e });
-      return;
-    }
-    if (resolution !== 'COMMIT' && resolution !== 'ROLLBACK') return;
-    try {
-      await this.end(check.transactionId, resolution);
-      this.checksResolved++;
-    } catch (e) {
-      // Ended meanwhile (by this producer, another of its group, or the last check): nothing to do.
-      const code = toCirrusError(e).code;
-      if (code !== 'TRANSACTION_NOT_FOUND' && code !== 'TRANSACTION_ALREADY_ENDED') throw e;
-    }
+    if (await answerCheck(this.listener, check, (resolution) => this.end(check.transactionId, resolution), this.logger)) this.checksResolved++;
   }
 }
 
-function checkView(c: TransactionCheckJson): TransactionCheckView {
+function checkView(c: BrokerTransactionCheck): TransactionCheckView {
   return {
     transactionId: c.transactionId,
     messageId: c.messageId,

@@ -15,6 +15,7 @@ import { type PreparedMessage, preparedBodyLength } from '../codec/send-batch.js
 import { ProduceAccumulator } from './produce-accumulator.js';
 import { Producer, type ProducerOptions, type SendOutcome } from './producer.js';
 import { TransactionEndSender } from './transaction-end-sender.js';
+import { answerCheck, localResolution } from './transaction-listener-calls.js';
 import { decodeTransactionId, encodeTransactionId, markHalfMessages, type TransactionResolution } from './transaction-id.js';
 
 /** A half message as a check-back gives it. */
@@ -117,15 +118,8 @@ export class TransactionProducer {
     if (!outcome || outcome.status === 'FAILED') throw outcome?.error ?? new CirrusError('INTERNAL', 'no send result');
     const brokerName = outcome.messageQueue.brokerName;
     const transactionId = this.transactionIdOf(brokerName, outcome.messageId);
-    let resolution: TransactionResolution;
-    try {
-      const local = this.listener.executeLocalTransaction(msg, arg, { ...outcome, transactionId });
-      // A listener answering at once is not awaited: no turn of the microtask queue per transaction.
-      resolution = typeof local === 'string' ? local : await local;
-    } catch (e) {
-      this.logger.warn('executeLocalTransaction threw: left to the check-back', { transactionId, err: e });
-      resolution = 'UNKNOWN';
-    }
+    const local = localResolution(this.listener, msg, arg, { ...outcome, transactionId }, this.logger);
+    const resolution = typeof local === 'string' ? local : await local;
     // The broker and id as the send answered them: no decode of the transaction id.
     if (resolution === 'COMMIT' || resolution === 'ROLLBACK') await this.endAt(brokerName, outcome.messageId, resolution, transactionId);
     return { ...outcome, transactionId, resolution };
@@ -272,21 +266,8 @@ export class TransactionProducer {
   }
 
   private async answerCheck(addr: string, check: TransactionCheckView): Promise<void> {
-    let resolution: TransactionResolution;
-    try {
-      resolution = await this.listener.checkLocalTransaction(check);
-    } catch (e) {
-      this.logger.warn('checkLocalTransaction threw: UNKNOWN', { transactionId: check.transactionId, err: e });
-      return;
-    }
-    if (resolution !== 'COMMIT' && resolution !== 'ROLLBACK') return;
-    try {
-      await this.brokers.get(addr).endTransaction(check.messageId, resolution);
+    if (await answerCheck(this.listener, check, (resolution) => this.brokers.get(addr).endTransaction(check.messageId, resolution), this.logger)) {
       this.checksResolved++;
-    } catch (e) {
-      // Ended meanwhile (by this producer, another of its group, or the last check): nothing to do.
-      const code = toCirrusError(e).code;
-      if (code !== 'TRANSACTION_NOT_FOUND' && code !== 'TRANSACTION_ALREADY_ENDED') throw e;
     }
   }
 }
