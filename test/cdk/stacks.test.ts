@@ -109,7 +109,7 @@ describe('NetworkStack', () => {
     expect(services).toContain('.dynamodb');
   });
 
-  it('admits nothing from the internet: brokers take the gateway only, the NameServer brokers and gateway only', () => {
+  it('admits nothing from the internet: brokers take the gateway and their peers only, the NameServer brokers and gateway only', () => {
     const ingress = resourcesOf(t.network, 'AWS::EC2::SecurityGroupIngress').map(([, p]) => p);
     const inline = resourcesOf(t.network, 'AWS::EC2::SecurityGroup').flatMap(([, p]) => asList(p.SecurityGroupIngress));
     for (const rule of [...ingress, ...inline]) {
@@ -118,7 +118,12 @@ describe('NetworkStack', () => {
       expect(rule.SourceSecurityGroupId).toBeDefined();
     }
     const ports = ingress.map((r) => `${r.FromPort}-${r.ToPort}`).sort();
-    expect(ports).toEqual(['10911-10911', '80-80', '80-80']);
+    expect(ports).toEqual(['10911-10911', '10911-10911', '80-80', '80-80']);
+    // The peers' rule: from the brokers' own group (producer-group-sync.ts).
+    const brokerSg = JSON.stringify(stacks.network.resolve(stacks.network.brokerSecurityGroup.securityGroupId));
+    expect(ingress.some((r) => JSON.stringify(r.GroupId) === brokerSg && JSON.stringify(r.SourceSecurityGroupId) === brokerSg && r.FromPort === 10911)).toBe(
+      true,
+    );
   });
 
   it('lets the gateway out to the brokers and the NameServer only', () => {

@@ -119,7 +119,7 @@ export class NetworkStack extends Stack {
 
     this.brokerSecurityGroup = new ec2.SecurityGroup(this, 'BrokerSecurityGroup', {
       vpc,
-      description: 'CirrusMQ brokers: the gateway (and clientCidrs) on the broker port',
+      description: 'CirrusMQ brokers: the gateway, their peers (and clientCidrs) on the broker port',
       allowAllOutbound: false,
     });
     this.gatewaySecurityGroup = new ec2.SecurityGroup(this, 'GatewaySecurityGroup', {
@@ -140,6 +140,9 @@ export class NetworkStack extends Stack {
 
     broker.addIngressRule(gateway, brokerPort, 'gateway to brokers');
     gateway.addEgressRule(broker, brokerPort, 'gateway to brokers');
+    // A broker reads its peers' producer groups (check URLs it missed: producer-group-sync.ts).
+    broker.addIngressRule(broker, brokerPort, 'brokers to their peers');
+    broker.addEgressRule(broker, brokerPort, 'brokers to their peers');
     nameServer.addIngressRule(broker, nsPort, 'brokers register and heartbeat');
     broker.addEgressRule(nameServer, nsPort, 'brokers register and heartbeat');
     nameServer.addIngressRule(gateway, nsPort, 'gateway route lookups');
