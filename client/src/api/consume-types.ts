@@ -66,6 +66,8 @@ export const ConsumeLimits = {
   MAX_WAIT_MS: 20_000,
   /** Receipt handles per ack or change-invisibility request. */
   MAX_ACK_ENTRIES: 100,
+  /** Characters of a receipt handle as the HTTP API takes it. */
+  MAX_RECEIPT_HANDLE_CHARS: 1024,
   MAX_RETRY_TIMES: 64,
 } as const;
 

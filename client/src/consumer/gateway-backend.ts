@@ -81,6 +81,8 @@ export class GatewayConsumeBackend implements ConsumeBackend {
 
   /** The pending acks of (topic, group), as many as one request takes; the rest stay pending. */
   private takeAcks(topic: string, group: string): PendingAck[] {
+    // The usual receive: nothing pending, nothing allocated.
+    if (this.pending.length === 0) return [];
     const taken: PendingAck[] = [];
     let n = 0;
     this.pending = this.pending.filter((a) => {
@@ -150,8 +152,8 @@ export class GatewayConsumeBackend implements ConsumeBackend {
   }
 }
 
-/** What the receive route takes in `ack` (as its ack route: 1 to 1024 characters). */
-const isHandleText = (h: unknown) => typeof h === 'string' && h.length >= 1 && h.length <= 1024;
+/** What the receive route takes in `ack` (as its ack route). */
+const isHandleText = (h: unknown) => typeof h === 'string' && h.length >= 1 && h.length <= ConsumeLimits.MAX_RECEIPT_HANDLE_CHARS;
 
 /** The indexes of `items` by key, in order (one list per key, not a copy per item). */
 function groupIndexes<T>(items: readonly T[], key: (t: T) => string): Map<string, number[]> {

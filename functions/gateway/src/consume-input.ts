@@ -16,7 +16,6 @@ const DEFAULTS = ReceiveRequestSchema.parse({});
 const MAX_INVISIBLE_SECONDS = ConsumeLimits.MAX_INVISIBLE_MS / 1000;
 const MIN_INVISIBLE_SECONDS = ConsumeLimits.MIN_INVISIBLE_MS / 1000;
 const MAX_WAIT_SECONDS = ConsumeLimits.MAX_WAIT_MS / 1000;
-const MAX_HANDLE_LENGTH = 1024;
 
 /** Checked (topic, group) pairs; bounded, since the pairs come from callers. */
 const checkedParams = new Map<string, { topic: string; group: string }>();
@@ -59,4 +58,4 @@ export function ackInput(body: Record<string, unknown>): { receiptHandles: strin
 
 const isHandleList = (v: unknown): v is string[] => Array.isArray(v) && v.length >= 1 && v.length <= ConsumeLimits.MAX_ACK_ENTRIES && v.every(isHandleText);
 
-const isHandleText = (h: unknown) => typeof h === 'string' && h.length >= 1 && h.length <= MAX_HANDLE_LENGTH;
+const isHandleText = (h: unknown) => typeof h === 'string' && h.length >= 1 && h.length <= ConsumeLimits.MAX_RECEIPT_HANDLE_CHARS;

@@ -15,7 +15,7 @@ export const MAX_REDRIVE = 10_000;
 export const TopicGroupParams = z.object({ topic: topicParam, group: groupParam });
 
 const int = () => z.number().int();
-const receiptHandles = z.array(z.string().min(1).max(1024)).min(1).max(ConsumeLimits.MAX_ACK_ENTRIES);
+const receiptHandles = z.array(z.string().min(1).max(ConsumeLimits.MAX_RECEIPT_HANDLE_CHARS)).min(1).max(ConsumeLimits.MAX_ACK_ENTRIES);
 const invisibleSeconds = () =>
   int()
     .min(ConsumeLimits.MIN_INVISIBLE_MS / 1000)
@@ -44,7 +44,7 @@ export const AckRequestSchema = z.object({ receiptHandles }).openapi('AckRequest
 export const ChangeInvisibilityRequestSchema = z
   .object({
     entries: z
-      .array(z.object({ receiptHandle: z.string().min(1).max(1024), invisibleSeconds: invisibleSeconds() }))
+      .array(z.object({ receiptHandle: z.string().min(1).max(ConsumeLimits.MAX_RECEIPT_HANDLE_CHARS), invisibleSeconds: invisibleSeconds() }))
       .min(1)
       .max(ConsumeLimits.MAX_ACK_ENTRIES),
   })
