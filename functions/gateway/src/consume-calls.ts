@@ -93,21 +93,46 @@ function createConsumeCalls(deps: GatewayDeps): ConsumeCalls {
     );
   };
 
-  /** The ack route's work, also done for a receive's `ack`: each handle to its broker, a turn's handles per broker in one call. */
-  const ackHandles = async (topic: string, group: string, receiptHandles: readonly string[]): Promise<AckResults> => {
-    const results = await perBroker(
-      routes,
-      topic,
-      receiptHandles,
-      (h) => h,
-      (addr, hs) => acks.submit(callKey(addr, topic, group), { addr, topic, group }, hs),
-    );
+  const countAcks = (results: AckResults): AckResults => {
     for (const r of results) {
       if (r.status === 'OK') metrics.acksOk++;
       else metrics.acksFailed++;
     }
     return results;
   };
+
+  /** The ack route's work: each handle to its broker, a turn's handles per broker in one call. */
+  const ackHandles = async (topic: string, group: string, receiptHandles: readonly string[]): Promise<AckResults> =>
+    countAcks(
+      await perBroker(
+        routes,
+        topic,
+        receiptHandles,
+        (h) => h,
+        (addr, hs) => acks.submit(callKey(addr, topic, group), { addr, topic, group }, hs),
+      ),
+    );
+
+  /**
+   * A receive's `ack`: sent at once, not merged into the turn's batch, so that on each broker's
+   * connection it goes out ahead of the receive's pop (same writev). A broker serves one
+   * connection's requests in order, so an orderly queue's batch is released before the pop is
+   * served there, without the pop waiting for the ack's answer.
+   */
+  const ackCarried = async (topic: string, group: string, receiptHandles: readonly string[], masters: readonly BrokerTarget[]): Promise<AckResults> =>
+    countAcks(
+      await perBroker(
+        routes,
+        topic,
+        receiptHandles,
+        (h) => h,
+        async (addr, hs) => {
+          metrics.brokerAckCalls++;
+          return (await brokers.get(addr).ack({ topic, group, receiptHandles: hs })).results;
+        },
+        masters,
+      ),
+    );
 
   return {
     async receive(params, readBody, accept) {
@@ -117,9 +142,8 @@ function createConsumeCalls(deps: GatewayDeps): ConsumeCalls {
         const { topic, group } = topicGroup(params);
         const req = receiveInput(await readBody());
         const binary = acceptsPopParts(accept);
-        // Acked before the pop: an orderly queue's batch is released before its next one is asked for.
-        const ackResults = req.ack && (await ackHandles(topic, group, req.ack));
         const targets = topicMasters(await routes.get(topic));
+        const acking = req.ack && ackCarried(topic, group, req.ack, targets);
         const popped = await receiveAcross(
           targets,
           next++,
@@ -130,6 +154,7 @@ function createConsumeCalls(deps: GatewayDeps): ConsumeCalls {
             parked: binary ? parked.parts : parked.json,
           },
         );
+        const ackResults = acking && (await acking);
         // Capped to fit a Lambda result; what is left out goes back to the group now.
         const answer = binary ? popPartsAnswer(popped, MESSAGES_BUDGET, ackResults) : receiveAnswer(popped, MESSAGES_BUDGET, ackResults);
         if (answer.count < popped.length) await release(topic, group, popped.slice(answer.count));
@@ -193,9 +218,11 @@ async function perBroker<E, R>(
   entries: readonly E[],
   handleOf: (e: E) => string,
   call: (addr: string, entries: E[]) => Promise<EntryResult<R>[]>,
+  /** The topic's masters when the caller has them: then the calls start before the first await. */
+  known?: readonly BrokerTarget[],
 ): Promise<EntryResult<R>[]> {
   const results: EntryResult<R>[] = new Array(entries.length);
-  let masters = mastersByName(topicMasters(await routes.get(topic)));
+  let masters = mastersByName(known ?? topicMasters(await routes.get(topic)));
   const names = entries.map((e) => receiptHandleBroker(handleOf(e)));
   // A handle from a broker the cached route does not know yet: the route is read again once.
   if (names.some((n) => n !== undefined && !masters.has(n))) masters = mastersByName(topicMasters(await routes.refresh(topic)));
@@ -233,7 +260,7 @@ async function perBroker<E, R>(
 
 const fail = (code: string, message: string): EntryFailure => ({ status: 'FAILED', error: { code, message } });
 
-const mastersByName = (targets: BrokerTarget[]) => new Map(targets.map((t) => [t.brokerName, t.addr]));
+const mastersByName = (targets: readonly BrokerTarget[]) => new Map(targets.map((t) => [t.brokerName, t.addr]));
 
 function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
   const out = new Map<string, T[]>();

@@ -32,6 +32,8 @@ interface FakeBroker {
   /** Answers a pop; default: nothing. */
   onPop: (req: PopRequest) => Promise<PoppedMessage[]> | PoppedMessage[];
   failAck?: boolean;
+  /** When set, an ack is answered only once this resolves. */
+  ackGate?: Promise<void>;
   /** progress and resetOffset fail with this when set. */
   down?: CirrusError;
 }
@@ -92,6 +94,8 @@ const progressOf = (brokerName: string, topic: string, group: string): ConsumerP
 
 function setup(brokerNames = ['broker-a', 'broker-b']) {
   const fakes = new Map<string, FakeBroker>();
+  /** Every pop and ack as the brokers saw them, in order: "broker-a pop". */
+  const calls: string[] = [];
   for (const name of brokerNames) fakes.set(name, { pops: [], acks: [], changes: [], onPop: () => [] });
   const addrOf = (name: string) => `${name}:1`;
   const info = {
@@ -110,11 +114,14 @@ function setup(brokerNames = ['broker-a', 'broker-b']) {
       const f = fakes.get(addr.replace(/:1$/, ''))!;
       return {
         popRaw: async (req: PopRequest) => {
+          calls.push(`${addr.replace(/:1$/, '')} pop`);
           f.pops.push(req);
           return popResultOf(await f.onPop(req));
         },
         ack: async (req: AckRequest) => {
+          calls.push(`${addr.replace(/:1$/, '')} ack`);
           f.acks.push(req);
+          await f.ackGate;
           if (f.failAck) throw new CirrusError('BROKER_UNAVAILABLE', 'down');
           return { results: req.receiptHandles.map(() => ({ status: 'OK' as const })) };
         },
@@ -139,7 +146,7 @@ function setup(brokerNames = ['broker-a', 'broker-b']) {
     const res = await app.request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     return { status: res.status, body: (await res.json()) as any };
   };
-  return { app, fakes, post, metrics };
+  return { app, fakes, post, metrics, calls };
 }
 
 const RECEIVE = '/v1/topics/orders/groups/billing/receive';
@@ -225,6 +232,22 @@ describe('consume routes: receipt handles', () => {
     expect(fakes.get('broker-a')!.acks).toEqual([{ topic: 'orders', group: 'billing', receiptHandles: [Ha2] }]);
     expect(fakes.get('broker-b')!.acks).toEqual([{ topic: 'orders', group: 'billing', receiptHandles: [Hb1, Hb4] }]);
     expect([metrics.acksOk, metrics.acksFailed]).toEqual([3, 3]);
+  });
+
+  it("a receive's acks reach their brokers before its pop, and the pop does not wait for their answers", async () => {
+    const { post, fakes, calls } = setup();
+    let openGate!: () => void;
+    fakes.get('broker-a')!.ackGate = new Promise<void>((resolve) => (openGate = resolve));
+    fakes.get('broker-a')!.onPop = () => [popped('broker-a', 5)];
+    const answer = post(RECEIVE, { max: 1, ack: [Hb1, Ha2] });
+    await waitFor('the pop', 5_000, async () => calls.some((c) => c.endsWith('pop')), 5);
+    expect(calls.slice(0, 2).sort()).toEqual(['broker-a ack', 'broker-b ack']);
+    expect(calls[2]).toMatch(/ pop$/);
+    openGate();
+    const res = await answer;
+    expect(res.status).toBe(200);
+    expect(res.body.ackResults).toEqual([{ status: 'OK' }, { status: 'OK' }]);
+    expect(res.body.messages).toHaveLength(1);
   });
 
   it('a broker that fails fails only its own entries', async () => {
