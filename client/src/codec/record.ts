@@ -22,7 +22,7 @@
 import { crc32, deflateSync, inflateSync } from 'node:zlib';
 import { CirrusError } from '../errors.js';
 import { KEY_SEPARATOR, MessageConst, SysFlag, type MessageExt } from '../message.js';
-import { readInt64, setInt64, viewOf, writeInt64 } from './int64.js';
+import { readInt64, setInt64, viewOf } from './int64.js';
 import { decodeProperties } from './properties.js';
 
 export const MESSAGE_MAGIC = 0xdaa320a7 | 0;
@@ -86,36 +86,39 @@ export function writeRecord(
   topic: string,
   properties: string,
   propertiesLength: number,
+  /** A DataView over `buf` (viewOf): a caller writing many records into one buffer makes it once. */
+  view: DataView = viewOf(buf),
 ): number {
   if (propertiesLength > MAX_PROPERTIES_LENGTH) {
     throw new CirrusError('INVALID_MESSAGE', `encoded properties exceed ${MAX_PROPERTIES_LENGTH} bytes`);
   }
   const topicLength = topic.length;
   const size = recordSize(bodyLength, topicLength, propertiesLength);
-  buf.writeInt32BE(size, pos);
-  buf.writeInt32BE(MESSAGE_MAGIC, pos + Field.MAGICCODE);
-  buf.writeInt32BE(0, pos + Field.CRC);
-  buf.writeInt32BE(queueId, pos + Field.QUEUEID);
-  buf.writeInt32BE(0, pos + Field.FLAG);
-  buf.writeInt32BE(0, pos + Field.QUEUEOFFSET);
-  buf.writeInt32BE(0, pos + Field.QUEUEOFFSET + 4);
-  buf.writeInt32BE(0, pos + Field.PHYSICALOFFSET);
-  buf.writeInt32BE(0, pos + Field.PHYSICALOFFSET + 4);
-  buf.writeInt32BE(sysFlag, pos + Field.SYSFLAG);
-  writeInt64(buf, bornTimestamp, pos + Field.BORNTIMESTAMP);
-  buf.writeInt32BE(0, pos + Field.STORETIMESTAMP);
-  buf.writeInt32BE(0, pos + Field.STORETIMESTAMP + 4);
-  buf.writeInt32BE(reconsumeTimes, pos + Field.RECONSUMETIMES);
-  buf.writeInt32BE(bodyLength, pos + Field.BODYLENGTH);
+  // The head through a DataView: the Buffer write methods check bounds and types per field.
+  view.setInt32(pos, size);
+  view.setInt32(pos + Field.MAGICCODE, MESSAGE_MAGIC);
+  view.setInt32(pos + Field.CRC, 0);
+  view.setInt32(pos + Field.QUEUEID, queueId);
+  view.setInt32(pos + Field.FLAG, 0);
+  view.setInt32(pos + Field.QUEUEOFFSET, 0);
+  view.setInt32(pos + Field.QUEUEOFFSET + 4, 0);
+  view.setInt32(pos + Field.PHYSICALOFFSET, 0);
+  view.setInt32(pos + Field.PHYSICALOFFSET + 4, 0);
+  view.setInt32(pos + Field.SYSFLAG, sysFlag);
+  setInt64(view, pos + Field.BORNTIMESTAMP, bornTimestamp);
+  view.setInt32(pos + Field.STORETIMESTAMP, 0);
+  view.setInt32(pos + Field.STORETIMESTAMP + 4, 0);
+  view.setInt32(pos + Field.RECONSUMETIMES, reconsumeTimes);
+  view.setInt32(pos + Field.BODYLENGTH, bodyLength);
   let p = pos + Field.BODY;
   if (typeof body === 'string') {
     if (buf.write(body, p, bodyLength, 'utf8') !== bodyLength) throw new CirrusError('INTERNAL', 'a text body is not as long as its stated byte length');
   } else buf.set(body, p);
   p += bodyLength;
-  buf.writeUInt8(topicLength, p);
+  buf[p] = topicLength;
   buf.write(topic, p + 1, topicLength, 'latin1');
   p += 1 + topicLength;
-  buf.writeUInt16BE(propertiesLength, p);
+  view.setUint16(p, propertiesLength);
   if (buf.write(properties, p + 2, propertiesLength, 'utf8') !== propertiesLength) {
     throw new CirrusError('INTERNAL', 'properties are not as long as their stated byte length');
   }

@@ -12,6 +12,7 @@
  *  16     .   topic (ASCII), then the records back to back
  */
 import { CirrusError } from '../errors.js';
+import { viewOf } from './int64.js';
 import { readRecordShape, recordSize, writeRecord, type RecordShape } from './record.js';
 
 export const SEND_BATCH_MAGIC = 0x434d5153;
@@ -53,9 +54,10 @@ export function encodeSendBatch(topic: string, queueId: number, messages: readon
   buf.writeUInt32BE(n, 12);
   buf.write(topic, HEADER, topicLength, 'latin1');
   let pos = HEADER + topicLength;
+  const view = viewOf(buf);
   for (let i = 0; i < n; i++) {
     const m = messages[i]!;
-    pos += writeRecord(buf, pos, queueId, m.sysFlag, m.bornTimestamp, 0, m.body, preparedBodyLength(m), topic, m.properties, m.propertiesLength);
+    pos += writeRecord(buf, pos, queueId, m.sysFlag, m.bornTimestamp, 0, m.body, preparedBodyLength(m), topic, m.properties, m.propertiesLength, view);
   }
   if (pos !== size) throw new CirrusError('INTERNAL', 'send batch encoded to another size than computed');
   return buf;
