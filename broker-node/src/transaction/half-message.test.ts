@@ -47,7 +47,7 @@ describe('half messages', () => {
     expect(store.getMaxOffsetInQueue('T', 3)).toBe(1);
   });
 
-  it('finds the marks of a batch in one pass: a mark in a body is none, a half message after it is one; properties that are not UTF-8 still encode', () => {
+  it('finds the marks of a batch in its properties only: a mark in a body is none, a half message after it is one; properties that are not UTF-8 still encode', () => {
     const prepared = [
       prepareMessage({ topic: 'T', body: 'TRAN_MSG\u0001true in a body' }, 4096, 1),
       prepareMessage({ topic: 'T', body: 'half' }, 4096, 1),
