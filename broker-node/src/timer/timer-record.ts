@@ -10,6 +10,7 @@
 import {
   CirrusError,
   decodeProperties,
+  hasPropertyPrefix,
   delayLevelMs,
   encodeProperties,
   encodeSendBatch,
@@ -83,15 +84,12 @@ export function propertiesString(buf: Buffer, shape: RecordShape): string {
   return buf.toString('utf8', shape.propertiesStart, shape.propertiesStart + shape.propertiesLength);
 }
 
-// DELAY (RocketMQ 4's level) and TIMER_DELAY_SEC both hold "DELAY"; TIMER_DELIVER_MS holds "DELIVER_MS".
-const DELAY_BYTES = Buffer.from('DELAY');
-const DELIVER_BYTES = Buffer.from('DELIVER_MS');
+/** The properties deliverTimeOf reads, as the prefixes hasPropertyPrefix looks for. */
+const SCHEDULE_NAMES = [C.TIMER_DELIVER_MS, C.TIMER_DELAY_SEC, C.DELAY].map((name) => Buffer.from(`${name}\u0001`, 'latin1'));
 
-/** Whether a record's properties may hold a schedule: a byte search, so a plain send pays no property decode. */
+/** Whether a record's properties may hold a schedule: a walk of their names, so a plain send pays no property decode. */
 function mayHaveSchedule(buf: Buffer, shape: RecordShape): boolean {
-  if (shape.propertiesLength < DELAY_BYTES.length) return false;
-  const props = buf.subarray(shape.propertiesStart, shape.propertiesStart + shape.propertiesLength);
-  return props.indexOf(DELAY_BYTES) >= 0 || props.indexOf(DELIVER_BYTES) >= 0;
+  return hasPropertyPrefix(buf, shape.propertiesStart, shape.propertiesStart + shape.propertiesLength, SCHEDULE_NAMES);
 }
 
 export interface DivertedBatch {
@@ -114,8 +112,6 @@ export const TIMER_INTERNAL_PROPERTIES = [C.REAL_TOPIC, C.REAL_QID, C.TIMER_OUT_
  */
 export function divertTimers(batch: SendBatch, now: number, maxDelayMs: number): DivertedBatch | undefined {
   const { body, records } = batch;
-  // One search of the whole batch: a plain batch (the usual case) is done here.
-  if (body.indexOf(DELAY_BYTES) < 0 && body.indexOf(DELIVER_BYTES) < 0) return undefined;
   let scheduled: { index: number; at: number; props: string }[] | undefined;
   for (let i = 0; i < records.length; i++) {
     const { shape } = records[i]!;

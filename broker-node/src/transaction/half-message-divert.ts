@@ -14,48 +14,29 @@ import {
   SEND_BATCH_MAGIC,
   SEND_BATCH_VERSION,
   type SendBatch,
+  hasPropertyPrefix,
 } from '@cirrusmq/client/protocol';
 import { HALF_TOPIC, sendBatchOfRecords } from './half-message';
 
 const C = MessageConst;
 const HALF_MARK = `${MessageConst.TRANSACTION_PREPARED}\u0001true\u0002`;
-const HALF_BYTES = Buffer.from(`${MessageConst.TRANSACTION_PREPARED}\u0001true`, 'latin1');
-const PROPERTY_END = 0x02;
+const HALF_MARK_BYTES = [Buffer.from(`${MessageConst.TRANSACTION_PREPARED}\u0001true`, 'latin1')];
 
 /**
  * Which records may be half messages: those with a property starting `TRAN_MSG\u0001true`
- * (divertHalfMessages then reads the property as decodeProperties would). Only the properties
- * are scanned, name by name, so a plain send pays a pass over ~100 bytes a record, not a
- * search of its bodies. undefined: none.
+ * (divertHalfMessages then reads the property as decodeProperties would). undefined: none.
  */
 function halfMarks(batch: SendBatch): boolean[] | undefined {
   const { body, records } = batch;
   let marks: boolean[] | undefined;
   for (let i = 0; i < records.length; i++) {
     const { propertiesStart, propertiesLength } = records[i]!.shape;
-    if (hasHalfMark(body, propertiesStart, propertiesStart + propertiesLength)) {
+    if (hasPropertyPrefix(body, propertiesStart, propertiesStart + propertiesLength, HALF_MARK_BYTES)) {
       if (!marks) marks = new Array<boolean>(records.length).fill(false);
       marks[i] = true;
     }
   }
   return marks;
-}
-
-/** Whether a property of the properties at [start, end) begins with HALF_BYTES (names start the properties or follow a 0x02). */
-function hasHalfMark(body: Buffer, start: number, end: number): boolean {
-  const last = end - HALF_BYTES.length;
-  let p = start;
-  while (p <= last) {
-    if (body[p] === HALF_BYTES[0] && startsWithHalf(body, p)) return true;
-    while (p < end && body[p] !== PROPERTY_END) p++;
-    p++;
-  }
-  return false;
-}
-
-function startsWithHalf(body: Buffer, at: number): boolean {
-  for (let i = 1; i < HALF_BYTES.length; i++) if (body[at + i] !== HALF_BYTES[i]) return false;
-  return true;
 }
 
 export interface DivertedHalves {
@@ -72,6 +53,7 @@ export interface DivertedHalves {
   committed: Buffer[];
 }
 
+const PROPERTY_END = 0x02;
 const TRAN_NAME = `${C.TRANSACTION_PREPARED}\u0001`;
 const UNIQ_NAME = `${C.UNIQ_KEY}\u0001`;
 const PGROUP_NAME = `${C.PRODUCER_GROUP}\u0001`;
