@@ -14,6 +14,9 @@ describe('send request and answer JSON', () => {
       { status: 'FLUSH_DISK_TIMEOUT', messageId: 'ID4', messageQueue: a, queueOffset: 2 },
       { status: 'SEND_OK', messageId: 'ID5', messageQueue: b, queueOffset: 9_007_199_254_740_991 },
       { status: 'SEND_OK', messageId: 'ID6', messageQueue: { ...a }, queueOffset: 3 },
+      // Ids that need escapes (a gRPC client's own id may be any text).
+      { status: 'SEND_OK', messageId: 'a"b\\c\u0001é\u2028~', messageQueue: a, queueOffset: 4 },
+      { status: 'SEND_OK', messageId: '', messageQueue: a, queueOffset: 5 },
     ];
     expect(resultsJson(outcomes)).toBe(JSON.stringify({ results: outcomes.map(resultJson) }));
     expect(resultsJson([])).toBe(JSON.stringify({ results: [] }));
