@@ -22,37 +22,80 @@ import {
 
 /** A message a POP leased: its lease, and its record in the broker's answer. */
 export interface LeasedRecord {
-  receiptHandle: string;
+  readonly receiptHandle: string;
   /** 1 on the first delivery. */
-  deliveryAttempt: number;
-  brokerName: string;
+  readonly deliveryAttempt: number;
+  readonly brokerName: string;
   /** The lease as the broker's answer has it (the binary receive answer passes it on). */
-  lease: PoppedMeta;
+  readonly lease: PoppedMeta;
   /** The broker's whole answer; the record is at `pos`. */
-  buf: Buffer;
-  pos: number;
-  shape: RecordShape;
+  readonly buf: Buffer;
+  readonly pos: number;
+  readonly shape: RecordShape;
 }
 
-/** `checkCrc` false: each record's CRC is left to the caller's reader (POP_PARTS: the SDK's decodePopResult checks it). */
+/**
+ * `checkCrc` false (POP_PARTS): each record's CRC is left to the caller's reader (the SDK's
+ * decodePopResult checks it), and the leases (the answer's JSON meta) are read only when one is
+ * asked for: an answer passed on whole, the rule, never needs them here.
+ */
 export function splitPopResult(body: Buffer, brokerName: string, checkCrc = true): LeasedRecord[] {
   if (body.length < 4) throw new CirrusError('INTERNAL', `pop result of ${body.length} bytes has no meta length`);
   const metaLength = body.readUInt32BE(0);
-  const leases = (JSON.parse(body.toString('utf8', 4, 4 + metaLength)) as PopResultMeta).messages;
-  const out: LeasedRecord[] = [];
+  const out: AnswerRecord[] = [];
+  const leases = new AnswerLeases(body, metaLength);
   let pos = 4 + metaLength;
   while (pos < body.length) {
     const shape = readRecordShape(body, pos, body.length);
     if (!shape || (checkCrc && !hasValidCrc(body, pos, shape.size))) throw new CirrusError('INTERNAL', `corrupt record at byte ${pos} of a pop result`);
-    const lease = leases[out.length];
-    if (!lease) break;
-    out.push({ receiptHandle: lease.receiptHandle, deliveryAttempt: lease.deliveryAttempt, brokerName, lease, buf: body, pos, shape });
+    out.push(new AnswerRecord(leases, out.length, brokerName, body, pos, shape));
     pos += shape.size;
   }
-  if (pos < body.length || out.length !== leases.length) {
-    throw new CirrusError('INTERNAL', `pop result holds ${pos < body.length ? 'more' : out.length} records for ${leases.length} leases`);
-  }
+  leases.records = out.length;
+  if (checkCrc) leases.read();
   return out;
+}
+
+/** The leases of one POP answer, parsed from its meta once, on first use; a count that does not match its records is an error then. */
+class AnswerLeases {
+  records = 0;
+  private leases: PoppedMeta[] | undefined;
+
+  constructor(
+    private readonly body: Buffer,
+    private readonly metaLength: number,
+  ) {}
+
+  read(): PoppedMeta[] {
+    if (this.leases) return this.leases;
+    const leases = (JSON.parse(this.body.toString('utf8', 4, 4 + this.metaLength)) as PopResultMeta).messages;
+    if (leases.length !== this.records) throw new CirrusError('INTERNAL', `pop result holds ${this.records} records for ${leases.length} leases`);
+    this.leases = leases;
+    return leases;
+  }
+}
+
+class AnswerRecord implements LeasedRecord {
+  constructor(
+    private readonly leases: AnswerLeases,
+    private readonly index: number,
+    readonly brokerName: string,
+    readonly buf: Buffer,
+    readonly pos: number,
+    readonly shape: RecordShape,
+  ) {}
+
+  get lease(): PoppedMeta {
+    return this.leases.read()[this.index]!;
+  }
+
+  get receiptHandle(): string {
+    return this.lease.receiptHandle;
+  }
+
+  get deliveryAttempt(): number {
+    return this.lease.deliveryAttempt;
+  }
 }
 
 /** A record's fields as the receive answer writes them (decodeRecord's, read in place). */

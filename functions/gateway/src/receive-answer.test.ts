@@ -150,8 +150,22 @@ describe('the receive answer', () => {
     const metaLength = answer.readUInt32BE(0);
     const meta = JSON.parse(answer.toString('utf8', 4, 4 + metaLength));
     const records = answer.subarray(4 + metaLength);
-    expect(() => splitPopResult(encodePopResult({ messages: meta.messages.slice(1) }, records), 'broker-a')).toThrow(/more records for 2 leases/);
+    expect(() => splitPopResult(encodePopResult({ messages: meta.messages.slice(1) }, records), 'broker-a')).toThrow(/3 records for 2 leases/);
     expect(() => splitPopResult(encodePopResult({ messages: [...meta.messages, meta.messages[0]] }, records), 'broker-a')).toThrow(/3 records for 4 leases/);
+  });
+
+  it('for POP_PARTS reads the leases only when one is asked for, and checks their count then', () => {
+    const answer = popResult(MIXED.slice(0, 3));
+    const metaLength = answer.readUInt32BE(0);
+    const meta = JSON.parse(answer.toString('utf8', 4, 4 + metaLength));
+    const records = answer.subarray(4 + metaLength);
+    const split = splitPopResult(answer, 'broker-a', false);
+    expect(split.map((r) => [r.pos, r.brokerName])).toHaveLength(3);
+    expect(split.map((r) => r.receiptHandle)).toEqual(meta.messages.map((m: { receiptHandle: string }) => m.receiptHandle));
+    expect(split[2]!.lease).toEqual(meta.messages[2]);
+    const short = splitPopResult(encodePopResult({ messages: meta.messages.slice(1) }, records), 'broker-a', false);
+    expect(short).toHaveLength(3);
+    expect(() => short[0]!.receiptHandle).toThrow(/3 records for 2 leases/);
   });
 
   it('finds what JSON would escape at any offset and alignment', () => {
