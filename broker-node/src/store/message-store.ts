@@ -6,7 +6,7 @@
  *   getMessage(topic, queueId, offset, filter) -> get-message.ts: ConsumeQueue units -> tag filter -> CommitLog reads
  *   queryMessage(topic, key) / queryMessageById(id) -> index/query-message-service.ts
  *   retention: CleanCommitLogService -> CleanConsumeQueueService (ConsumeQueues, index)
- *   deleteTopic: a durable tombstone (topic-tombstones.ts), then the topic's ConsumeQueues go;
+ *   deleteTopic: topic-deleter.ts: a durable tombstone (topic-tombstones.ts), then the topic's ConsumeQueues go;
  *     the replay, the tier's restore and lookups skip the topic's records below the tombstone
  *   reads of the log, local or tiered: commit-log-reader.ts (getMessage and lookups alike)
  *   tiered storage (optional, store-tier.ts): reads below the local log, deletion only once
@@ -49,12 +49,11 @@ import { STORE_DEFAULTS } from './store-defaults';
 import { StoreFlushRound } from './store-flush-round';
 import { StoreStatsService } from './store-stats-service';
 import type { StoreTier, TierStats } from './store-tier';
+import { TopicDeleter } from './topic-deleter';
 import { TopicTombstones, type IncarnationVerdict } from './topic-tombstones';
 
 const EMPTY = Buffer.alloc(0);
 const queueKey = (topic: string, queueId: number): string => `${topic}-${queueId}`;
-/** Where a deleted topic's ConsumeQueue folder waits for its files to close; emptied at load. */
-const DELETED_QUEUES_DIR = 'deleted-queues';
 
 export class DefaultMessageStore implements MessageStore {
   readonly commitLog: CommitLog;
@@ -76,6 +75,7 @@ export class DefaultMessageStore implements MessageStore {
   private readonly flushRoundService: StoreFlushRound;
   readonly flushDiskType: FlushDiskType;
   readonly storeStats = new StoreStatsService();
+  private readonly topicDeleter: TopicDeleter;
   private opened = false;
 
   constructor(
@@ -92,6 +92,14 @@ export class DefaultMessageStore implements MessageStore {
     this.storeCheckpoint = new StoreCheckpoint(config.storeDir, config.dataSync);
     this.consumeQueueTable = new ConsumeQueueTable(path.join(config.storeDir, 'consumequeue'), config.consumeQueueUnitsPerFile);
     this.topicTombstones = new TopicTombstones(config.storeDir);
+    this.topicDeleter = new TopicDeleter({
+      storeDir: config.storeDir,
+      commitLog: this.commitLog,
+      consumeQueueTable: this.consumeQueueTable,
+      tombstones: this.topicTombstones,
+      forgetQueue: (topic, queueId) => this.topicQueueTable.delete(queueKey(topic, queueId)),
+      logger,
+    });
     this.indexService = new IndexService(
       config.storeDir,
       {
@@ -184,7 +192,7 @@ export class DefaultMessageStore implements MessageStore {
     const filesEnd = this.commitLog.getMaxOffset();
     this.consumeQueueTable.load();
     for (const cq of this.allConsumeQueues()) cq.recover(checkpoint?.logicsOffset ?? 0);
-    const redoFrom = this.dropQueuesOfDeletedTopics();
+    const redoFrom = this.topicDeleter.dropQueuesOfDeletedTopics();
     // The index replays from its own progress when it is behind (its files were deleted, or
     // persisted less often than the ConsumeQueues); records it holds already are skipped.
     this.indexService.load(filesEnd);
@@ -235,30 +243,6 @@ export class DefaultMessageStore implements MessageStore {
   }
 
   /**
-   * A crash between a delete's tombstone and the move of its queue folder leaves queues that
-   * hold only records below the tombstone: they go, and the replay starts at the tombstone
-   * at the latest, so a queue of the topic created since is rebuilt whole (returned: where).
-   */
-  private dropQueuesOfDeletedTopics(): number | undefined {
-    fs.rmSync(path.join(this.config.storeDir, DELETED_QUEUES_DIR), { recursive: true, force: true });
-    if (!this.topicTombstones.hasAny()) return undefined;
-    let redoFrom: number | undefined;
-    for (const topic of this.consumeQueueTable.topics()) {
-      const below = this.topicTombstones.get(topic)?.deletedBelow;
-      if (below === undefined) continue;
-      for (const cq of this.consumeQueueTable.queuesOf(topic)) {
-        const end = cq.getMaxPhysicOffset();
-        // Records of a later incarnation start at the tombstone or after, so they end past it.
-        if (end === 0 || end > below) continue;
-        this.logger.warn('deleted topic: dropping a queue its delete left behind', { topic, queueId: cq.queueId, deletedBelow: below });
-        this.consumeQueueTable.destroy(cq);
-        redoFrom = Math.min(redoFrom ?? below, below);
-      }
-    }
-    return redoFrom;
-  }
-
-  /**
    * Deletes a topic's queues (RocketMQ's deleteTopics): the tombstone is durable before
    * anything goes, so a crash at any point cannot bring the records back; the topic's next
    * send starts at queue offset 0. `createdAt`: the NameServer incarnation deleted, whose
@@ -266,7 +250,7 @@ export class DefaultMessageStore implements MessageStore {
    */
   async deleteTopic(topic: string, createdAt?: number): Promise<DeleteTopicResult> {
     this.checkOpen();
-    const { deletedBelow, queues, closed } = this.dropTopic(topic, createdAt, true);
+    const { deletedBelow, queues, closed } = this.topicDeleter.drop(topic, createdAt, true);
     await closed;
     // A restore onto a wiped disk reads the tombstones from the tier: durability s3 acks once they are there.
     await this.tier?.topicTombstonesStored();
@@ -274,48 +258,9 @@ export class DefaultMessageStore implements MessageStore {
     return { topic, deletedBelow, queues };
   }
 
-  /**
-   * The broker serves `topic` as the NameServer's incarnation `createdAt` (topic-config-manager.ts
-   * asks before serving it). A newer one than the local queues belong to means the topic was
-   * deleted and created again while this broker missed the delete (it was down): its older
-   * queues are dropped first, as a delete would.
-   */
+  /** topic-deleter.ts's ensureIncarnation: topic-config-manager.ts asks before serving a topic. */
   ensureTopicIncarnation(topic: string, createdAt: number): IncarnationVerdict {
-    const t = this.topicTombstones.get(topic);
-    if (t?.createdAt === undefined) {
-      // First use here (or queues from before incarnations were recorded): they are this one's.
-      this.topicTombstones.setIncarnation(topic, createdAt);
-      return 'current';
-    }
-    if (createdAt === t.createdAt) return t.deleted ? 'deleted' : 'current';
-    if (createdAt < t.createdAt) return 'stale';
-    const { deletedBelow, queues, closed } = this.dropTopic(topic, createdAt, false);
-    closed.catch((e: unknown) => this.logger.error('deleted topic: closing its queues failed', { topic, err: e }));
-    this.logger.info('topic created again since its queues here were written: older queues dropped', {
-      topic,
-      createdAt,
-      was: t.createdAt,
-      deletedBelow,
-      queues,
-    });
-    return 'current';
-  }
-
-  /** The synchronous part of a delete: tombstone (fsync'd), then the queues leave; `closed` once their files are closed and removed. */
-  private dropTopic(topic: string, createdAt: number | undefined, deleted: boolean): { deletedBelow: number; queues: number; closed: Promise<void> } {
-    // Appends are synchronous: every record of the topic so far lies below the log's end.
-    const deletedBelow = this.commitLog.getMaxOffset();
-    const local = this.consumeQueueTable.queuesOf(topic);
-    if (deleted) this.topicTombstones.markDeleted(topic, deletedBelow, createdAt);
-    else this.topicTombstones.setIncarnation(topic, createdAt!, local.length > 0 ? deletedBelow : undefined);
-    for (const cq of local) this.topicQueueTable.delete(queueKey(topic, cq.queueId));
-    const { queues, movedTo } = this.consumeQueueTable.detachTopic(topic, path.join(this.config.storeDir, DELETED_QUEUES_DIR));
-    const closed = (async () => {
-      // A flush round may be syncing these files: it finishes before they close.
-      for (const cq of queues) await cq.closeDeleted();
-      if (movedTo) fs.rmSync(movedTo, { recursive: true, force: true });
-    })();
-    return { deletedBelow, queues: queues.length, closed };
+    return this.topicDeleter.ensureIncarnation(topic, createdAt);
   }
 
   /** Topics with queues here (a broker checks their incarnations at start). */
