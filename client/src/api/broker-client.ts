@@ -184,6 +184,11 @@ export class BrokerClient {
     return this.http.json('POST', '/v1/transaction/end', { ends, answer: 'failures' });
   }
 
+  /** Registers `group` here with the URL this broker POSTs its transaction checks to (null: SDK producers long-poll for them). */
+  setProducerGroupCheckUrl(group: string, checkUrl: string | null): Promise<{ group: string; checkUrl: string | null }> {
+    return this.http.json('POST', `/v1/transaction/producer-group?group=${encodeURIComponent(group)}`, { checkUrl });
+  }
+
   /** The producer groups registered on this broker, with their check URLs (null: SDK producers long-poll for checks). */
   async producerGroups(): Promise<{ group: string; checkUrl: string | null }[]> {
     return (await this.http.json<{ groups: { group: string; checkUrl: string | null }[] }>('GET', '/v1/transaction/producer-groups')).groups;

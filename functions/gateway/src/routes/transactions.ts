@@ -16,17 +16,15 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { PreparedBatch, SendOutcome } from '@cirrusmq/client';
 import {
+  type BrokerTransactionCheck,
   type ClusterBrokerInfo,
   type ErrorDetails,
   type TransactionEnded,
   CirrusError,
   decodeTransactionId,
   encodeTransactionId,
-  errorFromBody,
-  HttpClient,
   isErrorCode,
   markHalfMessages,
-  parseJson,
   toCirrusError,
   validateGroup,
 } from '@cirrusmq/client/protocol';
@@ -171,18 +169,12 @@ const CLUSTER_TTL_MS = 5_000;
 /** A broker's limit for one batch end (end-transaction-processor.ts). */
 const MAX_ENDS_PER_CALL = 1000;
 
-export function transactionRoutes(app: OpenAPIHono, { nameServer, brokers, metrics }: GatewayDeps): void {
+export function transactionRoutes(app: OpenAPIHono, { nameServer, brokers: clients, metrics }: GatewayDeps): void {
   // The commits and rollbacks of one event-loop turn to one broker: one batch end, each request answered from its own result.
   const ends = new TurnBatcher<string, { messageId: string; resolution: 'COMMIT' | 'ROLLBACK' }, EndAnswer>(async (addr, entries) => {
     metrics.brokerEndCalls++;
-    return (await brokers.get(addr).endTransactionsAnswered(entries)).results;
+    return (await clients.get(addr).endTransactionsAnswered(entries)).results;
   }, MAX_ENDS_PER_CALL);
-  const clients = new Map<string, HttpClient>();
-  const client = (addr: string) => {
-    let c = clients.get(addr);
-    if (!c) clients.set(addr, (c = new HttpClient(addr, { maxSockets: 16, timeoutMs: 35_000 })));
-    return c;
-  };
   let cluster: { at: number; brokers: Promise<ClusterBrokerInfo[]> } | undefined;
   const masters = async (fresh = false): Promise<ClusterBrokerInfo[]> => {
     if (fresh || !cluster || Date.now() - cluster.at > CLUSTER_TTL_MS) {
@@ -192,24 +184,6 @@ export function transactionRoutes(app: OpenAPIHono, { nameServer, brokers, metri
     }
     return cluster.brokers;
   };
-  const call = async (addr: string, method: 'GET' | 'POST', path: string, body?: unknown) => {
-    let res;
-    try {
-      res = await client(addr).request({
-        method,
-        path,
-        contentType: body === undefined ? undefined : 'application/json',
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch (e) {
-      const err = toCirrusError(e);
-      throw err.status >= 500 ? new CirrusError('BROKER_UNAVAILABLE', `broker ${addr}: ${err.message}`) : err;
-    }
-    const parsed = parseJson(res.body);
-    if (res.status !== 200) throw errorFromBody(res.status, parsed);
-    return parsed;
-  };
-
   for (const action of ['commit', 'rollback'] as const) {
     app.openapi(endRoute(action), async (c) => {
       const { transactionId } = c.req.valid('param');
@@ -238,14 +212,15 @@ export function transactionRoutes(app: OpenAPIHono, { nameServer, brokers, metri
     const { producerGroup, waitSeconds } = c.req.valid('query');
     const brokers = await masters();
     if (brokers.length === 0) throw new CirrusError('NO_ROUTE', 'no live broker');
-    const path = `/v1/transaction/checks?producerGroup=${encodeURIComponent(producerGroup)}&waitMs=${waitSeconds * 1000}`;
     // Every broker at once; the first with checks answers. Checks a slower broker hands out after that answer are offered again at its next interval.
-    const checks = await new Promise<unknown[]>((resolve) => {
+    const checks = await new Promise<BrokerTransactionCheck[]>((resolve) => {
       let left = brokers.length;
-      const all: unknown[] = [];
+      const all: BrokerTransactionCheck[] = [];
       for (const b of brokers) {
-        call(b.addr, 'GET', path)
-          .then((r) => all.push(...((r as { checks: unknown[] }).checks ?? [])))
+        clients
+          .get(b.addr)
+          .transactionChecks(producerGroup, waitSeconds * 1000)
+          .then((found) => all.push(...found))
           .catch(() => {})
           .finally(() => {
             left--;
@@ -263,9 +238,7 @@ export function transactionRoutes(app: OpenAPIHono, { nameServer, brokers, metri
     if (!('checkUrl' in body)) throw new CirrusError('INVALID_PARAMETER', 'checkUrl is required (an http(s) URL, or null)');
     const brokers = await masters(true);
     if (brokers.length === 0) throw new CirrusError('NO_ROUTE', 'no live broker');
-    const settled = await Promise.allSettled(
-      brokers.map((b) => call(b.addr, 'POST', `/v1/transaction/producer-group?group=${encodeURIComponent(group)}`, { checkUrl: body.checkUrl })),
-    );
+    const settled = await Promise.allSettled(brokers.map((b) => clients.get(b.addr).setProducerGroupCheckUrl(group, body.checkUrl as string | null)));
     const failed = settled.find((s) => s.status === 'rejected');
     if (failed) {
       const err = toCirrusError(failed.reason);
