@@ -13,20 +13,27 @@ function route(queues: Record<string, number>, perms: Record<string, number> = {
 }
 
 describe('TopicPublishInfo', () => {
-  it('lists writable queues sorted by broker and goes round-robin', () => {
+  it('lists writable queues sorted by broker and goes round-robin, the brokers taking turns', () => {
     const info = new TopicPublishInfo(route({ 'broker-b': 2, 'broker-a': 2 }), 0);
     expect(info.messageQueueList.map((q) => `${q.brokerName}/${q.queueId}`)).toEqual(['broker-a/0', 'broker-a/1', 'broker-b/0', 'broker-b/1']);
     const picks = Array.from({ length: 8 }, () => info.selectOneMessageQueue());
     expect(picks.map((q) => `${q.brokerName}/${q.queueId}`)).toEqual([
-      'broker-a/1',
       'broker-b/0',
+      'broker-a/1',
       'broker-b/1',
       'broker-a/0',
-      'broker-a/1',
       'broker-b/0',
+      'broker-a/1',
       'broker-b/1',
       'broker-a/0',
     ]);
+  });
+
+  it('deals the brokers out in turn when their queue counts differ, every queue as often', () => {
+    const info = new TopicPublishInfo(route({ 'broker-a': 4, 'broker-b': 2, 'broker-c': 1 }), 0);
+    const picks = Array.from({ length: 14 }, () => info.selectOneMessageQueue()).map((q) => `${q.brokerName}/${q.queueId}`);
+    expect(picks.slice(0, 7)).toEqual(['broker-b/0', 'broker-c/0', 'broker-a/1', 'broker-b/1', 'broker-a/2', 'broker-a/3', 'broker-a/0']);
+    expect(picks.slice(7)).toEqual(picks.slice(0, 7));
   });
 
   it('skips the broker that just failed (lastBrokerName)', () => {

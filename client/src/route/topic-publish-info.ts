@@ -6,7 +6,15 @@ import { MASTER_ID, Perm, type TopicRouteData } from '../api/types.js';
 import type { MessageQueue } from '../message.js';
 
 export class TopicPublishInfo {
+  /** By broker, then queue id: what a sharding key hashes into (selectQueueByHash). */
   readonly messageQueueList: readonly MessageQueue[];
+  /**
+   * The same queues, the brokers taking turns (a0, b0, a1, b1, ...): round-robin's order, so
+   * consecutive sends go to different brokers. With a few requests in flight (the gateway's
+   * autoBatch keeps two per topic) they then keep every broker busy, where a0, a1, a2, a3
+   * left one broker idle while the other took four.
+   */
+  private readonly roundRobinList: readonly MessageQueue[];
   /** brokerName -> master address */
   readonly brokerAddrs: ReadonlyMap<string, string>;
   private sendWhichQueue: number;
@@ -28,6 +36,7 @@ export class TopicPublishInfo {
       for (let i = 0; i < qd.writeQueueNums; i++) queues.push({ topic: route.topic, brokerName: qd.brokerName, queueId: i });
     }
     this.messageQueueList = queues;
+    this.roundRobinList = interleaveBrokers(queues);
     this.brokerAddrs = addrs;
     this.sendWhichQueue = startIndex;
   }
@@ -41,7 +50,7 @@ export class TopicPublishInfo {
    * failed), falling back to plain round-robin when every queue is on it.
    */
   selectOneMessageQueue(lastBrokerName?: string, isAvailable?: (brokerName: string) => boolean): MessageQueue {
-    const list = this.messageQueueList;
+    const list = this.roundRobinList;
     if (list.length === 0) throw new Error('TopicPublishInfo has no queue');
     for (let i = 0; i < list.length; i++) {
       const mq = list[this.nextIndex() % list.length]!;
@@ -60,4 +69,18 @@ export class TopicPublishInfo {
     this.sendWhichQueue = (this.sendWhichQueue + 1) & 0x7fffffff;
     return this.sendWhichQueue;
   }
+}
+
+/** Queues grouped by broker (messageQueueList's order) dealt out one broker at a time: a0, b0, a1, b1, a2, a3 when a has 4 and b 2. */
+function interleaveBrokers(queues: readonly MessageQueue[]): MessageQueue[] {
+  const byBroker = new Map<string, MessageQueue[]>();
+  for (const q of queues) {
+    let list = byBroker.get(q.brokerName);
+    if (!list) byBroker.set(q.brokerName, (list = []));
+    list.push(q);
+  }
+  const lists = [...byBroker.values()];
+  const out: MessageQueue[] = [];
+  for (let i = 0; out.length < queues.length; i++) for (const list of lists) if (i < list.length) out.push(list[i]!);
+  return out;
 }
