@@ -59,11 +59,7 @@ function createConsumeCalls(deps: GatewayDeps): ConsumeCalls {
   // One set per answer form: records handed to a POP_PARTS receive were not CRC-checked here
   // (the SDK checks each record as it decodes it); a JSON answer writes only checked ones.
   const parked = { json: new ParkedReceives<LeasedRecord>(), parts: new ParkedReceives<LeasedRecord>() };
-  // The acks and invisibility changes of one turn for one (broker, topic, group): one broker call (turn-batcher.ts).
-  const acks = new TurnBatcher<BrokerCall, string, AckResponse['results'][number]>(async (c, receiptHandles) => {
-    metrics.brokerAckCalls++;
-    return (await brokers.get(c.addr).ack({ topic: c.topic, group: c.group, receiptHandles })).results;
-  }, ConsumeLimits.MAX_ACK_ENTRIES);
+  // The invisibility changes of one turn for one (broker, topic, group): one broker call (turn-batcher.ts).
   const invisibility = new TurnBatcher<BrokerCall, ChangeInvisibilityRequest['entries'][number], ChangeInvisibilityResponse['results'][number]>(
     async (c, entries) => (await brokers.get(c.addr).changeInvisibility({ topic: c.topic, group: c.group, entries })).results,
     ConsumeLimits.MAX_ACK_ENTRIES,
@@ -93,46 +89,40 @@ function createConsumeCalls(deps: GatewayDeps): ConsumeCalls {
     );
   };
 
-  const countAcks = (results: AckResults): AckResults => {
+  /** One broker call for these handles of (topic, group). */
+  const ackAt = async (addr: string, topic: string, group: string, receiptHandles: string[]): Promise<AckResults> => {
+    metrics.brokerAckCalls++;
+    return (await brokers.get(addr).ack({ topic, group, receiptHandles })).results;
+  };
+  // The acks of one turn for one (broker, topic, group): one broker call (turn-batcher.ts).
+  const acks = new TurnBatcher<BrokerCall, string, AckResponse['results'][number]>(
+    (c, receiptHandles) => ackAt(c.addr, c.topic, c.group, receiptHandles),
+    ConsumeLimits.MAX_ACK_ENTRIES,
+  );
+
+  /**
+   * Each handle to the broker it names. The ack route's handles share a call with the turn's
+   * other acks to that broker. A receive's carried acks (`carriedBy`: the topic's masters) are
+   * sent at once instead, so that on each broker's connection they go out ahead of the
+   * receive's pop (same writev): a broker serves one connection's requests in order, so an
+   * orderly queue's batch is released before the pop is served there, without the pop waiting
+   * for the ack's answer.
+   */
+  const ackHandles = async (topic: string, group: string, receiptHandles: readonly string[], carriedBy?: readonly BrokerTarget[]): Promise<AckResults> => {
+    const results = await perBroker(
+      routes,
+      topic,
+      receiptHandles,
+      (h) => h,
+      carriedBy ? (addr, hs) => ackAt(addr, topic, group, hs) : (addr, hs) => acks.submit(callKey(addr, topic, group), { addr, topic, group }, hs),
+      carriedBy,
+    );
     for (const r of results) {
       if (r.status === 'OK') metrics.acksOk++;
       else metrics.acksFailed++;
     }
     return results;
   };
-
-  /** The ack route's work: each handle to its broker, a turn's handles per broker in one call. */
-  const ackHandles = async (topic: string, group: string, receiptHandles: readonly string[]): Promise<AckResults> =>
-    countAcks(
-      await perBroker(
-        routes,
-        topic,
-        receiptHandles,
-        (h) => h,
-        (addr, hs) => acks.submit(callKey(addr, topic, group), { addr, topic, group }, hs),
-      ),
-    );
-
-  /**
-   * A receive's `ack`: sent at once, not merged into the turn's batch, so that on each broker's
-   * connection it goes out ahead of the receive's pop (same writev). A broker serves one
-   * connection's requests in order, so an orderly queue's batch is released before the pop is
-   * served there, without the pop waiting for the ack's answer.
-   */
-  const ackCarried = async (topic: string, group: string, receiptHandles: readonly string[], masters: readonly BrokerTarget[]): Promise<AckResults> =>
-    countAcks(
-      await perBroker(
-        routes,
-        topic,
-        receiptHandles,
-        (h) => h,
-        async (addr, hs) => {
-          metrics.brokerAckCalls++;
-          return (await brokers.get(addr).ack({ topic, group, receiptHandles: hs })).results;
-        },
-        masters,
-      ),
-    );
 
   return {
     async receive(params, readBody, accept) {
@@ -143,7 +133,7 @@ function createConsumeCalls(deps: GatewayDeps): ConsumeCalls {
         const req = receiveInput(await readBody());
         const binary = acceptsPopParts(accept);
         const targets = topicMasters(await routes.get(topic));
-        const acking = req.ack && ackCarried(topic, group, req.ack, targets);
+        const acking = req.ack && ackHandles(topic, group, req.ack, targets);
         const popped = await receiveAcross(
           targets,
           next++,
