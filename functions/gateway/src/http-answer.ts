@@ -18,16 +18,28 @@ export interface HttpAnswer {
 
 /** An answer of these pieces: `body` joins them only when read. */
 export function partsAnswer(parts: readonly Buffer[], contentType: string): HttpAnswer {
-  let joined: Buffer<ArrayBuffer> | undefined;
-  return {
-    status: 200,
-    contentType,
-    parts,
-    get body() {
-      joined ??= Buffer.concat(parts) as Buffer<ArrayBuffer>;
-      return joined;
-    },
-  };
+  return new PartsAnswer(parts, contentType);
+}
+
+/**
+ * A class, not an object literal with `get body()`: a literal's getter is a new closure each
+ * time, held by an AccessorPair that V8 allocates in old space. That pair, dead at once, kept
+ * the closure and through it the brokers' answers alive through every scavenge until the next
+ * mark-compact: ~90 MB/s of promoted buffers under bench:consume, a mark-compact every ~0.4 s.
+ */
+class PartsAnswer implements HttpAnswer {
+  readonly status = 200;
+  private joined: Buffer<ArrayBuffer> | undefined;
+
+  constructor(
+    readonly parts: readonly Buffer[],
+    readonly contentType: string,
+  ) {}
+
+  get body(): Buffer<ArrayBuffer> {
+    this.joined ??= Buffer.concat(this.parts) as Buffer<ArrayBuffer>;
+    return this.joined;
+  }
 }
 
 export const JSON_HEADERS = { 'Content-Type': 'application/json' } as const;
