@@ -56,6 +56,19 @@ describe('receipt handles (v2)', () => {
     expect((other.decodeAll([h], 'Orders', 'billing')[0] as CirrusError).message).toMatch(/broker broker-a, not broker-b/);
   });
 
+  it('refuse a character outside base64url at any place, and a last character with its unused bits set', () => {
+    const [h] = codec.encodeAll('Orders', 'billing', [lease]) as [string];
+    const at = h.length - 35;
+    const bad: string[] = [];
+    for (let k = 0; k < 35; k++) for (const ch of ['.', '+', '/', '=', 'é', '\u0100']) bad.push(h.slice(0, at + k) + ch + h.slice(at + k + 1));
+    const last = h.charCodeAt(h.length - 1);
+    const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    bad.push(h.slice(0, -1) + B64[B64.indexOf(String.fromCharCode(last)) | 1]);
+    const results = codec.decodeAll([h, ...bad], 'Orders', 'billing');
+    expect(results[0]).toEqual(lease);
+    for (const r of results.slice(1)) expect(codeOf(r)).toBe('INVALID_RECEIPT_HANDLE');
+  });
+
   it('sign each batch anew: a long-lived cipher gives the same handles for the same leases', () => {
     const a = codec.encodeAll('T', 'g', [lease, lease]);
     codec.encodeAll('U', 'h', [{ queueId: 1, queueOffset: 2, generation: 3 }]);

@@ -41,6 +41,9 @@ const BODY_BYTES = 14;
 const TAG_BYTES = 12;
 const HANDLE_BYTES = BODY_BYTES + TAG_BYTES;
 const HANDLE_B64_CHARS = Math.ceil((HANDLE_BYTES * 4) / 3);
+/** A handle's bytes and one zero byte: a multiple of 3, so slots' base64 never straddle. */
+const SLOT_BYTES = HANDLE_BYTES + 1;
+const SLOT_CHARS = (SLOT_BYTES / 3) * 4;
 const MAX_U48 = 2 ** 48 - 1;
 const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 /** Bytes 14–15 of P: the version, so a v2 tag never means anything else. */
@@ -72,14 +75,19 @@ export class ReceiptHandleCodec {
     const blocks = Buffer.allocUnsafe(n * BLOCK);
     for (let i = 0; i < n; i++) writeBlock(blocks, i * BLOCK, leases[i]!);
     const tags = this.tags(blocks, topic, group);
-    const out = Buffer.allocUnsafe(n * HANDLE_BYTES);
-    const handles = new Array<string>(n);
+    // Each handle in a 27-byte slot whose last byte is 0: the batch's base64url is then every
+    // handle's 35 characters and one more, in one call instead of one per handle.
+    const out = Buffer.allocUnsafe(n * SLOT_BYTES);
     for (let i = 0; i < n; i++) {
-      const at = i * HANDLE_BYTES;
-      blocks.copy(out, at, i * BLOCK, i * BLOCK + BODY_BYTES);
-      tags.copy(out, at + BODY_BYTES, i * BLOCK, i * BLOCK + TAG_BYTES);
-      handles[i] = this.prefix + out.toString('base64url', at, at + HANDLE_BYTES);
+      const at = i * SLOT_BYTES;
+      const b = i * BLOCK;
+      for (let k = 0; k < BODY_BYTES; k++) out[at + k] = blocks[b + k]!;
+      for (let k = 0; k < TAG_BYTES; k++) out[at + BODY_BYTES + k] = tags[b + k]!;
+      out[at + HANDLE_BYTES] = 0;
     }
+    const text = out.toString('base64url');
+    const handles = new Array<string>(n);
+    for (let i = 0; i < n; i++) handles[i] = this.prefix + text.slice(i * SLOT_CHARS, i * SLOT_CHARS + HANDLE_B64_CHARS);
     return handles;
   }
 
@@ -87,9 +95,8 @@ export class ReceiptHandleCodec {
   decodeAll(handles: readonly unknown[], topic: string, group: string): (LeaseRef | CirrusError)[] {
     const out = new Array<LeaseRef | CirrusError>(handles.length);
     const bodies = Buffer.alloc(handles.length * BLOCK);
-    const given = Buffer.alloc(handles.length * TAG_BYTES);
+    const raw = Buffer.allocUnsafe(handles.length * HANDLE_BYTES);
     const v2: number[] = [];
-    const scratch = Buffer.allocUnsafe(HANDLE_BYTES + 3);
     for (let i = 0; i < handles.length; i++) {
       const h = handles[i];
       if (typeof h !== 'string' || h.length > MAX_HANDLE_CHARS) {
@@ -103,20 +110,16 @@ export class ReceiptHandleCodec {
         const ours = h.startsWith(this.prefix);
         const dot = ours ? this.prefix.length - 1 : h.indexOf('.', 3);
         const name = ours ? this.brokerName : dot < 0 ? '' : h.slice(3, dot);
-        if (
-          dot < 0 ||
-          h.length - dot - 1 !== HANDLE_B64_CHARS ||
-          // 26 bytes leave the last character 2 unused bits: a decoder ignores them, so they must be zero (one spelling per handle).
-          (B64URL.indexOf(h[h.length - 1]!) & 0b11) !== 0 ||
-          scratch.write(h.slice(dot + 1), 'base64url') !== HANDLE_BYTES
-        ) {
+        if (dot < 0 || h.length - dot - 1 !== HANDLE_B64_CHARS || !readHandleBytes(h, dot + 1, raw, i * HANDLE_BYTES)) {
           out[i] = invalid('not a receipt handle');
         } else if (name !== this.brokerName) {
           out[i] = invalid(`receipt handle of broker ${name}, not ${this.brokerName}`);
         } else {
-          scratch.copy(bodies, i * BLOCK, 0, BODY_BYTES);
-          bodies.writeUInt16BE(P_SUFFIX, i * BLOCK + BODY_BYTES);
-          scratch.copy(given, i * TAG_BYTES, BODY_BYTES, HANDLE_BYTES);
+          const b = i * BLOCK;
+          const r = i * HANDLE_BYTES;
+          for (let k = 0; k < BODY_BYTES; k++) bodies[b + k] = raw[r + k]!;
+          bodies[b + BODY_BYTES] = P_SUFFIX >> 8;
+          bodies[b + BODY_BYTES + 1] = P_SUFFIX & 0xff;
           v2.push(i);
         }
       }
@@ -124,7 +127,7 @@ export class ReceiptHandleCodec {
     if (v2.length > 0) {
       const tags = this.tags(bodies, topic, group);
       for (const i of v2) {
-        out[i] = tagsEqual(tags, i * BLOCK, given, i * TAG_BYTES)
+        out[i] = tagsEqual(tags, i * BLOCK, raw, i * HANDLE_BYTES + BODY_BYTES)
           ? readBlock(bodies, i * BLOCK)
           : invalid('receipt handle signature does not match (edited, forged, or of another topic or group)');
       }
@@ -178,10 +181,68 @@ export class ReceiptHandleCodec {
 function writeBlock(buf: Buffer, at: number, l: LeaseRef): void {
   if (l.queueId > 0xffff || l.queueOffset > MAX_U48 || l.generation > MAX_U48)
     throw new CirrusError('INTERNAL', `lease out of the receipt handle's range: ${JSON.stringify(l)}`);
-  buf.writeUInt16BE(l.queueId, at);
-  buf.writeUIntBE(l.queueOffset, at + 2, 6);
-  buf.writeUIntBE(l.generation, at + 8, 6);
-  buf.writeUInt16BE(P_SUFFIX, at + BODY_BYTES);
+  buf[at] = l.queueId >>> 8;
+  buf[at + 1] = l.queueId & 0xff;
+  writeU48(buf, at + 2, l.queueOffset);
+  writeU48(buf, at + 8, l.generation);
+  buf[at + BODY_BYTES] = P_SUFFIX >> 8;
+  buf[at + BODY_BYTES + 1] = P_SUFFIX & 0xff;
+}
+
+function writeU48(buf: Buffer, at: number, v: number): void {
+  const hi = Math.floor(v / 2 ** 24);
+  const lo = v - hi * 2 ** 24;
+  buf[at] = hi >>> 16;
+  buf[at + 1] = (hi >>> 8) & 0xff;
+  buf[at + 2] = hi & 0xff;
+  buf[at + 3] = lo >>> 16;
+  buf[at + 4] = (lo >>> 8) & 0xff;
+  buf[at + 5] = lo & 0xff;
+}
+
+const readU48 = (buf: Buffer, at: number) =>
+  ((buf[at]! << 16) | (buf[at + 1]! << 8) | buf[at + 2]!) * 2 ** 24 + ((buf[at + 3]! << 16) | (buf[at + 4]! << 8) | buf[at + 5]!);
+
+/** base64url's alphabet by character code: the 6-bit value, or -1. */
+const B64URL_VALUE = (() => {
+  const t = new Int8Array(128).fill(-1);
+  for (let i = 0; i < B64URL.length; i++) t[B64URL.charCodeAt(i)] = i;
+  return t;
+})();
+
+/**
+ * The 26 bytes of a handle's 35 characters from `from`, to `out` at `at`. False for a character
+ * outside base64url, or for the last character's 2 unused bits not zero (a decoder would ignore
+ * them: one spelling per handle). In JS: a native decode per handle cost more in calls than
+ * the decoding itself.
+ */
+function readHandleBytes(h: string, from: number, out: Buffer, at: number): boolean {
+  let c = from;
+  for (let g = 0; g < 8; g++, c += 4, at += 3) {
+    const a = sextet(h, c);
+    const b = sextet(h, c + 1);
+    const d = sextet(h, c + 2);
+    const e = sextet(h, c + 3);
+    if ((a | b | d | e) < 0) return false;
+    const v = (a << 18) | (b << 12) | (d << 6) | e;
+    out[at] = v >>> 16;
+    out[at + 1] = (v >>> 8) & 0xff;
+    out[at + 2] = v & 0xff;
+  }
+  const a = sextet(h, c);
+  const b = sextet(h, c + 1);
+  const d = sextet(h, c + 2);
+  if ((a | b | d) < 0 || (d & 0b11) !== 0) return false;
+  const v = (a << 12) | (b << 6) | d;
+  out[at] = v >>> 10;
+  out[at + 1] = (v >>> 2) & 0xff;
+  return true;
+}
+
+/** A character's 6-bit value, or -1 outside base64url. */
+function sextet(h: string, i: number): number {
+  const code = h.charCodeAt(i);
+  return code < 128 ? B64URL_VALUE[code]! : -1;
 }
 
 /** In time independent of where they differ (as timingSafeEqual), without two Buffer views per handle. */
@@ -192,7 +253,7 @@ function tagsEqual(a: Buffer, aAt: number, b: Buffer, bAt: number): boolean {
 }
 
 function readBlock(buf: Buffer, at: number): LeaseRef {
-  return { queueId: buf.readUInt16BE(at), queueOffset: buf.readUIntBE(at + 2, 6), generation: buf.readUIntBE(at + 8, 6) };
+  return { queueId: (buf[at]! << 8) | buf[at + 1]!, queueOffset: readU48(buf, at + 2), generation: readU48(buf, at + 8) };
 }
 
 function isIndex(v: unknown): v is number {
