@@ -37,6 +37,46 @@ describe('POP journal body', () => {
     expect(decodePopJournalRecords(encodePopJournalRecords([]))).toEqual([]);
   });
 
+  it("writes a receive's POPs and an ack's ACKs of one queue as runs, and reads them back as the records", () => {
+    const pop = every[0] as Extract<PopJournalRecord, { t: 'POP' }>;
+    const receive = Array.from({ length: 32 }, (_, i) => ({ ...pop, offset: pop.offset + i, gen: pop.gen + i }) as PopJournalRecord);
+    const ack = receive.map((r) => ({ t: 'ACK', g: r.g, topic: r.topic, q: r.q, offset: (r as typeof pop).offset }) as PopJournalRecord);
+    const body = encodePopJournalRecords([...receive, ...ack]);
+    expect(decodePopJournalRecords(body)).toEqual([...receive, ...ack]);
+    expect(body.length).toBeLessThan(150);
+    // Runs break at a gap, a generation out of step, another queue, group, topic, deadline, attempt or cursor.
+    const broken: PopJournalRecord[] = [
+      ...receive.slice(0, 3),
+      { ...pop, offset: pop.offset + 4, gen: pop.gen + 3 },
+      { ...pop, offset: pop.offset + 5, gen: pop.gen + 5 },
+      { ...pop, offset: pop.offset + 6, gen: pop.gen + 6, q: 4 },
+      { ...pop, offset: pop.offset + 7, gen: pop.gen + 7, g: 'other' },
+      { ...pop, offset: pop.offset + 8, gen: pop.gen + 8, topic: 'Other' },
+      { ...pop, offset: pop.offset + 9, gen: pop.gen + 9, deadline: pop.deadline + 1 },
+      { ...pop, offset: pop.offset + 10, gen: pop.gen + 10, attempt: 2 },
+      { ...pop, offset: pop.offset + 11, gen: pop.gen + 11, cursor: pop.cursor + 1 },
+      ...ack.slice(0, 2),
+      { t: 'ACK', g: pop.g, topic: pop.topic, q: pop.q, offset: pop.offset + 5 },
+      every[1]!,
+      ...ack.slice(0, 2),
+    ];
+    expect(decodePopJournalRecords(encodePopJournalRecords(broken))).toEqual(broken);
+  });
+
+  it("reads version 1 bodies (no runs), and refuses a run longer than the body's count", () => {
+    const v1 = encodePopJournalRecords(every);
+    v1[1] = 1;
+    expect(decodePopJournalRecords(v1)).toEqual(every);
+    const pop = every[0] as Extract<PopJournalRecord, { t: 'POP' }>;
+    const run = encodePopJournalRecords([pop, { ...pop, offset: pop.offset + 1, gen: pop.gen + 1 }]);
+    const v1WithRun = Buffer.from(run);
+    v1WithRun[1] = 1;
+    expect(() => decodePopJournalRecords(v1WithRun)).toThrow(/unknown record type/);
+    const short = Buffer.from(run);
+    short.writeUInt32LE(1, 2);
+    expect(() => decodePopJournalRecords(short)).toThrow(/run of 2 records/);
+  });
+
   it('reads the JSON bodies written before, and refuses a damaged body', () => {
     expect(decodePopJournalRecords(Buffer.from(JSON.stringify(every)))).toEqual(every);
     const body = encodePopJournalRecords(every);
