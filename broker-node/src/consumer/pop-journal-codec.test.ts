@@ -39,8 +39,8 @@ describe('POP journal body', () => {
 
   it("writes a receive's POPs and an ack's ACKs of one queue as runs, and reads them back as the records", () => {
     const pop = every[0] as Extract<PopJournalRecord, { t: 'POP' }>;
-    const receive = Array.from({ length: 32 }, (_, i) => ({ ...pop, offset: pop.offset + i, gen: pop.gen + i }) as PopJournalRecord);
-    const ack = receive.map((r) => ({ t: 'ACK', g: r.g, topic: r.topic, q: r.q, offset: (r as typeof pop).offset }) as PopJournalRecord);
+    const receive = Array.from({ length: 32 }, (_, i) => ({ ...pop, offset: pop.offset + i, gen: pop.gen + i }));
+    const ack = receive.map((r) => ({ t: 'ACK', g: r.g, topic: r.topic, q: r.q, offset: r.offset }) as PopJournalRecord);
     const body = encodePopJournalRecords([...receive, ...ack]);
     expect(decodePopJournalRecords(body)).toEqual([...receive, ...ack]);
     expect(body.length).toBeLessThan(150);
