@@ -38,10 +38,12 @@ export class PopAckService {
     const { table, polling, revive, codec, journal } = this.deps;
     revive.expire();
     const refs = codec.decodeAll(req.receiptHandles, req.topic, req.group);
+    const queues = new QueueMemo(table, req.topic, req.group);
+    const now = this.deps.now();
     const response: AckResponse = {
       results: refs.map((ref) => {
         try {
-          const { q, lease } = this.liveLease(ref, req.topic, req.group);
+          const { q, lease } = this.liveLease(ref, queues, now);
           table.resolve(q, lease.offset);
           journal()?.append({ t: 'ACK', g: q.group, topic: q.topic, q: q.queueId, offset: lease.offset });
           if (q.orderly && !q.hasActiveLease()) polling.notifyReleased(q.topic, q.group, q.queueId);
@@ -63,10 +65,12 @@ export class PopAckService {
       req.topic,
       req.group,
     );
+    const queues = new QueueMemo(table, req.topic, req.group);
+    const now = this.deps.now();
     const changed: LeaseRef[] = [];
     const outcomes = req.entries.map((entry, i) => {
       try {
-        const { q, lease } = this.liveLease(refs[i]!, req.topic, req.group);
+        const { q, lease } = this.liveLease(refs[i]!, queues, now);
         if (entry.invisibleMs === RELEASE_INVISIBLE_MS) {
           this.release(q, lease);
         } else {
@@ -88,14 +92,14 @@ export class PopAckService {
   }
 
   /** The lease a handle names, if it is still running; the errors a client sees per entry otherwise. */
-  private liveLease(ref: LeaseRef | CirrusError, topic: string, group: string): { q: QueueLeases; lease: Lease } {
+  private liveLease(ref: LeaseRef | CirrusError, queues: QueueMemo, now: number): { q: QueueLeases; lease: Lease } {
     if (ref instanceof CirrusError) throw ref;
-    const q = this.deps.table.get(group, topic, ref.queueId);
+    const q = queues.get(ref.queueId);
     const lease = q?.leases.get(ref.queueOffset);
-    if (!q || !lease || lease.generation !== ref.generation || lease.state !== 'LEASED' || lease.deadline <= this.deps.now()) {
+    if (!q || !lease || lease.generation !== ref.generation || lease.state !== 'LEASED' || lease.deadline <= now) {
       throw new CirrusError(
         'RECEIPT_HANDLE_EXPIRED',
-        `the lease of ${topic}/${ref.queueId}@${ref.queueOffset} for ${group} has ended (acked, redelivered, changed or expired)`,
+        `the lease of ${queues.topic}/${ref.queueId}@${ref.queueOffset} for ${queues.group} has ended (acked, redelivered, changed or expired)`,
       );
     }
     return { q, lease };
@@ -116,4 +120,24 @@ export class PopAckService {
 function failure(e: unknown): EntryFailure {
   if (e instanceof CirrusError) return { status: 'FAILED', error: { code: e.code, message: e.message } };
   return { status: 'FAILED', error: { code: 'INTERNAL', message: 'internal error' } };
+}
+
+/** One request's queues by id: its handles mostly name one queue, looked up once instead of by a new key string per handle. */
+class QueueMemo {
+  private id = -1;
+  private q: QueueLeases | undefined;
+
+  constructor(
+    private readonly table: PopLeaseTable,
+    readonly topic: string,
+    readonly group: string,
+  ) {}
+
+  get(queueId: number): QueueLeases | undefined {
+    if (queueId !== this.id) {
+      this.q = this.table.get(this.group, this.topic, queueId);
+      this.id = queueId;
+    }
+    return this.q;
+  }
 }
