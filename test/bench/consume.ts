@@ -1,5 +1,5 @@
 /**
- * npm run bench:consume [-- --seconds 8 --runs 3 --consumers 4 --messages 800000]
+ * npm run bench:consume [-- --seconds 8 --runs 3 --consumers 4 --messages 1200000]
  *
  * Throughput, with 1 KB messages already stored (--messages on each system), each consumer
  * loop in its own process (consume-worker.ts), runs interleaved A B C A B C:
@@ -33,7 +33,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '8' },
     runs: { type: 'string', default: '3' },
     consumers: { type: 'string', default: '4' },
-    messages: { type: 'string', default: '800000' },
+    messages: { type: 'string', default: '1200000' },
     'latency-seconds': { type: 'string', default: '8' },
     'latency-consumers': { type: 'string', default: '4' },
     'latency-rates': { type: 'string', default: '1000,10000' },
@@ -45,7 +45,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    'npm run bench:consume -- [--seconds S (per throughput run, 8)] [--runs N (3)] [--consumers C (4)] [--messages M (pre-stored, 800000)]\n' +
+    'npm run bench:consume -- [--seconds S (per throughput run, 8)] [--runs N (3)] [--consumers C (4)] [--messages M (pre-stored, 1200000)]\n' +
       '  [--latency-seconds S (8)] [--latency-consumers C (4)] [--latency-rates 1000,10000 (empty: skip)]\n' +
       '  [--systems direct,gateway,nats (the throughput rows to run: (a), (b), (c))]\n' +
       "  [--client-node-options '--initial-old-space-size=64' (node flags for every consumer process alike, as bench:produce's; '' for V8's defaults)]\n" +
