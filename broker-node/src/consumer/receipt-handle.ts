@@ -25,7 +25,7 @@
  * is still accepted (handles given out before v2), and no longer given out.
  */
 import { createCipheriv, createHash, createHmac, type Cipher, timingSafeEqual } from 'node:crypto';
-import { CirrusError } from '@cirrusmq/client/protocol';
+import { CirrusError, ConsumeLimits } from '@cirrusmq/client/protocol';
 
 /** A lease as a handle names it. */
 export interface LeaseRef {
@@ -35,7 +35,6 @@ export interface LeaseRef {
   generation: number;
 }
 
-const MAX_HANDLE_CHARS = 1024;
 const BLOCK = 16;
 const BODY_BYTES = 14;
 const TAG_BYTES = 12;
@@ -99,7 +98,7 @@ export class ReceiptHandleCodec {
     const v2: number[] = [];
     for (let i = 0; i < handles.length; i++) {
       const h = handles[i];
-      if (typeof h !== 'string' || h.length > MAX_HANDLE_CHARS) {
+      if (typeof h !== 'string' || h.length > ConsumeLimits.MAX_RECEIPT_HANDLE_CHARS) {
         out[i] = invalid('not a receipt handle');
       } else if (h.startsWith('v1.')) {
         out[i] = this.decodeV1(h, topic, group);
