@@ -4,6 +4,7 @@
  * clients, the route cache, filters, message ids). One copy of the protocol, so a runtime and
  * the SDK cannot disagree on a byte. Not a stable API for applications: that is `@cirrusmq/client`.
  */
+export * from './api/ack-answer.js';
 export * from './api/broker-client.js';
 export * from './api/cancel-scheduled.js';
 export * from './api/consume-types.js';

@@ -2,7 +2,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CirrusError, ConsumeLimits, DlqProperties, type PopRequest } from '@cirrusmq/client/protocol';
 import { waitFor } from '../../../infra/local/wait-for';
 import { PopFixture } from '../testing/pop-fixture';
-import { allOk } from './pop-message-processor';
 
 let f: PopFixture;
 
@@ -270,11 +269,5 @@ describe('POP over HTTP', () => {
     ]);
     p = await f.client.resetOffset({ topic: 'One', group: 'g1', to: 'latest' });
     expect(p.queues[0]).toMatchObject({ committedOffset: 3, inFlight: 0, lag: 0 });
-  });
-});
-
-describe('allOk', () => {
-  it('is JSON.stringify of n OK results', () => {
-    for (const n of [0, 1, 2, 32, 100]) expect(allOk(n)).toBe(JSON.stringify({ results: Array.from({ length: n }, () => ({ status: 'OK' })) }));
   });
 });

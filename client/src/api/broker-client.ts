@@ -1,5 +1,6 @@
 /** A broker's HTTP API: binary send batches in, raw records out (reads and lookups). */
-import { type CirrusError, type ErrorDetails, errorFromBody } from '../errors.js';
+import { CirrusError, type ErrorDetails, errorFromBody } from '../errors.js';
+import { ackAnswerResults } from './ack-answer.js';
 import type { ScheduleCancelled } from './cancel-scheduled.js';
 import type { BrokerTransactionCheck } from './transaction-check.js';
 import { parseJson, type HttpResponse } from '../http/http-client.js';
@@ -210,8 +211,12 @@ export class BrokerClient {
   }
 
   /** Ends the leases of these receipt handles; one result per handle, in order. */
-  ack(request: AckRequest): Promise<AckResponse> {
-    return this.http.json<AckResponse>('POST', '/v1/consume/ack', request);
+  async ack(request: AckRequest): Promise<AckResponse> {
+    const res = await this.http.request({ method: 'POST', path: '/v1/consume/ack', body: JSON.stringify(request) });
+    if (res.status < 200 || res.status >= 300) throw errorOf(res);
+    const results = ackAnswerResults(res.body);
+    if (results === undefined) throw new CirrusError('INTERNAL', `broker ${this.addr} answered an ack without results`);
+    return { results };
   }
 
   /** Moves each lease's deadline to now + invisibleMs; an OK result carries the new handle. */

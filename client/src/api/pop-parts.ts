@@ -16,6 +16,7 @@
  * handle in order, as the ack route answers them. A request without acks never gets it.
  */
 import { CirrusError } from '../errors.js';
+import { allOkResultsBytes, allOkResultsCount, okResults } from './ack-answer.js';
 import { decodePopResult, type PoppedMessage } from './broker-client.js';
 import type { AckResponse } from './consume-types.js';
 
@@ -34,9 +35,11 @@ export function popPartHead(brokerName: string, partLength: number): Buffer {
 
 /** The ack results' part: the empty broker name, then the results as JSON. */
 export function ackResultsPart(results: AckResponse['results']): Buffer[] {
-  const json = Buffer.from(JSON.stringify(results));
+  const json = allOk(results) ? allOkResultsBytes(results.length) : Buffer.from(JSON.stringify(results));
   return [popPartHead('', json.length), json];
 }
+
+const allOk = (results: AckResponse['results']) => results.every((r) => r.status === 'OK');
 
 /** Every message of a POP_PARTS body, in order, each with its lease and broker (decodePopResult's messages). */
 export function decodePopParts(body: Buffer): PoppedMessage[] {
@@ -64,6 +67,8 @@ export function decodePopPartsAnswer(body: Buffer): { messages: PoppedMessage[];
 }
 
 function parseAckResults(part: Buffer): AckResponse['results'] {
+  const ok = allOkResultsCount(part);
+  if (ok !== undefined) return okResults(ok);
   let results: unknown;
   try {
     results = JSON.parse(part.toString('utf8'));

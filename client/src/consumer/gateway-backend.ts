@@ -35,7 +35,10 @@ export class GatewayConsumeBackend implements ConsumeBackend {
     // PushConsumer's cache room) would wait out the poll. An empty answer is polled again, acks done.
     let answer: Awaited<ReturnType<GatewayClient['receiveWithAcks']>>;
     try {
-      answer = await this.gateway.receiveWithAcks(p.topic, p.group, { ...request, waitSeconds: 0, ack: carried.flatMap((a) => a.handles) });
+      // Built whole, not spread from `request`, and one ack's handles not copied: per batch, a
+      // spread and flatMap cost the consumer more than the request's JSON.
+      const ack = carried.length === 1 ? carried[0]!.handles : carried.flatMap((a) => a.handles);
+      answer = await this.gateway.receiveWithAcks(p.topic, p.group, { max: request.max, invisibleSeconds: request.invisibleSeconds, waitSeconds: 0, filter: request.filter, ack });
     } catch (e) {
       const err = toCirrusError(e);
       // Refused as a whole (4xx): the gateway checks a request before it acks, so the acks go on their own.
@@ -45,7 +48,8 @@ export class GatewayConsumeBackend implements ConsumeBackend {
     }
     let from = 0;
     for (const a of carried) {
-      const results = answer.ackResults?.slice(from, from + a.handles.length) ?? [];
+      const all = answer.ackResults;
+      const results = all === undefined ? [] : carried.length === 1 ? all : all.slice(from, from + a.handles.length);
       from += a.handles.length;
       a.settle(results);
     }
