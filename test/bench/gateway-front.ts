@@ -1,9 +1,10 @@
 /**
- * npx tsx --conditions=cirrusmq-source test/bench/gateway-front.ts [--runs 3 --seconds 3 --connections 16 --servers hot,hono --routes send,receive,ack]
+ * npx tsx --conditions=cirrusmq-source test/bench/gateway-front.ts [--runs 3 --seconds 3 --connections 16 --servers front,hot,hono --routes send,receive,ack]
  *
  * The gateway's HTTP front alone: CPU per request of this process serving the hot routes
- * (send 32 × 1 KB, receive 32 × 1 KB, ack 32 handles) through its own listener (hot-routes.ts)
- * and through Hono (the listener before it), alternating, with wrk as the client in its own
+ * (send 32 × 1 KB, receive 32 × 1 KB, ack 32 handles) through the front server
+ * (front/front-server.ts), through node:http with the hot-route listener (hot-routes.ts) and
+ * through Hono alone (the listener before it), alternating, with wrk as the client in its own
  * process. No broker or NameServer: the producer's send, the route cache and the brokers'
  * POP and ack answer at once from memory (canned answers), so what is measured is the HTTP
  * server, the routing, the request's parse, the gateway's own checks, the answer's encode and
@@ -12,6 +13,7 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,7 +23,8 @@ import { encodePopResult, encodeProperties, encodeRecord, MessageConst, recordSi
 import { createGatewayApp } from '../../functions/gateway/src/app';
 import { loadGatewayConfig } from '../../functions/gateway/src/config';
 import { createGatewayDeps } from '../../functions/gateway/src/create-deps';
-import { hotRoutesListener } from '../../functions/gateway/src/hot-routes';
+import { frontServer, nodeExchangeListener } from '../../functions/gateway/src/front/front-server';
+import { hotRouter, hotRoutesListener } from '../../functions/gateway/src/hot-routes';
 import { hasWrk } from './wrk';
 
 const { values } = parseArgs({
@@ -29,7 +32,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '16' },
-    servers: { type: 'string', default: 'hot,hono' },
+    servers: { type: 'string', default: 'front,hot,hono' },
     routes: { type: 'string', default: 'send,receive,ack' },
   },
 });
@@ -60,7 +63,12 @@ Object.assign(deps.brokers, {
 });
 
 const hono = getRequestListener(createGatewayApp(deps).fetch);
-const servers = { hot: http.createServer(hotRoutesListener(deps, hono)), hono: http.createServer(hono) };
+const router = hotRouter(deps);
+const servers: Record<string, net.Server> = {
+  front: frontServer(router, http.createServer(nodeExchangeListener(hotRoutesListener(router, hono)))),
+  hot: http.createServer(hotRoutesListener(router, hono)),
+  hono: http.createServer(hono),
+};
 const ports: Record<string, number> = {};
 for (const [name, server] of Object.entries(servers)) {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -123,8 +131,11 @@ try {
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   for (const route of chosen) {
     const figures = order.map((server) => `${server} ${median(results[`${route} ${server}`]!).toFixed(1)}`);
-    const ratio = order.length === 2 ? ` (hot/hono ${(median(results[`${route} hot`]!) / median(results[`${route} hono`]!)).toFixed(2)})` : '';
-    console.log(`${route.padEnd(7)} median µs CPU/request: ${figures.join(', ')}${ratio}`);
+    const last = order[order.length - 1]!;
+    const ratios = order
+      .slice(0, -1)
+      .map((server) => `${server}/${last} ${(median(results[`${route} ${server}`]!) / median(results[`${route} ${last}`]!)).toFixed(2)}`);
+    console.log(`${route.padEnd(7)} median µs CPU/request: ${figures.join(', ')}${ratios.length > 0 ? ` (${ratios.join(', ')})` : ''}`);
   }
 } finally {
   for (const server of Object.values(servers)) server.close();

@@ -38,7 +38,13 @@ export class GatewayConsumeBackend implements ConsumeBackend {
       // Built whole, not spread from `request`, and one ack's handles not copied: per batch, a
       // spread and flatMap cost the consumer more than the request's JSON.
       const ack = carried.length === 1 ? carried[0]!.handles : carried.flatMap((a) => a.handles);
-      answer = await this.gateway.receiveWithAcks(p.topic, p.group, { max: request.max, invisibleSeconds: request.invisibleSeconds, waitSeconds: 0, filter: request.filter, ack });
+      answer = await this.gateway.receiveWithAcks(p.topic, p.group, {
+        max: request.max,
+        invisibleSeconds: request.invisibleSeconds,
+        waitSeconds: 0,
+        filter: request.filter,
+        ack,
+      });
     } catch (e) {
       const err = toCirrusError(e);
       // Refused as a whole (4xx): the gateway checks a request before it acks, so the acks go on their own.

@@ -16,6 +16,8 @@ export interface GatewayConfig {
   maxInflightPerTopic: number;
   /** The process server answers the hot routes itself, without Hono (hot-routes.ts); off: Hono serves all. */
   hotRoutes: boolean;
+  /** With hotRoutes: the listening socket reads the hot routes' requests itself, node:http serves the rest (front/front-server.ts). */
+  frontServer: boolean;
   logLevel: LogLevel;
 }
 
@@ -31,6 +33,9 @@ export const GATEWAY_ENV = {
   retryTimes: int('CIRRUSMQ_RETRY_TIMES_WHEN_SEND_FAILED', 2, 0, 16, { description: 'retries on another broker' }),
   maxInflightPerTopic: int('CIRRUSMQ_MAX_INFLIGHT_PER_TOPIC', 2, 1, 1024, { description: 'broker requests of a topic in flight before batches merge' }),
   hotRoutes: bool('CIRRUSMQ_GATEWAY_HOT_ROUTES', true, { description: 'serve send, receive and ack without Hono (same answers, less CPU)' }),
+  frontServer: bool('CIRRUSMQ_GATEWAY_FRONT_SERVER', true, {
+    description: 'with hot routes on: read their HTTP requests without node:http (same answers, less CPU); node:http serves the rest',
+  }),
   logLevel: oneOf('CIRRUSMQ_LOG_LEVEL', LOG_LEVELS, 'info', { description: 'log level' }),
 };
 
@@ -55,6 +60,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     retryTimesWhenSendFailed: r.int(V.retryTimes),
     maxInflightPerTopic: r.int(V.maxInflightPerTopic),
     hotRoutes: r.bool(V.hotRoutes),
+    frontServer: r.bool(V.frontServer),
     logLevel: r.oneOf(V.logLevel),
   };
   r.done('gateway');

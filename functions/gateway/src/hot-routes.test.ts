@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGatewayApp } from './app';
 import { loadGatewayConfig } from './config';
 import { createGatewayDeps } from './create-deps';
-import { hotRoutesListener } from './hot-routes';
+import { hotRouter, hotRoutesListener } from './hot-routes';
 
 const deps = createGatewayDeps(loadGatewayConfig({ CIRRUSMQ_NAMESRV_ADDR: '127.0.0.1:1', CIRRUSMQ_LOG_LEVEL: 'error' }));
 const app = createGatewayApp(deps);
@@ -19,7 +19,7 @@ const honoListener = getRequestListener(app.fetch);
 /** Request targets Hono was handed. */
 const handedOver: string[] = [];
 const server = http.createServer(
-  hotRoutesListener(deps, (req, res) => {
+  hotRoutesListener(hotRouter(deps), (req, res) => {
     handedOver.push(`${req.method} ${req.url}`);
     return honoListener(req, res);
   }),

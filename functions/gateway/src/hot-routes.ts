@@ -27,9 +27,12 @@ const PLAIN_HOST = /^[a-z0-9._-]+(?::(?:[1-5]\d{3,4}|[6-9]\d{3}))?$/;
 const PLAIN_TARGET = /^\/[!$&-;=?-[\]_a-z~]*$/;
 const DOT_SEGMENT = /\/\.\.?(?:[/?]|$)/;
 
-type HotCall = (readBody: BodyReader, req: IncomingMessage) => Promise<HttpAnswer>;
+/** A request header by lower-case name, as a fetch Headers object reads it (repeats joined by ", "). */
+export type HeaderReader = (name: string) => string | undefined;
 
-interface HotRoute {
+type HotCall = (readBody: BodyReader, header: HeaderReader) => Promise<HttpAnswer>;
+
+export interface HotRoute {
   /** c.req.path as Hono reads it: the target up to its query. */
   path: string;
   call: HotCall;
@@ -37,62 +40,96 @@ interface HotRoute {
   send?: { mode: string | undefined };
 }
 
-export function hotRoutesListener(deps: GatewayDeps, fallback: RequestListener): RequestListener {
+/** A hot route's answer as written: the status, the type, then the body (or its parts, in one writev). */
+export interface WireAnswer {
+  status: number;
+  body: string | Buffer;
+  contentType?: string;
+  parts?: readonly Buffer[];
+}
+
+/** The hot routes, for whichever server reads the request (this listener, or the front server: front/front-server.ts). */
+export interface HotRouter {
+  /** The hot route a request asks for, or undefined when Hono is to answer it. */
+  match(method: string | undefined, url: string | undefined, host: string | undefined): HotRoute | undefined;
+  /** The route's answer, a refusal included, with the send histogram observed. */
+  answer(route: HotRoute, readBody: BodyReader, header: HeaderReader): Promise<WireAnswer>;
+  /** The request's log line, once its answer is written. */
+  logged(route: HotRoute, status: number, started: number): void;
+  /** The log line of an answer that could not be written. */
+  failed(route: HotRoute, err: unknown): void;
+}
+
+export function hotRouter(deps: GatewayDeps): HotRouter {
   const calls = consumeCalls(deps);
   const { logger, metrics } = deps;
+  return {
+    match(method, url, host) {
+      if (method !== 'POST' || url === undefined || host === undefined || !hostTaken(host)) return undefined;
+      if (!PLAIN_TARGET.test(url) || DOT_SEGMENT.test(url)) return undefined;
+      const q = url.indexOf('?');
+      const path = q < 0 ? url : url.slice(0, q);
+      const parts = path.split('/');
+      if (parts[1] !== 'v1' || parts[2] !== 'topics' || !parts[3]) return undefined;
+      const topic = parts[3];
+      if (parts.length === 5 && parts[4] === 'messages') {
+        const mode = q < 0 ? undefined : (getQueryParam(url, 'mode') as string | undefined);
+        return { path, send: { mode }, call: (readBody) => sendMessages(deps, topic, mode, readBody) };
+      }
+      if (parts.length !== 7 || parts[4] !== 'groups' || !parts[5]) return undefined;
+      const params: TopicGroupRaw = { topic, group: parts[5] };
+      switch (parts[6]) {
+        case 'receive':
+          return { path, call: (readBody, header) => calls.receive(params, readBody, header('accept')) };
+        case 'ack':
+          return { path, call: (readBody) => calls.ack(params, readBody) };
+        case 'change-invisibility':
+          return { path, call: (readBody) => calls.changeInvisibility(params, readBody) };
+        default:
+          return undefined;
+      }
+    },
 
-  /** The hot route `req` asks for, or undefined when Hono is to answer it. */
-  const match = (req: IncomingMessage): HotRoute | undefined => {
-    const url = req.url;
-    const host = req.headers.host;
-    if (req.method !== 'POST' || url === undefined || host === undefined || !hostTaken(host)) return undefined;
-    if (!PLAIN_TARGET.test(url) || DOT_SEGMENT.test(url)) return undefined;
-    const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
-    const parts = path.split('/');
-    if (parts[1] !== 'v1' || parts[2] !== 'topics' || !parts[3]) return undefined;
-    const topic = parts[3];
-    if (parts.length === 5 && parts[4] === 'messages') {
-      const mode = q < 0 ? undefined : (getQueryParam(url, 'mode') as string | undefined);
-      return { path, send: { mode }, call: (readBody) => sendMessages(deps, topic, mode, readBody) };
-    }
-    if (parts.length !== 7 || parts[4] !== 'groups' || !parts[5]) return undefined;
-    const params: TopicGroupRaw = { topic, group: parts[5] };
-    switch (parts[6]) {
-      case 'receive':
-        return { path, call: (readBody, req) => calls.receive(params, readBody, fetchHeader(req, 'accept')) };
-      case 'ack':
-        return { path, call: (readBody) => calls.ack(params, readBody) };
-      case 'change-invisibility':
-        return { path, call: (readBody) => calls.changeInvisibility(params, readBody) };
-      default:
-        return undefined;
-    }
+    async answer(route, readBody, header) {
+      const started = performance.now();
+      let answer: WireAnswer;
+      try {
+        answer = await route.call(readBody, header);
+      } catch (e) {
+        answer = errorAnswer(e, logger, 'POST', route.path);
+      }
+      if (route.send) metrics.observeSend(route.send.mode, answer.status, started);
+      return answer;
+    },
+
+    logged(route, status, started) {
+      logRequest(logger, 'POST', route.path, status, started);
+    },
+
+    failed(route, err) {
+      logger.error('hot route failed', { method: 'POST', path: route.path, err });
+    },
   };
+}
 
+export function hotRoutesListener(router: HotRouter, fallback: RequestListener): RequestListener {
   const serve = async (req: IncomingMessage, res: ServerResponse, route: HotRoute): Promise<void> => {
     const started = performance.now();
     const readBody: BodyReader = (maxBytes) => readNodeJsonObject(req, fetchHeader(req, 'content-type'), maxBytes);
-    let answer: { status: number; body: string | Buffer; contentType?: string; parts?: readonly Buffer[] };
-    try {
-      answer = await route.call(readBody, req);
-    } catch (e) {
-      answer = errorAnswer(e, logger, 'POST', route.path);
-    }
-    if (route.send) metrics.observeSend(route.send.mode, answer.status, started);
+    const answer = await router.answer(route, readBody, (name) => fetchHeader(req, name));
     // As @hono/node-server writes it: the status, the type, then end() adds the length.
     res.statusCode = answer.status;
     res.setHeader('Content-Type', answer.contentType ?? 'application/json');
     if (answer.parts) endWithParts(res, answer.parts);
     else res.end(answer.body);
-    logRequest(logger, 'POST', route.path, answer.status, started);
+    router.logged(route, answer.status, started);
   };
 
   return (req, res) => {
-    const route = match(req);
+    const route = router.match(req.method, req.url, req.headers.host);
     if (route === undefined) return fallback(req, res);
     serve(req, res, route).catch((e: unknown) => {
-      logger.error('hot route failed', { method: req.method, path: route.path, err: e });
+      router.failed(route, e);
       res.destroy();
     });
   };

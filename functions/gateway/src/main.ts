@@ -6,7 +6,8 @@ import { exitWithHelpIfAsked } from '@cirrusmq/client/server';
 import { createGatewayApp } from './app';
 import { gatewayHelp, loadGatewayConfig } from './config';
 import { createGatewayDeps } from './create-deps';
-import { hotRoutesListener } from './hot-routes';
+import { frontServer, nodeExchangeListener } from './front/front-server';
+import { hotRouter, hotRoutesListener } from './hot-routes';
 
 exitWithHelpIfAsked(gatewayHelp());
 
@@ -15,10 +16,19 @@ const deps = createGatewayDeps(config);
 // What @hono/node-server's serve() builds, with the hot routes (send, receive, ack) answered
 // before Hono: same answers, a fraction of the CPU (hot-routes.ts).
 const honoListener = getRequestListener(createGatewayApp(deps).fetch, { hostname: config.host });
-const server = createServer(config.hotRoutes ? hotRoutesListener(deps, honoListener) : honoListener);
-server.listen(config.port, config.host, () => {
-  const { port } = server.address() as AddressInfo;
-  deps.logger.info('gateway listening', { host: config.host, port, nameServer: config.nameServerAddr, hotRoutes: config.hotRoutes });
+const router = hotRouter(deps);
+const server = createServer(config.hotRoutes ? nodeExchangeListener(hotRoutesListener(router, honoListener)) : honoListener);
+// The front server reads the hot routes' requests itself and hands node:http the rest (front/front-server.ts).
+const listening = config.hotRoutes && config.frontServer ? frontServer(router, server) : server;
+listening.listen(config.port, config.host, () => {
+  const { port } = listening.address() as AddressInfo;
+  deps.logger.info('gateway listening', {
+    host: config.host,
+    port,
+    nameServer: config.nameServerAddr,
+    hotRoutes: config.hotRoutes,
+    frontServer: listening !== server,
+  });
 });
 
 let stopping = false;
@@ -26,7 +36,7 @@ function shutdown(signal: string): void {
   if (stopping) return;
   stopping = true;
   deps.logger.info('gateway stopping', { signal });
-  server.close(() => {
+  listening.close(() => {
     deps.producer.shutdown();
     deps.brokers.close();
     process.exit(0);
