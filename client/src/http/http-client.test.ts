@@ -62,7 +62,7 @@ describe('HttpClient', () => {
           res.writeHead(204).end();
         } else {
           res.writeHead(201, { 'content-type': 'application/json', 'x-seen': String(body.length), 'set-cookie': ['a=1', 'b=2'] });
-          res.end(JSON.stringify({ method: req.method, url: req.url, type: req.headers['content-type'], body: body.toString() }));
+          res.end(JSON.stringify({ method: req.method, url: req.url, type: req.headers['content-type'], body: req.url === '/big' ? '' : body.toString() }));
         }
       });
     });
@@ -78,9 +78,8 @@ describe('HttpClient', () => {
     expect([empty.status, empty.body.length]).toEqual([204, 0]);
     expect(await c.json('PUT', '/j', { k: [1, 2] })).toMatchObject({ method: 'PUT', body: '{"k":[1,2]}' });
     const big = Buffer.alloc(3 << 20, 7);
-    expect(
-      JSON.parse((await c.request({ method: 'POST', path: '/big', body: big, contentType: 'application/octet-stream' })).body.toString()).body.length,
-    ).toBe(big.length);
+    // Told by its length (x-seen): echoed as JSON, 3 MiB of \u0007 would be an 18 MiB answer, slow on a busy machine.
+    expect((await c.request({ method: 'POST', path: '/big', body: big, contentType: 'application/octet-stream' })).headers['x-seen']).toBe(String(big.length));
     expect(connections).toBe(1);
   });
 
