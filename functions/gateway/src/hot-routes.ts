@@ -1,7 +1,8 @@
 /**
- * The process server's request listener (main.ts): it answers the routes a producer and a
- * consumer call per batch (send, receive, ack, change-invisibility) itself and hands every
- * other request to Hono's listener unchanged. Hono costs these routes more CPU than their
+ * The hot routes, the ones a producer and a consumer call per batch (send, receive, ack,
+ * change-invisibility), answered without Hono: by the process's node:http listener below, or
+ * by the front server (front/front-server.ts) from the socket's bytes; every other request goes
+ * to Hono's listener unchanged. Hono costs these routes more CPU than their
  * own work: @hono/node-server builds a fetch Request and Response around each request and
  * the router, middleware and Context run per call. The answers are the same bytes: both
  * servers call the same functions (send-messages.ts, consume-calls.ts) for the checks, the
@@ -18,6 +19,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { getQueryParam } from 'hono/utils/url';
 import { errorAnswer, logRequest, readNodeJsonObject } from '../../shared/http';
 import { consumeCalls, type TopicGroupRaw } from './consume-calls';
+import { headerOf } from './front/request-head';
 import type { GatewayDeps } from './deps';
 import type { BodyReader, HttpAnswer } from './http-answer';
 import { sendMessages } from './send-messages';
@@ -115,8 +117,8 @@ export function hotRouter(deps: GatewayDeps): HotRouter {
 export function hotRoutesListener(router: HotRouter, fallback: RequestListener): RequestListener {
   const serve = async (req: IncomingMessage, res: ServerResponse, route: HotRoute): Promise<void> => {
     const started = performance.now();
-    const readBody: BodyReader = (maxBytes) => readNodeJsonObject(req, fetchHeader(req, 'content-type'), maxBytes);
-    const answer = await router.answer(route, readBody, (name) => fetchHeader(req, name));
+    const readBody: BodyReader = (maxBytes) => readNodeJsonObject(req, headerOf(req.rawHeaders, 'content-type'), maxBytes);
+    const answer = await router.answer(route, readBody, (name) => headerOf(req.rawHeaders, name));
     // As @hono/node-server writes it: the status, the type, then end() adds the length.
     res.statusCode = answer.status;
     res.setHeader('Content-Type', answer.contentType ?? 'application/json');
@@ -160,18 +162,4 @@ function hostTaken(host: string): boolean {
   }
   goodHost = host;
   return true;
-}
-
-/**
- * A header as a fetch Headers object reads it (what Hono's c.req.header answers): a header
- * sent more than once is its values joined by ", ", where node keeps the first content-type.
- */
-function fetchHeader(req: IncomingMessage, name: string): string | undefined {
-  const raw = req.rawHeaders;
-  let value: string | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const key = raw[i]!;
-    if (key.length === name.length && key.toLowerCase() === name) value = value === undefined ? raw[i + 1] : `${value}, ${raw[i + 1]}`;
-  }
-  return value;
 }
