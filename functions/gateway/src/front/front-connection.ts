@@ -38,6 +38,9 @@ interface Framed {
 
 export class FrontConnection {
   private buffer: Buffer = EMPTY;
+  /** Bytes after `buffer`, not yet joined to it: the rest of a body still arriving. */
+  private bodyChunks: Buffer[] = [];
+  private bodyBytes = 0;
   /** The head of the request at the start of the buffer, once read. */
   private framed: Framed | undefined;
   /** A request is being answered (here or by node:http). */
@@ -80,8 +83,17 @@ export class FrontConnection {
       this.socket.destroy();
       return;
     }
-    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
-    if (this.buffer.length > MAX_WAITING_BYTES) this.socket.pause();
+    const waiting = this.buffer.length + this.bodyBytes + chunk.length;
+    if (waiting > MAX_WAITING_BYTES) this.socket.pause();
+    if (this.framed && waiting < this.framed.end) {
+      // A large body: its chunks are joined once, when it is whole.
+      this.bodyChunks.push(chunk);
+      this.bodyBytes += chunk.length;
+      return;
+    }
+    this.buffer = this.buffer.length === 0 && this.bodyBytes === 0 ? chunk : Buffer.concat([this.buffer, ...this.bodyChunks, chunk], waiting);
+    this.bodyChunks = [];
+    this.bodyBytes = 0;
     this.readNext();
   }
 
@@ -94,7 +106,7 @@ export class FrontConnection {
   private onTimeout(): void {
     if (this.handedOver || this.busy) return;
     // Idle past the keep-alive, or a request that stalled: node:http drops both.
-    if (this.buffer.length === 0 || performance.now() - this.partialSince > this.timeouts.requestMs) this.socket.destroy();
+    if ((this.buffer.length === 0 && this.bodyBytes === 0) || performance.now() - this.partialSince > this.timeouts.requestMs) this.socket.destroy();
   }
 
   /** Answers the requests waiting in the buffer, one at a time, while each is whole. */
@@ -193,6 +205,8 @@ export class FrontConnection {
     this.buffer = EMPTY;
     this.framed = undefined;
     exchange.push(rest);
+    for (const chunk of this.bodyChunks.splice(0)) exchange.push(chunk);
+    this.bodyBytes = 0;
   }
 }
 

@@ -20,7 +20,7 @@ const router: HotRouter = {
     served.push(`front ${route.path}`);
     if (hold) await hold;
     try {
-      const body = await readBody(1024);
+      const body = await readBody(route.path === '/hot/roomy' ? 1 << 20 : 1024);
       return { status: 200, body: JSON.stringify({ path: route.path, body, accept: header('accept') ?? null }) };
     } catch (e) {
       return { status: 413, body: JSON.stringify({ error: (e as Error).message }) };
@@ -163,6 +163,23 @@ describe('the front server', () => {
       (as) => as.length === 1,
     );
     expect(JSON.parse(a!.body).body).toEqual({ slow: true });
+    c.socket.destroy();
+  });
+
+  it('joins a large body that arrives in many pieces, the next request behind it', async () => {
+    const c = connect();
+    const text = 'x'.repeat(300_000);
+    const bytes = Buffer.from(post('/hot/roomy', JSON.stringify({ text })) + post('/hot/after', '{}'));
+    for (let at = 0; at < bytes.length; at += 3000) {
+      c.socket.write(bytes.subarray(at, at + 3000));
+      await new Promise((r) => setImmediate(r));
+    }
+    const as = await until(
+      () => answers(c.received()),
+      (as) => as.length === 2,
+    );
+    expect(JSON.parse(as[0]!.body).body.text).toBe(text);
+    expect(JSON.parse(as[1]!.body).path).toBe('/hot/after');
     c.socket.destroy();
   });
 
