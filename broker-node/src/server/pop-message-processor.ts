@@ -4,7 +4,7 @@
  *   POST /v1/consume/offsets/commit, /offsets/reset.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { allOkAnswerJson, CirrusError, ContentTypes, popResultParts, validateGroup, validateTopic } from '@cirrusmq/client/protocol';
+import { allOk, allOkAnswerJson, CirrusError, ContentTypes, popResultParts, validateGroup, validateTopic } from '@cirrusmq/client/protocol';
 import type { PopService } from '../consumer/pop-service';
 import type { BrokerServerContext } from './context';
 import { readBody, sendJson, sendJsonText } from './http-util';
@@ -62,7 +62,7 @@ export function ackMessageProcessor(ctx: BrokerServerContext): (req: IncomingMes
     const request = validateAckRequest(await body(req));
     const answer = await popService(ctx).ack(request);
     // The usual answer, every entry OK, is written without serializing an object per entry.
-    if (answer.results.every((r) => r.status === 'OK')) sendJsonText(res, 200, allOkAnswerJson(answer.results.length));
+    if (allOk(answer.results)) sendJsonText(res, 200, allOkAnswerJson(answer.results.length));
     else sendJson(res, 200, answer);
     return undefined;
   };

@@ -14,6 +14,11 @@ import type { AckResponse } from './consume-types.js';
 const OK_ENTRY = '{"status":"OK"}';
 const OK: AckResponse['results'][number] = Object.freeze({ status: 'OK' as const });
 
+/** True when every result is OK: the answer that is written as the fixed text. */
+export function allOk(results: AckResponse['results']): boolean {
+  return results.every((r) => r.status === 'OK');
+}
+
 /** JSON.stringify of n OK results. */
 export function allOkResultsJson(n: number): string {
   return n === 0 ? '[]' : `[${`${OK_ENTRY},`.repeat(n - 1)}${OK_ENTRY}]`;

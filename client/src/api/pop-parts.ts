@@ -16,7 +16,7 @@
  * handle in order, as the ack route answers them. A request without acks never gets it.
  */
 import { CirrusError } from '../errors.js';
-import { allOkResultsBytes, allOkResultsCount, okResults } from './ack-answer.js';
+import { allOk, allOkResultsBytes, allOkResultsCount, okResults } from './ack-answer.js';
 import { decodePopResult, type PoppedMessage } from './broker-client.js';
 import type { AckResponse } from './consume-types.js';
 
@@ -38,8 +38,6 @@ export function ackResultsPart(results: AckResponse['results']): Buffer[] {
   const json = allOk(results) ? allOkResultsBytes(results.length) : Buffer.from(JSON.stringify(results));
   return [popPartHead('', json.length), json];
 }
-
-const allOk = (results: AckResponse['results']) => results.every((r) => r.status === 'OK');
 
 /** Every message of a POP_PARTS body, in order, each with its lease and broker (decodePopResult's messages). */
 export function decodePopParts(body: Buffer): PoppedMessage[] {

@@ -53,9 +53,9 @@ export class NodeExchange extends Duplex {
   /** Called for each request node:http reads from this connection. */
   watch(res: ServerResponse): void {
     if (this.whole) return;
-    res.once('finish', () => this.end_(res.shouldKeepAlive ? 'answered' : 'closed'));
+    res.once('finish', () => this.settle(res.shouldKeepAlive ? 'answered' : 'closed'));
     res.once('close', () => {
-      if (!res.writableFinished) this.end_('closed');
+      if (!res.writableFinished) this.settle('closed');
     });
   }
 
@@ -80,16 +80,16 @@ export class NodeExchange extends Duplex {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    this.end_('closed');
+    this.settle('closed');
     callback();
   }
 
   override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
-    this.end_('closed');
+    this.settle('closed');
     callback(error);
   }
 
-  private end_(how: ExchangeEnd): void {
+  private settle(how: ExchangeEnd): void {
     if (this.ended) return;
     this.ended = true;
     // Detached from node:http: it cleans up its side of this connection on 'close'.
