@@ -192,6 +192,8 @@ describe('consume through the gateway', () => {
       // From the send's start: an upper bound (the send's own trip through the gateway included),
       // since the broker wakes the receive when the message is stored, often before the send's ack is back.
       latencies.push(at - sendAt);
+      // The gateway told the other broker's poll to end its wait (END_WAIT) rather than leave it parked for 10 s.
+      await waitFor('the other long poll ended', 5_000, async () => (await parkedReceives(cluster)).every((n, i) => n <= parkedBefore[i]!));
       await ack(
         'polled',
         'poller',
@@ -271,14 +273,9 @@ describe('consume through the gateway', () => {
     expect((await api(gw, 'POST', '/v1/groups/fragile/dlq/redrive', {})).body).toEqual({ redriven: 0, failed: 0 });
   }, 90_000);
 
-  it('a receive spanning both brokers strands nothing: what the losing broker leased is released at once', async () => {
+  it('a receive spanning both brokers strands nothing: the losing broker ends its wait, and what it leased is released at once', async () => {
     await createTopic('spread');
     await createGroup('spreader');
-    const released = async () => {
-      const text = await (await fetch(`${gw}/metrics`)).text();
-      return Number(/^cirrusmq_gateway_messages_released_total (\d+)$/m.exec(text)?.[1]);
-    };
-    const releasedBefore = await released();
     // One receive parked on both brokers (max 1, a 10-minute invisibility), then messages on both.
     const parkedBefore = await parkedReceives(cluster);
     const waiting = receive('spread', 'spreader', { max: 1, invisibleSeconds: 600, waitSeconds: 10 });
@@ -298,6 +295,8 @@ describe('consume through the gateway', () => {
       return rest.size >= 7;
     });
     expect([...rest, first[0].body].sort()).toEqual([...bodies].sort());
-    expect(await released()).toBeGreaterThan(releasedBefore);
+    // Whether the losing broker leased before its END_WAIT arrived is a race here (that release
+    // is tested in functions/gateway/src/receive-fanout.test.ts); either way its poll is gone.
+    await waitFor('the losing long poll ended', 5_000, async () => (await parkedReceives(cluster)).every((n, i) => n <= parkedBefore[i]!));
   }, 60_000);
 });

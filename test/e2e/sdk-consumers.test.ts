@@ -141,6 +141,9 @@ describe('SimpleConsumer', () => {
       expect(m).toBeDefined();
       // Far below the 20 s wait: the arrival woke the receive.
       expect(latency).toBeLessThan(3_000);
+      // The poll on the broker that had nothing was told to end its wait (END_WAIT): it leaves
+      // now, not in 20 s, so it cannot take that broker's next message for a receive already answered.
+      await waitFor('the other long poll ended', 5_000, async () => (await parkedReceives(cluster)).every((n, i) => n <= parkedBefore[i]!));
       const before = m!.receiptHandle;
       await consumer.changeInvisibleDuration(m!, 60_000);
       expect(m!.receiptHandle).not.toBe(before);

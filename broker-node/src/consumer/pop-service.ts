@@ -135,7 +135,10 @@ export class PopService {
     this.polling.wakeAll();
   }
 
-  /** `signal`: the client left (its connection closed, or it cancelled); a long poll ends with nothing rather than lease to no one. */
+  /**
+   * `signal`: the client left (its connection closed, or it cancelled) or wants the answer now
+   * (END_WAIT); a long poll then ends with what it has rather than wait or lease to no one.
+   */
   async pop(req: PopRequest, signal?: AbortSignal): Promise<PopResult> {
     const queueIds = await readQueueIds(this.deps.topicConfigManager, req.topic, req.queueId);
     const group = await this.deps.groups.getOrCreate(req.group);
@@ -151,8 +154,12 @@ export class PopService {
       const left = until - this.now();
       if (left <= 0) return out;
       if (this.polling.version(req.topic) !== version) continue;
-      await this.polling.park(req.topic, req.group, req.queueId ?? -1, Math.min(left, SAFETY_RECHECK_MS), signal);
-      if (signal?.aborted) return out;
+      const woken = await this.polling.park(req.topic, req.group, req.queueId ?? -1, Math.min(left, SAFETY_RECHECK_MS), signal);
+      if (signal?.aborted) {
+        // Woken for a message just as its wait ended: the wake goes to the next waiter, or that message would sit until a recheck.
+        if (woken) this.polling.notifyReleased(req.topic, req.group, req.queueId ?? -1);
+        return out;
+      }
     }
   }
 

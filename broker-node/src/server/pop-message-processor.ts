@@ -31,17 +31,26 @@ async function body(req: IncomingMessage) {
   return parseJsonObject(await readBody(req, MAX_CONSUME_BODY_BYTES));
 }
 
+/**
+ * What ends a long poll before its time: the client left (its connection closed or it
+ * cancelled; 'close' also follows every answer, so it is listened to for long polls alone), or
+ * over remoting it asked for the answer now (END_WAIT, remoting-exchange.ts), perhaps before
+ * this request's body was even read.
+ */
+function waitEnds(res: ServerResponse): AbortSignal {
+  const ends = new AbortController();
+  const end = () => ends.abort();
+  if (res.destroyed || (res as { waitEnded?: boolean }).waitEnded) end();
+  res.once('close', end);
+  res.once('endwait', end);
+  return ends.signal;
+}
+
 /** Resolves to FOUND or NO_NEW_MSG (the pop histogram's result label). */
 export function popMessageProcessor(ctx: BrokerServerContext): (req: IncomingMessage, res: ServerResponse) => Promise<string> {
   return async (req, res) => {
     const request = validatePopRequest(await body(req));
-    // Only a long poll can outlive its client; 'close' also follows every answer, so it is listened to for those alone.
-    let gone: AbortController | undefined;
-    if (request.waitMs > 0) {
-      gone = new AbortController();
-      res.once('close', () => gone!.abort());
-    }
-    const got = await popService(ctx).pop(request, gone?.signal);
+    const got = await popService(ctx).pop(request, request.waitMs > 0 ? waitEnds(res) : undefined);
     // The client left: nobody to answer (what it leased, if anything, comes back after its invisibility).
     if (res.destroyed) return got.messages.length > 0 ? 'FOUND' : 'NO_NEW_MSG';
     const parts = popResultParts({ messages: got.messages }, got.records);

@@ -35,6 +35,8 @@ export class RemotingOutgoing extends EventEmitter {
   writableEnded = false;
   /** The client cancelled the request, or its connection closed: nothing can be answered. */
   destroyed = false;
+  /** The client asked for the answer now (END_WAIT): a long poll stops waiting, and answers. */
+  waitEnded = false;
   private headers: FrameHeaders = {};
   private readonly chunks: (Buffer | string)[] = [];
 
@@ -84,6 +86,13 @@ export class RemotingOutgoing extends EventEmitter {
     this.headers = { 'content-type': 'application/json' };
     this.statusCode = 500;
     return this.end(JSON.stringify({ error: { code: 'INTERNAL', message: 'the answer failed midway' } }));
+  }
+
+  /** END_WAIT: a long poll watching 'endwait' answers now with what it has. */
+  endWait(): void {
+    if (this.writableEnded || this.destroyed || this.waitEnded) return;
+    this.waitEnded = true;
+    this.emit('endwait');
   }
 
   /** The client cancelled, or the connection closed: a long poll watching 'close' ends, end() sends nothing. */

@@ -1,7 +1,8 @@
 /**
  * The broker's remoting endpoint in process: the same routes over frames and over HTTP at
  * once, many requests in flight on one connection answered out of order, a cancelled long
- * poll leaving the broker's waiters, bad bytes closing only their connection, an oversize
+ * poll leaving the broker's waiters, an END_WAIT answering a long poll at once, a wake spent
+ * on a poll whose wait ended passed on, bad bytes closing only their connection, an oversize
  * request answered PAYLOAD_TOO_LARGE on a connection that goes on, and a graceful close.
  */
 import net from 'node:net';
@@ -12,16 +13,20 @@ import {
   BrokerTransport,
   CirrusError,
   ContentTypes,
+  encodeEndWait,
   encodeRequestHead,
   FrameDecoder,
   type PopRequest,
+  decodePopResult,
   type ResponseFrame,
+  REMOTING_FRAMES_HEADER,
   REMOTING_PATH,
   REMOTING_UPGRADE,
 } from '@cirrusmq/client/protocol';
 import { waitFor } from '../../../infra/local/wait-for';
 import { PopFixture } from '../testing/pop-fixture';
 import { sendBody } from '../testing/fixtures';
+import { SAFETY_RECHECK_MS } from '../consumer/pop-long-polling-service';
 import { MAX_SEND_BODY_BYTES } from './send-message-processor';
 
 let f: PopFixture;
@@ -39,7 +44,7 @@ afterEach(() => f.close());
 const popReq = (r: Partial<PopRequest> = {}): PopRequest => ({ topic: 'Orders', group: 'g1', max: 32, invisibleMs: 30_000, waitMs: 0, ...r });
 
 /** A raw remoting socket: upgraded, then frames by hand. */
-async function rawConnection(): Promise<{ socket: net.Socket; frames: ResponseFrame[]; closed: Promise<void> }> {
+async function rawConnection(): Promise<{ socket: net.Socket; frames: ResponseFrame[]; closed: Promise<void>; head: string }> {
   const socket = net.connect({ host: '127.0.0.1', port: (f.server.address() as AddressInfo).port });
   const frames: ResponseFrame[] = [];
   const decoder = new FrameDecoder(64 << 20);
@@ -59,7 +64,7 @@ async function rawConnection(): Promise<{ socket: net.Socket; frames: ResponseFr
   socket.write(`GET ${REMOTING_PATH} HTTP/1.1\r\nhost: x\r\nconnection: Upgrade\r\nupgrade: ${REMOTING_UPGRADE}\r\n\r\n`);
   await waitFor('upgraded', 5_000, async () => upgraded, 5);
   expect(head.startsWith('HTTP/1.1 101')).toBe(true);
-  return { socket, frames, closed };
+  return { socket, frames, closed, head };
 }
 
 const health = (id: number) => encodeRequestHead(id, 'GET', '/healthz', undefined, 0);
@@ -153,6 +158,72 @@ describe('remoting on the broker port', () => {
     } finally {
       t.close();
     }
+  });
+
+  it('END_WAIT: a parked long poll answers at once with nothing leased, even one asked in the same write as its request; the 101 lists it', async () => {
+    const t = new BrokerTransport(addr);
+    try {
+      const endWait = new AbortController();
+      const body = JSON.stringify(popReq({ topic: 'One', waitMs: 15_000 }));
+      const poll = t.request({ method: 'POST', path: '/v1/consume/pop', body, timeoutMs: 20_000, endWait: endWait.signal });
+      await waitFor('parked', 5_000, async () => f.popService.polling.parked() === 1, 5);
+      const asked = Date.now();
+      endWait.abort();
+      const res = await poll;
+      expect(Date.now() - asked).toBeLessThan(5_000);
+      expect(res.status).toBe(200);
+      expect(decodePopResult(res.body, 'broker-a')).toEqual([]);
+      expect(f.popService.polling.parked()).toBe(0);
+      // Nothing was leased to it: the next message goes to the next receive.
+      await f.client.sendBatch(sendBody('One', 0, ['kept']));
+      expect((await f.client.pop(popReq({ topic: 'One' }), 'broker-a')).map((m) => m.body.toString())).toEqual(['kept']);
+    } finally {
+      t.close();
+    }
+
+    const raw = await rawConnection();
+    expect(raw.head.toLowerCase()).toContain(`\r\n${REMOTING_FRAMES_HEADER}: end-wait\r\n`);
+    const pop = Buffer.from(JSON.stringify(popReq({ topic: 'One', waitMs: 15_000 })));
+    // The END_WAIT arrives before the processor has read the body; an END_WAIT for an id not in flight is ignored.
+    raw.socket.write(
+      Buffer.concat([
+        encodeRequestHead(1, 'POST', '/v1/consume/pop', { 'content-type': 'application/json' }, pop.length),
+        pop,
+        encodeEndWait(1),
+        encodeEndWait(99),
+        health(2),
+      ]),
+    );
+    await waitFor('both answered', 5_000, async () => raw.frames.length === 2, 5);
+    expect(raw.frames.map((fr) => [fr.id, fr.status]).sort()).toEqual([
+      [1, 200],
+      [2, 200],
+    ]);
+    raw.socket.destroy();
+  });
+
+  it('a wake spent on a long poll whose wait just ended goes to the next parked receive, not to its recheck a second later', async () => {
+    const first = new AbortController();
+    const second = new AbortController();
+    const one = popReq({ topic: 'One', waitMs: 15_000 });
+    const firstPoll = f.popService.pop(one, first.signal);
+    await waitFor('the first parked', 5_000, async () => f.popService.polling.parked() === 1, 5);
+    const secondPoll = f.popService.pop(one, second.signal);
+    await waitFor('the second parked', 5_000, async () => f.popService.polling.parked() === 2, 5);
+    const secondParkedAt = Date.now();
+    // The arrival wakes the oldest waiter, the first, whose wait ends in the same turn.
+    const polling = f.popService.polling;
+    const arriving = polling.notifyMessageArriving.bind(polling);
+    polling.notifyMessageArriving = (topic, queueId) => {
+      arriving(topic, queueId);
+      first.abort();
+    };
+    await f.send('One', 0, ['passed on']);
+    expect((await firstPoll).messages).toEqual([]);
+    const got = await secondPoll;
+    expect(got.records.length).toBe(1);
+    // Its own recheck would come SAFETY_RECHECK_MS after it parked.
+    expect(Date.now() - secondParkedAt).toBeLessThan(SAFETY_RECHECK_MS / 2);
   });
 
   it('garbage closes that connection only (the broker keeps serving); an oversize request is refused and its connection goes on', async () => {

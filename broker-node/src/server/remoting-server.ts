@@ -13,12 +13,14 @@ import type { Duplex } from 'node:stream';
 import {
   CirrusError,
   ContentTypes,
+  END_WAIT_FEATURE,
   encodeResponseHead,
   type FrameHeaders,
   FrameDecoder,
   FrameError,
   FrameType,
   type Logger,
+  REMOTING_FRAMES_HEADER,
   REMOTING_UPGRADE,
   turnCorker,
 } from '@cirrusmq/client/protocol';
@@ -26,7 +28,7 @@ import { RemotingIncoming, RemotingOutgoing } from './remoting-exchange';
 
 export type Dispatch = (req: RemotingIncoming, res: RemotingOutgoing) => void;
 
-export const REMOTING_UPGRADE_ANSWER = `HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: ${REMOTING_UPGRADE}\r\n\r\n`;
+export const REMOTING_UPGRADE_ANSWER = `HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: ${REMOTING_UPGRADE}\r\n${REMOTING_FRAMES_HEADER}: ${END_WAIT_FEATURE}\r\n\r\n`;
 
 export class RemotingServer {
   private readonly connections = new Set<RemotingServerConnection>();
@@ -108,6 +110,7 @@ class RemotingServerConnection {
       if (this.closed) return;
       if (f.type === FrameType.REQUEST) this.onRequest(f.id, f.method, f.target, f.headers, f.body);
       else if (f.type === FrameType.CANCEL) this.onCancel(f.id);
+      else if (f.type === FrameType.END_WAIT) this.exchanges.get(f.id)?.endWait();
       else if (f.type === 'oversize') {
         this.answerError(f.id, new CirrusError('PAYLOAD_TOO_LARGE', `request frame of ${f.bytes} bytes exceeds ${this.decoder.limit()}`));
       } else {

@@ -139,19 +139,21 @@ export class BrokerClient {
   /**
    * POP (RocketMQ 5's PopMessage): leases up to `max` messages of `topic` for `group`, each
    * invisible to the group for `invisibleMs`; waits up to `waitMs` when none is there. The
-   * request timeout covers the wait.
+   * request timeout covers the wait. Aborting `endWait` ends the wait early (over remoting):
+   * the answer still comes, with whatever was leased by then.
    */
-  async pop(request: PopRequest, brokerName: string): Promise<PoppedMessage[]> {
-    return decodePopResult(await this.popRaw(request), brokerName);
+  async pop(request: PopRequest, brokerName: string, endWait?: AbortSignal): Promise<PoppedMessage[]> {
+    return decodePopResult(await this.popRaw(request, endWait), brokerName);
   }
 
   /** pop's answer undecoded (a POP_RESULT body: decodePopResult's layout), for a caller that re-encodes the records itself. */
-  async popRaw(request: PopRequest): Promise<Buffer> {
+  async popRaw(request: PopRequest, endWait?: AbortSignal): Promise<Buffer> {
     const res = await this.http.request({
       method: 'POST',
       path: '/v1/consume/pop',
       body: JSON.stringify(request),
       timeoutMs: request.waitMs + POP_TIMEOUT_MARGIN_MS,
+      endWait,
     });
     if (res.status !== 200) throw errorOf(res);
     return res.body;

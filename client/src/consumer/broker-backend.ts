@@ -31,6 +31,12 @@ export class BrokerConsumeBackend implements ConsumeBackend {
   private readonly lingering = new Set<Promise<void>>();
   /** Per topic: where the next receive starts its round over the brokers. */
   private readonly nextBroker = new Map<string, number>();
+  /**
+   * Topics whose last receive found every broker empty and had to wait: the next one
+   * long-polls at once. Until a poll leases for a receive already answered (messages stored
+   * on several brokers), which sends the receives back to asking each broker in turn first.
+   */
+  private readonly idle = new Set<string>();
 
   constructor(private readonly options: BrokerBackendOptions) {
     this.brokers = new BrokerClients({ maxSockets: 16, transport: options.transport });
@@ -51,8 +57,10 @@ export class BrokerConsumeBackend implements ConsumeBackend {
     const order = round.map((_, i) => round[(start + i) % round.length]!);
     let lastError: CirrusError | undefined;
     // With one broker the long poll below is the whole receive; with several, first ask each
-    // without waiting, so a stored message is never left waiting behind a long poll elsewhere.
-    if (order.length > 1 || params.waitMs === 0) {
+    // without waiting, so that messages stored on several brokers are not leased from all of
+    // them at once (all but one answer released again). At a low rate that pass is an empty
+    // pop per broker per receive, so a topic that was idle last time skips it.
+    if ((order.length > 1 && !this.idle.has(topic)) || params.waitMs === 0) {
       for (const b of order) {
         try {
           const popped = await this.popFrom(b, params, 0);
@@ -69,13 +77,17 @@ export class BrokerConsumeBackend implements ConsumeBackend {
       }
     }
     const waitOn = order.filter((b) => this.faults.isAvailable(b.brokerName));
+    this.idle.add(topic);
     return this.longPoll(waitOn.length > 0 ? waitOn : order, params);
   }
 
   /**
    * Long-polls every broker at once and answers with the first that has messages (as the
-   * gateway does): a message arriving on any broker reaches the waiter at once. What the
-   * other brokers lease for this receive later is released at once (not counted as an attempt).
+   * gateway does): a message arriving on any broker reaches the waiter at once. The other
+   * polls are then told to end their wait (END_WAIT): left parked, they would be the broker's
+   * oldest waiters and take its next messages for a receive already answered, each leased,
+   * released and handed on. What they lease before their answer is released at once (not
+   * counted as an attempt).
    */
   private longPoll(brokers: readonly ReadableBroker[], params: ReceiveParams): Promise<MessageView[]> {
     return new Promise<MessageView[]>((resolve, reject) => {
@@ -83,16 +95,19 @@ export class BrokerConsumeBackend implements ConsumeBackend {
       let failed = 0;
       let answered = false;
       let lastError: CirrusError | undefined;
+      const answeredElsewhere = new AbortController();
       for (const b of brokers) {
-        const poll: Promise<void> = this.popFrom(b, params, params.waitMs)
+        const poll: Promise<void> = this.popFrom(b, params, params.waitMs, answeredElsewhere.signal)
           .then(
             (popped) => {
               if (popped.length === 0) return;
               if (!answered) {
                 answered = true;
+                answeredElsewhere.abort();
                 resolve(popped);
                 return;
               }
+              this.idle.delete(params.topic);
               return this.release(params.group, popped);
             },
             (e) => {
@@ -114,10 +129,10 @@ export class BrokerConsumeBackend implements ConsumeBackend {
   }
 
   /** One pop; a retriable failure marks the broker failed for a while and is rethrown. */
-  private async popFrom(b: ReadableBroker, params: ReceiveParams, waitMs: number): Promise<MessageView[]> {
+  private async popFrom(b: ReadableBroker, params: ReceiveParams, waitMs: number, endWait?: AbortSignal): Promise<MessageView[]> {
     const { topic, group, max, invisibleMs, filter } = params;
     try {
-      const popped = await this.brokers.get(b.addr).pop({ topic, group, max, invisibleMs, waitMs, filter }, b.brokerName);
+      const popped = await this.brokers.get(b.addr).pop({ topic, group, max, invisibleMs, waitMs, filter }, b.brokerName, endWait);
       this.faults.markOk(b.brokerName);
       return popped;
     } catch (e) {

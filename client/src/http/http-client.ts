@@ -21,6 +21,8 @@ export interface HttpRequest {
   timeoutMs?: number;
   /** Aborting ends the exchange (its connection is closed) and rejects with the signal's reason. */
   signal?: AbortSignal;
+  /** Aborting asks a broker to end this long poll now and answer (remoting's END_WAIT); over plain HTTP the wait runs its course. */
+  endWait?: AbortSignal;
 }
 
 /** Under Node's http server default keep-alive (5 s): a connection idle longer may be closed by the server as it is reused. */

@@ -62,7 +62,15 @@ export class BrokerTransport {
       if (!c) return this.http.request(req);
       // The connect's time counts against the request's timeout, as it does over HTTP.
       const left = Math.max(1, timeout - (Date.now() - started));
-      return await c.request({ method: req.method, path: req.path, body: req.body, contentType: req.contentType, timeoutMs: left, signal });
+      return await c.request({
+        method: req.method,
+        path: req.path,
+        body: req.body,
+        contentType: req.contentType,
+        timeoutMs: left,
+        signal,
+        endWait: req.endWait,
+      });
     } catch (e) {
       if (signal?.aborted) throw signal.reason;
       throw this.requestError(req, timeout, e);

@@ -9,7 +9,19 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { HttpTransportError, type HttpResponse } from '../http/http1-connection.js';
 import { turnCorker } from './turn-cork.js';
-import { encodeCancel, encodeRequestHead, type FrameHeaders, FrameDecoder, FrameError, FrameType, REMOTING_PATH, REMOTING_UPGRADE } from './remoting-frame.js';
+import {
+  END_WAIT_FEATURE,
+  encodeCancel,
+  encodeEndWait,
+  encodeRequestHead,
+  type FrameHeaders,
+  FrameDecoder,
+  FrameError,
+  FrameType,
+  REMOTING_FRAMES_HEADER,
+  REMOTING_PATH,
+  REMOTING_UPGRADE,
+} from './remoting-frame.js';
 
 /** Answers larger than this are refused (a sanity bound: a POP of 32 messages of 4 MiB fits). */
 export const MAX_RESPONSE_FRAME_BYTES = 256 * 1024 * 1024;
@@ -32,6 +44,11 @@ export interface RemotingRequest {
   contentType?: string;
   timeoutMs: number;
   signal?: AbortSignal;
+  /**
+   * Aborting it asks the broker to end the request's long poll now (an END_WAIT frame); unlike
+   * `signal`, the answer still comes. Ignored by a broker that does not read END_WAIT.
+   */
+  endWait?: AbortSignal;
 }
 
 interface Pending {
@@ -42,6 +59,8 @@ interface Pending {
   readsAtSend: number;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
+  endWait: AbortSignal | undefined;
+  onEndWait: (() => void) | undefined;
 }
 
 /** 'remoting': frames from now on; 'refused': the server answered the upgrade with `status`, 0 for no answer in time (use HTTP). */
@@ -57,6 +76,8 @@ export class RemotingConnection {
   private readonly backlog = new Map<number, (Buffer | string)[]>();
   private upgradeHead: Buffer | undefined;
   private upgraded = false;
+  /** The broker's 101 listed END_WAIT among the frames it reads. */
+  private endWaitRead = false;
   private nextId = 1;
   /** Reads from the broker so far (a count, not a time: a read and a send can share a millisecond); none since a request that timed out was sent hints at a dead connection. */
   private reads = 0;
@@ -129,7 +150,10 @@ export class RemotingConnection {
       const signal = req.signal;
       const onAbort = signal ? () => this.cancel(id, signal.reason) : undefined;
       signal?.addEventListener('abort', onAbort!, { once: true });
-      this.pending.set(id, { resolve, reject, timer, readsAtSend: -1, signal, onAbort });
+      const endWait = this.endWaitRead ? req.endWait : undefined;
+      const onEndWait = endWait ? () => this.endWait(id) : undefined;
+      endWait?.addEventListener('abort', onEndWait!, { once: true });
+      this.pending.set(id, { resolve, reject, timer, readsAtSend: -1, signal, onAbort, endWait, onEndWait });
       this.socket.ref();
       this.write(id, bodyLength > 0 ? [head, body!] : [head]);
     });
@@ -167,6 +191,8 @@ export class RemotingConnection {
     if (p) p.readsAtSend = this.reads;
     this.corkForTurn();
     for (const part of parts) this.socket.write(part);
+    // Asked to end its wait while it waited in the backlog: the END_WAIT follows it.
+    if (p?.endWait?.aborted) this.socket.write(encodeEndWait(id));
   }
 
   private flushBacklog(): void {
@@ -186,6 +212,12 @@ export class RemotingConnection {
       // Never sent: nothing to tell the broker.
     } else if (!this.closed) this.socket.write(encodeCancel(id));
     p.reject(reason);
+  }
+
+  /** The broker ends the request's wait and answers; a frame still in the backlog takes the END_WAIT with it (writeNow). */
+  private endWait(id: number): void {
+    if (!this.pending.has(id) || this.backlog.has(id) || this.closed) return;
+    this.socket.write(encodeEndWait(id));
   }
 
   private timeout(id: number, timeoutMs: number): void {
@@ -222,6 +254,7 @@ export class RemotingConnection {
     this.pending.delete(id);
     clearTimeout(p.timer);
     if (p.onAbort) p.signal!.removeEventListener('abort', p.onAbort);
+    if (p.onEndWait) p.endWait!.removeEventListener('abort', p.onEndWait);
     // An idle connection does not keep the process alive.
     if (this.pending.size === 0) {
       this.socket.unref();
@@ -278,6 +311,8 @@ export class RemotingConnection {
       return undefined;
     }
     this.upgraded = true;
+    const frames = new RegExp(`\\r\\n${REMOTING_FRAMES_HEADER}:\\s*([^\\r]*)`, 'i').exec(head)?.[1];
+    this.endWaitRead = frames?.split(',').some((f) => f.trim().toLowerCase() === END_WAIT_FEATURE) ?? false;
     // Nothing asked yet: an open connection alone does not keep the process alive.
     if (this.pending.size === 0) this.socket.unref();
     this.settleReady({ kind: 'remoting' });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   decodeFrame,
   encodeCancel,
+  encodeEndWait,
   encodeRequestHead,
   encodeResponseHead,
   type Frame,
@@ -20,7 +21,7 @@ const response = (id: number, status: number, body: Buffer) =>
   Buffer.concat([encodeResponseHead(id, status, { 'content-type': 'application/octet-stream', 'x-next-offset': ['7', '8'] }, body.length), body]);
 
 describe('remoting frames', () => {
-  it('a request, an answer and a cancel read back as written (content-length is left to the frame)', () => {
+  it('a request, an answer, a cancel and an end-wait read back as written (content-length is left to the frame)', () => {
     expect(decodeFrame(request(0xfffffffe, '{"a":"é"}'))).toEqual({
       type: FrameType.REQUEST,
       id: 0xfffffffe,
@@ -38,6 +39,8 @@ describe('remoting frames', () => {
       body,
     });
     expect(decodeFrame(encodeCancel(42))).toEqual({ type: FrameType.CANCEL, id: 42 });
+    expect(decodeFrame(encodeEndWait(43))).toEqual({ type: FrameType.END_WAIT, id: 43 });
+    expect(() => decodeFrame(Buffer.concat([encodeEndWait(43), Buffer.from([0])]))).toThrow(FrameError);
   });
 
   it('a stream split at every byte, or all of it in one read, gives the same frames in order', () => {

@@ -25,6 +25,11 @@
  *   .     .   BODY          the rest of the frame
  *  CANCEL: nothing more; the client gave up on REQUEST_ID (abort, timeout): the broker treats it
  *          as the HTTP request's connection closing (a long poll ends) and answers nothing.
+ *  END_WAIT: nothing more; the client no longer needs REQUEST_ID's long poll to wait (another
+ *          broker answered its receive): the broker ends the wait now and still answers, with
+ *          what it has, so anything leased in the meantime reaches the client (which releases
+ *          it) instead of staying leased to nobody. Sent only to a broker whose 101 answer
+ *          lists `end-wait` in REMOTING_FRAMES_HEADER; an older broker never sees the type.
  */
 import { CirrusError } from '../errors.js';
 
@@ -32,7 +37,12 @@ export const REMOTING_UPGRADE = 'cirrusmq-remoting/1';
 /** The path of the upgrade request: a broker that does not speak remoting answers it 404 (the client then uses HTTP). */
 export const REMOTING_PATH = '/v1/remoting';
 
-export const FrameType = { REQUEST: 1, RESPONSE: 2, CANCEL: 3 } as const;
+export const FrameType = { REQUEST: 1, RESPONSE: 2, CANCEL: 3, END_WAIT: 4 } as const;
+
+/** The upgrade answer's header listing the optional frame types the broker reads. */
+export const REMOTING_FRAMES_HEADER = 'x-cirrusmq-remoting-frames';
+/** REMOTING_FRAMES_HEADER's token for END_WAIT. */
+export const END_WAIT_FEATURE = 'end-wait';
 
 const LENGTH_BYTES = 4;
 const FIXED_BYTES = 9;
@@ -63,7 +73,12 @@ export interface CancelFrame {
   id: number;
 }
 
-export type Frame = RequestFrame | ResponseFrame | CancelFrame;
+export interface EndWaitFrame {
+  type: typeof FrameType.END_WAIT;
+  id: number;
+}
+
+export type Frame = RequestFrame | ResponseFrame | CancelFrame | EndWaitFrame;
 
 /** Not on the wire: a frame over the decoder's limit that it skipped (FrameDecoder's skipOversize), for an error answer to `id`. */
 export interface OversizeFrame {
@@ -142,9 +157,18 @@ export function encodeResponseHead(id: number, status: number, headers: FrameHea
 }
 
 export function encodeCancel(id: number): Buffer {
+  return fixedFrame(FrameType.CANCEL, id);
+}
+
+export function encodeEndWait(id: number): Buffer {
+  return fixedFrame(FrameType.END_WAIT, id);
+}
+
+/** A frame of its fixed part alone (CANCEL, END_WAIT). */
+function fixedFrame(type: number, id: number): Buffer {
   const buf = Buffer.allocUnsafe(FIXED_BYTES);
   buf.writeUInt32BE(FIXED_BYTES - LENGTH_BYTES, 0);
-  buf[4] = FrameType.CANCEL;
+  buf[4] = type;
   buf.writeUInt32BE(id >>> 0, 5);
   return buf;
 }
@@ -203,7 +227,8 @@ export function decodeFrame(frame: Buffer): Frame {
       return { type, id, status, headers, body: frame.subarray(pos) };
     }
     case FrameType.CANCEL:
-      if (frame.length !== FIXED_BYTES) throw new FrameError('cancel frame with a body');
+    case FrameType.END_WAIT:
+      if (frame.length !== FIXED_BYTES) throw new FrameError(`${type === FrameType.CANCEL ? 'cancel' : 'end-wait'} frame with a body`);
       return { type, id };
     default:
       throw new FrameError(`unknown frame type ${type}`);

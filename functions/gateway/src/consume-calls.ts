@@ -139,7 +139,7 @@ function createConsumeCalls(deps: GatewayDeps): ConsumeCalls {
           next++,
           { topic, group, max: req.max, invisibleMs: req.invisibleSeconds * 1000, waitMs: req.waitSeconds * 1000, filter: req.filter },
           {
-            pop: async (target, request) => splitPopResult(await brokers.get(target.addr).popRaw(request), target.brokerName, !binary),
+            pop: async (target, request, endWait) => splitPopResult(await brokers.get(target.addr).popRaw(request, endWait), target.brokerName, !binary),
             release: (ms) => release(topic, group, ms),
             parked: binary ? parked.parts : parked.json,
           },

@@ -5,15 +5,17 @@
  * answers after that leased messages nobody will see: they go to another receive of the same
  * group parked in this process with the same filter and invisibility (its lease is as good),
  * or are released at once (invisibleMs RELEASE_INVISIBLE_MS), never stranded until their
- * lease ends. Without the hand-over, a late answer is the rule at low rates: the broker wakes
- * its oldest parked receive first, which is the one whose caller was already answered.
+ * lease ends. The other polls are told to end their wait once one answered (END_WAIT): left
+ * parked, they are the broker's oldest waiters, which it wakes first, so a late answer would
+ * be the rule at low rates.
  */
 import { CirrusError, type PopRequest } from '@cirrusmq/client/protocol';
 import type { BrokerTarget } from './broker-route';
 
 /** `M`: a leased message as the route keeps it (a decoded message, or its record in the broker's answer). */
 export interface FanoutOps<M> {
-  pop(target: BrokerTarget, request: PopRequest): Promise<M[]>;
+  /** `endWait` aborted: the long poll is no longer needed, its broker answers now (END_WAIT over remoting). */
+  pop(target: BrokerTarget, request: PopRequest, endWait?: AbortSignal): Promise<M[]>;
   /** Ends these leases now, so the messages are deliverable again; must not throw (it logs). */
   release(messages: readonly M[]): Promise<void>;
   /** Receives of this process parked in their long poll, to hand late answers to. */
@@ -94,8 +96,10 @@ function longPoll<M>(order: readonly BrokerTarget[], request: PopRequest, ops: F
     let answered = false;
     let settled = 0;
     const errors: unknown[] = [];
+    const answeredElsewhere = new AbortController();
     const answer = (messages: M[]) => {
       answered = true;
+      answeredElsewhere.abort();
       unpark();
       resolve(messages);
     };
@@ -113,7 +117,7 @@ function longPoll<M>(order: readonly BrokerTarget[], request: PopRequest, ops: F
       else resolve([]);
     };
     for (const target of order) {
-      ops.pop(target, request).then(
+      ops.pop(target, request, answeredElsewhere.signal).then(
         (messages) => {
           if (messages.length > 0) {
             if (!answered) answer(messages);
