@@ -14,7 +14,7 @@ import { RouteCache } from '../route/route-cache.js';
 import { BrokerConsumeBackend } from './broker-backend.js';
 
 interface Script {
-  /** Per pop: ms before the answer when waitMs > 0 (0-wait pops answer empty at once). */
+  /** Per pop: ms before the answer when waitMs > 0, at most waitMs (0-wait pops answer empty at once). */
   delayMs: number;
   hasMessage: boolean;
 }
@@ -40,7 +40,7 @@ async function scriptedBroker(name: string, script: Script, released: { broker: 
           res.end(encodePopResult(meta, records));
         };
         if (json.waitMs === 0) return answer(false);
-        setTimeout(() => answer(script.hasMessage), script.delayMs);
+        setTimeout(() => answer(script.hasMessage), Math.min(script.delayMs, json.waitMs));
         return;
       }
       if (req.url === '/v1/consume/change-invisibility') {
@@ -95,11 +95,13 @@ describe('BrokerConsumeBackend long polling', () => {
 
   it('answers empty when every broker waited and found nothing', async () => {
     const released: { broker: string; invisibleMs: number }[] = [];
-    const a = await scriptedBroker('a', { delayMs: 100, hasMessage: false }, released);
-    const b = await scriptedBroker('b', { delayMs: 150, hasMessage: false }, released);
+    const a = await scriptedBroker('a', { delayMs: 60_000, hasMessage: false }, released);
+    const b = await scriptedBroker('b', { delayMs: 60_000, hasMessage: false }, released);
     const nameServer = nameServerFor({ a, b });
     const backend = new BrokerConsumeBackend({ nameServer, routes: new RouteCache(nameServer), logger: silentLogger });
-    expect(await backend.receive({ topic: 't', group: 'g', max: 32, invisibleMs: 30_000, waitMs: 5_000 })).toEqual([]);
+    const started = Date.now();
+    expect(await backend.receive({ topic: 't', group: 'g', max: 32, invisibleMs: 30_000, waitMs: 300 })).toEqual([]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
     backend.close();
     expect(released).toEqual([]);
   });

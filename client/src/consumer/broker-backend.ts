@@ -1,8 +1,8 @@
 /**
  * The direct path: POP, ack and change-invisibility straight to the brokers, routes from the
- * NameServer through a RouteCache as the Producer does. A receive asks the topic's brokers in
- * turn (from a rotating start) without waiting, then long-polls all of them at once. A broker
- * that fails is skipped for a while (BrokerFaultTolerance).
+ * NameServer through a RouteCache as the Producer does. A receive that may wait long-polls all of the topic's brokers at once, with polls kept from
+ * one receive to the next (sticky-long-poll.ts); one that may not asks them in turn from a
+ * rotating start. A broker that fails is skipped for a while (BrokerFaultTolerance).
  */
 import { BrokerClients } from '../api/broker-client.js';
 import type { BrokerTransportKind } from '../remoting/broker-transport.js';
@@ -16,6 +16,7 @@ import type { RouteCache } from '../route/route-cache.js';
 import type { AckOutcome, ConsumeBackend, ReceiveParams } from './consume-backend.js';
 import { entryError, settleAcks } from './entry-error.js';
 import type { MessageView } from './message-view.js';
+import { StickyLongPoll } from './sticky-long-poll.js';
 
 export interface BrokerBackendOptions {
   nameServer: NameServerApi;
@@ -27,16 +28,10 @@ export interface BrokerBackendOptions {
 export class BrokerConsumeBackend implements ConsumeBackend {
   private readonly brokers: BrokerClients;
   private readonly faults: BrokerFaultTolerance;
-  /** Long polls of earlier receives still open on other brokers (a receive answers with the first). */
-  private readonly lingering = new Set<Promise<void>>();
-  /** Per topic: where the next receive starts its round over the brokers. */
+  /** Long polls kept across receives, per (topic, group, filter, invisibility): sticky-long-poll.ts. */
+  private readonly polls = new Map<string, StickyLongPoll>();
+  /** Per topic: where the next receive without waiting starts its round over the brokers. */
   private readonly nextBroker = new Map<string, number>();
-  /**
-   * Topics whose last receive found every broker empty and had to wait: the next one
-   * long-polls at once. Until a poll leases for a receive already answered (messages stored
-   * on several brokers), which sends the receives back to asking each broker in turn first.
-   */
-  private readonly idle = new Set<string>();
 
   constructor(private readonly options: BrokerBackendOptions) {
     this.brokers = new BrokerClients({ maxSockets: 16, transport: options.transport });
@@ -46,86 +41,46 @@ export class BrokerConsumeBackend implements ConsumeBackend {
 
   async receive(params: ReceiveParams): Promise<MessageView[]> {
     const { topic } = params;
+    const polls = this.pollsFor(params);
+    const held = polls.takeHeld(params.max);
+    if (held) return held;
     const info = await this.options.routes.get(topic);
     let readable = readableBrokers(info.route);
     if (readable.length === 0) readable = readableBrokers((await this.options.routes.refresh(topic)).route);
     if (readable.length === 0) throw new CirrusError('NO_ROUTE', `topic ${topic} has no live broker to read from`);
     const available = readable.filter((b) => this.faults.isAvailable(b.brokerName));
     const round = available.length > 0 ? available : readable;
+    // A long poll asks every broker at once; a receive without waiting asks them in turn.
+    if (params.waitMs > 0) return polls.receive(round, params.max, params.waitMs);
     const start = this.nextBroker.get(topic) ?? Math.floor(Math.random() * round.length);
     this.nextBroker.set(topic, (start + 1) & 0x7fffffff);
-    const order = round.map((_, i) => round[(start + i) % round.length]!);
     let lastError: CirrusError | undefined;
-    // With one broker the long poll below is the whole receive; with several, first ask each
-    // without waiting, so that messages stored on several brokers are not leased from all of
-    // them at once (all but one answer released again). At a low rate that pass is an empty
-    // pop per broker per receive, so a topic that was idle last time skips it.
-    if ((order.length > 1 && !this.idle.has(topic)) || params.waitMs === 0) {
-      for (const b of order) {
-        try {
-          const popped = await this.popFrom(b, params, 0);
-          if (popped.length > 0) return popped;
-        } catch (e) {
-          lastError = e as CirrusError;
-          if (!lastError.retriable) throw lastError;
-        }
-      }
-      if (params.waitMs === 0) {
-        // Every broker failed: the caller learns why; an empty answer would read as "no message".
-        if (lastError && order.every((b) => !this.faults.isAvailable(b.brokerName))) throw lastError;
-        return [];
+    for (let i = 0; i < round.length; i++) {
+      const b = round[(start + i) % round.length]!;
+      try {
+        const popped = await this.popFrom(b, params, 0);
+        if (popped.length > 0) return popped;
+      } catch (e) {
+        lastError = e as CirrusError;
+        if (!lastError.retriable) throw lastError;
       }
     }
-    const waitOn = order.filter((b) => this.faults.isAvailable(b.brokerName));
-    this.idle.add(topic);
-    return this.longPoll(waitOn.length > 0 ? waitOn : order, params);
+    // Every broker failed: the caller learns why; an empty answer would read as "no message".
+    if (lastError && round.every((b) => !this.faults.isAvailable(b.brokerName))) throw lastError;
+    return [];
   }
 
-  /**
-   * Long-polls every broker at once and answers with the first that has messages (as the
-   * gateway does): a message arriving on any broker reaches the waiter at once. The other
-   * polls are then told to end their wait (END_WAIT): left parked, they would be the broker's
-   * oldest waiters and take its next messages for a receive already answered, each leased,
-   * released and handed on. What they lease before their answer is released at once (not
-   * counted as an attempt).
-   */
-  private longPoll(brokers: readonly ReadableBroker[], params: ReceiveParams): Promise<MessageView[]> {
-    return new Promise<MessageView[]>((resolve, reject) => {
-      let pending = brokers.length;
-      let failed = 0;
-      let answered = false;
-      let lastError: CirrusError | undefined;
-      const answeredElsewhere = new AbortController();
-      for (const b of brokers) {
-        const poll: Promise<void> = this.popFrom(b, params, params.waitMs, answeredElsewhere.signal)
-          .then(
-            (popped) => {
-              if (popped.length === 0) return;
-              if (!answered) {
-                answered = true;
-                answeredElsewhere.abort();
-                resolve(popped);
-                return;
-              }
-              this.idle.delete(params.topic);
-              return this.release(params.group, popped);
-            },
-            (e) => {
-              failed++;
-              lastError = e as CirrusError;
-            },
-          )
-          .finally(() => {
-            this.lingering.delete(poll);
-            if (--pending === 0 && !answered) {
-              answered = true;
-              if (failed === brokers.length) reject(lastError);
-              else resolve([]);
-            }
-          });
-        this.lingering.add(poll);
-      }
-    });
+  private pollsFor(params: ReceiveParams): StickyLongPoll {
+    const key = `${params.topic}\u0000${params.group}\u0000${params.invisibleMs}\u0000${params.filter ?? ''}`;
+    let polls = this.polls.get(key);
+    if (!polls) {
+      polls = new StickyLongPoll(params, {
+        pop: (b, p, waitMs, endWait) => this.popFrom(b, p, waitMs, endWait),
+        release: (messages) => this.release(params.group, messages),
+      });
+      this.polls.set(key, polls);
+    }
+    return polls;
   }
 
   /** One pop; a retriable failure marks the broker failed for a while and is rethrown. */
@@ -202,10 +157,12 @@ export class BrokerConsumeBackend implements ConsumeBackend {
     return ns.ensureGroup ? ns.ensureGroup.call(this.options.nameServer, group) : undefined;
   }
 
-  /** Closes the connections once the long polls still open have ended and released what they leased. */
+  /** Ends the long polls; closes the connections once they have answered and what they leased went back. */
   close(): void {
-    if (this.lingering.size === 0) this.brokers.close();
-    else void Promise.allSettled([...this.lingering]).then(() => this.brokers.close());
+    const polls = [...this.polls.values()];
+    this.polls.clear();
+    if (polls.length === 0) this.brokers.close();
+    else void Promise.allSettled(polls.map((p) => p.close())).then(() => this.brokers.close());
   }
 
   private async clientOf(message: MessageView) {
