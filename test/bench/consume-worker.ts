@@ -41,8 +41,8 @@ export interface WorkerResult {
   elapsedMs: number;
   /** The consumer process's own CPU (user + system µs) over the run: the client's cost per message. */
   cpuUs: number;
-  /** Latency mode: [sequence, epoch ms when receive answered] per message. */
-  received?: [number, number][];
+  /** Latency mode: [sequence, epoch ms when receive answered, the broker's store time] per message. */
+  received?: [number, number, number][];
 }
 
 const spec = JSON.parse(process.argv[2]!) as WorkerSpec;
@@ -167,7 +167,7 @@ async function runLatency(): Promise<void> {
         continue;
       }
       const at = epochNow();
-      for (const m of messages) r.received!.push([Number(m.properties.benchSeq), at]);
+      for (const m of messages) r.received!.push([Number(m.properties.benchSeq), at, m.storeTimestamp]);
       if (messages.length === 0) continue;
       const errs = await consumer.ackAll(messages);
       for (const e of errs) e ? r.errors++ : r.acked++;

@@ -269,7 +269,7 @@ try {
     );
     for (const [i, r] of perRun.entries()) {
       log(
-        `  run ${i + 1}: sent ${fmt(r.sent)} received ${fmt(r.received)}; SEND_OK->receive p50/p99/p99.9 ${ms3(r.sendOk)} ms (${fmt(r.beforeSendOk)} received before their SEND_OK, counted as 0); end to end ${ms3(r.e2e)} ms; producer behind schedule at most ${fmt(r.maxLagMs, 1)} ms`,
+        `  run ${i + 1}: sent ${fmt(r.sent)} received ${fmt(r.received)}; SEND_OK->receive p50/p99/p99.9 ${ms3(r.sendOk)} ms (${fmt(r.beforeSendOk)} received before their SEND_OK, counted as 0); end to end ${ms3(r.e2e)} ms; stored->receive ${ms3(r.storedToReceive)} ms, stored->SEND_OK ${ms3(r.storedToSendOk)} ms; producer behind schedule at most ${fmt(r.maxLagMs, 1)} ms`,
       );
     }
     const med = (f: (r: LatencyResult) => number) => fmt(median(perRun.map(f)), 2);
@@ -408,6 +408,9 @@ interface LatencyResult {
   /** p50, p99, p99.9 ms */
   sendOk: number[];
   e2e: number[];
+  /** The broker's store time (whole ms) to the consumer's receive, and to the producer's SEND_OK: which side the time is on. */
+  storedToReceive: number[];
+  storedToSendOk: number[];
   maxLagMs: number;
 }
 
@@ -459,9 +462,17 @@ async function latencyRun(rate: number, run: number): Promise<LatencyResult> {
   const rs = await Promise.all(done);
 
   const firstAt = new Float64Array(total);
-  for (const r of rs) for (const [s, at] of r.received ?? []) if (s >= 0 && s < total && (firstAt[s] === 0 || at < firstAt[s]!)) firstAt[s] = at;
+  const storedAt = new Float64Array(total);
+  for (const r of rs)
+    for (const [s, at, stored] of r.received ?? [])
+      if (s >= 0 && s < total && (firstAt[s] === 0 || at < firstAt[s]!)) {
+        firstAt[s] = at;
+        storedAt[s] = stored;
+      }
   const sendOk: number[] = [];
   const e2e: number[] = [];
+  const storedToReceive: number[] = [];
+  const storedToSendOk: number[] = [];
   let beforeSendOk = 0;
   let received = 0;
   for (let s = warm; s < total; s++) {
@@ -471,9 +482,19 @@ async function latencyRun(rate: number, run: number): Promise<LatencyResult> {
     if (d < 0) beforeSendOk++;
     sendOk.push(Math.max(0, d));
     e2e.push(firstAt[s]! - intendedAt[s]!);
+    storedToReceive.push(firstAt[s]! - storedAt[s]!);
+    storedToSendOk.push(sendOkAt[s]! - storedAt[s]!);
   }
-  sendOk.sort((a, b) => a - b);
-  e2e.sort((a, b) => a - b);
+  for (const xs of [sendOk, e2e, storedToReceive, storedToSendOk]) xs.sort((a, b) => a - b);
   const pct = (xs: number[]) => [percentile(xs, 50), percentile(xs, 99), percentile(xs, 99.9)];
-  return { sent: total - warm, received, beforeSendOk, sendOk: pct(sendOk), e2e: pct(e2e), maxLagMs };
+  return {
+    sent: total - warm,
+    received,
+    beforeSendOk,
+    sendOk: pct(sendOk),
+    e2e: pct(e2e),
+    storedToReceive: pct(storedToReceive),
+    storedToSendOk: pct(storedToSendOk),
+    maxLagMs,
+  };
 }
