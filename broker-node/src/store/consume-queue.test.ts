@@ -26,16 +26,25 @@ describe('ConsumeQueue', () => {
     expect(buf.readInt32BE(8)).toBe(99);
     expect(buf.readBigInt64BE(12)).toBe(BigInt(tagsCode));
     expect(readCqUnit(buf, 0)).toEqual({ commitLogOffset: 1234, size: 99, tagsCode });
+    // Read from the write-behind buffer; the same bytes from the file once it is written.
+    expect(fs.readdirSync(path.join(fx.dir, 'TopicA', '2'))).toEqual([]);
+    cq.flush();
     expect(fs.readdirSync(path.join(fx.dir, 'TopicA', '2'))).toEqual(['00000000000000000000']);
+    expect(cq.getIndexBuffer(0, 10)!.equals(buf)).toBe(true);
     cq.shutdown();
   });
 
   it('rolls files every unitsPerFile units, named by start byte offset', () => {
     const cq = openCq(4);
     for (let i = 0; i < 10; i++) cq.putMessagePositionInfo(i * 100, 100, 0, i);
-    // Units wait in the write-behind buffer until something reads or syncs the queue.
-    expect(fs.readdirSync(path.join(fx.dir, 'TopicA', '2'))).toEqual([]);
+    // Units wait in the write-behind buffer until the queue is synced; reads see them there.
     expect(cq.getMaxOffsetInQueue()).toBe(10);
+    expect(cq.getMaxPhysicOffset()).toBe(1000);
+    expect(readCqUnit(cq.getIndexBuffer(5, 1)!, 0).commitLogOffset).toBe(500);
+    expect(cq.getIndexBuffer(2, 10)!.length).toBe(8 * CQ_STORE_UNIT_SIZE);
+    expect(cq.getIndexBuffer(10, 1)).toBeUndefined();
+    expect(fs.readdirSync(path.join(fx.dir, 'TopicA', '2'))).toEqual([]);
+    cq.flush();
     expect(fs.readdirSync(path.join(fx.dir, 'TopicA', '2'))).toEqual(['00000000000000000000', '00000000000000000080', '00000000000000000160']);
     expect(cq.getMinOffsetInQueue()).toBe(0);
     expect(cq.getMaxOffsetInQueue()).toBe(10);
