@@ -1,8 +1,9 @@
 /**
  * The direct path: POP, ack and change-invisibility straight to the brokers, routes from the
- * NameServer through a RouteCache as the Producer does. A receive that may wait long-polls all of the topic's brokers at once, with polls kept from
- * one receive to the next (sticky-long-poll.ts); one that may not asks them in turn from a
- * rotating start. A broker that fails is skipped for a while (BrokerFaultTolerance).
+ * NameServer through a RouteCache as the Producer does. A receive that may wait long-polls
+ * all of the topic's brokers at once, with polls kept from one receive to the next
+ * (sticky-long-poll.ts); one that may not asks them in turn from a rotating start. A broker
+ * that fails is skipped for a while (BrokerFaultTolerance).
  */
 import { BrokerClients } from '../api/broker-client.js';
 import type { BrokerTransportKind } from '../remoting/broker-transport.js';
@@ -16,7 +17,7 @@ import type { RouteCache } from '../route/route-cache.js';
 import type { AckOutcome, ConsumeBackend, ReceiveParams } from './consume-backend.js';
 import { entryError, settleAcks } from './entry-error.js';
 import type { MessageView } from './message-view.js';
-import { StickyLongPoll } from './sticky-long-poll.js';
+import { type PollTarget, StickyLongPoll } from './sticky-long-poll.js';
 
 export interface BrokerBackendOptions {
   nameServer: NameServerApi;
@@ -84,7 +85,7 @@ export class BrokerConsumeBackend implements ConsumeBackend {
   }
 
   /** One pop; a retriable failure marks the broker failed for a while and is rethrown. */
-  private async popFrom(b: ReadableBroker, params: ReceiveParams, waitMs: number, endWait?: AbortSignal): Promise<MessageView[]> {
+  private async popFrom(b: PollTarget, params: ReceiveParams, waitMs: number, endWait?: AbortSignal): Promise<MessageView[]> {
     const { topic, group, max, invisibleMs, filter } = params;
     try {
       const popped = await this.brokers.get(b.addr).pop({ topic, group, max, invisibleMs, waitMs, filter }, b.brokerName, endWait);
@@ -173,14 +174,9 @@ export class BrokerConsumeBackend implements ConsumeBackend {
   }
 }
 
-interface ReadableBroker {
-  brokerName: string;
-  addr: string;
-}
-
 /** The brokers with a master that serves reads of the topic, in name order. */
-export function readableBrokers(route: TopicRouteData): ReadableBroker[] {
-  const out: ReadableBroker[] = [];
+export function readableBrokers(route: TopicRouteData): PollTarget[] {
+  const out: PollTarget[] = [];
   for (const qd of route.queueDatas) {
     if ((qd.perm & Perm.READ) === 0 || qd.readQueueNums === 0) continue;
     const addr = route.brokerDatas.find((b) => b.brokerName === qd.brokerName)?.brokerAddrs[String(MASTER_ID)];

@@ -48,8 +48,8 @@ interface Waiter {
   /** How many brokers it waits on: it fails only when every one of them failed. */
   brokers: number;
   timer: NodeJS.Timeout;
-  /** Polls that failed while this receive waited, and the last error. */
-  failures: number;
+  /** The brokers whose poll failed while this receive waited, and the last error. */
+  failed: Set<string>;
   lastError?: CirrusError;
   resolve(messages: MessageView[]): void;
   reject(e: CirrusError): void;
@@ -71,8 +71,7 @@ export class StickyLongPoll {
   /** Up to `max` messages a poll leased after the last receive was answered, if any. */
   takeHeld(max: number): MessageView[] | undefined {
     if (this.held.length === 0) return undefined;
-    const out = this.held.length <= max ? this.held : this.held.slice(0, max);
-    this.held = this.held.length <= max ? [] : this.held.slice(max);
+    const out = this.held.splice(0, max);
     if (this.waiters.length === 0) this.armLinger();
     return out;
   }
@@ -97,7 +96,7 @@ export class StickyLongPoll {
         max,
         deadline,
         brokers: brokers.length,
-        failures: 0,
+        failed: new Set(),
         resolve,
         reject,
         timer: setTimeout(() => this.settle(waiter, []), waitMs),
@@ -133,12 +132,8 @@ export class StickyLongPoll {
     this.unpark(poll);
     if (messages.length > 0) {
       if (this.closed) return this.deps.release(messages);
-      let rest = messages;
-      while (rest.length > 0 && this.waiters.length > 0) {
-        const w = this.waiters[0]!;
-        this.settle(w, rest.length <= w.max ? rest : rest.slice(0, w.max));
-        rest = rest.length <= w.max ? [] : rest.slice(w.max);
-      }
+      const rest = messages.slice();
+      while (rest.length > 0 && this.waiters.length > 0) this.settle(this.waiters[0]!, rest.splice(0, this.waiters[0]!.max));
       if (rest.length > 0) {
         this.held.push(...rest);
         this.armLinger();
@@ -154,7 +149,7 @@ export class StickyLongPoll {
   private onFailure(poll: Poll, e: CirrusError): void {
     this.unpark(poll);
     for (const w of this.waiters) {
-      w.failures++;
+      w.failed.add(poll.broker.brokerName);
       w.lastError = e;
     }
     this.settleIfNothingLeft();
@@ -171,7 +166,7 @@ export class StickyLongPoll {
   private settleIfNothingLeft(): void {
     if (this.parked.size > 0) return;
     for (const w of [...this.waiters]) {
-      if (w.lastError && w.failures >= w.brokers) this.fail(w, w.lastError);
+      if (w.lastError && w.failed.size >= w.brokers) this.fail(w, w.lastError);
       else if (w.deadline - Date.now() <= MIN_REPOLL_MS || this.closed) this.settle(w, []);
     }
   }
