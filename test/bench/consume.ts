@@ -36,6 +36,7 @@ const { values } = parseArgs({
     messages: { type: 'string', default: '1200000' },
     'latency-seconds': { type: 'string', default: '8' },
     'latency-consumers': { type: 'string', default: '4' },
+    'latency-warmup-seconds': { type: 'string', default: '5' },
     'latency-rates': { type: 'string', default: '1000,10000' },
     systems: { type: 'string', default: 'direct,gateway,nats' },
     'client-node-options': { type: 'string', default: '--initial-old-space-size=64' },
@@ -46,7 +47,7 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(
     'npm run bench:consume -- [--seconds S (per throughput run, 8)] [--runs N (3)] [--consumers C (4)] [--messages M (pre-stored, 1200000)]\n' +
-      '  [--latency-seconds S (8)] [--latency-consumers C (4)] [--latency-rates 1000,10000 (empty: skip)]\n' +
+      '  [--latency-seconds S (8)] [--latency-warmup-seconds W (5)] [--latency-consumers C (4)] [--latency-rates 1000,10000 (empty: skip)]\n' +
       '  [--systems direct,gateway,nats (the throughput rows to run: (a), (b), (c))]\n' +
       "  [--client-node-options '--initial-old-space-size=64' (node flags for every consumer process alike, as bench:produce's; '' for V8's defaults)]\n" +
       '  [--await-acks ((a) and (b) wait for each ack before the next receive; by default the next receive starts beside the ack)]',
@@ -59,6 +60,7 @@ const consumers = Number(values.consumers);
 const stored = Number(values.messages);
 const latencyMs = Number(values['latency-seconds']) * 1000;
 const latencyConsumers = Number(values['latency-consumers']);
+const latencyWarmupMs = Number(values['latency-warmup-seconds']) * 1000;
 const latencyRates = values['latency-rates']!.split(',').filter(Boolean).map(Number);
 const systems = new Set(values.systems!.split(',').filter(Boolean));
 for (const s of systems) if (!['direct', 'gateway', 'nats'].includes(s)) throw new Error(`--systems: unknown system ${s} (direct, gateway, nats)`);
@@ -265,11 +267,11 @@ try {
     for (let run = 1; run <= runs; run++) perRun.push(await latencyRun(rate, run));
     log('');
     log(
-      `latency at a fixed ${fmt(rate)} msg/s, ${latencyMs / 1000}s per run (after 1 s of warm-up), ${latencyConsumers} long-polling SimpleConsumers (direct, awaitDuration 20 s), autoBatch Producer:`,
+      `latency at a fixed ${fmt(rate)} msg/s, ${latencyMs / 1000}s per run (after ${latencyWarmupMs / 1000} s of warm-up at the same rate, not counted), ${latencyConsumers} long-polling SimpleConsumers (direct, awaitDuration 20 s), autoBatch Producer:`,
     );
     for (const [i, r] of perRun.entries()) {
       log(
-        `  run ${i + 1}: sent ${fmt(r.sent)} received ${fmt(r.received)}; SEND_OK->receive p50/p99/p99.9 ${ms3(r.sendOk)} ms (${fmt(r.beforeSendOk)} received before their SEND_OK, counted as 0); end to end ${ms3(r.e2e)} ms; stored->receive ${ms3(r.storedToReceive)} ms, stored->SEND_OK ${ms3(r.storedToSendOk)} ms; producer behind schedule at most ${fmt(r.maxLagMs, 1)} ms`,
+        `  run ${i + 1}: sent ${fmt(r.sent)} received ${fmt(r.received)}; SEND_OK->receive p50/p99/p99.9 ${ms3(r.sendOk)} ms (${fmt(r.beforeSendOk)} received before their SEND_OK, counted as 0); end to end ${ms3(r.e2e)} ms; stored->receive ${ms3(r.storedToReceive)} ms, stored->SEND_OK ${ms3(r.storedToSendOk)} ms; producer behind schedule at most ${fmt(r.maxLagMs, 1)} ms; CPU ms/s brokers ${fmt(r.cpuMsPerS[0]!)}, consumers ${fmt(r.cpuMsPerS[1]!)}, producer ${fmt(r.cpuMsPerS[2]!)} (of ${os.cpus().length * 1000})`,
       );
     }
     const med = (f: (r: LatencyResult) => number) => fmt(median(perRun.map(f)), 2);
@@ -412,6 +414,8 @@ interface LatencyResult {
   storedToReceive: number[];
   storedToSendOk: number[];
   maxLagMs: number;
+  /** CPU ms per second over the measured window: the brokers, the consumer processes, this process (the producer). */
+  cpuMsPerS: number[];
 }
 
 function ms3(xs: number[]): string {
@@ -427,8 +431,14 @@ async function latencyRun(rate: number, run: number): Promise<LatencyResult> {
   await Promise.all(workers.map((w) => w.next('ready')));
   for (const w of workers) w.send('go');
 
-  const warm = Math.round(rate); // the first second is warm-up
+  // The warm-up sends at the same rate and is not counted: the JIT and the kept polls settle.
+  const warm = Math.round((rate * latencyWarmupMs) / 1000);
   const total = warm + Math.round((rate * latencyMs) / 1000);
+  const brokerPids = cluster.config.brokers.map((b) => cluster.pid(b.brokerName)!);
+  const consumerPids = workers.map((w) => w.child.pid!);
+  const cpuNow = () => [cpuSeconds(brokerPids), cpuSeconds(consumerPids), cpuSeconds([process.pid])];
+  let cpuAtWarm: number[] = [];
+  let measuredFrom = 0;
   const intendedAt = new Float64Array(total);
   const sendOkAt = new Float64Array(total);
   const sends: Promise<unknown>[] = [];
@@ -441,6 +451,10 @@ async function latencyRun(rate: number, run: number): Promise<LatencyResult> {
     for (; seq < due; seq++) {
       // The schedule, not the send's start, is the reference: a producer that falls behind shows.
       intendedAt[seq] = start + (seq * 1000) / rate;
+      if (seq === warm) {
+        cpuAtWarm = cpuNow();
+        measuredFrom = now;
+      }
       if (seq >= warm) maxLagMs = Math.max(maxLagMs, now - intendedAt[seq]!);
       const s = seq;
       sends.push(
@@ -454,6 +468,9 @@ async function latencyRun(rate: number, run: number): Promise<LatencyResult> {
     }
     await new Promise((r) => setTimeout(r, 1));
   }
+  const cpuEnd = cpuNow();
+  const measuredS = (epochNow() - measuredFrom) / 1000;
+  const cpuMsPerS = cpuEnd.map((c, i) => ((c - cpuAtWarm[i]!) * 1000) / measuredS);
   await Promise.all(sends);
   const progress = () => workers.reduce((a, w) => a + (w.latest.get('progress')?.received ?? 0), 0);
   await waitFor(`${total} messages received`, 30_000, async () => progress() >= total).catch((e) => log(`  ${(e as Error).message} (got ${progress()})`));
@@ -496,5 +513,6 @@ async function latencyRun(rate: number, run: number): Promise<LatencyResult> {
     storedToReceive: pct(storedToReceive),
     storedToSendOk: pct(storedToSendOk),
     maxLagMs,
+    cpuMsPerS,
   };
 }

@@ -37,20 +37,28 @@ async function body(req: IncomingMessage) {
  * over remoting it asked for the answer now (END_WAIT, remoting-exchange.ts), perhaps before
  * this request's body was even read.
  */
-function waitEnds(res: ServerResponse): AbortSignal {
+function waitEnds(res: ServerResponse): { signal: AbortSignal; settled: () => void } {
   const ends = new AbortController();
   const end = () => ends.abort();
   if (res.destroyed || (res as { waitEnded?: boolean }).waitEnded) end();
   res.once('close', end);
   res.once('endwait', end);
-  return ends.signal;
+  // Once the pop is over nothing listens: an abort then would only build an AbortError (a stack trace) per answer.
+  const settled = () => {
+    res.off('close', end);
+    res.off('endwait', end);
+  };
+  return { signal: ends.signal, settled };
 }
 
 /** Resolves to FOUND or NO_NEW_MSG (the pop histogram's result label). */
 export function popMessageProcessor(ctx: BrokerServerContext): (req: IncomingMessage, res: ServerResponse) => Promise<string> {
   return async (req, res) => {
     const request = validatePopRequest(await body(req));
-    const got = await popService(ctx).pop(request, request.waitMs > 0 ? waitEnds(res) : undefined);
+    const ends = request.waitMs > 0 ? waitEnds(res) : undefined;
+    const got = await popService(ctx)
+      .pop(request, ends?.signal)
+      .finally(() => ends?.settled());
     // The client left: nobody to answer (what it leased, if anything, comes back after its invisibility).
     if (res.destroyed) return got.messages.length > 0 ? 'FOUND' : 'NO_NEW_MSG';
     const parts = popResultParts({ messages: got.messages }, got.records);
