@@ -71,6 +71,11 @@ export class BrokerConsumeBackend implements ConsumeBackend {
     return [];
   }
 
+  /** The kept polls of (topic, group) ask `brokerName` again now: the pop leaves in the ack's write. */
+  private refillPolls(topic: string, group: string, brokerName: string): void {
+    for (const polls of this.polls.values()) if (polls.serves(topic, group)) polls.refill(brokerName);
+  }
+
   private pollsFor(params: ReceiveParams): StickyLongPoll {
     const key = `${params.topic}\u0000${params.group}\u0000${params.invisibleMs}\u0000${params.filter ?? ''}`;
     let polls = this.polls.get(key);
@@ -109,8 +114,9 @@ export class BrokerConsumeBackend implements ConsumeBackend {
         const first = messages[indexes[0]!]!;
         try {
           const client = await this.clientOf(first);
-          const res = await client.ack({ topic: first.topic, group, receiptHandles: indexes.map((i) => messages[i]!.receiptHandle) });
-          settleAcks(outcomes, indexes, res, 'broker');
+          const acked = client.ack({ topic: first.topic, group, receiptHandles: indexes.map((i) => messages[i]!.receiptHandle) });
+          this.refillPolls(first.topic, group, first.brokerName);
+          settleAcks(outcomes, indexes, await acked, 'broker');
         } catch (e) {
           const err = toCirrusError(e);
           for (const i of indexes) outcomes[i] = err;

@@ -139,6 +139,35 @@ describe('StickyLongPoll', () => {
     expect(await next).toEqual([]);
   });
 
+  it('refill() asks again the broker that answered (the ack to it is being sent), once, and only within the linger', async () => {
+    const { polls, pops, open } = harness();
+    const first = polls.receive(brokers, 32, 20_000);
+    open('a')[0]!.answer([msg('m1')]);
+    await first;
+    polls.refill('b'); // b's poll is still parked, and it answered nothing
+    expect(open('b')).toHaveLength(1);
+    polls.refill('a');
+    expect(open('a')).toHaveLength(1);
+    expect(pops.at(-1)).toMatchObject({ broker: 'a', waitMs: 20_000 });
+    polls.refill('a'); // asked already
+    expect(open('a')).toHaveLength(1);
+    // The next receive takes the refilled poll instead of asking a again.
+    const n = pops.length;
+    const next = polls.receive(brokers, 32, 20_000);
+    expect(pops.length).toBe(n);
+    open('a')[0]!.answer([msg('m2')]);
+    expect(ids(await next)).toEqual(['m2']);
+
+    // No receive within the linger: its end ends the polls, and a late ack asks no broker again.
+    const until = Date.now() + 5_000;
+    while (open('b').length > 0 && Date.now() < until) await sleep(10);
+    expect(open('b')).toHaveLength(0);
+    const m = pops.length;
+    polls.refill('a');
+    expect(pops.length).toBe(m);
+    await polls.close();
+  });
+
   it('answers empty when the wait runs out, and keeps waiting on a broker whose older poll ran out first', async () => {
     const { polls, pops, open } = harness();
     const first = polls.receive(brokers, 32, 20_000);
