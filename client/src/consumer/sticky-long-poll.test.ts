@@ -168,6 +168,18 @@ describe('StickyLongPoll', () => {
     await polls.close();
   });
 
+  it('refill() asks no broker while messages are held for the next receive', async () => {
+    const { polls, pops, open } = harness();
+    const first = polls.receive(brokers, 1, 20_000);
+    open('a')[0]!.answer([msg('m1'), msg('m2')]);
+    expect(ids(await first)).toEqual(['m1']);
+    const n = pops.length;
+    polls.refill('a');
+    expect(pops.length).toBe(n);
+    expect(ids(await polls.receive(brokers, 1, 20_000))).toEqual(['m2']);
+    await polls.close();
+  });
+
   it('answers empty when the wait runs out, and keeps waiting on a broker whose older poll ran out first', async () => {
     const { polls, pops, open } = harness();
     const first = polls.receive(brokers, 32, 20_000);

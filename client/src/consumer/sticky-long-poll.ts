@@ -130,7 +130,8 @@ export class StickyLongPoll {
     const broker = this.answered.get(brokerName);
     if (!broker) return;
     this.answered.delete(brokerName);
-    if (this.closed || this.parked.has(brokerName) || this.lingerTimer === undefined) return;
+    // Messages held already answer the next receive: a poll now would only lease more to wait.
+    if (this.closed || this.parked.has(brokerName) || this.lingerTimer === undefined || this.held.length > 0) return;
     this.start(broker, this.lastWaitMs);
   }
 
