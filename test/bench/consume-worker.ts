@@ -12,8 +12,11 @@ import { connect } from 'nats';
 import { SimpleConsumer, type MessageView } from '@cirrusmq/client';
 
 export interface WorkerSpec {
-  /** direct / gateway: receive + ack for durationMs; nats: fetch + ack; latency: long-poll and time each message. */
-  mode: 'direct' | 'gateway' | 'nats' | 'latency';
+  /**
+   * direct / gateway: receive + ack for durationMs; nats: fetch + ack; latency: long-poll and
+   * time each message; nats-latency: the same with JetStream's streaming pull (consume()).
+   */
+  mode: 'direct' | 'gateway' | 'nats' | 'latency' | 'nats-latency';
   /** NameServer "host:port" (direct, latency), gateway URL, or NATS "host:port". */
   address: string;
   topic: string;
@@ -59,6 +62,7 @@ const nextLine = () => new Promise<string>((resolve) => lines.once('line', resol
 
 if (spec.mode === 'nats') await runNats();
 else if (spec.mode === 'latency') await runLatency();
+else if (spec.mode === 'nats-latency') await runNatsLatency();
 else await runSimple();
 process.exit(0);
 
@@ -177,6 +181,38 @@ async function runLatency(): Promise<void> {
   await Promise.race([stopped, loop]);
   clearInterval(progress);
   out(r);
+}
+
+/**
+ * JetStream's lowest-latency pull client: consume() keeps up to `batch` messages requested
+ * ahead and refills as they are handled, so a message published while it waits is pushed at
+ * once. Each message is acked (AckExplicit). The sequence is the body's first 4 bytes; the
+ * store time is the stream's timestamp.
+ */
+async function runNatsLatency(): Promise<void> {
+  const nc = await connect({ servers: spec.address });
+  const consumer = await nc.jetstream().consumers.get('BENCH', spec.group);
+  await consumer.info();
+  out({ type: 'ready' });
+  await nextLine();
+  const r = newResult();
+  r.received = [];
+  const progress = setInterval(() => out({ type: 'progress', received: r.received!.length }), 100);
+  const messages = await consumer.consume({ max_messages: spec.batch });
+  const loop = (async () => {
+    for await (const m of messages) {
+      const d = m.data;
+      const seq = ((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 0;
+      r.received!.push([seq, epochNow(), m.info.timestampNanos / 1e6]);
+      m.ack();
+      r.acked++;
+    }
+  })();
+  await Promise.race([nextLine(), loop]);
+  clearInterval(progress);
+  out(r);
+  await messages.close();
+  await nc.close();
 }
 
 function newResult(): WorkerResult {

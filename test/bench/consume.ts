@@ -38,6 +38,7 @@ const { values } = parseArgs({
     'latency-consumers': { type: 'string', default: '4' },
     'latency-warmup-seconds': { type: 'string', default: '5' },
     'latency-rates': { type: 'string', default: '1000,10000' },
+    'latency-systems': { type: 'string', default: 'cirrus,nats' },
     systems: { type: 'string', default: 'direct,gateway,nats' },
     'client-node-options': { type: 'string', default: '--initial-old-space-size=64' },
     'await-acks': { type: 'boolean', default: false },
@@ -48,6 +49,7 @@ if (values.help) {
   console.log(
     'npm run bench:consume -- [--seconds S (per throughput run, 8)] [--runs N (3)] [--consumers C (4)] [--messages M (pre-stored, 1200000)]\n' +
       '  [--latency-seconds S (8)] [--latency-warmup-seconds W (5)] [--latency-consumers C (4)] [--latency-rates 1000,10000 (empty: skip)]\n' +
+      '  [--latency-systems cirrus,nats (CirrusMQ, and JetStream beside it when nats-server is installed)]\n' +
       '  [--systems direct,gateway,nats (the throughput rows to run: (a), (b), (c))]\n' +
       "  [--client-node-options '--initial-old-space-size=64' (node flags for every consumer process alike, as bench:produce's; '' for V8's defaults)]\n" +
       '  [--await-acks ((a) and (b) wait for each ack before the next receive; by default the next receive starts beside the ack)]',
@@ -99,8 +101,13 @@ const cluster = await startTestCluster({
     CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE: '300000',
   },
 });
-const nats = systems.has('nats') && hasNatsServer() ? await NatsPeer.start() : undefined;
-if (!nats && systems.has('nats')) log('nats-server not found (apt-get install nats-server): the JetStream peer is skipped');
+const latencySystems = values['latency-systems']!.split(',').filter(Boolean) as LatencySystem[];
+for (const s of latencySystems) if (s !== 'cirrus' && s !== 'nats') throw new Error(`--latency-systems: unknown system ${s} (cirrus, nats)`);
+const wantNats = systems.has('nats') || (latencyRates.length > 0 && latencySystems.includes('nats'));
+const nats = wantNats && hasNatsServer() ? await NatsPeer.start() : undefined;
+if (!nats && wantNats) log('nats-server not found (apt-get install nats-server): the JetStream peer is skipped');
+/** The throughput row (c); nats may run for the latency part alone. */
+const runNats = nats && systems.has('nats') ? nats : undefined;
 const nameServerAddr = `${cluster.config.host}:${cluster.config.nameServerPort}`;
 const gateway = new GatewayClient(cluster.gatewayUrl);
 const producer = new Producer({ nameServer: nameServerAddr });
@@ -161,10 +168,10 @@ try {
   log(
     `stored ${fmt(sent)} messages in CirrusMQ (4 queues on each of ${cluster.config.brokers.length} brokers) in ${fmt((performance.now() - t0) / 1000, 1)} s`,
   );
-  if (nats) {
+  if (runNats) {
     const natsBodies = Array.from({ length: BATCH }, () => body);
     const t1 = performance.now();
-    const natsSent = await inParallel(16, stored, () => nats.publishBatch('bench.orders', natsBodies));
+    const natsSent = await inParallel(16, stored, () => runNats.publishBatch('bench.orders', natsBodies));
     log(`stored ${fmt(natsSent)} messages in JetStream (file store) in ${fmt((performance.now() - t1) / 1000, 1)} s`);
   }
 
@@ -175,9 +182,9 @@ try {
   await gateway.putGroup('bench-warmup-b', { consumeFrom: 'earliest' });
   if (runDirect) await throughputRun({ mode: 'direct', address: nameServerAddr, group: 'bench-warmup-a' }, brokerPids, WARMUP_MS);
   if (runGateway) await throughputRun({ mode: 'gateway', address: cluster.gatewayUrl, group: 'bench-warmup-b' }, [...brokerPids, gatewayPid], WARMUP_MS);
-  if (nats) {
-    await nats.addPullConsumer('bench-warmup-c');
-    await throughputRun({ mode: 'nats', address: nats.address, group: 'bench-warmup-c' }, [nats.pid!], WARMUP_MS);
+  if (runNats) {
+    await runNats.addPullConsumer('bench-warmup-c');
+    await throughputRun({ mode: 'nats', address: runNats.address, group: 'bench-warmup-c' }, [runNats.pid!], WARMUP_MS);
   }
   const results: Record<'a' | 'b' | 'c', RunResult[]> = { a: [], b: [], c: [] };
   const names = new Map([
@@ -191,9 +198,9 @@ try {
     await gateway.putGroup(groupB, { consumeFrom: 'earliest' });
     if (runDirect) results.a.push(await throughputRun({ mode: 'direct', address: nameServerAddr, group: groupA }, brokerPids));
     if (runGateway) results.b.push(await throughputRun({ mode: 'gateway', address: cluster.gatewayUrl, group: groupB }, [...brokerPids, gatewayPid]));
-    if (nats) {
-      await nats.addPullConsumer(`bench-c-${run}`);
-      results.c.push(await throughputRun({ mode: 'nats', address: nats.address, group: `bench-c-${run}` }, [nats.pid!]));
+    if (runNats) {
+      await runNats.addPullConsumer(`bench-c-${run}`);
+      results.c.push(await throughputRun({ mode: 'nats', address: runNats.address, group: `bench-c-${run}` }, [runNats.pid!]));
     }
     const last = (k: 'a' | 'b' | 'c') =>
       results[k].length ? `${fmt(results[k].at(-1)!.msgsPerSec)} msg/s ${fmt(results[k].at(-1)!.cpuUsPerMsg, 1)} µs CPU/msg` : '-';
@@ -242,8 +249,8 @@ try {
     return `${fmt(median(perRun), 2)}   target ${target}   (runs: ${perRun.map((v) => fmt(v, 2)).join(', ')})`;
   };
   log('ratios, median of per-run ratios:');
-  if (nats && runDirect) log(`  (a)/(c) msgs/s              ${ratio(results.a, results.c, (r) => r.msgsPerSec, '>= 1.0')}`);
-  if (nats && runDirect) log(`  (a)/(c) server CPU per msg  ${ratio(results.a, results.c, (r) => r.cpuUsPerMsg, '<= 1.0')}`);
+  if (runNats && runDirect) log(`  (a)/(c) msgs/s              ${ratio(results.a, results.c, (r) => r.msgsPerSec, '>= 1.0')}`);
+  if (runNats && runDirect) log(`  (a)/(c) server CPU per msg  ${ratio(results.a, results.c, (r) => r.cpuUsPerMsg, '<= 1.0')}`);
   if (runDirect && runGateway) log(`  (b)/(a) msgs/s              ${ratio(results.b, results.a, (r) => r.msgsPerSec, '>= 0.7')}`);
   // Where the server CPU goes: the median per process, so a regression points at its process.
   for (const [k, rs] of Object.entries(results)) {
@@ -262,25 +269,16 @@ try {
       : 'acks: (a) and (b) start the next receive beside the batch ack; through the gateway the receive carries it (one request per batch)',
   );
 
+  const latencyRunning = latencySystems.filter((s) => s !== 'nats' || nats);
   for (const rate of latencyRates) {
-    const perRun: LatencyResult[] = [];
-    for (let run = 1; run <= runs; run++) perRun.push(await latencyRun(rate, run));
+    const perRun = new Map<LatencySystem, LatencyResult[]>(latencyRunning.map((s) => [s, []]));
+    // Alternating: CirrusMQ, JetStream, CirrusMQ, …
+    for (let run = 1; run <= runs; run++) for (const s of latencyRunning) perRun.get(s)!.push(await latencyRun(s, rate, run));
     log('');
     log(
-      `latency at a fixed ${fmt(rate)} msg/s, ${latencyMs / 1000}s per run (after ${latencyWarmupMs / 1000} s of warm-up at the same rate, not counted), ${latencyConsumers} long-polling SimpleConsumers (direct, awaitDuration 20 s), autoBatch Producer:`,
+      `latency at a fixed ${fmt(rate)} msg/s, ${latencyMs / 1000}s per run (after ${latencyWarmupMs / 1000} s of warm-up at the same rate, not counted), ${latencyConsumers} consumer processes; the producer in this process:`,
     );
-    for (const [i, r] of perRun.entries()) {
-      log(
-        `  run ${i + 1}: sent ${fmt(r.sent)} received ${fmt(r.received)}; SEND_OK->receive p50/p99/p99.9 ${ms3(r.sendOk)} ms (${fmt(r.beforeSendOk)} received before their SEND_OK, counted as 0); end to end ${ms3(r.e2e)} ms; stored->receive ${ms3(r.storedToReceive)} ms, stored->SEND_OK ${ms3(r.storedToSendOk)} ms; producer behind schedule at most ${fmt(r.maxLagMs, 1)} ms; CPU ms/s brokers ${fmt(r.cpuMsPerS[0]!)}, consumers ${fmt(r.cpuMsPerS[1]!)}, producer ${fmt(r.cpuMsPerS[2]!)} (of ${os.cpus().length * 1000})`,
-      );
-    }
-    const med = (f: (r: LatencyResult) => number) => fmt(median(perRun.map(f)), 2);
-    log(
-      `  medians: SEND_OK->receive p50 ${med((r) => r.sendOk[0])} p99 ${med((r) => r.sendOk[1])} p99.9 ${med((r) => r.sendOk[2])} ms${rate === 1000 ? ' (target p99 <= 10 ms at 1,000 msg/s)' : ''}`,
-    );
-    log(
-      `           end to end       p50 ${med((r) => r.e2e[0])} p99 ${med((r) => r.e2e[1])} p99.9 ${med((r) => r.e2e[2])} ms${rate === 10000 ? ' (target p99 <= 25 ms at 10,000 msg/s)' : ''}`,
-    );
+    for (const s of latencyRunning) printLatency(s, perRun.get(s)!, rate);
   }
   log('');
   log(`load average at the end: ${load()}`);
@@ -414,19 +412,67 @@ interface LatencyResult {
   storedToReceive: number[];
   storedToSendOk: number[];
   maxLagMs: number;
-  /** CPU ms per second over the measured window: the brokers, the consumer processes, this process (the producer). */
+  /** CPU ms per second over the measured window: the servers (brokers, or nats-server), the consumer processes, this process (the producer). */
   cpuMsPerS: number[];
+}
+
+type LatencySystem = 'cirrus' | 'nats';
+
+function latencySystemLabel(system: LatencySystem): string {
+  return system === 'cirrus'
+    ? 'CirrusMQ: autoBatch Producer, long-polling SimpleConsumers (direct, receive 32, awaitDuration 20 s, ackAll per batch); CPU: brokers'
+    : 'JetStream (file store): a publish per message acked by the stream, consume() pullers (32 ahead, ack per message); CPU: nats-server';
+}
+
+function printLatency(system: LatencySystem, perRun: LatencyResult[], rate: number): void {
+  log(`  ${latencySystemLabel(system)}`);
+  for (const [i, r] of perRun.entries()) {
+    log(
+      `    run ${i + 1}: sent ${fmt(r.sent)} received ${fmt(r.received)}; SEND_OK->receive p50/p99/p99.9 ${ms3(r.sendOk)} ms (${fmt(r.beforeSendOk)} received before their SEND_OK, counted as 0); end to end ${ms3(r.e2e)} ms; stored->receive ${ms3(r.storedToReceive)} ms, stored->SEND_OK ${ms3(r.storedToSendOk)} ms; producer behind schedule at most ${fmt(r.maxLagMs, 1)} ms; CPU ms/s server ${fmt(r.cpuMsPerS[0]!)}, consumers ${fmt(r.cpuMsPerS[1]!)}, producer ${fmt(r.cpuMsPerS[2]!)} (of ${os.cpus().length * 1000})`,
+    );
+  }
+  const med = (f: (r: LatencyResult) => number) => fmt(median(perRun.map(f)), 2);
+  const target = system === 'cirrus';
+  log(
+    `    medians: SEND_OK->receive p50 ${med((r) => r.sendOk[0])} p99 ${med((r) => r.sendOk[1])} p99.9 ${med((r) => r.sendOk[2])} ms${target && rate === 1000 ? ' (target p99 <= 10 ms at 1,000 msg/s)' : ''}`,
+  );
+  log(
+    `             end to end       p50 ${med((r) => r.e2e[0])} p99 ${med((r) => r.e2e[1])} p99.9 ${med((r) => r.e2e[2])} ms${target && rate === 10000 ? ' (target p99 <= 25 ms at 10,000 msg/s)' : ''}`,
+  );
 }
 
 function ms3(xs: number[]): string {
   return xs.map((x) => fmt(x, 2)).join('/');
 }
 
-async function latencyRun(rate: number, run: number): Promise<LatencyResult> {
-  const topic = `lat-${rate}-${run}`;
+/** The producer's send of message `seq` (the body or a property carries it), resolving at SEND_OK or the stream's ack. */
+type LatencySend = (seq: number) => Promise<unknown>;
+
+/** CirrusMQ: the autoBatch Producer, long-polling SimpleConsumers; or JetStream: one publish per message, consume() pullers. */
+async function latencySetup(system: LatencySystem, topic: string): Promise<{ spec: Omit<WorkerSpec, 'resultFile'>; send: LatencySend; serverPids: number[] }> {
+  const common = { topic, group: topic, durationMs: 0, batch: BATCH, awaitMs: 20_000 };
+  if (system === 'nats') {
+    const subject = `bench.${topic}`;
+    await nats!.addPullConsumer(topic, subject);
+    const send: LatencySend = (s) => {
+      const b = Buffer.from(body);
+      b.writeUInt32BE(s, 0);
+      return nats!.publish(subject, b);
+    };
+    return { spec: { ...common, mode: 'nats-latency', address: nats!.address }, send, serverPids: [nats!.pid!] };
+  }
   await createTopic(topic);
   await gateway.putGroup(topic, { consumeFrom: 'earliest' });
-  const spec = { mode: 'latency' as const, address: nameServerAddr, topic, group: topic, durationMs: 0, batch: BATCH, awaitMs: 20_000 };
+  const send: LatencySend = (s) => latencyProducer.send({ topic, body, properties: { benchSeq: String(s) } });
+  return {
+    spec: { ...common, mode: 'latency', address: nameServerAddr },
+    send,
+    serverPids: cluster.config.brokers.map((b) => cluster.pid(b.brokerName)!),
+  };
+}
+
+async function latencyRun(system: LatencySystem, rate: number, run: number): Promise<LatencyResult> {
+  const { spec, send, serverPids } = await latencySetup(system, `lat-${rate}-${run}`);
   const workers = Array.from({ length: latencyConsumers }, () => startWorker(spec)) as (Worker & { latest: Map<string, any> })[];
   await Promise.all(workers.map((w) => w.next('ready')));
   for (const w of workers) w.send('go');
@@ -434,9 +480,8 @@ async function latencyRun(rate: number, run: number): Promise<LatencyResult> {
   // The warm-up sends at the same rate and is not counted: the JIT and the kept polls settle.
   const warm = Math.round((rate * latencyWarmupMs) / 1000);
   const total = warm + Math.round((rate * latencyMs) / 1000);
-  const brokerPids = cluster.config.brokers.map((b) => cluster.pid(b.brokerName)!);
   const consumerPids = workers.map((w) => w.child.pid!);
-  const cpuNow = () => [cpuSeconds(brokerPids), cpuSeconds(consumerPids), cpuSeconds([process.pid])];
+  const cpuNow = () => [cpuSeconds(serverPids), cpuSeconds(consumerPids), cpuSeconds([process.pid])];
   let cpuAtWarm: number[] = [];
   let measuredFrom = 0;
   const intendedAt = new Float64Array(total);
@@ -458,7 +503,7 @@ async function latencyRun(rate: number, run: number): Promise<LatencyResult> {
       if (seq >= warm) maxLagMs = Math.max(maxLagMs, now - intendedAt[seq]!);
       const s = seq;
       sends.push(
-        latencyProducer.send({ topic, body, properties: { benchSeq: String(s) } }).then(
+        send(s).then(
           () => {
             sendOkAt[s] = epochNow();
           },

@@ -75,6 +75,15 @@ export class NatsPeer {
     );
   }
 
+  /** One publish; resolves at the stream's ack (the peer's SEND_OK). */
+  publish(subject: string, body: Uint8Array): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const token = String(this.next++);
+      this.pending.set(token, { resolve, reject });
+      this.nc.publish(subject, body, { reply: `${this.inbox}.${token}` });
+    });
+  }
+
   /** The nats-server process, for its CPU time in /proc. */
   get pid(): number | undefined {
     return this.server.pid;
@@ -84,9 +93,14 @@ export class NatsPeer {
    * A durable pull consumer on the stream, from its first message, acked one message at a
    * time (AckExplicit), as RocketMQ's POP consumers ack each message.
    */
-  async addPullConsumer(name: string): Promise<void> {
+  async addPullConsumer(name: string, filterSubject?: string): Promise<void> {
     const jsm = await this.nc.jetstreamManager();
-    await jsm.consumers.add('BENCH', { durable_name: name, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All });
+    await jsm.consumers.add('BENCH', {
+      durable_name: name,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ...(filterSubject ? { filter_subject: filterSubject } : {}),
+    });
   }
 
   async stop(): Promise<void> {
