@@ -1,10 +1,12 @@
 /**
  * Adaptive batching for busy producers (RocketMQ 5's ProduceAccumulator, "autoBatch"): while
  * `maxInflight` requests of a topic are out, further batches wait and leave together, as one
- * request, when one comes back. An idle producer sends at once, so it adds no latency; a
- * busy one pays the per-request costs (a syscall and a wakeup each way, HTTP framing, the
- * broker's write call) once per several batches. Each caller still gets its own results,
- * with its messages contiguous in one queue.
+ * request, when one comes back. The batches submitted in one turn of the event loop (a loop
+ * of send() calls, the sends one incoming request causes) leave together too: the first
+ * request goes at the end of the turn (process.nextTick), not at the first send. An idle
+ * producer so adds no latency; a busy one pays the per-request costs (a syscall and a wakeup
+ * each way, framing, the broker's write call) once per several batches. Each caller still
+ * gets its own results, with its messages contiguous in one queue.
  */
 import { preparedBodyLength, type PreparedMessage } from '../codec/send-batch.js';
 import type { SendResult } from '../message.js';
@@ -20,6 +22,8 @@ interface Waiting {
 interface TopicState {
   inflight: number;
   waiting: Waiting[];
+  /** A drain at the end of this turn is scheduled. */
+  scheduled: boolean;
 }
 
 export class ProduceAccumulator {
@@ -33,15 +37,22 @@ export class ProduceAccumulator {
   ) {}
 
   submit(topic: string, prepared: PreparedMessage[]): Promise<SendResult[]> {
-    let state = this.topics.get(topic);
-    if (!state) {
-      state = { inflight: 0, waiting: [] };
-      this.topics.set(topic, state);
-    }
+    const state = this.topics.get(topic) ?? this.newState(topic);
     return new Promise((resolve, reject) => {
       state.waiting.push({ prepared, bytes: batchBytes(prepared), resolve, reject });
-      this.drain(topic, state);
+      if (state.scheduled) return;
+      state.scheduled = true;
+      process.nextTick(() => {
+        state.scheduled = false;
+        this.drain(topic, state);
+      });
     });
+  }
+
+  private newState(topic: string): TopicState {
+    const state: TopicState = { inflight: 0, waiting: [], scheduled: false };
+    this.topics.set(topic, state);
+    return state;
   }
 
   private drain(topic: string, state: TopicState): void {
