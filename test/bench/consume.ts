@@ -412,7 +412,7 @@ interface LatencyResult {
   storedToReceive: number[];
   storedToSendOk: number[];
   maxLagMs: number;
-  /** CPU ms per second over the measured window: the servers (brokers, or nats-server), the consumer processes, this process (the producer). */
+  /** CPU ms per second over the measured window: the servers (brokers, or nats-server), the consumer processes, this process (the producer), the other system's servers. */
   cpuMsPerS: number[];
 }
 
@@ -428,7 +428,7 @@ function printLatency(system: LatencySystem, perRun: LatencyResult[], rate: numb
   log(`  ${latencySystemLabel(system)}`);
   for (const [i, r] of perRun.entries()) {
     log(
-      `    run ${i + 1}: sent ${fmt(r.sent)} received ${fmt(r.received)}; SEND_OK->receive p50/p99/p99.9 ${ms3(r.sendOk)} ms (${fmt(r.beforeSendOk)} received before their SEND_OK, counted as 0); end to end ${ms3(r.e2e)} ms; stored->receive ${ms3(r.storedToReceive)} ms, stored->SEND_OK ${ms3(r.storedToSendOk)} ms; producer behind schedule at most ${fmt(r.maxLagMs, 1)} ms; CPU ms/s server ${fmt(r.cpuMsPerS[0]!)}, consumers ${fmt(r.cpuMsPerS[1]!)}, producer ${fmt(r.cpuMsPerS[2]!)} (of ${os.cpus().length * 1000})`,
+      `    run ${i + 1}: sent ${fmt(r.sent)} received ${fmt(r.received)}; SEND_OK->receive p50/p99/p99.9 ${ms3(r.sendOk)} ms (${fmt(r.beforeSendOk)} received before their SEND_OK, counted as 0); end to end ${ms3(r.e2e)} ms; stored->receive ${ms3(r.storedToReceive)} ms, stored->SEND_OK ${ms3(r.storedToSendOk)} ms; producer behind schedule at most ${fmt(r.maxLagMs, 1)} ms; CPU ms/s server ${fmt(r.cpuMsPerS[0]!)}, consumers ${fmt(r.cpuMsPerS[1]!)}, producer ${fmt(r.cpuMsPerS[2]!)}, the other system's servers ${fmt(r.cpuMsPerS[3]!)} (of ${os.cpus().length * 1000})`,
     );
   }
   const med = (f: (r: LatencyResult) => number) => fmt(median(perRun.map(f)), 2);
@@ -481,7 +481,10 @@ async function latencyRun(system: LatencySystem, rate: number, run: number): Pro
   const warm = Math.round((rate * latencyWarmupMs) / 1000);
   const total = warm + Math.round((rate * latencyMs) / 1000);
   const consumerPids = workers.map((w) => w.child.pid!);
-  const cpuNow = () => [cpuSeconds(serverPids), cpuSeconds(consumerPids), cpuSeconds([process.pid])];
+  // The other system's servers, idle by intent: what they still do (flushes, compaction) takes the same cores.
+  const brokerPids = cluster.config.brokers.map((b) => cluster.pid(b.brokerName)!);
+  const otherPids = system === 'nats' ? brokerPids : nats ? [nats.pid!] : [];
+  const cpuNow = () => [cpuSeconds(serverPids), cpuSeconds(consumerPids), cpuSeconds([process.pid]), cpuSeconds(otherPids)];
   let cpuAtWarm: number[] = [];
   let measuredFrom = 0;
   const intendedAt = new Float64Array(total);
