@@ -39,6 +39,7 @@ const { values } = parseArgs({
     'latency-warmup-seconds': { type: 'string', default: '5' },
     'latency-rates': { type: 'string', default: '1000,10000' },
     'latency-systems': { type: 'string', default: 'cirrus,nats' },
+    'segment-mib': { type: 'string', default: '1024' },
     systems: { type: 'string', default: 'direct,gateway,nats' },
     'client-node-options': { type: 'string', default: '--initial-old-space-size=64' },
     'await-acks': { type: 'boolean', default: false },
@@ -50,6 +51,7 @@ if (values.help) {
     'npm run bench:consume -- [--seconds S (per throughput run, 8)] [--runs N (3)] [--consumers C (4)] [--messages M (pre-stored, 1200000)]\n' +
       '  [--latency-seconds S (8)] [--latency-warmup-seconds W (5)] [--latency-consumers C (4)] [--latency-rates 1000,10000 (empty: skip)]\n' +
       '  [--latency-systems cirrus,nats (CirrusMQ, and JetStream beside it when nats-server is installed)]\n' +
+      '  [--segment-mib M (the CommitLog segment size, 1024 as the broker default; smaller: segments roll and seal during the runs)]\n' +
       '  [--systems direct,gateway,nats (the throughput rows to run: (a), (b), (c))]\n' +
       "  [--client-node-options '--initial-old-space-size=64' (node flags for every consumer process alike, as bench:produce's; '' for V8's defaults)]\n" +
       '  [--await-acks ((a) and (b) wait for each ack before the next receive; by default the next receive starts beside the ack)]',
@@ -97,7 +99,7 @@ const cluster = await startTestCluster({
   env: {
     CIRRUSMQ_HEARTBEAT_INTERVAL_MS: '30000',
     CIRRUSMQ_HEARTBEAT_TIMEOUT_MS: '120000',
-    CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: String(1024 * 1024 * 1024),
+    CIRRUSMQ_COMMITLOG_SEGMENT_BYTES: String(Number(values['segment-mib']) * 1024 * 1024),
     CIRRUSMQ_CONSUMEQUEUE_UNITS_PER_FILE: '300000',
   },
 });
