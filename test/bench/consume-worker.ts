@@ -115,11 +115,7 @@ async function runSimple(): Promise<void> {
 }
 
 async function runNats(): Promise<void> {
-  const nc = await connect({ servers: spec.address });
-  const consumer = await nc.jetstream().consumers.get('BENCH', spec.group);
-  await consumer.info();
-  out({ type: 'ready' });
-  await nextLine();
+  const { nc, consumer } = await natsConsumerReady();
   const r = newResult();
   const cpu0 = process.cpuUsage();
   const started = performance.now();
@@ -190,11 +186,7 @@ async function runLatency(): Promise<void> {
  * store time is the stream's timestamp.
  */
 async function runNatsLatency(): Promise<void> {
-  const nc = await connect({ servers: spec.address });
-  const consumer = await nc.jetstream().consumers.get('BENCH', spec.group);
-  await consumer.info();
-  out({ type: 'ready' });
-  await nextLine();
+  const { nc, consumer } = await natsConsumerReady();
   const r = newResult();
   r.received = [];
   const progress = setInterval(() => out({ type: 'progress', received: r.received!.length }), 100);
@@ -213,6 +205,16 @@ async function runNatsLatency(): Promise<void> {
   out(r);
   await messages.close();
   await nc.close();
+}
+
+/** The durable consumer, looked up before "ready" so the clock starts without it; resolves at "go". */
+async function natsConsumerReady() {
+  const nc = await connect({ servers: spec.address });
+  const consumer = await nc.jetstream().consumers.get('BENCH', spec.group);
+  await consumer.info();
+  out({ type: 'ready' });
+  await nextLine();
+  return { nc, consumer };
 }
 
 function newResult(): WorkerResult {

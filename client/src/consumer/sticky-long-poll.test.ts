@@ -59,7 +59,13 @@ function harness(opts: { ignoreEndWait?: boolean } = {}) {
     },
   });
   const open = (broker: string) => pops.filter((p) => p.broker === broker && !p.done);
-  return { polls, pops, released, open };
+  /** A first receive, answered by a's poll with one message: b's poll stays parked. */
+  const answeredByA = async () => {
+    const first = polls.receive(brokers, 32, 20_000);
+    open('a')[0]!.answer([msg('m1')]);
+    await first;
+  };
+  return { polls, pops, released, open, answeredByA };
 }
 
 function msg(id: string, brokerName = 'a'): MessageView {
@@ -102,10 +108,8 @@ describe('StickyLongPoll', () => {
   });
 
   it('holds what a poll leases between receives for the next one', async () => {
-    const { polls, open, released } = harness();
-    const first = polls.receive(brokers, 32, 20_000);
-    open('a')[0]!.answer([msg('m1')]);
-    await first;
+    const { polls, open, released, answeredByA } = harness();
+    await answeredByA();
     open('b')[0]!.answer([msg('m2', 'b')]);
     await tick();
     expect(ids(await polls.receive(brokers, 32, 20_000))).toEqual(['m2']);
@@ -123,10 +127,8 @@ describe('StickyLongPoll', () => {
   });
 
   it(`ends the parked polls and releases what it holds when no receive comes within ${LINGER_MS} ms`, async () => {
-    const { polls, pops, open, released } = harness();
-    const first = polls.receive(brokers, 32, 20_000);
-    open('a')[0]!.answer([msg('m1')]);
-    await first;
+    const { polls, pops, open, released, answeredByA } = harness();
+    await answeredByA();
     open('b')[0]!.answer([msg('m2', 'b')]);
     const until = Date.now() + 5_000;
     while ((released.length === 0 || open('b').length > 0) && Date.now() < until) await sleep(10);
@@ -140,10 +142,8 @@ describe('StickyLongPoll', () => {
   });
 
   it('refill() asks again the broker that answered (the ack to it is being sent), once, and only within the linger', async () => {
-    const { polls, pops, open } = harness();
-    const first = polls.receive(brokers, 32, 20_000);
-    open('a')[0]!.answer([msg('m1')]);
-    await first;
+    const { polls, pops, open, answeredByA } = harness();
+    await answeredByA();
     polls.refill('b'); // b's poll is still parked, and it answered nothing
     expect(open('b')).toHaveLength(1);
     polls.refill('a');
@@ -181,10 +181,8 @@ describe('StickyLongPoll', () => {
   });
 
   it('answers empty when the wait runs out, and keeps waiting on a broker whose older poll ran out first', async () => {
-    const { polls, pops, open } = harness();
-    const first = polls.receive(brokers, 32, 20_000);
-    open('a')[0]!.answer([msg('m1')]);
-    await first;
+    const { polls, pops, open, answeredByA } = harness();
+    await answeredByA();
     // b's poll is adopted; it runs out (empty) while the receive has time left: b is asked again.
     const second = polls.receive(brokers, 32, 20_000);
     open('b')[0]!.answer([]);
@@ -202,10 +200,8 @@ describe('StickyLongPoll', () => {
   });
 
   it('does not adopt a poll that would outlast a shorter wait', async () => {
-    const { polls, pops, open } = harness();
-    const first = polls.receive(brokers, 32, 20_000);
-    open('a')[0]!.answer([msg('m1')]);
-    await first;
+    const { polls, pops, open, answeredByA } = harness();
+    await answeredByA();
     const short = polls.receive(brokers, 32, 1_000);
     // b's 20 s poll was ended and both are asked for 1 s.
     expect(pops.find((p) => p.broker === 'b' && p.waitMs === 20_000)!.ended).toBe(true);
