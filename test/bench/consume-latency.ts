@@ -66,6 +66,7 @@ function ms3(xs: number[]): string {
 export async function runLatency(ctx: LatencyContext, systems: LatencySystem[], rates: number[], runs: number): Promise<void> {
   const { cluster, nats, nameServerAddr, gateway, latencyProducer, createTopic, startWorker, log, body, latencyMs, latencyWarmupMs, latencyConsumers } = ctx;
   const BATCH = ctx.batch;
+  const brokerPids = cluster.config.brokers.map((b) => cluster.pid(b.brokerName)!);
   const running = systems.filter((s) => s !== 'nats' || nats);
   for (const rate of rates) {
     const perRun = new Map<LatencySystem, LatencyResult[]>(running.map((s) => [s, []]));
@@ -120,7 +121,7 @@ export async function runLatency(ctx: LatencyContext, systems: LatencySystem[], 
     return {
       spec: { ...common, mode: 'latency', address: nameServerAddr },
       send,
-      serverPids: cluster.config.brokers.map((b) => cluster.pid(b.brokerName)!),
+      serverPids: brokerPids,
     };
   }
 
@@ -135,7 +136,6 @@ export async function runLatency(ctx: LatencyContext, systems: LatencySystem[], 
     const total = warm + Math.round((rate * latencyMs) / 1000);
     const consumerPids = workers.map((w) => w.child.pid!);
     // The other system's servers, idle by intent: what they still do (flushes, compaction) takes the same cores.
-    const brokerPids = cluster.config.brokers.map((b) => cluster.pid(b.brokerName)!);
     const otherPids = system === 'nats' ? brokerPids : nats ? [nats.pid!] : [];
     const cpuNow = () => [cpuSeconds(serverPids), cpuSeconds(consumerPids), cpuSeconds([process.pid]), cpuSeconds(otherPids)];
     let cpuAtWarm: number[] = [];
