@@ -4,10 +4,12 @@
  * results come back with the messages in both answer forms, bad handles fail per entry, bad
  * lists are refused whole, and a SimpleConsumer through the gateway that acks a batch and asks
  * for the next in one go makes one request per batch and never sees an acked message again.
+ * Such a receive asks the broker of its acks first (one broker call for both), yet every broker
+ * with messages is served.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MessageView, Producer, SimpleConsumer } from '@cirrusmq/client';
-import { decodePopPartsAnswer, GatewayClient, POP_PARTS_TYPE } from '@cirrusmq/client/protocol';
+import { decodePopPartsAnswer, GatewayClient, POP_PARTS_TYPE, receiptHandleBroker } from '@cirrusmq/client/protocol';
 import type { LocalCluster } from '../../infra/local/local-cluster';
 import { api, startTestCluster, stopTestCluster } from '../support/cluster';
 
@@ -43,7 +45,7 @@ describe('a receive that carries acks', () => {
     expect((await api(cluster.gatewayUrl, 'POST', '/v1/topics', { topic: TOPIC, queues: 2 })).status).toBe(201);
     const sent = await producer.sendBatch(Array.from({ length: 40 }, (_, i) => ({ topic: TOPIC, body: `m${i}` })));
     expect(sent.every((r) => r.status === 'SEND_OK')).toBe(true);
-    for (const group of ['json', 'parts', 'refused', 'loop'])
+    for (const group of ['json', 'parts', 'refused', 'loop', 'sticky'])
       expect((await api(cluster.gatewayUrl, 'PUT', `/v1/groups/${group}`, { consumeFrom: 'earliest' })).status).toBe(201);
   });
 
@@ -127,5 +129,38 @@ describe('a receive that carries acks', () => {
     // The acks held: the group has nothing in flight.
     const progress = await api(cluster.gatewayUrl, 'GET', `/v1/topics/${TOPIC}/groups/${group}`);
     expect(progress.body.totals.inFlight).toBe(0);
+  });
+  it('a receive that carries acks asks their broker first, and every broker with messages is still served', async () => {
+    // Sent after the tests above read theirs: 200 more, about half on each broker.
+    const sent = await producer.sendBatch(Array.from({ length: 200 }, (_, i) => ({ topic: TOPIC, body: `s${i}` })));
+    expect(sent.every((r) => r.status === 'SEND_OK')).toBe(true);
+    const brokerOf = (handles: string[]) => receiptHandleBroker(handles[0]!);
+    let carried = 0;
+    let sameBroker = 0;
+    const answeredBy = new Set<string>();
+    let handles: string[] = [];
+    // 90 messages: fewer than either broker holds for the group, so none runs dry and the
+    // fallback to the next broker never comes into it.
+    for (let i = 0; i < 30; i++) {
+      const res = await api(cluster.gatewayUrl, 'POST', receivePath('sticky'), {
+        max: 3,
+        invisibleSeconds: 60,
+        ...(handles.length > 0 ? { ack: handles } : {}),
+      });
+      expect(res.status).toBe(200);
+      if (handles.length > 0) expect(res.body.ackResults).toEqual(handles.map(() => ({ status: 'OK' })));
+      const next: string[] = res.body.messages.map((m: { receiptHandle: string }) => m.receiptHandle);
+      expect(next.length).toBeGreaterThan(0);
+      answeredBy.add(brokerOf(next)!);
+      if (handles.length > 0) {
+        carried++;
+        if (brokerOf(next) === brokerOf(handles)) sameBroker++;
+      }
+      handles = next;
+    }
+    // Rotating alone would answer about half from the acks' broker; the sticky start nearly all
+    // (all but the rotated eighth's other half).
+    expect(sameBroker / carried).toBeGreaterThan(0.8);
+    expect([...answeredBy].sort()).toEqual(['broker-a', 'broker-b']);
   });
 });

@@ -30,6 +30,25 @@ import { popPartsAnswer } from './receive-parts';
 import { ParkedReceives, receiveAcross } from './receive-fanout';
 import { TurnBatcher } from './turn-batcher';
 
+/** Every ROTATE_EVERY-th receive starts its round by rotation even when it carries acks (roundStart). */
+const ROTATE_EVERY = 8;
+
+/**
+ * Where a receive's round over the brokers starts. One that carries acks starts at the broker
+ * its first ack goes to: the ack and the pop then leave in one write, wake that broker once and
+ * come back in one answer, where a rotated start costs a second broker a read and a write per
+ * batch (the direct SDK does the same: its refill asks again the broker it acks). A broker the
+ * sticky start passes over is still asked when the first has fewer than `max`, and every
+ * ROTATE_EVERY-th receive rotates, so consumers stuck to one broker with a backlog leave the
+ * other's backlog to no one for long.
+ */
+function roundStart(targets: readonly BrokerTarget[], ack: readonly string[] | undefined, receives: number, rotate: () => number): number {
+  if (ack === undefined || ack.length === 0 || receives % ROTATE_EVERY === 0) return rotate();
+  const name = receiptHandleBroker(ack[0]!);
+  const i = targets.findIndex((t) => t.brokerName === name);
+  return i < 0 ? rotate() : i;
+}
+
 /** The route's path parameters as read (decoded, not yet checked). */
 export interface TopicGroupRaw {
   topic: string;
@@ -54,8 +73,10 @@ export function consumeCalls(deps: GatewayDeps): ConsumeCalls {
 
 function createConsumeCalls(deps: GatewayDeps): ConsumeCalls {
   const { routes, brokers, metrics, logger } = deps;
-  /** Where a receive starts: consecutive receives begin at different brokers. */
+  /** Where a rotated receive starts: consecutive ones begin at different brokers (roundStart). */
   let next = 0;
+  let receives = 0;
+  const rotate = () => next++;
   // One set per answer form: records handed to a POP_PARTS receive were not CRC-checked here
   // (the SDK checks each record as it decodes it); a JSON answer writes only checked ones.
   const parked = { json: new ParkedReceives<LeasedRecord>(), parts: new ParkedReceives<LeasedRecord>() };
@@ -136,7 +157,7 @@ function createConsumeCalls(deps: GatewayDeps): ConsumeCalls {
         const acking = req.ack && ackHandles(topic, group, req.ack, targets);
         const popped = await receiveAcross(
           targets,
-          next++,
+          roundStart(targets, req.ack, receives++, rotate),
           { topic, group, max: req.max, invisibleMs: req.invisibleSeconds * 1000, waitMs: req.waitSeconds * 1000, filter: req.filter },
           {
             pop: async (target, request, endWait) => splitPopResult(await brokers.get(target.addr).popRaw(request, endWait), target.brokerName, !binary),
