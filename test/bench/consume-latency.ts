@@ -142,7 +142,10 @@ export async function runLatency(ctx: LatencyContext, systems: LatencySystem[], 
     let measuredFrom = 0;
     const intendedAt = new Float64Array(total);
     const sendOkAt = new Float64Array(total);
-    const sends: Promise<unknown>[] = [];
+    // Sends in flight, counted: an array of every send's promise would grow to the run's
+    // size and make the producer's process collect garbage in the window it measures.
+    let inFlight = 0;
+    let allAnswered = () => {};
     let maxLagMs = 0;
     let seq = 0;
     const start = epochNow() + 50;
@@ -158,21 +161,24 @@ export async function runLatency(ctx: LatencyContext, systems: LatencySystem[], 
         }
         if (seq >= warm) maxLagMs = Math.max(maxLagMs, now - intendedAt[seq]!);
         const s = seq;
-        sends.push(
-          send(s).then(
+        inFlight++;
+        send(s)
+          .then(
             () => {
               sendOkAt[s] = epochNow();
             },
             () => undefined,
-          ),
-        );
+          )
+          .finally(() => {
+            if (--inFlight === 0) allAnswered();
+          });
       }
       await new Promise((r) => setTimeout(r, 1));
     }
     const cpuEnd = cpuNow();
     const measuredS = (epochNow() - measuredFrom) / 1000;
     const cpuMsPerS = cpuEnd.map((c, i) => ((c - cpuAtWarm[i]!) * 1000) / measuredS);
-    await Promise.all(sends);
+    if (inFlight > 0) await new Promise<void>((resolve) => (allAnswered = resolve));
     const progress = () => workers.reduce((a, w) => a + (w.latest.get('progress')?.received ?? 0), 0);
     await waitFor(`${total} messages received`, 30_000, async () => progress() >= total).catch((e) => log(`  ${(e as Error).message} (got ${progress()})`));
     const done = workers.map((w) => w.next('result') as Promise<WorkerResult>);
@@ -182,11 +188,15 @@ export async function runLatency(ctx: LatencyContext, systems: LatencySystem[], 
     const firstAt = new Float64Array(total);
     const storedAt = new Float64Array(total);
     for (const r of rs)
-      for (const [s, at, stored] of r.received ?? [])
+      for (let i = 0, got = r.received ?? []; i + 2 < got.length; i += 3) {
+        const s = got[i]!;
+        const at = got[i + 1]!;
+        const stored = got[i + 2]!;
         if (s >= 0 && s < total && (firstAt[s] === 0 || at < firstAt[s]!)) {
           firstAt[s] = at;
           storedAt[s] = stored;
         }
+      }
     const sendOk: number[] = [];
     const e2e: number[] = [];
     const storedToReceive: number[] = [];
