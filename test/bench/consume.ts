@@ -344,7 +344,9 @@ function startWorker(spec: Omit<WorkerSpec, 'resultFile'>): ConsumeWorker {
     for (const resolve of waiting.get(msg.type) ?? []) resolve(msg);
     waiting.delete(msg.type);
   });
-  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`consume worker exited with ${code}`))));
+  // 'close', not 'exit': it follows the end of the worker's stdout, so a result line written
+  // just before the worker exits is read first ('exit' can come before it and lose the result).
+  const exited = new Promise<never>((_, reject) => child.once('close', (code) => reject(new Error(`consume worker exited with ${code}`))));
   exited.catch(() => undefined);
   return {
     child,
