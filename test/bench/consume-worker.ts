@@ -44,8 +44,11 @@ export interface WorkerResult {
   elapsedMs: number;
   /** The consumer process's own CPU (user + system µs) over the run: the client's cost per message. */
   cpuUs: number;
-  /** Latency mode: [sequence, epoch ms when receive answered, the broker's store time] per message. */
-  /** Latency modes: (sequence, receive time, store time) per message, flat: one array of numbers, not one array per message, so the measuring process does not make the garbage it would measure. */
+  /**
+   * Latency modes: per message its sequence, the epoch ms its receive answered and its store
+   * time, three numbers in a row: one flat array, not an array per message, so the measuring
+   * process does not make garbage in the window it measures.
+   */
   received?: number[];
 }
 

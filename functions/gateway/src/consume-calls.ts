@@ -39,8 +39,8 @@ const ROTATE_EVERY = 8;
  * come back in one answer, where a rotated start costs a second broker a read and a write per
  * batch (the direct SDK does the same: its refill asks again the broker it acks). A broker the
  * sticky start passes over is still asked when the first has fewer than `max`, and every
- * ROTATE_EVERY-th receive rotates, so consumers stuck to one broker with a backlog leave the
- * other's backlog to no one for long.
+ * ROTATE_EVERY-th receive rotates, so that when every broker has a backlog, each keeps some
+ * of the consumers.
  */
 function roundStart(targets: readonly BrokerTarget[], ack: readonly string[] | undefined, receives: number, rotate: () => number): number {
   if (ack === undefined || ack.length === 0 || receives % ROTATE_EVERY === 0) return rotate();
