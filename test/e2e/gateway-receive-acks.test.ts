@@ -131,16 +131,19 @@ describe('a receive that carries acks', () => {
     expect(progress.body.totals.inFlight).toBe(0);
   });
   it('a receive that carries acks asks their broker first, and every broker with messages is still served', async () => {
-    // Sent after the tests above read theirs: 200 more, about half on each broker.
-    const sent = await producer.sendBatch(Array.from({ length: 200 }, (_, i) => ({ topic: TOPIC, body: `s${i}` })));
-    expect(sent.every((r) => r.status === 'SEND_OK')).toBe(true);
+    // Sent after the tests above read theirs: 200 more in 20 batches, which go to the queues in
+    // turn (a batch is one queue), so 100 on each broker.
+    for (let b = 0; b < 20; b++) {
+      const sent = await producer.sendBatch(Array.from({ length: 10 }, (_, i) => ({ topic: TOPIC, body: `s${b * 10 + i}` })));
+      expect(sent.every((r) => r.status === 'SEND_OK')).toBe(true);
+    }
     const brokerOf = (handles: string[]) => receiptHandleBroker(handles[0]!);
     let carried = 0;
     let sameBroker = 0;
     const answeredBy = new Set<string>();
     let handles: string[] = [];
-    // 90 messages: fewer than either broker holds for the group, so none runs dry and the
-    // fallback to the next broker never comes into it.
+    // 90 messages: fewer than either broker holds for the group (100 or more), so none runs dry
+    // and the fallback to the next broker never comes into it.
     for (let i = 0; i < 30; i++) {
       const res = await api(cluster.gatewayUrl, 'POST', receivePath('sticky'), {
         max: 3,
