@@ -154,13 +154,11 @@ async function runLatency(): Promise<void> {
   await consumer.groupConfig();
   out({ type: 'ready' });
   await nextLine();
-  const r = newResult();
-  r.received = [];
+  const { r, progress } = latencyResult();
   let stopping = false;
   const stopped = nextLine().then(() => {
     stopping = true;
   });
-  const progress = setInterval(() => out({ type: 'progress', received: r.received!.length / 3 }), 100);
   const loop = (async () => {
     while (!stopping) {
       let messages: MessageView[];
@@ -171,7 +169,7 @@ async function runLatency(): Promise<void> {
         continue;
       }
       const at = epochNow();
-      for (const m of messages) r.received!.push(Number(m.properties.benchSeq), at, m.storeTimestamp);
+      for (const m of messages) r.received.push(Number(m.properties.benchSeq), at, m.storeTimestamp);
       if (messages.length === 0) continue;
       const errs = await consumer.ackAll(messages);
       for (const e of errs) e ? r.errors++ : r.acked++;
@@ -191,15 +189,13 @@ async function runLatency(): Promise<void> {
  */
 async function runNatsLatency(): Promise<void> {
   const { nc, consumer } = await natsConsumerReady();
-  const r = newResult();
-  r.received = [];
-  const progress = setInterval(() => out({ type: 'progress', received: r.received!.length / 3 }), 100);
+  const { r, progress } = latencyResult();
   const messages = await consumer.consume({ max_messages: spec.batch });
   const loop = (async () => {
     for await (const m of messages) {
       const d = m.data;
       const seq = ((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 0;
-      r.received!.push(seq, epochNow(), m.info.timestampNanos / 1e6);
+      r.received.push(seq, epochNow(), m.info.timestampNanos / 1e6);
       m.ack();
       r.acked++;
     }
@@ -219,6 +215,13 @@ async function natsConsumerReady() {
   out({ type: 'ready' });
   await nextLine();
   return { nc, consumer };
+}
+
+/** A latency mode's result, and its count of messages received sent as progress every 100 ms. */
+function latencyResult(): { r: WorkerResult & { received: number[] }; progress: NodeJS.Timeout } {
+  const r = { ...newResult(), received: [] as number[] };
+  const progress = setInterval(() => out({ type: 'progress', received: r.received.length / 3 }), 100);
+  return { r, progress };
 }
 
 function newResult(): WorkerResult {
