@@ -5,6 +5,8 @@
  *
  *   broker.mjs      broker-node/src/main.ts and every dependency, one ES module
  *   broker.mjs.map  its source map (node --enable-source-maps)
+ *   segment-upload-process.mjs (+ .map)  the tier's uploader process, which the broker
+ *                   starts from the file beside its own (tier/process-segment-uploader.ts)
  *   entrypoint.mjs  what the container runs: finds the task's address, then loads broker.mjs
  *
  * Every dependency is inside broker.mjs, so the image needs no node_modules at all.
@@ -22,8 +24,9 @@ const outdir = path.resolve(values.outdir ?? path.join(root, 'dist/broker'));
 await mkdir(outdir, { recursive: true });
 const result = await build({
   absWorkingDir: root,
-  entryPoints: ['broker-node/src/main.ts'],
-  outfile: path.join(outdir, 'broker.mjs'),
+  entryPoints: { broker: 'broker-node/src/main.ts', 'segment-upload-process': 'broker-node/src/tier/segment-upload-process.ts' },
+  outdir,
+  outExtension: { '.js': '.mjs' },
   bundle: true,
   platform: 'node',
   // @cirrusmq/client from its TypeScript source, as everywhere in the repo (client/package.json exports).

@@ -97,6 +97,9 @@ export interface TierOn {
   readonly checkIntervalMs: number;
   /** A sealed segment's upload moves at most this many bytes per second (0 = no limit): sends keep their CPU and disk. */
   readonly uploadBytesPerSec: number;
+  /** 'process': a sealed segment's upload work runs in a child process at `uploadNice`; 'inline': on the broker's event loop. */
+  readonly uploader: 'process' | 'inline';
+  readonly uploadNice: number;
   /** Cold reads: ranged GETs of aligned blocks, through a bounded cache, read-ahead for sequential readers. */
   readonly blockBytes: number;
   readonly cacheBytes: number;
@@ -205,6 +208,13 @@ export const BROKER_ENV = {
   tierUploadBytesPerSec: int('CIRRUSMQ_TIER_UPLOAD_BYTES_PER_SEC', 64 * MiB, 0, MAX, {
     description: 'a sealed segment uploads at most this many bytes/s, so sends keep their CPU and disk; a backlog goes flat out (0 = no limit)',
   }),
+  // The upload's scan, CRCs and copy cost a few CPU seconds per GiB; on a 2-vCPU task beside
+  // the send and consume paths they would queue those paths' threads behind them
+  // (docs/architecture.md, "A seal's upload runs at a low CPU priority").
+  tierUploader: oneOf('CIRRUSMQ_TIER_UPLOADER', ['process', 'inline'] as const, 'process', {
+    description: "where a sealed segment's upload work runs: a child process at CIRRUSMQ_TIER_UPLOAD_NICE, or inline on the broker's event loop",
+  }),
+  tierUploadNice: int('CIRRUSMQ_TIER_UPLOAD_NICE', 10, 0, 19, { description: "the uploader process's nice value (19: the lowest priority)" }),
   tierBlockBytes: int('CIRRUSMQ_TIER_BLOCK_BYTES', 4 * MiB, 64 * 1024, 256 * MiB, { description: 'cold reads: ranged GET block size' }),
   tierCacheBytes: int('CIRRUSMQ_TIER_CACHE_BYTES', 64 * MiB, 0, 64 * 1024 * MiB, { description: 'cold reads: block cache size' }),
   tierReadAheadBlocks: int('CIRRUSMQ_TIER_READ_AHEAD_BLOCKS', 4, 0, 64, { description: 'cold reads: blocks read ahead for sequential readers' }),
@@ -377,6 +387,8 @@ function loadTierSettings(r: EnvReader, broker: { clusterName: string; brokerNam
     retentionMs: r.int(V.retentionMs),
     checkIntervalMs: r.int(V.tierCheckIntervalMs),
     uploadBytesPerSec: r.int(V.tierUploadBytesPerSec),
+    uploader: r.oneOf(V.tierUploader),
+    uploadNice: r.int(V.tierUploadNice),
     blockBytes: r.int(V.tierBlockBytes),
     cacheBytes: r.int(V.tierCacheBytes),
     readAheadBlocks: r.int(V.tierReadAheadBlocks),

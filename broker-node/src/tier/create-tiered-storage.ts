@@ -8,11 +8,9 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from '@cirrusmq/client/protocol';
 import type { BrokerConfig, TierOn } from '../config';
 import { DynamoDbTierManifest } from './dynamodb-tier-manifest';
-import { LocalObjectStore } from './local-object-store';
 import { LocalTierManifest } from './local-tier-manifest';
-import type { ObjectStore } from './object-store';
-import { createS3Client } from './s3-client';
-import { S3ObjectStore } from './s3-object-store';
+import { createObjectStore, type ObjectStoreSpec } from './object-store-spec';
+import { ProcessSegmentUploader } from './process-segment-uploader';
 import type { TierManifest } from './tier-manifest';
 import { DEFAULT_TIER_UPLOAD_CONFIG } from './tier-upload-service';
 import { TieredStorage } from './tiered-storage';
@@ -20,7 +18,9 @@ import { TieredStorage } from './tiered-storage';
 export function createTieredStorage(config: BrokerConfig, logger: Logger): TieredStorage | undefined {
   const tier = config.tier;
   if (tier.kind === 'off') return undefined;
-  const { objectStore, manifest } = tier.kind === 's3' ? s3Backends(tier, config) : localBackends(tier);
+  const spec = objectStoreSpec(tier);
+  const objectStore = createObjectStore(spec);
+  const manifest = tier.kind === 's3' ? s3Manifest(tier, config) : localManifest(tier);
   logger.info('tiered storage', { kind: tier.kind, location: objectStore.location, durability: config.durability });
   return new TieredStorage(
     objectStore,
@@ -42,30 +42,28 @@ export function createTieredStorage(config: BrokerConfig, logger: Logger): Tiere
           ? { windowMs: tier.walWindowMs, maxChunkBytes: tier.walMaxChunkBytes, maxInFlight: 4, ackTimeoutMs: tier.walAckTimeoutMs }
           : undefined,
       owner: { clusterName: config.clusterName, brokerName: config.brokerName },
+      segmentUploader: tier.uploader === 'process' ? new ProcessSegmentUploader(spec, tier.uploadNice, objectStore, logger.child({ component: 'tier' })) : undefined,
     },
     logger.child({ component: 'tier' }),
   );
 }
 
-/** Objects under `{dir}/{prefix}`; the manifest beside them in `{dir}/_manifest/{prefix}` (no object key can start with '_manifest/': keys are per-broker prefixed). */
-function localBackends(tier: TierOn): { objectStore: ObjectStore; manifest: TierManifest } {
-  return {
-    objectStore: new LocalObjectStore(tier.dir, tier.prefix),
-    manifest: new LocalTierManifest(path.join(tier.dir, '_manifest', ...tier.prefix.split('/').filter(Boolean))),
-  };
+function objectStoreSpec(tier: TierOn): ObjectStoreSpec {
+  if (tier.kind === 'local') return { kind: 'local', dir: tier.dir, prefix: tier.prefix };
+  return { kind: 's3', bucket: tier.bucket, prefix: tier.prefix, region: tier.region, endpoint: tier.endpoint, credentials: tier.credentials };
 }
 
-function s3Backends(tier: TierOn, config: BrokerConfig): { objectStore: ObjectStore; manifest: TierManifest } {
-  const credentials = tier.credentials;
-  const client = createS3Client({ region: tier.region, endpoint: tier.endpoint, credentials });
-  const ddb = new DynamoDBClient({ region: tier.region, endpoint: tier.endpoint, credentials, maxAttempts: 3 });
-  return {
-    objectStore: new S3ObjectStore({ client, bucket: tier.bucket, keyPrefix: tier.prefix }),
-    manifest: new DynamoDbTierManifest({
-      doc: DynamoDBDocumentClient.from(ddb),
-      tableName: tier.tableName,
-      clusterName: config.clusterName,
-      brokerName: config.brokerName,
-    }),
-  };
+/** Objects under `{dir}/{prefix}`; the manifest beside them in `{dir}/_manifest/{prefix}` (no object key can start with '_manifest/': keys are per-broker prefixed). */
+function localManifest(tier: TierOn): TierManifest {
+  return new LocalTierManifest(path.join(tier.dir, '_manifest', ...tier.prefix.split('/').filter(Boolean)));
+}
+
+function s3Manifest(tier: TierOn, config: BrokerConfig): TierManifest {
+  const ddb = new DynamoDBClient({ region: tier.region, endpoint: tier.endpoint, credentials: tier.credentials, maxAttempts: 3 });
+  return new DynamoDbTierManifest({
+    doc: DynamoDBDocumentClient.from(ddb),
+    tableName: tier.tableName,
+    clusterName: config.clusterName,
+    brokerName: config.brokerName,
+  });
 }

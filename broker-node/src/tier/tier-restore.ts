@@ -27,7 +27,7 @@ import { MappedFile, fileNameToOffset } from '../store/mapped-file';
 import { decodeConsumeQueueExtract } from './consume-queue-extract';
 import { IndexExtractDamagedError, RecordKeyHasher, isMissingExtract, replayIndexExtract } from './index-extract';
 import { scanSegment } from './segment-file-scanner';
-import { indexExtractKey } from './tier-upload-service';
+import { indexExtractKey } from './segment-upload';
 import type { ObjectStore } from './object-store';
 import type { TieredSegment, TierManifest } from './tier-manifest';
 import { listWalChunks, replayWalFrom } from './wal/wal-chunks';

@@ -24,14 +24,11 @@ import { PeriodicService } from '../periodic-service';
 import { ServiceThread } from '../service-thread';
 import type { CommitLog } from '../store/commit-log';
 import type { MappedFile } from '../store/mapped-file';
-import { offsetToFileName } from '../store/mapped-file';
-import { ConsumeQueueExtractBuilder } from './consume-queue-extract';
-import { IndexExtractWriter } from './index-extract';
 import type { ObjectStore } from './object-store';
-import { scanSegmentFile } from './segment-file-scanner';
+import { extractKey, indexExtractKey, segmentKey } from './segment-upload';
+import { InlineSegmentUploader, type SegmentUploader } from './segment-uploader';
 import type { TieredCommitLog } from './tiered-commit-log';
 import type { TieredSegment, TierManifest } from './tier-manifest';
-import { UploadPacer } from './upload-pacer';
 
 export interface TierUploadConfig {
   /** How often to look for sealed segments (a seal also wakes it). */
@@ -91,9 +88,6 @@ export interface TierUploadStats {
 /** Shutdown waits this long for an upload in flight. */
 const SHUTDOWN_WAIT_MS = 10_000;
 
-export const segmentKey = (startOffset: number): string => `commitlog/${offsetToFileName(startOffset)}`;
-export const extractKey = (startOffset: number): string => `consumequeue/${offsetToFileName(startOffset)}`;
-export const indexExtractKey = (startOffset: number): string => `index/${offsetToFileName(startOffset)}`;
 /** The spill folder of index extracts being built, beside the store's commitlog/ (never read at start). */
 const SPILL_DIR = 'tier-upload';
 
@@ -130,6 +124,8 @@ export class TierUploadService extends ServiceThread {
     private readonly config: TierUploadConfig,
     private readonly hooks: TierUploadHooks,
     logger: Logger,
+    /** Who does each segment's upload work; the manifest commit is always this service's. */
+    private readonly segmentUploader: SegmentUploader = new InlineSegmentUploader(objectStore),
   ) {
     super(logger);
     this.statusService = new PeriodicService('TierStatusLog', config.statusLogIntervalMs, () => this.logStatus(), logger);
@@ -154,6 +150,7 @@ export class TierUploadService extends ServiceThread {
     this.closed = false;
     this.statusService.start();
     if (this.config.autoUpload === false) return;
+    this.segmentUploader.start();
     super.start();
     // The first pass runs at once: segments sealed before a restart wait for no interval.
     this.wakeup();
@@ -223,54 +220,25 @@ export class TierUploadService extends ServiceThread {
 
   /**
    * The segment goes up whole (its BLANK filler is at most one record's size of zeros) while
-   * the scan verifies it and builds the extract, so the upload does not wait for the scan; a
-   * scan that finds damage fails the pass before the manifest commit, so the object is never
-   * counted (the next pass overwrites it).
+   * the scan verifies it and builds the extracts (segment-upload.ts); a scan that finds damage
+   * fails the pass before the manifest commit, so the object is never counted (the next pass
+   * overwrites it).
    */
   private async upload(file: MappedFile): Promise<void> {
     const t0 = performance.now();
     const start = file.fileFromOffset;
-    const extract = new ConsumeQueueExtractBuilder();
-    const index = await IndexExtractWriter.create(path.join(this.spillDir(), offsetToFileName(start)));
-    // The copy and the scan read the same bytes side by side, each at the rate: the segment is
-    // done in about size / rate, and neither runs ahead in a burst. Only while no other sealed
-    // segment waits behind it, though: a writer faster than the rate would otherwise pile up
-    // untiered segments on local disk without end, so a backlog goes up flat out (in small
-    // steps all the same), and the pace returns once the uploader has caught up.
-    const rate = () => (this.pendingSegments().length > 1 ? 0 : this.config.uploadBytesPerSec);
-    const copyPace = new UploadPacer(rate);
-    const scanPace = new UploadPacer(rate);
-    const pace = (bytes: number) => copyPace.take(bytes);
-    const uploading = this.objectStore.putObject(segmentKey(start), { filePath: file.fileName, start: 0, end: file.fileSize, pace });
-    // Keep a failed upload from being an unhandled rejection while the scan runs.
-    uploading.catch(() => {});
-    let scan;
-    try {
-      scan = await scanSegmentFile(
-        file.fileName,
-        start,
-        file.fileSize,
-        (buf, pos, shape, physical) => {
-          extract.add(buf, pos, shape, physical);
-          return index.add(buf, pos, shape, physical);
-        },
-        undefined,
-        (bytes) => scanPace.take(bytes),
-      );
-      await this.objectStore.putObject(extractKey(start), extract.encode());
-      const indexBytes = await index.finish();
-      await this.objectStore.putObject(indexExtractKey(start), { filePath: index.filePath, start: 0, end: indexBytes, pace });
-    } finally {
-      await index.discard();
-    }
-    const put = await uploading;
+    const { crc32, scan, indexEntries } = await this.segmentUploader.upload(
+      { fileName: file.fileName, fileFromOffset: start, fileSize: file.fileSize },
+      this.spillDir(),
+      this.uploadRate(),
+    );
     const segment: TieredSegment = {
       startOffset: start,
       endOffset: start + file.fileSize,
       commitLogKey: segmentKey(start),
       consumeQueueKey: extractKey(start),
       objectSize: file.fileSize,
-      crc32: put.crc32,
+      crc32,
       firstStoreTimestamp: scan.firstStoreTimestamp,
       lastStoreTimestamp: scan.lastStoreTimestamp,
       tieredAt: this.now(),
@@ -288,10 +256,26 @@ export class TierUploadService extends ServiceThread {
       bytes: file.fileSize,
       dataBytes: scan.dataBytes,
       records: scan.records,
-      indexEntries: index.entries,
+      indexEntries,
       seconds: Number(seconds.toFixed(3)),
     });
     await this.hooks.onTiered?.(segment);
+  }
+
+  /**
+   * The upload's pace: uploadBytesPerSec while no other sealed segment waits. A writer faster
+   * than the rate would otherwise pile up untiered segments on local disk without end, so a
+   * backlog goes up flat out (in small steps all the same), and the pace returns once the
+   * uploader has caught up.
+   */
+  private uploadRate(): number {
+    return this.pendingSegments().length > 1 ? 0 : this.config.uploadBytesPerSec;
+  }
+
+  /** A seal wakes the uploader; one during an upload may form a backlog, which changes its pace. */
+  override wakeup(): void {
+    super.wakeup();
+    this.segmentUploader.setRate(this.uploadRate());
   }
 
   /** Overall retention deletes no segment that ends past this CommitLog offset (the POP journal still needed: consumer/pop-state-keeper.ts). */
@@ -345,6 +329,7 @@ export class TierUploadService extends ServiceThread {
     // An upload in flight may finish or not: its segment stays local until its entry is committed.
     const stopped = super.shutdown().catch(() => {});
     await Promise.race([stopped, new Promise((r) => setTimeout(r, SHUTDOWN_WAIT_MS).unref())]);
+    await this.segmentUploader.close();
   }
 }
 

@@ -27,6 +27,7 @@ import { hasNoLocalCommitLog, restoreFromTier } from './tier-restore';
 import { TierTombstoneCopy, readTierTombstones } from './tier-tombstones';
 import type { TierManifest, TieredSegment } from './tier-manifest';
 import { TierUploadService, type TierUploadConfig } from './tier-upload-service';
+import type { SegmentUploader } from './segment-uploader';
 import { TieredCommitLog, type TieredReadConfig } from './tiered-commit-log';
 import { S3WalService, type S3WalConfig, type WalAckStatus, type WalAppendPart } from './wal/s3-wal-service';
 import { deleteWalChunksBefore, listWalChunks, walEndFrom } from './wal/wal-chunks';
@@ -45,9 +46,11 @@ export interface TieredStorageConfig {
   owner?: PrefixOwner;
   /** The clock of retention and lag (tests). */
   now?: () => number;
+  /** Who does the segments' upload work (segment-uploader.ts); the broker's own event loop when absent. */
+  segmentUploader?: SegmentUploader;
 }
 
-/** Where the uploader puts a segment's objects (tier-upload-service.ts: segmentKey, extractKey, indexExtractKey). */
+/** Where the uploader puts a segment's objects (segment-upload.ts: segmentKey, extractKey, indexExtractKey). */
 const UPLOAD_FOLDERS = ['commitlog/', 'consumequeue/', 'index/'];
 
 /** Local bytes sent to the write-ahead log per request at start (see sendLocalTail). */
@@ -230,6 +233,7 @@ export class TieredStorage implements StoreTier {
         now: this.config.now,
       },
       this.logger,
+      this.config.segmentUploader,
     );
     if (this.config.wal) this.wal = new S3WalService(this.objectStore, this.config.wal, this.logger);
   }
