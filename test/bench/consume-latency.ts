@@ -12,7 +12,7 @@ import { waitFor } from '../../infra/local/wait-for';
 import type { ConsumeWorker } from './consume';
 import type { WorkerResult, WorkerSpec } from './consume-worker';
 import type { NatsPeer } from './nats-peer';
-import { cpuSeconds } from './proc-cpu';
+import { cpuSeconds, withChildren } from './proc-cpu';
 import { fmt, median, percentile } from './stats';
 
 export type LatencySystem = 'cirrus' | 'nats';
@@ -137,7 +137,7 @@ export async function runLatency(ctx: LatencyContext, systems: LatencySystem[], 
     const consumerPids = workers.map((w) => w.child.pid!);
     // The other system's servers, idle by intent: what they still do (flushes, compaction) takes the same cores.
     const otherPids = system === 'nats' ? brokerPids : nats ? [nats.pid!] : [];
-    const cpuNow = () => [cpuSeconds(serverPids), cpuSeconds(consumerPids), cpuSeconds([process.pid]), cpuSeconds(otherPids)];
+    const cpuNow = () => [cpuSeconds(withChildren(serverPids)), cpuSeconds(consumerPids), cpuSeconds([process.pid]), cpuSeconds(withChildren(otherPids))];
     let cpuAtWarm: number[] = [];
     let measuredFrom = 0;
     const intendedAt = new Float64Array(total);

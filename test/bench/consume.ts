@@ -26,7 +26,7 @@ import { startTestCluster } from '../support/cluster';
 import type { WorkerResult, WorkerSpec } from './consume-worker';
 import { type LatencySystem, runLatency } from './consume-latency';
 import { hasNatsServer, NatsPeer } from './nats-peer';
-import { cpuSeconds } from './proc-cpu';
+import { cpuSeconds, withChildren } from './proc-cpu';
 import { fmt, median, percentile } from './stats';
 
 const { values } = parseArgs({
@@ -361,15 +361,15 @@ async function throughputRun(p: { mode: WorkerSpec['mode']; address: string; gro
   const workers = Array.from({ length: consumers }, () => startWorker(spec));
   await Promise.all(workers.map((w) => w.next('ready')));
   const calls0 = p.mode === 'gateway' ? await gatewayCounters() : undefined;
-  const cpu0 = cpuSeconds(serverPids);
-  const each0 = serverPids.map((pid) => cpuSeconds([pid]));
+  const cpu0 = cpuSeconds(withChildren(serverPids));
+  const each0 = serverPids.map((pid) => cpuSeconds(withChildren([pid])));
   const jiffies0 = machineJiffies();
   const sys0 = serverPids.map(syscalls);
   const done = workers.map((w) => w.next('result') as Promise<WorkerResult>);
   for (const w of workers) w.send('go');
   const rs = await Promise.all(done);
-  const cpu1 = cpuSeconds(serverPids);
-  const each1 = serverPids.map((pid) => cpuSeconds([pid]));
+  const cpu1 = cpuSeconds(withChildren(serverPids));
+  const each1 = serverPids.map((pid) => cpuSeconds(withChildren([pid])));
   const jiffies1 = machineJiffies();
   const sys1 = serverPids.map(syscalls);
   const calls1 = calls0 ? await gatewayCounters() : undefined;

@@ -38,7 +38,7 @@ import { waitFor } from '../../infra/local/wait-for';
 import { startTestCluster } from '../support/cluster';
 import type { GrpcWorkerResult, GrpcWorkerSpec } from './grpc-worker';
 import { sample } from '../support/prometheus-text';
-import { cpuSeconds, systemSeconds } from './proc-cpu';
+import { cpuSeconds, systemSeconds, withChildren } from './proc-cpu';
 import { fmt, median, percentile } from './stats';
 
 const { values } = parseArgs({
@@ -309,13 +309,13 @@ async function run(mode: Mode, group: string, runMs = durationMs): Promise<RunRe
   const rpcs0 = isGrpc(mode) ? await proxyCalls() : {};
   const broker0 = await brokerRequests();
   const logs0 = await brokerLogs();
-  const cpu0 = cpuSeconds(pids);
+  const cpu0 = cpuSeconds(withChildren(pids));
   const proxy0 = cpuSeconds([proxyPid]);
   const proxySys0 = systemSeconds([proxyPid]);
   const done = workers.map((w) => w.next('result') as Promise<GrpcWorkerResult>);
   for (const w of workers) w.send('go');
   const rs = await Promise.all(done);
-  const cpu1 = cpuSeconds(pids);
+  const cpu1 = cpuSeconds(withChildren(pids));
   const proxy1 = cpuSeconds([proxyPid]);
   const proxySys1 = systemSeconds([proxyPid]);
   const rpcs1 = isGrpc(mode) ? await proxyCalls() : {};

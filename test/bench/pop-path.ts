@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { GatewayClient, Producer } from '@cirrusmq/client';
 import { startTestCluster } from '../support/cluster';
 import type { WorkerResult, WorkerSpec } from './consume-worker';
-import { cpuSeconds, systemSeconds } from './proc-cpu';
+import { cpuSeconds, systemSeconds, withChildren } from './proc-cpu';
 import { fmt, median } from './stats';
 
 const { values } = parseArgs({
@@ -84,8 +84,8 @@ try {
       if (run === 1 && transport === transports[0] && process.env.CIRRUSMQ_BENCH_SIGNAL_PROFILE) for (const pid of pids) process.kill(pid, 'SIGUSR2');
       const group = `pop-path-${run}-${transport}`;
       await gateway.putGroup(group, { consumeFrom: 'earliest' });
-      const cpu0 = cpuSeconds(pids);
-      const sys0 = systemSeconds(pids);
+      const cpu0 = cpuSeconds(withChildren(pids));
+      const sys0 = systemSeconds(withChildren(pids));
       const t0 = performance.now();
       const results = await Promise.all(
         Array.from({ length: consumers }, () =>
@@ -101,8 +101,8 @@ try {
         ),
       );
       const ms = performance.now() - t0;
-      const cpu = cpuSeconds(pids) - cpu0;
-      const sys = systemSeconds(pids) - sys0;
+      const cpu = cpuSeconds(withChildren(pids)) - cpu0;
+      const sys = systemSeconds(withChildren(pids)) - sys0;
       const acked = results.reduce((a, r) => a + r.acked, 0);
       const us = (cpu * 1e6) / acked;
       const clientUs = results.reduce((a, r) => a + r.cpuUs, 0) / acked;

@@ -24,6 +24,34 @@ export function systemSeconds(pids: number[]): number {
   return ticks / CLK_TCK;
 }
 
+/**
+ * `pids` and the processes they started (/proc/PID/task/TID/children): a broker's tier
+ * uploader process (CIRRUSMQ_TIER_UPLOADER=process) is part of the broker's cost. Read once,
+ * before a run: the uploader starts with its broker and lives as long.
+ */
+export function withChildren(pids: number[]): number[] {
+  const out: number[] = [];
+  for (const pid of pids) {
+    out.push(pid);
+    let tids: string[] = [];
+    try {
+      tids = fs.readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue; // statFields reports the missing process
+    }
+    for (const tid of tids) {
+      let children = '';
+      try {
+        children = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8');
+      } catch {
+        // A thread that ended meanwhile.
+      }
+      for (const c of children.split(' ')) if (c.trim()) out.push(Number(c));
+    }
+  }
+  return out;
+}
+
 function statFields(pid: number): string[] {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) may hold spaces: count fields after its closing parenthesis.

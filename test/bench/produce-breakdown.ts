@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { Producer } from '@cirrusmq/client';
 import { HttpClient } from '@cirrusmq/client/protocol';
 import { startTestCluster, stopTestCluster } from '../support/cluster';
-import { cpuSeconds, systemSeconds } from './proc-cpu';
+import { cpuSeconds, systemSeconds, withChildren } from './proc-cpu';
 import { hasWrk, wrkPost } from './wrk';
 
 const { values } = parseArgs({
@@ -116,8 +116,8 @@ async function snapshot() {
   const sumOf = (t: string, re: RegExp) => [...t.matchAll(re)].reduce((s, m) => s + Number(m[1]), 0);
   const sum = (re: RegExp) => texts.reduce((a, t) => a + sumOf(t, re), 0);
   return {
-    cpu: pids.map((p) => cpuSeconds([p])),
-    sys: pids.map((p) => systemSeconds([p])),
+    cpu: pids.map((p) => cpuSeconds(withChildren([p]))),
+    sys: pids.map((p) => systemSeconds(withChildren([p]))),
     stored: texts.map((t) => sumOf(t, /^cirrusmq_broker_topic_put_messages_total\{[^}]*topic="bench"[^}]*\} ([\d.e+-]+)$/gm)),
     requests: sum(/^cirrusmq_broker_send_duration_seconds_count(?:\{[^}]*\})? ([\d.e+-]+)$/gm),
     syncs: sum(/^cirrusmq_store_flush_duration_seconds_count(?:\{[^}]*\})? ([\d.e+-]+)$/gm),

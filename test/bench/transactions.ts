@@ -29,7 +29,7 @@ import { NameServerClient } from '@cirrusmq/client/protocol';
 import { DefaultMessageStore } from '../../broker-node/src/store/message-store';
 import { TransactionalMessageService } from '../../broker-node/src/transaction/transactional-message-service';
 import { waitFor } from '../../infra/local/wait-for';
-import { cpuSeconds } from './proc-cpu';
+import { cpuSeconds, withChildren } from './proc-cpu';
 import { singleBrokerProcs } from '../support/single-broker';
 
 const { values } = parseArgs({
@@ -135,7 +135,7 @@ async function endToEndRow(nsAddr: string, brokerPid: number, n: number, concurr
   let cpu = { plain: zero(), tx: zero() };
   const run = async (transactional: boolean, count: number) => {
     let next = 0;
-    const b0 = cpuSeconds([brokerPid]);
+    const b0 = cpuSeconds(withChildren([brokerPid]));
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     await Promise.all(
@@ -150,7 +150,7 @@ async function endToEndRow(nsAddr: string, brokerPid: number, n: number, concurr
     const rate = count / ((performance.now() - t0) / 1000);
     const c = process.cpuUsage(c0);
     const side = cpu[transactional ? 'tx' : 'plain'];
-    side.broker += cpuSeconds([brokerPid]) - b0;
+    side.broker += cpuSeconds(withChildren([brokerPid])) - b0;
     side.client += (c.user + c.system) / 1e6;
     side.n += count;
     return rate;

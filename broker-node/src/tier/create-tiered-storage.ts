@@ -42,7 +42,8 @@ export function createTieredStorage(config: BrokerConfig, logger: Logger): Tiere
           ? { windowMs: tier.walWindowMs, maxChunkBytes: tier.walMaxChunkBytes, maxInFlight: 4, ackTimeoutMs: tier.walAckTimeoutMs }
           : undefined,
       owner: { clusterName: config.clusterName, brokerName: config.brokerName },
-      segmentUploader: tier.uploader === 'process' ? new ProcessSegmentUploader(spec, tier.uploadNice, objectStore, logger.child({ component: 'tier' })) : undefined,
+      segmentUploader:
+        tier.uploader === 'process' ? new ProcessSegmentUploader(spec, tier.uploadNice, objectStore, logger.child({ component: 'tier' })) : undefined,
     },
     logger.child({ component: 'tier' }),
   );

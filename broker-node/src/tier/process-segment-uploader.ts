@@ -44,6 +44,11 @@ export class ProcessSegmentUploader implements SegmentUploader {
     if (!this.closed && !this.child) this.spawn();
   }
 
+  /** The uploader process's pid while it runs. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   upload(segment: SealedSegment, spillDir: string, bytesPerSec: number): Promise<SegmentUploadResult> {
     if (this.closed) return Promise.reject(new CirrusError('TIER_UNAVAILABLE', 'the uploader is closed'));
     if (this.inFlight) return Promise.reject(new CirrusError('INTERNAL', 'an upload is already in flight'));

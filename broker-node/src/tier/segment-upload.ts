@@ -34,7 +34,12 @@ export interface SegmentUploadResult {
  * `spillDir`: where the index extract is built (one file per segment, removed after).
  * `rate`: bytes per second the copy and the scan may each move, asked at every step (0: no limit).
  */
-export async function uploadSegmentObjects(objectStore: ObjectStore, segment: SealedSegment, spillDir: string, rate: () => number): Promise<SegmentUploadResult> {
+export async function uploadSegmentObjects(
+  objectStore: ObjectStore,
+  segment: SealedSegment,
+  spillDir: string,
+  rate: () => number,
+): Promise<SegmentUploadResult> {
   const start = segment.fileFromOffset;
   const extract = new ConsumeQueueExtractBuilder();
   const index = await IndexExtractWriter.create(path.join(spillDir, offsetToFileName(start)));
