@@ -40,6 +40,8 @@ describe('loadBrokerConfig', () => {
         retentionMs: 0,
         checkIntervalMs: 5_000,
         uploadBytesPerSec: 64 * 1024 * 1024,
+        uploader: 'process',
+        uploadNice: 10,
         blockBytes: 4 * 1024 * 1024,
         cacheBytes: 64 * 1024 * 1024,
         readAheadBlocks: 4,

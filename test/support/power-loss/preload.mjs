@@ -10,6 +10,11 @@ import { createFileLayer } from './file-layer.mjs';
 const raw = process.env.CIRRUSMQ_POWER_LOSS;
 if (raw) {
   const layer = createFileLayer(fs, JSON.parse(raw));
-  layer.seed();
+  // A process this one starts (a broker's tier uploader) inherits the variable below and
+  // shares the images: seeding them again would copy this process's unsynced bytes into them.
+  if (process.env.CIRRUSMQ_POWER_LOSS_SEEDED !== '1') {
+    layer.seed();
+    process.env.CIRRUSMQ_POWER_LOSS_SEEDED = '1';
+  }
   layer.install();
 }
