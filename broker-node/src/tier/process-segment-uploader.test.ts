@@ -142,7 +142,9 @@ describe('ProcessSegmentUploader', () => {
 
   it('ends the process when the broker dies (SIGKILL)', async () => {
     const parent = fileURLToPath(new URL('../testing/uploader-parent.ts', import.meta.url));
-    const broker = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', parent, path.join(dir, 'tier')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const broker = spawn(process.execPath, ['--conditions=cirrusmq-source', '--import', 'tsx', parent, path.join(dir, 'tier')], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     broker.stdout.on('data', (d: Buffer) => (out += d.toString()));
     await waitFor('the uploader pid', 30_000, async () => /^\d+\n/.test(out), 20);
