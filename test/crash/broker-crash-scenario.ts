@@ -51,6 +51,12 @@ export interface CrashScenarioOptions {
   powerLoss?: boolean;
   /** The test expects lost messages (ASYNC_FLUSH under power loss): only other problems keep the data folder. */
   lossExpected?: boolean;
+  /**
+   * Before each kill, wait (up to 30 s) until the tier holds this many messages per round so
+   * far: the uploader runs at a low CPU priority, so on a busy machine a fixed run time may
+   * end before anything was tiered.
+   */
+  awaitTieredPerRound?: number;
   /** More broker settings (an S3 tier: CIRRUSMQ_TIER_BUCKET, CIRRUSMQ_TABLE_NAME, AWS_ENDPOINT_URL). */
   brokerEnv?: Record<string, string>;
   log?: (line: string) => void;
@@ -208,6 +214,13 @@ export async function runBrokerCrashScenario(options: CrashScenarioOptions): Pro
       const wait = runMs[0] + Math.floor(Math.random() * (runMs[1] - runMs[0]));
       await new Promise((r) => setTimeout(r, wait));
       await readTiered(reader, queues, round, tiered, tieredNext, report.structuralProblems, log);
+      const wanted = round * (options.awaitTieredPerRound ?? 0);
+      if (tiered.size < wanted) {
+        await waitFor(`${wanted} tiered messages`, 30_000, async () => {
+          await readTiered(reader, queues, round, tiered, tieredNext, report.structuralProblems, log);
+          return tiered.size >= wanted;
+        });
+      }
       up = false;
       if (powerLoss) await pullThePlug(broker, folders!);
       else await broker.stop('SIGKILL');

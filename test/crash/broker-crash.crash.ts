@@ -85,6 +85,7 @@ describe('broker crash (power loss: SIGKILL, then only synced bytes stay)', () =
       powerLoss: true,
       lossExpected: true,
       durability: 'async',
+      awaitTieredPerRound: 51,
       brokerEnv: { CIRRUSMQ_FLUSH_INTERVAL_MS: '60000' },
       log,
     });

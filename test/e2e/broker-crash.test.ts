@@ -35,6 +35,7 @@ describe('broker crash, one round', () => {
       powerLoss: true,
       lossExpected: true,
       durability: 'async',
+      awaitTieredPerRound: 1,
       brokerEnv: { CIRRUSMQ_FLUSH_INTERVAL_MS: '60000' },
     });
     expect(report.lost).toBeGreaterThan(0);
