@@ -2,18 +2,19 @@
  * GatewayConsumeBackend's acks against a stand-in gateway (node:http, JSON answers): an ack
  * with no receive after it goes alone; one followed at once by a receive of its topic and
  * group rides on that receive, which then does not long-poll (an empty answer is polled again,
- * acks done); a failed receive fails the acks it carried.
+ * acks done); a failed receive fails the acks it carried. A fast loop over full batches gets
+ * its next batch asked one receive ahead; a slow one does not; close hands back what is held.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { GatewayClient } from '../api/gateway-client.js';
 import { GatewayConsumeBackend } from './gateway-backend.js';
 import type { MessageView } from './message-view.js';
 
 interface Seen {
   path: string;
-  body: { ack?: string[]; receiptHandles?: string[]; waitSeconds?: number };
+  body: { ack?: string[]; receiptHandles?: string[]; waitSeconds?: number; entries?: { receiptHandle: string }[] };
 }
 
 const seen: Seen[] = [];
@@ -117,5 +118,99 @@ describe('GatewayConsumeBackend acks', () => {
     const [outcome] = await acked;
     expect(outcome?.code).toBe('BROKER_UNAVAILABLE');
     expect(seen.filter((s) => s.path.endsWith('/ack'))).toEqual([]);
+  });
+});
+
+describe('GatewayConsumeBackend asks one receive ahead', () => {
+  let n = 0;
+  /** Two messages per receive, each with a handle of its own. */
+  const twoMessages = (body: Seen['body']) => ({
+    status: 200,
+    json: {
+      messages: [0, 1].map(() => ({ ...OK_MESSAGE, receiptHandle: `v2.b.m${++n}` })),
+      ackResults: body.ack?.map(() => ({ status: 'OK' })),
+    },
+  });
+  const receives = () => seen.filter((s) => s.path.endsWith('/receive'));
+
+  it('a fast loop over full batches: each receive answers with the batch asked before it and sends the next with the acks just queued', async () => {
+    receiveAnswer = twoMessages;
+    // A gap no busy machine reaches: this loop is fast by definition.
+    const own = new GatewayConsumeBackend(new GatewayClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), 60_000);
+    const loop = (waitMs: number) => own.receive({ topic: 't', group: 'g', max: 2, invisibleMs: 30_000, waitMs });
+    const first = await loop(5000); // the loop's speed is not known yet: nothing ahead
+    await vi.waitFor(() => expect(receives()).toHaveLength(1));
+    const acked1 = own.ack('g', first);
+    const second = await loop(5000); // came back at once: answered, and the next is asked now
+    expect(await acked1).toEqual([null, null]);
+    await vi.waitFor(() => expect(receives()).toHaveLength(3));
+    const acked2 = own.ack('g', second);
+    const third = await loop(5000); // the batch asked ahead; the next leaves carrying the acks of `second`
+    expect(await acked2).toEqual([null, null]);
+    await vi.waitFor(() => expect(receives()).toHaveLength(4));
+    expect(third.map((m) => m.receiptHandle)).toEqual(['v2.b.m5', 'v2.b.m6']);
+    expect(receives().map((s) => [s.body.ack, s.body.waitSeconds])).toEqual([
+      [undefined, 5],
+      [first.map((m) => m.receiptHandle), 0],
+      [undefined, 0],
+      [second.map((m) => m.receiptHandle), 0],
+    ]);
+    expect(seen.filter((s) => s.path.endsWith('/ack'))).toEqual([]);
+    // What was asked ahead and not taken goes back at close.
+    own.close();
+    await vi.waitFor(() =>
+      expect(seen.filter((s) => s.path.endsWith('/change-invisibility')).flatMap((s) => s.body.entries!.map((e) => e.receiptHandle))).toEqual([
+        'v2.b.m7',
+        'v2.b.m8',
+      ]),
+    );
+  });
+
+  it('a loop that comes back later than the gap, or a batch that is not full, gets nothing asked ahead', async () => {
+    receiveAnswer = twoMessages;
+    const own = new GatewayConsumeBackend(new GatewayClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), 100);
+    const slow = (max: number) => own.receive({ topic: 't', group: 'g', max, invisibleMs: 30_000, waitMs: 0 });
+    await slow(2);
+    await new Promise((r) => setTimeout(r, 150));
+    await slow(2);
+    await slow(4); // fast, but two of four: not full
+    await slow(4);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(receives()).toHaveLength(4);
+    own.close();
+  });
+
+  it('where the backlog ends, the acks still ride on a receive: the one asked ahead, or the long poll after an empty one', async () => {
+    let left = 5; // messages in the stand-in's backlog
+    receiveAnswer = (body) => {
+      const take = Math.min(2, left);
+      left -= take;
+      return {
+        status: 200,
+        json: {
+          messages: Array.from({ length: take }, () => ({ ...OK_MESSAGE, receiptHandle: `v2.b.e${++n}` })),
+          ackResults: body.ack?.map(() => ({ status: 'OK' })),
+        },
+      };
+    };
+    const own = new GatewayConsumeBackend(new GatewayClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), 60_000);
+    const got: string[] = [];
+    const acks: Promise<unknown>[] = [];
+    for (;;) {
+      const batch = await own.receive({ topic: 't', group: 'g', max: 2, invisibleMs: 30_000, waitMs: 1000 });
+      if (batch.length === 0) break;
+      got.push(...batch.map((m) => m.receiptHandle));
+      acks.push(own.ack('g', batch));
+    }
+    await Promise.all(acks);
+    expect(got).toHaveLength(5);
+    expect(new Set(got).size).toBe(5);
+    expect(seen.filter((s) => s.path.endsWith('/ack'))).toEqual([]);
+    expect(
+      receives()
+        .flatMap((s) => s.body.ack ?? [])
+        .sort(),
+    ).toEqual([...got].sort());
+    own.close();
   });
 });

@@ -1,4 +1,12 @@
-/** The gateway path: the consume calls of the gateway's HTTP API (seconds, JSON bodies). */
+/**
+ * The gateway path: the consume calls of the gateway's HTTP API (seconds, JSON bodies).
+ *
+ * A consumer that loops fast over full batches gets its next batch asked one receive ahead:
+ * a receive answers with the batch asked at the one before and sends the next request at
+ * once, carrying the acks the loop just queued. Through the gateway a receive's round trip is
+ * two hops long; without this each consumer's loop waits it out every batch, while the direct
+ * path's kept polls (sticky-long-poll.ts) already have the next batch on its way.
+ */
 import { type AckResponse, ConsumeLimits, type SubscriptionGroupConfig } from '../api/consume-types.js';
 import type { GatewayClient } from '../api/gateway-client.js';
 import { CirrusError, toCirrusError } from '../errors.js';
@@ -17,10 +25,56 @@ interface PendingAck {
 export class GatewayConsumeBackend implements ConsumeBackend {
   /** Acks of this synchronous run of code (sent in a microtask unless a receive takes them first). */
   private pending: PendingAck[] = [];
+  /** Per (topic, group, invisibility, filter): the batch asked ahead and how the loop goes. */
+  private readonly aheads = new Map<string, AheadState>();
+  private closed = false;
 
-  constructor(private readonly gateway: GatewayClient) {}
+  constructor(
+    private readonly gateway: GatewayClient,
+    /** A receive keeps the next batch asked ahead only when the application came back within this after the last answer. */
+    private readonly aheadGapMs = 1000,
+  ) {}
 
   async receive(p: ReceiveParams): Promise<MessageView[]> {
+    const key = aheadKey(p);
+    let state = this.aheads.get(key);
+    if (!state) this.aheads.set(key, (state = { group: p.group, held: undefined, answeredAt: Number.NEGATIVE_INFINITY, full: false }));
+    const fast = performance.now() - state.answeredAt <= this.aheadGapMs;
+    const held = state.held;
+    // Taken now, before any await: the acks this loop just queued leave with the next request.
+    const carried = this.takeAcks(p.topic, p.group);
+    if (!held) return this.answered(p, state, fast, await this.receiveNow(p, carried));
+    state.held = undefined;
+    // Still full and fast: the next batch is asked now, carrying the acks.
+    const chained = fast && state.full;
+    if (chained) state.held = this.receiveAhead(p, carried);
+    const got = await held;
+    if (got.length === 0) return this.answered(p, state, fast, await this.receiveNow(p, chained ? [] : carried));
+    if (!chained && carried.length > 0) {
+      // The held batch answers, and the acks still need a request: a receive ahead while the loop is fast, else their own.
+      if (fast) state.held = this.receiveAhead(p, carried);
+      else this.sendAcks(carried);
+    }
+    // Asked for more than this receive takes (a PushConsumer's cache room): the rest stays first in line.
+    if (got.length > p.max) state.held = prepend(got.splice(p.max), state.held);
+    return this.answered(p, state, fast, got);
+  }
+
+  /** Notes how the loop goes; after a full batch in a fast loop, the next one is asked now. */
+  private answered(p: ReceiveParams, state: AheadState, fast: boolean, got: MessageView[]): MessageView[] {
+    state.answeredAt = performance.now();
+    state.full = got.length >= p.max;
+    if (state.full && fast && !state.held && !this.closed) state.held = this.receiveAhead(p, []);
+    return got;
+  }
+
+  /** A receive sent ahead: no wait, and a failure is the next receive's to meet (asking again), so an empty answer here. */
+  private receiveAhead(p: ReceiveParams, carried: PendingAck[]): Promise<MessageView[]> {
+    return this.receiveNow({ ...p, waitMs: 0 }, carried).catch(() => []);
+  }
+
+  /** A receive of its own, carrying `carried` (the acks taken for it). */
+  private async receiveNow(p: ReceiveParams, carried: PendingAck[]): Promise<MessageView[]> {
     const request = {
       max: p.max,
       invisibleSeconds: toSeconds(p.invisibleMs),
@@ -28,7 +82,6 @@ export class GatewayConsumeBackend implements ConsumeBackend {
       waitSeconds: Math.floor(p.waitMs / 1000),
       filter: p.filter,
     };
-    const carried = this.takeAcks(p.topic, p.group);
     // As POP_PARTS (api/pop-parts.ts): the brokers' records, decoded as the direct path decodes them.
     if (carried.length === 0) return this.gateway.receiveMessages(p.topic, p.group, request);
     // The acks' answers come with the receive's, so it does not long-poll: their callers (a
@@ -157,9 +210,30 @@ export class GatewayConsumeBackend implements ConsumeBackend {
     }
   }
 
+  /** Hands back what was asked ahead and not taken (the shortest invisibility: see release), then closes. */
   close(): void {
-    this.gateway.close();
+    this.closed = true;
+    const held = [...this.aheads].flatMap(([, a]) => (a.held ? [{ group: a.group, held: a.held }] : []));
+    this.aheads.clear();
+    if (held.length === 0) this.gateway.close();
+    else void Promise.allSettled(held.map(async (a) => this.release(a.group, await a.held))).then(() => this.gateway.close());
   }
+}
+
+interface AheadState {
+  group: string;
+  /** The batch asked ahead (leased already: its invisibility runs), or messages a receive did not take. */
+  held: Promise<MessageView[]> | undefined;
+  answeredAt: number;
+  /** The last answer filled its receive. */
+  full: boolean;
+}
+
+const aheadKey = (p: ReceiveParams) => `${p.topic}\u0000${p.group}\u0000${p.invisibleMs}\u0000${p.filter ?? ''}`;
+
+/** `first`, then what `next` brings (itself asked ahead), as one held batch. */
+function prepend(first: MessageView[], next: Promise<MessageView[]> | undefined): Promise<MessageView[]> {
+  return next ? next.then((more) => first.concat(more)) : Promise.resolve(first);
 }
 
 /** What the receive route takes in `ack` (as its ack route). */
