@@ -35,7 +35,6 @@ describe('broker crash, one round', () => {
       powerLoss: true,
       lossExpected: true,
       durability: 'async',
-      awaitTieredPerRound: 1,
       brokerEnv: { CIRRUSMQ_FLUSH_INTERVAL_MS: '60000' },
     });
     expect(report.lost).toBeGreaterThan(0);
@@ -63,6 +62,7 @@ describe('broker crash, one round', () => {
       powerLoss: true,
       lossExpected: true,
       durability: 'async',
+      awaitTieredPerRound: 1,
       brokerEnv: { CIRRUSMQ_FLUSH_INTERVAL_MS: '60000' },
     });
     expect(report.tieredChecked).toBeGreaterThan(0);

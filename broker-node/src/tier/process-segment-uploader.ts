@@ -5,7 +5,6 @@
  * to the broker's store's, so /metrics counts the uploads' requests as before.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { CirrusError, type ErrorCode, ErrorCodes, type Logger } from '@cirrusmq/client/protocol';
 import type { ObjectStore, ObjectStoreRequestCounts } from './object-store';
@@ -78,13 +77,10 @@ export class ProcessSegmentUploader implements SegmentUploader {
   private spawn(): ChildProcess {
     const child = fork(ENTRY, [], { execArgv: EXEC_ARGV, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.child = child;
-    // At once, so the process's own start (loading and compiling its modules) is low priority
-    // too; it then lowers the threads Node started before this (segment-upload-process.ts).
-    try {
-      if (child.pid !== undefined) os.setPriority(child.pid, this.nice);
-    } catch {
-      // Gone already: its exit event follows.
-    }
+    // Its start (loading its modules) runs at the broker's priority, and only then does it lower
+    // every thread of its own (segment-upload-process.ts, at init): at nice 10 beside two busy
+    // processes, the start alone took 6–8 s instead of 1.2–1.5 (from source), and a broker's
+    // first seal could wait that long. The process starts with the broker, before its traffic.
     child.on('message', (m: UploaderReply) => this.onReply(m));
     child.on('error', (err) => this.logger.warn('tier: uploader process error', { err }));
     child.on('exit', (code, signal) => {
