@@ -38,7 +38,11 @@ export class GatewayConsumeBackend implements ConsumeBackend {
   async receive(p: ReceiveParams): Promise<MessageView[]> {
     const key = aheadKey(p);
     let state = this.aheads.get(key);
-    if (!state) this.aheads.set(key, (state = { group: p.group, held: undefined, answeredAt: Number.NEGATIVE_INFINITY, full: false }));
+    if (!state) {
+      // One entry per invisibility too: a caller that varies it would otherwise grow the map without end.
+      if (this.aheads.size >= MAX_AHEAD_KEYS) for (const [k, a] of this.aheads) if (!a.held) this.aheads.delete(k);
+      this.aheads.set(key, (state = { group: p.group, held: undefined, answeredAt: Number.NEGATIVE_INFINITY, full: false }));
+    }
     const fast = performance.now() - state.answeredAt <= this.aheadGapMs;
     const held = state.held;
     // Taken now, before any await: the acks this loop just queued leave with the next request.
@@ -219,6 +223,8 @@ export class GatewayConsumeBackend implements ConsumeBackend {
     else void Promise.allSettled(held.map(async (a) => this.release(a.group, await a.held))).then(() => this.gateway.close());
   }
 }
+
+const MAX_AHEAD_KEYS = 64;
 
 interface AheadState {
   group: string;
