@@ -213,4 +213,25 @@ describe('GatewayConsumeBackend asks one receive ahead', () => {
     ).toEqual([...got].sort());
     own.close();
   });
+
+  it('a receive whose batch asked ahead came back empty takes the one asked after it, which may have leased what was left', async () => {
+    // Answers by arrival: the third receive (asked ahead) finds nothing, the fourth gets the last two.
+    const answers = [2, 2, 0, 2];
+    receiveAnswer = (body) => ({
+      status: 200,
+      json: {
+        messages: Array.from({ length: answers.shift() ?? 0 }, () => ({ ...OK_MESSAGE, receiptHandle: `v2.b.r${++n}` })),
+        ackResults: body.ack?.map(() => ({ status: 'OK' })),
+      },
+    });
+    const own = new GatewayConsumeBackend(new GatewayClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), 60_000);
+    const loop = () => own.receive({ topic: 't', group: 'g', max: 2, invisibleMs: 30_000, waitMs: 1000 });
+    await loop();
+    await loop(); // answered; the third request leaves ahead
+    await vi.waitFor(() => expect(receives()).toHaveLength(3));
+    const third = await loop(); // the fourth leaves now; the third answers empty
+    expect(third).toHaveLength(2);
+    expect(receives()).toHaveLength(4); // no long poll while the fourth held the last messages
+    own.close();
+  });
 });

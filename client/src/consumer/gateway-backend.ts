@@ -52,7 +52,13 @@ export class GatewayConsumeBackend implements ConsumeBackend {
     // Still full and fast: the next batch is asked now, carrying the acks.
     const chained = fast && state.full;
     if (chained) state.held = this.receiveAhead(p, carried);
-    const got = await held;
+    let got = await held;
+    if (got.length === 0 && chained && state.held) {
+      // Both were in flight, and the gateway may have answered the later one first: it can hold what was left.
+      const next = state.held;
+      state.held = undefined;
+      got = await next;
+    }
     if (got.length === 0) return this.answered(p, state, fast, await this.receiveNow(p, chained ? [] : carried));
     if (!chained && carried.length > 0) {
       // The held batch answers, and the acks still need a request: a receive ahead while the loop is fast, else their own.
