@@ -174,6 +174,28 @@ describe('consume through the gateway', () => {
     expect((await ack('extended', 'extender', [old, fresh])).body.results.map((r: any) => r.error?.code ?? r.status)).toEqual(['RECEIPT_HANDLE_EXPIRED', 'OK']);
   });
 
+  it('change-invisibility to 0 releases: the message is deliverable at once, as the same attempt, and the handle ends', async () => {
+    await createTopic('released');
+    await createGroup('releaser');
+    await send('released', ['r0']);
+    let got: any[] = [];
+    await waitFor('a delivery', 10_000, async () => {
+      got = (await receive('released', 'releaser', { max: 1, invisibleSeconds: 600 })).body.messages;
+      return got.length === 1;
+    });
+    expect(got[0].deliveryAttempt).toBe(1);
+    const released = await api(gw, 'POST', '/v1/topics/released/groups/releaser/change-invisibility', {
+      entries: [{ receiptHandle: got[0].receiptHandle, invisibleSeconds: 0 }],
+    });
+    expect(released.body.results[0].status).toBe('OK');
+    // Not after the 600 s lease, nor the 1 s least invisibility: now, and still its first attempt.
+    const again = (await receive('released', 'releaser', { max: 1, waitSeconds: 0 })).body.messages;
+    expect(again.map((m: any) => [m.messageId, m.deliveryAttempt])).toEqual([[got[0].messageId, 1]]);
+    expect((await ack('released', 'releaser', [got[0].receiptHandle, again[0].receiptHandle])).body.results.map((r: any) => r.error?.code ?? r.status)).toEqual(
+      ['RECEIPT_HANDLE_EXPIRED', 'OK'],
+    );
+  });
+
   it('long polling: a message sent while a receive waits reaches it within tens of ms, long before the wait ends', async () => {
     await createTopic('polled');
     await createGroup('poller');

@@ -175,7 +175,11 @@ const EXACT: [string, Req][] = [
   ['ack, a long handle', { path: `${G}/ack`, body: { receiptHandles: ['x'.repeat(1025)] } }],
   ['ack, unknown topic', { path: '/v1/topics/nope/groups/g1/ack', body: { receiptHandles: ['x'] } }],
   ['change-invisibility, forged', { path: `${G}/change-invisibility`, body: { entries: [{ receiptHandle: 'x', invisibleSeconds: 5 }] } }],
-  ['change-invisibility, bad seconds', { path: `${G}/change-invisibility`, body: { entries: [{ receiptHandle: 'x', invisibleSeconds: 0 }] } }],
+  ['change-invisibility, bad seconds', { path: `${G}/change-invisibility`, body: { entries: [{ receiptHandle: 'x', invisibleSeconds: -1 }] } }],
+  [
+    'change-invisibility, a release (0) of a forged handle',
+    { path: `${G}/change-invisibility`, body: { entries: [{ receiptHandle: 'x', invisibleSeconds: 0 }] } },
+  ],
   ['unknown hot-looking route', { path: `${G}/nack`, body: {} }],
 ];
 

@@ -19,10 +19,10 @@ export interface ConsumeBackend {
   /** The lease's new receipt handle; throws the entry's error. */
   changeInvisibility(group: string, message: MessageView, invisibleMs: number): Promise<string>;
   /**
-   * Hands leased messages back unread (a consumer shutting down): on the broker route the
-   * lease ends at once and is not counted as an attempt; the gateway takes no such release
-   * from users, so there the shortest invisibility is set instead. Failures are not thrown (the
-   * broker backend logs them); the leases then end at their invisibility.
+   * Hands leased messages back unread (a consumer shutting down): the lease ends at once and
+   * is not counted as an attempt (through the gateway: change-invisibility with 0 seconds).
+   * Failures are not thrown (the broker backend logs them); the leases then end at their
+   * invisibility.
    */
   release(group: string, messages: readonly MessageView[]): Promise<void>;
   /** The group's settings (orderly, retries), when the backend can tell. */

@@ -201,7 +201,8 @@ export class GatewayConsumeBackend implements ConsumeBackend {
           .changeInvisibility(
             topic,
             group,
-            indexes.map((i) => ({ receiptHandle: messages[i]!.receiptHandle, invisibleSeconds: toSeconds(ConsumeLimits.MIN_INVISIBLE_MS) })),
+            // 0: the gateway's release, deliverable at once and not counted as an attempt.
+            indexes.map((i) => ({ receiptHandle: messages[i]!.receiptHandle, invisibleSeconds: 0 })),
           )
           .catch(() => {
             // Nothing to do: the leases end at their invisibility.
@@ -220,7 +221,7 @@ export class GatewayConsumeBackend implements ConsumeBackend {
     }
   }
 
-  /** Hands back what was asked ahead and not taken (the shortest invisibility: see release), then closes. */
+  /** Hands back what was asked ahead and not taken (released: not counted as an attempt), then closes. */
   close(): void {
     this.closed = true;
     const held = [...this.aheads].flatMap(([, a]) => (a.held ? [{ group: a.group, held: a.held }] : []));

@@ -104,9 +104,8 @@ export class SimpleConsumer {
   }
 
   /**
-   * Hands messages back without handling them: on the direct path they are deliverable again
-   * at once and the delivery does not count as an attempt; through the gateway they come back
-   * after the shortest invisibility (1 s).
+   * Hands messages back without handling them: they are deliverable again at once and the
+   * delivery does not count as an attempt, on the direct path and through the gateway alike.
    */
   release(messages: readonly MessageView[]): Promise<void> {
     return messages.length === 0 ? Promise.resolve() : this.backend.release(this.group, messages);

@@ -198,6 +198,7 @@ function createConsumeCalls(deps: GatewayDeps): ConsumeCalls {
             addr,
             topic,
             group,
+            // 0 s is 0 ms, the broker's RELEASE_INVISIBLE_MS: a release, not a lease of no time.
             es.map((e) => ({ receiptHandle: e.receiptHandle, invisibleMs: e.invisibleSeconds * 1000 })),
           ),
       );

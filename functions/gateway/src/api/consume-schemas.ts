@@ -44,7 +44,15 @@ export const AckRequestSchema = z.object({ receiptHandles }).openapi('AckRequest
 export const ChangeInvisibilityRequestSchema = z
   .object({
     entries: z
-      .array(z.object({ receiptHandle: z.string().min(1).max(ConsumeLimits.MAX_RECEIPT_HANDLE_CHARS), invisibleSeconds: invisibleSeconds() }))
+      .array(
+        z.object({
+          receiptHandle: z.string().min(1).max(ConsumeLimits.MAX_RECEIPT_HANDLE_CHARS),
+          invisibleSeconds: int().min(0).max(MAX_INVISIBLE_SECONDS).openapi({
+            description:
+              'The lease ends this many seconds from now. 0 hands the message back unhandled: deliverable again at once, and this delivery is not counted as an attempt (as the SDK does with what it leased but never gave the application)',
+          }),
+        }),
+      )
       .min(1)
       .max(ConsumeLimits.MAX_ACK_ENTRIES),
   })

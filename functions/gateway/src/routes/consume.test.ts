@@ -189,7 +189,7 @@ describe('consume routes: bad input', () => {
     }
   });
 
-  it('empty and oversized handle lists, and an invisibility below 1 s, are 400s', async () => {
+  it('empty and oversized handle lists, and a negative, fractional or too long invisibility, are 400s', async () => {
     const { post } = setup();
     for (const [path, body] of [
       [ACK, { receiptHandles: [] }],
@@ -197,7 +197,9 @@ describe('consume routes: bad input', () => {
       [ACK, {}],
       [ACK, { receiptHandles: [''] }],
       [CHANGE, { entries: [] }],
-      [CHANGE, { entries: [{ receiptHandle: Ha1, invisibleSeconds: 0 }] }],
+      [CHANGE, { entries: [{ receiptHandle: Ha1, invisibleSeconds: -1 }] }],
+      [CHANGE, { entries: [{ receiptHandle: Ha1, invisibleSeconds: 0.5 }] }],
+      [CHANGE, { entries: [{ receiptHandle: Ha1, invisibleSeconds: 43_201 }] }],
     ] as const) {
       const res = await post(path, body);
       expect(res.status, JSON.stringify(body).slice(0, 80)).toBe(400);
