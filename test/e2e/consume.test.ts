@@ -155,19 +155,24 @@ describe('consume through the gateway', () => {
     expect(progress.body.totals).toMatchObject({ inFlight: 0, lag: 0 });
   }, 60_000);
 
-  it('change-invisibility answers a new handle; the old one no longer works', async () => {
-    await createTopic('extended');
-    await createGroup('extender');
-    await send('extended', ['e0']);
+  /** A new topic and group, one message sent, and its first delivery (leased for `invisibleSeconds`). */
+  const firstDelivery = async (topic: string, group: string, invisibleSeconds: number): Promise<any> => {
+    await createTopic(topic);
+    await createGroup(group);
+    await send(topic, [`${topic}-0`]);
     let got: any[] = [];
     await waitFor('a delivery', 10_000, async () => {
-      got = (await receive('extended', 'extender', { max: 1, invisibleSeconds: 5 })).body.messages;
+      got = (await receive(topic, group, { max: 1, invisibleSeconds })).body.messages;
       return got.length === 1;
     });
-    const old = got[0].receiptHandle;
-    const changed = await api(gw, 'POST', '/v1/topics/extended/groups/extender/change-invisibility', {
-      entries: [{ receiptHandle: old, invisibleSeconds: 60 }],
-    });
+    return got[0];
+  };
+  const changeInvisibility = (topic: string, group: string, receiptHandle: string, invisibleSeconds: number) =>
+    api(gw, 'POST', `/v1/topics/${topic}/groups/${group}/change-invisibility`, { entries: [{ receiptHandle, invisibleSeconds }] });
+
+  it('change-invisibility answers a new handle; the old one no longer works', async () => {
+    const old = (await firstDelivery('extended', 'extender', 5)).receiptHandle;
+    const changed = await changeInvisibility('extended', 'extender', old, 60);
     expect(changed.body.results[0].status).toBe('OK');
     const fresh = changed.body.results[0].receiptHandle;
     expect(fresh).not.toBe(old);
@@ -175,25 +180,17 @@ describe('consume through the gateway', () => {
   });
 
   it('change-invisibility to 0 releases: the message is deliverable at once, as the same attempt, and the handle ends', async () => {
-    await createTopic('released');
-    await createGroup('releaser');
-    await send('released', ['r0']);
-    let got: any[] = [];
-    await waitFor('a delivery', 10_000, async () => {
-      got = (await receive('released', 'releaser', { max: 1, invisibleSeconds: 600 })).body.messages;
-      return got.length === 1;
-    });
-    expect(got[0].deliveryAttempt).toBe(1);
-    const released = await api(gw, 'POST', '/v1/topics/released/groups/releaser/change-invisibility', {
-      entries: [{ receiptHandle: got[0].receiptHandle, invisibleSeconds: 0 }],
-    });
+    const first = await firstDelivery('released', 'releaser', 600);
+    expect(first.deliveryAttempt).toBe(1);
+    const released = await changeInvisibility('released', 'releaser', first.receiptHandle, 0);
     expect(released.body.results[0].status).toBe('OK');
     // Not after the 600 s lease, nor the 1 s least invisibility: now, and still its first attempt.
     const again = (await receive('released', 'releaser', { max: 1, waitSeconds: 0 })).body.messages;
-    expect(again.map((m: any) => [m.messageId, m.deliveryAttempt])).toEqual([[got[0].messageId, 1]]);
-    expect((await ack('released', 'releaser', [got[0].receiptHandle, again[0].receiptHandle])).body.results.map((r: any) => r.error?.code ?? r.status)).toEqual(
-      ['RECEIPT_HANDLE_EXPIRED', 'OK'],
-    );
+    expect(again.map((m: any) => [m.messageId, m.deliveryAttempt])).toEqual([[first.messageId, 1]]);
+    expect((await ack('released', 'releaser', [first.receiptHandle, again[0].receiptHandle])).body.results.map((r: any) => r.error?.code ?? r.status)).toEqual([
+      'RECEIPT_HANDLE_EXPIRED',
+      'OK',
+    ]);
   });
 
   it('long polling: a message sent while a receive waits reaches it within tens of ms, long before the wait ends', async () => {
